@@ -1,0 +1,76 @@
+package switchboard
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorKind classifies an application error. The HTTP API maps each kind to one status code in
+// exactly one place (internal/api); everything else only picks a kind.
+type ErrorKind string
+
+// Error kinds.
+const (
+	EINVALID       ErrorKind = "invalid"        // the request is malformed or a field is wrong (400)
+	EUNAUTHORIZED  ErrorKind = "unauthorized"   // no or unknown credentials (401)
+	EFORBIDDEN     ErrorKind = "forbidden"      // credentials known, action not allowed (403)
+	ENOTFOUND      ErrorKind = "not_found"      // no such resource (404)
+	ECONFLICT      ErrorKind = "conflict"       // the resource's state does not allow it (409)
+	ETOOLARGE      ErrorKind = "too_large"      // the request body is over the limit (413)
+	EUNPROCESSABLE ErrorKind = "unprocessable"  // well-formed but refused, e.g. a reused idempotency key (422)
+	ERATELIMITED   ErrorKind = "rate_limited"   // too many requests (429)
+	EUNAVAILABLE   ErrorKind = "unavailable"    // temporarily unable, e.g. draining (503)
+	EINTERNAL      ErrorKind = "internal"       // a bug or an infrastructure failure (500)
+)
+
+// Error is Switchboard's application error: a kind, a stable machine-readable code (documented in
+// the README; clients may switch on it) and a human message safe to show to the caller.
+type Error struct {
+	Kind    ErrorKind
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("switchboard error: kind=%s code=%s message=%s", e.Kind, e.Code, e.Message)
+}
+
+// Errorf returns an application error with a formatted message.
+func Errorf(kind ErrorKind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorKindOf returns the kind of an application error, or EINTERNAL for any other error.
+func ErrorKindOf(err error) ErrorKind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return EINTERNAL
+}
+
+// ErrorCodeOf returns the stable code of an application error, or "internal_error".
+func ErrorCodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "internal_error"
+}
+
+// ErrorMessage returns the message of an application error, or "internal error" for any other
+// error, whose details belong in the logs and never in a response.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// IsKind reports whether err is an application error of the given kind.
+func IsKind(err error, kind ErrorKind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == kind
+}

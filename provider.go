@@ -1,0 +1,116 @@
+package switchboard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Provider hands messages to a messaging provider (Twilio, or the built-in simulator speaking
+// Twilio's API). It is the only way the rest of the system reaches a provider.
+type Provider interface {
+	// Name identifies the provider in logs and timelines.
+	Name() string
+	// Send hands one message to the provider. A failure is a *ProviderError whose Outcome tells
+	// the dispatcher what to do.
+	Send(ctx context.Context, req *SendRequest) (*ProviderMessage, error)
+	// Fetch returns the provider's view of one message by its SID.
+	Fetch(ctx context.Context, sid string) (*ProviderMessage, error)
+	// Find lists the provider's messages from q.From to q.To created at or after q.Since, for
+	// reconciling an attempt whose outcome is unknown.
+	Find(ctx context.Context, q FindQuery) ([]*ProviderMessage, error)
+}
+
+// SendRequest is what the provider needs to send one message.
+type SendRequest struct {
+	MessageID      string
+	To             string
+	From           string
+	Body           string
+	MediaURLs      []string
+	StatusCallback string
+	// ValidityPeriod, when positive, is passed on so the provider also drops the message late.
+	ValidityPeriod time.Duration
+}
+
+// ProviderMessage is the provider's view of a message.
+type ProviderMessage struct {
+	SID            string
+	To             string
+	From           string
+	Body           string
+	ProviderStatus string
+	Status         Status
+	ErrorCode      int
+	ErrorMessage   string
+	CreatedAt      time.Time
+	Raw            json.RawMessage
+}
+
+// FindQuery selects provider messages for reconciliation.
+type FindQuery struct {
+	To    string
+	From  string
+	Since time.Time
+}
+
+// Outcome is what the dispatcher does after a failed attempt.
+type Outcome int
+
+// Outcomes of a failed attempt.
+const (
+	// OutcomeRetry: the request was certainly not processed (HTTP 429/20429, connection refused);
+	// try again after an exponential backoff with jitter.
+	OutcomeRetry Outcome = iota
+	// OutcomeRetrySlow: the sender's queue at the provider is full (21611, 30001); try much later.
+	OutcomeRetrySlow
+	// OutcomeAmbiguous: the request may have reached the provider (timeout, 5xx, connection reset
+	// after sending). Never resend before reconciling.
+	OutcomeAmbiguous
+	// OutcomeFail: a permanent error (invalid number, unroutable...); the message fails at once.
+	OutcomeFail
+	// OutcomeOptedOut: the recipient opted out at the provider (21610); the message is blocked and
+	// the opt-out is recorded.
+	OutcomeOptedOut
+)
+
+// String names the outcome.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeRetry:
+		return "retry"
+	case OutcomeRetrySlow:
+		return "retry_slow"
+	case OutcomeAmbiguous:
+		return "ambiguous"
+	case OutcomeFail:
+		return "fail"
+	case OutcomeOptedOut:
+		return "opted_out"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// ProviderError is a failed provider call, classified.
+type ProviderError struct {
+	Outcome    Outcome
+	HTTPStatus int    // 0 for network errors
+	Code       int    // the provider's error code, 0 if none
+	Message    string // the provider's message
+	// Explanation says in plain words what the code means and what to do.
+	Explanation string
+	Raw         json.RawMessage
+	Err         error // the underlying error for network failures
+}
+
+// Error implements error.
+func (e *ProviderError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("provider: %s (%s): %v", e.Message, e.Outcome, e.Err)
+	}
+	return fmt.Sprintf("provider: http %d code %d: %s (%s)", e.HTTPStatus, e.Code, e.Message, e.Outcome)
+}
+
+// Unwrap returns the underlying error.
+func (e *ProviderError) Unwrap() error { return e.Err }

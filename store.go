@@ -1,0 +1,75 @@
+package switchboard
+
+import (
+	"context"
+	"time"
+)
+
+// Store is Switchboard's durable state. SQLite (embedded default) and PostgreSQL implement it, and
+// internal/storetest is the conformance suite both must pass unchanged.
+//
+// Every method that writes does so in one transaction: a message and its first timeline event, a
+// status change and the event that explains it, a raw callback and its application.
+type Store interface {
+	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
+	// "created" event. With idem set, a second request with the same API key and idempotency key
+	// returns the first message and replayed=true when the request hash matches, and fails with
+	// EUNPROCESSABLE/idempotency_key_reused when it does not. Concurrent requests with one key
+	// create one message.
+	CreateMessage(ctx context.Context, m *Message, idem *Idempotency) (stored *Message, replayed bool, err error)
+	// GetMessage returns a message with its timeline, or ENOTFOUND.
+	GetMessage(ctx context.Context, id string) (*Message, error)
+	// GetMessageByProviderSID returns the message the provider knows by sid, or ENOTFOUND.
+	GetMessageByProviderSID(ctx context.Context, sid string) (*Message, error)
+	// ListMessages lists messages newest first, without timelines; next is the cursor of the
+	// following page, or "" at the end.
+	ListMessages(ctx context.Context, f MessageFilter) (msgs []*Message, next string, err error)
+	// UpdateMessage applies one atomic change (see MessageUpdate). When it sets a provider SID,
+	// callbacks that arrived earlier for that SID are applied in the same transaction.
+	UpdateMessage(ctx context.Context, u MessageUpdate) (*Message, error)
+	// ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner: status queued
+	// or scheduled, NextAttemptAt <= p.Now, no live lease. Oldest due first.
+	ClaimMessages(ctx context.Context, p ClaimParams) ([]*Message, error)
+	// ReleaseLeases drops every lease owner holds (graceful shutdown) and returns how many.
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
+	// DueSenders returns the senders that have messages due at now, for the dispatcher to visit.
+	DueSenders(ctx context.Context, now time.Time) ([]string, error)
+	// NextDueAt returns the earliest NextAttemptAt among claimable messages, or nil.
+	NextDueAt(ctx context.Context) (*time.Time, error)
+	// StaleSending lists messages that were handed to the provider (a SID is set) but have not
+	// moved since before, so that their status can be fetched from the provider.
+	StaleSending(ctx context.Context, before time.Time, limit int) ([]*Message, error)
+
+	// AssignSender returns the sticky sender of recipient to in pool: the one recorded earlier if
+	// it is still among valid, else preferred, which is recorded.
+	AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error)
+
+	// IngestCallback durably records a provider status callback and applies it to its message:
+	// deduplicated on (SID, provider status), status only forward, kept pending when no message
+	// has the SID yet.
+	IngestCallback(ctx context.Context, cb *Callback) (CallbackResult, error)
+	// CreateInbound stores an inbound message; created is false when its provider SID was seen.
+	CreateInbound(ctx context.Context, in *InboundMessage) (created bool, err error)
+	// ListInbound lists inbound messages newest first.
+	ListInbound(ctx context.Context, f InboundFilter) (msgs []*InboundMessage, next string, err error)
+
+	// CreateAPIKey stores a new API key (hash only).
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// GetAPIKeyByHash returns the unrevoked key with this secret hash, or EUNAUTHORIZED.
+	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// ListAPIKeys lists all keys, newest first.
+	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeAPIKey revokes a key by ID, or ENOTFOUND.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// SyncSenders records the configured senders (configuration is the source of truth; the
+	// table serves audits and joins).
+	SyncSenders(ctx context.Context, senders []Sender) error
+	// ListSenders returns the recorded senders.
+	ListSenders(ctx context.Context) ([]Sender, error)
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

@@ -1,0 +1,20 @@
+// Package switchboard holds the nouns and verbs of Switchboard, a self-hosted communications
+// gateway in front of Twilio: messages and their statuses, the timeline of events that explains
+// each change, senders, API keys, inbound messages, the application error type, and the Store and
+// Provider interfaces that the rest of the system is built on.
+//
+// The package imports nothing of Switchboard's own and almost nothing else, so that every other
+// package can depend on it and none of them has to depend on each other to speak the same language.
+package switchboard
+
+import "time"
+
+// Version is the build's version, set at link time with -ldflags "-X ...switchboard.Version=v1.2.3".
+var Version = "dev"
+
+// Clock returns the current time. Components take a Clock so that retries, backoff, leases,
+// expiry and quiet hours are tested without sleeping.
+type Clock func() time.Time
+
+// SystemClock is the wall clock, in UTC.
+func SystemClock() time.Time { return time.Now().UTC() }
