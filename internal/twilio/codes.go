@@ -299,9 +299,9 @@ var codes = map[int]CodeInfo{
 		Outcome: switchboard.OutcomeFail,
 	},
 	60212: {
-		Title: "Verify: too many concurrent requests for this number",
+		Title:       "Verify: too many concurrent requests for this number",
 		Explanation: "Several Verify requests for the same number ran at once. Retry after a short delay.",
-		Outcome: switchboard.OutcomeRetry,
+		Outcome:     switchboard.OutcomeRetry,
 	},
 }
 
