@@ -1,0 +1,659 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+// messageCols are the columns scanMessage reads, in its order.
+const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
+	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
+	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
+	api_key_id, created_at, updated_at`
+
+const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
+
+// Statements prepared at Open. Queries built at run time (listings) are not among them.
+const (
+	qInsertMessage = `INSERT INTO messages (` + messageCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
+	qInsertIdem = `INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
+		VALUES (?, ?, ?, ?, ?)`
+	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
+	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
+	// qSaveMessage writes back every column a change may touch.
+	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
+		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
+		lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`
+	qClaim = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
+		WHERE id IN (
+			SELECT id FROM messages
+			WHERE from_number = ?3 AND status IN ('queued', 'scheduled') AND next_attempt_at <= ?4
+				AND (lease_until IS NULL OR lease_until <= ?4)
+			ORDER BY next_attempt_at
+			LIMIT ?5)
+		RETURNING ` + messageCols
+	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
+	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
+	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
+	// message.
+	qDueSenders = `WITH RECURSIVE s(f) AS (
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				ORDER BY from_number LIMIT 1)
+			UNION ALL
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number > s.f ORDER BY from_number LIMIT 1)
+			FROM s WHERE s.f IS NOT NULL)
+		SELECT f FROM s WHERE f IS NOT NULL AND EXISTS (
+			SELECT 1 FROM messages m WHERE m.status IN ('queued', 'scheduled') AND m.from_number = s.f
+				AND m.next_attempt_at <= ?1 AND (m.lease_until IS NULL OR m.lease_until <= ?1))`
+	// qNextDue: the earliest unleased claimable message (first entry of messages_next that has no
+	// lease) or the earliest moment a leased one becomes claimable again (few rows are leased).
+	qNextDue = `SELECT MIN(t) FROM (
+			SELECT * FROM (SELECT next_attempt_at AS t FROM messages
+				WHERE status IN ('queued', 'scheduled') AND lease_owner IS NULL
+				ORDER BY next_attempt_at LIMIT 1)
+			UNION ALL
+			SELECT MAX(next_attempt_at, lease_until) FROM messages
+				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled'))`
+	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+		WHERE status = 'sending' AND updated_at < ? AND provider_sid IS NOT NULL
+		ORDER BY updated_at LIMIT ?`
+)
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(s scanner) (*switchboard.Message, error) {
+	var (
+		m                                         switchboard.Message
+		media, meta, sid, leaseOwner              sql.NullString
+		sendAt, validUntil, attemptStart, leaseTo sql.NullInt64
+		next, created, updated                    int64
+	)
+	err := s.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
+		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
+		&m.Attempts, &next, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
+		&m.APIKeyID, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if media.Valid {
+		if err := json.Unmarshal([]byte(media.String), &m.MediaURLs); err != nil {
+			return nil, fmt.Errorf("sqlite: message %s: media_urls: %w", m.ID, err)
+		}
+	}
+	if meta.Valid {
+		if err := json.Unmarshal([]byte(meta.String), &m.Metadata); err != nil {
+			return nil, fmt.Errorf("sqlite: message %s: metadata: %w", m.ID, err)
+		}
+	}
+	m.SendAt = fromNullMicros(sendAt)
+	m.ValidUntil = fromNullMicros(validUntil)
+	m.ProviderSID = sid.String
+	m.NextAttemptAt = fromMicros(next)
+	m.AttemptStartedAt = fromNullMicros(attemptStart)
+	m.LeaseOwner = leaseOwner.String
+	m.LeaseUntil = fromNullMicros(leaseTo)
+	m.CreatedAt = fromMicros(created)
+	m.UpdatedAt = fromMicros(updated)
+	return &m, nil
+}
+
+func scanEvent(s scanner) (*switchboard.Event, error) {
+	var (
+		e       switchboard.Event
+		payload sql.NullString
+		at      int64
+	)
+	if err := s.Scan(&e.ID, &e.MessageID, &e.Type, &e.Status, &e.Actor, &e.ErrorCode, &e.Detail, &payload, &at); err != nil {
+		return nil, err
+	}
+	if payload.Valid {
+		e.Payload = json.RawMessage(payload.String)
+	}
+	e.At = fromMicros(at)
+	return &e, nil
+}
+
+// jsonText encodes v as TEXT, or NULL when it is empty.
+func jsonText[T any](v []T) (any, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func jsonMap(v map[string]string) (any, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// rawJSON stores a raw payload as TEXT, or NULL.
+func rawJSON(p json.RawMessage) any {
+	if len(p) == 0 {
+		return nil
+	}
+	return string(p)
+}
+
+// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
+// precision, empty collections nil.
+func normalize(m *switchboard.Message) {
+	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+	utp := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := ut(*t)
+		return &v
+	}
+	if len(m.MediaURLs) == 0 {
+		m.MediaURLs = nil
+	}
+	if len(m.Metadata) == 0 {
+		m.Metadata = nil
+	}
+	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
+	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
+}
+
+func notFound(id string) error {
+	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
+}
+
+// CreateMessage stores a new message with its "created" event; see switchboard.Store.
+func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
+	if m == nil || m.ID == "" {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
+	}
+	if !m.Status.Valid() {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
+	}
+	if idem != nil && idem.Key == "" {
+		idem = nil
+	}
+	media, err := jsonText(m.MediaURLs)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: media_urls: %w", err)
+	}
+	meta, err := jsonMap(m.Metadata)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: metadata: %w", err)
+	}
+	stored := *m
+	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
+	if m.Metadata != nil {
+		stored.Metadata = make(map[string]string, len(m.Metadata))
+		for k, v := range m.Metadata {
+			stored.Metadata[k] = v
+		}
+	}
+	normalize(&stored)
+	actor := "api"
+	if m.APIKeyID != "" {
+		actor = "api_key:" + m.APIKeyID
+	}
+	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
+		Detail: "accepted", At: stored.CreatedAt}
+	stored.Events = []*switchboard.Event{ev}
+
+	var replay *switchboard.Message
+	err = db.write(ctx, func(t *wtx) error {
+		if idem != nil {
+			var hash, id string
+			err := t.queryRow(qGetIdem, idem.APIKeyID, idem.Key).Scan(&hash, &id)
+			switch {
+			case err == nil:
+				if hash != idem.RequestHash {
+					return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
+						"idempotency key %q was already used with a different request", idem.Key)
+				}
+				replay, err = getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
+				return err
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: idempotency key: %w", err)
+			}
+		}
+		_, err := t.exec(qInsertMessage, m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
+			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), nullString(m.ProviderSID),
+			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
+			microsPtr(m.AttemptStartedAt), nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
+			micros(m.CreatedAt), micros(m.UpdatedAt))
+		if isUnique(err) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: insert message: %w", err)
+		}
+		if err := insertEvent(t, ev); err != nil {
+			return err
+		}
+		if idem != nil {
+			if _, err := t.exec(qInsertIdem, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt)); err != nil {
+				return fmt.Errorf("sqlite: insert idempotency key: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if replay != nil {
+		return replay, true, nil
+	}
+	return &stored, false, nil
+}
+
+// insertEvent appends ev to its message's timeline and sets its ID.
+func insertEvent(t *wtx, ev *switchboard.Event) error {
+	if err := t.queryRow(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail,
+		rawJSON(ev.Payload), micros(ev.At)).Scan(&ev.ID); err != nil {
+		return fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	return nil
+}
+
+// getMessage reads a message and its timeline with the given statements (of a transaction, so
+// that both reads see one state).
+func getMessage(ctx context.Context, byID, events *sql.Stmt, id string) (*switchboard.Message, error) {
+	m, err := scanMessage(byID.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: get message: %w", err)
+	}
+	if m.Events, err = loadEvents(ctx, events, id); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadEvents(ctx context.Context, events *sql.Stmt, id string) ([]*switchboard.Event, error) {
+	rows, err := events.QueryContext(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	defer rows.Close()
+	var evs []*switchboard.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: events: %w", err)
+		}
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: events: %w", err)
+	}
+	return evs, nil
+}
+
+// readTx runs fn in a read transaction of the read pool: its reads see one snapshot.
+func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	return fn(tx)
+}
+
+// GetMessage returns a message with its timeline, oldest event first, or ENOTFOUND.
+func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, error) {
+	var m *switchboard.Message
+	err := db.readTx(ctx, func(tx *sql.Tx) (err error) {
+		m, err = getMessage(ctx, tx.StmtContext(ctx, db.rstmts[qMessageByID]), tx.StmtContext(ctx, db.rstmts[qEvents]), id)
+		return err
+	})
+	return m, err
+}
+
+// GetMessageByProviderSID returns the message the provider knows by sid, with its timeline, or
+// ENOTFOUND.
+func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
+	if sid == "" {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+	}
+	var m *switchboard.Message
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		m, err = scanMessage(tx.StmtContext(ctx, db.rstmts[qMessageBySID]).QueryRowContext(ctx, sid))
+		if errors.Is(err, sql.ErrNoRows) {
+			return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: get message by SID: %w", err)
+		}
+		m.Events, err = loadEvents(ctx, tx.StmtContext(ctx, db.rstmts[qEvents]), m.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Listing limits.
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return min(n, maxLimit)
+}
+
+// ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
+func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
+		for _, s := range f.Statuses {
+			args = append(args, s)
+		}
+	}
+	if f.To != "" {
+		where, args = append(where, "to_number = ?"), append(args, f.To)
+	}
+	if f.From != "" {
+		where, args = append(where, "from_number = ?"), append(args, f.From)
+	}
+	if f.CreatedAfter != nil {
+		where, args = append(where, "created_at >= ?"), append(args, micros(*f.CreatedAfter))
+	}
+	if f.CreatedBefore != nil {
+		where, args = append(where, "created_at < ?"), append(args, micros(*f.CreatedBefore))
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	limit := clampLimit(f.Limit)
+	q := "SELECT " + messageCols + " FROM messages"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
+	}
+	defer rows.Close()
+	var msgs []*switchboard.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
+	}
+	var next string
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		next = msgs[limit-1].ID
+	}
+	return msgs, next, nil
+}
+
+// UpdateMessage applies one atomic change; see switchboard.MessageUpdate. The returned message
+// has no timeline.
+func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
+	if u.ID == "" {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
+	}
+	if u.At.IsZero() {
+		// The store has no clock: a zero time would silently corrupt timelines and leases.
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
+	}
+	if u.Status != "" && !u.Status.Valid() {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	}
+	var out *switchboard.Message
+	err := db.write(ctx, func(t *wtx) error {
+		m, err := scanMessage(t.queryRow(qMessageByID, u.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(u.ID)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: update message: %w", err)
+		}
+		if err := checkUpdate(m, &u); err != nil {
+			return err
+		}
+		evs := applyUpdate(m, &u)
+		var pending []*switchboard.Event
+		if u.ProviderSID != nil && *u.ProviderSID != "" {
+			if pending, err = applyPending(t, m, u.At); err != nil {
+				return err
+			}
+		}
+		if err := saveMessage(t, m); err != nil {
+			return err
+		}
+		for _, ev := range append(evs, pending...) {
+			if err := insertEvent(t, ev); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkUpdate checks an update's fence and preconditions against the stored message.
+func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
+	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
+		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
+	}
+	if len(u.RequireStatus) > 0 {
+		ok := false
+		for _, s := range u.RequireStatus {
+			ok = ok || s == m.Status
+		}
+		if !ok {
+			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
+		}
+	}
+	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
+		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
+			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
+	}
+	return nil
+}
+
+// applyUpdate applies u's changes to m and returns the events to append, stamped with the
+// message, the time and the status after the update.
+func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
+	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
+		m.Status = u.Status
+	}
+	if u.ProviderSID != nil {
+		m.ProviderSID = *u.ProviderSID
+	}
+	if u.ErrorCode != nil {
+		m.ErrorCode = *u.ErrorCode
+	}
+	if u.ErrorMessage != nil {
+		m.ErrorMessage = *u.ErrorMessage
+	}
+	if u.NextAttemptAt != nil {
+		m.NextAttemptAt = *u.NextAttemptAt
+	}
+	if u.AttemptInFlight != nil {
+		m.AttemptInFlight = *u.AttemptInFlight
+	}
+	if u.AttemptStartedAt != nil {
+		t := *u.AttemptStartedAt
+		m.AttemptStartedAt = &t
+	}
+	if u.IncAttempts {
+		m.Attempts++
+	}
+	if u.ReleaseLease {
+		m.LeaseOwner, m.LeaseUntil = "", nil
+	}
+	m.UpdatedAt = u.At
+	normalize(m)
+	evs := make([]*switchboard.Event, 0, len(u.Events))
+	for _, e := range u.Events {
+		if e == nil {
+			continue
+		}
+		ev := *e
+		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
+		if ev.At.IsZero() {
+			ev.At = u.At
+		}
+		evs = append(evs, &ev)
+	}
+	return evs
+}
+
+func saveMessage(t *wtx, m *switchboard.Message) error {
+	_, err := t.exec(qSaveMessage, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+		micros(m.NextAttemptAt), boolInt(m.AttemptInFlight), microsPtr(m.AttemptStartedAt),
+		nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
+	if isUnique(err) {
+		return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
+			"another message already has provider SID %s", m.ProviderSID)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: save message: %w", err)
+	}
+	return nil
+}
+
+// ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
+func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
+	if p.Owner == "" || p.Limit <= 0 {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	}
+	var msgs []*switchboard.Message
+	err := db.write(ctx, func(t *wtx) error {
+		msgs = msgs[:0]
+		rows, err := t.query(qClaim, p.Owner, micros(p.LeaseUntil), p.From, micros(p.Now), p.Limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: claim: %w", err)
+			}
+			msgs = append(msgs, m)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		return rows.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING does not keep the subquery's order.
+	sort.Slice(msgs, func(i, j int) bool {
+		if !msgs[i].NextAttemptAt.Equal(msgs[j].NextAttemptAt) {
+			return msgs[i].NextAttemptAt.Before(msgs[j].NextAttemptAt)
+		}
+		return msgs[i].ID < msgs[j].ID
+	})
+	return msgs, nil
+}
+
+// ReleaseLeases drops every lease owner holds and returns how many.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		res, err := t.exec(qReleaseLeases, owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: release leases: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// DueSenders returns the senders that have a claimable message at now, in sender order.
+func (db *DB) DueSenders(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := db.rstmts[qDueSenders].QueryContext(ctx, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due senders: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("sqlite: due senders: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: due senders: %w", err)
+	}
+	return out, nil
+}
+
+// NextDueAt returns the earliest time at which a queued or scheduled message becomes claimable:
+// its NextAttemptAt, or for a leased message the later of that and the lease's end. Nil when
+// there is none.
+func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
+	var v sql.NullInt64
+	if err := db.rstmts[qNextDue].QueryRowContext(ctx).Scan(&v); err != nil {
+		return nil, fmt.Errorf("sqlite: next due: %w", err)
+	}
+	return fromNullMicros(v), nil
+}
+
+// StaleSending lists messages in status sending that have a provider SID and have not changed
+// since before, oldest first.
+func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
+	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), clampLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: stale sending: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
+	}
+	return out, nil
+}

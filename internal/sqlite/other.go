@@ -1,0 +1,285 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	qGetSticky    = `SELECT from_number FROM sticky_senders WHERE pool = ? AND to_number = ?`
+	qUpsertSticky = `INSERT INTO sticky_senders (pool, to_number, from_number) VALUES (?, ?, ?)
+		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number`
+
+	inboundCols    = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
+	qInsertInbound = `INSERT INTO inbound_messages (` + inboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider_sid) DO NOTHING`
+
+	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
+	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`
+	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
+
+	qDeleteSenders = `DELETE FROM senders`
+	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES (?, ?, ?, ?, ?, ?)`
+	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
+)
+
+// writeQueries are prepared on the write connection at Open.
+var writeQueries = []string{
+	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage,
+	qClaim, qReleaseLeases, qInsertCallback, qPendingCallbacks, qMarkApplied, qGetSticky, qUpsertSticky,
+	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qDeleteSenders, qInsertSender,
+}
+
+// readQueries are prepared on the read pool at Open.
+var readQueries = []string{
+	qMessageByID, qMessageBySID, qEvents, qDueSenders, qNextDue, qStaleSending, qGetSticky, qAPIKeyByHash,
+	qListAPIKeys, qListSenders,
+}
+
+// AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
+// among valid, else preferred, which is recorded.
+func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
+	if to == "" || preferred == "" {
+		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+	}
+	// Most recipients already have a valid sender: answer those from the read pool.
+	var from string
+	err := db.rstmts[qGetSticky].QueryRowContext(ctx, pool, to).Scan(&from)
+	if err == nil && slices.Contains(valid, from) {
+		return from, nil
+	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: sticky sender: %w", err)
+	}
+	err = db.write(ctx, func(t *wtx) error {
+		// Look again under the write lock: a concurrent assignment may have recorded one.
+		err := t.queryRow(qGetSticky, pool, to).Scan(&from)
+		if err == nil && slices.Contains(valid, from) {
+			return nil
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: sticky sender: %w", err)
+		}
+		from = preferred
+		if _, err := t.exec(qUpsertSticky, pool, to, preferred); err != nil {
+			return fmt.Errorf("sqlite: sticky sender: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return from, nil
+}
+
+// CreateInbound stores an inbound message; created is false when its provider SID was seen.
+func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
+	if in == nil || in.ID == "" || in.ProviderSID == "" {
+		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	}
+	media, err := jsonText(in.MediaURLs)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: media_urls: %w", err)
+	}
+	var created bool
+	err = db.write(ctx, func(t *wtx) error {
+		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
+			media, rawJSON(in.Payload), micros(in.ReceivedAt))
+		if isUnique(err) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: insert inbound: %w", err)
+		}
+		n, err := r.RowsAffected()
+		created = n == 1
+		return err
+	})
+	return created, err
+}
+
+// ListInbound lists inbound messages newest first (by ID, which is time-ordered).
+func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*switchboard.InboundMessage, string, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.From != "" {
+		where, args = append(where, "from_number = ?"), append(args, f.From)
+	}
+	if f.To != "" {
+		where, args = append(where, "to_number = ?"), append(args, f.To)
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	limit := clampLimit(f.Limit)
+	q := "SELECT " + inboundCols + " FROM inbound_messages"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.InboundMessage
+	for rows.Next() {
+		var (
+			in             switchboard.InboundMessage
+			media, payload sql.NullString
+			received       int64
+		)
+		if err := rows.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
+			&media, &payload, &received); err != nil {
+			return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
+		}
+		if media.Valid {
+			if err := json.Unmarshal([]byte(media.String), &in.MediaURLs); err != nil {
+				return nil, "", fmt.Errorf("sqlite: inbound %s: media_urls: %w", in.ID, err)
+			}
+		}
+		if payload.Valid {
+			in.Payload = json.RawMessage(payload.String)
+		}
+		in.ReceivedAt = fromMicros(received)
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
+	}
+	var next string
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// CreateAPIKey stores a new API key (hash only).
+func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
+	if k == nil || k.ID == "" || k.Hash == "" {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+	}
+	return db.write(ctx, func(t *wtx) error {
+		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))
+		if isUnique(err) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: insert API key: %w", err)
+		}
+		return nil
+	})
+}
+
+func scanAPIKey(s scanner) (*switchboard.APIKey, error) {
+	var (
+		k               switchboard.APIKey
+		created         int64
+		revoked, usedAt sql.NullInt64
+	)
+	if err := s.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &usedAt); err != nil {
+		return nil, err
+	}
+	k.CreatedAt = fromMicros(created)
+	k.RevokedAt = fromNullMicros(revoked)
+	k.LastUsedAt = fromNullMicros(usedAt)
+	return &k, nil
+}
+
+// GetAPIKeyByHash returns the unrevoked key with this secret hash, or EUNAUTHORIZED.
+func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
+	k, err := scanAPIKey(db.rstmts[qAPIKeyByHash].QueryRowContext(ctx, hash))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
+		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: API key: %w", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys lists all keys, newest first.
+func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
+	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes a key by ID, or ENOTFOUND. Revoking a revoked key keeps its first
+// revocation time.
+func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	return db.write(ctx, func(t *wtx) error {
+		r, err := t.exec(qRevokeAPIKey, micros(at), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke API key: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: revoke API key: %w", err)
+		} else if n == 0 {
+			return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+		}
+		return nil
+	})
+}
+
+// SyncSenders replaces the recorded senders with the configured ones, keeping their order.
+func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) error {
+	return db.write(ctx, func(t *wtx) error {
+		if _, err := t.exec(qDeleteSenders); err != nil {
+			return fmt.Errorf("sqlite: sync senders: %w", err)
+		}
+		for i, s := range senders {
+			_, err := t.exec(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
+			if isUnique(err) {
+				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", s.From)
+			} else if err != nil {
+				return fmt.Errorf("sqlite: sync senders: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ListSenders returns the recorded senders in configuration order.
+func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
+	rows, err := db.rstmts[qListSenders].QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list senders: %w", err)
+	}
+	defer rows.Close()
+	var out []switchboard.Sender
+	for rows.Next() {
+		var s switchboard.Sender
+		if err := rows.Scan(&s.From, &s.Kind, &s.Rate, &s.Burst, &s.Pool); err != nil {
+			return nil, fmt.Errorf("sqlite: list senders: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list senders: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlans pins the indexes that keep the dispatcher's queries independent of the number
+// of queued messages.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        []string
+		notWant     []string
+	}{
+		{"claim", qClaim, []any{"o", 1, "+1", 1, 10}, []string{"messages_due"}, []string{"SCAN messages", "TEMP B-TREE"}},
+		{"due senders", qDueSenders, []any{1}, []string{"messages_due"}, []string{"SCAN messages"}},
+		{"next due", qNextDue, nil, []string{"messages_next", "messages_leased"}, []string{"SCAN messages"}},
+		{"release", qReleaseLeases, []any{"o"}, []string{"messages_leased"}, []string{"SCAN messages"}},
+		{"stale", qStaleSending, []any{1, 10}, []string{"messages_sending"}, []string{"SCAN messages"}},
+		{"by sid", qMessageBySID, []any{"SM1"}, []string{"messages_provider_sid"}, []string{"SCAN messages"}},
+		{"pending", qPendingCallbacks, []any{"SM1"}, []string{"webhook_events_pending"}, []string{"SCAN"}},
+		{"events", qEvents, []any{"m"}, []string{"message_events_message"}, []string{"SCAN", "TEMP B-TREE"}},
+	} {
+		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "\n")
+		t.Logf("%s:\n%s", tc.name, p)
+		for _, w := range tc.want {
+			if !strings.Contains(p, w) {
+				t.Errorf("%s: plan does not use %s:\n%s", tc.name, w, p)
+			}
+		}
+		for _, w := range tc.notWant {
+			for _, line := range plan {
+				if strings.HasPrefix(line, w) && !strings.Contains(line, "USING") {
+					t.Errorf("%s: plan has %q:\n%s", tc.name, line, p)
+				}
+			}
+		}
+	}
+}
