@@ -11,16 +11,16 @@ type ErrorKind string
 
 // Error kinds.
 const (
-	EINVALID       ErrorKind = "invalid"        // the request is malformed or a field is wrong (400)
-	EUNAUTHORIZED  ErrorKind = "unauthorized"   // no or unknown credentials (401)
-	EFORBIDDEN     ErrorKind = "forbidden"      // credentials known, action not allowed (403)
-	ENOTFOUND      ErrorKind = "not_found"      // no such resource (404)
-	ECONFLICT      ErrorKind = "conflict"       // the resource's state does not allow it (409)
-	ETOOLARGE      ErrorKind = "too_large"      // the request body is over the limit (413)
-	EUNPROCESSABLE ErrorKind = "unprocessable"  // well-formed but refused, e.g. a reused idempotency key (422)
-	ERATELIMITED   ErrorKind = "rate_limited"   // too many requests (429)
-	EUNAVAILABLE   ErrorKind = "unavailable"    // temporarily unable, e.g. draining (503)
-	EINTERNAL      ErrorKind = "internal"       // a bug or an infrastructure failure (500)
+	EINVALID       ErrorKind = "invalid"       // the request is malformed or a field is wrong (400)
+	EUNAUTHORIZED  ErrorKind = "unauthorized"  // no or unknown credentials (401)
+	EFORBIDDEN     ErrorKind = "forbidden"     // credentials known, action not allowed (403)
+	ENOTFOUND      ErrorKind = "not_found"     // no such resource (404)
+	ECONFLICT      ErrorKind = "conflict"      // the resource's state does not allow it (409)
+	ETOOLARGE      ErrorKind = "too_large"     // the request body is over the limit (413)
+	EUNPROCESSABLE ErrorKind = "unprocessable" // well-formed but refused, e.g. a reused idempotency key (422)
+	ERATELIMITED   ErrorKind = "rate_limited"  // too many requests (429)
+	EUNAVAILABLE   ErrorKind = "unavailable"   // temporarily unable, e.g. draining (503)
+	EINTERNAL      ErrorKind = "internal"      // a bug or an infrastructure failure (500)
 )
 
 // Error is Switchboard's application error: a kind, a stable machine-readable code (documented in

@@ -227,9 +227,12 @@ type MessageUpdate struct {
 	AttemptInFlight  *bool
 	AttemptStartedAt *time.Time
 	IncAttempts      bool
-	ReleaseLease     bool
-	Events           []*Event
-	At               time.Time
+	// LeaseUntil extends the caller's lease (with LeaseOwner set), e.g. for the length of a
+	// provider call, so that no other node claims the message while it is in flight.
+	LeaseUntil   *time.Time
+	ReleaseLease bool
+	Events       []*Event
+	At           time.Time
 }
 
 // ClaimParams asks for due messages of one sender.

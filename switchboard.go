@@ -7,7 +7,12 @@
 // package can depend on it and none of them has to depend on each other to speak the same language.
 package switchboard
 
-import "time"
+import (
+	"encoding/hex"
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // Version is the build's version, set at link time with -ldflags "-X ...switchboard.Version=v1.2.3".
 var Version = "dev"
@@ -18,3 +23,12 @@ type Clock func() time.Time
 
 // SystemClock is the wall clock, in UTC.
 func SystemClock() time.Time { return time.Now().UTC() }
+
+// NewID returns a new time-ordered identifier with a type prefix, such as msg_0190b6f2... IDs sort
+// by creation time, which cursor pagination relies on.
+func NewID(prefix string) string {
+	id := uuid.Must(uuid.NewV7())
+	var buf [32]byte
+	hex.Encode(buf[:], id[:])
+	return prefix + "_" + string(buf[:])
+}

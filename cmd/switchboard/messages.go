@@ -1,0 +1,268 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/node"
+)
+
+// clientFlags are the flags every client command shares.
+type clientFlags struct {
+	url, apiKey string
+	json        bool
+}
+
+func (f *clientFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.url, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL, default http://127.0.0.1:8080)")
+	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "API key (env SWITCHBOARD_API_KEY; default: the development key in ./data)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
+}
+
+// client builds an API client: flags, then the environment, then the development key that a
+// local `switchboard serve` wrote into its data directory.
+func (f *clientFlags) client(getenv env) (*client.Client, error) {
+	base := f.url
+	if base == "" {
+		base = getenv("SWITCHBOARD_URL")
+	}
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	key := f.apiKey
+	if key == "" {
+		key = getenv("SWITCHBOARD_API_KEY")
+	}
+	if key == "" {
+		dir := getenv("SWITCHBOARD_DATA_DIR")
+		if dir == "" {
+			dir = "data"
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, node.DevKeyFile))
+		if err != nil {
+			return nil, fmt.Errorf("no API key: set SWITCHBOARD_API_KEY (create one with `switchboard keys create --name NAME`), or run `switchboard serve` here first to get a development key")
+		}
+		key = strings.TrimSpace(string(raw))
+	}
+	return client.New(base, key), nil
+}
+
+func newSendCmd(getenv env) *cobra.Command {
+	var (
+		cf       clientFlags
+		req      client.SendRequest
+		channel  string
+		category string
+		sendAt   string
+		meta     map[string]string
+	)
+	cmd := &cobra.Command{
+		Use:   "send --to NUMBER --body TEXT",
+		Short: "Send a message",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client(getenv)
+			if err != nil {
+				return err
+			}
+			req.Channel = switchboard.Channel(channel)
+			req.Category = switchboard.Category(category)
+			req.Metadata = meta
+			if sendAt != "" {
+				if req.SendAt, err = time.Parse(time.RFC3339, sendAt); err != nil {
+					return fmt.Errorf("--send-at must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+				}
+			}
+			m, err := c.Send(cmd.Context(), &req)
+			if err != nil {
+				return err
+			}
+			if cf.json {
+				return printJSON(cmd.OutOrStdout(), m)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d segment(s), %s) from %s\n", m.ID, m.Status, m.Segments, m.Encoding, m.From)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.To, "to", "", "recipient in E.164, e.g. +14155550100")
+	f.StringVar(&req.Body, "body", "", "message text")
+	f.StringVar(&req.From, "from", "", "sender (a configured number or Messaging Service SID)")
+	f.StringVar(&req.Pool, "pool", "", "sender pool")
+	f.StringVar(&channel, "channel", "", "sms (default), mms or whatsapp")
+	f.StringVar(&category, "category", "", "transactional (default), marketing or otp")
+	f.StringSliceVar(&req.MediaURLs, "media-url", nil, "https media URL (repeatable)")
+	f.StringVar(&sendAt, "send-at", "", "send later, at this RFC 3339 time")
+	f.DurationVar(&req.Validity, "validity", 0, "give up if not sent within this long")
+	f.StringToStringVar(&meta, "metadata", nil, "key=value metadata (repeatable)")
+	f.StringVar(&req.IdempotencyKey, "idempotency-key", "", "idempotency key (default: generated)")
+	cf.bind(cmd)
+	return cmd
+}
+
+func newMessagesCmd(getenv env) *cobra.Command {
+	msgs := &cobra.Command{Use: "messages", Short: "Read and cancel messages"}
+
+	var getFlags clientFlags
+	get := &cobra.Command{
+		Use:   "get ID",
+		Short: "Show a message and its timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := getFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			m, err := c.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if getFlags.json {
+				return printJSON(cmd.OutOrStdout(), m)
+			}
+			return printMessage(cmd.OutOrStdout(), m)
+		},
+	}
+	getFlags.bind(get)
+
+	var (
+		listFlags clientFlags
+		opts      client.ListOptions
+		statuses  []string
+		all       bool
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List messages, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := listFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			for _, s := range statuses {
+				opts.Statuses = append(opts.Statuses, switchboard.Status(s))
+			}
+			var out []*switchboard.Message
+			next := ""
+			if all {
+				for m, err := range c.All(cmd.Context(), opts) {
+					if err != nil {
+						return err
+					}
+					out = append(out, m)
+				}
+			} else {
+				page, err := c.List(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				out, next = page.Messages, page.NextCursor
+			}
+			if listFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"messages": out, "next_cursor": next})
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tFROM\tSEGMENTS\tERROR\tCREATED")
+			for _, m := range out {
+				code := "-"
+				if m.ErrorCode != 0 {
+					code = fmt.Sprint(m.ErrorCode)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.To, m.From, m.Segments, code, m.CreatedAt.Format(time.RFC3339))
+			}
+			if next != "" {
+				fmt.Fprintf(tw, "(more: --cursor %s)\n", next)
+			}
+			return tw.Flush()
+		},
+	}
+	lf := list.Flags()
+	lf.StringSliceVar(&statuses, "status", nil, "only these statuses (repeatable or comma-separated)")
+	lf.StringVar(&opts.To, "to", "", "only to this number")
+	lf.StringVar(&opts.From, "from", "", "only from this sender")
+	lf.TimeVar(&opts.CreatedAfter, "since", time.Time{}, []string{time.RFC3339}, "created at or after")
+	lf.TimeVar(&opts.CreatedBefore, "until", time.Time{}, []string{time.RFC3339}, "created before")
+	lf.StringVar(&opts.Cursor, "cursor", "", "continue a listing")
+	lf.IntVar(&opts.Limit, "limit", 0, "page size")
+	lf.BoolVar(&all, "all", false, "follow every page")
+	listFlags.bind(list)
+
+	var cancelFlags clientFlags
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a message that has not been handed to the provider yet",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cancelFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			m, err := c.Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if cancelFlags.json {
+				return printJSON(cmd.OutOrStdout(), m)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), m.ID, m.Status)
+			return nil
+		},
+	}
+	cancelFlags.bind(cancel)
+	msgs.AddCommand(get, list, cancel)
+	return msgs
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printMessage prints a message and its timeline for a person.
+func printMessage(w io.Writer, m *switchboard.Message) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Message\t%s\n", m.ID)
+	fmt.Fprintf(tw, "Status\t%s\n", m.Status)
+	fmt.Fprintf(tw, "To\t%s\n", m.To)
+	fmt.Fprintf(tw, "From\t%s\n", m.From)
+	fmt.Fprintf(tw, "Segments\t%d (%s)\n", m.Segments, m.Encoding)
+	if m.ProviderSID != "" {
+		fmt.Fprintf(tw, "Provider SID\t%s\n", m.ProviderSID)
+	}
+	if m.ErrorCode != 0 || m.ErrorMessage != "" {
+		fmt.Fprintf(tw, "Error\t%d %s\n", m.ErrorCode, m.ErrorMessage)
+	}
+	fmt.Fprintf(tw, "Attempts\t%d\n", m.Attempts)
+	fmt.Fprintf(tw, "Created\t%s\n", m.CreatedAt.Format(time.RFC3339Nano))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nTimeline:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var last switchboard.Status
+	for _, e := range m.Events {
+		st := ""
+		if e.Status != "" && e.Status != last {
+			st = string(e.Status)
+			last = e.Status
+		}
+		code := ""
+		if e.ErrorCode != 0 {
+			code = fmt.Sprintf("[%d] ", e.ErrorCode)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\n", e.At.Format("2006-01-02 15:04:05.000"), st, e.Type, e.Actor, code, e.Detail)
+	}
+	return tw.Flush()
+}

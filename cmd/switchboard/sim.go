@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+)
+
+func newSimCmd(getenv env) *cobra.Command {
+	var (
+		addr    string
+		numbers []string
+		delays  [3]time.Duration
+		level   string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the standalone Twilio simulator",
+		Long: `Run Switchboard's Twilio simulator: Twilio's Messages and IncomingPhoneNumbers REST API,
+signed status callbacks and inbound webhooks, Twilio's magic test numbers, and a control API
+under /sim/v1 (messages, inbound, numbers, faults, reset). Its account uses TWILIO_ACCOUNT_SID
+and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(cmd.ErrOrStderr(), level, "text")
+			if err != nil {
+				return err
+			}
+			sim := twiliosim.New(twiliosim.Config{
+				AccountSID: getenv("TWILIO_ACCOUNT_SID"), AuthToken: getenv("TWILIO_AUTH_TOKEN"),
+				Numbers: numbers, SendingDelay: delays[0], SentDelay: delays[1], DeliveredDelay: delays[2],
+				Logger: logger,
+			})
+			defer sim.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			logger.Info("twilio simulator listening", "addr", ln.Addr().String(), "account_sid", sim.AccountSID())
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:9099", "address to listen on")
+	f.StringSliceVar(&numbers, "number", nil, "a number the simulated account owns (repeatable)")
+	f.DurationVar(&delays[0], "sending-delay", 0, "time from queued to sending (default 50ms)")
+	f.DurationVar(&delays[1], "sent-delay", 0, "time from sending to sent (default 50ms)")
+	f.DurationVar(&delays[2], "delivered-delay", 0, "time from sent to delivered (default 100ms)")
+	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

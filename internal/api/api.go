@@ -1,0 +1,302 @@
+// Package api serves Switchboard's JSON HTTP API under /v1: accepting messages into the outbox,
+// reading their timelines, listing and canceling them. Every error is an RFC 9457
+// application/problem+json document with a stable code.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// Config wires a Server.
+type Config struct {
+	Store   switchboard.Store
+	Senders []switchboard.Sender
+	Clock   switchboard.Clock
+	Logger  *slog.Logger
+	// MaxBodyBytes caps a request body; larger ones get 413.
+	MaxBodyBytes int64
+	// DefaultValidity applies when a message sets no validity_seconds.
+	DefaultValidity time.Duration
+	// OnAccepted is called after a message is committed, to wake the dispatcher.
+	OnAccepted func()
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	senders  map[string]switchboard.Sender
+	pools    map[string][]string
+	keys     keyCache
+	draining atomic.Bool
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Clock == nil {
+		cfg.Clock = switchboard.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.DefaultValidity == 0 {
+		cfg.DefaultValidity = 10 * time.Hour
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
+	for _, snd := range cfg.Senders {
+		s.senders[snd.From] = snd
+		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
+	}
+	s.keys.ttl = 10 * time.Second
+	s.routes()
+	return s
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// SetDraining makes /readyz answer 503, so a load balancer stops sending traffic during shutdown.
+func (s *Server) SetDraining(v bool) { s.draining.Store(v) }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	s.mux.HandleFunc("POST /v1/messages", s.handle(s.authed(s.createMessage)))
+	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
+	s.mux.HandleFunc("GET /v1/messages/{id}", s.handle(s.authed(s.getMessage)))
+	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.handle(s.authed(s.cancelMessage)))
+	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
+	}))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		return switchboard.Errorf(switchboard.EUNAVAILABLE, "draining", "this node is shutting down")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.cfg.Logger.Error("readyz: store ping failed", "err", err)
+		return switchboard.Errorf(switchboard.EUNAVAILABLE, "store_unavailable", "the store does not answer")
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// handlerFunc is an HTTP handler that returns its error for handle to write.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc, writing any error as problem+json.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// statusOf maps an error kind to its HTTP status: the one place this mapping lives.
+func statusOf(kind switchboard.ErrorKind) int {
+	switch kind {
+	case switchboard.EINVALID:
+		return http.StatusBadRequest
+	case switchboard.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case switchboard.EFORBIDDEN:
+		return http.StatusForbidden
+	case switchboard.ENOTFOUND:
+		return http.StatusNotFound
+	case switchboard.ECONFLICT:
+		return http.StatusConflict
+	case switchboard.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case switchboard.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
+	case switchboard.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case switchboard.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// ProblemType is the URI reference naming an error code's documentation (docs/errors.md).
+func ProblemType(code string) string { return "urn:switchboard:error:" + code }
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := switchboard.ErrorKindOf(err)
+	status := statusOf(kind)
+	if kind == switchboard.EINTERNAL {
+		s.cfg.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	code := switchboard.ErrorCodeOf(err)
+	if kind == switchboard.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Problem{
+		Type:   ProblemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: switchboard.ErrorMessage(err),
+		Code:   code,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ctxKey keys request-scoped values.
+type ctxKey int
+
+const apiKeyCtx ctxKey = iota
+
+// apiKeyFrom returns the authenticated API key of a request.
+func apiKeyFrom(ctx context.Context) *switchboard.APIKey {
+	k, _ := ctx.Value(apiKeyCtx).(*switchboard.APIKey)
+	return k
+}
+
+// HashSecret returns the stored form of an API key secret. Secrets are 256-bit random strings,
+// so a plain SHA-256 is enough (no password stretching needed).
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// authed requires a valid bearer API key.
+func (s *Server) authed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		auth := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || strings.TrimSpace(secret) == "" {
+			return switchboard.Errorf(switchboard.EUNAUTHORIZED, "unauthorized", "send an API key as Authorization: Bearer <key>")
+		}
+		hash := HashSecret(strings.TrimSpace(secret))
+		key, ok := s.keys.get(hash, s.cfg.Clock())
+		if !ok {
+			var err error
+			key, err = s.cfg.Store.GetAPIKeyByHash(r.Context(), hash)
+			if err != nil {
+				if switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {
+					return switchboard.Errorf(switchboard.EUNAUTHORIZED, "unauthorized", "unknown or revoked API key")
+				}
+				return err
+			}
+			s.keys.put(hash, key, s.cfg.Clock())
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx, key)))
+	}
+}
+
+// keyCache remembers authenticated keys briefly, so that the accept path does not read the key
+// table on every request. A revoked key stops working within the TTL.
+type keyCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]cachedKey
+}
+
+type cachedKey struct {
+	key     *switchboard.APIKey
+	expires time.Time
+}
+
+func (c *keyCache) get(hash string, now time.Time) (*switchboard.APIKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || now.After(e.expires) {
+		return nil, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) put(hash string, k *switchboard.APIKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]cachedKey{}
+	}
+	c.m[hash] = cachedKey{key: k, expires: now.Add(c.ttl)}
+}
+
+// decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
+// at most MaxBodyBytes.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the request body as application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return switchboard.Errorf(switchboard.ETOOLARGE, "body_too_large", "request body is over %d bytes", s.cfg.MaxBodyBytes)
+		case errors.As(err, &syntax):
+			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON (at byte %d)", syntax.Offset)
+		case errors.As(err, &typ):
+			return switchboard.Errorf(switchboard.EINVALID, "invalid_field", "field %q must be a %s", typ.Field, typ.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// encoding/json has no typed error for unknown fields.
+			return switchboard.Errorf(switchboard.EINVALID, "unknown_field", "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is empty or truncated")
+		}
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON")
+	}
+	if dec.More() {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_query", "%s must be an integer from %d to %d", name, min, max)
+	}
+	return n, nil
+}

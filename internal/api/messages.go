@@ -1,0 +1,338 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+)
+
+// Limits of a message request.
+const (
+	MaxBodyChars      = 1600 // Twilio's limit (21617)
+	MaxMediaURLs      = 10
+	MaxMetadataKeys   = 20
+	MaxMetadataKey    = 64
+	MaxMetadataValue  = 512
+	MaxValiditySecond = 14 * 24 * 3600
+	MaxIdempotencyKey = 255
+)
+
+// SendRequest is the body of POST /v1/messages.
+type SendRequest struct {
+	To              string            `json:"to"`
+	Body            string            `json:"body,omitempty"`
+	Template        string            `json:"template,omitempty"`
+	From            string            `json:"from,omitempty"`
+	Sender          string            `json:"sender,omitempty"` // alias of from
+	Pool            string            `json:"pool,omitempty"`
+	Channel         string            `json:"channel,omitempty"`
+	MediaURLs       []string          `json:"media_urls,omitempty"`
+	Category        string            `json:"category,omitempty"`
+	SendAt          *time.Time        `json:"send_at,omitempty"`
+	ValiditySeconds int               `json:"validity_seconds,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+}
+
+// MessageList is the body of GET /v1/messages.
+type MessageList struct {
+	Messages   []*switchboard.Message `json:"messages"`
+	NextCursor string                 `json:"next_cursor"`
+}
+
+func invalid(code, format string, args ...any) error {
+	return switchboard.Errorf(switchboard.EINVALID, code, format, args...)
+}
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
+	key := apiKeyFrom(r.Context())
+	idemKey := r.Header.Get("Idempotency-Key")
+	if len(idemKey) > MaxIdempotencyKey {
+		return invalid("invalid_idempotency_key", "Idempotency-Key is longer than %d characters", MaxIdempotencyKey)
+	}
+	var req SendRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	now := s.cfg.Clock()
+	m, err := s.buildMessage(r, &req, now)
+	if err != nil {
+		return err
+	}
+	m.APIKeyID = key.ID
+	var idem *switchboard.Idempotency
+	if idemKey != "" {
+		canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
+		sum := sha256.Sum256(canon)
+		idem = &switchboard.Idempotency{APIKeyID: key.ID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}
+	}
+	stored, replayed, err := s.cfg.Store.CreateMessage(r.Context(), m, idem)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.cfg.Logger.Info("message accepted", "message_id", stored.ID, "to", content.MaskPhone(stored.To),
+			"from", stored.From, "segments", stored.Segments, "status", stored.Status)
+		if s.cfg.OnAccepted != nil {
+			s.cfg.OnAccepted()
+		}
+	}
+	w.Header().Set("Location", "/v1/messages/"+stored.ID)
+	writeJSON(w, http.StatusAccepted, stored)
+	return nil
+}
+
+// buildMessage validates a request and turns it into a new message. It changes nothing.
+func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) (*switchboard.Message, error) {
+	to, err := content.NormalizePhone(req.To)
+	if err != nil {
+		if req.To == "" {
+			return nil, invalid("missing_to", "to is required: the recipient's number in E.164, such as +14155550100")
+		}
+		return nil, err
+	}
+	if req.Template != "" {
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "template_not_found", "template %q is not in the catalog", req.Template)
+	}
+	if req.Body == "" && len(req.MediaURLs) == 0 {
+		return nil, invalid("missing_body", "body (or media_urls, or template) is required")
+	}
+	if n := utf8.RuneCountInString(req.Body); n > MaxBodyChars {
+		return nil, invalid("body_too_long", "body has %d characters; the limit is %d", n, MaxBodyChars)
+	}
+	if !utf8.ValidString(req.Body) {
+		return nil, invalid("invalid_body", "body is not valid UTF-8")
+	}
+	channel := switchboard.Channel(req.Channel)
+	if channel == "" {
+		channel = switchboard.ChannelSMS
+	}
+	switch {
+	case !channel.Valid():
+		return nil, invalid("invalid_channel", "channel must be sms, mms or whatsapp")
+	case channel == switchboard.ChannelWhatsApp:
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the whatsapp channel is not enabled on this installation")
+	}
+	if len(req.MediaURLs) > MaxMediaURLs {
+		return nil, invalid("too_many_media", "at most %d media_urls", MaxMediaURLs)
+	}
+	for _, mu := range req.MediaURLs {
+		u, err := url.Parse(mu)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, invalid("invalid_media_url", "media_urls must be absolute https URLs")
+		}
+	}
+	if len(req.MediaURLs) > 0 && channel == switchboard.ChannelSMS {
+		channel = switchboard.ChannelMMS
+	}
+	category := switchboard.Category(req.Category)
+	if category == "" {
+		category = switchboard.CategoryTransactional
+	}
+	if !category.Valid() {
+		return nil, invalid("invalid_category", "category must be transactional, marketing or otp")
+	}
+	if len(req.Metadata) > MaxMetadataKeys {
+		return nil, invalid("invalid_metadata", "at most %d metadata keys", MaxMetadataKeys)
+	}
+	for k, v := range req.Metadata {
+		if k == "" || len(k) > MaxMetadataKey || len(v) > MaxMetadataValue {
+			return nil, invalid("invalid_metadata", "metadata keys must be 1-%d bytes and values at most %d bytes", MaxMetadataKey, MaxMetadataValue)
+		}
+	}
+	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
+		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)
+	}
+	from, pool, err := s.chooseSender(r, req, to)
+	if err != nil {
+		return nil, err
+	}
+
+	m := &switchboard.Message{
+		ID:            switchboard.NewID("msg"),
+		Status:        switchboard.StatusQueued,
+		Channel:       channel,
+		Category:      category,
+		To:            to,
+		From:          from,
+		Pool:          pool,
+		Body:          req.Body,
+		MediaURLs:     req.MediaURLs,
+		Metadata:      req.Metadata,
+		NextAttemptAt: now,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	m.Segments, m.Encoding = content.Segments(req.Body)
+	start := now
+	if req.SendAt != nil {
+		at := req.SendAt.UTC()
+		if at.After(now) {
+			m.Status = switchboard.StatusScheduled
+			m.SendAt = &at
+			m.NextAttemptAt = at
+			start = at
+		}
+	}
+	validity := s.cfg.DefaultValidity
+	if req.ValiditySeconds > 0 {
+		validity = time.Duration(req.ValiditySeconds) * time.Second
+	}
+	until := start.Add(validity)
+	m.ValidUntil = &until
+	return m, nil
+}
+
+// chooseSender picks the message's sender: the one it names, or the sticky sender of its
+// recipient in the pool it names (the default pool otherwise).
+func (s *Server) chooseSender(r *http.Request, req *SendRequest, to string) (from, pool string, err error) {
+	named := req.From
+	if named == "" {
+		named = req.Sender
+	} else if req.Sender != "" && req.Sender != req.From {
+		return "", "", invalid("invalid_sender", "from and sender name different senders")
+	}
+	if named != "" {
+		snd, ok := s.senders[named]
+		if !ok {
+			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a configured sender", named)
+		}
+		if req.Pool != "" && req.Pool != snd.Pool {
+			return "", "", invalid("invalid_sender", "sender %s is not in pool %q", named, req.Pool)
+		}
+		return snd.From, snd.Pool, nil
+	}
+	pool = req.Pool
+	if pool == "" {
+		pool = switchboard.DefaultPool
+		if _, ok := s.pools[pool]; !ok && len(s.cfg.Senders) > 0 {
+			pool = s.cfg.Senders[0].Pool
+		}
+	}
+	members := s.pools[pool]
+	if len(members) == 0 {
+		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders", pool)
+	}
+	if len(members) == 1 {
+		return members[0], pool, nil
+	}
+	from, err = s.cfg.Store.AssignSender(r.Context(), pool, to, rendezvous(to, members), members)
+	return from, pool, err
+}
+
+// rendezvous picks a pool member for a recipient by highest-random-weight hashing, so that the
+// first choice is spread evenly and stays put when other members come and go.
+func rendezvous(to string, members []string) string {
+	var best string
+	var bestScore uint64
+	for _, m := range members {
+		h := fnv.New64a()
+		h.Write([]byte(to))
+		h.Write([]byte{0})
+		h.Write([]byte(m))
+		if sc := h.Sum64(); best == "" || sc > bestScore {
+			best, bestScore = m, sc
+		}
+	}
+	return best
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.cfg.Store.GetMessage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if m.Events == nil {
+		m.Events = []*switchboard.Event{}
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var f switchboard.MessageFilter
+	for _, part := range strings.Split(strings.Join(q["status"], ","), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		st := switchboard.Status(part)
+		if !st.Valid() {
+			return invalid("invalid_query", "status %q is not a message status", part)
+		}
+		f.Statuses = append(f.Statuses, st)
+	}
+	if to := q.Get("to"); to != "" {
+		n, err := content.NormalizePhone(to)
+		if err != nil {
+			return err
+		}
+		f.To = n
+	}
+	f.From = q.Get("from")
+	if f.From == "" {
+		f.From = q.Get("sender")
+	}
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"created_after", &f.CreatedAfter}, {"created_before", &f.CreatedBefore}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return invalid("invalid_query", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
+			}
+			t = t.UTC()
+			*p.dst = &t
+		}
+	}
+	f.Cursor = q.Get("cursor")
+	var err error
+	if f.Limit, err = queryInt(r, "limit", 50, 1, 500); err != nil {
+		return err
+	}
+	msgs, next, err := s.cfg.Store.ListMessages(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		msgs = []*switchboard.Message{}
+	}
+	writeJSON(w, http.StatusOK, MessageList{Messages: msgs, NextCursor: next})
+	return nil
+}
+
+func (s *Server) cancelMessage(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	key := apiKeyFrom(r.Context())
+	now := s.cfg.Clock()
+	m, err := s.cfg.Store.UpdateMessage(r.Context(), switchboard.MessageUpdate{
+		ID:                       id,
+		RequireStatus:            []switchboard.Status{switchboard.StatusQueued, switchboard.StatusScheduled},
+		RequireNoAttemptInFlight: true,
+		Status:                   switchboard.StatusCanceled,
+		At:                       now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventStatusChanged, Status: switchboard.StatusCanceled,
+			Actor: "api:" + key.Name, Detail: "canceled through the API before it was handed to the provider", At: now,
+		}},
+	})
+	if err != nil {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "not_cancelable", "message %s was already handed to the provider or is finished", id)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}

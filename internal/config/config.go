@@ -1,0 +1,387 @@
+// Package config loads Switchboard's settings. Every setting is a command-line flag, an
+// environment variable and a key of the YAML file named by SWITCHBOARD_CONFIG; a flag wins over
+// the environment, which wins over the file, which wins over the built-in default.
+//
+// Secrets (Twilio's auth token and API secret) are read only from the environment or from files
+// named by a *_file setting, never from the YAML file itself, so that a config file can be
+// committed and shared without leaking credentials.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// Provider names.
+const (
+	ProviderSimulator = "simulator"
+	ProviderTwilio    = "twilio"
+)
+
+// SimulatorFrom is the number the simulator's account owns and the default sender with it.
+const SimulatorFrom = "+15005550006"
+
+// Config is the resolved configuration of a Switchboard node.
+type Config struct {
+	Addr            string
+	DatabaseURL     string
+	DataDir         string
+	PublicURL       string
+	Provider        string
+	TwilioBaseURL   string
+	TwilioAccount   string
+	TwilioToken     string
+	TwilioAPIKey    string
+	TwilioAPISecret string
+	From            string
+	SyncWebhooks    bool
+	SimAddr         string
+	LogLevel        string
+	LogFormat       string
+	Lease           time.Duration
+	ShutdownTimeout time.Duration
+	Concurrency     int
+	ProviderTimeout time.Duration
+	ReconcileDelay  time.Duration
+	StatusPollAfter time.Duration
+	DefaultValidity time.Duration
+	MaxBodyBytes    int64
+	Senders         []switchboard.Sender
+	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
+	// from Addr; a node listening on port 0 then fills in its real port.
+	PublicURLDefaulted bool
+	// ConfigFile is the YAML file the settings were read from, if any.
+	ConfigFile string
+}
+
+// setting describes one setting: its YAML key (the flag is the key with dashes), its environment
+// variable, its default and its help text.
+type setting struct {
+	key, env, def, help string
+	// secret settings are never read from the YAML file.
+	secret bool
+}
+
+var settings = []setting{
+	{key: "addr", env: "SWITCHBOARD_ADDR", def: "127.0.0.1:8080", help: "address the HTTP server listens on"},
+	{key: "database_url", env: "SWITCHBOARD_DATABASE_URL", help: "sqlite:PATH or postgres://... (default sqlite:<data_dir>/switchboard.db)"},
+	{key: "data_dir", env: "SWITCHBOARD_DATA_DIR", def: "data", help: "directory for the embedded database and the development API key"},
+	{key: "public_url", env: "SWITCHBOARD_PUBLIC_URL", help: "absolute base URL Twilio uses to reach this node (default http://<addr>)"},
+	{key: "provider", env: "SWITCHBOARD_PROVIDER", def: ProviderSimulator, help: "simulator (built-in, offline) or twilio"},
+	{key: "twilio_base_url", env: "SWITCHBOARD_TWILIO_BASE_URL", help: "send Twilio API calls to this base URL instead (e.g. a `switchboard sim`)"},
+	{key: "twilio_account_sid", env: "TWILIO_ACCOUNT_SID", help: "Twilio account SID"},
+	{key: "twilio_auth_token", env: "TWILIO_AUTH_TOKEN", secret: true, help: "Twilio auth token (environment only; or twilio_auth_token_file)"},
+	{key: "twilio_auth_token_file", env: "TWILIO_AUTH_TOKEN_FILE", help: "file holding the Twilio auth token"},
+	{key: "twilio_api_key", env: "TWILIO_API_KEY", help: "Twilio API key SID (SK...), used instead of the auth token for REST calls"},
+	{key: "twilio_api_secret", env: "TWILIO_API_SECRET", secret: true, help: "Twilio API key secret (environment only; or twilio_api_secret_file)"},
+	{key: "twilio_api_secret_file", env: "TWILIO_API_SECRET_FILE", help: "file holding the Twilio API key secret"},
+	{key: "from", env: "SWITCHBOARD_FROM", help: "default sender (number or Messaging Service SID) when no senders are configured (+15005550006 with the simulator)"},
+	{key: "sync_webhooks", env: "SWITCHBOARD_SYNC_WEBHOOKS", help: "point the senders' SmsUrl at this node at start-up (default true with the simulator, false with twilio)"},
+	{key: "sim_addr", env: "SWITCHBOARD_SIM_ADDR", def: "127.0.0.1:0", help: "address the in-process simulator listens on (provider simulator)"},
+	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
+	{key: "log_format", env: "SWITCHBOARD_LOG_FORMAT", def: "text", help: "text or json"},
+	{key: "lease", env: "SWITCHBOARD_LEASE", def: "30s", help: "how long a node holds claimed work before another may take it over"},
+	{key: "shutdown_timeout", env: "SWITCHBOARD_SHUTDOWN_TIMEOUT", def: "20s", help: "how long a SIGTERM drain may take"},
+	{key: "concurrency", env: "SWITCHBOARD_CONCURRENCY", def: "64", help: "provider calls in flight at once per node"},
+	{key: "provider_timeout", env: "SWITCHBOARD_PROVIDER_TIMEOUT", def: "10s", help: "timeout of one provider call"},
+	{key: "reconcile_delay", env: "SWITCHBOARD_RECONCILE_DELAY", def: "5s", help: "wait after an ambiguous attempt before asking the provider whether it arrived"},
+	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's status from the provider when no callback came for this long"},
+	{key: "default_validity", env: "SWITCHBOARD_DEFAULT_VALIDITY", def: "10h", help: "validity of a message that sets no validity_seconds"},
+	{key: "max_body_bytes", env: "SWITCHBOARD_MAX_BODY_BYTES", def: "65536", help: "largest API request body accepted"},
+}
+
+// BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
+func BindFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (env SWITCHBOARD_CONFIG)")
+	for _, s := range settings {
+		fs.String(flagName(s.key), "", fmt.Sprintf("%s (env %s)", s.help, s.env))
+	}
+}
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// fileConfig is the YAML file: the flat settings plus the structured ones.
+type fileConfig struct {
+	Senders []switchboard.Sender `yaml:"senders"`
+}
+
+// Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
+// file. The error is one line saying what to set.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	vals := map[string]string{}
+	flagVal := func(name string) (string, bool) {
+		if fs == nil {
+			return "", false
+		}
+		f := fs.Lookup(name)
+		if f == nil || !f.Changed {
+			return "", false
+		}
+		return f.Value.String(), true
+	}
+
+	path, ok := flagVal("config")
+	if !ok {
+		path = getenv("SWITCHBOARD_CONFIG")
+	}
+	var fc fileConfig
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: cannot read SWITCHBOARD_CONFIG file: %w", err)
+		}
+		var flat map[string]any
+		if err := yaml.Unmarshal(raw, &flat); err != nil {
+			return nil, fmt.Errorf("config: %s is not valid YAML: %w", path, err)
+		}
+		if err := yaml.Unmarshal(raw, &fc); err != nil {
+			return nil, fmt.Errorf("config: %s: senders: %w", path, err)
+		}
+		known := map[string]setting{"senders": {}}
+		for _, s := range settings {
+			known[s.key] = s
+		}
+		var keys []string
+		for k := range flat {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s, ok := known[k]
+			if !ok {
+				return nil, fmt.Errorf("config: %s: unknown key %q", path, k)
+			}
+			if s.secret {
+				return nil, fmt.Errorf("config: %s: %q is a secret and may not be in the config file; set %s or %s_file instead", path, k, s.env, k)
+			}
+			if k == "senders" {
+				continue
+			}
+			switch v := flat[k].(type) {
+			case map[string]any, []any:
+				return nil, fmt.Errorf("config: %s: %q must be a single value", path, k)
+			case nil:
+			default:
+				vals[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			vals[s.key] = v
+		}
+		if v, ok := flagVal(flagName(s.key)); ok {
+			vals[s.key] = v
+		}
+		if _, ok := vals[s.key]; !ok && s.def != "" {
+			vals[s.key] = s.def
+		}
+	}
+	c, err := build(vals, fc)
+	if err != nil {
+		return nil, err
+	}
+	c.ConfigFile = path
+	return c, nil
+}
+
+func build(v map[string]string, fc fileConfig) (*Config, error) {
+	c := &Config{
+		Addr:          v["addr"],
+		DataDir:       v["data_dir"],
+		DatabaseURL:   v["database_url"],
+		PublicURL:     strings.TrimRight(v["public_url"], "/"),
+		Provider:      strings.ToLower(v["provider"]),
+		TwilioBaseURL: strings.TrimRight(v["twilio_base_url"], "/"),
+		TwilioAccount: v["twilio_account_sid"],
+		TwilioAPIKey:  v["twilio_api_key"],
+		From:          v["from"],
+		SimAddr:       v["sim_addr"],
+		LogLevel:      v["log_level"],
+		LogFormat:     v["log_format"],
+		Senders:       fc.Senders,
+	}
+	var err error
+	if c.TwilioToken, err = secret(v, "twilio_auth_token"); err != nil {
+		return nil, err
+	}
+	if c.TwilioAPISecret, err = secret(v, "twilio_api_secret"); err != nil {
+		return nil, err
+	}
+	durations := []struct {
+		key string
+		dst *time.Duration
+	}{
+		{"lease", &c.Lease}, {"shutdown_timeout", &c.ShutdownTimeout}, {"provider_timeout", &c.ProviderTimeout},
+		{"reconcile_delay", &c.ReconcileDelay}, {"status_poll_after", &c.StatusPollAfter}, {"default_validity", &c.DefaultValidity},
+	}
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(v[d.key]); err != nil || *d.dst <= 0 {
+			return nil, fmt.Errorf("config: %s=%q is not a positive duration such as 30s or 5m; set %s", d.key, v[d.key], envOf(d.key))
+		}
+	}
+	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
+		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
+	}
+	if c.MaxBodyBytes, err = strconv.ParseInt(v["max_body_bytes"], 10, 64); err != nil || c.MaxBodyBytes < 1024 {
+		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
+	}
+
+	switch c.Provider {
+	case ProviderSimulator:
+		if c.From == "" && len(c.Senders) == 0 {
+			c.From = SimulatorFrom
+		}
+	case ProviderTwilio:
+		if c.TwilioAccount == "" {
+			return nil, errors.New("config: provider twilio needs an account: set TWILIO_ACCOUNT_SID")
+		}
+		if c.TwilioToken == "" {
+			return nil, errors.New("config: provider twilio needs the auth token to check webhook signatures: set TWILIO_AUTH_TOKEN (or TWILIO_AUTH_TOKEN_FILE)")
+		}
+		if (c.TwilioAPIKey == "") != (c.TwilioAPISecret == "") {
+			return nil, errors.New("config: set both TWILIO_API_KEY and TWILIO_API_SECRET, or neither")
+		}
+		if c.From == "" && len(c.Senders) == 0 {
+			return nil, errors.New("config: provider twilio needs a sender: set SWITCHBOARD_FROM or list senders in the config file")
+		}
+	default:
+		return nil, fmt.Errorf("config: unknown provider %q; set SWITCHBOARD_PROVIDER to simulator or twilio", c.Provider)
+	}
+	sync := v["sync_webhooks"]
+	if sync == "" {
+		c.SyncWebhooks = c.Provider == ProviderSimulator
+	} else if c.SyncWebhooks, err = strconv.ParseBool(sync); err != nil {
+		return nil, fmt.Errorf("config: sync_webhooks=%q must be true or false; set SWITCHBOARD_SYNC_WEBHOOKS", sync)
+	}
+
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "switchboard.db")
+	}
+	if _, _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+		c.PublicURLDefaulted = true
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("config: public_url %q must be an absolute http(s) URL such as https://sms.example.com; set SWITCHBOARD_PUBLIC_URL", c.PublicURL)
+	}
+	if c.TwilioBaseURL != "" {
+		if u, err := url.Parse(c.TwilioBaseURL); err != nil || !u.IsAbs() || u.Host == "" {
+			return nil, fmt.Errorf("config: twilio_base_url %q must be an absolute URL such as http://127.0.0.1:9099; set SWITCHBOARD_TWILIO_BASE_URL", c.TwilioBaseURL)
+		}
+	}
+	if err := c.normalizeSenders(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// normalizeSenders fills defaults and, with no senders configured, makes one of From.
+func (c *Config) normalizeSenders() error {
+	if len(c.Senders) == 0 {
+		kind := switchboard.SenderLongCode
+		if strings.HasPrefix(c.From, "MG") {
+			kind = switchboard.SenderMessagingService
+		}
+		c.Senders = []switchboard.Sender{{From: c.From, Kind: kind}}
+	}
+	seen := map[string]bool{}
+	for i := range c.Senders {
+		s := &c.Senders[i]
+		if s.From == "" {
+			return fmt.Errorf("config: senders[%d] has no from", i)
+		}
+		if seen[s.From] {
+			return fmt.Errorf("config: sender %s is listed twice", s.From)
+		}
+		seen[s.From] = true
+		if s.Kind == "" {
+			s.Kind = switchboard.SenderLongCode
+			if strings.HasPrefix(s.From, "MG") {
+				s.Kind = switchboard.SenderMessagingService
+			}
+		}
+		if !s.Kind.Valid() {
+			return fmt.Errorf("config: sender %s: kind %q must be long_code, toll_free, short_code or messaging_service", s.From, s.Kind)
+		}
+		if s.Rate == 0 {
+			s.Rate = s.Kind.DefaultRate()
+		}
+		if s.Burst < 0 {
+			return fmt.Errorf("config: sender %s: burst must not be negative", s.From)
+		}
+		if s.Burst == 0 {
+			s.Burst = 1
+		}
+		if s.Pool == "" {
+			s.Pool = switchboard.DefaultPool
+		}
+	}
+	return nil
+}
+
+// secret reads a secret from its environment value or from the file its *_file setting names.
+func secret(v map[string]string, key string) (string, error) {
+	if s := v[key]; s != "" {
+		return strings.TrimSpace(s), nil
+	}
+	path := v[key+"_file"]
+	if path == "" {
+		return "", nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("config: cannot read %s_file: %w", key, err)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+func envOf(key string) string {
+	for _, s := range settings {
+		if s.key == key {
+			return s.env
+		}
+	}
+	return strings.ToUpper("SWITCHBOARD_" + key)
+}
+
+// ParseDatabaseURL splits a database URL into its engine ("sqlite" or "postgres") and the
+// engine's own data source (a file path, or the postgres URL itself).
+func ParseDatabaseURL(s string) (engine, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(s, "sqlite:"), "//")
+		if path == "" {
+			return "", "", fmt.Errorf("config: database_url %q names no file; set SWITCHBOARD_DATABASE_URL=sqlite:data/switchboard.db", s)
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return "postgres", s, nil
+	}
+	return "", "", fmt.Errorf("config: database_url %q has an unknown scheme; set SWITCHBOARD_DATABASE_URL to sqlite:PATH or postgres://...", s)
+}
+
+// Settings documents every setting as (key, environment variable, default, help) rows, for the
+// README's configuration reference and `switchboard serve --help`.
+func Settings() [][4]string {
+	rows := make([][4]string, 0, len(settings))
+	for _, s := range settings {
+		rows = append(rows, [4]string{s.key, s.env, s.def, s.help})
+	}
+	return rows
+}

@@ -1,0 +1,612 @@
+// Package dispatch moves messages from the outbox to the provider.
+//
+// For each sender with due work, a drain loop claims a batch of messages with a lease, spaces
+// them to the sender's rate in segments per second, and hands each to a bounded pool of workers.
+// A worker records the attempt durably before it calls the provider, so that a crash or a timeout
+// mid-call leaves a mark: a message found with an attempt in flight is reconciled with the
+// provider (is it there already?) before it is ever sent again. That is how a worker crash, a
+// provider timeout or a lost response never becomes a second message on a phone.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+)
+
+// Config wires a Dispatcher.
+type Config struct {
+	Store    switchboard.Store
+	Provider switchboard.Provider
+	Senders  []switchboard.Sender
+	// Limiter spaces each sender's sends; a MemoryLimiter when nil.
+	Limiter Limiter
+	// Owner names this node in leases; unique per process.
+	Owner string
+	// Lease is how long claimed work is held before another node may take it over.
+	Lease time.Duration
+	// Concurrency bounds the provider calls in flight.
+	Concurrency     int
+	ProviderTimeout time.Duration
+	// ReconcileDelay is the wait after an ambiguous attempt before asking the provider about it.
+	ReconcileDelay time.Duration
+	// StatusPollAfter is how long a handed-over message may go without news before its status
+	// is fetched from the provider (callbacks get lost).
+	StatusPollAfter time.Duration
+	// PollInterval is how often due work is looked for without a wake-up.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the exponential retry backoff.
+	MinBackoff, MaxBackoff time.Duration
+	// CallbackURL returns the status callback URL of a message.
+	CallbackURL func(messageID string) string
+	// Check, when set, is asked right before a message is handed over whether policy now stops
+	// it (an opt-out that arrived after acceptance...). A non-nil *Block blocks the message.
+	Check func(ctx context.Context, m *switchboard.Message) (*Block, error)
+	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
+	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
+	Clock    switchboard.Clock
+	Logger   *slog.Logger
+}
+
+// Block is the reason a message is stopped by policy.
+type Block struct {
+	Code   int
+	Reason string
+}
+
+// Dispatcher sends due messages. Run it once per node.
+type Dispatcher struct {
+	cfg     Config
+	senders map[string]switchboard.Sender
+	wake    chan struct{}
+	sem     chan struct{}
+
+	mu     sync.Mutex
+	active map[string]bool
+
+	drains  sync.WaitGroup // drain loops
+	workers sync.WaitGroup // provider calls
+}
+
+// New returns a Dispatcher with defaults filled in.
+func New(cfg Config) *Dispatcher {
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewMemoryLimiter()
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.ProviderTimeout <= 0 {
+		cfg.ProviderTimeout = 10 * time.Second
+	}
+	if cfg.ReconcileDelay <= 0 {
+		cfg.ReconcileDelay = 5 * time.Second
+	}
+	if cfg.StatusPollAfter <= 0 {
+		cfg.StatusPollAfter = 10 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = switchboard.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = switchboard.NewID("node")
+	}
+	d := &Dispatcher{
+		cfg:     cfg,
+		senders: map[string]switchboard.Sender{},
+		wake:    make(chan struct{}, 1),
+		sem:     make(chan struct{}, cfg.Concurrency),
+		active:  map[string]bool{},
+	}
+	for _, s := range cfg.Senders {
+		d.senders[s.From] = s
+	}
+	return d
+}
+
+// Notify tells the dispatcher that work may be due now.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx ends. Then it stops claiming, lets the provider calls in
+// flight finish and be recorded, and releases the leases of claimed messages it did not start.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	pollEvery := min(d.cfg.StatusPollAfter/2, time.Minute)
+	poll := time.NewTicker(pollEvery)
+	defer poll.Stop()
+	for {
+		d.scan(ctx)
+		select {
+		case <-ctx.Done():
+			d.drains.Wait()
+			d.workers.Wait()
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n, err := d.cfg.Store.ReleaseLeases(rctx, d.cfg.Owner)
+			d.cfg.Logger.Info("dispatcher stopped", "released_leases", n, "err", err)
+			return nil
+		case <-d.wake:
+		case <-tick.C:
+		case <-poll.C:
+			d.pollStale(ctx)
+		}
+	}
+}
+
+// scan starts a drain loop for every sender with due work that has none running.
+func (d *Dispatcher) scan(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	froms, err := d.cfg.Store.DueSenders(ctx, d.cfg.Clock())
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.Error("looking for due senders", "err", err)
+		}
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, from := range froms {
+		if d.active[from] {
+			continue
+		}
+		d.active[from] = true
+		d.drains.Add(1)
+		go func() {
+			defer d.drains.Done()
+			defer func() {
+				d.mu.Lock()
+				delete(d.active, from)
+				d.mu.Unlock()
+			}()
+			d.drain(ctx, from)
+		}()
+	}
+}
+
+func (d *Dispatcher) sender(from string) switchboard.Sender {
+	if s, ok := d.senders[from]; ok {
+		return s
+	}
+	// A sender removed from the configuration while it still had queued messages: send them at
+	// the most conservative default rather than strand them.
+	return switchboard.Sender{From: from, Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1}
+}
+
+// batchSize is how many messages one claim takes for a sender: about half a second of its
+// rate plus its burst, so that a claimed batch is sent well within its lease.
+func batchSize(s switchboard.Sender) int {
+	if s.Rate < 0 {
+		return 256
+	}
+	return max(1, min(256, int(s.Rate/2)+s.Burst))
+}
+
+// drain claims and sends one sender's due messages until there are none or ctx ends.
+func (d *Dispatcher) drain(ctx context.Context, from string) {
+	snd := d.sender(from)
+	for ctx.Err() == nil {
+		now := d.cfg.Clock()
+		leaseUntil := now.Add(d.cfg.Lease)
+		msgs, err := d.cfg.Store.ClaimMessages(ctx, switchboard.ClaimParams{
+			From: from, Owner: d.cfg.Owner, Now: now, LeaseUntil: leaseUntil, Limit: batchSize(snd),
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.cfg.Logger.Error("claiming messages", "from", content.MaskPhone(from), "err", err)
+			}
+			return
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		// A send must start early enough to finish well within the lease.
+		latest := d.cfg.Lease - d.cfg.ProviderTimeout - 2*time.Second
+		for i, m := range msgs {
+			now := d.cfg.Clock()
+			at, ok, err := d.cfg.Limiter.Reserve(ctx, snd, max(1, m.Segments), now, latest-now.Sub(leaseUntil.Add(-d.cfg.Lease)))
+			if err != nil || !ok || !d.sleepUntil(ctx, at) || !d.acquire(ctx) {
+				if err != nil && ctx.Err() == nil {
+					d.cfg.Logger.Error("rate limiter", "from", content.MaskPhone(from), "err", err)
+				}
+				d.release(msgs[i:])
+				if ctx.Err() != nil || err != nil {
+					return
+				}
+				break // claim again when the budget allows
+			}
+			d.workers.Add(1)
+			go func() {
+				defer d.workers.Done()
+				defer func() { <-d.sem }()
+				d.process(m)
+			}()
+		}
+	}
+}
+
+func (d *Dispatcher) sleepUntil(ctx context.Context, at time.Time) bool {
+	wait := at.Sub(d.cfg.Clock())
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (d *Dispatcher) acquire(ctx context.Context) bool {
+	select {
+	case d.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives back the leases of claimed messages that were not started.
+func (d *Dispatcher) release(msgs []*switchboard.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, m := range msgs {
+		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+			ID: m.ID, LeaseOwner: d.cfg.Owner, ReleaseLease: true, At: d.cfg.Clock(),
+		})
+		if err != nil && !switchboard.IsKind(err, switchboard.ECONFLICT) {
+			d.cfg.Logger.Error("releasing lease", "message_id", m.ID, "err", err)
+		}
+	}
+}
+
+func (d *Dispatcher) actor() string { return "dispatcher:" + d.cfg.Owner }
+
+// process takes one claimed message through reconciliation (if needed), the policy checks and
+// one attempt. It uses its own context: a shutdown lets a provider call finish and be recorded.
+func (d *Dispatcher) process(m *switchboard.Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.ProviderTimeout+10*time.Second)
+	defer cancel()
+	log := d.cfg.Logger.With("message_id", m.ID)
+	if m.AttemptInFlight {
+		resolved, next, err := d.reconcile(ctx, m)
+		if err != nil {
+			log.Error("reconciling", "err", err)
+			return
+		}
+		if resolved {
+			return
+		}
+		m = next
+	}
+	now := d.cfg.Clock()
+	if m.ValidUntil != nil && !now.Before(*m.ValidUntil) {
+		d.finish(ctx, m, switchboard.StatusExpired, 0,
+			fmt.Sprintf("validity ended at %s before the message could be sent; it was not sent", m.ValidUntil.Format(time.RFC3339)))
+		return
+	}
+	if d.cfg.Check != nil {
+		b, err := d.cfg.Check(ctx, m)
+		if err != nil {
+			log.Error("policy check", "err", err)
+			d.release([]*switchboard.Message{m})
+			return
+		}
+		if b != nil {
+			d.finish(ctx, m, switchboard.StatusBlocked, b.Code, b.Reason)
+			return
+		}
+	}
+
+	inFlight, leaseUntil := true, now.Add(d.cfg.Lease)
+	m, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner,
+		RequireStatus:            []switchboard.Status{switchboard.StatusQueued, switchboard.StatusScheduled},
+		RequireNoAttemptInFlight: true,
+		AttemptInFlight:          &inFlight, AttemptStartedAt: &now, IncAttempts: true, LeaseUntil: &leaseUntil, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventAttempt, Actor: d.actor(), At: now,
+			Detail: fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.cfg.Provider.Name()),
+		}},
+	})
+	if err != nil {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) {
+			log.Debug("message changed before its attempt; skipped", "reason", switchboard.ErrorCodeOf(err))
+		} else {
+			log.Error("recording attempt", "err", err)
+		}
+		return
+	}
+
+	req := &switchboard.SendRequest{
+		MessageID: m.ID, To: m.To, From: m.From, Body: m.Body, MediaURLs: m.MediaURLs,
+	}
+	if d.cfg.CallbackURL != nil {
+		req.StatusCallback = d.cfg.CallbackURL(m.ID)
+	}
+	if m.ValidUntil != nil {
+		req.ValidityPeriod = m.ValidUntil.Sub(now)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
+	pm, err := d.cfg.Provider.Send(pctx, req)
+	pcancel()
+	if err == nil {
+		d.accepted(ctx, m, pm)
+		return
+	}
+	var pe *switchboard.ProviderError
+	if !errors.As(err, &pe) {
+		pe = &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, Message: "unexpected provider error", Err: err}
+	}
+	d.failed(ctx, m, pe)
+}
+
+// accepted records that the provider took the message.
+func (d *Dispatcher) accepted(ctx context.Context, m *switchboard.Message, pm *switchboard.ProviderMessage) {
+	now := d.cfg.Clock()
+	notInFlight := false
+	status := pm.Status
+	if status == "" || status == switchboard.StatusQueued {
+		status = switchboard.StatusSending
+	}
+	_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, Status: status, ProviderSID: &pm.SID, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, Payload: pm.Raw,
+			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.cfg.Provider.Name(), pm.SID, pm.ProviderStatus),
+		}},
+	})
+	if err != nil {
+		// The attempt stays in flight; whoever claims the message next reconciles and finds pm.SID.
+		d.cfg.Logger.Error("recording provider acceptance", "message_id", m.ID, "provider_sid", pm.SID, "err", err)
+		return
+	}
+	d.cfg.Logger.Info("message handed to provider", "message_id", m.ID, "provider_sid", pm.SID, "attempt", m.Attempts)
+}
+
+// failed acts on a failed attempt according to its outcome.
+func (d *Dispatcher) failed(ctx context.Context, m *switchboard.Message, pe *switchboard.ProviderError) {
+	now := d.cfg.Clock()
+	log := d.cfg.Logger.With("message_id", m.ID, "attempt", m.Attempts, "outcome", pe.Outcome.String(), "code", pe.Code, "http_status", pe.HTTPStatus)
+	errEvent := &switchboard.Event{
+		Type: switchboard.EventProviderError, Actor: d.actor(), At: now, ErrorCode: pe.Code, Payload: pe.Raw,
+		Detail: providerDetail(pe),
+	}
+	notInFlight := false
+	switch pe.Outcome {
+	case switchboard.OutcomeFail:
+		log.Warn("provider refused the message")
+		d.finishWith(ctx, m, switchboard.StatusFailed, pe.Code, pe.Message, errEvent)
+	case switchboard.OutcomeOptedOut:
+		log.Warn("recipient opted out at the provider")
+		if d.cfg.OnOptOut != nil {
+			if err := d.cfg.OnOptOut(ctx, m, pe.Code); err != nil {
+				log.Error("recording opt-out", "err", err)
+			}
+		}
+		d.finishWith(ctx, m, switchboard.StatusBlocked, pe.Code, "the recipient has opted out (replied STOP); recorded as opted out", errEvent)
+	case switchboard.OutcomeAmbiguous:
+		// The message may be at the provider: keep the attempt in flight and reconcile later.
+		next := now.Add(d.cfg.ReconcileDelay)
+		log.Warn("attempt outcome unknown; will reconcile before any resend", "err", pe.Err)
+		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+			ID: m.ID, NextAttemptAt: &next, ReleaseLease: true, At: now,
+			Events: []*switchboard.Event{errEvent, {
+				Type: switchboard.EventRetry, Actor: d.actor(), At: now,
+				Detail: fmt.Sprintf("the provider may have received it: it will be looked up at the provider at %s and sent again only if it is not there", next.Format(time.RFC3339)),
+			}},
+		})
+		if err != nil {
+			log.Error("recording ambiguous attempt", "err", err)
+		}
+	default: // OutcomeRetry, OutcomeRetrySlow
+		backoff := d.backoff(m.Attempts, pe.Outcome == switchboard.OutcomeRetrySlow)
+		next := now.Add(backoff)
+		if m.ValidUntil != nil && !next.Before(*m.ValidUntil) {
+			log.Warn("no retry possible within the message's validity")
+			d.finishWith(ctx, m, switchboard.StatusExpired, pe.Code,
+				"the provider could not take the message and its validity ends before another attempt; it was not sent", errEvent)
+			return
+		}
+		log.Info("attempt failed; retry scheduled", "backoff", backoff)
+		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+			ID: m.ID, NextAttemptAt: &next, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
+			Events: []*switchboard.Event{errEvent, {
+				Type: switchboard.EventRetry, Actor: d.actor(), At: now,
+				Detail: fmt.Sprintf("the provider did not take it; next attempt at %s (backoff %s)", next.Format(time.RFC3339), backoff.Round(time.Millisecond)),
+			}},
+		})
+		if err != nil {
+			log.Error("recording retry", "err", err)
+		}
+	}
+}
+
+func providerDetail(pe *switchboard.ProviderError) string {
+	s := pe.Message
+	if pe.HTTPStatus != 0 {
+		s = fmt.Sprintf("HTTP %d: %s", pe.HTTPStatus, s)
+	}
+	if pe.Explanation != "" {
+		s += " — " + pe.Explanation
+	}
+	return s
+}
+
+// backoff is exponential with full jitter in its upper half; slow retries (the sender's queue
+// at the provider is full) start at a minute.
+func (d *Dispatcher) backoff(attempts int, slow bool) time.Duration {
+	base := d.cfg.MinBackoff
+	if slow {
+		base = max(base, time.Minute)
+	}
+	b := base << min(max(attempts-1, 0), 20)
+	if b > d.cfg.MaxBackoff || b <= 0 {
+		b = d.cfg.MaxBackoff
+	}
+	return b/2 + rand.N(b/2+1)
+}
+
+// finish moves a message to a terminal status before any attempt.
+func (d *Dispatcher) finish(ctx context.Context, m *switchboard.Message, status switchboard.Status, code int, reason string) {
+	d.finishWith(ctx, m, status, code, reason, nil)
+}
+
+func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, status switchboard.Status, code int, reason string, first *switchboard.Event) {
+	now := d.cfg.Clock()
+	notInFlight := false
+	events := []*switchboard.Event{}
+	if first != nil {
+		events = append(events, first)
+	}
+	events = append(events, &switchboard.Event{
+		Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, ErrorCode: code, Detail: reason,
+	})
+	u := switchboard.MessageUpdate{
+		ID: m.ID, Status: status, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now, Events: events,
+		ErrorMessage: &reason,
+	}
+	if code != 0 {
+		u.ErrorCode = &code
+	}
+	if _, err := d.cfg.Store.UpdateMessage(ctx, u); err != nil {
+		d.cfg.Logger.Error("finishing message", "message_id", m.ID, "status", status, "err", err)
+		return
+	}
+	d.cfg.Logger.Info("message finished", "message_id", m.ID, "status", status, "code", code)
+}
+
+// reconcile asks the provider whether an attempt whose outcome is unknown reached it. resolved
+// means the message needs nothing more now (found and adopted, or rescheduled); otherwise next
+// is the message, cleared to be sent.
+func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message) (resolved bool, next *switchboard.Message, err error) {
+	now := d.cfg.Clock()
+	since := m.CreatedAt
+	if m.AttemptStartedAt != nil {
+		since = *m.AttemptStartedAt
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
+	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since})
+	cancel()
+	if ferr != nil {
+		later := now.Add(d.cfg.ReconcileDelay)
+		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+			ID: m.ID, LeaseOwner: d.cfg.Owner, NextAttemptAt: &later, ReleaseLease: true, At: now,
+			Events: []*switchboard.Event{{
+				Type: switchboard.EventReconcile, Actor: d.actor(), At: now,
+				Detail: fmt.Sprintf("could not ask the provider whether the last attempt arrived (%v); asking again at %s, nothing resent", ferr, later.Format(time.RFC3339)),
+			}},
+		})
+		return true, nil, err
+	}
+	for _, pm := range found {
+		if pm.Body != m.Body {
+			continue
+		}
+		other, err := d.cfg.Store.GetMessageByProviderSID(ctx, pm.SID)
+		if err == nil && other.ID != m.ID {
+			continue // that one is another message with the same text
+		}
+		if err != nil && !switchboard.IsKind(err, switchboard.ENOTFOUND) {
+			return false, nil, err
+		}
+		notInFlight := false
+		status := pm.Status
+		if status == "" || status == switchboard.StatusQueued {
+			status = switchboard.StatusSending
+		}
+		_, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+			ID: m.ID, ProviderSID: &pm.SID, Status: status, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
+			Events: []*switchboard.Event{{
+				Type: switchboard.EventReconcile, Status: status, Actor: d.actor(), At: now, Payload: pm.Raw,
+				Detail: fmt.Sprintf("the last attempt did reach the provider as %s; adopted it, nothing resent", pm.SID),
+			}},
+		})
+		d.cfg.Logger.Info("reconciled: attempt had reached the provider", "message_id", m.ID, "provider_sid", pm.SID)
+		return true, nil, err
+	}
+	notInFlight := false
+	next, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner, AttemptInFlight: &notInFlight, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventReconcile, Actor: d.actor(), At: now,
+			Detail: "the last attempt is not at the provider; it is safe to send again",
+		}},
+	})
+	if err != nil {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) {
+			return true, nil, nil
+		}
+		return false, nil, err
+	}
+	d.cfg.Logger.Info("reconciled: attempt had not reached the provider", "message_id", m.ID)
+	return false, next, nil
+}
+
+// pollStale fetches the provider's status of messages that were handed over but have heard
+// nothing for StatusPollAfter, and applies it like a callback (deduplicated the same way).
+func (d *Dispatcher) pollStale(ctx context.Context) {
+	now := d.cfg.Clock()
+	msgs, err := d.cfg.Store.StaleSending(ctx, now.Add(-d.cfg.StatusPollAfter), 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.Error("listing stale messages", "err", err)
+		}
+		return
+	}
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
+		pm, err := d.cfg.Provider.Fetch(pctx, m.ProviderSID)
+		cancel()
+		if err != nil {
+			d.cfg.Logger.Warn("fetching status from provider", "message_id", m.ID, "provider_sid", m.ProviderSID, "err", err)
+			continue
+		}
+		res, err := d.cfg.Store.IngestCallback(ctx, &switchboard.Callback{
+			ProviderSID: pm.SID, ProviderStatus: pm.ProviderStatus, Status: pm.Status, ErrorCode: pm.ErrorCode,
+			ErrorMessage: pm.ErrorMessage, MessageID: m.ID, Payload: pm.Raw, ReceivedAt: now,
+		})
+		if err == nil && !res.Applied {
+			// Nothing new: touch it so it is asked again only after another StatusPollAfter.
+			_, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{ID: m.ID, At: now})
+		}
+		if err != nil {
+			d.cfg.Logger.Error("applying polled status", "message_id", m.ID, "err", err)
+		}
+	}
+}

@@ -1,0 +1,330 @@
+// Package node assembles one Switchboard node: the store, the provider (Twilio, or the built-in
+// simulator), the HTTP API, the webhook ingress and the dispatcher, with a graceful shutdown.
+// `switchboard serve` runs one; tests and benchmarks boot one on 127.0.0.1:0 with a temporary
+// database.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/webhook"
+)
+
+// DevKeyFile is the file in the data directory that holds the development API key.
+const DevKeyFile = "dev-api-key"
+
+// Node is one running Switchboard node.
+type Node struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	clock  switchboard.Clock
+
+	store      switchboard.Store
+	sim        *twiliosim.Simulator
+	simSrv     *http.Server
+	simSrvAddr string
+	provider   *twilio.Provider
+	api        *api.Server
+	disp       *dispatch.Dispatcher
+
+	ln  net.Listener
+	srv *http.Server
+
+	cancelDispatch context.CancelFunc
+	dispatchDone   chan struct{}
+	closeOnce      sync.Once
+}
+
+// Options adjusts a node beyond its configuration (tests inject a clock or the simulator's
+// timings through them).
+type Options struct {
+	Clock     switchboard.Clock
+	SimConfig func(*twiliosim.Config)
+	// DispatchConfig adjusts the dispatcher's configuration before it starts.
+	DispatchConfig func(*dispatch.Config)
+}
+
+// Open opens the store, starts the in-process simulator when configured, and listens on the
+// configured address, so that a port already in use fails here. Serving starts with Start.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *Node, err error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, logger: logger, clock: opts.Clock}
+	if n.clock == nil {
+		n.clock = switchboard.SystemClock
+	}
+	defer func() {
+		if err != nil {
+			n.closeResources()
+		}
+	}()
+
+	n.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (set SWITCHBOARD_ADDR): %w", cfg.Addr, err)
+	}
+	if cfg.PublicURLDefaulted {
+		cfg.PublicURL = "http://" + n.ln.Addr().String()
+	}
+
+	if n.store, err = OpenStore(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
+		return nil, fmt.Errorf("recording senders: %w", err)
+	}
+
+	tcfg := twilio.Config{
+		AccountSID: cfg.TwilioAccount, AuthToken: cfg.TwilioToken, APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret,
+		BaseURL: cfg.TwilioBaseURL, Timeout: cfg.ProviderTimeout, Logger: logger.With("component", "twilio"),
+	}
+	if cfg.Provider == config.ProviderSimulator {
+		if err := n.startSimulator(opts); err != nil {
+			return nil, err
+		}
+		tcfg.AccountSID, tcfg.AuthToken, tcfg.APIKey, tcfg.APISecret = n.sim.AccountSID(), n.sim.AuthToken(), "", ""
+		tcfg.BaseURL = "http://" + n.simAddr()
+	}
+	if n.provider, err = twilio.New(tcfg); err != nil {
+		return nil, fmt.Errorf("twilio provider: %w", err)
+	}
+	if cfg.SyncWebhooks {
+		var numbers []string
+		for _, s := range cfg.Senders {
+			numbers = append(numbers, s.From)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := n.provider.SyncWebhooks(sctx, numbers, cfg.PublicURL+webhook.InboundPath)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("pointing the senders' SmsUrl at %s (set SWITCHBOARD_SYNC_WEBHOOKS=false to skip): %w", cfg.PublicURL, err)
+		}
+	}
+
+	n.disp = n.newDispatcher(opts, tcfg.AuthToken)
+	n.api = api.New(api.Config{
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"),
+		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
+	})
+	wh := webhook.New(webhook.Config{
+		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
+		Logger: logger.With("component", "webhook"),
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/", wh)
+	if n.sim != nil {
+		mux.Handle("/sim/", n.sim.Handler())
+	}
+	mux.Handle("/", n.api.Handler())
+	n.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return n, nil
+}
+
+func (n *Node) newDispatcher(opts Options, _ string) *dispatch.Dispatcher {
+	pub := n.cfg.PublicURL
+	dcfg := dispatch.Config{
+		Store: n.store, Provider: n.provider, Senders: n.cfg.Senders,
+		Lease: n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
+		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
+		CallbackURL: func(id string) string {
+			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
+		},
+		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
+	}
+	if opts.DispatchConfig != nil {
+		opts.DispatchConfig(&dcfg)
+	}
+	return dispatch.New(dcfg)
+}
+
+func (n *Node) startSimulator(opts Options) error {
+	scfg := twiliosim.Config{
+		AccountSID: n.cfg.TwilioAccount, AuthToken: n.cfg.TwilioToken,
+		Logger: n.logger.With("component", "simulator"), Now: n.clock,
+	}
+	for _, s := range n.cfg.Senders {
+		if !strings.HasPrefix(s.From, "MG") {
+			scfg.Numbers = append(scfg.Numbers, s.From)
+		}
+	}
+	if opts.SimConfig != nil {
+		opts.SimConfig(&scfg)
+	}
+	n.sim = twiliosim.New(scfg)
+	ln, err := net.Listen("tcp", n.cfg.SimAddr)
+	if err != nil {
+		return fmt.Errorf("simulator: listen on %s (set SWITCHBOARD_SIM_ADDR): %w", n.cfg.SimAddr, err)
+	}
+	n.simSrv = &http.Server{Handler: n.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = n.simSrv.Serve(ln) }()
+	n.simSrvAddr = ln.Addr().String()
+	return nil
+}
+
+// OpenStore opens the store a database URL names, applying its migrations.
+func OpenStore(ctx context.Context, databaseURL string) (switchboard.Store, error) {
+	engine, dsn, err := config.ParseDatabaseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch engine {
+	case "sqlite":
+		db, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("opening sqlite database %s: %w", dsn, err)
+		}
+		return db, nil
+	}
+	return nil, fmt.Errorf("database engine %s is not available in this build", engine)
+}
+
+// Start serves HTTP and runs the dispatcher until Shutdown.
+func (n *Node) Start(ctx context.Context) error {
+	if n.cfg.Provider == config.ProviderSimulator {
+		if _, err := EnsureDevKey(ctx, n.store, n.cfg.DataDir, n.clock()); err != nil {
+			return fmt.Errorf("development API key: %w", err)
+		}
+	}
+	go func() {
+		if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", "err", err)
+		}
+	}()
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancelDispatch = cancel
+	n.dispatchDone = make(chan struct{})
+	go func() {
+		defer close(n.dispatchDone)
+		_ = n.disp.Run(dctx)
+	}()
+	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
+		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
+	return nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// URL is the node's base URL on loopback.
+func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// Store is the node's store.
+func (n *Node) Store() switchboard.Store { return n.store }
+
+// Simulator is the in-process simulator, or nil with provider twilio.
+func (n *Node) Simulator() *twiliosim.Simulator { return n.sim }
+
+// Shutdown drains the node: /readyz answers 503, the dispatcher stops claiming and lets provider
+// calls in flight finish, leases are released, then HTTP stops and the store closes. It returns
+// when done or when ctx ends.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	n.closeOnce.Do(func() {
+		n.api.SetDraining(true)
+		if n.cancelDispatch != nil {
+			n.cancelDispatch()
+			select {
+			case <-n.dispatchDone:
+			case <-ctx.Done():
+				err = fmt.Errorf("dispatcher did not drain in time: %w", ctx.Err())
+			}
+		}
+		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {
+			err = serr
+		}
+		n.closeResources()
+	})
+	return err
+}
+
+func (n *Node) closeResources() {
+	if n.ln != nil {
+		_ = n.ln.Close()
+	}
+	if n.simSrv != nil {
+		_ = n.simSrv.Close()
+	}
+	if n.sim != nil {
+		n.sim.Close()
+	}
+	if n.store != nil {
+		_ = n.store.Close()
+	}
+}
+
+// EnsureDevKey makes sure the data directory holds a working development API key (mode 0600)
+// and returns its secret: the key a newcomer's CLI uses with no configuration.
+func EnsureDevKey(ctx context.Context, store switchboard.Store, dataDir string, now time.Time) (string, error) {
+	path := filepath.Join(dataDir, DevKeyFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		secret := strings.TrimSpace(string(raw))
+		if _, err := store.GetAPIKeyByHash(ctx, api.HashSecret(secret)); err == nil {
+			return secret, nil
+		}
+	}
+	key, secret, err := CreateAPIKey(ctx, store, "development", now)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	_ = key
+	return secret, nil
+}
+
+// CreateAPIKey creates an API key and returns it with its secret, which is shown only once.
+func CreateAPIKey(ctx context.Context, store switchboard.Store, name string, now time.Time) (*switchboard.APIKey, string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, "", err
+	}
+	secret := "sb_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+	key := &switchboard.APIKey{ID: switchboard.NewID("key"), Name: name, Hash: api.HashSecret(secret), CreatedAt: now}
+	if err := store.CreateAPIKey(ctx, key); err != nil {
+		return nil, "", err
+	}
+	return key, secret, nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}
+
+func (n *Node) simAddr() string { return n.simSrvAddr }

@@ -1,0 +1,347 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+)
+
+// testNode is a node booted on loopback with a temporary SQLite database and the in-process
+// simulator with fast lifecycle timings.
+type testNode struct {
+	*node.Node
+	client *client.Client
+	secret string
+}
+
+type nodeOpts struct {
+	env      map[string]string
+	yaml     string
+	dispatch func(*dispatch.Config)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func startNode(t *testing.T, o nodeOpts) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{
+		"SWITCHBOARD_ADDR":             "127.0.0.1:0",
+		"SWITCHBOARD_DATA_DIR":         dir,
+		"SWITCHBOARD_PROVIDER_TIMEOUT": "2s",
+		"SWITCHBOARD_RECONCILE_DELAY":  "200ms",
+		"SWITCHBOARD_LEASE":            "10s",
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	if o.yaml != "" {
+		p := filepath.Join(dir, "switchboard.yaml")
+		if err := os.WriteFile(p, []byte(o.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env["SWITCHBOARD_CONFIG"] = p
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	n, err := node.Open(ctx, cfg, testLogger(t), node.Options{
+		SimConfig: func(c *twiliosim.Config) {
+			c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
+		},
+		DispatchConfig: func(c *dispatch.Config) {
+			c.MinBackoff, c.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
+			c.PollInterval = 50 * time.Millisecond
+			if o.dispatch != nil {
+				o.dispatch(c)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	_, secret, err := node.CreateAPIKey(ctx, n.Store(), "test", time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testNode{Node: n, secret: secret, client: client.New(n.URL(), secret, client.WithRetries(0))}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *testNode) waitStatus(t *testing.T, id string, timeout time.Duration, want ...switchboard.Status) *switchboard.Message {
+	t.Helper()
+	var m *switchboard.Message
+	waitFor(t, timeout, fmt.Sprintf("message %s to reach %v", id, want), func() bool {
+		var err error
+		m, err = n.client.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if m.Status == w {
+				return true
+			}
+		}
+		return false
+	})
+	return m
+}
+
+// statusPath is the sequence of distinct statuses on a timeline.
+func statusPath(m *switchboard.Message) []switchboard.Status {
+	var path []switchboard.Status
+	for _, e := range m.Events {
+		if e.Status != "" && (len(path) == 0 || path[len(path)-1] != e.Status) {
+			path = append(path, e.Status)
+		}
+	}
+	return path
+}
+
+func assertMonotonic(t *testing.T, m *switchboard.Message) {
+	t.Helper()
+	path := statusPath(m)
+	for i := 1; i < len(path); i++ {
+		if !path[i-1].CanMoveTo(path[i]) {
+			t.Fatalf("message %s timeline moves backwards: %v", m.ID, path)
+		}
+	}
+}
+
+func (n *testNode) simControl(t *testing.T, method, path string, body any) []byte {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, n.URL()+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+type simMessage struct {
+	SID    string `json:"sid"`
+	To     string `json:"to"`
+	From   string `json:"from"`
+	Body   string `json:"body"`
+	Status string `json:"status"`
+}
+
+func (n *testNode) simMessages(t *testing.T) []simMessage {
+	t.Helper()
+	var out struct {
+		Messages []simMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(n.simControl(t, http.MethodGet, "/sim/v1/messages", nil), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Messages
+}
+
+func TestSendDeliveredWithTimeline(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{})
+	ctx := context.Background()
+	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550100", Body: "Job #12 assigned to you"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != switchboard.StatusQueued || m.Segments != 1 || m.Encoding != switchboard.EncodingGSM7 || m.From != config.SimulatorFrom {
+		t.Fatalf("accepted message: %+v", m)
+	}
+	m = n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusDelivered)
+	want := []switchboard.Status{switchboard.StatusQueued, switchboard.StatusSending, switchboard.StatusSent, switchboard.StatusDelivered}
+	if got := statusPath(m); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("timeline %v, want %v", got, want)
+	}
+	if !strings.HasPrefix(m.ProviderSID, "SM") || m.Attempts != 1 {
+		t.Fatalf("provider sid %q attempts %d", m.ProviderSID, m.Attempts)
+	}
+	for _, e := range m.Events {
+		if e.Type == switchboard.EventCallback && len(e.Payload) > 0 && bytes.Contains(e.Payload, []byte("Signature")) {
+			t.Fatalf("raw callback payload keeps the signature: %s", e.Payload)
+		}
+	}
+	sims := n.simMessages(t)
+	if len(sims) != 1 || sims[0].SID != m.ProviderSID || sims[0].Body != "Job #12 assigned to you" {
+		t.Fatalf("simulator holds %+v", sims)
+	}
+}
+
+func TestMagicNumbers(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{})
+	ctx := context.Background()
+	cases := []struct {
+		to     string
+		status switchboard.Status
+		code   int
+	}{
+		{"+15005550001", switchboard.StatusFailed, 21211},
+		{"+15005550002", switchboard.StatusFailed, 21612},
+		{"+15005550003", switchboard.StatusFailed, 21408},
+		{"+15005550009", switchboard.StatusFailed, 21614},
+		{"+15005550004", switchboard.StatusBlocked, 21610},
+	}
+	for _, c := range cases {
+		m, err := n.client.Send(ctx, &client.SendRequest{To: c.to, Body: "magic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = n.waitStatus(t, m.ID, 10*time.Second, c.status)
+		if m.ErrorCode != c.code || m.Attempts != 1 {
+			t.Errorf("%s: status %s code %d attempts %d, want %s %d after one attempt", c.to, m.Status, m.ErrorCode, m.Attempts, c.status, c.code)
+		}
+	}
+	// No retry: after a while the attempt counts have not moved.
+	time.Sleep(300 * time.Millisecond)
+	page, err := n.client.List(ctx, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Messages {
+		if m.Attempts != 1 {
+			t.Errorf("%s retried: %d attempts", m.To, m.Attempts)
+		}
+	}
+	if len(n.simMessages(t)) != 0 {
+		t.Error("the simulator stored a message for a magic number")
+	}
+}
+
+func TestFaultsThousandMessagesAllDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{
+		env: map[string]string{"SWITCHBOARD_PROVIDER_TIMEOUT": "300ms"},
+		yaml: `senders:
+  - from: "+15005550006"
+    kind: short_code
+    rate: -1
+`,
+	})
+	n.simControl(t, http.MethodPost, "/sim/v1/faults", map[string]any{
+		"status_429_ratio": 0.3, "status_500_ratio": 0.1, "timeout_ratio": 0.1, "timeout_ms": 600,
+		"callback_duplicates": 2, "callback_shuffle": true,
+	})
+	ctx := context.Background()
+	const total = 1000
+	ids := make([]string, total)
+	var wg sync.WaitGroup
+	errs := make(chan error, total)
+	sem := make(chan struct{}, 16)
+	for i := range total {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m, err := n.client.Send(ctx, &client.SendRequest{To: fmt.Sprintf("+1415555%04d", 100+i%100), Body: fmt.Sprintf("message %d", i)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids[i] = m.ID
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, "all messages delivered", func() bool {
+		page, err := n.client.List(ctx, client.ListOptions{Statuses: []switchboard.Status{switchboard.StatusDelivered}, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = page
+		delivered := 0
+		for m, err := range n.client.All(ctx, client.ListOptions{Statuses: []switchboard.Status{switchboard.StatusDelivered}, Limit: 500}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = m
+			delivered++
+		}
+		return delivered == total
+	})
+	sims := n.simMessages(t)
+	if len(sims) != total {
+		t.Fatalf("simulator holds %d messages for %d accepted", len(sims), total)
+	}
+	bodies := map[string]int{}
+	for _, s := range sims {
+		bodies[s.Body]++
+	}
+	for b, c := range bodies {
+		if c != 1 {
+			t.Fatalf("%q sent %d times", b, c)
+		}
+	}
+	for _, id := range ids {
+		m, err := n.client.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertMonotonic(t, m)
+	}
+}

@@ -1,0 +1,141 @@
+// Package webhook receives Twilio's webhooks: message status callbacks and inbound messages.
+//
+// Every request's X-Twilio-Signature is checked against the configured public URL (never the
+// request's Host header) before anything is read into the store; a missing or wrong signature
+// gets 403 and changes nothing. A callback is answered 2xx only after it is durably recorded,
+// and it is applied in the same transaction: deduplicated on (MessageSid, MessageStatus), status
+// only forward, kept for later when its message is not known yet.
+package webhook
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
+	"github.com/switchboard-gw/switchboard/internal/twiliosig"
+)
+
+// Paths of the webhook endpoints.
+const (
+	StatusPath  = "/webhooks/twilio/status"
+	InboundPath = "/webhooks/twilio/inbound"
+)
+
+// MaxFormBytes caps a webhook body; Twilio's are a few kilobytes.
+const MaxFormBytes = 64 << 10
+
+// Config wires a Handler.
+type Config struct {
+	Store switchboard.Store
+	// AuthToken is the Twilio account's auth token, the key of X-Twilio-Signature.
+	AuthToken string
+	// PublicURL is the base URL Twilio was given, such as https://sms.example.com.
+	PublicURL string
+	Clock     switchboard.Clock
+	Logger    *slog.Logger
+	// OnInbound, when set, is called after an inbound message is stored for the first time.
+	OnInbound func(*switchboard.InboundMessage)
+}
+
+// Handler serves the webhook endpoints.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	if cfg.Clock == nil {
+		cfg.Clock = switchboard.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST "+StatusPath, h.status)
+	h.mux.HandleFunc("POST "+InboundPath, h.inbound)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// verify parses the form and checks its signature. It writes the refusal itself and returns false
+// when the request must go no further.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "webhook body too large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return false
+	}
+	fullURL := h.cfg.PublicURL + r.URL.RequestURI()
+	if !twiliosig.Valid(h.cfg.AuthToken, fullURL, r.PostForm, r.Header.Get(twiliosig.Header)) {
+		h.cfg.Logger.Warn("webhook signature rejected", "path", r.URL.Path, "has_signature", r.Header.Get(twiliosig.Header) != "")
+		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	if !h.verify(w, r) {
+		return
+	}
+	cb, err := twilio.ParseStatusCallback(r.PostForm, h.cfg.Clock())
+	if err != nil {
+		// A signed callback we cannot read: answer 400 so it shows in Twilio's debugger; a retry
+		// would not help.
+		h.cfg.Logger.Warn("status callback unreadable", "err", err)
+		http.Error(w, switchboard.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	cb.MessageID = r.URL.Query().Get("m")
+	res, err := h.cfg.Store.IngestCallback(r.Context(), cb)
+	if err != nil {
+		// Not stored: 500 makes Twilio retry.
+		h.cfg.Logger.Error("status callback not stored", "provider_sid", cb.ProviderSID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h.cfg.Logger.Debug("status callback", "provider_sid", cb.ProviderSID, "message_id", res.MessageID,
+		"provider_status", cb.ProviderStatus, "status", res.Status, "duplicate", res.Duplicate,
+		"pending", res.Pending, "applied", res.Applied, "error_code", cb.ErrorCode)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
+	if !h.verify(w, r) {
+		return
+	}
+	in, err := twilio.ParseInbound(r.PostForm, h.cfg.Clock())
+	if err != nil {
+		h.cfg.Logger.Warn("inbound webhook unreadable", "err", err)
+		http.Error(w, switchboard.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	in.ID = switchboard.NewID("in")
+	created, err := h.cfg.Store.CreateInbound(r.Context(), in)
+	if err != nil {
+		h.cfg.Logger.Error("inbound message not stored", "provider_sid", in.ProviderSID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h.cfg.Logger.Info("inbound message", "inbound_id", in.ID, "provider_sid", in.ProviderSID,
+		"from", content.MaskPhone(in.From), "to", content.MaskPhone(in.To), "duplicate", !created)
+	if created && h.cfg.OnInbound != nil {
+		h.cfg.OnInbound(in)
+	}
+	// An empty TwiML response: no automatic reply from Twilio.
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+}
