@@ -230,7 +230,7 @@ func validJSON(b []byte) bool { return len(b) > 0 && json.Valid(b) }
 func TestSendSuccessWithoutSIDIsAmbiguous(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string]string{
-		"no sid":      `{"status":"queued"}`,
+		"no sid":       `{"status":"queued"}`,
 		"cut-off JSON": `{"sid":"SM0123`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -302,7 +302,7 @@ func TestFindPagesAndFiltersBySince(t *testing.T) {
 	page2 := map[string]any{
 		"messages": []any{
 			messageJSON("SM03", testTo, testFrom, "c", "sent", "Sun, 01 Mar 2026 23:58:00 +0000"), // before the cutoff
-			messageJSON("SM04", testTo, testFrom, "d", "queued", "not a date"),                      // kept: unreadable
+			messageJSON("SM04", testTo, testFrom, "d", "queued", "not a date"),                    // kept: unreadable
 		},
 		"next_page_uri": nil, "page": 1, "page_size": 2,
 	}
