@@ -1,0 +1,461 @@
+package twiliosim
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchboard-gw/switchboard/internal/twiliosig"
+)
+
+// Errors of Inbound.
+var (
+	// ErrInvalidInbound: from, to or body is missing or malformed.
+	ErrInvalidInbound = errors.New("twiliosim: invalid inbound message")
+	// ErrNumberNotOwned: the inbound message's To is not a number of the account.
+	ErrNumberNotOwned = errors.New("twiliosim: number not owned by the account")
+	// ErrNoSMSURL: the number has no SmsUrl to post the inbound webhook to.
+	ErrNoSMSURL = errors.New("twiliosim: number has no SmsUrl")
+)
+
+// WebhookError is an inbound webhook that did not answer 2xx.
+type WebhookError struct {
+	URL        string
+	StatusCode int    // 0 when the request itself failed
+	Body       string // the start of the answer
+	Err        error
+}
+
+// Error implements error.
+func (e *WebhookError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("twiliosim: inbound webhook %s: %v", e.URL, e.Err)
+	}
+	return fmt.Sprintf("twiliosim: inbound webhook %s answered %d", e.URL, e.StatusCode)
+}
+
+// Unwrap returns the transport error, if any.
+func (e *WebhookError) Unwrap() error { return e.Err }
+
+// InboundResult is what became of a simulated inbound message.
+type InboundResult struct {
+	SID           string   `json:"sid"`
+	WebhookURL    string   `json:"webhook_url,omitempty"`
+	WebhookStatus int      `json:"webhook_status,omitempty"`
+	WebhookBody   string   `json:"webhook_body,omitempty"`
+	Replies       []string `json:"replies,omitempty"` // SIDs of messages created from TwiML <Message> replies
+}
+
+// Inbound simulates a phone texting one of the account's numbers: the message is stored
+// (direction inbound, status received) and a signed webhook is posted to the number's SmsUrl,
+// with SmsMethod. It fails with ErrInvalidInbound, ErrNumberNotOwned, ErrNoSMSURL (the message
+// is stored all the same) or a *WebhookError when the webhook did not answer 2xx. It is the same
+// as POST /sim/v1/inbound.
+func (s *Simulator) Inbound(ctx context.Context, from, to, body string, mediaURLs ...string) error {
+	_, err := s.inbound(ctx, from, to, body, mediaURLs)
+	return err
+}
+
+func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURLs []string) (InboundResult, error) {
+	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+	if from == "" || to == "" {
+		return InboundResult{}, fmt.Errorf("%w: from and to are required", ErrInvalidInbound)
+	}
+	if body == "" && len(mediaURLs) == 0 {
+		return InboundResult{}, fmt.Errorf("%w: body or media_urls is required", ErrInvalidInbound)
+	}
+	if utf8.RuneCountInString(body) > maxBodyChars {
+		return InboundResult{}, fmt.Errorf("%w: body over %d characters", ErrInvalidInbound, maxBodyChars)
+	}
+	for _, u := range mediaURLs {
+		if !validCallbackURL(u) {
+			return InboundResult{}, fmt.Errorf("%w: media URL %q is not an absolute http(s) URL", ErrInvalidInbound, u)
+		}
+	}
+	_, toNumber := splitChannel(to)
+	s.numMu.RLock()
+	n, ok := s.numbers[toNumber]
+	var num Number
+	if ok {
+		num = n.Number
+	}
+	s.numMu.RUnlock()
+	if !ok {
+		return InboundResult{}, fmt.Errorf("%w: %s", ErrNumberNotOwned, maskNumber(toNumber))
+	}
+
+	now := s.now()
+	prefix := "SM"
+	if len(mediaURLs) > 0 {
+		prefix = "MM"
+	}
+	m := &message{Message: Message{
+		SID:         newSID(prefix),
+		AccountSID:  s.cfg.AccountSID,
+		Direction:   directionInbound,
+		From:        from,
+		To:          to,
+		Body:        body,
+		MediaURLs:   mediaURLs,
+		Status:      statusReceived,
+		NumMedia:    len(mediaURLs),
+		NumSegments: segmentsFor(body, len(mediaURLs), ""),
+		DateCreated: now,
+		DateUpdated: now,
+		DateSent:    &now,
+	}}
+	s.mu.Lock()
+	s.insertLocked(m)
+	s.mu.Unlock()
+	res := InboundResult{SID: m.SID, WebhookURL: num.SMSURL}
+	if num.SMSURL == "" {
+		return res, fmt.Errorf("%w: %s", ErrNoSMSURL, maskNumber(toNumber))
+	}
+
+	v := url.Values{}
+	v.Set("MessageSid", m.SID)
+	v.Set("SmsSid", m.SID)
+	v.Set("SmsMessageSid", m.SID)
+	v.Set("AccountSid", s.cfg.AccountSID)
+	v.Set("From", from)
+	v.Set("To", to)
+	v.Set("Body", body)
+	v.Set("NumMedia", strconv.Itoa(len(mediaURLs)))
+	v.Set("NumSegments", strconv.Itoa(m.NumSegments))
+	v.Set("SmsStatus", statusReceived)
+	v.Set("ApiVersion", apiVersion)
+	for i, u := range mediaURLs {
+		v.Set("MediaUrl"+strconv.Itoa(i), u)
+		v.Set("MediaContentType"+strconv.Itoa(i), mediaType(u))
+	}
+
+	target, _, _ := strings.Cut(num.SMSURL, "#")
+	method := num.SMSMethod
+	var req *http.Request
+	var err error
+	if method == http.MethodGet {
+		// A GET webhook carries the parameters in the query; the signature covers that URL.
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + v.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err == nil {
+			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, nil), randHex32())
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(v.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, v), randHex32())
+		}
+	}
+	if err != nil {
+		return res, &WebhookError{URL: num.SMSURL, Err: err}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return res, &WebhookError{URL: num.SMSURL, Err: err}
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	res.WebhookStatus, res.WebhookBody = resp.StatusCode, string(raw)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return res, &WebhookError{URL: num.SMSURL, StatusCode: resp.StatusCode, Body: truncate(string(raw), 1024)}
+	}
+	res.Replies = s.twimlReplies(raw, to, from)
+	return res, nil
+}
+
+// mediaType guesses a media URL's content type from its extension, as a handset's MMS would
+// carry it; image/jpeg when unknown.
+func mediaType(u string) string {
+	p, err := url.Parse(u)
+	if err == nil {
+		if t := mime.TypeByExtension(path.Ext(p.Path)); t != "" {
+			t, _, _ = strings.Cut(t, ";")
+			return t
+		}
+	}
+	return "image/jpeg"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// twiml is the part of a messaging TwiML answer the simulator acts on.
+type twiml struct {
+	XMLName  xml.Name `xml:"Response"`
+	Messages []struct {
+		To   string `xml:"to,attr"`
+		From string `xml:"from,attr"`
+		Text string `xml:",chardata"`
+		Body string `xml:"Body"`
+	} `xml:"Message"`
+}
+
+// twimlReplies creates an outbound-reply message for each <Message> of a TwiML answer and
+// returns their SIDs. Replies go through the normal lifecycle (they have no status callback).
+func (s *Simulator) twimlReplies(raw []byte, ourNumber, theirNumber string) []string {
+	var t twiml
+	if len(raw) == 0 || xml.Unmarshal(raw, &t) != nil {
+		return nil
+	}
+	var sids []string
+	now := s.now()
+	for _, tm := range t.Messages {
+		body := strings.TrimSpace(tm.Body)
+		if body == "" {
+			body = strings.TrimSpace(tm.Text)
+		}
+		if body == "" {
+			continue
+		}
+		to, from := theirNumber, ourNumber
+		if tm.To != "" {
+			to = tm.To
+		}
+		if tm.From != "" {
+			from = tm.From
+		}
+		m := &message{Message: Message{
+			SID:            newSID("SM"),
+			AccountSID:     s.cfg.AccountSID,
+			Direction:      directionReply,
+			From:           from,
+			To:             to,
+			Body:           body,
+			Status:         statusQueued,
+			NumSegments:    segmentsFor(body, 0, ""),
+			ValidityPeriod: maxValidityPeriod,
+			DateCreated:    now,
+			DateUpdated:    now,
+			DateSent:       &now,
+		}}
+		s.mu.Lock()
+		s.insertLocked(m)
+		s.startLifecycleLocked(m)
+		s.mu.Unlock()
+		sids = append(sids, m.SID)
+	}
+	return sids
+}
+
+// --- control API ---
+
+type controlError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+func writeControlError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, controlError{Error: fmt.Sprintf(format, args...), Status: status})
+}
+
+func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
+	switch route {
+	case "GET /sim/v1/messages":
+		s.controlMessages(w, r)
+	case "POST /sim/v1/inbound":
+		s.controlInbound(w, r)
+	case "GET /sim/v1/numbers":
+		writeJSON(w, http.StatusOK, map[string]any{"numbers": s.Numbers()})
+	case "POST /sim/v1/numbers":
+		s.controlNumbers(w, r)
+	case "GET /sim/v1/faults":
+		writeJSON(w, http.StatusOK, s.Faults())
+	case "POST /sim/v1/faults":
+		s.controlFaults(w, r)
+	case "POST /sim/v1/reset":
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	default:
+		writeControlError(w, http.StatusNotFound, "no such control endpoint: %s", route)
+	}
+}
+
+func (s *Simulator) controlMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, from, status, dir := q.Get("to"), q.Get("from"), q.Get("status"), q.Get("direction")
+	all := s.Messages()
+	out := make([]Message, 0, len(all))
+	for _, m := range all {
+		if (to == "" || m.To == to) && (from == "" || m.From == from) &&
+			(status == "" || m.Status == status) && (dir == "" || m.Direction == dir) {
+			out = append(out, m)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+}
+
+// decodeBody reads a JSON object (unknown fields refused) or a form into dst.
+func decodeBody(r *http.Request, dst any) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data" {
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		obj := map[string]any{}
+		for k, vs := range r.PostForm {
+			switch {
+			case k == "media_urls" || k == "media_url":
+				obj["media_urls"] = vs
+			case len(vs) > 0:
+				obj[k] = formValue(vs[0])
+			}
+		}
+		b, _ := json.Marshal(obj)
+		return json.Unmarshal(b, dst)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// formValue turns a form value into the JSON value it most likely means.
+func formValue(v string) any {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	return v
+}
+
+type inboundRequest struct {
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	Body      string   `json:"body"`
+	MediaURLs []string `json:"media_urls"`
+}
+
+func (s *Simulator) controlInbound(w http.ResponseWriter, r *http.Request) {
+	var in inboundRequest
+	if err := decodeBody(r, &in); err != nil {
+		writeControlError(w, http.StatusBadRequest, "invalid body: %v", err)
+		return
+	}
+	res, err := s.inbound(r.Context(), in.From, in.To, in.Body, in.MediaURLs)
+	var we *WebhookError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+	case errors.Is(err, ErrInvalidInbound):
+		writeControlError(w, http.StatusBadRequest, "%v", err)
+	case errors.Is(err, ErrNumberNotOwned):
+		writeControlError(w, http.StatusNotFound, "%v", err)
+	case errors.Is(err, ErrNoSMSURL):
+		writeControlError(w, http.StatusConflict, "%v (message %s stored)", err, res.SID)
+	case errors.As(err, &we):
+		writeJSON(w, http.StatusBadGateway, struct {
+			controlError
+			InboundResult
+		}{controlError{Error: err.Error(), Status: http.StatusBadGateway}, res})
+	default:
+		writeControlError(w, http.StatusInternalServerError, "%v", err)
+	}
+}
+
+type numberRequest struct {
+	Number               string  `json:"number"`
+	SMSURL               *string `json:"sms_url"`
+	SMSMethod            *string `json:"sms_method"`
+	SMSFallbackURL       *string `json:"sms_fallback_url"`
+	SMSFallbackMethod    *string `json:"sms_fallback_method"`
+	VoiceURL             *string `json:"voice_url"`
+	VoiceMethod          *string `json:"voice_method"`
+	StatusCallback       *string `json:"status_callback"`
+	StatusCallbackMethod *string `json:"status_callback_method"`
+	FriendlyName         *string `json:"friendly_name"`
+}
+
+func (s *Simulator) controlNumbers(w http.ResponseWriter, r *http.Request) {
+	var in numberRequest
+	if err := decodeBody(r, &in); err != nil {
+		writeControlError(w, http.StatusBadRequest, "invalid body: %v", err)
+		return
+	}
+	n, created, err := s.upsertNumber(in.Number, numberUpdate{
+		SMSURL: in.SMSURL, SMSMethod: in.SMSMethod,
+		SMSFallbackURL: in.SMSFallbackURL, SMSFallbackMethod: in.SMSFallbackMethod,
+		VoiceURL: in.VoiceURL, VoiceMethod: in.VoiceMethod,
+		StatusCallback: in.StatusCallback, StatusCallbackMethod: in.StatusCallbackMethod,
+		FriendlyName: in.FriendlyName,
+	})
+	if err != nil {
+		writeControlError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, n.Number)
+}
+
+func (s *Simulator) controlFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	if err := decodeBody(r, &f); err != nil {
+		writeControlError(w, http.StatusBadRequest, "invalid body: %v", err)
+		return
+	}
+	if err := f.validate(); err != nil {
+		writeControlError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	s.SetFaults(f)
+	writeJSON(w, http.StatusOK, f)
+}
+
+// validate checks that ratios are probabilities and durations and counts are sane.
+func (f *Faults) validate() error {
+	for name, r := range map[string]float64{
+		"status_429_ratio": f.Status429Ratio, "status_500_ratio": f.Status500Ratio,
+		"timeout_ratio": f.TimeoutRatio, "callback_drop_ratio": f.CallbackDropRatio,
+		"failed_ratio": f.FailedRatio, "undelivered_ratio": f.UndeliveredRatio,
+	} {
+		if r < 0 || r > 1 || math.IsNaN(r) {
+			return fmt.Errorf("%s must be between 0 and 1", name)
+		}
+	}
+	const maxMS = int(time.Hour / time.Millisecond)
+	for name, ms := range map[string]int{
+		"timeout_ms": f.TimeoutMS, "latency_ms": f.LatencyMS, "callback_delay_ms": f.CallbackDelayMS,
+	} {
+		if ms < 0 || ms > maxMS {
+			return fmt.Errorf("%s must be between 0 and %d", name, maxMS)
+		}
+	}
+	if f.CallbackDuplicates < 0 || f.CallbackDuplicates > 100 {
+		return errors.New("callback_duplicates must be between 0 and 100")
+	}
+	for name, c := range map[string]int{"failed_code": f.FailedCode, "undelivered_code": f.UndeliveredCode} {
+		if c < 0 {
+			return fmt.Errorf("%s must be a Twilio error code", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,888 @@
+package twiliosim
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/content"
+)
+
+const maxRequestBody = 1 << 20
+
+// Handler serves Twilio's REST API (under /2010-04-01/) and the simulator's control API (under
+// /sim/v1/).
+func (s *Simulator) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/sim/v1/"):
+		s.serveControl(w, r)
+	case strings.HasPrefix(p, "/2010-04-01/"):
+		s.serveREST(w, r)
+	default:
+		writeAPIError(w, notFound(p))
+	}
+}
+
+func notFound(path string) *apiError {
+	return errorf(http.StatusNotFound, 20404, "The requested resource %s was not found", path)
+}
+
+func methodNotAllowed() *apiError {
+	return errorf(http.StatusMethodNotAllowed, 20004, "Method not allowed")
+}
+
+func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate",
+			Detail: "Your AccountSid or AuthToken was incorrect."})
+		return
+	}
+	path := r.URL.Path
+	rest, ok := strings.CutPrefix(path, "/2010-04-01/Accounts/")
+	if !ok {
+		writeAPIError(w, notFound(path))
+		return
+	}
+	acct, tail, _ := strings.Cut(rest, "/")
+	if acct != s.cfg.AccountSID {
+		// Twilio answers a valid credential used on another account's path with 404/20404.
+		writeAPIError(w, notFound(path))
+		return
+	}
+	w.Header().Set("Twilio-Request-Id", newSID("RQ"))
+	if f := s.faults.Load(); f.LatencyMS > 0 {
+		s.hold(r, time.Duration(f.LatencyMS)*time.Millisecond)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeAPIError(w, errorf(http.StatusRequestEntityTooLarge, 20001, "Request body too large"))
+			return
+		}
+		writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
+		return
+	}
+
+	var aerr *apiError
+	switch {
+	case tail == "Messages.json":
+		switch r.Method {
+		case http.MethodPost:
+			s.createMessage(w, r)
+			return
+		case http.MethodGet:
+			aerr = s.listMessages(w, r)
+		default:
+			aerr = methodNotAllowed()
+		}
+	case strings.HasPrefix(tail, "Messages/"):
+		sid, ok := jsonResource(tail[len("Messages/"):])
+		if !ok {
+			aerr = notFound(path)
+			break
+		}
+		switch r.Method {
+		case http.MethodGet:
+			aerr = s.fetchMessage(w, sid, path)
+		case http.MethodPost:
+			aerr = s.updateMessage(w, r, sid, path)
+		case http.MethodDelete:
+			aerr = s.deleteMessage(w, sid, path)
+		default:
+			aerr = methodNotAllowed()
+		}
+	case tail == "IncomingPhoneNumbers.json":
+		switch r.Method {
+		case http.MethodGet:
+			aerr = s.listNumbers(w, r)
+		case http.MethodPost:
+			aerr = s.createNumber(w, r)
+		default:
+			aerr = methodNotAllowed()
+		}
+	case strings.HasPrefix(tail, "IncomingPhoneNumbers/"):
+		sid, ok := jsonResource(tail[len("IncomingPhoneNumbers/"):])
+		if !ok {
+			aerr = notFound(path)
+			break
+		}
+		switch r.Method {
+		case http.MethodGet:
+			aerr = s.fetchNumber(w, sid, path)
+		case http.MethodPost:
+			aerr = s.updateNumber(w, r, sid, path)
+		case http.MethodDelete:
+			aerr = s.deleteNumber(w, sid, path)
+		default:
+			aerr = methodNotAllowed()
+		}
+	default:
+		aerr = notFound(path)
+	}
+	if aerr != nil {
+		writeAPIError(w, aerr)
+	}
+}
+
+// jsonResource extracts "SID" from "SID.json"; nested paths are not resources we serve.
+func jsonResource(s string) (string, bool) {
+	sid, ok := strings.CutSuffix(s, ".json")
+	return sid, ok && sid != "" && !strings.Contains(sid, "/")
+}
+
+func (s *Simulator) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	want, known := "", false
+	if user == s.cfg.AccountSID {
+		want, known = s.cfg.AuthToken, true
+	} else if secret, ok := s.cfg.APIKeys[user]; ok {
+		want, known = secret, true
+	}
+	return known && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1
+}
+
+// hold waits for d, or until the client goes away or the simulator closes.
+func (s *Simulator) hold(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type apiErrorBody struct {
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	MoreInfo string `json:"more_info"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, apiErrorBody{
+		Code:     e.Code,
+		Message:  e.Message,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + strconv.Itoa(e.Code),
+		Status:   e.Status,
+		Detail:   e.Detail,
+	})
+}
+
+// --- Messages ---
+
+// apiMessage is the Message resource of the 2010-04-01 API, field for field.
+type apiMessage struct {
+	AccountSID          string          `json:"account_sid"`
+	APIVersion          string          `json:"api_version"`
+	Body                string          `json:"body"`
+	DateCreated         string          `json:"date_created"`
+	DateSent            *string         `json:"date_sent"`
+	DateUpdated         string          `json:"date_updated"`
+	Direction           string          `json:"direction"`
+	ErrorCode           *int            `json:"error_code"`
+	ErrorMessage        *string         `json:"error_message"`
+	From                *string         `json:"from"`
+	MessagingServiceSID *string         `json:"messaging_service_sid"`
+	NumMedia            string          `json:"num_media"`
+	NumSegments         string          `json:"num_segments"`
+	Price               *string         `json:"price"`
+	PriceUnit           string          `json:"price_unit"`
+	SID                 string          `json:"sid"`
+	Status              string          `json:"status"`
+	SubresourceURIs     subresourceURIs `json:"subresource_uris"`
+	To                  string          `json:"to"`
+	URI                 string          `json:"uri"`
+}
+
+type subresourceURIs struct {
+	Media    string `json:"media"`
+	Feedback string `json:"feedback"`
+}
+
+func (s *Simulator) messageURI(sid string) string {
+	return "/2010-04-01/Accounts/" + s.cfg.AccountSID + "/Messages/" + sid + ".json"
+}
+
+func (s *Simulator) renderMessage(m *Message) apiMessage {
+	base := "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID
+	a := apiMessage{
+		AccountSID:  m.AccountSID,
+		APIVersion:  apiVersion,
+		Body:        m.Body,
+		DateCreated: rfc2822(m.DateCreated),
+		DateUpdated: rfc2822(m.DateUpdated),
+		Direction:   m.Direction,
+		NumMedia:    strconv.Itoa(m.NumMedia),
+		NumSegments: strconv.Itoa(m.NumSegments),
+		PriceUnit:   "USD",
+		SID:         m.SID,
+		Status:      m.Status,
+		SubresourceURIs: subresourceURIs{
+			Media:    base + "/Media.json",
+			Feedback: base + "/Feedback.json",
+		},
+		To:  m.To,
+		URI: base + ".json",
+	}
+	if m.DateSent != nil {
+		d := rfc2822(*m.DateSent)
+		a.DateSent = &d
+	}
+	if m.ErrorCode != 0 {
+		code, msg := m.ErrorCode, m.ErrorMessage
+		a.ErrorCode, a.ErrorMessage = &code, &msg
+	}
+	if m.From != "" {
+		from := m.From
+		a.From = &from
+	}
+	if m.MessagingServiceSID != "" {
+		mg := m.MessagingServiceSID
+		a.MessagingServiceSID = &mg
+	}
+	return a
+}
+
+// segmentsFor is num_segments: the SMS segment count of the body; 1 for media or a template.
+func segmentsFor(body string, numMedia int, contentSID string) int {
+	if numMedia > 0 || (body == "" && contentSID != "") {
+		return 1
+	}
+	n, _ := content.Segments(body)
+	return max(n, 1)
+}
+
+func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
+	f := s.faults.Load()
+	if f.Status429Ratio > 0 && rand.Float64() < f.Status429Ratio {
+		writeAPIError(w, errorf(http.StatusTooManyRequests, 20429, "Too Many Requests"))
+		return
+	}
+	fault500 := f.Status500Ratio > 0 && rand.Float64() < f.Status500Ratio
+	if fault500 && rand.IntN(2) == 0 {
+		s.log.Debug("twiliosim: injected 500 before create")
+		writeAPIError(w, errorf(http.StatusInternalServerError, 20500, "An internal server error has occurred"))
+		return
+	}
+	timeout := !fault500 && f.TimeoutRatio > 0 && rand.Float64() < f.TimeoutRatio
+
+	m, aerr := s.create(r.Form)
+	if fault500 {
+		if aerr == nil {
+			s.log.Debug("twiliosim: injected 500 after create", "sid", m.SID)
+		}
+		writeAPIError(w, errorf(http.StatusInternalServerError, 20500, "An internal server error has occurred"))
+		return
+	}
+	if timeout {
+		d := 15 * time.Second
+		if f.TimeoutMS > 0 {
+			d = time.Duration(f.TimeoutMS) * time.Millisecond
+		}
+		s.hold(r, d)
+	}
+	if aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.renderMessage(&m))
+}
+
+// create validates and stores a new outbound message and starts its lifecycle.
+func (s *Simulator) create(form url.Values) (Message, *apiError) {
+	now := s.now()
+	req, aerr := s.parseCreate(form, now)
+	if aerr != nil {
+		return Message{}, aerr
+	}
+	prefix := "SM"
+	if len(req.MediaURLs) > 0 {
+		prefix = "MM"
+	}
+	m := &message{Message: Message{
+		SID:                 newSID(prefix),
+		AccountSID:          s.cfg.AccountSID,
+		MessagingServiceSID: req.MessagingServiceSID,
+		Direction:           directionOutboundAPI,
+		From:                req.From,
+		To:                  req.To,
+		Body:                req.Body,
+		MediaURLs:           req.MediaURLs,
+		ContentSID:          req.ContentSID,
+		NumMedia:            len(req.MediaURLs),
+		StatusCallback:      req.StatusCallback,
+		ValidityPeriod:      req.ValidityPeriod,
+		SendAt:              req.SendAt,
+		DateCreated:         now,
+		DateUpdated:         now,
+	}}
+	switch {
+	case req.SendAt != nil:
+		m.Status = statusScheduled
+		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
+	case req.From == "":
+		m.Status = statusAccepted // the Messaging Service has not picked a sender yet
+		m.DateSent = &now
+	default:
+		m.Status = statusQueued
+		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
+		m.DateSent = &now
+	}
+	snap := m.snapshot()
+	s.mu.Lock()
+	s.insertLocked(m)
+	s.startLifecycleLocked(m)
+	s.mu.Unlock()
+	return snap, nil
+}
+
+func (s *Simulator) fetchMessage(w http.ResponseWriter, sid, path string) *apiError {
+	m, ok := s.Message(sid)
+	if !ok {
+		return notFound(path)
+	}
+	writeJSON(w, http.StatusOK, s.renderMessage(&m))
+	return nil
+}
+
+func (s *Simulator) updateMessage(w http.ResponseWriter, r *http.Request, sid, path string) *apiError {
+	status, hasStatus := r.Form["Status"]
+	body, hasBody := r.Form["Body"]
+	if hasStatus && (len(status) != 1 || status[0] != statusCanceled) {
+		return invalidParam("Status", strings.Join(status, ","))
+	}
+	if hasBody && (len(body) != 1 || body[0] != "") {
+		// The API only redacts: the new Body must be empty.
+		return invalidParam("Body", strings.Join(body, ","))
+	}
+	f := s.faults.Load()
+	s.mu.Lock()
+	m, ok := s.msgs[sid]
+	if !ok {
+		s.mu.Unlock()
+		return notFound(path)
+	}
+	var posts []*callbackPost
+	now := s.now()
+	if hasStatus {
+		if m.Status != statusScheduled {
+			s.mu.Unlock()
+			return errorf(http.StatusBadRequest, 30409, "This message cannot be canceled")
+		}
+		m.Status = statusCanceled
+		m.DateUpdated = now
+		posts = s.statusCallbackLocked(m, now, f)
+	}
+	if hasBody {
+		m.Body = ""
+		m.DateUpdated = now
+	}
+	snap := m.snapshot()
+	s.mu.Unlock()
+	s.enqueueCallbacksAsync(posts)
+	writeJSON(w, http.StatusOK, s.renderMessage(&snap))
+	return nil
+}
+
+func (s *Simulator) deleteMessage(w http.ResponseWriter, sid, path string) *apiError {
+	s.mu.Lock()
+	m, ok := s.msgs[sid]
+	if ok {
+		delete(s.msgs, sid)
+		if i := s.indexOfSeqLocked(m.seq); i >= 0 {
+			s.order = slices.Delete(s.order, i, i+1)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return notFound(path)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- Listing ---
+
+// page reads PageSize and Page; PageSize defaults to 50 and is capped at 1000.
+func readPage(q url.Values) (size, page int, aerr *apiError) {
+	size = 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, 0, invalidParam("PageSize", v)
+		}
+		size = min(n, 1000)
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, invalidParam("Page", v)
+		}
+		page = n
+	}
+	return size, page, nil
+}
+
+// pageURI builds a list URI keeping the filters of q.
+func pageURI(path string, q url.Values, filters []string, size, page int, token string) string {
+	v := url.Values{}
+	for _, k := range filters {
+		if x := q.Get(k); x != "" {
+			v.Set(k, x)
+		}
+	}
+	v.Set("PageSize", strconv.Itoa(size))
+	v.Set("Page", strconv.Itoa(page))
+	if token != "" {
+		v.Set("PageToken", token)
+	}
+	return path + "?" + v.Encode()
+}
+
+// dateBound is one DateSent filter.
+type dateBound struct {
+	from, to time.Time // from inclusive, to exclusive; zero means unbounded
+}
+
+func (b dateBound) match(t time.Time) bool {
+	return (b.from.IsZero() || !t.Before(b.from)) && (b.to.IsZero() || t.Before(b.to))
+}
+
+// parseDate accepts Twilio's YYYY-MM-DD and the timestamps twilio-go and others send.
+func parseDate(v string) (t time.Time, dateOnly bool, ok bool) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, true, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC1123Z, time.RFC1123, time.DateTime, "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), false, true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// dateFilters reads DateSent (that day), DateSent> (on or after) and DateSent< (on or before).
+// A date means the whole UTC day; a timestamp is taken as is (DateSent: its day).
+func dateFilters(q url.Values) ([]dateBound, *apiError) {
+	var out []dateBound
+	const day = 24 * time.Hour
+	for _, k := range []string{"DateSent", "DateSent>", "DateSent<"} {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		t, dateOnly, ok := parseDate(v)
+		if !ok {
+			return nil, invalidParam(k, v)
+		}
+		switch k {
+		case "DateSent":
+			d := t.Truncate(day)
+			out = append(out, dateBound{from: d, to: d.Add(day)})
+		case "DateSent>":
+			out = append(out, dateBound{from: t})
+		case "DateSent<":
+			if dateOnly {
+				out = append(out, dateBound{to: t.Add(day)})
+			} else {
+				out = append(out, dateBound{to: t.Add(time.Nanosecond)})
+			}
+		}
+	}
+	return out, nil
+}
+
+type messageList struct {
+	End             int          `json:"end"`
+	FirstPageURI    string       `json:"first_page_uri"`
+	NextPageURI     *string      `json:"next_page_uri"`
+	Page            int          `json:"page"`
+	PageSize        int          `json:"page_size"`
+	PreviousPageURI *string      `json:"previous_page_uri"`
+	Start           int          `json:"start"`
+	URI             string       `json:"uri"`
+	Messages        []apiMessage `json:"messages"`
+}
+
+var messageFilters = []string{"To", "From", "DateSent", "DateSent<", "DateSent>"}
+
+// listMessages lists messages newest first. PageToken "PA<sid>" continues after sid (next page);
+// "PB<sid>" returns the page before sid; without a token, Page skips Page*PageSize messages.
+func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiError {
+	q := r.Form
+	size, page, aerr := readPage(q)
+	if aerr != nil {
+		return aerr
+	}
+	bounds, aerr := dateFilters(q)
+	if aerr != nil {
+		return aerr
+	}
+	to, from := q.Get("To"), q.Get("From")
+	match := func(m *message) bool {
+		if (to != "" && m.To != to) || (from != "" && m.From != from) {
+			return false
+		}
+		if len(bounds) > 0 {
+			if m.DateSent == nil {
+				return false
+			}
+			for _, b := range bounds {
+				if !b.match(*m.DateSent) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+
+	token := q.Get("PageToken")
+	items := make([]Message, 0, min(size, 64))
+	var hasNext, hasPrev bool
+	s.mu.RLock()
+	if strings.HasPrefix(token, "PB") {
+		// The page before the token's message: the size matching messages just newer than it.
+		anchor, ok := s.msgs[token[2:]]
+		if !ok {
+			s.mu.RUnlock()
+			return invalidParam("PageToken", token)
+		}
+		for i := s.indexOfSeqLocked(anchor.seq) + 1; i < len(s.order); i++ {
+			if m := s.order[i]; match(m) {
+				if len(items) == size {
+					hasPrev = true
+					break
+				}
+				items = append(items, m.snapshot())
+			}
+		}
+		slices.Reverse(items)
+		hasNext = true // the anchor itself is on a later page
+	} else {
+		start, skip := len(s.order)-1, page*size
+		if token != "" {
+			anchor, ok := s.msgs[strings.TrimPrefix(token, "PA")]
+			if !strings.HasPrefix(token, "PA") || !ok {
+				s.mu.RUnlock()
+				return invalidParam("PageToken", token)
+			}
+			start, skip = s.indexOfSeqLocked(anchor.seq)-1, 0
+		}
+		for i := start; i >= 0; i-- {
+			if m := s.order[i]; match(m) {
+				if skip > 0 {
+					skip--
+					continue
+				}
+				if len(items) == size {
+					hasNext = true
+					break
+				}
+				items = append(items, m.snapshot())
+			}
+		}
+		hasPrev = page > 0 || token != ""
+	}
+	s.mu.RUnlock()
+
+	path := r.URL.Path
+	out := messageList{
+		FirstPageURI: pageURI(path, q, messageFilters, size, 0, ""),
+		Page:         page,
+		PageSize:     size,
+		Start:        page * size,
+		URI:          pageURI(path, q, messageFilters, size, page, token),
+		Messages:     make([]apiMessage, len(items)),
+	}
+	out.End = out.Start + max(len(items)-1, 0)
+	for i := range items {
+		out.Messages[i] = s.renderMessage(&items[i])
+	}
+	if hasNext && len(items) > 0 {
+		next := pageURI(path, q, messageFilters, size, page+1, "PA"+items[len(items)-1].SID)
+		out.NextPageURI = &next
+	}
+	if hasPrev && len(items) > 0 {
+		prev := pageURI(path, q, messageFilters, size, max(page-1, 0), "PB"+items[0].SID)
+		out.PreviousPageURI = &prev
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// --- IncomingPhoneNumbers ---
+
+type apiCapabilities struct {
+	Voice bool `json:"voice"`
+	SMS   bool `json:"sms"`
+	MMS   bool `json:"mms"`
+	Fax   bool `json:"fax"`
+}
+
+// apiNumber is the IncomingPhoneNumber resource of the 2010-04-01 API.
+type apiNumber struct {
+	AccountSID             string          `json:"account_sid"`
+	AddressSID             *string         `json:"address_sid"`
+	AddressRequirements    string          `json:"address_requirements"`
+	APIVersion             string          `json:"api_version"`
+	Beta                   bool            `json:"beta"`
+	Capabilities           apiCapabilities `json:"capabilities"`
+	DateCreated            string          `json:"date_created"`
+	DateUpdated            string          `json:"date_updated"`
+	FriendlyName           string          `json:"friendly_name"`
+	IdentitySID            *string         `json:"identity_sid"`
+	PhoneNumber            string          `json:"phone_number"`
+	Origin                 string          `json:"origin"`
+	SID                    string          `json:"sid"`
+	SMSApplicationSID      *string         `json:"sms_application_sid"`
+	SMSFallbackMethod      string          `json:"sms_fallback_method"`
+	SMSFallbackURL         string          `json:"sms_fallback_url"`
+	SMSMethod              string          `json:"sms_method"`
+	SMSURL                 string          `json:"sms_url"`
+	StatusCallback         string          `json:"status_callback"`
+	StatusCallbackMethod   string          `json:"status_callback_method"`
+	TrunkSID               *string         `json:"trunk_sid"`
+	URI                    string          `json:"uri"`
+	VoiceReceiveMode       string          `json:"voice_receive_mode"`
+	VoiceApplicationSID    *string         `json:"voice_application_sid"`
+	VoiceCallerIDLookup    bool            `json:"voice_caller_id_lookup"`
+	VoiceFallbackMethod    string          `json:"voice_fallback_method"`
+	VoiceFallbackURL       string          `json:"voice_fallback_url"`
+	VoiceMethod            string          `json:"voice_method"`
+	VoiceURL               string          `json:"voice_url"`
+	EmergencyStatus        string          `json:"emergency_status"`
+	EmergencyAddressSID    *string         `json:"emergency_address_sid"`
+	EmergencyAddressStatus string          `json:"emergency_address_status"`
+	BundleSID              *string         `json:"bundle_sid"`
+	Status                 string          `json:"status"`
+	Type                   string          `json:"type"`
+}
+
+func (s *Simulator) renderNumber(n *number) apiNumber {
+	return apiNumber{
+		AccountSID:             s.cfg.AccountSID,
+		AddressRequirements:    "none",
+		APIVersion:             apiVersion,
+		Capabilities:           apiCapabilities{Voice: true, SMS: true, MMS: true},
+		DateCreated:            rfc2822(n.DateCreated),
+		DateUpdated:            rfc2822(n.DateUpdated),
+		FriendlyName:           n.FriendlyName,
+		PhoneNumber:            n.PhoneNumber,
+		Origin:                 "twilio",
+		SID:                    n.SID,
+		SMSFallbackMethod:      n.SMSFallbackMethod,
+		SMSFallbackURL:         n.SMSFallbackURL,
+		SMSMethod:              n.SMSMethod,
+		SMSURL:                 n.SMSURL,
+		StatusCallback:         n.StatusCallback,
+		StatusCallbackMethod:   n.StatusCallbackMethod,
+		URI:                    "/2010-04-01/Accounts/" + s.cfg.AccountSID + "/IncomingPhoneNumbers/" + n.SID + ".json",
+		VoiceReceiveMode:       "voice",
+		VoiceFallbackMethod:    n.VoiceFallbackMethod,
+		VoiceFallbackURL:       n.VoiceFallbackURL,
+		VoiceMethod:            n.VoiceMethod,
+		VoiceURL:               n.VoiceURL,
+		EmergencyStatus:        "Inactive",
+		EmergencyAddressStatus: "unregistered",
+		Status:                 "in-use",
+		Type:                   "local",
+	}
+}
+
+type numberList struct {
+	End                  int         `json:"end"`
+	FirstPageURI         string      `json:"first_page_uri"`
+	NextPageURI          *string     `json:"next_page_uri"`
+	Page                 int         `json:"page"`
+	PageSize             int         `json:"page_size"`
+	PreviousPageURI      *string     `json:"previous_page_uri"`
+	Start                int         `json:"start"`
+	URI                  string      `json:"uri"`
+	IncomingPhoneNumbers []apiNumber `json:"incoming_phone_numbers"`
+}
+
+var numberFilters = []string{"PhoneNumber", "FriendlyName", "Beta", "Origin"}
+
+// matchPhone matches Twilio's PhoneNumber filter: a partial number, '*' matching any digit.
+func matchPhone(pattern, number string) bool {
+	pattern = strings.TrimSpace(pattern)
+	if pattern == "" {
+		return true
+	}
+	for i := 0; i+len(pattern) <= len(number); i++ {
+		ok := true
+		for j := 0; j < len(pattern); j++ {
+			if c := pattern[j]; c != '*' && c != number[i+j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// listNumbers lists owned numbers in the order they were added, with offset paging.
+func (s *Simulator) listNumbers(w http.ResponseWriter, r *http.Request) *apiError {
+	q := r.Form
+	size, page, aerr := readPage(q)
+	if aerr != nil {
+		return aerr
+	}
+	phone, friendly := q.Get("PhoneNumber"), q.Get("FriendlyName")
+	var all []apiNumber
+	s.numMu.RLock()
+	for _, n := range s.numOrder {
+		if matchPhone(phone, n.PhoneNumber) && (friendly == "" || n.FriendlyName == friendly) {
+			all = append(all, s.renderNumber(n))
+		}
+	}
+	s.numMu.RUnlock()
+
+	start := min(page*size, len(all))
+	end := min(start+size, len(all))
+	path := r.URL.Path
+	out := numberList{
+		FirstPageURI:         pageURI(path, q, numberFilters, size, 0, ""),
+		Page:                 page,
+		PageSize:             size,
+		Start:                page * size,
+		URI:                  pageURI(path, q, numberFilters, size, page, ""),
+		IncomingPhoneNumbers: all[start:end:end],
+	}
+	if out.IncomingPhoneNumbers == nil {
+		out.IncomingPhoneNumbers = []apiNumber{}
+	}
+	out.End = out.Start + max(end-start-1, 0)
+	if end < len(all) {
+		next := pageURI(path, q, numberFilters, size, page+1, "PA"+all[end-1].SID)
+		out.NextPageURI = &next
+	}
+	if page > 0 {
+		prev := pageURI(path, q, numberFilters, size, page-1, "")
+		out.PreviousPageURI = &prev
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Simulator) numberBySID(sid string) (*number, bool) {
+	for _, n := range s.numOrder {
+		if n.SID == sid {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Simulator) fetchNumber(w http.ResponseWriter, sid, path string) *apiError {
+	s.numMu.RLock()
+	n, ok := s.numberBySID(sid)
+	var out apiNumber
+	if ok {
+		out = s.renderNumber(n)
+	}
+	s.numMu.RUnlock()
+	if !ok {
+		return notFound(path)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// numberUpdateFromForm reads the IncomingPhoneNumber update parameters present in form.
+func numberUpdateFromForm(form url.Values) numberUpdate {
+	var u numberUpdate
+	get := func(k string) *string {
+		if vs, ok := form[k]; ok && len(vs) > 0 {
+			v := strings.TrimSpace(vs[0])
+			return &v
+		}
+		return nil
+	}
+	u.SMSURL, u.SMSMethod = get("SmsUrl"), get("SmsMethod")
+	u.SMSFallbackURL, u.SMSFallbackMethod = get("SmsFallbackUrl"), get("SmsFallbackMethod")
+	u.VoiceURL, u.VoiceMethod = get("VoiceUrl"), get("VoiceMethod")
+	u.VoiceFallbackURL, u.VoiceFallbackMethod = get("VoiceFallbackUrl"), get("VoiceFallbackMethod")
+	u.StatusCallback, u.StatusCallbackMethod = get("StatusCallback"), get("StatusCallbackMethod")
+	u.FriendlyName = get("FriendlyName")
+	return u
+}
+
+func (s *Simulator) updateNumber(w http.ResponseWriter, r *http.Request, sid, path string) *apiError {
+	s.numMu.RLock()
+	n, ok := s.numberBySID(sid)
+	var phone string
+	if ok {
+		phone = n.PhoneNumber
+	}
+	s.numMu.RUnlock()
+	if !ok {
+		return notFound(path)
+	}
+	updated, _, err := s.upsertNumber(phone, numberUpdateFromForm(r.Form))
+	if err != nil {
+		return errorf(http.StatusBadRequest, 20001, "Invalid parameter: %v", err)
+	}
+	writeJSON(w, http.StatusOK, s.renderNumber(&updated))
+	return nil
+}
+
+// createNumber "buys" a number: PhoneNumber becomes owned.
+func (s *Simulator) createNumber(w http.ResponseWriter, r *http.Request) *apiError {
+	phone := strings.TrimSpace(r.Form.Get("PhoneNumber"))
+	if !isE164(phone) {
+		return errorf(http.StatusBadRequest, 21421, "PhoneNumber is invalid")
+	}
+	if s.owned(phone) {
+		return errorf(http.StatusBadRequest, 21422, "PhoneNumber %s is not available", phone)
+	}
+	n, _, err := s.upsertNumber(phone, numberUpdateFromForm(r.Form))
+	if err != nil {
+		return errorf(http.StatusBadRequest, 20001, "Invalid parameter: %v", err)
+	}
+	writeJSON(w, http.StatusCreated, s.renderNumber(&n))
+	return nil
+}
+
+func (s *Simulator) deleteNumber(w http.ResponseWriter, sid, path string) *apiError {
+	s.numMu.Lock()
+	n, ok := s.numberBySID(sid)
+	if ok {
+		delete(s.numbers, n.PhoneNumber)
+		s.numOrder = slices.DeleteFunc(s.numOrder, func(x *number) bool { return x == n })
+	}
+	s.numMu.Unlock()
+	if !ok {
+		return notFound(path)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
