@@ -175,7 +175,7 @@ func (s *Simulator) AddNumber(e164, smsURL string) (Number, error) {
 
 // numberUpdate is a partial update of an owned number; nil fields are left alone.
 type numberUpdate struct {
-	SMSURL, SMSMethod, SMSFallbackURL, SMSFallbackMethod        *string
+	SMSURL, SMSMethod, SMSFallbackURL, SMSFallbackMethod         *string
 	VoiceURL, VoiceMethod, VoiceFallbackURL, VoiceFallbackMethod *string
 	StatusCallback, StatusCallbackMethod, FriendlyName           *string
 }

@@ -18,7 +18,9 @@ type apiError struct {
 	Detail  string
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("twilio %d/%d: %s", e.Status, e.Code, e.Message) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("twilio %d/%d: %s", e.Status, e.Code, e.Message)
+}
 
 func errorf(status, code int, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -140,9 +142,9 @@ func validCallbackURL(u string) bool {
 // createRequest is a validated message create.
 type createRequest struct {
 	To, From, MessagingServiceSID, Body, ContentSID, StatusCallback string
-	MediaURLs                                                      []string
-	ValidityPeriod                                                 int // seconds
-	SendAt                                                         *time.Time
+	MediaURLs                                                       []string
+	ValidityPeriod                                                  int // seconds
+	SendAt                                                          *time.Time
 }
 
 const (
