@@ -2,7 +2,9 @@ package twilio
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,10 +113,18 @@ func ParseInbound(form url.Values, receivedAt time.Time) (*switchboard.InboundMe
 }
 
 // FormJSON encodes a webhook form as a JSON object for a timeline: each key maps to its value, or
-// to an array of values when the key is repeated. Keys come out sorted.
+// to an array of values when the key is repeated. Keys come out sorted. Invalid UTF-8 is replaced
+// by U+FFFD, as encoding/json does; keys that become equal that way are merged, so the object
+// never has duplicate keys.
 func FormJSON(form url.Values) (json.RawMessage, error) {
-	obj := make(map[string]any, len(form))
-	for k, vs := range form {
+	keys := slices.Sorted(maps.Keys(form))
+	merged := make(map[string][]string, len(form))
+	for _, k := range keys {
+		vk := strings.ToValidUTF8(k, "\uFFFD")
+		merged[vk] = append(merged[vk], form[k]...)
+	}
+	obj := make(map[string]any, len(merged))
+	for k, vs := range merged {
 		switch len(vs) {
 		case 0:
 			obj[k] = ""
@@ -126,7 +136,7 @@ func FormJSON(form url.Values) (json.RawMessage, error) {
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
-		// Cannot happen for strings (invalid UTF-8 is replaced), but never lose the reason.
+		// Cannot happen for strings, but never lose the reason.
 		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_form", "cannot encode form: %v", err)
 	}
 	return b, nil
