@@ -110,7 +110,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.timeout == 0 {
 		p.timeout = DefaultTimeout
 	}
-	p.transport = http.DefaultTransport
+	p.transport = defaultTransport()
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		p.transport = cfg.HTTPClient.Transport
 	}
@@ -128,6 +128,16 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.log = p.log.With(slog.String("provider", "twilio"))
 	return p, nil
+}
+
+// defaultTransport is http.DefaultTransport with a larger idle pool: the default keeps 2 idle
+// connections per host, and the dispatcher sends to a single host from many goroutines, so most
+// requests would open (and leave in TIME_WAIT) a new connection.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	return t
 }
 
 // checkCredential checks one credential without ever echoing its value.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -484,5 +485,58 @@ func TestName(t *testing.T) {
 	p, _ := newTestProvider(t, "")
 	if p.Name() != "twilio" {
 		t.Errorf("Name = %q", p.Name())
+	}
+}
+
+// TestSendReusesConnections: concurrent sends keep their connections for the next burst (the
+// default transport would keep 2 per host and reconnect for the rest).
+func TestSendReusesConnections(t *testing.T) {
+	t.Parallel()
+	const n = 16
+	var (
+		mu      sync.Mutex
+		remotes = map[string]bool{}
+		arrived = make(chan struct{}, n)
+		release = make(chan struct{})
+	)
+	f := newFakeTwilio(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		remotes[r.RemoteAddr] = true
+		mu.Unlock()
+		arrived <- struct{}{}
+		<-release // hold every request until all n are in flight: n connections at once
+		writeJSON(w, http.StatusCreated, messageJSON(testSID, testTo, testFrom, "", "queued", ""))
+	})
+	p, _ := newTestProvider(t, f.URL)
+	for burst := 0; burst < 2; burst++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				_, err := p.Send(context.Background(), &switchboard.SendRequest{To: testTo, From: testFrom, Body: "x"})
+				errs <- err
+			})
+		}
+		for range n {
+			select {
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+				close(release)
+				t.Fatalf("burst %d: requests did not arrive concurrently", burst)
+			}
+		}
+		for range n {
+			release <- struct{}{}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+		}
+	}
+	if len(remotes) > n {
+		t.Errorf("%d connections for 2 bursts of %d concurrent sends, want %d reused", len(remotes), n, n)
 	}
 }
