@@ -3,11 +3,11 @@ package twilio
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -122,7 +122,7 @@ func twilioError(status, code int, message string) map[string]any {
 	}
 }
 
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // messageJSON is a Message resource as Twilio returns it.
 func messageJSON(sid, to, from, body, status, created string) map[string]any {
@@ -134,5 +134,3 @@ func messageJSON(sid, to, from, body, status, created string) map[string]any {
 		"uri": "/2010-04-01/Accounts/" + testAccount + "/Messages/" + sid + ".json",
 	}
 }
-
-func drain(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

@@ -178,9 +178,9 @@ func (p *Provider) api(ctx context.Context) (*openapi.ApiService, *callTrace) {
 	return openapi.NewApiService(h), tr
 }
 
-// isMessagingServiceSID tells a Messaging Service SID (MG + 32 hex digits) from a sender number or
-// an alphanumeric sender ID (at most 11 characters, so one that happens to start with "MG" is
-// not mistaken for a service).
+// isMessagingServiceSID tells a Messaging Service SID ("MG" and 32 more characters, hex digits at
+// Twilio) from a sender number or an alphanumeric sender ID (at most 11 characters, so one that
+// happens to start with "MG" is not mistaken for a service).
 func isMessagingServiceSID(s string) bool {
 	return len(s) == 34 && strings.HasPrefix(s, "MG") && alphanumeric.MatchString(s)
 }
