@@ -62,6 +62,7 @@ func (s *Simulator) statusCallbackLocked(m *message, now time.Time, f *Faults) [
 	ev.sid, ev.status = m.SID, m.Status
 	if f.CallbackDropRatio > 0 && rand.Float64() < f.CallbackDropRatio {
 		s.log.Debug("twiliosim: dropping status callback (fault)", "sid", m.SID, "status", m.Status)
+		s.stats.dropped.Add(1)
 		ev = nil
 	}
 
@@ -180,11 +181,13 @@ func (s *Simulator) post(p *callbackPost) {
 	}
 	status, err := s.postForm(ctx, ev.url, ev.body, ev.signature, ev.token)
 	if err == nil && status >= 200 && status < 300 {
+		s.stats.delivered.Add(1)
 		return
 	}
 	if s.closed() {
 		return
 	}
+	s.stats.failedAttempts.Add(1)
 	if p.attempt < ev.retries {
 		s.log.Debug("twiliosim: status callback failed, will retry", "sid", ev.sid, "status", ev.status,
 			"attempt", p.attempt+1, "http_status", status, "err", err)
@@ -192,6 +195,7 @@ func (s *Simulator) post(p *callbackPost) {
 			post: &callbackPost{ev: ev, attempt: p.attempt + 1}})
 		return
 	}
+	s.stats.abandoned.Add(1)
 	s.log.Warn("twiliosim: status callback failed, giving up", "sid", ev.sid, "status", ev.status,
 		"attempts", p.attempt+1, "http_status", status, "err", err)
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -285,6 +287,8 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
 	case "POST /sim/v1/faults":
 		s.controlFaults(w, r)
+	case "GET /sim/v1/stats":
+		writeJSON(w, http.StatusOK, s.Stats())
 	case "POST /sim/v1/reset":
 		s.Reset()
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -307,24 +311,15 @@ func (s *Simulator) controlMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
 }
 
-// decodeBody reads a JSON object (unknown fields refused) or a form into dst.
+// decodeBody reads a JSON object (unknown fields refused) or a form into dst, a pointer to a
+// struct whose json tags name the form keys; "media_url" is accepted for "media_urls".
 func decodeBody(r *http.Request, dst any) error {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data" {
 		if err := r.ParseForm(); err != nil {
 			return err
 		}
-		obj := map[string]any{}
-		for k, vs := range r.PostForm {
-			switch {
-			case k == "media_urls" || k == "media_url":
-				obj["media_urls"] = vs
-			case len(vs) > 0:
-				obj[k] = formValue(vs[0])
-			}
-		}
-		b, _ := json.Marshal(obj)
-		return json.Unmarshal(b, dst)
+		return decodeForm(r.PostForm, dst)
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -334,15 +329,49 @@ func decodeBody(r *http.Request, dst any) error {
 	return nil
 }
 
-// formValue turns a form value into the JSON value it most likely means.
-func formValue(v string) any {
-	if b, err := strconv.ParseBool(v); err == nil {
-		return b
+func decodeForm(form url.Values, dst any) error {
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		vals, ok := form[name]
+		if !ok && name == "media_urls" {
+			vals, ok = form["media_url"]
+		}
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer {
+			f.Set(reflect.New(f.Type().Elem()))
+			f = f.Elem()
+		}
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(vals[0])
+		case reflect.Slice:
+			f.Set(reflect.ValueOf(slices.Clone(vals)))
+		case reflect.Bool:
+			b, err := strconv.ParseBool(vals[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			f.SetBool(b)
+		case reflect.Int:
+			n, err := strconv.Atoi(vals[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			f.SetInt(int64(n))
+		case reflect.Float64:
+			x, err := strconv.ParseFloat(vals[0], 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			f.SetFloat(x)
+		}
 	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return f
-	}
-	return v
+	return nil
 }
 
 type inboundRequest struct {

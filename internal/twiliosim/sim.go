@@ -14,6 +14,7 @@
 //	GET  /sim/v1/faults     the current fault settings
 //	POST /sim/v1/faults     replace the fault settings (see Faults)
 //	POST /sim/v1/reset      forget every message and fault; owned numbers are kept
+//	GET  /sim/v1/stats      counters of lifecycle steps and callback deliveries (see Stats)
 //
 // The control API takes JSON or form bodies and is not authenticated: the simulator is a
 // development tool and must never face the internet.
@@ -192,6 +193,9 @@ type Simulator struct {
 
 	sched scheduler
 	cbq   chan *callbackPost
+	stats struct {
+		delivered, failedAttempts, abandoned, dropped atomic.Uint64
+	}
 
 	ctx       context.Context // canceled by Close; in-flight callbacks stop
 	cancel    context.CancelFunc
@@ -345,6 +349,42 @@ func (s *Simulator) Reset() {
 	s.mu.Unlock()
 	s.sched.clear()
 	s.faults.Store(&Faults{})
+}
+
+// Stats are counters of the simulator's background work.
+type Stats struct {
+	Messages int `json:"messages"`
+	// PendingEvents counts lifecycle steps and callback posts waiting for their time.
+	PendingEvents int `json:"pending_events"`
+	// CallbackQueue counts callback posts waiting for a worker.
+	CallbackQueue int `json:"callback_queue"`
+	// CallbacksDelivered counts callback posts answered 2xx (duplicates included).
+	CallbacksDelivered uint64 `json:"callbacks_delivered"`
+	// CallbackAttemptsFailed counts callback posts that failed (non-2xx or connection error).
+	CallbackAttemptsFailed uint64 `json:"callback_attempts_failed"`
+	// CallbacksAbandoned counts callback posts given up after their last retry.
+	CallbacksAbandoned uint64 `json:"callbacks_abandoned"`
+	// CallbacksDropped counts status callbacks never posted because of callback_drop_ratio.
+	CallbacksDropped uint64 `json:"callbacks_dropped"`
+}
+
+// Stats returns the simulator's counters.
+func (s *Simulator) Stats() Stats {
+	s.mu.RLock()
+	n := len(s.msgs)
+	s.mu.RUnlock()
+	s.sched.mu.Lock()
+	pending := len(s.sched.h)
+	s.sched.mu.Unlock()
+	return Stats{
+		Messages:               n,
+		PendingEvents:          pending,
+		CallbackQueue:          len(s.cbq),
+		CallbacksDelivered:     s.stats.delivered.Load(),
+		CallbackAttemptsFailed: s.stats.failedAttempts.Load(),
+		CallbacksAbandoned:     s.stats.abandoned.Load(),
+		CallbacksDropped:       s.stats.dropped.Load(),
+	}
 }
 
 func (s *Simulator) closed() bool {
