@@ -232,6 +232,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 			return nil, fmt.Errorf("config: %s=%q is not a positive duration such as 30s or 5m; set %s", d.key, v[d.key], envOf(d.key))
 		}
 	}
+	if c.Lease <= c.ProviderTimeout {
+		return nil, fmt.Errorf("config: lease (%s) must be longer than provider_timeout (%s), so that no other node takes over a message during a provider call; set SWITCHBOARD_LEASE", c.Lease, c.ProviderTimeout)
+	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
 	}

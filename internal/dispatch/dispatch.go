@@ -229,11 +229,12 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 		if len(msgs) == 0 {
 			return
 		}
-		// A send must start early enough to finish well within the lease.
-		latest := d.cfg.Lease - d.cfg.ProviderTimeout - 2*time.Second
+		// A send must start (its attempt, which extends the lease for the provider call, must be
+		// recorded) while the claim's lease still holds, with a margin.
+		startBy := leaseUntil.Add(-d.cfg.Lease / 4)
 		for i, m := range msgs {
 			now := d.cfg.Clock()
-			at, ok, err := d.cfg.Limiter.Reserve(ctx, snd, max(1, m.Segments), now, latest-now.Sub(leaseUntil.Add(-d.cfg.Lease)))
+			at, ok, err := d.cfg.Limiter.Reserve(ctx, snd, max(1, m.Segments), now, startBy.Sub(now))
 			if err != nil || !ok || !d.sleepUntil(ctx, at) || !d.acquire(ctx) {
 				if err != nil && ctx.Err() == nil {
 					d.cfg.Logger.Error("rate limiter", "from", content.MaskPhone(from), "err", err)

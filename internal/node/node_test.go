@@ -337,11 +337,29 @@ func TestFaultsThousandMessagesAllDeliveredOnce(t *testing.T) {
 			t.Fatalf("%q sent %d times", b, c)
 		}
 	}
+	retried, reconciled, adopted := 0, 0, 0
 	for _, id := range ids {
 		m, err := n.client.Get(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		assertMonotonic(t, m)
+		if m.Attempts > 1 {
+			retried++
+		}
+		for _, e := range m.Events {
+			if e.Type == switchboard.EventReconcile {
+				reconciled++
+				if strings.Contains(e.Detail, "adopted") {
+					adopted++
+				}
+			}
+		}
+	}
+	// The faults were really exercised: retries after 429s, and ambiguous attempts (timeouts,
+	// 500s) reconciled, some of them found at the provider and not resent.
+	t.Logf("retried %d, reconciled %d, adopted without resend %d", retried, reconciled, adopted)
+	if retried < 100 || reconciled < 20 || adopted < 5 {
+		t.Fatalf("faults not exercised: retried %d, reconciled %d, adopted %d", retried, reconciled, adopted)
 	}
 }

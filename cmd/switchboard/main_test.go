@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/client"
+)
+
+// binary is the switchboard binary built once for the tests that run real processes.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "switchboard")
+	if runtime.GOOS == "windows" {
+		binary += ".exe"
+	}
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building switchboard: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// proc is a running switchboard process whose output goes to the test log.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func baseEnv(extra map[string]string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func start(t *testing.T, dir string, env map[string]string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = baseEnv(env)
+	p := &proc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", args, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) kill9() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// run runs a switchboard command to completion and returns its stdout.
+func run(t *testing.T, dir string, env map[string]string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = baseEnv(env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("switchboard %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come up", url)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func getMessage(t *testing.T, dir string, env map[string]string, id string) *switchboard.Message {
+	t.Helper()
+	var m switchboard.Message
+	if err := json.Unmarshal([]byte(run(t, dir, env, "messages", "get", id, "--json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
+}
+
+// TestNewcomerFlow follows the README: `serve` with no configuration, then `send` and
+// `messages get` in a second terminal with no key set.
+func TestNewcomerFlow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	// Only the address differs from a fresh machine (8080 may be taken where tests run).
+	start(t, dir, map[string]string{"SWITCHBOARD_ADDR": addr}, "serve")
+	waitHTTP(t, "http://"+addr+"/readyz")
+	if fi, err := os.Stat(filepath.Join(dir, "data", "dev-api-key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("development key: %v %v", fi, err)
+	}
+	cli := map[string]string{"SWITCHBOARD_URL": "http://" + addr}
+	out := run(t, dir, cli, "send", "--to", "+14155550100", "--body", "hi")
+	id := strings.Fields(out)[0]
+	if !strings.HasPrefix(id, "msg_") {
+		t.Fatalf("send printed %q", out)
+	}
+	waitFor(t, 15*time.Second, "delivery", func() bool { return getMessage(t, dir, cli, id).Status == switchboard.StatusDelivered })
+	text := run(t, dir, cli, "messages", "get", id)
+	for _, want := range []string{"queued", "sending", "sent", "delivered", "Timeline"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("messages get output lacks %q:\n%s", want, text)
+		}
+	}
+	if list := run(t, dir, cli, "messages", "list"); !strings.Contains(list, id) {
+		t.Fatalf("messages list lacks %s:\n%s", id, list)
+	}
+	if v := run(t, dir, nil, "version"); !strings.HasPrefix(v, "switchboard ") {
+		t.Fatalf("version: %q", v)
+	}
+}
+
+// cluster is a standalone simulator plus a serve process talking to it over real HTTP, as with
+// real Twilio.
+type cluster struct {
+	dir, simAddr, addr string
+	serveEnv, cli      map[string]string
+	serve              *proc
+}
+
+const (
+	testAccount = "AC0123456789abcdef0123456789abcdef"
+	testToken   = "f00dfeedf00dfeedf00dfeedf00dfeed"
+)
+
+func newCluster(t *testing.T, extra map[string]string, yaml string) *cluster {
+	t.Helper()
+	c := &cluster{dir: t.TempDir(), simAddr: freeAddr(t), addr: freeAddr(t)}
+	start(t, c.dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
+		"sim", "--addr", c.simAddr, "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms")
+	waitHTTP(t, "http://"+c.simAddr+"/sim/v1/messages")
+	c.serveEnv = map[string]string{
+		"SWITCHBOARD_ADDR": c.addr, "SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": "http://" + c.simAddr,
+		"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken, "SWITCHBOARD_FROM": "+15005550006",
+		"SWITCHBOARD_SYNC_WEBHOOKS": "true", "SWITCHBOARD_LOG_LEVEL": "warn",
+	}
+	for k, v := range extra {
+		c.serveEnv[k] = v
+	}
+	if yaml != "" {
+		p := filepath.Join(c.dir, "switchboard.yaml")
+		if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.serveEnv["SWITCHBOARD_CONFIG"] = p
+	}
+	c.startServe(t)
+	out := run(t, c.dir, c.serveEnv, "keys", "create", "--name", "test")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	c.cli = map[string]string{"SWITCHBOARD_URL": "http://" + c.addr, "SWITCHBOARD_API_KEY": lines[len(lines)-1]}
+	return c
+}
+
+func (c *cluster) startServe(t *testing.T) {
+	t.Helper()
+	c.serve = start(t, c.dir, c.serveEnv, "serve")
+	waitHTTP(t, "http://"+c.addr+"/readyz")
+}
+
+func (c *cluster) simMessages(t *testing.T) []map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + c.simAddr + "/sim/v1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Messages
+}
+
+func (c *cluster) apiClient() *client.Client {
+	return client.New(c.cli["SWITCHBOARD_URL"], c.cli["SWITCHBOARD_API_KEY"])
+}
+
+// TestTwoProcessesOverHTTP runs `switchboard sim` and `switchboard serve` with provider twilio:
+// the real twilio-go client, signed callbacks and inbound webhooks checked on the way back.
+func TestTwoProcessesOverHTTP(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, nil, "")
+	out := run(t, c.dir, c.cli, "send", "--to", "+14155550100", "--body", "over real HTTP")
+	id := strings.Fields(out)[0]
+	waitFor(t, 15*time.Second, "delivery", func() bool { return getMessage(t, c.dir, c.cli, id).Status == switchboard.StatusDelivered })
+	m := getMessage(t, c.dir, c.cli, id)
+	callbacks := 0
+	for _, e := range m.Events {
+		if e.Type == switchboard.EventCallback {
+			callbacks++
+		}
+	}
+	if callbacks < 3 {
+		t.Fatalf("expected signed callbacks sending/sent/delivered on the timeline, got %d", callbacks)
+	}
+	// A callback signed with another token is refused on this path.
+	form := url.Values{"MessageSid": {m.ProviderSID}, "MessageStatus": {"failed"}}
+	req, _ := http.NewRequest("POST", "http://"+c.addr+"/webhooks/twilio/status", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", "Zm9yZ2Vk")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("forged callback: %d", resp.StatusCode)
+	}
+	// The simulator's inbound webhook reaches serve, because start-up pointed the number's SmsUrl
+	// at it; the simulator answers 200 only when the signed webhook was accepted.
+	resp, err = http.Post("http://"+c.simAddr+"/sim/v1/inbound", "application/json",
+		strings.NewReader(`{"from":"+14155550100","to":"+15005550006","body":"On my way"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("inbound through the simulator: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestKill9LosesNothingSendsNothingTwice kills serve with SIGKILL while it sends, restarts it on
+// the same database, and checks that every accepted message ends terminal and that the
+// simulator holds exactly one message per accepted message.
+func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, map[string]string{"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "200ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s"},
+		"senders:\n  - from: \"+15005550006\"\n    rate: 100\n    burst: 5\n")
+	// Slow provider answers, so that the kill lands while calls are in flight; some timeouts too.
+	resp, err := http.Post("http://"+c.simAddr+"/sim/v1/faults", "application/json",
+		strings.NewReader(`{"latency_ms": 20, "timeout_ratio": 0.05, "timeout_ms": 1500}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	api := c.apiClient()
+	ctx := context.Background()
+	const total = 300
+	ids := make([]string, 0, total)
+	for i := range total {
+		m, err := api.Send(ctx, &client.SendRequest{To: fmt.Sprintf("+1415555%04d", 100+i%100), Body: fmt.Sprintf("kill test %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	waitFor(t, 20*time.Second, "sending under way", func() bool { return len(c.simMessages(t)) >= total/4 })
+	c.serve.kill9()
+	sentAtKill := len(c.simMessages(t))
+	c.startServe(t)
+	waitFor(t, 60*time.Second, "every message terminal", func() bool {
+		for _, id := range ids {
+			m, err := api.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Status.Terminal() {
+				return false
+			}
+		}
+		return true
+	})
+	sims := c.simMessages(t)
+	t.Logf("simulator held %d messages at the kill, %d at the end", sentAtKill, len(sims))
+	if sentAtKill >= total {
+		t.Fatalf("the kill came after everything was sent (%d); the test proves nothing", sentAtKill)
+	}
+	seen := map[string]bool{}
+	for _, s := range sims {
+		b := s["body"].(string)
+		if seen[b] {
+			t.Fatalf("%q was sent twice", b)
+		}
+		seen[b] = true
+	}
+	if len(sims) != total {
+		t.Fatalf("simulator holds %d messages for %d accepted", len(sims), total)
+	}
+	for _, id := range ids {
+		if m, _ := api.Get(ctx, id); m.Status != switchboard.StatusDelivered {
+			t.Fatalf("%s ended %s", id, m.Status)
+		}
+	}
+}
