@@ -126,8 +126,11 @@ func (c *Client) do(ctx context.Context, req *request, out any) (attempts int, e
 	}
 	for attempt := 0; ; attempt++ {
 		retryAfter, err := c.attempt(ctx, req, u, body, out)
-		if err == nil || attempt >= c.retries || !retryable(ctx, err) {
+		if err == nil || attempt >= c.retries || !retryable(err) {
 			return attempt + 1, err
+		}
+		if ctx.Err() != nil {
+			return attempt + 1, stopped(ctx, req, err)
 		}
 		wait := c.backoff(attempt)
 		if retryAfter > 0 {
@@ -143,10 +146,19 @@ func (c *Client) do(ctx context.Context, req *request, out any) (attempts int, e
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return attempt + 1, fmt.Errorf("switchboard: %s %s: %w (after: %w)", req.method, req.path, ctx.Err(), err)
+			return attempt + 1, stopped(ctx, req, err)
 		case <-t.C:
 		}
 	}
+}
+
+// stopped returns the error of a call whose context ended while it would have retried: both the
+// context's error and the last attempt's, so that errors.Is and errors.As see each.
+func stopped(ctx context.Context, req *request, last error) error {
+	if errors.Is(last, ctx.Err()) {
+		return last
+	}
+	return fmt.Errorf("switchboard: %s %s: %w; last attempt: %w", req.method, req.path, ctx.Err(), last)
 }
 
 // attempt sends one HTTP request. On an error answer it returns the *Error and its Retry-After.
@@ -199,12 +211,9 @@ func (c *Client) attempt(ctx context.Context, req *request, u string, body []byt
 }
 
 // retryable reports whether a failed attempt is worth repeating: a 408, 429 or 5xx answer (but
-// not 501, which will not change), or a network error while ctx is still live. Certificate
-// errors are not retried: they will not go away by themselves.
-func retryable(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
+// not 501, which will not change), or a network error. Certificate errors are not retried: they
+// will not go away by themselves.
+func retryable(err error) bool {
 	var e *Error
 	if errors.As(err, &e) {
 		switch {
