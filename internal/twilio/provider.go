@@ -314,11 +314,13 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 	} else if q.From != "" {
 		params.SetFrom(q.From)
 	}
+	// No DateSent filter on the request: Twilio's is day-granular, and whether it includes a
+	// message still in Twilio's queue (date_sent not set yet) is not documented — missing such a
+	// message would mean sending it twice. To and From narrow the list enough; the cutoff on
+	// date_created is applied here.
 	var cutoff time.Time
 	if !q.Since.IsZero() {
 		cutoff = q.Since.Add(-findSlack)
-		y, m, d := cutoff.UTC().Date()
-		params.SetDateSentAfter(time.Date(y, m, d, 0, 0, 0, 0, time.UTC))
 	}
 	params.SetPageSize(MaxFind)
 	params.SetLimit(MaxFind)
