@@ -13,8 +13,8 @@ import (
 )
 
 // Error is an error answer from the gateway, decoded from its RFC 9457 application/problem+json
-// document. Code is the stable, machine-readable code to switch on (such as "not_found",
-// "not_cancelable", "invalid_to"); Title and Detail are for people.
+// document. Code is the stable, machine-readable code to switch on (such as "message_not_found",
+// "not_cancelable", "idempotency_key_reused"); Title and Detail are for people.
 //
 // An error answer that is not a problem document (from a proxy or load balancer in front of the
 // gateway, say) still becomes an *Error: Status and Title come from the HTTP status line, Code is
