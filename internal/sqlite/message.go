@@ -32,7 +32,7 @@ const (
 		VALUES (?, ?, ?, ?, ?)`
 	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
-	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
+	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY at, id`
 	// qSaveMessage writes back every column a change may touch.
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,

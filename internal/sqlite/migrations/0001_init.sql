@@ -63,7 +63,8 @@ CREATE TABLE message_events (
 	payload    TEXT,                               -- JSON, e.g. the raw provider callback
 	at         INTEGER NOT NULL
 );
-CREATE INDEX message_events_message ON message_events (message_id, id);
+-- A timeline is read oldest first: by time, then in the order the events were appended.
+CREATE INDEX message_events_message ON message_events (message_id, at, id);
 
 -- idempotency_keys remembers which message a create request with an Idempotency-Key made.
 CREATE TABLE idempotency_keys (
