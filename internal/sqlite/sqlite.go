@@ -34,6 +34,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -125,14 +126,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	o.readConns = max(o.readConns, 1)
 	o.maxBatch = max(o.maxBatch, 1)
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("sqlite: create directory: %w", err)
-		}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	// The file holds message bodies and phone numbers: create it readable by its owner only.
+	// SQLite gives the -wal and -shm files the same permissions. An empty file is an empty
+	// database to SQLite.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
 	}
 	common := "?_pragma=busy_timeout(" + strconv.FormatInt(o.busyTimeout.Milliseconds(), 10) + ")" +
 		"&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+o.synchronous+")&_txlock=immediate")
+	// journal_size_limit truncates the WAL back to 64 MiB after a burst has grown it.
+	w, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous("+o.synchronous+")"+
+		"&_pragma=journal_size_limit(67108864)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

@@ -34,8 +34,8 @@ func testClaimDueOnly(t *testing.T, s switchboard.Store) {
 	scheduled := mk(-2*time.Minute, func(m *switchboard.Message) { m.Status = switchboard.StatusScheduled })
 	exactlyNow := mk(0, nil)
 	oldest := mk(-3*time.Minute, nil)
-	mk(time.Second, nil)                                                             // not due yet
-	mk(-time.Hour, func(m *switchboard.Message) { m.From = fromB })                  // another sender
+	mk(time.Second, nil)                                                               // not due yet
+	mk(-time.Hour, func(m *switchboard.Message) { m.From = fromB })                    // another sender
 	mk(-time.Hour, func(m *switchboard.Message) { m.Status = switchboard.StatusSent }) // not claimable
 	sending := mk(-time.Hour, nil)
 	update(t, s, switchboard.MessageUpdate{ID: sending.ID, Status: switchboard.StatusSending, At: at(time.Second)})
@@ -277,10 +277,10 @@ func testStaleSending(t *testing.T, s switchboard.Store) {
 	}
 	stale := mk("SMstale", switchboard.StatusSending, 0)
 	older := mk("SMolder", switchboard.StatusSending, -time.Minute)
-	mk("", switchboard.StatusSending, -time.Minute)              // never reached the provider: reconciled otherwise
-	mk("SMsent", switchboard.StatusSent, -time.Minute)           // moved on
-	mk("SMdone", switchboard.StatusDelivered, -time.Minute)      // done
-	mk("SMfresh", switchboard.StatusSending, 10*time.Minute)     // moved recently
+	mk("", switchboard.StatusSending, -time.Minute)                // never reached the provider: reconciled otherwise
+	mk("SMsent", switchboard.StatusSent, -time.Minute)             // moved on
+	mk("SMdone", switchboard.StatusDelivered, -time.Minute)        // done
+	mk("SMfresh", switchboard.StatusSending, 10*time.Minute)       // moved recently
 	edge := mk("SMedge", switchboard.StatusSending, 5*time.Minute) // exactly at before: not stale yet
 
 	list := func(before time.Time, limit int) []string {
