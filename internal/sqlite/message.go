@@ -210,8 +210,12 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if m.APIKeyID != "" {
 		actor = "api_key:" + m.APIKeyID
 	}
+	detail := "accepted"
+	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
+		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
+	}
 	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
-		Detail: "accepted", At: stored.CreatedAt}
+		Detail: detail, At: stored.CreatedAt}
 	stored.Events = []*switchboard.Event{ev}
 
 	var replay *switchboard.Message
