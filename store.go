@@ -17,7 +17,8 @@ type Store interface {
 	// EUNPROCESSABLE/idempotency_key_reused when it does not. Concurrent requests with one key
 	// create one message.
 	CreateMessage(ctx context.Context, m *Message, idem *Idempotency) (stored *Message, replayed bool, err error)
-	// GetMessage returns a message with its timeline, or ENOTFOUND.
+	// GetMessage returns a message with its timeline in the order the events were appended, or
+	// ENOTFOUND.
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	// GetMessageByProviderSID returns the message the provider knows by sid, or ENOTFOUND.
 	GetMessageByProviderSID(ctx context.Context, sid string) (*Message, error)
@@ -36,8 +37,9 @@ type Store interface {
 	DueSenders(ctx context.Context, now time.Time) ([]string, error)
 	// NextDueAt returns the earliest NextAttemptAt among claimable messages, or nil.
 	NextDueAt(ctx context.Context) (*time.Time, error)
-	// StaleSending lists messages that were handed to the provider (a SID is set) but have not
-	// moved since before, so that their status can be fetched from the provider.
+	// StaleSending lists messages that were handed to the provider (a SID is set, status sending
+	// or sent) but have not changed since before, least recently changed first, so that their
+	// status can be fetched from the provider when callbacks were lost.
 	StaleSending(ctx context.Context, before time.Time, limit int) ([]*Message, error)
 
 	// AssignSender returns the sticky sender of recipient to in pool: the one recorded earlier if

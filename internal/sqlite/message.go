@@ -32,7 +32,7 @@ const (
 		VALUES (?, ?, ?, ?, ?)`
 	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
-	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY at, id`
+	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
 	// qSaveMessage writes back every column a change may touch.
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
@@ -69,7 +69,7 @@ const (
 			SELECT MAX(next_attempt_at, lease_until) FROM messages
 				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled'))`
 	qStaleSending = `SELECT ` + messageCols + ` FROM messages
-		WHERE status = 'sending' AND updated_at < ? AND provider_sid IS NOT NULL
+		WHERE status IN ('sending', 'sent') AND updated_at < ? AND provider_sid IS NOT NULL
 		ORDER BY updated_at LIMIT ?`
 )
 
@@ -640,7 +640,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 	return fromNullMicros(v), nil
 }
 
-// StaleSending lists messages in status sending that have a provider SID and have not changed
+// StaleSending lists messages in status sending or sent that have a provider SID and have not changed
 // since before, oldest first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
 	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), clampLimit(limit))

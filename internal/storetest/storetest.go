@@ -297,7 +297,9 @@ func eventsOf(m *switchboard.Message, typ switchboard.EventType) []*switchboard.
 }
 
 // wantTimeline checks the invariants of every timeline: events belong to the message, have
-// distinct IDs and are oldest first; it returns the event types in order.
+// distinct IDs and are listed in the order they were appended (commit order: the status each
+// event records is the status after it, which only reads right in that order; a callback kept
+// pending and applied later keeps its earlier arrival time in At); it returns the event types.
 func wantTimeline(t *testing.T, m *switchboard.Message) []switchboard.EventType {
 	t.Helper()
 	var types []switchboard.EventType
@@ -310,8 +312,8 @@ func wantTimeline(t *testing.T, m *switchboard.Message) []switchboard.EventType 
 			t.Fatalf("event %d of %s has ID %d, want a distinct non-zero ID", i, m.ID, e.ID)
 		}
 		seen[e.ID] = true
-		if i > 0 && e.At.Before(m.Events[i-1].At) {
-			t.Fatalf("events of %s not oldest first: %s after %s", m.ID, e.At, m.Events[i-1].At)
+		if i > 0 && e.ID < m.Events[i-1].ID {
+			t.Fatalf("events of %s not in append order: id %d after %d", m.ID, e.ID, m.Events[i-1].ID)
 		}
 		types = append(types, e.Type)
 	}

@@ -107,16 +107,17 @@ func testUpdateEvents(t *testing.T, s switchboard.Store) {
 	})
 	got := get(t, s, m.ID)
 	types := wantTimeline(t, got)
-	// Oldest first: the note's own time puts it before the attempt appended with it.
+	// Append order: the note keeps its own (earlier) time but stays after the attempt appended
+	// before it.
 	wantEqual(t, "event types", []switchboard.EventType{
-		switchboard.EventCreated, switchboard.EventNote, switchboard.EventAttempt, switchboard.EventProviderError,
+		switchboard.EventCreated, switchboard.EventAttempt, switchboard.EventNote, switchboard.EventProviderError,
 	}, types)
 	e := got.Events
-	if !e[1].At.Equal(at(30*time.Second)) || e[1].Status != switchboard.StatusSending || e[1].Detail != "explicit time" {
-		t.Fatalf("note event = %+v, want its own time and status sending", e[1])
+	if !e[2].At.Equal(at(30*time.Second)) || e[2].Status != switchboard.StatusSending || e[2].Detail != "explicit time" {
+		t.Fatalf("note event = %+v, want its own time and status sending", e[2])
 	}
-	if e[2].Status != switchboard.StatusSending || !e[2].At.Equal(at(time.Minute)) || e[2].Actor != "dispatcher:node-1" || e[2].Detail != "attempt 1" {
-		t.Fatalf("attempt event = %+v, want status sending at +1m (the update's time) with actor and detail", e[2])
+	if e[1].Status != switchboard.StatusSending || !e[1].At.Equal(at(time.Minute)) || e[1].Actor != "dispatcher:node-1" || e[1].Detail != "attempt 1" {
+		t.Fatalf("attempt event = %+v, want status sending at +1m (the update's time) with actor and detail", e[1])
 	}
 	if e[3].Status != switchboard.StatusFailed || e[3].ErrorCode != 21211 || !e[3].At.Equal(at(2*time.Minute)) {
 		t.Fatalf("provider error event = %+v, want status failed, code 21211, at +2m", e[3])

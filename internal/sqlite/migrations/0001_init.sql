@@ -45,7 +45,7 @@ CREATE INDEX messages_next ON messages (next_attempt_at)
 -- Leased rows are few (a batch per dispatcher): ReleaseLeases and NextDueAt read them here.
 CREATE INDEX messages_leased ON messages (lease_owner) WHERE lease_owner IS NOT NULL;
 -- StaleSending: messages at the provider whose status has not moved; few at any time.
-CREATE INDEX messages_sending ON messages (updated_at) WHERE status = 'sending';
+CREATE INDEX messages_sending ON messages (updated_at) WHERE status IN ('sending', 'sent');
 -- Callbacks find their message by the provider's SID.
 CREATE UNIQUE INDEX messages_provider_sid ON messages (provider_sid) WHERE provider_sid IS NOT NULL;
 -- "Did this customer get the text?": a recipient's messages, newest first.
@@ -64,7 +64,7 @@ CREATE TABLE message_events (
 	at         INTEGER NOT NULL
 );
 -- A timeline is read oldest first: by time, then in the order the events were appended.
-CREATE INDEX message_events_message ON message_events (message_id, at, id);
+CREATE INDEX message_events_message ON message_events (message_id, id);
 
 -- idempotency_keys remembers which message a create request with an Idempotency-Key made.
 CREATE TABLE idempotency_keys (
