@@ -70,6 +70,14 @@ type Store interface {
 	// ListSenders returns the recorded senders.
 	ListSenders(ctx context.Context) ([]Sender, error)
 
+	// RecordConsent appends a change to a recipient's consent history (ID set by the store).
+	RecordConsent(ctx context.Context, c *ConsentRecord) error
+	// LatestConsent returns the most recent record for phone among scopes (a pool's name and
+	// ScopeAll), or nil when there is none.
+	LatestConsent(ctx context.Context, phone string, scopes []string) (*ConsentRecord, error)
+	// ConsentHistory returns every record for phone, oldest first.
+	ConsentHistory(ctx context.Context, phone string) ([]*ConsentRecord, error)
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

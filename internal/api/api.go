@@ -19,6 +19,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 )
 
 // Config wires a Server.
@@ -31,6 +32,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// DefaultValidity applies when a message sets no validity_seconds.
 	DefaultValidity time.Duration
+	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
+	Consent *consent.Service
 	// OnAccepted is called after a message is committed, to wake the dispatcher.
 	OnAccepted func()
 }

@@ -68,6 +68,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m.APIKeyID = key.ID
+	if s.cfg.Consent != nil {
+		if err := s.cfg.Consent.CheckAccept(r.Context(), m.To, m.Pool); err != nil {
+			return err
+		}
+	}
 	var idem *switchboard.Idempotency
 	if idemKey != "" {
 		canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted

@@ -23,6 +23,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -45,6 +46,7 @@ type Node struct {
 	simSrvAddr string
 	provider   *twilio.Provider
 	api        *api.Server
+	consent    *consent.Service
 	disp       *dispatch.Dispatcher
 
 	ln  net.Listener
@@ -122,9 +124,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 	}
 
-	n.disp = n.newDispatcher(opts, tcfg.AuthToken)
+	n.consent = consent.New(n.store, n.clock)
+	n.disp = n.newDispatcher(opts)
 	n.api = api.New(api.Config{
-		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"),
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 	})
 	wh := webhook.New(webhook.Config{
@@ -148,7 +151,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	return n, nil
 }
 
-func (n *Node) newDispatcher(opts Options, _ string) *dispatch.Dispatcher {
+func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	pub := n.cfg.PublicURL
 	dcfg := dispatch.Config{
 		Store: n.store, Provider: n.provider, Senders: n.cfg.Senders,
@@ -156,6 +159,18 @@ func (n *Node) newDispatcher(opts Options, _ string) *dispatch.Dispatcher {
 		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
 		CallbackURL: func(id string) string {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
+		},
+		Check: func(ctx context.Context, m *switchboard.Message) (*dispatch.Block, error) {
+			c, err := n.consent.Blocked(ctx, m.To, m.Pool)
+			if err != nil || c == nil {
+				return nil, err
+			}
+			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: consent.Reason(c) + "; it was not sent"}, nil
+		},
+		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
+			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
+				fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
+			return err
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
 	}

@@ -267,6 +267,39 @@ func TestMagicNumbers(t *testing.T) {
 	if len(n.simMessages(t)) != 0 {
 		t.Error("the simulator stored a message for a magic number")
 	}
+	// 21610 recorded the recipient as opted out, with its source and evidence...
+	c, err := n.Store().LatestConsent(ctx, "+15005550004", []string{"default", switchboard.ScopeAll})
+	if err != nil || c == nil || c.State != switchboard.ConsentOptedOut || c.Source != switchboard.ConsentFromProviderError || !strings.Contains(c.Evidence, "21610") {
+		t.Fatalf("opt-out not recorded: %+v %v", c, err)
+	}
+	// ...so the next message to them is refused at the API, before anything is stored.
+	_, err = n.client.Send(ctx, &client.SendRequest{To: "+15005550004", Body: "again"})
+	if !client.IsCode(err, "recipient_opted_out") {
+		t.Fatalf("send to an opted-out recipient: %v", err)
+	}
+}
+
+func TestOptOutArrivingAfterAcceptanceBlocks(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{})
+	ctx := context.Background()
+	// Scheduled for later, so the opt-out lands between acceptance and sending.
+	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550123", Body: "promo", SendAt: time.Now().Add(400 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Store().RecordConsent(ctx, &switchboard.ConsentRecord{Phone: "+14155550123", Scope: switchboard.ScopeAll,
+		State: switchboard.ConsentOptedOut, Source: switchboard.ConsentFromAPI, Evidence: "test", Actor: "test", At: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusBlocked, switchboard.StatusDelivered)
+	if m.Status != switchboard.StatusBlocked || m.ErrorCode != 21610 || m.Attempts != 0 || !strings.Contains(m.ErrorMessage, "opted out") {
+		t.Fatalf("message after a late opt-out: %s code %d attempts %d %q", m.Status, m.ErrorCode, m.Attempts, m.ErrorMessage)
+	}
+	if len(n.simMessages(t)) != 0 {
+		t.Fatal("a message to an opted-out recipient reached the provider")
+	}
 }
 
 func TestFaultsThousandMessagesAllDeliveredOnce(t *testing.T) {

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Outbox", outboxTests},
 		{"Callbacks", callbackTests},
 		{"Other", otherTests},
+		{"Consent", consentTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

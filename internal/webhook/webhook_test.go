@@ -103,11 +103,15 @@ func TestBadSignaturesStoreNothing(t *testing.T) {
 	tampered := statusForm("delivered")
 	tampered.Set("MessageStatus", "failed")
 	cases := map[string]func() *httptest.ResponseRecorder{
-		"missing":         func() *httptest.ResponseRecorder { return post(h, path, form, "") },
-		"forged":          func() *httptest.ResponseRecorder { return post(h, path, form, twiliosig.Sign("othertoken", public+path, form)) },
-		"tampered body":   func() *httptest.ResponseRecorder { return post(h, path, tampered, good) },
-		"tampered query":  func() *httptest.ResponseRecorder { return post(h, webhook.StatusPath+"?m=msg_other", form, good) },
-		"host header url": func() *httptest.ResponseRecorder { return post(h, path, form, twiliosig.Sign(token, "http://attacker.example"+path, form)) },
+		"missing": func() *httptest.ResponseRecorder { return post(h, path, form, "") },
+		"forged": func() *httptest.ResponseRecorder {
+			return post(h, path, form, twiliosig.Sign("othertoken", public+path, form))
+		},
+		"tampered body":  func() *httptest.ResponseRecorder { return post(h, path, tampered, good) },
+		"tampered query": func() *httptest.ResponseRecorder { return post(h, webhook.StatusPath+"?m=msg_other", form, good) },
+		"host header url": func() *httptest.ResponseRecorder {
+			return post(h, path, form, twiliosig.Sign(token, "http://attacker.example"+path, form))
+		},
 		"inbound forged": func() *httptest.ResponseRecorder {
 			in := url.Values{"MessageSid": {"SM" + strings.Repeat("b", 32)}, "From": {"+14155550100"}, "To": {"+15005550006"}, "Body": {"STOP"}}
 			return post(h, webhook.InboundPath, in, "bm90IGEgc2lnbmF0dXJl")

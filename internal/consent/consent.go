@@ -1,0 +1,79 @@
+// Package consent decides whether a recipient may be messaged and records consent changes:
+// opt-outs (STOP, or the provider's 21610), opt-ins, with their source and evidence, in an
+// append-only history.
+//
+// Consent is checked twice: when a message is accepted (refused with a problem code) and again
+// right before it is handed to the provider, since an opt-out can arrive in between.
+package consent
+
+import (
+	"context"
+	"fmt"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// OptOutErrorCode is Twilio's code for a recipient who opted out; Switchboard uses it on
+// messages it blocks for the same reason, so one code means one thing on every timeline.
+const OptOutErrorCode = 21610
+
+// Service checks and records consent.
+type Service struct {
+	Store switchboard.Store
+	Clock switchboard.Clock
+}
+
+// New returns a Service.
+func New(store switchboard.Store, clock switchboard.Clock) *Service {
+	if clock == nil {
+		clock = switchboard.SystemClock
+	}
+	return &Service{Store: store, Clock: clock}
+}
+
+// Scopes are the consent scopes that apply to a message from a pool.
+func Scopes(pool string) []string {
+	if pool == "" || pool == switchboard.ScopeAll {
+		return []string{switchboard.ScopeAll}
+	}
+	return []string{pool, switchboard.ScopeAll}
+}
+
+// Blocked returns the reason a message to phone from pool must not be sent, or nil when it may be.
+func (s *Service) Blocked(ctx context.Context, phone, pool string) (*switchboard.ConsentRecord, error) {
+	c, err := s.Store.LatestConsent(ctx, phone, Scopes(pool))
+	if err != nil || c == nil || c.State != switchboard.ConsentOptedOut {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reason explains a blocking record in words for the timeline and the API.
+func Reason(c *switchboard.ConsentRecord) string {
+	scope := "pool " + c.Scope
+	if c.Scope == switchboard.ScopeAll {
+		scope = "every pool"
+	}
+	return fmt.Sprintf("the recipient opted out (%s, source %s, %s) for %s", c.At.Format("2006-01-02 15:04:05Z07:00"), c.Source, c.Evidence, scope)
+}
+
+// CheckAccept refuses a new message to an opted-out recipient with EUNPROCESSABLE/recipient_opted_out.
+func (s *Service) CheckAccept(ctx context.Context, phone, pool string) error {
+	c, err := s.Blocked(ctx, phone, pool)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be messaged again", Reason(c))
+	}
+	return nil
+}
+
+// Record appends a consent change.
+func (s *Service) Record(ctx context.Context, phone, scope string, state switchboard.ConsentState, source switchboard.ConsentSource, evidence, actor string) (*switchboard.ConsentRecord, error) {
+	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: source, Evidence: evidence, Actor: actor, At: s.Clock()}
+	if err := s.Store.RecordConsent(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	consentCols    = `id, phone, scope, state, source, evidence, actor, at`
+	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? ORDER BY at, id`
+)
+
+// RecordConsent appends a change to a recipient's consent history.
+func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
+	if err := validConsent(c); err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *wtx) error {
+		if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At)).Scan(&c.ID); err != nil {
+			return fmt.Errorf("sqlite: record consent: %w", err)
+		}
+		return nil
+	})
+}
+
+func validConsent(c *switchboard.ConsentRecord) error {
+	switch {
+	case c == nil || c.Phone == "" || c.Scope == "":
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a phone and a scope")
+	case !c.State.Valid():
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
+	case c.At.IsZero():
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a time")
+	}
+	return nil
+}
+
+// LatestConsent returns the most recent record for phone among scopes, or nil.
+func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) (*switchboard.ConsentRecord, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	args := []any{phone}
+	for _, s := range scopes {
+		args = append(args, s)
+	}
+	q := `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?` +
+		strings.Repeat(", ?", len(scopes)-1) + `) ORDER BY at DESC, id DESC LIMIT 1`
+	c, err := scanConsent(db.r.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: latest consent: %w", err)
+	}
+	return c, nil
+}
+
+// ConsentHistory returns every record for phone, oldest first.
+func (db *DB) ConsentHistory(ctx context.Context, phone string) ([]*switchboard.ConsentRecord, error) {
+	rows, err := db.r.QueryContext(ctx, qConsentHistory, phone)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consent history: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.ConsentRecord
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: consent history: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func scanConsent(s scanner) (*switchboard.ConsentRecord, error) {
+	var (
+		c  switchboard.ConsentRecord
+		at int64
+	)
+	if err := s.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &at); err != nil {
+		return nil, err
+	}
+	c.At = fromMicros(at)
+	return &c, nil
+}
