@@ -251,6 +251,9 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 // URL is the node's base URL on loopback.
 func (n *Node) URL() string { return "http://" + n.Addr() }
 
+// Config is the node's resolved configuration.
+func (n *Node) Config() *config.Config { return n.cfg }
+
 // Store is the node's store.
 func (n *Node) Store() switchboard.Store { return n.store }
 
