@@ -348,9 +348,9 @@ func TestClientListFiltersAndPaging(t *testing.T) {
 
 	// The raw YYYY-MM-DD forms of Twilio's docs.
 	for q, want := range map[string]int{
-		"DateSent>=2024-03-04":                    4,
-		"DateSent<=2024-03-02":                    4,
-		"DateSent=2024-03-05":                     2,
+		"DateSent>=2024-03-04":                      4,
+		"DateSent<=2024-03-02":                      4,
+		"DateSent=2024-03-05":                       2,
 		"DateSent>=2024-03-02&DateSent<=2024-03-03": 4,
 	} {
 		code, body := e.do(t, http.MethodGet, e.messagesPath()+"?"+q, nil)

@@ -1,7 +1,6 @@
 package twiliosim
 
 import (
-	"container/heap"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -27,24 +26,53 @@ type event struct {
 	post *callbackPost
 }
 
+// eventHeap is a binary min-heap ordered by (at, seq). It is hand-rolled rather than
+// container/heap so that pushing and popping events does not box them.
 type eventHeap []event
 
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
+func (h eventHeap) less(i, j int) bool {
 	if !h[i].at.Equal(h[j].at) {
 		return h[i].at.Before(h[j].at)
 	}
 	return h[i].seq < h[j].seq
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	n := len(old)
-	ev := old[n-1]
-	old[n-1] = event{}
-	*h = old[:n-1]
-	return ev
+
+func (h *eventHeap) push(ev event) {
+	*h = append(*h, ev)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q.less(i, parent) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+}
+
+func (h *eventHeap) pop() event {
+	q := *h
+	n := len(q) - 1
+	top := q[0]
+	q[0] = q[n]
+	q[n] = event{}
+	q = q[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && q.less(l, m) {
+			m = l
+		}
+		if r < n && q.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	*h = q
+	return top
 }
 
 type scheduler struct {
@@ -61,7 +89,7 @@ func (sc *scheduler) push(ev event) {
 	sc.mu.Lock()
 	sc.seq++
 	ev.seq = sc.seq
-	heap.Push(&sc.h, ev)
+	sc.h.push(ev)
 	top := sc.h[0].seq == ev.seq
 	sc.mu.Unlock()
 	if top {
@@ -82,7 +110,7 @@ func (sc *scheduler) popDue(now time.Time) (event, bool, time.Duration) {
 	if d := sc.h[0].at.Sub(now); d > 0 {
 		return event{}, false, d
 	}
-	return heap.Pop(&sc.h).(event), true, 0
+	return sc.h.pop(), true, 0
 }
 
 func (sc *scheduler) clear() {
@@ -135,11 +163,20 @@ func (s *Simulator) startLifecycleLocked(m *message) {
 	case statusAccepted:
 		s.sched.push(event{at: now, kind: evAdvance, m: m, from: statusAccepted})
 	case statusScheduled:
-		at := now.Add(m.SendAt.Sub(s.now()))
-		s.sched.push(event{at: at, kind: evAdvance, m: m, from: statusScheduled})
+		s.scheduleReleaseLocked(m, now)
 	case statusQueued:
 		s.scheduleQueuedLocked(m, now)
 	}
+}
+
+// releasePoll bounds how long a scheduled message sleeps before SendAt is checked again against
+// the simulator's clock, so that a test moving an injected clock forward releases it promptly.
+const releasePoll = 250 * time.Millisecond
+
+// scheduleReleaseLocked schedules the check that releases a scheduled message at its SendAt.
+func (s *Simulator) scheduleReleaseLocked(m *message, now time.Time) {
+	wait := min(m.SendAt.Sub(s.now()), releasePoll)
+	s.sched.push(event{at: now.Add(max(wait, 0)), kind: evAdvance, m: m, from: statusScheduled})
 }
 
 // scheduleQueuedLocked schedules a queued message's next step: sending after SendingDelay, or
@@ -173,6 +210,11 @@ func (s *Simulator) advance(m *message, from string) {
 		m.Status = statusQueued
 		s.scheduleQueuedLocked(m, realNow)
 	case statusScheduled:
+		if now.Before(*m.SendAt) {
+			s.scheduleReleaseLocked(m, realNow)
+			s.mu.Unlock()
+			return
+		}
 		m.Status = statusQueued
 		m.DateSent = &now
 		s.scheduleQueuedLocked(m, realNow)

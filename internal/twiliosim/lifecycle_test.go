@@ -2,7 +2,9 @@ package twiliosim_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -224,5 +226,74 @@ func TestMessagingServiceCallbacks(t *testing.T) {
 		if cb.Params.Get("MessagingServiceSid") != mg || cb.Params.Get("From") != twiliosim.MagicFrom || !cb.SigValid {
 			t.Errorf("callback %v valid=%v", cb.Params, cb.SigValid)
 		}
+	}
+}
+
+func TestScheduledReleaseFollowsInjectedClock(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	e := newEnv(t, twiliosim.Config{Now: clock, CallbackWorkers: 1})
+	rcv := newReceiver(t, e.sim)
+	p := &api.CreateMessageParams{}
+	p.SetTo("+14155550100").SetMessagingServiceSid("MG" + fmt.Sprintf("%032x", 4)).SetBody("at ten").
+		SetScheduleType("fixed").SetSendAt(clock().Add(time.Hour)).SetStatusCallback(rcv.srv.URL + "/s")
+	m, err := e.account(t).Api.CreateMessage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.sim.Message(*m.Sid); got.Status != "scheduled" {
+		t.Fatalf("status %s", got.Status)
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Minute)
+	mu.Unlock()
+	d := waitStatus(t, e.sim, *m.Sid, "delivered")
+	if d.DateSent == nil || !d.DateSent.Equal(clock()) {
+		t.Errorf("date_sent %v, want the release time %v", d.DateSent, clock())
+	}
+	eventually(t, 5*time.Second, "callbacks", func() bool { return len(rcv.forSID(*m.Sid)) == 4 })
+	if got := statuses(rcv.forSID(*m.Sid)); !slices.Equal(got, []string{"queued", "sending", "sent", "delivered"}) {
+		t.Errorf("statuses %v", got)
+	}
+}
+
+func TestCloseAbortsHangingCallbacks(t *testing.T) {
+	t.Parallel()
+	sim := twiliosim.New(twiliosim.Config{SendingDelay: time.Millisecond, SentDelay: time.Millisecond, DeliveredDelay: time.Millisecond})
+	arrived := make(chan struct{}, 10)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client going away
+		arrived <- struct{}{}
+		<-r.Context().Done() // never answers
+	}))
+	defer func() {
+		hang.CloseClientConnections()
+		hang.Close()
+	}()
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	e := &env{sim: sim, srv: srv}
+	createVia(t, e, "+14155550100", twiliosim.MagicFrom, "hang", hang.URL+"/s")
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no callback arrived")
+	}
+	done := make(chan struct{})
+	go func() {
+		sim.Close()
+		sim.Close() // idempotent
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return while a callback receiver hung")
 	}
 }

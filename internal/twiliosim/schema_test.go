@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,6 +86,11 @@ func responseSchema(t *testing.T, path, method, status string) map[string]any {
 type schemaChecker struct {
 	t        *testing.T
 	patterns map[string]*regexp.Regexp
+	errs     []string
+}
+
+func (c *schemaChecker) errorf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
 }
 
 func (c *schemaChecker) resolve(s map[string]any) map[string]any {
@@ -99,11 +105,10 @@ func (c *schemaChecker) resolve(s map[string]any) map[string]any {
 }
 
 func (c *schemaChecker) check(where string, s map[string]any, v any) {
-	c.t.Helper()
 	s = c.resolve(s)
 	if v == nil {
 		if s["nullable"] != true {
-			c.t.Errorf("%s: null, but the schema is not nullable", where)
+			c.errorf("%s: null, but the schema is not nullable", where)
 		}
 		return
 	}
@@ -115,14 +120,14 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 			}
 		}
 		if !found {
-			c.t.Errorf("%s: %v is not one of %v", where, v, enum)
+			c.errorf("%s: %v is not one of %v", where, v, enum)
 		}
 	}
 	switch s["type"] {
 	case "string":
 		str, ok := v.(string)
 		if !ok {
-			c.t.Errorf("%s: %v (%T) is not a string", where, v, v)
+			c.errorf("%s: %v (%T) is not a string", where, v, v)
 			return
 		}
 		if p, ok := s["pattern"].(string); ok {
@@ -132,42 +137,42 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 				c.patterns[p] = re
 			}
 			if !re.MatchString(str) {
-				c.t.Errorf("%s: %q does not match %s", where, str, p)
+				c.errorf("%s: %q does not match %s", where, str, p)
 			}
 		}
 		if n, ok := s["minLength"].(float64); ok && len(str) < int(n) {
-			c.t.Errorf("%s: %q shorter than %v", where, str, n)
+			c.errorf("%s: %q shorter than %v", where, str, n)
 		}
 		if n, ok := s["maxLength"].(float64); ok && len(str) > int(n) {
-			c.t.Errorf("%s: %q longer than %v", where, str, n)
+			c.errorf("%s: %q longer than %v", where, str, n)
 		}
 		switch s["format"] {
 		case "date-time-rfc-2822":
 			if _, err := time.Parse(time.RFC1123Z, str); err != nil {
-				c.t.Errorf("%s: %q is not an RFC 2822 date: %v", where, str, err)
+				c.errorf("%s: %q is not an RFC 2822 date: %v", where, str, err)
 			}
 		case "uri":
 			if _, err := url.Parse(str); err != nil {
-				c.t.Errorf("%s: %q is not a URI: %v", where, str, err)
+				c.errorf("%s: %q is not a URI: %v", where, str, err)
 			}
 		}
 	case "integer":
 		n, ok := v.(json.Number)
 		if _, err := n.Int64(); !ok || err != nil {
-			c.t.Errorf("%s: %v (%T) is not an integer", where, v, v)
+			c.errorf("%s: %v (%T) is not an integer", where, v, v)
 		}
 	case "number":
 		if _, ok := v.(json.Number); !ok {
-			c.t.Errorf("%s: %v (%T) is not a number", where, v, v)
+			c.errorf("%s: %v (%T) is not a number", where, v, v)
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
-			c.t.Errorf("%s: %v (%T) is not a boolean", where, v, v)
+			c.errorf("%s: %v (%T) is not a boolean", where, v, v)
 		}
 	case "array":
 		arr, ok := v.([]any)
 		if !ok {
-			c.t.Errorf("%s: %v (%T) is not an array", where, v, v)
+			c.errorf("%s: %v (%T) is not an array", where, v, v)
 			return
 		}
 		items, _ := s["items"].(map[string]any)
@@ -179,7 +184,7 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 	case "object":
 		o, ok := v.(map[string]any)
 		if !ok {
-			c.t.Errorf("%s: %v (%T) is not an object", where, v, v)
+			c.errorf("%s: %v (%T) is not an object", where, v, v)
 			return
 		}
 		props, _ := s["properties"].(map[string]any)
@@ -189,7 +194,7 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 		for name, ps := range props {
 			pv, present := o[name]
 			if !present {
-				c.t.Errorf("%s: property %q missing", where, name)
+				c.errorf("%s: property %q missing", where, name)
 				continue
 			}
 			c.check(where+"."+name, ps.(map[string]any), pv)
@@ -202,7 +207,7 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 		}
 		sort.Strings(extra)
 		if len(extra) > 0 {
-			c.t.Errorf("%s: properties not in the schema: %v", where, extra)
+			c.errorf("%s: properties not in the schema: %v", where, extra)
 		}
 	}
 }
@@ -215,7 +220,47 @@ func validate(t *testing.T, path, method string, status int, body []byte) map[st
 	mustJSON(t, body, &v)
 	c := &schemaChecker{t: t, patterns: map[string]*regexp.Regexp{}}
 	c.check(method+" "+path, schema, v)
+	for _, e := range c.errs {
+		t.Error(e)
+	}
 	return v
+}
+
+// The checker itself must catch drift from the spec.
+func TestSchemaCheckerCatchesDrift(t *testing.T) {
+	t.Parallel()
+	schema := responseSchema(t, "/2010-04-01/Accounts/{AccountSid}/Messages.json", "post", "201")
+	good := `{"account_sid":"ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","api_version":"2010-04-01","body":"hi",
+		"date_created":"Thu, 30 Jul 2015 20:12:31 +0000","date_sent":null,"date_updated":"Thu, 30 Jul 2015 20:12:31 +0000",
+		"direction":"outbound-api","error_code":null,"error_message":null,"from":"+15005550006",
+		"messaging_service_sid":null,"num_media":"0","num_segments":"1","price":null,"price_unit":"USD",
+		"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"queued","subresource_uris":{"media":"/x"},
+		"to":"+14155550100","uri":"/x.json"}`
+	check := func(body string) []string {
+		var v map[string]any
+		mustJSON(t, []byte(body), &v)
+		c := &schemaChecker{t: t, patterns: map[string]*regexp.Regexp{}}
+		c.check("msg", schema, v)
+		return c.errs
+	}
+	if errs := check(good); len(errs) != 0 {
+		t.Fatalf("a valid message was refused: %v", errs)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{`"num_segments":"1"`, `"num_segments":1`, "msg.num_segments"},
+		{`"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`, `"sid":"XXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`, "msg.sid"},
+		{`"status":"queued"`, `"status":"pending"`, "msg.status"},
+		{`"date_created":"Thu, 30 Jul 2015 20:12:31 +0000"`, `"date_created":"2015-07-30T20:12:31Z"`, "msg.date_created"},
+		{`"error_code":null`, `"error_code":"30003"`, "msg.error_code"},
+		{`"uri":"/x.json"`, `"url":"/x.json"`, "uri"},
+		{`"direction":"outbound-api"`, `"direction":null`, "msg.direction"},
+	} {
+		bad := strings.Replace(good, tc.from, tc.to, 1)
+		errs := check(bad)
+		if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, tc.want) }) {
+			t.Errorf("%s -> %s: errors %v, want one about %s", tc.from, tc.to, errs, tc.want)
+		}
+	}
 }
 
 func TestResponsesMatchTwilioOpenAPI(t *testing.T) {

@@ -18,6 +18,7 @@ type apiError struct {
 	Detail  string
 }
 
+// Error implements error.
 func (e *apiError) Error() string {
 	return fmt.Sprintf("twilio %d/%d: %s", e.Status, e.Code, e.Message)
 }

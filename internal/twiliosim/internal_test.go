@@ -1,0 +1,76 @@
+package twiliosim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestEventHeapOrder(t *testing.T) {
+	t.Parallel()
+	base := time.Now()
+	var h eventHeap
+	var want []event
+	for i := range 2000 {
+		ev := event{at: base.Add(time.Duration(rand.IntN(50)) * time.Millisecond), seq: uint64(i)}
+		want = append(want, ev)
+		h.push(ev)
+		if rand.IntN(4) == 0 { // interleave pops with pushes
+			got := h.pop()
+			slices.SortFunc(want, cmpEvent)
+			if got.seq != want[0].seq {
+				t.Fatalf("pop = seq %d, want %d", got.seq, want[0].seq)
+			}
+			want = want[1:]
+		}
+	}
+	slices.SortFunc(want, cmpEvent)
+	for _, w := range want {
+		if got := h.pop(); got.seq != w.seq {
+			t.Fatalf("pop = seq %d at %v, want seq %d at %v", got.seq, got.at, w.seq, w.at)
+		}
+	}
+	if len(h) != 0 {
+		t.Fatalf("%d events left", len(h))
+	}
+}
+
+func cmpEvent(a, b event) int {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c
+	}
+	return int(a.seq) - int(b.seq)
+}
+
+func TestValidators(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"+14155550100": true, "+15005550006": true, "+442071838750": true, "+1234567": true,
+		"+123456": false, "14155550100": false, "+04155550100": false, "+1415555010a": false,
+		"+1234567890123456": false, "": false, "+": false,
+	} {
+		if got := isE164(s); got != want {
+			t.Errorf("isE164(%q) = %v", s, got)
+		}
+	}
+	mg := "MG" + "0123456789abcdef0123456789abcdef"
+	if !isSID(mg, "MG", true) || isSID("MG0123456789ABCDEF0123456789abcdef", "MG", true) ||
+		isSID(mg[:33], "MG", true) || isSID("HX"+mg[2:], "MG", true) {
+		t.Errorf("isSID")
+	}
+	for pattern, want := range map[string]bool{"": true, "555": true, "+1415*55": true, "0199": true, "99*9": false, "+2": false} {
+		if got := matchPhone(pattern, "+14155550199"); got != want {
+			t.Errorf("matchPhone(%q) = %v", pattern, got)
+		}
+	}
+	if got := friendlyName("+15005550006"); got != "(500) 555-0006" {
+		t.Errorf("friendlyName = %q", got)
+	}
+	if got := retryDelay(0); got != 100*time.Millisecond {
+		t.Errorf("retryDelay(0) = %v", got)
+	}
+	if got := retryDelay(9); got != 10*time.Second {
+		t.Errorf("retryDelay(9) = %v", got)
+	}
+}
