@@ -1,0 +1,719 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+// messageCols are the columns scanMessage reads, in its order.
+const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
+	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
+	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
+	api_key_id, created_at, updated_at`
+
+const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
+
+// messageValues are the parameters of a message row, in messageCols order. They are cast because
+// the create statements insert them with INSERT … SELECT, where PostgreSQL does not infer
+// parameter types from the target columns.
+const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
+	$9::jsonb, $10::integer, $11::text, $12::jsonb, $13::timestamptz, $14::timestamptz, $15::text,
+	$16::integer, $17::text, $18::integer, $19::timestamptz, $20::boolean, $21::timestamptz, $22::text,
+	$23::timestamptz, $24::text, $25::timestamptz, $26::timestamptz`
+
+// createdEvent inserts the "created" event of the message inserted by the CTE m ($27…$31).
+const createdEvent = `INSERT INTO message_events (message_id, type, status, actor, detail, at)
+	SELECT id, $27::text, $28::text, $29::text, $30::text, $31::timestamptz FROM m
+	RETURNING id`
+
+const (
+	// qCreate inserts a message and its first event in one statement.
+	qCreate = `WITH m AS (
+			INSERT INTO messages (` + messageCols + `) VALUES (` + messageValues + `) RETURNING id)
+		` + createdEvent
+	// qCreateIdem does the same only if it inserts the idempotency key ($32…$34) first. When the
+	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
+	// transaction and inserts nothing: no message, no event, no row returned.
+	qCreateIdem = `WITH k AS (
+			INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
+			VALUES ($32::text, $33::text, $34::text, $1::text, $25::timestamptz)
+			ON CONFLICT DO NOTHING RETURNING message_id),
+		m AS (
+			INSERT INTO messages (` + messageCols + `) SELECT ` + messageValues + ` FROM k RETURNING id)
+		` + createdEvent
+
+	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
+	qIdemMessage      = `SELECT ` + messageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
+	qIdemEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
+	qIdemMessageID    = `SELECT message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
+	qMessageByID      = `SELECT ` + messageCols + ` FROM messages WHERE id = $1`
+	qMessageBySID     = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = $1`
+	qEvents           = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
+	qEventsBySID      = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (SELECT id FROM messages WHERE provider_sid = $1) ORDER BY id`
+	qLockMessage      = qMessageByID + ` FOR UPDATE`
+	qLockMessageBySID = qMessageBySID + ` FOR UPDATE`
+	qInsertEvent      = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`
+	// qSaveMessage writes back every column a change may touch.
+	qSaveMessage = `UPDATE messages SET status = $2, provider_sid = $3, error_code = $4, error_message = $5,
+		attempts = $6, next_attempt_at = $7, attempt_in_flight = $8, attempt_started_at = $9,
+		lease_owner = $10, lease_until = $11, updated_at = $12 WHERE id = $1`
+	// qClaim locks the due rows it takes and skips those another transaction holds, so concurrent
+	// claims on any number of nodes never share a message. A row claimed and committed by another
+	// node after this statement's snapshot is re-checked once locked and no longer matches.
+	qClaim = `UPDATE messages SET lease_owner = $1, lease_until = $2
+		WHERE id IN (
+			SELECT id FROM messages
+			WHERE from_number = $3 AND status IN ('queued', 'scheduled') AND next_attempt_at <= $4
+				AND (lease_until IS NULL OR lease_until <= $4)
+			ORDER BY next_attempt_at
+			LIMIT $5
+			FOR UPDATE SKIP LOCKED)
+		RETURNING ` + messageCols
+	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
+	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
+	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
+	// message.
+	qDueSenders = `WITH RECURSIVE s(f) AS (
+			(SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				ORDER BY from_number LIMIT 1)
+			UNION ALL
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number > s.f ORDER BY from_number LIMIT 1)
+			FROM s WHERE s.f IS NOT NULL)
+		SELECT f FROM s WHERE f IS NOT NULL AND EXISTS (
+			SELECT 1 FROM messages m WHERE m.status IN ('queued', 'scheduled') AND m.from_number = s.f
+				AND m.next_attempt_at <= $1 AND (m.lease_until IS NULL OR m.lease_until <= $1))`
+	// qNextDue: the earliest unleased claimable message (first entry of messages_next that has no
+	// lease) or the earliest moment a leased one becomes claimable again (few rows are leased).
+	qNextDue = `SELECT LEAST(
+			(SELECT next_attempt_at FROM messages
+				WHERE status IN ('queued', 'scheduled') AND lease_owner IS NULL
+				ORDER BY next_attempt_at LIMIT 1),
+			(SELECT min(GREATEST(next_attempt_at, lease_until)) FROM messages
+				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled')))`
+	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+		WHERE status IN ('sending', 'sent') AND updated_at < $1 AND provider_sid IS NOT NULL
+		ORDER BY updated_at LIMIT $2`
+)
+
+func scanMessage(r pgx.Row) (*switchboard.Message, error) {
+	var (
+		m                                         switchboard.Message
+		media, meta                               []byte
+		sendAt, validUntil, attemptStart, leaseTo *time.Time
+		sid, leaseOwner                           *string
+	)
+	err := r.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
+		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
+		&m.Attempts, &m.NextAttemptAt, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
+		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if media != nil {
+		if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
+			return nil, fmt.Errorf("message %s: media_urls: %w", m.ID, err)
+		}
+	}
+	if meta != nil {
+		if err := json.Unmarshal(meta, &m.Metadata); err != nil {
+			return nil, fmt.Errorf("message %s: metadata: %w", m.ID, err)
+		}
+	}
+	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utcPtr(sendAt), utcPtr(validUntil), utcPtr(attemptStart), utcPtr(leaseTo)
+	m.ProviderSID, m.LeaseOwner = deref(sid), deref(leaseOwner)
+	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = utc(m.NextAttemptAt), utc(m.CreatedAt), utc(m.UpdatedAt)
+	return &m, nil
+}
+
+// scanMessages reads every row of rows.
+func scanMessages(rows pgx.Rows, err error) ([]*switchboard.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*switchboard.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanEvents(rows pgx.Rows, err error) ([]*switchboard.Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []*switchboard.Event
+	for rows.Next() {
+		var (
+			e       switchboard.Event
+			payload []byte
+		)
+		if err := rows.Scan(&e.ID, &e.MessageID, &e.Type, &e.Status, &e.Actor, &e.ErrorCode, &e.Detail, &payload, &e.At); err != nil {
+			return nil, err
+		}
+		if payload != nil {
+			e.Payload = json.RawMessage(payload)
+		}
+		e.At = utc(e.At)
+		evs = append(evs, &e)
+	}
+	return evs, rows.Err()
+}
+
+// jsonArray encodes v for a jsonb column, or NULL when it is empty.
+func jsonArray(v []string) (any, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func jsonMap(v map[string]string) (any, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// rawJSON passes a raw payload to a json column unchanged, or NULL.
+func rawJSON(p json.RawMessage) any {
+	if len(p) == 0 {
+		return nil
+	}
+	return string(p)
+}
+
+// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
+// precision, empty collections nil.
+func normalize(m *switchboard.Message) {
+	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+	utp := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		v := ut(*t)
+		return &v
+	}
+	if len(m.MediaURLs) == 0 {
+		m.MediaURLs = nil
+	}
+	if len(m.Metadata) == 0 {
+		m.Metadata = nil
+	}
+	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
+	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
+}
+
+func notFound(id string) error {
+	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
+}
+
+// CreateMessage stores a new message with its "created" event; see switchboard.Store.
+//
+// Without an idempotency key it is one statement. With one, the same statement first inserts the
+// key with ON CONFLICT DO NOTHING: of concurrent requests with one key, on any nodes, exactly one
+// inserts it and its message; the others wait for that commit, insert nothing, and then read the
+// key to replay the message or refuse a different request.
+func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
+	if m == nil || m.ID == "" {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
+	}
+	if !m.Status.Valid() {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
+	}
+	if idem != nil && idem.Key == "" {
+		idem = nil
+	}
+	media, err := jsonArray(m.MediaURLs)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: media_urls: %w", err)
+	}
+	meta, err := jsonMap(m.Metadata)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: metadata: %w", err)
+	}
+	stored := *m
+	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
+	if m.Metadata != nil {
+		stored.Metadata = make(map[string]string, len(m.Metadata))
+		for k, v := range m.Metadata {
+			stored.Metadata[k] = v
+		}
+	}
+	normalize(&stored)
+	actor := "api"
+	if m.APIKeyID != "" {
+		actor = "api_key:" + m.APIKeyID
+	}
+	detail := "accepted"
+	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
+		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
+	}
+	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
+		Detail: detail, At: stored.CreatedAt}
+	stored.Events = []*switchboard.Event{ev}
+
+	args := []any{m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
+		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, nullString(m.ProviderSID),
+		m.ErrorCode, m.ErrorMessage, m.Attempts, m.NextAttemptAt, m.AttemptInFlight,
+		m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
+		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At}
+	q := qCreate
+	if idem != nil {
+		q = qCreateIdem
+		args = append(args, idem.APIKeyID, idem.Key, idem.RequestHash)
+	}
+	// A key found taken is normally read at the first try; the loop covers a key deleted (by a
+	// retention job, say) between the two statements.
+	for range 3 {
+		err := db.pool.QueryRow(ctx, q, args...).Scan(&ev.ID)
+		if err == nil {
+			return &stored, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) || idem == nil {
+			if c, ok := uniqueViolation(err); ok {
+				if c == "messages_provider_sid" {
+					return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
+						"another message already has provider SID %s", m.ProviderSID)
+				}
+				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+			}
+			return nil, false, wrap("create message", err)
+		}
+		replay, err := db.replay(ctx, idem)
+		if err != nil {
+			return nil, false, err
+		}
+		if replay != nil {
+			return replay, true, nil
+		}
+	}
+	return nil, false, fmt.Errorf("postgres: create message: idempotency key %q neither insertable nor readable", idem.Key)
+}
+
+// replay reads the message an idempotency key made, or refuses a different request with the same
+// key. It returns nil, nil when the key does not exist (any more).
+func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switchboard.Message, error) {
+	b := newBatch(readOptions)
+	b.Queue(qGetIdem, idem.APIKeyID, idem.Key)
+	b.Queue(qIdemMessage, idem.APIKeyID, idem.Key)
+	b.Queue(qIdemEvents, idem.APIKeyID, idem.Key)
+	tx, br, err := db.begin(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer rollback(ctx, tx)
+	defer br.Close()
+	var hash, id string
+	if err := br.QueryRow().Scan(&hash, &id); errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, wrap("idempotency key", err)
+	}
+	if hash != idem.RequestHash {
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
+			"idempotency key %q was already used with a different request", idem.Key)
+	}
+	m, err := scanMessage(br.QueryRow())
+	if err != nil {
+		return nil, wrap("idempotent replay", err)
+	}
+	if m.Events, err = scanEvents(br.Query()); err != nil {
+		return nil, wrap("idempotent replay", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap("idempotent replay", err)
+	}
+	return m, nil
+}
+
+// GetMessage returns a message with its timeline, oldest event first, or ENOTFOUND. The message
+// and its timeline are read from one snapshot.
+func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, error) {
+	return db.getMessage(ctx, qMessageByID, qEvents, id, func() error { return notFound(id) })
+}
+
+// GetMessageByProviderSID returns the message the provider knows by sid, with its timeline, or
+// ENOTFOUND.
+func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
+	if sid == "" {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+	}
+	return db.getMessage(ctx, qMessageBySID, qEventsBySID, sid, func() error {
+		return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+	})
+}
+
+func (db *DB) getMessage(ctx context.Context, qMessage, qTimeline, key string, missing func() error) (*switchboard.Message, error) {
+	b := newBatch(readOptions)
+	b.Queue(qMessage, key)
+	b.Queue(qTimeline, key)
+	tx, br, err := db.begin(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer rollback(ctx, tx)
+	defer br.Close()
+	m, err := scanMessage(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, missing()
+	} else if err != nil {
+		return nil, wrap("get message", err)
+	}
+	if m.Events, err = scanEvents(br.Query()); err != nil {
+		return nil, wrap("get message", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap("get message", err)
+	}
+	return m, nil
+}
+
+// Listing limits.
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return min(n, maxLimit)
+}
+
+// where builds a WHERE clause with numbered parameters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds a condition; each "?" in cond is replaced with the next parameter.
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+// sql returns the clause ("" when empty) and the number of the next parameter.
+func (w *where) sql() (string, int) {
+	if len(w.conds) == 0 {
+		return "", len(w.args) + 1
+	}
+	return " WHERE " + strings.Join(w.conds, " AND "), len(w.args) + 1
+}
+
+// ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
+func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
+	var w where
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			statuses[i] = string(s)
+		}
+		w.add("status = ANY(?)", statuses)
+	}
+	if f.To != "" {
+		w.add("to_number = ?", f.To)
+	}
+	if f.From != "" {
+		w.add("from_number = ?", f.From)
+	}
+	if f.CreatedAfter != nil {
+		w.add("created_at >= ?", *f.CreatedAfter)
+	}
+	if f.CreatedBefore != nil {
+		w.add("created_at < ?", *f.CreatedBefore)
+	}
+	if f.Cursor != "" {
+		w.add("id < ?", f.Cursor)
+	}
+	limit := clampLimit(f.Limit)
+	cond, n := w.sql()
+	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
+	q := "SELECT " + messageCols + " FROM messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	msgs, err := scanMessages(db.pool.Query(ctx, q, append(w.args, limit+1)...))
+	if err != nil {
+		return nil, "", wrap("list messages", err)
+	}
+	var next string
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		next = msgs[limit-1].ID
+	}
+	return msgs, next, nil
+}
+
+// UpdateMessage applies one atomic change; see switchboard.MessageUpdate. The returned message
+// has no timeline.
+//
+// The message row is locked (FOR UPDATE) while the change is checked and applied, so concurrent
+// updates and callbacks of one message, on any nodes, apply one after the other and append their
+// events in that order. An update that sets a provider SID first takes that SID's advisory lock,
+// so that a callback for the SID arriving at the same moment is either seen here as pending or
+// finds the message with its SID.
+func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
+	if u.ID == "" {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
+	}
+	if u.At.IsZero() {
+		// The store has no clock: a zero time would silently corrupt timelines and leases.
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
+	}
+	if u.Status != "" && !u.Status.Valid() {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	}
+	setsSID := u.ProviderSID != nil && *u.ProviderSID != ""
+	b := newBatch(txOptions)
+	if setsSID {
+		b.Queue(qLockSID, lockSIDNamespace, sidLockKey(*u.ProviderSID))
+	}
+	b.Queue(qLockMessage, u.ID)
+	if setsSID {
+		b.Queue(qPendingCallbacks, *u.ProviderSID)
+	}
+	tx, br, err := db.begin(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer rollback(ctx, tx)
+	defer br.Close()
+	if setsSID {
+		if _, err := br.Exec(); err != nil {
+			return nil, wrap("update message: lock SID", err)
+		}
+	}
+	m, err := scanMessage(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(u.ID)
+	} else if err != nil {
+		return nil, wrap("update message", err)
+	}
+	var pending []pendingCallback
+	if setsSID {
+		if pending, err = scanPending(br.Query()); err != nil {
+			return nil, wrap("pending callbacks", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap("update message", err)
+	}
+	if err := checkUpdate(m, &u); err != nil {
+		return nil, err
+	}
+	evs := applyUpdate(m, &u)
+	if setsSID {
+		evs = append(evs, applyPending(m, pending, u.At)...)
+	}
+	w := &pgx.Batch{}
+	queueSave(w, m)
+	if len(pending) > 0 {
+		w.Queue(qMarkApplied, m.ID, m.ProviderSID)
+	}
+	queueEvents(w, evs)
+	if err := sendWrites(ctx, tx, w, m, evs); err != nil {
+		return nil, err
+	}
+	if err := commit(ctx, tx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// queueSave queues the write of every column a change may touch.
+func queueSave(b *pgx.Batch, m *switchboard.Message) {
+	b.Queue(qSaveMessage, m.ID, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+		m.NextAttemptAt, m.AttemptInFlight, m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.UpdatedAt)
+}
+
+// queueEvents queues the appends of evs, in order; sendWrites reads their IDs.
+func queueEvents(b *pgx.Batch, evs []*switchboard.Event) {
+	for _, ev := range evs {
+		b.Queue(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail, rawJSON(ev.Payload), ev.At)
+	}
+}
+
+// sendWrites sends b, whose queries are writes followed by the appends of evs (queueEvents), in
+// tx, sets the events' IDs and maps a taken provider SID to its application error.
+func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Message, evs []*switchboard.Event) error {
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - len(evs) {
+		if _, err := br.Exec(); err != nil {
+			if c, ok := uniqueViolation(err); ok && c == "messages_provider_sid" {
+				return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
+					"another message already has provider SID %s", m.ProviderSID)
+			}
+			return wrap("save message", err)
+		}
+	}
+	for _, ev := range evs {
+		if err := br.QueryRow().Scan(&ev.ID); err != nil {
+			return wrap("insert event", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return wrap("save message", err)
+	}
+	return nil
+}
+
+// checkUpdate checks an update's fence and preconditions against the stored message.
+func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
+	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
+		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
+	}
+	if len(u.RequireStatus) > 0 {
+		ok := false
+		for _, s := range u.RequireStatus {
+			ok = ok || s == m.Status
+		}
+		if !ok {
+			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
+		}
+	}
+	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
+		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
+			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
+	}
+	return nil
+}
+
+// applyUpdate applies u's changes to m and returns the events to append, stamped with the
+// message, the time and the status after the update.
+func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
+	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
+		m.Status = u.Status
+	}
+	if u.ProviderSID != nil {
+		m.ProviderSID = *u.ProviderSID
+	}
+	if u.ErrorCode != nil {
+		m.ErrorCode = *u.ErrorCode
+	}
+	if u.ErrorMessage != nil {
+		m.ErrorMessage = *u.ErrorMessage
+	}
+	if u.NextAttemptAt != nil {
+		m.NextAttemptAt = *u.NextAttemptAt
+	}
+	if u.AttemptInFlight != nil {
+		m.AttemptInFlight = *u.AttemptInFlight
+	}
+	if u.AttemptStartedAt != nil {
+		t := *u.AttemptStartedAt
+		m.AttemptStartedAt = &t
+	}
+	if u.IncAttempts {
+		m.Attempts++
+	}
+	// A lease is extended only by its holder (the fence above checked that u.LeaseOwner holds it).
+	if u.LeaseUntil != nil && u.LeaseOwner != "" {
+		t := *u.LeaseUntil
+		m.LeaseUntil = &t
+	}
+	if u.ReleaseLease {
+		m.LeaseOwner, m.LeaseUntil = "", nil
+	}
+	m.UpdatedAt = u.At
+	normalize(m)
+	evs := make([]*switchboard.Event, 0, len(u.Events))
+	for _, e := range u.Events {
+		if e == nil {
+			continue
+		}
+		ev := *e
+		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
+		if ev.At.IsZero() {
+			ev.At = u.At
+		}
+		evs = append(evs, &ev)
+	}
+	return evs
+}
+
+// ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
+func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
+	if p.Owner == "" || p.Limit <= 0 {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	}
+	msgs, err := scanMessages(db.pool.Query(ctx, qClaim, p.Owner, p.LeaseUntil, p.From, p.Now, p.Limit))
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	// RETURNING does not keep the subquery's order.
+	sort.Slice(msgs, func(i, j int) bool {
+		if !msgs[i].NextAttemptAt.Equal(msgs[j].NextAttemptAt) {
+			return msgs[i].NextAttemptAt.Before(msgs[j].NextAttemptAt)
+		}
+		return msgs[i].ID < msgs[j].ID
+	})
+	return msgs, nil
+}
+
+// ReleaseLeases drops every lease owner holds and returns how many.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, qReleaseLeases, owner)
+	if err != nil {
+		return 0, wrap("release leases", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DueSenders returns the senders that have a claimable message at now, in sender order.
+func (db *DB) DueSenders(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := db.pool.Query(ctx, qDueSenders, now)
+	if err != nil {
+		return nil, wrap("due senders", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("due senders", err)
+	}
+	return out, nil
+}
+
+// NextDueAt returns the earliest time at which a queued or scheduled message becomes claimable:
+// its NextAttemptAt, or for a leased message the later of that and the lease's end. Nil when
+// there is none.
+func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
+	var t *time.Time
+	if err := db.pool.QueryRow(ctx, qNextDue).Scan(&t); err != nil {
+		return nil, wrap("next due", err)
+	}
+	return utcPtr(t), nil
+}
+
+// StaleSending lists messages in status sending or sent that have a provider SID and have not
+// changed since before, least recently changed first.
+func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
+	msgs, err := scanMessages(db.pool.Query(ctx, qStaleSending, before, clampLimit(limit)))
+	if err != nil {
+		return nil, wrap("stale sending", err)
+	}
+	return msgs, nil
+}

@@ -1,0 +1,333 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	qGetSticky = `SELECT from_number FROM sticky_senders WHERE pool = $1 AND to_number = $2`
+	// qUpsertSticky records preferred unless the recorded sender is still valid; it returns the
+	// row only when it wrote one. ON CONFLICT DO UPDATE sees (and locks) the latest committed row,
+	// so concurrent assignments on several nodes agree.
+	qUpsertSticky = `INSERT INTO sticky_senders AS s (pool, to_number, from_number) VALUES ($1, $2, $3)
+		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number
+			WHERE NOT (s.from_number = ANY($4::text[]))
+		RETURNING from_number`
+
+	inboundCols    = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
+	qInsertInbound = `INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (provider_sid) DO NOTHING`
+
+	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
+	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = $1`
+	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
+
+	// qLockSenders serializes SyncSenders of several nodes starting at once: without it, one
+	// node's inserts could collide with another's and look like a sender configured twice.
+	qLockSenders   = `LOCK TABLE senders IN SHARE ROW EXCLUSIVE MODE`
+	qDeleteSenders = `DELETE FROM senders`
+	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES ($1, $2, $3, $4, $5, $6)`
+	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
+
+	consentCols    = `id, phone, scope, state, source, evidence, actor, at`
+	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
+	qLatestConsent = `SELECT ` + consentCols + ` FROM consent_records
+		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
+	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
+)
+
+// AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
+// among valid, else preferred, which is recorded.
+func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
+	if to == "" || preferred == "" {
+		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+	}
+	// Most recipients already have a valid sender: one read answers them.
+	var from string
+	err := db.pool.QueryRow(ctx, qGetSticky, pool, to).Scan(&from)
+	if err == nil && slices.Contains(valid, from) {
+		return from, nil
+	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", wrap("sticky sender", err)
+	}
+	if valid == nil {
+		valid = []string{}
+	}
+	for range 3 {
+		err = db.pool.QueryRow(ctx, qUpsertSticky, pool, to, preferred, valid).Scan(&from)
+		if err == nil {
+			return from, nil // recorded preferred
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return "", wrap("sticky sender", err)
+		}
+		// Another node recorded a valid sender first: read it (this statement's snapshot
+		// follows that commit).
+		err = db.pool.QueryRow(ctx, qGetSticky, pool, to).Scan(&from)
+		if err == nil {
+			return from, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return "", wrap("sticky sender", err)
+		}
+	}
+	return "", wrap("sticky sender", errors.New("assignment kept changing"))
+}
+
+// CreateInbound stores an inbound message; created is false when its provider SID was seen.
+func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
+	if in == nil || in.ID == "" || in.ProviderSID == "" {
+		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	}
+	media, err := jsonArray(in.MediaURLs)
+	if err != nil {
+		return false, wrap("media_urls", err)
+	}
+	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
+		media, rawJSON(in.Payload), in.ReceivedAt)
+	if _, ok := uniqueViolation(err); ok {
+		return false, switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+	} else if err != nil {
+		return false, wrap("insert inbound", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ListInbound lists inbound messages newest first (by ID, which is time-ordered).
+func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*switchboard.InboundMessage, string, error) {
+	var w where
+	if f.From != "" {
+		w.add("from_number = ?", f.From)
+	}
+	if f.To != "" {
+		w.add("to_number = ?", f.To)
+	}
+	if f.Cursor != "" {
+		w.add("id < ?", f.Cursor)
+	}
+	limit := clampLimit(f.Limit)
+	cond, n := w.sql()
+	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	rows, err := db.pool.Query(ctx, q, append(w.args, limit+1)...)
+	if err != nil {
+		return nil, "", wrap("list inbound", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.InboundMessage
+	for rows.Next() {
+		var (
+			in             switchboard.InboundMessage
+			media, payload []byte
+		)
+		if err := rows.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
+			&media, &payload, &in.ReceivedAt); err != nil {
+			return nil, "", wrap("list inbound", err)
+		}
+		if media != nil {
+			if err := json.Unmarshal(media, &in.MediaURLs); err != nil {
+				return nil, "", wrap("inbound "+in.ID+": media_urls", err)
+			}
+		}
+		if payload != nil {
+			in.Payload = json.RawMessage(payload)
+		}
+		in.ReceivedAt = utc(in.ReceivedAt)
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("list inbound", err)
+	}
+	var next string
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// CreateAPIKey stores a new API key (hash only).
+func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
+	if k == nil || k.ID == "" || k.Hash == "" {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+	}
+	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt)
+	if _, ok := uniqueViolation(err); ok {
+		return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+	} else if err != nil {
+		return wrap("insert API key", err)
+	}
+	return nil
+}
+
+func scanAPIKey(r pgx.Row) (*switchboard.APIKey, error) {
+	var k switchboard.APIKey
+	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt); err != nil {
+		return nil, err
+	}
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt = utc(k.CreatedAt), utcPtr(k.RevokedAt), utcPtr(k.LastUsedAt)
+	return &k, nil
+}
+
+// GetAPIKeyByHash returns the unrevoked key with this secret hash, or EUNAUTHORIZED.
+func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
+	k, err := scanAPIKey(db.pool.QueryRow(ctx, qAPIKeyByHash, hash))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
+		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+	} else if err != nil {
+		return nil, wrap("API key", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys lists all keys, newest first.
+func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
+	rows, err := db.pool.Query(ctx, qListAPIKeys)
+	if err != nil {
+		return nil, wrap("list API keys", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, wrap("list API keys", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list API keys", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes a key by ID, or ENOTFOUND. Revoking a revoked key keeps its first
+// revocation time.
+func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	tag, err := db.pool.Exec(ctx, qRevokeAPIKey, at, id)
+	if err != nil {
+		return wrap("revoke API key", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+	}
+	return nil
+}
+
+// SyncSenders replaces the recorded senders with the configured ones, keeping their order.
+func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) error {
+	b := newBatch(txOptions)
+	b.Queue(qLockSenders)
+	b.Queue(qDeleteSenders)
+	for i, s := range senders {
+		b.Queue(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
+	}
+	tx, br, err := db.begin(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer rollback(ctx, tx)
+	defer br.Close()
+	for i := range len(senders) + 2 {
+		if _, err := br.Exec(); err != nil {
+			if _, ok := uniqueViolation(err); ok && i >= 2 {
+				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", senders[i-2].From)
+			}
+			return wrap("sync senders", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return wrap("sync senders", err)
+	}
+	return commit(ctx, tx)
+}
+
+// ListSenders returns the recorded senders in configuration order.
+func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
+	rows, err := db.pool.Query(ctx, qListSenders)
+	if err != nil {
+		return nil, wrap("list senders", err)
+	}
+	defer rows.Close()
+	var out []switchboard.Sender
+	for rows.Next() {
+		var s switchboard.Sender
+		if err := rows.Scan(&s.From, &s.Kind, &s.Rate, &s.Burst, &s.Pool); err != nil {
+			return nil, wrap("list senders", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list senders", err)
+	}
+	return out, nil
+}
+
+// RecordConsent appends a change to a recipient's consent history.
+func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
+	switch {
+	case c == nil || c.Phone == "" || c.Scope == "":
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a phone and a scope")
+	case !c.State.Valid():
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
+	case c.At.IsZero():
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a time")
+	}
+	if err := db.pool.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At).Scan(&c.ID); err != nil {
+		return wrap("record consent", err)
+	}
+	return nil
+}
+
+// LatestConsent returns the most recent record for phone among scopes, or nil.
+func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) (*switchboard.ConsentRecord, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	c, err := scanConsent(db.pool.QueryRow(ctx, qLatestConsent, phone, scopes))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, wrap("latest consent", err)
+	}
+	return c, nil
+}
+
+// ConsentHistory returns every record for phone, oldest first.
+func (db *DB) ConsentHistory(ctx context.Context, phone string) ([]*switchboard.ConsentRecord, error) {
+	rows, err := db.pool.Query(ctx, qConsentHistory, phone)
+	if err != nil {
+		return nil, wrap("consent history", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.ConsentRecord
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, wrap("consent history", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("consent history", err)
+	}
+	return out, nil
+}
+
+func scanConsent(r pgx.Row) (*switchboard.ConsentRecord, error) {
+	var c switchboard.ConsentRecord
+	if err := r.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &c.At); err != nil {
+		return nil, err
+	}
+	c.At = utc(c.At)
+	return &c, nil
+}

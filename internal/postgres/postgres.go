@@ -1,0 +1,308 @@
+// Package postgres is Switchboard's multi-node store: switchboard.Store on PostgreSQL through
+// pgx, for several identical nodes sharing one database. It passes the same conformance suite as
+// the embedded SQLite store (internal/storetest) and keeps its guarantees across nodes:
+//
+//   - Claims: due messages are claimed with UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+//     LOCKED) and a lease, so two nodes never hold the same message, and a dead node's leases
+//     simply expire.
+//   - Idempotency: the idempotency key row is inserted first with ON CONFLICT DO NOTHING, in the
+//     same statement that inserts the message; of several concurrent requests with one key exactly
+//     one inserts it, the others wait for its commit and replay (or are refused) from it.
+//   - Callbacks: a callback is recorded under a unique dedupe key (ON CONFLICT DO NOTHING), its
+//     message row is locked (FOR UPDATE) while it is applied, and every transaction that looks a
+//     provider SID up or sets one first takes a transaction-scoped advisory lock on that SID. The
+//     lock closes the one race row locks cannot: a callback that finds no message for its SID
+//     (and is kept pending) while another node is writing that SID to a message.
+//   - Rate limits: Reserve runs the dispatcher's GCRA in one UPSERT on a row per sender, so a
+//     sender's limit holds for the cluster (see limiter.go).
+//
+// Every method runs in one transaction, usually one or two round trips: queries that do not
+// depend on each other's results are pipelined with pgx.Batch, the BEGIN included.
+//
+// Transactions run at READ COMMITTED, which the reasoning above relies on; Open sets it as the
+// connections' default whatever the server's default is.
+//
+// # Time
+//
+// Times are timestamptz (microseconds), read back in UTC. All of them come from the caller; the
+// store has no clock, so an update or a callback without its time is refused (EINVALID).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the schema migrations of the PostgreSQL store, in order.
+func Migrations() ([]migrate.Migration, error) {
+	return migrate.Load(migrationFS, "migrations")
+}
+
+// DB is the PostgreSQL store. It is safe for concurrent use, and any number of DBs, in any number
+// of processes, may share one database.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ switchboard.Store = (*DB)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	migrate  bool
+	maxConns int32
+}
+
+// WithoutMigrate opens the store without applying pending migrations, for deployments that run
+// `switchboard migrate` (DB.Migrate) as a separate step.
+func WithoutMigrate() Option {
+	return func(o *options) { o.migrate = false }
+}
+
+// WithMaxConns sets the size of the connection pool. The default is pgxpool's (the larger of 4
+// and the number of CPUs), or pool_max_conns from the URL.
+func WithMaxConns(n int32) Option {
+	return func(o *options) { o.maxConns = n }
+}
+
+// Open connects to the database at url (a postgres:// URL or a key=value connection string, with
+// pgx's and pgxpool's parameters such as pool_max_conns) and, unless WithoutMigrate is given,
+// applies pending migrations.
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	o := options{migrate: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included.
+		return nil, errors.New("postgres: invalid database URL")
+	}
+	if o.maxConns > 0 {
+		cfg.MaxConns = o.maxConns
+	}
+	// The store's concurrency arguments (statement snapshots that see the rows another node just
+	// committed, FOR UPDATE re-checks) are READ COMMITTED arguments.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if o.migrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// Advisory lock keys, in the two-int4 key space (which does not overlap migrate's bigint key):
+// the namespace first, then a key within it.
+const (
+	lockNamespace = 0x53425047 // "SBPG"
+	lockMigrate   = 1
+	// SID locks use a second namespace: the key is a hash of the SID.
+	lockSIDNamespace = 0x53425349 // "SBSI"
+)
+
+// sidLockKey is the advisory lock key of a provider SID. Two SIDs that share a hash share a lock,
+// which costs some waiting and nothing else.
+func sidLockKey(sid string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(sid))
+	return int32(h.Sum32())
+}
+
+// qLockSID takes the transaction-scoped lock of a provider SID (see the package comment); its
+// arguments are lockSIDNamespace and sidLockKey(sid).
+const qLockSID = `SELECT pg_advisory_xact_lock($1, $2)`
+
+// Migrate applies the migrations the database has not recorded yet and returns how many it
+// applied. Concurrent callers, on any node, serialize on an advisory lock, so a migration is
+// applied once.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	ms, err := Migrations()
+	if err != nil {
+		return 0, err
+	}
+	// migrate.Up serializes the migrations themselves, but creates its schema_migrations table
+	// before taking its lock, and concurrent CREATE TABLE IF NOT EXISTS of one table can fail in
+	// PostgreSQL (a unique violation in pg_type). A session lock held around the whole run, on a
+	// connection of its own, serializes the runners of this package.
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", lockNamespace, lockMigrate); err != nil {
+		return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
+	}
+	defer func() {
+		if _, uerr := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", lockNamespace, lockMigrate); uerr != nil {
+			// Never hand a connection that may still hold the lock back to the pool.
+			conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a broken connection
+		}
+	}()
+	// migrate works on database/sql: one more connection, outside the pool, so that a pool of one
+	// cannot deadlock against the connection holding the lock.
+	sqldb := stdlib.OpenDB(*db.pool.Config().ConnConfig)
+	defer sqldb.Close()
+	sqldb.SetMaxOpenConns(1)
+	versions, err := migrate.Up(ctx, sqldb, migrate.Postgres, ms)
+	if err != nil {
+		return len(versions), fmt.Errorf("postgres: %w", err)
+	}
+	return len(versions), nil
+}
+
+// Pool returns the connection pool, for tools (such as `switchboard db copy`) that need SQL of
+// their own. The store's invariants are theirs to keep.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection pool, waiting for connections in use to be returned.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// txOptions are those of every write transaction.
+var txOptions = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// readOptions are those of reads that need one snapshot (a message and its timeline).
+var readOptions = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// newBatch returns a batch that begins a transaction with opts: the BEGIN travels with the first
+// queries, saving a round trip.
+func newBatch(opts pgx.TxOptions) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(opts)
+	return b
+}
+
+// begin sends b (made by newBatch) and reads the result of its BEGIN. The caller reads the
+// results of its queries, closes br, may go on with tx, and must end tx (rollback is deferred
+// with the rollback function).
+func (db *DB) begin(ctx context.Context, b *pgx.Batch) (tx pgx.Tx, br pgx.BatchResults, err error) {
+	br = db.pool.SendBatch(ctx, b)
+	tx = br.Tx()
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		rollback(ctx, tx)
+		return nil, nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	return tx, br, nil
+}
+
+// rollback ends tx unless it was committed; it is deferred by every transaction.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit; a broken connection is discarded by the pool
+}
+
+// commit commits tx. It does not give up when ctx is canceled meanwhile: a caller told
+// "canceled" about a write that did commit would be misled ("accepted means durable").
+func commit(ctx context.Context, tx pgx.Tx) error {
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// pgError returns err's PostgreSQL error, if it has one.
+func pgError(err error) *pgconn.PgError {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// uniqueViolation returns the name of the unique constraint or index err violated, or "".
+func uniqueViolation(err error) (constraint string, ok bool) {
+	if e := pgError(err); e != nil && e.Code == "23505" {
+		return e.ConstraintName, true
+	}
+	return "", false
+}
+
+// invalidText turns PostgreSQL's refusal of a text value into an application error: text and
+// jsonb cannot hold NUL characters (SQLite can), and a request carrying one is the caller's
+// problem, not an internal error.
+func invalidText(err error) error {
+	if e := pgError(err); e != nil {
+		switch e.Code {
+		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+			return switchboard.Errorf(switchboard.EINVALID, "invalid_text", "a text value holds a character the store cannot keep (NUL)")
+		}
+	}
+	return nil
+}
+
+// wrap wraps err as an internal error of op, unless it is an application error already or a
+// refused text value.
+func wrap(op string, err error) error {
+	var appErr *switchboard.Error
+	if errors.As(err, &appErr) {
+		return err
+	}
+	if e := invalidText(err); e != nil {
+		return e
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// utc returns t in UTC; pgx reads timestamptz in the local zone.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// nullString stores "" as NULL, for columns whose indexes depend on NULL meaning absent.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
