@@ -18,7 +18,7 @@ import (
 // at is returned, else the row is left alone and no row is returned. ON CONFLICT DO UPDATE
 // reads and locks the latest committed row, so reservations of all nodes apply one after the
 // other; the row is locked for this statement only.
-const qReserve = `INSERT INTO sender_buckets AS b (from_number, tat_ns, last_at_ns) VALUES ($1, $2 + $4, $2)
+const qReserve = `INSERT INTO sender_buckets AS b (from_number, tat_ns, last_at_ns) VALUES ($1, $2::bigint + $4::bigint, $2)
 	ON CONFLICT (from_number) DO UPDATE SET
 		last_at_ns = GREATEST($2, b.tat_ns - $3),
 		tat_ns = GREATEST(b.tat_ns, GREATEST($2, b.tat_ns - $3)) + $4

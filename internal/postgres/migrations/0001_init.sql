@@ -48,9 +48,12 @@ CREATE TABLE messages (
 -- distinct senders of the same index.
 CREATE INDEX messages_due ON messages (from_number, next_attempt_at)
 	WHERE status IN ('queued', 'scheduled');
--- NextDueAt: the earliest claimable message of any sender.
+-- NextDueAt: the earliest unleased claimable message of any sender. Unlike SQLite's, the
+-- index leaves leased rows out: a claim's WHERE clause (which accepts expired leases) then does
+-- not imply its predicate, so PostgreSQL's planner cannot pick it for a claim and filter by
+-- sender, which would read every other sender's backlog first; claims use messages_due.
 CREATE INDEX messages_next ON messages (next_attempt_at)
-	WHERE status IN ('queued', 'scheduled');
+	WHERE status IN ('queued', 'scheduled') AND lease_owner IS NULL;
 -- Leased rows are few (a batch per dispatcher): ReleaseLeases and NextDueAt read them here.
 CREATE INDEX messages_leased ON messages (lease_owner) WHERE lease_owner IS NOT NULL;
 -- StaleSending: messages at the provider whose status has not moved; few at any time.
