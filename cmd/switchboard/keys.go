@@ -29,7 +29,7 @@ func newKeysCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL)
+			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func newKeysCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL)
+			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func newKeysCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL)
+			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
 			if err != nil {
 				return err
 			}

@@ -44,6 +44,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newKeysCmd(getenv),
 		newSendCmd(getenv),
 		newMessagesCmd(getenv),
+		newMigrateCmd(getenv),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

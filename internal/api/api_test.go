@@ -113,6 +113,7 @@ func TestValidationProblems(t *testing.T) {
 		{"bad category", `{"to":"+14155550100","body":"x","category":"spam"}`, 400, "invalid_category"},
 		{"unknown sender", `{"to":"+14155550100","body":"x","from":"+14155550199"}`, 422, "unknown_sender"},
 		{"unknown pool", `{"to":"+14155550100","body":"x","pool":"nope"}`, 422, "unknown_pool"},
+		{"to is the sender", `{"to":"+14155550111","body":"x","from":"+14155550111"}`, 400, "to_is_sender"},
 		{"negative validity", `{"to":"+14155550100","body":"x","validity_seconds":-1}`, 400, "invalid_validity"},
 		{"too large", `{"to":"+14155550100","body":"` + strings.Repeat("b", 5000) + `"}`, 413, "body_too_large"},
 	}

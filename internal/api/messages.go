@@ -162,6 +162,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	if from == to {
+		return nil, invalid("to_is_sender", "to is the sender's own number %s (Twilio would refuse it with 21266)", from)
+	}
 
 	m := &switchboard.Message{
 		ID:            switchboard.NewID("msg"),

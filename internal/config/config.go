@@ -58,6 +58,8 @@ type Config struct {
 	StatusPollAfter time.Duration
 	DefaultValidity time.Duration
 	MaxBodyBytes    int64
+	Migrate         bool
+	DBMaxConns      int
 	Senders         []switchboard.Sender
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
@@ -77,6 +79,8 @@ type setting struct {
 var settings = []setting{
 	{key: "addr", env: "SWITCHBOARD_ADDR", def: "127.0.0.1:8080", help: "address the HTTP server listens on"},
 	{key: "database_url", env: "SWITCHBOARD_DATABASE_URL", help: "sqlite:PATH or postgres://... (default sqlite:<data_dir>/switchboard.db)"},
+	{key: "migrate", env: "SWITCHBOARD_MIGRATE", def: "true", help: "apply database migrations at start-up (false: run `switchboard migrate` yourself)"},
+	{key: "db_max_conns", env: "SWITCHBOARD_DB_MAX_CONNS", def: "20", help: "PostgreSQL connections per node"},
 	{key: "data_dir", env: "SWITCHBOARD_DATA_DIR", def: "data", help: "directory for the embedded database and the development API key"},
 	{key: "public_url", env: "SWITCHBOARD_PUBLIC_URL", help: "absolute base URL Twilio uses to reach this node (default http://<addr>)"},
 	{key: "provider", env: "SWITCHBOARD_PROVIDER", def: ProviderSimulator, help: "simulator (built-in, offline) or twilio"},
@@ -237,6 +241,12 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
+	}
+	if c.Migrate, err = strconv.ParseBool(v["migrate"]); err != nil {
+		return nil, fmt.Errorf("config: migrate=%q must be true or false; set SWITCHBOARD_MIGRATE", v["migrate"])
+	}
+	if c.DBMaxConns, err = strconv.Atoi(v["db_max_conns"]); err != nil || c.DBMaxConns < 2 {
+		return nil, fmt.Errorf("config: db_max_conns=%q must be an integer of at least 2; set SWITCHBOARD_DB_MAX_CONNS", v["db_max_conns"])
 	}
 	if c.MaxBodyBytes, err = strconv.ParseInt(v["max_body_bytes"], 10, 64); err != nil || c.MaxBodyBytes < 1024 {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))

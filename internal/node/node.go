@@ -25,6 +25,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -90,7 +91,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		cfg.PublicURL = "http://" + n.ln.Addr().String()
 	}
 
-	if n.store, err = OpenStore(ctx, cfg.DatabaseURL); err != nil {
+	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
 	}
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
@@ -174,6 +175,11 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
 	}
+	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
+	// sender's limit hold across the cluster; otherwise the limit is per process.
+	if l, ok := n.store.(dispatch.Limiter); ok {
+		dcfg.Limiter = l
+	}
 	if opts.DispatchConfig != nil {
 		opts.DispatchConfig(&dcfg)
 	}
@@ -204,8 +210,16 @@ func (n *Node) startSimulator(opts Options) error {
 	return nil
 }
 
-// OpenStore opens the store a database URL names, applying its migrations.
-func OpenStore(ctx context.Context, databaseURL string) (switchboard.Store, error) {
+// StoreOptions say how to open a store.
+type StoreOptions struct {
+	// Migrate applies pending migrations (SQLite always migrates: one process owns its file).
+	Migrate bool
+	// MaxConns sizes a PostgreSQL pool.
+	MaxConns int
+}
+
+// OpenStore opens the store a database URL names.
+func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchboard.Store, error) {
 	engine, dsn, err := config.ParseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -217,8 +231,26 @@ func OpenStore(ctx context.Context, databaseURL string) (switchboard.Store, erro
 			return nil, fmt.Errorf("opening sqlite database %s: %w", dsn, err)
 		}
 		return db, nil
+	case "postgres":
+		opts := []postgres.Option{}
+		if !o.Migrate {
+			opts = append(opts, postgres.WithoutMigrate())
+		}
+		if o.MaxConns > 0 {
+			opts = append(opts, postgres.WithMaxConns(int32(o.MaxConns)))
+		}
+		db, err := postgres.Open(ctx, dsn, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("opening postgres database %s: %w", redactURL(dsn), err)
+		}
+		return db, nil
 	}
 	return nil, fmt.Errorf("database engine %s is not available in this build", engine)
+}
+
+// StoreOptionsOf returns the store options a configuration asks for.
+func StoreOptionsOf(cfg *config.Config) StoreOptions {
+	return StoreOptions{Migrate: cfg.Migrate, MaxConns: cfg.DBMaxConns}
 }
 
 // Start serves HTTP and runs the dispatcher until Shutdown.

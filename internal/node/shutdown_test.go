@@ -70,7 +70,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 
 func openStoreOf(t *testing.T, n *testNode) (switchboard.Store, error) {
 	t.Helper()
-	st, err := node.OpenStore(context.Background(), n.Config().DatabaseURL)
+	st, err := node.OpenStore(context.Background(), n.Config().DatabaseURL, node.StoreOptionsOf(n.Config()))
 	if err == nil {
 		t.Cleanup(func() { st.Close() })
 	}
