@@ -465,3 +465,120 @@ func TestTestURL(t *testing.T) {
 		t.Fatalf("schema %s still exists after cleanup (%d, %v)", schema, n, err)
 	}
 }
+
+// TestNodesSyncSenders: every node records the configured senders at start-up, at once.
+func TestNodesSyncSenders(t *testing.T) {
+	t.Parallel()
+	dbs := nodes(t, 3)
+	senders := []switchboard.Sender{
+		{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"},
+		{From: "+15005550007", Kind: switchboard.SenderTollFree, Rate: 3, Burst: 5, Pool: "default"},
+	}
+	for range 5 {
+		race(6, func(i int) {
+			if err := dbs[i%3].SyncSenders(t.Context(), senders); err != nil {
+				t.Errorf("node %d: SyncSenders: %v", i%3, err)
+			}
+		})
+	}
+	got, err := dbs[0].ListSenders(t.Context())
+	if err != nil || len(got) != 2 || got[0] != senders[0] || got[1] != senders[1] {
+		t.Fatalf("ListSenders = %v, %v; want %v", got, err, senders)
+	}
+}
+
+// TestNodesAssignSender: nodes assigning a sender to one recipient at once, each preferring
+// another sender, agree on one.
+func TestNodesAssignSender(t *testing.T) {
+	t.Parallel()
+	dbs := nodes(t, 2)
+	valid := []string{"+15005550006", "+15005550007", "+15005550008"}
+	for round := range 10 {
+		to := fmt.Sprintf("+1555123%04d", round)
+		got := make([]string, 6)
+		race(len(got), func(i int) {
+			from, err := dbs[i%2].AssignSender(t.Context(), "default", to, valid[i%3], valid)
+			if err != nil {
+				t.Errorf("AssignSender: %v", err)
+			}
+			got[i] = from
+		})
+		for _, g := range got {
+			if g != got[0] || g == "" {
+				t.Fatalf("round %d: nodes assigned %v", round, got)
+			}
+		}
+	}
+}
+
+// Benchmarks, against the server in SWITCHBOARD_TEST_POSTGRES_URL.
+
+func BenchmarkCreateMessage(b *testing.B) {
+	db := postgres.NewTestDB(b)
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			idem := &switchboard.Idempotency{APIKeyID: "k", Key: fmt.Sprint(i), RequestHash: "h"}
+			if _, _, err := db.CreateMessage(context.Background(), testMessage(), idem); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func BenchmarkIngestCallback(b *testing.B) {
+	ctx := context.Background()
+	db := postgres.NewTestDB(b)
+	const msgs = 2000
+	for i := range msgs {
+		m := testMessage()
+		m.Status, m.ProviderSID = switchboard.StatusSending, fmt.Sprintf("SMb%06d", i)
+		if _, _, err := db.CreateMessage(ctx, m, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	statuses := []switchboard.Status{switchboard.StatusSent, switchboard.StatusDelivered, switchboard.StatusRead}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			sid := fmt.Sprintf("SMb%06d", i%msgs)
+			st := statuses[(i/msgs)%3]
+			_, err := db.IngestCallback(ctx, &switchboard.Callback{
+				ProviderSID: sid, ProviderStatus: fmt.Sprintf("%s-%d", st, i/(3*msgs)), Status: st,
+				Payload:    []byte(`{"MessageSid":"` + sid + `","MessageStatus":"` + string(st) + `"}`),
+				ReceivedAt: t0.Add(time.Duration(i) * time.Microsecond),
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "callbacks/s")
+}
+
+func BenchmarkReserve(b *testing.B) {
+	db := postgres.NewTestDB(b)
+	s := switchboard.Sender{From: "+15005550006", Rate: 1e6, Burst: 100}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			now := t0.Add(time.Duration(n.Add(1)) * time.Microsecond)
+			if _, _, err := db.Reserve(context.Background(), s, 1, now, time.Second); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
+}
