@@ -9,10 +9,15 @@ type ConsentState string
 const (
 	ConsentOptedOut ConsentState = "opted_out"
 	ConsentOptedIn  ConsentState = "opted_in"
+	// ConsentCleared records that an earlier choice was withdrawn by an operator: neither an
+	// opt-out (messages may go) nor an opt-in (marketing needs a new one).
+	ConsentCleared ConsentState = "cleared"
 )
 
 // Valid reports whether s is a known state.
-func (s ConsentState) Valid() bool { return s == ConsentOptedOut || s == ConsentOptedIn }
+func (s ConsentState) Valid() bool {
+	return s == ConsentOptedOut || s == ConsentOptedIn || s == ConsentCleared
+}
 
 // ConsentSource says how a consent change came about.
 type ConsentSource string

@@ -109,6 +109,8 @@ func TestValidationProblems(t *testing.T) {
 		{"bad json", `{"to":`, 400, "invalid_json"},
 		{"two values", `{"to":"+14155550100","body":"x"}{}`, 400, "invalid_json"},
 		{"wrong type", `{"to":"+14155550100","body":5}`, 400, "invalid_field"},
+		{"NUL in body", `{"to":"+14155550100","body":"a\u0000b"}`, 400, "invalid_body"},
+		{"NUL in metadata", `{"to":"+14155550100","body":"x","metadata":{"k":"\u0000"}}`, 400, "invalid_metadata"},
 		{"bad channel", `{"to":"+14155550100","body":"x","channel":"fax"}`, 400, "invalid_channel"},
 		{"bad category", `{"to":"+14155550100","body":"x","category":"spam"}`, 400, "invalid_category"},
 		{"unknown sender", `{"to":"+14155550100","body":"x","from":"+14155550199"}`, 422, "unknown_sender"},

@@ -115,8 +115,8 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	if n := utf8.RuneCountInString(req.Body); n > MaxBodyChars {
 		return nil, invalid("body_too_long", "body has %d characters; the limit is %d", n, MaxBodyChars)
 	}
-	if !utf8.ValidString(req.Body) {
-		return nil, invalid("invalid_body", "body is not valid UTF-8")
+	if !utf8.ValidString(req.Body) || strings.ContainsRune(req.Body, 0) {
+		return nil, invalid("invalid_body", "body must be UTF-8 text without NUL characters")
 	}
 	channel := switchboard.Channel(req.Channel)
 	if channel == "" {
@@ -151,6 +151,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		return nil, invalid("invalid_metadata", "at most %d metadata keys", MaxMetadataKeys)
 	}
 	for k, v := range req.Metadata {
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return nil, invalid("invalid_metadata", "metadata must not contain NUL characters")
+		}
 		if k == "" || len(k) > MaxMetadataKey || len(v) > MaxMetadataValue {
 			return nil, invalid("invalid_metadata", "metadata keys must be 1-%d bytes and values at most %d bytes", MaxMetadataKey, MaxMetadataValue)
 		}

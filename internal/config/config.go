@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 )
 
 // Provider names.
@@ -61,6 +62,8 @@ type Config struct {
 	Migrate         bool
 	DBMaxConns      int
 	Senders         []switchboard.Sender
+	// Keywords are the inbound keyword rules (STOP/START/HELP) from the YAML file.
+	Keywords consent.Keywords
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
 	PublicURLDefaulted bool
@@ -118,7 +121,8 @@ func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
 // fileConfig is the YAML file: the flat settings plus the structured ones.
 type fileConfig struct {
-	Senders []switchboard.Sender `yaml:"senders"`
+	Senders  []switchboard.Sender `yaml:"senders"`
+	Keywords consent.Keywords     `yaml:"keywords"`
 }
 
 // Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
@@ -153,7 +157,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		if err := yaml.Unmarshal(raw, &fc); err != nil {
 			return nil, fmt.Errorf("config: %s: senders: %w", path, err)
 		}
-		known := map[string]setting{"senders": {}}
+		known := map[string]setting{"senders": {}, "keywords": {}}
 		for _, s := range settings {
 			known[s.key] = s
 		}
@@ -170,7 +174,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			if s.secret {
 				return nil, fmt.Errorf("config: %s: %q is a secret and may not be in the config file; set %s or %s_file instead", path, k, s.env, k)
 			}
-			if k == "senders" {
+			if k == "senders" || k == "keywords" {
 				continue
 			}
 			switch v := flat[k].(type) {
@@ -216,6 +220,10 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		LogLevel:      v["log_level"],
 		LogFormat:     v["log_format"],
 		Senders:       fc.Senders,
+		Keywords:      fc.Keywords,
+	}
+	if err := c.Keywords.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	var err error
 	if c.TwilioToken, err = secret(v, "twilio_auth_token"); err != nil {

@@ -9,6 +9,7 @@ package consent
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -76,4 +77,54 @@ func (s *Service) Record(ctx context.Context, phone, scope string, state switchb
 		return nil, err
 	}
 	return c, nil
+}
+
+// ReplyToKey is the metadata key of a keyword reply that names the inbound message (its
+// provider SID) it answers. The confirmation of an opt-out is the one message an opted-out
+// recipient still gets: Blocked lets it through because the opt-out's evidence names the same
+// inbound message.
+const ReplyToKey = "reply_to"
+
+// BlocksMessage is Blocked for one message, letting through the reply to the very keyword that
+// opted the recipient out.
+func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (*switchboard.ConsentRecord, error) {
+	c, err := s.Blocked(ctx, m.To, m.Pool)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	if sid := m.Metadata[ReplyToKey]; sid != "" && c.Source == switchboard.ConsentFromKeyword && strings.Contains(c.Evidence, sid) {
+		return nil, nil
+	}
+	return c, nil
+}
+
+// HandleInbound applies a keyword an inbound message is (STOP, START, HELP…): it records the
+// consent change with the inbound message as evidence and returns the match, whose Reply the
+// caller sends when Switchboard replies itself. It is idempotent: a webhook delivered again finds
+// its own record and records nothing more. It returns nil for a message that is no keyword.
+func (s *Service) HandleInbound(ctx context.Context, in *switchboard.InboundMessage, pool string, kw *Keywords) (*Match, error) {
+	m := kw.Match(pool, in.Body)
+	if m == nil || m.Action == ActionHelp {
+		return m, nil
+	}
+	scope := pool
+	if m.AllPools || pool == "" {
+		scope = switchboard.ScopeAll
+	}
+	state := switchboard.ConsentOptedOut
+	if m.Action == ActionOptIn {
+		state = switchboard.ConsentOptedIn
+	}
+	evidence := fmt.Sprintf("inbound %s (%s) texted %q to %s", in.ID, in.ProviderSID, m.Keyword, in.To)
+	last, err := s.Store.LatestConsent(ctx, in.From, []string{scope})
+	if err != nil {
+		return nil, err
+	}
+	if last != nil && strings.Contains(last.Evidence, "("+in.ProviderSID+")") {
+		return m, nil // this webhook was applied before
+	}
+	if _, err := s.Record(ctx, in.From, scope, state, switchboard.ConsentFromKeyword, evidence, "keyword:"+m.Keyword); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -94,8 +94,8 @@ const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Up applies, in order, the migrations that db has not recorded yet and returns their versions.
 // Versions recorded in db but unknown to ms (a newer binary ran before) are left alone.
 func Up(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) (applied []int, err error) {
-	if _, err := db.ExecContext(ctx, createTable); err != nil {
-		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	if err := ensureTable(ctx, db, d); err != nil {
+		return nil, err
 	}
 	done, err := Applied(ctx, db)
 	if err != nil {
@@ -114,6 +114,28 @@ func Up(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) (applied []i
 		}
 	}
 	return applied, nil
+}
+
+// ensureTable creates schema_migrations under the dialect's lock: PostgreSQL can fail two
+// concurrent CREATE TABLE IF NOT EXISTS with a unique violation in its catalog.
+func ensureTable(ctx context.Context, db *sql.DB, d Dialect) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if d.LockSQL != "" {
+		if _, err := tx.ExecContext(ctx, d.LockSQL); err != nil {
+			return fmt.Errorf("migrate: create schema_migrations: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, createTable); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	return nil
 }
 
 // Applied returns the versions recorded in schema_migrations.

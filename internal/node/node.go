@@ -133,7 +133,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
-		Logger: logger.With("component", "webhook"),
+		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
@@ -162,7 +162,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
 		},
 		Check: func(ctx context.Context, m *switchboard.Message) (*dispatch.Block, error) {
-			c, err := n.consent.Blocked(ctx, m.To, m.Pool)
+			c, err := n.consent.BlocksMessage(ctx, m)
 			if err != nil || c == nil {
 				return nil, err
 			}

@@ -520,6 +520,10 @@ func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switch
 	if u.IncAttempts {
 		m.Attempts++
 	}
+	if u.LeaseUntil != nil && u.LeaseOwner != "" {
+		t := *u.LeaseUntil
+		m.LeaseUntil = &t
+	}
 	if u.ReleaseLease {
 		m.LeaseOwner, m.LeaseUntil = "", nil
 	}

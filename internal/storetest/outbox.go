@@ -15,6 +15,7 @@ var outboxTests = []test{
 	{"ClaimRespectsLiveLeases", testClaimRespectsLiveLeases},
 	{"ClaimConcurrent", testClaimConcurrent},
 	{"ReleaseLeases", testReleaseLeases},
+	{"LeaseExtension", testLeaseExtension},
 	{"DueSenders", testDueSenders},
 	{"NextDueAt", testNextDueAt},
 	{"StaleSending", testStaleSending},
@@ -297,4 +298,29 @@ func testStaleSending(t *testing.T, s switchboard.Store) {
 	// A status change takes it off the list (until it is stale again).
 	ingest(t, s, callback("SMolder", switchboard.StatusDelivered, at(7*time.Minute)))
 	wantEqual(t, "after a callback", []string{sent.ID, stale.ID, edge.ID}, list(at(6*time.Minute), 10))
+}
+
+// testLeaseExtension: the lease holder extends its lease (for the length of a provider call);
+// nobody else can claim the message until the extended lease ends.
+func testLeaseExtension(t *testing.T, s switchboard.Store) {
+	m := create(t, s, newMessage(at(0)))
+	got := claim(t, s, switchboard.ClaimParams{From: m.From, Owner: "node-a", Now: at(time.Second), LeaseUntil: at(time.Minute), Limit: 1})
+	if len(got) != 1 {
+		t.Fatalf("claimed %d", len(got))
+	}
+	u := update(t, s, switchboard.MessageUpdate{ID: m.ID, LeaseOwner: "node-a", LeaseUntil: ptr(at(5 * time.Minute)), At: at(2 * time.Second)})
+	if u.LeaseOwner != "node-a" || u.LeaseUntil == nil || !u.LeaseUntil.Equal(at(5*time.Minute)) {
+		t.Fatalf("extended lease: owner %q until %v", u.LeaseOwner, u.LeaseUntil)
+	}
+	if got := claim(t, s, switchboard.ClaimParams{From: m.From, Owner: "node-b", Now: at(2 * time.Minute), LeaseUntil: at(3 * time.Minute), Limit: 1}); len(got) != 0 {
+		t.Fatalf("node-b claimed %v under node-a's extended lease", ids(got))
+	}
+	if got := claim(t, s, switchboard.ClaimParams{From: m.From, Owner: "node-b", Now: at(6 * time.Minute), LeaseUntil: at(7 * time.Minute), Limit: 1}); len(got) != 1 {
+		t.Fatal("node-b could not take over after the extended lease ended")
+	}
+	// An update without the fence does not move the lease.
+	u = update(t, s, switchboard.MessageUpdate{ID: m.ID, LeaseUntil: ptr(at(time.Hour)), At: at(6 * time.Minute)})
+	if u.LeaseUntil == nil || !u.LeaseUntil.Equal(at(7*time.Minute)) {
+		t.Fatalf("an unfenced update moved the lease to %v", u.LeaseUntil)
+	}
 }

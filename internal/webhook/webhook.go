@@ -8,6 +8,7 @@
 package webhook
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -37,8 +38,10 @@ type Config struct {
 	PublicURL string
 	Clock     switchboard.Clock
 	Logger    *slog.Logger
-	// OnInbound, when set, is called after an inbound message is stored for the first time.
-	OnInbound func(*switchboard.InboundMessage)
+	// OnInbound, when set, is called after an inbound message is stored, on every delivery of
+	// the webhook (created is false for a repeat): it must be idempotent. An error answers 500, so
+	// that Twilio delivers the webhook again.
+	OnInbound func(ctx context.Context, in *switchboard.InboundMessage, created bool) error
 }
 
 // Handler serves the webhook endpoints.
@@ -132,8 +135,12 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	h.cfg.Logger.Info("inbound message", "inbound_id", in.ID, "provider_sid", in.ProviderSID,
 		"from", content.MaskPhone(in.From), "to", content.MaskPhone(in.To), "duplicate", !created)
-	if created && h.cfg.OnInbound != nil {
-		h.cfg.OnInbound(in)
+	if h.cfg.OnInbound != nil {
+		if err := h.cfg.OnInbound(r.Context(), in, created); err != nil {
+			h.cfg.Logger.Error("inbound message not processed", "inbound_id", in.ID, "provider_sid", in.ProviderSID, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 	}
 	// An empty TwiML response: no automatic reply from Twilio.
 	w.Header().Set("Content-Type", "text/xml")
