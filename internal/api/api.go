@@ -87,6 +87,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
 	s.mux.HandleFunc("GET /v1/messages/{id}", s.handle(s.authed(s.getMessage)))
 	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.handle(s.authed(s.cancelMessage)))
+	s.consentRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

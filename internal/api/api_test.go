@@ -15,6 +15,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -46,6 +47,7 @@ func newFixture(t testing.TB) *fixture {
 		},
 		Clock:        func() time.Time { return now },
 		MaxBodyBytes: 4096,
+		Consent:      consent.New(db, func() time.Time { return now }, switchboard.CategoryMarketing),
 	})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

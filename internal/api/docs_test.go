@@ -16,8 +16,8 @@ func TestEveryErrorCodeDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`Errorf\(switchboard\.E[A-Z]+, "([a-z_]+)"|Code[A-Za-z]* += "([a-z_]+)"`)
-	for _, dir := range []string{".", "../content"} {
+	re := regexp.MustCompile(`Errorf\(switchboard\.E[A-Z]+, "([a-z_]+)"|Code[A-Za-z]* += "([a-z_]+)"|invalid\("([a-z_]+)"`)
+	for _, dir := range []string{".", "../content", "../consent"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
@@ -25,7 +25,7 @@ func TestEveryErrorCodeDocumented(t *testing.T) {
 			}
 			src, _ := os.ReadFile(f)
 			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-				code := m[1] + m[2]
+				code := m[1] + m[2] + m[3]
 				if !strings.Contains(string(doc), "`"+code+"`") {
 					t.Errorf("%s: error code %q is not in docs/errors.md", f, code)
 				}

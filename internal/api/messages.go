@@ -69,7 +69,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	m.APIKeyID = key.ID
 	if s.cfg.Consent != nil {
-		if err := s.cfg.Consent.CheckAccept(r.Context(), m.To, m.Pool); err != nil {
+		if err := s.cfg.Consent.CheckAccept(r.Context(), m); err != nil {
 			return err
 		}
 	}

@@ -62,6 +62,8 @@ type Config struct {
 	Migrate         bool
 	DBMaxConns      int
 	Senders         []switchboard.Sender
+	// OptInRequired are the categories that need a recorded opt-in.
+	OptInRequired []switchboard.Category
 	// Keywords are the inbound keyword rules (STOP/START/HELP) from the YAML file.
 	Keywords consent.Keywords
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
@@ -97,6 +99,7 @@ var settings = []setting{
 	{key: "from", env: "SWITCHBOARD_FROM", help: "default sender (number or Messaging Service SID) when no senders are configured (+15005550006 with the simulator)"},
 	{key: "sync_webhooks", env: "SWITCHBOARD_SYNC_WEBHOOKS", help: "point the senders' SmsUrl at this node at start-up (default true with the simulator, false with twilio)"},
 	{key: "sim_addr", env: "SWITCHBOARD_SIM_ADDR", def: "127.0.0.1:0", help: "address the in-process simulator listens on (provider simulator)"},
+	{key: "opt_in_required", env: "SWITCHBOARD_OPT_IN_REQUIRED", def: "marketing", help: "categories that need a recorded opt-in, comma-separated (marketing, transactional, otp; \"none\" for none)"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 	{key: "log_format", env: "SWITCHBOARD_LOG_FORMAT", def: "text", help: "text or json"},
 	{key: "lease", env: "SWITCHBOARD_LEASE", def: "30s", help: "how long a node holds claimed work before another may take it over"},
@@ -249,6 +252,18 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
+	}
+	if v["opt_in_required"] != "none" {
+		for _, part := range strings.Split(v["opt_in_required"], ",") {
+			cat := switchboard.Category(strings.TrimSpace(part))
+			if cat == "" {
+				continue
+			}
+			if !cat.Valid() {
+				return nil, fmt.Errorf("config: opt_in_required: %q is not a category (marketing, transactional, otp); set SWITCHBOARD_OPT_IN_REQUIRED", cat)
+			}
+			c.OptInRequired = append(c.OptInRequired, cat)
+		}
 	}
 	if c.Migrate, err = strconv.ParseBool(v["migrate"]); err != nil {
 		return nil, fmt.Errorf("config: migrate=%q must be true or false; set SWITCHBOARD_MIGRATE", v["migrate"])

@@ -22,14 +22,20 @@ const OptOutErrorCode = 21610
 type Service struct {
 	Store switchboard.Store
 	Clock switchboard.Clock
+	// RequireOptIn lists the categories that need a recorded opt-in (marketing by default).
+	RequireOptIn map[switchboard.Category]bool
 }
 
-// New returns a Service.
-func New(store switchboard.Store, clock switchboard.Clock) *Service {
+// New returns a Service that requires an opt-in for the given categories.
+func New(store switchboard.Store, clock switchboard.Clock, requireOptIn ...switchboard.Category) *Service {
 	if clock == nil {
 		clock = switchboard.SystemClock
 	}
-	return &Service{Store: store, Clock: clock}
+	s := &Service{Store: store, Clock: clock, RequireOptIn: map[switchboard.Category]bool{}}
+	for _, c := range requireOptIn {
+		s.RequireOptIn[c] = true
+	}
+	return s
 }
 
 // Scopes are the consent scopes that apply to a message from a pool.
@@ -38,15 +44,6 @@ func Scopes(pool string) []string {
 		return []string{switchboard.ScopeAll}
 	}
 	return []string{pool, switchboard.ScopeAll}
-}
-
-// Blocked returns the reason a message to phone from pool must not be sent, or nil when it may be.
-func (s *Service) Blocked(ctx context.Context, phone, pool string) (*switchboard.ConsentRecord, error) {
-	c, err := s.Store.LatestConsent(ctx, phone, Scopes(pool))
-	if err != nil || c == nil || c.State != switchboard.ConsentOptedOut {
-		return nil, err
-	}
-	return c, nil
 }
 
 // Reason explains a blocking record in words for the timeline and the API.
@@ -58,14 +55,19 @@ func Reason(c *switchboard.ConsentRecord) string {
 	return fmt.Sprintf("the recipient opted out (%s, source %s, %s) for %s", c.At.Format("2006-01-02 15:04:05Z07:00"), c.Source, c.Evidence, scope)
 }
 
-// CheckAccept refuses a new message to an opted-out recipient with EUNPROCESSABLE/recipient_opted_out.
-func (s *Service) CheckAccept(ctx context.Context, phone, pool string) error {
-	c, err := s.Blocked(ctx, phone, pool)
+// CheckAccept refuses a new message to an opted-out recipient (EUNPROCESSABLE/recipient_opted_out)
+// and a message of a category that needs an opt-in the recipient has not given
+// (EUNPROCESSABLE/opt_in_required).
+func (s *Service) CheckAccept(ctx context.Context, m *switchboard.Message) error {
+	c, err := s.Store.LatestConsent(ctx, m.To, Scopes(m.Pool))
 	if err != nil {
 		return err
 	}
-	if c != nil {
+	if c != nil && c.State == switchboard.ConsentOptedOut {
 		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be messaged again", Reason(c))
+	}
+	if s.RequireOptIn[m.Category] && (c == nil || c.State != switchboard.ConsentOptedIn) {
+		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "opt_in_required", "%s messages need the recipient's recorded opt-in (PUT /v1/consent/{phone} with state opted_in, or their START)", m.Category)
 	}
 	return nil
 }
@@ -85,17 +87,24 @@ func (s *Service) Record(ctx context.Context, phone, scope string, state switchb
 // inbound message.
 const ReplyToKey = "reply_to"
 
-// BlocksMessage is Blocked for one message, letting through the reply to the very keyword that
-// opted the recipient out.
-func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (*switchboard.ConsentRecord, error) {
-	c, err := s.Blocked(ctx, m.To, m.Pool)
-	if err != nil || c == nil {
-		return nil, err
+// BlocksMessage returns why a message must not be sent now, or "" when it may: an opt-out
+// (except for the reply to the very keyword that opted the recipient out: the confirmation is the
+// one message an opted-out recipient still gets), or a missing opt-in for its category.
+func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (string, error) {
+	c, err := s.Store.LatestConsent(ctx, m.To, Scopes(m.Pool))
+	if err != nil {
+		return "", err
 	}
-	if sid := m.Metadata[ReplyToKey]; sid != "" && c.Source == switchboard.ConsentFromKeyword && strings.Contains(c.Evidence, sid) {
-		return nil, nil
+	if c != nil && c.State == switchboard.ConsentOptedOut {
+		if sid := m.Metadata[ReplyToKey]; sid != "" && c.Source == switchboard.ConsentFromKeyword && strings.Contains(c.Evidence, sid) {
+			return "", nil
+		}
+		return Reason(c) + "; it was not sent", nil
 	}
-	return c, nil
+	if s.RequireOptIn[m.Category] && (c == nil || c.State != switchboard.ConsentOptedIn) {
+		return fmt.Sprintf("%s messages need a recorded opt-in and the recipient's was withdrawn or never given; it was not sent", m.Category), nil
+	}
+	return "", nil
 }
 
 // HandleInbound applies a keyword an inbound message is (STOP, START, HELP…): it records the

@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 	}
 
-	n.consent = consent.New(n.store, n.clock)
+	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.disp = n.newDispatcher(opts)
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
@@ -162,11 +162,11 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
 		},
 		Check: func(ctx context.Context, m *switchboard.Message) (*dispatch.Block, error) {
-			c, err := n.consent.BlocksMessage(ctx, m)
-			if err != nil || c == nil {
+			reason, err := n.consent.BlocksMessage(ctx, m)
+			if err != nil || reason == "" {
 				return nil, err
 			}
-			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: consent.Reason(c) + "; it was not sent"}, nil
+			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: reason}, nil
 		},
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
