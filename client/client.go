@@ -107,7 +107,10 @@ type request struct {
 	path   string // already escaped, starting with /v1
 	query  url.Values
 	body   any // marshaled to JSON when not nil
-	header http.Header
+	// raw, when not nil, is sent as is with contentType instead of body.
+	raw         []byte
+	contentType string
+	header      http.Header
 }
 
 // do sends req, retrying as the package documentation describes, and decodes a 2xx answer's JSON
@@ -119,6 +122,9 @@ func (c *Client) do(ctx context.Context, req *request, out any) (attempts int, e
 		if body, err = json.Marshal(req.body); err != nil {
 			return 0, fmt.Errorf("switchboard: encoding request: %w", err)
 		}
+	}
+	if req.raw != nil {
+		body = req.raw
 	}
 	u := c.baseURL + req.path
 	if len(req.query) > 0 {
@@ -185,7 +191,11 @@ func (c *Client) attempt(ctx context.Context, req *request, u string, body []byt
 		hr.Header.Set("User-Agent", c.userAgent)
 	}
 	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+		ct := req.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
 	}
 	resp, err := c.httpClient.Do(hr)
 	if err != nil {

@@ -207,6 +207,23 @@ func TestNewcomerFlow(t *testing.T) {
 	if list := run(t, dir, cli, "messages", "list"); !strings.Contains(list, id) {
 		t.Fatalf("messages list lacks %s:\n%s", id, list)
 	}
+	// Consent from the command line: set, import, read back; the API then refuses the send.
+	if out := run(t, dir, cli, "consent", "set", "+14155550120", "--state", "opted_out", "--evidence", "phone call, ticket 881"); !strings.Contains(out, "opted_out") {
+		t.Fatalf("consent set: %s", out)
+	}
+	csvPath := filepath.Join(dir, "optouts.csv")
+	os.WriteFile(csvPath, []byte("phone,state,evidence\n+14155550121,opted_out,paper form\n+14155550122,opted_in,web form\n"), 0o600)
+	if out := run(t, dir, cli, "consent", "import", csvPath); !strings.Contains(out, "imported 2") {
+		t.Fatalf("consent import: %s", out)
+	}
+	if out := run(t, dir, cli, "consent", "get", "+14155550121"); !strings.Contains(out, "import") || !strings.Contains(out, "paper form") {
+		t.Fatalf("consent get: %s", out)
+	}
+	cmd := exec.Command(binary, "send", "--to", "+14155550120", "--body", "hi")
+	cmd.Dir, cmd.Env = dir, baseEnv(cli)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "recipient_opted_out") {
+		t.Fatalf("send to an opted-out number: %v %s", err, out)
+	}
 	if v := run(t, dir, nil, "version"); !strings.HasPrefix(v, "switchboard ") {
 		t.Fatalf("version: %q", v)
 	}
