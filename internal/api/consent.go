@@ -18,7 +18,7 @@ const MaxImportRows = 100_000
 // ConsentView is the body of GET /v1/consent/{phone}: the current state per scope and the
 // append-only history.
 type ConsentView struct {
-	Phone   string                               `json:"phone"`
+	Phone   string                                `json:"phone"`
 	Current map[string]*switchboard.ConsentRecord `json:"current"`
 	History []*switchboard.ConsentRecord          `json:"history"`
 }
