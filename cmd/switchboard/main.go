@@ -44,7 +44,6 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newKeysCmd(getenv),
 		newSendCmd(getenv),
 		newMessagesCmd(getenv),
-		newBenchCmd(),
 		newMigrateCmd(getenv),
 		newConsentCmd(getenv),
 		&cobra.Command{
