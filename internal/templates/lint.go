@@ -196,7 +196,8 @@ func lintTemplate(t *Template, maxSegments int) []Finding {
 	}
 	chars := utf8.RuneCountInString(body)
 	segments, enc := content.Segments(body)
-	msg := fmt.Sprintf("%d %s, %s, %d characters with example values", segments, plural(segments, "segment", "segments"), enc, chars)
+	msg := fmt.Sprintf("%d %s, %s, %d %s with example values",
+		segments, plural(segments, "segment", "segments"), enc, chars, plural(chars, "character", "characters"))
 	if r, i, ok := content.FirstNonGSM(body); ok {
 		forced := fmt.Sprintf("%s at character %d forces UCS-2", describeRune(r), runePos(body, i))
 		msg += "; " + forced

@@ -161,7 +161,7 @@ func (c *Catalog) add(ts []*Template) []Finding {
 		if first != nil && first.Name == t.Name && first.Version == t.Version && first.Locale == t.Locale {
 			// The first stays, for Lint; the others are refused.
 			problems = append(problems, t.finding(t.Line, RuleDuplicateTemplate, SeverityError,
-				"%s is defined twice: also at %s:%d", t, first.File, first.Line))
+				"the same name, version and locale is defined twice: also at %s:%d", first.File, first.Line))
 			continue
 		}
 		first = t
@@ -331,7 +331,7 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 		return s
 	}
 	var body, vars *yaml.Node
-	var haveCategory, haveLocale bool
+	var haveVersion, haveCategory, haveLocale bool
 	eachField(m, report, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -340,6 +340,7 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 				report(v.Line, RuleInvalidField, "name must start with a lower-case letter and hold only a-z, 0-9, _, . and - (at most 64)")
 			}
 		case "version":
+			haveVersion = true
 			n, err := strconv.Atoi(str(key, v))
 			if err != nil || n < 1 || v.Tag != "!!int" {
 				report(v.Line, RuleInvalidField, "version must be a whole number from 1")
@@ -381,10 +382,10 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 			report(k.Line, RuleInvalidField, "unknown field %q (fields: name, version, locale, channel, category, description, body, variables, content_sid)", clip(key))
 		}
 	})
-	switch {
-	case t.Name == "":
+	if t.Name == "" {
 		report(m.Line, RuleInvalidField, "name is required")
-	case t.Version == 0:
+	}
+	if !haveVersion {
 		report(m.Line, RuleInvalidField, "version is required")
 	}
 	if !haveLocale {
