@@ -12,7 +12,8 @@ import (
 // status change and the event that explains it, a raw callback and its application.
 type Store interface {
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
-	// "created" event. With idem set, a second request with the same API key and idempotency key
+	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain
+	// the acceptance). With idem set, a second request with the same API key and idempotency key
 	// returns the first message and replayed=true when the request hash matches, and fails with
 	// EUNPROCESSABLE/idempotency_key_reused when it does not. Concurrent requests with one key
 	// create one message.

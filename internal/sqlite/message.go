@@ -214,6 +214,15 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
 		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
 	}
+	if len(m.Events) == 1 && m.Events[0].Type == switchboard.EventCreated {
+		// The caller explains the acceptance itself (who accepted it, a quiet-hours hold...).
+		if m.Events[0].Actor != "" {
+			actor = m.Events[0].Actor
+		}
+		if m.Events[0].Detail != "" {
+			detail = m.Events[0].Detail
+		}
+	}
 	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
 		Detail: detail, At: stored.CreatedAt}
 	stored.Events = []*switchboard.Event{ev}

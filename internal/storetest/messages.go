@@ -11,6 +11,7 @@ import (
 var messageTests = []test{
 	{"CreateAndGet", testCreateAndGet},
 	{"CreateMinimal", testCreateMinimal},
+	{"CreateExplained", testCreateExplained},
 	{"CreateDuplicateID", testCreateDuplicateID},
 	{"GetNotFound", testGetNotFound},
 	{"GetByProviderSID", testGetByProviderSID},
@@ -355,5 +356,19 @@ func testListFilters(t *testing.T, s switchboard.Store) {
 	got := listAll(t, s, switchboard.MessageFilter{Statuses: []switchboard.Status{switchboard.StatusSending}})
 	if len(got) != 1 || got[0].ProviderSID != "SM4" || !got[0].UpdatedAt.Equal(at(10*time.Minute)) {
 		t.Fatalf("listed sending message = %+v, want SM4 updated at +10m", got)
+	}
+}
+
+// testCreateExplained: the caller may explain the acceptance (actor, detail) in the created event.
+func testCreateExplained(t *testing.T, s switchboard.Store) {
+	m := newMessage(at(0))
+	m.Status = switchboard.StatusScheduled
+	m.NextAttemptAt = at(8 * time.Hour)
+	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:billing", Detail: "held by marketing quiet hours"}}
+	create(t, s, m)
+	got := get(t, s, m.ID)
+	if len(got.Events) != 1 || got.Events[0].Actor != "api:billing" || got.Events[0].Detail != "held by marketing quiet hours" ||
+		got.Events[0].Status != switchboard.StatusScheduled || got.Events[0].Type != switchboard.EventCreated {
+		t.Fatalf("created event = %+v", got.Events)
 	}
 }

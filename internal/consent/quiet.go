@@ -1,0 +1,137 @@
+package consent
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// Window is a daily quiet period in the recipient's local time, from Start to End ("21:00" to
+// "08:00" wraps past midnight). Messages due inside it wait until it ends.
+type Window struct {
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+
+	start, end int // minutes after local midnight
+}
+
+// QuietHours maps a category to its window; a category without one (otp by default) is exempt.
+type QuietHours map[switchboard.Category]*Window
+
+// DefaultQuietHours keeps marketing between 08:00 and 21:00 local time (the hours US telemarketing
+// rules allow); transactional and otp messages are not held by default.
+func DefaultQuietHours() QuietHours {
+	return QuietHours{switchboard.CategoryMarketing: {Start: "21:00", End: "08:00", start: 21 * 60, end: 8 * 60}}
+}
+
+// Validate parses every window; the error names the one to fix.
+func (q QuietHours) Validate() error {
+	for cat, w := range q {
+		if !cat.Valid() {
+			return fmt.Errorf("quiet_hours: %q is not a category", cat)
+		}
+		if w == nil {
+			continue
+		}
+		var err error
+		if w.start, err = minutes(w.Start); err != nil {
+			return fmt.Errorf("quiet_hours.%s.start: %w", cat, err)
+		}
+		if w.end, err = minutes(w.End); err != nil {
+			return fmt.Errorf("quiet_hours.%s.end: %w", cat, err)
+		}
+		if w.start == w.end {
+			return fmt.Errorf("quiet_hours.%s: start and end are equal; remove the category to disable it", cat)
+		}
+	}
+	return nil
+}
+
+func minutes(hhmm string) (int, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(hhmm))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time of day like 21:00", hhmm)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// inside reports whether minute-of-day m is in the window.
+func (w *Window) inside(m int) bool {
+	if w.start < w.end {
+		return m >= w.start && m < w.end
+	}
+	return m >= w.start || m < w.end
+}
+
+// quietUntil returns when the window that contains t in loc ends, or t itself when t is outside.
+func (w *Window) quietUntil(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	if !w.inside(l.Hour()*60 + l.Minute()) {
+		return t
+	}
+	day := l.Day()
+	if w.start > w.end && l.Hour()*60+l.Minute() >= w.start {
+		day++ // the window ends tomorrow morning
+	}
+	end := time.Date(l.Year(), l.Month(), day, w.end/60, w.end%60, 0, 0, loc)
+	if e := end.In(loc); end.After(t) && e.Hour()*60+e.Minute() == w.end {
+		return end
+	}
+	// The end's wall time does not exist that day (a DST change skips it) and time.Date moved
+	// it: the window ends at the first minute the local clock reads outside it — the jump.
+	u := t.Truncate(time.Minute)
+	for range 48 * 60 {
+		u = u.Add(time.Minute)
+		if lu := u.In(loc); !w.inside(lu.Hour()*60 + lu.Minute()) {
+			return u
+		}
+	}
+	return end
+}
+
+// Decision is when a message may go, given quiet hours.
+type Decision struct {
+	// At is the earliest time the message may be sent: now when it is not held.
+	At time.Time
+	// Held is true when quiet hours hold the message.
+	Held bool
+	// Note explains the decision for the timeline (zones considered, the rule applied).
+	Note string
+}
+
+// Next returns the earliest time at or after now when a message of category may go to a
+// recipient in any of zones: outside the category's window in every zone (when a number maps to
+// several zones the most restrictive answer wins).
+func (q QuietHours) Next(now time.Time, category switchboard.Category, zones []*time.Location) Decision {
+	w := q[category]
+	if w == nil || len(zones) == 0 {
+		return Decision{At: now}
+	}
+	t := now
+	for range 16 { // each pass moves t past one zone's window; a few zones settle in 2-3 passes
+		moved := false
+		for _, z := range zones {
+			if u := w.quietUntil(t, z); u.After(t) {
+				t, moved = u, true
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	if !t.After(now) {
+		return Decision{At: now}
+	}
+	names := make([]string, len(zones))
+	for i, z := range zones {
+		names[i] = z.String()
+	}
+	note := fmt.Sprintf("held by %s quiet hours (%s–%s local time in %s) until %s", category, w.Start, w.End,
+		strings.Join(names, ", "), t.UTC().Format(time.RFC3339))
+	if len(zones) > 1 {
+		note += "; the number maps to several time zones, so the most restrictive applies"
+	}
+	return Decision{At: t, Held: true, Note: note}
+}
