@@ -150,7 +150,18 @@ type Message struct {
 	LeaseOwner       string     `json:"-"`
 	LeaseUntil       *time.Time `json:"-"`
 	APIKeyID         string     `json:"api_key_id,omitempty"`
-	CreatedAt        time.Time  `json:"created_at"`
+	// Timezone is the recipient's IANA time zone given with the request, for quiet hours; empty
+	// means the zones of the number.
+	Timezone string `json:"timezone,omitempty"`
+	// Template and TemplateVersion name the catalog template the body was rendered from.
+	Template        string `json:"template,omitempty"`
+	TemplateVersion int    `json:"template_version,omitempty"`
+	// BodySHA256 (hex) and BodyLength (characters) describe the body and outlive its redaction.
+	BodySHA256 string `json:"body_sha256,omitempty"`
+	BodyLength int    `json:"body_length"`
+	// RedactedAt is when retention removed the body (and the raw provider payloads).
+	RedactedAt *time.Time `json:"redacted_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	// Events is the message's timeline, oldest first, filled in when a single message is read.
 	Events []*Event `json:"events,omitempty"`

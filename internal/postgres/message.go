@@ -19,7 +19,8 @@ import (
 const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at`
+	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
+	redacted_at`
 
 const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 
@@ -29,11 +30,12 @@ const eventCols = `id, message_id, type, status, actor, error_code, detail, payl
 const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
 	$9::jsonb, $10::integer, $11::text, $12::jsonb, $13::timestamptz, $14::timestamptz, $15::text,
 	$16::integer, $17::text, $18::integer, $19::timestamptz, $20::boolean, $21::timestamptz, $22::text,
-	$23::timestamptz, $24::text, $25::timestamptz, $26::timestamptz`
+	$23::timestamptz, $24::text, $25::timestamptz, $26::timestamptz, $27::text, $28::text, $29::integer,
+	$30::text, $31::integer, $32::timestamptz`
 
-// createdEvent inserts the "created" event of the message inserted by the CTE m ($27…$31).
+// createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
 const createdEvent = `INSERT INTO message_events (message_id, type, status, actor, detail, at)
-	SELECT id, $27::text, $28::text, $29::text, $30::text, $31::timestamptz FROM m
+	SELECT id, $33::text, $34::text, $35::text, $36::text, $37::timestamptz FROM m
 	RETURNING id`
 
 const (
@@ -41,12 +43,12 @@ const (
 	qCreate = `WITH m AS (
 			INSERT INTO messages (` + messageCols + `) VALUES (` + messageValues + `) RETURNING id)
 		` + createdEvent
-	// qCreateIdem does the same only if it inserts the idempotency key ($32…$34) first. When the
+	// qCreateIdem does the same only if it inserts the idempotency key ($38…$40) first. When the
 	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
 	// transaction and inserts nothing: no message, no event, no row returned.
 	qCreateIdem = `WITH k AS (
 			INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
-			VALUES ($32::text, $33::text, $34::text, $1::text, $25::timestamptz)
+			VALUES ($38::text, $39::text, $40::text, $1::text, $25::timestamptz)
 			ON CONFLICT DO NOTHING RETURNING message_id),
 		m AS (
 			INSERT INTO messages (` + messageCols + `) SELECT ` + messageValues + ` FROM k RETURNING id)
@@ -112,12 +114,14 @@ func scanMessage(r pgx.Row) (*switchboard.Message, error) {
 		m                                         switchboard.Message
 		media, meta                               []byte
 		sendAt, validUntil, attemptStart, leaseTo *time.Time
+		redacted                                  *time.Time
 		sid, leaseOwner                           *string
 	)
 	err := r.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &m.NextAttemptAt, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
-		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt)
+		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
+		&m.BodyLength, &redacted)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +137,7 @@ func scanMessage(r pgx.Row) (*switchboard.Message, error) {
 	}
 	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utcPtr(sendAt), utcPtr(validUntil), utcPtr(attemptStart), utcPtr(leaseTo)
 	m.ProviderSID, m.LeaseOwner = deref(sid), deref(leaseOwner)
+	m.RedactedAt = utcPtr(redacted)
 	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = utc(m.NextAttemptAt), utc(m.CreatedAt), utc(m.UpdatedAt)
 	return &m, nil
 }
@@ -285,6 +290,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, nullString(m.ProviderSID),
 		m.ErrorCode, m.ErrorMessage, m.Attempts, m.NextAttemptAt, m.AttemptInFlight,
 		m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
+		m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256, m.BodyLength, m.RedactedAt,
 		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At}
 	q := qCreate
 	if idem != nil {

@@ -17,14 +17,15 @@ import (
 const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at`
+	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
+	redacted_at`
 
 const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
 	qInsertMessage = `INSERT INTO messages (` + messageCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
@@ -81,12 +82,14 @@ func scanMessage(s scanner) (*switchboard.Message, error) {
 		m                                         switchboard.Message
 		media, meta, sid, leaseOwner              sql.NullString
 		sendAt, validUntil, attemptStart, leaseTo sql.NullInt64
+		redacted                                  sql.NullInt64
 		next, created, updated                    int64
 	)
 	err := s.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &next, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
-		&m.APIKeyID, &created, &updated)
+		&m.APIKeyID, &created, &updated, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
+		&m.BodyLength, &redacted)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +112,7 @@ func scanMessage(s scanner) (*switchboard.Message, error) {
 	m.LeaseUntil = fromNullMicros(leaseTo)
 	m.CreatedAt = fromMicros(created)
 	m.UpdatedAt = fromMicros(updated)
+	m.RedactedAt = fromNullMicros(redacted)
 	return &m, nil
 }
 
@@ -248,7 +252,8 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), nullString(m.ProviderSID),
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
 			microsPtr(m.AttemptStartedAt), nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
-			micros(m.CreatedAt), micros(m.UpdatedAt))
+			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
+			m.BodyLength, microsPtr(m.RedactedAt))
 		if isUnique(err) {
 			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
 		} else if err != nil {

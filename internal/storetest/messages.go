@@ -365,8 +365,14 @@ func testCreateExplained(t *testing.T, s switchboard.Store) {
 	m.Status = switchboard.StatusScheduled
 	m.NextAttemptAt = at(8 * time.Hour)
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:billing", Detail: "held by marketing quiet hours"}}
+	m.Timezone, m.Template, m.TemplateVersion = "America/Chicago", "appointment_reminder", 3
+	m.BodySHA256, m.BodyLength = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 4
 	create(t, s, m)
 	got := get(t, s, m.ID)
+	if got.Timezone != "America/Chicago" || got.Template != "appointment_reminder" || got.TemplateVersion != 3 ||
+		got.BodySHA256 != m.BodySHA256 || got.BodyLength != 4 || got.RedactedAt != nil {
+		t.Fatalf("policy fields not kept: %+v", got)
+	}
 	if len(got.Events) != 1 || got.Events[0].Actor != "api:billing" || got.Events[0].Detail != "held by marketing quiet hours" ||
 		got.Events[0].Status != switchboard.StatusScheduled || got.Events[0].Type != switchboard.EventCreated {
 		t.Fatalf("created event = %+v", got.Events)
