@@ -162,7 +162,7 @@ type Message struct {
 	// RedactedAt is when retention removed the body (and the raw provider payloads).
 	RedactedAt *time.Time `json:"redacted_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 	// Events is the message's timeline, oldest first, filled in when a single message is read.
 	Events []*Event `json:"events,omitempty"`
 }
