@@ -23,12 +23,18 @@ func writeCatalog(t testing.TB, files map[string]string) string {
 	return dir
 }
 
+// writeFile writes a file atomically, as a deploy should: through a hidden temporary file,
+// which Load skips, renamed into place. A watcher never sees it half-written.
 func writeFile(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,7 +9,10 @@ import (
 // onChange with the result, then looks for changes every poll interval (WithPollInterval,
 // default one second: it compares the names, sizes and modification times of the files, so it
 // needs no file-system notifications and works on network and ConfigMap volumes) and reloads
-// after each one.
+// once a change has held for one interval, so that a file caught half-written is usually read
+// again whole before anything is reported. Writing files atomically (a temporary file renamed
+// into place, or a name starting with "." that is then renamed) avoids half-written reads
+// altogether.
 //
 // onChange(c, nil) delivers a new catalog to use from now on. onChange(c, err) reports a load
 // that failed (err is a *LoadError, or says why the directory could not be read): c is then the
@@ -23,7 +26,7 @@ func Watch(ctx context.Context, dir string, onChange func(*Catalog, error), opts
 		o.poll = DefaultPollInterval
 	}
 	var current *Catalog
-	last := ""
+	last, pending := "", ""
 	load := func() {
 		c, err := Load(dir, opts...)
 		last = c.fingerprint // as scanned before the files were read: a later change shows
@@ -43,8 +46,15 @@ func Watch(ctx context.Context, dir string, onChange func(*Catalog, error), opts
 			return
 		case <-ticker.C:
 		}
-		if fingerprint(dir) != last {
+		fp := fingerprint(dir)
+		switch {
+		case fp == last:
+			pending = ""
+		case fp == pending:
+			pending = ""
 			load()
+		default:
+			pending = fp // changed: load once it holds still for an interval
 		}
 	}
 }
