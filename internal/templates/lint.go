@@ -136,6 +136,9 @@ func sortFindings(fs []Finding) {
 //   - missing_content_sid (warning): a whatsapp template without content_sid, which can only be
 //     sent inside the 24-hour session window.
 func Lint(c *Catalog) []Finding {
+	if c == nil {
+		return nil
+	}
 	findings := append([]Finding(nil), c.loadErrors...)
 	for _, t := range c.templates {
 		findings = append(findings, lintTemplate(t, c.maxSegments)...)

@@ -336,7 +336,7 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 		switch key {
 		case "name":
 			t.Name = str(key, v)
-			if !nameRE.MatchString(t.Name) {
+			if t.Name != "" && !nameRE.MatchString(t.Name) {
 				report(v.Line, RuleInvalidField, "name must start with a lower-case letter and hold only a-z, 0-9, _, . and - (at most 64)")
 			}
 		case "version":
@@ -394,13 +394,17 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 	if !haveCategory {
 		report(m.Line, RuleInvalidField, "category is required: transactional, marketing or otp (consent and quiet hours depend on it)")
 	}
-	if body == nil || t.Body == "" {
-		report(m.Line, RuleInvalidField, "body is required")
+	if t.Body == "" {
+		line := m.Line
+		if body != nil {
+			line = body.Line
+		}
+		report(line, RuleInvalidField, "body is required")
 	}
 	if vars != nil {
 		t.Variables = parseVariables(vars, report)
 	}
-	if len(problems) == 0 {
+	if t.Body != "" { // the body's own problems are worth reporting alongside the others
 		problems = append(problems, compile(t)...)
 	}
 	for i := range problems {

@@ -395,3 +395,15 @@ func TestFallbackChain(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadReportsBodyProblemsWithFieldProblems(t *testing.T) {
+	t.Parallel()
+	fs := loadErrors(t, writeCatalog(t, map[string]string{"t.yaml": "name: t\nversion: 1\nlocale: xx-yy-zz\ncategory: otp\nbody: \"{{code}}\"\n"}))
+	rules := map[string]bool{}
+	for _, f := range fs {
+		rules[f.Rule] = true
+	}
+	if !rules[RuleInvalidField] || !rules[RuleMissingVariable] || len(fs) != 2 {
+		t.Errorf("want the bad locale and the undeclared variable at once; got %v", fs)
+	}
+}

@@ -125,7 +125,8 @@ type Variable struct {
 	// Labels, when not nil, maps each of Values to the text the body shows for it (a
 	// translation's own words for the same value); without labels a value shows as given.
 	Labels map[string]string
-	// Example is a value for documentation and for Lint, which renders the body with it.
+	// Example is a value for documentation and for Lint, which renders the body with it;
+	// HasExample says whether the file gave one.
 	Example     string
 	HasExample  bool
 	Description string
@@ -370,7 +371,8 @@ func newOptions(opts []Option) options {
 // (default "en"). An invalid tag makes Load fail.
 func WithDefaultLocale(locale string) Option { return func(o *options) { o.defaultLocale = locale } }
 
-// WithMaxSegments sets how many SMS segments a body may take before Lint warns (default 3).
+// WithMaxSegments sets how many SMS segments a body may take before Lint warns (default 3;
+// n < 1 means the default).
 func WithMaxSegments(n int) Option { return func(o *options) { o.maxSegments = n } }
 
 // WithPollInterval sets how often Watch looks for changes (default one second).

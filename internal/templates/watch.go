@@ -15,7 +15,7 @@ import (
 // altogether.
 //
 // onChange(c, nil) delivers a new catalog to use from now on. onChange(c, err) reports a load
-// that failed (err is a *LoadError, or says why the directory could not be read): c is then the
+// that failed (err is a *LoadError, which also covers a directory that cannot be read): c is then the
 // last good catalog Watch delivered, unchanged, or nil when there was none yet, so a broken edit
 // never replaces a working catalog. Callers usually keep c when it is not nil and log err.
 //
