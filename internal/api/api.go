@@ -32,6 +32,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// DefaultValidity applies when a message sets no validity_seconds.
 	DefaultValidity time.Duration
+	// QuietHours hold messages of some categories outside the recipient's daytime.
+	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
 	Consent *consent.Service
 	// OnAccepted is called after a message is committed, to wake the dispatcher.

@@ -40,6 +40,8 @@ type SendRequest struct {
 	SendAt          *time.Time        `json:"send_at,omitempty"`
 	ValiditySeconds int               `json:"validity_seconds,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
+	// Timezone is the recipient's IANA time zone for quiet hours (default: the number's zones).
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // MessageList is the body of GET /v1/messages.
@@ -161,6 +163,16 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
 		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)
 	}
+	var zones []*time.Location
+	if req.Timezone != "" {
+		loc, err := time.LoadLocation(req.Timezone)
+		if err != nil || req.Timezone == "Local" {
+			return nil, invalid("invalid_timezone", "timezone %q is not an IANA time zone such as America/New_York", req.Timezone)
+		}
+		zones = []*time.Location{loc}
+	} else {
+		zones = content.PhoneTimezones(to)
+	}
 	from, pool, err := s.chooseSender(r, req, to)
 	if err != nil {
 		return nil, err
@@ -183,7 +195,11 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		NextAttemptAt: now,
 		CreatedAt:     now,
 		UpdatedAt:     now,
+		Timezone:      req.Timezone,
+		BodyLength:    utf8.RuneCountInString(req.Body),
 	}
+	sum := sha256.Sum256([]byte(req.Body))
+	m.BodySHA256 = hex.EncodeToString(sum[:])
 	m.Segments, m.Encoding = content.Segments(req.Body)
 	start := now
 	if req.SendAt != nil {
@@ -201,6 +217,21 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	}
 	until := start.Add(validity)
 	m.ValidUntil = &until
+	detail := "accepted"
+	if m.SendAt != nil {
+		detail += ", scheduled for " + m.SendAt.Format(time.RFC3339)
+	}
+	if d := s.cfg.QuietHours.Next(start, category, zones); d.Held {
+		m.Status = switchboard.StatusScheduled
+		m.NextAttemptAt = d.At
+		detail += "; " + d.Note
+		if !d.At.Before(until) {
+			// It will expire unsent when its validity ends, never go late.
+			m.NextAttemptAt = until
+			detail += "; its validity ends inside quiet hours, so it will expire unsent"
+		}
+	}
+	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(r.Context()).Name, Detail: detail}}
 	return m, nil
 }
 

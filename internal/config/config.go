@@ -64,6 +64,8 @@ type Config struct {
 	Senders         []switchboard.Sender
 	// OptInRequired are the categories that need a recorded opt-in.
 	OptInRequired []switchboard.Category
+	// QuietHours hold messages of some categories outside the recipient's daytime.
+	QuietHours consent.QuietHours
 	// Keywords are the inbound keyword rules (STOP/START/HELP) from the YAML file.
 	Keywords consent.Keywords
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
@@ -124,8 +126,9 @@ func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
 // fileConfig is the YAML file: the flat settings plus the structured ones.
 type fileConfig struct {
-	Senders  []switchboard.Sender `yaml:"senders"`
-	Keywords consent.Keywords     `yaml:"keywords"`
+	Senders    []switchboard.Sender `yaml:"senders"`
+	Keywords   consent.Keywords     `yaml:"keywords"`
+	QuietHours *consent.QuietHours  `yaml:"quiet_hours"`
 }
 
 // Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
@@ -160,7 +163,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		if err := yaml.Unmarshal(raw, &fc); err != nil {
 			return nil, fmt.Errorf("config: %s: senders: %w", path, err)
 		}
-		known := map[string]setting{"senders": {}, "keywords": {}}
+		known := map[string]setting{"senders": {}, "keywords": {}, "quiet_hours": {}}
 		for _, s := range settings {
 			known[s.key] = s
 		}
@@ -177,7 +180,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			if s.secret {
 				return nil, fmt.Errorf("config: %s: %q is a secret and may not be in the config file; set %s or %s_file instead", path, k, s.env, k)
 			}
-			if k == "senders" || k == "keywords" {
+			if k == "senders" || k == "keywords" || k == "quiet_hours" {
 				continue
 			}
 			switch v := flat[k].(type) {
@@ -226,6 +229,13 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		Keywords:      fc.Keywords,
 	}
 	if err := c.Keywords.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.QuietHours = consent.DefaultQuietHours()
+	if fc.QuietHours != nil {
+		c.QuietHours = *fc.QuietHours
+	}
+	if err := c.QuietHours.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	var err error

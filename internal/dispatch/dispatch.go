@@ -49,6 +49,10 @@ type Config struct {
 	// Check, when set, is asked right before a message is handed over whether policy now stops
 	// it (an opt-out that arrived after acceptance...). A non-nil *Block blocks the message.
 	Check func(ctx context.Context, m *switchboard.Message) (*Block, error)
+	// Hold, when set, is asked right before a message is handed over whether it must wait (quiet
+	// hours in the recipient's time zone): a time after now defers the message to then, with note
+	// on its timeline.
+	Hold func(m *switchboard.Message, now time.Time) (until time.Time, note string)
 	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
 	Clock    switchboard.Clock
@@ -331,6 +335,13 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		}
 	}
 
+	if d.cfg.Hold != nil {
+		if until, note := d.cfg.Hold(m, now); until.After(now) {
+			d.defer_(ctx, m, until, note)
+			return
+		}
+	}
+
 	inFlight, leaseUntil := true, now.Add(d.cfg.Lease)
 	m, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 		ID: m.ID, LeaseOwner: d.cfg.Owner,
@@ -372,6 +383,26 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		pe = &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, Message: "unexpected provider error", Err: err}
 	}
 	d.failed(ctx, m, pe)
+}
+
+// defer_ puts a message back as scheduled until a policy lets it go; past its validity it is
+// scheduled for the end of its validity, when it expires unsent.
+func (d *Dispatcher) defer_(ctx context.Context, m *switchboard.Message, until time.Time, note string) {
+	now := d.cfg.Clock()
+	if m.ValidUntil != nil && !until.Before(*m.ValidUntil) {
+		until = *m.ValidUntil
+		note += "; its validity ends before then, so it will expire unsent"
+	}
+	_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner, Status: switchboard.StatusScheduled, NextAttemptAt: &until, ReleaseLease: true, At: now,
+		RequireStatus: []switchboard.Status{switchboard.StatusQueued, switchboard.StatusScheduled},
+		Events:        []*switchboard.Event{{Type: switchboard.EventNote, Actor: d.actor(), At: now, Detail: note}},
+	})
+	if err != nil && !switchboard.IsKind(err, switchboard.ECONFLICT) {
+		d.cfg.Logger.Error("deferring message", "message_id", m.ID, "err", err)
+		return
+	}
+	d.cfg.Logger.Info("message held by policy", "message_id", m.ID, "until", until)
 }
 
 // accepted records that the provider took the message.

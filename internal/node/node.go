@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
@@ -129,6 +130,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.disp = n.newDispatcher(opts)
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
+		QuietHours:   cfg.QuietHours,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 	})
 	wh := webhook.New(webhook.Config{
@@ -167,6 +169,16 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 				return nil, err
 			}
 			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: reason}, nil
+		},
+		Hold: func(m *switchboard.Message, now time.Time) (time.Time, string) {
+			zones := content.PhoneTimezones(m.To)
+			if m.Timezone != "" {
+				if loc, err := time.LoadLocation(m.Timezone); err == nil {
+					zones = []*time.Location{loc}
+				}
+			}
+			d := n.cfg.QuietHours.Next(now, m.Category, zones)
+			return d.At, d.Note
 		},
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,

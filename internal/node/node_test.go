@@ -35,6 +35,7 @@ type nodeOpts struct {
 	env      map[string]string
 	yaml     string
 	dispatch func(*dispatch.Config)
+	clock    switchboard.Clock
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -75,6 +76,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 	}
 	ctx := context.Background()
 	n, err := node.Open(ctx, cfg, testLogger(t), node.Options{
+		Clock: o.clock,
 		SimConfig: func(c *twiliosim.Config) {
 			c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
 		},
