@@ -32,7 +32,7 @@ Nothing leaves the machine; settings come from the flags only, not the environme
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "concurrent clients (dispatch: provider calls in flight)")
 	f.StringVar(&cfg.DatabaseURL, "database", "", "sqlite:PATH or postgres://... (default: a fresh SQLite file in a temporary directory)")
 	f.IntVar(&cfg.Messages, "messages", 0, "messages the dispatch bench enqueues (default 5000 per second of --duration)")
-	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (all: one per bench, named FILE-<bench>)")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (all: one per bench, FILE-<bench>; dispatch adds FILE-no-callbacks)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per bench")
 	f.StringVar(&logLevel, "log-level", "warn", "the node's log level (logs go to stderr); info adds serve's per-message lines")
 

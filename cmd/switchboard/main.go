@@ -46,6 +46,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newMessagesCmd(getenv),
 		newMigrateCmd(getenv),
 		newConsentCmd(getenv),
+		newBenchCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

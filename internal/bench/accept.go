@@ -131,6 +131,9 @@ func Accept(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("accept: raw store insert ceiling (%s)", cfg.Duration)
 	sp := storeInsert(ctx, n.Store(), cfg, run, n.rawKeyID, 0, cfg.Duration, nil)
 	res.Ceilings = []Ceiling{
@@ -138,6 +141,9 @@ func Accept(ctx context.Context, cfg Config) (_ *Result, err error) {
 		ceilingOf(CeilingEmptyHandler, "an empty handler", hp),
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("accept: POST /v1/messages (%s)", cfg.Duration)
 	url := n.URL() + "/v1/messages"
 	var next atomic.Int64

@@ -48,7 +48,8 @@ type Config struct {
 	// the dispatch bar).
 	Messages int
 	// CPUProfile, when set, names the file a CPU profile of the measured phase is written to.
-	// With several benches the bench's name is added before the extension.
+	// With several benches the bench's name is added before the extension; dispatch adds
+	// -no-callbacks for its second run.
 	CPUProfile string
 	// Logger receives the node's logs (default: discarded).
 	Logger *slog.Logger

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,15 @@ func Dispatch(ctx context.Context, cfg Config) ([]*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	without, _, err := dispatchRun(ctx, cfg, false, shared)
+	if err := ctx.Err(); err != nil {
+		return []*Result{with}, err
+	}
+	c := cfg
+	if cfg.CPUProfile != "" {
+		ext := filepath.Ext(cfg.CPUProfile)
+		c.CPUProfile = strings.TrimSuffix(cfg.CPUProfile, ext) + "-no-callbacks" + ext
+	}
+	without, _, err := dispatchRun(ctx, c, false, shared)
 	if err != nil {
 		return []*Result{with}, err
 	}
@@ -125,6 +134,9 @@ func dispatchRun(ctx context.Context, cfg Config, callbacks bool, shared []Ceili
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	run := newRunID()
 	total := int64(cfg.Messages)
 	cfg.progress("%s: enqueueing %d messages (raw store insert ceiling)", name, total)
@@ -134,6 +146,9 @@ func dispatchRun(ctx context.Context, cfg Config, callbacks bool, shared []Ceili
 	}
 	res.Ceilings = append([]Ceiling{ceilingOf(CeilingStoreInsert, "the raw store insert", sp)}, shared...)
 
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	base := int64(sim.Stats().Messages)
 	limit := 3*cfg.Duration + 30*time.Second
 	cfg.progress("%s: dispatching %d messages (at most %s)", name, total, limit)

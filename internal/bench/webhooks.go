@@ -92,6 +92,9 @@ func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 		return nil, err
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("webhooks: raw store insert ceiling, creating the messages (%s)", cfg.Duration)
 	byWorker := make([][]string, cfg.Concurrency)
 	sp := storeInsert(ctx, n.Store(), cfg, run, n.rawKeyID, 0, cfg.Duration, func(w int, id string) {
@@ -104,11 +107,17 @@ func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if len(pool) == 0 {
 		return nil, fmt.Errorf("the raw store insert created no message: %s", sp.firstErr)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("webhooks: giving %d messages provider SIDs", len(pool))
 	if err := assignSIDs(ctx, n.Store(), cfg, run, pool); err != nil {
 		return nil, err
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("webhooks: POST /webhooks/twilio/status (%s)", cfg.Duration)
 	var (
 		next                     atomic.Int64
@@ -158,6 +167,9 @@ func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 		workers[i].step = 0
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cfg.progress("webhooks: raw store IngestCallback ceiling (%s)", cfg.Duration)
 	ip := closedLoop(ctx, cfg.Concurrency, cfg.Duration, func(ctx context.Context, w int) error {
 		s, err := take(w)
