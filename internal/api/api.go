@@ -20,6 +20,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/templates"
 )
 
 // Config wires a Server.
@@ -32,6 +33,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// DefaultValidity applies when a message sets no validity_seconds.
 	DefaultValidity time.Duration
+	// Templates returns the current template catalog, or nil when none is configured.
+	Templates func() *templates.Catalog
 	// QuietHours hold messages of some categories outside the recipient's daytime.
 	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
@@ -13,6 +14,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/templates"
 )
 
 // Limits of a message request.
@@ -24,6 +26,8 @@ const (
 	MaxMetadataValue  = 512
 	MaxValiditySecond = 14 * 24 * 3600
 	MaxIdempotencyKey = 255
+	MaxVariables      = 50
+	MaxVariableValue  = 1024
 )
 
 // SendRequest is the body of POST /v1/messages.
@@ -31,6 +35,9 @@ type SendRequest struct {
 	To              string            `json:"to"`
 	Body            string            `json:"body,omitempty"`
 	Template        string            `json:"template,omitempty"`
+	TemplateVersion int               `json:"template_version,omitempty"`
+	Locale          string            `json:"locale,omitempty"`
+	Variables       map[string]string `json:"variables,omitempty"`
 	From            string            `json:"from,omitempty"`
 	Sender          string            `json:"sender,omitempty"` // alias of from
 	Pool            string            `json:"pool,omitempty"`
@@ -64,6 +71,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	// Hash the request as the application sent it, before rendering fills in the body.
+	canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
 	now := s.cfg.Clock()
 	m, err := s.buildMessage(r, &req, now)
 	if err != nil {
@@ -77,7 +86,6 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var idem *switchboard.Idempotency
 	if idemKey != "" {
-		canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
 		sum := sha256.Sum256(canon)
 		idem = &switchboard.Idempotency{APIKeyID: key.ID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}
 	}
@@ -108,8 +116,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		}
 		return nil, err
 	}
-	if req.Template != "" {
-		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "template_not_found", "template %q is not in the catalog", req.Template)
+	rendered, err := s.render(req)
+	if err != nil {
+		return nil, err
 	}
 	if req.Body == "" && len(req.MediaURLs) == 0 {
 		return nil, invalid("missing_body", "body (or media_urls, or template) is required")
@@ -121,6 +130,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		return nil, invalid("invalid_body", "body must be UTF-8 text without NUL characters")
 	}
 	channel := switchboard.Channel(req.Channel)
+	if rendered != nil && channel == "" {
+		channel = rendered.Channel
+	}
 	if channel == "" {
 		channel = switchboard.ChannelSMS
 	}
@@ -143,6 +155,12 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		channel = switchboard.ChannelMMS
 	}
 	category := switchboard.Category(req.Category)
+	if rendered != nil {
+		if category != "" && category != rendered.Category {
+			return nil, invalid("category_mismatch", "template %s is a %s template; it cannot be sent as %s", rendered.Template, rendered.Category, category)
+		}
+		category = rendered.Category
+	}
 	if category == "" {
 		category = switchboard.CategoryTransactional
 	}
@@ -201,6 +219,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	sum := sha256.Sum256([]byte(req.Body))
 	m.BodySHA256 = hex.EncodeToString(sum[:])
 	m.Segments, m.Encoding = content.Segments(req.Body)
+	if rendered != nil {
+		m.Template, m.TemplateVersion = rendered.Template, rendered.Version
+	}
 	start := now
 	if req.SendAt != nil {
 		at := req.SendAt.UTC()
@@ -218,6 +239,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	until := start.Add(validity)
 	m.ValidUntil = &until
 	detail := "accepted"
+	if rendered != nil {
+		detail += fmt.Sprintf(" from template %s version %d (%s)", rendered.Template, rendered.Version, rendered.Locale)
+	}
 	if m.SendAt != nil {
 		detail += ", scheduled for " + m.SendAt.Format(time.RFC3339)
 	}
@@ -233,6 +257,41 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	}
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(r.Context()).Name, Detail: detail}}
 	return m, nil
+}
+
+// render renders the template a request names into its body (req.Body is set from it), or
+// returns nil for a request without a template.
+func (s *Server) render(req *SendRequest) (*templates.Result, error) {
+	if req.Template == "" {
+		if req.TemplateVersion != 0 || req.Locale != "" || len(req.Variables) > 0 {
+			return nil, invalid("missing_template", "template_version, locale and variables need a template")
+		}
+		return nil, nil
+	}
+	if req.Body != "" {
+		return nil, invalid("body_and_template", "send either body or template, not both")
+	}
+	if len(req.Variables) > MaxVariables {
+		return nil, invalid("invalid_variable", "at most %d variables", MaxVariables)
+	}
+	for k, v := range req.Variables {
+		if len(v) > MaxVariableValue || strings.ContainsRune(v, 0) {
+			return nil, invalid("invalid_variable", "variable %q must be at most %d bytes of text", k, MaxVariableValue)
+		}
+	}
+	var cat *templates.Catalog
+	if s.cfg.Templates != nil {
+		cat = s.cfg.Templates()
+	}
+	if cat == nil {
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "template_not_found", "no template catalog is configured (SWITCHBOARD_TEMPLATES_DIR)")
+	}
+	res, err := cat.Render(req.Template, req.TemplateVersion, req.Locale, req.Variables)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = res.Body
+	return res, nil
 }
 
 // chooseSender picks the message's sender: the one it names, or the sticky sender of its

@@ -62,6 +62,10 @@ type Config struct {
 	Migrate         bool
 	DBMaxConns      int
 	Senders         []switchboard.Sender
+	// TemplatesDir is the template catalog's directory ("" = none).
+	TemplatesDir string
+	// TemplatesLocale is the locale templates fall back to.
+	TemplatesLocale string
 	// OptInRequired are the categories that need a recorded opt-in.
 	OptInRequired []switchboard.Category
 	// QuietHours hold messages of some categories outside the recipient's daytime.
@@ -102,6 +106,8 @@ var settings = []setting{
 	{key: "sync_webhooks", env: "SWITCHBOARD_SYNC_WEBHOOKS", help: "point the senders' SmsUrl at this node at start-up (default true with the simulator, false with twilio)"},
 	{key: "sim_addr", env: "SWITCHBOARD_SIM_ADDR", def: "127.0.0.1:0", help: "address the in-process simulator listens on (provider simulator)"},
 	{key: "opt_in_required", env: "SWITCHBOARD_OPT_IN_REQUIRED", def: "marketing", help: "categories that need a recorded opt-in, comma-separated (marketing, transactional, otp; \"none\" for none)"},
+	{key: "templates_dir", env: "SWITCHBOARD_TEMPLATES_DIR", help: "directory of the template catalog (reloaded on change); empty: no templates"},
+	{key: "templates_default_locale", env: "SWITCHBOARD_TEMPLATES_DEFAULT_LOCALE", def: "en", help: "locale a template falls back to"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 	{key: "log_format", env: "SWITCHBOARD_LOG_FORMAT", def: "text", help: "text or json"},
 	{key: "lease", env: "SWITCHBOARD_LEASE", def: "30s", help: "how long a node holds claimed work before another may take it over"},
@@ -227,6 +233,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		LogFormat:     v["log_format"],
 		Senders:       fc.Senders,
 		Keywords:      fc.Keywords,
+
+		TemplatesDir:    v["templates_dir"],
+		TemplatesLocale: v["templates_default_locale"],
 	}
 	if err := c.Keywords.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)

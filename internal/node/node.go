@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -28,6 +29,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
@@ -49,7 +51,9 @@ type Node struct {
 	provider   *twilio.Provider
 	api        *api.Server
 	consent    *consent.Service
-	disp       *dispatch.Dispatcher
+	// templates holds the current catalog; a watcher swaps in good reloads.
+	templates atomic.Pointer[templates.Catalog]
+	disp      *dispatch.Dispatcher
 
 	ln  net.Listener
 	srv *http.Server
@@ -128,6 +132,13 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.disp = n.newDispatcher(opts)
+	if cfg.TemplatesDir != "" {
+		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
+		if err != nil {
+			return nil, fmt.Errorf("template catalog %s (run `switchboard templates lint %s`): %w", cfg.TemplatesDir, cfg.TemplatesDir, err)
+		}
+		n.templates.Store(cat)
+	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours:   cfg.QuietHours,
@@ -279,6 +290,18 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancelDispatch = cancel
+	if n.cfg.TemplatesDir != "" {
+		go templates.Watch(dctx, n.cfg.TemplatesDir, func(c *templates.Catalog, err error) {
+			if err != nil {
+				n.logger.Error("template catalog reload failed; keeping the previous one", "dir", n.cfg.TemplatesDir, "err", err)
+				return
+			}
+			if c != nil && c != n.templates.Load() {
+				n.templates.Store(c)
+				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()))
+			}
+		}, templates.WithDefaultLocale(n.cfg.TemplatesLocale))
+	}
 	n.dispatchDone = make(chan struct{})
 	go func() {
 		defer close(n.dispatchDone)
