@@ -113,4 +113,3 @@ func TestQuietHoursHeldAgainAtDispatch(t *testing.T) {
 		t.Fatalf("held at dispatch: %s, %d at the simulator", got.Status, len(n.simMessages(t)))
 	}
 }
-
