@@ -42,11 +42,17 @@ func (r *Result) RatioSentence() string {
 
 // WriteTable writes several results as one table, with their ratios and checks below it.
 func WriteTable(w io.Writer, rs []*Result) error {
+	// Numbers align right; names are padded to one width so that they read left-aligned.
+	width := len("bench")
+	for _, r := range rs {
+		width = max(width, len(r.Bench))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "bench\tops/s\tp50\tp90\tp99\tmax\tcpu\trss\tstore ops/s\tempty ops/s\tof store\tof empty\t\n")
+	fmt.Fprintf(tw, "%-*s\t", width, "bench")
+	fmt.Fprint(tw, "ops/s\tp50\tp90\tp99\tmax\tcpu\trss\tstore ops/s\tempty ops/s\tof store\tof empty\t\n")
 	for _, r := range rs {
 		store, empty := r.ceiling(CeilingStoreInsert), r.ceiling(CeilingEmptyHandler)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t\n", r.Bench, grouped(r.OpsPerSec),
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t\n", width, r.Bench, grouped(r.OpsPerSec),
 			millis(r.Latency.P50), millis(r.Latency.P90), millis(r.Latency.P99), millis(r.Latency.Max),
 			r.CPUPercent, mebibytes(r.PeakRSSBytes), grouped(store.OpsPerSec), grouped(empty.OpsPerSec),
 			100*store.Ratio, 100*empty.Ratio)
@@ -56,7 +62,8 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	}
 	var b strings.Builder
 	if len(rs) > 0 {
-		fmt.Fprintf(&b, "\n%s, %d concurrent, %d cores; cpu is the whole process's share of elapsed × cores\n", rs[0].Database, rs[0].Concurrency, rs[0].Cores)
+		fmt.Fprintf(&b, "\n%s, %d concurrent, %d cores; cpu is the whole process's share of elapsed × cores;\n"+
+			"latency is client-observed per request (dispatch: per provider call)\n", rs[0].Database, rs[0].Concurrency, rs[0].Cores)
 	}
 	for _, r := range rs {
 		fmt.Fprintf(&b, "%s\n  check: %s\n", r.RatioSentence(), r.Check)
