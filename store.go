@@ -71,6 +71,13 @@ type Store interface {
 	// ListSenders returns the recorded senders.
 	ListSenders(ctx context.Context) ([]Sender, error)
 
+	// Redact removes the bodies of finished messages created before before (keeping their
+	// hash, length and segments, and setting RedactedAt to at), the raw provider payloads on
+	// their timelines, and the bodies and payloads of inbound messages and raw webhook events
+	// received before before. It works in batches of at most limit messages and returns how many
+	// messages it redacted; call it until it returns 0.
+	Redact(ctx context.Context, before, at time.Time, limit int) (int, error)
+
 	// RecordConsent appends a change to a recipient's consent history (ID set by the store).
 	RecordConsent(ctx context.Context, c *ConsentRecord) error
 	// LatestConsent returns the most recent record for phone among scopes (a pool's name and

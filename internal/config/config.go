@@ -62,6 +62,10 @@ type Config struct {
 	Migrate         bool
 	DBMaxConns      int
 	Senders         []switchboard.Sender
+	// Retention is how long bodies and raw payloads are kept (0: forever).
+	Retention time.Duration
+	// StoreBodies false redacts bodies as soon as messages are finished.
+	StoreBodies bool
 	// TemplatesDir is the template catalog's directory ("" = none).
 	TemplatesDir string
 	// TemplatesLocale is the locale templates fall back to.
@@ -108,6 +112,8 @@ var settings = []setting{
 	{key: "opt_in_required", env: "SWITCHBOARD_OPT_IN_REQUIRED", def: "marketing", help: "categories that need a recorded opt-in, comma-separated (marketing, transactional, otp; \"none\" for none)"},
 	{key: "templates_dir", env: "SWITCHBOARD_TEMPLATES_DIR", help: "directory of the template catalog (reloaded on change); empty: no templates"},
 	{key: "templates_default_locale", env: "SWITCHBOARD_TEMPLATES_DEFAULT_LOCALE", def: "en", help: "locale a template falls back to"},
+	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
+	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 	{key: "log_format", env: "SWITCHBOARD_LOG_FORMAT", def: "text", help: "text or json"},
 	{key: "lease", env: "SWITCHBOARD_LEASE", def: "30s", help: "how long a node holds claimed work before another may take it over"},
@@ -272,6 +278,12 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
 	}
+	if c.Retention, err = parseDays(v["retention"]); err != nil {
+		return nil, fmt.Errorf("config: retention=%q must be a duration such as 30d or 72h, or 0; set SWITCHBOARD_RETENTION", v["retention"])
+	}
+	if c.StoreBodies, err = strconv.ParseBool(v["store_bodies"]); err != nil {
+		return nil, fmt.Errorf("config: store_bodies=%q must be true or false; set SWITCHBOARD_STORE_BODIES", v["store_bodies"])
+	}
 	if v["opt_in_required"] != "none" {
 		for _, part := range strings.Split(v["opt_in_required"], ",") {
 			cat := switchboard.Category(strings.TrimSpace(part))
@@ -388,6 +400,22 @@ func (c *Config) normalizeSenders() error {
 		}
 	}
 	return nil
+}
+
+// parseDays parses a Go duration, or a whole number of days such as 30d.
+func parseDays(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad days %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", s)
+	}
+	return d, nil
 }
 
 // secret reads a secret from its environment value or from the file its *_file setting names.

@@ -290,6 +290,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancelDispatch = cancel
+	if n.cfg.Retention > 0 || !n.cfg.StoreBodies {
+		go n.retentionLoop(dctx)
+	}
 	if n.cfg.TemplatesDir != "" {
 		go templates.Watch(dctx, n.cfg.TemplatesDir, func(c *templates.Catalog, err error) {
 			if err != nil {
@@ -310,6 +313,47 @@ func (n *Node) Start(ctx context.Context) error {
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
+}
+
+// Retain redacts what the retention settings say is too old (every finished message's body with
+// store_bodies=false) and returns how many messages it redacted.
+func (n *Node) Retain(ctx context.Context) (int, error) {
+	now := n.clock()
+	cutoff := now.Add(-n.cfg.Retention)
+	if !n.cfg.StoreBodies {
+		cutoff = now.Add(time.Microsecond)
+	} else if n.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	total := 0
+	for {
+		k, err := n.store.Redact(ctx, cutoff, now, 1000)
+		total += k
+		if err != nil || k == 0 {
+			return total, err
+		}
+	}
+}
+
+func (n *Node) retentionLoop(ctx context.Context) {
+	every := time.Minute
+	if !n.cfg.StoreBodies {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if k, err := n.Retain(ctx); err != nil && ctx.Err() == nil {
+				n.logger.Error("retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("retention redacted message bodies", "messages", k)
+			}
+		}
+	}
 }
 
 // Addr is the address the node listens on.

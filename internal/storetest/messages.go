@@ -12,6 +12,7 @@ var messageTests = []test{
 	{"CreateAndGet", testCreateAndGet},
 	{"CreateMinimal", testCreateMinimal},
 	{"CreateExplained", testCreateExplained},
+	{"Redact", testRedact},
 	{"CreateDuplicateID", testCreateDuplicateID},
 	{"GetNotFound", testGetNotFound},
 	{"GetByProviderSID", testGetByProviderSID},
@@ -376,5 +377,62 @@ func testCreateExplained(t *testing.T, s switchboard.Store) {
 	if len(got.Events) != 1 || got.Events[0].Actor != "api:billing" || got.Events[0].Detail != "held by marketing quiet hours" ||
 		got.Events[0].Status != switchboard.StatusScheduled || got.Events[0].Type != switchboard.EventCreated {
 		t.Fatalf("created event = %+v", got.Events)
+	}
+}
+
+// testRedact: retention removes bodies and raw payloads of finished messages older than the
+// cutoff, keeps what describes them, and leaves unfinished and newer messages alone.
+func testRedact(t *testing.T, s switchboard.Store) {
+	old := create(t, s, newMessage(at(-48*time.Hour)))
+	update(t, s, switchboard.MessageUpdate{ID: old.ID, Status: switchboard.StatusDelivered, ProviderSID: ptr("SMold"), At: at(-47 * time.Hour),
+		Events: []*switchboard.Event{{Type: switchboard.EventCallback, Actor: "provider", Payload: []byte(`{"Body":"secret"}`)}}})
+	queued := create(t, s, newMessage(at(-48*time.Hour))) // not finished: still needs its body
+	fresh := create(t, s, newMessage(at(-time.Hour)))
+	update(t, s, switchboard.MessageUpdate{ID: fresh.ID, Status: switchboard.StatusDelivered, At: at(0)})
+	if _, err := s.CreateInbound(t.Context(), &switchboard.InboundMessage{ID: newID("in"), ProviderSID: "SMin-old", Channel: switchboard.ChannelSMS,
+		From: "+14155550100", To: "+15005550006", Body: "my card is 4111", Payload: []byte(`{"Body":"my card is 4111"}`), ReceivedAt: at(-30 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateInbound(t.Context(), &switchboard.InboundMessage{ID: newID("in"), ProviderSID: "SMin-new", Channel: switchboard.ChannelSMS,
+		From: "+14155550100", To: "+15005550006", Body: "new", ReceivedAt: at(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Redact(t.Context(), at(-24*time.Hour), at(0), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("Redact = %d, %v; want 1", n, err)
+	}
+	got := get(t, s, old.ID)
+	if got.Body != "" || got.RedactedAt == nil || !got.RedactedAt.Equal(at(0)) || got.Segments != old.Segments || got.BodySHA256 != old.BodySHA256 || got.BodyLength != old.BodyLength {
+		t.Fatalf("redacted message = %+v", got)
+	}
+	for _, e := range got.Events {
+		if len(e.Payload) != 0 {
+			t.Fatalf("event payload kept after redaction: %s", e.Payload)
+		}
+	}
+	if g := get(t, s, queued.ID); g.Body == "" || g.RedactedAt != nil {
+		t.Fatal("an unfinished message was redacted")
+	}
+	if g := get(t, s, fresh.ID); g.Body == "" || g.RedactedAt != nil {
+		t.Fatal("a message newer than the cutoff was redacted")
+	}
+	ins, _, err := s.ListInbound(t.Context(), switchboard.InboundFilter{Limit: 10})
+	if err != nil || len(ins) != 2 {
+		t.Fatal(err)
+	}
+	for _, in := range ins {
+		switch in.ProviderSID {
+		case "SMin-old":
+			if in.Body != "" || len(in.Payload) != 0 {
+				t.Fatalf("old inbound kept %q %s", in.Body, in.Payload)
+			}
+		case "SMin-new":
+			if in.Body != "new" {
+				t.Fatal("new inbound redacted")
+			}
+		}
+	}
+	if n, err := s.Redact(t.Context(), at(-24*time.Hour), at(time.Minute), 100); err != nil || n != 0 {
+		t.Fatalf("second Redact = %d, %v; want 0 (nothing left)", n, err)
 	}
 }

@@ -95,6 +95,8 @@ func newMessage(created time.Time) *switchboard.Message {
 		To:            toA,
 		From:          fromA,
 		Body:          "Your technician is on the way",
+		BodySHA256:    "0c1f3d8f6a4e1b2c9d7e5f3a1b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c",
+		BodyLength:    29,
 		Segments:      1,
 		Encoding:      switchboard.EncodingGSM7,
 		NextAttemptAt: created,

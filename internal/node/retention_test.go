@@ -1,0 +1,59 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/client"
+)
+
+func TestRetentionRedactsAfterConfiguredTime(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	n := startNode(t, nodeOpts{clock: clock.Now, env: map[string]string{"SWITCHBOARD_RETENTION": "7d"}})
+	ctx := context.Background()
+	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550100", Body: "Your lab results are ready"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusDelivered)
+	clock.Add(6 * 24 * time.Hour)
+	if k, err := n.Retain(ctx); err != nil || k != 0 {
+		t.Fatalf("retention before 7 days redacted %d (%v)", k, err)
+	}
+	clock.Add(2 * 24 * time.Hour)
+	if k, err := n.Retain(ctx); err != nil || k != 1 {
+		t.Fatalf("retention after 8 days redacted %d (%v), want 1", k, err)
+	}
+	got, err := n.client.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Body != "" || got.RedactedAt == nil || got.BodySHA256 != m.BodySHA256 || got.BodyLength != len("Your lab results are ready") || got.Segments != 1 {
+		t.Fatalf("through the API after retention: %+v", got)
+	}
+	for _, e := range got.Events {
+		if len(e.Payload) != 0 {
+			t.Fatalf("a raw payload survived retention: %s", e.Payload)
+		}
+	}
+}
+
+func TestStoreNoBodies(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_STORE_BODIES": "false"}})
+	ctx := context.Background()
+	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550100", Body: "Door code 4471"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusDelivered)
+	if k, err := n.Retain(ctx); err != nil || k != 1 {
+		t.Fatalf("Retain = %d, %v", k, err)
+	}
+	if got, _ := n.client.Get(ctx, m.ID); got.Body != "" || got.RedactedAt == nil {
+		t.Fatalf("body kept with store_bodies=false: %q", got.Body)
+	}
+}

@@ -1,0 +1,61 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// qRedactable picks finished messages older than the cutoff that still hold a body, oldest
+// first, through the messages_unredacted index.
+const qRedactable = `SELECT id FROM messages WHERE redacted_at IS NULL AND created_at < ?
+	AND status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
+	ORDER BY created_at LIMIT ?`
+
+// Redact removes bodies and raw payloads older than before (see switchboard.Store).
+func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int
+	err := db.write(ctx, func(t *wtx) error {
+		rows, err := t.query(qRedactable, micros(before), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: redact: %w", err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: redact: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: redact: %w", err)
+		}
+		n = len(ids)
+		if n > 0 {
+			in := "(?" + strings.Repeat(", ?", n-1) + ")"
+			if _, err := t.exec(`UPDATE messages SET body = '', media_urls = NULL, redacted_at = ? WHERE id IN `+in, append([]any{micros(at)}, ids...)...); err != nil {
+				return fmt.Errorf("sqlite: redact messages: %w", err)
+			}
+			if _, err := t.exec(`UPDATE message_events SET payload = NULL WHERE payload IS NOT NULL AND message_id IN `+in, ids...); err != nil {
+				return fmt.Errorf("sqlite: redact events: %w", err)
+			}
+		}
+		if _, err := t.exec(`UPDATE inbound_messages SET body = '', payload = NULL, media_urls = NULL
+			WHERE received_at < ? AND (body != '' OR payload IS NOT NULL)`, micros(before)); err != nil {
+			return fmt.Errorf("sqlite: redact inbound: %w", err)
+		}
+		// Pending callbacks keep their payload: it goes on the timeline when they are applied.
+		if _, err := t.exec(`UPDATE webhook_events SET payload = NULL
+			WHERE received_at < ? AND applied = 1 AND payload IS NOT NULL`, micros(before)); err != nil {
+			return fmt.Errorf("sqlite: redact webhook events: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
