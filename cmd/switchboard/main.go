@@ -45,6 +45,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newSendCmd(getenv),
 		newMessagesCmd(getenv),
 		newMigrateCmd(getenv),
+		newDBCmd(),
 		newConsentCmd(getenv),
 		newTemplatesCmd(getenv),
 		newBenchCmd(),
