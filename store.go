@@ -85,6 +85,9 @@ type Store interface {
 	LatestConsent(ctx context.Context, phone string, scopes []string) (*ConsentRecord, error)
 	// ConsentHistory returns every record for phone, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]*ConsentRecord, error)
+	// ListConsent returns records with At in [since, until) (zero times do not bound) and ID
+	// above afterID, in ID order, at most limit: the whole registry, page by page, for audits.
+	ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*ConsentRecord, error)
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

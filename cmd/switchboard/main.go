@@ -48,6 +48,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newDBCmd(),
 		newConsentCmd(getenv),
 		newTemplatesCmd(getenv),
+		newExportCmd(getenv),
 		newBenchCmd(),
 		&cobra.Command{
 			Use:   "version",

@@ -224,6 +224,13 @@ func TestNewcomerFlow(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "recipient_opted_out") {
 		t.Fatalf("send to an opted-out number: %v %s", err, out)
 	}
+	// The audit export reads the same database.
+	if out := run(t, dir, nil, "export", "messages", "--format", "csv"); !strings.Contains(out, id) || !strings.HasPrefix(out, "id,created_at,to,") {
+		t.Fatalf("export messages:\n%s", out)
+	}
+	if out := run(t, dir, nil, "export", "consent", "--format", "jsonl", "--since", "2020-01-01"); strings.Count(out, "\n") != 3 {
+		t.Fatalf("export consent:\n%s", out)
+	}
 	if v := run(t, dir, nil, "version"); !strings.HasPrefix(v, "switchboard ") {
 		t.Fatalf("version: %q", v)
 	}

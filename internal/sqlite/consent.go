@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/switchboard-gw/switchboard"
 )
@@ -90,4 +91,34 @@ func scanConsent(s scanner) (*switchboard.ConsentRecord, error) {
 	}
 	c.At = fromMicros(at)
 	return &c, nil
+}
+
+// ListConsent returns records in [since, until) after afterID, in ID order.
+func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*switchboard.ConsentRecord, error) {
+	q := `SELECT ` + consentCols + ` FROM consent_records WHERE id > ?`
+	args := []any{afterID}
+	if !since.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, micros(since))
+	}
+	if !until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, micros(until))
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, clampLimit(limit))
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list consent: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.ConsentRecord
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list consent: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

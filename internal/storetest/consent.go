@@ -11,6 +11,7 @@ var consentTests = []test{
 	{"LatestAmongScopes", testConsentLatest},
 	{"HistoryAppendOnly", testConsentHistory},
 	{"Invalid", testConsentInvalid},
+	{"ListRange", testConsentListRange},
 }
 
 func consent(phone, scope string, state switchboard.ConsentState, when time.Time) *switchboard.ConsentRecord {
@@ -92,4 +93,22 @@ func testConsentInvalid(t *testing.T, s switchboard.Store) {
 	if err != nil || len(h) != 0 {
 		t.Fatalf("refused records were stored: %v %v", h, err)
 	}
+}
+
+func testConsentListRange(t *testing.T, s switchboard.Store) {
+	var all []*switchboard.ConsentRecord
+	for i := range 5 {
+		all = append(all, record(t, s, consent("+1415555010"+string(rune('0'+i)), "default", switchboard.ConsentOptedOut, at(time.Duration(i)*time.Hour))))
+	}
+	list := func(since, until time.Time, after int64, limit int) []*switchboard.ConsentRecord {
+		t.Helper()
+		got, err := s.ListConsent(t.Context(), since, until, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	wantEqual(t, "all", all, list(time.Time{}, time.Time{}, 0, 100))
+	wantEqual(t, "range [1h, 3h)", all[1:3], list(at(time.Hour), at(3*time.Hour), 0, 100))
+	wantEqual(t, "paged", all[2:4], list(time.Time{}, time.Time{}, all[1].ID, 2))
 }
