@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,16 +69,34 @@ func copyDB(ctx context.Context, stdout, stderr io.Writer, from, to string, forc
 		return errors.New("--from and --to name the same database")
 	}
 
-	src, closeSrc, err := openSource(ctx, srcEngine, srcDSN)
+	src, srcPG, closeSrc, err := openSource(ctx, srcEngine, srcDSN)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	dst, closeDst, err := openTarget(ctx, dstEngine, dstDSN)
+	dst, dstPG, closeDst, err := openTarget(ctx, dstEngine, dstDSN)
 	if err != nil {
 		return err
 	}
 	defer closeDst()
+	if dstPG != nil {
+		if srcPG != nil {
+			a, err := srcPG.Identity(ctx)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			b, err := dstPG.Identity(ctx)
+			if err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			if a == b {
+				return errors.New("--from and --to name the same database")
+			}
+		}
+		if _, err := dstPG.Migrate(ctx); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
 
 	fmt.Fprintf(stdout, "copying %s to %s\n", redact(from), redact(to))
 	began := time.Now()
@@ -87,7 +105,7 @@ func copyDB(ctx context.Context, stdout, stderr io.Writer, from, to string, forc
 		BeforeEmpty: func(held []dbcopy.TableCount) {
 			fmt.Fprintf(stderr, "WARNING: --force: %s is not empty; DELETING its rows before the copy:\n", redact(to))
 			for _, h := range held {
-				fmt.Fprintf(stderr, "WARNING:   %s: %d rows\n", h.Table, h.Rows)
+				fmt.Fprintf(stderr, "WARNING:   %s: %d\n", h.Table, h.Rows)
 			}
 		},
 	})
@@ -108,72 +126,74 @@ func copyDB(ctx context.Context, stdout, stderr io.Writer, from, to string, forc
 }
 
 func formatHeld(held []dbcopy.TableCount) string {
-	s := ""
+	parts := make([]string, len(held))
 	for i, h := range held {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s: %d rows", h.Table, h.Rows)
+		parts[i] = fmt.Sprintf("%s: %d", h.Table, h.Rows)
 	}
-	return s
+	return strings.Join(parts, ", ")
 }
 
+// printReport prints the row counts as a table: names left, numbers right.
 func printReport(w io.Writer, rep *dbcopy.Report) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TABLE\tSOURCE\tCOPIED\tTARGET\t")
+	width := len("TABLE")
 	for _, t := range rep.Tables {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", t.Table, t.Source, t.Copied, t.Target)
+		width = max(width, len(t.Table))
 	}
-	tw.Flush()
+	fmt.Fprintf(w, "%-*s  %10s  %10s  %10s\n", width, "TABLE", "SOURCE", "COPIED", "TARGET")
+	for _, t := range rep.Tables {
+		fmt.Fprintf(w, "%-*s  %10d  %10d  %10d\n", width, t.Table, t.Source, t.Copied, t.Target)
+	}
 }
 
-// openSource opens the database to copy from, read-only.
-func openSource(ctx context.Context, engine, dsn string) (dbcopy.Source, func(), error) {
+// openSource opens the database to copy from, read-only. A PostgreSQL source's store is returned
+// too.
+func openSource(ctx context.Context, engine, dsn string) (dbcopy.Source, *postgres.DB, func(), error) {
 	switch engine {
 	case "sqlite":
 		r, err := sqlite.OpenReader(ctx, dsn)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--from: %w", err)
+			return nil, nil, nil, fmt.Errorf("--from: %w", err)
 		}
-		return r, func() { r.Close() }, nil
+		return r, nil, func() { r.Close() }, nil
 	case "postgres":
 		// Not migrated: the source is never written.
 		db, err := postgres.Open(ctx, dsn, postgres.WithoutMigrate(), postgres.WithMaxConns(2))
 		if err != nil {
-			return nil, nil, fmt.Errorf("--from: %w", err)
+			return nil, nil, nil, fmt.Errorf("--from: %w", err)
 		}
 		r, err := db.OpenReader(ctx)
 		if err != nil {
 			db.Close()
-			return nil, nil, fmt.Errorf("--from: %w", err)
+			return nil, nil, nil, fmt.Errorf("--from: %w", err)
 		}
-		return r, func() { r.Close(); db.Close() }, nil
+		return r, db, func() { r.Close(); db.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("--from: database engine %s is not available in this build", engine)
+	return nil, nil, nil, fmt.Errorf("--from: database engine %s is not available in this build", engine)
 }
 
-// openTarget opens the database to copy into, migrated.
-func openTarget(ctx context.Context, engine, dsn string) (dbcopy.Target, func(), error) {
+// openTarget opens the database to copy into. SQLite is migrated as it opens; a PostgreSQL
+// store is returned too, not migrated yet, so that it is told apart from the source first.
+func openTarget(ctx context.Context, engine, dsn string) (dbcopy.Target, *postgres.DB, func(), error) {
 	switch engine {
 	case "sqlite":
 		db, err := sqlite.Open(ctx, dsn)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--to: %w", err)
+			return nil, nil, nil, fmt.Errorf("--to: %w", err)
 		}
-		return db, func() { db.Close() }, nil
+		return db, nil, func() { db.Close() }, nil
 	case "postgres":
-		db, err := postgres.Open(ctx, dsn, postgres.WithMaxConns(4))
+		db, err := postgres.Open(ctx, dsn, postgres.WithoutMigrate(), postgres.WithMaxConns(4))
 		if err != nil {
-			return nil, nil, fmt.Errorf("--to: %w", err)
+			return nil, nil, nil, fmt.Errorf("--to: %w", err)
 		}
-		return db, func() { db.Close() }, nil
+		return db, db, func() { db.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("--to: database engine %s is not available in this build", engine)
+	return nil, nil, nil, fmt.Errorf("--to: database engine %s is not available in this build", engine)
 }
 
 // sameDatabase reports whether two database URLs name one database, as far as can be told
 // without connecting: one SQLite file, or one PostgreSQL URL. (Two spellings of one PostgreSQL
-// database are caught later: the source's snapshot keeps its tables from being emptied.)
+// database are told by postgres.DB.Identity once connected.)
 func sameDatabase(engineA, dsnA, engineB, dsnB string) (bool, error) {
 	if engineA != engineB {
 		return false, nil

@@ -128,7 +128,7 @@ func TestDBCopyToPostgres(t *testing.T) {
 	// A key created on SQLite after the copy does not reach PostgreSQL through a refused copy.
 	later := lastLine(run(t, dir, env, "keys", "create", "--name", "later"))
 	_, stderr := runFail(t, dir, nil, "db", "copy", "--from", sqliteURL, "--to", pgURL)
-	if !strings.Contains(stderr, "refusing to copy") || !strings.Contains(stderr, "--force") || !strings.Contains(stderr, "messages: 5 rows") {
+	if !strings.Contains(stderr, "refusing to copy") || !strings.Contains(stderr, "--force") || !strings.Contains(stderr, "messages: 5") {
 		t.Fatalf("second copy without --force: %s", stderr)
 	}
 	if diff := cmp.Diff(copied, pgCounts(t, pgURL)); diff != "" {
@@ -220,5 +220,22 @@ func TestDBCopyRefusesSameDatabase(t *testing.T) {
 	}
 	if _, stderr := runFail(t, dir, nil, "db", "copy", "--to", "sqlite:x.db"); !strings.Contains(stderr, "required") {
 		t.Fatalf("copy without --from: %s", stderr)
+	}
+}
+
+// TestDBCopyRefusesSamePostgres: two spellings of one PostgreSQL database are told apart from two
+// databases once connected, and the copy is refused before the target is touched.
+func TestDBCopyRefusesSamePostgres(t *testing.T) {
+	t.Parallel()
+	pgURL, _ := postgres.TestURL(t)
+	dir := t.TempDir()
+	run(t, dir, map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}, "keys", "create", "--name", "kept")
+	other := "postgresql" + strings.TrimPrefix(pgURL, "postgres")
+	_, stderr := runFail(t, dir, nil, "db", "copy", "--from", pgURL, "--to", other, "--force")
+	if !strings.Contains(stderr, "same database") || strings.Contains(stderr, "WARNING") {
+		t.Fatalf("copy onto itself: %s", stderr)
+	}
+	if n := pgCounts(t, pgURL)["api_keys"]; n != 1 {
+		t.Fatalf("api_keys after a refused copy onto itself: %d, want 1", n)
 	}
 }

@@ -78,6 +78,19 @@ func checkSchema(ctx context.Context, q queryer) error {
 	return nil
 }
 
+// Identity names the server, database and schema the store uses, so that two URLs can be found
+// to name one store (`switchboard db copy` refuses to copy a store onto itself). The server is
+// told by its start time, which every role may read.
+func (db *DB) Identity(ctx context.Context) (string, error) {
+	var id string
+	err := db.pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()::text || ' ' || current_database() || ' ' ||
+		COALESCE(current_schema(), '')`).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("postgres: identity: %w", err)
+	}
+	return id, nil
+}
+
 // Close ends the read transaction.
 func (r *Reader) Close() error {
 	return r.tx.Rollback(context.Background())
