@@ -117,7 +117,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	api := client.New("http://"+lb.addr, lines[len(lines)-1])
 	ctx := context.Background()
 
-	const total, slow = 3000, 60
+	const total, slow = 5000, 60
 	ids := make([]string, total)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 24)

@@ -143,7 +143,8 @@ func run(t *testing.T, dir string, env map[string]string, args ...string) string
 
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Generous: CI runs the process tests in parallel on two cores.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
