@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
@@ -271,30 +272,42 @@ func writeControlError(w http.ResponseWriter, status int, format string, args ..
 	writeJSON(w, status, controlError{Error: fmt.Sprintf(format, args...), Status: status})
 }
 
+// controlRoutes are the control API's routes, by "METHOD /path".
+var controlRoutes = map[string]func(*Simulator, http.ResponseWriter, *http.Request){
+	"GET /sim/v1/messages": (*Simulator).controlMessages,
+	"POST /sim/v1/inbound": (*Simulator).controlInbound,
+	"GET /sim/v1/numbers": func(s *Simulator, w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"numbers": s.Numbers()})
+	},
+	"POST /sim/v1/numbers": (*Simulator).controlNumbers,
+	"GET /sim/v1/faults": func(s *Simulator, w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Faults())
+	},
+	"POST /sim/v1/faults": (*Simulator).controlFaults,
+	"GET /sim/v1/stats": func(s *Simulator, w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	},
+	"POST /sim/v1/reset": func(s *Simulator, w http.ResponseWriter, _ *http.Request) {
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	},
+}
+
+// ControlRoutes returns the control API's routes as "METHOD /path", sorted, so that the API's
+// OpenAPI document can be held to them.
+func ControlRoutes() []string {
+	return slices.Sorted(maps.Keys(controlRoutes))
+}
+
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
-	switch route {
-	case "GET /sim/v1/messages":
-		s.controlMessages(w, r)
-	case "POST /sim/v1/inbound":
-		s.controlInbound(w, r)
-	case "GET /sim/v1/numbers":
-		writeJSON(w, http.StatusOK, map[string]any{"numbers": s.Numbers()})
-	case "POST /sim/v1/numbers":
-		s.controlNumbers(w, r)
-	case "GET /sim/v1/faults":
-		writeJSON(w, http.StatusOK, s.Faults())
-	case "POST /sim/v1/faults":
-		s.controlFaults(w, r)
-	case "GET /sim/v1/stats":
-		writeJSON(w, http.StatusOK, s.Stats())
-	case "POST /sim/v1/reset":
-		s.Reset()
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	default:
+	h, ok := controlRoutes[route]
+	if !ok {
 		writeControlError(w, http.StatusNotFound, "no such control endpoint: %s", route)
+		return
 	}
+	h(s, w, r)
 }
 
 func (s *Simulator) controlMessages(w http.ResponseWriter, r *http.Request) {
