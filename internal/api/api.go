@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,7 @@ type Config struct {
 // Server is the HTTP API.
 type Server struct {
 	cfg      Config
-	mux      *http.ServeMux
+	mux      *routeMux
 	senders  map[string]switchboard.Sender
 	pools    map[string][]string
 	keys     keyCache
@@ -67,7 +68,7 @@ func New(cfg Config) *Server {
 	if cfg.DefaultValidity == 0 {
 		cfg.DefaultValidity = 10 * time.Hour
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
+	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux()}, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
 	for _, snd := range cfg.Senders {
 		s.senders[snd.From] = snd
 		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
@@ -80,6 +81,27 @@ func New(cfg Config) *Server {
 // Handler returns the API's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
+// Routes returns the patterns the API serves, such as "POST /v1/messages", in the order they were
+// registered. The OpenAPI test holds the document to them.
+func (s *Server) Routes() []string { return slices.Clone(s.mux.patterns) }
+
+// routeMux is an http.ServeMux that remembers the patterns registered on it.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern.
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
 // SetDraining makes /readyz answer 503, so a load balancer stops sending traffic during shutdown.
 func (s *Server) SetDraining(v bool) { s.draining.Store(v) }
 
@@ -88,6 +110,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	s.mux.HandleFunc("GET /openapi.json", s.handle(s.openAPI))
 	s.mux.HandleFunc("POST /v1/messages", s.handle(s.authed(s.createMessage)))
 	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
 	s.mux.HandleFunc("GET /v1/messages/{id}", s.handle(s.authed(s.getMessage)))
