@@ -247,6 +247,14 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 				if ctx.Err() != nil || err != nil {
 					return
 				}
+				if i == 0 {
+					// Not even one message fits in this lease (the sender's budget is spoken for
+					// well ahead, e.g. by other nodes): wait before claiming again rather than
+					// claiming and releasing in a loop.
+					if !d.sleepUntil(ctx, now.Add(min(d.cfg.Lease/4, time.Second))) {
+						return
+					}
+				}
 				break // claim again when the budget allows
 			}
 			d.workers.Add(1)

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +79,51 @@ func TestGCRAUnlimited(t *testing.T) {
 		if !ok || !at.Equal(now) {
 			t.Fatal("unlimited sender was delayed")
 		}
+	}
+}
+
+// countingStore counts claims; every other method is unused by drain in this test.
+type countingStore struct {
+	switchboard.Store
+	claims, releases int
+	mu               sync.Mutex
+}
+
+func (c *countingStore) ClaimMessages(_ context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims++
+	return []*switchboard.Message{{ID: "msg_1", From: p.From, Segments: 1}}, nil
+}
+
+func (c *countingStore) UpdateMessage(_ context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.releases++
+	return &switchboard.Message{ID: u.ID}, nil
+}
+
+// busyLimiter never has budget within the lease.
+type busyLimiter struct{}
+
+func (busyLimiter) Reserve(context.Context, switchboard.Sender, int, time.Time, time.Duration) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}
+
+// TestDrainDoesNotSpinWithoutBudget: when not even one message fits in a lease, drain waits
+// before claiming again instead of claiming and releasing in a tight loop.
+func TestDrainDoesNotSpinWithoutBudget(t *testing.T) {
+	t.Parallel()
+	st := &countingStore{}
+	d := New(Config{Store: st, Limiter: busyLimiter{}, Lease: 2 * time.Second, ProviderTimeout: time.Second,
+		Senders: []switchboard.Sender{{From: "+15005550006", Rate: 1, Burst: 1}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	d.drain(ctx, "+15005550006")
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// A 500 ms pause between claims allows about 3 in 1.2 s; a spinning loop makes thousands.
+	if st.claims > 5 || st.claims != st.releases {
+		t.Fatalf("%d claims and %d releases in 1.2 s", st.claims, st.releases)
 	}
 }
