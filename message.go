@@ -257,16 +257,19 @@ type ClaimParams struct {
 
 // InboundMessage is a message a person sent to one of our numbers.
 type InboundMessage struct {
-	ID          string          `json:"id"`
-	ProviderSID string          `json:"provider_sid"`
-	Channel     Channel         `json:"channel"`
-	From        string          `json:"from"`
-	To          string          `json:"to"`
-	Body        string          `json:"body"`
-	NumMedia    int             `json:"num_media"`
-	MediaURLs   []string        `json:"media_urls,omitempty"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-	ReceivedAt  time.Time       `json:"received_at"`
+	ID          string   `json:"id"`
+	ProviderSID string   `json:"provider_sid"`
+	Channel     Channel  `json:"channel"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	Body        string   `json:"body"`
+	NumMedia    int      `json:"num_media"`
+	MediaURLs   []string `json:"media_urls,omitempty"`
+	// MediaContentTypes are the MIME types of MediaURLs, in order, as the provider reported them.
+	// They travel in the message.received event and are not stored with the inbound message.
+	MediaContentTypes []string        `json:"media_content_types,omitempty"`
+	Payload           json.RawMessage `json:"payload,omitempty"`
+	ReceivedAt        time.Time       `json:"received_at"`
 }
 
 // InboundFilter selects inbound messages, newest first.

@@ -89,6 +89,51 @@ type Store interface {
 	// above afterID, in ID order, at most limit: the whole registry, page by page, for audits.
 	ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*ConsentRecord, error)
 
+	// Events to applications. The methods above that change state write the events that report
+	// the change in the same transaction (the transactional outbox): UpdateMessage and
+	// IngestCallback a message.status_changed per status move, CreateInbound a message.received
+	// for a new inbound message, RecordConsent a consent.changed.
+
+	// ListAppEvents lists the event log in log order.
+	ListAppEvents(ctx context.Context, f AppEventFilter) ([]*AppEvent, error)
+	// FanOutEvents takes up to limit events that have not been fanned out, oldest first, creates
+	// one delivery per endpoint whose patterns match each (due at now; a dead letter at once for a
+	// disabled endpoint), marks them fanned out, and returns how many events it took. Concurrent
+	// callers, on any node, never fan out one event twice.
+	FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// CreateEndpoint stores a new endpoint.
+	CreateEndpoint(ctx context.Context, e *Endpoint) error
+	// GetEndpoint returns an endpoint, or ENOTFOUND.
+	GetEndpoint(ctx context.Context, id string) (*Endpoint, error)
+	// ListEndpoints lists every endpoint, oldest first.
+	ListEndpoints(ctx context.Context) ([]*Endpoint, error)
+	// DeleteEndpoint removes an endpoint and its deliveries, or fails with ENOTFOUND.
+	DeleteEndpoint(ctx context.Context, id string) error
+	// RotateEndpointSecret makes secret the endpoint's newest secret; the secrets active before
+	// stay active until oldUntil (when not already expiring earlier), and expired ones are dropped.
+	RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*Endpoint, error)
+	// SyncEndpoints records the endpoints of the configuration (Source config): new ones are
+	// created, listed ones updated (URL, patterns, secrets; their delivery state kept), and config
+	// endpoints no longer listed are deleted with their deliveries.
+	SyncEndpoints(ctx context.Context, eps []*Endpoint, now time.Time) error
+
+	// ClaimDeliveries leases up to p.Limit due deliveries (pending, NextAttemptAt <= p.Now, no
+	// live lease) of enabled endpoints to p.Owner, oldest due first, with their event and endpoint.
+	ClaimDeliveries(ctx context.Context, p DeliveryClaim) ([]*Delivery, error)
+	// FinishDelivery records an attempt's outcome and releases the lease (see DeliveryResult).
+	// It fails with ECONFLICT/lease_lost when r.Owner no longer holds the lease. disabled reports
+	// that the failure disabled the endpoint.
+	FinishDelivery(ctx context.Context, r DeliveryResult) (disabled bool, err error)
+	// ReleaseDeliveries drops every delivery lease owner holds (graceful shutdown).
+	ReleaseDeliveries(ctx context.Context, owner string) (int, error)
+	// ListDeliveries lists an endpoint's deliveries newest first, with their events; next is the
+	// cursor of the following page, or "" at the end.
+	ListDeliveries(ctx context.Context, f DeliveryFilter) (ds []*Delivery, next string, err error)
+	// ReplayDeadLetters makes an endpoint's dead letters pending again, due at now with their
+	// attempts reset, and enables the endpoint if it was disabled. ENOTFOUND for no endpoint.
+	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -29,6 +29,9 @@ var Tables = []string{
 	"inbound_messages",
 	"webhook_events", // pending callbacks included: applied when their SID appears
 	"consent_records",
+	"app_events",
+	"endpoints",
+	"deliveries", // refers to app_events and endpoints
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

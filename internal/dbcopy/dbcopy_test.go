@@ -192,6 +192,37 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	} {
 		check(t, "RecordConsent", s.RecordConsent(ctx, c))
 	}
+
+	// Endpoints and deliveries: delivered, retrying, leased, and an endpoint disabled for
+	// failing too long (its endpoint.disabled event not fanned out yet).
+	check(t, "CreateEndpoint", s.CreateEndpoint(ctx, &switchboard.Endpoint{ID: "ep_0001", URL: "https://app.example/hooks",
+		Description: "orders", EventTypes: []string{"*"}, Secrets: []switchboard.EndpointSecret{{Secret: "whsec_b25l"}},
+		Source: switchboard.EndpointFromAPI, CreatedAt: at(8 * time.Minute), UpdatedAt: at(8 * time.Minute)}))
+	must[*switchboard.Endpoint](t, "RotateEndpointSecret")(s.RotateEndpointSecret(ctx, "ep_0001", "whsec_dHdv", at(time.Hour), at(9*time.Minute)))
+	check(t, "SyncEndpoints", s.SyncEndpoints(ctx, []*switchboard.Endpoint{{ID: "ep_cfg", URL: "https://crm.example/in",
+		EventTypes: []string{"consent.*"}, Secrets: []switchboard.EndpointSecret{{Secret: "whsec_Y2Zn"}}}}, at(9*time.Minute)))
+	must[int](t, "FanOutEvents")(s.FanOutEvents(ctx, at(10*time.Minute), 100))
+	ds := must[[]*switchboard.Delivery](t, "ClaimDeliveries")(s.ClaimDeliveries(ctx, switchboard.DeliveryClaim{
+		Owner: "node-a", Now: at(10 * time.Minute), LeaseUntil: at(time.Hour), Limit: 100}))
+	var cfgN int
+	for i, d := range ds {
+		r := switchboard.DeliveryResult{ID: d.ID, Owner: "node-a", At: at(11 * time.Minute), DisableAfter: time.Minute}
+		switch {
+		case d.EndpointID == "ep_cfg":
+			r.At = at(time.Duration(11+cfgN) * time.Minute)
+			r.StatusCode, r.Error, r.NextAttemptAt = 500, "HTTP 500", ptr(at(time.Hour))
+			cfgN++
+		case i%3 == 0:
+			r.Delivered, r.StatusCode = true, 204
+		case i%3 == 1:
+			r.StatusCode, r.Error, r.NextAttemptAt = 503, "HTTP 503", ptr(at(20*time.Minute))
+		default:
+			continue // left leased
+		}
+		if _, err := s.FinishDelivery(ctx, r); err != nil && !(d.EndpointID == "ep_cfg" && switchboard.IsKind(err, switchboard.ECONFLICT)) {
+			t.Fatalf("FinishDelivery: %v", err) // the disabling dead-letters the rest of ep_cfg's
+		}
+	}
 	return fx
 }
 
@@ -239,7 +270,8 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 }
 
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
-var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true}
+var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
+	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true}
 
 // dump reads every copied table of src as rows of column → value.
 func dump(t *testing.T, src Source) map[string][]map[string]any {
@@ -283,6 +315,10 @@ type reads struct {
 	Senders  []switchboard.Sender
 	Consent  map[string][]*switchboard.ConsentRecord
 	Replay   *switchboard.Message
+
+	AppEvents  []*switchboard.AppEvent
+	Endpoints  []*switchboard.Endpoint
+	Deliveries map[string][]*switchboard.Delivery
 }
 
 func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
@@ -298,6 +334,12 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 	r.Consent = map[string][]*switchboard.ConsentRecord{}
 	for _, p := range []string{toA, toB} {
 		r.Consent[p] = must[[]*switchboard.ConsentRecord](t, "ConsentHistory")(s.ConsentHistory(ctx, p))
+	}
+	r.AppEvents = must[[]*switchboard.AppEvent](t, "ListAppEvents")(s.ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 1000}))
+	r.Endpoints = must[[]*switchboard.Endpoint](t, "ListEndpoints")(s.ListEndpoints(ctx))
+	r.Deliveries = map[string][]*switchboard.Delivery{}
+	for _, e := range r.Endpoints {
+		r.Deliveries[e.ID], _, _ = s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: e.ID, Limit: 1000})
 	}
 	return r
 }

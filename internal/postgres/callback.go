@@ -112,7 +112,10 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 		res.Pending = true
 		return res, commit(ctx, tx)
 	}
-	var evs []*switchboard.Event
+	var (
+		evs  []*switchboard.Event
+		apps []*switchboard.AppEvent
+	)
 	if adopt {
 		m.ProviderSID = cb.ProviderSID
 		m.AttemptInFlight = false
@@ -120,8 +123,11 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			m.UpdatedAt = cb.ReceivedAt
 		}
 		// Callbacks that arrived for the SID before this one (without our ID) come first.
-		evs = applyPending(m, pending, cb.ReceivedAt)
+		if evs, apps, err = applyPending(m, pending, cb.ReceivedAt); err != nil {
+			return switchboard.CallbackResult{}, err
+		}
 	}
+	prev := m.Status
 	ev, moved := applyCallback(m, pendingCallback{
 		ProviderStatus: cb.ProviderStatus, Status: cb.Status, ErrorCode: cb.ErrorCode,
 		ErrorMessage: cb.ErrorMessage, Payload: cb.Payload, ReceivedAt: cb.ReceivedAt,
@@ -130,6 +136,11 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 		ev.Detail = fmt.Sprintf("provider SID %s adopted from the callback; %s", cb.ProviderSID, ev.Detail)
 	}
 	evs = append(evs, ev)
+	if app, err := statusEvent(m, prev, cb.ReceivedAt); err != nil {
+		return switchboard.CallbackResult{}, err
+	} else if app != nil {
+		apps = append(apps, app)
+	}
 	w := &pgx.Batch{}
 	if moved || adopt {
 		queueSave(w, m)
@@ -137,6 +148,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 	if adopt && len(pending) > 0 {
 		w.Queue(qMarkApplied, m.ID, m.ProviderSID)
 	}
+	queueAppEvents(w, apps)
 	queueEvents(w, evs)
 	if err := sendWrites(ctx, tx, w, m, evs); err != nil {
 		return switchboard.CallbackResult{}, err
@@ -183,16 +195,26 @@ func scanPending(rows pgx.Rows, err error) ([]pendingCallback, error) {
 }
 
 // applyPending applies, in arrival order, the callbacks recorded for m's provider SID before any
-// message had it and returns their events. The caller marks them applied (qMarkApplied).
-func applyPending(m *switchboard.Message, pending []pendingCallback, at time.Time) []*switchboard.Event {
+// message had it and returns their timeline events and the message.status_changed event of each
+// status move. The caller marks them applied (qMarkApplied).
+func applyPending(m *switchboard.Message, pending []pendingCallback, at time.Time) ([]*switchboard.Event, []*switchboard.AppEvent, error) {
 	evs := make([]*switchboard.Event, 0, len(pending))
+	var apps []*switchboard.AppEvent
 	for _, p := range pending {
+		prev := m.Status
 		ev, _ := applyCallback(m, p, at)
 		ev.Detail = fmt.Sprintf("received %s, before the provider SID was recorded; %s",
 			p.ReceivedAt.Format(time.RFC3339Nano), ev.Detail)
 		evs = append(evs, ev)
+		app, err := statusEvent(m, prev, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		if app != nil {
+			apps = append(apps, app)
+		}
 	}
-	return evs
+	return evs, apps, nil
 }
 
 // applyCallback moves m as far as the callback allows and returns the timeline event that

@@ -537,15 +537,27 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	if err := checkUpdate(m, &u); err != nil {
 		return nil, err
 	}
+	prev := m.Status
 	evs := applyUpdate(m, &u)
+	var apps []*switchboard.AppEvent
+	if app, err := statusEvent(m, prev, u.At); err != nil {
+		return nil, err
+	} else if app != nil {
+		apps = append(apps, app)
+	}
 	if setsSID {
-		evs = append(evs, applyPending(m, pending, u.At)...)
+		more, moreApps, err := applyPending(m, pending, u.At)
+		if err != nil {
+			return nil, err
+		}
+		evs, apps = append(evs, more...), append(apps, moreApps...)
 	}
 	w := &pgx.Batch{}
 	queueSave(w, m)
 	if len(pending) > 0 {
 		w.Queue(qMarkApplied, m.ID, m.ProviderSID)
 	}
+	queueAppEvents(w, apps)
 	queueEvents(w, evs)
 	if err := sendWrites(ctx, tx, w, m, evs); err != nil {
 		return nil, err

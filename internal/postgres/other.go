@@ -23,9 +23,14 @@ const (
 			WHERE NOT (s.from_number = ANY($4::text[]))
 		RETURNING from_number`
 
-	inboundCols    = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
-	qInsertInbound = `INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (provider_sid) DO NOTHING`
+	inboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
+	// qInsertInbound inserts an inbound message once per provider SID, and its message.received
+	// event ($11…$15) only when it inserted the message.
+	qInsertInbound = `WITH i AS (
+			INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (provider_sid) DO NOTHING RETURNING id)
+		INSERT INTO app_events (id, type, version, at, data)
+		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb FROM i`
 
 	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
 	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
@@ -40,9 +45,16 @@ const (
 	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES ($1, $2, $3, $4, $5, $6)`
 	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
 
-	consentCols    = `id, phone, scope, state, source, evidence, actor, at`
-	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
+	consentCols = `id, phone, scope, state, source, evidence, actor, at`
+	// qInsertConsent appends a consent record and its consent.changed event ($8…$11), whose
+	// payload gets the record's ID.
+	qInsertConsent = `WITH c AS (
+			INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
+		e AS (
+			INSERT INTO app_events (id, type, version, at, data)
+			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)) FROM c)
+		SELECT id FROM c`
 	qLatestConsent = `SELECT ` + consentCols + ` FROM consent_records
 		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
 	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
@@ -93,8 +105,12 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 	if err != nil {
 		return false, wrap("media_urls", err)
 	}
+	ev, err := switchboard.ReceivedEvent(in)
+	if err != nil {
+		return false, err
+	}
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-		media, rawJSON(in.Payload), in.ReceivedAt)
+		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data))
 	if _, ok := uniqueViolation(err); ok {
 		return false, switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
 	} else if err != nil {
@@ -282,7 +298,12 @@ func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) e
 	case c.At.IsZero():
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a time")
 	}
-	if err := db.pool.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At).Scan(&c.ID); err != nil {
+	ev, err := switchboard.ConsentEvent(c)
+	if err != nil {
+		return err
+	}
+	if err := db.pool.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At,
+		ev.ID, ev.Type, ev.Version, string(ev.Data)).Scan(&c.ID); err != nil {
 		return wrap("record consent", err)
 	}
 	return nil

@@ -76,7 +76,10 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			res.Pending = true
 			return nil
 		}
-		var evs []*switchboard.Event
+		var (
+			evs  []*switchboard.Event
+			apps []*switchboard.AppEvent
+		)
 		if adopt {
 			m.ProviderSID = cb.ProviderSID
 			m.AttemptInFlight = false
@@ -84,10 +87,11 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 				m.UpdatedAt = cb.ReceivedAt
 			}
 			// Callbacks that arrived for the SID before this one (without our ID) come first.
-			if evs, err = applyPending(t, m, cb.ReceivedAt); err != nil {
+			if evs, apps, err = applyPending(t, m, cb.ReceivedAt); err != nil {
 				return err
 			}
 		}
+		prev := m.Status
 		ev, moved := applyCallback(m, pendingCallback{
 			ProviderStatus: cb.ProviderStatus, Status: cb.Status, ErrorCode: cb.ErrorCode,
 			ErrorMessage: cb.ErrorMessage, Payload: cb.Payload, ReceivedAt: cb.ReceivedAt,
@@ -103,6 +107,16 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 		}
 		for _, ev := range evs {
 			if err := insertEvent(t, ev); err != nil {
+				return err
+			}
+		}
+		if app, err := statusEvent(m, prev, cb.ReceivedAt); err != nil {
+			return err
+		} else if app != nil {
+			apps = append(apps, app)
+		}
+		for _, ev := range apps {
+			if err := insertAppEvent(t, ev); err != nil {
 				return err
 			}
 		}
@@ -126,11 +140,12 @@ type pendingCallback struct {
 }
 
 // applyPending applies, in arrival order, the callbacks recorded for m's provider SID before any
-// message had it, marks them applied and returns their events.
-func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.Event, error) {
+// message had it, marks them applied and returns their timeline events and the
+// message.status_changed event of each status move.
+func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.Event, []*switchboard.AppEvent, error) {
 	rows, err := t.query(qPendingCallbacks, m.ProviderSID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
 	var pending []pendingCallback
 	for rows.Next() {
@@ -141,7 +156,7 @@ func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.
 		)
 		if err := rows.Scan(&p.ProviderStatus, &p.Status, &p.ErrorCode, &p.ErrorMessage, &payload, &received); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+			return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 		}
 		if payload.Valid {
 			p.Payload = json.RawMessage(payload.String)
@@ -151,25 +166,34 @@ func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
-		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
 	if len(pending) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	evs := make([]*switchboard.Event, 0, len(pending))
+	var apps []*switchboard.AppEvent
 	for _, p := range pending {
+		prev := m.Status
 		ev, _ := applyCallback(m, p, at)
 		ev.Detail = fmt.Sprintf("received %s, before the provider SID was recorded; %s",
 			p.ReceivedAt.Format(time.RFC3339Nano), ev.Detail)
 		evs = append(evs, ev)
+		app, err := statusEvent(m, prev, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		if app != nil {
+			apps = append(apps, app)
+		}
 	}
 	if _, err := t.exec(qMarkApplied, m.ID, m.ProviderSID); err != nil {
-		return nil, fmt.Errorf("sqlite: mark callbacks applied: %w", err)
+		return nil, nil, fmt.Errorf("sqlite: mark callbacks applied: %w", err)
 	}
-	return evs, nil
+	return evs, apps, nil
 }
 
 // applyCallback moves m as far as the callback allows and returns the timeline event that

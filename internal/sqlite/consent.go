@@ -27,7 +27,11 @@ func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) e
 		if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At)).Scan(&c.ID); err != nil {
 			return fmt.Errorf("sqlite: record consent: %w", err)
 		}
-		return nil
+		ev, err := switchboard.ConsentEvent(c)
+		if err != nil {
+			return err
+		}
+		return insertAppEvent(t, ev)
 	})
 }
 

@@ -46,6 +46,17 @@ var exportKinds = map[string]columnKind{
 	"webhook_events.applied":       kindBool,
 	"webhook_events.received_at":   kindTime,
 	"consent_records.at":           kindTime,
+	"app_events.at":                kindTime,
+	"app_events.fanned_out":        kindBool,
+	"endpoints.failing_since":      kindTime,
+	"endpoints.disabled_at":        kindTime,
+	"endpoints.created_at":         kindTime,
+	"endpoints.updated_at":         kindTime,
+	"deliveries.next_attempt_at":   kindTime,
+	"deliveries.last_attempt_at":   kindTime,
+	"deliveries.lease_until":       kindTime,
+	"deliveries.created_at":        kindTime,
+	"deliveries.updated_at":        kindTime,
 }
 
 type columnKind int

@@ -461,18 +461,36 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 		if err := checkUpdate(m, &u); err != nil {
 			return err
 		}
+		prev := m.Status
 		evs := applyUpdate(m, &u)
-		var pending []*switchboard.Event
+		moved, err := statusEvent(m, prev, u.At)
+		if err != nil {
+			return err
+		}
+		var (
+			pending []*switchboard.Event
+			apps    []*switchboard.AppEvent
+		)
+		if moved != nil {
+			apps = append(apps, moved)
+		}
 		if u.ProviderSID != nil && *u.ProviderSID != "" {
-			if pending, err = applyPending(t, m, u.At); err != nil {
+			var more []*switchboard.AppEvent
+			if pending, more, err = applyPending(t, m, u.At); err != nil {
 				return err
 			}
+			apps = append(apps, more...)
 		}
 		if err := saveMessage(t, m); err != nil {
 			return err
 		}
 		for _, ev := range append(evs, pending...) {
 			if err := insertEvent(t, ev); err != nil {
+				return err
+			}
+		}
+		for _, ev := range apps {
+			if err := insertAppEvent(t, ev); err != nil {
 				return err
 			}
 		}

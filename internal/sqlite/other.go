@@ -38,12 +38,16 @@ var writeQueries = []string{
 	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage,
 	qClaim, qReleaseLeases, qInsertCallback, qPendingCallbacks, qMarkApplied, qGetSticky, qUpsertSticky,
 	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qDeleteSenders, qInsertSender,
+	qInsertAppEvent, qUnfanned, qMarkFanned, qAppEventByID, qInsertEndpoint, qEndpointByID, qListEndpoints,
+	qEndpointSecrets, qEndpointConfig, qEndpointFailing, qEndpointDisable, qEndpointEnable, qDeleteEndpoint,
+	qDeleteEPDeliv, qInsertDelivery, qClaimDeliveries, qDeliveryByID, qSaveDelivery, qKillPending, qReplayDead,
+	qReleaseDeliver,
 }
 
 // readQueries are prepared on the read pool at Open.
 var readQueries = []string{
 	qMessageByID, qMessageBySID, qEvents, qDueSenders, qNextDue, qStaleSending, qGetSticky, qAPIKeyByHash,
-	qListAPIKeys, qListSenders,
+	qListAPIKeys, qListSenders, qAnyUnfanned, qAnyDueDelivery, qEndpointByID, qListEndpoints,
 }
 
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
@@ -99,8 +103,17 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 			return fmt.Errorf("sqlite: insert inbound: %w", err)
 		}
 		n, err := r.RowsAffected()
-		created = n == 1
-		return err
+		if err != nil {
+			return fmt.Errorf("sqlite: insert inbound: %w", err)
+		}
+		if created = n == 1; !created {
+			return nil
+		}
+		ev, err := switchboard.ReceivedEvent(in)
+		if err != nil {
+			return err
+		}
+		return insertAppEvent(t, ev)
 	})
 	return created, err
 }

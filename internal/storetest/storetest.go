@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Callbacks", callbackTests},
 		{"Other", otherTests},
 		{"Consent", consentTests},
+		{"AppEvents", appEventTests},
+		{"Endpoints", endpointTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

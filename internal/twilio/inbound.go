@@ -102,6 +102,7 @@ func ParseInbound(form url.Values, receivedAt time.Time) (*switchboard.InboundMe
 	for i := 0; i < numMedia && i < len(form); i++ {
 		if u := form.Get("MediaUrl" + strconv.Itoa(i)); u != "" {
 			m.MediaURLs = append(m.MediaURLs, u)
+			m.MediaContentTypes = append(m.MediaContentTypes, form.Get("MediaContentType"+strconv.Itoa(i)))
 		}
 	}
 	payload, err := FormJSON(form)

@@ -1,0 +1,612 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	appEventCols     = `seq, id, type, version, at, data`
+	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data) VALUES (?, ?, ?, ?, ?) RETURNING seq`
+	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
+	qUnfanned        = `SELECT seq, id, type FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
+	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
+	qAppEventByID    = `SELECT ` + appEventCols + ` FROM app_events WHERE id = ?`
+	endpointCols     = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
+	qInsertEndpoint  = `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qEndpointByID    = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
+	qListEndpoints   = `SELECT ` + endpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qEndpointSecrets = `UPDATE endpoints SET secrets = ?, updated_at = ? WHERE id = ?`
+	qEndpointConfig  = `UPDATE endpoints SET url = ?, description = ?, event_types = ?, secrets = ?, updated_at = ? WHERE id = ?`
+	qEndpointFailing = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
+	qEndpointDisable = `UPDATE endpoints SET disabled_at = ?, updated_at = ? WHERE id = ?`
+	qEndpointEnable  = `UPDATE endpoints SET disabled_at = NULL, failing_since = NULL, updated_at = ? WHERE id = ?`
+	qDeleteEndpoint  = `DELETE FROM endpoints WHERE id = ?`
+	qDeleteEPDeliv   = `DELETE FROM deliveries WHERE endpoint_id = ?`
+
+	deliveryCols    = `id, event_id, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
+	qInsertDelivery = `INSERT INTO deliveries (id, event_id, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qAnyDueDelivery = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1
+		AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1`
+	qClaimDeliveries = `UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+		WHERE id IN (
+			SELECT id FROM deliveries
+			WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+				AND endpoint_id IN (SELECT id FROM endpoints WHERE disabled_at IS NULL)
+			ORDER BY next_attempt_at LIMIT ?4)
+		RETURNING ` + deliveryCols
+	qDeliveryByID   = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
+	qSaveDelivery   = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`
+	qKillPending    = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = ?1, last_error = CASE WHEN last_error = '' THEN ?2 ELSE last_error END WHERE endpoint_id = ?3 AND status = 'pending'`
+	qReplayDead     = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1 WHERE endpoint_id = ?2 AND status = 'dead'`
+	qReleaseDeliver = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
+)
+
+// disabledError is the last error of a delivery dead-lettered because its endpoint is disabled.
+const disabledError = "endpoint disabled"
+
+// insertAppEvent appends ev to the event log in t and sets its Seq.
+func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
+	if err := t.queryRow(qInsertAppEvent, ev.ID, ev.Type, ev.Version, micros(ev.At), string(ev.Data)).Scan(&ev.Seq); err != nil {
+		return fmt.Errorf("sqlite: insert event: %w", err)
+	}
+	return nil
+}
+
+// statusEvent returns the message.status_changed event of m having moved from prev, or nil
+// when it did not move.
+func statusEvent(m *switchboard.Message, prev switchboard.Status, at time.Time) (*switchboard.AppEvent, error) {
+	if m.Status == prev {
+		return nil, nil
+	}
+	return switchboard.StatusChangedEvent(m, prev, at)
+}
+
+func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
+	r := &eventRow{}
+	if err := s.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.event(), nil
+}
+
+// ListAppEvents lists the event log in log order.
+func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
+	q := `SELECT ` + appEventCols + ` FROM app_events WHERE seq > ?`
+	args := []any{f.AfterSeq}
+	if len(f.Types) > 0 {
+		q += ` AND type IN (?` + strings.Repeat(", ?", len(f.Types)-1) + `)`
+		for _, t := range f.Types {
+			args = append(args, t)
+		}
+	}
+	q += ` ORDER BY seq LIMIT ?`
+	args = append(args, clampLimit(f.Limit))
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.AppEvent
+	for rows.Next() {
+		e, err := scanAppEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FanOutEvents creates the deliveries of up to limit events not fanned out yet; see
+// switchboard.Store. The single writer makes concurrent calls take turns.
+func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_fanout", "fan-out needs a positive limit")
+	}
+	// Most calls find nothing to do: ask the read pool before taking the writer.
+	var one int
+	if err := db.rstmts[qAnyUnfanned].QueryRowContext(ctx).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("sqlite: fan out: %w", err)
+	}
+	var n int
+	err := db.write(ctx, func(t *wtx) error {
+		n = 0
+		type pending struct {
+			seq     int64
+			id, typ string
+		}
+		rows, err := t.query(qUnfanned, limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: fan out: %w", err)
+		}
+		var evs []pending
+		for rows.Next() {
+			var p pending
+			if err := rows.Scan(&p.seq, &p.id, &p.typ); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: fan out: %w", err)
+			}
+			evs = append(evs, p)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: fan out: %w", err)
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		eps, err := listEndpoints(t.ctx, t.stmt(qListEndpoints))
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			for _, ep := range eps {
+				if !switchboard.EventTypeMatches(ep.EventTypes, switchboard.AppEventType(ev.typ)) {
+					continue
+				}
+				status, lastErr := switchboard.DeliveryPending, ""
+				if ep.DisabledAt != nil {
+					status, lastErr = switchboard.DeliveryDead, disabledError
+				}
+				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.id, ep.ID, status, micros(now), lastErr,
+					micros(now), micros(now)); err != nil {
+					return fmt.Errorf("sqlite: insert delivery: %w", err)
+				}
+			}
+		}
+		// The single writer sees every committed event: those selected are exactly the ones up to
+		// the last selected seq.
+		if _, err := t.exec(qMarkFanned, evs[len(evs)-1].seq); err != nil {
+			return fmt.Errorf("sqlite: fan out: %w", err)
+		}
+		n = len(evs)
+		return nil
+	})
+	return n, err
+}
+
+func encodeEndpoint(e *switchboard.Endpoint) (types, secrets string, err error) {
+	tb, err := json.Marshal(e.EventTypes)
+	if err != nil {
+		return "", "", err
+	}
+	ss := e.Secrets
+	if ss == nil {
+		ss = []switchboard.EndpointSecret{}
+	}
+	sb, err := json.Marshal(ss)
+	if err != nil {
+		return "", "", err
+	}
+	return string(tb), string(sb), nil
+}
+
+func scanEndpoint(s scanner) (*switchboard.Endpoint, error) {
+	var (
+		e                  switchboard.Endpoint
+		types, secrets     string
+		failing, disabled  sql.NullInt64
+		created, updatedAt int64
+	)
+	if err := s.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &created, &updatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
+		return nil, fmt.Errorf("endpoint %s: event_types: %w", e.ID, err)
+	}
+	if err := json.Unmarshal([]byte(secrets), &e.Secrets); err != nil {
+		return nil, fmt.Errorf("endpoint %s: secrets: %w", e.ID, err)
+	}
+	e.FailingSince, e.DisabledAt = fromNullMicros(failing), fromNullMicros(disabled)
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updatedAt)
+	return &e, nil
+}
+
+func listEndpoints(ctx context.Context, st *sql.Stmt) ([]*switchboard.Endpoint, error) {
+	rows, err := st.QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Endpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list endpoints: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func endpointNotFound(id string) error {
+	return switchboard.Errorf(switchboard.ENOTFOUND, "endpoint_not_found", "endpoint %s not found", id)
+}
+
+// getEndpointTx reads an endpoint in t, or ENOTFOUND.
+func getEndpointTx(t *wtx, id string) (*switchboard.Endpoint, error) {
+	e, err := scanEndpoint(t.queryRow(qEndpointByID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
+	}
+	return e, nil
+}
+
+func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
+	types, secrets, err := encodeEndpoint(e)
+	if err != nil {
+		return fmt.Errorf("sqlite: endpoint: %w", err)
+	}
+	_, err = t.exec(qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, microsPtr(e.FailingSince),
+		microsPtr(e.DisabledAt), micros(e.CreatedAt), micros(e.UpdatedAt))
+	if isUnique(err) {
+		return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s already exists", e.ID)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: insert endpoint: %w", err)
+	}
+	return nil
+}
+
+// CreateEndpoint stores a new endpoint.
+func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
+	if e == nil || e.ID == "" || e.URL == "" {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
+	}
+	return db.write(ctx, func(t *wtx) error { return insertEndpoint(t, e) })
+}
+
+// GetEndpoint returns an endpoint, or ENOTFOUND.
+func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
+	e, err := scanEndpoint(db.rstmts[qEndpointByID].QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
+	}
+	return e, nil
+}
+
+// ListEndpoints lists every endpoint, oldest first.
+func (db *DB) ListEndpoints(ctx context.Context) ([]*switchboard.Endpoint, error) {
+	return listEndpoints(ctx, db.rstmts[qListEndpoints])
+}
+
+// DeleteEndpoint removes an endpoint and its deliveries.
+func (db *DB) DeleteEndpoint(ctx context.Context, id string) error {
+	return db.write(ctx, func(t *wtx) error { return deleteEndpoint(t, id) })
+}
+
+func deleteEndpoint(t *wtx, id string) error {
+	if _, err := t.exec(qDeleteEPDeliv, id); err != nil {
+		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+	}
+	r, err := t.exec(qDeleteEndpoint, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+	} else if n == 0 {
+		return endpointNotFound(id)
+	}
+	return nil
+}
+
+// RotateEndpointSecret adds a newest secret; see switchboard.Store.
+func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
+	if secret == "" {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_secret", "a rotation needs a new secret")
+	}
+	var out *switchboard.Endpoint
+	err := db.write(ctx, func(t *wtx) error {
+		e, err := getEndpointTx(t, id)
+		if err != nil {
+			return err
+		}
+		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
+		e.UpdatedAt = fromMicros(micros(now))
+		_, secrets, err := encodeEndpoint(e)
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate: %w", err)
+		}
+		if _, err := t.exec(qEndpointSecrets, secrets, micros(now), id); err != nil {
+			return fmt.Errorf("sqlite: rotate: %w", err)
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
+
+// SyncEndpoints records the configuration's endpoints; see switchboard.Store.
+func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, now time.Time) error {
+	return db.write(ctx, func(t *wtx) error {
+		existing, err := listEndpoints(t.ctx, t.stmt(qListEndpoints))
+		if err != nil {
+			return err
+		}
+		byID := map[string]*switchboard.Endpoint{}
+		for _, e := range existing {
+			byID[e.ID] = e
+		}
+		listed := map[string]bool{}
+		for _, e := range eps {
+			listed[e.ID] = true
+			old, ok := byID[e.ID]
+			if ok && old.Source != switchboard.EndpointFromConfig {
+				return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s exists and was not made by the configuration", e.ID)
+			}
+			if !ok {
+				c := *e
+				c.Source, c.CreatedAt, c.UpdatedAt, c.FailingSince, c.DisabledAt = switchboard.EndpointFromConfig, now, now, nil, nil
+				if err := insertEndpoint(t, &c); err != nil {
+					return err
+				}
+				continue
+			}
+			types, secrets, err := encodeEndpoint(e)
+			if err != nil {
+				return fmt.Errorf("sqlite: sync endpoints: %w", err)
+			}
+			if _, err := t.exec(qEndpointConfig, e.URL, e.Description, types, secrets, micros(now), e.ID); err != nil {
+				return fmt.Errorf("sqlite: sync endpoints: %w", err)
+			}
+		}
+		for _, e := range existing {
+			if e.Source == switchboard.EndpointFromConfig && !listed[e.ID] {
+				if err := deleteEndpoint(t, e.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func scanDelivery(s scanner) (*switchboard.Delivery, error) {
+	r := &deliveryRow{}
+	if err := s.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.delivery(), nil
+}
+
+// sortDeliveries orders claimed deliveries oldest due first (RETURNING keeps no order).
+func sortDeliveries(ds []*switchboard.Delivery) {
+	sort.Slice(ds, func(i, j int) bool {
+		if !ds[i].NextAttemptAt.Equal(ds[j].NextAttemptAt) {
+			return ds[i].NextAttemptAt.Before(ds[j].NextAttemptAt)
+		}
+		return ds[i].ID < ds[j].ID
+	})
+}
+
+// ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
+func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
+	if p.Owner == "" || p.Limit <= 0 {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	}
+	var one int
+	if err := db.rstmts[qAnyDueDelivery].QueryRowContext(ctx, micros(p.Now)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	var out []*switchboard.Delivery
+	err := db.write(ctx, func(t *wtx) error {
+		out = out[:0]
+		rows, err := t.query(qClaimDeliveries, p.Owner, micros(p.LeaseUntil), micros(p.Now), p.Limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim deliveries: %w", err)
+		}
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: claim deliveries: %w", err)
+			}
+			out = append(out, d)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: claim deliveries: %w", err)
+		}
+		eps := map[string]*switchboard.Endpoint{}
+		for _, d := range out {
+			if d.Event, err = scanAppEvent(t.queryRow(qAppEventByID, d.EventID)); err != nil {
+				return fmt.Errorf("sqlite: claim deliveries: event %s: %w", d.EventID, err)
+			}
+			if eps[d.EndpointID] == nil {
+				if eps[d.EndpointID], err = getEndpointTx(t, d.EndpointID); err != nil {
+					return err
+				}
+			}
+			d.Endpoint = eps[d.EndpointID]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortDeliveries(out)
+	return out, nil
+}
+
+// FinishDelivery records an attempt's outcome; see switchboard.Store.
+func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
+	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
+		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_delivery_result", "a delivery result needs an ID, an owner and a time")
+	}
+	var disabled bool
+	err := db.write(ctx, func(t *wtx) error {
+		disabled = false
+		d, err := scanDelivery(t.queryRow(qDeliveryByID, r.ID))
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (d.LeaseOwner != r.Owner || d.Status != switchboard.DeliveryPending)) {
+			return leaseLost(r.ID, r.Owner)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: finish delivery: %w", err)
+		}
+		e, err := getEndpointTx(t, d.EndpointID)
+		if err != nil {
+			return err
+		}
+		plan, err := switchboard.ApplyDeliveryResult(d, e, r)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(qSaveDelivery, d.Status, d.Attempts, micros(d.NextAttemptAt), microsPtr(d.LastAttemptAt), d.LastStatusCode,
+			d.LastError, micros(r.At), d.ID); err != nil {
+			return fmt.Errorf("sqlite: finish delivery: %w", err)
+		}
+		if plan.FailingChanged {
+			if _, err := t.exec(qEndpointFailing, microsPtr(plan.FailingSince), e.ID); err != nil {
+				return fmt.Errorf("sqlite: finish delivery: %w", err)
+			}
+		}
+		if plan.Disable != nil {
+			if _, err := t.exec(qEndpointDisable, micros(r.At), micros(r.At), e.ID); err != nil {
+				return fmt.Errorf("sqlite: disable endpoint: %w", err)
+			}
+			if _, err := t.exec(qKillPending, micros(r.At), disabledError, e.ID); err != nil {
+				return fmt.Errorf("sqlite: disable endpoint: %w", err)
+			}
+			if err := insertAppEvent(t, plan.Disable); err != nil {
+				return err
+			}
+			disabled = true
+		}
+		return nil
+	})
+	return disabled, err
+}
+
+func leaseLost(id, owner string) error {
+	return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "delivery %s is no longer leased to %s", id, owner)
+}
+
+// ReleaseDeliveries drops every delivery lease owner holds.
+func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		res, err := t.exec(qReleaseDeliver, owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: release deliveries: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// ListDeliveries lists an endpoint's deliveries newest first, with their events.
+func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
+	cols := "d." + strings.ReplaceAll(deliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(appEventCols, ", ", ", e.")
+	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.id = d.event_id WHERE d.endpoint_id = ?`
+	args := []any{f.EndpointID}
+	if f.Status != "" {
+		q, args = q+` AND d.status = ?`, append(args, f.Status)
+	}
+	if f.Cursor != "" {
+		q, args = q+` AND d.id < ?`, append(args, f.Cursor)
+	}
+	limit := clampLimit(f.Limit)
+	q, args = q+` ORDER BY d.id DESC LIMIT ?`, append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Delivery
+	for rows.Next() {
+		d, ev := &deliveryRow{}, &eventRow{}
+		if err := rows.Scan(append(d.dest(), ev.dest()...)...); err != nil {
+			return nil, "", fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		dl := d.delivery()
+		dl.Event = ev.event()
+		out = append(out, dl)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	var next string
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// deliveryRow and eventRow scan a joined row.
+type deliveryRow struct {
+	d                       switchboard.Delivery
+	next, created, updated  int64
+	lastAttempt, leaseUntil sql.NullInt64
+	leaseOwner              sql.NullString
+}
+
+func (r *deliveryRow) dest() []any {
+	return []any{&r.d.ID, &r.d.EventID, &r.d.EndpointID, &r.d.Status, &r.d.Attempts, &r.next, &r.lastAttempt, &r.d.LastStatusCode,
+		&r.d.LastError, &r.leaseOwner, &r.leaseUntil, &r.created, &r.updated}
+}
+
+func (r *deliveryRow) delivery() *switchboard.Delivery {
+	d := r.d
+	d.NextAttemptAt, d.LastAttemptAt = fromMicros(r.next), fromNullMicros(r.lastAttempt)
+	d.LeaseOwner, d.LeaseUntil = r.leaseOwner.String, fromNullMicros(r.leaseUntil)
+	d.CreatedAt, d.UpdatedAt = fromMicros(r.created), fromMicros(r.updated)
+	return &d
+}
+
+type eventRow struct {
+	e    switchboard.AppEvent
+	at   int64
+	data string
+}
+
+func (r *eventRow) dest() []any {
+	return []any{&r.e.Seq, &r.e.ID, &r.e.Type, &r.e.Version, &r.at, &r.data}
+}
+
+func (r *eventRow) event() *switchboard.AppEvent {
+	e := r.e
+	e.At, e.Data = fromMicros(r.at), json.RawMessage(r.data)
+	return &e
+}
+
+// ReplayDeadLetters makes an endpoint's dead letters pending again and enables it.
+func (db *DB) ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		if _, err := getEndpointTx(t, endpointID); err != nil {
+			return err
+		}
+		res, err := t.exec(qReplayDead, micros(now), endpointID)
+		if err != nil {
+			return fmt.Errorf("sqlite: replay: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: replay: %w", err)
+		}
+		if _, err := t.exec(qEndpointEnable, micros(now), endpointID); err != nil {
+			return fmt.Errorf("sqlite: replay: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
