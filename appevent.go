@@ -1,6 +1,7 @@
 package switchboard
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -359,4 +360,27 @@ func ApplyDeliveryResult(d *Delivery, e *Endpoint, r DeliveryResult) (DeliveryPl
 		p.Disable = ev
 	}
 	return p, nil
+}
+
+// SecretPrefix starts every endpoint secret: "whsec_" and the base64 of 24 to 64 random bytes,
+// as the Standard Webhooks specification has it.
+const SecretPrefix = "whsec_"
+
+// DecodeSecret returns the HMAC key of an endpoint secret: the bytes its base64 encodes.
+func DecodeSecret(s string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok {
+		return nil, Errorf(EINVALID, "invalid_secret", "a secret must start with %q", SecretPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		key, err = base64.RawStdEncoding.DecodeString(b64)
+	}
+	if err != nil {
+		return nil, Errorf(EINVALID, "invalid_secret", "a secret must be %q followed by base64", SecretPrefix)
+	}
+	if len(key) < 24 || len(key) > 64 {
+		return nil, Errorf(EINVALID, "invalid_secret", "a secret must encode 24 to 64 bytes, not %d", len(key))
+	}
+	return key, nil
 }
