@@ -76,6 +76,24 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Keywords are the inbound keyword rules (STOP/START/HELP) from the YAML file.
 	Keywords consent.Keywords
+	// Endpoints are the event endpoints of the YAML file, their secrets read from the
+	// environment or files (Source config, ID "ep_" + name).
+	Endpoints []*switchboard.Endpoint
+	// EndpointsAllowPrivate lets endpoints point at private, loopback and link-local addresses.
+	EndpointsAllowPrivate bool
+	// EndpointsTimeout bounds one delivery attempt.
+	EndpointsTimeout time.Duration
+	// EndpointsRetrySchedule is the wait before each retry of a failed delivery.
+	EndpointsRetrySchedule []time.Duration
+	// EndpointsDisableAfter disables an endpoint failing this long without a success (0: never).
+	EndpointsDisableAfter time.Duration
+	// EndpointsConcurrency bounds the deliveries in flight per node.
+	EndpointsConcurrency int
+	// NATSURL, when set, publishes every event to JetStream on NATSSubject + "." + type, in the
+	// stream NATSStream.
+	NATSURL     string
+	NATSSubject string
+	NATSStream  string
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
 	PublicURLDefaulted bool
@@ -124,6 +142,14 @@ var settings = []setting{
 	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's status from the provider when no callback came for this long"},
 	{key: "default_validity", env: "SWITCHBOARD_DEFAULT_VALIDITY", def: "10h", help: "validity of a message that sets no validity_seconds"},
 	{key: "max_body_bytes", env: "SWITCHBOARD_MAX_BODY_BYTES", def: "65536", help: "largest API request body accepted"},
+	{key: "endpoints_allow_private", env: "SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE", def: "false", help: "let event endpoints point at private, loopback and link-local addresses (development and tests)"},
+	{key: "endpoints_timeout", env: "SWITCHBOARD_ENDPOINTS_TIMEOUT", def: "10s", help: "timeout of one event delivery to an endpoint"},
+	{key: "endpoints_retry_schedule", env: "SWITCHBOARD_ENDPOINTS_RETRY_SCHEDULE", def: "5s,5m,30m,2h,5h,10h", help: "waits before each retry of a failed delivery, comma-separated (jitter of up to 10% added); then it is a dead letter"},
+	{key: "endpoints_disable_after", env: "SWITCHBOARD_ENDPOINTS_DISABLE_AFTER", def: "5d", help: "disable an endpoint whose deliveries have failed this long without a success (e.g. 5d, 12h; 0 never)"},
+	{key: "endpoints_concurrency", env: "SWITCHBOARD_ENDPOINTS_CONCURRENCY", def: "16", help: "event deliveries in flight at once per node"},
+	{key: "nats_url", env: "SWITCHBOARD_NATS_URL", help: "publish every event to NATS JetStream at this URL (e.g. nats://127.0.0.1:4222); empty: no bus"},
+	{key: "nats_subject", env: "SWITCHBOARD_NATS_SUBJECT", def: "switchboard", help: "subject prefix of published events: <prefix>.<event type>"},
+	{key: "nats_stream", env: "SWITCHBOARD_NATS_STREAM", def: "SWITCHBOARD_EVENTS", help: "JetStream stream that captures <prefix>.> (created when missing)"},
 }
 
 // BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
@@ -141,6 +167,21 @@ type fileConfig struct {
 	Senders    []switchboard.Sender `yaml:"senders"`
 	Keywords   consent.Keywords     `yaml:"keywords"`
 	QuietHours *consent.QuietHours  `yaml:"quiet_hours"`
+	Endpoints  []EndpointConfig     `yaml:"endpoints"`
+}
+
+// EndpointConfig is an event endpoint listed in the YAML file. Its secret comes from the
+// environment variable SecretEnv or the file SecretFile, never from the file itself; the value
+// may hold several secrets separated by spaces (a rotation), each "whsec_" and base64.
+type EndpointConfig struct {
+	Name        string   `yaml:"name"`
+	URL         string   `yaml:"url"`
+	EventTypes  []string `yaml:"event_types"`
+	Description string   `yaml:"description"`
+	SecretEnv   string   `yaml:"secret_env"`
+	SecretFile  string   `yaml:"secret_file"`
+	// Secret is refused: it is here to say so rather than ignore it.
+	Secret string `yaml:"secret"`
 }
 
 // Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
@@ -175,7 +216,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		if err := yaml.Unmarshal(raw, &fc); err != nil {
 			return nil, fmt.Errorf("config: %s: senders: %w", path, err)
 		}
-		known := map[string]setting{"senders": {}, "keywords": {}, "quiet_hours": {}}
+		known := map[string]setting{"senders": {}, "keywords": {}, "quiet_hours": {}, "endpoints": {}}
 		for _, s := range settings {
 			known[s.key] = s
 		}
@@ -192,7 +233,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			if s.secret {
 				return nil, fmt.Errorf("config: %s: %q is a secret and may not be in the config file; set %s or %s_file instead", path, k, s.env, k)
 			}
-			if k == "senders" || k == "keywords" || k == "quiet_hours" {
+			if k == "senders" || k == "keywords" || k == "quiet_hours" || k == "endpoints" {
 				continue
 			}
 			switch v := flat[k].(type) {
@@ -217,6 +258,9 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	}
 	c, err := build(vals, fc)
 	if err != nil {
+		return nil, err
+	}
+	if c.Endpoints, err = resolveEndpoints(fc.Endpoints, getenv); err != nil {
 		return nil, err
 	}
 	c.ConfigFile = path
@@ -304,6 +348,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.MaxBodyBytes, err = strconv.ParseInt(v["max_body_bytes"], 10, 64); err != nil || c.MaxBodyBytes < 1024 {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
+	}
+	if err := c.buildEvents(v); err != nil {
+		return nil, err
 	}
 
 	switch c.Provider {
