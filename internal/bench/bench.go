@@ -111,9 +111,13 @@ type Result struct {
 	CPUPercent float64 `json:"cpu_percent"`
 	// PeakRSSBytes is the peak resident set size; PeakRSSScope is "phase" when the kernel's
 	// peak was reset before the measured phase, "process" when it covers the whole run.
-	PeakRSSBytes int64     `json:"peak_rss_bytes"`
-	PeakRSSScope string    `json:"peak_rss_scope"`
-	Ceilings     []Ceiling `json:"ceilings"`
+	PeakRSSBytes int64  `json:"peak_rss_bytes"`
+	PeakRSSScope string `json:"peak_rss_scope"`
+	// LoadAvg1m is the machine's one-minute load average at the end of the measured phase (-1
+	// when unknown): above Cores, other processes were competing for the CPU and the figures
+	// are low.
+	LoadAvg1m float64   `json:"load_avg_1m"`
+	Ceilings  []Ceiling `json:"ceilings"`
 	// Verified reports the end-of-run check described by Check (messages delivered, none
 	// handed over twice...).
 	Verified bool     `json:"verified"`
@@ -185,6 +189,7 @@ func (r *Result) finish(p *phase, u usage) {
 		}
 	}
 	r.PeakRSSBytes = u.peakRSS
+	r.LoadAvg1m = u.loadAvg
 	r.PeakRSSScope = "process"
 	if u.rssPhase {
 		r.PeakRSSScope = "phase"

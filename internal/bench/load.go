@@ -90,6 +90,8 @@ type usage struct {
 	peakRSS  int64
 	// rssPhase is true when the peak covers this phase only (the kernel's peak was reset).
 	rssPhase bool
+	// loadAvg is the machine's one-minute load average at the end, -1 when unknown.
+	loadAvg float64
 }
 
 // measure runs fn as the measured phase: after a garbage collection, with the peak RSS reset
@@ -116,6 +118,10 @@ func measure(profile string, fn func()) (usage, error) {
 	c1, ok1 := cpuTime()
 	u.cpu, u.cpuKnown = c1-c0, ok0 && ok1
 	u.peakRSS = peakRSS()
+	u.loadAvg = -1
+	if l, ok := loadAvg(); ok {
+		u.loadAvg = l
+	}
 	return u, nil
 }
 

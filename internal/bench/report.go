@@ -17,6 +17,13 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  cpu         %.1f s user+sys = %.0f%% of %d cores × %s (whole process: server and clients)\n",
 		r.CPUS, r.CPUPercent, r.Cores, seconds(r.ElapsedS))
 	fmt.Fprintf(&b, "  peak rss    %s (%s)\n", mebibytes(r.PeakRSSBytes), r.PeakRSSScope)
+	if r.LoadAvg1m >= 0 {
+		fmt.Fprintf(&b, "  machine     load average %.2f at the end (1 min, %d cores)", r.LoadAvg1m, r.Cores)
+		if r.LoadAvg1m > float64(r.Cores) {
+			b.WriteString(": other processes competed for the CPU; the figures are low")
+		}
+		b.WriteString("\n")
+	}
 	for _, c := range r.Ceilings {
 		fmt.Fprintf(&b, "  ceiling     %-14s %s ops/s  p50 %s  p99 %s  (%s)\n", c.Name, grouped(c.OpsPerSec),
 			millis(c.Latency.P50), millis(c.Latency.P99), c.What)
@@ -49,12 +56,12 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\t", width, "bench")
-	fmt.Fprint(tw, "ops/s\tp50\tp90\tp99\tmax\tcpu\trss\tstore ops/s\tempty ops/s\tof store\tof empty\t\n")
+	fmt.Fprint(tw, "ops/s\tp50\tp90\tp99\tmax\tcpu\trss\tload\tstore ops/s\tempty ops/s\tof store\tof empty\t\n")
 	for _, r := range rs {
 		store, empty := r.ceiling(CeilingStoreInsert), r.ceiling(CeilingEmptyHandler)
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t%.0f%%\t%.0f%%\t\n", width, r.Bench, grouped(r.OpsPerSec),
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%.1f\t%s\t%s\t%.0f%%\t%.0f%%\t\n", width, r.Bench, grouped(r.OpsPerSec),
 			millis(r.Latency.P50), millis(r.Latency.P90), millis(r.Latency.P99), millis(r.Latency.Max),
-			r.CPUPercent, mebibytes(r.PeakRSSBytes), grouped(store.OpsPerSec), grouped(empty.OpsPerSec),
+			r.CPUPercent, mebibytes(r.PeakRSSBytes), r.LoadAvg1m, grouped(store.OpsPerSec), grouped(empty.OpsPerSec),
 			100*store.Ratio, 100*empty.Ratio)
 	}
 	if err := tw.Flush(); err != nil {
@@ -63,6 +70,7 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	var b strings.Builder
 	if len(rs) > 0 {
 		fmt.Fprintf(&b, "\n%s, %d concurrent, %d cores; cpu is the whole process's share of elapsed × cores;\n"+
+			"load is the machine's 1-minute load average at the end (above the cores: other processes competed);\n"+
 			"latency is client-observed per request (dispatch: per provider call)\n", rs[0].Database, rs[0].Concurrency, rs[0].Cores)
 	}
 	for _, r := range rs {

@@ -12,3 +12,6 @@ func resetPeakRSS() bool { return false }
 
 // peakRSS is unknown on this platform.
 func peakRSS() int64 { return 0 }
+
+// loadAvg is unknown on this platform.
+func loadAvg() (float64, bool) { return 0, false }

@@ -58,3 +58,18 @@ func peakRSS() int64 {
 	}
 	return int64(ru.Maxrss) << 10 // kilobytes on Linux and the BSDs
 }
+
+// loadAvg returns the machine's one-minute load average (Linux: /proc/loadavg) and whether it is
+// known. Above the number of cores, other processes were competing with the bench.
+func loadAvg() (float64, bool) {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := bytes.Fields(raw)
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(string(f[0]), 64)
+	return v, err == nil
+}
