@@ -355,7 +355,7 @@ func TestTwoProcessesOverHTTP(t *testing.T) {
 func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, map[string]string{"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "200ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s"},
-		"senders:\n  - from: \"+15005550006\"\n    rate: 100\n    burst: 5\n")
+		"senders:\n  - from: \"+15005550006\"\n    rate: 50\n    burst: 5\n")
 	// Slow provider answers, so that the kill lands while calls are in flight; some timeouts too.
 	resp, err := http.Post("http://"+c.simAddr+"/sim/v1/faults", "application/json",
 		strings.NewReader(`{"latency_ms": 20, "timeout_ratio": 0.05, "timeout_ms": 1500}`))
@@ -366,13 +366,29 @@ func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 	api := c.apiClient()
 	ctx := context.Background()
 	const total = 300
-	ids := make([]string, 0, total)
+	// All due at the same moment, after they are all accepted (concurrently), so that the kill
+	// lands while the dispatcher works through them at 50/s (about 6 s) however loaded the machine.
+	due := time.Now().Add(3 * time.Second)
+	ids := make([]string, total)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
 	for i := range total {
-		m, err := api.Send(ctx, &client.SendRequest{To: fmt.Sprintf("+1415555%04d", 100+i%100), Body: fmt.Sprintf("kill test %d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.ID)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m, err := api.Send(ctx, &client.SendRequest{To: fmt.Sprintf("+1415555%04d", 100+i%100), Body: fmt.Sprintf("kill test %d", i), SendAt: due})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = m.ID
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 	waitFor(t, 20*time.Second, "sending under way", func() bool { return len(c.simMessages(t)) >= total/4 })
 	c.serve.kill9()
