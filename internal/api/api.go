@@ -42,6 +42,8 @@ type Config struct {
 	Consent *consent.Service
 	// OnAccepted is called after a message is committed, to wake the dispatcher.
 	OnAccepted func()
+	// Endpoints configures the event endpoints part of the API.
+	Endpoints EndpointsConfig
 }
 
 // Server is the HTTP API.
@@ -116,6 +118,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/messages/{id}", s.handle(s.authed(s.getMessage)))
 	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.handle(s.authed(s.cancelMessage)))
 	s.consentRoutes()
+	s.endpointRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

@@ -346,6 +346,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ConsentChange", reflect.TypeFor[api.ConsentChange](), true},
 		{"ImportResult", reflect.TypeFor[api.ImportResult](), true},
 		{"Problem", reflect.TypeFor[api.Problem](), true},
+		{"EndpointRequest", reflect.TypeFor[api.EndpointRequest](), true},
+		{"Endpoint", reflect.TypeFor[api.EndpointView](), true},
+		{"EndpointList", reflect.TypeFor[api.EndpointList](), true},
+		{"RotateRequest", reflect.TypeFor[api.RotateRequest](), true},
+		{"DeadLetterList", reflect.TypeFor[api.DeadLetterList](), true},
+		{"ReplayResult", reflect.TypeFor[api.ReplayResult](), true},
+		{"Delivery", reflect.TypeFor[switchboard.Delivery](), true},
+		{"AppEvent", reflect.TypeFor[switchboard.AppEvent](), true},
 		{"SimMessage", reflect.TypeFor[twiliosim.Message](), true},
 		{"SimNumber", reflect.TypeFor[twiliosim.Number](), true},
 		{"SimStats", reflect.TypeFor[twiliosim.Stats](), true},
@@ -911,6 +919,50 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		ctype: "text/csv", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "phone,state\n+14155550104,maybe\n", ctype: "text/csv", headers: auth, status: 400})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "{}", ctype: j, headers: auth, status: 400})
+
+	// Event endpoints: register, read, rotate, dead letters and their replay, refusals.
+	ep := c.do(call{op: "POST /v1/endpoints", path: "/v1/endpoints", ctype: j, headers: withAuth(), status: 201,
+		body: `{"url":"https://93.184.216.34/hooks","event_types":["message.*","consent.changed"],"description":"orders"}`})
+	epID, _ := ep["id"].(string)
+	c.do(call{op: "POST /v1/endpoints", path: "/v1/endpoints", ctype: j, headers: withAuth(), status: 400, body: `{"url":"http://127.0.0.1:9/hooks"}`})
+	c.do(call{op: "POST /v1/endpoints", path: "/v1/endpoints", ctype: j, headers: withAuth(), status: 400, body: `{"url":"https://93.184.216.34/","event_types":["message."]}`})
+	c.do(call{op: "POST /v1/endpoints", path: "/v1/endpoints", ctype: j, headers: withAuth(), status: 400, body: `{"url":"https://93.184.216.34/","secret":"whsec_x"}`})
+	c.do(call{op: "GET /v1/endpoints", path: "/v1/endpoints", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 200})
+	c.do(call{op: "GET /v1/endpoints/{id}", path: "/v1/endpoints/ep_nope", headers: auth, status: 404})
+	c.do(call{op: "POST /v1/endpoints/{id}/rotate", path: "/v1/endpoints/" + epID + "/rotate", ctype: j, headers: withAuth(), status: 200,
+		body: `{"expire_previous_after_seconds":3600}`})
+	c.do(call{op: "POST /v1/endpoints/{id}/rotate", path: "/v1/endpoints/" + epID + "/rotate", ctype: j, headers: withAuth(), status: 400,
+		body: `{"expire_previous_after_seconds":-1}`})
+	if err := f.store.SyncEndpoints(context.Background(), []*switchboard.Endpoint{{ID: "ep_crm", URL: "https://93.184.216.34/crm",
+		EventTypes: []string{"*"}, Secrets: []switchboard.EndpointSecret{{Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}}, now); err != nil {
+		t.Fatal(err)
+	}
+	c.do(call{op: "POST /v1/endpoints/{id}/rotate", path: "/v1/endpoints/ep_crm/rotate", headers: auth, status: 409})
+	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/ep_crm", headers: auth, status: 409})
+	// A dead letter: the consent changes above, fanned out, failed for the last time.
+	if _, err := f.store.FanOutEvents(context.Background(), now, 100); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := f.store.ClaimDeliveries(context.Background(), switchboard.DeliveryClaim{Owner: "test", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 100})
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("claimed %d deliveries: %v", len(ds), err)
+	}
+	for _, d := range ds {
+		if _, err := f.store.FinishDelivery(context.Background(), switchboard.DeliveryResult{ID: d.ID, Owner: "test", At: now, StatusCode: 500, Error: "HTTP 500"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl := c.do(call{op: "GET /v1/endpoints/{id}/dead-letters", path: "/v1/endpoints/" + epID + "/dead-letters?limit=1", headers: auth, status: 200})
+	if l, _ := dl["dead_letters"].([]any); len(l) != 1 {
+		t.Errorf("dead letters: %v", dl)
+	}
+	c.do(call{op: "GET /v1/endpoints/{id}/dead-letters", path: "/v1/endpoints/" + epID + "/dead-letters?limit=0", headers: auth, status: 400})
+	c.do(call{op: "GET /v1/endpoints/{id}/dead-letters", path: "/v1/endpoints/ep_nope/dead-letters", headers: auth, status: 404})
+	c.do(call{op: "POST /v1/endpoints/{id}/replay", path: "/v1/endpoints/" + epID + "/replay", headers: auth, status: 200})
+	c.do(call{op: "POST /v1/endpoints/{id}/replay", path: "/v1/endpoints/ep_nope/replay", headers: auth, status: 404})
+	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 204})
+	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 404})
 
 	// Not ready: a draining node.
 	draining := api.New(api.Config{Store: f.store})
