@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
@@ -54,6 +55,7 @@ type Node struct {
 	// templates holds the current catalog; a watcher swaps in good reloads.
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
+	ev        eventsPart
 
 	ln  net.Listener
 	srv *http.Server
@@ -70,6 +72,8 @@ type Options struct {
 	SimConfig func(*twiliosim.Config)
 	// DispatchConfig adjusts the dispatcher's configuration before it starts.
 	DispatchConfig func(*dispatch.Config)
+	// EventsConfig adjusts the event worker's configuration before it starts.
+	EventsConfig func(*events.Config)
 }
 
 // Open opens the store, starts the in-process simulator when configured, and listens on the
@@ -101,6 +105,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
 		return nil, fmt.Errorf("recording senders: %w", err)
+	}
+	if err := n.openEvents(ctx, opts); err != nil {
+		return nil, err
 	}
 
 	tcfg := twilio.Config{
@@ -143,6 +150,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours:   cfg.QuietHours,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
+		Endpoints: n.endpointsAPI(),
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -310,6 +318,7 @@ func (n *Node) Start(ctx context.Context) error {
 		defer close(n.dispatchDone)
 		_ = n.disp.Run(dctx)
 	}()
+	n.startEvents(dctx)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -385,6 +394,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			case <-ctx.Done():
 				err = fmt.Errorf("dispatcher did not drain in time: %w", ctx.Err())
 			}
+			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
+				err = eerr
+			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {
 			err = serr
@@ -404,6 +416,7 @@ func (n *Node) closeResources() {
 	if n.sim != nil {
 		n.sim.Close()
 	}
+	n.closeEvents()
 	if n.store != nil {
 		_ = n.store.Close()
 	}
