@@ -40,10 +40,17 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
 	Consent *consent.Service
+	// Observer receives measurements (metrics); nil observes nothing.
+	Observer Observer
 	// OnAccepted is called after a message is committed, to wake the dispatcher.
 	OnAccepted func()
 	// Endpoints configures the event endpoints part of the API.
 	Endpoints EndpointsConfig
+}
+
+// Observer receives the API's measurements.
+type Observer interface {
+	MessageAccepted(m *switchboard.Message)
 }
 
 // Server is the HTTP API.

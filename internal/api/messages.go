@@ -98,6 +98,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		s.cfg.Logger.Info("message accepted", "message_id", stored.ID, "to", content.MaskPhone(stored.To),
 			"from", stored.From, "segments", stored.Segments, "status", stored.Status)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.MessageAccepted(stored)
+		}
 		if s.cfg.OnAccepted != nil {
 			s.cfg.OnAccepted()
 		}

@@ -55,9 +55,26 @@ type Config struct {
 	Hold func(m *switchboard.Message, now time.Time) (until time.Time, note string)
 	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
+	// Observer receives measurements (metrics); nil observes nothing.
+	Observer Observer
 	Clock    switchboard.Clock
 	Logger   *slog.Logger
 }
+
+// Observer receives the dispatcher's measurements.
+type Observer interface {
+	ProviderRequest(outcome string, code int, d time.Duration)
+	MessageFinished(m *switchboard.Message, status switchboard.Status)
+	Retry(outcome string)
+	RateLimitWait(sender string, d time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ProviderRequest(string, int, time.Duration)               {}
+func (nopObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
+func (nopObserver) Retry(string)                                             {}
+func (nopObserver) RateLimitWait(string, time.Duration)                      {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
@@ -116,6 +133,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = switchboard.NewID("node")
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	d := &Dispatcher{
 		cfg:     cfg,
@@ -239,6 +259,9 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 		for i, m := range msgs {
 			now := d.cfg.Clock()
 			at, ok, err := d.cfg.Limiter.Reserve(ctx, snd, max(1, m.Segments), now, startBy.Sub(now))
+			if ok {
+				d.cfg.Observer.RateLimitWait(from, max(0, at.Sub(now)))
+			}
 			if err != nil || !ok || !d.sleepUntil(ctx, at) || !d.acquire(ctx) {
 				if err != nil && ctx.Err() == nil {
 					d.cfg.Logger.Error("rate limiter", "from", content.MaskPhone(from), "err", err)
@@ -380,9 +403,12 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		req.ValidityPeriod = m.ValidUntil.Sub(now)
 	}
 	pctx, pcancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
+	start := time.Now()
 	pm, err := d.cfg.Provider.Send(pctx, req)
+	took := time.Since(start)
 	pcancel()
 	if err == nil {
+		d.cfg.Observer.ProviderRequest("ok", 0, took)
 		d.accepted(ctx, m, pm)
 		return
 	}
@@ -390,6 +416,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	if !errors.As(err, &pe) {
 		pe = &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, Message: "unexpected provider error", Err: err}
 	}
+	d.cfg.Observer.ProviderRequest(pe.Outcome.String(), pe.Code, took)
 	d.failed(ctx, m, pe)
 }
 
@@ -458,6 +485,7 @@ func (d *Dispatcher) failed(ctx context.Context, m *switchboard.Message, pe *swi
 		}
 		d.finishWith(ctx, m, switchboard.StatusBlocked, pe.Code, "the recipient has opted out (replied STOP); recorded as opted out", errEvent)
 	case switchboard.OutcomeAmbiguous:
+		d.cfg.Observer.Retry(pe.Outcome.String())
 		// The message may be at the provider: keep the attempt in flight and reconcile later.
 		next := now.Add(d.cfg.ReconcileDelay)
 		log.Warn("attempt outcome unknown; will reconcile before any resend", "err", pe.Err)
@@ -481,6 +509,7 @@ func (d *Dispatcher) failed(ctx context.Context, m *switchboard.Message, pe *swi
 			return
 		}
 		log.Info("attempt failed; retry scheduled", "backoff", backoff)
+		d.cfg.Observer.Retry(pe.Outcome.String())
 		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 			ID: m.ID, NextAttemptAt: &next, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
 			Events: []*switchboard.Event{errEvent, {
@@ -545,6 +574,7 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 		d.cfg.Logger.Error("finishing message", "message_id", m.ID, "status", status, "err", err)
 		return
 	}
+	d.cfg.Observer.MessageFinished(m, status)
 	d.cfg.Logger.Info("message finished", "message_id", m.ID, "status", status, "code", code)
 }
 

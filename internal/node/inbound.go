@@ -24,6 +24,9 @@ func (n *Node) handleInbound(ctx context.Context, in *switchboard.InboundMessage
 	}
 	log := n.logger.With("inbound_id", in.ID, "provider_sid", in.ProviderSID)
 	log.Info("inbound keyword", "action", m.Action, "keyword", m.Keyword, "language", m.Language)
+	if m.Action == consent.ActionOptOut {
+		n.metrics.OptOut(switchboard.ConsentFromKeyword)
+	}
 	if !n.cfg.Keywords.SwitchboardReplies() || m.Reply == "" {
 		return nil
 	}

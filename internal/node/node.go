@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
@@ -52,6 +53,7 @@ type Node struct {
 	provider   *twilio.Provider
 	api        *api.Server
 	consent    *consent.Service
+	metrics    *metrics.Metrics
 	// templates holds the current catalog; a watcher swaps in good reloads.
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
@@ -138,6 +140,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
+	n.metrics = metrics.New()
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -148,16 +151,17 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
-		QuietHours:   cfg.QuietHours,
+		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 		Endpoints: n.endpointsAPI(),
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
-		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound,
+		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound, Observer: n.metrics,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
+	mux.Handle("GET /metrics", n.metrics.Handler())
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
 	}
@@ -199,7 +203,9 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			d := n.cfg.QuietHours.Next(now, m.Category, zones)
 			return d.At, d.Note
 		},
+		Observer: n.metrics,
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
+			n.metrics.OptOut(switchboard.ConsentFromProviderError)
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
 				fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
 			return err

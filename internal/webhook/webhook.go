@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
@@ -38,11 +39,24 @@ type Config struct {
 	PublicURL string
 	Clock     switchboard.Clock
 	Logger    *slog.Logger
+	// Observer receives measurements (metrics); nil observes nothing.
+	Observer Observer
 	// OnInbound, when set, is called after an inbound message is stored, on every delivery of
 	// the webhook (created is false for a repeat): it must be idempotent. An error answers 500, so
 	// that Twilio delivers the webhook again.
 	OnInbound func(ctx context.Context, in *switchboard.InboundMessage, created bool) error
 }
+
+// Observer receives the ingress's measurements.
+type Observer interface {
+	Webhook(endpoint, result string, d time.Duration)
+	Callback(providerStatus string, res switchboard.CallbackResult)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Webhook(string, string, time.Duration)       {}
+func (nopObserver) Callback(string, switchboard.CallbackResult) {}
 
 // Handler serves the webhook endpoints.
 type Handler struct {
@@ -59,14 +73,46 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST "+StatusPath, h.status)
-	h.mux.HandleFunc("POST "+InboundPath, h.inbound)
+	h.mux.HandleFunc("POST "+StatusPath, h.observed("status", h.status))
+	h.mux.HandleFunc("POST "+InboundPath, h.observed("inbound", h.inbound))
 	return h
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// observed measures a handler by the status it answers.
+func (h *Handler) observed(endpoint string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next(rec, r)
+		result := "ok"
+		switch {
+		case rec.status == http.StatusForbidden:
+			result = "bad_signature"
+		case rec.status >= 500:
+			result = "error"
+		case rec.status >= 400:
+			result = "bad_request"
+		}
+		h.cfg.Observer.Webhook(endpoint, result, time.Since(start))
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
 
 // verify parses the form and checks its signature. It writes the refusal itself and returns false
 // when the request must go no further.
@@ -110,6 +156,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	h.cfg.Observer.Callback(cb.ProviderStatus, res)
 	h.cfg.Logger.Debug("status callback", "provider_sid", cb.ProviderSID, "message_id", res.MessageID,
 		"provider_status", cb.ProviderStatus, "status", res.Status, "duplicate", res.Duplicate,
 		"pending", res.Pending, "applied", res.Applied, "error_code", cb.ErrorCode)

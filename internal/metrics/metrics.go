@@ -1,0 +1,130 @@
+// Package metrics exposes Switchboard's Prometheus metrics on its own registry. Labels carry
+// senders, statuses, categories and error codes — never phone numbers of recipients or bodies.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// Metrics holds every metric. Its methods satisfy the observer interfaces of the api, webhook
+// and dispatch packages.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	accepted         *prometheus.CounterVec
+	providerRequests *prometheus.CounterVec
+	providerSeconds  *prometheus.HistogramVec
+	finished         *prometheus.CounterVec
+	retries          *prometheus.CounterVec
+	rateWait         *prometheus.HistogramVec
+	webhooks         *prometheus.CounterVec
+	webhookSeconds   *prometheus.HistogramVec
+	callbacks        *prometheus.CounterVec
+	optOuts          *prometheus.CounterVec
+}
+
+// New returns Metrics registered on a fresh registry (with the Go and process collectors).
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.accepted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_messages_accepted_total",
+		Help: "Messages accepted through the API."}, []string{"channel", "category", "sender"})
+	m.providerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_provider_requests_total",
+		Help: "Provider send requests by outcome (ok, retry, retry_slow, ambiguous, fail, opted_out) and provider error code."},
+		[]string{"outcome", "code"})
+	m.providerSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provider_request_seconds",
+		Help: "Latency of provider send requests.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"outcome"})
+	m.finished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_messages_finished_total",
+		Help: "Messages the dispatcher finished without a delivery receipt (failed, blocked, expired), by status, category and sender."},
+		[]string{"status", "category", "sender"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_retries_total",
+		Help: "Attempts scheduled again, by reason (retry, retry_slow, ambiguous)."}, []string{"outcome"})
+	m.rateWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_rate_limit_wait_seconds",
+		Help: "Time a message waited for its sender's rate limit.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"sender"})
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_webhook_requests_total",
+		Help: "Provider webhooks received, by endpoint (status, inbound) and result (ok, bad_signature, bad_request, error)."},
+		[]string{"endpoint", "result"})
+	m.webhookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_webhook_seconds",
+		Help: "Time to validate, store and apply a webhook.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}, []string{"endpoint"})
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_status_callbacks_total",
+		Help: "Status callbacks by provider status and what became of them (applied, ignored, duplicate, pending)."},
+		[]string{"provider_status", "result"})
+	m.optOuts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_opt_outs_total",
+		Help: "Opt-outs recorded, by source (keyword, provider_error, api, import)."}, []string{"source"})
+	for _, c := range []prometheus.Collector{m.accepted, m.providerRequests, m.providerSeconds, m.finished, m.retries,
+		m.rateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
+		f(c)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is the registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// MessageAccepted counts a message accepted through the API.
+func (m *Metrics) MessageAccepted(msg *switchboard.Message) {
+	m.accepted.WithLabelValues(string(msg.Channel), string(msg.Category), msg.From).Inc()
+}
+
+// ProviderRequest records one provider send request.
+func (m *Metrics) ProviderRequest(outcome string, code int, d time.Duration) {
+	c := ""
+	if code != 0 {
+		c = strconv.Itoa(code)
+	}
+	m.providerRequests.WithLabelValues(outcome, c).Inc()
+	m.providerSeconds.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// MessageFinished counts a message the dispatcher ended (failed, blocked, expired).
+func (m *Metrics) MessageFinished(msg *switchboard.Message, status switchboard.Status) {
+	m.finished.WithLabelValues(string(status), string(msg.Category), msg.From).Inc()
+}
+
+// Retry counts an attempt scheduled again.
+func (m *Metrics) Retry(outcome string) { m.retries.WithLabelValues(outcome).Inc() }
+
+// RateLimitWait records how long a message waited for its sender's budget.
+func (m *Metrics) RateLimitWait(sender string, d time.Duration) {
+	m.rateWait.WithLabelValues(sender).Observe(d.Seconds())
+}
+
+// Webhook records a webhook request.
+func (m *Metrics) Webhook(endpoint, result string, d time.Duration) {
+	m.webhooks.WithLabelValues(endpoint, result).Inc()
+	m.webhookSeconds.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// Callback records what became of a status callback.
+func (m *Metrics) Callback(providerStatus string, res switchboard.CallbackResult) {
+	result := "ignored"
+	switch {
+	case res.Duplicate:
+		result = "duplicate"
+	case res.Pending:
+		result = "pending"
+	case res.Applied:
+		result = "applied"
+	}
+	m.callbacks.WithLabelValues(providerStatus, result).Inc()
+}
+
+// OptOut counts an opt-out.
+func (m *Metrics) OptOut(source switchboard.ConsentSource) {
+	m.optOuts.WithLabelValues(string(source)).Inc()
+}
