@@ -68,6 +68,14 @@ func New() *Metrics {
 	return m
 }
 
+// Names lists the names of Switchboard's own metrics.
+func Names() []string {
+	return []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
+		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
+		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
+		"switchboard_status_callbacks_total", "switchboard_opt_outs_total"}
+}
+
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -1,0 +1,42 @@
+package metrics_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/metrics"
+)
+
+// TestNamesMatchRegistry keeps Names (used by the alert rules test) equal to what is exported.
+func TestNamesMatchRegistry(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	msg := &switchboard.Message{Channel: switchboard.ChannelSMS, Category: switchboard.CategoryOTP, From: "+15005550006"}
+	m.MessageAccepted(msg)
+	m.ProviderRequest("ok", 0, time.Millisecond)
+	m.MessageFinished(msg, switchboard.StatusFailed)
+	m.Retry("retry")
+	m.RateLimitWait("+15005550006", time.Millisecond)
+	m.Webhook("status", "ok", time.Millisecond)
+	m.Callback("delivered", switchboard.CallbackResult{Applied: true})
+	m.OptOut(switchboard.ConsentFromKeyword)
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "switchboard_") {
+			got = append(got, f.GetName())
+		}
+	}
+	want := metrics.Names()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("exported %v, Names() says %v", got, want)
+	}
+}
