@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
@@ -35,6 +36,7 @@ type nodeOpts struct {
 	env      map[string]string
 	yaml     string
 	dispatch func(*dispatch.Config)
+	events   func(*events.Config)
 	clock    switchboard.Clock
 }
 
@@ -80,6 +82,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 		SimConfig: func(c *twiliosim.Config) {
 			c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
 		},
+		EventsConfig: o.events,
 		DispatchConfig: func(c *dispatch.Config) {
 			c.MinBackoff, c.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
 			c.PollInterval = 50 * time.Millisecond
