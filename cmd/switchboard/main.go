@@ -47,6 +47,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newMigrateCmd(getenv),
 		newDBCmd(),
 		newConsentCmd(getenv),
+		newEndpointsCmd(getenv),
 		newTemplatesCmd(getenv),
 		newExportCmd(getenv),
 		newBenchCmd(),
