@@ -223,6 +223,9 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 			t.Fatalf("FinishDelivery: %v", err) // the disabling dead-letters the rest of ep_cfg's
 		}
 	}
+	// Retention up to the first inbound message: its body, its message.received event's text
+	// and msg_0001's body are redacted.
+	must[int](t, "Redact")(s.Redact(ctx, at(5*time.Minute+time.Second), at(12*time.Minute), 100))
 	return fx
 }
 

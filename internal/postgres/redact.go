@@ -34,6 +34,10 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 			WHERE received_at < $1 AND applied AND payload IS NOT NULL`, before); err != nil {
 			return wrap("redact webhook events", err)
 		}
+		if _, err := tx.Exec(ctx, `UPDATE app_events SET data = jsonb_set(jsonb_set(data, '{body}', '""'), '{media}', '[]'), redacted_at = $2
+			WHERE type = 'message.received' AND redacted_at IS NULL AND at < $1`, before, at); err != nil {
+			return wrap("redact events", err)
+		}
 		return nil
 	})
 	return n, err

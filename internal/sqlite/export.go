@@ -48,6 +48,7 @@ var exportKinds = map[string]columnKind{
 	"consent_records.at":           kindTime,
 	"app_events.at":                kindTime,
 	"app_events.fanned_out":        kindBool,
+	"app_events.redacted_at":       kindTime,
 	"endpoints.failing_since":      kindTime,
 	"endpoints.disabled_at":        kindTime,
 	"endpoints.created_at":         kindTime,

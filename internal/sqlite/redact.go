@@ -55,6 +55,10 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 			WHERE received_at < ? AND applied = 1 AND payload IS NOT NULL`, micros(before)); err != nil {
 			return fmt.Errorf("sqlite: redact webhook events: %w", err)
 		}
+		if _, err := t.exec(`UPDATE app_events SET data = json_set(data, '$.body', '', '$.media', json('[]')), redacted_at = ?
+			WHERE type = 'message.received' AND redacted_at IS NULL AND at < ?`, micros(at), micros(before)); err != nil {
+			return fmt.Errorf("sqlite: redact events: %w", err)
+		}
 		return nil
 	})
 	return n, err

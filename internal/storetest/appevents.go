@@ -20,6 +20,7 @@ var appEventTests = []test{
 	{"RefusedChangeWritesNone", testEventsRefusedChange},
 	{"InboundAndConsent", testEventsInboundConsent},
 	{"ListFilters", testEventsList},
+	{"RedactReceived", testEventsRedact},
 }
 
 var endpointTests = []test{
@@ -698,4 +699,37 @@ func testEndpointDelete(t *testing.T, s switchboard.Store) {
 	}
 	_, err := s.FinishDelivery(t.Context(), switchboard.DeliveryResult{ID: "dlv_gone", Owner: "w", At: at(time.Hour), Delivered: true})
 	wantErr(t, err, switchboard.ECONFLICT, "lease_lost")
+}
+
+// testEventsRedact: retention removes the text and media of old message.received events, as it
+// does those of the inbound messages.
+func testEventsRedact(t *testing.T, s switchboard.Store) {
+	for i, received := range []time.Time{at(-30 * time.Hour), at(-time.Minute)} {
+		in := &switchboard.InboundMessage{ID: newID("in"), ProviderSID: fmt.Sprintf("SMred%d", i), Channel: switchboard.ChannelMMS,
+			From: toA, To: fromA, Body: "my card is 4111", NumMedia: 1, MediaURLs: []string{"https://media.example/card.jpg"}, ReceivedAt: received}
+		if _, err := s.CreateInbound(t.Context(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(t, s, consent(toA, "*", switchboard.ConsentOptedOut, at(-30*time.Hour)))
+	if _, err := s.Redact(t.Context(), at(-24*time.Hour), at(0), 100); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(t, s, switchboard.AppMessageReceived)
+	if len(evs) != 2 {
+		t.Fatalf("%d message.received events", len(evs))
+	}
+	for i, ev := range evs {
+		var d switchboard.MessageReceivedData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		redacted := d.Body == "" && len(d.Media) == 0
+		if redacted != (i == 0) || d.InboundID == "" || d.From != toA || d.NumMedia != 1 {
+			t.Fatalf("event %d after Redact: %+v, want redacted=%v with the rest kept", i, d, i == 0)
+		}
+	}
+	if c := events(t, s, switchboard.AppConsentChanged); len(c) != 1 || !strings.Contains(string(c[0].Data), "opted_out") {
+		t.Fatalf("Redact changed another event: %+v", c)
+	}
 }
