@@ -40,9 +40,9 @@ const (
 	// qLockEndpoints serializes SyncEndpoints of several nodes starting at once.
 	qLockEndpoints = `LOCK TABLE endpoints IN SHARE ROW EXCLUSIVE MODE`
 
-	deliveryCols    = `id, event_id, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
-	qInsertDelivery = `INSERT INTO deliveries (id, event_id, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $5::timestamptz[], $5::timestamptz[])`
+	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
+	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $5::timestamptz[], $5::timestamptz[])`
 	// qClaimDeliveries leases due deliveries and returns them with their events. The due rows
 	// are picked and locked once (MATERIALIZED: a LIMIT inside IN (…) may be evaluated again by
 	// the planner), skipping rows another transaction holds; the lease is set on exactly those.
@@ -55,8 +55,8 @@ const (
 		c AS (
 			UPDATE deliveries d SET lease_owner = $1, lease_until = $2 FROM p WHERE d.id = p.id
 			RETURNING ` + qDeliveryColsD + `)
-		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.id = c.event_id`
-	qDeliveryColsD   = `d.id, d.event_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
+		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.seq = c.event_seq`
+	qDeliveryColsD   = `d.id, d.event_seq, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
 	qEndpointsByID   = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ANY($1)`
 	qLockDelivery    = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
 	qLockDeliveryEP  = qListEndpointOf + ` FOR NO KEY UPDATE`
@@ -176,9 +176,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		return 0, nil
 	}
 	var (
-		ids, eventIDs, endpointIDs, statuses, lastErrs []string
-		times                                          []time.Time
-		seqs                                           []int64
+		ids, endpointIDs, statuses, lastErrs []string
+		times                                []time.Time
+		seqs, eventSeqs                      []int64
 	)
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
@@ -190,13 +190,13 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			if ep.DisabledAt != nil {
 				status, lastErr = switchboard.DeliveryDead, disabledError
 			}
-			ids, eventIDs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventIDs, ev.id), append(endpointIDs, ep.ID)
+			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, ep.ID)
 			statuses, lastErrs, times = append(statuses, string(status)), append(lastErrs, lastErr), append(times, now)
 		}
 	}
 	w := &pgx.Batch{}
 	if len(ids) > 0 {
-		w.Queue(qInsertDelivery, ids, eventIDs, endpointIDs, statuses, times, lastErrs)
+		w.Queue(qInsertDelivery, ids, eventSeqs, endpointIDs, statuses, times, lastErrs)
 	}
 	w.Queue(qMarkFanned, seqs)
 	if err := tx.SendBatch(ctx, w).Close(); err != nil {
@@ -421,8 +421,8 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 }
 
 // deliveryDest returns the scan destinations of deliveryCols into d and its nullable columns.
-func deliveryDest(d *switchboard.Delivery, lastAttempt, leaseUntil **time.Time, leaseOwner **string) []any {
-	return []any{&d.ID, &d.EventID, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttemptAt, lastAttempt, &d.LastStatusCode,
+func deliveryDest(d *switchboard.Delivery, seq *int64, lastAttempt, leaseUntil **time.Time, leaseOwner **string) []any {
+	return []any{&d.ID, seq, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttemptAt, lastAttempt, &d.LastStatusCode,
 		&d.LastError, leaseOwner, leaseUntil, &d.CreatedAt, &d.UpdatedAt}
 }
 
@@ -430,12 +430,13 @@ func deliveryDest(d *switchboard.Delivery, lastAttempt, leaseUntil **time.Time, 
 func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	var (
 		d                       switchboard.Delivery
+		seq                     int64
 		lastAttempt, leaseUntil *time.Time
 		leaseOwner              *string
 		e                       switchboard.AppEvent
 		data                    []byte
 	)
-	dest := deliveryDest(&d, &lastAttempt, &leaseUntil, &leaseOwner)
+	dest := deliveryDest(&d, &seq, &lastAttempt, &leaseUntil, &leaseOwner)
 	if withEvent {
 		dest = append(dest, scanAppEventInto(&e, &data)...)
 	}
@@ -447,7 +448,7 @@ func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	d.CreatedAt, d.UpdatedAt = utc(d.CreatedAt), utc(d.UpdatedAt)
 	if withEvent {
 		e.At, e.Data = utc(e.At), json.RawMessage(data)
-		d.Event = &e
+		d.Event, d.EventID = &e, e.ID
 	}
 	return &d, nil
 }
@@ -592,7 +593,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	}
 	limit := clampLimit(f.Limit)
 	cond, n := w.sql()
-	q := `SELECT ` + qListDeliveryCol + ` FROM deliveries d JOIN app_events e ON e.id = d.event_id` + cond +
+	q := `SELECT ` + qListDeliveryCol + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq` + cond +
 		fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, n)
 	out, err := scanDeliveries(db.pool.Query(ctx, q, append(w.args, limit+1)...))
 	if err != nil {

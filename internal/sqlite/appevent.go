@@ -19,7 +19,7 @@ const (
 	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
 	qUnfanned        = `SELECT seq, id, type FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
-	qAppEventByID    = `SELECT ` + appEventCols + ` FROM app_events WHERE id = ?`
+	qAppEventBySeq   = `SELECT ` + appEventCols + ` FROM app_events WHERE seq = ?`
 	endpointCols     = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
 	qInsertEndpoint  = `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEndpointByID    = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
@@ -32,8 +32,8 @@ const (
 	qDeleteEndpoint  = `DELETE FROM endpoints WHERE id = ?`
 	qDeleteEPDeliv   = `DELETE FROM deliveries WHERE endpoint_id = ?`
 
-	deliveryCols    = `id, event_id, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
-	qInsertDelivery = `INSERT INTO deliveries (id, event_id, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
+	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
+	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qAnyDueDelivery = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1
 		AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1`
@@ -159,7 +159,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 				if ep.DisabledAt != nil {
 					status, lastErr = switchboard.DeliveryDead, disabledError
 				}
-				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.id, ep.ID, status, micros(now), lastErr,
+				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, ep.ID, status, micros(now), lastErr,
 					micros(now), micros(now)); err != nil {
 					return fmt.Errorf("sqlite: insert delivery: %w", err)
 				}
@@ -412,22 +412,24 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 		if err != nil {
 			return fmt.Errorf("sqlite: claim deliveries: %w", err)
 		}
+		var seqs []int64
 		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
+			r := &deliveryRow{}
+			if err := rows.Scan(r.dest()...); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: claim deliveries: %w", err)
 			}
-			out = append(out, d)
+			out, seqs = append(out, r.delivery()), append(seqs, r.seq)
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("sqlite: claim deliveries: %w", err)
 		}
 		eps := map[string]*switchboard.Endpoint{}
-		for _, d := range out {
-			if d.Event, err = scanAppEvent(t.queryRow(qAppEventByID, d.EventID)); err != nil {
-				return fmt.Errorf("sqlite: claim deliveries: event %s: %w", d.EventID, err)
+		for i, d := range out {
+			if d.Event, err = scanAppEvent(t.queryRow(qAppEventBySeq, seqs[i])); err != nil {
+				return fmt.Errorf("sqlite: claim deliveries: event %d: %w", seqs[i], err)
 			}
+			d.EventID = d.Event.ID
 			if eps[d.EndpointID] == nil {
 				if eps[d.EndpointID], err = getEndpointTx(t, d.EndpointID); err != nil {
 					return err
@@ -516,7 +518,7 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 // ListDeliveries lists an endpoint's deliveries newest first, with their events.
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
 	cols := "d." + strings.ReplaceAll(deliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(appEventCols, ", ", ", e.")
-	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.id = d.event_id WHERE d.endpoint_id = ?`
+	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq WHERE d.endpoint_id = ?`
 	args := []any{f.EndpointID}
 	if f.Status != "" {
 		q, args = q+` AND d.status = ?`, append(args, f.Status)
@@ -539,6 +541,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 		}
 		dl := d.delivery()
 		dl.Event = ev.event()
+		dl.EventID = dl.Event.ID
 		out = append(out, dl)
 	}
 	if err := rows.Err(); err != nil {
@@ -555,13 +558,14 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 // deliveryRow and eventRow scan a joined row.
 type deliveryRow struct {
 	d                       switchboard.Delivery
+	seq                     int64
 	next, created, updated  int64
 	lastAttempt, leaseUntil sql.NullInt64
 	leaseOwner              sql.NullString
 }
 
 func (r *deliveryRow) dest() []any {
-	return []any{&r.d.ID, &r.d.EventID, &r.d.EndpointID, &r.d.Status, &r.d.Attempts, &r.next, &r.lastAttempt, &r.d.LastStatusCode,
+	return []any{&r.d.ID, &r.seq, &r.d.EndpointID, &r.d.Status, &r.d.Attempts, &r.next, &r.lastAttempt, &r.d.LastStatusCode,
 		&r.d.LastError, &r.leaseOwner, &r.leaseUntil, &r.created, &r.updated}
 }
 

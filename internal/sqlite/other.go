@@ -38,7 +38,7 @@ var writeQueries = []string{
 	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage,
 	qClaim, qReleaseLeases, qInsertCallback, qPendingCallbacks, qMarkApplied, qGetSticky, qUpsertSticky,
 	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qDeleteSenders, qInsertSender,
-	qInsertAppEvent, qUnfanned, qMarkFanned, qAppEventByID, qInsertEndpoint, qEndpointByID, qListEndpoints,
+	qInsertAppEvent, qUnfanned, qMarkFanned, qAppEventBySeq, qInsertEndpoint, qEndpointByID, qListEndpoints,
 	qEndpointSecrets, qEndpointConfig, qEndpointFailing, qEndpointDisable, qEndpointEnable, qDeleteEndpoint,
 	qDeleteEPDeliv, qInsertDelivery, qClaimDeliveries, qDeliveryByID, qSaveDelivery, qKillPending, qReplayDead,
 	qReleaseDeliver,
