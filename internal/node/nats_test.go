@@ -53,8 +53,9 @@ func TestNATSBusEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusDelivered)
+	want := slices.Sorted(slices.Values(logMoves(t, n, m.ID)))
 	var moves []string
-	waitFor(t, 10*time.Second, "3 status moves on the bus", func() bool {
+	waitFor(t, 10*time.Second, "the status moves on the bus", func() bool {
 		if _, err := js.Stream(ctx, stream); err != nil {
 			return false
 		}
@@ -75,10 +76,10 @@ func TestNATSBusEndToEnd(t *testing.T) {
 			}
 			moves = append(moves, string(d.OldStatus)+"→"+string(d.Status))
 		}
-		return len(moves) == 3
+		return len(moves) >= len(want)
 	})
 	slices.Sort(moves)
-	if want := []string{"queued→sending", "sending→sent", "sent→delivered"}; !slices.Equal(moves, want) {
+	if !slices.Equal(moves, want) {
 		t.Fatalf("bus moves %v, want %v", moves, want)
 	}
 }
