@@ -27,6 +27,7 @@ var Tables = []string{
 	"senders",
 	"sticky_senders",
 	"inbound_messages",
+	"conversations",
 	"webhook_events", // pending callbacks included: applied when their SID appears
 	"consent_records",
 	"app_events",

@@ -34,6 +34,22 @@ const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::tex
 	$30::text, $31::integer, $32::timestamptz`
 
 // createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
+// threadCreated records the message of CTE m in its conversation (see switchboard.Conversation).
+// Data-modifying CTEs run whether or not the statement reads them, and this one only for the rows
+// m inserted.
+const threadCreated = `, c AS (
+			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_outbound_at,
+				outbound_count, created_at)
+			SELECT 'conv_' || md5(CASE channel WHEN 'mms' THEN 'sms' ELSE channel END || '|' || from_number || '|' || to_number),
+				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, from_number,
+				to_number, created_at, created_at, 1, created_at
+			FROM m WHERE from_number <> ''
+			ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
+				last_outbound_at = GREATEST(conversations.last_outbound_at, excluded.last_outbound_at),
+				outbound_count = conversations.outbound_count + 1)
+		`
+
 const createdEvent = `INSERT INTO message_events (message_id, type, status, actor, detail, at)
 	SELECT id, $33::text, $34::text, $35::text, $36::text, $37::timestamptz FROM m
 	RETURNING id`
@@ -41,8 +57,8 @@ const createdEvent = `INSERT INTO message_events (message_id, type, status, acto
 const (
 	// qCreate inserts a message and its first event in one statement.
 	qCreate = `WITH m AS (
-			INSERT INTO messages (` + messageCols + `) VALUES (` + messageValues + `) RETURNING id)
-		` + createdEvent
+			INSERT INTO messages (` + messageCols + `) VALUES (` + messageValues + `)
+			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
 	// qCreateIdem does the same only if it inserts the idempotency key ($38…$40) first. When the
 	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
 	// transaction and inserts nothing: no message, no event, no row returned.
@@ -51,8 +67,8 @@ const (
 			VALUES ($38::text, $39::text, $40::text, $1::text, $25::timestamptz)
 			ON CONFLICT DO NOTHING RETURNING message_id),
 		m AS (
-			INSERT INTO messages (` + messageCols + `) SELECT ` + messageValues + ` FROM k RETURNING id)
-		` + createdEvent
+			INSERT INTO messages (` + messageCols + `) SELECT ` + messageValues + ` FROM k
+			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
 
 	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
 	qIdemMessage      = `SELECT ` + messageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`

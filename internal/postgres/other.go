@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -28,7 +27,18 @@ const (
 	// event ($11…$15) only when it inserted the message.
 	qInsertInbound = `WITH i AS (
 			INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (provider_sid) DO NOTHING RETURNING id)
+			ON CONFLICT (provider_sid) DO NOTHING RETURNING id, channel, from_number, to_number, received_at),
+		c AS (
+			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_inbound_at,
+				inbound_count, created_at)
+			SELECT 'conv_' || md5(CASE channel WHEN 'mms' THEN 'sms' ELSE channel END || '|' || to_number || '|' || from_number),
+				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, to_number,
+				from_number, received_at, received_at, 1, received_at
+			FROM i
+			ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
+				last_inbound_at = GREATEST(conversations.last_inbound_at, excluded.last_inbound_at),
+				inbound_count = conversations.inbound_count + 1)
 		INSERT INTO app_events (id, type, version, at, data)
 		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb FROM i`
 
@@ -141,24 +151,11 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	defer rows.Close()
 	var out []*switchboard.InboundMessage
 	for rows.Next() {
-		var (
-			in             switchboard.InboundMessage
-			media, payload []byte
-		)
-		if err := rows.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
-			&media, &payload, &in.ReceivedAt); err != nil {
+		in, err := scanInbound(rows)
+		if err != nil {
 			return nil, "", wrap("list inbound", err)
 		}
-		if media != nil {
-			if err := json.Unmarshal(media, &in.MediaURLs); err != nil {
-				return nil, "", wrap("inbound "+in.ID+": media_urls", err)
-			}
-		}
-		if payload != nil {
-			in.Payload = json.RawMessage(payload)
-		}
-		in.ReceivedAt = utc(in.ReceivedAt)
-		out = append(out, &in)
+		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", wrap("list inbound", err)

@@ -262,6 +262,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		if err := insertEvent(t, ev); err != nil {
 			return err
 		}
+		if err := threadOutbound(t, &stored); err != nil {
+			return err
+		}
 		if idem != nil {
 			if _, err := t.exec(qInsertIdem, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt)); err != nil {
 				return fmt.Errorf("sqlite: insert idempotency key: %w", err)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -109,6 +108,9 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		if created = n == 1; !created {
 			return nil
 		}
+		if err := threadInbound(t, in); err != nil {
+			return err
+		}
 		ev, err := switchboard.ReceivedEvent(in)
 		if err != nil {
 			return err
@@ -147,25 +149,11 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	defer rows.Close()
 	var out []*switchboard.InboundMessage
 	for rows.Next() {
-		var (
-			in             switchboard.InboundMessage
-			media, payload sql.NullString
-			received       int64
-		)
-		if err := rows.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
-			&media, &payload, &received); err != nil {
+		in, err := scanInbound(rows)
+		if err != nil {
 			return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
 		}
-		if media.Valid {
-			if err := json.Unmarshal([]byte(media.String), &in.MediaURLs); err != nil {
-				return nil, "", fmt.Errorf("sqlite: inbound %s: media_urls: %w", in.ID, err)
-			}
-		}
-		if payload.Valid {
-			in.Payload = json.RawMessage(payload.String)
-		}
-		in.ReceivedAt = fromMicros(received)
-		out = append(out, &in)
+		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
