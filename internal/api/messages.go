@@ -62,7 +62,6 @@ func invalid(code, format string, args ...any) error {
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
-	key := apiKeyFrom(r.Context())
 	idemKey := r.Header.Get("Idempotency-Key")
 	if len(idemKey) > MaxIdempotencyKey {
 		return invalid("invalid_idempotency_key", "Idempotency-Key is longer than %d characters", MaxIdempotencyKey)
@@ -71,10 +70,16 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	return s.send(w, r, &req, idemKey)
+}
+
+// send accepts a validated request's message: consent, idempotency, storage, answer.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, req *SendRequest, idemKey string) error {
+	key := apiKeyFrom(r.Context())
 	// Hash the request as the application sent it, before rendering fills in the body.
 	canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
 	now := s.cfg.Clock()
-	m, err := s.buildMessage(r, &req, now)
+	m, err := s.buildMessage(r, req, now)
 	if err != nil {
 		return err
 	}

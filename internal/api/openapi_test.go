@@ -920,6 +920,39 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "phone,state\n+14155550104,maybe\n", ctype: "text/csv", headers: auth, status: 400})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "{}", ctype: j, headers: auth, status: 400})
 
+	// Conversations: the thread of the sent message above, a reply from the person, an answer in
+	// the thread.
+	if _, err := f.store.CreateInbound(context.Background(), &switchboard.InboundMessage{ID: switchboard.NewID("in"),
+		ProviderSID: "SMconversation", Channel: switchboard.ChannelSMS, From: "+14155550102", To: sent["from"].(string),
+		Body: "thanks", ReceivedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.do(call{op: "GET /v1/conversations", path: "/v1/conversations?their_number=%2B14155550102&limit=5", headers: auth, status: 200})
+	convs, _ := cl["conversations"].([]any)
+	if len(convs) != 1 {
+		t.Fatalf("conversations: %v", cl)
+	}
+	convID, _ := convs[0].(map[string]any)["id"].(string)
+	c.do(call{op: "GET /v1/conversations", path: "/v1/conversations?channel=fax", headers: auth, status: 400})
+	c.do(call{op: "GET /v1/conversations", path: "/v1/conversations?cursor=nope", headers: auth, status: 400})
+	c.do(call{op: "GET /v1/conversations/{id}", path: "/v1/conversations/" + convID, headers: auth, status: 200})
+	c.do(call{op: "GET /v1/conversations/{id}", path: "/v1/conversations/conv_nope", headers: auth, status: 404})
+	c.do(call{op: "GET /v1/conversations/{id}", path: "/v1/conversations/" + convID, status: 401})
+	c.do(call{op: "POST /v1/conversations/{id}/messages", path: "/v1/conversations/" + convID + "/messages", body: `{"body":"see you at 3"}`,
+		ctype: j, headers: withAuth(), status: 202})
+	c.do(call{op: "POST /v1/conversations/{id}/messages", path: "/v1/conversations/" + convID + "/messages", body: `{"to":"+14155550109","body":"x"}`,
+		ctype: j, headers: withAuth(), status: 400})
+	c.do(call{op: "POST /v1/conversations/{id}/messages", path: "/v1/conversations/" + convID + "/messages", body: `{"body":"x","category":"marketing"}`,
+		ctype: j, headers: withAuth(), status: 422})
+	c.do(call{op: "POST /v1/conversations/{id}/messages", path: "/v1/conversations/conv_nope/messages", body: `{"body":"x"}`,
+		ctype: j, headers: withAuth(), status: 404})
+	thread := c.do(call{op: "GET /v1/conversations/{id}/messages", path: "/v1/conversations/" + convID + "/messages", headers: auth, status: 200})
+	if items, _ := thread["messages"].([]any); len(items) != 3 {
+		t.Errorf("thread of %d messages, want the message, the inbound reply and the answer: %v", len(items), thread)
+	}
+	c.do(call{op: "GET /v1/conversations/{id}/messages", path: "/v1/conversations/" + convID + "/messages?cursor=x", headers: auth, status: 400})
+	c.do(call{op: "GET /v1/conversations/{id}/messages", path: "/v1/conversations/conv_nope/messages", headers: auth, status: 404})
+
 	// Event endpoints: register, read, rotate, dead letters and their replay, refusals.
 	ep := c.do(call{op: "POST /v1/endpoints", path: "/v1/endpoints", ctype: j, headers: withAuth(), status: 201,
 		body: `{"url":"https://93.184.216.34/hooks","event_types":["message.*","consent.changed"],"description":"orders"}`})
