@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,6 +44,17 @@ type AppEvent struct {
 	Data json.RawMessage `json:"data"`
 	// Seq is the event's position in the log, set by the store.
 	Seq int64 `json:"-"`
+	// Targets, when set, are the IDs of the only endpoints the event goes to, whatever the
+	// endpoints' event types (an inbound routing rule's endpoints); nil lets the types decide.
+	Targets []string `json:"-"`
+}
+
+// DeliversTo reports whether an event of type typ with targets goes to endpoint ep.
+func DeliversTo(typ AppEventType, targets []string, ep *Endpoint) bool {
+	if targets != nil {
+		return slices.Contains(targets, ep.ID)
+	}
+	return EventTypeMatches(ep.EventTypes, typ)
 }
 
 // NewAppEvent returns an event of type typ at at with data as its payload.
@@ -96,13 +108,15 @@ type MessageReceivedData struct {
 	NumMedia    int         `json:"num_media"`
 	Media       []MediaItem `json:"media"`
 	ReceivedAt  time.Time   `json:"received_at"`
+	// Route names the inbound routing rule the message matched, if any.
+	Route string `json:"route,omitempty"`
 }
 
 // ReceivedEvent returns the message.received event of an inbound message.
 func ReceivedEvent(in *InboundMessage) (*AppEvent, error) {
 	d := MessageReceivedData{
 		InboundID: in.ID, ProviderSID: in.ProviderSID, Channel: in.Channel, From: in.From, To: in.To,
-		Body: in.Body, NumMedia: in.NumMedia, Media: []MediaItem{}, ReceivedAt: in.ReceivedAt.UTC(),
+		Body: in.Body, NumMedia: in.NumMedia, Media: []MediaItem{}, ReceivedAt: in.ReceivedAt.UTC(), Route: in.Route,
 	}
 	for i, u := range in.MediaURLs {
 		item := MediaItem{URL: u}
@@ -111,7 +125,14 @@ func ReceivedEvent(in *InboundMessage) (*AppEvent, error) {
 		}
 		d.Media = append(d.Media, item)
 	}
-	return NewAppEvent(AppMessageReceived, in.ReceivedAt, d)
+	ev, err := NewAppEvent(AppMessageReceived, in.ReceivedAt, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.RouteEndpoints) > 0 {
+		ev.Targets = slices.Clone(in.RouteEndpoints)
+	}
+	return ev, nil
 }
 
 // ConsentChangedData is the payload of consent.changed.

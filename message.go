@@ -267,9 +267,14 @@ type InboundMessage struct {
 	MediaURLs   []string `json:"media_urls,omitempty"`
 	// MediaContentTypes are the MIME types of MediaURLs, in order, as the provider reported them.
 	// They travel in the message.received event and are not stored with the inbound message.
-	MediaContentTypes []string        `json:"media_content_types,omitempty"`
-	Payload           json.RawMessage `json:"payload,omitempty"`
-	ReceivedAt        time.Time       `json:"received_at"`
+	MediaContentTypes []string `json:"media_content_types,omitempty"`
+	// Route and RouteEndpoints are the inbound routing rule the message matched and the
+	// endpoints it sends the message.received event to. Like MediaContentTypes they travel in
+	// the event and are not stored with the inbound message.
+	Route          string          `json:"-"`
+	RouteEndpoints []string        `json:"-"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+	ReceivedAt     time.Time       `json:"received_at"`
 }
 
 // InboundFilter selects inbound messages, newest first.

@@ -77,7 +77,7 @@ type SendRequest struct {
 
 // sendBody is the JSON body of POST /v1/messages.
 type sendBody struct {
-	To              string               `json:"to"`
+	To              string               `json:"to,omitempty"`
 	Body            string               `json:"body,omitempty"`
 	Template        string               `json:"template,omitempty"`
 	TemplateVersion int                  `json:"template_version,omitempty"`

@@ -23,6 +23,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/routing"
 )
 
 // Provider names.
@@ -76,6 +77,8 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Keywords are the inbound keyword rules (STOP/START/HELP) from the YAML file.
 	Keywords consent.Keywords
+	// InboundRoutes are the inbound routing rules of the YAML file, checked and normalized.
+	InboundRoutes routing.Rules
 	// Endpoints are the event endpoints of the YAML file, their secrets read from the
 	// environment or files (Source config, ID "ep_" + name).
 	Endpoints []*switchboard.Endpoint
@@ -168,6 +171,7 @@ type fileConfig struct {
 	Keywords   consent.Keywords     `yaml:"keywords"`
 	QuietHours *consent.QuietHours  `yaml:"quiet_hours"`
 	Endpoints  []EndpointConfig     `yaml:"endpoints"`
+	Routes     routing.Rules        `yaml:"inbound_routes"`
 }
 
 // EndpointConfig is an event endpoint listed in the YAML file. Its secret comes from the
@@ -216,7 +220,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		if err := yaml.Unmarshal(raw, &fc); err != nil {
 			return nil, fmt.Errorf("config: %s: senders: %w", path, err)
 		}
-		known := map[string]setting{"senders": {}, "keywords": {}, "quiet_hours": {}, "endpoints": {}}
+		known := map[string]setting{"senders": {}, "keywords": {}, "quiet_hours": {}, "endpoints": {}, "inbound_routes": {}}
 		for _, s := range settings {
 			known[s.key] = s
 		}
@@ -233,7 +237,7 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			if s.secret {
 				return nil, fmt.Errorf("config: %s: %q is a secret and may not be in the config file; set %s or %s_file instead", path, k, s.env, k)
 			}
-			if k == "senders" || k == "keywords" || k == "quiet_hours" || k == "endpoints" {
+			if k == "senders" || k == "keywords" || k == "quiet_hours" || k == "endpoints" || k == "inbound_routes" {
 				continue
 			}
 			switch v := flat[k].(type) {
@@ -263,6 +267,14 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	if c.Endpoints, err = resolveEndpoints(fc.Endpoints, getenv); err != nil {
 		return nil, err
 	}
+	var names []string
+	for _, e := range fc.Endpoints {
+		names = append(names, e.Name)
+	}
+	if err := fc.Routes.Prepare(names, c.complianceKeyword); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.InboundRoutes = fc.Routes
 	c.ConfigFile = path
 	return c, nil
 }
@@ -514,4 +526,21 @@ func Settings() [][4]string {
 		rows = append(rows, [4]string{s.key, s.env, s.def, s.help})
 	}
 	return rows
+}
+
+// complianceKeyword reports whether word is an opt-out, opt-in or help keyword of any pool.
+func (c *Config) complianceKeyword(word string) bool {
+	pools := []string{"default"}
+	for p := range c.Keywords.Pools {
+		pools = append(pools, p)
+	}
+	for _, s := range c.Senders {
+		pools = append(pools, s.Pool)
+	}
+	for _, p := range pools {
+		if c.Keywords.Match(p, word) != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -158,6 +158,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
 		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound, Observer: n.metrics,
+		Route: n.routeInbound,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)

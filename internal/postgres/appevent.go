@@ -16,10 +16,10 @@ import (
 const (
 	appEventCols = `seq, id, type, version, at, data`
 	// qInsertAppEvent appends an event; it is queued in the batch of the change it reports.
-	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data) VALUES ($1, $2, $3, $4, $5)`
+	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES ($1, $2, $3, $4, $5, $6)`
 	// qTakeUnfanned locks the events not fanned out yet, oldest first, skipping those another
 	// fan-out holds: concurrent fan-outs on any nodes take disjoint events.
-	qTakeUnfanned = `SELECT seq, id, type FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
+	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
 	endpointCols    = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
@@ -74,7 +74,7 @@ const disabledError = "endpoint disabled"
 // queueAppEvents queues the appends of evs to the event log.
 func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 	for _, ev := range evs {
-		b.Queue(qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data))
+		b.Queue(qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
 	}
 }
 
@@ -147,6 +147,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	type pending struct {
 		seq     int64
 		id, typ string
+		targets []string
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -154,10 +155,20 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	}
 	var evs []pending
 	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.seq, &p.id, &p.typ); err != nil {
+		var (
+			p       pending
+			targets []byte
+		)
+		if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets); err != nil {
 			rows.Close()
 			return 0, wrap("fan out", err)
+		}
+		if targets != nil {
+			p.targets = []string{}
+			if err := json.Unmarshal(targets, &p.targets); err != nil {
+				rows.Close()
+				return 0, wrap("fan out: event "+p.id+" targets", err)
+			}
 		}
 		evs = append(evs, p)
 	}
@@ -183,7 +194,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
 		for _, ep := range eps {
-			if !switchboard.EventTypeMatches(ep.EventTypes, switchboard.AppEventType(ev.typ)) {
+			if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
 				continue
 			}
 			status, lastErr := switchboard.DeliveryPending, ""
@@ -625,4 +636,17 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, endpointID string, now time
 		return nil
 	})
 	return n, err
+}
+
+// eventTargets encodes ev's targets for the jsonb column: NULL when the event types decide, an
+// array (empty included) when it goes to those endpoints only.
+func eventTargets(ev *switchboard.AppEvent) any {
+	if ev.Targets == nil {
+		return nil
+	}
+	b, err := json.Marshal(ev.Targets)
+	if err != nil { // []string always encodes
+		panic(err)
+	}
+	return string(b)
 }

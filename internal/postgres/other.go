@@ -39,8 +39,8 @@ const (
 				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
 				last_inbound_at = GREATEST(conversations.last_inbound_at, excluded.last_inbound_at),
 				inbound_count = conversations.inbound_count + 1)
-		INSERT INTO app_events (id, type, version, at, data)
-		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb FROM i`
+		INSERT INTO app_events (id, type, version, at, data, targets)
+		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb FROM i`
 
 	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
 	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
@@ -120,7 +120,7 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		return false, err
 	}
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data))
+		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
 	if _, ok := uniqueViolation(err); ok {
 		return false, switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
 	} else if err != nil {

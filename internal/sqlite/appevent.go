@@ -15,9 +15,9 @@ import (
 
 const (
 	appEventCols     = `seq, id, type, version, at, data`
-	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data) VALUES (?, ?, ?, ?, ?) RETURNING seq`
+	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`
 	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
-	qUnfanned        = `SELECT seq, id, type FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
+	qUnfanned        = `SELECT seq, id, type, targets FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
 	qAppEventBySeq   = `SELECT ` + appEventCols + ` FROM app_events WHERE seq = ?`
 	endpointCols     = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
@@ -56,7 +56,15 @@ const disabledError = "endpoint disabled"
 
 // insertAppEvent appends ev to the event log in t and sets its Seq.
 func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
-	if err := t.queryRow(qInsertAppEvent, ev.ID, ev.Type, ev.Version, micros(ev.At), string(ev.Data)).Scan(&ev.Seq); err != nil {
+	var targets any
+	if ev.Targets != nil {
+		b, err := json.Marshal(ev.Targets)
+		if err != nil {
+			return fmt.Errorf("sqlite: event targets: %w", err)
+		}
+		targets = string(b)
+	}
+	if err := t.queryRow(qInsertAppEvent, ev.ID, ev.Type, ev.Version, micros(ev.At), string(ev.Data), targets).Scan(&ev.Seq); err != nil {
 		return fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return nil
@@ -126,6 +134,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		type pending struct {
 			seq     int64
 			id, typ string
+			targets []string
 		}
 		rows, err := t.query(qUnfanned, limit)
 		if err != nil {
@@ -133,10 +142,22 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		}
 		var evs []pending
 		for rows.Next() {
-			var p pending
-			if err := rows.Scan(&p.seq, &p.id, &p.typ); err != nil {
+			var (
+				p       pending
+				targets sql.NullString
+			)
+			if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: fan out: %w", err)
+			}
+			if targets.Valid {
+				if err := json.Unmarshal([]byte(targets.String), &p.targets); err != nil {
+					rows.Close()
+					return fmt.Errorf("sqlite: fan out: event %s targets: %w", p.id, err)
+				}
+				if p.targets == nil {
+					p.targets = []string{}
+				}
 			}
 			evs = append(evs, p)
 		}
@@ -152,7 +173,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		}
 		for _, ev := range evs {
 			for _, ep := range eps {
-				if !switchboard.EventTypeMatches(ep.EventTypes, switchboard.AppEventType(ev.typ)) {
+				if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
 					continue
 				}
 				status, lastErr := switchboard.DeliveryPending, ""

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -16,6 +17,7 @@ var conversationTests = []test{
 	{"MessagesPaged", testConversationMessagesPaged},
 	{"ConcurrentFirstMessages", testConversationConcurrent},
 	{"Errors", testConversationErrors},
+	{"RoutedEventTargets", testRoutedEventTargets},
 }
 
 func inbound(from, to, sid string, received time.Time) *switchboard.InboundMessage {
@@ -210,4 +212,32 @@ func testConversationErrors(t *testing.T, s switchboard.Store) {
 			t.Fatalf("ListConversations(cursor %q) = %v, want EINVALID", bad, err)
 		}
 	}
+}
+
+// testRoutedEventTargets: a routed inbound message's message.received goes to its rule's
+// endpoints only, whatever their event types; an unrouted one to the endpoints its type matches.
+func testRoutedEventTargets(t *testing.T, s switchboard.Store) {
+	desk := createEndpoint(t, s, newEndpoint(at(0), "consent.*"))
+	crm := createEndpoint(t, s, newEndpoint(at(0), "message.received"))
+	all := createEndpoint(t, s, newEndpoint(at(0), "*"))
+	routed := inbound(toA, fromA, "SMrouted", at(time.Second))
+	routed.Route, routed.RouteEndpoints = "support", []string{desk.ID, "ep_gone"}
+	createInbound(t, s, routed)
+	createInbound(t, s, inbound(toB, fromA, "SMplain", at(2*time.Second)))
+	fanOut(t, s, at(3*time.Second))
+	bodies := func(ep *switchboard.Endpoint) []string {
+		var out []string
+		for _, d := range deliveries(t, s, ep.ID, switchboard.DeliveryPending) {
+			var data switchboard.MessageReceivedData
+			if err := json.Unmarshal(d.Event.Data, &data); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, data.ProviderSID+"/"+data.Route)
+		}
+		slices.Sort(out)
+		return out
+	}
+	wantEqual(t, "routed endpoint", []string{"SMrouted/support"}, bodies(desk))
+	wantEqual(t, "by type", []string{"SMplain/"}, bodies(crm))
+	wantEqual(t, "every type", []string{"SMplain/"}, bodies(all))
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// the webhook (created is false for a repeat): it must be idempotent. An error answers 500, so
 	// that Twilio delivers the webhook again.
 	OnInbound func(ctx context.Context, in *switchboard.InboundMessage, created bool) error
+	// Route, when set, is called before an inbound message is stored, to set its Route and
+	// RouteEndpoints (which decide where its message.received event goes).
+	Route func(in *switchboard.InboundMessage)
 }
 
 // Observer receives the ingress's measurements.
@@ -174,6 +177,9 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.ID = switchboard.NewID("in")
+	if h.cfg.Route != nil {
+		h.cfg.Route(in)
+	}
 	created, err := h.cfg.Store.CreateInbound(r.Context(), in)
 	if err != nil {
 		h.cfg.Logger.Error("inbound message not stored", "provider_sid", in.ProviderSID, "err", err)
@@ -181,7 +187,7 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.cfg.Logger.Info("inbound message", "inbound_id", in.ID, "provider_sid", in.ProviderSID,
-		"from", content.MaskPhone(in.From), "to", content.MaskPhone(in.To), "duplicate", !created)
+		"from", content.MaskPhone(in.From), "to", content.MaskPhone(in.To), "route", in.Route, "duplicate", !created)
 	if h.cfg.OnInbound != nil {
 		if err := h.cfg.OnInbound(r.Context(), in, created); err != nil {
 			h.cfg.Logger.Error("inbound message not processed", "inbound_id", in.ID, "provider_sid", in.ProviderSID, "err", err)

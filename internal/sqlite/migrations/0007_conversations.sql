@@ -35,3 +35,7 @@ INSERT INTO conversations (id, channel, our_number, their_number, last_message_a
 		FROM inbound_messages
 	)
 	GROUP BY channel, our, their;
+
+-- An event may go to named endpoints only (an inbound routing rule's): a JSON array of endpoint
+-- IDs; NULL lets the endpoints' event types decide.
+ALTER TABLE app_events ADD COLUMN targets TEXT;
