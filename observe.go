@@ -91,7 +91,8 @@ type ObservabilityStore interface {
 	// now and since when the oldest ready one has been due, ordered by sender.
 	QueueStats(ctx context.Context, now time.Time) ([]SenderQueue, error)
 	// DeliveryOutcomes counts, per sender, the messages whose status became delivered, read,
-	// undelivered or failed with UpdatedAt in [since, until), ordered by sender.
+	// undelivered or failed with UpdatedAt in (since, until] (a window that ends now takes in what
+	// happened at now), ordered by sender.
 	DeliveryOutcomes(ctx context.Context, since, until time.Time) ([]SenderOutcomes, error)
 	// TransitionAlert applies t if the alert is in state t.From (an unrecorded alert is AlertOK)
 	// and reports whether it did. Concurrent callers, on any node, apply one transition once.

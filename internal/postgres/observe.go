@@ -19,7 +19,7 @@ const (
 		FROM messages WHERE status IN ('queued', 'scheduled') GROUP BY from_number ORDER BY from_number`
 	// qOutcomes reads the covering index messages_outcome over the window.
 	qOutcomes = `SELECT from_number, count(*) FILTER (WHERE status IN ('delivered', 'read')), count(*) FILTER (WHERE status IN ('undelivered', 'failed'))
-		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at >= $1 AND updated_at < $2
+		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at > $1 AND updated_at <= $2
 		GROUP BY from_number ORDER BY from_number`
 	// qAlertFromOK fires an alert that is ok or was never recorded. Under concurrent callers the
 	// conflict clause re-reads the row: only one of them sees it ok.
@@ -58,7 +58,7 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.Send
 	return out, nil
 }
 
-// DeliveryOutcomes counts delivery outcomes per sender in [since, until).
+// DeliveryOutcomes counts delivery outcomes per sender in (since, until].
 func (db *DB) DeliveryOutcomes(ctx context.Context, since, until time.Time) ([]switchboard.SenderOutcomes, error) {
 	rows, err := db.pool.Query(ctx, qOutcomes, since, until)
 	if err != nil {

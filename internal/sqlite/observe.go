@@ -17,7 +17,7 @@ const (
 		FROM messages WHERE status IN ('queued', 'scheduled') GROUP BY from_number ORDER BY from_number`
 	// qOutcomes reads the covering index messages_outcome over the window.
 	qOutcomes = `SELECT from_number, SUM(status IN ('delivered', 'read')), SUM(status IN ('undelivered', 'failed'))
-		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at >= ? AND updated_at < ?
+		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at > ? AND updated_at <= ?
 		GROUP BY from_number ORDER BY from_number`
 	qAlertState    = `SELECT state FROM alert_states WHERE key = ?`
 	qUpsertAlert   = `INSERT INTO alert_states (key, state, changed_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at`
@@ -57,7 +57,7 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.Send
 	return out, nil
 }
 
-// DeliveryOutcomes counts delivery outcomes per sender in [since, until).
+// DeliveryOutcomes counts delivery outcomes per sender in (since, until].
 func (db *DB) DeliveryOutcomes(ctx context.Context, since, until time.Time) ([]switchboard.SenderOutcomes, error) {
 	rows, err := db.r.QueryContext(ctx, qOutcomes, micros(since), micros(until))
 	if err != nil {

@@ -78,9 +78,9 @@ func testDeliveryOutcomes(t *testing.T, s switchboard.Store) {
 		m := createAt(t, s, when.Add(-time.Minute), func(m *switchboard.Message) { m.From = from })
 		update(t, s, switchboard.MessageUpdate{ID: m.ID, Status: st, At: when})
 	}
-	// Inside [0, 10m): fromA 3 delivered (one then read), 1 undelivered, 1 failed, 1 blocked
-	// (not an outcome); fromB 1 failed. Outside: fromA failures before and at the end.
-	finish(fromA, switchboard.StatusDelivered, at(0))
+	// Inside (0, 10m]: fromA 3 delivered (one then read), 1 undelivered, 1 failed, 1 blocked
+	// (not an outcome); fromB 1 failed. Outside: fromA failures at the start and after the end.
+	finish(fromA, switchboard.StatusDelivered, at(10*time.Minute))
 	finish(fromA, switchboard.StatusDelivered, at(time.Minute))
 	read := createAt(t, s, at(0), nil)
 	update(t, s, switchboard.MessageUpdate{ID: read.ID, Status: switchboard.StatusDelivered, At: at(2 * time.Minute)})
@@ -89,8 +89,8 @@ func testDeliveryOutcomes(t *testing.T, s switchboard.Store) {
 	finish(fromA, switchboard.StatusFailed, at(5*time.Minute))
 	finish(fromA, switchboard.StatusBlocked, at(5*time.Minute))
 	finish(fromB, switchboard.StatusFailed, at(6*time.Minute))
-	finish(fromA, switchboard.StatusFailed, at(-time.Microsecond))
-	finish(fromA, switchboard.StatusFailed, at(10*time.Minute))
+	finish(fromA, switchboard.StatusFailed, at(0))
+	finish(fromA, switchboard.StatusFailed, at(10*time.Minute+time.Microsecond))
 	sending := createAt(t, s, at(0), nil)
 	setSending(t, s, sending.ID, "SMobs2", at(time.Minute))
 
