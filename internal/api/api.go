@@ -126,6 +126,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.handle(s.authed(s.cancelMessage)))
 	s.consentRoutes()
 	s.endpointRoutes()
+	s.traceRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))
