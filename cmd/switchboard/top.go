@@ -195,8 +195,8 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	window := cur.at.Sub(prev.at)
 	fmt.Fprintf(w, "switchboard top  %s  %s  rates over %s\n\n", url, cur.at.UTC().Format("2006-01-02 15:04:05Z"), window.Round(time.Millisecond))
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Messages\tper second\ttotal\t\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Messages\t%10s\t%10s\t\n", "per second", "total")
 	failedCB := rateOf(prev, cur, "switchboard_status_callbacks_total", map[string][]string{"provider_status": {"failed", "undelivered"}, "result": {"applied"}})
 	failedDisp := rateOf(prev, cur, "switchboard_messages_finished_total", map[string][]string{"status": {"failed"}})
 	rows := []struct {
@@ -212,10 +212,10 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 		{"retried", rateOf(prev, cur, "switchboard_retries_total", nil)},
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "  %s\t%.1f\t%s\t\n", r.name, r.c.rate, count(r.c.total))
+		fmt.Fprintf(tw, "  %s\t%10.1f\t%10s\t\n", r.name, r.c.rate, count(r.c.total))
 	}
-	fmt.Fprintf(tw, "\t\t\t\n")
-	fmt.Fprintf(tw, "Webhooks in\tper second\ttotal\t\n")
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "Webhooks in\t%10s\t%10s\t\n", "per second", "total")
 	for _, r := range []struct {
 		name  string
 		match map[string][]string
@@ -226,18 +226,18 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 		{"errors", map[string][]string{"result": {"bad_request", "error"}}},
 	} {
 		c := rateOf(prev, cur, "switchboard_webhook_requests_total", r.match)
-		fmt.Fprintf(tw, "  %s\t%.1f\t%s\t\n", r.name, c.rate, count(c.total))
+		fmt.Fprintf(tw, "  %s\t%10.1f\t%10s\t\n", r.name, c.rate, count(c.total))
 	}
 	dup := rateOf(prev, cur, "switchboard_status_callbacks_total", map[string][]string{"result": {"duplicate"}})
-	fmt.Fprintf(tw, "  duplicate callbacks\t%.1f\t%s\t\n", dup.rate, count(dup.total))
+	fmt.Fprintf(tw, "  duplicate callbacks\t%10.1f\t%10s\t\n", dup.rate, count(dup.total))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 
 	// Queues per sender.
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Queue\tready\tdeferred\toldest due\t\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Queue\t%10s\t%10s\t%10s\t\n", "ready", "deferred", "oldest due")
 	type queue struct{ ready, deferred, age float64 }
 	queues := map[string]*queue{}
 	get := func(s string) *queue {
@@ -271,7 +271,7 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 		if q.ready > 0 {
 			age = (time.Duration(q.age * float64(time.Second))).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", s, count(q.ready), count(q.deferred), age)
+		fmt.Fprintf(tw, "  %s\t%10s\t%10s\t%10s\t\n", s, count(q.ready), count(q.deferred), age)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -280,8 +280,8 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	// Provider errors by code.
 	fmt.Fprintln(w)
 	requests := rateOf(prev, cur, "switchboard_provider_requests_total", nil)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "Provider errors\tper second\tshare\ttotal\t\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Provider errors\t%10s\t%10s\t%10s\t\n", "per second", "share", "total")
 	type codeKey struct{ code, outcome string }
 	seen := map[codeKey]bool{}
 	var keys []codeKey
@@ -312,7 +312,7 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 		if requests.rate > 0 {
 			share = fmt.Sprintf("%.1f%%", 100*c.rate/requests.rate)
 		}
-		fmt.Fprintf(tw, "  %s %s\t%.1f\t%s\t%s\t\n", name, k.outcome, c.rate, share, count(c.total))
+		fmt.Fprintf(tw, "  %s %s\t%10.1f\t%10s\t%10s\t\n", name, k.outcome, c.rate, share, count(c.total))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
