@@ -280,13 +280,12 @@ func providerStatusOf(e *switchboard.Event) string {
 	var form map[string]any
 	if json.Unmarshal(e.Payload, &form) == nil {
 		for _, k := range []string{"MessageStatus", "SmsStatus"} {
-			switch v := form[k].(type) {
-			case string:
-				return v
-			case []any:
-				if len(v) > 0 {
-					return fmt.Sprint(v[0])
-				}
+			var v any = form[k]
+			if list, ok := v.([]any); ok && len(list) > 0 {
+				v = list[0]
+			}
+			if s, ok := v.(string); ok && s != "" {
+				return s
 			}
 		}
 	}

@@ -217,3 +217,17 @@ func TestTraceGolden(t *testing.T) {
 		}
 	}
 }
+
+// FuzzProviderStatusOf reads raw callback payloads (the provider's, stored as received) without
+// failing on any shape.
+func FuzzProviderStatusOf(f *testing.F) {
+	for _, s := range []string{`{"MessageStatus":"delivered"}`, `{"SmsStatus":["sent","x"]}`, `{"MessageStatus":5}`, `[]`, `null`, ``, `{"MessageStatus":[]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		got := providerStatusOf(&switchboard.Event{Payload: json.RawMessage(payload), Status: switchboard.StatusSent})
+		if got == "" {
+			t.Fatalf("empty provider status for %q", payload)
+		}
+	})
+}
