@@ -51,6 +51,8 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newTemplatesCmd(getenv),
 		newExportCmd(getenv),
 		newBenchCmd(),
+		newTraceCmd(getenv),
+		newTopCmd(getenv),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

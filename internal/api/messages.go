@@ -89,6 +89,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, req *SendRequest, 
 			return err
 		}
 	}
+	if len(m.Events) == 1 {
+		m.Events[0].Detail += s.acceptanceNote(key, req, m, idemKey)
+	}
 	var idem *switchboard.Idempotency
 	if idemKey != "" {
 		sum := sha256.Sum256(canon)

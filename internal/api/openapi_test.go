@@ -354,6 +354,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ReplayResult", reflect.TypeFor[api.ReplayResult](), true},
 		{"Delivery", reflect.TypeFor[switchboard.Delivery](), true},
 		{"AppEvent", reflect.TypeFor[switchboard.AppEvent](), true},
+		{"Trace", reflect.TypeFor[api.Trace](), true},
+		{"MessageAppEvent", reflect.TypeFor[switchboard.MessageAppEvent](), true},
 		{"SimMessage", reflect.TypeFor[twiliosim.Message](), true},
 		{"SimNumber", reflect.TypeFor[twiliosim.Number](), true},
 		{"SimStats", reflect.TypeFor[twiliosim.Stats](), true},
@@ -902,6 +904,11 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.do(call{op: "GET /v1/messages/{id}", path: "/v1/messages/" + sent["id"].(string), headers: auth, status: 200})
+	c.do(call{op: "GET /v1/provider-messages/{sid}", path: "/v1/provider-messages/" + sid, headers: auth, status: 200})
+	c.do(call{op: "GET /v1/provider-messages/{sid}", path: "/v1/provider-messages/SM0000000000000000000000000000beef", headers: auth, status: 404})
+	c.do(call{op: "GET /v1/provider-messages/{sid}", path: "/v1/provider-messages/msg_1", headers: auth, status: 400})
+	c.do(call{op: "GET /v1/messages/{id}/trace", path: "/v1/messages/" + sent["id"].(string) + "/trace", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/messages/{id}/trace", path: "/v1/messages/msg_nope/trace", headers: auth, status: 404})
 
 	phone := "/v1/consent/%2B14155550103"
 	c.do(call{op: "GET /v1/consent/{phone}", path: phone, headers: auth, status: 200})

@@ -97,6 +97,10 @@ type Config struct {
 	NATSURL     string
 	NATSSubject string
 	NATSStream  string
+	// Alerts are the built-in alerts' settings (alerts.go).
+	Alerts Alerts
+	// MetricsQueueMaxAge is how old the queue gauges may be when /metrics is scraped.
+	MetricsQueueMaxAge time.Duration
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
 	PublicURLDefaulted bool
@@ -153,6 +157,11 @@ var settings = []setting{
 	{key: "nats_url", env: "SWITCHBOARD_NATS_URL", help: "publish every event to NATS JetStream at this URL (e.g. nats://127.0.0.1:4222); empty: no bus"},
 	{key: "nats_subject", env: "SWITCHBOARD_NATS_SUBJECT", def: "switchboard", help: "subject prefix of published events: <prefix>.<event type>"},
 	{key: "nats_stream", env: "SWITCHBOARD_NATS_STREAM", def: "SWITCHBOARD_EVENTS", help: "JetStream stream that captures <prefix>.> (created when missing)"},
+	{key: "alerts_delivery_rate_threshold", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_THRESHOLD", def: "0", help: "emit alert.delivery_rate_low when a sender's delivery rate over the window falls below this share (e.g. 0.9); 0 disables"},
+	{key: "alerts_delivery_rate_window", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_WINDOW", def: "15m", help: "sliding window of delivery outcomes the delivery rate is computed over"},
+	{key: "alerts_delivery_rate_min_samples", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_MIN_SAMPLES", def: "20", help: "outcomes (delivered + failed) a sender needs in the window before its rate fires or recovers an alert"},
+	{key: "alerts_interval", env: "SWITCHBOARD_ALERTS_INTERVAL", def: "1m", help: "how often each node evaluates the built-in alerts"},
+	{key: "metrics_queue_max_age", env: "SWITCHBOARD_METRICS_QUEUE_MAX_AGE", def: "5s", help: "queue depth gauges are recomputed on a /metrics scrape when older than this"},
 }
 
 // BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
@@ -362,6 +371,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
 	}
 	if err := c.buildEvents(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildAlerts(v); err != nil {
 		return nil, err
 	}
 

@@ -177,7 +177,8 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	for i, in := range []*switchboard.InboundMessage{
 		{ID: "inb_0001", ProviderSID: "SMin1", Channel: switchboard.ChannelSMS, From: toA, To: fromA, Body: "STOP", ReceivedAt: at(5 * time.Minute)},
 		{ID: "inb_0002", ProviderSID: "MMin2", Channel: switchboard.ChannelMMS, From: toB, To: fromB, Body: "look", NumMedia: 1,
-			MediaURLs: []string{"https://api.twilio.com/media/ME1"}, Payload: json.RawMessage(`{"Body": "look", "NumMedia": "1"}`), ReceivedAt: at(6 * time.Minute)},
+			MediaURLs: []string{"https://api.twilio.com/media/ME1"}, Payload: json.RawMessage(`{"Body": "look", "NumMedia": "1"}`), ReceivedAt: at(6 * time.Minute),
+			Route: "support", RouteEndpoints: []string{"ep_0001"}}, // its event has targets
 	} {
 		if created := must[bool](t, "CreateInbound")(s.CreateInbound(ctx, in)); !created {
 			t.Fatalf("inbound %d not created", i)
@@ -191,6 +192,13 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 		{Phone: toB, Scope: switchboard.ScopeAll, State: switchboard.ConsentCleared, Source: switchboard.ConsentFromDashboard, Actor: "admin", At: at(8 * time.Minute)},
 	} {
 		check(t, "RecordConsent", s.RecordConsent(ctx, c))
+	}
+
+	// A built-in alert that fired.
+	ev := must[*switchboard.AppEvent](t, "NewAppEvent")(switchboard.NewAppEvent("alert.delivery_rate_low", at(8*time.Minute), map[string]string{"sender": fromA}))
+	if ok := must[bool](t, "TransitionAlert")(s.TransitionAlert(ctx, switchboard.AlertTransition{Key: "delivery_rate:" + fromA,
+		From: switchboard.AlertOK, To: switchboard.AlertFired, At: at(8 * time.Minute), Event: ev})); !ok {
+		t.Fatal("alert transition not applied")
 	}
 
 	// Endpoints and deliveries: delivered, retrying, leased, and an endpoint disabled for

@@ -29,6 +29,13 @@ type Metrics struct {
 	webhookSeconds   *prometheus.HistogramVec
 	callbacks        *prometheus.CounterVec
 	optOuts          *prometheus.CounterVec
+
+	// queue.go
+	queueErrors      prometheus.Counter
+	alertFiring      *prometheus.GaugeVec
+	alertTransitions *prometheus.CounterVec
+	deliveryRate     *prometheus.GaugeVec
+	deliveryOutcomes *prometheus.GaugeVec
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -61,6 +68,21 @@ func New() *Metrics {
 		[]string{"provider_status", "result"})
 	m.optOuts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_opt_outs_total",
 		Help: "Opt-outs recorded, by source (keyword, provider_error, api, import)."}, []string{"source"})
+	m.queueErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: queueErrorsName,
+		Help: "Scrapes whose queue depth query failed (the queue gauges are then absent)."})
+	m.alertFiring = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: alertFiringName,
+		Help: "1 while a built-in alert is firing for a sender, as this node last evaluated it."}, []string{"alert", "sender"})
+	m.alertTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: alertTransName,
+		Help: "Built-in alert transitions this node wrote (each writes one alert event), by alert and new state (firing, ok)."},
+		[]string{"alert", "to"})
+	m.deliveryRate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: deliveryRateName,
+		Help: "Share of a sender's outcomes in the alert window that were deliveries, as last evaluated (1 with no outcomes)."},
+		[]string{"sender"})
+	m.deliveryOutcomes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: deliverySampleNam,
+		Help: "Outcomes (delivered + failed) of a sender in the alert window, as last evaluated."}, []string{"sender"})
+	for _, c := range []prometheus.Collector{m.queueErrors, m.alertFiring, m.alertTransitions, m.deliveryRate, m.deliveryOutcomes} {
+		f(c)
+	}
 	for _, c := range []prometheus.Collector{m.accepted, m.providerRequests, m.providerSeconds, m.finished, m.retries,
 		m.rateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
 		f(c)
@@ -73,7 +95,8 @@ func Names() []string {
 	return []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
 		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
 		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
-		"switchboard_status_callbacks_total", "switchboard_opt_outs_total"}
+		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
+		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,11 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.Webhook("status", "ok", time.Millisecond)
 	m.Callback("delivered", switchboard.CallbackResult{Applied: true})
 	m.OptOut(switchboard.ConsentFromKeyword)
+	m.SetQueueStats(func(context.Context, time.Time) ([]switchboard.SenderQueue, error) {
+		return []switchboard.SenderQueue{{Sender: "+15005550006", Ready: 1}}, nil
+	}, switchboard.SystemClock, time.Second, nil)
+	m.AlertState("delivery_rate_low", "+15005550006", false, 1, 0)
+	m.AlertTransition("delivery_rate_low", "firing")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

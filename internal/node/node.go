@@ -22,6 +22,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/alerts"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
@@ -58,6 +59,7 @@ type Node struct {
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
+	alerts    *alerts.Evaluator
 
 	ln  net.Listener
 	srv *http.Server
@@ -141,6 +143,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
+	n.openObserve()
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -326,6 +329,7 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.disp.Run(dctx)
 	}()
 	n.startEvents(dctx)
+	n.startAlerts(dctx)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil

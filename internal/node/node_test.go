@@ -288,8 +288,10 @@ func TestOptOutArrivingAfterAcceptanceBlocks(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, nodeOpts{})
 	ctx := context.Background()
-	// Scheduled for later, so the opt-out lands between acceptance and sending.
-	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550123", Body: "promo", SendAt: time.Now().Add(400 * time.Millisecond)})
+	// Scheduled for later, so the opt-out lands between acceptance and sending (with room for a
+	// loaded CI machine).
+	sendAt := time.Now().Add(2 * time.Second)
+	m, err := n.client.Send(ctx, &client.SendRequest{To: "+14155550123", Body: "promo", SendAt: sendAt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +299,9 @@ func TestOptOutArrivingAfterAcceptanceBlocks(t *testing.T) {
 		State: switchboard.ConsentOptedOut, Source: switchboard.ConsentFromAPI, Evidence: "test", Actor: "test", At: time.Now().UTC()})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if time.Now().After(sendAt) {
+		t.Fatal("the opt-out was recorded after the message was due: the machine is too slow for this test's 2 s margin")
 	}
 	m = n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusBlocked, switchboard.StatusDelivered)
 	if m.Status != switchboard.StatusBlocked || m.ErrorCode != 21610 || m.Attempts != 0 || !strings.Contains(m.ErrorMessage, "opted out") {

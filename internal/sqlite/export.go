@@ -47,6 +47,7 @@ var exportKinds = map[string]columnKind{
 	"conversations.last_inbound_at":  kindTime,
 	"conversations.last_outbound_at": kindTime,
 	"conversations.created_at":       kindTime,
+	"alert_states.changed_at":        kindTime,
 	"webhook_events.applied":         kindBool,
 	"webhook_events.received_at":     kindTime,
 	"consent_records.at":             kindTime,

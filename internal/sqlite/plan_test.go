@@ -31,6 +31,10 @@ func TestQueryPlans(t *testing.T) {
 		{"by sid", qMessageBySID, []any{"SM1"}, []string{"messages_provider_sid"}, []string{"SCAN messages"}},
 		{"pending", qPendingCallbacks, []any{"SM1"}, []string{"webhook_events_pending"}, []string{"SCAN"}},
 		{"events", qEvents, []any{"m"}, []string{"message_events_message"}, []string{"SCAN", "TEMP B-TREE"}},
+		{"queue stats", qQueueStats, []any{1}, []string{"USING INDEX messages_due"}, []string{"SCAN messages"}},
+		{"outcomes", qOutcomes, []any{1, 2}, []string{"COVERING INDEX messages_outcome"}, []string{"SCAN messages"}},
+		{"event deliveries", qEventDeliveries, []any{1}, []string{"deliveries_event"}, []string{"SCAN deliveries"}},
+		{"message events", qMessageEvents, []any{1, 2, "m"}, []string{"SEARCH app_events USING INTEGER PRIMARY KEY"}, []string{"SCAN app_events"}},
 	} {
 		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {

@@ -1,0 +1,36 @@
+package node
+
+import (
+	"context"
+
+	"github.com/switchboard-gw/switchboard/internal/alerts"
+)
+
+// openObserve makes the queue gauges read the store and, when the delivery-rate alert is
+// configured, the alert evaluator.
+func (n *Node) openObserve() {
+	var senders []string
+	for _, s := range n.cfg.Senders {
+		senders = append(senders, s.From)
+	}
+	n.metrics.SetQueueStats(n.store.QueueStats, n.clock, n.cfg.MetricsQueueMaxAge, senders)
+	a := n.cfg.Alerts
+	if a.DeliveryRateThreshold <= 0 {
+		return
+	}
+	n.alerts = alerts.New(alerts.Config{
+		Store: n.store, Threshold: a.DeliveryRateThreshold, Window: a.DeliveryRateWindow, MinSamples: a.DeliveryRateMinSamples,
+		Interval: a.Interval, Clock: n.clock, Logger: n.logger.With("component", "alerts"), Observer: n.metrics,
+		OnEvent: n.notifyEvents,
+	})
+}
+
+// startAlerts runs the alert evaluator, when configured, until ctx ends.
+func (n *Node) startAlerts(ctx context.Context) {
+	if n.alerts != nil {
+		go n.alerts.Run(ctx)
+	}
+}
+
+// Alerts is the node's alert evaluator, or nil when no built-in alert is configured.
+func (n *Node) Alerts() *alerts.Evaluator { return n.alerts }
