@@ -7,6 +7,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 )
 
@@ -23,6 +24,8 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.Webhook("status", "ok", time.Millisecond)
 	m.Callback("delivered", switchboard.CallbackResult{Applied: true})
 	m.OptOut(switchboard.ConsentFromKeyword)
+	m.CircuitState("twilio", dispatch.CircuitOpen)
+	m.CircuitRejected("twilio")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
