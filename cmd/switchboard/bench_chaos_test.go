@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"testing"
+
+	"github.com/switchboard-gw/switchboard/internal/bench"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
+)
+
+// runBench runs `switchboard bench ARGS --json` and decodes its one JSON result into out. The
+// command fails when its own check fails; the output is logged either way.
+func runBench(t *testing.T, out any, args ...string) {
+	t.Helper()
+	cmd := exec.Command(binary, append(append([]string{"bench"}, args...), "--json")...)
+	cmd.Dir, cmd.Env = t.TempDir(), baseEnv(nil)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("switchboard bench %v:\n%s%s", args, stderr.String(), stdout.String())
+	if err != nil {
+		t.Fatalf("switchboard bench %v: %v", args, err)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("bench output is not one JSON object: %v", err)
+	}
+}
+
+func checkChaos(t *testing.T, r *bench.ChaosResult, kills, nodes int) {
+	t.Helper()
+	if !r.Verified || r.Lost != 0 || r.Duplicated != 0 || r.IdempotencyMismatches != 0 {
+		t.Fatalf("chaos check: %s", r.Check)
+	}
+	if r.Kills != kills || r.Nodes != nodes || r.Accepted == 0 || r.Sent+r.FailedEntitled != r.Accepted || r.Delivered == 0 {
+		t.Fatalf("chaos figures: %d kills, %d nodes, %d accepted, %d sent, %d failed as entitled, %d delivered",
+			r.Kills, r.Nodes, r.Accepted, r.Sent, r.FailedEntitled, r.Delivered)
+	}
+}
+
+// TestBenchChaosSmoke runs the chaos soak briefly on SQLite (two kills) so that it keeps working;
+// the 20-kill runs are manual (docs/performance.md).
+func TestBenchChaosSmoke(t *testing.T) {
+	t.Parallel()
+	var r bench.ChaosResult
+	runBench(t, &r, "chaos", "--duration", "4s", "--kills", "2", "--rate", "40", "--drain-timeout", "90s")
+	checkChaos(t, &r, 2, 1)
+	if r.Database != "sqlite" {
+		t.Fatalf("database %q", r.Database)
+	}
+}
+
+// TestBenchChaosSmokeCluster: the same on three nodes sharing PostgreSQL.
+func TestBenchChaosSmokeCluster(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := postgres.TestURL(t)
+	var r bench.ChaosResult
+	runBench(t, &r, "chaos", "--duration", "5s", "--kills", "2", "--rate", "40", "--nodes", "3", "--database", dbURL, "--drain-timeout", "90s")
+	checkChaos(t, &r, 2, 3)
+	if r.Database != "postgres" {
+		t.Fatalf("database %q", r.Database)
+	}
+}
