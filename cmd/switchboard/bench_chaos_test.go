@@ -62,3 +62,18 @@ func TestBenchChaosSmokeCluster(t *testing.T) {
 		t.Fatalf("database %q", r.Database)
 	}
 }
+
+// TestBenchOutageSmoke runs the provider outage drill briefly: the circuit opens, only probes
+// reach the provider, nothing fails, and the backlog drains with nothing lost or sent twice.
+func TestBenchOutageSmoke(t *testing.T) {
+	t.Parallel()
+	var r bench.OutageResult
+	runBench(t, &r, "outage", "--outage", "4s", "--before", "2s", "--rate", "40", "--breaker-max-open", "1s", "--drain-timeout", "90s")
+	if !r.Verified || r.Lost != 0 || r.Duplicated != 0 || r.EndedDuringOutage != 0 || r.AcceptedDuringOutage == 0 {
+		t.Fatalf("outage check: %s", r.Check)
+	}
+	// One probe a second at most (breaker-max-open 1s), plus the calls in flight when it opened.
+	if r.CallsWhileOpen > int64(r.OutageS)+2+64 || len(r.CircuitEvents) < 2 || r.Backlog == 0 || r.Sent != r.Accepted {
+		t.Fatalf("outage figures: %d calls while open, events %v, backlog %d, %d sent of %d", r.CallsWhileOpen, r.CircuitEvents, r.Backlog, r.Sent, r.Accepted)
+	}
+}
