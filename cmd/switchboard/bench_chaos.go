@@ -55,7 +55,8 @@ unless lost and duplicated are 0. --duration defaults to 60s here.`,
 	f.IntVar(&cc.Kills, "kills", 20, "times a serve process is killed with SIGKILL and restarted")
 	f.IntVar(&cc.Nodes, "nodes", 1, "serve processes (more than one needs --database postgres://...)")
 	f.IntVar(&cc.Rate, "rate", 100, "messages per second offered to the API")
-	f.DurationVar(&cc.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait after the load for every accepted message to end")
+	f.DurationVar(&cc.DrainTimeout, "drain-timeout", 10*time.Minute, "how long to wait after the load for every accepted message to end")
+	f.StringVar(&cc.KeepLogs, "keep-logs", "", "when the check fails, copy the nodes' output to this file")
 	return cmd
 }
 

@@ -37,8 +37,10 @@ type ChaosConfig struct {
 	// Faults are the simulator's faults during the run (default DefaultChaosFaults).
 	Faults *twiliosim.Faults
 	// DrainTimeout bounds the wait, after the load, for every accepted message to end
-	// (default 2 minutes).
+	// (default 10 minutes).
 	DrainTimeout time.Duration
+	// KeepLogs, when set, names a file the nodes' output is copied to when the check fails.
+	KeepLogs string
 }
 
 // DefaultChaosFaults are the simulator's faults during a chaos soak: throttling, server errors
@@ -88,6 +90,15 @@ type ChaosResult struct {
 	FailedEntitled int64 `json:"failed_entitled"`
 	Lost           int64 `json:"lost"`
 	Duplicated     int64 `json:"duplicated"`
+	// Pending were accepted and had neither reached the simulator nor ended when the drain
+	// timed out: the nodes had not caught up. The check fails, but they are not lost.
+	Pending int64 `json:"pending"`
+	// CircuitOpens counts the times a node's circuit breaker to the provider opened (from the
+	// nodes' logs): the faults rarely make five calls in a row fail, an overloaded machine
+	// (answers slower than the provider timeout) does.
+	CircuitOpens int `json:"circuit_opens"`
+	// DispatchRatePerS is the rate the simulator received the run's messages at, first to last.
+	DispatchRatePerS float64 `json:"dispatch_rate_per_s"`
 	// IdempotencyMismatches counts retries of one idempotency key answered with another message.
 	IdempotencyMismatches int64 `json:"idempotency_mismatches"`
 	// ProviderRequests counts message creations the simulator answered (429, 500, timeouts
@@ -116,7 +127,7 @@ func (c ChaosConfig) withDefaults() (ChaosConfig, error) {
 		c.Faults = &f
 	}
 	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 2 * time.Minute
+		c.DrainTimeout = 10 * time.Minute
 	}
 	if c.Binary == "" {
 		exe, err := os.Executable()
@@ -232,9 +243,13 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 	cfg.progress("chaos: load over (%d accepted); waiting for every message to end (at most %s)", len(accepted), cfg.DrainTimeout)
 	drainStart := time.Now()
 	var missing map[int64]*switchboard.Message
-	lastHeld, stalledSince := -1, time.Now()
+	lastHeld, stalledSince, lastProgress := -1, time.Now(), time.Now()
 	for {
 		waiting := notHeld(cl.sim, run, accepted)
+		if time.Since(lastProgress) > 10*time.Second {
+			cfg.progress("chaos: %d messages not at the simulator yet", len(waiting))
+			lastProgress = time.Now()
+		}
 		if len(waiting) != lastHeld {
 			lastHeld, stalledSince = len(waiting), time.Now()
 		}
@@ -259,12 +274,25 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 
+	// The messages the simulator lacks now, as Switchboard sees them.
+	missing, _, err = chaosStatuses(ctx, api, accepted, notHeld(cl.sim, run, accepted))
+	if err != nil {
+		return res, err
+	}
+
 	// Count at the simulator.
 	held := map[int64]int{}
+	var first, last time.Time
 	for _, m := range cl.sim.Messages() {
 		i := chaosIndex(run, m.Body)
 		if i < 0 {
 			continue
+		}
+		if first.IsZero() || m.DateCreated.Before(first) {
+			first = m.DateCreated
+		}
+		if m.DateCreated.After(last) {
+			last = m.DateCreated
 		}
 		held[i]++
 		if held[i] > 1 {
@@ -279,6 +307,9 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		case "failed", "undelivered":
 			res.FailedAtProvider++
 		}
+	}
+	if span := last.Sub(first).Seconds(); span > 0 {
+		res.DispatchRatePerS = float64(len(held)) / span
 	}
 	res.Offered, res.Accepted, res.APIRetries = ld.offered.Load(), int64(len(accepted)), ld.retries.Load()
 	res.Unconfirmed = res.Offered - res.Accepted
@@ -298,6 +329,11 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 			res.FailedEntitled++
 			continue
 		}
+		if !m.Status.Terminal() {
+			// Still queued or on its way when the drain stopped: not lost, not yet sent either.
+			res.Pending++
+			continue
+		}
 		res.Lost++
 		status := "unknown"
 		if m != nil {
@@ -313,22 +349,28 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		}
 	}
 	res.SimStats = cl.sim.Stats()
+	res.CircuitOpens = strings.Count(cl.nodeLog(1<<30), "provider circuit opened")
 	if la, ok := loadAvg(); ok {
 		res.LoadAvg1m = la
 	} else {
 		res.LoadAvg1m = -1
 	}
-	res.Check = fmt.Sprintf("%d accepted: %d at the simulator (%d delivered), %d failed as entitled, %d lost, %d duplicated; %d kills",
-		res.Accepted, res.Sent, res.Delivered, res.FailedEntitled, res.Lost, res.Duplicated, res.Kills)
-	res.Verified = res.Lost == 0 && res.Duplicated == 0 && res.IdempotencyMismatches == 0 && res.Kills == cfg.Kills && res.Accepted > 0
+	res.Check = fmt.Sprintf("%d accepted: %d at the simulator (%d delivered), %d failed as entitled, %d lost, %d duplicated, %d still pending; %d kills",
+		res.Accepted, res.Sent, res.Delivered, res.FailedEntitled, res.Lost, res.Duplicated, res.Pending, res.Kills)
+	res.Verified = res.Lost == 0 && res.Duplicated == 0 && res.Pending == 0 && res.IdempotencyMismatches == 0 && res.Kills == cfg.Kills && res.Accepted > 0
 	if !res.Verified {
 		res.Check = "FAILED: " + res.Check
 	}
 	if res.Unconfirmed > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d requests were never answered 2xx by the end of the run (not counted as accepted)", res.Unconfirmed))
 	}
-	if len(missing) > 0 && time.Since(drainStart) > cfg.DrainTimeout {
-		res.Notes = append(res.Notes, fmt.Sprintf("the drain stopped after %s with %d messages not ended", cfg.DrainTimeout, len(missing)))
+	if res.Pending > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the drain stopped after %s with %d messages still queued or on their way (not lost; raise --drain-timeout or lower --rate: the nodes did not keep up)", cfg.DrainTimeout, res.Pending))
+	}
+	if !res.Verified && cfg.KeepLogs != "" {
+		if err := os.WriteFile(cfg.KeepLogs, []byte(cl.nodeLog(64<<20)), 0o600); err == nil {
+			res.Notes = append(res.Notes, "the nodes' output is in "+cfg.KeepLogs)
+		}
 	}
 	return res, nil
 }

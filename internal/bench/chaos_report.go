@@ -18,8 +18,9 @@ func (r *ChaosResult) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  API         %d offered, %d accepted, %d unconfirmed, %d requests retried\n", r.Offered, r.Accepted, r.Unconfirmed, r.APIRetries)
 	fmt.Fprintf(&b, "  simulator   %d sent, %d delivered, %d failed at the provider (%d callbacks answered 2xx, %d failed attempts)\n",
 		r.Sent, r.Delivered, r.FailedAtProvider, r.SimStats.CallbacksDelivered, r.SimStats.CallbackAttemptsFailed)
-	fmt.Fprintf(&b, "  outcome     lost %d, duplicated %d, failed as entitled %d, idempotency mismatches %d\n",
-		r.Lost, r.Duplicated, r.FailedEntitled, r.IdempotencyMismatches)
+	fmt.Fprintf(&b, "  dispatch    %.1f msg/s reached the simulator, first to last; the circuit breaker opened %d time(s)\n", r.DispatchRatePerS, r.CircuitOpens)
+	fmt.Fprintf(&b, "  outcome     lost %d, duplicated %d, failed as entitled %d, still pending %d, idempotency mismatches %d\n",
+		r.Lost, r.Duplicated, r.FailedEntitled, r.Pending, r.IdempotencyMismatches)
 	fmt.Fprintf(&b, "  check       %s\n", r.Check)
 	for _, e := range r.Examples {
 		fmt.Fprintf(&b, "  example     %s\n", e)
