@@ -13,7 +13,6 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -202,6 +201,35 @@ func (c *circuitWatch) CircuitRejected(provider string) {
 
 func (c *circuitWatch) state() dispatch.CircuitState { return dispatch.CircuitState(c.st.Load()) }
 
+// endedUnsent returns the messages created since since that ended in a status other than
+// delivered, sent or read without reaching the simulator.
+func endedUnsent(ctx context.Context, st switchboard.Store, since time.Time, sim *twiliosim.Simulator, run string) ([]*switchboard.Message, error) {
+	held := map[string]bool{}
+	for _, m := range sim.Messages() {
+		if chaosIndex(run, m.Body) >= 0 {
+			held[m.Body] = true
+		}
+	}
+	var out []*switchboard.Message
+	f := switchboard.MessageFilter{CreatedAfter: &since, Limit: 500, Statuses: []switchboard.Status{
+		switchboard.StatusFailed, switchboard.StatusUndelivered, switchboard.StatusExpired, switchboard.StatusBlocked, switchboard.StatusCanceled}}
+	for {
+		msgs, next, err := st.ListMessages(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if chaosIndex(run, m.Body) >= 0 && !held[m.Body] {
+				out = append(out, m)
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		f.Cursor = next
+	}
+}
+
 // countingProvider counts the dispatcher's provider calls.
 type countingProvider struct {
 	switchboard.Provider
@@ -268,6 +296,7 @@ func Outage(ctx context.Context, cfg OutageConfig) (_ *OutageResult, err error) 
 	res := &OutageResult{Bench: "outage", Database: n.engine, Cores: runtime.NumCPU(), OutageS: cfg.Outage.Seconds(),
 		RatePerS: cfg.Rate, SenderRate: cfg.SenderRate}
 	run := newRunID()
+	runStart := time.Now().UTC().Add(-time.Second)
 	ld := &chaosLoad{url: n.URL() + "/v1/messages", secret: n.secret, run: run, http: newClient(cfg.Concurrency)}
 	defer ld.http.CloseIdleConnections()
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -307,11 +336,24 @@ func Outage(ctx context.Context, cfg OutageConfig) (_ *OutageResult, err error) 
 		return res, err
 	}
 	watch(outageStart.Add(cfg.Outage))
-	outageEnd := time.Now()
 	callsAtEnd := cp.calls.Load()
-	ps.mode.Store(providerUp)
 	stopLoad()
 	loadWG.Wait()
+	// Still down: nothing of the run may have ended (failed, expired...) that did not reach the
+	// simulator, and what it lacks is the backlog.
+	accepted := ld.acceptedMessages()
+	waiting := notHeld(ps.sim, run, accepted)
+	res.Backlog = int64(len(waiting))
+	ended, err := endedUnsent(ctx, n.Store(), runStart, ps.sim, run)
+	if err != nil {
+		return res, err
+	}
+	res.EndedDuringOutage = int64(len(ended))
+	for _, m := range ended[:min(len(ended), 10)] {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s ended %s during the outage: %s", m.ID, m.Status, m.ErrorMessage))
+	}
+	outageEnd := time.Now()
+	ps.mode.Store(providerUp)
 	res.AcceptedDuringOutage = int64(ld.acceptedCount() - acceptedAtOutage)
 	res.CallsOutage = callsAtEnd - callsAtOutage
 	res.CallsOutagePerS = float64(res.CallsOutage) / outageEnd.Sub(outageStart).Seconds()
@@ -324,24 +366,6 @@ func Outage(ctx context.Context, cfg OutageConfig) (_ *OutageResult, err error) 
 		res.CallsWhileOpenPerS = float64(res.CallsWhileOpen) / outageEnd.Sub(openedAt).Seconds()
 	} else {
 		res.Notes = append(res.Notes, "the circuit never opened")
-	}
-
-	// Nothing ended while the provider was down.
-	accepted := ld.acceptedMessages()
-	api := client.New(n.URL(), n.secret)
-	waiting := notHeld(ps.sim, run, accepted)
-	res.Backlog = int64(len(waiting))
-	for _, i := range waiting {
-		m, err := api.Get(ctx, accepted[i])
-		if err != nil {
-			return res, err
-		}
-		if m.Status.Terminal() {
-			res.EndedDuringOutage++
-			if len(res.Notes) < 10 {
-				res.Notes = append(res.Notes, fmt.Sprintf("%s ended %s during the outage: %s", m.ID, m.Status, m.ErrorMessage))
-			}
-		}
 	}
 
 	// Recovery: the backlog drains at the sender's rate once a probe closes the circuit.
