@@ -53,5 +53,6 @@ duplicated messages counted at the simulator.`,
 	f.DurationVar(&oc.DrainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for the backlog after the outage")
 	f.DurationVar(&oc.Breaker.MinOpen, "breaker-min-open", 0, "the circuit's first wait before a probe (default 1s)")
 	f.DurationVar(&oc.Breaker.MaxOpen, "breaker-max-open", 0, "the circuit's longest wait between probes (default 30s)")
+	f.IntVar(&oc.Breaker.Threshold, "breaker-threshold", 0, "failed calls in a row that open the circuit (default 5; a huge value shows the drill without a breaker)")
 	return cmd
 }
