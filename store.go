@@ -12,6 +12,7 @@ import (
 // status change and the event that explains it, a raw callback and its application.
 type Store interface {
 	ObservabilityStore
+	EventLogStore
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain
 	// the acceptance). With idem set, a second request with the same API key and idempotency key

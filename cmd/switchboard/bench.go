@@ -71,6 +71,8 @@ Nothing leaves the machine; settings come from the flags only, not the environme
 			},
 		})
 	}
+	cmd.AddCommand(newBenchChaosCmd(&cfg, &asJSON, &logLevel))
+	cmd.AddCommand(newBenchOutageCmd(&cfg, &asJSON, &logLevel))
 	return cmd
 }
 

@@ -59,6 +59,9 @@ type Config struct {
 	Observer Observer
 	Clock    switchboard.Clock
 	Logger   *slog.Logger
+
+	// Breaker tunes the circuit breaker in front of the provider (see breaker.go).
+	Breaker BreakerConfig
 }
 
 // Observer receives the dispatcher's measurements.
@@ -94,6 +97,9 @@ type Dispatcher struct {
 
 	drains  sync.WaitGroup // drain loops
 	workers sync.WaitGroup // provider calls
+
+	breaker       *Breaker
+	circuitEvents chan CircuitChange
 }
 
 // New returns a Dispatcher with defaults filled in.
@@ -147,6 +153,7 @@ func New(cfg Config) *Dispatcher {
 	for _, s := range cfg.Senders {
 		d.senders[s.From] = s
 	}
+	d.breaker = d.newBreaker()
 	return d
 }
 
@@ -166,6 +173,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	pollEvery := min(d.cfg.StatusPollAfter/2, time.Minute)
 	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
+	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
+	reported := make(chan struct{})
+	go d.reportCircuit(rctx, reported)
+	defer func() { stopReport(); <-reported }()
 	for {
 		d.scan(ctx)
 		select {
@@ -239,10 +250,15 @@ func batchSize(s switchboard.Sender) int {
 func (d *Dispatcher) drain(ctx context.Context, from string) {
 	snd := d.sender(from)
 	for ctx.Err() == nil {
+		// While the provider's circuit is open nothing is claimed; then one message, the probe.
+		limit, ok := d.waitCircuit(ctx, batchSize(snd))
+		if !ok {
+			return
+		}
 		now := d.cfg.Clock()
 		leaseUntil := now.Add(d.cfg.Lease)
 		msgs, err := d.cfg.Store.ClaimMessages(ctx, switchboard.ClaimParams{
-			From: from, Owner: d.cfg.Owner, Now: now, LeaseUntil: leaseUntil, Limit: batchSize(snd),
+			From: from, Owner: d.cfg.Owner, Now: now, LeaseUntil: leaseUntil, Limit: limit,
 		})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -336,8 +352,13 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*d.cfg.ProviderTimeout+10*time.Second)
 	defer cancel()
 	log := d.cfg.Logger.With("message_id", m.ID)
+	tk := d.allowCall(m)
+	if tk == nil {
+		return // the provider's circuit is open: the message waits, untouched
+	}
+	defer tk.Cancel() // a probe that made no call lets the next call probe
 	if m.AttemptInFlight {
-		resolved, next, err := d.reconcile(ctx, m)
+		resolved, next, err := d.reconcile(ctx, m, tk)
 		if err != nil {
 			log.Error("reconciling", "err", err)
 			return
@@ -373,6 +394,13 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		}
 	}
 
+	if tk.done {
+		// The ticket went to the reconciliation's call: the send needs one of its own.
+		if tk = d.allowCall(m); tk == nil {
+			return
+		}
+		defer tk.Cancel()
+	}
 	inFlight, leaseUntil := true, now.Add(d.cfg.Lease)
 	m, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 		ID: m.ID, LeaseOwner: d.cfg.Owner,
@@ -407,6 +435,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	pm, err := d.cfg.Provider.Send(pctx, req)
 	took := time.Since(start)
 	pcancel()
+	tk.Done(err)
 	if err == nil {
 		d.cfg.Observer.ProviderRequest("ok", 0, took)
 		d.accepted(ctx, m, pm)
@@ -581,7 +610,7 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 // reconcile asks the provider whether an attempt whose outcome is unknown reached it. resolved
 // means the message needs nothing more now (found and adopted, or rescheduled); otherwise next
 // is the message, cleared to be sent.
-func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message) (resolved bool, next *switchboard.Message, err error) {
+func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *Ticket) (resolved bool, next *switchboard.Message, err error) {
 	now := d.cfg.Clock()
 	since := m.CreatedAt
 	if m.AttemptStartedAt != nil {
@@ -590,6 +619,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message) (res
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since})
 	cancel()
+	tk.Done(ferr)
 	if ferr != nil {
 		later := now.Add(d.cfg.ReconcileDelay)
 		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
@@ -660,9 +690,14 @@ func (d *Dispatcher) pollStale(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		tk := d.breaker.Allow()
+		if tk == nil {
+			return // the provider's circuit is open: ask again later
+		}
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 		pm, err := d.cfg.Provider.Fetch(pctx, m.ProviderSID)
 		cancel()
+		tk.Done(err)
 		if err != nil {
 			d.cfg.Logger.Warn("fetching status from provider", "message_id", m.ID, "provider_sid", m.ProviderSID, "err", err)
 			continue

@@ -36,6 +36,7 @@ type Metrics struct {
 	alertTransitions *prometheus.CounterVec
 	deliveryRate     *prometheus.GaugeVec
 	deliveryOutcomes *prometheus.GaugeVec
+	circuit          circuitMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -87,16 +88,18 @@ func New() *Metrics {
 		m.rateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
 		f(c)
 	}
+	m.circuit = newCircuitMetrics(f)
 	return m
 }
 
 // Names lists the names of Switchboard's own metrics.
 func Names() []string {
-	return []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
+	names := []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
 		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
 		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
 		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
+	return append(names, circuitNames()...)
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 )
 
@@ -29,6 +30,8 @@ func TestNamesMatchRegistry(t *testing.T) {
 	}, switchboard.SystemClock, time.Second, nil)
 	m.AlertState("delivery_rate_low", "+15005550006", false, 1, 0)
 	m.AlertTransition("delivery_rate_low", "firing")
+	m.CircuitState("twilio", dispatch.CircuitOpen)
+	m.CircuitRejected("twilio")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

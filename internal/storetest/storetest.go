@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Endpoints", endpointTests},
 		{"Conversations", conversationTests},
 		{"Observe", observeTests},
+		{"EventLog", eventLogTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
