@@ -94,6 +94,8 @@ type Config struct {
 	NATSURL     string
 	NATSSubject string
 	NATSStream  string
+	// Dashboard holds the settings of the dashboard at /ui.
+	Dashboard DashboardConfig
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
 	PublicURLDefaulted bool
@@ -150,6 +152,12 @@ var settings = []setting{
 	{key: "nats_url", env: "SWITCHBOARD_NATS_URL", help: "publish every event to NATS JetStream at this URL (e.g. nats://127.0.0.1:4222); empty: no bus"},
 	{key: "nats_subject", env: "SWITCHBOARD_NATS_SUBJECT", def: "switchboard", help: "subject prefix of published events: <prefix>.<event type>"},
 	{key: "nats_stream", env: "SWITCHBOARD_NATS_STREAM", def: "SWITCHBOARD_EVENTS", help: "JetStream stream that captures <prefix>.> (created when missing)"},
+	{key: "dashboard", env: "SWITCHBOARD_DASHBOARD", def: "true", help: "serve the dashboard at /ui (login with an API key, or dashboard_user and its password)"},
+	{key: "dashboard_user", env: "SWITCHBOARD_DASHBOARD_USER", help: "user name of the dashboard's password login (empty: API keys only)"},
+	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
+	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
+	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},
+	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
 }
 
 // BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
@@ -350,6 +358,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
 	}
 	if err := c.buildEvents(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildDashboard(v); err != nil {
 		return nil, err
 	}
 
