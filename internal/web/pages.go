@@ -411,7 +411,7 @@ func (s *Server) optouts(w http.ResponseWriter, r *http.Request, sess *session) 
 func maskEvidence(s string) string {
 	fields := strings.Fields(s)
 	for i, f := range fields {
-		trimmed := strings.TrimRight(f, ",;.")
+		trimmed := strings.TrimRight(f, ",;.:")
 		if phoneLike.MatchString(trimmed) {
 			fields[i] = strings.Replace(f, trimmed, content.MaskPhone(trimmed), 1)
 		}
