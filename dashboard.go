@@ -21,8 +21,9 @@ type DashboardStore interface {
 	// SearchMessages lists messages newest first, without timelines, like ListMessages with the
 	// criteria of a MessageSearch; next is the cursor of the following page, or "" at the end.
 	SearchMessages(ctx context.Context, q MessageSearch) (msgs []*Message, next string, err error)
-	// FailuresByCode counts the messages that failed or were undelivered, updated in
-	// [since, until), by error code (0: none given), most frequent first.
+	// FailuresByCode counts the messages that failed, were undelivered or were blocked (by an
+	// opt-out, for example), updated in [since, until), by error code (0: none given), most
+	// frequent first.
 	FailuresByCode(ctx context.Context, since, until time.Time) ([]FailureCount, error)
 	// DeliveryStats aggregates the messages created in [since, until) by sender, category and
 	// time bucket (bucket-long intervals aligned to the Unix epoch), ordered by bucket, sender

@@ -109,7 +109,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // FailuresByCode counts failed and undelivered messages by error code.
 func (db *DB) FailuresByCode(ctx context.Context, since, until time.Time) ([]switchboard.FailureCount, error) {
 	rows, err := db.pool.Query(ctx, `SELECT error_code, count(*), max(updated_at) FROM messages
-		WHERE status IN ('failed', 'undelivered') AND updated_at >= $1 AND updated_at < $2
+		WHERE status IN ('failed', 'undelivered', 'blocked') AND updated_at >= $1 AND updated_at < $2
 		GROUP BY error_code ORDER BY count(*) DESC, error_code`, since, until)
 	if err != nil {
 		return nil, wrap("failures by code", err)

@@ -139,7 +139,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // FailuresByCode counts failed and undelivered messages by error code.
 func (db *DB) FailuresByCode(ctx context.Context, since, until time.Time) ([]switchboard.FailureCount, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT error_code, count(*), max(updated_at) FROM messages
-		WHERE status IN ('failed', 'undelivered') AND updated_at >= ? AND updated_at < ?
+		WHERE status IN ('failed', 'undelivered', 'blocked') AND updated_at >= ? AND updated_at < ?
 		GROUP BY error_code ORDER BY count(*) DESC, error_code`, micros(since), micros(until))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: failures by code: %w", err)

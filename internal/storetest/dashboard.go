@@ -118,7 +118,7 @@ func testDashboardSearch(t *testing.T, s switchboard.Store) {
 
 func testDashboardFailures(t *testing.T, s switchboard.Store) {
 	var ms []*switchboard.Message
-	for i := range 6 {
+	for i := range 7 {
 		ms = append(ms, createAt(t, s, at(time.Duration(i)*time.Second), nil))
 	}
 	fail(t, s, ms[0].ID, switchboard.StatusFailed, 30003, at(time.Minute))
@@ -127,6 +127,7 @@ func testDashboardFailures(t *testing.T, s switchboard.Store) {
 	fail(t, s, ms[3].ID, switchboard.StatusFailed, 0, at(3*time.Minute))
 	fail(t, s, ms[4].ID, switchboard.StatusFailed, 21610, at(2*time.Hour)) // outside the range
 	update(t, s, switchboard.MessageUpdate{ID: ms[5].ID, Status: switchboard.StatusCanceled, At: at(time.Minute)})
+	fail(t, s, ms[6].ID, switchboard.StatusBlocked, 21610, at(4*time.Minute)) // an opt-out counts
 
 	got, err := s.FailuresByCode(t.Context(), at(0), at(time.Hour))
 	if err != nil {
@@ -135,6 +136,7 @@ func testDashboardFailures(t *testing.T, s switchboard.Store) {
 	wantEqual(t, "failures", []switchboard.FailureCount{
 		{ErrorCode: 30003, Count: 2, Last: at(2 * time.Minute)},
 		{ErrorCode: 0, Count: 1, Last: at(3 * time.Minute)},
+		{ErrorCode: 21610, Count: 1, Last: at(4 * time.Minute)},
 		{ErrorCode: 30007, Count: 1, Last: at(3 * time.Minute)},
 	}, got)
 	got, err = s.FailuresByCode(t.Context(), at(2*time.Hour), at(3*time.Hour))

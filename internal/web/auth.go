@@ -29,8 +29,16 @@ type session struct {
 	CSRF string
 }
 
-// Who is the session's subject for display.
-func (s *session) Who() string { return s.Subject }
+// Who is the session's subject for display: the user name, or the API key's name.
+func (s *session) Who() string {
+	if rest, ok := strings.CutPrefix(s.Subject, "key:"); ok {
+		if i := strings.Index(rest, " ("); i >= 0 && strings.HasSuffix(rest, ")") {
+			return "API key " + rest[i+2:len(rest)-1]
+		}
+		return "API key"
+	}
+	return strings.TrimPrefix(s.Subject, "user:")
+}
 
 // newSecret returns 32 random bytes, URL-safe base64.
 func newSecret() (string, error) {

@@ -379,7 +379,7 @@ func TestLogin(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.location != "/ui/failures" {
 		t.Fatalf("password login: %d %q\n%s", r.status, r.location, r.body)
 	}
-	if r := e.do(c, "GET", "/ui/failures", nil); r.status != http.StatusOK || !strings.Contains(r.body, "user:"+testUser) {
+	if r := e.do(c, "GET", "/ui/failures", nil); r.status != http.StatusOK || !strings.Contains(r.body, `class="who">`+testUser+"<") {
 		t.Fatalf("after password login: %d", r.status)
 	}
 	// An open redirect is not followed.

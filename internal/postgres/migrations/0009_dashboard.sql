@@ -9,6 +9,6 @@ CREATE TABLE dashboard_sessions (
 );
 CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at);
 -- The dashboard's failures page: failed messages by when they changed.
-CREATE INDEX messages_failed ON messages (updated_at) WHERE status IN ('failed', 'undelivered');
+CREATE INDEX messages_failed ON messages (updated_at) WHERE status IN ('failed', 'undelivered', 'blocked');
 -- The dashboard's charts read messages by creation time.
 CREATE INDEX messages_created ON messages (created_at);
