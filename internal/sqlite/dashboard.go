@@ -236,3 +236,9 @@ func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRe
 	}
 	return out, rows.Err()
 }
+
+// The dashboard's table travels in `db copy` like the others (see exportKinds).
+func init() {
+	exportKinds["dashboard_sessions.created_at"] = kindTime
+	exportKinds["dashboard_sessions.expires_at"] = kindTime
+}
