@@ -47,10 +47,11 @@ type CodeInfo struct {
 
 // SenderQueue is the queue of one sender: messages waiting to be sent.
 type SenderQueue struct {
-	From      string
-	Queued    int
-	Scheduled int
-	// OldestDue is when the longest-waiting due message became due, nil when none is due.
+	From string
+	// Ready counts the waiting messages that are due; Deferred those due later (send_at, quiet
+	// hours, retry backoff).
+	Ready, Deferred int64
+	// OldestDue is when the longest-waiting ready message became due, nil when none is ready.
 	OldestDue *time.Time
 }
 

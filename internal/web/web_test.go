@@ -67,7 +67,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 			return CodeInfo{Code: code, Title: "Title of " + itoa(code), Explanation: "Runbook of " + itoa(code), Advice: "Advice"}
 		},
 		QueueStats: func(context.Context) ([]SenderQueue, error) {
-			return []SenderQueue{{From: testSender, Queued: 7, Scheduled: 2}}, nil
+			return []SenderQueue{{From: testSender, Ready: 7, Deferred: 2}}, nil
 		},
 	}
 	if edit != nil {
