@@ -13,6 +13,8 @@ import (
 type Store interface {
 	ObservabilityStore
 	EventLogStore
+	DashboardStore
+
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain
 	// the acceptance). With idem set, a second request with the same API key and idempotency key

@@ -425,24 +425,9 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) cancelMessage(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	key := apiKeyFrom(r.Context())
-	now := s.cfg.Clock()
-	m, err := s.cfg.Store.UpdateMessage(r.Context(), switchboard.MessageUpdate{
-		ID:                       id,
-		RequireStatus:            []switchboard.Status{switchboard.StatusQueued, switchboard.StatusScheduled},
-		RequireNoAttemptInFlight: true,
-		Status:                   switchboard.StatusCanceled,
-		At:                       now,
-		Events: []*switchboard.Event{{
-			Type: switchboard.EventStatusChanged, Status: switchboard.StatusCanceled,
-			Actor: "api:" + key.Name, Detail: "canceled through the API before it was handed to the provider", At: now,
-		}},
-	})
+	m, err := switchboard.CancelMessage(r.Context(), s.cfg.Store, r.PathValue("id"), "api:"+apiKeyFrom(r.Context()).Name,
+		"canceled through the API before it was handed to the provider", s.cfg.Clock())
 	if err != nil {
-		if switchboard.IsKind(err, switchboard.ECONFLICT) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "not_cancelable", "message %s was already handed to the provider or is finished", id)
-		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, m)

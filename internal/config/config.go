@@ -101,6 +101,8 @@ type Config struct {
 	Alerts Alerts
 	// MetricsQueueMaxAge is how old the queue gauges may be when /metrics is scraped.
 	MetricsQueueMaxAge time.Duration
+	// Dashboard holds the settings of the dashboard at /ui.
+	Dashboard DashboardConfig
 	// PublicURLDefaulted is true when no public URL was configured and PublicURL was derived
 	// from Addr; a node listening on port 0 then fills in its real port.
 	PublicURLDefaulted bool
@@ -162,6 +164,12 @@ var settings = []setting{
 	{key: "alerts_delivery_rate_min_samples", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_MIN_SAMPLES", def: "20", help: "outcomes (delivered + failed) a sender needs in the window before its rate fires or recovers an alert"},
 	{key: "alerts_interval", env: "SWITCHBOARD_ALERTS_INTERVAL", def: "1m", help: "how often each node evaluates the built-in alerts"},
 	{key: "metrics_queue_max_age", env: "SWITCHBOARD_METRICS_QUEUE_MAX_AGE", def: "5s", help: "queue depth gauges are recomputed on a /metrics scrape when older than this"},
+	{key: "dashboard", env: "SWITCHBOARD_DASHBOARD", def: "true", help: "serve the dashboard at /ui (login with an API key, or dashboard_user and its password)"},
+	{key: "dashboard_user", env: "SWITCHBOARD_DASHBOARD_USER", help: "user name of the dashboard's password login (empty: API keys only)"},
+	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
+	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
+	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},
+	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
 }
 
 // BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
@@ -374,6 +382,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildAlerts(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildDashboard(v); err != nil {
 		return nil, err
 	}
 

@@ -34,6 +34,7 @@ var Tables = []string{
 	"endpoints",
 	"deliveries", // refers to app_events and endpoints
 	"alert_states",
+	"dashboard_sessions",
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

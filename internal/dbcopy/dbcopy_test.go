@@ -86,6 +86,8 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0001", Name: "shop", Hash: "hash-shop", CreatedAt: at(0)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0002", Name: "old", Hash: "hash-old", CreatedAt: at(time.Second)}))
+	check(t, "CreateSession", s.CreateSession(ctx, &switchboard.DashboardSession{Hash: "session-hash", Subject: "user:admin",
+		APIKeyHash: "hash-shop", CreatedAt: at(0), ExpiresAt: at(time.Hour)}))
 	check(t, "RevokeAPIKey", s.RevokeAPIKey(ctx, "key_0002", at(2*time.Second)))
 
 	// Delivered, created with an idempotency key, through a whole life: claim, attempt, SID,

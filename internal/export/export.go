@@ -88,10 +88,6 @@ func (w *writer) flush() error {
 // Messages writes the messages created in [since, until), newest first, each with the consent
 // state in force when it was accepted.
 func Messages(ctx context.Context, st switchboard.Store, out io.Writer, since, until time.Time, format string) (int, error) {
-	w, err := newWriter(out, format, messageHeader)
-	if err != nil {
-		return 0, err
-	}
 	f := switchboard.MessageFilter{Limit: 500}
 	if !since.IsZero() {
 		f.CreatedAfter = &since
@@ -99,10 +95,28 @@ func Messages(ctx context.Context, st switchboard.Store, out io.Writer, since, u
 	if !until.IsZero() {
 		f.CreatedBefore = &until
 	}
+	return MessagesFrom(ctx, st, out, format, func(ctx context.Context, cursor string) ([]*switchboard.Message, string, error) {
+		f.Cursor = cursor
+		return st.ListMessages(ctx, f)
+	})
+}
+
+// MessagePages returns the page of messages after cursor ("" for the first) and the cursor of the
+// next page ("" after the last).
+type MessagePages func(ctx context.Context, cursor string) (msgs []*switchboard.Message, next string, err error)
+
+// MessagesFrom writes the messages pages yields, in its order, each with the consent state in
+// force when it was accepted: the export of any listing (the dashboard exports its search).
+func MessagesFrom(ctx context.Context, st switchboard.Store, out io.Writer, format string, pages MessagePages) (int, error) {
+	w, err := newWriter(out, format, messageHeader)
+	if err != nil {
+		return 0, err
+	}
 	histories := map[string][]*switchboard.ConsentRecord{}
 	n := 0
+	cursor := ""
 	for {
-		msgs, next, err := st.ListMessages(ctx, f)
+		msgs, next, err := pages(ctx, cursor)
 		if err != nil {
 			return n, err
 		}
@@ -131,7 +145,7 @@ func Messages(ctx context.Context, st switchboard.Store, out io.Writer, since, u
 		if next == "" {
 			return n, w.flush()
 		}
-		f.Cursor = next
+		cursor = next
 	}
 }
 

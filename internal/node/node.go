@@ -169,6 +169,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
 	}
+	if cfg.Dashboard.Enabled {
+		ui, err := n.dashboard()
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/ui", ui)
+		mux.Handle("/ui/", ui)
+	}
 	mux.Handle("/", n.api.Handler())
 	n.srv = &http.Server{
 		Handler:           mux,

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Conversations", conversationTests},
 		{"Observe", observeTests},
 		{"EventLog", eventLogTests},
+		{"Dashboard", dashboardTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,57 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
+	"github.com/switchboard-gw/switchboard/internal/web"
+)
+
+// dashboard builds the dashboard served at /ui.
+func (n *Node) dashboard() (http.Handler, error) {
+	cfg, d := n.cfg, n.cfg.Dashboard
+	u, _ := url.Parse(cfg.PublicURL)
+	return web.New(web.Config{
+		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "web"),
+		User: d.User, Password: d.Password, SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
+		Secure:  u != nil && u.Scheme == "https",
+		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
+		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
+		QueueStats: n.queueStats,
+	})
+}
+
+// queueStats is the queue depth per sender for the dashboard, from the store.
+func (n *Node) queueStats(ctx context.Context) ([]web.SenderQueue, error) {
+	qs, err := n.store.QueueStats(ctx, n.clock())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.SenderQueue, 0, len(qs))
+	for _, q := range qs {
+		out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred, OldestDue: q.OldestDueAt})
+	}
+	return out, nil
+}
+
+// explainCode is the runbook text of a provider error code, from the Twilio code table.
+func explainCode(code int) web.CodeInfo {
+	info := twilio.LookupCode(code)
+	ci := web.CodeInfo{Code: code, Title: info.Title, Explanation: info.Explanation, DocURL: info.DocURL(), Known: info.Known}
+	switch info.Outcome {
+	case switchboard.OutcomeRetry:
+		ci.Advice = "Safe to send again: the provider did not process the request. Switchboard retries these itself with backoff."
+	case switchboard.OutcomeRetrySlow:
+		ci.Advice = "Send again later, more slowly: the sender's queue at the provider was full. Switchboard retries these itself, much later."
+	case switchboard.OutcomeAmbiguous:
+		ci.Advice = "It may have arrived: Switchboard asks the provider before any new attempt. Check the timeline before retrying."
+	case switchboard.OutcomeOptedOut:
+		ci.Advice = "Do not send again: the recipient opted out. Only their START (or an opt-in you can prove) allows messages again."
+	default:
+		ci.Advice = "Sending the same message again will most likely fail the same way; fix the cause first (see above)."
+	}
+	return ci
+}

@@ -1,0 +1,220 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+// CreateSession stores a new dashboard session.
+func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
+	if s == nil || s.Hash == "" || s.Subject == "" {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_session", "a session needs a hash and a subject")
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, s.Hash, s.Subject, s.APIKeyHash, s.CreatedAt, s.ExpiresAt)
+	if _, ok := uniqueViolation(err); ok {
+		return switchboard.Errorf(switchboard.ECONFLICT, "session_exists", "the session exists")
+	} else if err != nil {
+		return wrap("insert session", err)
+	}
+	return nil
+}
+
+// GetSession returns an unexpired session, or ENOTFOUND.
+func (db *DB) GetSession(ctx context.Context, hash string, now time.Time) (*switchboard.DashboardSession, error) {
+	var s switchboard.DashboardSession
+	err := db.pool.QueryRow(ctx, `SELECT hash, subject, api_key_hash, created_at, expires_at FROM dashboard_sessions
+		WHERE hash = $1 AND expires_at > $2`, hash, now).Scan(&s.Hash, &s.Subject, &s.APIKeyHash, &s.CreatedAt, &s.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "session_not_found", "no such session")
+	} else if err != nil {
+		return nil, wrap("session", err)
+	}
+	s.CreatedAt, s.ExpiresAt = utc(s.CreatedAt), utc(s.ExpiresAt)
+	return &s, nil
+}
+
+// DeleteSession removes a session.
+func (db *DB) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM dashboard_sessions WHERE hash = $1`, hash); err != nil {
+		return wrap("delete session", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes expired sessions.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM dashboard_sessions WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, wrap("delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// SearchMessages lists messages newest first by the criteria of q.
+func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
+	var w where
+	if len(q.Statuses) > 0 {
+		statuses := make([]string, len(q.Statuses))
+		for i, s := range q.Statuses {
+			statuses[i] = string(s)
+		}
+		w.add("status = ANY(?)", statuses)
+	}
+	if q.To != "" {
+		w.add("to_number = ?", q.To)
+	}
+	if q.ToSuffix != "" {
+		// The suffix is digits only (the caller checks), so it holds no LIKE wildcard.
+		w.add("to_number LIKE ?", "%"+q.ToSuffix)
+	}
+	if q.From != "" {
+		w.add("from_number = ?", q.From)
+	}
+	if q.ErrorCode != 0 {
+		w.add("error_code = ?", q.ErrorCode)
+	}
+	if q.CreatedAfter != nil {
+		w.add("created_at >= ?", *q.CreatedAfter)
+	}
+	if q.CreatedBefore != nil {
+		w.add("created_at < ?", *q.CreatedBefore)
+	}
+	if q.Cursor != "" {
+		w.add("id < ?", q.Cursor)
+	}
+	limit := clampLimit(q.Limit)
+	cond, n := w.sql()
+	sq := "SELECT " + messageCols + " FROM messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	msgs, err := scanMessages(db.pool.Query(ctx, sq, append(w.args, limit+1)...))
+	if err != nil {
+		return nil, "", wrap("search messages", err)
+	}
+	var next string
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		next = msgs[limit-1].ID
+	}
+	return msgs, next, nil
+}
+
+// FailuresByCode counts failed and undelivered messages by error code.
+func (db *DB) FailuresByCode(ctx context.Context, since, until time.Time) ([]switchboard.FailureCount, error) {
+	rows, err := db.pool.Query(ctx, `SELECT error_code, count(*), max(updated_at) FROM messages
+		WHERE status IN ('failed', 'undelivered', 'blocked') AND updated_at >= $1 AND updated_at < $2
+		GROUP BY error_code ORDER BY count(*) DESC, error_code`, since, until)
+	if err != nil {
+		return nil, wrap("failures by code", err)
+	}
+	defer rows.Close()
+	var out []switchboard.FailureCount
+	for rows.Next() {
+		var (
+			f     switchboard.FailureCount
+			count int64
+		)
+		if err := rows.Scan(&f.ErrorCode, &count, &f.Last); err != nil {
+			return nil, wrap("failures by code", err)
+		}
+		f.Count, f.Last = int(count), utc(f.Last)
+		out = append(out, f)
+	}
+	return out, rowsErr("failures by code", rows)
+}
+
+// latencyColumns counts the delivered messages into the buckets of switchboard.LatencyBounds,
+// lat being a latency in microseconds (NULL when not delivered).
+func latencyColumns() string {
+	var b strings.Builder
+	lo := int64(-1)
+	for _, bound := range switchboard.LatencyBounds {
+		hi := bound.Microseconds()
+		fmt.Fprintf(&b, ", count(*) FILTER (WHERE lat > %d AND lat <= %d)", lo, hi-1)
+		lo = hi - 1
+	}
+	fmt.Fprintf(&b, ", count(*) FILTER (WHERE lat > %d)", lo)
+	return b.String()
+}
+
+// DeliveryStats aggregates messages by time bucket, sender and category. Times are turned into
+// microseconds since the epoch so that buckets align as SQLite's do.
+func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
+	bu := bucket.Microseconds()
+	if bu <= 0 {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
+	}
+	q := `WITH d AS (
+		SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint AS cu, m.from_number, m.category, m.status,
+			(extract(epoch FROM (SELECT min(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status IN ('delivered', 'read')) - m.created_at) * 1000000)::bigint AS lat
+		FROM messages m WHERE m.created_at >= $2 AND m.created_at < $3)
+	SELECT cu - (cu % $1) AS b, from_number, category, count(*),
+		count(*) FILTER (WHERE status IN ('delivered', 'read')),
+		count(*) FILTER (WHERE status IN ('failed', 'undelivered')),
+		coalesce(sum(lat), 0)::bigint` + latencyColumns() + `
+	FROM d GROUP BY 1, from_number, category ORDER BY 1, from_number, category`
+	rows, err := db.pool.Query(ctx, q, bu, since, until)
+	if err != nil {
+		return nil, wrap("delivery stats", err)
+	}
+	defer rows.Close()
+	var out []switchboard.DeliveryStat
+	for rows.Next() {
+		var (
+			s                                switchboard.DeliveryStat
+			b, sum, total, delivered, failed int64
+			lat                              [6]int64
+			from, category                   string
+		)
+		dst := []any{&b, &from, &category, &total, &delivered, &failed, &sum}
+		for i := range lat {
+			dst = append(dst, &lat[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, wrap("delivery stats", err)
+		}
+		s.Bucket, s.From, s.Category = time.UnixMicro(b).UTC(), from, switchboard.Category(category)
+		s.Total, s.Delivered, s.Failed = int(total), int(delivered), int(failed)
+		s.LatencySum = time.Duration(sum) * time.Microsecond
+		for i := range lat {
+			s.Latency[i] = int(lat[i])
+		}
+		out = append(out, s)
+	}
+	return out, rowsErr("delivery stats", rows)
+}
+
+// OptedOut lists the recipients whose latest record for a scope is an opt-out.
+func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+consentCols+` FROM consent_records
+		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = $1
+		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), clampLimit(limit))
+	if err != nil {
+		return nil, wrap("opted out", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.ConsentRecord
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, wrap("opted out", err)
+		}
+		out = append(out, c)
+	}
+	return out, rowsErr("opted out", rows)
+}
+
+// rowsErr is the error that ended rows, wrapped, or nil.
+func rowsErr(op string, rows pgx.Rows) error {
+	if err := rows.Err(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}

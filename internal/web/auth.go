@@ -1,0 +1,235 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/api"
+)
+
+// Cookie names.
+const (
+	sessionCookie = "sb_session"
+	// loginCookie carries the login form's CSRF token (double submit): there is no session yet.
+	loginCookie = "sb_login"
+)
+
+// session is a signed-in request's session.
+type session struct {
+	*switchboard.DashboardSession
+	// CSRF is the token every form of this session carries.
+	CSRF string
+}
+
+// Who is the session's subject for display: the user name, or the API key's name.
+func (s *session) Who() string {
+	if rest, ok := strings.CutPrefix(s.Subject, "key:"); ok {
+		if i := strings.Index(rest, " ("); i >= 0 && strings.HasSuffix(rest, ")") {
+			return "API key " + rest[i+2:len(rest)-1]
+		}
+		return "API key"
+	}
+	return strings.TrimPrefix(s.Subject, "user:")
+}
+
+// newSecret returns 32 random bytes, URL-safe base64.
+func newSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// hashSecret is the stored form of a session secret.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// csrfToken derives a session's CSRF token from its secret: only a holder of the cookie can know
+// it, and nothing more needs storing.
+func csrfToken(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("switchboard dashboard csrf"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// equal compares secrets in constant time (of their hashes, so that lengths leak nothing either).
+func equal(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// authedFunc is a handler that needs a session.
+type authedFunc func(w http.ResponseWriter, r *http.Request, sess *session)
+
+// authed requires a session: a page without one redirects to the login page, an action without
+// one is refused with 403. An action (POST) must also carry the session's CSRF token.
+func (s *Server) authed(h authedFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := s.session(r)
+		if sess == nil {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				s.renderError(w, r, nil, http.StatusForbidden, "Log in first.")
+				return
+			}
+			http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil || !equal(r.PostFormValue("csrf"), sess.CSRF) {
+				s.renderError(w, r, sess, http.StatusForbidden, "The form's security token is missing or wrong; reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, sess)
+	}
+}
+
+// session returns the request's live session, or nil.
+func (s *Server) session(r *http.Request) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil
+	}
+	ds, err := s.cfg.Store.GetSession(r.Context(), hashSecret(c.Value), s.cfg.Clock())
+	if err != nil {
+		if !switchboard.IsKind(err, switchboard.ENOTFOUND) {
+			s.cfg.Logger.Error("dashboard: reading a session", "err", err)
+		}
+		return nil
+	}
+	if ds.APIKeyHash != "" {
+		// A session opened with an API key ends when the key is revoked.
+		if _, err := s.cfg.Store.GetAPIKeyByHash(r.Context(), ds.APIKeyHash); err != nil {
+			return nil
+		}
+	}
+	return &session{DashboardSession: ds, CSRF: csrfToken(c.Value)}
+}
+
+// safeNext is where to go after login: a dashboard path, never another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/ui/"
+	}
+	return next
+}
+
+type loginData struct {
+	Next         string
+	CSRF         string
+	PasswordForm bool
+	User         string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.session(r) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.showLogin(w, r, http.StatusOK, "", "")
+}
+
+// showLogin renders the login form with a fresh login CSRF token.
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, msg, flash string) {
+	token, err := newSecret()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/ui/login", HttpOnly: true,
+		Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	next := r.FormValue("next")
+	s.render(w, r, status, "login", page{Title: "Log in", Error: msg, Flash: flash, Data: loginData{
+		Next: safeNext(next), CSRF: token, PasswordForm: s.cfg.User != "", User: r.PostFormValue("user")}})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.showLogin(w, r, http.StatusBadRequest, "The form could not be read.", "")
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || c.Value == "" || !equal(c.Value, r.PostFormValue("csrf")) {
+		s.showLogin(w, r, http.StatusForbidden, "The form's security token is missing or wrong; try again.", "")
+		return
+	}
+	ip, now := clientIP(r), s.cfg.Clock()
+	if s.limiter.blocked(ip, now) {
+		w.Header().Set("Retry-After", "600")
+		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed logins from your address; wait a few minutes.", "")
+		return
+	}
+	ds := &switchboard.DashboardSession{CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	switch {
+	case r.PostFormValue("api_key") != "":
+		hash := api.HashSecret(strings.TrimSpace(r.PostFormValue("api_key")))
+		key, err := s.cfg.Store.GetAPIKeyByHash(r.Context(), hash)
+		if err != nil {
+			if !switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {
+				s.fail(w, r, nil, err)
+				return
+			}
+			s.limiter.fail(ip, now)
+			s.cfg.Logger.Warn("dashboard: login refused", "method", "api_key", "ip", ip)
+			s.showLogin(w, r, http.StatusUnauthorized, "Unknown or revoked API key.", "")
+			return
+		}
+		ds.Subject, ds.APIKeyHash = "key:"+key.ID+" ("+key.Name+")", hash
+	case r.PostFormValue("user") != "" || r.PostFormValue("password") != "":
+		userOK := s.cfg.User != "" && equal(r.PostFormValue("user"), s.cfg.User)
+		passOK := s.cfg.Password != "" && equal(r.PostFormValue("password"), s.cfg.Password)
+		if !userOK || !passOK {
+			s.limiter.fail(ip, now)
+			s.cfg.Logger.Warn("dashboard: login refused", "method", "password", "ip", ip)
+			s.showLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.", "")
+			return
+		}
+		ds.Subject = "user:" + s.cfg.User
+	default:
+		s.showLogin(w, r, http.StatusBadRequest, "Enter an API key, or a user name and password.", "")
+		return
+	}
+	secret, err := newSecret()
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	ds.Hash = hashSecret(secret)
+	if err := s.cfg.Store.CreateSession(r.Context(), ds); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if _, err := s.cfg.Store.DeleteExpiredSessions(r.Context(), now); err != nil {
+		s.cfg.Logger.Warn("dashboard: deleting expired sessions", "err", err)
+	}
+	s.cfg.Logger.Info("dashboard: login", "subject", ds.Subject, "ip", ip)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/ui", HttpOnly: true, Secure: s.cfg.Secure,
+		SameSite: http.SameSiteStrictMode, Expires: ds.ExpiresAt})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/ui/login", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) {
+	if err := s.cfg.Store.DeleteSession(r.Context(), sess.Hash); err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
+	s.cfg.Logger.Info("dashboard: logout", "subject", sess.Subject)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/ui", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}

@@ -1,0 +1,303 @@
+// Package web serves Switchboard's dashboard at /ui: server-rendered HTML (html/template, embedded
+// in the binary, no JavaScript), for the on-call engineer and support staff. It answers "did she
+// get the text, and if not, why?": a message search, each message's timeline with the raw provider
+// payloads and runbook text for its error code, failures grouped by code, delivery rate and
+// latency per sender and category, queue depth, inbound messages and the opt-out list; and it
+// cancels queued messages, retries failed ones and exports a search as CSV.
+//
+// Every page needs a login (an API key, or the configured user and password). Sessions live in
+// the store, hashed, so that every node on one database knows them and logout ends them; every
+// form carries a CSRF token derived from the session's secret. See docs/architecture.md.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+//go:embed templates/*.html static/style.css
+var assets embed.FS
+
+// Prefix is the path the dashboard is served under.
+const Prefix = "/ui"
+
+// CodeInfo explains a provider error code: what it means and what to do about it.
+type CodeInfo struct {
+	Code        int
+	Title       string
+	Explanation string
+	// Advice says whether sending the message again could help.
+	Advice string
+	DocURL string
+	Known  bool
+}
+
+// SenderQueue is the queue of one sender: messages waiting to be sent.
+type SenderQueue struct {
+	From string
+	// Ready counts the waiting messages that are due; Deferred those due later (send_at, quiet
+	// hours, retry backoff).
+	Ready, Deferred int64
+	// OldestDue is when the longest-waiting ready message became due, nil when none is ready.
+	OldestDue *time.Time
+}
+
+// Config wires a Server.
+type Config struct {
+	Store  switchboard.Store
+	Clock  switchboard.Clock
+	Logger *slog.Logger
+	// User and Password allow a password login; empty User allows API keys only.
+	User, Password string
+	// SessionTTL is how long a login lasts (default 12 h).
+	SessionTTL time.Duration
+	// LoginRate failed logins are allowed per client address per LoginWindow (defaults 10, 10 min).
+	LoginRate   int
+	LoginWindow time.Duration
+	// Secure marks the session cookie Secure: set it when the public URL is https.
+	Secure bool
+	// Senders are the configured senders; a retry is refused for a sender no longer among them.
+	Senders []switchboard.Sender
+	// DefaultValidity is the validity of a retry (default 10 h).
+	DefaultValidity time.Duration
+	// ExplainCode explains a provider error code; nil shows codes without explanation.
+	ExplainCode func(code int) CodeInfo
+	// QueueStats reports the queue of every sender; nil shows that it is not available.
+	QueueStats func(ctx context.Context) ([]SenderQueue, error)
+	// CheckAccept applies the acceptance rules (consent) to a retry before it is stored; nil
+	// checks nothing.
+	CheckAccept func(ctx context.Context, m *switchboard.Message) error
+	// OnAccepted is called after a retry is stored, to wake the dispatcher.
+	OnAccepted func()
+}
+
+// Server is the dashboard.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	pages    map[string]*template.Template
+	css      []byte
+	cssHash  string
+	limiter  loginLimiter
+	senders  map[string]bool
+	patterns []string
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("web: no store")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = switchboard.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.LoginRate <= 0 {
+		cfg.LoginRate = 10
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 10 * time.Minute
+	}
+	if cfg.DefaultValidity <= 0 {
+		cfg.DefaultValidity = 10 * time.Hour
+	}
+	if cfg.ExplainCode == nil {
+		cfg.ExplainCode = func(code int) CodeInfo { return CodeInfo{Code: code, Title: fmt.Sprintf("Error %d", code)} }
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, senders: map[string]bool{}}
+	for _, snd := range cfg.Senders {
+		s.senders[snd.From] = true
+	}
+	s.limiter = loginLimiter{rate: cfg.LoginRate, window: cfg.LoginWindow, m: map[string]*attempts{}}
+	var err error
+	if s.css, err = assets.ReadFile("static/style.css"); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(s.css)
+	s.cssHash = "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "templates/")
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", base, err)
+		}
+		s.pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the dashboard.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src '"+s.cssHash+"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Routes returns the patterns the dashboard serves, in the order they were registered.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
+func (s *Server) routes() {
+	s.handle("GET /ui/login", s.loginPage)
+	s.handle("POST /ui/login", s.login)
+	s.handle("POST /ui/logout", s.authed(s.logout))
+	s.handle("GET /ui/{$}", s.authed(s.overview))
+	s.handle("GET /ui/messages", s.authed(s.messages))
+	s.handle("GET /ui/messages.csv", s.authed(s.exportCSV))
+	s.handle("GET /ui/messages/{id}", s.authed(s.message))
+	s.handle("POST /ui/messages/{id}/cancel", s.authed(s.cancel))
+	s.handle("POST /ui/messages/{id}/retry", s.authed(s.retry))
+	s.handle("GET /ui/failures", s.authed(s.failures))
+	s.handle("GET /ui/charts", s.authed(s.charts))
+	s.handle("GET /ui/inbound", s.authed(s.inbound))
+	s.handle("GET /ui/optouts", s.authed(s.optouts))
+	s.handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) })
+	// Anything else under /ui: not found for a session, the login page for anyone else.
+	s.handle("/ui/", s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {
+		s.renderError(w, r, sess, http.StatusNotFound, "No such page.")
+	}))
+}
+
+// page is what every page template receives.
+type page struct {
+	Title   string
+	Nav     string
+	Session *session
+	CSS     template.CSS
+	Flash   string
+	Error   string
+	Data    any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t, ok := s.pages[name]
+	if !ok {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	p.CSS = template.CSS(s.css) //nolint:gosec // our own embedded stylesheet
+	var b strings.Builder
+	if err := t.Execute(&b, p); err != nil {
+		s.cfg.Logger.Error("dashboard: rendering", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// renderError shows an error page; the message is ours, never the client's input.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, sess *session, status int, msg string) {
+	s.render(w, r, status, "error", page{Title: http.StatusText(status), Session: sess, Error: msg})
+}
+
+// fail shows err: an application error's message with its status, anything else as an internal
+// error (logged in full).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	kind := switchboard.ErrorKindOf(err)
+	status := http.StatusInternalServerError
+	switch kind {
+	case switchboard.EINVALID:
+		status = http.StatusBadRequest
+	case switchboard.ENOTFOUND:
+		status = http.StatusNotFound
+	case switchboard.ECONFLICT:
+		status = http.StatusConflict
+	case switchboard.EUNPROCESSABLE:
+		status = http.StatusUnprocessableEntity
+	case switchboard.EFORBIDDEN:
+		status = http.StatusForbidden
+	}
+	msg := "Internal error; see the node's log."
+	if status == http.StatusInternalServerError {
+		s.cfg.Logger.Error("dashboard: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		msg = switchboard.ErrorMessage(err)
+	}
+	s.renderError(w, r, sess, status, msg)
+}
+
+// clientIP is the address a request came from (the connection's, not a forwarded header, which
+// a client could forge to escape the login limit).
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// loginLimiter counts failed logins per client address in fixed windows.
+type loginLimiter struct {
+	mu     sync.Mutex
+	rate   int
+	window time.Duration
+	m      map[string]*attempts
+}
+
+type attempts struct {
+	start time.Time
+	n     int
+}
+
+// blocked reports whether ip has used up its failed logins at now.
+func (l *loginLimiter) blocked(ip string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.m[ip]
+	return ok && now.Sub(a.start) < l.window && a.n >= l.rate
+}
+
+// fail records a failed login of ip at now.
+func (l *loginLimiter) fail(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) > 100000 { // bounded memory under a spray of addresses
+		for k, a := range l.m {
+			if now.Sub(a.start) >= l.window {
+				delete(l.m, k)
+			}
+		}
+	}
+	a, ok := l.m[ip]
+	if !ok || now.Sub(a.start) >= l.window {
+		a = &attempts{start: now}
+		l.m[ip] = a
+	}
+	a.n++
+}
