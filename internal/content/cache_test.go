@@ -30,10 +30,11 @@ func TestPhoneCacheAgreesWithLibphonenumber(t *testing.T) {
 				t.Fatalf("NormalizePhone(%q) = %q, %v; want %q", in, got, err, want)
 			}
 		}
-		zones, ok := phoneTimezones(want)
-		if !ok {
-			t.Fatalf("%q: no time zone answer", want)
+		parsed, err := phonenumbers.Parse(want, "")
+		if err != nil {
+			t.Fatal(err)
 		}
+		zones := numberTimezones(parsed)
 		for range 2 {
 			if got := PhoneTimezones(want); !slices.Equal(got, zones) {
 				t.Fatalf("PhoneTimezones(%q) = %v, want %v", want, got, zones)
@@ -56,6 +57,22 @@ func TestPhoneCacheRefusalsAreNotCached(t *testing.T) {
 	}
 	if n := c.len(); n != 0 {
 		t.Fatalf("the cache holds %d entries after refusals", n)
+	}
+}
+
+// TestPhoneTimezonesOfInvalidNumbers checks that a number libphonenumber can parse but does not
+// hold valid still gets the zones of its prefix, as before the cache.
+func TestPhoneTimezonesOfInvalidNumbers(t *testing.T) {
+	t.Parallel()
+	if _, err := NormalizePhone("+15555550100"); err == nil {
+		t.Fatal("+15555550100 is valid after all; pick another invalid number")
+	}
+	n, err := phonenumbers.Parse("+15555550100", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := PhoneTimezones("+15555550100"), numberTimezones(n); !slices.Equal(got, want) {
+		t.Fatalf("PhoneTimezones = %v, want %v", got, want)
 	}
 }
 

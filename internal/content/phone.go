@@ -78,7 +78,8 @@ func lookupPhone(s string) (phoneInfo, error) {
 	if err != nil {
 		return phoneInfo{}, err
 	}
-	info := phoneInfo{e164: phonenumbers.Format(n, phonenumbers.E164), region: phonenumbers.GetRegionCodeForNumber(n)}
+	info := phoneInfo{e164: phonenumbers.Format(n, phonenumbers.E164), region: phonenumbers.GetRegionCodeForNumber(n),
+		zones: numberTimezones(n)}
 	if len(info.region) != 2 || info.region == phonenumbers.UNKNOWN_REGION {
 		info.region = "" // "001" stands for non-geographic entities
 	}

@@ -9,29 +9,27 @@ import (
 
 // PhoneTimezones returns the IANA time zones a phone number may be in, according to
 // libphonenumber's prefix data (one for most numbers, several for a US area code that spans
-// zones, none when unknown). Zones this machine's tz database lacks are left out.
-// The slice returned is the caller's own.
+// zones, none when unknown). Zones this machine's tz database lacks are left out. The slice
+// returned is the caller's own.
+//
+// A valid number (see NormalizePhone) is answered from the cache of valid numbers; anything else
+// is parsed leniently, as it always was, and not cached.
 func PhoneTimezones(e164 string) []*time.Location {
-	if zones, ok := zoneCache.get([]byte(e164)); ok {
-		return slices.Clone(zones)
+	if info, err := lookupPhone(e164); err == nil {
+		return slices.Clone(info.zones)
 	}
-	zones, ok := phoneTimezones(e164)
-	if ok {
-		zoneCache.put([]byte(e164), zones)
-	}
-	return slices.Clone(zones)
-}
-
-// phoneTimezones looks the zones up; ok is false when the number could not be parsed (and the
-// answer must not be cached).
-func phoneTimezones(e164 string) (_ []*time.Location, ok bool) {
 	num, err := phonenumbers.Parse(e164, "")
 	if err != nil {
-		return nil, false
+		return nil
 	}
+	return numberTimezones(num)
+}
+
+// numberTimezones returns the zones of a parsed number.
+func numberTimezones(num *phonenumbers.PhoneNumber) []*time.Location {
 	names, err := phonenumbers.GetTimezonesForNumber(num)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	var out []*time.Location
 	for _, n := range names {
@@ -42,5 +40,5 @@ func phoneTimezones(e164 string) (_ []*time.Location, ok bool) {
 			out = append(out, loc)
 		}
 	}
-	return out, true
+	return out
 }
