@@ -53,3 +53,35 @@ type testingWriter struct{ b []byte }
 
 func (w *testingWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 func (w *testingWriter) String() string              { return string(w.b) }
+
+// TestRateSmoke runs the rate bench briefly: every sender must send, and the figures must be
+// filled in. (Whether the rates hold ±3% is judged on longer runs: over a second the burst
+// dominates.)
+func TestRateSmoke(t *testing.T) {
+	t.Parallel()
+	cfg := bench.Config{
+		Duration: 1500 * time.Millisecond, Concurrency: 4,
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	rs, err := bench.Run(t.Context(), "rate", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || len(rs[0].Rates) != 3 {
+		t.Fatalf("results %+v: want one with three senders' rates", rs)
+	}
+	text := new(testingWriter)
+	if err := rs[0].WriteText(text); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", text)
+	for _, r := range rs[0].Rates {
+		if r.Sent <= r.Burst || r.Achieved <= 0 {
+			t.Errorf("%s: sent %d (burst %d), achieved %.2f/s", r.From, r.Sent, r.Burst, r.Achieved)
+		}
+		// Never more than the burst plus the rate, even in a short run.
+		if r.MaxExcess > 0 {
+			t.Errorf("%s: %.1f sends beyond burst + rate × window", r.From, r.MaxExcess)
+		}
+	}
+}

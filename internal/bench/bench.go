@@ -122,6 +122,8 @@ type Result struct {
 	Ceilings  []Ceiling `json:"ceilings"`
 	// Backlog holds the backlog bench's own figures (nil for the others).
 	Backlog *BacklogFigures `json:"backlog,omitempty"`
+	// Rates holds the rate bench's figures, one per sender.
+	Rates []SenderRate `json:"rates,omitempty"`
 	// Verified reports the end-of-run check described by Check (messages delivered, none
 	// handed over twice...).
 	Verified bool     `json:"verified"`
@@ -226,8 +228,11 @@ func Run(ctx context.Context, name string, cfg Config) ([]*Result, error) {
 	case "backlog":
 		r, err := Backlog(ctx, cfg)
 		return []*Result{r}, err
+	case "rate":
+		r, err := Rate(ctx, cfg)
+		return []*Result{r}, err
 	}
-	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog or all)", name)
+	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog, rate or all)", name)
 }
 
 // All runs every bench in turn. With a database of the user's (--database), dispatch runs first:
