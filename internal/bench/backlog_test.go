@@ -79,9 +79,11 @@ func TestRateSmoke(t *testing.T) {
 		if r.Sent <= r.Burst || r.Achieved <= 0 {
 			t.Errorf("%s: sent %d (burst %d), achieved %.2f/s", r.From, r.Sent, r.Burst, r.Achieved)
 		}
-		// Never more than the burst plus the rate, even in a short run.
-		if r.MaxExcess > 0 {
-			t.Errorf("%s: %.1f sends beyond burst + rate × window", r.From, r.MaxExcess)
+		// The limiter never grants more than the burst plus the rate, even in a short run. (The
+		// provider calls' own excess is not judged here: on a loaded machine a slow commit between
+		// grant and call bunches them; docs/performance.md.)
+		if r.ReservedMaxExcess > 0 {
+			t.Errorf("%s: the limiter granted %.1f sends beyond burst + rate × window", r.From, r.ReservedMaxExcess)
 		}
 	}
 }
