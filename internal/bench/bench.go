@@ -47,6 +47,8 @@ type Config struct {
 	// Messages is the backlog the dispatch bench enqueues (default 5,000 per second of Duration,
 	// the dispatch bar).
 	Messages int
+	// Backlog is how many messages the backlog bench queues (default DefaultBacklog).
+	Backlog int
 	// CPUProfile, when set, names the file a CPU profile of the measured phase is written to.
 	// With several benches the bench's name is added before the extension; dispatch adds
 	// -no-callbacks for its second run.
@@ -118,6 +120,10 @@ type Result struct {
 	// are low.
 	LoadAvg1m float64   `json:"load_avg_1m"`
 	Ceilings  []Ceiling `json:"ceilings"`
+	// Backlog holds the backlog bench's own figures (nil for the others).
+	Backlog *BacklogFigures `json:"backlog,omitempty"`
+	// Rates holds the rate bench's figures, one per sender.
+	Rates []SenderRate `json:"rates,omitempty"`
 	// Verified reports the end-of-run check described by Check (messages delivered, none
 	// handed over twice...).
 	Verified bool     `json:"verified"`
@@ -219,8 +225,14 @@ func Run(ctx context.Context, name string, cfg Config) ([]*Result, error) {
 		return Dispatch(ctx, cfg)
 	case "all":
 		return All(ctx, cfg)
+	case "backlog":
+		r, err := Backlog(ctx, cfg)
+		return []*Result{r}, err
+	case "rate":
+		r, err := Rate(ctx, cfg)
+		return []*Result{r}, err
 	}
-	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch or all)", name)
+	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog, rate or all)", name)
 }
 
 // All runs every bench in turn. With a database of the user's (--database), dispatch runs first:

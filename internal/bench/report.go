@@ -44,6 +44,9 @@ func (r *Result) RatioSentence() string {
 	for _, c := range r.Ceilings {
 		parts = append(parts, fmt.Sprintf("%.0f%% of %s", 100*c.Ratio, c.What))
 	}
+	if len(parts) == 0 {
+		return r.Bench + ": no ceiling applies"
+	}
 	return r.Bench + " = " + strings.Join(parts, ", ")
 }
 

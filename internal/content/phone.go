@@ -45,30 +45,51 @@ func invalidPhone(format string, args ...any) error {
 // Errors are *switchboard.Error with kind EINVALID and code CodeInvalidPhoneNumber; their message
 // says what is wrong and quotes nothing but pieces of s.
 func NormalizePhone(s string) (string, error) {
-	n, err := parsePhone(s)
+	info, err := lookupPhone(s)
 	if err != nil {
 		return "", err
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	return info.e164, nil
 }
 
 // PhoneRegion returns the ISO 3166-1 alpha-2 region of a phone number in international form, e.g.
 // "US" for +14155550100 and "GB" for +442071838750. It returns "" when the number is not valid
 // (see NormalizePhone) and for numbers of non-geographic services such as +800 freephone.
 func PhoneRegion(e164 string) string {
-	n, err := parsePhone(e164)
+	info, err := lookupPhone(e164)
 	if err != nil {
 		return ""
 	}
-	region := phonenumbers.GetRegionCodeForNumber(n)
-	if len(region) != 2 || region == phonenumbers.UNKNOWN_REGION {
-		return "" // "001" stands for non-geographic entities
-	}
-	return region
+	return info.region
 }
 
-// parsePhone applies NormalizePhone's rules and returns the parsed, valid number.
-func parsePhone(s string) (*phonenumbers.PhoneNumber, error) {
+// lookupPhone applies NormalizePhone's rules, answering from the cache when the same digits
+// were valid before.
+func lookupPhone(s string) (phoneInfo, error) {
+	var buf [1 + maxPhoneInput]byte
+	digits, err := phoneInput(s, buf[:0])
+	if err != nil {
+		return phoneInfo{}, err
+	}
+	if info, ok := phoneCache.get(digits); ok {
+		return info, nil
+	}
+	n, err := parsePhone(digits)
+	if err != nil {
+		return phoneInfo{}, err
+	}
+	info := phoneInfo{e164: phonenumbers.Format(n, phonenumbers.E164), region: phonenumbers.GetRegionCodeForNumber(n),
+		zones: numberTimezones(n)}
+	if len(info.region) != 2 || info.region == phonenumbers.UNKNOWN_REGION {
+		info.region = "" // "001" stands for non-geographic entities
+	}
+	phoneCache.put(digits, info)
+	return info, nil
+}
+
+// phoneInput checks the form of s (a "+", then digits and the separators NormalizePhone allows,
+// at most 15 digits) and appends "+" and its digits to buf.
+func phoneInput(s string, buf []byte) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
@@ -79,8 +100,7 @@ func parsePhone(s string) (*phonenumbers.PhoneNumber, error) {
 		return nil, invalidPhone("phone number must start with + and the country code (E.164 format), e.g. %s", e164Example)
 	}
 
-	var buf [1 + maxPhoneInput]byte
-	digits := append(buf[:0], '+')
+	digits := append(buf, '+')
 	for i, r := range s[1:] {
 		switch {
 		case r >= '0' && r <= '9':
@@ -97,7 +117,12 @@ func parsePhone(s string) (*phonenumbers.PhoneNumber, error) {
 	case nd > maxE164Digits:
 		return nil, invalidPhone("phone number has %d digits; E.164 allows at most %d, country code included", nd, maxE164Digits)
 	}
+	return digits, nil
+}
 
+// parsePhone checks "+" and digits against libphonenumber's metadata and returns the parsed,
+// valid number.
+func parsePhone(digits []byte) (*phonenumbers.PhoneNumber, error) {
 	n, err := phonenumbers.Parse(string(digits), phonenumbers.UNKNOWN_REGION)
 	if err != nil {
 		if errors.Is(err, phonenumbers.ErrInvalidCountryCode) {

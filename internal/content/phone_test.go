@@ -3,6 +3,7 @@ package content
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -254,4 +255,12 @@ func ExampleSegments() {
 	// 1 GSM-7
 	// 2 GSM-7
 	// 1 UCS-2
+}
+
+func BenchmarkPhoneTimezones(b *testing.B) {
+	for i := 0; b.Loop(); i++ {
+		if len(PhoneTimezones("+1415555010"+strconv.Itoa(i%10))) == 0 {
+			b.Fatal("no zone")
+		}
+	}
 }

@@ -16,6 +16,13 @@ const (
 	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? ORDER BY at, id`
+
+	// LatestConsent runs on every accept and before every send, nearly always with one scope
+	// (the default pool is "*") or two (a pool and "*"): those two shapes are prepared at Open.
+	qLatestConsent1 = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?)
+		ORDER BY at DESC, id DESC LIMIT 1`
+	qLatestConsent2 = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?, ?)
+		ORDER BY at DESC, id DESC LIMIT 1`
 )
 
 // RecordConsent appends a change to a recipient's consent history.
@@ -52,13 +59,22 @@ func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) 
 	if len(scopes) == 0 {
 		return nil, nil
 	}
-	args := []any{phone}
-	for _, s := range scopes {
-		args = append(args, s)
+	var row *sql.Row
+	switch len(scopes) {
+	case 1:
+		row = db.rstmts[qLatestConsent1].QueryRowContext(ctx, phone, scopes[0])
+	case 2:
+		row = db.rstmts[qLatestConsent2].QueryRowContext(ctx, phone, scopes[0], scopes[1])
+	default:
+		args := []any{phone}
+		for _, s := range scopes {
+			args = append(args, s)
+		}
+		q := `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?` +
+			strings.Repeat(", ?", len(scopes)-1) + `) ORDER BY at DESC, id DESC LIMIT 1`
+		row = db.r.QueryRowContext(ctx, q, args...)
 	}
-	q := `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?` +
-		strings.Repeat(", ?", len(scopes)-1) + `) ORDER BY at DESC, id DESC LIMIT 1`
-	c, err := scanConsent(db.r.QueryRowContext(ctx, q, args...))
+	c, err := scanConsent(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {

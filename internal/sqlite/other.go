@@ -41,12 +41,14 @@ var writeQueries = []string{
 	qEndpointSecrets, qEndpointConfig, qEndpointFailing, qEndpointDisable, qEndpointEnable, qDeleteEndpoint,
 	qDeleteEPDeliv, qInsertDelivery, qClaimDeliveries, qDeliveryByID, qSaveDelivery, qKillPending, qReplayDead,
 	qReleaseDeliver,
+	qSavepoint, qRollbackTo, qRelease,
 }
 
 // readQueries are prepared on the read pool at Open.
 var readQueries = []string{
 	qMessageByID, qMessageBySID, qEvents, qDueSenders, qNextDue, qStaleSending, qGetSticky, qAPIKeyByHash,
 	qListAPIKeys, qListSenders, qAnyUnfanned, qAnyDueDelivery, qEndpointByID, qListEndpoints,
+	qLatestConsent1, qLatestConsent2,
 }
 
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
