@@ -134,6 +134,9 @@ type Store interface {
 	// attempts reset, and enables the endpoint if it was disabled. ENOTFOUND for no endpoint.
 	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
 
+	// VerificationStore keeps one-time-code verifications (verification.go).
+	VerificationStore
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
