@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Consent", consentTests},
 		{"AppEvents", appEventTests},
 		{"Endpoints", endpointTests},
+		{"Verifications", verifyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
