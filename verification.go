@@ -139,11 +139,12 @@ type RefusalFilter struct {
 
 // RateHit is one counter a request counts against: Key (such as "phone:+14155550100") in the
 // fixed window of length Window that holds now. Limit > 0 refuses the request when the window
-// already counts Limit hits; Limit 0 only counts.
+// already counts Limit hits; Limit 0 only counts. Peek reads the counter without counting.
 type RateHit struct {
 	Key    string
 	Window time.Duration
 	Limit  int
+	Peek   bool
 }
 
 // RateResult is the outcome of HitRates.

@@ -236,6 +236,9 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 			}
 		}
 		for i, h := range hits {
+			if h.Peek {
+				continue
+			}
 			if _, err := tx.Exec(ctx, qRateHit, h.Key, now.Truncate(h.Window)); err != nil {
 				return wrap("count rate hit", err)
 			}

@@ -216,6 +216,9 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 			return nil
 		}
 		for i, h := range hits {
+			if h.Peek {
+				continue
+			}
 			start, end := windowOf(now, h.Window)
 			if _, err := t.exec(qRateHit, h.Key, micros(start), micros(end)); err != nil {
 				return fmt.Errorf("sqlite: count rate hit: %w", err)

@@ -166,6 +166,13 @@ func testRateHits(t *testing.T, s switchboard.Store) {
 	if r.Refused != 1 || r.RetryAfter != time.Hour-(time.Minute+10*time.Second) {
 		t.Fatalf("hourly limit: %+v", r)
 	}
+	// A peek reads without counting.
+	peek := []switchboard.RateHit{{Key: "pump:+1", Window: time.Hour, Peek: true}}
+	for range 2 {
+		if r, err := s.HitRates(t.Context(), peek, next); err != nil || r.Refused != -1 || r.Counts[0] != 3 {
+			t.Fatalf("peek: %+v %v", r, err)
+		}
+	}
 	if _, err := s.HitRates(t.Context(), []switchboard.RateHit{{Key: "x"}}, now); !switchboard.IsKind(err, switchboard.EINVALID) {
 		t.Fatalf("a hit without a window: %v", err)
 	}
