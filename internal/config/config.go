@@ -99,6 +99,8 @@ type Config struct {
 	PublicURLDefaulted bool
 	// ConfigFile is the YAML file the settings were read from, if any.
 	ConfigFile string
+	// Verify are the settings of one-time-code verifications.
+	Verify VerifyConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -350,6 +352,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
 	}
 	if err := c.buildEvents(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildVerify(v); err != nil {
 		return nil, err
 	}
 

@@ -29,6 +29,7 @@ type Metrics struct {
 	webhookSeconds   *prometheus.HistogramVec
 	callbacks        *prometheus.CounterVec
 	optOuts          *prometheus.CounterVec
+	verify           verifyMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -65,6 +66,7 @@ func New() *Metrics {
 		m.rateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
 		f(c)
 	}
+	m.registerVerify()
 	return m
 }
 
@@ -73,7 +75,8 @@ func Names() []string {
 	return []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
 		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
 		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
-		"switchboard_status_callbacks_total", "switchboard_opt_outs_total"}
+		"switchboard_status_callbacks_total", "switchboard_opt_outs_total", verifyNames[0], verifyNames[1], verifyNames[2],
+		verifyNames[3], verifyNames[4]}
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -23,6 +23,11 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.Webhook("status", "ok", time.Millisecond)
 	m.Callback("delivered", switchboard.CallbackResult{Applied: true})
 	m.OptOut(switchboard.ConsentFromKeyword)
+	m.VerificationStarted("US", "sms")
+	m.VerificationApproved("", "sms")
+	m.VerificationFailed("US", "call", "expired")
+	m.VerificationRefused("rate_limited_phone")
+	m.VerificationFallback("sms", "call")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

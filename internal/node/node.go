@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -58,6 +59,7 @@ type Node struct {
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
+	verify    *verify.Service
 
 	ln  net.Listener
 	srv *http.Server
@@ -76,6 +78,10 @@ type Options struct {
 	DispatchConfig func(*dispatch.Config)
 	// EventsConfig adjusts the event worker's configuration before it starts.
 	EventsConfig func(*events.Config)
+	// VerifyCaller places the voice calls of verifications (nil: no call channel).
+	VerifyCaller verify.Caller
+	// VerifyConfig adjusts the verification service's configuration before it starts.
+	VerifyConfig func(*verify.Config)
 }
 
 // Open opens the store, starts the in-process simulator when configured, and listens on the
@@ -149,11 +155,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		n.templates.Store(cat)
 	}
+	if err := n.openVerify(ctx, opts); err != nil {
+		return nil, err
+	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 		Endpoints: n.endpointsAPI(),
+		Verify:    n.verify,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -325,6 +335,7 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.disp.Run(dctx)
 	}()
 	n.startEvents(dctx)
+	go n.verify.Run(dctx, time.Second)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil

@@ -332,6 +332,15 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		return nil, err
 	}
 	if err := s.deliver(ctx, v, len(v.SendAttempts)-1, code, now); err != nil {
+		if switchboard.ErrorCodeOf(err) == "call_failed" {
+			// No code reached anyone: the verification is over, not pending in vain.
+			v.Status, v.UpdatedAt = switchboard.VerificationFailed, now
+			if evs, eerr := s.endEvents(v, now); eerr == nil {
+				if uerr := s.cfg.Store.UpdateVerification(ctx, v, evs); uerr == nil {
+					s.ended(ctx, v)
+				}
+			}
+		}
 		return nil, err
 	}
 	s.started(v)
@@ -350,6 +359,7 @@ func (s *Service) started(v *switchboard.Verification) {
 // that the stored verification names the message before it exists.
 func (s *Service) planSend(v *switchboard.Verification, ch switchboard.VerifyChannel, reason string, now time.Time) switchboard.VerificationSend {
 	send := switchboard.VerificationSend{Channel: ch, Reason: reason, At: now}
+	v.Channel = ch
 	if ch == switchboard.VerifySMS {
 		send.MessageID = switchboard.NewID("msg")
 		at := now.Add(min(s.cfg.FallbackPoll, s.cfg.FallbackAfter))
@@ -359,7 +369,6 @@ func (s *Service) planSend(v *switchboard.Verification, ch switchboard.VerifyCha
 	} else {
 		v.FallbackAt = nil
 	}
-	v.Channel = ch
 	return send
 }
 
