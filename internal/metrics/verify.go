@@ -56,4 +56,6 @@ func (m *Metrics) VerificationFailed(c, channel, status string) {
 func (m *Metrics) VerificationRefused(reason string) { m.verify.refused.WithLabelValues(reason).Inc() }
 
 // VerificationFallback counts a code moved from one channel to another.
-func (m *Metrics) VerificationFallback(from, to string) { m.verify.fallbacks.WithLabelValues(from, to).Inc() }
+func (m *Metrics) VerificationFallback(from, to string) {
+	m.verify.fallbacks.WithLabelValues(from, to).Inc()
+}

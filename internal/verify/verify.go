@@ -436,7 +436,7 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 	for attempt := 0; ; attempt++ {
 		if v.Sends >= v.MaxSends {
 			return nil, s.refuse(ctx, refusal{reason: "max_sends_reached", kind: switchboard.ERATELIMITED, code: "max_sends_reached",
-				detail: fmt.Sprintf("the code of this verification was sent %d times, the most allowed; wait until it expires", v.Sends),
+				detail:     fmt.Sprintf("the code of this verification was sent %d times, the most allowed; wait until it expires", v.Sends),
 				retryAfter: v.ExpiresAt.Sub(now), to: v.To, country: v.Country, userRef: v.UserRef, clientIP: v.ClientIP, verificationID: v.ID})
 		}
 		if s.cfg.Backend == BackendTwilio {
