@@ -193,6 +193,8 @@ type Simulator struct {
 
 	sched scheduler
 	cbq   chan *callbackPost
+	// verifyData is the Verify v2 state (verify.go).
+	verifyData verifyState
 	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
@@ -349,6 +351,7 @@ func (s *Simulator) Reset() {
 	s.mu.Unlock()
 	s.sched.clear()
 	s.faults.Store(&Faults{})
+	s.verifyData.reset()
 }
 
 // Stats are counters of the simulator's background work.
