@@ -195,7 +195,7 @@ type Simulator struct {
 	cbq   chan *callbackPost
 	// verifyData is the Verify v2 state (verify.go).
 	verifyData verifyState
-	stats struct {
+	stats      struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 

@@ -271,6 +271,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) 
 	if err != nil {
 		return nil, err
 	}
+	if pending != nil && pending.Sends >= pending.MaxSends {
+		return nil, s.maxSends(ctx, pending, now)
+	}
 	if err := s.admit(ctx, req, country, pending, now); err != nil {
 		return nil, err
 	}
@@ -435,9 +438,7 @@ func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, i
 func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch switchboard.VerifyChannel, now time.Time) (*switchboard.Verification, error) {
 	for attempt := 0; ; attempt++ {
 		if v.Sends >= v.MaxSends {
-			return nil, s.refuse(ctx, refusal{reason: "max_sends_reached", kind: switchboard.ERATELIMITED, code: "max_sends_reached",
-				detail:     fmt.Sprintf("the code of this verification was sent %d times, the most allowed; wait until it expires", v.Sends),
-				retryAfter: v.ExpiresAt.Sub(now), to: v.To, country: v.Country, userRef: v.UserRef, clientIP: v.ClientIP, verificationID: v.ID})
+			return nil, s.maxSends(ctx, v, now)
 		}
 		if s.cfg.Backend == BackendTwilio {
 			sid, _, err := s.cfg.Twilio.StartVerification(ctx, v.To, string(ch), v.Locale)
@@ -497,6 +498,13 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 		s.cfg.Logger.Info("verification code sent again", "verification_id", v.ID, "channel", ch, "sends", v.Sends)
 		return v, nil
 	}
+}
+
+// maxSends refuses another send of v's code.
+func (s *Service) maxSends(ctx context.Context, v *switchboard.Verification, now time.Time) error {
+	return s.refuse(ctx, refusal{reason: "max_sends_reached", kind: switchboard.ERATELIMITED, code: "max_sends_reached",
+		detail:     fmt.Sprintf("the code of this verification was sent %d times, the most allowed; wait until it expires", v.Sends),
+		retryAfter: v.ExpiresAt.Sub(now), to: v.To, country: v.Country, userRef: v.UserRef, clientIP: v.ClientIP, verificationID: v.ID})
 }
 
 func notPending(v *switchboard.Verification) error {
