@@ -553,6 +553,11 @@ func (s *Service) Check(ctx context.Context, id, code string) (*CheckResult, err
 					v.Status = st
 				}
 				match = v.Status == switchboard.VerificationApproved
+				if !match && v.Status == switchboard.VerificationPending && v.Checks >= v.MaxChecks {
+					// Twilio refuses the next check with 60202; the mirror says so now, as the
+					// builtin backend does.
+					v.Status = switchboard.VerificationMaxAttemptsReached
+				}
 			}
 		} else {
 			v.Checks++
