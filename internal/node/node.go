@@ -60,6 +60,8 @@ type Node struct {
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
 	verify    *verify.Service
+	// verifyDone closes when the verification worker has stopped.
+	verifyDone chan struct{}
 
 	ln  net.Listener
 	srv *http.Server
@@ -335,7 +337,11 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.disp.Run(dctx)
 	}()
 	n.startEvents(dctx)
-	go n.verify.Run(dctx, time.Second)
+	n.verifyDone = make(chan struct{})
+	go func() {
+		defer close(n.verifyDone)
+		n.verify.Run(dctx, time.Second)
+	}()
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -413,6 +419,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
 				err = eerr
+			}
+			if n.verifyDone != nil {
+				select {
+				case <-n.verifyDone:
+				case <-ctx.Done():
+				}
 			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {
