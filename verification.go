@@ -169,11 +169,13 @@ type PrefixBlock struct {
 // the rate-limit counters, blocked prefixes and the record of refusals.
 type VerificationStore interface {
 	// CreateVerification stores a new verification (its Version 1) with the events that report it.
+	// A number has at most one pending verification: another pending one for v.To fails with
+	// ECONFLICT verification_pending (expired ones count until their status says so).
 	CreateVerification(ctx context.Context, v *Verification, events []*AppEvent) error
 	// GetVerification returns a verification, or ENOTFOUND.
 	GetVerification(ctx context.Context, id string) (*Verification, error)
-	// PendingVerification returns the newest pending verification of to that expires after now,
-	// or nil.
+	// PendingVerification returns the pending verification of to if it expires after now (a zero
+	// now: whenever it expires), or nil.
 	PendingVerification(ctx context.Context, to string, now time.Time) (*Verification, error)
 	// UpdateVerification stores v over the stored version v.Version (ECONFLICT
 	// verification_conflict when another change came first) with the events that report the

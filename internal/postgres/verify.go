@@ -83,7 +83,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 		_, err := tx.Exec(ctx, qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt)
-		if _, ok := uniqueViolation(err); ok {
+		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
+			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+		} else if ok {
 			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
 		} else if err != nil {
 			return wrap("insert verification", err)

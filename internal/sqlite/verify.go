@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
@@ -71,7 +72,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
 			micros(v.CreatedAt), micros(v.UpdatedAt))
-		if isUnique(err) {
+		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
+			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+		} else if isUnique(err) {
 			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert verification: %w", err)

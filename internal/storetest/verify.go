@@ -97,7 +97,7 @@ func testVerificationConflict(t *testing.T, s switchboard.Store) {
 }
 
 func testVerificationPendingDue(t *testing.T, s switchboard.Store) {
-	old := newVerification("+14155550102", at(0))
+	old := newVerification("+14155550106", at(0))
 	newer := newVerification("+14155550102", at(time.Minute))
 	fb := at(2 * time.Minute)
 	newer.FallbackAt = &fb
@@ -117,6 +117,14 @@ func testVerificationPendingDue(t *testing.T, s switchboard.Store) {
 	}
 	if p, err := s.PendingVerification(t.Context(), "+14155550102", at(11*time.Minute)); err != nil || p != nil {
 		t.Fatalf("an expired verification is not pending: %v %v", p, err)
+	}
+	if p, err := s.PendingVerification(t.Context(), "+14155550102", time.Time{}); err != nil || p == nil || p.ID != newer.ID {
+		t.Fatalf("with a zero time, the expired pending one: %v %v", p, err)
+	}
+	// One pending verification per number, even an expired one whose status still says pending.
+	second := newVerification("+14155550102", at(12*time.Minute))
+	if err := s.CreateVerification(t.Context(), second, nil); !switchboard.IsKind(err, switchboard.ECONFLICT) || switchboard.ErrorCodeOf(err) != "verification_pending" {
+		t.Fatalf("a second pending verification: %v", err)
 	}
 	ids := func(vs []*switchboard.Verification) []string {
 		var out []string
@@ -140,6 +148,14 @@ func testVerificationPendingDue(t *testing.T, s switchboard.Store) {
 	due, _ = s.DueVerifications(t.Context(), at(10*time.Minute), 1)
 	if len(due) != 1 {
 		t.Fatalf("limit: %d", len(due))
+	}
+	// Once it is no longer pending, the number may have a new one.
+	newer.Status, newer.UpdatedAt = switchboard.VerificationExpired, at(12*time.Minute)
+	if err := s.UpdateVerification(t.Context(), newer, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateVerification(t.Context(), second, nil); err != nil {
+		t.Fatalf("a new verification after expiry: %v", err)
 	}
 }
 

@@ -280,6 +280,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) 
 	if pending != nil {
 		return s.resend(ctx, pending, ch, now)
 	}
+	// A pending verification past its lifetime that nobody read yet still holds the number's
+	// one pending place: expire it first.
+	if stale, err := s.cfg.Store.PendingVerification(ctx, req.To, time.Time{}); err != nil {
+		return nil, err
+	} else if stale != nil {
+		if _, err := s.get(ctx, stale.ID); err != nil {
+			return nil, err
+		}
+	}
 	return s.create(ctx, req, ch, country, apiKeyID, now)
 }
 
@@ -305,7 +314,11 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		if err != nil {
 			return nil, err
 		}
-		if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); err != nil {
+		if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); isPendingConflict(err) {
+			// Another start for the number won the race; Twilio answered both with the one
+			// verification, so this start was a resend of it.
+			return s.recordTwilioSend(ctx, v.To, ch, now)
+		} else if err != nil {
 			return nil, err
 		}
 		s.started(v)
@@ -331,7 +344,18 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); err != nil {
+	if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); isPendingConflict(err) {
+		// Another start for the number won the race (a double click): this one is a resend of
+		// that verification's code, never a second code.
+		pending, err := s.cfg.Store.PendingVerification(ctx, v.To, now)
+		if err != nil {
+			return nil, err
+		}
+		if pending == nil {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "another verification of %s changed meanwhile; try again", v.To)
+		}
+		return s.resend(ctx, pending, ch, now)
+	} else if err != nil {
 		return nil, err
 	}
 	if err := s.deliver(ctx, v, len(v.SendAttempts)-1, code, now); err != nil {
@@ -391,7 +415,7 @@ func (s *Service) deliver(ctx context.Context, v *switchboard.Verification, i in
 			s.cfg.Logger.Error("verification call failed", "verification_id", v.ID, "to", content.MaskPhone(v.To), "err", err)
 			return switchboard.Errorf(switchboard.EUNAVAILABLE, "call_failed", "the call that reads the code could not be placed; try again or use sms")
 		}
-		for attempt := 0; attempt < 3; attempt++ {
+		for attempt := 0; attempt < 20; attempt++ {
 			v.SendAttempts[i].CallID = id
 			v.UpdatedAt = now
 			err = s.cfg.Store.UpdateVerification(ctx, v, nil)
@@ -441,23 +465,10 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 			return nil, s.maxSends(ctx, v, now)
 		}
 		if s.cfg.Backend == BackendTwilio {
-			sid, _, err := s.cfg.Twilio.StartVerification(ctx, v.To, string(ch), v.Locale)
-			if err != nil {
+			if _, _, err := s.cfg.Twilio.StartVerification(ctx, v.To, string(ch), v.Locale); err != nil {
 				return nil, s.twilioError(err)
 			}
-			v.ProviderSID = sid
-			v.Sends++
-			v.Channel = ch
-			v.SendAttempts = append(v.SendAttempts, switchboard.VerificationSend{Channel: ch, Reason: "resend", At: now})
-			v.UpdatedAt = now
-			err = s.cfg.Store.UpdateVerification(ctx, v, nil)
-			if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 3 {
-				if v, err = s.cfg.Store.GetVerification(ctx, v.ID); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			return v, err
+			return s.recordTwilioSend(ctx, v.To, ch, now)
 		}
 		code, err := s.codec.Open(v.ID, v.CodeSealed)
 		if err != nil {
@@ -480,7 +491,7 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 		v.SendAttempts = append(v.SendAttempts, send)
 		v.UpdatedAt = now
 		err = s.cfg.Store.UpdateVerification(ctx, v, nil)
-		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 3 {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 20 {
 			if v, err = s.cfg.Store.GetVerification(ctx, v.ID); err != nil {
 				return nil, err
 			}
@@ -496,6 +507,35 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 			return nil, err
 		}
 		s.cfg.Logger.Info("verification code sent again", "verification_id", v.ID, "channel", ch, "sends", v.Sends)
+		return v, nil
+	}
+}
+
+func isPendingConflict(err error) bool {
+	return switchboard.IsKind(err, switchboard.ECONFLICT) && switchboard.ErrorCodeOf(err) == "verification_pending"
+}
+
+// recordTwilioSend records on the pending verification of to that Twilio Verify sent its code
+// again on channel ch.
+func (s *Service) recordTwilioSend(ctx context.Context, to string, ch switchboard.VerifyChannel, now time.Time) (*switchboard.Verification, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := s.cfg.Store.PendingVerification(ctx, to, now)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "the verification of %s changed meanwhile; try again", to)
+		}
+		v.Sends++
+		v.Channel, v.UpdatedAt = ch, now
+		v.SendAttempts = append(v.SendAttempts, switchboard.VerificationSend{Channel: ch, Reason: "resend", At: now})
+		err = s.cfg.Store.UpdateVerification(ctx, v, nil)
+		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
 		return v, nil
 	}
 }
@@ -578,7 +618,7 @@ func (s *Service) Check(ctx context.Context, id, code string) (*CheckResult, err
 			return nil, err
 		}
 		err = s.cfg.Store.UpdateVerification(ctx, v, evs)
-		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 5 {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 20 {
 			continue // another check came first: check again over its result
 		}
 		if err != nil {
@@ -657,7 +697,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Verificat
 			return nil, err
 		}
 		err = s.cfg.Store.UpdateVerification(ctx, v, evs)
-		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 5 {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 20 {
 			continue
 		}
 		if err != nil {
@@ -689,7 +729,7 @@ func (s *Service) get(ctx context.Context, id string) (*switchboard.Verification
 			return nil, err
 		}
 		err = s.cfg.Store.UpdateVerification(ctx, v, evs)
-		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 5 {
+		if switchboard.IsKind(err, switchboard.ECONFLICT) && attempt < 20 {
 			continue
 		}
 		if err != nil {

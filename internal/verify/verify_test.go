@@ -522,3 +522,56 @@ func TestSafeListBypassesLimits(t *testing.T) {
 	h.start(map[string]any{"to": "+14155550180", "client_ip": "192.0.2.2"}, 201)
 	h.refused(h.do("POST", "/v1/verifications", map[string]any{"to": "+14155550181", "client_ip": "192.0.2.2"}), 429, "rate_limited", "rate_limited_client_ip", true)
 }
+
+// Starts at once for one number (a double click) make one verification and one code.
+func TestConcurrentStartsOneVerification(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *verify.Config) { c.MaxSends, c.Limits = 20, verify.Limits{} })
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := h.do("POST", "/v1/verifications", map[string]any{"to": "+14155550190"})
+			if a.status != 201 && a.status != 200 {
+				t.Errorf("start: %d %v", a.status, a.body)
+				return
+			}
+			ids[i], _ = a.body["id"].(string)
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids[1:] {
+		if id != ids[0] {
+			t.Fatalf("concurrent starts made several verifications: %v", ids)
+		}
+	}
+	v, _ := h.store.GetVerification(t.Context(), ids[0])
+	seen := map[string]bool{}
+	for _, s := range v.SendAttempts {
+		m, err := h.store.GetMessage(t.Context(), s.MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[codeRe.FindStringSubmatch(m.Body)[1]] = true
+	}
+	if v.Sends != 8 || len(v.SendAttempts) != 8 || len(seen) != 1 {
+		t.Fatalf("sends %d, attempts %d, distinct codes %d", v.Sends, len(v.SendAttempts), len(seen))
+	}
+}
+
+// A pending verification that expired unread does not stand in the way of a new one.
+func TestStaleVerificationReplaced(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	old := h.start(map[string]any{"to": "+14155550191"}, 201).body
+	h.clock.Add(11 * time.Minute)
+	nv := h.start(map[string]any{"to": "+14155550191"}, 201).body
+	if nv["id"] == old["id"] {
+		t.Fatal("the expired verification was reused")
+	}
+	if g, _ := h.store.GetVerification(t.Context(), old["id"].(string)); g.Status != switchboard.VerificationExpired {
+		t.Fatalf("the stale one: %s", g.Status)
+	}
+}

@@ -27,7 +27,8 @@ CREATE TABLE verifications (
 	created_at    INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL
 );
-CREATE INDEX verifications_pending_phone ON verifications (phone, created_at) WHERE status = 'pending';
+-- One pending verification per number: two starts at once make one verification (and one code).
+CREATE UNIQUE INDEX verifications_pending_phone ON verifications (phone) WHERE status = 'pending';
 CREATE INDEX verifications_due_fallback ON verifications (fallback_at) WHERE status = 'pending' AND fallback_at IS NOT NULL;
 CREATE INDEX verifications_due_expiry ON verifications (expires_at) WHERE status = 'pending';
 
