@@ -220,14 +220,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{
-		Type:             ProblemType(code),
-		Title:            http.StatusText(status),
-		Status:           status,
-		Detail:           switchboard.ErrorMessage(err),
-		Code:             code,
-		SupportReference: ref,
-	})
+	problem := Problem{
+		Type:   ProblemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: switchboard.ErrorMessage(err),
+		Code:   code,
+	}
+	problem.SupportReference = ref
+	_ = json.NewEncoder(w).Encode(problem)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

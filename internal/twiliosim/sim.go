@@ -193,11 +193,12 @@ type Simulator struct {
 
 	sched scheduler
 	cbq   chan *callbackPost
-	// verifyData is the Verify v2 state (verify.go).
-	verifyData verifyState
-	stats      struct {
+	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
+
+	// verifyData is the Verify v2 state (verify.go).
+	verifyData verifyState
 
 	ctx       context.Context // canceled by Close; in-flight callbacks stop
 	cancel    context.CancelFunc
