@@ -139,6 +139,8 @@ type Store interface {
 	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
 
 	ConversationStore
+	// VerificationStore keeps one-time-code verifications (verification.go).
+	VerificationStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

@@ -35,6 +35,8 @@ type Error struct {
 	RetryAfter time.Duration
 	// Fields lists the request fields that were wrong, when the gateway said which.
 	Fields []FieldError
+	// SupportReference names the recorded refusal of a refused verification: quote it to support.
+	SupportReference string
 }
 
 // FieldError says what is wrong with one field of a request.
@@ -99,6 +101,8 @@ type problem struct {
 	Detail string       `json:"detail"`
 	Code   string       `json:"code"`
 	Errors []FieldError `json:"errors"`
+	// SupportReference is set on refused verifications.
+	SupportReference string `json:"support_reference"`
 }
 
 // parseError turns a non-2xx answer into an *Error. now is the time Retry-After dates count from.
@@ -115,6 +119,7 @@ func parseError(resp *http.Response, now time.Time) *Error {
 		if json.Unmarshal(body, &p) == nil {
 			// The status line is authoritative: a proxy may rewrite it, never the document.
 			e.Code, e.Detail, e.Type, e.Fields = p.Code, p.Detail, p.Type, p.Errors
+			e.SupportReference = p.SupportReference
 			if p.Title != "" {
 				e.Title = p.Title
 			}

@@ -48,6 +48,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newDBCmd(),
 		newConsentCmd(getenv),
 		newEndpointsCmd(getenv),
+		newVerifyCmd(getenv),
 		newTemplatesCmd(getenv),
 		newExportCmd(getenv),
 		newBenchCmd(),

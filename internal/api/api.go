@@ -22,6 +22,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
 // Config wires a Server.
@@ -46,6 +47,8 @@ type Config struct {
 	OnAccepted func()
 	// Endpoints configures the event endpoints part of the API.
 	Endpoints EndpointsConfig
+	// Verify runs one-time-code verifications; nil answers 503 verify_not_configured.
+	Verify *verify.Service
 }
 
 // Observer receives the API's measurements.
@@ -128,6 +131,7 @@ func (s *Server) routes() {
 	s.endpointRoutes()
 	s.conversationRoutes()
 	s.traceRoutes()
+	s.verificationRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))
@@ -191,6 +195,8 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	// SupportReference names the recorded refusal of a refused verification, for support.
+	SupportReference string `json:"support_reference,omitempty"`
 }
 
 // ProblemType is the URI reference naming an error code's documentation (docs/errors.md).
@@ -206,16 +212,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == switchboard.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
 	}
+	var ref string
+	if rf := switchboard.RefusalOf(err); rf != nil {
+		ref = rf.SupportRef
+		if rf.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((rf.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{
+	problem := Problem{
 		Type:   ProblemType(code),
 		Title:  http.StatusText(status),
 		Status: status,
 		Detail: switchboard.ErrorMessage(err),
 		Code:   code,
-	})
+	}
+	problem.SupportReference = ref
+	_ = json.NewEncoder(w).Encode(problem)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

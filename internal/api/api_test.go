@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
 const secret = "sb_test_secret"
@@ -38,8 +39,15 @@ func newFixture(t testing.TB) *fixture {
 	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	vsvc, err := verify.New(verify.Config{Store: db, Clock: func() time.Time { return now },
+		Secret: []byte("fixture-verify-secret-0123456789abcdef"), From: "+15005550006", Pool: "default",
+		Limits: verify.DefaultLimits(), Pumping: verify.DefaultPumping(), AllowedCountries: []string{"US", "CA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := api.New(api.Config{
-		Store: db,
+		Store:  db,
+		Verify: vsvc,
 		Senders: []switchboard.Sender{
 			{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"},
 			{From: "+14155550111", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "alerts"},

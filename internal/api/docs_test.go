@@ -17,7 +17,7 @@ func TestEveryErrorCodeDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	re := regexp.MustCompile(`Errorf\(switchboard\.E[A-Z]+, "([a-z_]+)"|Code[A-Za-z]* += "([a-z_]+)"|invalid\("([a-z_]+)"`)
-	for _, dir := range []string{".", "../content", "../consent", "../templates", "../events"} {
+	for _, dir := range []string{".", "../content", "../consent", "../templates", "../events", "../verify"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {

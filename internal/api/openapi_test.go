@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -361,6 +362,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"SimStats", reflect.TypeFor[twiliosim.Stats](), true},
 		{"SimInboundResult", reflect.TypeFor[twiliosim.InboundResult](), true},
 		{"SimFaults", reflect.TypeFor[twiliosim.Faults](), false},
+		{"Verification", reflect.TypeFor[switchboard.Verification](), true},
+		{"VerificationSend", reflect.TypeFor[switchboard.VerificationSend](), true},
+		{"VerificationRequest", reflect.TypeFor[verify.StartRequest](), true},
+		{"CheckRequest", reflect.TypeFor[api.CheckRequest](), true},
+		{"Refusal", reflect.TypeFor[switchboard.Refusal](), true},
+		{"RefusalList", reflect.TypeFor[api.RefusalList](), true},
+		{"SimVerification", reflect.TypeFor[twiliosim.Verification](), true},
 	} {
 		s := doc.schema(c.schema)
 		if s == nil {
@@ -414,6 +422,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		valid  func(string) bool
 	}{
 		{"Status", strs(switchboard.Statuses...), func(v string) bool { return switchboard.Status(v).Valid() }},
+		{"VerificationStatus", strs(switchboard.VerificationStatuses...), func(v string) bool { return switchboard.VerificationStatus(v).Valid() }},
+		{"VerifyChannel", strs(switchboard.VerifySMS, switchboard.VerifyWhatsApp, switchboard.VerifyCall), func(v string) bool { return switchboard.VerifyChannel(v).Valid() }},
 		{"Channel", strs(switchboard.ChannelSMS, switchboard.ChannelMMS, switchboard.ChannelWhatsApp), func(v string) bool { return switchboard.Channel(v).Valid() }},
 		{"Category", strs(switchboard.CategoryTransactional, switchboard.CategoryMarketing, switchboard.CategoryOTP), func(v string) bool { return switchboard.Category(v).Valid() }},
 		{"ConsentState", strs(switchboard.ConsentOptedOut, switchboard.ConsentOptedIn, switchboard.ConsentCleared), func(v string) bool { return switchboard.ConsentState(v).Valid() }},
@@ -1004,6 +1014,40 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 204})
 	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 404})
 
+	// Verifications: start, resend, check, cancel, refusals.
+	ver := c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 201,
+		body: `{"to":"+14155550160","channel":"sms","locale":"en","user_ref":"u-1","client_ip":"203.0.113.9"}`})
+	verID, _ := ver["id"].(string)
+	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 200, body: `{"to":"+14155550160"}`})
+	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 400, body: `{"to":"+14155550160","channel":"fax"}`})
+	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 403, body: `{"to":"+442071838750"}`})
+	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 422, body: `{"to":"+14155550161","channel":"whatsapp"}`})
+	for range 3 {
+		c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 200, body: `{"to":"+14155550160"}`})
+	}
+	refused := c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 429, body: `{"to":"+14155550160"}`})
+	if ref, _ := refused["support_reference"].(string); !strings.HasPrefix(ref, "ref_") {
+		t.Errorf("refusal without a support reference: %v", refused)
+	}
+	c.do(call{op: "GET /v1/verifications/{id}", path: "/v1/verifications/" + verID, headers: auth, status: 200})
+	c.do(call{op: "GET /v1/verifications/{id}", path: "/v1/verifications/ver_nope", headers: auth, status: 404})
+	chk := c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + verID + "/check", ctype: j, headers: withAuth(), status: 200, body: `{"code":"0000000000"}`})
+	if chk["valid"] != false {
+		t.Errorf("check: %v", chk)
+	}
+	c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + verID + "/check", ctype: j, headers: withAuth(), status: 400, body: `{"code":"12"}`})
+	c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/ver_nope/check", ctype: j, headers: withAuth(), status: 404, body: `{"code":"123456"}`})
+	c.do(call{op: "GET /v1/verifications/refusals", path: "/v1/verifications/refusals?limit=10&reason=max_sends_reached", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/verifications/refusals", path: "/v1/verifications/refusals?limit=0", headers: auth, status: 400})
+	c.do(call{op: "POST /v1/verifications/{id}/cancel", path: "/v1/verifications/" + verID + "/cancel", headers: auth, status: 200})
+	c.do(call{op: "POST /v1/verifications/{id}/cancel", path: "/v1/verifications/" + verID + "/cancel", headers: auth, status: 409})
+	c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + verID + "/check", ctype: j, headers: withAuth(), status: 409, body: `{"code":"123456"}`})
+	mx := c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 201, body: `{"to":"+14155550162"}`})
+	for range 4 {
+		c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + mx["id"].(string) + "/check", ctype: j, headers: withAuth(), status: 200, body: `{"code":"0000000000"}`})
+	}
+	c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + mx["id"].(string) + "/check", ctype: j, headers: withAuth(), status: 429, body: `{"code":"0000000000"}`})
+
 	// Not ready: a draining node.
 	draining := api.New(api.Config{Store: f.store})
 	draining.SetDraining(true)
@@ -1061,6 +1105,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	s.do(call{op: "POST /sim/v1/faults", path: "/sim/v1/faults", body: `{"failed_ratio":2}`, ctype: j, status: 400})
 	s.do(call{op: "GET /sim/v1/faults", path: "/sim/v1/faults", status: 200})
 	s.do(call{op: "GET /sim/v1/stats", path: "/sim/v1/stats", status: 200})
+	s.do(call{op: "GET /sim/v1/verifications", path: "/sim/v1/verifications?to=%2B14155550100", status: 200})
 	s.do(call{op: "POST /sim/v1/reset", path: "/sim/v1/reset", status: 200})
 
 	// Every documented 2xx answer was seen: the successes above cover the whole surface.

@@ -108,6 +108,8 @@ type Config struct {
 	PublicURLDefaulted bool
 	// ConfigFile is the YAML file the settings were read from, if any.
 	ConfigFile string
+	// Verify are the settings of one-time-code verifications.
+	Verify VerifyConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -385,6 +387,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildDashboard(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildVerify(v); err != nil {
 		return nil, err
 	}
 

@@ -35,6 +35,10 @@ var Tables = []string{
 	"deliveries", // refers to app_events and endpoints
 	"alert_states",
 	"dashboard_sessions",
+	"verifications",
+	"verify_refusals",
+	"verify_blocks",
+	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

@@ -236,7 +236,26 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	// Retention up to the first inbound message: its body, its message.received event's text
 	// and msg_0001's body are redacted.
 	must[int](t, "Redact")(s.Redact(ctx, at(5*time.Minute+time.Second), at(12*time.Minute), 100))
+	fillVerify(t, s)
 	return fx
+}
+
+// fillVerify writes a verification (every column set), rate counters, a refusal and a blocked
+// prefix.
+func fillVerify(t *testing.T, s switchboard.Store) {
+	t.Helper()
+	ctx := t.Context()
+	fb := at(time.Minute)
+	v := &switchboard.Verification{ID: "ver_0001", Status: switchboard.VerificationPending, To: toA, Channel: switchboard.VerifySMS,
+		Locale: "en", Country: "US", UserRef: "u-1", ClientIP: "203.0.113.1", Backend: "builtin", ProviderSID: "VE1", CodeLength: 6,
+		Sends: 1, Checks: 1, MaxSends: 5, MaxChecks: 5, SendAttempts: []switchboard.VerificationSend{{Channel: switchboard.VerifySMS,
+			MessageID: "msg_0001", CallID: "CA1", Reason: "start", At: at(0)}}, FallbackAt: &fb, ExpiresAt: at(10 * time.Minute),
+		APIKeyID: "key_0001", CodeHash: "h", CodeSalt: "s", CodeSealed: "x", CreatedAt: at(0), UpdatedAt: at(0)}
+	check(t, "CreateVerification", s.CreateVerification(ctx, v, nil))
+	_ = must[switchboard.RateResult](t, "HitRates")(s.HitRates(ctx, []switchboard.RateHit{{Key: "phone:" + toA, Window: time.Hour, Limit: 5}}, at(0)))
+	check(t, "RecordRefusal", s.RecordRefusal(ctx, &switchboard.Refusal{ID: "ref_0001", Reason: "rate_limited_phone", Detail: "d",
+		To: toA, Country: "US", UserRef: "u-1", ClientIP: "203.0.113.1", VerificationID: "ver_0001", RetryAfterSeconds: 60, At: at(0)}, nil))
+	check(t, "BlockPrefix", s.BlockPrefix(ctx, switchboard.PrefixBlock{Prefix: "+1415555", Reason: "pumping", Until: at(time.Hour), At: at(0)}, nil))
 }
 
 // setLastUsed sets the one column no store method writes yet (api_keys.last_used_at), so that
@@ -284,7 +303,7 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
 var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
-	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true}
+	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true}
 
 // dump reads every copied table of src as rows of column → value.
 func dump(t *testing.T, src Source) map[string][]map[string]any {
@@ -332,6 +351,10 @@ type reads struct {
 	AppEvents  []*switchboard.AppEvent
 	Endpoints  []*switchboard.Endpoint
 	Deliveries map[string][]*switchboard.Delivery
+
+	Verification *switchboard.Verification
+	Refusals     []*switchboard.Refusal
+	Block        *switchboard.PrefixBlock
 }
 
 func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
@@ -354,6 +377,9 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 	for _, e := range r.Endpoints {
 		r.Deliveries[e.ID], _, _ = s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: e.ID, Limit: 1000})
 	}
+	r.Verification = must[*switchboard.Verification](t, "GetVerification")(s.GetVerification(ctx, "ver_0001"))
+	r.Refusals, _, _ = s.ListRefusals(ctx, switchboard.RefusalFilter{Limit: 100})
+	r.Block = must[*switchboard.PrefixBlock](t, "PrefixBlocked")(s.PrefixBlocked(ctx, "+1415555", at(0)))
 	return r
 }
 

@@ -480,7 +480,7 @@ func (d *Dispatcher) accepted(ctx context.Context, m *switchboard.Message, pm *s
 	_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 		ID: m.ID, Status: status, ProviderSID: &pm.SID, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
 		Events: []*switchboard.Event{{
-			Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, Payload: pm.Raw,
+			Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, Payload: payloadOf(m, pm.Raw),
 			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.cfg.Provider.Name(), pm.SID, pm.ProviderStatus),
 		}},
 	})
@@ -650,7 +650,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		_, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 			ID: m.ID, ProviderSID: &pm.SID, Status: status, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
 			Events: []*switchboard.Event{{
-				Type: switchboard.EventReconcile, Status: status, Actor: d.actor(), At: now, Payload: pm.Raw,
+				Type: switchboard.EventReconcile, Status: status, Actor: d.actor(), At: now, Payload: payloadOf(m, pm.Raw),
 				Detail: fmt.Sprintf("the last attempt did reach the provider as %s; adopted it, nothing resent", pm.SID),
 			}},
 		})
@@ -704,7 +704,7 @@ func (d *Dispatcher) pollStale(ctx context.Context) {
 		}
 		res, err := d.cfg.Store.IngestCallback(ctx, &switchboard.Callback{
 			ProviderSID: pm.SID, ProviderStatus: pm.ProviderStatus, Status: pm.Status, ErrorCode: pm.ErrorCode,
-			ErrorMessage: pm.ErrorMessage, MessageID: m.ID, Payload: pm.Raw, ReceivedAt: now,
+			ErrorMessage: pm.ErrorMessage, MessageID: m.ID, Payload: payloadOf(m, pm.Raw), ReceivedAt: now,
 		})
 		if err == nil && !res.Applied {
 			// Nothing new: touch it so it is asked again only after another StatusPollAfter.

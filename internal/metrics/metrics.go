@@ -37,6 +37,7 @@ type Metrics struct {
 	deliveryRate     *prometheus.GaugeVec
 	deliveryOutcomes *prometheus.GaugeVec
 	circuit          circuitMetrics
+	verify           verifyMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -89,6 +90,7 @@ func New() *Metrics {
 		f(c)
 	}
 	m.circuit = newCircuitMetrics(f)
+	m.registerVerify()
 	return m
 }
 
@@ -99,6 +101,7 @@ func Names() []string {
 		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
 		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
+	names = append(names, verifyNames[:5]...)
 	return append(names, circuitNames()...)
 }
 

@@ -32,6 +32,11 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.AlertTransition("delivery_rate_low", "firing")
 	m.CircuitState("twilio", dispatch.CircuitOpen)
 	m.CircuitRejected("twilio")
+	m.VerificationStarted("US", "sms")
+	m.VerificationApproved("", "sms")
+	m.VerificationFailed("US", "call", "expired")
+	m.VerificationRefused("rate_limited_phone")
+	m.VerificationFallback("sms", "call")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

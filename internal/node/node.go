@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -60,6 +61,9 @@ type Node struct {
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
 	alerts    *alerts.Evaluator
+	verify    *verify.Service
+	// verifyDone closes when the verification worker has stopped.
+	verifyDone chan struct{}
 
 	ln  net.Listener
 	srv *http.Server
@@ -78,6 +82,10 @@ type Options struct {
 	DispatchConfig func(*dispatch.Config)
 	// EventsConfig adjusts the event worker's configuration before it starts.
 	EventsConfig func(*events.Config)
+	// VerifyCaller places the voice calls of verifications (nil: no call channel).
+	VerifyCaller verify.Caller
+	// VerifyConfig adjusts the verification service's configuration before it starts.
+	VerifyConfig func(*verify.Config)
 }
 
 // Open opens the store, starts the in-process simulator when configured, and listens on the
@@ -152,11 +160,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		n.templates.Store(cat)
 	}
+	if err := n.openVerify(ctx, opts); err != nil {
+		return nil, err
+	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 		Endpoints: n.endpointsAPI(),
+		Verify:    n.verify,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -338,6 +350,11 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	n.startEvents(dctx)
 	n.startAlerts(dctx)
+	n.verifyDone = make(chan struct{})
+	go func() {
+		defer close(n.verifyDone)
+		n.verify.Run(dctx, time.Second)
+	}()
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -415,6 +432,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
 				err = eerr
+			}
+			if n.verifyDone != nil {
+				select {
+				case <-n.verifyDone:
+				case <-ctx.Done():
+				}
 			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
 // testNode is a node booted on loopback with a temporary SQLite database and the in-process
@@ -38,6 +39,9 @@ type nodeOpts struct {
 	dispatch func(*dispatch.Config)
 	events   func(*events.Config)
 	clock    switchboard.Clock
+	// verifyCaller places verification calls; logger replaces the test logger.
+	verifyCaller verify.Caller
+	logger       *slog.Logger
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -77,8 +81,13 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	n, err := node.Open(ctx, cfg, testLogger(t), node.Options{
-		Clock: o.clock,
+	logger := o.logger
+	if logger == nil {
+		logger = testLogger(t)
+	}
+	n, err := node.Open(ctx, cfg, logger, node.Options{
+		Clock:        o.clock,
+		VerifyCaller: o.verifyCaller,
 		SimConfig: func(c *twiliosim.Config) {
 			c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
 		},

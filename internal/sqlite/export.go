@@ -63,6 +63,16 @@ var exportKinds = map[string]columnKind{
 	"deliveries.lease_until":         kindTime,
 	"deliveries.created_at":          kindTime,
 	"deliveries.updated_at":          kindTime,
+	// Verifications (one-time codes).
+	"verifications.fallback_at":     kindTime,
+	"verifications.expires_at":      kindTime,
+	"verifications.created_at":      kindTime,
+	"verifications.updated_at":      kindTime,
+	"verify_rate_hits.window_start": kindTime,
+	"verify_rate_hits.window_end":   kindTime,
+	"verify_refusals.at":            kindTime,
+	"verify_blocks.until":           kindTime,
+	"verify_blocks.at":              kindTime,
 }
 
 type columnKind int

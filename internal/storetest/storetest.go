@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Observe", observeTests},
 		{"EventLog", eventLogTests},
 		{"Dashboard", dashboardTests},
+		{"Verifications", verifyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -29,6 +29,8 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
 		s.serveREST(w, r)
+	case strings.HasPrefix(p, "/v2/"):
+		s.serveVerify(w, r) // Twilio Verify v2 (verify.twilio.com), verify.go
 	default:
 		writeAPIError(w, notFound(p))
 	}

@@ -87,6 +87,8 @@ type schemaChecker struct {
 	t        *testing.T
 	patterns map[string]*regexp.Regexp
 	errs     []string
+	// root is the specification $refs resolve in (default: the 2010 API's).
+	root map[string]any
 }
 
 func (c *schemaChecker) errorf(format string, args ...any) {
@@ -100,7 +102,11 @@ func (c *schemaChecker) resolve(s map[string]any) map[string]any {
 			return s
 		}
 		name := strings.TrimPrefix(ref, "#/components/schemas/")
-		s = obj(c.t, loadSpec(c.t), "components", "schemas", name)
+		root := c.root
+		if root == nil {
+			root = loadSpec(c.t)
+		}
+		s = obj(c.t, root, "components", "schemas", name)
 	}
 }
 

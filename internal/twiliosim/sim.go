@@ -197,6 +197,9 @@ type Simulator struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 
+	// verifyData is the Verify v2 state (verify.go).
+	verifyData verifyState
+
 	ctx       context.Context // canceled by Close; in-flight callbacks stop
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -349,6 +352,7 @@ func (s *Simulator) Reset() {
 	s.mu.Unlock()
 	s.sched.clear()
 	s.faults.Store(&Faults{})
+	s.verifyData.reset()
 }
 
 // Stats are counters of the simulator's background work.

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchboard-gw/switchboard/client"
+)
+
+func newVerifyCmd(getenv env) *cobra.Command {
+	cmd := &cobra.Command{Use: "verify", Short: "One-time codes: start a verification, check a code, cancel, list refusals"}
+
+	var (
+		startFlags clientFlags
+		req        client.VerificationRequest
+	)
+	start := &cobra.Command{
+		Use:   "start PHONE",
+		Short: "Send a code to PHONE (again: the same code, while the verification is pending); prints the verification ID last",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := startFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			req.To = args[0]
+			v, err := c.StartVerification(cmd.Context(), &req)
+			if err != nil {
+				return refusalHint(err)
+			}
+			if startFlags.json {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s by %s (send %d of %d, expires %s)\n%s\n", v.To, v.Status, v.Channel, v.Sends,
+				v.MaxSends, v.ExpiresAt.Format(time.RFC3339), v.ID)
+			return nil
+		},
+	}
+	start.Flags().StringVar(&req.Channel, "channel", "", "sms (default), whatsapp or call")
+	start.Flags().StringVar(&req.Locale, "locale", "", "language of the text or call, e.g. en, pt-BR")
+	start.Flags().StringVar(&req.UserRef, "user-ref", "", "your reference of the user (per-user limits)")
+	start.Flags().StringVar(&req.ClientIP, "client-ip", "", "the end user's IP address (per-IP limits)")
+	startFlags.bind(start)
+
+	var checkFlags clientFlags
+	check := &cobra.Command{
+		Use:   "check VERIFICATION_ID CODE",
+		Short: "Check a code; exits non-zero unless it is approved",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := checkFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			r, err := c.CheckVerification(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return refusalHint(err)
+			}
+			if checkFlags.json {
+				if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (check %d of %d)\n", r.ID, r.Status, r.Checks, r.MaxChecks)
+			}
+			if !r.Valid {
+				return errors.New("the code does not match")
+			}
+			return nil
+		},
+	}
+	checkFlags.bind(check)
+
+	var getFlags clientFlags
+	get := &cobra.Command{
+		Use:   "get VERIFICATION_ID",
+		Short: "Show a verification and the codes it sent",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := getFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			v, err := c.GetVerification(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if getFlags.json {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "%s %s %s (%s, sends %d/%d, checks %d/%d)\n\nAT\tCHANNEL\tMESSAGE/CALL\tREASON\n", v.ID, v.To, v.Status, v.Backend,
+				v.Sends, v.MaxSends, v.Checks, v.MaxChecks)
+			for _, s := range v.SendAttempts {
+				fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", s.At.Format(time.RFC3339), s.Channel, s.MessageID, s.CallID, s.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	getFlags.bind(get)
+
+	var cancelFlags clientFlags
+	cancel := &cobra.Command{
+		Use:   "cancel VERIFICATION_ID",
+		Short: "Cancel a pending verification",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cancelFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			v, err := c.CancelVerification(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", v.ID, v.Status)
+			return nil
+		},
+	}
+	cancelFlags.bind(cancel)
+
+	var (
+		refFlags     clientFlags
+		refTo, refRs string
+	)
+	refusals := &cobra.Command{
+		Use:   "refusals",
+		Short: "List refused verification requests (support references), newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := refFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			p, err := c.ListRefusals(cmd.Context(), refTo, refRs, "", 100)
+			if err != nil {
+				return err
+			}
+			if refFlags.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "REFERENCE\tAT\tTO\tREASON\tRETRY AFTER\tDETAIL")
+			for _, r := range p.Refusals {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, r.At.Format(time.RFC3339), r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
+			}
+			return tw.Flush()
+		},
+	}
+	refusals.Flags().StringVar(&refTo, "to", "", "only this number")
+	refusals.Flags().StringVar(&refRs, "reason", "", "only this reason (e.g. rate_limited_phone, pumping_suspected)")
+	refFlags.bind(refusals)
+
+	cmd.AddCommand(start, check, get, cancel, refusals)
+	return cmd
+}
+
+// refusalHint adds the support reference and the wait to a refused request's error.
+func refusalHint(err error) error {
+	var e *client.Error
+	if errors.As(err, &e) && e.SupportReference != "" {
+		hint := "support reference " + e.SupportReference
+		if e.RetryAfter > 0 {
+			hint += fmt.Sprintf("; retry after %s", e.RetryAfter)
+		}
+		return fmt.Errorf("%w (%s)", err, hint)
+	}
+	return err
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVerifyCLI: `switchboard verify start` sends a code through a fresh serve (builtin backend,
+// in-process simulator), `verify check` approves it, a wrong code exits non-zero, and a refusal
+// prints its support reference.
+func TestVerifyCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	start(t, dir, map[string]string{"SWITCHBOARD_ADDR": addr, "SWITCHBOARD_VERIFY_LIMIT_PHONE": "2/1h"}, "serve")
+	waitHTTP(t, "http://"+addr+"/readyz")
+	cli := map[string]string{"SWITCHBOARD_URL": "http://" + addr}
+	out := run(t, dir, cli, "verify", "start", "+14155550130", "--locale", "en")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	id := lines[len(lines)-1]
+	if !strings.HasPrefix(id, "ver_") || !strings.Contains(out, "pending by sms") {
+		t.Fatalf("verify start printed %q", out)
+	}
+	var code string
+	waitFor(t, 15*time.Second, "the code", func() bool {
+		resp, err := http.Get("http://" + addr + "/sim/v1/messages?to=%2B14155550130")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Messages []struct{ Body string } `json:"messages"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		for _, m := range body.Messages {
+			if c := regexp.MustCompile(`\b\d{6}\b`).FindString(m.Body); c != "" {
+				code = c
+				return true
+			}
+		}
+		return false
+	})
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	cmd := exec.Command(binary, "verify", "check", id, wrong)
+	cmd.Dir, cmd.Env = dir, baseEnv(cli)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "does not match") {
+		t.Fatalf("a wrong code: %v %s", err, b)
+	}
+	if out := run(t, dir, cli, "verify", "check", id, code); !strings.Contains(out, "approved") {
+		t.Fatalf("verify check: %s", out)
+	}
+	if out := run(t, dir, cli, "verify", "get", id); !strings.Contains(out, "approved") || !strings.Contains(out, "msg_") {
+		t.Fatalf("verify get: %s", out)
+	}
+	// Over the phone limit (2 per hour): refused with a support reference the listing shows.
+	run(t, dir, cli, "verify", "start", "+14155550130")
+	cmd = exec.Command(binary, "verify", "start", "+14155550130")
+	cmd.Dir, cmd.Env = dir, baseEnv(cli)
+	b, err := cmd.CombinedOutput()
+	ref := regexp.MustCompile(`support reference (ref_[0-9a-f]+)`).FindStringSubmatch(string(b))
+	if err == nil || ref == nil || !strings.Contains(string(b), "rate_limited") {
+		t.Fatalf("over the limit: %v %s", err, b)
+	}
+	if out := run(t, dir, cli, "verify", "refusals", "--to", "+14155550130"); !strings.Contains(out, ref[1]) || !strings.Contains(out, "rate_limited_phone") {
+		t.Fatalf("verify refusals: %s", out)
+	}
+}

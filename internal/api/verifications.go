@@ -1,0 +1,126 @@
+package api
+
+import (
+	"net/http"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/verify"
+)
+
+// CheckRequest is the body of POST /v1/verifications/{id}/check.
+type CheckRequest struct {
+	Code string `json:"code"`
+}
+
+// RefusalList is the body of GET /v1/verifications/refusals.
+type RefusalList struct {
+	Refusals   []*switchboard.Refusal `json:"refusals"`
+	NextCursor string                 `json:"next_cursor"`
+}
+
+func (s *Server) verificationRoutes() {
+	s.mux.HandleFunc("POST /v1/verifications", s.handle(s.authed(s.startVerification)))
+	s.mux.HandleFunc("GET /v1/verifications/refusals", s.handle(s.authed(s.listRefusals)))
+	s.mux.HandleFunc("GET /v1/verifications/{id}", s.handle(s.authed(s.getVerification)))
+	s.mux.HandleFunc("POST /v1/verifications/{id}/check", s.handle(s.authed(s.checkVerification)))
+	s.mux.HandleFunc("POST /v1/verifications/{id}/cancel", s.handle(s.authed(s.cancelVerification)))
+}
+
+func (s *Server) verifier() (*verify.Service, error) {
+	if s.cfg.Verify == nil {
+		return nil, switchboard.Errorf(switchboard.EUNAVAILABLE, "verify_not_configured", "verifications are not configured on this node")
+	}
+	return s.cfg.Verify, nil
+}
+
+func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	var req verify.StartRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	v, err := svc.Start(r.Context(), req, apiKeyFrom(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/verifications/"+v.ID)
+	status := http.StatusCreated
+	if v.Sends > 1 {
+		status = http.StatusOK // a resend of the pending verification
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	v, err := svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	var req CheckRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := svc.Check(r.Context(), r.PathValue("id"), req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) cancelVerification(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	v, err := svc.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listRefusals(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := switchboard.RefusalFilter{Reason: q.Get("reason"), Cursor: q.Get("cursor")}
+	if to := q.Get("to"); to != "" {
+		if f.To, err = content.NormalizePhone(to); err != nil {
+			return err
+		}
+	}
+	if f.Limit, err = queryInt(r, "limit", 50, 1, 500); err != nil {
+		return err
+	}
+	rs, next, err := svc.Refusals(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []*switchboard.Refusal{}
+	}
+	writeJSON(w, http.StatusOK, RefusalList{Refusals: rs, NextCursor: next})
+	return nil
+}
