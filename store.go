@@ -11,6 +11,8 @@ import (
 // Every method that writes does so in one transaction: a message and its first timeline event, a
 // status change and the event that explains it, a raw callback and its application.
 type Store interface {
+	CallStore
+
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain
 	// the acceptance). With idem set, a second request with the same API key and idempotency key
