@@ -22,6 +22,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 )
 
 // Config wires a Server.
@@ -46,6 +47,8 @@ type Config struct {
 	OnAccepted func()
 	// Endpoints configures the event endpoints part of the API.
 	Endpoints EndpointsConfig
+	// Calls places and controls voice calls; nil answers calls_not_configured.
+	Calls *voice.Service
 }
 
 // Observer receives the API's measurements.
@@ -126,6 +129,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.handle(s.authed(s.cancelMessage)))
 	s.consentRoutes()
 	s.endpointRoutes()
+	s.callRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

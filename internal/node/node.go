@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -58,6 +59,7 @@ type Node struct {
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
+	vc        voicePart
 
 	ln  net.Listener
 	srv *http.Server
@@ -149,11 +151,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		n.templates.Store(cat)
 	}
+	if err := n.openVoice(tcfg.AuthToken); err != nil {
+		return nil, err
+	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 		Endpoints: n.endpointsAPI(),
+		Calls:     n.vc.svc,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -161,6 +167,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
+	if n.vc.svc != nil {
+		mux.Handle(voice.WebhookPath, n.vc.svc.Handler())
+	}
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
@@ -325,6 +334,7 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.disp.Run(dctx)
 	}()
 	n.startEvents(dctx)
+	n.startVoice(dctx)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -402,6 +412,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
 				err = eerr
+			}
+			if verr := n.waitVoice(ctx); verr != nil && err == nil {
+				err = verr
 			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {

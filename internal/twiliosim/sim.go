@@ -71,6 +71,11 @@ const (
 	// DefaultCallbackRetries is how many times a failed callback is posted again (non-2xx answer
 	// or connection error), with growing delays; a "#rc=N" fragment on the URL overrides it.
 	DefaultCallbackRetries = 3
+	// DefaultCallRingDelay and DefaultCallAnswerDelay pace a simulated call.
+	DefaultCallRingDelay   = 20 * time.Millisecond
+	DefaultCallAnswerDelay = 30 * time.Millisecond
+	// DefaultCallInputWait caps a silent callee's wait at a Gather.
+	DefaultCallInputWait = 10 * time.Second
 )
 
 // Config configures a Simulator. The zero value is a working development simulator.
@@ -103,6 +108,12 @@ type Config struct {
 	// CallbackRetries is how many times a failed callback is retried (default
 	// DefaultCallbackRetries; negative means never).
 	CallbackRetries int
+	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
+	// DefaultCallRingDelay, DefaultCallAnswerDelay).
+	CallRingDelay, CallAnswerDelay time.Duration
+	// CallInputWait caps how long a silent callee keeps a <Gather> waiting (default: the
+	// Gather's own timeout, at most DefaultCallInputWait).
+	CallInputWait time.Duration
 }
 
 // Faults are the failures the simulator injects. The zero value injects nothing. Ratios are
@@ -192,6 +203,7 @@ type Simulator struct {
 	numOrder []*number
 
 	sched scheduler
+	voice voiceState
 	cbq   chan *callbackPost
 	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
@@ -230,6 +242,15 @@ func New(cfg Config) *Simulator {
 	if cfg.CallbackQueue <= 0 {
 		cfg.CallbackQueue = DefaultCallbackQueue
 	}
+	if cfg.CallRingDelay <= 0 {
+		cfg.CallRingDelay = DefaultCallRingDelay
+	}
+	if cfg.CallAnswerDelay <= 0 {
+		cfg.CallAnswerDelay = DefaultCallAnswerDelay
+	}
+	if cfg.CallInputWait <= 0 {
+		cfg.CallInputWait = DefaultCallInputWait
+	}
 	if cfg.CallbackRetries == 0 {
 		cfg.CallbackRetries = DefaultCallbackRetries
 	} else if cfg.CallbackRetries < 0 {
@@ -257,6 +278,7 @@ func New(cfg Config) *Simulator {
 	}
 	s.faults.Store(&Faults{})
 	s.sched.init()
+	s.voice.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
@@ -348,6 +370,7 @@ func (s *Simulator) Reset() {
 	s.order = nil
 	s.mu.Unlock()
 	s.sched.clear()
+	s.resetCalls()
 	s.faults.Store(&Faults{})
 }
 
