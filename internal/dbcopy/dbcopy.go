@@ -32,6 +32,7 @@ var Tables = []string{
 	"app_events",
 	"endpoints",
 	"deliveries", // refers to app_events and endpoints
+	"calls",
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

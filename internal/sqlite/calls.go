@@ -13,13 +13,13 @@ import (
 const (
 	qInsertCall = `INSERT INTO calls (id, token, status, provider_sid, api_key_id, idempotency_key, request_hash,
 		next_attempt_at, version, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
-	qCallIdem     = `SELECT request_hash, id FROM calls WHERE api_key_id = ? AND idempotency_key = ?`
-	qCallByID     = `SELECT version, data FROM calls WHERE id = ?`
-	qCallByToken  = `SELECT version, data FROM calls WHERE token = ?`
-	qUpdateCall   = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
-	qReleaseCall  = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	qListCalls    = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
-	qClaimCalls   = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
+	qCallIdem    = `SELECT request_hash, id FROM calls WHERE api_key_id = ? AND idempotency_key = ?`
+	qCallByID    = `SELECT version, data FROM calls WHERE id = ?`
+	qCallByToken = `SELECT version, data FROM calls WHERE token = ?`
+	qUpdateCall  = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
+	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	qListCalls   = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
+	qClaimCalls  = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
 			ORDER BY next_attempt_at LIMIT ?4)
 		RETURNING version, data`

@@ -58,6 +58,9 @@ var exportKinds = map[string]columnKind{
 	"deliveries.lease_until":       kindTime,
 	"deliveries.created_at":        kindTime,
 	"deliveries.updated_at":        kindTime,
+	"calls.next_attempt_at":        kindTime,
+	"calls.lease_until":            kindTime,
+	"calls.created_at":             kindTime,
 }
 
 type columnKind int

@@ -94,9 +94,9 @@ func (s *Simulator) runCallee(c *call, target, inline string, machine bool) {
 type stepKind int
 
 const (
-	stepEnd   stepKind = iota // the call ends
-	stepFetch                 // fetch nextURL with params and run it
-	stepContinue              // on to the next verb
+	stepEnd      stepKind = iota // the call ends
+	stepFetch                    // fetch nextURL with params and run it
+	stepContinue                 // on to the next verb
 )
 
 // runVerbs runs one document's verbs. docURL resolves relative URLs and is a Gather's default
