@@ -359,6 +359,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"SimStats", reflect.TypeFor[twiliosim.Stats](), true},
 		{"SimInboundResult", reflect.TypeFor[twiliosim.InboundResult](), true},
 		{"SimFaults", reflect.TypeFor[twiliosim.Faults](), false},
+		{"Call", reflect.TypeFor[switchboard.Call](), true},
+		{"CallEvent", reflect.TypeFor[switchboard.CallEvent](), true},
+		{"CallInput", reflect.TypeFor[switchboard.CallInput](), true},
+		{"CallList", reflect.TypeFor[api.CallList](), true},
+		{"SimCall", reflect.TypeFor[twiliosim.Call](), true},
+		{"SimCallScript", reflect.TypeFor[twiliosim.CallScript](), false},
+		{"SimCalleeInput", reflect.TypeFor[twiliosim.CalleeInput](), true},
 	} {
 		s := doc.schema(c.schema)
 		if s == nil {
@@ -1022,6 +1029,8 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	s.do(call{op: "GET /sim/v1/faults", path: "/sim/v1/faults", status: 200})
 	s.do(call{op: "GET /sim/v1/stats", path: "/sim/v1/stats", status: 200})
 	s.do(call{op: "POST /sim/v1/reset", path: "/sim/v1/reset", status: 200})
+
+	checkCallAnswers(t, doc, c.seen)
 
 	// Every documented 2xx answer was seen: the successes above cover the whole surface.
 	for key, op := range doc.operations() {
