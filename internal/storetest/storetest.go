@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Consent", consentTests},
 		{"AppEvents", appEventTests},
 		{"Endpoints", endpointTests},
+		{"Calls", callTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
