@@ -49,6 +49,8 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newConsentCmd(getenv),
 		newEndpointsCmd(getenv),
 		newTemplatesCmd(getenv),
+		newCallsCmd(getenv),
+		newFlowsCmd(getenv),
 		newExportCmd(getenv),
 		newBenchCmd(),
 		&cobra.Command{
