@@ -49,7 +49,9 @@ func (c *Caller) Call(ctx context.Context, to, from, twiml string) (string, erro
 
 // checkTwiML refuses text that is not one well-formed <Response> document within Twilio's limit.
 func checkTwiML(s string) error {
-	bad := func(why string) error { return switchboard.Errorf(switchboard.EINVALID, "invalid_twiml", "TwiML %s", why) }
+	bad := func(why string) error {
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_twiml", "TwiML %s", why)
+	}
 	if len([]rune(s)) > MaxTwiML {
 		return bad("is over 4000 characters")
 	}
