@@ -41,6 +41,7 @@ Nothing leaves the machine; settings come from the flags only, not the environme
 			"accept":   "POST /v1/messages: durable accepts per second",
 			"webhooks": "signed Twilio status callbacks ingested per second",
 			"dispatch": "queued messages handed to the simulator per second, with and without status callbacks",
+			"twiml":    "IVR flow steps (signed TwiML requests) per second and their latency",
 			"all":      "every bench in turn, as a table",
 		}[name]
 		cmd.AddCommand(&cobra.Command{
