@@ -90,7 +90,7 @@ func TwiML(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 		c := &switchboard.Call{ID: fmt.Sprintf("call_%s%024x", run, i), Status: switchboard.CallInProgress, To: recipient(i),
 			From: benchFrom, Flow: "bench_appointment", FlowVersion: 1, Locale: "en-US", RingTimeout: 30, MaxAttempts: 1,
-			Variables: map[string]string{"clinic": "Northside Clinic", "date": "Tuesday at 3:30 PM"},
+			Variables:   map[string]string{"clinic": "Northside Clinic", "date": "Tuesday at 3:30 PM"},
 			ProviderSID: fmt.Sprintf("CA%s%024x", run, i), Token: fmt.Sprintf("bench%s%024x", run, i), Attempts: 1,
 			CreatedAt: now, UpdatedAt: now}
 		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued})

@@ -229,7 +229,7 @@ func (s *Simulator) dial(c *call, v *twimlNode, docURL string) (stepKind, string
 }
 
 // nextInput returns the callee's answer to a Gather: the next scripted or posted input, or
-// silence after the Gather's timeout (at most Config.CallInputWait). A machine never answers.
+// silence after the Gather's timeout (or Config.CallInputWait). A machine never answers.
 // ok is false when the call was stopped meanwhile.
 func (s *Simulator) nextInput(c *call, g *twimlNode, machine bool) (CalleeInput, bool) {
 	if machine {
@@ -239,7 +239,10 @@ func (s *Simulator) nextInput(c *call, g *twimlNode, machine bool) (CalleeInput,
 	if n, err := strconv.Atoi(g.attr("timeout")); err == nil && n >= 0 {
 		wait = time.Duration(n) * time.Second
 	}
-	wait = min(wait, s.cfg.CallInputWait)
+	wait = min(wait, DefaultCallInputWait)
+	if s.cfg.CallInputWait > 0 {
+		wait = s.cfg.CallInputWait
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

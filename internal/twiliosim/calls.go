@@ -73,7 +73,7 @@ func (in CalleeInput) valid() bool {
 
 // CallScript scripts the calls to one number: how the call ends up (Outcome, default answer)
 // and, once answered, what the callee answers to each <Gather> in turn. Inputs run out into
-// silence: a Gather then waits for POST /sim/v1/calls/{sid}/input until its timeout (at most
+// silence: a Gather then waits for POST /sim/v1/calls/{sid}/input until its timeout (or
 // Config.CallInputWait).
 type CallScript struct {
 	Number  string        `json:"number"`

@@ -111,8 +111,9 @@ type Config struct {
 	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
 	// DefaultCallRingDelay, DefaultCallAnswerDelay).
 	CallRingDelay, CallAnswerDelay time.Duration
-	// CallInputWait caps how long a silent callee keeps a <Gather> waiting (default: the
-	// Gather's own timeout, at most DefaultCallInputWait).
+	// CallInputWait, when set, is how long a silent callee keeps every <Gather> waiting for
+	// input, whatever the Gather's timeout; by default it waits the Gather's own timeout, at
+	// most DefaultCallInputWait.
 	CallInputWait time.Duration
 }
 
@@ -247,9 +248,6 @@ func New(cfg Config) *Simulator {
 	}
 	if cfg.CallAnswerDelay <= 0 {
 		cfg.CallAnswerDelay = DefaultCallAnswerDelay
-	}
-	if cfg.CallInputWait <= 0 {
-		cfg.CallInputWait = DefaultCallInputWait
 	}
 	if cfg.CallbackRetries == 0 {
 		cfg.CallbackRetries = DefaultCallbackRetries
