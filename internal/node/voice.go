@@ -28,10 +28,9 @@ func (n *Node) openVoice(authToken string) error {
 		return fmt.Errorf("voice flows %s (run `switchboard flows lint %s`): %w", n.cfg.FlowsDir, n.cfg.FlowsDir, err)
 	}
 	n.vc.flows = cat
-	rates := map[string]float64{}
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
-		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond, Rates: rates,
+		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, Fallback: n.callFallback, Clock: n.clock, Logger: n.logger.With("component", "voice"),
 	})
 	return nil

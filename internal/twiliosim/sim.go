@@ -13,7 +13,10 @@
 //	POST /sim/v1/numbers    add or update an owned number: {"number","sms_url","sms_method",...}
 //	GET  /sim/v1/faults     the current fault settings
 //	POST /sim/v1/faults     replace the fault settings (see Faults)
-//	POST /sim/v1/reset      forget every message and fault; owned numbers are kept
+//	POST /sim/v1/reset      forget every message, call, call script and fault; owned numbers are kept
+//	GET  /sim/v1/calls      every call, with the URLs it requested and what its callee heard
+//	POST /sim/v1/calls/script        script the calls to a number (outcome, the callee's answers)
+//	POST /sim/v1/calls/{sid}/input   the live call's next answer to a Gather
 //	GET  /sim/v1/stats      counters of lifecycle steps and callback deliveries (see Stats)
 //
 // The control API takes JSON or form bodies and is not authenticated: the simulator is a
