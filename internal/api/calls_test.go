@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
+	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/voice"
 )
@@ -86,6 +88,37 @@ func checkCallAnswers(t *testing.T, doc *openAPIDoc, seen map[string]bool) {
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/" + id + "/cancel", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/" + id + "/cancel", headers: auth, status: 409})
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/call_nope/cancel", headers: auth, status: 404})
+
+	// The voice webhooks, with a call in progress stored as the placer leaves it.
+	vc, err := svc.Build(&voice.CreateRequest{To: "+14155550104", Flow: "appointment_confirmation",
+		Variables: map[string]string{"clinic": "Northside", "date": "Tuesday", "front_desk": "+15005550020", "patient_name": "Ana"}}, "+15005550006", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc.ProviderSID, vc.NextAttemptAt, vc.Attempts = "CA00000000000000000000000000000001", nil, 1
+	if _, _, err := db.CreateCall(ctx, vc, nil); err != nil {
+		t.Fatal(err)
+	}
+	vsrv := httptest.NewServer(svc.Handler())
+	t.Cleanup(vsrv.Close)
+	v := &openAPICheck{t: t, doc: doc, base: vsrv.URL, seen: seen}
+	form := url.Values{"CallSid": {vc.ProviderSID}, "AccountSid": {sim.AccountSID()}, "CallStatus": {"in-progress"}}
+	signed := func(path string, f url.Values, op string, status int) call {
+		return call{op: op, path: path, body: f.Encode(), ctype: "application/x-www-form-urlencoded", status: status,
+			headers: []string{twiliosig.Header, twiliosig.Sign(sim.AuthToken(), "https://sb.example.com"+path, f)}}
+	}
+	step := "POST " + voice.WebhookPath + "{token}/{kind}"
+	st := "POST " + voice.WebhookPath + "{token}/status"
+	v.do(signed(voice.WebhookPath+vc.Token+"/answer?s=0", form, step, 200))
+	v.do(signed(voice.WebhookPath+vc.Token+"/answer?s=0", form, step, 200)) // a repeat: the same document
+	v.do(signed(voice.WebhookPath+vc.Token+"/gather", form, step, 400))
+	v.do(signed(voice.WebhookPath+"nope/answer?s=0", form, step, 404))
+	v.do(signed(voice.WebhookPath+vc.Token+"/gather?s=7", form, step, 409))
+	v.do(call{op: step, path: voice.WebhookPath + vc.Token + "/gather?s=1", body: form.Encode(), ctype: "application/x-www-form-urlencoded", status: 403})
+	v.do(signed(voice.WebhookPath+vc.Token+"/status", url.Values{"CallSid": {vc.ProviderSID}, "CallStatus": {"completed"}}, st, 204))
+	v.do(signed(voice.WebhookPath+vc.Token+"/status", url.Values{"CallSid": {vc.ProviderSID}, "CallStatus": {"gone"}}, st, 400))
+	v.do(signed(voice.WebhookPath+"nope/status", url.Values{"CallSid": {vc.ProviderSID}, "CallStatus": {"completed"}}, st, 404))
+	v.do(call{op: st, path: voice.WebhookPath + vc.Token + "/status", body: form.Encode(), ctype: "application/x-www-form-urlencoded", status: 403})
 	none := api.New(api.Config{Store: db})
 	nsrv := httptest.NewServer(none.Handler())
 	t.Cleanup(nsrv.Close)

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -116,6 +117,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// The node mounts the webhook ingress and the simulator beside the API (internal/node).
 	served["POST "+webhook.StatusPath] = "served by internal/webhook"
 	served["POST "+webhook.InboundPath] = "served by internal/webhook"
+	served["POST "+voice.WebhookPath+"{token}/{kind}"] = "served by internal/voice"
+	served["POST "+voice.WebhookPath+"{token}/status"] = "served by internal/voice"
 	for _, p := range twiliosim.ControlRoutes() {
 		served[p] = "served by internal/twiliosim"
 	}
