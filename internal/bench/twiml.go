@@ -113,6 +113,18 @@ func TwiML(ctx context.Context, cfg Config) (_ *Result, err error) {
 		return post(ctx, client, base+pq, []byte(form.Encode()), http.StatusOK, h)
 	}
 
+	cfg.progress("twiml: empty handler ceiling (%s, %d clients)", cfg.Duration, cfg.Concurrency)
+	hp, err := emptyHandlerPhase(ctx, cfg, client, func(i int64) ([]byte, http.Header) {
+		form := url.Values{"CallSid": {"CA" + run}, "Digits": {"1"}}
+		return []byte(form.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			twiliosig.Header: {twiliosig.Sign(token, public+voice.WebhookPath+"t/gather?s=1", form)}}
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.progress("twiml: raw store insert ceiling (%s)", cfg.Duration)
+	sp := storeInsert(ctx, n.Store(), cfg, run, n.rawKeyID, 0, cfg.Duration, func(int, string) {})
+
 	cfg.progress("twiml: engine ceiling, voice.Advance alone (%s)", cfg.Duration)
 	flows, err := voice.Load(flowDir)
 	if err != nil {
@@ -167,7 +179,11 @@ func TwiML(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if p.exhausted {
 		res.Notes = append(res.Notes, fmt.Sprintf("the %d prepared calls ran out before the time did", count))
 	}
-	res.Ceilings = []Ceiling{ceilingOf("engine", "the flow engine alone", ep)}
+	res.Ceilings = []Ceiling{
+		ceilingOf(CeilingStoreInsert, "the raw store insert", sp),
+		ceilingOf(CeilingEmptyHandler, "an empty handler", hp),
+		ceilingOf("engine", "the flow engine alone", ep),
+	}
 	res.finish(p, u)
 
 	// Every call whose key press was answered is confirmed in the store.
