@@ -14,6 +14,7 @@ type Store interface {
 	ObservabilityStore
 	EventLogStore
 	DashboardStore
+	CallStore
 
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain

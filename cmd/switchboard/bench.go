@@ -42,6 +42,7 @@ Nothing leaves the machine; settings come from the flags only, not the environme
 			"accept":   "POST /v1/messages: durable accepts per second",
 			"webhooks": "signed Twilio status callbacks ingested per second",
 			"dispatch": "queued messages handed to the simulator per second, with and without status callbacks",
+			"twiml":    "IVR flow steps (signed TwiML requests) per second and their latency",
 			"all":      "every bench in turn, as a table",
 			"backlog":  "memory and claim cost with a backlog (default 1,000,000 queued): peak RSS while dispatching from it, claim time at 1,000 and at the full backlog (minutes; not part of all)",
 			"rate":     "per-sender rate limits: three senders' achieved rates against their configured rates (±3%) and bursts (not part of all)",

@@ -50,6 +50,8 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newEndpointsCmd(getenv),
 		newVerifyCmd(getenv),
 		newTemplatesCmd(getenv),
+		newCallsCmd(getenv),
+		newFlowsCmd(getenv),
 		newExportCmd(getenv),
 		newBenchCmd(),
 		newTraceCmd(getenv),

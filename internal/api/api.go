@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/verify"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 )
 
 // Config wires a Server.
@@ -49,6 +50,8 @@ type Config struct {
 	Endpoints EndpointsConfig
 	// Verify runs one-time-code verifications; nil answers 503 verify_not_configured.
 	Verify *verify.Service
+	// Calls places and controls voice calls; nil answers calls_not_configured.
+	Calls *voice.Service
 }
 
 // Observer receives the API's measurements.
@@ -132,6 +135,7 @@ func (s *Server) routes() {
 	s.conversationRoutes()
 	s.traceRoutes()
 	s.verificationRoutes()
+	s.callRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

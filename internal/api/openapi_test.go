@@ -25,6 +25,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/verify"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -117,6 +118,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// The node mounts the webhook ingress and the simulator beside the API (internal/node).
 	served["POST "+webhook.StatusPath] = "served by internal/webhook"
 	served["POST "+webhook.InboundPath] = "served by internal/webhook"
+	served["POST "+voice.WebhookPath+"{token}/{kind}"] = "served by internal/voice"
+	served["POST "+voice.WebhookPath+"{token}/status"] = "served by internal/voice"
 	for _, p := range twiliosim.ControlRoutes() {
 		served[p] = "served by internal/twiliosim"
 	}
@@ -369,6 +372,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Refusal", reflect.TypeFor[switchboard.Refusal](), true},
 		{"RefusalList", reflect.TypeFor[api.RefusalList](), true},
 		{"SimVerification", reflect.TypeFor[twiliosim.Verification](), true},
+		{"Call", reflect.TypeFor[switchboard.Call](), true},
+		{"CallEvent", reflect.TypeFor[switchboard.CallEvent](), true},
+		{"CallInput", reflect.TypeFor[switchboard.CallInput](), true},
+		{"CallList", reflect.TypeFor[api.CallList](), true},
+		{"SimCall", reflect.TypeFor[twiliosim.Call](), true},
+		{"SimCallScript", reflect.TypeFor[twiliosim.CallScript](), false},
+		{"SimCalleeInput", reflect.TypeFor[twiliosim.CalleeInput](), true},
 	} {
 		s := doc.schema(c.schema)
 		if s == nil {
@@ -1107,6 +1117,8 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	s.do(call{op: "GET /sim/v1/stats", path: "/sim/v1/stats", status: 200})
 	s.do(call{op: "GET /sim/v1/verifications", path: "/sim/v1/verifications?to=%2B14155550100", status: 200})
 	s.do(call{op: "POST /sim/v1/reset", path: "/sim/v1/reset", status: 200})
+
+	checkCallAnswers(t, doc, c.seen)
 
 	// Every documented 2xx answer was seen: the successes above cover the whole surface.
 	for key, op := range doc.operations() {

@@ -32,7 +32,7 @@ import (
 )
 
 // Names are the benches Run knows, in the order All runs them.
-var Names = []string{"accept", "webhooks", "dispatch"}
+var Names = []string{"accept", "webhooks", "dispatch", "twiml"}
 
 // Config says how to run a bench.
 type Config struct {
@@ -223,6 +223,9 @@ func Run(ctx context.Context, name string, cfg Config) ([]*Result, error) {
 		return []*Result{r}, err
 	case "dispatch":
 		return Dispatch(ctx, cfg)
+	case "twiml":
+		r, err := TwiML(ctx, cfg)
+		return []*Result{r}, err
 	case "all":
 		return All(ctx, cfg)
 	case "backlog":
@@ -232,7 +235,7 @@ func Run(ctx context.Context, name string, cfg Config) ([]*Result, error) {
 		r, err := Rate(ctx, cfg)
 		return []*Result{r}, err
 	}
-	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog, rate or all)", name)
+	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog, rate, twiml or all)", name)
 }
 
 // All runs every bench in turn. With a database of the user's (--database), dispatch runs first:
@@ -241,7 +244,7 @@ func All(ctx context.Context, cfg Config) ([]*Result, error) {
 	cfg = cfg.withDefaults()
 	order := Names
 	if cfg.DatabaseURL != "" {
-		order = []string{"dispatch", "accept", "webhooks"}
+		order = []string{"dispatch", "accept", "webhooks", "twiml"}
 	}
 	byName := map[string][]*Result{}
 	for _, name := range order {

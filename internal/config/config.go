@@ -71,6 +71,10 @@ type Config struct {
 	TemplatesDir string
 	// TemplatesLocale is the locale templates fall back to.
 	TemplatesLocale string
+	// FlowsDir is the directory of the voice flows ("" = none).
+	FlowsDir string
+	// CallsPerSecond limits how fast one sender places calls.
+	CallsPerSecond float64
 	// OptInRequired are the categories that need a recorded opt-in.
 	OptInRequired []switchboard.Category
 	// QuietHours hold messages of some categories outside the recipient's daytime.
@@ -141,6 +145,8 @@ var settings = []setting{
 	{key: "opt_in_required", env: "SWITCHBOARD_OPT_IN_REQUIRED", def: "marketing", help: "categories that need a recorded opt-in, comma-separated (marketing, transactional, otp; \"none\" for none)"},
 	{key: "templates_dir", env: "SWITCHBOARD_TEMPLATES_DIR", help: "directory of the template catalog (reloaded on change); empty: no templates"},
 	{key: "templates_default_locale", env: "SWITCHBOARD_TEMPLATES_DEFAULT_LOCALE", def: "en", help: "locale a template falls back to"},
+	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
+	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
 	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
@@ -317,6 +323,7 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 
 		TemplatesDir:    v["templates_dir"],
 		TemplatesLocale: v["templates_default_locale"],
+		FlowsDir:        v["flows_dir"],
 	}
 	if err := c.Keywords.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -349,6 +356,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.Lease <= c.ProviderTimeout {
 		return nil, fmt.Errorf("config: lease (%s) must be longer than provider_timeout (%s), so that no other node takes over a message during a provider call; set SWITCHBOARD_LEASE", c.Lease, c.ProviderTimeout)
+	}
+	if c.CallsPerSecond, err = strconv.ParseFloat(v["calls_per_second"], 64); err != nil || c.CallsPerSecond <= 0 || c.CallsPerSecond > 1000 {
+		return nil, fmt.Errorf("config: calls_per_second=%q must be a number above 0 and at most 1000; set %s", v["calls_per_second"], envOf("calls_per_second"))
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))

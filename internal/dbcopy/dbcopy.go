@@ -39,6 +39,7 @@ var Tables = []string{
 	"verify_refusals",
 	"verify_blocks",
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
+	"calls",
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

@@ -237,6 +237,7 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	// and msg_0001's body are redacted.
 	must[int](t, "Redact")(s.Redact(ctx, at(5*time.Minute+time.Second), at(12*time.Minute), 100))
 	fillVerify(t, s)
+	fillCalls(t, s)
 	return fx
 }
 
@@ -256,6 +257,28 @@ func fillVerify(t *testing.T, s switchboard.Store) {
 	check(t, "RecordRefusal", s.RecordRefusal(ctx, &switchboard.Refusal{ID: "ref_0001", Reason: "rate_limited_phone", Detail: "d",
 		To: toA, Country: "US", UserRef: "u-1", ClientIP: "203.0.113.1", VerificationID: "ver_0001", RetryAfterSeconds: 60, At: at(0)}, nil))
 	check(t, "BlockPrefix", s.BlockPrefix(ctx, switchboard.PrefixBlock{Prefix: "+1415555", Reason: "pumping", Until: at(time.Hour), At: at(0)}, nil))
+}
+
+// fillCalls adds a call created with an idempotency key, claimed (leased) and given a provider
+// SID, so that every column of calls holds a value.
+func fillCalls(t *testing.T, s switchboard.Store) {
+	t.Helper()
+	ctx := t.Context()
+	due := at(30 * time.Minute)
+	c := &switchboard.Call{ID: "call_0001", Status: switchboard.CallQueued, To: toA, From: fromA, Flow: "appointment",
+		FlowVersion: 1, Variables: map[string]string{"clinic": "Northside"}, Token: "tok_0001", NextAttemptAt: &due,
+		MaxAttempts: 2, CreatedAt: at(29 * time.Minute), UpdatedAt: at(29 * time.Minute)}
+	c.AddEvent(switchboard.CallEvent{At: c.CreatedAt, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued})
+	must[*switchboard.Call](t, "CreateCall")(func() (*switchboard.Call, error) {
+		c, _, err := s.CreateCall(ctx, c, &switchboard.Idempotency{APIKeyID: "key_0001", Key: "call-1", RequestHash: "hash-call"})
+		return c, err
+	}())
+	claimed := must[[]*switchboard.Call](t, "ClaimCalls")(s.ClaimCalls(ctx, "node-a", due, due.Add(time.Minute), 10))
+	if len(claimed) != 1 {
+		t.Fatalf("ClaimCalls: %d calls", len(claimed))
+	}
+	claimed[0].ProviderSID = "CA0001"
+	check(t, "UpdateCall", s.UpdateCall(ctx, claimed[0], nil))
 }
 
 // setLastUsed sets the one column no store method writes yet (api_keys.last_used_at), so that
@@ -303,7 +326,8 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
 var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
-	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true}
+	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true,
+	"calls.data": true}
 
 // dump reads every copied table of src as rows of column → value.
 func dump(t *testing.T, src Source) map[string][]map[string]any {
@@ -355,6 +379,7 @@ type reads struct {
 	Verification *switchboard.Verification
 	Refusals     []*switchboard.Refusal
 	Block        *switchboard.PrefixBlock
+	Calls        []*switchboard.Call
 }
 
 func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
@@ -380,6 +405,7 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 	r.Verification = must[*switchboard.Verification](t, "GetVerification")(s.GetVerification(ctx, "ver_0001"))
 	r.Refusals, _, _ = s.ListRefusals(ctx, switchboard.RefusalFilter{Limit: 100})
 	r.Block = must[*switchboard.PrefixBlock](t, "PrefixBlocked")(s.PrefixBlocked(ctx, "+1415555", at(0)))
+	r.Calls = must[[]*switchboard.Call](t, "ListCalls")(s.ListCalls(ctx, "", 100))
 	return r
 }
 

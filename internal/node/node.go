@@ -36,6 +36,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/verify"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -64,6 +65,7 @@ type Node struct {
 	verify    *verify.Service
 	// verifyDone closes when the verification worker has stopped.
 	verifyDone chan struct{}
+	vc         voicePart
 
 	ln  net.Listener
 	srv *http.Server
@@ -160,6 +162,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		n.templates.Store(cat)
 	}
+	if err := n.openVoice(tcfg.AuthToken); err != nil {
+		return nil, err
+	}
 	if err := n.openVerify(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -169,6 +174,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,
+		Calls:     n.vc.svc,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -177,6 +183,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
+	if n.vc.svc != nil {
+		mux.Handle(voice.WebhookPath, n.vc.svc.Handler())
+	}
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
@@ -355,6 +364,7 @@ func (n *Node) Start(ctx context.Context) error {
 		defer close(n.verifyDone)
 		n.verify.Run(dctx, time.Second)
 	}()
+	n.startVoice(dctx)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -432,6 +442,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
 				err = eerr
+			}
+			if verr := n.waitVoice(ctx); verr != nil && err == nil {
+				err = verr
 			}
 			if n.verifyDone != nil {
 				select {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/verify"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 )
 
 // VerifySecretFile is the file in the data directory that holds the verify secret when none is
@@ -36,6 +37,10 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 		Limits: vc.Limits, AllowedCountries: vc.AllowedCountries, SafeList: vc.SafeList, Pumping: vc.Pumping,
 		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics, OnMessage: n.disp.Notify,
 		Caller: opts.VerifyCaller,
+	}
+	if vcfg.Caller == nil {
+		// Codes read out by a call go through the provider's Calls API (the simulator's too).
+		vcfg.Caller = &voice.Caller{Provider: n.provider}
 	}
 	switch vc.Backend {
 	case verify.BackendBuiltin:

@@ -217,12 +217,18 @@ func TestVerifyFallbackToVoice(t *testing.T) {
 	}{
 		{"undelivered", map[string]any{"undelivered_ratio": 1, "undelivered_code": 30003}, 5 * time.Second},
 		{"no_receipt", map[string]any{"callback_drop_ratio": 1}, 61 * time.Second},
+		// The node's own caller: the simulator's Calls API places the call and its callee hears it.
+		{"simulated_call", map[string]any{"undelivered_ratio": 1, "undelivered_code": 30003}, 5 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			clock := newFakeClock(time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC))
 			caller := &recordingCaller{}
-			n := startNode(t, nodeOpts{clock: clock.Now, verifyCaller: caller})
+			opts := nodeOpts{clock: clock.Now, verifyCaller: caller}
+			if c.name == "simulated_call" {
+				opts.verifyCaller = nil
+			}
+			n := startNode(t, opts)
 			n.simControl(t, http.MethodPost, "/sim/v1/faults", c.faults)
 			ctx := context.Background()
 			v, err := n.client.StartVerification(ctx, &client.VerificationRequest{To: "+14155550410", Locale: "en"})
@@ -231,6 +237,30 @@ func TestVerifyFallbackToVoice(t *testing.T) {
 			}
 			code := n.waitSMSCodes(t, v.To, 1)[0]
 			msgID := v.SendAttempts[0].MessageID
+			if c.name == "simulated_call" {
+				n.waitStatus(t, msgID, 10*time.Second, switchboard.StatusUndelivered)
+				clock.Add(c.advance)
+				spaced := strings.Join(strings.Split(code, ""), ", ")
+				waitFor(t, 20*time.Second, "the simulated callee to hear the code", func() bool {
+					var out struct {
+						Calls []struct {
+							To    string   `json:"to"`
+							Heard []string `json:"heard"`
+						} `json:"calls"`
+					}
+					_ = json.Unmarshal(n.simControl(t, http.MethodGet, "/sim/v1/calls", nil), &out)
+					for _, sc := range out.Calls {
+						if sc.To == v.To && strings.Contains(strings.Join(sc.Heard, " "), spaced) {
+							return true
+						}
+					}
+					return false
+				})
+				if r, err := n.client.CheckVerification(ctx, v.ID, code); err != nil || !r.Valid {
+					t.Fatalf("the code read by the call: %+v %v", r, err)
+				}
+				return
+			}
 			if c.name == "undelivered" {
 				n.waitStatus(t, msgID, 10*time.Second, switchboard.StatusUndelivered)
 			} else {

@@ -73,6 +73,9 @@ var exportKinds = map[string]columnKind{
 	"verify_refusals.at":            kindTime,
 	"verify_blocks.until":           kindTime,
 	"verify_blocks.at":              kindTime,
+	"calls.next_attempt_at":         kindTime,
+	"calls.lease_until":             kindTime,
+	"calls.created_at":              kindTime,
 }
 
 type columnKind int

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"EventLog", eventLogTests},
 		{"Dashboard", dashboardTests},
 		{"Verifications", verifyTests},
+		{"Calls", callTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

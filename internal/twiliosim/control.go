@@ -304,6 +304,9 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	h, ok := controlRoutes[route]
 	if !ok {
+		h, ok = controlRoute(r.Method, strings.TrimSuffix(r.URL.Path, "/"))
+	}
+	if !ok {
 		writeControlError(w, http.StatusNotFound, "no such control endpoint: %s", route)
 		return
 	}
@@ -363,6 +366,9 @@ func decodeForm(form url.Values, dst any) error {
 		case reflect.String:
 			f.SetString(vals[0])
 		case reflect.Slice:
+			if f.Type().Elem().Kind() != reflect.String {
+				return fmt.Errorf("%s: send it in a JSON body", name)
+			}
 			f.Set(reflect.ValueOf(slices.Clone(vals)))
 		case reflect.Bool:
 			b, err := strconv.ParseBool(vals[0])

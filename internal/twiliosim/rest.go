@@ -106,6 +106,8 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 		default:
 			aerr = methodNotAllowed()
 		}
+	case tail == "Calls.json" || strings.HasPrefix(tail, "Calls/"):
+		aerr = s.serveCalls(w, r, tail)
 	case tail == "IncomingPhoneNumbers.json":
 		switch r.Method {
 		case http.MethodGet:

@@ -13,7 +13,10 @@
 //	POST /sim/v1/numbers    add or update an owned number: {"number","sms_url","sms_method",...}
 //	GET  /sim/v1/faults     the current fault settings
 //	POST /sim/v1/faults     replace the fault settings (see Faults)
-//	POST /sim/v1/reset      forget every message and fault; owned numbers are kept
+//	POST /sim/v1/reset      forget every message, call, call script and fault; owned numbers are kept
+//	GET  /sim/v1/calls      every call, with the URLs it requested and what its callee heard
+//	POST /sim/v1/calls/script        script the calls to a number (outcome, the callee's answers)
+//	POST /sim/v1/calls/{sid}/input   the live call's next answer to a Gather
 //	GET  /sim/v1/stats      counters of lifecycle steps and callback deliveries (see Stats)
 //
 // The control API takes JSON or form bodies and is not authenticated: the simulator is a
@@ -71,6 +74,11 @@ const (
 	// DefaultCallbackRetries is how many times a failed callback is posted again (non-2xx answer
 	// or connection error), with growing delays; a "#rc=N" fragment on the URL overrides it.
 	DefaultCallbackRetries = 3
+	// DefaultCallRingDelay and DefaultCallAnswerDelay pace a simulated call.
+	DefaultCallRingDelay   = 20 * time.Millisecond
+	DefaultCallAnswerDelay = 30 * time.Millisecond
+	// DefaultCallInputWait caps a silent callee's wait at a Gather.
+	DefaultCallInputWait = 10 * time.Second
 )
 
 // Config configures a Simulator. The zero value is a working development simulator.
@@ -103,6 +111,13 @@ type Config struct {
 	// CallbackRetries is how many times a failed callback is retried (default
 	// DefaultCallbackRetries; negative means never).
 	CallbackRetries int
+	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
+	// DefaultCallRingDelay, DefaultCallAnswerDelay).
+	CallRingDelay, CallAnswerDelay time.Duration
+	// CallInputWait, when set, is how long a silent callee keeps every <Gather> waiting for
+	// input, whatever the Gather's timeout; by default it waits the Gather's own timeout, at
+	// most DefaultCallInputWait.
+	CallInputWait time.Duration
 }
 
 // Faults are the failures the simulator injects. The zero value injects nothing. Ratios are
@@ -192,6 +207,7 @@ type Simulator struct {
 	numOrder []*number
 
 	sched scheduler
+	voice voiceState
 	cbq   chan *callbackPost
 	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
@@ -233,6 +249,12 @@ func New(cfg Config) *Simulator {
 	if cfg.CallbackQueue <= 0 {
 		cfg.CallbackQueue = DefaultCallbackQueue
 	}
+	if cfg.CallRingDelay <= 0 {
+		cfg.CallRingDelay = DefaultCallRingDelay
+	}
+	if cfg.CallAnswerDelay <= 0 {
+		cfg.CallAnswerDelay = DefaultCallAnswerDelay
+	}
 	if cfg.CallbackRetries == 0 {
 		cfg.CallbackRetries = DefaultCallbackRetries
 	} else if cfg.CallbackRetries < 0 {
@@ -260,6 +282,7 @@ func New(cfg Config) *Simulator {
 	}
 	s.faults.Store(&Faults{})
 	s.sched.init()
+	s.voice.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
@@ -351,6 +374,7 @@ func (s *Simulator) Reset() {
 	s.order = nil
 	s.mu.Unlock()
 	s.sched.clear()
+	s.resetCalls()
 	s.faults.Store(&Faults{})
 	s.verifyData.reset()
 }

@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	qInsertCall = `INSERT INTO calls (id, token, status, provider_sid, api_key_id, idempotency_key, request_hash,
+		next_attempt_at, version, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)`
+	qCallIdem    = `SELECT request_hash, id FROM calls WHERE api_key_id = $1 AND idempotency_key = $2`
+	qCallByID    = `SELECT version, data FROM calls WHERE id = $1`
+	qCallByToken = `SELECT version, data FROM calls WHERE token = $1`
+	qUpdateCall  = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
+	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
+	qListCalls   = `SELECT version, data FROM calls WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`
+	qClaimCalls  = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
+		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+			ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+		RETURNING version, data`
+)
+
+func scanCall(r pgx.Row) (*switchboard.Call, error) {
+	var version int
+	var data []byte
+	if err := r.Scan(&version, &data); err != nil {
+		return nil, err
+	}
+	return switchboard.DecodeCall(data, version)
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CreateCall stores a new call; see switchboard.CallStore.
+func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
+	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+	}
+	c.Version = 1
+	data, err := switchboard.EncodeCall(c)
+	if err != nil {
+		return nil, false, err
+	}
+	var replay *switchboard.Call
+	for range 2 {
+		replay = nil
+		err = pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
+			var apiKey, key, hash any
+			if idem != nil {
+				var h, id string
+				err := tx.QueryRow(ctx, qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
+				switch {
+				case err == nil:
+					if h != idem.RequestHash {
+						return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
+							"idempotency key %q was already used with a different request", idem.Key)
+					}
+					replay, err = scanCall(tx.QueryRow(ctx, qCallByID, id))
+					return err
+				case !errors.Is(err, pgx.ErrNoRows):
+					return err
+				}
+				apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
+			}
+			_, err := tx.Exec(ctx, qInsertCall, c.ID, c.Token, string(c.Status), nullText(c.ProviderSID), apiKey, key, hash,
+				c.NextAttemptAt, c.CreatedAt, data)
+			return err
+		})
+		// Two requests with one key raced: the loser reads the winner's call.
+		if name, ok := uniqueViolation(err); ok && name == "calls_idempotency" {
+			continue
+		}
+		break
+	}
+	if name, ok := uniqueViolation(err); ok && name != "calls_idempotency" {
+		return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+	}
+	if err != nil {
+		return nil, false, wrap("create call", err)
+	}
+	if replay != nil {
+		return replay, true, nil
+	}
+	return c, false, nil
+}
+
+func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, error) {
+	c, err := scanCall(db.pool.QueryRow(ctx, q, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, switchboard.CallNotFound(key)
+	} else if err != nil {
+		return nil, wrap("call", err)
+	}
+	return c, nil
+}
+
+// GetCall returns a call, or ENOTFOUND.
+func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error) {
+	return db.getCall(ctx, qCallByID, id)
+}
+
+// GetCallByToken returns the call with this webhook token, or ENOTFOUND.
+func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
+	c, err := db.getCall(ctx, qCallByToken, token)
+	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
+	}
+	return c, err
+}
+
+// ListCalls lists calls newest first.
+func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
+	rows, err := db.pool.Query(ctx, qListCalls, before, limit)
+	if err != nil {
+		return nil, wrap("list calls", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, wrap("list calls", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list calls", err)
+	}
+	return out, nil
+}
+
+// UpdateCall stores c if it is still at c.Version; see switchboard.CallStore.
+func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switchboard.AppEvent) error {
+	data, err := switchboard.EncodeCall(c)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, qUpdateCall, string(c.Status), nullText(c.ProviderSID), c.NextAttemptAt, data, c.ID, c.Version)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return switchboard.CallChanged(c.ID)
+		}
+		for _, ev := range evs {
+			if _, err := tx.Exec(ctx, qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("update call", err)
+	}
+	c.Version++
+	return nil
+}
+
+// ClaimCalls leases calls due to be placed; see switchboard.CallStore.
+func (db *DB) ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*switchboard.Call, error) {
+	rows, err := db.pool.Query(ctx, qClaimCalls, owner, until, now, limit)
+	if err != nil {
+		return nil, wrap("claim calls", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, wrap("claim calls", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim calls", err)
+	}
+	return out, nil
+}
+
+// ReleaseCall drops owner's lease on a call.
+func (db *DB) ReleaseCall(ctx context.Context, id, owner string) error {
+	if _, err := db.pool.Exec(ctx, qReleaseCall, id, owner); err != nil {
+		return wrap("release call", err)
+	}
+	return nil
+}

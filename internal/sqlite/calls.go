@@ -1,0 +1,180 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
+)
+
+const (
+	qInsertCall = `INSERT INTO calls (id, token, status, provider_sid, api_key_id, idempotency_key, request_hash,
+		next_attempt_at, version, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+	qCallIdem    = `SELECT request_hash, id FROM calls WHERE api_key_id = ? AND idempotency_key = ?`
+	qCallByID    = `SELECT version, data FROM calls WHERE id = ?`
+	qCallByToken = `SELECT version, data FROM calls WHERE token = ?`
+	qUpdateCall  = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
+	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
+	qListCalls   = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
+	qClaimCalls  = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
+		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+			ORDER BY next_attempt_at LIMIT ?4)
+		RETURNING version, data`
+)
+
+func scanCall(s scanner) (*switchboard.Call, error) {
+	var version int
+	var data string
+	if err := s.Scan(&version, &data); err != nil {
+		return nil, err
+	}
+	return switchboard.DecodeCall([]byte(data), version)
+}
+
+// CreateCall stores a new call; see switchboard.CallStore.
+func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
+	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
+		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+	}
+	c.Version = 1
+	data, err := switchboard.EncodeCall(c)
+	if err != nil {
+		return nil, false, err
+	}
+	var replay *switchboard.Call
+	err = db.write(ctx, func(t *wtx) error {
+		var apiKey, key, hash any
+		if idem != nil {
+			var h, id string
+			err := t.queryRow(qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
+			switch {
+			case err == nil:
+				if h != idem.RequestHash {
+					return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
+						"idempotency key %q was already used with a different request", idem.Key)
+				}
+				replay, err = scanCall(t.queryRow(qCallByID, id))
+				return err
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: call idempotency key: %w", err)
+			}
+			apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
+		}
+		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), nullString(c.ProviderSID), apiKey, key, hash,
+			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data))
+		if isUnique(err) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+		} else if err != nil {
+			return fmt.Errorf("sqlite: insert call: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if replay != nil {
+		return replay, true, nil
+	}
+	return c, false, nil
+}
+
+func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, error) {
+	c, err := scanCall(db.r.QueryRowContext(ctx, q, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, switchboard.CallNotFound(key)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: call: %w", err)
+	}
+	return c, nil
+}
+
+// GetCall returns a call, or ENOTFOUND.
+func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error) {
+	return db.getCall(ctx, qCallByID, id)
+}
+
+// GetCallByToken returns the call with this webhook token, or ENOTFOUND.
+func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
+	c, err := db.getCall(ctx, qCallByToken, token)
+	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
+		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
+	}
+	return c, err
+}
+
+// ListCalls lists calls newest first.
+func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
+	rows, err := db.r.QueryContext(ctx, qListCalls, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list calls: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list calls: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateCall stores c if it is still at c.Version; see switchboard.CallStore.
+func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switchboard.AppEvent) error {
+	data, err := switchboard.EncodeCall(c)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *wtx) error {
+		r, err := t.exec(qUpdateCall, string(c.Status), nullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
+		if err != nil {
+			return fmt.Errorf("sqlite: update call: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return switchboard.CallChanged(c.ID)
+		}
+		for _, ev := range evs {
+			if err := insertAppEvent(t, ev); err != nil {
+				return err
+			}
+		}
+		c.Version++
+		return nil
+	})
+}
+
+// ClaimCalls leases calls due to be placed; see switchboard.CallStore.
+func (db *DB) ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*switchboard.Call, error) {
+	var out []*switchboard.Call
+	err := db.write(ctx, func(t *wtx) error {
+		out = out[:0]
+		rows, err := t.query(qClaimCalls, owner, micros(until), micros(now), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim calls: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanCall(rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: claim calls: %w", err)
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// ReleaseCall drops owner's lease on a call.
+func (db *DB) ReleaseCall(ctx context.Context, id, owner string) error {
+	return db.write(ctx, func(t *wtx) error {
+		if _, err := t.exec(qReleaseCall, id, owner); err != nil {
+			return fmt.Errorf("sqlite: release call: %w", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,89 @@
+package twilio
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+)
+
+var _ switchboard.CallProvider = (*Provider)(nil)
+
+// callEvents are the status callbacks a call asks for: every move, so that the timeline shows
+// ringing and answered as well as the end.
+var callEvents = []string{"initiated", "ringing", "answered", "completed"}
+
+// PlaceCall creates a call (POST .../Calls.json). Failures are classified as for messages.
+func (p *Provider) PlaceCall(ctx context.Context, req *switchboard.PlaceCallRequest) (*switchboard.ProviderCall, error) {
+	if req == nil {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "no call request")
+	}
+	params := &openapi.CreateCallParams{}
+	params.SetTo(req.To)
+	params.SetFrom(req.From)
+	if req.TwiML != "" {
+		params.SetTwiml(req.TwiML)
+	} else {
+		params.SetUrl(req.URL)
+	}
+	if req.StatusCallback != "" {
+		params.SetStatusCallback(req.StatusCallback)
+		params.SetStatusCallbackEvent(callEvents)
+	}
+	if req.RingTimeout > 0 {
+		params.SetTimeout(req.RingTimeout)
+	}
+	if req.MachineDetection {
+		params.SetMachineDetection("Enable")
+	}
+	start := time.Now()
+	api, tr := p.api(ctx)
+	c, err := api.CreateCall(params)
+	attrs := []slog.Attr{
+		slog.String("call_id", req.CallID),
+		slog.String("to", content.MaskPhone(req.To)),
+		slog.Duration("elapsed", time.Since(start)),
+	}
+	if err != nil {
+		pe := classify(err, tr)
+		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio call failed", append(attrs,
+			slog.Int("http_status", pe.HTTPStatus), slog.Int("code", pe.Code), slog.String("outcome", pe.Outcome.String()))...)
+		return nil, pe
+	}
+	out := &switchboard.ProviderCall{}
+	if c.Sid != nil {
+		out.SID = *c.Sid
+	}
+	if c.Status != nil {
+		out.ProviderStatus = *c.Status
+		out.Status, _ = switchboard.ParseCallStatus(*c.Status)
+	}
+	if out.SID == "" {
+		return nil, &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, HTTPStatus: int(tr.status.Load()),
+			Message: "response without a call SID", Explanation: "Twilio's answer did not name the created call."}
+	}
+	p.log.LogAttrs(ctx, slog.LevelDebug, "twilio call created", append(attrs, slog.String("sid", out.SID))...)
+	return out, nil
+}
+
+// EndCall cancels a call that is not answered yet, or hangs up one in progress.
+func (p *Provider) EndCall(ctx context.Context, sid string) error {
+	api, tr := p.api(ctx)
+	c, err := api.FetchCall(sid, &openapi.FetchCallParams{})
+	if err != nil {
+		return classify(err, tr)
+	}
+	status := "canceled"
+	if c.Status != nil && *c.Status == "in-progress" {
+		status = "completed"
+	}
+	api, tr = p.api(ctx)
+	if _, err := api.UpdateCall(sid, (&openapi.UpdateCallParams{}).SetStatus(status)); err != nil {
+		return classify(err, tr)
+	}
+	return nil
+}

@@ -1,0 +1,571 @@
+package voice
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/twiliosig"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store    switchboard.Store
+	Provider switchboard.CallProvider
+	// Flows returns the current flow catalog.
+	Flows func() *Catalog
+	// PublicURL is the base URL Twilio reaches this node at; AuthToken checks X-Twilio-Signature.
+	PublicURL string
+	AuthToken string
+	// CallsPerSecond limits how fast calls are placed from one sender (default 1, Twilio's
+	// default CPS). Rates maps senders to their own limits.
+	CallsPerSecond float64
+	Rates          map[string]float64
+	// Lease is how long a claimed call is held while it is placed (default 30 s).
+	Lease time.Duration
+	// Poll is how often due calls are looked for without a Notify (default 200 ms).
+	Poll time.Duration
+	// Fallback sends the fallback SMS of a call (see Fallback) and returns the message ID, or ""
+	// and why not; nil sends none.
+	Fallback func(ctx context.Context, c *switchboard.Call, template string) (messageID, skipped string, err error)
+	Clock    switchboard.Clock
+	Logger   *slog.Logger
+	// Owner names this node in leases.
+	Owner string
+}
+
+// Service runs calls: it places them, answers their TwiML requests and applies their status
+// callbacks.
+type Service struct {
+	cfg  Config
+	wake chan struct{}
+
+	mu   sync.Mutex
+	next map[string]time.Time // sender -> earliest time of its next call
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = switchboard.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CallsPerSecond <= 0 {
+		cfg.CallsPerSecond = 1
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = switchboard.NewID("node")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Service{cfg: cfg, wake: make(chan struct{}, 1), next: map[string]time.Time{}}
+}
+
+// Notify wakes the placer: a call was created.
+func (s *Service) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// newToken returns an opaque, unguessable webhook token.
+func newToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// CreateRequest is a new call.
+type CreateRequest struct {
+	To               string            `json:"to"`
+	From             string            `json:"from,omitempty"`
+	Flow             string            `json:"flow"`
+	FlowVersion      int               `json:"flow_version,omitempty"`
+	Locale           string            `json:"locale,omitempty"`
+	Variables        map[string]string `json:"variables,omitempty"`
+	MachineDetection bool              `json:"machine_detection,omitempty"`
+	RingTimeout      int               `json:"ring_timeout,omitempty"`
+	MaxAttempts      int               `json:"max_attempts,omitempty"`
+	RetryDelay       int               `json:"retry_delay,omitempty"`
+	Metadata         map[string]string `json:"metadata,omitempty"`
+}
+
+func invalid(code, format string, args ...any) error {
+	return switchboard.Errorf(switchboard.EINVALID, code, format, args...)
+}
+
+// Build validates a request and returns the new call; it changes nothing.
+func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switchboard.Call, error) {
+	to, err := content.NormalizePhone(req.To)
+	if err != nil {
+		if req.To == "" {
+			return nil, invalid("missing_to", "to is required: the number to call in E.164, such as +14155550100")
+		}
+		return nil, err
+	}
+	if req.Flow == "" {
+		return nil, invalid("missing_flow", "flow is required: the name of a flow in the flows directory")
+	}
+	f := s.cfg.Flows().Get(req.Flow, req.FlowVersion)
+	if f == nil {
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "flow_not_found", "no flow %s (version %d) is loaded", req.Flow, req.FlowVersion)
+	}
+	var missing []string
+	for _, v := range f.UsedVariables() {
+		if _, ok := req.Variables[v]; !ok {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, invalid("missing_variables", "flow %s needs variables %s", f.Name, strings.Join(missing, ", "))
+	}
+	for k := range req.Variables {
+		if _, ok := f.Variables[k]; !ok {
+			return nil, invalid("unknown_variable", "flow %s declares no variable %q", f.Name, k)
+		}
+	}
+	if req.RingTimeout == 0 {
+		req.RingTimeout = 30
+	}
+	if req.RingTimeout < 5 || req.RingTimeout > 600 {
+		return nil, invalid("invalid_ring_timeout", "ring_timeout must be 5-600 seconds")
+	}
+	if req.MaxAttempts == 0 {
+		req.MaxAttempts = 1
+	}
+	if req.MaxAttempts < 1 || req.MaxAttempts > 5 {
+		return nil, invalid("invalid_max_attempts", "max_attempts must be 1-5")
+	}
+	if req.RetryDelay == 0 {
+		req.RetryDelay = 300
+	}
+	if req.RetryDelay < 1 || req.RetryDelay > 86400 {
+		return nil, invalid("invalid_retry_delay", "retry_delay must be 1-86400 seconds")
+	}
+	if from == to {
+		return nil, invalid("to_is_sender", "to is the caller's own number")
+	}
+	c := &switchboard.Call{
+		ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: to, From: from, Flow: f.Name,
+		FlowVersion: f.Version, Locale: req.Locale, Variables: req.Variables, Metadata: req.Metadata,
+		MachineDetection: req.MachineDetection, RingTimeout: req.RingTimeout, Token: newToken(),
+		MaxAttempts: req.MaxAttempts, RetryDelay: req.RetryDelay, NextAttemptAt: &now,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if f.Fallback != nil {
+		c.FallbackTemplate = f.Fallback.SMSTemplate
+	}
+	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued,
+		Detail: fmt.Sprintf("flow %s version %d", f.Name, f.Version)})
+	return c, nil
+}
+
+// update loads a call, applies fn and stores it, again from a fresh read when another node
+// changed it meanwhile. fn returns the events to write with the change.
+func (s *Service) update(ctx context.Context, load func() (*switchboard.Call, error), fn func(c *switchboard.Call) ([]*switchboard.AppEvent, error)) (*switchboard.Call, error) {
+	for range 20 {
+		c, err := load()
+		if err != nil {
+			return nil, err
+		}
+		evs, err := fn(c)
+		if err != nil {
+			return c, err
+		}
+		err = s.cfg.Store.UpdateCall(ctx, c, evs)
+		if switchboard.ErrorCodeOf(err) == "call_changed" {
+			continue
+		}
+		return c, err
+	}
+	return nil, fmt.Errorf("voice: call kept changing under concurrent updates")
+}
+
+// moveStatus moves c's status and returns the events that report it (with call.completed when
+// the call is over).
+func moveStatus(c *switchboard.Call, st switchboard.CallStatus, at time.Time, detail string) ([]*switchboard.AppEvent, error) {
+	old := c.Status
+	if !c.SetStatus(st, at, detail) {
+		return nil, nil
+	}
+	ev, err := switchboard.NewAppEvent(switchboard.AppCallStatusChanged, at, switchboard.CallStatusChangedData{
+		CallID: c.ID, OldStatus: old, Status: st, ProviderSID: c.ProviderSID, Flow: c.Flow, Attempts: c.Attempts, Metadata: c.Metadata,
+	})
+	if err != nil {
+		return nil, err
+	}
+	evs := []*switchboard.AppEvent{ev}
+	if st.Terminal() {
+		done, err := switchboard.NewAppEvent(switchboard.AppCallCompleted, at, switchboard.CallCompletedData{
+			CallID: c.ID, Status: st, Flow: c.Flow, FlowVersion: c.FlowVersion, AnsweredBy: c.AnsweredBy,
+			Outcome: c.Outcome, Path: nonNil(c.Path), Inputs: nonNilInputs(c.Inputs), Attempts: c.Attempts,
+			FallbackMessageID: c.FallbackMessageID, Metadata: c.Metadata,
+		})
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, done)
+	}
+	return evs, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilInputs(s []switchboard.CallInput) []switchboard.CallInput {
+	if s == nil {
+		return []switchboard.CallInput{}
+	}
+	return s
+}
+
+// Cancel ends a call: one waiting to be placed is canceled at once; one placed is canceled or
+// hung up at the provider, and its status follows from the provider's callback.
+func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, error) {
+	var sid string
+	c, err := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, id) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
+		sid = ""
+		if c.Status.Terminal() {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "call_finished", "call %s is already %s", c.ID, c.Status)
+		}
+		now := s.cfg.Clock()
+		if c.ProviderSID == "" && !c.Placing {
+			c.NextAttemptAt = nil
+			return moveStatus(c, switchboard.CallCanceled, now, "canceled through the API before it was placed")
+		}
+		sid = c.ProviderSID
+		c.MaxAttempts = c.Attempts // no retries after a cancel
+		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: "cancel requested through the API"})
+		return nil, nil
+	})
+	if err != nil {
+		return c, err
+	}
+	if sid != "" {
+		if err := s.cfg.Provider.EndCall(ctx, sid); err != nil {
+			return c, fmt.Errorf("voice: ending call %s at the provider: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// Run places due calls until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		if err := s.PlaceDue(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("placing calls", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// PlaceDue claims the calls due now and places them, each sender no faster than its rate.
+func (s *Service) PlaceDue(ctx context.Context) error {
+	now := s.cfg.Clock()
+	calls, err := s.cfg.Store.ClaimCalls(ctx, s.cfg.Owner, now, now.Add(s.cfg.Lease), 32)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		if err := s.place(ctx, c); err != nil {
+			s.cfg.Logger.Error("placing call", "call_id", c.ID, "err", err)
+		}
+		_ = s.cfg.Store.ReleaseCall(context.WithoutCancel(ctx), c.ID, s.cfg.Owner)
+	}
+	return nil
+}
+
+// slot reserves the sender's next call slot and returns when it is.
+func (s *Service) slot(from string, now time.Time) time.Time {
+	rate := s.cfg.CallsPerSecond
+	if r, ok := s.cfg.Rates[from]; ok && r > 0 {
+		rate = r
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := s.next[from]
+	if at.Before(now) {
+		at = now
+	}
+	s.next[from] = at.Add(time.Duration(float64(time.Second) / rate))
+	return at
+}
+
+func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
+	now := s.cfg.Clock()
+	if c.Status.Terminal() || c.NextAttemptAt == nil {
+		return nil
+	}
+	if at := s.slot(c.From, now); at.After(now) {
+		c.NextAttemptAt = &at
+		return s.cfg.Store.UpdateCall(ctx, c, nil)
+	}
+	// Record the attempt before the provider hears of it: a crash now leaves Placing set, and
+	// the call is not placed twice.
+	c.Attempts++
+	c.Placing, c.NextAttemptAt, c.ProviderSID = true, nil, ""
+	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: fmt.Sprintf("attempt %d of %d", c.Attempts, c.MaxAttempts)})
+	if err := s.cfg.Store.UpdateCall(ctx, c, nil); err != nil {
+		return err
+	}
+	base := s.cfg.PublicURL + WebhookPath + c.Token
+	pc, err := s.cfg.Provider.PlaceCall(ctx, &switchboard.PlaceCallRequest{
+		CallID: c.ID, To: c.To, From: c.From, URL: base + "/" + KindAnswer + "?s=0", StatusCallback: base + "/status",
+		MachineDetection: c.MachineDetection, RingTimeout: c.RingTimeout,
+	})
+	_, uerr := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, c.ID) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
+		at := s.cfg.Clock()
+		if err == nil {
+			c.Placing = false
+			if c.ProviderSID == "" {
+				c.ProviderSID = pc.SID
+			}
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "placed: " + pc.SID})
+			return nil, nil
+		}
+		var pe *switchboard.ProviderError
+		if !errors.As(err, &pe) {
+			pe = &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, Message: err.Error()}
+		}
+		switch pe.Outcome {
+		case switchboard.OutcomeRetry, switchboard.OutcomeRetrySlow:
+			c.Placing = false
+			c.Attempts--
+			next := at.Add(time.Duration(min(c.Attempts+1, 6)) * 5 * time.Second)
+			c.NextAttemptAt = &next
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "provider busy, trying again: " + pe.Message})
+			return nil, nil
+		case switchboard.OutcomeAmbiguous:
+			// The call may exist: its callbacks (whose URL carries the token) adopt its SID.
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "outcome unknown, not placed again: " + pe.Message})
+			return nil, nil
+		}
+		c.Placing = false
+		c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: fmt.Sprintf("refused by the provider (%d): %s", pe.Code, pe.Message)})
+		return moveStatus(c, switchboard.CallFailed, at, pe.Explanation)
+	})
+	if err == nil {
+		s.cfg.Logger.Info("call placed", "call_id", c.ID, "provider_sid", pc.SID, "to", content.MaskPhone(c.To), "attempt", c.Attempts)
+	}
+	return uerr
+}
+
+// Handler serves the voice webhooks under WebhookPath.
+func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWebhook) }
+
+// MaxFormBytes caps a webhook body.
+const MaxFormBytes = 64 << 10
+
+func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	token, kind, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, WebhookPath), "/")
+	if !ok || token == "" || strings.Contains(kind, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return
+	}
+	if !twiliosig.Valid(s.cfg.AuthToken, s.cfg.PublicURL+r.URL.RequestURI(), r.PostForm, r.Header.Get(twiliosig.Header)) {
+		s.cfg.Logger.Warn("voice webhook signature rejected", "kind", kind)
+		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
+		return
+	}
+	var err error
+	if kind == "status" {
+		err = s.status(r.Context(), token, r.PostForm)
+		if err == nil {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	} else {
+		var doc []byte
+		doc, err = s.TwiML(r.Context(), token, kind, r.URL.Query().Get("s"), r.PostForm)
+		if err == nil {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			_, _ = w.Write(doc)
+		}
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch switchboard.ErrorKindOf(err) {
+		case switchboard.EINVALID:
+			status = http.StatusBadRequest
+		case switchboard.ENOTFOUND:
+			status = http.StatusNotFound
+		case switchboard.ECONFLICT:
+			status = http.StatusConflict
+		default:
+			s.cfg.Logger.Error("voice webhook", "kind", kind, "err", err)
+		}
+		http.Error(w, switchboard.ErrorMessage(err), status)
+	}
+}
+
+// adopt takes the provider SID of a request for a call whose attempt's answer was lost, and
+// reports whether the request belongs to the call's current attempt.
+func adopt(c *switchboard.Call, sid string) bool {
+	if c.ProviderSID == "" && c.Placing && sid != "" {
+		c.ProviderSID, c.Placing = sid, false
+	}
+	return sid == c.ProviderSID
+}
+
+// TwiML answers one TwiML request of the call with token.
+func (s *Service) TwiML(ctx context.Context, token, kind, step string, form map[string][]string) ([]byte, error) {
+	get := func(k string) string {
+		if v := form[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	n, err := strconv.Atoi(step)
+	if err != nil || n < 0 {
+		return nil, invalid("invalid_step", "the step of the request is missing")
+	}
+	in := Input{Kind: kind, Step: n, CallSID: get("CallSid"), AnsweredBy: get("AnsweredBy"), Digits: get("Digits"),
+		Speech: get("SpeechResult"), DialStatus: get("DialCallStatus")}
+	var doc []byte
+	_, err = s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
+		if !adopt(c, in.CallSID) {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "other_attempt", "the request is not about the call's current attempt")
+		}
+		f := s.cfg.Flows().Get(c.Flow, c.FlowVersion)
+		if f == nil {
+			return nil, fmt.Errorf("voice: flow %s version %d is no longer loaded", c.Flow, c.FlowVersion)
+		}
+		in.At = s.cfg.Clock()
+		var evs []*switchboard.AppEvent
+		if kind == KindAnswer {
+			// The answer is also a status: in progress, even if its callback is late or lost.
+			if evs, err = moveStatus(c, switchboard.CallInProgress, in.At, "answered"); err != nil {
+				return nil, err
+			}
+		}
+		doc, err = Advance(f, c, in, s.cfg.PublicURL+WebhookPath+c.Token)
+		return evs, err
+	})
+	return doc, err
+}
+
+// status applies a call status callback.
+func (s *Service) status(ctx context.Context, token string, form map[string][]string) error {
+	get := func(k string) string {
+		if v := form[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	st, ok := switchboard.ParseCallStatus(get("CallStatus"))
+	if !ok {
+		return invalid("invalid_call_status", "CallStatus %q is not a call status", get("CallStatus"))
+	}
+	sid := get("CallSid")
+	var fallback bool
+	c, err := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
+		fallback = false
+		now := s.cfg.Clock()
+		if !adopt(c, sid) {
+			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventIgnored, Status: st, Detail: "callback of an earlier attempt " + sid})
+			return nil, nil
+		}
+		if ab := get("AnsweredBy"); ab != "" {
+			c.AnsweredBy = ab
+		}
+		if (st == switchboard.CallBusy || st == switchboard.CallNoAnswer) && c.Attempts < c.MaxAttempts && !c.Status.Terminal() {
+			next := now.Add(time.Duration(c.RetryDelay) * time.Second)
+			c.NextAttemptAt, c.ProviderSID = &next, ""
+			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: st,
+				Detail: fmt.Sprintf("attempt %d ended %s; next attempt at %s", c.Attempts, st, next.Format(time.RFC3339))})
+			return nil, nil
+		}
+		if c.Status.CanMoveTo(st) {
+			fallback = st.Terminal() && s.wantsFallback(c, st)
+			if fallback && c.FallbackMessageID == "" {
+				if err := s.fallback(ctx, c, now); err != nil {
+					return nil, err
+				}
+			}
+		} else if st != c.Status {
+			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventIgnored, Status: st,
+				Detail: fmt.Sprintf("%s cannot move back to %s", c.Status, st)})
+			return nil, nil
+		}
+		return moveStatus(c, st, now, "provider callback")
+	})
+	if err == nil && c != nil && c.Status.Terminal() {
+		s.cfg.Logger.Info("call ended", "call_id", c.ID, "status", c.Status, "outcome", c.Outcome, "fallback", fallback)
+	}
+	return err
+}
+
+// wantsFallback reports whether the flow's fallback applies to a call ending in st.
+func (s *Service) wantsFallback(c *switchboard.Call, st switchboard.CallStatus) bool {
+	if c.FallbackTemplate == "" || s.cfg.Fallback == nil {
+		return false
+	}
+	outcome := string(st)
+	if st == switchboard.CallCompleted {
+		if c.Outcome != "machine" {
+			return false
+		}
+		outcome = "machine"
+	}
+	f := s.cfg.Flows().Get(c.Flow, c.FlowVersion)
+	if f == nil || f.Fallback == nil {
+		return false
+	}
+	for _, o := range f.Fallback.On {
+		if o == outcome {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) fallback(ctx context.Context, c *switchboard.Call, now time.Time) error {
+	id, skipped, err := s.cfg.Fallback(ctx, c, c.FallbackTemplate)
+	if err != nil {
+		return fmt.Errorf("voice: fallback SMS of call %s: %w", c.ID, err)
+	}
+	if id != "" {
+		c.FallbackMessageID = id
+		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventFallback, Detail: "fallback SMS " + id + " from template " + c.FallbackTemplate})
+	} else {
+		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventFallback, Detail: "fallback SMS not sent: " + skipped})
+	}
+	return nil
+}
