@@ -135,6 +135,7 @@ type Store interface {
 	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
 
 	ConversationStore
+	WhatsAppStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

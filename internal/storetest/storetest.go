@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"AppEvents", appEventTests},
 		{"Endpoints", endpointTests},
 		{"Conversations", conversationTests},
+		{"WhatsApp", whatsAppTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
