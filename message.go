@@ -163,9 +163,9 @@ type Message struct {
 	RedactedAt *time.Time `json:"redacted_at,omitempty"`
 	// WhatsApp holds a WhatsApp message's content template and fallback policy, and an SMS
 	// leg's link to the WhatsApp message it stands in for (see WhatsAppOptions).
-	WhatsApp *WhatsAppOptions `json:"whatsapp,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	WhatsApp  *WhatsAppOptions `json:"whatsapp,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 	// Events is the message's timeline, oldest first, filled in when a single message is read.
 	Events []*Event `json:"events,omitempty"`
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	qConvByPair = `SELECT ` + convCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
+	qConvByPair   = `SELECT ` + convCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
 	qMarkFallback = `UPDATE messages SET fallback_pending = 1, fallback_due_at = ? WHERE id = ?`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
 	qFallbackCandidates = `SELECT ` + messageCols + `, fallback_due_at FROM messages

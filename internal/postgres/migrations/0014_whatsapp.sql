@@ -15,24 +15,3 @@ CREATE INDEX messages_fallback ON messages (created_at) WHERE fallback_pending;
 ALTER TABLE conversations ADD COLUMN window_notified_for timestamptz;
 CREATE INDEX conversations_window ON conversations (last_inbound_at) WHERE channel = 'whatsapp';
 
--- Inbound media: downloaded after the webhook answered, checked, scanned and stored by content.
-CREATE TABLE inbound_media (
-	id              text PRIMARY KEY,
-	inbound_id      text NOT NULL,
-	idx             integer NOT NULL,
-	source_url      text NOT NULL,
-	declared_type   text NOT NULL DEFAULT '',
-	status          text NOT NULL,
-	content_type    text NOT NULL DEFAULT '',
-	size            bigint NOT NULL DEFAULT 0,
-	sha256          text NOT NULL DEFAULT '',
-	reason          text NOT NULL DEFAULT '',
-	attempts        integer NOT NULL DEFAULT 0,
-	next_attempt_at timestamptz NOT NULL,
-	lease_owner     text,
-	lease_until     timestamptz,
-	created_at      timestamptz NOT NULL,
-	updated_at      timestamptz NOT NULL
-);
-CREATE UNIQUE INDEX inbound_media_item ON inbound_media (inbound_id, idx);
-CREATE INDEX inbound_media_due ON inbound_media (next_attempt_at) WHERE status = 'pending';

@@ -15,24 +15,3 @@ CREATE INDEX messages_fallback ON messages (created_at) WHERE fallback_pending =
 ALTER TABLE conversations ADD COLUMN window_notified_for INTEGER;
 CREATE INDEX conversations_window ON conversations (last_inbound_at) WHERE channel = 'whatsapp';
 
--- Inbound media: downloaded after the webhook answered, checked, scanned and stored by content.
-CREATE TABLE inbound_media (
-	id            TEXT PRIMARY KEY,
-	inbound_id    TEXT NOT NULL,
-	idx           INTEGER NOT NULL,
-	source_url    TEXT NOT NULL,
-	declared_type TEXT NOT NULL DEFAULT '',
-	status        TEXT NOT NULL,
-	content_type  TEXT NOT NULL DEFAULT '',
-	size          INTEGER NOT NULL DEFAULT 0,
-	sha256        TEXT NOT NULL DEFAULT '',
-	reason        TEXT NOT NULL DEFAULT '',
-	attempts      INTEGER NOT NULL DEFAULT 0,
-	next_attempt_at INTEGER NOT NULL,
-	lease_owner   TEXT,
-	lease_until   INTEGER,
-	created_at    INTEGER NOT NULL,
-	updated_at    INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX inbound_media_item ON inbound_media (inbound_id, idx);
-CREATE INDEX inbound_media_due ON inbound_media (next_attempt_at) WHERE status = 'pending';
