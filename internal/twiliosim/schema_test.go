@@ -87,6 +87,8 @@ type schemaChecker struct {
 	t        *testing.T
 	patterns map[string]*regexp.Regexp
 	errs     []string
+	// spec is the document $refs resolve in; nil means the 2010 API's (loadSpec).
+	spec map[string]any
 }
 
 func (c *schemaChecker) errorf(format string, args ...any) {
@@ -100,7 +102,11 @@ func (c *schemaChecker) resolve(s map[string]any) map[string]any {
 			return s
 		}
 		name := strings.TrimPrefix(ref, "#/components/schemas/")
-		s = obj(c.t, loadSpec(c.t), "components", "schemas", name)
+		doc := c.spec
+		if doc == nil {
+			doc = loadSpec(c.t)
+		}
+		s = obj(c.t, doc, "components", "schemas", name)
 	}
 }
 
@@ -147,6 +153,10 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 			c.errorf("%s: %q longer than %v", where, str, n)
 		}
 		switch s["format"] {
+		case "date-time":
+			if _, err := time.Parse(time.RFC3339, str); err != nil {
+				c.errorf("%s: %q is not an RFC 3339 date: %v", where, str, err)
+			}
 		case "date-time-rfc-2822":
 			if _, err := time.Parse(time.RFC1123Z, str); err != nil {
 				c.errorf("%s: %q is not an RFC 2822 date: %v", where, str, err)

@@ -192,6 +192,7 @@ type Simulator struct {
 	numOrder []*number
 
 	sched scheduler
+	wa    whatsapp
 	cbq   chan *callbackPost
 	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
@@ -257,6 +258,7 @@ func New(cfg Config) *Simulator {
 	}
 	s.faults.Store(&Faults{})
 	s.sched.init()
+	s.wa.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
@@ -349,6 +351,9 @@ func (s *Simulator) Reset() {
 	s.mu.Unlock()
 	s.sched.clear()
 	s.faults.Store(&Faults{})
+	s.wa.mu.Lock()
+	s.wa.windows = map[string]time.Time{} // the windows come from messages; content templates stay
+	s.wa.mu.Unlock()
 }
 
 // Stats are counters of the simulator's background work.
