@@ -56,6 +56,9 @@ type WhatsAppOptions struct {
 	FallbackOf string `json:"fallback_of,omitempty"`
 	// FallbackMessageID, on a WhatsApp message, is its SMS leg once one was created.
 	FallbackMessageID string `json:"fallback_message_id,omitempty"`
+	// ReachedBy says, when a message is read through the API, which leg reached the person:
+	// "whatsapp", "sms", "both" or "" (not yet known, or neither). It is not stored.
+	ReachedBy string `json:"reached_by,omitempty"`
 }
 
 // WindowOpen reports whether a WhatsApp window that last opened at lastInbound is still open at
@@ -121,7 +124,7 @@ func EncodeWhatsAppOptions(o *WhatsAppOptions) (string, error) {
 		return "", nil
 	}
 	c := *o
-	c.FallbackMessageID = ""
+	c.FallbackMessageID, c.ReachedBy = "", ""
 	if c == (WhatsAppOptions{}) {
 		return "", nil
 	}

@@ -22,6 +22,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
 // Config wires a Server.
@@ -46,6 +47,8 @@ type Config struct {
 	OnAccepted func()
 	// Endpoints configures the event endpoints part of the API.
 	Endpoints EndpointsConfig
+	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
+	WhatsApp *whatsapp.Service
 }
 
 // Observer receives the API's measurements.

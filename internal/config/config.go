@@ -102,6 +102,9 @@ type Config struct {
 	PublicURLDefaulted bool
 	// ConfigFile is the YAML file the settings were read from, if any.
 	ConfigFile string
+	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
+	WhatsApp WhatsAppConfig
+	Media    MediaConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -362,6 +365,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, fmt.Errorf("config: max_body_bytes=%q must be an integer of at least 1024; set %s", v["max_body_bytes"], envOf("max_body_bytes"))
 	}
 	if err := c.buildEvents(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildWhatsApp(v); err != nil {
 		return nil, err
 	}
 

@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
+	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
 // DevKeyFile is the file in the data directory that holds the development API key.
@@ -58,6 +59,7 @@ type Node struct {
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
+	wa        *whatsapp.Service
 
 	ln  net.Listener
 	srv *http.Server
@@ -141,6 +143,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
+	n.wa = n.newWhatsApp()
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -148,12 +151,13 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 			return nil, fmt.Errorf("template catalog %s (run `switchboard templates lint %s`): %w", cfg.TemplatesDir, cfg.TemplatesDir, err)
 		}
 		n.templates.Store(cat)
+		registerContent(n.sim, cat)
 	}
 	n.api = api.New(api.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
-		Endpoints: n.endpointsAPI(),
+		Endpoints: n.endpointsAPI(), WhatsApp: n.wa,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -205,6 +209,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return d.At, d.Note
 		},
 		Observer: n.metrics,
+		Prepare:  n.prepareSend,
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			n.metrics.OptOut(switchboard.ConsentFromProviderError)
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
@@ -316,6 +321,7 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 			if c != nil && c != n.templates.Load() {
 				n.templates.Store(c)
+				registerContent(n.sim, c)
 				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()))
 			}
 		}, templates.WithDefaultLocale(n.cfg.TemplatesLocale))
@@ -326,6 +332,9 @@ func (n *Node) Start(ctx context.Context) error {
 		_ = n.disp.Run(dctx)
 	}()
 	n.startEvents(dctx)
+	if n.wa != nil {
+		go n.wa.Run(dctx)
+	}
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
