@@ -174,3 +174,25 @@ func WindowClosingEvent(c *Conversation, now time.Time) (*AppEvent, error) {
 		LastInboundAt: c.LastInboundAt.UTC(), ClosesAt: c.LastInboundAt.Add(WhatsAppWindow).UTC(),
 	})
 }
+
+// MediaData is the payload of media.stored and media.rejected: one attachment of an inbound
+// message. URL is Switchboard's own address of the stored file (never the provider's).
+type MediaData struct {
+	InboundID   string  `json:"inbound_id"`
+	ProviderSID string  `json:"provider_sid"`
+	Channel     Channel `json:"channel"`
+	From        string  `json:"from"`
+	To          string  `json:"to"`
+	// Index is the attachment's position in the inbound message (MediaUrl0 is 0).
+	Index int `json:"index"`
+	// MediaID is the SHA-256 of the bytes (hex), the stored file's name.
+	MediaID string `json:"media_id,omitempty"`
+	URL     string `json:"url,omitempty"`
+	// ContentType is the type detected from the bytes; DeclaredType what the provider said.
+	ContentType  string `json:"content_type,omitempty"`
+	DeclaredType string `json:"declared_type,omitempty"`
+	Size         int64  `json:"size,omitempty"`
+	// Reason says why the attachment was refused; Quarantined that the scan hook flagged it.
+	Reason      string `json:"reason,omitempty"`
+	Quarantined bool   `json:"quarantined,omitempty"`
+}

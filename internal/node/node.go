@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
@@ -60,6 +61,7 @@ type Node struct {
 	disp      *dispatch.Dispatcher
 	ev        eventsPart
 	wa        *whatsapp.Service
+	media     *media.Pipeline
 
 	ln  net.Listener
 	srv *http.Server
@@ -141,6 +143,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 	}
 
+	if n.media, err = n.newMedia(tcfg.AuthToken); err != nil {
+		return nil, err
+	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
 	n.wa = n.newWhatsApp()
@@ -167,6 +172,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
 	mux.Handle("GET /metrics", n.metrics.Handler())
+	mux.Handle("GET "+media.Path, n.media.Handler())
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
 	}
@@ -335,6 +341,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.wa != nil {
 		go n.wa.Run(dctx)
 	}
+	go n.media.Run(dctx)
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil

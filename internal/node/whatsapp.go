@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
@@ -66,5 +69,45 @@ func registerContent(sim *twiliosim.Simulator, cat *templates.Catalog) {
 			return p
 		})
 		_, _ = sim.RegisterContent(twiliosim.Content{SID: t.ContentSID, FriendlyName: t.Name, Language: t.Locale, Body: body})
+	}
+}
+
+// newMedia returns the node's inbound media pipeline.
+func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
+	mc := n.cfg.Media
+	account := n.cfg.TwilioAccount
+	return media.New(media.Config{
+		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
+		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
+		Logger: n.logger.With("component", "media"),
+		// Twilio's media URLs may require the account's credentials; nothing else gets them.
+		Credentials: func(raw string) (string, string, bool) {
+			u, err := url.Parse(raw)
+			if err != nil || u.Scheme != "https" || !strings.HasSuffix(u.Hostname(), ".twilio.com") || account == "" {
+				return "", "", false
+			}
+			return account, authToken, true
+		},
+		OnRejected: func(ctx context.Context, in *switchboard.InboundMessage, d *switchboard.MediaData) {
+			if mc.RejectReply == "" {
+				return
+			}
+			sender, known := n.senderOf(in.To)
+			if !known {
+				return
+			}
+			key := "media-reject:" + in.ProviderSID + ":" + strconv.Itoa(d.Index)
+			if err := n.reply(ctx, in, sender, mc.RejectReply, key, map[string]string{"media_rejected": d.Reason}); err != nil {
+				n.logger.Error("media reject reply", "inbound_id", in.ID, "err", err)
+			}
+		},
+	})
+}
+
+// enqueueMedia hands a new inbound message's attachments to the pipeline; the webhook answers
+// without waiting for them.
+func (n *Node) enqueueMedia(ctx context.Context, in *switchboard.InboundMessage, created bool) {
+	if n.media != nil && created && len(in.MediaURLs) > 0 {
+		n.media.Enqueue(context.WithoutCancel(ctx), in)
 	}
 }

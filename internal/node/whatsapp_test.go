@@ -1,9 +1,15 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +320,79 @@ func TestWindowClosingEventFiresOnce(t *testing.T) {
 	if len(evs) != 1 || evs[0].ConversationID != c.ID || !evs[0].ClosesAt.Equal(c.LastInboundAt.Add(24*time.Hour)) ||
 		evs[0].TheirNumber != person {
 		t.Fatalf("window_closing events = %+v, want one for %s", evs, c.ID)
+	}
+}
+
+// TestInboundMediaEndToEnd: a WhatsApp message with an image and a mislabelled file: the
+// webhook answers before the downloads finish; the image is stored and served from
+// Switchboard's URL, the mislabelled one refused.
+func TestInboundMediaEndToEnd(t *testing.T) {
+	t.Parallel()
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Content-Type", "image/png")
+		if r.URL.Path == "/photo.png" {
+			w.Write(img.Bytes())
+			return
+		}
+		io.WriteString(w, "MZ\x90\x00 definitely not a picture")
+	}))
+	t.Cleanup(files.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	n := startWANode(t, nil, nil)
+	ctx := context.Background()
+	// The control call returns once the node's webhook answered: the downloads are still held.
+	n.simControl(t, "POST", "/sim/v1/inbound", map[string]any{"channel": "whatsapp", "from": "+14155550195",
+		"to": config.SimulatorFrom, "body": "see attached", "media_urls": []string{files.URL + "/photo.png", files.URL + "/evil.png"}})
+	mediaEvents := func() []switchboard.MediaData {
+		evs, err := n.Store().ListAppEvents(ctx, switchboard.AppEventFilter{
+			Types: []switchboard.AppEventType{switchboard.AppMediaStored, switchboard.AppMediaRejected}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []switchboard.MediaData
+		for _, e := range evs {
+			var d switchboard.MediaData
+			json.Unmarshal(e.Data, &d)
+			out = append(out, d)
+		}
+		return out
+	}
+	if got := mediaEvents(); len(got) != 0 {
+		t.Fatalf("media events before the downloads could finish: %+v", got)
+	}
+	close(release)
+	waitFor(t, 10*time.Second, "both media events", func() bool { return len(mediaEvents()) == 2 })
+	var stored, refused *switchboard.MediaData
+	for _, d := range mediaEvents() {
+		if d.URL != "" {
+			stored = &d
+		} else {
+			refused = &d
+		}
+	}
+	if stored == nil || refused == nil || stored.Index != 0 || refused.Index != 1 || !strings.Contains(refused.Reason, "not allowed") ||
+		!strings.HasPrefix(stored.URL, n.Config().PublicURL+"/media/") || stored.From != "+14155550195" {
+		t.Fatalf("media events: stored %+v refused %+v", stored, refused)
+	}
+	resp, err := http.Get(stored.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(body, img.Bytes()) {
+		t.Fatalf("GET %s: %d %q", stored.URL, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
