@@ -300,7 +300,7 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
 var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
-	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true}
+	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "messages.whatsapp": true}
 
 // dump reads every copied table of src as rows of column → value.
 func dump(t *testing.T, src Source) map[string][]map[string]any {
