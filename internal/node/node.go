@@ -62,6 +62,8 @@ type Node struct {
 	ev        eventsPart
 	wa        *whatsapp.Service
 	media     *media.Pipeline
+	// bg runs the WhatsApp scans and the media workers; Shutdown waits for them.
+	bg sync.WaitGroup
 
 	ln  net.Listener
 	srv *http.Server
@@ -339,9 +341,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	n.startEvents(dctx)
 	if n.wa != nil {
-		go n.wa.Run(dctx)
+		n.bg.Go(func() { n.wa.Run(dctx) })
 	}
-	go n.media.Run(dctx)
+	n.bg.Go(func() { n.media.Run(dctx) })
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -419,6 +421,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 			if eerr := n.waitEvents(ctx); eerr != nil && err == nil {
 				err = eerr
+			}
+			if werr := n.waitBackground(ctx); werr != nil && err == nil {
+				err = werr
 			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {

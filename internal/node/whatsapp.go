@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -109,5 +110,17 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 func (n *Node) enqueueMedia(ctx context.Context, in *switchboard.InboundMessage, created bool) {
 	if n.media != nil && created && len(in.MediaURLs) > 0 {
 		n.media.Enqueue(context.WithoutCancel(ctx), in)
+	}
+}
+
+// waitBackground waits for the WhatsApp scans and the media downloads in progress to stop.
+func (n *Node) waitBackground(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { n.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("media downloads did not finish in time: %w", ctx.Err())
 	}
 }
