@@ -42,6 +42,15 @@ const waCatalog = `- name: order_shipped
   body: "Note on order {{order}}."
   variables:
     order: {type: string, max_length: 12, example: A-1}
+- name: order_update
+  version: 1
+  locale: en
+  channel: whatsapp
+  category: transactional
+  fallback: sms
+  body: "Order {{order}} was updated."
+  variables:
+    order: {type: string, max_length: 12, example: A-1}
 `
 
 const waContentSID = "HXb5b62575e6e4ff6129ad7c8efe1f983e"
@@ -244,6 +253,23 @@ func TestWhatsAppFallbackToSMS(t *testing.T) {
 		check(t, person, &client.SendRequest{}, switchboard.StatusBlocked, switchboard.CodeWhatsAppWindow)
 		if got := n.simByTo(person); len(got) != 1 || strings.HasPrefix(got[0].To, "whatsapp:") {
 			t.Fatalf("simulator messages: %+v (the WhatsApp leg must never reach it)", got)
+		}
+	})
+	t.Run("TemplatePolicy", func(t *testing.T) {
+		// The template's own fallback policy carries a message the window refuses otherwise.
+		const person = "+14155550196"
+		m, err := n.client.Send(ctx, &client.SendRequest{To: person, Template: "order_update", Variables: map[string]string{"order": "B-2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var orig *switchboard.Message
+		waitFor(t, 10*time.Second, "the SMS leg", func() bool {
+			orig, _ = n.client.Get(ctx, m.ID)
+			return orig.WhatsApp != nil && orig.WhatsApp.FallbackMessageID != ""
+		})
+		leg := n.waitStatus(t, orig.WhatsApp.FallbackMessageID, 10*time.Second, switchboard.StatusDelivered)
+		if orig.WhatsApp.Fallback != switchboard.FallbackSMS || leg.Body != "Order B-2 was updated." || leg.Channel != switchboard.ChannelSMS {
+			t.Fatalf("template fallback: %+v, leg %+v", orig.WhatsApp, leg)
 		}
 	})
 	t.Run("NoWhatsAppAccount", func(t *testing.T) {

@@ -26,6 +26,10 @@ func lintContent(c *Catalog) []Finding {
 	var fs []Finding
 	bySID := map[string][]*Template{}
 	for _, t := range c.templates {
+		if t.Fallback != "" && t.Channel != switchboard.ChannelWhatsApp {
+			fs = append(fs, t.finding(t.Line, RuleContentSIDChannel, SeverityWarning,
+				"fallback applies to whatsapp templates only; this one is %s", channelOf(t)))
+		}
 		if t.ContentSID == "" {
 			continue
 		}

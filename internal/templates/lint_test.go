@@ -73,6 +73,10 @@ var lintRules = []struct {
 	}, "es.yaml", 1, `differs from en (`},
 	{RuleNoContentSID, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi", "") + "channel: whatsapp\n"},
 		"a.yaml", 1, "a whatsapp template without content_sid"},
+	{RuleContentSIDChannel, SeverityWarning, map[string]string{"f.yaml": fixture("t", 1, "en", "Hi", "") + "fallback: sms\n"},
+		"f.yaml", 1, "fallback applies to whatsapp templates only"},
+	{RuleInvalidField, SeverityError, map[string]string{"f.yaml": fixture("t", 1, "en", "Hi", "") + "channel: whatsapp\nfallback: email\n"},
+		"f.yaml", 7, "fallback must be none or sms"},
 	{RuleContentSIDChannel, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi", "") +
 		"content_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n"}, "a.yaml", 1, "only used for whatsapp templates; this one is sms"},
 	{RuleContentSIDShared, SeverityError, map[string]string{

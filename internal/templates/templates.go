@@ -149,6 +149,9 @@ type Template struct {
 	// ContentSID optionally names the Twilio Content template (HX…) of the same message, for
 	// WhatsApp sends outside the session window.
 	ContentSID string
+	// Fallback is the template's WhatsApp fallback policy ("" leaves it to the request and the
+	// installation's default).
+	Fallback switchboard.FallbackPolicy
 	// Variables are in the order of declaration.
 	Variables []*Variable
 	// File and Line say where the template is defined.
@@ -198,10 +201,12 @@ type Result struct {
 	ContentSID string               `json:"content_sid,omitempty"`
 	// ContentVariables is the ContentVariables JSON object sent with ContentSID (see
 	// Template.ContentVariables); "" without a content template.
-	ContentVariables string               `json:"content_variables,omitempty"`
-	Body             string               `json:"body"`
-	Segments         int                  `json:"segments"`
-	Encoding         switchboard.Encoding `json:"encoding"`
+	ContentVariables string `json:"content_variables,omitempty"`
+	// Fallback is the template's WhatsApp fallback policy, "" when it sets none.
+	Fallback switchboard.FallbackPolicy `json:"fallback,omitempty"`
+	Body     string                     `json:"body"`
+	Segments int                        `json:"segments"`
+	Encoding switchboard.Encoding       `json:"encoding"`
 }
 
 // Catalog is a loaded set of templates. It never changes after Load and is safe for concurrent
@@ -320,7 +325,7 @@ func (c *Catalog) Render(name string, version int, locale string, vars map[strin
 	segments, enc := content.Segments(body)
 	res := &Result{
 		Template: t.Name, Version: t.Version, Locale: t.Locale, Channel: t.Channel, Category: t.Category,
-		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc,
+		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc, Fallback: t.Fallback,
 	}
 	if t.ContentSID != "" {
 		res.ContentVariables = t.ContentVariables(vars)

@@ -102,7 +102,11 @@ func (s *Service) Accept(ctx context.Context, m *switchboard.Message, req Reques
 		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_fallback",
 			"fallback_after_seconds must be from 1 to %d", int(MaxFallbackAfter/time.Second))
 	}
+	// The policy: the request's, else the template's, else the installation's default.
 	o := &switchboard.WhatsAppOptions{Fallback: req.Fallback, FallbackAfterSeconds: req.FallbackAfterSeconds}
+	if o.Fallback == "" && req.Rendered != nil {
+		o.Fallback = req.Rendered.Fallback
+	}
 	if o.Fallback == "" {
 		o.Fallback = s.cfg.DefaultFallback
 	}
