@@ -7,7 +7,7 @@
 //     handed to the provider (Prepare: the window may have closed while the message waited; then
 //     its content template goes instead, or it is blocked — never sent to fail with 63016).
 //   - The SMS fallback (FallbackTick): a WhatsApp message whose policy is "sms" and that failed
-//     (63016, 63018, no WhatsApp account, undelivered, blocked, expired) or was not delivered
+//     (63016, 63018, no WhatsApp account, undelivered, blocked by the window rule) or was not delivered
 //     within its fallback time gets an SMS leg: a new message, linked both ways, created once
 //     (an idempotency key per original) and sent through consent and quiet hours like any other.
 //   - conversation.window_closing (WindowTick): once per window, a lead time before it closes.
@@ -281,8 +281,16 @@ func (s *Service) settle(ctx context.Context, c *switchboard.FallbackCandidate, 
 		_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("delivered by WhatsApp: no SMS fallback sent"))
 		return false, err
 	case switchboard.StatusCanceled:
-		if m.WhatsApp == nil || m.WhatsApp.FallbackMessageID == "" {
-			_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("canceled: no SMS fallback sent"))
+		_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("canceled: no SMS fallback sent"))
+		return false, err
+	case switchboard.StatusExpired:
+		// Its validity is over: an SMS now would be as late as the WhatsApp message.
+		_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("expired: no SMS fallback sent, the message's validity is over"))
+		return false, err
+	case switchboard.StatusBlocked:
+		if m.ErrorCode != switchboard.CodeWhatsAppWindow {
+			// Blocked by consent (an opt-out): SMS to the same person is no more welcome.
+			_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("blocked by policy ("+m.ErrorMessage+"): no SMS fallback sent"))
 			return false, err
 		}
 	}
