@@ -161,8 +161,11 @@ type Message struct {
 	BodyLength int    `json:"body_length"`
 	// RedactedAt is when retention removed the body (and the raw provider payloads).
 	RedactedAt *time.Time `json:"redacted_at,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	// WhatsApp holds a WhatsApp message's content template and fallback policy, and an SMS
+	// leg's link to the WhatsApp message it stands in for (see WhatsAppOptions).
+	WhatsApp  *WhatsAppOptions `json:"whatsapp,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 	// Events is the message's timeline, oldest first, filled in when a single message is read.
 	Events []*Event `json:"events,omitempty"`
 }

@@ -32,6 +32,13 @@ type SendRequest struct {
 	StatusCallback string
 	// ValidityPeriod, when positive, is passed on so the provider also drops the message late.
 	ValidityPeriod time.Duration
+	// Channel is the message's channel; To and From are plain numbers whatever it is, and the
+	// provider adds its own channel addressing (Twilio's "whatsapp:" prefix).
+	Channel Channel
+	// ContentSID and ContentVariables, when ContentSID is set, send a content template instead
+	// of Body and MediaURLs (WhatsApp outside the customer-service window).
+	ContentSID       string
+	ContentVariables string
 }
 
 // ProviderMessage is the provider's view of a message.
@@ -53,6 +60,8 @@ type FindQuery struct {
 	To    string
 	From  string
 	Since time.Time
+	// Channel addresses To and From on the provider (WhatsApp's prefix).
+	Channel Channel
 }
 
 // Outcome is what the dispatcher does after a failed attempt.

@@ -142,6 +142,7 @@ type Store interface {
 	ConversationStore
 	// VerificationStore keeps one-time-code verifications (verification.go).
 	VerificationStore
+	WhatsAppStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

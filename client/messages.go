@@ -66,6 +66,10 @@ type SendRequest struct {
 	// Timezone is the recipient's IANA time zone (such as "America/New_York") for quiet hours,
 	// when the gateway cannot tell it from the number.
 	Timezone string
+	// Fallback (WhatsApp only) is switchboard.FallbackSMS to send the text by SMS when WhatsApp
+	// fails or, with FallbackAfter, has not delivered it in time.
+	Fallback      switchboard.FallbackPolicy
+	FallbackAfter time.Duration
 
 	// IdempotencyKey is sent as the Idempotency-Key header: the gateway answers a repeated
 	// request with the same key with the message it accepted the first time, never a second
@@ -92,6 +96,8 @@ type sendBody struct {
 	ValiditySeconds int64                `json:"validity_seconds,omitempty"`
 	Metadata        map[string]string    `json:"metadata,omitempty"`
 	Timezone        string               `json:"timezone,omitempty"`
+	Fallback        string               `json:"fallback,omitempty"`
+	FallbackAfter   int64                `json:"fallback_after_seconds,omitempty"`
 }
 
 func newSendBody(r *SendRequest) *sendBody {
@@ -105,6 +111,10 @@ func newSendBody(r *SendRequest) *sendBody {
 	}
 	if r.Validity > 0 {
 		b.ValiditySeconds = int64((r.Validity + time.Second - 1) / time.Second)
+	}
+	b.Fallback = string(r.Fallback)
+	if r.FallbackAfter > 0 {
+		b.FallbackAfter = int64((r.FallbackAfter + time.Second - 1) / time.Second)
 	}
 	return b
 }

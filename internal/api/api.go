@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
+	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
 // Config wires a Server.
@@ -52,6 +53,8 @@ type Config struct {
 	Verify *verify.Service
 	// Calls places and controls voice calls; nil answers calls_not_configured.
 	Calls *voice.Service
+	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
+	WhatsApp *whatsapp.Service
 }
 
 // Observer receives the API's measurements.

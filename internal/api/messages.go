@@ -15,6 +15,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
 // Limits of a message request.
@@ -49,6 +50,10 @@ type SendRequest struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	// Timezone is the recipient's IANA time zone for quiet hours (default: the number's zones).
 	Timezone string `json:"timezone,omitempty"`
+	// Fallback (WhatsApp only) is "sms" to send the message by SMS when WhatsApp fails or, with
+	// FallbackAfterSeconds, does not deliver it in time; "none" (or the configured default).
+	Fallback             string `json:"fallback,omitempty"`
+	FallbackAfterSeconds int    `json:"fallback_after_seconds,omitempty"`
 }
 
 // MessageList is the body of GET /v1/messages.
@@ -150,8 +155,10 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	switch {
 	case !channel.Valid():
 		return nil, invalid("invalid_channel", "channel must be sms, mms or whatsapp")
-	case channel == switchboard.ChannelWhatsApp:
+	case channel == switchboard.ChannelWhatsApp && s.cfg.WhatsApp == nil:
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the whatsapp channel is not enabled on this installation")
+	case channel != switchboard.ChannelWhatsApp && (req.Fallback != "" || req.FallbackAfterSeconds != 0):
+		return nil, invalid("invalid_fallback", "fallback and fallback_after_seconds apply to whatsapp messages only")
 	}
 	if len(req.MediaURLs) > MaxMediaURLs {
 		return nil, invalid("too_many_media", "at most %d media_urls", MaxMediaURLs)
@@ -255,6 +262,14 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	}
 	if m.SendAt != nil {
 		detail += ", scheduled for " + m.SendAt.Format(time.RFC3339)
+	}
+	if channel == switchboard.ChannelWhatsApp {
+		note, err := s.cfg.WhatsApp.Accept(r.Context(), m, whatsapp.Request{Rendered: rendered,
+			Fallback: switchboard.FallbackPolicy(req.Fallback), FallbackAfterSeconds: req.FallbackAfterSeconds})
+		if err != nil {
+			return nil, err
+		}
+		detail += "; " + note
 	}
 	if d := s.cfg.QuietHours.Next(start, category, zones); d.Held {
 		m.Status = switchboard.StatusScheduled
@@ -366,6 +381,11 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
+	}
+	if s.cfg.WhatsApp != nil {
+		if err := s.cfg.WhatsApp.Annotate(r.Context(), m); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, m)
 	return nil

@@ -1100,6 +1100,9 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	defer replier.Close()
 	s := &openAPICheck{t: t, doc: doc, base: ssrv.URL, seen: c.seen}
 	s.do(call{op: "GET /sim/v1/numbers", path: "/sim/v1/numbers", status: 200})
+	s.do(call{op: "POST /sim/v1/content", path: "/sim/v1/content", body: `{"friendly_name":"shipped","body":"Hi {{1}}","variables":{"1":"Ann"}}`, ctype: j, status: 201})
+	s.do(call{op: "POST /sim/v1/content", path: "/sim/v1/content", body: `{"sid":"HX1","body":"x"}`, ctype: j, status: 400})
+	s.do(call{op: "GET /sim/v1/content", path: "/sim/v1/content", status: 200})
 	s.do(call{op: "POST /sim/v1/numbers", path: "/sim/v1/numbers", body: `{"number":"+14155550106","sms_url":"` + replier.URL + `"}`, ctype: j, status: 201})
 	s.do(call{op: "POST /sim/v1/numbers", path: "/sim/v1/numbers", body: "number=%2B14155550106&friendly_name=shop", ctype: "application/x-www-form-urlencoded", status: 200})
 	s.do(call{op: "POST /sim/v1/numbers", path: "/sim/v1/numbers", body: `{"number":"12"}`, ctype: j, status: 400})

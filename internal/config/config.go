@@ -114,6 +114,9 @@ type Config struct {
 	ConfigFile string
 	// Verify are the settings of one-time-code verifications.
 	Verify VerifyConfig
+	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
+	WhatsApp WhatsAppConfig
+	Media    MediaConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -400,6 +403,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildVerify(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildWhatsApp(v); err != nil {
 		return nil, err
 	}
 

@@ -186,6 +186,32 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 			t.Fatalf("inbound %d not created", i)
 		}
 	}
+	// WhatsApp: a message with options and an SMS fallback, settled with its leg; a window
+	// announced as closing; an inbound message routed to named endpoints (event targets).
+	wa := newMessage("msg_0005", at(6*time.Minute))
+	wa.Channel = switchboard.ChannelWhatsApp
+	wa.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: "HXb5b62575e6e4ff6129ad7c8efe1f983e", ContentVariables: `{"1":"Ann"}`,
+		Fallback: switchboard.FallbackSMS, FallbackAfterSeconds: 60}
+	must[*switchboard.Message](t, "CreateMessage")(func() (*switchboard.Message, error) {
+		m, _, err := s.CreateMessage(ctx, wa, nil)
+		return m, err
+	}())
+	wa2 := newMessage("msg_0006", at(6*time.Minute+time.Second))
+	wa2.Channel = switchboard.ChannelWhatsApp
+	wa2.WhatsApp = &switchboard.WhatsAppOptions{Fallback: switchboard.FallbackSMS, FallbackAfterSeconds: 600}
+	must[*switchboard.Message](t, "CreateMessage")(func() (*switchboard.Message, error) {
+		m, _, err := s.CreateMessage(ctx, wa2, nil)
+		return m, err
+	}())
+	must[bool](t, "SettleFallback")(s.SettleFallback(ctx, "msg_0005", "msg_0001", &switchboard.Event{
+		Type: switchboard.EventNote, Actor: "whatsapp", Detail: "SMS leg", At: at(7 * time.Minute)}))
+	if created := must[bool](t, "CreateInbound")(s.CreateInbound(ctx, &switchboard.InboundMessage{ID: "inb_0003", ProviderSID: "SMwa3",
+		Channel: switchboard.ChannelWhatsApp, From: toA, To: fromA, Body: "hi", RouteEndpoints: []string{"ep_0001"},
+		Route: "support", ReceivedAt: at(6 * time.Minute)})); !created {
+		t.Fatal("inbound 3 not created")
+	}
+	must[[]*switchboard.Conversation](t, "ClaimWindowClosing")(s.ClaimWindowClosing(ctx, at(24*time.Hour), 2*time.Hour, 10))
+
 	must[string](t, "AssignSender")(s.AssignSender(ctx, switchboard.DefaultPool, toA, fromA, []string{fromA}))
 	must[string](t, "AssignSender")(s.AssignSender(ctx, "marketing", toB, fromB, []string{fromB}))
 	for _, c := range []*switchboard.ConsentRecord{
@@ -327,7 +353,7 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
 var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
 	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true,
-	"calls.data": true}
+	"calls.data": true, "messages.whatsapp": true}
 
 // dump reads every copied table of src as rows of column → value.
 func dump(t *testing.T, src Source) map[string][]map[string]any {

@@ -53,6 +53,9 @@ type Config struct {
 	// hours in the recipient's time zone): a time after now defers the message to then, with note
 	// on its timeline.
 	Hold func(m *switchboard.Message, now time.Time) (until time.Time, note string)
+	// Prepare, when set, is asked right after Check and Hold how the message goes (WhatsApp: free
+	// form inside the window, its content template outside it) or whether it must not go at all.
+	Prepare func(ctx context.Context, m *switchboard.Message) (*Prepared, error)
 	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
 	// Observer receives measurements (metrics); nil observes nothing.
@@ -83,6 +86,16 @@ func (nopObserver) RateLimitWait(string, time.Duration)                      {}
 type Block struct {
 	Code   int
 	Reason string
+}
+
+// Prepared is how a message goes, decided right before its attempt.
+type Prepared struct {
+	// Block, when set, stops the message (blocked) instead.
+	Block *Block
+	// ContentSID and ContentVariables send a content template instead of the body.
+	ContentSID, ContentVariables string
+	// Note explains the decision on the attempt's timeline entry.
+	Note string
 }
 
 // Dispatcher sends due messages. Run it once per node.
@@ -401,6 +414,27 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		}
 		defer tk.Cancel()
 	}
+	var prep Prepared
+	if d.cfg.Prepare != nil {
+		p, err := d.cfg.Prepare(ctx, m)
+		if err != nil {
+			log.Error("preparing the send", "err", err)
+			d.release([]*switchboard.Message{m})
+			return
+		}
+		if p != nil {
+			prep = *p
+		}
+		if prep.Block != nil {
+			d.finish(ctx, m, switchboard.StatusBlocked, prep.Block.Code, prep.Block.Reason)
+			return
+		}
+	}
+	detail := fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.cfg.Provider.Name())
+	if prep.Note != "" {
+		detail += "; " + prep.Note
+	}
+
 	inFlight, leaseUntil := true, now.Add(d.cfg.Lease)
 	m, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 		ID: m.ID, LeaseOwner: d.cfg.Owner,
@@ -408,8 +442,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 		RequireNoAttemptInFlight: true,
 		AttemptInFlight:          &inFlight, AttemptStartedAt: &now, IncAttempts: true, LeaseUntil: &leaseUntil, At: now,
 		Events: []*switchboard.Event{{
-			Type: switchboard.EventAttempt, Actor: d.actor(), At: now,
-			Detail: fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.cfg.Provider.Name()),
+			Type: switchboard.EventAttempt, Actor: d.actor(), At: now, Detail: detail,
 		}},
 	})
 	if err != nil {
@@ -422,7 +455,8 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	}
 
 	req := &switchboard.SendRequest{
-		MessageID: m.ID, To: m.To, From: m.From, Body: m.Body, MediaURLs: m.MediaURLs,
+		MessageID: m.ID, To: m.To, From: m.From, Body: m.Body, MediaURLs: m.MediaURLs, Channel: m.Channel,
+		ContentSID: prep.ContentSID, ContentVariables: prep.ContentVariables,
 	}
 	if d.cfg.CallbackURL != nil {
 		req.StatusCallback = d.cfg.CallbackURL(m.ID)
@@ -617,7 +651,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		since = *m.AttemptStartedAt
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
-	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since})
+	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
 	cancel()
 	tk.Done(ferr)
 	if ferr != nil {
@@ -631,8 +665,12 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		})
 		return true, nil, err
 	}
+	// A content template's text at the provider is the provider's own rendering, not our body:
+	// a WhatsApp message that may have gone as a template matches any message of the pair that
+	// no other message owns.
+	template := m.WhatsApp != nil && m.WhatsApp.ContentSID != ""
 	for _, pm := range found {
-		if pm.Body != m.Body {
+		if pm.Body != m.Body && !template {
 			continue
 		}
 		other, err := d.cfg.Store.GetMessageByProviderSID(ctx, pm.SID)

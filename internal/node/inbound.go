@@ -17,7 +17,8 @@ const keywordReplyValidity = time.Hour
 // handleInbound applies the keyword an inbound message may be and queues its reply through the
 // normal pipeline (rate limits, retries, timeline). Both steps are idempotent, since Twilio may
 // deliver the webhook again.
-func (n *Node) handleInbound(ctx context.Context, in *switchboard.InboundMessage, _ bool) error {
+func (n *Node) handleInbound(ctx context.Context, in *switchboard.InboundMessage, created bool) error {
+	n.enqueueMedia(ctx, in, created)
 	sender, known := n.senderOf(in.To)
 	m, err := n.consent.HandleInbound(ctx, in, sender.Pool, &n.cfg.Keywords)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
@@ -38,6 +39,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
+	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
 // DevKeyFile is the file in the data directory that holds the development API key.
@@ -66,6 +68,10 @@ type Node struct {
 	// verifyDone closes when the verification worker has stopped.
 	verifyDone chan struct{}
 	vc         voicePart
+	wa         *whatsapp.Service
+	media      *media.Pipeline
+	// bg runs the WhatsApp scans and the media workers; Shutdown waits for them.
+	bg sync.WaitGroup
 
 	ln  net.Listener
 	srv *http.Server
@@ -151,9 +157,13 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 	}
 
+	if n.media, err = n.newMedia(tcfg.AuthToken); err != nil {
+		return nil, err
+	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
 	n.openObserve()
+	n.wa = n.newWhatsApp()
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -161,6 +171,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 			return nil, fmt.Errorf("template catalog %s (run `switchboard templates lint %s`): %w", cfg.TemplatesDir, cfg.TemplatesDir, err)
 		}
 		n.templates.Store(cat)
+		registerContent(n.sim, cat)
 	}
 	if err := n.openVoice(tcfg.AuthToken); err != nil {
 		return nil, err
@@ -175,6 +186,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,
 		Calls:     n.vc.svc,
+		WhatsApp:  n.wa,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -187,6 +199,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		mux.Handle(voice.WebhookPath, n.vc.svc.Handler())
 	}
 	mux.Handle("GET /metrics", n.metrics.Handler())
+	mux.Handle("GET "+media.Path, n.media.Handler())
 	if n.sim != nil {
 		mux.Handle("/sim/", n.sim.Handler())
 	}
@@ -237,6 +250,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return d.At, d.Note
 		},
 		Observer: n.metrics,
+		Prepare:  n.prepareSend,
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			n.metrics.OptOut(switchboard.ConsentFromProviderError)
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
@@ -348,6 +362,7 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 			if c != nil && c != n.templates.Load() {
 				n.templates.Store(c)
+				registerContent(n.sim, c)
 				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()))
 			}
 		}, templates.WithDefaultLocale(n.cfg.TemplatesLocale))
@@ -365,6 +380,10 @@ func (n *Node) Start(ctx context.Context) error {
 		n.verify.Run(dctx, time.Second)
 	}()
 	n.startVoice(dctx)
+	if n.wa != nil {
+		n.bg.Go(func() { n.wa.Run(dctx) })
+	}
+	n.bg.Go(func() { n.media.Run(dctx) })
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil
@@ -451,6 +470,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				case <-n.verifyDone:
 				case <-ctx.Done():
 				}
+			}
+			if werr := n.waitBackground(ctx); werr != nil && err == nil {
+				err = werr
 			}
 		}
 		if serr := n.srv.Shutdown(ctx); serr != nil && err == nil {

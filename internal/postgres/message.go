@@ -20,7 +20,7 @@ const messageCols = `id, status, channel, category, to_number, from_number, pool
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
 	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at`
+	redacted_at, whatsapp, fallback_message_id`
 
 const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 
@@ -31,7 +31,14 @@ const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::tex
 	$9::jsonb, $10::integer, $11::text, $12::jsonb, $13::timestamptz, $14::timestamptz, $15::text,
 	$16::integer, $17::text, $18::integer, $19::timestamptz, $20::boolean, $21::timestamptz, $22::text,
 	$23::timestamptz, $24::text, $25::timestamptz, $26::timestamptz, $27::text, $28::text, $29::integer,
-	$30::text, $31::integer, $32::timestamptz`
+	$30::text, $31::integer, $32::timestamptz, $38::jsonb, $39::text`
+
+// messageInsertCols and messageInsertValues add the fallback bookkeeping ($40, $41), which
+// scanMessage does not read, to a new message's row.
+const (
+	messageInsertCols   = messageCols + `, fallback_pending, fallback_due_at`
+	messageInsertValues = messageValues + `, $40::boolean, $41::timestamptz`
+)
 
 // createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
 // threadCreated records the message of CTE m in its conversation (see switchboard.Conversation).
@@ -57,17 +64,17 @@ const createdEvent = `INSERT INTO message_events (message_id, type, status, acto
 const (
 	// qCreate inserts a message and its first event in one statement.
 	qCreate = `WITH m AS (
-			INSERT INTO messages (` + messageCols + `) VALUES (` + messageValues + `)
+			INSERT INTO messages (` + messageInsertCols + `) VALUES (` + messageInsertValues + `)
 			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
-	// qCreateIdem does the same only if it inserts the idempotency key ($38…$40) first. When the
+	// qCreateIdem does the same only if it inserts the idempotency key ($42…$44) first. When the
 	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
 	// transaction and inserts nothing: no message, no event, no row returned.
 	qCreateIdem = `WITH k AS (
 			INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
-			VALUES ($38::text, $39::text, $40::text, $1::text, $25::timestamptz)
+			VALUES ($42::text, $43::text, $44::text, $1::text, $25::timestamptz)
 			ON CONFLICT DO NOTHING RETURNING message_id),
 		m AS (
-			INSERT INTO messages (` + messageCols + `) SELECT ` + messageValues + ` FROM k
+			INSERT INTO messages (` + messageInsertCols + `) SELECT ` + messageInsertValues + ` FROM k
 			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
 
 	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
@@ -132,14 +139,18 @@ func scanMessage(r pgx.Row) (*switchboard.Message, error) {
 		sendAt, validUntil, attemptStart, leaseTo *time.Time
 		redacted                                  *time.Time
 		sid, leaseOwner                           *string
+		wa, waLeg                                 *string
 	)
 	err := r.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &m.NextAttemptAt, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted)
+		&m.BodyLength, &redacted, &wa, &waLeg)
 	if err != nil {
 		return nil, err
+	}
+	if m.WhatsApp, err = switchboard.DecodeWhatsAppOptions(deref(wa), deref(waLeg)); err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
 	if media != nil {
 		if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
@@ -272,6 +283,15 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: metadata: %w", err)
 	}
+	waJSON, err := switchboard.EncodeWhatsAppOptions(m.WhatsApp)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: whatsapp: %w", err)
+	}
+	var fbPending *bool
+	pending, fbDue := switchboard.FallbackDue(m)
+	if pending {
+		fbPending = &pending
+	}
 	stored := *m
 	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
 	if m.Metadata != nil {
@@ -279,6 +299,10 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		for k, v := range m.Metadata {
 			stored.Metadata[k] = v
 		}
+	}
+	if m.WhatsApp != nil {
+		wa := *m.WhatsApp
+		stored.WhatsApp = &wa
 	}
 	normalize(&stored)
 	actor := "api"
@@ -307,7 +331,8 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		m.ErrorCode, m.ErrorMessage, m.Attempts, m.NextAttemptAt, m.AttemptInFlight,
 		m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
 		m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256, m.BodyLength, m.RedactedAt,
-		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At}
+		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At,
+		nullString(waJSON), nil, fbPending, fbDue}
 	q := qCreate
 	if idem != nil {
 		q = qCreateIdem

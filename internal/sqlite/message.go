@@ -18,14 +18,14 @@ const messageCols = `id, status, channel, category, to_number, from_number, pool
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
 	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at`
+	redacted_at, whatsapp, fallback_message_id`
 
 const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
 	qInsertMessage = `INSERT INTO messages (` + messageCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
@@ -84,14 +84,18 @@ func scanMessage(s scanner) (*switchboard.Message, error) {
 		sendAt, validUntil, attemptStart, leaseTo sql.NullInt64
 		redacted                                  sql.NullInt64
 		next, created, updated                    int64
+		wa, waLeg                                 sql.NullString
 	)
 	err := s.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &next, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &created, &updated, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted)
+		&m.BodyLength, &redacted, &wa, &waLeg)
 	if err != nil {
 		return nil, err
+	}
+	if m.WhatsApp, err = switchboard.DecodeWhatsAppOptions(wa.String, waLeg.String); err != nil {
+		return nil, fmt.Errorf("sqlite: message %s: %w", m.ID, err)
 	}
 	if media.Valid {
 		if err := json.Unmarshal([]byte(media.String), &m.MediaURLs); err != nil {
@@ -201,6 +205,10 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: metadata: %w", err)
 	}
+	waJSON, err := switchboard.EncodeWhatsAppOptions(m.WhatsApp)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: whatsapp: %w", err)
+	}
 	stored := *m
 	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
 	if m.Metadata != nil {
@@ -208,6 +216,10 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		for k, v := range m.Metadata {
 			stored.Metadata[k] = v
 		}
+	}
+	if m.WhatsApp != nil {
+		wa := *m.WhatsApp
+		stored.WhatsApp = &wa
 	}
 	normalize(&stored)
 	actor := "api"
@@ -253,7 +265,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
 			microsPtr(m.AttemptStartedAt), nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
-			m.BodyLength, microsPtr(m.RedactedAt))
+			m.BodyLength, microsPtr(m.RedactedAt), nullString(waJSON), nil)
 		if isUnique(err) {
 			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
 		} else if err != nil {
@@ -263,6 +275,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			return err
 		}
 		if err := threadOutbound(t, &stored); err != nil {
+			return err
+		}
+		if err := markFallback(t, &stored); err != nil {
 			return err
 		}
 		if idem != nil {

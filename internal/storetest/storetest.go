@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Dashboard", dashboardTests},
 		{"Verifications", verifyTests},
 		{"Calls", callTests},
+		{"WhatsApp", whatsAppTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

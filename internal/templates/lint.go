@@ -135,6 +135,8 @@ func sortFindings(fs []Finding) {
 //     differ in channel or category.
 //   - missing_content_sid (warning): a whatsapp template without content_sid, which can only be
 //     sent inside the 24-hour session window.
+//   - content_sid_not_whatsapp (warning), content_sid_shared (error) and
+//     content_variables_missing (warning): the Content SID mapping (see lint_content.go).
 func Lint(c *Catalog) []Finding {
 	if c == nil {
 		return nil
@@ -146,6 +148,7 @@ func Lint(c *Catalog) []Finding {
 	for _, name := range c.Names() {
 		findings = append(findings, c.lintVersions(name)...)
 	}
+	findings = append(findings, lintContent(c)...)
 	sortFindings(findings)
 	return findings
 }

@@ -73,6 +73,22 @@ var lintRules = []struct {
 	}, "es.yaml", 1, `differs from en (`},
 	{RuleNoContentSID, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi", "") + "channel: whatsapp\n"},
 		"a.yaml", 1, "a whatsapp template without content_sid"},
+	{RuleContentSIDChannel, SeverityWarning, map[string]string{"f.yaml": fixture("t", 1, "en", "Hi", "") + "fallback: sms\n"},
+		"f.yaml", 1, "fallback applies to whatsapp templates only"},
+	{RuleInvalidField, SeverityError, map[string]string{"f.yaml": fixture("t", 1, "en", "Hi", "") + "channel: whatsapp\nfallback: email\n"},
+		"f.yaml", 7, "fallback must be none or sms"},
+	{RuleContentSIDChannel, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi", "") +
+		"content_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n"}, "a.yaml", 1, "only used for whatsapp templates; this one is sms"},
+	{RuleContentSIDShared, SeverityError, map[string]string{
+		"en.yaml": fixture("t", 1, "en", "Hi {{a}}", "  a: {type: string, example: x}\n") + "channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n",
+		"es.yaml": fixture("t", 1, "es", "Hola {{a}}", "  a: {type: string, example: x}\n") + "channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n",
+	}, "es.yaml", 1, "a content template has one language"},
+	{RuleContentSIDShared, SeverityError, map[string]string{
+		"v1.yaml": fixture("t", 1, "en", "Hi {{a}}", "  a: {type: string, example: x}\n") + "channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n",
+		"v2.yaml": fixture("t", 2, "en", "Hi {{b}} {{a}}", "  b: {type: string, example: x}\n  a: {type: string, example: x}\n") + "channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n",
+	}, "v2.yaml", 1, "content variables differ ({{n}}: b, a here, a there)"},
+	{RuleContentNoVariables, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Code sent", "  code: {type: string, sensitive: true, example: x}\n") +
+		"channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n"}, "a.yaml", 1, "every variable is sensitive"},
 }
 
 func TestLintRules(t *testing.T) {

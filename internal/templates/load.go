@@ -372,6 +372,11 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 			if !contentSIDRE.MatchString(t.ContentSID) {
 				report(v.Line, RuleInvalidContentSID, "content_sid must be a Twilio Content SID: HX and 32 lower-case hex digits")
 			}
+		case "fallback":
+			t.Fallback = switchboard.FallbackPolicy(str(key, v))
+			if t.Fallback == "" || !t.Fallback.Valid() {
+				report(v.Line, RuleInvalidField, "fallback must be none or sms")
+			}
 		case "body":
 			body = v
 			t.Body = strings.TrimRight(str(key, v), "\n")
@@ -379,7 +384,7 @@ func parseTemplate(file string, m *yaml.Node) (*Template, []Finding) {
 		case "variables":
 			vars = v
 		default:
-			report(k.Line, RuleInvalidField, "unknown field %q (fields: name, version, locale, channel, category, description, body, variables, content_sid)", clip(key))
+			report(k.Line, RuleInvalidField, "unknown field %q (fields: name, version, locale, channel, category, description, body, variables, content_sid, fallback)", clip(key))
 		}
 	})
 	if t.Name == "" {

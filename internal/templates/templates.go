@@ -19,6 +19,7 @@
 package templates
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,6 +149,9 @@ type Template struct {
 	// ContentSID optionally names the Twilio Content template (HX…) of the same message, for
 	// WhatsApp sends outside the session window.
 	ContentSID string
+	// Fallback is the template's WhatsApp fallback policy ("" leaves it to the request and the
+	// installation's default).
+	Fallback switchboard.FallbackPolicy
 	// Variables are in the order of declaration.
 	Variables []*Variable
 	// File and Line say where the template is defined.
@@ -195,9 +199,14 @@ type Result struct {
 	Channel    switchboard.Channel  `json:"channel"`
 	Category   switchboard.Category `json:"category"`
 	ContentSID string               `json:"content_sid,omitempty"`
-	Body       string               `json:"body"`
-	Segments   int                  `json:"segments"`
-	Encoding   switchboard.Encoding `json:"encoding"`
+	// ContentVariables is the ContentVariables JSON object sent with ContentSID (see
+	// Template.ContentVariables); "" without a content template.
+	ContentVariables string `json:"content_variables,omitempty"`
+	// Fallback is the template's WhatsApp fallback policy, "" when it sets none.
+	Fallback switchboard.FallbackPolicy `json:"fallback,omitempty"`
+	Body     string                     `json:"body"`
+	Segments int                        `json:"segments"`
+	Encoding switchboard.Encoding       `json:"encoding"`
 }
 
 // Catalog is a loaded set of templates. It never changes after Load and is safe for concurrent
@@ -314,10 +323,40 @@ func (c *Catalog) Render(name string, version int, locale string, vars map[strin
 		return nil, err
 	}
 	segments, enc := content.Segments(body)
-	return &Result{
+	res := &Result{
 		Template: t.Name, Version: t.Version, Locale: t.Locale, Channel: t.Channel, Category: t.Category,
-		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc,
-	}, nil
+		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc, Fallback: t.Fallback,
+	}
+	if t.ContentSID != "" {
+		res.ContentVariables = t.ContentVariables(vars)
+	}
+	return res, nil
+}
+
+// ContentPlaceholders returns the template's variables in the order of the content template's
+// placeholders: {{1}} is the first declared variable that is not sensitive, {{2}} the second...
+// Sensitive variables are never sent to the provider, so they have no placeholder.
+func (t *Template) ContentPlaceholders() []*Variable {
+	var out []*Variable
+	for _, v := range t.Variables {
+		if !v.Sensitive {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ContentVariables is the ContentVariables JSON object for vars: {"1": value of the first
+// placeholder's variable, ...}, leaving out variables that were not given.
+func (t *Template) ContentVariables(vars map[string]string) string {
+	obj := map[string]string{}
+	for i, v := range t.ContentPlaceholders() {
+		if val, ok := vars[v.Name]; ok {
+			obj[strconv.Itoa(i+1)] = val
+		}
+	}
+	b, _ := json.Marshal(obj) // strings only: cannot fail
+	return string(b)
 }
 
 func sortedLocales(vs *versionSet) []string {

@@ -260,6 +260,12 @@ var codes = map[int]CodeInfo{
 	},
 
 	// WhatsApp and channels.
+	63003: {
+		Title: "Channel could not find the To address",
+		Explanation: "The recipient has no account on the channel (no WhatsApp account on this number). " +
+			"Resending will not help; reach the person another way (SMS fallback).",
+		Outcome: switchboard.OutcomeFail,
+	},
 	63016: {
 		Title: "Outside the WhatsApp 24-hour window",
 		Explanation: "Free-form WhatsApp messages may only be sent within 24 hours of the user's last " +

@@ -202,17 +202,25 @@ func (p *Provider) Send(ctx context.Context, req *switchboard.SendRequest) (*swi
 		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_send", "no send request")
 	}
 	params := &openapi.CreateMessageParams{}
-	params.SetTo(req.To)
+	params.SetTo(address(req.Channel, req.To))
 	if isMessagingServiceSID(req.From) {
 		params.SetMessagingServiceSid(req.From)
 	} else {
-		params.SetFrom(req.From)
+		params.SetFrom(address(req.Channel, req.From))
 	}
-	if req.Body != "" {
-		params.SetBody(req.Body)
-	}
-	if len(req.MediaURLs) > 0 {
-		params.SetMediaUrl(req.MediaURLs)
+	if req.ContentSID != "" {
+		// A content template replaces the body and media (Twilio: ContentSid, no Body/MediaUrl).
+		params.SetContentSid(req.ContentSID)
+		if req.ContentVariables != "" {
+			params.SetContentVariables(req.ContentVariables)
+		}
+	} else {
+		if req.Body != "" {
+			params.SetBody(req.Body)
+		}
+		if len(req.MediaURLs) > 0 {
+			params.SetMediaUrl(req.MediaURLs)
+		}
 	}
 	if req.StatusCallback != "" {
 		params.SetStatusCallback(req.StatusCallback)
@@ -306,13 +314,13 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 	}
 	params := &openapi.ListMessageParams{}
 	if q.To != "" {
-		params.SetTo(q.To)
+		params.SetTo(address(q.Channel, q.To))
 	}
 	service := ""
 	if isMessagingServiceSID(q.From) {
 		service = q.From
 	} else if q.From != "" {
-		params.SetFrom(q.From)
+		params.SetFrom(address(q.Channel, q.From))
 	}
 	// No DateSent filter on the request: Twilio's is day-granular, and whether it includes a
 	// message still in Twilio's queue (date_sent not set yet) is not documented — missing such a
@@ -423,6 +431,15 @@ func (p *Provider) syncWebhook(ctx context.Context, number, smsURL string) error
 	return nil
 }
 
+// address is a number as Twilio addresses it on a channel: "whatsapp:+E164" for WhatsApp, the
+// number itself otherwise. Switchboard keeps plain E.164 numbers everywhere else.
+func address(ch switchboard.Channel, number string) string {
+	if ch == switchboard.ChannelWhatsApp && number != "" && !strings.HasPrefix(number, whatsappPrefix) {
+		return whatsappPrefix + number
+	}
+	return number
+}
+
 // toProviderMessage converts twilio-go's message. Status is empty when Twilio's status is not one
 // MapStatus knows (an inbound message, or a status newer than this code); ProviderStatus always
 // has Twilio's word. ErrorMessage explains the code from the code table, falling back to Twilio's
@@ -431,8 +448,8 @@ func toProviderMessage(m *openapi.ApiV2010Message) *switchboard.ProviderMessage 
 	raw, _ := json.Marshal(m) // cannot fail: strings, ints and a map decoded from JSON
 	pm := &switchboard.ProviderMessage{
 		SID:            deref(m.Sid),
-		To:             deref(m.To),
-		From:           deref(m.From),
+		To:             strings.TrimPrefix(deref(m.To), whatsappPrefix),
+		From:           strings.TrimPrefix(deref(m.From), whatsappPrefix),
 		Body:           deref(m.Body),
 		ProviderStatus: deref(m.Status),
 		CreatedAt:      parseTime(deref(m.DateCreated)),

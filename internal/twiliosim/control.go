@@ -87,6 +87,7 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 			return InboundResult{}, fmt.Errorf("%w: media URL %q is not an absolute http(s) URL", ErrInvalidInbound, u)
 		}
 	}
+	fromChan, _ := splitChannel(from)
 	_, toNumber := splitChannel(to)
 	s.numMu.RLock()
 	n, ok := s.numbers[toNumber]
@@ -122,6 +123,9 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	s.mu.Lock()
 	s.insertLocked(m)
 	s.mu.Unlock()
+	if fromChan == "whatsapp:" {
+		s.openWindow(to, from, now)
+	}
 	res := InboundResult{SID: m.SID, WebhookURL: num.SMSURL}
 	if num.SMSURL == "" {
 		return res, fmt.Errorf("%w: %s", ErrNoSMSURL, maskNumber(toNumber))
@@ -398,12 +402,22 @@ type inboundRequest struct {
 	To        string   `json:"to"`
 	Body      string   `json:"body"`
 	MediaURLs []string `json:"media_urls"`
+	// Channel "whatsapp" addresses from and to as WhatsApp ("whatsapp:" prefixed).
+	Channel string `json:"channel"`
 }
 
 func (s *Simulator) controlInbound(w http.ResponseWriter, r *http.Request) {
 	var in inboundRequest
 	if err := decodeBody(r, &in); err != nil {
 		writeControlError(w, http.StatusBadRequest, "invalid body: %v", err)
+		return
+	}
+	switch in.Channel {
+	case "", "sms":
+	case "whatsapp":
+		in.From, in.To = whatsappAddress(in.From), whatsappAddress(in.To)
+	default:
+		writeControlError(w, http.StatusBadRequest, "channel must be sms or whatsapp")
 		return
 	}
 	res, err := s.inbound(r.Context(), in.From, in.To, in.Body, in.MediaURLs)

@@ -2,6 +2,7 @@ package twiliosim
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -226,18 +227,29 @@ func (s *Simulator) advance(m *message, from string) {
 			next = s.cfg.SentDelay
 		}
 	case statusSending:
-		if f.FailedRatio > 0 && rand.Float64() < f.FailedRatio {
+		if m.failCode != 0 {
+			m.Status, m.ErrorCode = statusFailed, m.failCode
+		} else if f.FailedRatio > 0 && rand.Float64() < f.FailedRatio {
 			m.Status, m.ErrorCode = statusFailed, orDefault(f.FailedCode, 30008)
 		} else {
 			m.Status = statusSent
 			next = s.cfg.DeliveredDelay
 		}
 	case statusSent:
+		if m.noDelivery {
+			s.mu.Unlock()
+			return
+		}
 		if f.UndeliveredRatio > 0 && rand.Float64() < f.UndeliveredRatio {
 			m.Status, m.ErrorCode = statusUndelivered, orDefault(f.UndeliveredCode, 30003)
 		} else {
 			m.Status = statusDelivered
+			if strings.HasPrefix(m.To, "whatsapp:") {
+				next = s.cfg.DeliveredDelay // the person reads it
+			}
 		}
+	case statusDelivered:
+		m.Status = statusRead
 	default:
 		s.mu.Unlock()
 		return

@@ -27,6 +27,8 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/sim/v1/"):
 		s.serveControl(w, r)
+	case strings.HasPrefix(p, "/v1/Content/"):
+		s.serveContent(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
 		s.serveREST(w, r)
 	case strings.HasPrefix(p, "/v2/"):
@@ -344,6 +346,9 @@ func (s *Simulator) create(form url.Values) (Message, *apiError) {
 		DateCreated:         now,
 		DateUpdated:         now,
 	}}
+	if aerr := s.whatsappCreate(req, m, form.Get("ContentVariables")); aerr != nil {
+		return Message{}, aerr
+	}
 	switch {
 	case req.SendAt != nil:
 		m.Status = statusScheduled

@@ -153,6 +153,10 @@ func (c *schemaChecker) check(where string, s map[string]any, v any) {
 			c.errorf("%s: %q longer than %v", where, str, n)
 		}
 		switch s["format"] {
+		case "date-time":
+			if _, err := time.Parse(time.RFC3339, str); err != nil {
+				c.errorf("%s: %q is not an RFC 3339 date: %v", where, str, err)
+			}
 		case "date-time-rfc-2822":
 			if _, err := time.Parse(time.RFC1123Z, str); err != nil {
 				c.errorf("%s: %q is not an RFC 2822 date: %v", where, str, err)

@@ -208,6 +208,7 @@ type Simulator struct {
 
 	sched scheduler
 	voice voiceState
+	wa    whatsapp
 	cbq   chan *callbackPost
 	stats struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
@@ -283,6 +284,7 @@ func New(cfg Config) *Simulator {
 	s.faults.Store(&Faults{})
 	s.sched.init()
 	s.voice.init()
+	s.wa.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
@@ -377,6 +379,9 @@ func (s *Simulator) Reset() {
 	s.resetCalls()
 	s.faults.Store(&Faults{})
 	s.verifyData.reset()
+	s.wa.mu.Lock()
+	s.wa.windows = map[string]time.Time{} // the windows come from messages; content templates stay
+	s.wa.mu.Unlock()
 }
 
 // Stats are counters of the simulator's background work.

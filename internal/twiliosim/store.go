@@ -49,6 +49,8 @@ type message struct {
 	seq        uint64
 	validUntil time.Time        // real time after which a queued message expires
 	held       []*callbackEvent // callbacks held back by the shuffle fault
+	failCode   int              // WhatsApp: the error the message fails with while sending
+	noDelivery bool             // WhatsApp: sent, never delivered
 }
 
 func (m *message) snapshot() Message {

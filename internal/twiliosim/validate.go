@@ -87,6 +87,9 @@ var asyncErrorMessages = map[int]string{
 	30008: "Unknown error",
 	30034: "Message from an unregistered number",
 	30036: "Validity Period Expired",
+	63003: "Channel could not find To address",
+	63016: "Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.",
+	63018: "Rate limit exceeded for Channel",
 }
 
 func asyncErrorMessage(code int) string {

@@ -1,0 +1,17 @@
+-- WhatsApp (issue 10). A message's WhatsApp options (content template, fallback policy, the link
+-- of an SMS leg to its WhatsApp message) as JSON; the fallback bookkeeping as columns, so that
+-- the fallback worker finds unsettled messages through a small partial index.
+ALTER TABLE messages ADD COLUMN whatsapp TEXT;
+-- fallback_pending is 1 while a WhatsApp message with an SMS fallback has not been settled
+-- (delivered, or its SMS leg created), NULL otherwise.
+ALTER TABLE messages ADD COLUMN fallback_pending INTEGER;
+-- fallback_due_at: when the WhatsApp message must have been delivered before the SMS leg goes.
+ALTER TABLE messages ADD COLUMN fallback_due_at INTEGER;
+ALTER TABLE messages ADD COLUMN fallback_message_id TEXT;
+CREATE INDEX messages_fallback ON messages (created_at) WHERE fallback_pending = 1;
+
+-- window_notified_for is the last_inbound_at whose window conversation.window_closing was
+-- written for: each window is announced once, across nodes.
+ALTER TABLE conversations ADD COLUMN window_notified_for INTEGER;
+CREATE INDEX conversations_window ON conversations (last_inbound_at) WHERE channel = 'whatsapp';
+
