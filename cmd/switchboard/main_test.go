@@ -250,11 +250,12 @@ const (
 	testToken   = "f00dfeedf00dfeedf00dfeedf00dfeed"
 )
 
-func newCluster(t *testing.T, extra map[string]string, yaml string) *cluster {
+// newCluster starts the simulator (with simArgs added to its command line) and serve.
+func newCluster(t *testing.T, extra map[string]string, yaml string, simArgs ...string) *cluster {
 	t.Helper()
 	c := &cluster{dir: t.TempDir(), simAddr: freeAddr(t), addr: freeAddr(t)}
 	start(t, c.dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
-		"sim", "--addr", c.simAddr, "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms")
+		append([]string{"sim", "--addr", c.simAddr, "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms"}, simArgs...)...)
 	waitHTTP(t, "http://"+c.simAddr+"/sim/v1/messages")
 	c.serveEnv = map[string]string{
 		"SWITCHBOARD_ADDR": c.addr, "SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": "http://" + c.simAddr,

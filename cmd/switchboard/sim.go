@@ -19,6 +19,8 @@ func newSimCmd(getenv env) *cobra.Command {
 		numbers []string
 		delays  [3]time.Duration
 		level   string
+		// inputWait is how long a silent callee waits at every Gather (0: the Gather's timeout).
+		inputWait time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -36,7 +38,7 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 			sim := twiliosim.New(twiliosim.Config{
 				AccountSID: getenv("TWILIO_ACCOUNT_SID"), AuthToken: getenv("TWILIO_AUTH_TOKEN"),
 				Numbers: numbers, SendingDelay: delays[0], SentDelay: delays[1], DeliveredDelay: delays[2],
-				Logger: logger,
+				Logger: logger, CallInputWait: inputWait,
 			})
 			defer sim.Close()
 			ln, err := net.Listen("tcp", addr)
@@ -66,6 +68,7 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 	f.DurationVar(&delays[0], "sending-delay", 0, "time from queued to sending (default 50ms)")
 	f.DurationVar(&delays[1], "sent-delay", 0, "time from sending to sent (default 50ms)")
 	f.DurationVar(&delays[2], "delivered-delay", 0, "time from sent to delivered (default 100ms)")
+	f.DurationVar(&inputWait, "call-input-wait", 0, "how long a silent callee waits at every <Gather> (default: the Gather's timeout, at most 10s)")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
