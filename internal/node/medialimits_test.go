@@ -82,8 +82,11 @@ func TestWhatsAppReadReceipt(t *testing.T) {
 	if !readCallback {
 		t.Fatalf("no read callback on the timeline: %+v", m.Events)
 	}
+	// The simulator posts the delivered and read callbacks 10 ms apart on concurrent workers:
+	// under load read may arrive first, and then the message moves sent→read (the late
+	// delivered callback moves nothing back). Either way the last move is to read.
 	var moves []string
-	waitFor(t, 5*time.Second, "the delivered→read event", func() bool {
+	waitFor(t, 5*time.Second, "the move to read in the event log", func() bool {
 		evs, err := n.Store().ListAppEvents(ctx, switchboard.AppEventFilter{Types: []switchboard.AppEventType{switchboard.AppMessageStatusChanged}, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
@@ -98,9 +101,10 @@ func TestWhatsAppReadReceipt(t *testing.T) {
 				moves = append(moves, string(d.OldStatus)+"→"+string(d.Status))
 			}
 		}
-		return len(moves) > 0 && moves[len(moves)-1] == "delivered→read"
+		return len(moves) > 0 && strings.HasSuffix(moves[len(moves)-1], "→read")
 	})
-	if moves[0] != "queued→sending" {
+	if last := moves[len(moves)-1]; moves[0] != "queued→sending" || (last != "delivered→read" && last != "sent→read") {
 		t.Fatalf("moves: %v", moves)
 	}
+	t.Logf("moves: %v", moves)
 }
