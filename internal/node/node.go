@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -94,6 +95,8 @@ type Options struct {
 	VerifyCaller verify.Caller
 	// VerifyConfig adjusts the verification service's configuration before it starts.
 	VerifyConfig func(*verify.Config)
+	// MediaCheckTLS, when set, is the TLS configuration of the outbound media size checks (tests).
+	MediaCheckTLS *tls.Config
 }
 
 // Open opens the store, starts the in-process simulator when configured, and listens on the
@@ -250,7 +253,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return d.At, d.Note
 		},
 		Observer: n.metrics,
-		Prepare:  n.prepareSend,
+		Prepare:  n.preparer(opts),
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			n.metrics.OptOut(switchboard.ConsentFromProviderError)
 			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,

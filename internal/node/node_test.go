@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,6 +43,8 @@ type nodeOpts struct {
 	// verifyCaller places verification calls; logger replaces the test logger.
 	verifyCaller verify.Caller
 	logger       *slog.Logger
+	// mediaTLS is the TLS configuration of the outbound media checks.
+	mediaTLS *tls.Config
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -99,6 +102,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 				o.dispatch(c)
 			}
 		},
+		MediaCheckTLS: o.mediaTLS,
 	})
 	if err != nil {
 		t.Fatal(err)

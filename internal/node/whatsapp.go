@@ -42,6 +42,32 @@ func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispat
 	return n.wa.Prepare(ctx, m)
 }
 
+// preparer is the dispatcher's Prepare: WhatsApp's window rule (prepareSend), then, for a
+// message that carries media_urls, the check of its media against Twilio's size limits. Media
+// checks may reach private addresses only when event endpoints may (endpoints_allow_private).
+func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.EndpointsAllowPrivate, TLS: opts.MediaCheckTLS})
+	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+		p, err := n.prepareSend(ctx, m)
+		if err != nil || (p != nil && (p.Block != nil || p.ContentSID != "")) || len(m.MediaURLs) == 0 {
+			// Blocked already, or a content template goes instead (it carries no MediaUrl).
+			return p, err
+		}
+		v := lc.Check(ctx, m.MediaURLs)
+		if v.Block != "" {
+			return &dispatch.Prepared{Block: &dispatch.Block{Code: media.CodeMediaTooLarge, Reason: v.Block}}, nil
+		}
+		if p == nil {
+			p = &dispatch.Prepared{}
+		}
+		if p.Note != "" {
+			p.Note += "; "
+		}
+		p.Note += v.Note
+		return p, nil
+	}
+}
+
 // WhatsApp is the node's WhatsApp service, or nil when the channel is disabled.
 func (n *Node) WhatsApp() *whatsapp.Service { return n.wa }
 

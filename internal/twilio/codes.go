@@ -251,6 +251,13 @@ var codes = map[int]CodeInfo{
 		Explanation: "The message would cost more than the MaxPrice set on it, so Twilio did not send it.",
 		Outcome:     switchboard.OutcomeFail,
 	},
+	30019: {
+		Title: "Content size exceeds carrier limit",
+		Explanation: "A media file of the message is larger than Twilio and the carriers accept (5 MB " +
+			"for images, 500 KB for other types). Switchboard checks media URLs before sending and blocks " +
+			"such a message with this code; host a smaller file.",
+		Outcome: switchboard.OutcomeFail,
+	},
 	30034: {
 		Title: "US A2P 10DLC: message from an unregistered number",
 		Explanation: "US carriers block messages from 10-digit long codes that are not registered to an " +
