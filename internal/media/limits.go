@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type LimitConfig struct {
 	Timeout time.Duration
 	// TLS, when set, is the TLS configuration of the checks (tests: trust a test server).
 	TLS *tls.Config
+	// LocalOnly checks only URLs whose host is localhost or a loopback or private IP address:
+	// with the simulator as provider nothing may reach the internet, the media hosts included.
+	LocalOnly bool
 }
 
 // LimitChecker checks outbound media URLs against Twilio's size limits before a message goes,
@@ -43,8 +47,9 @@ type LimitConfig struct {
 // URL's headers only (HEAD, or a ranged GET when HEAD is refused); a URL that cannot be reached
 // or does not say its size and type is not held against the message.
 type LimitChecker struct {
-	client  *http.Client
-	timeout time.Duration
+	client    *http.Client
+	timeout   time.Duration
+	localOnly bool
 }
 
 // NewLimitChecker returns a LimitChecker.
@@ -61,7 +66,7 @@ func NewLimitChecker(cfg LimitConfig) *LimitChecker {
 		MaxIdleConns:          16,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	return &LimitChecker{timeout: cfg.Timeout, client: &http.Client{
+	return &LimitChecker{timeout: cfg.Timeout, localOnly: cfg.LocalOnly, client: &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
@@ -92,6 +97,11 @@ func (c *LimitChecker) Check(ctx context.Context, urls []string) LimitVerdict {
 	var wg sync.WaitGroup
 	for i, u := range urls {
 		wg.Add(1)
+		if c.localOnly && !localHost(u) {
+			probes[i] = probe{size: -1, err: errNotLocal}
+			wg.Done()
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			probes[i] = c.probe(ctx, u)
@@ -186,4 +196,21 @@ func sizeOf(n int64) string {
 		return fmt.Sprintf("%.0f KB (%d bytes)", float64(n)/(1<<10), n)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// errNotLocal explains an URL the simulator's node does not ask.
+var errNotLocal = errors.New("the simulator provider never reaches the internet")
+
+// localHost reports whether u's host is localhost or a loopback or private IP address.
+func localHost(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := pu.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/templates"
@@ -46,7 +47,8 @@ func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispat
 // message that carries media_urls, the check of its media against Twilio's size limits. Media
 // checks may reach private addresses only when event endpoints may (endpoints_allow_private).
 func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.EndpointsAllowPrivate, TLS: opts.MediaCheckTLS})
+	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.EndpointsAllowPrivate, TLS: opts.MediaCheckTLS,
+		LocalOnly: n.cfg.Provider == config.ProviderSimulator})
 	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
 		p, err := n.prepareSend(ctx, m)
 		if err != nil || (p != nil && (p.Block != nil || p.ContentSID != "")) || len(m.MediaURLs) == 0 {
