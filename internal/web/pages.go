@@ -203,6 +203,32 @@ type messageData struct {
 	Retryable  bool
 	RetryNote  string
 	RetryOf    string
+	// Window is WhatsApp's customer-service window of the message's conversation (WhatsApp only).
+	Window *whatsAppWindow
+}
+
+// whatsAppWindow says whether free-form WhatsApp messages may go to the person now.
+type whatsAppWindow struct {
+	Open     bool
+	ClosesAt *time.Time // nil when the person never wrote
+}
+
+// whatsAppWindowSpan is WhatsApp's customer-service window after a person's last message.
+const whatsAppWindowSpan = 24 * time.Hour
+
+// windowOf returns the WhatsApp window of m's conversation, or nil for other channels.
+func (s *Server) windowOf(r *http.Request, m *switchboard.Message) *whatsAppWindow {
+	if m.Channel != switchboard.ChannelWhatsApp {
+		return nil
+	}
+	w := &whatsAppWindow{}
+	cs, _, err := s.cfg.Store.ListConversations(r.Context(), switchboard.ConversationFilter{OurNumber: m.From,
+		TheirNumber: m.To, Channel: switchboard.ChannelWhatsApp, Limit: 1})
+	if err == nil && len(cs) == 1 && cs[0].LastInboundAt != nil {
+		closes := cs[0].LastInboundAt.Add(whatsAppWindowSpan)
+		w.ClosesAt, w.Open = &closes, s.cfg.Clock().Before(closes)
+	}
+	return w
 }
 
 type eventRow struct {
@@ -233,7 +259,7 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.fail(w, r, sess, err)
 		return
 	}
-	d := messageData{M: m, RetryOf: m.Metadata[retryOfKey]}
+	d := messageData{M: m, RetryOf: m.Metadata[retryOfKey], Window: s.windowOf(r, m)}
 	d.Cancelable = (m.Status == switchboard.StatusQueued || m.Status == switchboard.StatusScheduled) && !m.AttemptInFlight
 	d.Retryable, d.RetryNote = s.canRetry(m)
 	if m.ErrorCode != 0 {

@@ -625,6 +625,35 @@ func TestMessagePage(t *testing.T) {
 	}
 }
 
+// TestMessagePageWhatsAppWindow: a WhatsApp message's page says whether its conversation's
+// 24-hour window is open, closed or never opened.
+func TestMessagePageWhatsAppWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.loggedIn()
+	m := e.message(func(m *switchboard.Message) { m.Channel = switchboard.ChannelWhatsApp })
+	if r := e.do(c, "GET", "/ui/messages/"+m.ID, nil); !strings.Contains(r.text, "WhatsApp window") || !strings.Contains(r.text, "not opened") {
+		t.Errorf("window never opened: page lacks it:\n%s", r.text)
+	}
+	in := &switchboard.InboundMessage{ID: switchboard.NewID("in"), ProviderSID: "SMwin", Channel: switchboard.ChannelWhatsApp,
+		From: m.To, To: m.From, Body: "hi", ReceivedAt: e.clock.now().Add(-time.Hour)}
+	if _, err := e.store.CreateInbound(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(c, "GET", "/ui/messages/"+m.ID, nil); !strings.Contains(r.text, "open until") {
+		t.Errorf("open window: page lacks it:\n%s", r.text)
+	}
+	e.clock.add(24 * time.Hour)
+	c = e.loggedIn() // the session of a day ago has expired
+	if r := e.do(c, "GET", "/ui/messages/"+m.ID, nil); !strings.Contains(r.text, "closed since") {
+		t.Errorf("closed window: page lacks it:\n%s", r.text)
+	}
+	sms := e.message(nil)
+	if r := e.do(c, "GET", "/ui/messages/"+sms.ID, nil); strings.Contains(r.text, "WhatsApp window") {
+		t.Error("an SMS page shows a WhatsApp window")
+	}
+}
+
 // TestSearchAndExport: each search field, bad input, paging, and the CSV export of a search.
 func TestSearchAndExport(t *testing.T) {
 	t.Parallel()
