@@ -31,7 +31,7 @@ const verifyWACatalog = `- name: verify_code_whatsapp
 const verifyWAContentSID = "HX4f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 // startVerifyWANode starts a node whose builtin backend sends WhatsApp codes with
-// verifyWACatalog, and registers its content template in the simulator.
+// verifyWACatalog.
 func startVerifyWANode(t *testing.T, clock *fakeClock, env map[string]string) *testNode {
 	t.Helper()
 	dir := t.TempDir()
@@ -42,16 +42,13 @@ func startVerifyWANode(t *testing.T, clock *fakeClock, env map[string]string) *t
 	for k, v := range env {
 		e[k] = v
 	}
-	n := startNode(t, nodeOpts{clock: clock.Now, env: e})
-	if _, err := n.Simulator().RegisterContent(twiliosim.Content{SID: verifyWAContentSID, Body: "Code {{1}} (approved template)"}); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	// The node registers the catalog's content templates in its simulator ({{code}} as {{1}}).
+	return startNode(t, nodeOpts{clock: clock.Now, env: e})
 }
 
 // waCode reads the code of a WhatsApp otp message: the one variable of its content template,
-// which must also be what the simulator got (ContentSid, and the body rendered from
-// ContentVariables).
+// which must also be what the simulator got (ContentSid, and the body the simulator rendered
+// from its content template and ContentVariables).
 func waCode(t *testing.T, n *testNode, msgID, to string) string {
 	t.Helper()
 	m := n.waitStatus(t, msgID, 10*time.Second, switchboard.StatusDelivered, switchboard.StatusRead)
@@ -73,7 +70,7 @@ func waCode(t *testing.T, n *testNode, msgID, to string) string {
 			got = &s
 		}
 	}
-	if got == nil || got.To != "whatsapp:"+to || got.ContentSID != verifyWAContentSID || got.Body != "Code "+code+" (approved template)" {
+	if got == nil || got.To != "whatsapp:"+to || got.ContentSID != verifyWAContentSID || got.Body != code+" is your verification code." {
 		t.Fatalf("simulator message %+v (provider sid %s)", got, m.ProviderSID)
 	}
 	return code
@@ -169,7 +166,12 @@ func TestVerifyFallbackToWhatsApp(t *testing.T) {
 	var got *switchboard.Verification
 	waitFor(t, 10*time.Second, "the WhatsApp fallback", func() bool {
 		got, err = n.client.GetVerification(ctx, v.ID)
-		return err == nil && len(got.SendAttempts) == 2
+		if err != nil || len(got.SendAttempts) != 2 {
+			return false
+		}
+		// The send is recorded first, the message put in the outbox right after.
+		_, err := n.Store().GetMessage(ctx, got.SendAttempts[1].MessageID)
+		return err == nil
 	})
 	send := got.SendAttempts[1]
 	if send.Channel != switchboard.VerifyWhatsApp || !strings.HasPrefix(send.Reason, "fallback: the text was undelivered") || got.FallbackAt != nil {
