@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,7 +34,7 @@ const verifyWAContentSID = "HX4f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 // startVerifyWANode starts a node whose builtin backend sends WhatsApp codes with
 // verifyWACatalog.
-func startVerifyWANode(t *testing.T, clock *fakeClock, env map[string]string) *testNode {
+func startVerifyWANode(t *testing.T, clock *fakeClock, env map[string]string, logger ...*slog.Logger) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "verify.yaml"), []byte(verifyWACatalog), 0o600); err != nil {
@@ -43,7 +45,11 @@ func startVerifyWANode(t *testing.T, clock *fakeClock, env map[string]string) *t
 		e[k] = v
 	}
 	// The node registers the catalog's content templates in its simulator ({{code}} as {{1}}).
-	return startNode(t, nodeOpts{clock: clock.Now, env: e})
+	o := nodeOpts{clock: clock.Now, env: e}
+	if len(logger) > 0 {
+		o.logger = logger[0]
+	}
+	return startNode(t, o)
 }
 
 // waCode reads the code of a WhatsApp otp message: the one variable of its content template,
@@ -82,7 +88,9 @@ func waCode(t *testing.T, n *testNode, msgID, to string) string {
 func TestVerifyWhatsAppBuiltin(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC))
-	n := startVerifyWANode(t, clock, nil)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n := startVerifyWANode(t, clock, nil, logger)
 	ctx := context.Background()
 	const to = "+14155550470"
 	v, err := n.client.StartVerification(ctx, &client.VerificationRequest{To: to, Channel: "whatsapp"})
@@ -107,6 +115,41 @@ func TestVerifyWhatsAppBuiltin(t *testing.T) {
 	if err != nil || !r.Valid || r.Status != switchboard.VerificationApproved || r.Channel != switchboard.VerifyWhatsApp {
 		t.Fatalf("right code: %+v %v", r, err)
 	}
+	// The code is in no log, metric or event (it lives in the otp message only).
+	if strings.Contains(logs.String(), code) || !strings.Contains(logs.String(), v.ID) {
+		t.Error("the code is in the logs, or the logs do not mention the verification")
+	}
+	resp, err := http.Get(n.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(metricsText), code) ||
+		!strings.Contains(string(metricsText), `switchboard_verifications_approved_total{channel="whatsapp",country="US"} 1`) {
+		t.Errorf("metrics hold the code or miss the approval:\n%s", metricsText)
+	}
+	evs, err := n.Store().ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if strings.Contains(string(ev.Data), code) {
+			t.Errorf("event %s holds the code: %s", ev.Type, ev.Data)
+		}
+	}
+	for _, s := range []string{v.SendAttempts[0].MessageID, again.SendAttempts[1].MessageID} {
+		m, err := n.Store().GetMessage(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range m.Events {
+			if strings.Contains(e.Detail, code) || strings.Contains(string(e.Payload), code) {
+				t.Errorf("message %s timeline holds the code: %+v", m.ID, e)
+			}
+		}
+	}
+
 	// Inside the window the same message goes free form.
 	n.whatsappIn(t, "+14155550471")
 	w, err := n.client.StartVerification(ctx, &client.VerificationRequest{To: "+14155550471", Channel: "whatsapp"})
