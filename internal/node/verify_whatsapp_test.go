@@ -228,3 +228,24 @@ func TestVerifyFallbackToWhatsApp(t *testing.T) {
 		t.Fatalf("check: %+v %v", r, err)
 	}
 }
+
+// TestVerifyWhatsAppTwilio: with the twilio backend, channel whatsapp is passed to Twilio Verify
+// (the simulator's verification is on whatsapp) and its code checks.
+func TestVerifyWhatsAppTwilio(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC))
+	n := startNode(t, nodeOpts{clock: clock.Now, env: map[string]string{"SWITCHBOARD_VERIFY_BACKEND": "twilio"}})
+	ctx := context.Background()
+	const to = "+14155550474"
+	v, err := n.client.StartVerification(ctx, &client.VerificationRequest{To: to, Channel: "whatsapp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := n.simVerification(t, to)
+	if v.Channel != switchboard.VerifyWhatsApp || sv.SID != v.ProviderSID || sv.Channel != "whatsapp" {
+		t.Fatalf("started %+v; simulator %+v", v, sv)
+	}
+	if r, err := n.client.CheckVerification(ctx, v.ID, sv.Code); err != nil || !r.Valid || r.Status != switchboard.VerificationApproved {
+		t.Fatalf("check: %+v %v", r, err)
+	}
+}
