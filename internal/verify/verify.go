@@ -1,19 +1,22 @@
 // Package verify runs one-time-code verifications: start (send a code), check, cancel, resend
 // within the lifetime (the same code, as Twilio Verify does), with per-phone, per-IP, per-user
 // and per-country rate limits shared through the store, geo permissions, SMS-pumping protection,
-// a safe list, a durable record of every refusal, and channel fallback from SMS to a voice call.
+// a safe list, a durable record of every refusal, and channel fallback from SMS to WhatsApp or
+// a voice call.
 //
 // Two backends sit behind the same service, chosen by configuration:
 //   - builtin: codes from crypto/rand, kept as a keyed hash plus a sealed copy (see Codec), sent
 //     through Switchboard's own outbox as category otp messages (so they get the dispatcher's
-//     retries, rate limits, callbacks and timelines), or read by a voice call;
+//     retries, rate limits, callbacks and timelines) by SMS or by WhatsApp (a catalog content
+//     template whose one variable is the code, see Config.WhatsAppTemplate), or read by a voice
+//     call;
 //   - twilio: Twilio Verify v2, which generates, sends and checks the code itself; Switchboard
 //     keeps a mirror of each verification, and applies its own limits and fraud rules before
 //     Twilio is called.
 //
 // The code never appears in logs, metrics or events; the only places it exists are the sealed
-// column, the body of the otp message in the outbox (it has to be sent), and the TwiML handed to
-// the Caller.
+// column, the body of the otp message in the outbox (it has to be sent) with, on WhatsApp, its
+// content variables, and the TwiML handed to the Caller.
 package verify
 
 import (
