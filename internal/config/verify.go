@@ -32,6 +32,8 @@ type VerifyConfig struct {
 	SafeList         []string
 	Pumping          verify.Pumping
 	Fallback         []switchboard.VerifyChannel
+	// WhatsAppTemplate is the catalog template of codes sent on WhatsApp (builtin backend).
+	WhatsAppTemplate string
 	FallbackAfter    time.Duration
 }
 
@@ -56,7 +58,8 @@ var verifySettings = []setting{
 	{key: "verify_pumping_risky_threshold", env: "SWITCHBOARD_VERIFY_PUMPING_RISKY_THRESHOLD", def: "3", help: "the same for premium-rate, shared-cost and unknown ranges"},
 	{key: "verify_pumping_window", env: "SWITCHBOARD_VERIFY_PUMPING_WINDOW", def: "1h", help: "window of the pumping rule"},
 	{key: "verify_pumping_block", env: "SWITCHBOARD_VERIFY_PUMPING_BLOCK", def: "24h", help: "how long a prefix suspected of pumping stays blocked"},
-	{key: "verify_fallback", env: "SWITCHBOARD_VERIFY_FALLBACK", def: "call", help: "channels an undelivered SMS code falls back to, in order (call; whatsapp once available; none)"},
+	{key: "verify_fallback", env: "SWITCHBOARD_VERIFY_FALLBACK", def: "call", help: "channels an undelivered SMS code falls back to, in order (call, whatsapp; none)"},
+	{key: "verify_whatsapp_template", env: "SWITCHBOARD_VERIFY_WHATSAPP_TEMPLATE", help: "catalog template (channel whatsapp, with a content_sid, one variable: the code) that sends codes on WhatsApp with the builtin backend; empty: channel whatsapp answers channel_not_enabled"},
 	{key: "verify_fallback_after", env: "SWITCHBOARD_VERIFY_FALLBACK_AFTER", def: "60s", help: "fall back when an SMS code has no delivery receipt after this long (undelivered/failed texts fall back at once)"},
 }
 
@@ -77,6 +80,7 @@ func (c *Config) buildVerify(v map[string]string) error {
 		return fmt.Errorf("config: verify_secret must be at least %d bytes; set SWITCHBOARD_VERIFY_SECRET", verify.MinSecretBytes)
 	}
 	vc.ServiceSID, vc.From = v["verify_service_sid"], v["verify_from"]
+	vc.WhatsAppTemplate = strings.TrimSpace(v["verify_whatsapp_template"])
 	ints := []struct {
 		key      string
 		dst      *int

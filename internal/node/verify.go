@@ -36,7 +36,11 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 		From: from, Pool: pool, CodeLength: vc.CodeLength, TTL: vc.TTL, MaxSends: vc.MaxSends, MaxChecks: vc.MaxChecks,
 		Limits: vc.Limits, AllowedCountries: vc.AllowedCountries, SafeList: vc.SafeList, Pumping: vc.Pumping,
 		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics, OnMessage: n.disp.Notify,
-		Caller: opts.VerifyCaller,
+		Caller: opts.VerifyCaller, WhatsAppTemplate: vc.WhatsAppTemplate, Templates: n.templates.Load,
+	}
+	if vcfg.WhatsAppTemplate != "" && !n.cfg.WhatsApp.Enabled {
+		n.logger.Warn("verify_whatsapp_template is ignored: whatsapp_enabled is false", "template", vcfg.WhatsAppTemplate)
+		vcfg.WhatsAppTemplate = ""
 	}
 	if vcfg.Caller == nil {
 		// Codes read out by a call go through the provider's Calls API (the simulator's too).

@@ -80,7 +80,7 @@ func TestLoadExampleCatalog(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, exampleDir)
 	want := []string{"appointment_call_missed", "appointment_reminder", "appointment_reminder_whatsapp", "billing_alert", "job_assigned",
-		"job_completed", "job_updated", "signup_code", "technician_on_the_way"}
+		"job_completed", "job_updated", "signup_code", "technician_on_the_way", "verify_code_whatsapp"}
 	if diff := cmp.Diff(want, c.Names()); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // fallbackChannels are the channels v may still fall back to, in policy order: only the
-// builtin backend sees the delivery of its texts, whatsapp waits for the WhatsApp channel, and a
-// call needs a Caller.
+// builtin backend sees the delivery of its texts, whatsapp needs verify_whatsapp_template, and a
+// call needs a Caller; the channel v is on is never its own fallback.
 func (s *Service) fallbackChannels(v *switchboard.Verification) []switchboard.VerifyChannel {
 	if s.cfg.Backend != BackendBuiltin {
 		return nil
@@ -19,6 +19,9 @@ func (s *Service) fallbackChannels(v *switchboard.Verification) []switchboard.Ve
 	var out []switchboard.VerifyChannel
 	for _, ch := range s.cfg.Fallback {
 		if ch == switchboard.VerifyCall && s.cfg.Caller != nil && v.Channel != switchboard.VerifyCall {
+			out = append(out, ch)
+		}
+		if ch == switchboard.VerifyWhatsApp && s.cfg.WhatsAppTemplate != "" && v.Channel != switchboard.VerifyWhatsApp {
 			out = append(out, ch)
 		}
 	}

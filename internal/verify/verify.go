@@ -1,19 +1,22 @@
 // Package verify runs one-time-code verifications: start (send a code), check, cancel, resend
 // within the lifetime (the same code, as Twilio Verify does), with per-phone, per-IP, per-user
 // and per-country rate limits shared through the store, geo permissions, SMS-pumping protection,
-// a safe list, a durable record of every refusal, and channel fallback from SMS to a voice call.
+// a safe list, a durable record of every refusal, and channel fallback from SMS to WhatsApp or
+// a voice call.
 //
 // Two backends sit behind the same service, chosen by configuration:
 //   - builtin: codes from crypto/rand, kept as a keyed hash plus a sealed copy (see Codec), sent
 //     through Switchboard's own outbox as category otp messages (so they get the dispatcher's
-//     retries, rate limits, callbacks and timelines), or read by a voice call;
+//     retries, rate limits, callbacks and timelines) by SMS or by WhatsApp (a catalog content
+//     template whose one variable is the code, see Config.WhatsAppTemplate), or read by a voice
+//     call;
 //   - twilio: Twilio Verify v2, which generates, sends and checks the code itself; Switchboard
 //     keeps a mirror of each verification, and applies its own limits and fraud rules before
 //     Twilio is called.
 //
 // The code never appears in logs, metrics or events; the only places it exists are the sealed
-// column, the body of the otp message in the outbox (it has to be sent), and the TwiML handed to
-// the Caller.
+// column, the body of the otp message in the outbox (it has to be sent) with, on WhatsApp, its
+// content variables, and the TwiML handed to the Caller.
 package verify
 
 import (
@@ -30,6 +33,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/templates"
 )
 
 // Backend names.
@@ -114,8 +118,14 @@ type Config struct {
 	// SafeList numbers (E.164) or prefixes ending in "*" bypass rate limits and pumping checks.
 	SafeList []string
 	Pumping  Pumping
+	// WhatsAppTemplate names the catalog template (channel whatsapp, with a content_sid: an
+	// approved authentication template) whose one variable is the code; the builtin backend
+	// sends whatsapp codes with it. "" disables the whatsapp channel of the builtin backend.
+	WhatsAppTemplate string
+	// Templates returns the current template catalog (nil: none).
+	Templates func() *templates.Catalog
 	// Fallback lists the channels to move to, in order, when an SMS code is not delivered in
-	// time (whatsapp is skipped while the WhatsApp channel is not available).
+	// time (whatsapp is skipped unless WhatsAppTemplate is set, call unless Caller is).
 	Fallback []switchboard.VerifyChannel
 	// FallbackAfter is how long an SMS code may go without a delivery receipt (default 60 s);
 	// FallbackPoll is how often its delivery is looked at meanwhile (default 5 s).
@@ -250,7 +260,9 @@ func (s *Service) normalize(req StartRequest) (StartRequest, switchboard.VerifyC
 	}
 	switch {
 	case ch == switchboard.VerifyWhatsApp && s.cfg.Backend == BackendBuiltin:
-		return req, "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the whatsapp channel is not enabled on this installation")
+		if _, err := s.whatsappTemplate(req.Locale); err != nil {
+			return req, "", err
+		}
 	case ch == switchboard.VerifyCall && s.cfg.Backend == BackendBuiltin && s.cfg.Caller == nil:
 		return req, "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the call channel is not enabled on this installation")
 	}
@@ -387,6 +399,9 @@ func (s *Service) started(v *switchboard.Verification) {
 func (s *Service) planSend(v *switchboard.Verification, ch switchboard.VerifyChannel, reason string, now time.Time) switchboard.VerificationSend {
 	send := switchboard.VerificationSend{Channel: ch, Reason: reason, At: now}
 	v.Channel = ch
+	if ch == switchboard.VerifyWhatsApp {
+		send.MessageID = switchboard.NewID("msg")
+	}
 	if ch == switchboard.VerifySMS {
 		send.MessageID = switchboard.NewID("msg")
 		at := now.Add(min(s.cfg.FallbackPoll, s.cfg.FallbackAfter))
@@ -406,6 +421,8 @@ func (s *Service) deliver(ctx context.Context, v *switchboard.Verification, i in
 	switch send.Channel {
 	case switchboard.VerifySMS:
 		return s.enqueueSMS(ctx, v, send.MessageID, code, now)
+	case switchboard.VerifyWhatsApp:
+		return s.enqueueWhatsApp(ctx, v, send.MessageID, code, now)
 	case switchboard.VerifyCall:
 		if s.cfg.Caller == nil {
 			return switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the call channel is not enabled on this installation")
@@ -437,10 +454,18 @@ func (s *Service) deliver(ctx context.Context, v *switchboard.Verification, i in
 // the verification was stored; the idempotency key makes a repeated call create it once.
 func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, id, code string, now time.Time) error {
 	body := fmt.Sprintf(smsBody(v.Locale), code, int(s.cfg.TTL/time.Minute))
+	return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, "", 0, now)
+}
+
+// enqueue puts the otp message of a code on channel ch into the outbox (wa: its WhatsApp
+// content template; tmpl, version: the catalog template it was rendered from).
+func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id string, ch switchboard.Channel, body string,
+	wa *switchboard.WhatsAppOptions, tmpl string, version int, now time.Time) error {
 	sum := sha256.Sum256([]byte(body))
 	until := v.ExpiresAt
 	m := &switchboard.Message{
-		ID: id, Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS, Category: switchboard.CategoryOTP,
+		ID: id, Status: switchboard.StatusQueued, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa,
+		Template: tmpl, TemplateVersion: version,
 		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Body: body, Metadata: map[string]string{"verification_id": v.ID},
 		NextAttemptAt: now, ValidUntil: &until, CreatedAt: now, UpdatedAt: now, APIKeyID: v.APIKeyID,
 		BodySHA256: hex.EncodeToString(sum[:]), BodyLength: utf8.RuneCountInString(body),
@@ -483,8 +508,13 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 				return nil, err
 			}
 		}
-		if ch == switchboard.VerifyCall && s.cfg.Caller == nil || ch == switchboard.VerifyWhatsApp {
+		if ch == switchboard.VerifyCall && s.cfg.Caller == nil {
 			return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the %s channel is not enabled on this installation", ch)
+		}
+		if ch == switchboard.VerifyWhatsApp {
+			if _, err := s.whatsappTemplate(v.Locale); err != nil {
+				return nil, err
+			}
 		}
 		send := s.planSend(v, ch, "resend", now)
 		v.Sends++
