@@ -20,7 +20,8 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 					AND status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
 				ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED),
 			e AS (UPDATE message_events SET payload = NULL WHERE payload IS NOT NULL AND message_id IN (SELECT id FROM r))
-			UPDATE messages SET body = '', media_urls = NULL, redacted_at = $2 WHERE id IN (SELECT id FROM r)`, before, at, limit)
+			UPDATE messages SET body = '', media_urls = NULL, whatsapp = whatsapp - 'content_variables', redacted_at = $2
+			WHERE id IN (SELECT id FROM r)`, before, at, limit)
 		if err != nil {
 			return wrap("redact messages", err)
 		}

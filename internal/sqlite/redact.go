@@ -39,7 +39,7 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 		n = len(ids)
 		if n > 0 {
 			in := "(?" + strings.Repeat(", ?", n-1) + ")"
-			if _, err := t.exec(`UPDATE messages SET body = '', media_urls = NULL, redacted_at = ? WHERE id IN `+in, append([]any{micros(at)}, ids...)...); err != nil {
+			if _, err := t.exec(`UPDATE messages SET body = '', media_urls = NULL, whatsapp = json_remove(whatsapp, '$.content_variables'), redacted_at = ? WHERE id IN `+in, append([]any{micros(at)}, ids...)...); err != nil {
 				return fmt.Errorf("sqlite: redact messages: %w", err)
 			}
 			if _, err := t.exec(`UPDATE message_events SET payload = NULL WHERE payload IS NOT NULL AND message_id IN `+in, ids...); err != nil {

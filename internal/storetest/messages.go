@@ -383,7 +383,10 @@ func testCreateExplained(t *testing.T, s switchboard.Store) {
 // testRedact: retention removes bodies and raw payloads of finished messages older than the
 // cutoff, keeps what describes them, and leaves unfinished and newer messages alone.
 func testRedact(t *testing.T, s switchboard.Store) {
-	old := create(t, s, newMessage(at(-48*time.Hour)))
+	old := createAt(t, s, at(-48*time.Hour), func(m *switchboard.Message) {
+		m.Channel = switchboard.ChannelWhatsApp
+		m.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: `{"1":"493817"}`}
+	})
 	update(t, s, switchboard.MessageUpdate{ID: old.ID, Status: switchboard.StatusDelivered, ProviderSID: ptr("SMold"), At: at(-47 * time.Hour),
 		Events: []*switchboard.Event{{Type: switchboard.EventCallback, Actor: "provider", Payload: []byte(`{"Body":"secret"}`)}}})
 	queued := create(t, s, newMessage(at(-48*time.Hour))) // not finished: still needs its body
@@ -402,6 +405,10 @@ func testRedact(t *testing.T, s switchboard.Store) {
 		t.Fatalf("Redact = %d, %v; want 1", n, err)
 	}
 	got := get(t, s, old.ID)
+	// The content template's variables are the body's content: they go too; the template stays.
+	if got.WhatsApp == nil || got.WhatsApp.ContentVariables != "" || got.WhatsApp.ContentSID != "HX0123456789abcdef0123456789abcdef" {
+		t.Fatalf("WhatsApp options after redaction: %+v", got.WhatsApp)
+	}
 	if got.Body != "" || got.RedactedAt == nil || !got.RedactedAt.Equal(at(0)) || got.Segments != old.Segments || got.BodySHA256 != old.BodySHA256 || got.BodyLength != old.BodyLength {
 		t.Fatalf("redacted message = %+v", got)
 	}
