@@ -74,7 +74,7 @@ const disabledError = "endpoint disabled"
 // queueAppEvents queues the appends of evs to the event log.
 func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 	for _, ev := range evs {
-		b.Queue(qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
+		b.Queue(qInsertAppEvent, appEventArgs(ev)...)
 	}
 }
 
@@ -636,6 +636,12 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, endpointID string, now time
 		return nil
 	})
 	return n, err
+}
+
+// appEventArgs are the parameters of qInsertAppEvent for ev: every statement that appends an
+// event passes these, so that a new column of the log is added in one place.
+func appEventArgs(ev *switchboard.AppEvent) []any {
+	return []any{ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)}
 }
 
 // eventTargets encodes ev's targets for the jsonb column: NULL when the event types decide, an

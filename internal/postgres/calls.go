@@ -154,7 +154,7 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 			return switchboard.CallChanged(c.ID)
 		}
 		for _, ev := range evs {
-			if _, err := tx.Exec(ctx, qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)); err != nil {
+			if _, err := tx.Exec(ctx, qInsertAppEvent, appEventArgs(ev)...); err != nil {
 				return err
 			}
 		}

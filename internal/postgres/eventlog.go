@@ -7,14 +7,14 @@ import (
 )
 
 // qAppendAppEvent appends an event on its own and returns its position.
-const qAppendAppEvent = `INSERT INTO app_events (id, type, version, at, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq`
+const qAppendAppEvent = qInsertAppEvent + ` RETURNING seq`
 
 // AppendAppEvent appends ev to the event log.
 func (db *DB) AppendAppEvent(ctx context.Context, ev *switchboard.AppEvent) error {
 	if ev == nil || ev.ID == "" || ev.Type == "" {
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_event", "an event needs an ID and a type")
 	}
-	if err := db.pool.QueryRow(ctx, qAppendAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data)).Scan(&ev.Seq); err != nil {
+	if err := db.pool.QueryRow(ctx, qAppendAppEvent, appEventArgs(ev)...).Scan(&ev.Seq); err != nil {
 		return wrap("append event", err)
 	}
 	return nil

@@ -102,7 +102,7 @@ func (db *DB) TransitionAlert(ctx context.Context, tr switchboard.AlertTransitio
 		return false, wrap("alert transition", err)
 	}
 	if ev := tr.Event; ev != nil {
-		if _, err := tx.Exec(ctx, qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)); err != nil {
+		if _, err := tx.Exec(ctx, qInsertAppEvent, appEventArgs(ev)...); err != nil {
 			return false, wrap("alert transition", err)
 		}
 	}

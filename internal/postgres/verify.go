@@ -63,7 +63,7 @@ func sendsJSON(s []switchboard.VerificationSend) (string, error) {
 
 func insertEvents(ctx context.Context, tx pgx.Tx, events []*switchboard.AppEvent) error {
 	for _, ev := range events {
-		if _, err := tx.Exec(ctx, qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)); err != nil {
+		if _, err := tx.Exec(ctx, qInsertAppEvent, appEventArgs(ev)...); err != nil {
 			return wrap("insert event", err)
 		}
 	}

@@ -154,7 +154,7 @@ func (db *DB) ClaimWindowClosing(ctx context.Context, now time.Time, lead time.D
 
 // RecordAppEvent writes one event to the events outbox.
 func (db *DB) RecordAppEvent(ctx context.Context, ev *switchboard.AppEvent) error {
-	if _, err := db.pool.Exec(ctx, qInsertAppEvent, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)); err != nil {
+	if _, err := db.pool.Exec(ctx, qInsertAppEvent, appEventArgs(ev)...); err != nil {
 		return wrap("record event", err)
 	}
 	return nil
