@@ -100,8 +100,13 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			ev.Detail = fmt.Sprintf("provider SID %s adopted from the callback; %s", cb.ProviderSID, ev.Detail)
 		}
 		evs = append(evs, ev)
-		if moved || adopt {
+		switch {
+		case adopt:
 			if err := saveMessage(t, m); err != nil {
+				return err
+			}
+		case moved:
+			if err := saveStatus(t, m); err != nil {
 				return err
 			}
 		}

@@ -30,7 +30,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
 	qInsertIdem = `INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
-		VALUES (?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, key) DO NOTHING`
 	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
 	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
@@ -38,6 +38,9 @@ const (
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
 		lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`
+	// qSaveStatus writes back what a status callback changes. Naming only these columns lets
+	// SQLite leave the indexes of the others (lease, provider SID, recipient) alone.
+	qSaveStatus = `UPDATE messages SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`
 	qClaim = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
 		WHERE id IN (
 			SELECT id FROM messages
@@ -245,21 +248,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 
 	var replay *switchboard.Message
 	err = db.write(ctx, func(t *wtx) error {
-		if idem != nil {
-			var hash, id string
-			err := t.queryRow(qGetIdem, idem.APIKeyID, idem.Key).Scan(&hash, &id)
-			switch {
-			case err == nil:
-				if hash != idem.RequestHash {
-					return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-						"idempotency key %q was already used with a different request", idem.Key)
-				}
-				replay, err = getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
-				return err
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: idempotency key: %w", err)
-			}
-		}
+		// The idempotency record is inserted last, with the message it names: a key seen before
+		// makes that insert do nothing, and then this request's writes are rolled back and the
+		// earlier message answered. The common case, a new key, costs no lookup.
 		_, err := t.exec(qInsertMessage, m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
 			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), nullString(m.ProviderSID),
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
@@ -267,6 +258,12 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
 			m.BodyLength, microsPtr(m.RedactedAt), nullString(waJSON), nil)
 		if isUnique(err) {
+			if idem != nil {
+				// A retried create that reuses its message ID along with its key.
+				if replay, err = idemReplay(t, idem); replay != nil || err != nil {
+					return err
+				}
+			}
 			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert message: %w", err)
@@ -280,20 +277,54 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		if err := markFallback(t, &stored); err != nil {
 			return err
 		}
-		if idem != nil {
-			if _, err := t.exec(qInsertIdem, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt)); err != nil {
-				return fmt.Errorf("sqlite: insert idempotency key: %w", err)
-			}
+		if idem == nil {
+			return nil
 		}
-		return nil
+		r, err := t.exec(qInsertIdem, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: insert idempotency key: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: insert idempotency key: %w", err)
+		} else if n == 1 {
+			return nil
+		}
+		if replay, err = idemReplay(t, idem); err != nil {
+			return err
+		}
+		if replay == nil {
+			return fmt.Errorf("sqlite: idempotency key %q: neither inserted nor found", idem.Key)
+		}
+		return errReplayed
 	})
+	if replay != nil && (err == nil || errors.Is(err, errReplayed)) {
+		return replay, true, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	if replay != nil {
-		return replay, true, nil
-	}
 	return &stored, false, nil
+}
+
+// errReplayed rolls back a create whose idempotency key was used before: the earlier message
+// is the answer.
+var errReplayed = errors.New("sqlite: idempotency key replayed")
+
+// idemReplay returns the message an idempotency key made, nil if the key is unused, or an
+// EUNPROCESSABLE error if the key was used with a different request.
+func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, error) {
+	var hash, id string
+	err := t.queryRow(qGetIdem, idem.APIKeyID, idem.Key).Scan(&hash, &id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: idempotency key: %w", err)
+	case hash != idem.RequestHash:
+		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
+			"idempotency key %q was already used with a different request", idem.Key)
+	}
+	return getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
 }
 
 // insertEvent appends ev to its message's timeline and sets its ID.
@@ -603,6 +634,15 @@ func saveMessage(t *wtx, m *switchboard.Message) error {
 			"another message already has provider SID %s", m.ProviderSID)
 	} else if err != nil {
 		return fmt.Errorf("sqlite: save message: %w", err)
+	}
+	return nil
+}
+
+// saveStatus writes back a message's status, error and update time: all a callback that does
+// not adopt a provider SID changes (applyCallback).
+func saveStatus(t *wtx, m *switchboard.Message) error {
+	if _, err := t.exec(qSaveStatus, m.Status, m.ErrorCode, m.ErrorMessage, micros(m.UpdatedAt), m.ID); err != nil {
+		return fmt.Errorf("sqlite: save message status: %w", err)
 	}
 	return nil
 }
