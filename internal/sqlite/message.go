@@ -41,7 +41,7 @@ const (
 	// qSaveStatus writes back what a status callback changes. Naming only these columns lets
 	// SQLite leave the indexes of the others (lease, provider SID, recipient) alone.
 	qSaveStatus = `UPDATE messages SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`
-	qClaim = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
+	qClaim      = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
 		WHERE id IN (
 			SELECT id FROM messages
 			WHERE from_number = ?3 AND status IN ('queued', 'scheduled') AND next_attempt_at <= ?4
