@@ -60,13 +60,13 @@ func databaseURL(flag, dir string) string {
 const benchSchemaPrefix = "switchboard_bench_"
 
 // createSchema creates a fresh schema in the PostgreSQL database dbURL names, for one node (or
-// one cluster) of a bench, and says so on cfg.Progress.
-func createSchema(ctx context.Context, cfg Config, dbURL string) (*postgres.Schema, error) {
+// one cluster) of a bench, and says so on progress.
+func createSchema(ctx context.Context, progress func(format string, args ...any), dbURL string) (*postgres.Schema, error) {
 	s, err := postgres.CreateSchema(ctx, dbURL, benchSchemaPrefix)
 	if err != nil {
 		return nil, err
 	}
-	cfg.progress("database: PostgreSQL schema %s, dropped when the bench is done with it", s.Name)
+	progress("database: PostgreSQL schema %s, dropped when the bench is done with it", s.Name)
 	return s, nil
 }
 
@@ -98,7 +98,7 @@ func startNode(ctx context.Context, cfg Config, s nodeSetup) (_ *benchNode, err 
 	}()
 	dbURL := databaseURL(cfg.DatabaseURL, dir)
 	if engine, _, _ := config.ParseDatabaseURL(dbURL); engine == "postgres" {
-		if schema, err = createSchema(ctx, cfg, dbURL); err != nil {
+		if schema, err = createSchema(ctx, cfg.progress, dbURL); err != nil {
 			return nil, err
 		}
 		dbURL = schema.URL
