@@ -72,11 +72,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestDispatchPostgresTwice runs the dispatch bench twice on one PostgreSQL database that an
+// TestDispatchPostgresSchemas runs the dispatch bench twice on one PostgreSQL database that an
 // earlier, interrupted bench left a queued message in. The dispatch bench refuses a store with
 // waiting messages (it counts what reaches the simulator), so each of its nodes must get a fresh
 // schema of its own; and each schema must be dropped when its node closes.
-func TestDispatchPostgresTwice(t *testing.T) {
+func TestDispatchPostgresSchemas(t *testing.T) {
 	t.Parallel()
 	dbURL, _ := postgres.TestURL(t)
 	ctx := t.Context()
