@@ -25,12 +25,17 @@ func newBenchCmd() *cobra.Command {
 --database says otherwise) and the built-in simulator, load it with concurrent clients, and print
 throughput, latency percentiles, CPU and peak memory, with the ceilings measured in the same run:
 the store's raw insert rate and an empty handler's rate on an identically configured HTTP server.
-Nothing leaves the machine; settings come from the flags only, not the environment.`,
+Nothing leaves the machine; settings come from the flags only, not the environment.
+
+With --database postgres://..., each node runs in a fresh schema of that database
+(switchboard_bench_ and random hex digits; a chaos cluster's nodes share one), dropped when the
+node stops, so runs do not see each other's rows and leave none behind. The user needs the
+CREATE privilege on the database. A bench killed outright leaves its schema: drop it by name.`,
 	}
 	f := cmd.PersistentFlags()
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long the measured phase and each ceiling run")
 	f.IntVar(&cfg.Concurrency, "concurrency", 64, "concurrent clients (dispatch: provider calls in flight)")
-	f.StringVar(&cfg.DatabaseURL, "database", "", "sqlite:PATH or postgres://... (default: a fresh SQLite file in a temporary directory)")
+	f.StringVar(&cfg.DatabaseURL, "database", "", "sqlite:PATH, or postgres://... where each node gets a fresh schema, dropped at its end (default: a fresh SQLite file in a temporary directory)")
 	f.IntVar(&cfg.Messages, "messages", 0, "messages the dispatch bench enqueues (default 5000 per second of --duration)")
 	f.IntVar(&cfg.Backlog, "backlog", bench.DefaultBacklog, "messages the backlog bench queues before it measures")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phase to this file (all: one per bench, FILE-<bench>; dispatch adds FILE-no-callbacks)")

@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os/exec"
+	"regexp"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 )
 
 // runBench runs `switchboard bench ARGS --json` and decodes its one JSON result into out. The
-// command fails when its own check fails; the output is logged either way.
-func runBench(t *testing.T, out any, args ...string) {
+// command fails when its own check fails; the output is logged either way. It returns the
+// command's standard error (its progress lines).
+func runBench(t *testing.T, out any, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(binary, append(append([]string{"bench"}, args...), "--json")...)
 	cmd.Dir, cmd.Env = t.TempDir(), baseEnv(nil)
@@ -26,6 +31,7 @@ func runBench(t *testing.T, out any, args ...string) {
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
 		t.Fatalf("bench output is not one JSON object: %v", err)
 	}
+	return stderr.String()
 }
 
 func checkChaos(t *testing.T, r *bench.ChaosResult, kills, nodes int) {
@@ -54,14 +60,30 @@ func TestBenchChaosSmoke(t *testing.T) {
 }
 
 // TestBenchChaosSmokeCluster: the same on three nodes sharing PostgreSQL (one kill: starting three
-// nodes is most of its time).
+// nodes is most of its time), in one fresh schema of the given database that is gone afterwards.
 func TestBenchChaosSmokeCluster(t *testing.T) {
 	dbURL, _ := postgres.TestURL(t)
 	var r bench.ChaosResult
-	runBench(t, &r, "chaos", "--duration", "3s", "--kills", "1", "--rate", "30", "--nodes", "3", "--database", dbURL, "--drain-timeout", "90s")
+	progress := runBench(t, &r, "chaos", "--duration", "3s", "--kills", "1", "--rate", "30", "--nodes", "3", "--database", dbURL, "--drain-timeout", "90s")
 	checkChaos(t, &r, 1, 3)
 	if r.Database != "postgres" {
 		t.Fatalf("database %q", r.Database)
+	}
+	schemas := regexp.MustCompile(`switchboard_bench_[0-9a-f]{16}`).FindAllString(progress, -1)
+	if len(schemas) != 1 {
+		t.Fatalf("schemas named in the progress lines: %v, want one", schemas)
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, schemas[0]).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("schema %s left behind", schemas[0])
 	}
 }
 

@@ -3,9 +3,9 @@
 // ingests (webhooks), and how many queued messages it hands to the provider (dispatch).
 //
 // Each bench boots the real node in-process on 127.0.0.1:0 with the real store (a fresh SQLite
-// file unless told otherwise) and the built-in simulator, drives it with a closed loop of
-// concurrent clients for a duration, and reports throughput, client-observed latency
-// percentiles, the process's CPU time and peak RSS. In the same run and with the same client it
+// file unless told otherwise; on PostgreSQL, a fresh schema of the given database) and the
+// built-in simulator, drives it with a closed loop of concurrent clients for a duration, and
+// reports throughput, client-observed latency percentiles, the process's CPU time and peak RSS. In the same run and with the same client it
 // measures the ceilings the figure lives under — the store's raw insert rate (CreateMessage
 // called directly, no HTTP) and the rate of an empty handler on an http.Server configured like
 // the node's — and reports the figure as a fraction of each, so that it says how close it is to
@@ -42,7 +42,8 @@ type Config struct {
 	// calls in flight, SWITCHBOARD_CONCURRENCY) (default 64).
 	Concurrency int
 	// DatabaseURL is the store: "" for a fresh SQLite file in a temporary directory, sqlite:PATH
-	// (or a bare path), or postgres://...
+	// (or a bare path), or postgres://... On PostgreSQL every node runs in a fresh schema of that
+	// database (switchboard_bench_ and random hex), dropped when the node closes.
 	DatabaseURL string
 	// Messages is the backlog the dispatch bench enqueues (default 5,000 per second of Duration,
 	// the dispatch bar).
@@ -238,8 +239,9 @@ func Run(ctx context.Context, name string, cfg Config) ([]*Result, error) {
 	return nil, fmt.Errorf("unknown bench %q (accept, webhooks, dispatch, backlog, rate, twiml or all)", name)
 }
 
-// All runs every bench in turn. With a database of the user's (--database), dispatch runs first:
-// it needs a database without waiting messages, which the others leave behind.
+// All runs every bench in turn. With a SQLite file of the user's (--database PATH), dispatch runs
+// first: it needs a database without waiting messages, which the others leave behind. (On
+// PostgreSQL every node has a fresh schema, so the order does not matter there.)
 func All(ctx context.Context, cfg Config) ([]*Result, error) {
 	cfg = cfg.withDefaults()
 	order := Names

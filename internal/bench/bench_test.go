@@ -2,13 +2,20 @@ package bench_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/bench"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
 )
 
 type tWriter struct{ t *testing.T }
@@ -44,6 +51,98 @@ func TestSmoke(t *testing.T) {
 				checkResult(t, r)
 			}
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDispatchPostgresSchemas runs the dispatch bench twice on one PostgreSQL database that an
+// earlier, interrupted bench left a queued message in. The dispatch bench refuses a store with
+// waiting messages (it counts what reaches the simulator), so each of its nodes must get a fresh
+// schema of its own; and each schema must be dropped when its node closes.
+func TestDispatchPostgresSchemas(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := postgres.TestURL(t)
+	ctx := t.Context()
+	db, err := postgres.Open(ctx, dbURL, postgres.WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	_, _, err = db.CreateMessage(ctx, &switchboard.Message{
+		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS,
+		Category: switchboard.CategoryTransactional, To: "+15551230001", From: "+15005550006", Pool: switchboard.DefaultPool,
+		Body: "left by an earlier bench", Segments: 1, Encoding: switchboard.EncodingGSM7,
+		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}, nil)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var progress syncBuffer
+	cfg := bench.Config{
+		Duration: time.Second, Concurrency: 4, Messages: 500, DatabaseURL: dbURL, Progress: &progress,
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	for run := 1; run <= 2; run++ {
+		rs, err := bench.Run(ctx, "dispatch", cfg)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, progress.String())
+		}
+		if len(rs) != 2 {
+			t.Fatalf("run %d: %d results, want 2", run, len(rs))
+		}
+		for _, r := range rs {
+			if r.Database != "postgres" || !r.Verified || r.Ops != int64(cfg.Messages) {
+				t.Fatalf("run %d: %s on %s: %d of %d handed over, check: %s", run, r.Bench, r.Database, r.Ops, cfg.Messages, r.Check)
+			}
+		}
+	}
+
+	// Every node said which schema it ran in; four nodes (two phases, two runs), four schemas.
+	used := regexp.MustCompile(`switchboard_bench_[0-9a-f]{16}`).FindAllString(progress.String(), -1)
+	ours := map[string]bool{}
+	for _, s := range used {
+		ours[s] = true
+	}
+	if len(ours) != 4 {
+		t.Fatalf("schemas %v, want 4 distinct ones\n%s", used, progress.String())
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'switchboard\_bench\_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range left {
+		// Others' schemas may be there (a bench running beside this test); ours must not.
+		if ours[s] {
+			t.Errorf("schema %s left behind", s)
+		}
 	}
 }
 

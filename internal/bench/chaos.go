@@ -173,7 +173,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		return nil, err
 	}
 	cl, err := startCluster(ctx, clusterSetup{
-		binary: cfg.Binary, databaseURL: cfg.DatabaseURL, nodes: cfg.Nodes, yaml: chaosYAML(cfg.Rate),
+		binary: cfg.Binary, databaseURL: cfg.DatabaseURL, nodes: cfg.Nodes, yaml: chaosYAML(cfg.Rate), progress: cfg.progress,
 		env: map[string]string{
 			"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s", "SWITCHBOARD_RECONCILE_DELAY": "300ms",
 			"SWITCHBOARD_STATUS_POLL_AFTER": "3s", "SWITCHBOARD_CONCURRENCY": strconv.Itoa(cfg.Concurrency),
@@ -184,7 +184,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cl.close()
+	defer func() { err = errors.Join(err, cl.close()) }()
 	cl.sim.SetFaults(*cfg.Faults)
 
 	res := &ChaosResult{

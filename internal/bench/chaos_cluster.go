@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -30,6 +31,7 @@ type procCluster struct {
 	dir     string
 	dbURL   string
 	engine  string
+	schema  *postgres.Schema // the nodes' shared fresh schema on PostgreSQL, dropped by close
 	sim     *twiliosim.Simulator
 	simSrv  *http.Server
 	simURL  string
@@ -52,11 +54,12 @@ type procNode struct {
 // clusterSetup says what to boot.
 type clusterSetup struct {
 	binary      string
-	databaseURL string // "" for SQLite in dir
+	databaseURL string // "" for SQLite in dir; on PostgreSQL the nodes share a fresh schema of it
 	nodes       int
 	yaml        string
 	env         map[string]string
 	sim         twiliosim.Config
+	progress    func(format string, args ...any)
 }
 
 // randomHex returns n random bytes as hex.
@@ -77,7 +80,8 @@ func freeAddr() (string, error) {
 }
 
 // startCluster boots the simulator, the balancer and the nodes, migrates a PostgreSQL database
-// once, and creates the API key. Settings go to the processes from the bench only: the
+// once, and creates the API key. On PostgreSQL the nodes share a fresh schema of the given
+// database, which close drops. Settings go to the processes from the bench only: the
 // environment of the bench is not passed on (PATH and HOME excepted).
 func startCluster(ctx context.Context, s clusterSetup) (_ *procCluster, err error) {
 	dir, err := os.MkdirTemp("", "switchboard-chaos-")
@@ -87,7 +91,7 @@ func startCluster(ctx context.Context, s clusterSetup) (_ *procCluster, err erro
 	c := &procCluster{binary: s.binary, dir: dir, logPath: filepath.Join(dir, "nodes.log")}
 	defer func() {
 		if err != nil {
-			c.close()
+			err = errors.Join(err, c.close())
 		}
 	}()
 	c.dbURL = databaseURL(s.databaseURL, dir)
@@ -97,6 +101,12 @@ func startCluster(ctx context.Context, s clusterSetup) (_ *procCluster, err erro
 	}
 	if c.engine == "sqlite" && s.nodes > 1 {
 		return nil, fmt.Errorf("%d nodes need a shared PostgreSQL database (--database postgres://...); SQLite serves one node", s.nodes)
+	}
+	if c.engine == "postgres" {
+		if c.schema, err = createSchema(ctx, s.progress, c.dbURL); err != nil {
+			return nil, err
+		}
+		c.dbURL = c.schema.URL
 	}
 
 	scfg := s.sim
@@ -250,8 +260,8 @@ func (n *procNode) stop() {
 	}
 }
 
-// close stops every process and server and removes the temporary directory unless keep.
-func (c *procCluster) close() {
+// close stops every process and server, removes the temporary directory and drops the schema.
+func (c *procCluster) close() error {
 	for _, n := range c.nodes {
 		n.stop()
 	}
@@ -264,7 +274,8 @@ func (c *procCluster) close() {
 	if c.sim != nil {
 		c.sim.Close()
 	}
-	_ = os.RemoveAll(c.dir)
+	// The nodes are gone, so no connection holds a lock the drop would wait for.
+	return errors.Join(os.RemoveAll(c.dir), dropSchema(c.schema))
 }
 
 // nodeLog returns the end of the nodes' output, for an error report.

@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
 )
 
 // benchNode is a full Switchboard node booted in-process on 127.0.0.1:0 with the built-in
@@ -23,7 +24,8 @@ type benchNode struct {
 	*node.Node
 	dir      string
 	engine   string
-	keyID    string // the API key the bench's HTTP clients use
+	schema   *postgres.Schema // the node's fresh schema on PostgreSQL, dropped by close
+	keyID    string           // the API key the bench's HTTP clients use
 	secret   string
 	rawKeyID string // the API key the raw store ceiling's messages are recorded under
 	started  time.Time
@@ -53,25 +55,60 @@ func databaseURL(flag, dir string) string {
 	return "sqlite:" + flag
 }
 
+// benchSchemaPrefix starts the name of every schema a bench creates on PostgreSQL: one left
+// behind by a bench that was killed can be found, and dropped, by it.
+const benchSchemaPrefix = "switchboard_bench_"
+
+// createSchema creates a fresh schema in the PostgreSQL database dbURL names, for one node (or
+// one cluster) of a bench, and says so on progress.
+func createSchema(ctx context.Context, progress func(format string, args ...any), dbURL string) (*postgres.Schema, error) {
+	s, err := postgres.CreateSchema(ctx, dbURL, benchSchemaPrefix)
+	if err != nil {
+		return nil, err
+	}
+	progress("database: PostgreSQL schema %s, dropped when the bench is done with it", s.Name)
+	return s, nil
+}
+
+// dropSchema drops s, if any, with its own deadline: it runs on the way out, often after the
+// bench's context has ended.
+func dropSchema(s *postgres.Schema) error {
+	if s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.Drop(ctx)
+}
+
 // startNode boots a node. Its settings come only from the bench, never from the process
 // environment, so that nothing set for `serve` (live Twilio credentials...) can make a bench
-// leave the machine.
+// leave the machine. On PostgreSQL the node runs in a fresh schema of the given database, which
+// close drops: a bench never finds another's rows, and leaves none behind.
 func startNode(ctx context.Context, cfg Config, s nodeSetup) (_ *benchNode, err error) {
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return nil, err
 	}
+	var schema *postgres.Schema
 	defer func() {
 		if err != nil {
-			_ = os.RemoveAll(dir)
+			err = errors.Join(err, os.RemoveAll(dir), dropSchema(schema))
 		}
 	}()
+	dbURL := databaseURL(cfg.DatabaseURL, dir)
+	if engine, _, _ := config.ParseDatabaseURL(dbURL); engine == "postgres" {
+		if schema, err = createSchema(ctx, cfg.progress, dbURL); err != nil {
+			return nil, err
+		}
+		dbURL = schema.URL
+	}
 	env := map[string]string{
 		"SWITCHBOARD_ADDR":         "127.0.0.1:0",
 		"SWITCHBOARD_SIM_ADDR":     "127.0.0.1:0",
 		"SWITCHBOARD_PROVIDER":     config.ProviderSimulator,
 		"SWITCHBOARD_DATA_DIR":     dir,
-		"SWITCHBOARD_DATABASE_URL": databaseURL(cfg.DatabaseURL, dir),
+		"SWITCHBOARD_DATABASE_URL": dbURL,
 	}
 	for k, v := range s.env {
 		env[k] = v
@@ -91,7 +128,7 @@ func startNode(ctx context.Context, cfg Config, s nodeSetup) (_ *benchNode, err 
 	if err != nil {
 		return nil, err
 	}
-	b := &benchNode{dir: dir, engine: engine, gate: make(chan struct{}), started: time.Now().UTC()}
+	b := &benchNode{dir: dir, engine: engine, schema: schema, gate: make(chan struct{}), started: time.Now().UTC()}
 	b.Node, err = node.Open(ctx, ncfg, cfg.Logger, node.Options{
 		DispatchConfig: func(dc *dispatch.Config) {
 			dc.Store = &gatedStore{Store: dc.Store, open: b.gate}
@@ -125,12 +162,14 @@ func startNode(ctx context.Context, cfg Config, s nodeSetup) (_ *benchNode, err 
 func (b *benchNode) openGate() { b.gateOnce.Do(func() { close(b.gate) }) }
 
 // close shuts the node down (the dispatcher lets its provider calls finish) and removes its
-// temporary directory.
+// temporary directory and its schema. Calling it again is harmless.
 func (b *benchNode) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := b.Shutdown(ctx)
-	return errors.Join(err, os.RemoveAll(b.dir))
+	err = errors.Join(err, os.RemoveAll(b.dir), dropSchema(b.schema))
+	b.schema = nil
+	return err
 }
 
 // gatedStore holds the dispatcher until the gate opens: DueSenders, the call with which the
@@ -162,7 +201,7 @@ func refuseDueWork(ctx context.Context, st switchboard.Store) error {
 	if at != nil && !at.After(time.Now().Add(time.Hour)) {
 		return fmt.Errorf("the database already holds messages waiting to be sent (left by an earlier bench?); " +
 			"the dispatch bench counts what reaches the simulator and needs a database without them: " +
-			"leave --database unset for a fresh SQLite file, or use an empty database")
+			"leave --database unset for a fresh SQLite file, or name a new file or a postgres:// URL (a fresh schema per node)")
 	}
 	return nil
 }

@@ -2,16 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestURLEnv names the environment variable that points tests at a PostgreSQL server, e.g.
@@ -34,26 +28,24 @@ func TestURL(t testing.TB) (dbURL string, cleanup func()) {
 		}
 		t.Skipf("%s is not set; skipping the PostgreSQL test", TestURLEnv)
 	}
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "sbtest_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := adminExec(ctx, base, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("postgres: create test schema: %v", err)
+	schema, err := CreateSchema(ctx, base, "sbtest_")
+	if err != nil {
+		t.Fatal(err)
 	}
 	var once sync.Once
 	cleanup = func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := adminExec(ctx, base, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-				t.Errorf("postgres: drop test schema %s: %v", schema, err)
+			if err := schema.Drop(ctx); err != nil {
+				t.Error(err)
 			}
 		})
 	}
 	t.Cleanup(cleanup)
-	return withSearchPath(base, schema), cleanup
+	return schema.URL, cleanup
 }
 
 // NewTestDB opens a store, migrated, on a fresh schema of the test server (see TestURL); the
@@ -69,28 +61,4 @@ func NewTestDB(t testing.TB, opts ...Option) *DB {
 	}
 	t.Cleanup(func() { db.Close() }) // runs before the schema is dropped
 	return db
-}
-
-// withSearchPath returns base with its connections' search_path set to schema, in the libpq
-// "options" parameter that pgx, psql and other clients understand.
-func withSearchPath(base, schema string) string {
-	opt := "-c search_path=" + schema
-	if u, err := url.Parse(base); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("options", opt)
-		// Spaces as %20: pgx, like libpq, does not read "+" as a space.
-		u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-		return u.String()
-	}
-	return strings.TrimSpace(base) + " options='" + opt + "'" // key=value form
-}
-
-func adminExec(ctx context.Context, base, sql string) error {
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
 }
