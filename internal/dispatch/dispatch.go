@@ -72,7 +72,11 @@ type Observer interface {
 	ProviderRequest(outcome string, code int, d time.Duration)
 	MessageFinished(m *switchboard.Message, status switchboard.Status)
 	Retry(outcome string)
+	// RateLimitWait is how long a message waited for its sender's grant (the Limiter).
 	RateLimitWait(sender string, d time.Duration)
+	// GateWait is how long a provider call waited at its sender's call-point Gate after its
+	// attempt was recorded: nonzero only when the steps between grant and call bunched calls.
+	GateWait(sender string, d time.Duration)
 }
 
 type nopObserver struct{}
@@ -81,6 +85,7 @@ func (nopObserver) ProviderRequest(string, int, time.Duration)               {}
 func (nopObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
 func (nopObserver) Retry(string)                                             {}
 func (nopObserver) RateLimitWait(string, time.Duration)                      {}
+func (nopObserver) GateWait(string, time.Duration)                           {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
