@@ -80,8 +80,10 @@ func TestRateSmoke(t *testing.T) {
 			t.Errorf("%s: sent %d (burst %d), achieved %.2f/s", r.From, r.Sent, r.Burst, r.Achieved)
 		}
 		// The limiter never grants more than the burst plus the rate, even in a short run. (The
-		// provider calls' own excess is not judged here: on a loaded machine a slow commit between
-		// grant and call bunches them; docs/performance.md.)
+		// provider calls' own excess is not judged here: the dispatcher's gate holds them to the
+		// limit, but their recorded times also carry goroutine wake-up latency, which on a loaded
+		// machine can pass the fastest sender's 20 ms interval; the gate is tested exactly in
+		// internal/dispatch.)
 		if r.ReservedMaxExcess > 0 {
 			t.Errorf("%s: the limiter granted %.1f sends beyond burst + rate × window", r.From, r.ReservedMaxExcess)
 		}

@@ -82,6 +82,7 @@ func (o *circuitObserver) ProviderRequest(string, int, time.Duration)           
 func (o *circuitObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
 func (o *circuitObserver) Retry(string)                                             {}
 func (o *circuitObserver) RateLimitWait(string, time.Duration)                      {}
+func (o *circuitObserver) GateWait(string, time.Duration)                           {}
 func (o *circuitObserver) CircuitState(_ string, s dispatch.CircuitState) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -6,6 +6,11 @@
 // mid-call leaves a mark: a message found with an attempt in flight is reconciled with the
 // provider (is it there already?) before it is ever sent again. That is how a worker crash, a
 // provider timeout or a lost response never becomes a second message on a phone.
+//
+// The rate is held twice: the Limiter grants each message its time (the sender's budget, shared
+// by the cluster on PostgreSQL), and a per-sender Gate right before the provider call keeps this
+// node's calls within the same limit even when the steps between grant and call (the policy
+// checks, the attempt's commit) take uneven time and would otherwise bunch them.
 package dispatch
 
 import (
@@ -72,7 +77,11 @@ type Observer interface {
 	ProviderRequest(outcome string, code int, d time.Duration)
 	MessageFinished(m *switchboard.Message, status switchboard.Status)
 	Retry(outcome string)
+	// RateLimitWait is how long a message waited for its sender's grant (the Limiter).
 	RateLimitWait(sender string, d time.Duration)
+	// GateWait is how long a provider call waited at its sender's call-point Gate after its
+	// attempt was recorded: nonzero only when the steps between grant and call bunched calls.
+	GateWait(sender string, d time.Duration)
 }
 
 type nopObserver struct{}
@@ -81,6 +90,7 @@ func (nopObserver) ProviderRequest(string, int, time.Duration)               {}
 func (nopObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
 func (nopObserver) Retry(string)                                             {}
 func (nopObserver) RateLimitWait(string, time.Duration)                      {}
+func (nopObserver) GateWait(string, time.Duration)                           {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
@@ -110,6 +120,8 @@ type Dispatcher struct {
 
 	drains  sync.WaitGroup // drain loops
 	workers sync.WaitGroup // provider calls
+
+	gate pacer // paces provider calls per sender on this node
 
 	breaker       *Breaker
 	circuitEvents chan CircuitChange
@@ -162,6 +174,7 @@ func New(cfg Config) *Dispatcher {
 		wake:    make(chan struct{}, 1),
 		sem:     make(chan struct{}, cfg.Concurrency),
 		active:  map[string]bool{},
+		gate:    NewGate(),
 	}
 	for _, s := range cfg.Senders {
 		d.senders[s.From] = s
@@ -241,6 +254,9 @@ func (d *Dispatcher) scan(ctx context.Context) {
 	}
 }
 
+// sender is the configuration of a sender. The senders are the configuration's, fixed for the
+// life of the process (a changed rate takes a restart); callers ask per message, not per process,
+// and the limiter and the gate take the Sender with each call.
 func (d *Dispatcher) sender(from string) switchboard.Sender {
 	if s, ok := d.senders[from]; ok {
 		return s
@@ -320,7 +336,11 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 }
 
 func (d *Dispatcher) sleepUntil(ctx context.Context, at time.Time) bool {
-	wait := at.Sub(d.cfg.Clock())
+	return sleepFor(ctx, at.Sub(d.cfg.Clock()))
+}
+
+// sleepFor waits for wait or until ctx ends, and reports whether ctx is still live.
+func sleepFor(ctx context.Context, wait time.Duration) bool {
 	if wait <= 0 {
 		return ctx.Err() == nil
 	}
@@ -464,6 +484,9 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	if m.ValidUntil != nil {
 		req.ValidityPeriod = m.ValidUntil.Sub(now)
 	}
+	if !d.pace(ctx, m, leaseUntil) {
+		return
+	}
 	pctx, pcancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	start := time.Now()
 	pm, err := d.cfg.Provider.Send(pctx, req)
@@ -481,6 +504,62 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	}
 	d.cfg.Observer.ProviderRequest(pe.Outcome.String(), pe.Code, took)
 	d.failed(ctx, m, pe)
+}
+
+// pacer is the call-point gate as the dispatcher uses it: a *Gate (tests wrap it to see its
+// release times).
+type pacer interface {
+	Reserve(s switchboard.Sender, cost int, now time.Time, maxWait time.Duration) (time.Time, bool)
+}
+
+// pace holds an attempt's provider call at its sender's Gate, right before the call, so that
+// this node's calls for the sender stay within its rate and burst even when the steps since the
+// grant (policy checks, the attempt's commit) took uneven time. It reports whether to call.
+//
+// The wait is bounded by construction (see Gate: at most the longest delay between a grant and
+// its call reaching the gate, normally zero). It is also capped, so that the call still starts
+// well inside the attempt's lease and can end within it (the configuration requires Lease >
+// ProviderTimeout): past that, another node could take the message over while the call is in
+// flight. A call the gate would hold longer — reached only when the steps since the grant took
+// about that long themselves — is not made: the attempt is undone (nothing reached the
+// provider, so the attempt need not be reconciled) and the message is due again when the gate
+// would have let it go. Calling late in the lease or above the rate are both worse.
+func (d *Dispatcher) pace(ctx context.Context, m *switchboard.Message, leaseUntil time.Time) bool {
+	// The gate keeps the monotonic clock, not the injected one: it spaces real calls in real
+	// time, as its waits are slept, and a step of the wall clock must neither hold nor bunch them.
+	// The lease is the store's, in the injected clock's time.
+	start := time.Now()
+	maxWait := max(0, min(d.cfg.Lease/4, leaseUntil.Sub(d.cfg.Clock())-d.cfg.ProviderTimeout))
+	at, ok := d.gate.Reserve(d.sender(m.From), max(1, m.Segments), start, maxWait)
+	wait := at.Sub(start)
+	if ok {
+		d.cfg.Observer.GateWait(m.From, max(0, wait))
+		if sleepFor(ctx, wait) {
+			return true
+		}
+	}
+	reason := fmt.Sprintf("the sender's pacing would have held the provider call %s, too long for the attempt's lease", wait.Round(time.Millisecond))
+	if ok {
+		reason = "the attempt's time ran out while the provider call waited for the sender's pacing"
+	}
+	d.cfg.Logger.Warn("attempt not made: paced past its lease", "message_id", m.ID, "wait", wait, "max_wait", maxWait)
+	now := d.cfg.Clock()
+	next := now.Add(max(0, time.Until(at)))
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	notInFlight := false
+	_, err := d.cfg.Store.UpdateMessage(uctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner, AttemptInFlight: &notInFlight, NextAttemptAt: &next, ReleaseLease: true, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventNote, Actor: d.actor(), At: now,
+			Detail: fmt.Sprintf("attempt %d not made: %s; nothing was sent, it is due again at %s", m.Attempts, reason, next.Format(time.RFC3339Nano)),
+		}},
+	})
+	if err != nil {
+		// The attempt stays in flight: whoever claims the message next reconciles first.
+		d.cfg.Logger.Error("undoing an attempt not made", "message_id", m.ID, "err", err)
+	}
+	return false
 }
 
 // defer_ puts a message back as scheduled until a policy lets it go; past its validity it is

@@ -25,6 +25,7 @@ type Metrics struct {
 	finished         *prometheus.CounterVec
 	retries          *prometheus.CounterVec
 	rateWait         *prometheus.HistogramVec
+	gateWait         *prometheus.HistogramVec
 	webhooks         *prometheus.CounterVec
 	webhookSeconds   *prometheus.HistogramVec
 	callbacks        *prometheus.CounterVec
@@ -60,6 +61,9 @@ func New() *Metrics {
 		Help: "Attempts scheduled again, by reason (retry, retry_slow, ambiguous)."}, []string{"outcome"})
 	m.rateWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_rate_limit_wait_seconds",
 		Help: "Time a message waited for its sender's rate limit.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"sender"})
+	m.gateWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_send_gate_wait_seconds",
+		Help:    "Time a provider call waited at its sender's call-point gate after its attempt was recorded (nonzero when slow steps between grant and call bunched calls).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"sender"})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_webhook_requests_total",
 		Help: "Provider webhooks received, by endpoint (status, inbound) and result (ok, bad_signature, bad_request, error)."},
 		[]string{"endpoint", "result"})
@@ -86,7 +90,7 @@ func New() *Metrics {
 		f(c)
 	}
 	for _, c := range []prometheus.Collector{m.accepted, m.providerRequests, m.providerSeconds, m.finished, m.retries,
-		m.rateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
+		m.rateWait, m.gateWait, m.webhooks, m.webhookSeconds, m.callbacks, m.optOuts} {
 		f(c)
 	}
 	m.circuit = newCircuitMetrics(f)
@@ -98,7 +102,7 @@ func New() *Metrics {
 func Names() []string {
 	names := []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
 		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
-		"switchboard_rate_limit_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
+		"switchboard_rate_limit_wait_seconds", "switchboard_send_gate_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
 		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
 	names = append(names, verifyNames[:5]...)
@@ -139,6 +143,11 @@ func (m *Metrics) Retry(outcome string) { m.retries.WithLabelValues(outcome).Inc
 // RateLimitWait records how long a message waited for its sender's budget.
 func (m *Metrics) RateLimitWait(sender string, d time.Duration) {
 	m.rateWait.WithLabelValues(sender).Observe(d.Seconds())
+}
+
+// GateWait records how long a provider call waited at its sender's call-point gate.
+func (m *Metrics) GateWait(sender string, d time.Duration) {
+	m.gateWait.WithLabelValues(sender).Observe(d.Seconds())
 }
 
 // Webhook records a webhook request.

@@ -22,6 +22,7 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.MessageFinished(msg, switchboard.StatusFailed)
 	m.Retry("retry")
 	m.RateLimitWait("+15005550006", time.Millisecond)
+	m.GateWait("+15005550006", 0)
 	m.Webhook("status", "ok", time.Millisecond)
 	m.Callback("delivered", switchboard.CallbackResult{Applied: true})
 	m.OptOut(switchboard.ConsentFromKeyword)
