@@ -12,6 +12,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
 // DefaultBacklog is how many messages the backlog bench queues unless told otherwise: the
@@ -23,6 +24,9 @@ const claimSamples = 200
 
 // claimSmall is the queue depth of the first claim-cost measurement.
 const claimSmall = 1_000
+
+// backlogSimKeep is how many messages the backlog bench's simulator keeps.
+const backlogSimKeep = 10_000
 
 // BacklogFigures are the backlog bench's own figures.
 type BacklogFigures struct {
@@ -55,7 +59,7 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if total <= 0 {
 		total = DefaultBacklog
 	}
-	tp := &timedProvider{}
+	tp := &timedProvider{track: true}
 	n, err := startNode(ctx, cfg, nodeSetup{
 		yaml: dispatchYAML,
 		env:  map[string]string{"SWITCHBOARD_CONCURRENCY": strconv.Itoa(cfg.Concurrency)},
@@ -63,6 +67,12 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 			tp.Provider = dc.Provider
 			dc.Provider = tp
 		},
+		// The simulator shares the process, and so the resident set being measured: by default
+		// it keeps every message it is handed (200 MiB after 50,000 here), which would be
+		// counted against the node. It keeps the latest backlogSimKeep instead, far more than
+		// are in their 200 ms lifecycle at once; sends are counted, and duplicates found, at
+		// the provider wrapper.
+		sim: func(sc *twiliosim.Config) { sc.MaxMessages = backlogSimKeep },
 	})
 	if err != nil {
 		return nil, err
@@ -71,7 +81,6 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if err := refuseDueWork(ctx, n.Store()); err != nil {
 		return nil, err
 	}
-	sim := n.Simulator()
 	res := newResult("backlog", cfg, n.engine)
 	res.LatencyOf = "the dispatcher's provider call, with the backlog queued"
 	fig := &BacklogFigures{Queued: total, ClaimBatch: 100, ClaimSmallQueued: min(claimSmall, total)}
@@ -106,7 +115,6 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 		return nil, err
 	}
 	cfg.progress("backlog: dispatching from the backlog (%s)", cfg.Duration)
-	base := int64(sim.Stats().Messages)
 	p := &phase{}
 	u, err := measure(cfg.CPUProfile, func() {
 		start := time.Now()
@@ -117,7 +125,7 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 		case <-t.C:
 		case <-ctx.Done():
 		}
-		p.ops = int64(sim.Stats().Messages) - base
+		p.ops, _ = tp.handedOnce()
 		p.elapsed = time.Since(start)
 	})
 	if err != nil {
@@ -134,12 +142,17 @@ func Backlog(ctx context.Context, cfg Config) (_ *Result, err error) {
 		fmt.Sprintf("claim of %d: p50 %s p99 %s with %d queued; p50 %s p99 %s with %d queued",
 			fig.ClaimBatch, millis(fig.ClaimSmall.P50), millis(fig.ClaimSmall.P99), fig.ClaimSmallQueued,
 			millis(fig.ClaimLarge.P50), millis(fig.ClaimLarge.P99), total),
-		"peak rss is the measured phase's: the dispatcher sending from the backlog, status callbacks on, "+
-			"the in-process simulator keeping every message it was handed")
+		fmt.Sprintf("peak rss is the measured phase's: the dispatcher sending from the backlog, status callbacks on, "+
+			"the in-process simulator keeping its latest %d messages", backlogSimKeep))
 	if err := n.close(); err != nil {
 		return nil, err
 	}
-	res.Check, res.Verified = verifyHandedOnce(sim, run, false, total)
+	sent, distinct := tp.handedOnce()
+	res.Check = fmt.Sprintf("the provider accepted %d sends of the %d messages, %d distinct", sent, total, distinct)
+	res.Verified = sent == distinct && sent <= total
+	if !res.Verified {
+		res.Check = "FAILED: " + res.Check
+	}
 	return res, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
 // benchNode is a full Switchboard node booted in-process on 127.0.0.1:0 with the built-in
@@ -41,6 +42,8 @@ type nodeSetup struct {
 	env map[string]string
 	// dispatch adjusts the dispatcher's configuration.
 	dispatch func(*dispatch.Config)
+	// sim adjusts the in-process simulator's configuration.
+	sim func(*twiliosim.Config)
 }
 
 // databaseURL resolves the --database value: empty is a fresh SQLite file in dir, a bare path
@@ -130,6 +133,7 @@ func startNode(ctx context.Context, cfg Config, s nodeSetup) (_ *benchNode, err 
 	}
 	b := &benchNode{dir: dir, engine: engine, schema: schema, gate: make(chan struct{}), started: time.Now().UTC()}
 	b.Node, err = node.Open(ctx, ncfg, cfg.Logger, node.Options{
+		SimConfig: s.sim,
 		DispatchConfig: func(dc *dispatch.Config) {
 			dc.Store = &gatedStore{Store: dc.Store, open: b.gate}
 			if s.dispatch != nil {
