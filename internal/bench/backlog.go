@@ -26,7 +26,7 @@ const claimSamples = 200
 const claimSmall = 1_000
 
 // backlogSimKeep is how many messages the backlog bench's simulator keeps.
-const backlogSimKeep = 10_000
+const backlogSimKeep = 2_000
 
 // BacklogFigures are the backlog bench's own figures.
 type BacklogFigures struct {
