@@ -38,6 +38,10 @@ const (
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
 		lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`
+	// qSaveAttempt writes back what recording an attempt changes, leaving the indexes of
+	// status, due time, lease owner and provider SID alone.
+	qSaveAttempt = `UPDATE messages SET attempts = ?, attempt_in_flight = ?, attempt_started_at = ?,
+		lease_until = ?, updated_at = ? WHERE id = ?`
 	// qSaveStatus writes back what a status callback changes. Naming only these columns lets
 	// SQLite leave the indexes of the others (lease, provider SID, recipient) alone.
 	qSaveStatus = `UPDATE messages SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`
@@ -510,7 +514,7 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 		if err := checkUpdate(m, &u); err != nil {
 			return err
 		}
-		prev := m.Status
+		prev, before := m.Status, savedOf(m)
 		evs := applyUpdate(m, &u)
 		moved, err := statusEvent(m, prev, u.At)
 		if err != nil {
@@ -530,7 +534,7 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 			}
 			apps = append(apps, more...)
 		}
-		if err := saveMessage(t, m); err != nil {
+		if err := saveChanged(t, m, before); err != nil {
 			return err
 		}
 		for _, ev := range append(evs, pending...) {
@@ -636,6 +640,51 @@ func saveMessage(t *wtx, m *switchboard.Message) error {
 		return fmt.Errorf("sqlite: save message: %w", err)
 	}
 	return nil
+}
+
+// saved holds the columns saveMessage writes, to tell which of them an update changed.
+type saved struct {
+	status                    switchboard.Status
+	sid, errMsg, leaseOwner   string
+	errCode, attempts         int
+	next, started, leaseUntil int64 // microseconds; -1 for none
+	inFlight                  bool
+	updated                   int64
+}
+
+func savedOf(m *switchboard.Message) saved {
+	opt := func(t *time.Time) int64 {
+		if t == nil {
+			return -1
+		}
+		return t.UnixMicro()
+	}
+	return saved{status: m.Status, sid: m.ProviderSID, errMsg: m.ErrorMessage, leaseOwner: m.LeaseOwner,
+		errCode: m.ErrorCode, attempts: m.Attempts, next: m.NextAttemptAt.UnixMicro(), started: opt(m.AttemptStartedAt),
+		leaseUntil: opt(m.LeaseUntil), inFlight: m.AttemptInFlight, updated: m.UpdatedAt.UnixMicro()}
+}
+
+// saveChanged writes back m, read as before: with a statement that names only the columns an
+// attempt or a status change touches when the change is one of those, so that SQLite leaves
+// the other columns' indexes alone; else every column (saveMessage).
+func saveChanged(t *wtx, m *switchboard.Message, before saved) error {
+	after := savedOf(m)
+	same := after
+	same.attempts, same.inFlight, same.started, same.leaseUntil, same.updated =
+		before.attempts, before.inFlight, before.started, before.leaseUntil, before.updated
+	if same == before {
+		if _, err := t.exec(qSaveAttempt, m.Attempts, boolInt(m.AttemptInFlight), microsPtr(m.AttemptStartedAt),
+			microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID); err != nil {
+			return fmt.Errorf("sqlite: save attempt: %w", err)
+		}
+		return nil
+	}
+	same = after
+	same.status, same.errCode, same.errMsg, same.updated = before.status, before.errCode, before.errMsg, before.updated
+	if same == before {
+		return saveStatus(t, m)
+	}
+	return saveMessage(t, m)
 }
 
 // saveStatus writes back a message's status, error and update time: all a callback that does
