@@ -20,6 +20,32 @@ const (
 	qMarkApplied = `UPDATE webhook_events SET applied = 1, message_id = ? WHERE provider_sid = ? AND applied = 0`
 )
 
+// qCallbackTarget reads, of the message a callback names by its SID, what applying the callback
+// and its events needs (applyCallback, saveStatus, statusEvent): not the body, media or
+// options, which a callback never touches.
+const qCallbackTarget = `SELECT id, status, error_code, error_message, updated_at, provider_sid, to_number,
+	from_number, channel, attempts, metadata FROM messages WHERE provider_sid = ?`
+
+// scanCallbackTarget scans a qCallbackTarget row into a message with those fields set.
+func scanCallbackTarget(s scanner) (*switchboard.Message, error) {
+	var (
+		m       switchboard.Message
+		updated int64
+		meta    sql.NullString
+	)
+	if err := s.Scan(&m.ID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &updated, &m.ProviderSID, &m.To, &m.From,
+		&m.Channel, &m.Attempts, &meta); err != nil {
+		return nil, err
+	}
+	if meta.Valid {
+		if err := json.Unmarshal([]byte(meta.String), &m.Metadata); err != nil {
+			return nil, fmt.Errorf("sqlite: message %s: metadata: %w", m.ID, err)
+		}
+	}
+	m.UpdatedAt = fromMicros(updated)
+	return &m, nil
+}
+
 // callbackActor is the actor of callback events on timelines.
 const callbackActor = "provider"
 
@@ -38,7 +64,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 	}
 	err := db.write(ctx, func(t *wtx) error {
 		res = switchboard.CallbackResult{}
-		m, err := scanMessage(t.queryRow(qMessageBySID, cb.ProviderSID))
+		m, err := scanCallbackTarget(t.queryRow(qCallbackTarget, cb.ProviderSID))
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: callback: %w", err)
 		}

@@ -34,7 +34,7 @@ const (
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{
-	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage, qSaveStatus, qSaveAttempt,
+	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage, qSaveStatus, qSaveAttempt, qCallbackTarget,
 	qClaim, qReleaseLeases, qInsertCallback, qPendingCallbacks, qMarkApplied, qGetSticky, qUpsertSticky,
 	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qDeleteSenders, qInsertSender,
 	qInsertAppEvent, qUnfanned, qMarkFanned, qAppEventBySeq, qInsertEndpoint, qEndpointByID, qListEndpoints,
