@@ -69,6 +69,9 @@ type Store interface {
 	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
 	// RevokeAPIKey revokes a key by ID, or ENOTFOUND.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// TouchAPIKey records that the key was used at at. The recorded time never moves back; an
+	// unknown ID is not an error (the key may have been deleted meanwhile).
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 
 	// SyncSenders records the configured senders (configuration is the source of truth; the
 	// table serves audits and joins).

@@ -66,13 +66,16 @@ func newKeysCmd(getenv env) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
 			for _, k := range ks {
-				revoked := "-"
+				revoked, used := "-", "never"
 				if k.RevokedAt != nil {
 					revoked = k.RevokedAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+				if k.LastUsedAt != nil {
+					used = k.LastUsedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), used, revoked)
 			}
 			return tw.Flush()
 		},

@@ -284,9 +284,27 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 				}
 				return err
 			}
-			s.keys.put(hash, key, s.cfg.Clock())
+			now := s.cfg.Clock()
+			s.keys.put(hash, key, now)
+			s.touchKey(r.Context(), key, now)
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx, key)))
+	}
+}
+
+// keyTouchEvery is how stale a key's recorded last use may get: a key's use is recorded when the
+// key cache misses (at most once per key every 10 s, its TTL) and the stored time is older than this, so an API
+// key costs at most one small write a minute per node.
+const keyTouchEvery = time.Minute
+
+// touchKey records that key was used at now, unless its recorded last use is recent enough
+// (keyTouchEvery). A failure is logged, not answered: the request itself is fine.
+func (s *Server) touchKey(ctx context.Context, key *switchboard.APIKey, now time.Time) {
+	if key.LastUsedAt != nil && now.Sub(*key.LastUsedAt) < keyTouchEvery {
+		return
+	}
+	if err := s.cfg.Store.TouchAPIKey(ctx, key.ID, now); err != nil {
+		s.cfg.Logger.Warn("recording an API key's last use", "api_key_id", key.ID, "err", err)
 	}
 }
 

@@ -45,6 +45,7 @@ const (
 	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
 	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
 	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = $1`
+	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`
 	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
 
@@ -232,6 +233,14 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+	}
+	return nil
+}
+
+// TouchAPIKey records a key's last use; see switchboard.Store.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	if _, err := db.pool.Exec(ctx, qTouchAPIKey, at, id); err != nil {
+		return wrap("touch API key", err)
 	}
 	return nil
 }

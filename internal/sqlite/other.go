@@ -24,6 +24,7 @@ const (
 	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
 	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
 	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`
+	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
 	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
 
@@ -243,6 +244,16 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 			return fmt.Errorf("sqlite: revoke API key: %w", err)
 		} else if n == 0 {
 			return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+		}
+		return nil
+	})
+}
+
+// TouchAPIKey records a key's last use; see switchboard.Store.
+func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	return db.write(ctx, func(t *wtx) error {
+		if _, err := t.exec(qTouchAPIKey, micros(at), id); err != nil {
+			return fmt.Errorf("sqlite: touch API key: %w", err)
 		}
 		return nil
 	})

@@ -172,6 +172,23 @@ func testAPIKeys(t *testing.T, s switchboard.Store) {
 		t.Fatalf("revoked key lists revoked at %v, want %s", r, at(time.Hour))
 	}
 	wantErr(t, s.RevokeAPIKey(t.Context(), "key_unknown", at(time.Hour)), switchboard.ENOTFOUND, "")
+
+	// Last use: recorded, never moved back, unknown keys ignored.
+	for _, touch := range []time.Duration{3 * time.Minute, 90 * time.Second} {
+		if err := s.TouchAPIKey(t.Context(), k2.ID, at(touch)); err != nil {
+			t.Fatalf("TouchAPIKey: %v", err)
+		}
+	}
+	if err := s.TouchAPIKey(t.Context(), "key_unknown", at(time.Hour)); err != nil {
+		t.Fatalf("TouchAPIKey of an unknown key: %v", err)
+	}
+	got, err = s.GetAPIKeyByHash(t.Context(), "hash-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := got.LastUsedAt; u == nil || !u.Equal(at(3*time.Minute)) {
+		t.Fatalf("last used at %v after touches at 3m and 1m30s, want %s", u, at(3*time.Minute))
+	}
 }
 
 func testSenders(t *testing.T, s switchboard.Store) {
