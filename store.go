@@ -109,6 +109,11 @@ type Store interface {
 	// disabled endpoint), marks them fanned out, and returns how many events it took. Concurrent
 	// callers, on any node, never fan out one event twice.
 	FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error)
+	// PruneEvents deletes the oldest events of the log, up to limit, with their deliveries: those
+	// with At before before that were fanned out, stopping at the first that was not, is not as
+	// old, or has a pending delivery. The newest event is never deleted, so sequence numbers are
+	// never reused. It returns how many events it deleted.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// CreateEndpoint stores a new endpoint.
 	CreateEndpoint(ctx context.Context, e *Endpoint) error

@@ -65,6 +65,8 @@ type Config struct {
 	Senders         []switchboard.Sender
 	// Retention is how long bodies and raw payloads are kept (0: forever).
 	Retention time.Duration
+	// EventRetention is how long finished events and their deliveries are kept (0: forever).
+	EventRetention time.Duration
 	// StoreBodies false redacts bodies as soon as messages are finished.
 	StoreBodies bool
 	// TemplatesDir is the template catalog's directory ("" = none).
@@ -151,6 +153,7 @@ var settings = []setting{
 	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
 	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
 	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
+	{key: "event_retention", env: "SWITCHBOARD_EVENT_RETENTION", def: "30d", help: "after this long, events of the event log that every endpoint has received (or dead-lettered) are deleted with their deliveries; 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
 	{key: "log_format", env: "SWITCHBOARD_LOG_FORMAT", def: "text", help: "text or json"},
@@ -368,6 +371,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.Retention, err = parseDays(v["retention"]); err != nil {
 		return nil, fmt.Errorf("config: retention=%q must be a duration such as 30d or 72h, or 0; set SWITCHBOARD_RETENTION", v["retention"])
+	}
+	if c.EventRetention, err = parseDays(v["event_retention"]); err != nil {
+		return nil, fmt.Errorf("config: event_retention=%q must be a duration such as 30d or 72h, or 0; set SWITCHBOARD_EVENT_RETENTION", v["event_retention"])
 	}
 	if c.StoreBodies, err = strconv.ParseBool(v["store_bodies"]); err != nil {
 		return nil, fmt.Errorf("config: store_bodies=%q must be true or false; set SWITCHBOARD_STORE_BODIES", v["store_bodies"])

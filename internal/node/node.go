@@ -354,7 +354,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancelDispatch = cancel
-	if n.cfg.Retention > 0 || !n.cfg.StoreBodies {
+	if n.cfg.Retention > 0 || !n.cfg.StoreBodies || n.cfg.EventRetention > 0 {
 		go n.retentionLoop(dctx)
 	}
 	if n.cfg.TemplatesDir != "" {
@@ -412,6 +412,23 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	}
 }
 
+// PruneEvents deletes the events older than the event retention that were fanned out and have
+// no pending delivery, with their deliveries, and returns how many events it deleted.
+func (n *Node) PruneEvents(ctx context.Context) (int, error) {
+	if n.cfg.EventRetention <= 0 {
+		return 0, nil
+	}
+	before := n.clock().Add(-n.cfg.EventRetention)
+	total := 0
+	for {
+		k, err := n.store.PruneEvents(ctx, before, 1000)
+		total += k
+		if err != nil || k == 0 {
+			return total, err
+		}
+	}
+}
+
 func (n *Node) retentionLoop(ctx context.Context) {
 	every := time.Minute
 	if !n.cfg.StoreBodies {
@@ -428,6 +445,11 @@ func (n *Node) retentionLoop(ctx context.Context) {
 				n.logger.Error("retention", "err", err)
 			} else if k > 0 {
 				n.logger.Info("retention redacted message bodies", "messages", k)
+			}
+			if k, err := n.PruneEvents(ctx); err != nil && ctx.Err() == nil {
+				n.logger.Error("event retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("event retention deleted delivered events", "events", k)
 			}
 		}
 	}

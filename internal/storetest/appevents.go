@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ var endpointTests = []test{
 	{"DisableAfterFailingTooLong", testDeliveryDisable},
 	{"ListPaged", testDeliveryList},
 	{"DeleteEndpointDropsDeliveries", testEndpointDelete},
+	{"PruneFinishedEvents", testPruneEvents},
 }
 
 // statusMove is a message.status_changed event reduced to what the tests check.
@@ -731,5 +733,74 @@ func testEventsRedact(t *testing.T, s switchboard.Store) {
 	}
 	if c := events(t, s, switchboard.AppConsentChanged); len(c) != 1 || !strings.Contains(string(c[0].Data), "opted_out") {
 		t.Fatalf("Redact changed another event: %+v", c)
+	}
+}
+
+// testPruneEvents: the event log is pruned from its start, only as far as events are old enough,
+// fanned out and without a pending delivery; their deliveries go with them; the newest event
+// stays.
+func testPruneEvents(t *testing.T, s switchboard.Store) {
+	ep := createEndpoint(t, s, newEndpoint(at(0), "*"))
+	prune := func(want int) {
+		t.Helper()
+		n, err := s.PruneEvents(t.Context(), at(time.Hour), 100)
+		if err != nil || n != want {
+			t.Fatalf("PruneEvents = %d, %v; want %d", n, err, want)
+		}
+	}
+	seqs := func() []int64 {
+		var out []int64
+		for _, e := range events(t, s) {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	prune(0) // an empty log
+	for i := range 3 {
+		record(t, s, consent(fmt.Sprintf("+1415555010%d", i), "*", switchboard.ConsentOptedIn, at(time.Duration(i)*time.Second)))
+	}
+	fanOut(t, s, at(3*time.Second))
+	ds := claimDeliveries(t, s, "w1", at(3*time.Second), 10)
+	if len(ds) != 3 {
+		t.Fatalf("claimed %d deliveries, want 3", len(ds))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Event.Seq < ds[j].Event.Seq })
+	for _, d := range ds[:2] {
+		finish(t, s, switchboard.DeliveryResult{ID: d.ID, Owner: "w1", At: at(4 * time.Second), Delivered: true, StatusCode: 204})
+	}
+	if _, err := s.ReleaseDeliveries(t.Context(), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, consent(toA, "*", switchboard.ConsentOptedIn, at(5*time.Second))) // not fanned out yet
+	all := seqs()
+
+	prune(2) // the first two; the third still has a pending delivery
+	wantEqual(t, "events after pruning", all[2:], seqs())
+	if left := deliveries(t, s, ep.ID, ""); len(left) != 1 || left[0].ID != ds[2].ID {
+		t.Fatalf("deliveries left: %+v, want only %s", left, ds[2].ID)
+	}
+	if again, err := s.PruneEvents(t.Context(), at(2*time.Second), 100); err != nil || again != 0 {
+		t.Fatalf("PruneEvents before the third event's time = %d, %v; want 0", again, err)
+	}
+
+	finish(t, s, switchboard.DeliveryResult{ID: claimDeliveries(t, s, "w2", at(5*time.Second), 10)[0].ID, Owner: "w2",
+		At: at(6 * time.Second), Delivered: true})
+	prune(1) // the third; the fourth is not fanned out
+	wantEqual(t, "events after the delivery", all[3:], seqs())
+
+	fanOut(t, s, at(7*time.Second))
+	for _, d := range claimDeliveries(t, s, "w3", at(7*time.Second), 10) {
+		finish(t, s, switchboard.DeliveryResult{ID: d.ID, Owner: "w3", At: at(8 * time.Second), Delivered: true})
+	}
+	prune(0) // the fourth is the newest: kept, so that its seq is never reused
+	wantEqual(t, "the newest event", all[3:], seqs())
+
+	record(t, s, consent(toB, "*", switchboard.ConsentOptedIn, at(2*time.Hour)))
+	prune(1)
+	if got := seqs(); len(got) != 1 || got[0] <= all[3] {
+		t.Fatalf("events after the last prune: %v, want one newer than %d", got, all[3])
+	}
+	if left := deliveries(t, s, ep.ID, ""); len(left) != 0 {
+		t.Fatalf("deliveries of pruned events left: %+v", left)
 	}
 }
