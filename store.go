@@ -88,6 +88,9 @@ type Store interface {
 
 	// RecordConsent appends a change to a recipient's consent history (ID set by the store).
 	RecordConsent(ctx context.Context, c *ConsentRecord) error
+	// RecordConsents records every change of cs, or none (an import): one invalid record, or a
+	// failure part way, leaves the history as it was.
+	RecordConsents(ctx context.Context, cs []*ConsentRecord) error
 	// LatestConsent returns the most recent record for phone among scopes (a pool's name and
 	// ScopeAll), or nil when there is none.
 	LatestConsent(ctx context.Context, phone string, scopes []string) (*ConsentRecord, error)

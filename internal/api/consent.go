@@ -182,10 +182,10 @@ func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 		recs = append(recs, &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state,
 			Source: switchboard.ConsentFromImport, Evidence: ev, Actor: "api:" + key.Name, At: now})
 	}
-	for _, c := range recs {
-		if err := s.cfg.Store.RecordConsent(r.Context(), c); err != nil {
-			return err
-		}
+	// One transaction: an import lands whole or not at all, so a failed one can simply be sent
+	// again.
+	if err := s.cfg.Store.RecordConsents(r.Context(), recs); err != nil {
+		return err
 	}
 	s.cfg.Logger.Info("consent imported", "rows", len(recs))
 	writeJSON(w, http.StatusOK, ImportResult{Imported: len(recs)})

@@ -42,6 +42,40 @@ func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) e
 	})
 }
 
+// RecordConsents records every change of cs in one transaction, or none; see switchboard.Store.
+func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error {
+	for _, c := range cs {
+		if err := validConsent(c); err != nil {
+			return err
+		}
+	}
+	ids := make([]int64, len(cs))
+	err := db.write(ctx, func(t *wtx) error {
+		for i, c := range cs {
+			if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At)).Scan(&ids[i]); err != nil {
+				return fmt.Errorf("sqlite: record consent: %w", err)
+			}
+			cc := *c
+			cc.ID = ids[i]
+			ev, err := switchboard.ConsentEvent(&cc)
+			if err != nil {
+				return err
+			}
+			if err := insertAppEvent(t, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, c := range cs {
+		c.ID = ids[i] // set only once committed: a failed import leaves the records as given
+	}
+	return nil
+}
+
 func validConsent(c *switchboard.ConsentRecord) error {
 	switch {
 	case c == nil || c.Phone == "" || c.Scope == "":

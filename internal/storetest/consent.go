@@ -12,6 +12,7 @@ var consentTests = []test{
 	{"HistoryAppendOnly", testConsentHistory},
 	{"Invalid", testConsentInvalid},
 	{"ListRange", testConsentListRange},
+	{"ImportAllOrNone", testConsentImport},
 }
 
 func consent(phone, scope string, state switchboard.ConsentState, when time.Time) *switchboard.ConsentRecord {
@@ -111,4 +112,36 @@ func testConsentListRange(t *testing.T, s switchboard.Store) {
 	wantEqual(t, "all", all, list(time.Time{}, time.Time{}, 0, 100))
 	wantEqual(t, "range [1h, 3h)", all[1:3], list(at(time.Hour), at(3*time.Hour), 0, 100))
 	wantEqual(t, "paged", all[2:4], list(time.Time{}, time.Time{}, all[1].ID, 2))
+}
+
+// testConsentImport: RecordConsents records a batch whole, with its events, or nothing at all.
+func testConsentImport(t *testing.T, s switchboard.Store) {
+	batch := []*switchboard.ConsentRecord{
+		consent(toA, "*", switchboard.ConsentOptedOut, at(0)),
+		consent(toB, "*", switchboard.ConsentOptedIn, at(time.Second)),
+	}
+	bad := append(batch[:2:2], &switchboard.ConsentRecord{Phone: toA, Scope: "*", State: "maybe", At: at(2 * time.Second)})
+	wantErr(t, s.RecordConsents(t.Context(), bad), switchboard.EINVALID, "invalid_consent")
+	for _, phone := range []string{toA, toB} {
+		if h, err := s.ConsentHistory(t.Context(), phone); err != nil || len(h) != 0 {
+			t.Fatalf("after a refused import %s has history %+v (%v)", phone, h, err)
+		}
+	}
+	if evs := events(t, s, switchboard.AppConsentChanged); len(evs) != 0 {
+		t.Fatalf("a refused import wrote %d events", len(evs))
+	}
+	if err := s.RecordConsents(t.Context(), batch); err != nil {
+		t.Fatalf("RecordConsents: %v", err)
+	}
+	for i, c := range batch {
+		if c.ID == 0 {
+			t.Fatalf("record %d has no ID", i)
+		}
+		if got := latest(t, s, c.Phone, "*"); got == nil || got.ID != c.ID || got.State != c.State {
+			t.Fatalf("latest for %s = %+v, want record %d", c.Phone, got, c.ID)
+		}
+	}
+	if evs := events(t, s, switchboard.AppConsentChanged); len(evs) != 2 {
+		t.Fatalf("the import wrote %d consent events, want 2", len(evs))
+	}
 }
