@@ -40,7 +40,10 @@ type Config struct {
 	Store switchboard.ObservabilityStore
 	// Threshold fires the alert for a sender whose delivery rate in Window is below it.
 	Threshold float64
-	Window    time.Duration
+	// Recover is the margin above Threshold that a firing alert's rate must reach to recover
+	// (hysteresis: a sender hovering at the threshold does not flap between the two).
+	Recover float64
+	Window  time.Duration
 	// MinSamples is how many outcomes a sender needs in Window before its rate counts, either
 	// to fire or to recover: a handful of failures on a quiet sender is not an outage, and a
 	// sender that went quiet stays as it was until there is evidence.
@@ -81,8 +84,9 @@ type Transition struct {
 }
 
 // Evaluate counts each sender's outcomes in the window ending now and moves its alert: to firing
-// when the rate is below the threshold, back to ok when it is at or above it, in both cases only
-// with at least MinSamples outcomes. It returns the transitions this call wrote.
+// when the rate is below the threshold, back to ok when it is at or above the threshold plus the
+// recovery margin (at most 1), in both cases only with at least MinSamples outcomes; in between
+// the alert stays as it is. It returns the transitions this call wrote.
 func (e *Evaluator) Evaluate(ctx context.Context) ([]Transition, error) {
 	c := e.cfg
 	now := c.Clock().UTC()
@@ -106,9 +110,11 @@ func (e *Evaluator) Evaluate(ctx context.Context) ([]Transition, error) {
 		rate := o.Rate()
 		want := state
 		if o.Total() >= int64(c.MinSamples) {
-			want = switchboard.AlertOK
-			if rate < c.Threshold {
+			switch {
+			case rate < c.Threshold:
 				want = switchboard.AlertFired
+			case rate >= min(1, c.Threshold+c.Recover):
+				want = switchboard.AlertOK
 			}
 		}
 		if want != state {

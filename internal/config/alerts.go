@@ -11,6 +11,8 @@ type Alerts struct {
 	// DeliveryRateThreshold fires alert.delivery_rate_low for a sender whose share of delivered
 	// messages among its outcomes in DeliveryRateWindow is below it; 0 disables the alert.
 	DeliveryRateThreshold float64
+	// DeliveryRateRecover is the margin above the threshold at which a firing alert recovers.
+	DeliveryRateRecover float64
 	// DeliveryRateWindow is the sliding window of outcomes.
 	DeliveryRateWindow time.Duration
 	// DeliveryRateMinSamples is how many outcomes a sender needs in the window before its rate
@@ -27,6 +29,10 @@ func (c *Config) buildAlerts(v map[string]string) error {
 	if a.DeliveryRateThreshold, err = strconv.ParseFloat(v["alerts_delivery_rate_threshold"], 64); err != nil ||
 		a.DeliveryRateThreshold < 0 || a.DeliveryRateThreshold > 1 {
 		return fmt.Errorf("config: alerts_delivery_rate_threshold=%q must be a number from 0 to 1 such as 0.9 (0 disables); set SWITCHBOARD_ALERTS_DELIVERY_RATE_THRESHOLD", v["alerts_delivery_rate_threshold"])
+	}
+	if a.DeliveryRateRecover, err = strconv.ParseFloat(v["alerts_delivery_rate_recover"], 64); err != nil ||
+		a.DeliveryRateRecover < 0 || a.DeliveryRateRecover > 1 {
+		return fmt.Errorf("config: alerts_delivery_rate_recover=%q must be a number from 0 to 1 such as 0.02; set SWITCHBOARD_ALERTS_DELIVERY_RATE_RECOVER", v["alerts_delivery_rate_recover"])
 	}
 	if a.DeliveryRateWindow, err = parseDays(v["alerts_delivery_rate_window"]); err != nil || a.DeliveryRateWindow <= 0 {
 		return fmt.Errorf("config: alerts_delivery_rate_window=%q is not a positive duration such as 15m; set SWITCHBOARD_ALERTS_DELIVERY_RATE_WINDOW", v["alerts_delivery_rate_window"])

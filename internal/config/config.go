@@ -174,6 +174,7 @@ var settings = []setting{
 	{key: "nats_subject", env: "SWITCHBOARD_NATS_SUBJECT", def: "switchboard", help: "subject prefix of published events: <prefix>.<event type>"},
 	{key: "nats_stream", env: "SWITCHBOARD_NATS_STREAM", def: "SWITCHBOARD_EVENTS", help: "JetStream stream that captures <prefix>.> (created when missing)"},
 	{key: "alerts_delivery_rate_threshold", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_THRESHOLD", def: "0", help: "emit alert.delivery_rate_low when a sender's delivery rate over the window falls below this share (e.g. 0.9); 0 disables"},
+	{key: "alerts_delivery_rate_recover", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_RECOVER", def: "0.02", help: "a firing delivery-rate alert recovers only at threshold + this margin (at most 1), so a sender hovering at the threshold does not flap"},
 	{key: "alerts_delivery_rate_window", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_WINDOW", def: "15m", help: "sliding window of delivery outcomes the delivery rate is computed over"},
 	{key: "alerts_delivery_rate_min_samples", env: "SWITCHBOARD_ALERTS_DELIVERY_RATE_MIN_SAMPLES", def: "20", help: "outcomes (delivered + failed) a sender needs in the window before its rate fires or recovers an alert"},
 	{key: "alerts_interval", env: "SWITCHBOARD_ALERTS_INTERVAL", def: "1m", help: "how often each node evaluates the built-in alerts"},

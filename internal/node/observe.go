@@ -19,7 +19,7 @@ func (n *Node) openObserve() {
 		return
 	}
 	n.alerts = alerts.New(alerts.Config{
-		Store: n.store, Threshold: a.DeliveryRateThreshold, Window: a.DeliveryRateWindow, MinSamples: a.DeliveryRateMinSamples,
+		Store: n.store, Threshold: a.DeliveryRateThreshold, Recover: a.DeliveryRateRecover, Window: a.DeliveryRateWindow, MinSamples: a.DeliveryRateMinSamples,
 		Interval: a.Interval, Clock: n.clock, Logger: n.logger.With("component", "alerts"), Observer: n.metrics,
 		OnEvent: n.notifyEvents,
 	})
