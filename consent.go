@@ -48,3 +48,16 @@ type ConsentRecord struct {
 	Actor    string    `json:"actor"`
 	At       time.Time `json:"at"`
 }
+
+// Validate refuses a record the consent history cannot hold (EINVALID).
+func (c *ConsentRecord) Validate() error {
+	switch {
+	case c == nil || c.Phone == "" || c.Scope == "":
+		return Errorf(EINVALID, "invalid_consent", "a consent record needs a phone and a scope")
+	case !c.State.Valid():
+		return Errorf(EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
+	case c.At.IsZero():
+		return Errorf(EINVALID, "invalid_consent", "a consent record needs a time")
+	}
+	return nil
+}

@@ -296,25 +296,14 @@ func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
 
 // RecordConsent appends a change to a recipient's consent history.
 func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
-	if err := validConsent(c); err != nil {
-		return err
-	}
-	ev, err := switchboard.ConsentEvent(c)
-	if err != nil {
-		return err
-	}
-	if err := db.pool.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At,
-		ev.ID, ev.Type, ev.Version, string(ev.Data)).Scan(&c.ID); err != nil {
-		return wrap("record consent", err)
-	}
-	return nil
+	return db.RecordConsents(ctx, []*switchboard.ConsentRecord{c})
 }
 
 // RecordConsents records every change of cs in one transaction, or none; see switchboard.Store.
 func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error {
 	evs := make([]*switchboard.AppEvent, len(cs))
 	for i, c := range cs {
-		if err := validConsent(c); err != nil {
+		if err := c.Validate(); err != nil {
 			return err
 		}
 		ev, err := switchboard.ConsentEvent(c)
@@ -339,19 +328,6 @@ func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecor
 	}
 	for i, c := range cs {
 		c.ID = ids[i]
-	}
-	return nil
-}
-
-// validConsent refuses a record the history cannot hold.
-func validConsent(c *switchboard.ConsentRecord) error {
-	switch {
-	case c == nil || c.Phone == "" || c.Scope == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a phone and a scope")
-	case !c.State.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
-	case c.At.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a time")
 	}
 	return nil
 }

@@ -27,25 +27,13 @@ const (
 
 // RecordConsent appends a change to a recipient's consent history.
 func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
-	if err := validConsent(c); err != nil {
-		return err
-	}
-	return db.write(ctx, func(t *wtx) error {
-		if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At)).Scan(&c.ID); err != nil {
-			return fmt.Errorf("sqlite: record consent: %w", err)
-		}
-		ev, err := switchboard.ConsentEvent(c)
-		if err != nil {
-			return err
-		}
-		return insertAppEvent(t, ev)
-	})
+	return db.RecordConsents(ctx, []*switchboard.ConsentRecord{c})
 }
 
 // RecordConsents records every change of cs in one transaction, or none; see switchboard.Store.
 func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error {
 	for _, c := range cs {
-		if err := validConsent(c); err != nil {
+		if err := c.Validate(); err != nil {
 			return err
 		}
 	}
@@ -72,18 +60,6 @@ func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecor
 	}
 	for i, c := range cs {
 		c.ID = ids[i] // set only once committed: a failed import leaves the records as given
-	}
-	return nil
-}
-
-func validConsent(c *switchboard.ConsentRecord) error {
-	switch {
-	case c == nil || c.Phone == "" || c.Scope == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a phone and a scope")
-	case !c.State.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
-	case c.At.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_consent", "a consent record needs a time")
 	}
 	return nil
 }

@@ -687,8 +687,8 @@ func saveChanged(t *wtx, m *switchboard.Message, before saved) error {
 	return saveMessage(t, m)
 }
 
-// saveStatus writes back a message's status, error and update time: all a callback that does
-// not adopt a provider SID changes (applyCallback).
+// saveStatus writes back a message's status, error and update time: all that a callback which
+// does not adopt a provider SID changes (applyCallback), and all of some updates (saveChanged).
 func saveStatus(t *wtx, m *switchboard.Message) error {
 	if _, err := t.exec(qSaveStatus, m.Status, m.ErrorCode, m.ErrorMessage, micros(m.UpdatedAt), m.ID); err != nil {
 		return fmt.Errorf("sqlite: save message status: %w", err)
