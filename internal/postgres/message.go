@@ -43,7 +43,11 @@ const (
 // createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
 // threadCreated records the message of CTE m in its conversation (see switchboard.Conversation).
 // Data-modifying CTEs run whether or not the statement reads them, and this one only for the rows
-// m inserted.
+// m inserted. The conflict is arbitrated on the primary key, not on conversations_pair: the ID is
+// derived from the pair, so the two agree, but PostgreSQL raises a unique violation on a
+// non-arbiter index when two first messages of one conversation insert at the same moment, and
+// the primary key is the first unique index an insert reaches (the lower OID), so arbitrating on
+// it leaves the pair index nothing to refuse.
 const threadCreated = `, c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_outbound_at,
 				outbound_count, created_at)
@@ -51,7 +55,7 @@ const threadCreated = `, c AS (
 				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, from_number,
 				to_number, created_at, created_at, 1, created_at
 			FROM m WHERE from_number <> ''
-			ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+			ON CONFLICT (id) DO UPDATE SET
 				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
 				last_outbound_at = GREATEST(conversations.last_outbound_at, excluded.last_outbound_at),
 				outbound_count = conversations.outbound_count + 1)
@@ -346,11 +350,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			return &stored, false, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) || idem == nil {
-			if c, ok := uniqueViolation(err); ok {
-				if c == "messages_provider_sid" {
-					return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-						"another message already has provider SID %s", m.ProviderSID)
-				}
+			switch c, _ := uniqueViolation(err); c {
+			case "messages_provider_sid":
+				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
+					"another message already has provider SID %s", m.ProviderSID)
+			case "messages_pkey":
 				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
 			}
 			return nil, false, wrap("create message", err)

@@ -35,7 +35,7 @@ const (
 				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, to_number,
 				from_number, received_at, received_at, 1, received_at
 			FROM i
-			ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+			ON CONFLICT (id) DO UPDATE SET -- the primary key, as in threadCreated (message.go)
 				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
 				last_inbound_at = GREATEST(conversations.last_inbound_at, excluded.last_inbound_at),
 				inbound_count = conversations.inbound_count + 1)
