@@ -21,6 +21,7 @@ var messageTests = []test{
 	{"IdempotencyScopedPerAPIKey", testIdempotencyScopedPerAPIKey},
 	{"IdempotencyRace", testIdempotencyRace},
 	{"ConcurrentCreates", testConcurrentCreates},
+	{"DuplicateID", testDuplicateID},
 	{"ListNewestFirstPaged", testListNewestFirstPaged},
 	{"ListFilters", testListFilters},
 }
@@ -441,5 +442,18 @@ func testRedact(t *testing.T, s switchboard.Store) {
 	}
 	if n, err := s.Redact(t.Context(), at(-24*time.Hour), at(time.Minute), 100); err != nil || n != 0 {
 		t.Fatalf("second Redact = %d, %v; want 0 (nothing left)", n, err)
+	}
+}
+
+// testDuplicateID: a second message with a taken ID is a conflict that names the ID, and changes
+// nothing.
+func testDuplicateID(t *testing.T, s switchboard.Store) {
+	m := create(t, s, newMessage(at(0)))
+	again := newMessage(at(time.Second))
+	again.ID = m.ID
+	_, _, err := s.CreateMessage(t.Context(), again, nil)
+	wantErr(t, err, switchboard.ECONFLICT, "message_exists")
+	if n := len(listAll(t, s, switchboard.MessageFilter{})); n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
 	}
 }
