@@ -42,6 +42,9 @@ type MediaConfig struct {
 	RejectReply string
 	// Concurrency bounds the downloads in flight per node.
 	Concurrency int
+	// AllowPrivate lets inbound media downloads and outbound media checks reach private,
+	// loopback and link-local addresses (default: endpoints_allow_private).
+	AllowPrivate bool
 }
 
 func init() {
@@ -56,6 +59,7 @@ func init() {
 		setting{key: "media_allowed_types", env: "SWITCHBOARD_MEDIA_ALLOWED_TYPES", def: "image/jpeg,image/png,image/gif,image/webp,application/pdf,audio/mpeg,audio/ogg,video/mp4", help: "MIME types of inbound media accepted, as detected from the bytes, comma-separated"},
 		setting{key: "media_scan_command", env: "SWITCHBOARD_MEDIA_SCAN_COMMAND", help: "command run on every inbound media file with its path appended (e.g. clamdscan --no-summary); non-zero exit quarantines it"},
 		setting{key: "media_reject_reply", env: "SWITCHBOARD_MEDIA_REJECT_REPLY", help: "text sent back to the sender when an attachment is refused (empty: none)"},
+		setting{key: "media_allow_private", env: "SWITCHBOARD_MEDIA_ALLOW_PRIVATE", help: "let inbound media downloads and outbound media size checks reach private, loopback and link-local addresses (development and tests; default: endpoints_allow_private)"},
 		setting{key: "media_concurrency", env: "SWITCHBOARD_MEDIA_CONCURRENCY", def: "4", help: "inbound media downloads in flight at once per node"},
 	)
 }
@@ -102,6 +106,12 @@ func (c *Config) buildWhatsApp(v map[string]string) error {
 	}
 	m.ScanCommand = strings.Fields(v["media_scan_command"])
 	m.RejectReply = strings.TrimSpace(v["media_reject_reply"])
+	m.AllowPrivate = c.EndpointsAllowPrivate
+	if s := strings.TrimSpace(v["media_allow_private"]); s != "" {
+		if m.AllowPrivate, err = strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("config: media_allow_private=%q must be true or false; set SWITCHBOARD_MEDIA_ALLOW_PRIVATE", s)
+		}
+	}
 	if m.Concurrency, err = strconv.Atoi(v["media_concurrency"]); err != nil || m.Concurrency < 1 {
 		return fmt.Errorf("config: media_concurrency=%q must be a positive integer; set SWITCHBOARD_MEDIA_CONCURRENCY", v["media_concurrency"])
 	}

@@ -10,6 +10,7 @@ package media
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
 // Defaults.
@@ -37,6 +39,8 @@ const (
 	// DownloadTimeout bounds one download; ScanTimeout one run of the scan hook.
 	DownloadTimeout = time.Minute
 	ScanTimeout     = 2 * time.Minute
+	// MaxRedirects is how many redirects a download follows.
+	MaxRedirects = 5
 	// Path is where stored files are served: Path + media ID.
 	Path = "/media/"
 )
@@ -56,9 +60,14 @@ type Config struct {
 	// ScanCommand, when set, runs with the file's path appended; a non-zero exit quarantines it.
 	ScanCommand []string
 	// PublicURL is Switchboard's base URL; stored files are at PublicURL + Path + ID.
-	PublicURL   string
-	Store       EventStore
-	Client      *http.Client
+	PublicURL string
+	Store     EventStore
+	// AllowPrivate lets downloads reach private, loopback and link-local addresses
+	// (media_allow_private: development and tests); otherwise the network guard refuses them
+	// at every connection and every redirect hop.
+	AllowPrivate bool
+	// TLS, when set, is the TLS configuration of downloads (tests: trust a test server).
+	TLS         *tls.Config
 	Concurrency int
 	Queue       int
 	// Credentials, when set, returns the basic-auth credentials for a media URL (Twilio's media
@@ -72,9 +81,10 @@ type Config struct {
 
 // Pipeline downloads, checks and stores inbound media. Start it with Run.
 type Pipeline struct {
-	cfg   Config
-	queue chan job
-	wg    sync.WaitGroup
+	cfg    Config
+	client *http.Client
+	queue  chan job
+	wg     sync.WaitGroup
 }
 
 type job struct {
@@ -96,9 +106,6 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultQueue
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: DownloadTimeout}
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = switchboard.SystemClock
 	}
@@ -110,7 +117,10 @@ func New(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("media: %w", err)
 		}
 	}
-	return &Pipeline{cfg: cfg, queue: make(chan job, cfg.Queue)}, nil
+	// Every download goes through the network guard; Twilio's media URLs answer with a redirect
+	// to their storage, so a few redirects are followed, each hop checked.
+	client := netguard.Client(netguard.ClientOptions{AllowPrivate: cfg.AllowPrivate, Timeout: DownloadTimeout, MaxRedirects: MaxRedirects, TLS: cfg.TLS})
+	return &Pipeline{cfg: cfg, client: client, queue: make(chan job, cfg.Queue)}, nil
 }
 
 // Run processes queued attachments until ctx ends, then waits for the ones in progress.
@@ -196,6 +206,10 @@ func (p *Pipeline) Process(ctx context.Context, in *switchboard.InboundMessage, 
 func (p *Pipeline) download(ctx context.Context, rawURL string, d *switchboard.MediaData) (path string, n int64, sum string, head []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, DownloadTimeout)
 	defer cancel()
+	if _, err := netguard.CheckURL(ctx, rawURL, netguard.Policy{AllowPrivate: true}); err != nil {
+		// The syntax only: the addresses are checked by the guard's dialer when it connects.
+		return "", 0, "", nil, fmt.Errorf("the media URL is not valid")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return "", 0, "", nil, fmt.Errorf("the media URL is not valid")
@@ -205,9 +219,13 @@ func (p *Pipeline) download(ctx context.Context, rawURL string, d *switchboard.M
 			req.SetBasicAuth(u, pw)
 		}
 	}
-	resp, err := p.cfg.Client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
-		return "", 0, "", nil, fmt.Errorf("download failed: %v", errors.Unwrap(err))
+		reason := netguard.Reason(err, DownloadTimeout)
+		if strings.HasPrefix(reason, "refused: ") {
+			reason += " (media_allow_private lets downloads reach such addresses, for development)"
+		}
+		return "", 0, "", nil, fmt.Errorf("download failed: %s", reason)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {

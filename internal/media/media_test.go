@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,7 +68,8 @@ func files(t *testing.T, m map[string][2]string) *httptest.Server {
 func newPipeline(t *testing.T, ev *events, mod func(*media.Config)) (*media.Pipeline, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := media.Config{Dir: dir, MaxBytes: 1000, AllowedTypes: allowed, Store: ev, PublicURL: "https://sb.example"}
+	// The test servers are on loopback: the documented allowance (media_allow_private).
+	cfg := media.Config{Dir: dir, MaxBytes: 1000, AllowedTypes: allowed, Store: ev, PublicURL: "https://sb.example", AllowPrivate: true}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -142,6 +144,47 @@ func TestPipeline(t *testing.T) {
 				t.Fatalf("a download was left behind: %v", ents)
 			}
 		})
+	}
+}
+
+// TestDownloadGuard: without media_allow_private a download never reaches loopback, private or
+// otherwise non-public addresses, in any of their forms, nor follows a redirect to them; with it
+// (tests, development) a redirect to the file is followed, as Twilio's media URLs redirect.
+func TestDownloadGuard(t *testing.T) {
+	t.Parallel()
+	img := pngBytes(t)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/good.png", http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(img)
+	}))
+	t.Cleanup(srv.Close)
+	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
+	ev := &events{}
+	p, _ := newPipeline(t, ev, func(c *media.Config) { c.AllowPrivate = false })
+	for i, u := range []string{srv.URL + "/good.png", srv.URL + "/redirect", "http://localhost:" + port + "/good.png",
+		"http://[::ffff:127.0.0.1]:" + port + "/good.png", "http://[::127.0.0.1]:" + port + "/good.png",
+		"http://[::7f00:1]:" + port + "/good.png", "http://0.0.0.0:" + port + "/good.png",
+		"http://169.254.169.254/latest/meta-data", "http://2130706433:" + port + "/good.png", "file:///etc/passwd"} {
+		d := p.Process(t.Context(), inbound([]string{u}, "image/png"), 0)
+		if d.URL != "" || !strings.Contains(d.Reason, "refused") && !strings.Contains(d.Reason, "not valid") {
+			t.Errorf("%s: %+v", u, d)
+		}
+		if got := ev.list(); len(got) != i+1 || got[i].Type != switchboard.AppMediaRejected {
+			t.Fatalf("%s: events %d", u, len(got))
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the loopback server was reached %d times", n)
+	}
+	open, _ := newPipeline(t, &events{}, nil)
+	if d := open.Process(t.Context(), inbound([]string{srv.URL + "/redirect"}, "image/png"), 0); d.URL == "" {
+		t.Fatalf("allowed private, through a redirect: %+v", d)
 	}
 }
 

@@ -45,9 +45,10 @@ func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispat
 
 // preparer is the dispatcher's Prepare: WhatsApp's window rule (prepareSend), then, for a
 // message that carries media_urls, the check of its media against Twilio's size limits. Media
-// checks may reach private addresses only when event endpoints may (endpoints_allow_private).
+// checks go through the network guard; they may reach private addresses only with
+// media_allow_private.
 func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.EndpointsAllowPrivate, TLS: opts.MediaCheckTLS,
+	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.Media.AllowPrivate, TLS: opts.MediaCheckTLS,
 		LocalOnly: n.cfg.Provider == config.ProviderSimulator})
 	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
 		p, err := n.prepareSend(ctx, m)
@@ -108,7 +109,8 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	return media.New(media.Config{
 		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
 		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
-		Logger: n.logger.With("component", "media"),
+		AllowPrivate: mc.AllowPrivate,
+		Logger:       n.logger.With("component", "media"),
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
 		Credentials: func(raw string) (string, string, bool) {
 			u, err := url.Parse(raw)
