@@ -15,6 +15,7 @@ type Store interface {
 	EventLogStore
 	DashboardStore
 	CallStore
+	MediaQueueStore
 
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain

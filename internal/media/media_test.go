@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/media"
+	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
 var allowed = []string{"image/jpeg", "image/png", "image/gif", "application/pdf"}
@@ -69,7 +71,9 @@ func newPipeline(t *testing.T, ev *events, mod func(*media.Config)) (*media.Pipe
 	t.Helper()
 	dir := t.TempDir()
 	// The test servers are on loopback: the documented allowance (media_allow_private).
-	cfg := media.Config{Dir: dir, MaxBytes: 1000, AllowedTypes: allowed, Store: ev, PublicURL: "https://sb.example", AllowPrivate: true}
+	cfg := media.Config{Dir: dir, MaxBytes: 1000, AllowedTypes: allowed, Store: ev, PublicURL: "https://sb.example", AllowPrivate: true,
+		URLKey: []byte("test media key"), URLTTL: time.Hour,
+		Authorize: func(r *http.Request) (bool, error) { return r.Header.Get("Authorization") == "Bearer sb_good", nil }}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -120,15 +124,15 @@ func TestPipeline(t *testing.T) {
 			json.Unmarshal(evs[0].Data, &got)
 			if tc.wantStored {
 				if evs[0].Type != switchboard.AppMediaStored || got.ContentType != "image/png" || got.Size != int64(len(img)) ||
-					got.URL != "https://sb.example/media/"+got.MediaID || got.InboundID != "inb_1" {
+					!strings.HasPrefix(got.URL, "https://sb.example/media/"+got.MediaID+"?expires=") || got.InboundID != "inb_1" {
 					t.Fatalf("stored event %s %+v", evs[0].Type, got)
 				}
 				if b, err := os.ReadFile(filepath.Join(dir, got.MediaID)); err != nil || !bytes.Equal(b, img) {
 					t.Fatalf("stored file: %v", err)
 				}
-				// Served from Switchboard's URL with the detected type.
+				// Served from Switchboard's (signed) URL with the detected type.
 				rec := httptest.NewRecorder()
-				p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, media.Path+got.MediaID, nil))
+				p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, strings.TrimPrefix(got.URL, "https://sb.example"), nil))
 				if rec.Code != 200 || rec.Header().Get("Content-Type") != "image/png" || !bytes.Equal(rec.Body.Bytes(), img) {
 					t.Fatalf("serving: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 				}
@@ -219,9 +223,11 @@ func TestScanHook(t *testing.T) {
 			if storedErr == nil || quarErr != nil || !d.Quarantined || len(rejected) != 1 || ev.list()[0].Type != switchboard.AppMediaRejected {
 				t.Fatalf("flagged file: stored %v, quarantined %v, data %+v", storedErr, quarErr, d)
 			}
-			// A quarantined file is never served.
+			// A quarantined file is never served, even to an API key.
 			rec := httptest.NewRecorder()
-			p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, media.Path+d.MediaID, nil))
+			req := httptest.NewRequest(http.MethodGet, media.Path+d.MediaID, nil)
+			req.Header.Set("Authorization", "Bearer sb_good")
+			p.Handler().ServeHTTP(rec, req)
 			if rec.Code != http.StatusNotFound {
 				t.Fatalf("quarantined file served: %d", rec.Code)
 			}
@@ -229,8 +235,52 @@ func TestScanHook(t *testing.T) {
 	}
 }
 
-// TestEnqueueDoesNotWait: Enqueue returns while the download is still held by the server (the
-// webhook answers first); the file is processed afterwards.
+// queueStore is a real store: the queue is durable, and the events land in its log.
+func queueStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mediaEvents(t *testing.T, db *sqlite.DB) []*switchboard.AppEvent {
+	t.Helper()
+	evs, err := db.ListAppEvents(t.Context(), switchboard.AppEventFilter{
+		Types: []switchboard.AppEventType{switchboard.AppMediaStored, switchboard.AppMediaRejected}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func runPipeline(t *testing.T, p *media.Pipeline) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitEvents(t *testing.T, db *sqlite.DB, n int) []*switchboard.AppEvent {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs := mediaEvents(t, db)
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d media events, want %d", len(evs), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestEnqueueDoesNotWait: Enqueue returns once the downloads are in the queue, while the
+// download is still held by the server (the webhook answers first); the file is processed
+// afterwards.
 func TestEnqueueDoesNotWait(t *testing.T) {
 	t.Parallel()
 	img := pngBytes(t)
@@ -241,26 +291,149 @@ func TestEnqueueDoesNotWait(t *testing.T) {
 		w.Write(img)
 	}))
 	t.Cleanup(srv.Close)
-	ev := &events{}
-	p, _ := newPipeline(t, ev, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	p.Enqueue(ctx, inbound([]string{srv.URL + "/a.png"}, "image/png"))
-	if n := len(ev.list()); n != 0 {
+	db := queueStore(t)
+	p, _ := newPipeline(t, nil, func(c *media.Config) { c.Store, c.Queue = db, db })
+	runPipeline(t, p)
+	if err := p.Enqueue(t.Context(), inbound([]string{srv.URL + "/a.png"}, "image/png")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(mediaEvents(t, db)); n != 0 {
 		t.Fatalf("%d events before the download could finish", n)
 	}
 	close(release)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(ev.list()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the queued download never finished")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if evs := waitEvents(t, db, 1); evs[0].Type != switchboard.AppMediaStored {
+		t.Fatalf("event %s", evs[0].Type)
 	}
-	if ev.list()[0].Type != switchboard.AppMediaStored {
-		t.Fatalf("event %s", ev.list()[0].Type)
+}
+
+// TestQueueSurvivesRestart: attachments queued by a pipeline that stopped before fetching them
+// (a crash right after the webhook answered) are fetched by the next one on the same store;
+// a download that failed for a reason that may pass (503) is tried again on the schedule, and
+// one refused for good (404) is not.
+func TestQueueSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	img := pngBytes(t)
+	var flaky atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/flaky.png":
+			if flaky.Add(1) == 1 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+		case "/gone.png":
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(img)
+	}))
+	t.Cleanup(srv.Close)
+	db := queueStore(t)
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clock := func() time.Time { return time.UnixMicro(now.Load()).UTC() }
+	cfg := func(c *media.Config) { c.Store, c.Queue, c.Clock, c.PollInterval = db, db, clock, 10*time.Millisecond }
+	// The first node queues and dies before any download (it never runs).
+	first, _ := newPipeline(t, nil, cfg)
+	in := inbound([]string{srv.URL + "/a.png", srv.URL + "/flaky.png", srv.URL + "/gone.png"}, "image/png", "image/png", "image/png")
+	if err := first.Enqueue(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	// The webhook is delivered again: nothing more is queued.
+	if err := first.Enqueue(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := newPipeline(t, nil, cfg)
+	runPipeline(t, second)
+	evs := waitEvents(t, db, 2) // a.png stored, gone.png refused; flaky.png waits for its retry
+	if n := len(mediaEvents(t, db)); n != 2 || flaky.Load() != 1 {
+		t.Fatalf("%d events, %d tries of the flaky file", n, flaky.Load())
+	}
+	now.Add(media.RetrySchedule[0].Microseconds())
+	evs = waitEvents(t, db, 3)
+	kinds := map[string]switchboard.AppEventType{}
+	for _, ev := range evs {
+		var d switchboard.MediaData
+		json.Unmarshal(ev.Data, &d)
+		kinds[d.URL+"|"+strconv.Itoa(d.Index)] = ev.Type
+		if d.Index == 2 && (ev.Type != switchboard.AppMediaRejected || !strings.Contains(d.Reason, "HTTP 404")) {
+			t.Errorf("gone.png: %s %+v", ev.Type, d)
+		}
+		if d.Index != 2 && ev.Type != switchboard.AppMediaStored {
+			t.Errorf("attachment %d: %s %+v", d.Index, ev.Type, d)
+		}
+	}
+	if len(evs) != 3 || flaky.Load() != 2 {
+		t.Fatalf("events %v, %d tries of the flaky file", kinds, flaky.Load())
+	}
+}
+
+// TestServingNeedsKeyOrSignature: a stored file is served only to an API key or a valid,
+// unexpired signed URL; without either, with a wrong key, a tampered or borrowed signature, or
+// past its expiry it is refused with a problem, and nothing of the file is sent.
+func TestServingNeedsKeyOrSignature(t *testing.T) {
+	t.Parallel()
+	img := pngBytes(t)
+	srv := files(t, map[string][2]string{"good.png": {"image/png", string(img)}, "other.png": {"image/png", string(img) + "x"}})
+	var now atomic.Int64
+	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	ev := &events{}
+	p, _ := newPipeline(t, ev, func(c *media.Config) {
+		c.Clock = func() time.Time { return time.UnixMicro(now.Load()).UTC() }
+		c.AllowedTypes = append(c.AllowedTypes, "application/octet-stream")
+	})
+	d := p.Process(t.Context(), inbound([]string{srv.URL + "/good.png"}, "image/png"), 0)
+	other := p.Process(t.Context(), inbound([]string{srv.URL + "/other.png"}), 0)
+	if d.URL == "" || other.URL == "" {
+		t.Fatalf("not stored: %+v %+v", d, other)
+	}
+	signed := strings.TrimPrefix(d.URL, "https://sb.example")
+	get := func(target, auth string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		p.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	otherSig := other.URL[strings.Index(other.URL, "?"):]
+	for _, c := range []struct {
+		name, target, auth string
+		status             int
+		code               string
+	}{
+		{"NoCredentials", media.Path + d.MediaID, "", 401, "unauthorized"},
+		{"WrongKey", media.Path + d.MediaID, "Bearer sb_wrong", 401, "unauthorized"},
+		{"TamperedSignature", signed[:len(signed)-2] + "xx", "", 401, "unauthorized"},
+		{"ChangedExpiry", strings.Replace(signed, "expires=", "expires=9", 1), "", 401, "unauthorized"},
+		{"AnotherFilesSignature", media.Path + d.MediaID + otherSig, "", 401, "unauthorized"},
+		{"Signed", signed, "", 200, ""},
+		{"APIKey", media.Path + d.MediaID, "Bearer sb_good", 200, ""},
+	} {
+		rec := get(c.target, c.auth)
+		if rec.Code != c.status {
+			t.Errorf("%s: %d, want %d", c.name, rec.Code, c.status)
+			continue
+		}
+		if c.status == 200 {
+			if !bytes.Equal(rec.Body.Bytes(), img) {
+				t.Errorf("%s: wrong bytes", c.name)
+			}
+			continue
+		}
+		var pr struct{ Code string }
+		if json.Unmarshal(rec.Body.Bytes(), &pr) != nil || pr.Code != c.code || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %q %s", c.name, rec.Body.String(), rec.Header().Get("Content-Type"))
+		}
+	}
+	now.Add((time.Hour + time.Second).Microseconds())
+	if rec := get(signed, ""); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "media_url_expired") {
+		t.Fatalf("expired: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := get(signed, "Bearer sb_good"); rec.Code != 200 {
+		t.Fatalf("expired URL with an API key: %d", rec.Code)
 	}
 }
 
