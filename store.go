@@ -16,6 +16,7 @@ type Store interface {
 	DashboardStore
 	CallStore
 	MediaQueueStore
+	SecretStore
 
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain

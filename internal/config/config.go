@@ -119,6 +119,8 @@ type Config struct {
 	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
 	WhatsApp WhatsAppConfig
 	Media    MediaConfig
+	// Security holds the settings of secrets at rest and TLS.
+	Security SecurityConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -413,6 +415,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildWhatsApp(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildSecurity(v); err != nil {
 		return nil, err
 	}
 

@@ -33,6 +33,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/secretbox"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -71,6 +72,8 @@ type Node struct {
 	vc         voicePart
 	wa         *whatsapp.Service
 	media      *media.Pipeline
+	// secretsEncrypted says that stored secrets are encrypted (a secret key is set).
+	secretsEncrypted bool
 	// bg runs the WhatsApp scans and the media workers; Shutdown waits for them.
 	bg sync.WaitGroup
 
@@ -126,6 +129,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
 	}
+	if err := n.openSecrets(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
 		return nil, fmt.Errorf("recording senders: %w", err)
 	}
@@ -165,6 +171,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
+	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
 	n.wa = n.newWhatsApp()
 	n.disp = n.newDispatcher(opts)
@@ -264,7 +271,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	}
 	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
-	if l, ok := n.store.(dispatch.Limiter); ok {
+	if l, ok := secretbox.Unwrap(n.store).(dispatch.Limiter); ok {
 		dcfg.Limiter = l
 	}
 	if opts.DispatchConfig != nil {
