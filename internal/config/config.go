@@ -457,6 +457,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if c.Security.TLSCertFile != "" {
+			c.PublicURL = "https://" + c.Addr
+		}
 		c.PublicURLDefaulted = true
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

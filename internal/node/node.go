@@ -79,6 +79,8 @@ type Node struct {
 
 	ln  net.Listener
 	srv *http.Server
+	// tls says that ln serves TLS (tls_cert_file).
+	tls bool
 
 	cancelDispatch context.CancelFunc
 	dispatchDone   chan struct{}
@@ -122,8 +124,11 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set SWITCHBOARD_ADDR): %w", cfg.Addr, err)
 	}
+	if err := n.listenTLS(); err != nil {
+		return nil, err
+	}
 	if cfg.PublicURLDefaulted {
-		cfg.PublicURL = "http://" + n.ln.Addr().String()
+		cfg.PublicURL = n.URL()
 	}
 
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
@@ -223,7 +228,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	mux.Handle("/", n.api.Handler())
 	n.srv = &http.Server{
-		Handler:           mux,
+		Handler:           n.clientCertGate(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -465,8 +470,13 @@ func (n *Node) retentionLoop(ctx context.Context) {
 // Addr is the address the node listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
-// URL is the node's base URL on loopback.
-func (n *Node) URL() string { return "http://" + n.Addr() }
+// URL is the node's base URL on loopback (https when the listener serves TLS).
+func (n *Node) URL() string {
+	if n.tls {
+		return "https://" + n.Addr()
+	}
+	return "http://" + n.Addr()
+}
 
 // Config is the node's resolved configuration.
 func (n *Node) Config() *config.Config { return n.cfg }
