@@ -56,7 +56,9 @@ func TestInboundMediaSurvivesCrash(t *testing.T) {
 		if requests.Add(1) == 1 {
 			close(started)
 			<-hold // the first node dies while this download is in flight
-			return
+			// Then the connection breaks: the dead node's download fails before it writes
+			// anything into the data directory the test is about to remove.
+			panic(http.ErrAbortHandler)
 		}
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(img)
