@@ -32,9 +32,12 @@ type MediaDownload struct {
 	ProviderSID string
 	Index       int
 	InboundID   string
-	Channel     Channel
-	From, To    string
-	URL         string
+	// Channel, From and To are read from the stored inbound message when the download is
+	// claimed (not copied into the queue, so that the message's retention covers them); empty
+	// when the message is not stored.
+	Channel  Channel
+	From, To string
+	URL      string
 	// DeclaredType is the content type the provider declared ("" when none).
 	DeclaredType string
 	// Attempts counts the claims, this one included.

@@ -12,22 +12,24 @@ import (
 )
 
 const (
-	mediaColsM = `m.provider_sid, m.idx, m.inbound_id, m.channel, m.from_number, m.to_number, m.url, m.declared_type, m.done,
-		m.attempts, m.next_attempt_at, m.last_error, m.created_at`
-	qEnqueueMedia = `INSERT INTO media_downloads (provider_sid, idx, inbound_id, channel, from_number, to_number, url,
-		declared_type, next_attempt_at, created_at, updated_at)
-		SELECT $1, u.ord - 1, COALESCE((SELECT id FROM inbound_messages WHERE provider_sid = $1), $2), $3, $4, $5, u.url, COALESCE(t.typ, ''), $8, $8, $8
-		FROM unnest($6::text[]) WITH ORDINALITY AS u (url, ord)
-		LEFT JOIN unnest($7::text[]) WITH ORDINALITY AS t (typ, ord) ON t.ord = u.ord
+	mediaColsM = `m.provider_sid, m.idx, m.inbound_id, m.url, m.declared_type, m.done, m.attempts, m.next_attempt_at,
+		m.last_error, m.created_at`
+	qEnqueueMedia = `INSERT INTO media_downloads (provider_sid, idx, inbound_id, url, declared_type, next_attempt_at, created_at, updated_at)
+		SELECT $1, u.ord - 1, COALESCE((SELECT id FROM inbound_messages WHERE provider_sid = $1), $2), u.url, COALESCE(t.typ, ''), $5, $5, $5
+		FROM unnest($3::text[]) WITH ORDINALITY AS u (url, ord)
+		LEFT JOIN unnest($4::text[]) WITH ORDINALITY AS t (typ, ord) ON t.ord = u.ord
 		ON CONFLICT (provider_sid, idx) DO NOTHING`
 	qClaimMedia = `WITH p AS MATERIALIZED (
 			SELECT provider_sid, idx FROM media_downloads
 			WHERE NOT done AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			ORDER BY next_attempt_at LIMIT $4
 			FOR UPDATE SKIP LOCKED)
-		UPDATE media_downloads m SET lease_owner = $1, lease_until = $2, attempts = m.attempts + 1, updated_at = $3
-		FROM p WHERE m.provider_sid = p.provider_sid AND m.idx = p.idx
-		RETURNING ` + mediaColsM
+		, c AS (
+			UPDATE media_downloads m SET lease_owner = $1, lease_until = $2, attempts = m.attempts + 1, updated_at = $3
+			FROM p WHERE m.provider_sid = p.provider_sid AND m.idx = p.idx
+			RETURNING ` + mediaColsM + `)
+		SELECT c.*, COALESCE(i.channel, ''), COALESCE(i.from_number, ''), COALESCE(i.to_number, '')
+		FROM c LEFT JOIN inbound_messages i ON i.provider_sid = c.provider_sid`
 	qFinishMedia = `UPDATE media_downloads SET done = $1, next_attempt_at = CASE WHEN $1 THEN next_attempt_at ELSE $2 END,
 		last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4
 		WHERE provider_sid = $5 AND idx = $6 AND lease_owner = $7 AND NOT done`
@@ -46,7 +48,7 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 	if types == nil {
 		types = []string{}
 	}
-	tag, err := db.pool.Exec(ctx, qEnqueueMedia, in.ProviderSID, in.ID, string(in.Channel), in.From, in.To, in.MediaURLs, types, now)
+	tag, err := db.pool.Exec(ctx, qEnqueueMedia, in.ProviderSID, in.ID, in.MediaURLs, types, now)
 	if err != nil {
 		return 0, wrap("enqueue media", err)
 	}
@@ -65,8 +67,8 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*switchboard.MediaDownload, error) {
 		var d switchboard.MediaDownload
 		var channel string
-		if err := r.Scan(&d.ProviderSID, &d.Index, &d.InboundID, &channel, &d.From, &d.To, &d.URL, &d.DeclaredType, &d.Done,
-			&d.Attempts, &d.NextAttemptAt, &d.LastError, &d.CreatedAt); err != nil {
+		if err := r.Scan(&d.ProviderSID, &d.Index, &d.InboundID, &d.URL, &d.DeclaredType, &d.Done,
+			&d.Attempts, &d.NextAttemptAt, &d.LastError, &d.CreatedAt, &channel, &d.From, &d.To); err != nil {
 			return nil, err
 		}
 		d.Channel, d.NextAttemptAt, d.CreatedAt = switchboard.Channel(channel), utc(d.NextAttemptAt), utc(d.CreatedAt)

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,13 +13,12 @@ import (
 )
 
 const (
-	mediaCols = `provider_sid, idx, inbound_id, channel, from_number, to_number, url, declared_type, done, attempts,
-		next_attempt_at, last_error, created_at`
-	qEnqueueMedia = `INSERT INTO media_downloads (provider_sid, idx, inbound_id, channel, from_number, to_number, url,
-		declared_type, next_attempt_at, created_at, updated_at)
-		VALUES (?1, ?2, COALESCE((SELECT id FROM inbound_messages WHERE provider_sid = ?1), ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)
+	mediaCols     = `provider_sid, idx, inbound_id, url, declared_type, done, attempts, next_attempt_at, last_error, created_at`
+	qEnqueueMedia = `INSERT INTO media_downloads (provider_sid, idx, inbound_id, url, declared_type, next_attempt_at, created_at, updated_at)
+		VALUES (?1, ?2, COALESCE((SELECT id FROM inbound_messages WHERE provider_sid = ?1), ?3), ?4, ?5, ?6, ?6, ?6)
 		ON CONFLICT (provider_sid, idx) DO NOTHING`
-	qClaimMedia = `UPDATE media_downloads SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
+	qMediaInbound = `SELECT channel, from_number, to_number FROM inbound_messages WHERE provider_sid = ?`
+	qClaimMedia   = `UPDATE media_downloads SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3
 		WHERE (provider_sid, idx) IN (
 			SELECT provider_sid, idx FROM media_downloads
 			WHERE done = 0 AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
@@ -45,7 +46,7 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 			if i < len(in.MediaContentTypes) {
 				declared = in.MediaContentTypes[i]
 			}
-			r, err := t.exec(qEnqueueMedia, in.ProviderSID, i, in.ID, in.Channel, in.From, in.To, u, declared, micros(now))
+			r, err := t.exec(qEnqueueMedia, in.ProviderSID, i, in.ID, u, declared, micros(now))
 			if err != nil {
 				return fmt.Errorf("sqlite: enqueue media: %w", err)
 			}
@@ -72,15 +73,26 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 		if err != nil {
 			return fmt.Errorf("sqlite: claim media: %w", err)
 		}
-		defer rows.Close()
 		for rows.Next() {
 			d, err := scanMedia(rows)
 			if err != nil {
+				rows.Close()
 				return fmt.Errorf("sqlite: claim media: %w", err)
 			}
 			out = append(out, d)
 		}
-		return rows.Err()
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: claim media: %w", err)
+		}
+		for _, d := range out {
+			var channel string
+			err := t.queryRow(qMediaInbound, d.ProviderSID).Scan(&channel, &d.From, &d.To)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("sqlite: claim media: inbound %s: %w", d.ProviderSID, err)
+			}
+			d.Channel = switchboard.Channel(channel)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -125,15 +137,13 @@ func (db *DB) ReleaseMedia(ctx context.Context, owner string) (int, error) {
 func scanMedia(r interface{ Scan(...any) error }) (*switchboard.MediaDownload, error) {
 	var (
 		d             switchboard.MediaDownload
-		done          bool
 		next, created int64
-		channel       string
 	)
-	if err := r.Scan(&d.ProviderSID, &d.Index, &d.InboundID, &channel, &d.From, &d.To, &d.URL, &d.DeclaredType, &done,
+	if err := r.Scan(&d.ProviderSID, &d.Index, &d.InboundID, &d.URL, &d.DeclaredType, &d.Done,
 		&d.Attempts, &next, &d.LastError, &created); err != nil {
 		return nil, err
 	}
-	d.Channel, d.Done, d.NextAttemptAt, d.CreatedAt = switchboard.Channel(channel), done, fromMicros(next), fromMicros(created)
+	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	return &d, nil
 }
 

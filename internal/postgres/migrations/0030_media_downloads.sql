@@ -4,13 +4,12 @@
 -- Keyed by the provider SID (the inbound message's deduplication key) and the attachment's
 -- index: a webhook delivered again adds nothing, even after the download finished (done rows
 -- are kept for that).
+-- The sender, recipient and channel are not copied here: a claim reads them from the inbound
+-- message (so that its retention covers them too).
 CREATE TABLE media_downloads (
 	provider_sid    text COLLATE "C" NOT NULL,
 	idx             integer NOT NULL,
 	inbound_id      text COLLATE "C" NOT NULL,
-	channel         text NOT NULL,
-	from_number     text NOT NULL,
-	to_number       text NOT NULL,
 	url             text NOT NULL,
 	declared_type   text NOT NULL DEFAULT '',
 	done            boolean NOT NULL DEFAULT false,

@@ -3,13 +3,12 @@
 -- background work, so that a crash loses no download. Keyed by the provider SID (the inbound
 -- message's deduplication key) and the attachment's index: a webhook delivered again adds
 -- nothing, even after the download finished (done = 1 rows are kept for that).
+-- The sender, recipient and channel are not copied here: a claim reads them from the inbound
+-- message (so that its retention covers them too).
 CREATE TABLE media_downloads (
 	provider_sid    TEXT NOT NULL,
 	idx             INTEGER NOT NULL,
 	inbound_id      TEXT NOT NULL,
-	channel         TEXT NOT NULL,
-	from_number     TEXT NOT NULL,
-	to_number       TEXT NOT NULL,
 	url             TEXT NOT NULL,
 	declared_type   TEXT NOT NULL DEFAULT '',
 	done            INTEGER NOT NULL DEFAULT 0,
