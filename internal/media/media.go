@@ -142,6 +142,7 @@ func New(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("media: %w", err)
 		}
 	}
+	removeStaleDownloads(filepath.Join(cfg.Dir, "tmp"), cfg.Clock().Add(-StaleDownload), cfg.Logger)
 	// Every download goes through the network guard; Twilio's media URLs answer with a redirect
 	// to their storage, so a few redirects are followed, each hop checked.
 	client := netguard.Client(netguard.ClientOptions{AllowPrivate: cfg.AllowPrivate, Timeout: DownloadTimeout, MaxRedirects: MaxRedirects, TLS: cfg.TLS})
@@ -299,6 +300,26 @@ func (p *Pipeline) process(ctx context.Context, in *switchboard.InboundMessage, 
 type transient struct{ error }
 
 func (t transient) Unwrap() error { return t.error }
+
+// StaleDownload is the age past which a file in Dir/tmp is a download that will never finish (its
+// node died mid-download; the queue gives the download to another attempt): no attempt lives
+// longer than a lease.
+const StaleDownload = 2 * Lease
+
+// removeStaleDownloads deletes the downloads in dir last written before cutoff (left by a crash).
+func removeStaleDownloads(dir string, cutoff time.Time, log *slog.Logger) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				log.Warn("removing a stale media download", "file", e.Name(), "err", err)
+			}
+		}
+	}
+}
 
 // storeFile moves a checked download to the stored files under its SHA-256.
 func (p *Pipeline) storeFile(tmp, sum string) error {

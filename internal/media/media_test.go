@@ -437,6 +437,29 @@ func TestServingNeedsKeyOrSignature(t *testing.T) {
 	}
 }
 
+// TestStaleDownloadsRemoved: downloads a crashed node left half-written in tmp/ are removed at
+// start once older than any attempt can live; recent ones (another node's, in progress) stay.
+func TestStaleDownloadsRemoved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.MkdirAll(tmp, 0o750)
+	old, fresh := filepath.Join(tmp, "dl-old"), filepath.Join(tmp, "dl-fresh")
+	os.WriteFile(old, []byte("half a file"), 0o600)
+	os.WriteFile(fresh, []byte("in progress"), 0o600)
+	long := time.Now().Add(-media.StaleDownload - time.Minute)
+	os.Chtimes(old, long, long)
+	if _, err := media.New(media.Config{Dir: dir, Store: &events{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("the stale download is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("a recent download was removed: %v", err)
+	}
+}
+
 func TestHandlerRefusesBadIDs(t *testing.T) {
 	t.Parallel()
 	p, _ := newPipeline(t, &events{}, nil)
