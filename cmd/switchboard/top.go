@@ -323,7 +323,7 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	for _, m := range cur.series("switchboard_alert_firing") {
 		if value(m) == 1 {
 			firing = append(firing, fmt.Sprintf("%s %s (delivery rate %.2f)", label(m, "alert"), label(m, "sender"),
-				cur.sum("switchboard_sender_delivery_rate", map[string][]string{"sender": {label(m, "sender")}})))
+				cur.sum("switchboard_sender_delivery_ratio", map[string][]string{"sender": {label(m, "sender")}})))
 		}
 	}
 	sort.Strings(firing)
