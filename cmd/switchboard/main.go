@@ -19,11 +19,21 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot(os.Stdout, os.Stderr, os.Getenv).ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "switchboard:", err)
-		os.Exit(1)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run runs one command line and returns the exit code (exit.go). Errors go to stderr, as one
+// line, or as a JSON problem document with --json.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	root := newRoot(stdout, stderr, getenv)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
+	return report(stderr, err, wantsJSON(cmd, args))
 }
 
 // env reads the environment; tests pass their own.
@@ -64,6 +74,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 			},
 		},
 	)
+	finishTree(root)
 	return root
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
@@ -24,37 +27,63 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.url, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL, default http://127.0.0.1:8080)")
-	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "API key (env SWITCHBOARD_API_KEY; default: the development key in ./data)")
-	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
+	cmd.Flags().StringVar(&f.url, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL; default: http:// and the addr serve listens on, from SWITCHBOARD_ADDR or the config file, else http://127.0.0.1:8080)")
+	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "API key (env SWITCHBOARD_API_KEY; default: the development key in <data_dir>/dev-api-key)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (errors too, as a problem document on stderr)")
+}
+
+// serverURL resolves the server's base URL and says where it came from: --url, then
+// SWITCHBOARD_URL, then the address serve would listen on with the same environment and config
+// file (SWITCHBOARD_ADDR, SWITCHBOARD_CONFIG), so that a shell set up for serve reaches it.
+func serverURL(flagURL string, getenv env) (base, source string, r *config.Resolved, err error) {
+	r, err = config.Resolve(nil, getenv)
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch {
+	case flagURL != "":
+		return strings.TrimRight(flagURL, "/"), "--url", r, nil
+	case getenv("SWITCHBOARD_URL") != "":
+		return strings.TrimRight(getenv("SWITCHBOARD_URL"), "/"), "SWITCHBOARD_URL", r, nil
+	}
+	addr := r.Get("addr")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("addr %q (from %s) is not host:port; set SWITCHBOARD_URL to the server's URL", addr, r.Source("addr"))
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // serve listens on every interface; this machine reaches it on loopback
+	}
+	source = r.Source("addr")
+	if source == "the default" {
+		source = "the default address " + addr + " (neither --url, SWITCHBOARD_URL nor SWITCHBOARD_ADDR is set)"
+	}
+	return "http://" + net.JoinHostPort(host, port), source, r, nil
 }
 
 // client builds an API client: flags, then the environment, then the development key that a
 // local `switchboard serve` wrote into its data directory.
 func (f *clientFlags) client(getenv env) (*client.Client, error) {
-	base := f.url
-	if base == "" {
-		base = getenv("SWITCHBOARD_URL")
-	}
-	if base == "" {
-		base = "http://127.0.0.1:8080"
+	base, source, r, err := serverURL(f.url, getenv)
+	if err != nil {
+		return nil, err
 	}
 	key := f.apiKey
 	if key == "" {
 		key = getenv("SWITCHBOARD_API_KEY")
 	}
 	if key == "" {
-		dir := getenv("SWITCHBOARD_DATA_DIR")
-		if dir == "" {
-			dir = "data"
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, node.DevKeyFile))
+		path := filepath.Join(r.Get("data_dir"), node.DevKeyFile)
+		raw, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("no API key: set SWITCHBOARD_API_KEY (create one with `switchboard keys create --name NAME`), or run `switchboard serve` here first to get a development key")
+			return nil, &codedError{exit: exitUnauthorized, code: "no_api_key", err: fmt.Errorf("no API key: set SWITCHBOARD_API_KEY or --api-key "+
+				"(create one with 'switchboard keys create --name NAME'), or run this where 'switchboard serve' runs with the simulator "+
+				"(it writes a development key to %s, which was not found)", path)}
 		}
 		key = strings.TrimSpace(string(raw))
 	}
-	return client.New(base, key), nil
+	hc := &http.Client{Transport: &unreachableTransport{base: base, source: source, next: http.DefaultTransport}}
+	return client.New(base, key, client.WithHTTPClient(hc), client.WithRetries(1)), nil
 }
 
 func newSendCmd(getenv env) *cobra.Command {

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,19 +37,17 @@ func newTopCmd(getenv env) *cobra.Command {
 			}
 			u := metricsURL
 			if u == "" {
-				if base == "" {
-					base = getenv("SWITCHBOARD_URL")
+				b, _, _, err := serverURL(base, getenv)
+				if err != nil {
+					return err
 				}
-				if base == "" {
-					base = "http://127.0.0.1:8080"
-				}
-				u = strings.TrimRight(base, "/") + "/metrics"
+				u = b + "/metrics"
 			}
 			return runTop(cmd.Context(), cmd.OutOrStdout(), u, interval, once)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&base, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL, default http://127.0.0.1:8080)")
+	f.StringVar(&base, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL; default: from SWITCHBOARD_ADDR or the config file, else http://127.0.0.1:8080)")
 	f.StringVar(&metricsURL, "metrics-url", "", "scrape this URL instead of <url>/metrics (e.g. a node behind a load balancer)")
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between scrapes: the rates are over this window")
 	f.BoolVar(&once, "once", false, "print one frame (two scrapes --interval apart) and exit")
