@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
 )
 
@@ -149,6 +150,20 @@ func exitCodeOf(err error) int {
 	case errors.As(err, &uer):
 		return exitUnreachable
 	}
+	// A command that works on the database directly gets the store's errors.
+	var se *switchboard.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case switchboard.ENOTFOUND:
+			return exitNotFound
+		case switchboard.EINVALID, switchboard.ETOOLARGE:
+			return exitUsage
+		case switchboard.ECONFLICT, switchboard.EUNPROCESSABLE, switchboard.EFORBIDDEN, switchboard.ERATELIMITED:
+			return exitRefused
+		case switchboard.EUNAVAILABLE:
+			return exitUnreachable
+		}
+	}
 	return exitFailure
 }
 
@@ -159,7 +174,12 @@ func message(err error) string {
 	if errors.As(err, &un) {
 		return un.Error()
 	}
-	return strings.ReplaceAll(err.Error(), "switchboard: ", "")
+	msg := err.Error()
+	var se *switchboard.Error
+	if errors.As(err, &se) {
+		msg = strings.Replace(msg, se.Error(), se.Message+" ("+se.Code+")", 1)
+	}
+	return strings.ReplaceAll(msg, "switchboard: ", "")
 }
 
 // problem is an error as --json prints it: the server's RFC 9457 problem document when the
@@ -199,6 +219,8 @@ func problemOf(err error) problem {
 		}
 	case errors.As(err, &ce):
 		p.Code, p.Title = ce.code, "Failed"
+	case switchboard.ErrorKindOf(err) != switchboard.EINTERNAL:
+		p.Code, p.Title = switchboard.ErrorCodeOf(err), "Failed"
 	case exit == exitUsage:
 		p.Code, p.Title = "usage", "Usage error"
 	case exit == exitUnreachable:

@@ -7,14 +7,18 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
 func newKeysCmd(getenv env) *cobra.Command {
 	keys := &cobra.Command{
 		Use:   "keys",
-		Short: "Manage API keys (works on the database directly)",
+		Short: "Create, list and revoke API keys (on the server's database)",
+		Long: `Create, list and revoke API keys. These commands work on the server's database directly, not
+through the HTTP API: they are how the first key of an installation is made, before any key exists.
+They find the database as serve does (--database-url, SWITCHBOARD_DATABASE_URL, the config file
+named by --config or SWITCHBOARD_CONFIG, else sqlite:<data_dir>/switchboard.db) and refuse to
+create one: run them where serve runs, or point them at its database or config file.`,
 	}
 	var name string
 	create := &cobra.Command{
@@ -23,13 +27,9 @@ func newKeysCmd(getenv env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
-				return fmt.Errorf("--name is required")
+				return usageErrorf("--name is required, e.g. keys create --name billing")
 			}
-			cfg, err := config.Load(cmd.Flags(), getenv)
-			if err != nil {
-				return err
-			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
+			store, err := openServerStore(cmd.Context(), cmd.Flags(), getenv, "keys")
 			if err != nil {
 				return err
 			}
@@ -45,18 +45,14 @@ func newKeysCmd(getenv env) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the key, e.g. the application using it")
-	config.BindFlags(create.Flags())
+	bindStoreFlags(create.Flags())
 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags(), getenv)
-			if err != nil {
-				return err
-			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
+			store, err := openServerStore(cmd.Context(), cmd.Flags(), getenv, "keys")
 			if err != nil {
 				return err
 			}
@@ -80,18 +76,14 @@ func newKeysCmd(getenv env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	config.BindFlags(list.Flags())
+	bindStoreFlags(list.Flags())
 
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke an API key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(cmd.Flags(), getenv)
-			if err != nil {
-				return err
-			}
-			store, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
+			store, err := openServerStore(cmd.Context(), cmd.Flags(), getenv, "keys")
 			if err != nil {
 				return err
 			}
@@ -103,7 +95,7 @@ func newKeysCmd(getenv env) *cobra.Command {
 			return nil
 		},
 	}
-	config.BindFlags(revoke.Flags())
+	bindStoreFlags(revoke.Flags())
 	keys.AddCommand(create, list, revoke)
 	return keys
 }

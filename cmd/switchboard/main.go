@@ -19,14 +19,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
 }
 
-// run runs one command line and returns the exit code (exit.go). Errors go to stderr, as one
+// execute runs one command line and returns the exit code (exit.go). Errors go to stderr, as one
 // line, or as a JSON problem document with --json.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	root := newRoot(stdout, stderr, getenv)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

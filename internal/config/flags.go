@@ -162,7 +162,10 @@ func (r *Resolved) DatabaseURL() (url, source string) {
 	if u := r.Get("database_url"); u != "" {
 		return u, r.Source("database_url")
 	}
-	src := "data_dir from " + r.Source("data_dir")
+	src := "data_dir " + strconv.Quote(r.Get("data_dir")) + " from " + r.Source("data_dir")
+	if r.Source("data_dir") == "the default" {
+		src = "the default data_dir " + strconv.Quote(r.Get("data_dir"))
+	}
 	return "sqlite:" + filepath.Join(r.Get("data_dir"), "switchboard.db"), src
 }
 
