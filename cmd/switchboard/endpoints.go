@@ -223,9 +223,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 func endpointState(e *client.Endpoint) string {
 	switch {
 	case e.DisabledAt != nil:
-		return "disabled since " + e.DisabledAt.Format(time.RFC3339)
+		return "disabled since " + fmtTime(*e.DisabledAt)
 	case e.FailingSince != nil:
-		return "failing since " + e.FailingSince.Format(time.RFC3339)
+		return "failing since " + fmtTime(*e.FailingSince)
 	}
 	return "ok"
 }
@@ -239,7 +239,7 @@ func printDeliveries(w io.Writer, ds []*switchboard.Delivery) error {
 			typ = string(d.Event.Type)
 		}
 		if d.LastAttemptAt != nil {
-			last = d.LastAttemptAt.Format(time.RFC3339)
+			last = fmtTime(*d.LastAttemptAt)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.EventID, typ, d.Attempts, last, d.LastError)
 	}

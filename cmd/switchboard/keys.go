@@ -66,12 +66,12 @@ create one: run them where serve runs, or point them at its database or config f
 			for _, k := range ks {
 				revoked, used := "-", "never"
 				if k.RevokedAt != nil {
-					revoked = k.RevokedAt.Format(time.RFC3339)
+					revoked = fmtTime(*k.RevokedAt)
 				}
 				if k.LastUsedAt != nil {
-					used = k.LastUsedAt.Format(time.RFC3339)
+					used = fmtTime(*k.LastUsedAt)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), used, revoked)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, fmtTime(k.CreatedAt), used, revoked)
 			}
 			return tw.Flush()
 		},

@@ -190,7 +190,7 @@ func rateOf(prev, cur *scrape, name string, match map[string][]string) counter {
 
 func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	window := cur.at.Sub(prev.at)
-	fmt.Fprintf(w, "switchboard top  %s  %s  rates over %s\n\n", url, cur.at.UTC().Format("2006-01-02 15:04:05Z"), window.Round(time.Millisecond))
+	fmt.Fprintf(w, "switchboard top  %s  %s  rates over %s\n\n", url, fmtTime(cur.at), window.Round(time.Millisecond))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Messages\t%10s\t%10s\t\n", "per second", "total")
