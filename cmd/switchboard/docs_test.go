@@ -438,5 +438,3 @@ func TestDocsTruth(t *testing.T) {
 		t.Error(p)
 	}
 }
-
-

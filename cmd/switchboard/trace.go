@@ -62,7 +62,6 @@ func newTraceCmd(getenv env) *cobra.Command {
 	return cmd
 }
 
-
 // writeTrace prints a trace for people.
 func writeTrace(w io.Writer, tr *client.Trace) error {
 	m := tr.Message
