@@ -83,7 +83,7 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 	t.Parallel()
 	env, _ := startNode(t)
 	args := []string{"send", "--to", "+14155550100", "--template", "job_assigned", "--locale", "es", "--channel", "sms",
-		"--var", "job_id=J-1", "--var", "service=Caldera", "--var", "address=Calle Olmo 12", "--var", "date=2026-03-05",
+		"--var", "job_id=J-1", "--var", "service=Caldera", "--var", "address=Calle Olmo 12, Monterrey", "--var", "date=2026-03-05",
 		"--var", "time=14:30", "--var", "link=https://app.example.com/jobs/J-1",
 		"--send-at", "2h", "--metadata", "job=J-1", "--json"}
 	out, errOut, code := sb(t, env, args...)
@@ -120,7 +120,7 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("messages get: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{`Channel +sms\n`, `Template +job_assigned v1\n`, `Body +Nuevo trabajo J-1: Caldera`, `Metadata +job=J-1\n`, `Send at +\S+\n`} {
+	for _, want := range []string{`Channel +sms\n`, `Template +job_assigned v1\n`, `Body +Nuevo trabajo J-1: Caldera en Calle Olmo 12, Monterrey`, `Metadata +job=J-1\n`, `Send at +\S+\n`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("messages get lacks %q:\n%s", want, out)
 		}

@@ -43,6 +43,18 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "switchboard",
 		Short:         "Switchboard: a self-hosted communications gateway in front of Twilio",
+		Long: `Switchboard: a self-hosted communications gateway in front of Twilio.
+
+Start a node with 'switchboard serve' (SQLite under ./data, the built-in Twilio simulator, nothing
+leaves this machine, listening on 127.0.0.1:8080). Then, in another terminal in the same directory:
+
+  switchboard send --to +14155550100 --body "hello"
+  switchboard messages get msg_...      # or: switchboard trace msg_...
+
+Client commands find the node from --url, SWITCHBOARD_URL, or SWITCHBOARD_ADDR/the config file as
+serve does, and use SWITCHBOARD_API_KEY or the development key serve wrote to ./data.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 refused (policy or conflict), 5 server
+unreachable, 6 no or bad API key.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

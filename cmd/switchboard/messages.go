@@ -95,7 +95,7 @@ func newSendCmd(getenv env) *cobra.Command {
 		category      string
 		sendAt        string
 		fallback      string
-		meta, vars    map[string]string
+		meta, vars    kvFlag
 		fallbackAfter time.Duration
 	)
 	cmd := &cobra.Command{
@@ -106,8 +106,9 @@ server's catalog (--template with --var for each variable, --locale for a transl
 the message's ID and status; follow it with 'switchboard messages get ID' or 'switchboard trace ID'.
 
   switchboard send --to +14155550100 --body "Job #1042 assigned to you"
-  switchboard send --to +14155550100 --template job_assigned --var job=1042 --var time=15:30 --locale es
-  switchboard send --to +14155550100 --body "Reminder" --send-at 2h --metadata job=1042`,
+  switchboard send --to +14155550100 --template job_updated --template-version 1 --locale es \
+      --var job_id=J-10482 --var date=2026-03-06 --var time=09:00
+  switchboard send --to +14155550100 --body "Reminder" --send-at 2h --metadata job=J-10482`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.To == "" {
@@ -158,7 +159,7 @@ the message's ID and status; follow it with 'switchboard messages get ID' or 'sw
 	f.StringVar(&req.To, "to", "", "recipient in E.164, e.g. +14155550100 (required)")
 	f.StringVar(&req.Body, "body", "", "message text")
 	f.StringVar(&req.Template, "template", "", "a template of the server's catalog to render instead of --body")
-	f.StringToStringVar(&vars, "var", nil, "a template variable, NAME=VALUE (repeatable)")
+	f.Var(&vars, "var", "a template variable (repeatable); the value may hold commas")
 	f.IntVar(&req.TemplateVersion, "template-version", 0, "a version of the template (default: the newest)")
 	f.StringVar(&req.Locale, "locale", "", "the template's translation, e.g. es-MX (falls back es-MX, es, the catalog's default)")
 	f.StringVar(&req.From, "from", "", "sender (a configured number or Messaging Service SID)")
@@ -166,12 +167,12 @@ the message's ID and status; follow it with 'switchboard messages get ID' or 'sw
 	f.StringVar(&channel, "channel", "", "sms, mms or whatsapp (default sms, or the template's)")
 	f.StringVar(&category, "category", "", "transactional, marketing or otp (default transactional, or the template's)")
 	f.StringSliceVar(&req.MediaURLs, "media-url", nil, "https media URL (repeatable)")
-	f.StringVar(&sendAt, "send-at", "", "send later: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
+	f.StringVar(&sendAt, "send-at", "", "`TIME`: send later: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
 	f.DurationVar(&req.Validity, "validity", 0, "give up if not sent within this long, e.g. 2h (default: the server's default_validity)")
 	f.StringVar(&req.Timezone, "timezone", "", "the recipient's IANA time zone for quiet hours, e.g. America/New_York")
 	f.StringVar(&fallback, "fallback", "", "WhatsApp only: sms sends the text by SMS when WhatsApp fails")
 	f.DurationVar(&fallbackAfter, "fallback-after", 0, "WhatsApp only, with --fallback sms: also when not delivered within this long")
-	f.StringToStringVar(&meta, "metadata", nil, "key=value metadata (repeatable)")
+	f.Var(&meta, "metadata", "metadata stored with the message (repeatable)")
 	f.StringVar(&req.IdempotencyKey, "idempotency-key", "", "Idempotency-Key: the same key sends one message however often it is repeated (default: a new one)")
 	cf.bind(cmd)
 	return cmd

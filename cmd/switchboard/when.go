@@ -73,3 +73,21 @@ func (w *whenFlag) Set(s string) error {
 	w.t, w.raw = t.UTC(), s
 	return nil
 }
+
+// kvFlag is a repeatable NAME=VALUE flag. Unlike pflag's stringToString it does not split on
+// commas, so a value may hold one (--var address="Calle Olmo 12, Monterrey").
+type kvFlag map[string]string
+
+func (f *kvFlag) String() string { return "" }
+func (f *kvFlag) Type() string   { return "NAME=VALUE" }
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want NAME=VALUE", s)
+	}
+	if *f == nil {
+		*f = map[string]string{}
+	}
+	(*f)[k] = v
+	return nil
+}
