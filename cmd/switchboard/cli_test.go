@@ -85,7 +85,7 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 	args := []string{"send", "--to", "+14155550100", "--template", "job_assigned", "--locale", "es", "--channel", "sms",
 		"--var", "job_id=J-1", "--var", "service=Caldera", "--var", "address=Calle Olmo 12, Monterrey", "--var", "date=2026-03-05",
 		"--var", "time=14:30", "--var", "link=https://app.example.com/jobs/J-1",
-		"--send-at", "2h", "--metadata", "job=J-1", "--json"}
+		"--send-at", "2h", "--metadata", "job=J-1", "--metadata", "query=status=failed, to=+1415", "--json"}
 	out, errOut, code := sb(t, env, args...)
 	if code != 0 {
 		t.Fatalf("send: exit %d: %s", code, errOut)
@@ -95,7 +95,7 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.Template != "job_assigned" || !strings.HasPrefix(m.Body, "Nuevo trabajo J-1") || m.Channel != switchboard.ChannelSMS ||
-		m.Metadata["job"] != "J-1" || m.Status != switchboard.StatusScheduled || m.SendAt == nil ||
+		m.Metadata["job"] != "J-1" || m.Metadata["query"] != "status=failed, to=+1415" || len(m.Metadata) != 2 || m.Status != switchboard.StatusScheduled || m.SendAt == nil ||
 		m.SendAt.Before(time.Now().Add(110*time.Minute)) || m.SendAt.After(time.Now().Add(2*time.Hour)) {
 		t.Fatalf("sent %+v", m)
 	}
@@ -120,7 +120,7 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("messages get: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{`Channel +sms\n`, `Template +job_assigned v1\n`, `Body +Nuevo trabajo J-1: Caldera en Calle Olmo 12, Monterrey`, `Metadata +job=J-1\n`, `Send at +\S+\n`} {
+	for _, want := range []string{`Channel +sms\n`, `Template +job_assigned v1\n`, `Body +Nuevo trabajo J-1: Caldera en Calle Olmo 12, Monterrey`, `Metadata +job=J-1, query=status=failed, to=\+1415\n`, `Send at +\S+\n`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("messages get lacks %q:\n%s", want, out)
 		}
