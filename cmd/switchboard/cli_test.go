@@ -135,8 +135,10 @@ func TestSendTemplateAndShowIt(t *testing.T) {
 		t.Errorf("messages list --until 1h (an hour ago) lists %s, created now:\n%s", m.ID, out)
 	}
 
-	if _, errOut, code = sb(t, env, "consent", "set", "+14155550120", "--state", "opted_out", "--scope", "*"); code != 0 {
-		t.Fatal(errOut)
+	out, errOut, code = sb(t, env, "consent", "set", "+14155550120", "--state", "opted_out", "--scope", "*", "--json")
+	var rec switchboard.ConsentRecord
+	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec.State != switchboard.ConsentOptedOut {
+		t.Fatalf("consent set --json: exit %d %q %s", code, out, errOut)
 	}
 	out, _, _ = sb(t, env, "consent", "get", "+14155550120")
 	if !regexp.MustCompile(`Current:\nSCOPE +STATE +SINCE +SOURCE\n\* +opted_out +\S+ +api`).MatchString(out) {

@@ -77,6 +77,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if setFlags.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s in scope %s\n", r.Phone, r.State, r.Scope)
 			return nil
 		},
@@ -103,6 +106,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if clearFlags.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s cleared in scope %s\n", r.Phone, r.Scope)
 			return nil
 		},
@@ -127,6 +133,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			n, err := c.ImportConsent(cmd.Context(), raw)
 			if err != nil {
 				return err
+			}
+			if importFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]int{"imported": n})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "imported %d record(s)\n", n)
 			return nil

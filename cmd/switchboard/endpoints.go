@@ -118,6 +118,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 			if err := c.DeleteEndpoint(cmd.Context(), args[0]); err != nil {
 				return err
 			}
+			if deleteFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[0]})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", args[0])
 			return nil
 		},
@@ -200,6 +203,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 			n, err := c.ReplayDeadLetters(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if replayFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]int{"replayed": n})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d dead letter(s) of %s replayed\n", n, args[0])
 			return nil

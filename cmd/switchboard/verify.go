@@ -116,6 +116,9 @@ func newVerifyCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cancelFlags.json {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", v.ID, v.Status)
 			return nil
 		},
