@@ -28,7 +28,7 @@ func newCallsCmd(getenv env) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.Flow == "" {
-				return usageErrorf("--flow is required: the flow to run (see 'switchboard flows lint' for the server's flows)")
+				return usageErrorf("--flow is required: the name of a flow in the server's SWITCHBOARD_FLOWS_DIR, e.g. --flow appointment_confirmation")
 			}
 			c, err := createFlags.client(getenv)
 			if err != nil {

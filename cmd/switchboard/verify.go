@@ -150,6 +150,9 @@ func newVerifyCmd(getenv env) *cobra.Command {
 			for _, r := range p.Refusals {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, fmtTime(r.At), r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
 			}
+			if len(p.Refusals) == 0 {
+				fmt.Fprintln(tw, "(no refusals)")
+			}
 			return tw.Flush()
 		},
 	}
