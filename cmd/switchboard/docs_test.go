@@ -143,13 +143,14 @@ func codeRoutes(t *testing.T) (all map[string]bool, mustDocument []string) {
 // cliTree is every command path ("messages get") with its flags.
 func cliTree() (paths []string, cmds map[string]*cobra.Command, flags map[string]bool) {
 	root := newRoot(io.Discard, io.Discard, func(string) string { return "" })
+	root.InitDefaultCompletionCmd() // cobra adds it when a command line runs
 	cmds, flags = map[string]*cobra.Command{}, map[string]bool{"help": true}
 	var walk func(c *cobra.Command, prefix string)
 	walk = func(c *cobra.Command, prefix string) {
 		c.Flags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
 		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
 		for _, sub := range c.Commands() {
-			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+			if sub.Hidden || sub.Name() == "help" {
 				continue
 			}
 			p := strings.TrimSpace(prefix + " " + sub.Name())
