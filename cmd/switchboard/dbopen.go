@@ -40,7 +40,7 @@ func openServerStore(ctx context.Context, flags *pflag.FlagSet, getenv env, what
 		return &codedError{exit: exitNotFound, code: "database_not_found", err: fmt.Errorf("%s: %s (database %s, from %s). "+
 			"%s works on the server's database and does not create one: run it where 'switchboard serve' runs, or name the server's "+
 			"database with --database-url or SWITCHBOARD_DATABASE_URL, or its config file with --config or SWITCHBOARD_CONFIG",
-			what, why, dbURL, source, what)}
+			what, why, redactURL(dbURL), source, what)}
 	}
 	switch engine {
 	case "sqlite":

@@ -41,8 +41,8 @@ type env func(string) string
 
 func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "switchboard",
-		Short:         "Switchboard: a self-hosted communications gateway in front of Twilio",
+		Use:   "switchboard",
+		Short: "Switchboard: a self-hosted communications gateway in front of Twilio",
 		Long: `Switchboard: a self-hosted communications gateway in front of Twilio.
 
 Start a node with 'switchboard serve' (SQLite under ./data, the built-in Twilio simulator, nothing
