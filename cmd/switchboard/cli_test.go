@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
 )
 
 // sb runs one command line in-process as main does and returns stdout, stderr and the exit code.
@@ -445,4 +448,27 @@ func FuzzParseWhen(f *testing.F) {
 			t.Fatalf("%q: %v ago is after %v from now", s, a, b)
 		}
 	})
+}
+
+// TestKeysRefuseEmptyPostgres: next to a PostgreSQL database without Switchboard's schema, keys
+// refuses instead of creating the schema and a key no server knows.
+func TestKeysRefuseEmptyPostgres(t *testing.T) {
+	t.Parallel()
+	pgURL, _ := postgres.TestURL(t)
+	env := map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "create", "--name", "x"}} {
+		r := runBin(t, t.TempDir(), env, args...)
+		if r.code != exitNotFound || !strings.Contains(r.stderr, "no Switchboard schema") || !strings.Contains(r.stderr, "SWITCHBOARD_DATABASE_URL") {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var reg *string
+	if err := conn.QueryRow(t.Context(), "SELECT to_regclass('api_keys')::text").Scan(&reg); err != nil || reg != nil {
+		t.Fatalf("api_keys after the refusals: %v %v", reg, err)
+	}
 }
