@@ -167,7 +167,7 @@ the message's ID and status; follow it with 'switchboard messages get ID' or 'sw
 	f.StringVar(&channel, "channel", "", "sms, mms or whatsapp (default sms, or the template's)")
 	f.StringVar(&category, "category", "", "transactional, marketing or otp (default transactional, or the template's)")
 	f.StringSliceVar(&req.MediaURLs, "media-url", nil, "https media URL (repeatable)")
-	f.StringVar(&sendAt, "send-at", "", "`TIME`: send later: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
+	f.StringVar(&sendAt, "send-at", "", "send later, at `TIME`: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
 	f.DurationVar(&req.Validity, "validity", 0, "give up if not sent within this long, e.g. 2h (default: the server's default_validity)")
 	f.StringVar(&req.Timezone, "timezone", "", "the recipient's IANA time zone for quiet hours, e.g. America/New_York")
 	f.StringVar(&fallback, "fallback", "", "WhatsApp only: sms sends the text by SMS when WhatsApp fails")
