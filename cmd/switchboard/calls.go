@@ -205,7 +205,7 @@ sensitive. It exits 1 when it finds anything.`,
 				dir = args[0]
 			}
 			if dir == "" {
-				return fmt.Errorf("name the flows directory, or set SWITCHBOARD_FLOWS_DIR")
+				return usageErrorf("name the flows directory (switchboard flows lint DIR), or set SWITCHBOARD_FLOWS_DIR")
 			}
 			out := cmd.OutOrStdout()
 			c, loadErr := voice.Load(dir)

@@ -333,9 +333,10 @@ func TestDatabaseCommandsRefuseToCreate(t *testing.T) {
 	if r := runBin(t, elsewhere, env, "migrate"); r.code != 0 {
 		t.Fatalf("migrate: %d %s", r.code, r.stderr)
 	}
-	r := runBin(t, elsewhere, env, "keys", "create", "--name", "billing")
-	if r.code != 0 {
-		t.Fatalf("keys create: %d %s", r.code, r.stderr)
+	r := runBin(t, elsewhere, env, "keys", "create", "--name", "billing", "--json")
+	var created struct{ ID, Name, Secret string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &created) != nil || !strings.HasPrefix(created.Secret, "sb_") || created.Name != "billing" {
+		t.Fatalf("keys create --json: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	if l := runBin(t, t.TempDir(), env, "keys", "list"); !strings.Contains(l.stdout, "billing") {
 		t.Fatalf("keys list with the config file from another directory: %d %s %s", l.code, l.stdout, l.stderr)

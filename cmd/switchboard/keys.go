@@ -20,7 +20,12 @@ They find the database as serve does (--database-url, SWITCHBOARD_DATABASE_URL, 
 named by --config or SWITCHBOARD_CONFIG, else sqlite:<data_dir>/switchboard.db) and refuse to
 create one: run them where serve runs, or point them at its database or config file.`,
 	}
-	var name string
+	var (
+		name     string
+		jsonOut  bool
+		listJSON bool
+		revJSON  bool
+	)
 	create := &cobra.Command{
 		Use:   "create --name NAME",
 		Short: "Create an API key; its secret is printed once, as the last line",
@@ -39,12 +44,16 @@ create one: run them where serve runs, or point them at its database or config f
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if jsonOut {
+				return printJSON(out, map[string]any{"id": key.ID, "name": key.Name, "created_at": key.CreatedAt, "secret": secret})
+			}
 			fmt.Fprintf(out, "created API key %s (%s); keep the secret, it is not shown again:\n", key.ID, key.Name)
 			fmt.Fprintln(out, secret)
 			return nil
 		},
 	}
-	create.Flags().StringVar(&name, "name", "", "a name for the key, e.g. the application using it")
+	create.Flags().StringVar(&name, "name", "", "a name for the key, e.g. the application using it (required)")
+	create.Flags().BoolVar(&jsonOut, "json", false, "print the key as JSON, its secret included")
 	bindStoreFlags(create.Flags())
 
 	list := &cobra.Command{
@@ -60,6 +69,13 @@ create one: run them where serve runs, or point them at its database or config f
 			ks, err := store.ListAPIKeys(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if listJSON {
+				out := make([]map[string]any, 0, len(ks))
+				for _, k := range ks {
+					out = append(out, map[string]any{"id": k.ID, "name": k.Name, "created_at": k.CreatedAt, "last_used_at": k.LastUsedAt, "revoked_at": k.RevokedAt})
+				}
+				return printJSON(cmd.OutOrStdout(), map[string]any{"keys": out})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
@@ -77,6 +93,7 @@ create one: run them where serve runs, or point them at its database or config f
 		},
 	}
 	bindStoreFlags(list.Flags())
+	list.Flags().BoolVar(&listJSON, "json", false, "print JSON (never the secrets: they are not stored)")
 
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
@@ -91,11 +108,15 @@ create one: run them where serve runs, or point them at its database or config f
 			if err := store.RevokeAPIKey(cmd.Context(), args[0], time.Now().UTC()); err != nil {
 				return err
 			}
+			if revJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"revoked": args[0]})
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "revoked", args[0])
 			return nil
 		},
 	}
 	bindStoreFlags(revoke.Flags())
+	revoke.Flags().BoolVar(&revJSON, "json", false, "print JSON")
 	keys.AddCommand(create, list, revoke)
 	return keys
 }
