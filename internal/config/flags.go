@@ -43,8 +43,8 @@ func kindOf(s setting) kind {
 	switch {
 	case s.def == "true" || s.def == "false":
 		return kindBool
-	case s.def == "":
-		return kindString
+	case s.def == "" || s.def == "0":
+		return kindString // "0" fits an int, a float and a duration: name the kind in kinds
 	}
 	if _, err := strconv.Atoi(s.def); err == nil {
 		return kindInt
