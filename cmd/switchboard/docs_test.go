@@ -434,6 +434,18 @@ func TestDocsTruth(t *testing.T) {
 		}
 	}
 
+	// The exit codes (exit.go) are the README's table.
+	_, table, _ := strings.Cut(readme.text, "**Exit codes.**")
+	table, _, _ = strings.Cut(table, "\n\n## ")
+	var codes []int
+	for _, m := range regexp.MustCompile(`(?m)^\| (\d+) \|`).FindAllStringSubmatch(table, -1) {
+		n, _ := strconv.Atoi(m[1])
+		codes = append(codes, n)
+	}
+	if want := []int{exitOK, exitFailure, exitUsage, exitNotFound, exitRefused, exitUnreachable, exitUnauthorized}; !slices.Equal(codes, want) {
+		bad("the README's exit codes are %v, the code's %v", codes, want)
+	}
+
 	sort.Strings(problems)
 	for _, p := range slices.Compact(problems) {
 		t.Error(p)
