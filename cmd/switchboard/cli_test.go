@@ -276,6 +276,11 @@ func TestClientURLFromAddr(t *testing.T) {
 			t.Errorf("unreachable error lacks %q: %s", want, errOut)
 		}
 	}
+	// top reads the same address, and says the same when nothing answers.
+	_, errOut, code = sb(t, map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:1"}, "top", "--once", "--interval", "10ms")
+	if code != exitUnreachable || !strings.Contains(errOut, "http://127.0.0.1:1/metrics") || !strings.Contains(errOut, "SWITCHBOARD_ADDR") {
+		t.Errorf("top: exit %d: %s", code, errOut)
+	}
 }
 
 // TestDevKeyFromConfiguredDataDir: the development key is read from the data_dir serve uses.

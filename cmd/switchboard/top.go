@@ -35,15 +35,16 @@ func newTopCmd(getenv env) *cobra.Command {
 			if interval <= 0 {
 				return errors.New("--interval must be positive, such as 2s")
 			}
-			u := metricsURL
+			u, source := metricsURL, "--metrics-url"
 			if u == "" {
-				b, _, _, err := serverURL(base, getenv)
+				b, src, _, err := serverURL(base, getenv)
 				if err != nil {
 					return err
 				}
-				u = b + "/metrics"
+				u, source = b+"/metrics", src
 			}
-			return runTop(cmd.Context(), cmd.OutOrStdout(), u, interval, once)
+			hc := &http.Client{Timeout: 10 * time.Second, Transport: &unreachableTransport{base: u, source: source, next: http.DefaultTransport}}
+			return runTop(cmd.Context(), cmd.OutOrStdout(), hc, u, interval, once)
 		},
 	}
 	f := cmd.Flags()
@@ -54,8 +55,7 @@ func newTopCmd(getenv env) *cobra.Command {
 	return cmd
 }
 
-func runTop(ctx context.Context, w io.Writer, url string, interval time.Duration, once bool) error {
-	hc := &http.Client{Timeout: 10 * time.Second}
+func runTop(ctx context.Context, w io.Writer, hc *http.Client, url string, interval time.Duration, once bool) error {
 	prev, err := scrapeMetrics(ctx, hc, url)
 	if err != nil {
 		return err
