@@ -265,7 +265,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 	lf.Var(&since, "since", "created at or after: "+whenHelp)
 	lf.Var(&until, "until", "created before: "+whenHelp)
 	lf.StringVar(&opts.Cursor, "cursor", "", "continue a listing")
-	lf.IntVar(&opts.Limit, "limit", 0, "page size")
+	lf.IntVar(&opts.Limit, "limit", 0, "page size, 1 to 500 (default: the server's, 50)")
 	lf.BoolVar(&all, "all", false, "follow every page")
 	listFlags.bind(list)
 
