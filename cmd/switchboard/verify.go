@@ -67,7 +67,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (check %d of %d)\n", r.ID, r.Status, r.Checks, r.MaxChecks)
 			}
 			if !r.Valid {
-				return &codedError{exit: exitFailure, code: "not_approved", err: fmt.Errorf("the code was not approved (status %s)", r.Status)}
+				return &codedError{exit: exitFailure, code: "not_approved", err: fmt.Errorf("the code does not match (the verification is %s)", r.Status)}
 			}
 			return nil
 		},
