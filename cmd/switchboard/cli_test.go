@@ -384,6 +384,9 @@ func TestCommandsShowOnlyTheirFlags(t *testing.T) {
 	if _, errOut, code := sb(t, nil, "serve", "--twilio-auth-token", "secret"); code != exitUsage {
 		t.Errorf("serve --twilio-auth-token: exit %d, want %d: %s", code, exitUsage, errOut)
 	}
+	if _, errOut, code := sb(t, map[string]string{"SWITCHBOARD_PROVIDER": "nexmo"}, "serve"); code != exitUsage || !strings.Contains(errOut, "SWITCHBOARD_PROVIDER") {
+		t.Errorf("serve with a bad setting: exit %d, want %d: %s", code, exitUsage, errOut)
+	}
 }
 
 type result struct {
