@@ -22,8 +22,8 @@ const (
 	// exitFailure is any failure without a code of its own: a server error, a local I/O error, a
 	// check that found problems (lint, a code that does not match).
 	exitFailure = 1
-	// exitUsage: the command line is wrong (unknown command or flag, missing or bad argument), or
-	// the server refused the request as invalid (400, 413, 415).
+	// exitUsage: the command line is wrong (unknown command or flag, missing or bad argument), a
+	// setting serve refuses, or the server refused the request as invalid (400, 413, 415).
 	exitUsage = 2
 	// exitNotFound: the server has no such thing (404).
 	exitNotFound = 3
