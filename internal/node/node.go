@@ -176,6 +176,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
+	n.metrics.SetErrorClasses(twilio.ErrorClass)
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
 	n.wa = n.newWhatsApp()
