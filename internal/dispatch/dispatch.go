@@ -15,6 +15,8 @@ package dispatch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +44,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	// ReconcileDelay is the wait after an ambiguous attempt before asking the provider about it.
 	ReconcileDelay time.Duration
+	// ReviewRecheck is how long a message parked for review (reconciliation could not tell
+	// whether its attempt reached the provider) waits before it is reconciled again.
+	ReviewRecheck time.Duration
 	// StatusPollAfter is how long a handed-over message may go without news before its status
 	// is fetched from the provider (callbacks get lost).
 	StatusPollAfter time.Duration
@@ -82,6 +87,9 @@ type Observer interface {
 	// GateWait is how long a provider call waited at its sender's call-point Gate after its
 	// attempt was recorded: nonzero only when the steps between grant and call bunched calls.
 	GateWait(sender string, d time.Duration)
+	// NeedsReview counts messages parked because reconciliation could not tell whether an
+	// attempt reached the provider.
+	NeedsReview()
 }
 
 type nopObserver struct{}
@@ -91,6 +99,7 @@ func (nopObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
 func (nopObserver) Retry(string)                                             {}
 func (nopObserver) RateLimitWait(string, time.Duration)                      {}
 func (nopObserver) GateWait(string, time.Duration)                           {}
+func (nopObserver) NeedsReview()                                             {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
@@ -143,6 +152,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.ReconcileDelay <= 0 {
 		cfg.ReconcileDelay = 5 * time.Second
+	}
+	if cfg.ReviewRecheck <= 0 {
+		cfg.ReviewRecheck = 15 * time.Minute
 	}
 	if cfg.StatusPollAfter <= 0 {
 		cfg.StatusPollAfter = 10 * time.Minute
@@ -725,15 +737,20 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 // is the message, cleared to be sent.
 func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *Ticket) (resolved bool, next *switchboard.Message, err error) {
 	now := d.cfg.Clock()
-	since := m.CreatedAt
-	if m.AttemptStartedAt != nil {
-		since = *m.AttemptStartedAt
-	}
+	// The window is bounded by the message's creation, widened by ReconcileWindow, never by the
+	// attempt's time: the provider compares it with its own clock, and a node whose clock runs
+	// ahead would otherwise look past the very message it sent and send it again.
+	since := m.CreatedAt.Add(-reconcileWindow)
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
 	cancel()
-	tk.Done(ferr)
-	if ferr != nil {
+	incomplete := ferr != nil && switchboard.ErrorCodeOf(ferr) == switchboard.CodeFindIncomplete
+	if incomplete {
+		tk.Done(nil) // the provider answered
+	} else {
+		tk.Done(ferr)
+	}
+	if ferr != nil && !incomplete {
 		later := now.Add(d.cfg.ReconcileDelay)
 		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 			ID: m.ID, LeaseOwner: d.cfg.Owner, NextAttemptAt: &later, ReleaseLease: true, At: now,
@@ -748,8 +765,11 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	// a WhatsApp message that may have gone as a template matches any message of the pair that
 	// no other message owns.
 	template := m.WhatsApp != nil && m.WhatsApp.ContentSID != ""
+	if !template && m.Body == "" && m.BodySHA256 == "" && len(m.MediaURLs) == 0 {
+		return d.park(ctx, m, now, "its body is gone (redacted) and no digest of it was kept, so the provider's messages cannot be compared with it")
+	}
 	for _, pm := range found {
-		if pm.Body != m.Body && !template {
+		if !template && !sameContent(m, pm) {
 			continue
 		}
 		other, err := d.cfg.Store.GetMessageByProviderSID(ctx, pm.SID)
@@ -774,6 +794,9 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		d.cfg.Logger.Info("reconciled: attempt had reached the provider", "message_id", m.ID, "provider_sid", pm.SID)
 		return true, nil, err
 	}
+	if incomplete {
+		return d.park(ctx, m, now, fmt.Sprintf("the provider's list of messages from this sender to this recipient was cut short (%s), so the attempt may be in the part not listed", switchboard.ErrorMessage(ferr)))
+	}
 	notInFlight := false
 	next, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 		ID: m.ID, LeaseOwner: d.cfg.Owner, AttemptInFlight: &notInFlight, At: now,
@@ -790,6 +813,49 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	}
 	d.cfg.Logger.Info("reconciled: attempt had not reached the provider", "message_id", m.ID)
 	return false, next, nil
+}
+
+// reconcileWindow is how far before a message's creation reconciliation looks for it at the
+// provider. A message cannot reach the provider before it was accepted, so only a difference
+// between the clock that stamped its creation and the provider's clock can put it earlier; an
+// hour is far beyond any difference a node tolerates (see clock_skew_max), and the window only
+// widens the search — candidates still have to match the message's content and belong to no
+// other message.
+const reconcileWindow = time.Hour
+
+// sameContent reports whether a provider message carries m's body: the body itself, or, when
+// retention has removed it, its SHA-256 digest.
+func sameContent(m *switchboard.Message, pm *switchboard.ProviderMessage) bool {
+	if m.Body != "" || m.BodySHA256 == "" {
+		return pm.Body == m.Body
+	}
+	sum := sha256.Sum256([]byte(pm.Body))
+	return hex.EncodeToString(sum[:]) == m.BodySHA256
+}
+
+// park leaves a message whose last attempt may or may not have reached the provider as it is,
+// attempt in flight, and does not send it again: a "needs_review" event and the message's
+// error_message say why. A status callback naming the message (its callback URL carries its
+// ID) adopts the provider's message whenever it arrives; otherwise it is reconciled again after
+// ReviewRecheck, and sent again only on a certain "not there". Its status stays what it was
+// (queued or scheduled): no status says "maybe sent", and statuses never move backwards.
+func (d *Dispatcher) park(ctx context.Context, m *switchboard.Message, now time.Time, why string) (bool, *switchboard.Message, error) {
+	later := now.Add(d.cfg.ReviewRecheck)
+	reason := "needs review: it is not known whether the last attempt reached the provider: " + why +
+		"; it is not sent again unless a later check shows it is not there"
+	_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner, NextAttemptAt: &later, ReleaseLease: true, ErrorMessage: &reason, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventNeedsReview, Actor: d.actor(), At: now,
+			Detail: fmt.Sprintf("%s; checked again at %s", reason, later.Format(time.RFC3339)),
+		}},
+	})
+	if err != nil && switchboard.IsKind(err, switchboard.ECONFLICT) {
+		return true, nil, nil
+	}
+	d.cfg.Logger.Warn("message needs review: attempt outcome unknown, not resent", "message_id", m.ID)
+	d.cfg.Observer.NeedsReview()
+	return true, nil, err
 }
 
 // pollStale fetches the provider's status of messages that were handed over but have heard

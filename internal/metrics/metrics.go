@@ -39,6 +39,7 @@ type Metrics struct {
 	deliveryOutcomes *prometheus.GaugeVec
 	circuit          circuitMetrics
 	verify           verifyMetrics
+	health           healthMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -95,6 +96,7 @@ func New() *Metrics {
 	}
 	m.circuit = newCircuitMetrics(f)
 	m.registerVerify()
+	m.health = newHealthMetrics(f)
 	return m
 }
 

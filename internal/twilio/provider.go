@@ -300,8 +300,13 @@ func (p *Provider) Fetch(ctx context.Context, sid string) (*switchboard.Provider
 
 // Find implements switchboard.Provider: the messages from q.From to q.To created at or after
 // q.Since (less a minute of clock slack), for reconciling an attempt whose outcome is unknown.
-// At most MaxFind messages are returned. When q.From is a Messaging Service SID, messages are
-// matched on their messaging_service_sid, since their From is the number the service chose.
+// q.Since is compared with Twilio's date_created, on Twilio's clock: callers pass a bound that no
+// clock difference can cross (the dispatcher: the message's creation less an hour), never the
+// attempt's own time. At most MaxFind messages are returned; when Twilio lists that many, the
+// ones found come with an EUNAVAILABLE error coded switchboard.CodeFindIncomplete, since the
+// list may have stopped before the message looked for. When q.From is a Messaging Service SID,
+// messages are matched on their messaging_service_sid, since their From is the number the
+// service chose.
 //
 // Twilio filters lists only by the day of date_sent, so the query asks for that day onwards and
 // the exact bound is applied here on date_created.
@@ -342,7 +347,8 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 			slog.Int("code", pe.Code), slog.String("reason", reason(pe)))
 		return nil, pe
 	}
-	if len(list) >= MaxFind {
+	truncated := len(list) >= MaxFind
+	if truncated {
 		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio find truncated", slog.Int("limit", MaxFind),
 			slog.String("to", content.MaskPhone(q.To)), slog.String("from", content.MaskPhone(q.From)))
 	}
@@ -359,6 +365,12 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 			continue
 		}
 		out = append(out, pm)
+	}
+	if truncated {
+		// The list may end before the message looked for: what was found is returned, but
+		// "not found" cannot be concluded from it.
+		return out, switchboard.Errorf(switchboard.EUNAVAILABLE, switchboard.CodeFindIncomplete,
+			"the provider listed at least %d messages for this pair; the list may not hold the one looked for", MaxFind)
 	}
 	return out, nil
 }
