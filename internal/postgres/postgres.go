@@ -57,6 +57,8 @@ func Migrations() ([]migrate.Migration, error) {
 // of processes, may share one database.
 type DB struct {
 	pool *pgxpool.Pool
+	// callerClock: Reserve compares the callers' times instead of the database's (tests).
+	callerClock bool
 }
 
 var _ switchboard.Store = (*DB)(nil)
@@ -65,8 +67,17 @@ var _ switchboard.Store = (*DB)(nil)
 type Option func(*options)
 
 type options struct {
-	migrate  bool
-	maxConns int32
+	migrate     bool
+	maxConns    int32
+	callerClock bool
+}
+
+// WithCallerClock makes the shared rate bucket (Reserve) run on the times its callers pass
+// instead of the database's clock: for tests that drive it with a virtual clock. Production
+// leaves the bucket on the database's clock, so that a node whose clock is off can neither push
+// it into the future (stalling every node) nor draw on it early.
+func WithCallerClock() Option {
+	return func(o *options) { o.callerClock = true }
 }
 
 // WithoutMigrate opens the store without applying pending migrations, for deployments that run
@@ -104,7 +115,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, callerClock: o.callerClock}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -187,6 +198,16 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
+}
+
+// Now reads the database's clock (clock_timestamp()): the reference every node of a cluster
+// corrects its clock to (see internal/clocksync).
+func (db *DB) Now(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&t); err != nil {
+		return time.Time{}, wrap("clock", err)
+	}
+	return t.UTC(), nil
 }
 
 // Close closes the connection pool, waiting for connections in use to be returned.
