@@ -55,6 +55,9 @@ type Config struct {
 	Calls *voice.Service
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp *whatsapp.Service
+	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
+	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).
+	Health func(ctx context.Context) (map[string]any, error)
 }
 
 // Observer receives the API's measurements.
@@ -152,9 +155,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.cfg.Logger.Error("readyz: store ping failed", "err", err)
+		if switchboard.IsKind(err, switchboard.EUNAVAILABLE) {
+			return err // a stable code of its own, e.g. disk_full
+		}
 		return switchboard.Errorf(switchboard.EUNAVAILABLE, "store_unavailable", "the store does not answer")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.Health != nil {
+		info, err := s.cfg.Health(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range info {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

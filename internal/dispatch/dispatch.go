@@ -68,6 +68,10 @@ type Config struct {
 	Prepare func(ctx context.Context, m *switchboard.Message) (*Prepared, error)
 	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
+	// Pause, when set, is asked before every claim whether this node must not dispatch now (its
+	// clock is too far off the cluster's): a non-empty reason stops claiming until it is empty
+	// again. Work already claimed finishes; nothing is lost, other nodes take the rest.
+	Pause func() string
 	// Observer receives measurements (metrics); nil observes nothing.
 	Observer Observer
 	Clock    switchboard.Clock
@@ -134,6 +138,9 @@ type Dispatcher struct {
 
 	breaker       *Breaker
 	circuitEvents chan CircuitChange
+
+	pausedMu sync.Mutex
+	pausedBy string // the reason dispatching is paused, as last logged
 }
 
 // New returns a Dispatcher with defaults filled in.
@@ -236,7 +243,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // scan starts a drain loop for every sender with due work that has none running.
 func (d *Dispatcher) scan(ctx context.Context) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || d.paused() {
 		return
 	}
 	froms, err := d.cfg.Store.DueSenders(ctx, d.cfg.Clock())
@@ -266,6 +273,25 @@ func (d *Dispatcher) scan(ctx context.Context) {
 	}
 }
 
+// paused reports whether Pause stops dispatching now, logging when that changes.
+func (d *Dispatcher) paused() bool {
+	if d.cfg.Pause == nil {
+		return false
+	}
+	why := d.cfg.Pause()
+	d.pausedMu.Lock()
+	defer d.pausedMu.Unlock()
+	if why != d.pausedBy {
+		if why != "" {
+			d.cfg.Logger.Error("dispatching paused", "reason", why)
+		} else {
+			d.cfg.Logger.Info("dispatching resumed", "was", d.pausedBy)
+		}
+		d.pausedBy = why
+	}
+	return why != ""
+}
+
 // sender is the configuration of a sender. The senders are the configuration's, fixed for the
 // life of the process (a changed rate takes a restart); callers ask per message, not per process,
 // and the limiter and the gate take the Sender with each call.
@@ -293,7 +319,7 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 	for ctx.Err() == nil {
 		// While the provider's circuit is open nothing is claimed; then one message, the probe.
 		limit, ok := d.waitCircuit(ctx, batchSize(snd))
-		if !ok {
+		if !ok || d.paused() {
 			return
 		}
 		now := d.cfg.Clock()

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -61,6 +62,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives the provider's logs; nothing is logged when nil.
 	Logger *slog.Logger
+	// Clock is this node's own clock, against which the Date header of Twilio's answers gives
+	// Twilio's clock offset (ClockOffset); the system clock when nil.
+	Clock switchboard.Clock
 }
 
 // Provider sends messages through Twilio. It is safe for concurrent use.
@@ -71,6 +75,12 @@ type Provider struct {
 	timeout    time.Duration
 	transport  http.RoundTripper
 	log        *slog.Logger
+	clock      switchboard.Clock
+
+	// dateOffset is Twilio's clock minus ours (ns), from the last answer's Date header; dateSeen
+	// says whether one was read.
+	dateOffset atomic.Int64
+	dateSeen   atomic.Bool
 }
 
 var _ switchboard.Provider = (*Provider)(nil)
@@ -82,7 +92,10 @@ var alphanumeric = regexp.MustCompile(`^[a-zA-Z0-9]*$`)
 // New returns a Twilio provider after checking the configuration. Error messages name the setting
 // at fault and never contain a secret.
 func New(cfg Config) (*Provider, error) {
-	p := &Provider{accountSID: cfg.AccountSID, timeout: cfg.Timeout, log: cfg.Logger}
+	p := &Provider{accountSID: cfg.AccountSID, timeout: cfg.Timeout, log: cfg.Logger, clock: cfg.Clock}
+	if p.clock == nil {
+		p.clock = switchboard.SystemClock
+	}
 	if err := checkCredential("TWILIO_ACCOUNT_SID", cfg.AccountSID); err != nil {
 		return nil, err
 	}
@@ -164,7 +177,7 @@ func (p *Provider) api(ctx context.Context) (*openapi.ApiService, *callTrace) {
 	c := &client.Client{
 		Credentials: client.NewCredentials(p.username, p.password),
 		HTTPClient: &http.Client{
-			Transport: &callTransport{ctx: ctx, timeout: p.timeout, next: p.transport, trace: tr},
+			Transport: &callTransport{ctx: ctx, timeout: p.timeout, next: p.transport, trace: tr, clock: p.clock, date: p.observeDate},
 			// As twilio-go's default client: never follow a redirect.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -176,6 +189,26 @@ func (p *Provider) api(ctx context.Context) (*openapi.ApiService, *callTrace) {
 	// them; Switchboard's settings are its own, so where requests go never depends on them.
 	h.Edge, h.Region = "", ""
 	return openapi.NewApiService(h), tr
+}
+
+// observeDate records Twilio's clock offset from an answer's Date header (RFC 9110: the second
+// the answer was generated), read between sent and answered on our clock. The header has whole
+// seconds, so the estimate is its middle second against the middle of the round trip: known
+// within half a second plus half the round trip.
+func (p *Provider) observeDate(date string, sent, answered time.Time) {
+	d, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	mid := sent.Add(answered.Sub(sent) / 2)
+	p.dateOffset.Store(int64(d.Add(500 * time.Millisecond).Sub(mid)))
+	p.dateSeen.Store(true)
+}
+
+// ClockOffset is Twilio's clock minus this node's, from the Date header of the last answer, and
+// whether any answer carried one.
+func (p *Provider) ClockOffset() (time.Duration, bool) {
+	return time.Duration(p.dateOffset.Load()), p.dateSeen.Load()
 }
 
 // isMessagingServiceSID tells a Messaging Service SID ("MG" and 32 more characters, hex digits at

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/clocksync"
+)
+
+// clockEvery is how often a node measures its clock's offsets to the database and the provider.
+const clockEvery = 15 * time.Second
+
+// clockReference is a store that can read the database's clock (PostgreSQL).
+type clockReference interface {
+	Now(ctx context.Context) (time.Time, error)
+}
+
+// openClock makes the node's clock the cluster's when the store has a clock of its own
+// (PostgreSQL): the node's clock corrected to the database's, measured now and then every
+// clockEvery. Every time the node writes or compares — leases, due times, schedules, timelines,
+// acceptance — is then on the database's time scale whatever the node's own clock says. SQLite
+// has one process: its node's clock is the database's.
+func (n *Node) openClock(ctx context.Context) {
+	ref, ok := n.store.(clockReference)
+	if !ok {
+		return
+	}
+	n.csync = clocksync.New(n.clock, ref.Now)
+	m, err := n.csync.Measure(ctx)
+	if err != nil {
+		n.logger.Warn("could not read the database's clock; using this node's until it can", "err", err)
+	} else if m.Offset.Abs() > n.cfg.ClockSkewWarn {
+		n.logger.Warn("this node's clock is off the database's; correcting to the database's (fix NTP on this host)",
+			"offset", m.Offset.Round(time.Millisecond), "warn_above", n.cfg.ClockSkewWarn, "max", n.cfg.ClockSkewMax)
+	}
+	n.clock = n.csync.Now
+}
+
+// clockLoop measures the offsets every clockEvery until ctx ends, exports them and warns about
+// them.
+func (n *Node) clockLoop(ctx context.Context) {
+	n.reportClock()
+	t := time.NewTicker(clockEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.csync != nil {
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := n.csync.Measure(mctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				n.logger.Warn("measuring the clock offset to the database", "err", err)
+			}
+		}
+		n.reportClock()
+	}
+}
+
+// reportClock exports the last offsets and warns about those above clock_skew_warn.
+func (n *Node) reportClock() {
+	if n.csync != nil {
+		if m, ok := n.csync.Last(); ok && m.Err == nil {
+			n.metrics.ClockOffset("database", m.Offset)
+			if m.Offset.Abs() > n.cfg.ClockSkewWarn {
+				n.logger.Warn("clock skew: this node's clock is off the database's", "offset", m.Offset.Round(time.Millisecond),
+					"warn_above", n.cfg.ClockSkewWarn, "max", n.cfg.ClockSkewMax)
+			}
+		}
+	}
+	if off, ok := n.provider.ClockOffset(); ok {
+		n.metrics.ClockOffset("provider", off)
+		if off.Abs() > n.cfg.ClockSkewWarn+time.Second { // the Date header has whole seconds
+			n.logger.Warn("clock skew: this node's clock is off the provider's (Date header)", "offset", off.Round(time.Second),
+				"warn_above", n.cfg.ClockSkewWarn)
+		}
+	}
+}
+
+// clockPause is the dispatcher's Pause: a node whose clock is more than clock_skew_max off the
+// database's stops dispatching. Its times are corrected, but an offset that large means the
+// host's time keeping is broken (and the correction is only as good as its last measurement).
+func (n *Node) clockPause() string {
+	if n.csync == nil {
+		return ""
+	}
+	if _, ok := n.csync.Last(); !ok {
+		return ""
+	}
+	if off := n.csync.Offset(); off.Abs() > n.cfg.ClockSkewMax {
+		return fmt.Sprintf("this node's clock is %s off the database's, more than clock_skew_max (%s); fix its time keeping (NTP)",
+			off.Round(time.Millisecond), n.cfg.ClockSkewMax)
+	}
+	return ""
+}
+
+// health is /readyz's view of the node beyond its store: the clock offsets, and an error while
+// the node's clock is too far off to dispatch.
+func (n *Node) health(context.Context) (map[string]any, error) {
+	clock := map[string]any{}
+	if n.csync != nil {
+		clock["database_offset_ms"] = n.csync.Offset().Milliseconds()
+	}
+	if off, ok := n.provider.ClockOffset(); ok {
+		clock["provider_offset_ms"] = off.Milliseconds()
+	}
+	info := map[string]any{"clock": clock}
+	if why := n.clockPause(); why != "" {
+		return nil, switchboard.Errorf(switchboard.EUNAVAILABLE, "clock_skew", "%s", why)
+	}
+	return info, nil
+}
