@@ -199,3 +199,81 @@ func TestReconcileUncertainParks(t *testing.T) {
 		t.Fatalf("parked without a reason or due again at once: %q, next %s", m.ErrorMessage, m.NextAttemptAt)
 	}
 }
+
+// claimCounter counts claims.
+type claimCounter struct {
+	switchboard.Store
+	mu     sync.Mutex
+	claims int
+}
+
+func (s *claimCounter) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
+	s.mu.Lock()
+	s.claims++
+	s.mu.Unlock()
+	return s.Store.ClaimMessages(ctx, p)
+}
+
+// TestPauseStopsClaiming: while Pause gives a reason (the node's clock is too far off), the
+// dispatcher claims nothing, through many scans; once it gives none, the message goes.
+func TestPauseStopsClaiming(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pause.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	m := &switchboard.Message{
+		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS,
+		Category: switchboard.CategoryTransactional, To: "+14155550123", From: "+15005550006", Body: "hello",
+		BodyLength: 5, Segments: 1, Encoding: switchboard.EncodingGSM7, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	if _, _, err := db.CreateMessage(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		asked  int
+		reason = "clock off"
+	)
+	store := &claimCounter{Store: db}
+	prov := &callTimes{sent: map[string]int{}}
+	d := New(Config{
+		Store: store, Provider: prov, PollInterval: time.Millisecond,
+		Senders: []switchboard.Sender{{From: m.From, Kind: switchboard.SenderShortCode, Rate: -1}},
+		Pause: func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			asked++
+			return reason
+		},
+	})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, "many scans while paused", func() bool { mu.Lock(); defer mu.Unlock(); return asked >= 50 })
+	store.mu.Lock()
+	claims := store.claims
+	store.mu.Unlock()
+	if claims != 0 {
+		t.Fatalf("%d claims while paused", claims)
+	}
+	mu.Lock()
+	reason = ""
+	mu.Unlock()
+	waitUntil(t, "the message sent after the pause", func() bool { prov.mu.Lock(); defer prov.mu.Unlock(); return prov.sent[m.ID] == 1 })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -110,6 +112,32 @@ func TestDrillClockSkew(t *testing.T) {
 	ahead := startSkewNode(t, dbURL, simSrv.URL, sim, 5*time.Minute, yaml, extra)
 	behind := startSkewNode(t, dbURL, simSrv.URL, sim, -5*time.Minute, yaml, extra)
 	nodes := []*skewNode{right, ahead, behind}
+	// The skew is seen: /readyz shows each node's offset to the database; a node past
+	// clock_skew_max (default 30 s) is not ready and does not dispatch.
+	for _, c := range []struct {
+		n    *skewNode
+		want time.Duration
+	}{{right, 0}, {ahead, -5 * time.Minute}, {behind, 5 * time.Minute}} {
+		var ready struct {
+			Clock struct {
+				DatabaseOffsetMS int64 `json:"database_offset_ms"`
+			} `json:"clock"`
+		}
+		if code := getJSON(t, c.n.URL()+"/readyz", &ready); code != http.StatusOK {
+			t.Fatalf("readyz %d", code)
+		}
+		if got := time.Duration(ready.Clock.DatabaseOffsetMS) * time.Millisecond; (got - c.want).Abs() > time.Second {
+			t.Fatalf("readyz shows a database offset of %s, want %s", got, c.want)
+		}
+	}
+	strict := startSkewNode(t, dbURL, simSrv.URL, sim, 5*time.Minute, yaml, nil)
+	var problem struct {
+		Code string `json:"code"`
+	}
+	if code := getJSON(t, strict.URL()+"/readyz", &problem); code != http.StatusServiceUnavailable || problem.Code != "clock_skew" {
+		t.Fatalf("a node 5 min ahead with clock_skew_max 30s: readyz %d %q, want 503 clock_skew", code, problem.Code)
+	}
+	strict.stop()
 
 	ctx := context.Background()
 	send := func(prefix string, count int, via []*skewNode) []string {
@@ -186,4 +214,18 @@ func TestDrillClockSkew(t *testing.T) {
 	sim.SetFaults(twiliosim.Faults{})
 	more := send("after", 40, []*skewNode{right, behind})
 	waitFor(t, 30*time.Second, "messages sent after the node ahead left (no stall)", func() bool { return settled(right, more) })
+}
+
+// getJSON GETs url, decodes its JSON answer into v and returns the status code.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
 }
