@@ -211,6 +211,18 @@ func statusOf(kind switchboard.ErrorKind) int {
 	return http.StatusInternalServerError
 }
 
+// retryAfterSeconds is the Retry-After of a 503 without one of its own: a database that is
+// down or restarting is usually back within seconds; a full disk waits for an operator.
+func retryAfterSeconds(code string) int {
+	switch code {
+	case switchboard.CodeDiskFull:
+		return 30
+	case "clock_skew":
+		return 60
+	}
+	return 5
+}
+
 // Problem is an RFC 9457 problem document.
 type Problem struct {
 	Type   string `json:"type"`
@@ -240,6 +252,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ref = rf.SupportRef
 		if rf.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((rf.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 is temporary by definition: say when to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(code)))
+		if code == switchboard.CodeStoreUnavailable || code == switchboard.CodeDiskFull {
+			s.cfg.Logger.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -13,7 +13,12 @@ type healthMetrics struct {
 	clockOffset *prometheus.GaugeVec
 	needsReview prometheus.Counter
 	diskFree    prometheus.Gauge
+	diskSize    prometheus.Gauge
 }
+
+// healthNames are the health metrics' names.
+var healthNames = []string{"switchboard_clock_offset_seconds", "switchboard_messages_needs_review_total", "switchboard_data_dir_free_bytes",
+	"switchboard_data_dir_size_bytes"}
 
 func newHealthMetrics(f func(prometheus.Collector)) healthMetrics {
 	h := healthMetrics{
@@ -26,7 +31,10 @@ func newHealthMetrics(f func(prometheus.Collector)) healthMetrics {
 	}
 	f(h.clockOffset)
 	f(h.needsReview)
+	h.diskSize = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_data_dir_size_bytes",
+		Help: "Size in bytes of the file system holding the data directory, as last measured."})
 	f(h.diskFree)
+	f(h.diskSize)
 	return h
 }
 
@@ -38,5 +46,8 @@ func (m *Metrics) ClockOffset(reference string, d time.Duration) {
 // NeedsReview counts a message parked for review.
 func (m *Metrics) NeedsReview() { m.health.needsReview.Inc() }
 
-// DiskFree records the free bytes of the data directory's file system.
-func (m *Metrics) DiskFree(bytes uint64) { m.health.diskFree.Set(float64(bytes)) }
+// DiskFree records the free and total bytes of the data directory's file system.
+func (m *Metrics) DiskFree(free, size uint64) {
+	m.health.diskFree.Set(float64(free))
+	m.health.diskSize.Set(float64(size))
+}

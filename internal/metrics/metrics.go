@@ -108,6 +108,7 @@ func Names() []string {
 		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
 	names = append(names, verifyNames[:5]...)
+	names = append(names, healthNames...)
 	return append(names, circuitNames()...)
 }
 

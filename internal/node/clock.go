@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/clocksync"
+	"github.com/switchboard-gw/switchboard/internal/config"
 )
 
 // clockEvery is how often a node measures its clock's offsets to the database and the provider.
@@ -38,10 +40,11 @@ func (n *Node) openClock(ctx context.Context) {
 	n.clock = n.csync.Now
 }
 
-// clockLoop measures the offsets every clockEvery until ctx ends, exports them and warns about
-// them.
-func (n *Node) clockLoop(ctx context.Context) {
+// healthLoop measures the clock offsets and the data directory's free space every clockEvery
+// until ctx ends, exports them and warns about them.
+func (n *Node) healthLoop(ctx context.Context) {
 	n.reportClock()
+	n.reportDisk()
 	t := time.NewTicker(clockEvery)
 	defer t.Stop()
 	for {
@@ -59,6 +62,33 @@ func (n *Node) clockLoop(ctx context.Context) {
 			}
 		}
 		n.reportClock()
+		n.reportDisk()
+	}
+}
+
+// dataDir is the directory whose file system holds the node's writes: the SQLite database's,
+// else the data directory.
+func (n *Node) dataDir() string {
+	if engine, dsn, err := config.ParseDatabaseURL(n.cfg.DatabaseURL); err == nil && engine == "sqlite" {
+		return filepath.Dir(dsn)
+	}
+	return n.cfg.DataDir
+}
+
+// reportDisk exports the free space of the data directory's file system and warns under 10%.
+func (n *Node) reportDisk() {
+	dir := n.dataDir()
+	if dir == "" {
+		return
+	}
+	free, size, err := diskSpace(dir)
+	if err != nil {
+		return
+	}
+	n.metrics.DiskFree(free, size)
+	if size > 0 && free < size/10 {
+		n.logger.Warn("the data directory's file system is over 90% full; writes fail with disk_full when it is full",
+			"dir", dir, "free_bytes", free, "size_bytes", size)
 	}
 }
 

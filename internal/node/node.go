@@ -387,7 +387,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	n.startEvents(dctx)
 	n.startAlerts(dctx)
-	n.bg.Go(func() { n.clockLoop(dctx) })
+	n.bg.Go(func() { n.healthLoop(dctx) })
 	n.verifyDone = make(chan struct{})
 	go func() {
 		defer close(n.verifyDone)
