@@ -38,6 +38,9 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.VerificationFailed("US", "call", "expired")
 	m.VerificationRefused("rate_limited_phone")
 	m.VerificationFallback("sms", "call")
+	m.ClockOffset("database", time.Millisecond)
+	m.NeedsReview()
+	m.DiskFree(1, 2)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

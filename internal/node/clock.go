@@ -145,3 +145,22 @@ func (n *Node) health(context.Context) (map[string]any, error) {
 	}
 	return info, nil
 }
+
+// healthLine is the dashboard's one line about this node's clock.
+func (n *Node) healthLine() string {
+	line := "Clock: "
+	if n.csync != nil {
+		line += fmt.Sprintf("%s off the database's", n.csync.Offset().Round(time.Millisecond))
+	} else {
+		line += "the database's (SQLite)"
+	}
+	if off, ok := n.provider.ClockOffset(); ok {
+		line += fmt.Sprintf(", %s off the provider's", off.Round(time.Second))
+	}
+	if why := n.clockPause(); why != "" {
+		line += ". Dispatching is paused: " + why
+	} else if n.csync != nil && n.csync.Offset().Abs() > n.cfg.ClockSkewWarn {
+		line += fmt.Sprintf(". Above clock_skew_warn (%s): fix NTP on this host", n.cfg.ClockSkewWarn)
+	}
+	return line + "."
+}
