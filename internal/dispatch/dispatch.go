@@ -794,6 +794,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	if !template && m.Body == "" && m.BodySHA256 == "" && len(m.MediaURLs) == 0 {
 		return d.park(ctx, m, now, "its body is gone (redacted) and no digest of it was kept, so the provider's messages cannot be compared with it")
 	}
+	var candidates []*switchboard.ProviderMessage
 	for _, pm := range found {
 		if !template && !sameContent(m, pm) {
 			continue
@@ -805,6 +806,15 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		if err != nil && !switchboard.IsKind(err, switchboard.ENOTFOUND) {
 			return false, nil, err
 		}
+		candidates = append(candidates, pm)
+	}
+	if template && len(candidates) > 1 {
+		// Nothing tells which of them (if any) is this attempt: the search window reaches an hour
+		// back, and a template's text is the provider's rendering.
+		return d.park(ctx, m, now, fmt.Sprintf("%d messages from this sender to this recipient that no other message owns could be its content template; none can be told to be this attempt", len(candidates)))
+	}
+	if len(candidates) > 0 {
+		pm := candidates[0]
 		notInFlight := false
 		status := pm.Status
 		if status == "" || status == switchboard.StatusQueued {

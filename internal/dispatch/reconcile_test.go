@@ -73,7 +73,7 @@ func (p *remoteProvider) sent(id string) int {
 // reconcileRun queues one message (its body redacted when redact is set) and runs a dispatcher
 // whose clock is skew off the provider's until the message leaves its first attempt's
 // reconciliation; it returns the message as stored then.
-func reconcileRun(t *testing.T, skew time.Duration, prov *remoteProvider, redact bool) *switchboard.Message {
+func reconcileRun(t *testing.T, skew time.Duration, prov *remoteProvider, redact bool, edit ...func(*switchboard.Message)) *switchboard.Message {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "reconcile.db"))
@@ -91,6 +91,9 @@ func reconcileRun(t *testing.T, skew time.Duration, prov *remoteProvider, redact
 		Category: switchboard.CategoryTransactional, To: "+14155550123", From: "+15005550006", Body: body,
 		BodySHA256: hex.EncodeToString(sum[:]), BodyLength: len(body), Segments: 1, Encoding: switchboard.EncodingGSM7,
 		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+	for _, e := range edit {
+		e(m)
 	}
 	if _, _, err := db.CreateMessage(ctx, m, nil); err != nil {
 		t.Fatal(err)
@@ -275,5 +278,23 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestReconcileTemplateAmbiguousParks: a WhatsApp message that may have gone as a content
+// template cannot be matched by its text; when two messages of the pair that no other message
+// owns are at the provider (an older one sent outside Switchboard, and this attempt), nothing
+// tells which is this attempt: the message is parked, not adopted blindly nor sent again.
+func TestReconcileTemplateAmbiguousParks(t *testing.T) {
+	t.Parallel()
+	prov := &remoteProvider{sends: map[string]int{}, clock: func() time.Time { return time.Now().UTC() }}
+	prov.msgs = append(prov.msgs, &switchboard.ProviderMessage{SID: "SM" + fmt.Sprintf("%032d", 999), To: "+14155550123",
+		From: "+15005550006", Body: "Your appointment is tomorrow", Status: switchboard.StatusDelivered, CreatedAt: time.Now().UTC().Add(-20 * time.Minute)})
+	m := reconcileRun(t, 0, prov, false, func(m *switchboard.Message) {
+		m.Channel = switchboard.ChannelWhatsApp
+		m.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: "HXb5b62575e6e4ff6129ad7c8efe1f983e"}
+	})
+	if n := prov.sent(m.ID); n != 1 || m.ProviderSID != "" || !hasEvent(m, switchboard.EventNeedsReview) {
+		t.Fatalf("sent %d times, sid %q, needs review %v: want parked", n, m.ProviderSID, hasEvent(m, switchboard.EventNeedsReview))
 	}
 }
