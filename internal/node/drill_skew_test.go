@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,6 +203,21 @@ func TestDrillClockSkew(t *testing.T) {
 	if dups > 0 {
 		t.Errorf("%d of %d messages reached the provider more than once with nodes at +5 min and -5 min", dups, total)
 	}
+	// The provider's clock is seen too, from the Date header of its answers, and both offsets
+	// are exported.
+	var ready struct {
+		Clock struct {
+			ProviderOffsetMS *int64 `json:"provider_offset_ms"`
+		} `json:"clock"`
+	}
+	if code := getJSON(t, ahead.URL()+"/readyz", &ready); code != http.StatusOK || ready.Clock.ProviderOffsetMS == nil ||
+		(time.Duration(*ready.Clock.ProviderOffsetMS)*time.Millisecond+5*time.Minute).Abs() > 2*time.Second {
+		t.Fatalf("readyz of the node ahead: %d, provider offset %v ms, want about -300000", code, ready.Clock.ProviderOffsetMS)
+	}
+	if m := scrapeURL(t, ahead.URL()); !strings.Contains(m, `switchboard_clock_offset_seconds{reference="database"} -299.`) &&
+		!strings.Contains(m, `switchboard_clock_offset_seconds{reference="database"} -300`) {
+		t.Fatalf("metrics of the node ahead do not show its database offset:\n%s", grepLines(m, "switchboard_clock_offset_seconds"))
+	}
 	for i := range total {
 		if bodies[fmt.Sprintf("skew %d", i)] == 0 {
 			m, _ := right.Store().GetMessage(ctx, ids[i])
@@ -228,4 +245,16 @@ func getJSON(t *testing.T, url string, v any) int {
 		t.Fatalf("%s: %v", url, err)
 	}
 	return resp.StatusCode
+}
+
+// scrapeURL returns the /metrics of the node at base.
+func scrapeURL(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
