@@ -470,15 +470,17 @@ func unavailable(err error) *switchboard.Error {
 // afterDiskFull runs on the writer after a write failed because the disk is full. The WAL
 // would otherwise keep its size (up to journal_size_limit) and, folded back only every
 // wal_autocheckpoint pages, grow again into any space an operator frees: from now on it is
-// checkpointed every lowSpaceAutocheckpoint pages, and right now it is copied back and truncated
-// to nothing (wal_checkpoint(TRUNCATE)), so that freed space goes to new writes at once.
+// checkpointed every lowSpaceAutocheckpoint pages and cut back to that size when it restarts
+// (journal_size_limit), and right now it is copied back and truncated to nothing
+// (wal_checkpoint(TRUNCATE); on a disk still full this fails and the next checkpoint does it), so
+// that freed space goes to new writes, not to the WAL.
 func (db *DB) afterDiskFull() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !db.lowSpace {
-		if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", lowSpaceAutocheckpoint)); err == nil {
-			db.lowSpace = true
-		}
+		_, err1 := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", lowSpaceAutocheckpoint))
+		_, err2 := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit=%d", lowSpaceAutocheckpoint*4096))
+		db.lowSpace = err1 == nil && err2 == nil
 	}
 	_, _ = db.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)") // best effort: the disk is full
 }
