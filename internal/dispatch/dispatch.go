@@ -763,7 +763,7 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 // is the message, cleared to be sent.
 func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *Ticket) (resolved bool, next *switchboard.Message, err error) {
 	now := d.cfg.Clock()
-	// The window is bounded by the message's creation, widened by ReconcileWindow, never by the
+	// The window is bounded by the message's creation, widened by reconcileWindow, never by the
 	// attempt's time: the provider compares it with its own clock, and a node whose clock runs
 	// ahead would otherwise look past the very message it sent and send it again.
 	since := m.CreatedAt.Add(-reconcileWindow)
@@ -788,8 +788,8 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		return true, nil, err
 	}
 	// A content template's text at the provider is the provider's own rendering, not our body:
-	// a WhatsApp message that may have gone as a template matches any message of the pair that
-	// no other message owns.
+	// a WhatsApp message that may have gone as a template matches a message of the pair that no
+	// other message owns, if there is exactly one; more cannot be told apart and park it.
 	template := m.WhatsApp != nil && m.WhatsApp.ContentSID != ""
 	if !template && m.Body == "" && m.BodySHA256 == "" && len(m.MediaURLs) == 0 {
 		return d.park(ctx, m, now, "its body is gone (redacted) and no digest of it was kept, so the provider's messages cannot be compared with it")
