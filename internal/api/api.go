@@ -211,16 +211,19 @@ func statusOf(kind switchboard.ErrorKind) int {
 	return http.StatusInternalServerError
 }
 
-// retryAfterSeconds is the Retry-After of a 503 without one of its own: a database that is
-// down or restarting is usually back within seconds; a full disk waits for an operator.
+// retryAfterSeconds is the Retry-After of a temporary 503 without one of its own (0: the 503 is
+// not temporary, e.g. a feature not configured): a database that is down or restarting is
+// usually back within seconds; a full disk or a broken clock waits for an operator.
 func retryAfterSeconds(code string) int {
 	switch code {
+	case switchboard.CodeStoreUnavailable, "draining":
+		return 5
 	case switchboard.CodeDiskFull:
 		return 30
 	case "clock_skew":
 		return 60
 	}
-	return 5
+	return 0
 }
 
 // Problem is an RFC 9457 problem document.
@@ -254,9 +257,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((rf.RetryAfter+time.Second-1)/time.Second), 10))
 		}
 	}
-	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-		// Every 503 is temporary by definition: say when to come back.
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(code)))
+	if secs := retryAfterSeconds(code); status == http.StatusServiceUnavailable && secs > 0 && w.Header().Get("Retry-After") == "" {
+		// A temporary failure of the infrastructure: say when to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		if code == switchboard.CodeStoreUnavailable || code == switchboard.CodeDiskFull {
 			s.cfg.Logger.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 		}
