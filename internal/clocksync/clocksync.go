@@ -59,7 +59,8 @@ func New(base switchboard.Clock, ref Reference) *Clock {
 // Now is the node's clock corrected to the reference: the cluster's time.
 func (c *Clock) Now() time.Time { return c.base().Add(time.Duration(c.offset.Load())) }
 
-// Offset is the offset in use (reference − node).
+// Offset is the offset in use (reference − node): the last measured one, or 0 when that was
+// within its own uncertainty (see MinCorrection).
 func (c *Clock) Offset() time.Duration { return time.Duration(c.offset.Load()) }
 
 // Last returns the last measurement and whether one was ever made.
@@ -96,10 +97,23 @@ func (c *Clock) Measure(ctx context.Context) (Measurement, error) {
 		}
 		return c.last, err
 	}
-	c.offset.Store(int64(best.Offset))
+	// An offset within the measurement's own uncertainty (the round trip, at least MinCorrection)
+	// cannot be told from zero: applying it would only give each node a different error of up to
+	// half its round trip, and nodes whose clocks agree (NTP) would stop agreeing.
+	applied := best.Offset
+	if best.Offset.Abs() <= max(best.RTT, MinCorrection) {
+		applied = 0
+	}
+	c.offset.Store(int64(applied))
 	c.last = best
 	return best, nil
 }
+
+// MinCorrection is the smallest offset a Clock corrects: below it (or below the measurement's
+// round trip, when longer) the node's clock is taken to agree with the reference. NTP keeps
+// hosts within a few milliseconds; what matters to shared decisions (leases of seconds, rate
+// buckets of tens of milliseconds per message) is a clock that is really off.
+const MinCorrection = 20 * time.Millisecond
 
 // Run measures every interval until ctx ends, calling report after each measurement.
 func (c *Clock) Run(ctx context.Context, interval time.Duration, report func(Measurement, error)) {

@@ -43,3 +43,20 @@ func TestCorrectsToReference(t *testing.T) {
 		t.Fatalf("last measurement %+v does not carry the failure", last)
 	}
 }
+
+// TestNoCorrectionWithinUncertainty: a node whose clock agrees with the reference within the
+// measurement's uncertainty is not corrected (each node would get a different error), while the
+// measured offset is still reported.
+func TestNoCorrectionWithinUncertainty(t *testing.T) {
+	t.Parallel()
+	c := New(func() time.Time { return time.Now() }, func(context.Context) (time.Time, error) {
+		return time.Now().Add(5 * time.Millisecond), nil
+	})
+	m, err := c.Measure(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Offset() != 0 || m.Offset < 4*time.Millisecond {
+		t.Fatalf("offset in use %s, measured %s: want 0 in use, about 5ms measured", c.Offset(), m.Offset)
+	}
+}

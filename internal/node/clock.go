@@ -122,7 +122,7 @@ func (n *Node) clockPause() string {
 	if _, ok := n.csync.Last(); !ok {
 		return ""
 	}
-	if off := n.csync.Offset(); off.Abs() > n.cfg.ClockSkewMax {
+	if off := n.dbOffset(); off.Abs() > n.cfg.ClockSkewMax {
 		return fmt.Sprintf("this node's clock is %s off the database's, more than clock_skew_max (%s); fix its time keeping (NTP)",
 			off.Round(time.Millisecond), n.cfg.ClockSkewMax)
 	}
@@ -134,7 +134,7 @@ func (n *Node) clockPause() string {
 func (n *Node) health(context.Context) (map[string]any, error) {
 	clock := map[string]any{}
 	if n.csync != nil {
-		clock["database_offset_ms"] = n.csync.Offset().Milliseconds()
+		clock["database_offset_ms"] = n.dbOffset().Milliseconds()
 	}
 	if off, ok := n.provider.ClockOffset(); ok {
 		clock["provider_offset_ms"] = off.Milliseconds()
@@ -150,7 +150,7 @@ func (n *Node) health(context.Context) (map[string]any, error) {
 func (n *Node) healthLine() string {
 	line := "Clock: "
 	if n.csync != nil {
-		line += fmt.Sprintf("%s off the database's", n.csync.Offset().Round(time.Millisecond))
+		line += fmt.Sprintf("%s off the database's", n.dbOffset().Round(time.Millisecond))
 	} else {
 		line += "the database's (SQLite)"
 	}
@@ -159,8 +159,17 @@ func (n *Node) healthLine() string {
 	}
 	if why := n.clockPause(); why != "" {
 		line += ". Dispatching is paused: " + why
-	} else if n.csync != nil && n.csync.Offset().Abs() > n.cfg.ClockSkewWarn {
+	} else if n.csync != nil && n.dbOffset().Abs() > n.cfg.ClockSkewWarn {
 		line += fmt.Sprintf(". Above clock_skew_warn (%s): fix NTP on this host", n.cfg.ClockSkewWarn)
 	}
 	return line + "."
+}
+
+// dbOffset is the database's clock minus this node's as last measured (the offset in use when
+// no measurement succeeded; see clocksync.MinCorrection for why a small one is not applied).
+func (n *Node) dbOffset() time.Duration {
+	if m, ok := n.csync.Last(); ok && m.Err == nil {
+		return m.Offset
+	}
+	return n.csync.Offset()
 }

@@ -77,9 +77,10 @@ type options struct {
 }
 
 // WithCallerClock makes the shared rate bucket (Reserve) run on the times its callers pass
-// instead of the database's clock: for tests that drive it with a virtual clock. Production
-// leaves the bucket on the database's clock, so that a node whose clock is off can neither push
-// it into the future (stalling every node) nor draw on it early.
+// whatever the database's clock says: for tests that drive it with a virtual clock. Production
+// uses a caller's time only within a second of the database's clock and the database's beyond,
+// so that a node whose clock is off can neither push the bucket into the future (stalling every
+// node) nor draw on it early.
 func WithCallerClock() Option {
 	return func(o *options) { o.callerClock = true }
 }
