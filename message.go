@@ -183,6 +183,10 @@ const (
 	EventCallback      EventType = "callback"  // a provider status callback, with its raw payload
 	EventReconcile     EventType = "reconcile" // the provider was asked whether an ambiguous attempt arrived
 	EventNote          EventType = "note"
+	// EventNeedsReview: reconciliation could not tell whether an attempt reached the provider;
+	// the message is parked (not sent again) until a callback or a later reconciliation tells,
+	// and an operator should look (see docs/production.md).
+	EventNeedsReview EventType = "needs_review"
 )
 
 // Event is one entry of a message's append-only timeline: who or what changed it, when, with the

@@ -55,6 +55,9 @@ type Config struct {
 	Calls *voice.Service
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp *whatsapp.Service
+	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
+	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).
+	Health func(ctx context.Context) (map[string]any, error)
 }
 
 // Observer receives the API's measurements.
@@ -186,9 +189,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.cfg.Logger.Error("readyz: store ping failed", "err", err)
+		if switchboard.IsKind(err, switchboard.EUNAVAILABLE) {
+			return err // a stable code of its own, e.g. disk_full
+		}
 		return switchboard.Errorf(switchboard.EUNAVAILABLE, "store_unavailable", "the store does not answer")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.Health != nil {
+		info, err := s.cfg.Health(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range info {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -229,6 +245,21 @@ func statusOf(kind switchboard.ErrorKind) int {
 	return http.StatusInternalServerError
 }
 
+// retryAfterSeconds is the Retry-After of a temporary 503 without one of its own (0: the 503 is
+// not temporary, e.g. a feature not configured): a database that is down or restarting is
+// usually back within seconds; a full disk or a broken clock waits for an operator.
+func retryAfterSeconds(code string) int {
+	switch code {
+	case switchboard.CodeStoreUnavailable, "draining":
+		return 5
+	case switchboard.CodeDiskFull:
+		return 30
+	case "clock_skew":
+		return 60
+	}
+	return 0
+}
+
 // Problem is an RFC 9457 problem document.
 type Problem struct {
 	Type   string `json:"type"`
@@ -258,6 +289,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ref = rf.SupportRef
 		if rf.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((rf.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+	}
+	if secs := retryAfterSeconds(code); status == http.StatusServiceUnavailable && secs > 0 && w.Header().Get("Retry-After") == "" {
+		// A temporary failure of the infrastructure: say when to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		if code == switchboard.CodeStoreUnavailable || code == switchboard.CodeDiskFull {
+			s.cfg.Logger.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -439,7 +439,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ConsentState", strs(switchboard.ConsentOptedOut, switchboard.ConsentOptedIn, switchboard.ConsentCleared), func(v string) bool { return switchboard.ConsentState(v).Valid() }},
 		{"Encoding", strs(switchboard.EncodingGSM7, switchboard.EncodingUCS2), nil},
 		{"EventType", strs(switchboard.EventCreated, switchboard.EventStatusChanged, switchboard.EventAttempt, switchboard.EventProviderError,
-			switchboard.EventRetry, switchboard.EventCallback, switchboard.EventReconcile, switchboard.EventNote), nil},
+			switchboard.EventRetry, switchboard.EventCallback, switchboard.EventReconcile, switchboard.EventNote, switchboard.EventNeedsReview), nil},
 		{"ConsentSource", strs(switchboard.ConsentFromKeyword, switchboard.ConsentFromProviderError, switchboard.ConsentFromAPI,
 			switchboard.ConsentFromImport, switchboard.ConsentFromDashboard), nil},
 	}

@@ -58,6 +58,11 @@ type Config struct {
 	ProviderTimeout time.Duration
 	ReconcileDelay  time.Duration
 	StatusPollAfter time.Duration
+	// ClockSkewWarn and ClockSkewMax bound this node's clock offset to the database's (and, for
+	// the warning, the provider's): above ClockSkewWarn it warns, above ClockSkewMax it stops
+	// dispatching and /readyz fails.
+	ClockSkewWarn   time.Duration
+	ClockSkewMax    time.Duration
 	DefaultValidity time.Duration
 	MaxBodyBytes    int64
 	Migrate         bool
@@ -165,6 +170,8 @@ var settings = []setting{
 	{key: "provider_timeout", env: "SWITCHBOARD_PROVIDER_TIMEOUT", def: "10s", help: "timeout of one provider call"},
 	{key: "reconcile_delay", env: "SWITCHBOARD_RECONCILE_DELAY", def: "5s", help: "wait after an ambiguous attempt before asking the provider whether it arrived"},
 	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's status from the provider when no callback came for this long"},
+	{key: "clock_skew_warn", env: "SWITCHBOARD_CLOCK_SKEW_WARN", def: "2s", help: "warn when this node's clock is off the database's or the provider's by more than this"},
+	{key: "clock_skew_max", env: "SWITCHBOARD_CLOCK_SKEW_MAX", def: "30s", help: "stop dispatching (and fail /readyz) while this node's clock is off the database's by more than this"},
 	{key: "default_validity", env: "SWITCHBOARD_DEFAULT_VALIDITY", def: "10h", help: "validity of a message that sets no validity_seconds"},
 	{key: "max_body_bytes", env: "SWITCHBOARD_MAX_BODY_BYTES", def: "65536", help: "largest API request body accepted"},
 	{key: "endpoints_allow_private", env: "SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE", def: "false", help: "let event endpoints point at private, loopback and link-local addresses (development and tests)"},
@@ -376,6 +383,7 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}{
 		{"lease", &c.Lease}, {"shutdown_timeout", &c.ShutdownTimeout}, {"provider_timeout", &c.ProviderTimeout},
 		{"reconcile_delay", &c.ReconcileDelay}, {"status_poll_after", &c.StatusPollAfter}, {"default_validity", &c.DefaultValidity},
+		{"clock_skew_warn", &c.ClockSkewWarn}, {"clock_skew_max", &c.ClockSkewMax},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(v[d.key]); err != nil || *d.dst <= 0 {
@@ -384,6 +392,12 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.Lease <= c.ProviderTimeout {
 		return nil, fmt.Errorf("config: lease (%s) must be longer than provider_timeout (%s), so that no other node takes over a message during a provider call; set SWITCHBOARD_LEASE", c.Lease, c.ProviderTimeout)
+	}
+	if c.ShutdownTimeout <= c.ProviderTimeout {
+		return nil, fmt.Errorf("config: shutdown_timeout (%s) must be longer than provider_timeout (%s), so that a drain lets the provider calls in flight end and be recorded; set SWITCHBOARD_SHUTDOWN_TIMEOUT above %s (or lower SWITCHBOARD_PROVIDER_TIMEOUT)", c.ShutdownTimeout, c.ProviderTimeout, c.ProviderTimeout)
+	}
+	if c.ClockSkewWarn > c.ClockSkewMax {
+		return nil, fmt.Errorf("config: clock_skew_warn (%s) must not be above clock_skew_max (%s); set SWITCHBOARD_CLOCK_SKEW_WARN or SWITCHBOARD_CLOCK_SKEW_MAX", c.ClockSkewWarn, c.ClockSkewMax)
 	}
 	if c.CallsPerSecond, err = strconv.ParseFloat(v["calls_per_second"], 64); err != nil || c.CallsPerSecond <= 0 || c.CallsPerSecond > 1000 {
 		return nil, fmt.Errorf("config: calls_per_second=%q must be a number above 0 and at most 1000; set %s", v["calls_per_second"], envOf("calls_per_second"))

@@ -25,6 +25,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/clocksync"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/content"
@@ -51,7 +52,11 @@ const DevKeyFile = "dev-api-key"
 type Node struct {
 	cfg    *config.Config
 	logger *slog.Logger
-	clock  switchboard.Clock
+	// clock is the cluster's clock (corrected to the database's on PostgreSQL, see openClock);
+	// ownClock is this host's, as injected.
+	clock    switchboard.Clock
+	ownClock switchboard.Clock
+	csync    *clocksync.Clock
 
 	store      switchboard.Store
 	sim        *twiliosim.Simulator
@@ -114,6 +119,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.clock == nil {
 		n.clock = switchboard.SystemClock
 	}
+	n.ownClock = n.clock
 	defer func() {
 		if err != nil {
 			n.closeResources()
@@ -137,6 +143,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}
+	n.openClock(ctx)
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
 		return nil, fmt.Errorf("recording senders: %w", err)
 	}
@@ -147,6 +154,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	tcfg := twilio.Config{
 		AccountSID: cfg.TwilioAccount, AuthToken: cfg.TwilioToken, APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret,
 		BaseURL: cfg.TwilioBaseURL, Timeout: cfg.ProviderTimeout, Logger: logger.With("component", "twilio"),
+		Clock: n.ownClock,
 	}
 	if cfg.Provider == config.ProviderSimulator {
 		if err := n.startSimulator(opts); err != nil {
@@ -203,6 +211,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		Verify:    n.verify,
 		Calls:     n.vc.svc,
 		WhatsApp:  n.wa,
+		Health:    n.health,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -274,6 +283,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return err
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
+		Pause: n.clockPause,
 	}
 	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
@@ -390,6 +400,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	n.startEvents(dctx)
 	n.startAlerts(dctx)
+	n.bg.Go(func() { n.healthLoop(dctx) })
 	n.verifyDone = make(chan struct{})
 	go func() {
 		defer close(n.verifyDone)

@@ -23,6 +23,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
 		QueueStats: n.queueStats,
+		Health:     n.healthLine,
 		Reply:      n.dashboardReply,
 		NewSecret:  events.NewSecret,
 		OnReplay:   n.notifyEvents,

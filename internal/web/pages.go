@@ -52,6 +52,8 @@ var funcs = template.FuncMap{
 
 // overviewData is the overview page.
 type overviewData struct {
+	// Health is the node's one-line health (clock offsets), when the node gives one.
+	Health      string
 	Queues      []SenderQueue
 	QueuesError string
 	Failures    []failureRow
@@ -86,6 +88,9 @@ func (s *Server) failureRows(r *http.Request, since, until time.Time) ([]failure
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, sess *session) {
 	now := s.cfg.Clock()
 	d := overviewData{Since: now.Add(-24 * time.Hour)}
+	if s.cfg.Health != nil {
+		d.Health = s.cfg.Health()
+	}
 	if s.cfg.QueueStats == nil {
 		d.QueuesError = "Queue depth is not available on this node."
 	} else if q, err := s.cfg.QueueStats(r.Context()); err != nil {

@@ -82,6 +82,9 @@ type Config struct {
 	CheckAccept func(ctx context.Context, m *switchboard.Message) error
 	// OnAccepted is called after a retry is stored, to wake the dispatcher.
 	OnAccepted func()
+	// Health, when set, is a one-line view of the node's health shown on the overview (its
+	// clock's offsets to the database and the provider).
+	Health func() string
 	// CancelCall cancels a call as the API does; nil offers no cancel.
 	CancelCall func(ctx context.Context, id string) error
 	// Reply accepts body as a reply in conversation c on behalf of actor, through the API's

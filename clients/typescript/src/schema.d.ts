@@ -1207,7 +1207,7 @@ export interface components {
          * @description What kind of thing happened to a message.
          * @enum {string}
          */
-        EventType: "created" | "status_changed" | "attempt" | "provider_error" | "retry_scheduled" | "callback" | "reconcile" | "note";
+        EventType: "created" | "status_changed" | "attempt" | "provider_error" | "retry_scheduled" | "callback" | "reconcile" | "note" | "needs_review";
         /**
          * @description Whether a recipient may be messaged. `cleared`: an earlier choice was withdrawn (neither opted out nor opted in).
          * @enum {string}
@@ -2820,7 +2820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready. Codes: `draining`, `store_unavailable`. */
+            /** @description Not ready. Codes: `draining`, `store_unavailable`, `disk_full`, `clock_skew`. Comes with `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
