@@ -15,11 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The version the node logs at start-up, from the build information (see internal/buildinfo).
+	switchboard.Version = buildinfo.Read().Version
 	if err := newRoot(os.Stdout, os.Stderr, os.Getenv).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)
@@ -56,13 +59,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newBenchCmd(),
 		newTraceCmd(getenv),
 		newTopCmd(getenv),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Run: func(cmd *cobra.Command, _ []string) {
-				fmt.Fprintln(cmd.OutOrStdout(), "switchboard", switchboard.Version)
-			},
-		},
+		newVersionCmd(),
 	)
 	return root
 }
