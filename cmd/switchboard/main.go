@@ -48,7 +48,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newSendCmd(getenv),
 		newMessagesCmd(getenv),
 		newMigrateCmd(getenv),
-		newDBCmd(),
+		newDBCmd(getenv),
 		newConsentCmd(getenv),
 		newEndpointsCmd(getenv),
 		newVerifyCmd(getenv),
@@ -60,6 +60,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 		newTraceCmd(getenv),
 		newTopCmd(getenv),
 		newVersionCmd(),
+		newHealthCmd(getenv),
 	)
 	return root
 }
