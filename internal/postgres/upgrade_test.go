@@ -68,3 +68,19 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 func TestOlderNodeOnNewerSchema(t *testing.T) {
 	storetest.RunOlderNode(t, upgradeEngine(t))
 }
+
+// TestMediaBlobs: the database media store's conformance test, with a second node on the same
+// database reading what the first wrote.
+func TestMediaBlobs(t *testing.T) {
+	t.Parallel()
+	u, _ := postgres.TestURL(t)
+	open := func(t *testing.T) *postgres.DB {
+		db, err := postgres.Open(t.Context(), u, postgres.WithMaxConns(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	storetest.RunMediaBlobs(t, open(t), func(t *testing.T) switchboard.MediaBlobs { return open(t) })
+}

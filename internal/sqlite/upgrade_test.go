@@ -66,3 +66,23 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 func TestOlderNodeOnNewerSchema(t *testing.T) {
 	storetest.RunOlderNode(t, upgradeEngine(t))
 }
+
+// TestMediaBlobs: the database media store's conformance test, with a second connection to the
+// same file reading what the first wrote.
+func TestMediaBlobs(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "switchboard.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.RunMediaBlobs(t, db, func(t *testing.T) switchboard.MediaBlobs {
+		peer, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { peer.Close() })
+		return peer
+	})
+}
