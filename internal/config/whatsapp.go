@@ -42,6 +42,9 @@ type MediaConfig struct {
 	RejectReply string
 	// Concurrency bounds the downloads in flight per node.
 	Concurrency int
+	// Store is where stored media live: "disk" (Dir, this node only) or "database" (the
+	// media_blobs table, shared by every node of a cluster).
+	Store string
 }
 
 func init() {
@@ -56,6 +59,7 @@ func init() {
 		setting{key: "media_allowed_types", env: "SWITCHBOARD_MEDIA_ALLOWED_TYPES", def: "image/jpeg,image/png,image/gif,image/webp,application/pdf,audio/mpeg,audio/ogg,video/mp4", help: "MIME types of inbound media accepted, as detected from the bytes, comma-separated"},
 		setting{key: "media_scan_command", env: "SWITCHBOARD_MEDIA_SCAN_COMMAND", help: "command run on every inbound media file with its path appended (e.g. clamdscan --no-summary); non-zero exit quarantines it"},
 		setting{key: "media_reject_reply", env: "SWITCHBOARD_MEDIA_REJECT_REPLY", help: "text sent back to the sender when an attachment is refused (empty: none)"},
+		setting{key: "media_store", env: "SWITCHBOARD_MEDIA_STORE", def: "disk", help: "where stored inbound media live: disk (media_dir, one node) or database (shared by every node of a cluster)"},
 		setting{key: "media_concurrency", env: "SWITCHBOARD_MEDIA_CONCURRENCY", def: "4", help: "inbound media downloads in flight at once per node"},
 	)
 }
@@ -104,6 +108,9 @@ func (c *Config) buildWhatsApp(v map[string]string) error {
 	m.RejectReply = strings.TrimSpace(v["media_reject_reply"])
 	if m.Concurrency, err = strconv.Atoi(v["media_concurrency"]); err != nil || m.Concurrency < 1 {
 		return fmt.Errorf("config: media_concurrency=%q must be a positive integer; set SWITCHBOARD_MEDIA_CONCURRENCY", v["media_concurrency"])
+	}
+	if m.Store = strings.ToLower(strings.TrimSpace(v["media_store"])); m.Store != "disk" && m.Store != "database" {
+		return fmt.Errorf("config: media_store=%q must be disk or database; set SWITCHBOARD_MEDIA_STORE", v["media_store"])
 	}
 	return nil
 }

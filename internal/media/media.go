@@ -68,6 +68,8 @@ type Config struct {
 	OnRejected func(ctx context.Context, in *switchboard.InboundMessage, d *switchboard.MediaData)
 	Clock      switchboard.Clock
 	Logger     *slog.Logger
+	// Blobs stores checked media (default DiskBlobs{Dir}); DatabaseBlobs shares them in a cluster.
+	Blobs BlobStore
 }
 
 // Pipeline downloads, checks and stores inbound media. Start it with Run.
@@ -104,6 +106,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Blobs == nil {
+		cfg.Blobs = DiskBlobs{Dir: cfg.Dir}
 	}
 	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "quarantine"), filepath.Join(cfg.Dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -181,7 +186,7 @@ func (p *Pipeline) Process(ctx context.Context, in *switchboard.InboundMessage, 
 			return d
 		}
 	}
-	if err := os.Rename(tmp, filepath.Join(p.cfg.Dir, sum)); err != nil {
+	if err := p.cfg.Blobs.Put(ctx, sum, tmp); err != nil {
 		p.reject(ctx, in, d, "could not store the file", false)
 		log.Error("storing media", "err", err)
 		return d
@@ -335,7 +340,7 @@ func (p *Pipeline) Handler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		f, err := os.Open(filepath.Join(p.cfg.Dir, id))
+		f, err := p.cfg.Blobs.Open(r.Context(), id)
 		if err != nil {
 			http.NotFound(w, r)
 			return

@@ -105,7 +105,16 @@ func registerContent(sim *twiliosim.Simulator, cat *templates.Catalog) {
 func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	mc := n.cfg.Media
 	account := n.cfg.TwilioAccount
+	var blobs media.BlobStore // nil: files in mc.Dir
+	if mc.Store == "database" {
+		shared, ok := n.store.(switchboard.MediaBlobs)
+		if !ok {
+			return nil, fmt.Errorf("media_store=database: this database engine cannot store media")
+		}
+		blobs = media.DatabaseBlobs{Store: shared}
+	}
 	return media.New(media.Config{
+		Blobs: blobs,
 		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
 		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
 		Logger: n.logger.With("component", "media"),
