@@ -115,7 +115,7 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	}
 	return media.New(media.Config{
 		Blobs: blobs,
-		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
+		Dir:   mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
 		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
 		Logger: n.logger.With("component", "media"),
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
