@@ -114,10 +114,9 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 		blobs = media.DatabaseBlobs{Store: shared}
 	}
 	return media.New(media.Config{
-		Blobs: blobs,
-		Dir:   mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
+		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
 		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
-		Logger: n.logger.With("component", "media"),
+		Logger: n.logger.With("component", "media"), Blobs: blobs,
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
 		Credentials: func(raw string) (string, string, bool) {
 			u, err := url.Parse(raw)
