@@ -35,7 +35,7 @@ if [ "${1:-}" = "--check" ]; then
     echo "release: two builds of the same commit differ" >&2
     exit 1
   fi
-  if strings "$tmp/one" | grep -q "$tmp"; then
+  if grep -q -a -F "$tmp" "$tmp/one"; then
     echo "release: the binary holds its build path (-trimpath not effective)" >&2
     exit 1
   fi
