@@ -38,6 +38,7 @@ var UpgradeTime = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 //     (created/queued by api, then status/delivered by provider); API key key_upgrade ("fixture",
 //     hash "upgradehash"); inbound message in_upgrade_1 (SID SMinupgrade1, +14155550100 →
 //     +15005550006, body "STOP").
+//     The upgrade must also thread them into one SMS conversation (1 inbound, 1 outbound).
 //   - version 2: a consent record: +14155550100, scope "*", opted_out, source keyword.
 func RunUpgrades(t *testing.T, e Engine) {
 	if len(e.Migrations) < 2 {
@@ -93,6 +94,15 @@ func CheckUpgradeFixtures(t *testing.T, st switchboard.Store, versions map[int]b
 		in, _, err := st.ListInbound(ctx, switchboard.InboundFilter{From: "+14155550100", Limit: 10})
 		if err != nil || len(in) != 1 || in[0].ID != "in_upgrade_1" || in[0].Body != "STOP" || in[0].ProviderSID != "SMinupgrade1" {
 			t.Errorf("inbound message written at version 1: %+v, %v", in, err)
+		}
+		// Conversations came later: the migration that added them threads the old messages.
+		convs, _, err := st.ListConversations(ctx, switchboard.ConversationFilter{TheirNumber: "+14155550100", Limit: 10})
+		if err != nil || len(convs) != 1 || convs[0].OurNumber != "+15005550006" || convs[0].Channel != switchboard.ChannelSMS ||
+			convs[0].InboundCount != 1 || convs[0].OutboundCount != 1 {
+			t.Errorf("conversation of the version-1 messages after the upgrade: %v", err)
+			for _, c := range convs {
+				t.Logf("  %+v", c)
+			}
 		}
 	}
 	if versions[2] {
