@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/media"
@@ -52,8 +54,10 @@ func TestSharedMediaAcrossNodes(t *testing.T) {
 			t.Parallel()
 			storeA, storeB := open(t)
 			node := func(blobs media.BlobStore) *media.Pipeline {
+				// Every node of a cluster signs media URLs with the same media_url_secret.
 				p, err := media.New(media.Config{Dir: t.TempDir(), AllowedTypes: allowed, Store: &events{},
-					PublicURL: "https://sms.example.com", Blobs: blobs})
+					PublicURL: "https://sms.example.com", Blobs: blobs, AllowPrivate: true,
+					URLKey: []byte("cluster-wide-media-url-secret-0123456789"), URLTTL: time.Hour})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -64,9 +68,14 @@ func TestSharedMediaAcrossNodes(t *testing.T) {
 			if d.MediaID == "" || d.Reason != "" {
 				t.Fatalf("node A did not store the medium: %+v", d)
 			}
+			// The signed URL of node A's media.stored event, asked of node B.
+			u, err := url.Parse(d.URL)
+			if err != nil || u.Query().Get("sig") == "" {
+				t.Fatalf("media.stored URL %q is not signed", d.URL)
+			}
 			serve := func(p *media.Pipeline) *httptest.ResponseRecorder {
 				rec := httptest.NewRecorder()
-				p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, media.Path+d.MediaID, nil))
+				p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, u.RequestURI(), nil))
 				return rec
 			}
 			rec := serve(node(media.DatabaseBlobs{Store: storeB}))
