@@ -39,7 +39,7 @@ func TestComposeRecipe(t *testing.T) {
 		t.Fatalf("want two serving nodes, found %v", nodes)
 	}
 	a, z := c.Services[nodes[0]], c.Services[nodes[1]]
-	for _, k := range []string{"SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_MEDIA_STORE"} {
+	for _, k := range []string{"SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_PUBLIC_URL", "SWITCHBOARD_MEDIA_STORE", "SWITCHBOARD_MEDIA_URL_SECRET_FILE"} {
 		if a.Environment[k] == "" || a.Environment[k] != z.Environment[k] {
 			t.Errorf("%s differs between the nodes or is unset: %q, %q", k, a.Environment[k], z.Environment[k])
 		}
