@@ -103,6 +103,8 @@ type Config struct {
 	OnRejected func(ctx context.Context, in *switchboard.InboundMessage, d *switchboard.MediaData)
 	Clock      switchboard.Clock
 	Logger     *slog.Logger
+	// Blobs stores checked media (default DiskBlobs{Dir}); DatabaseBlobs shares them in a cluster.
+	Blobs BlobStore
 }
 
 // Pipeline downloads, checks and stores inbound media. Start it with Run.
@@ -136,6 +138,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Blobs == nil {
+		cfg.Blobs = DiskBlobs{Dir: cfg.Dir}
 	}
 	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "quarantine"), filepath.Join(cfg.Dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -285,7 +290,7 @@ func (p *Pipeline) process(ctx context.Context, in *switchboard.InboundMessage, 
 			return d, nil
 		}
 	}
-	if err := p.storeFile(tmp, sum); err != nil {
+	if err := p.storeFile(ctx, tmp, sum); err != nil {
 		p.reject(ctx, in, d, "could not store the file", false)
 		log.Error("storing media", "err", err)
 		return d, nil
@@ -321,9 +326,9 @@ func removeStaleDownloads(dir string, cutoff time.Time, log *slog.Logger) {
 	}
 }
 
-// storeFile moves a checked download to the stored files under its SHA-256.
-func (p *Pipeline) storeFile(tmp, sum string) error {
-	return os.Rename(tmp, filepath.Join(p.cfg.Dir, sum))
+// storeFile puts a checked download into the blob store (Config.Blobs) under its SHA-256.
+func (p *Pipeline) storeFile(ctx context.Context, tmp, sum string) error {
+	return p.cfg.Blobs.Put(ctx, sum, tmp)
 }
 
 // quarantineFile moves a flagged download to the quarantine, never served.
@@ -331,9 +336,9 @@ func (p *Pipeline) quarantineFile(tmp, sum string) error {
 	return os.Rename(tmp, filepath.Join(p.cfg.Dir, "quarantine", sum))
 }
 
-// openFile opens a stored file by its ID (SHA-256).
-func (p *Pipeline) openFile(id string) (io.ReadSeekCloser, error) {
-	return os.Open(filepath.Join(p.cfg.Dir, id))
+// openFile opens a stored file by its ID (SHA-256) from the blob store.
+func (p *Pipeline) openFile(ctx context.Context, id string) (io.ReadSeekCloser, error) {
+	return p.cfg.Blobs.Open(ctx, id)
 }
 
 // download streams the file into Dir/tmp, hashing it, and refuses it past MaxBytes.
@@ -554,7 +559,7 @@ func (p *Pipeline) Handler() http.Handler {
 				return
 			}
 		}
-		f, err := p.openFile(id)
+		f, err := p.openFile(r.Context(), id)
 		if err != nil {
 			problem(w, http.StatusNotFound, "media_not_found", "no such media")
 			return
