@@ -304,28 +304,40 @@ func (s *Service) PlaceDue(ctx context.Context) error {
 	return nil
 }
 
-// slot reserves the sender's next call slot and returns when it is.
-func (s *Service) slot(from string, now time.Time) time.Time {
+// slot takes the sender's call slot now and reports true, or, when the sender's last call was
+// placed less than 1/rate ago, takes nothing and returns the time its next slot opens. Only a
+// call that is placed takes a slot: a call deferred reserves nothing, or every poll would push
+// the sender's next slot (and so the deferred call) one interval further, for ever.
+func (s *Service) slot(from string, now time.Time) (time.Time, bool) {
 	rate := s.cfg.CallsPerSecond
 	if r, ok := s.cfg.Rates[from]; ok && r > 0 {
 		rate = r
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := s.next[from]
-	if at.Before(now) {
-		at = now
+	if at := s.next[from]; at.After(now) {
+		return at, false
 	}
-	s.next[from] = at.Add(time.Duration(float64(time.Second) / rate))
-	return at
+	s.next[from] = now.Add(time.Duration(float64(time.Second) / rate))
+	return now, true
 }
+
+// slotWait is the timeline entry of a call waiting for its sender's call slot.
+const slotWait = "waiting for the sender's call slot (calls_per_second)"
 
 func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	now := s.cfg.Clock()
 	if c.Status.Terminal() || c.NextAttemptAt == nil {
 		return nil
 	}
-	if at := s.slot(c.From, now); at.After(now) {
+	if at, ok := s.slot(c.From, now); !ok {
+		// Said once per wait, on the timeline and in the log, so that a queue behind a
+		// sender's rate is visible without a line per poll.
+		if n := len(c.Timeline); n == 0 || c.Timeline[n-1].Detail != slotWait {
+			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: slotWait})
+			s.cfg.Logger.Info("call deferred for its sender's call slot", "call_id", c.ID, "from", content.MaskPhone(c.From),
+				"until", at, "queued_for", now.Sub(c.CreatedAt).Round(time.Millisecond))
+		}
 		c.NextAttemptAt = &at
 		return s.cfg.Store.UpdateCall(ctx, c, nil)
 	}
