@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -161,14 +162,30 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 // handlerFunc is an HTTP handler that returns its error for handle to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle adapts a handlerFunc, writing any error as problem+json.
+// handle adapts a handlerFunc, writing any error as problem+json, also one met while encoding
+// the answer (see writeJSON).
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		ew := &encodeWriter{ResponseWriter: w}
+		err := h(ew, r)
+		if err == nil {
+			err = ew.err
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	}
 }
+
+// encodeWriter carries an encoding failure of writeJSON back to handle, which answers it as a
+// 500 problem and logs it: nothing was written yet, so the status line is still free.
+type encodeWriter struct {
+	http.ResponseWriter
+	err error
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *encodeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // statusOf maps an error kind to its HTTP status: the one place this mapping lives.
 func statusOf(kind switchboard.ErrorKind) int {
@@ -240,11 +257,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(problem)
 }
 
+// writeJSON answers v as JSON with status. It encodes into a buffer first: a value that cannot be
+// encoded (a time past year 9999, say) writes nothing, and the handler's adapter answers a 500
+// problem and logs the error, instead of a 200 with an empty or cut body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		err = fmt.Errorf("api: encoding a %d answer: %w", status, err)
+		if ew, ok := w.(*encodeWriter); ok {
+			ew.err = err
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"type":"` + ProblemType("internal_error") + `","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"}` + "\n"))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // ctxKey keys request-scoped values.

@@ -26,6 +26,10 @@ const (
 	MaxMetadataKey    = 64
 	MaxMetadataValue  = 512
 	MaxValiditySecond = 14 * 24 * 3600
+	// MaxScheduleAhead bounds send_at: a message (or call) is scheduled at most a year ahead.
+	// Reminders and renewals fit; a typo (year 9999) is refused instead of stored as a time
+	// nothing can show.
+	MaxScheduleAhead = 365 * 24 * time.Hour
 	MaxIdempotencyKey = 255
 	MaxVariables      = 50
 	MaxVariableValue  = 1024
@@ -199,6 +203,9 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
 		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)
 	}
+	if err := CheckSendAt(req.SendAt, now); err != nil {
+		return nil, err
+	}
 	var zones []*time.Location
 	if req.Timezone != "" {
 		loc, err := time.LoadLocation(req.Timezone)
@@ -283,6 +290,45 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	}
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(r.Context()).Name, Detail: detail}}
 	return m, nil
+}
+
+// maxJSONTime is the latest time JSON (RFC 3339, four-digit years) can carry.
+var maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// showable clamps the times of messages to what JSON can say, so that one stored odd value (a
+// valid_until past year 9999, written before send_at was bounded) cannot make a list or a trace
+// unanswerable: such a time is shown as 9999-12-31T23:59:59Z, which reads as "never".
+func showable(msgs ...*switchboard.Message) {
+	clamp := func(t *time.Time) {
+		if t != nil && t.After(maxJSONTime) {
+			*t = maxJSONTime
+		}
+	}
+	for _, m := range msgs {
+		if m == nil {
+			continue
+		}
+		clamp(m.SendAt)
+		clamp(m.ValidUntil)
+		clamp(&m.NextAttemptAt)
+		clamp(m.AttemptStartedAt)
+		clamp(m.RedactedAt)
+		clamp(&m.CreatedAt)
+		clamp(&m.UpdatedAt)
+		for _, e := range m.Events {
+			clamp(&e.At)
+		}
+	}
+}
+
+// CheckSendAt refuses a send_at more than MaxScheduleAhead after now (send_at_too_far). A time in
+// the past is fine: it means now.
+func CheckSendAt(at *time.Time, now time.Time) error {
+	if at != nil && at.After(now.Add(MaxScheduleAhead)) {
+		return invalid("send_at_too_far", "send_at %s is more than a year ahead (the latest is %s)",
+			at.UTC().Format(time.RFC3339), now.Add(MaxScheduleAhead).UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // render renders the template a request names into its body (req.Body is set from it), or
@@ -387,6 +433,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
@@ -440,6 +487,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if msgs == nil {
 		msgs = []*switchboard.Message{}
 	}
+	showable(msgs...)
 	writeJSON(w, http.StatusOK, MessageList{Messages: msgs, NextCursor: next})
 	return nil
 }
@@ -450,6 +498,7 @@ func (s *Server) cancelMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }

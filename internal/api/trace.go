@@ -38,6 +38,7 @@ func (s *Server) getMessageBySID(w http.ResponseWriter, r *http.Request) error {
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
@@ -71,6 +72,7 @@ func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
 	if evs == nil {
 		evs = []*switchboard.MessageAppEvent{}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, Trace{Message: m, AppEvents: evs, AppEventsTruncated: truncated})
 	return nil
 }
