@@ -29,7 +29,7 @@ const (
 	// MaxScheduleAhead bounds send_at: a message (or call) is scheduled at most a year ahead.
 	// Reminders and renewals fit; a typo (year 9999) is refused instead of stored as a time
 	// nothing can show.
-	MaxScheduleAhead = 365 * 24 * time.Hour
+	MaxScheduleAhead  = 365 * 24 * time.Hour
 	MaxIdempotencyKey = 255
 	MaxVariables      = 50
 	MaxVariableValue  = 1024
