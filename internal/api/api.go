@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -202,6 +203,8 @@ func statusOf(kind switchboard.ErrorKind) int {
 		return http.StatusConflict
 	case switchboard.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case switchboard.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case switchboard.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
 	case switchboard.ERATELIMITED:
@@ -372,11 +375,24 @@ func (c *keyCache) put(hash string, k *switchboard.APIKey, now time.Time) {
 	c.m[hash] = cachedKey{key: k, expires: now.Add(c.ttl)}
 }
 
+// isJSONType reports whether a request's Content-Type lets its body be read as JSON: no
+// Content-Type at all (a bare client that sends JSON and names nothing), application/json (any
+// parameters) or a +json type. Anything else, notably curl -d's application/x-www-form-urlencoded,
+// is refused with 415, since reading a form as JSON would only hide the client's mistake.
+func isJSONType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
 // decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
 // at most MaxBodyBytes.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the request body as application/json")
+	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
+		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type",
+			"the body is sent as %.64q: send it as JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded; add -H 'Content-Type: application/json')", ct)
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	dec.DisallowUnknownFields()
