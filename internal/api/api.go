@@ -130,6 +130,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	s.mux.HandleFunc("GET /{$}", s.handle(s.index))
 	s.mux.HandleFunc("GET /openapi.json", s.handle(s.openAPI))
 	s.mux.HandleFunc("POST /v1/messages", s.handle(s.authed(s.createMessage)))
 	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
@@ -144,6 +145,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))
+}
+
+// index answers the root of a node without a dashboard (with one, / redirects to /ui/): where the
+// API and its description are, so that the node's address answers something useful.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"service": "switchboard", "api": "/v1", "openapi": "/openapi.json", "health": "/healthz"})
+	return nil
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
