@@ -65,6 +65,11 @@ func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
 	}
+	if s.cfg.WhatsApp != nil {
+		if err := s.cfg.WhatsApp.Annotate(r.Context(), m); err != nil {
+			return err
+		}
+	}
 	evs, truncated, err := s.cfg.Store.MessageAppEvents(r.Context(), m)
 	if err != nil {
 		return err

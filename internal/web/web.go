@@ -41,8 +41,12 @@ type CodeInfo struct {
 	Explanation string
 	// Advice says whether sending the message again could help.
 	Advice string
-	DocURL string
-	Known  bool
+	// NoRetry, when set, says why sending the same message to the same recipient again cannot
+	// help (opted out, a number that cannot receive it): the dashboard then offers no retry and
+	// refuses one.
+	NoRetry string
+	DocURL  string
+	Known   bool
 }
 
 // SenderQueue is the queue of one sender: messages waiting to be sent.
@@ -82,6 +86,9 @@ type Config struct {
 	CheckAccept func(ctx context.Context, m *switchboard.Message) error
 	// OnAccepted is called after a retry is stored, to wake the dispatcher.
 	OnAccepted func()
+	// Annotate fills in what a read adds to a message (a WhatsApp message's reached_by); nil
+	// adds nothing.
+	Annotate func(ctx context.Context, m *switchboard.Message) error
 }
 
 // Server is the dashboard.
