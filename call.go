@@ -69,7 +69,31 @@ const (
 	CallEventInput    CallEventType = "input"    // the callee pressed digits, spoke, or said nothing
 	CallEventFallback CallEventType = "fallback" // the fallback SMS was created or skipped
 	CallEventIgnored  CallEventType = "ignored"  // a provider report that changed nothing, and why
+	// CallEventSMS: a flow state's SMS was created or skipped. CallEventRecording: a Record state
+	// ended, with its recording or without one.
+	CallEventSMS       CallEventType = "sms"
+	CallEventRecording CallEventType = "recording"
 )
+
+// CallSMS is a text a flow state sent to the callee (State.SMS): MessageID once created, or why
+// it was not (Skipped: the person opted out, the template is missing...).
+type CallSMS struct {
+	State     string    `json:"state"`
+	Template  string    `json:"template"`
+	MessageID string    `json:"message_id,omitempty"`
+	Skipped   string    `json:"skipped,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// CallRecording is a recording a Record state made (a voicemail). URL is the provider's (Twilio's
+// needs the account's credentials to fetch).
+type CallRecording struct {
+	State           string    `json:"state"`
+	SID             string    `json:"sid,omitempty"`
+	URL             string    `json:"url"`
+	DurationSeconds int       `json:"duration_seconds"`
+	At              time.Time `json:"at"`
+}
 
 // CallEvent is one entry of a call's append-only timeline. Seq numbers entries from 1; At never
 // decreases along the timeline.
@@ -125,6 +149,9 @@ type Call struct {
 	Inputs []CallInput `json:"inputs,omitempty"`
 	// Outcome is the last state entered when the call ended, or "machine" when a machine answered.
 	Outcome string `json:"outcome,omitempty"`
+	// SMS are the texts the flow's states sent (or skipped); Recordings the voicemails recorded.
+	SMS        []CallSMS       `json:"sms,omitempty"`
+	Recordings []CallRecording `json:"recordings,omitempty"`
 	// LastTwiML answers a repeated request of the last step identically.
 	LastTwiML string `json:"-"`
 
@@ -159,6 +186,16 @@ func (c *Call) AddEvent(e CallEvent) {
 		e.At = c.Timeline[n-1].At
 	}
 	c.Timeline = append(c.Timeline, e)
+}
+
+// HasSMS reports whether the call has already sent (or tried) template by SMS.
+func (c *Call) HasSMS(template string) bool {
+	for _, t := range c.SMS {
+		if t.Template == template {
+			return true
+		}
+	}
+	return false
 }
 
 // SetStatus moves the call's status forward at at, with a timeline entry, and reports whether it
@@ -245,17 +282,20 @@ type CallStatusChangedData struct {
 
 // CallCompletedData is the payload of call.completed.
 type CallCompletedData struct {
-	CallID            string            `json:"call_id"`
-	Status            CallStatus        `json:"status"`
-	Flow              string            `json:"flow"`
-	FlowVersion       int               `json:"flow_version"`
-	AnsweredBy        string            `json:"answered_by,omitempty"`
-	Outcome           string            `json:"outcome,omitempty"`
-	Path              []string          `json:"path"`
-	Inputs            []CallInput       `json:"inputs"`
-	Attempts          int               `json:"attempts"`
-	FallbackMessageID string            `json:"fallback_message_id,omitempty"`
-	Metadata          map[string]string `json:"metadata,omitempty"`
+	CallID            string      `json:"call_id"`
+	Status            CallStatus  `json:"status"`
+	Flow              string      `json:"flow"`
+	FlowVersion       int         `json:"flow_version"`
+	AnsweredBy        string      `json:"answered_by,omitempty"`
+	Outcome           string      `json:"outcome,omitempty"`
+	Path              []string    `json:"path"`
+	Inputs            []CallInput `json:"inputs"`
+	Attempts          int         `json:"attempts"`
+	FallbackMessageID string      `json:"fallback_message_id,omitempty"`
+	// SMS are the texts the flow's states sent; Recordings the voicemails recorded.
+	SMS        []CallSMS         `json:"sms,omitempty"`
+	Recordings []CallRecording   `json:"recordings,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
 }
 
 // callAlias has Call's fields without its methods, so that callRecord can embed it.

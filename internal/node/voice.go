@@ -31,7 +31,7 @@ func (n *Node) openVoice(authToken string) error {
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
-		Lease: n.cfg.Lease, Fallback: n.callFallback, Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Clock: n.clock, Logger: n.logger.With("component", "voice"),
 	})
 	return nil
 }
@@ -66,6 +66,19 @@ func (n *Node) Calls() *voice.Service { return n.vc.svc }
 // recipient's consent is checked as for any message, and the message is created once per call
 // (an idempotency key made of the call's ID), however often the ending callback is delivered.
 func (n *Node) callFallback(ctx context.Context, c *switchboard.Call, template string) (string, string, error) {
+	return n.textCallee(ctx, c, template, "call-fallback:"+c.ID,
+		fmt.Sprintf("fallback of call %s (%s)", c.ID, c.Status))
+}
+
+// callSMS creates the SMS a state of a call's flow sends (State.SMS), once per key, through the
+// message pipeline like the fallback.
+func (n *Node) callSMS(ctx context.Context, c *switchboard.Call, template, key string) (string, string, error) {
+	return n.textCallee(ctx, c, template, key, fmt.Sprintf("sent by call %s in state %s", c.ID, c.State))
+}
+
+// textCallee creates a message to a call's callee from a template with the call's variables (those
+// the template declares), from the call's number, after the consent check, once per key.
+func (n *Node) textCallee(ctx context.Context, c *switchboard.Call, template, key, why string) (string, string, error) {
 	cat := n.templates.Load()
 	if cat == nil {
 		return "", "no template catalog is configured", nil
@@ -100,7 +113,7 @@ func (n *Node) callFallback(ctx context.Context, c *switchboard.Call, template s
 		BodySHA256: hex.EncodeToString(sum[:]), Segments: res.Segments, Encoding: res.Encoding,
 		Template: res.Template, TemplateVersion: res.Version, ValidUntil: &until, APIKeyID: c.APIKeyID,
 		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "voice",
-			Detail: fmt.Sprintf("fallback of call %s (%s) from template %s version %d", c.ID, c.Status, res.Template, res.Version)}},
+			Detail: fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version)}},
 	}
 	if err := n.consent.CheckAccept(ctx, m); err != nil {
 		if switchboard.IsKind(err, switchboard.EUNPROCESSABLE) {
@@ -108,7 +121,7 @@ func (n *Node) callFallback(ctx context.Context, c *switchboard.Call, template s
 		}
 		return "", "", err
 	}
-	stored, _, err := n.store.CreateMessage(ctx, m, &switchboard.Idempotency{APIKeyID: c.APIKeyID, Key: "call-fallback:" + c.ID, RequestHash: c.ID})
+	stored, _, err := n.store.CreateMessage(ctx, m, &switchboard.Idempotency{APIKeyID: c.APIKeyID, Key: key, RequestHash: c.ID})
 	if err != nil {
 		return "", "", err
 	}

@@ -135,21 +135,32 @@ func TestAppointmentFlowBranches(t *testing.T) {
 		results      []string
 		fallback     bool
 		heard        []string
+		// texted is the template a state of the flow texts (State.SMS); recorded: a voicemail.
+		texted   string
+		recorded bool
 	}{
 		{name: "confirm", to: "+14155550101", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "1"}}},
 			status: switchboard.CallCompleted, outcome: "confirmed", path: []string{"greeting", "menu", "confirmed"}, results: []string{"matched"},
 			heard: []string{"say: Hello, this is Northside Clinic calling about your appointment on Tuesday March 5 at 3:30 PM.", "press 1", "say: Thank you. Your appointment is confirmed. Goodbye.", "hangup"}},
 		{name: "reschedule by speech", to: "+14155550102", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Speech: "I need to Reschedule please"}}},
-			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "reschedule"}, results: []string{"matched"}},
+			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "reschedule"}, results: []string{"matched"},
+			texted: "appointment_reschedule"},
 		{name: "wrong key then reschedule", to: "+14155550103", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "7"}, {Digits: "2"}}},
-			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "menu", "reschedule"}, results: []string{"no_match", "matched"}},
+			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "menu", "reschedule"}, results: []string{"no_match", "matched"},
+			texted: "appointment_reschedule"},
 		{name: "operator transfer, front desk busy, backup answers", to: "+14155550104",
 			script:       twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "0"}}},
 			extraScripts: []twiliosim.CallScript{{Number: "+15005550020", Outcome: twiliosim.OutcomeBusy}},
 			status:       switchboard.CallCompleted, outcome: "operator", path: []string{"greeting", "menu", "operator"}, results: []string{"matched"},
 			heard: []string{"dial ********0020: busy", "dial ********0010: completed"}},
+		{name: "operator transfer, both lines busy, voicemail", to: "+14155550108",
+			script:       twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "0"}}},
+			extraScripts: []twiliosim.CallScript{{Number: "+15005550020", Outcome: twiliosim.OutcomeBusy}, {Number: "+15005550010", Outcome: twiliosim.OutcomeBusy}},
+			status:       switchboard.CallCompleted, outcome: "goodbye", path: []string{"greeting", "menu", "operator", "voicemail", "goodbye"}, results: []string{"matched"},
+			heard: []string{"record"}, recorded: true},
 		{name: "no input twice", to: "+14155550105", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Timeout: true}, {Timeout: true}}},
-			status: switchboard.CallCompleted, outcome: "no_response", path: []string{"greeting", "menu", "menu", "no_response"}, results: []string{"timeout", "timeout"}},
+			status: switchboard.CallCompleted, outcome: "no_response", path: []string{"greeting", "menu", "menu", "no_response"}, results: []string{"timeout", "timeout"},
+			texted: "appointment_call_no_answer"},
 		{name: "busy sends the SMS fallback", to: "+14155550106", script: twiliosim.CallScript{Outcome: twiliosim.OutcomeBusy},
 			status: switchboard.CallBusy, fallback: true},
 		{name: "machine sends the SMS fallback", to: "+14155550107", script: twiliosim.CallScript{Outcome: twiliosim.OutcomeMachine}, machine: true,
@@ -217,6 +228,27 @@ func TestAppointmentFlowBranches(t *testing.T) {
 			} else if c.FallbackMessageID != "" {
 				t.Errorf("unexpected fallback message %s", c.FallbackMessageID)
 			}
+			// What the call promised is texted (issue 15: "we will text you" sent nothing).
+			if tc.texted != "" {
+				if len(c.SMS) != 1 || c.SMS[0].Template != tc.texted || c.SMS[0].MessageID == "" {
+					t.Fatalf("the call's texts %+v, want one from %s", c.SMS, tc.texted)
+				}
+				m := n.waitStatus(t, c.SMS[0].MessageID, 10*time.Second, switchboard.StatusDelivered)
+				if m.To != tc.to || m.From != c.From || m.Template != tc.texted || !strings.Contains(m.Body, "Northside Clinic") ||
+					!strings.Contains(m.Body, "Tuesday March 5") || m.Metadata["call_id"] != c.ID {
+					t.Errorf("the call's text %+v", m)
+				}
+			} else if len(c.SMS) != 0 {
+				t.Errorf("unexpected texts %+v", c.SMS)
+			}
+			// The voicemail reaches the application (issue 15: RecordingUrl was never read).
+			if tc.recorded != (len(c.Recordings) == 1) {
+				t.Fatalf("recordings %+v, want recorded=%v", c.Recordings, tc.recorded)
+			}
+			if tc.recorded && (c.Recordings[0].State != "voicemail" || !strings.HasPrefix(c.Recordings[0].URL, "https://api.twilio.com/") ||
+				!strings.HasPrefix(c.Recordings[0].SID, "RE") || c.Recordings[0].DurationSeconds != 3) {
+				t.Errorf("recording %+v", c.Recordings[0])
+			}
 			// The application heard of the call's end, with the path and the input.
 			waitFor(t, 5*time.Second, "call.completed", func() bool {
 				evs, err := n.Store().ListAppEvents(context.Background(), switchboard.AppEventFilter{Limit: 1000})
@@ -230,7 +262,9 @@ func TestAppointmentFlowBranches(t *testing.T) {
 					var d switchboard.CallCompletedData
 					_ = json.Unmarshal(ev.Data, &d)
 					if d.CallID == c.ID {
-						if !slices.Equal(d.Path, nonNilPath(tc.path)) || d.Outcome != tc.outcome || len(d.Inputs) != len(tc.results) {
+						if !slices.Equal(d.Path, nonNilPath(tc.path)) || d.Outcome != tc.outcome || len(d.Inputs) != len(tc.results) ||
+							len(d.Recordings) != len(c.Recordings) || len(d.SMS) != len(c.SMS) ||
+							(len(d.Recordings) == 1 && d.Recordings[0].URL != c.Recordings[0].URL) {
 							t.Errorf("call.completed %+v", d)
 						}
 						return true

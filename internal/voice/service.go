@@ -38,6 +38,10 @@ type Config struct {
 	// Fallback sends the fallback SMS of a call (see Fallback) and returns the message ID, or ""
 	// and why not; nil sends none.
 	Fallback func(ctx context.Context, c *switchboard.Call, template string) (messageID, skipped string, err error)
+	// SendSMS texts the callee a template for a flow state (State.SMS), created once per key
+	// (an idempotency key), and returns the message ID, or "" and why not; nil sends none and
+	// says so on the call.
+	SendSMS func(ctx context.Context, c *switchboard.Call, template, key string) (messageID, skipped string, err error)
 	Clock    switchboard.Clock
 	Logger   *slog.Logger
 	// Owner names this node in leases.
@@ -217,7 +221,7 @@ func moveStatus(c *switchboard.Call, st switchboard.CallStatus, at time.Time, de
 		done, err := switchboard.NewAppEvent(switchboard.AppCallCompleted, at, switchboard.CallCompletedData{
 			CallID: c.ID, Status: st, Flow: c.Flow, FlowVersion: c.FlowVersion, AnsweredBy: c.AnsweredBy,
 			Outcome: c.Outcome, Path: nonNil(c.Path), Inputs: nonNilInputs(c.Inputs), Attempts: c.Attempts,
-			FallbackMessageID: c.FallbackMessageID, Metadata: c.Metadata,
+			FallbackMessageID: c.FallbackMessageID, SMS: c.SMS, Recordings: c.Recordings, Metadata: c.Metadata,
 		})
 		if err != nil {
 			return nil, err
@@ -469,7 +473,8 @@ func (s *Service) TwiML(ctx context.Context, token, kind, step string, form map[
 		return nil, invalid("invalid_step", "the step of the request is missing")
 	}
 	in := Input{Kind: kind, Step: n, CallSID: get("CallSid"), AnsweredBy: get("AnsweredBy"), Digits: get("Digits"),
-		Speech: get("SpeechResult"), DialStatus: get("DialCallStatus")}
+		Speech: get("SpeechResult"), DialStatus: get("DialCallStatus"),
+		RecordingSID: get("RecordingSid"), RecordingURL: get("RecordingUrl"), RecordingDuration: get("RecordingDuration")}
 	var doc []byte
 	_, err = s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
 		if !adopt(c, in.CallSID) {
@@ -488,9 +493,38 @@ func (s *Service) TwiML(ctx context.Context, token, kind, step string, form map[
 			}
 		}
 		doc, err = Advance(f, c, in, s.cfg.PublicURL+WebhookPath+c.Token)
-		return evs, err
+		if err != nil {
+			return evs, err
+		}
+		return evs, s.sendTexts(ctx, c, in.At)
 	})
 	return doc, err
+}
+
+// sendTexts creates the SMS the flow's states asked for and not yet sent, each once per call and
+// template (the idempotency key), so that a request retried after a failed write makes none twice.
+func (s *Service) sendTexts(ctx context.Context, c *switchboard.Call, at time.Time) error {
+	for i := range c.SMS {
+		t := &c.SMS[i]
+		if t.MessageID != "" || t.Skipped != "" {
+			continue
+		}
+		if s.cfg.SendSMS == nil {
+			t.Skipped = "this node sends no SMS from calls"
+		} else {
+			id, skipped, err := s.cfg.SendSMS(ctx, c, t.Template, "call-sms:"+c.ID+":"+t.Template)
+			if err != nil {
+				return fmt.Errorf("voice: SMS %s of call %s: %w", t.Template, c.ID, err)
+			}
+			t.MessageID, t.Skipped = id, skipped
+		}
+		if t.MessageID != "" {
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventSMS, State: t.State, Detail: "SMS " + t.MessageID + " from template " + t.Template})
+		} else {
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventSMS, State: t.State, Detail: "SMS from template " + t.Template + " not sent: " + t.Skipped})
+		}
+	}
+	return nil
 }
 
 // status applies a call status callback.
