@@ -42,8 +42,8 @@ type Config struct {
 	// (an idempotency key), and returns the message ID, or "" and why not; nil sends none and
 	// says so on the call.
 	SendSMS func(ctx context.Context, c *switchboard.Call, template, key string) (messageID, skipped string, err error)
-	Clock    switchboard.Clock
-	Logger   *slog.Logger
+	Clock   switchboard.Clock
+	Logger  *slog.Logger
 	// Owner names this node in leases.
 	Owner string
 }
