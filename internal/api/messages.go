@@ -232,18 +232,14 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		To:            to,
 		From:          from,
 		Pool:          pool,
-		Body:          req.Body,
 		MediaURLs:     req.MediaURLs,
 		Metadata:      req.Metadata,
 		NextAttemptAt: now,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 		Timezone:      req.Timezone,
-		BodyLength:    utf8.RuneCountInString(req.Body),
 	}
-	sum := sha256.Sum256([]byte(req.Body))
-	m.BodySHA256 = hex.EncodeToString(sum[:])
-	m.Segments, m.Encoding = content.Segments(req.Body)
+	content.SetBody(m, req.Body)
 	if rendered != nil {
 		m.Template, m.TemplateVersion = rendered.Template, rendered.Version
 	}

@@ -2,12 +2,10 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/voice"
 )
 
@@ -104,17 +102,16 @@ func (n *Node) textCallee(ctx context.Context, c *switchboard.Call, template, ke
 			pool = s.Pool
 		}
 	}
-	sum := sha256.Sum256([]byte(res.Body))
 	until := now.Add(n.cfg.DefaultValidity)
 	m := &switchboard.Message{
 		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS, Category: res.Category,
-		To: c.To, From: c.From, Pool: pool, Body: res.Body, Metadata: map[string]string{"call_id": c.ID},
-		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, BodyLength: utf8.RuneCountInString(res.Body),
-		BodySHA256: hex.EncodeToString(sum[:]), Segments: res.Segments, Encoding: res.Encoding,
+		To: c.To, From: c.From, Pool: pool, Metadata: map[string]string{"call_id": c.ID},
+		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		Template: res.Template, TemplateVersion: res.Version, ValidUntil: &until, APIKeyID: c.APIKeyID,
 		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "voice",
 			Detail: fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version)}},
 	}
+	content.SetBody(m, res.Body)
 	if err := n.consent.CheckAccept(ctx, m); err != nil {
 		if switchboard.IsKind(err, switchboard.EUNPROCESSABLE) {
 			return "", switchboard.ErrorMessage(err), nil

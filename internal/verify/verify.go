@@ -21,8 +21,6 @@ package verify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -520,16 +518,14 @@ func (s *Service) smsTemplate(locale string) *templates.Template {
 // content template; tmpl, version: the catalog template it was rendered from).
 func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id string, ch switchboard.Channel, body string,
 	wa *switchboard.WhatsAppOptions, tmpl string, version int, now time.Time) error {
-	sum := sha256.Sum256([]byte(body))
 	until := v.ExpiresAt
 	m := &switchboard.Message{
 		ID: id, Status: switchboard.StatusQueued, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa,
 		Template: tmpl, TemplateVersion: version,
-		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Body: body, Metadata: map[string]string{"verification_id": v.ID},
+		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID},
 		NextAttemptAt: now, ValidUntil: &until, CreatedAt: now, UpdatedAt: now, APIKeyID: v.APIKeyID,
-		BodySHA256: hex.EncodeToString(sum[:]), BodyLength: utf8.RuneCountInString(body),
 	}
-	m.Segments, m.Encoding = content.Segments(body)
+	content.SetBody(m, body)
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "verify",
 		Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")"}}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}
