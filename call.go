@@ -21,9 +21,13 @@ const (
 	CallNoAnswer   CallStatus = "no-answer"
 	CallFailed     CallStatus = "failed"
 	CallCanceled   CallStatus = "canceled"
+	// CallBlocked: Switchboard did not place the call (or its next attempt) because the callee
+	// opted out; BlockedReason says why. Never a provider status.
+	CallBlocked CallStatus = "blocked"
 )
 
-// ParseCallStatus returns the status a word names.
+// ParseCallStatus returns the provider call status a word names (blocked is Switchboard's own,
+// never a provider's, and is not parsed).
 func ParseCallStatus(s string) (CallStatus, bool) {
 	switch st := CallStatus(s); st {
 	case CallQueued, CallRinging, CallInProgress, CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled:
@@ -162,6 +166,12 @@ type Call struct {
 	RetryDelay int `json:"retry_delay"`
 	// NextAttemptAt is set while the call waits to be placed.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// SendAt is when the call was asked to be placed (none: at once); Timezone the callee's IANA
+	// zone for quiet hours (empty: the zones of the number).
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
+	// BlockedReason says why a blocked call was not placed.
+	BlockedReason string `json:"blocked_reason,omitempty"`
 	// Placing is set while an attempt is handed to the provider and its SID not yet known.
 	Placing bool `json:"-"`
 
@@ -293,9 +303,11 @@ type CallCompletedData struct {
 	Attempts          int         `json:"attempts"`
 	FallbackMessageID string      `json:"fallback_message_id,omitempty"`
 	// SMS are the texts the flow's states sent; Recordings the voicemails recorded.
-	SMS        []CallSMS         `json:"sms,omitempty"`
-	Recordings []CallRecording   `json:"recordings,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
+	SMS        []CallSMS       `json:"sms,omitempty"`
+	Recordings []CallRecording `json:"recordings,omitempty"`
+	// BlockedReason says why a blocked call was not placed.
+	BlockedReason string            `json:"blocked_reason,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
 }
 
 // callAlias has Call's fields without its methods, so that callRecord can embed it.

@@ -26,10 +26,8 @@ const (
 	MaxMetadataKey    = 64
 	MaxMetadataValue  = 512
 	MaxValiditySecond = 14 * 24 * 3600
-	// MaxScheduleAhead bounds send_at: a message (or call) is scheduled at most a year ahead.
-	// Reminders and renewals fit; a typo (year 9999) is refused instead of stored as a time
-	// nothing can show.
-	MaxScheduleAhead  = 365 * 24 * time.Hour
+	// MaxScheduleAhead bounds send_at (switchboard.MaxScheduleAhead: a year).
+	MaxScheduleAhead  = switchboard.MaxScheduleAhead
 	MaxIdempotencyKey = 255
 	MaxVariables      = 50
 	MaxVariableValue  = 1024
@@ -203,7 +201,7 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
 		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)
 	}
-	if err := CheckSendAt(req.SendAt, now); err != nil {
+	if err := switchboard.CheckSendAt(req.SendAt, now); err != nil {
 		return nil, err
 	}
 	var zones []*time.Location
@@ -315,16 +313,6 @@ func showable(msgs ...*switchboard.Message) {
 			clamp(&e.At)
 		}
 	}
-}
-
-// CheckSendAt refuses a send_at more than MaxScheduleAhead after now (send_at_too_far). A time in
-// the past is fine: it means now.
-func CheckSendAt(at *time.Time, now time.Time) error {
-	if at != nil && at.After(now.Add(MaxScheduleAhead)) {
-		return invalid("send_at_too_far", "send_at %s is more than a year ahead (the latest is %s)",
-			at.UTC().Format(time.RFC3339), now.Add(MaxScheduleAhead).UTC().Format(time.RFC3339))
-	}
-	return nil
 }
 
 // render renders the template a request names into its body (req.Body is set from it), or

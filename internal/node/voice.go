@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
@@ -29,7 +30,8 @@ func (n *Node) openVoice(authToken string) error {
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
-		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Blocks: n.callBlocked, Hold: n.callHold,
+		Clock: n.clock, Logger: n.logger.With("component", "voice"),
 	})
 	return nil
 }
@@ -124,4 +126,29 @@ func (n *Node) textCallee(ctx context.Context, c *switchboard.Call, template, ke
 	}
 	n.disp.Notify()
 	return stored.ID, "", nil
+}
+
+// callBlocked says why a call's callee must not be called: an opt-out for the pool of the
+// call's number (consent is per person and pool, whatever the channel: see consent.BlocksCall).
+func (n *Node) callBlocked(ctx context.Context, c *switchboard.Call) (string, error) {
+	pool := switchboard.DefaultPool
+	for _, s := range n.cfg.Senders {
+		if s.From == c.From {
+			pool = s.Pool
+		}
+	}
+	return n.consent.BlocksCall(ctx, c.To, pool)
+}
+
+// callHold is when a call due at at may be placed: after call_quiet_hours in the callee's time
+// zone (the call's timezone, else every zone of the number, the most restrictive winning).
+func (n *Node) callHold(c *switchboard.Call, at time.Time) (time.Time, string) {
+	zones := content.PhoneTimezones(c.To)
+	if c.Timezone != "" {
+		if loc, err := time.LoadLocation(c.Timezone); err == nil {
+			zones = []*time.Location{loc}
+		}
+	}
+	d := n.cfg.CallQuietHours.Next(at, "call", zones)
+	return d.At, d.Note
 }

@@ -36,7 +36,7 @@ var appointmentVars = map[string]string{
 func voiceEnv() map[string]string {
 	return map[string]string{
 		"SWITCHBOARD_FLOWS_DIR": flowsDir, "SWITCHBOARD_TEMPLATES_DIR": templatesDir,
-		"SWITCHBOARD_CALLS_PER_SECOND": "100",
+		"SWITCHBOARD_CALLS_PER_SECOND": "100", "SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
 	}
 }
 
@@ -445,4 +445,56 @@ func TestCallContinuesOnNewNode(t *testing.T) {
 		t.Fatalf("after the restart: status %s outcome %q path %v; timeline %+v", c.Status, c.Outcome, c.Path, c.Timeline)
 	}
 	assertNoPersonalData(t, simCall(t, sim, c.ProviderSID), c.To, c.From)
+}
+
+// TestCallsHonourConsentAndQuietHours (issue 16): a person who texted STOP to a pool's number is
+// not called from that pool — refused at creation, and a call already queued ends blocked with
+// the reason — and START resumes calls; a call due inside call_quiet_hours in the callee's time
+// zone waits for the window's end.
+func TestCallsHonourConsentAndQuietHours(t *testing.T) {
+	t.Parallel()
+	// A quiet window around now in UTC, for calls whose timezone is UTC.
+	now := time.Now().UTC()
+	start, end := now.Add(-time.Hour), now.Add(2*time.Hour)
+	env := voiceEnv()
+	env["SWITCHBOARD_CALL_QUIET_HOURS"] = start.Format("15:04") + "-" + end.Format("15:04")
+	n := startNode(t, nodeOpts{env: env})
+	person := "+14155550160"
+	text := func(body string) {
+		n.simControl(t, http.MethodPost, "/sim/v1/inbound", map[string]any{"from": person, "to": "+15005550006", "body": body})
+	}
+	// Queued for a moment later, then the person texts STOP: the call ends blocked.
+	queued := createCall(t, n.URL(), n.secret, map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars, "send_at": time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339Nano), "timezone": "America/Los_Angeles"})
+	text("STOP")
+	waitFor(t, 10*time.Second, "the opt-out", func() bool {
+		c, err := n.Store().LatestConsent(context.Background(), person, []string{"default", switchboard.ScopeAll})
+		return err == nil && c != nil && c.State == switchboard.ConsentOptedOut
+	})
+	// (Los Angeles is 7-8 hours from UTC: the window around now in UTC is not its present.)
+	got := waitCall(t, n.URL(), n.secret, queued.ID, terminal)
+	if got.Status != switchboard.CallBlocked || got.Attempts != 0 || got.ProviderSID != "" || !strings.Contains(got.BlockedReason, "opted out") {
+		t.Fatalf("a queued call to a person who texted STOP: %s attempts %d reason %q", got.Status, got.Attempts, got.BlockedReason)
+	}
+	// A new call is refused.
+	var p struct{ Code string }
+	if code := apiDo(t, n.URL(), n.secret, http.MethodPost, "/v1/calls", map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars}, &p); code != http.StatusUnprocessableEntity || p.Code != "recipient_opted_out" {
+		t.Fatalf("a call to a person who texted STOP: %d %s", code, p.Code)
+	}
+	// START: calls again (in UTC's quiet window: held until its end).
+	text("START")
+	waitFor(t, 10*time.Second, "the opt-in", func() bool {
+		c, err := n.Store().LatestConsent(context.Background(), person, []string{"default", switchboard.ScopeAll})
+		return err == nil && c != nil && c.State == switchboard.ConsentOptedIn
+	})
+	held := createCall(t, n.URL(), n.secret, map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars, "timezone": "UTC"})
+	wantEnd := end.Truncate(time.Minute)
+	if held.Status != switchboard.CallQueued || held.NextAttemptAt == nil || !held.NextAttemptAt.Equal(wantEnd) || held.Timezone != "UTC" {
+		t.Fatalf("a call inside quiet hours: %s next %v, want %v", held.Status, held.NextAttemptAt, wantEnd)
+	}
+	if last := held.Timeline[len(held.Timeline)-1]; !strings.Contains(last.Detail, "held by call quiet hours") {
+		t.Fatalf("the hold is not on the timeline: %+v", held.Timeline)
+	}
 }

@@ -42,8 +42,15 @@ type Config struct {
 	// (an idempotency key), and returns the message ID, or "" and why not; nil sends none and
 	// says so on the call.
 	SendSMS func(ctx context.Context, c *switchboard.Call, template, key string) (messageID, skipped string, err error)
-	Clock   switchboard.Clock
-	Logger  *slog.Logger
+	// Blocks returns why a call's callee must not be called now (an opt-out), or ""; it is asked
+	// when a call is created and before every attempt, retries included. nil blocks nothing.
+	Blocks func(ctx context.Context, c *switchboard.Call) (reason string, err error)
+	// Hold returns when a call due at at may be placed (quiet hours in the callee's time zone)
+	// and why it waits; until <= at places it now. It is asked before every attempt. nil holds
+	// nothing.
+	Hold   func(c *switchboard.Call, at time.Time) (until time.Time, note string)
+	Clock  switchboard.Clock
+	Logger *slog.Logger
 	// Owner names this node in leases.
 	Owner string
 }
@@ -110,6 +117,10 @@ type CreateRequest struct {
 	MaxAttempts      int               `json:"max_attempts,omitempty"`
 	RetryDelay       int               `json:"retry_delay,omitempty"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
+	// SendAt places the call at this time (at most switchboard.MaxScheduleAhead ahead); Timezone
+	// is the callee's IANA zone for quiet hours (default: the zones of the number).
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
 }
 
 func invalid(code, format string, args ...any) error {
@@ -167,19 +178,73 @@ func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switch
 	if from == to {
 		return nil, invalid("to_is_sender", "to is the caller's own number")
 	}
+	if err := switchboard.CheckSendAt(req.SendAt, now); err != nil {
+		return nil, err
+	}
+	if req.Timezone != "" {
+		if _, err := time.LoadLocation(req.Timezone); err != nil || req.Timezone == "Local" {
+			return nil, invalid("invalid_timezone", "timezone %q is not an IANA time zone such as America/New_York", req.Timezone)
+		}
+	}
+	due := now
+	var sendAt *time.Time
+	if req.SendAt != nil && req.SendAt.After(now) {
+		at := req.SendAt.UTC()
+		due, sendAt = at, &at
+	}
 	c := &switchboard.Call{
 		ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: to, From: from, Flow: f.Name,
 		FlowVersion: f.Version, Locale: req.Locale, Variables: req.Variables, Metadata: req.Metadata,
 		MachineDetection: req.MachineDetection, RingTimeout: req.RingTimeout, Token: newToken(),
-		MaxAttempts: req.MaxAttempts, RetryDelay: req.RetryDelay, NextAttemptAt: &now,
+		MaxAttempts: req.MaxAttempts, RetryDelay: req.RetryDelay, NextAttemptAt: &due, SendAt: sendAt, Timezone: req.Timezone,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if f.Fallback != nil {
 		c.FallbackTemplate = f.Fallback.SMSTemplate
 	}
-	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued,
-		Detail: fmt.Sprintf("flow %s version %d", f.Name, f.Version)})
+	detail := fmt.Sprintf("flow %s version %d", f.Name, f.Version)
+	if sendAt != nil {
+		detail += ", scheduled for " + sendAt.Format(time.RFC3339)
+	}
+	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued, Detail: detail})
 	return c, nil
+}
+
+// Admit applies the rules that protect people to a call Build made, before it is stored: a callee
+// who opted out is refused (EUNPROCESSABLE/recipient_opted_out, as a message would be), and a
+// call due inside quiet hours waits for their end, said on its timeline. Both are asked again
+// before every attempt (see place).
+func (s *Service) Admit(ctx context.Context, c *switchboard.Call) error {
+	if s.cfg.Blocks != nil {
+		why, err := s.cfg.Blocks(ctx, c)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be called again", why)
+		}
+	}
+	if c.NextAttemptAt != nil {
+		s.hold(c, *c.NextAttemptAt)
+	}
+	return nil
+}
+
+// hold moves a call's next attempt, due at due, past quiet hours and reports whether it did; the
+// wait is said once on the timeline.
+func (s *Service) hold(c *switchboard.Call, due time.Time) bool {
+	if s.cfg.Hold == nil || c.NextAttemptAt == nil {
+		return false
+	}
+	until, note := s.cfg.Hold(c, due)
+	if !until.After(due) {
+		return false
+	}
+	c.NextAttemptAt = &until
+	if n := len(c.Timeline); n == 0 || c.Timeline[n-1].Detail != note {
+		c.AddEvent(switchboard.CallEvent{At: s.cfg.Clock(), Type: switchboard.CallEventAttempt, Detail: note})
+	}
+	return true
 }
 
 // update loads a call, applies fn and stores it, again from a fresh read when another node
@@ -221,7 +286,7 @@ func moveStatus(c *switchboard.Call, st switchboard.CallStatus, at time.Time, de
 		done, err := switchboard.NewAppEvent(switchboard.AppCallCompleted, at, switchboard.CallCompletedData{
 			CallID: c.ID, Status: st, Flow: c.Flow, FlowVersion: c.FlowVersion, AnsweredBy: c.AnsweredBy,
 			Outcome: c.Outcome, Path: nonNil(c.Path), Inputs: nonNilInputs(c.Inputs), Attempts: c.Attempts,
-			FallbackMessageID: c.FallbackMessageID, SMS: c.SMS, Recordings: c.Recordings, Metadata: c.Metadata,
+			FallbackMessageID: c.FallbackMessageID, SMS: c.SMS, Recordings: c.Recordings, BlockedReason: c.BlockedReason, Metadata: c.Metadata,
 		})
 		if err != nil {
 			return nil, err
@@ -333,6 +398,27 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	now := s.cfg.Clock()
 	if c.Status.Terminal() || c.NextAttemptAt == nil {
 		return nil
+	}
+	// The rules that protect people, before every attempt (an opt-out or the night may have come
+	// since the call was created or its last attempt ended).
+	if s.cfg.Blocks != nil {
+		why, err := s.cfg.Blocks(ctx, c)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			c.NextAttemptAt, c.BlockedReason = nil, why+"; the call was not placed"
+			evs, err := moveStatus(c, switchboard.CallBlocked, now, c.BlockedReason)
+			if err != nil {
+				return err
+			}
+			s.cfg.Logger.Info("call blocked: the callee opted out", "call_id", c.ID, "to", content.MaskPhone(c.To), "attempts", c.Attempts)
+			return s.cfg.Store.UpdateCall(ctx, c, evs)
+		}
+	}
+	if s.hold(c, now) {
+		s.cfg.Logger.Info("call held by quiet hours", "call_id", c.ID, "until", *c.NextAttemptAt)
+		return s.cfg.Store.UpdateCall(ctx, c, nil)
 	}
 	if at, ok := s.slot(c.From, now); !ok {
 		// Said once per wait, on the timeline and in the log, so that a queue behind a

@@ -54,6 +54,12 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, cps float64) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, cps, nil)
+}
+
+// newTestEnvWith is newTestEnv with edit applied to the service's configuration.
+func newTestEnvWith(t *testing.T, cps float64, edit func(*voice.Config)) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "voice.db"))
 	if err != nil {
@@ -66,9 +72,13 @@ func newTestEnv(t *testing.T, cps float64) *testEnv {
 	}
 	clock := &fakeClock{t: time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)}
 	prov := &recordingProvider{clock: clock.now, placed: map[string]time.Time{}}
-	svc := voice.New(voice.Config{Store: db, Provider: prov, Flows: func() *voice.Catalog { return flows },
+	cfg := voice.Config{Store: db, Provider: prov, Flows: func() *voice.Catalog { return flows },
 		PublicURL: "https://sb.example.com", AuthToken: "token", CallsPerSecond: cps, Clock: clock.now,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Poll: 200 * time.Millisecond})
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Poll: 200 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	svc := voice.New(cfg)
 	return &testEnv{db: db, svc: svc, prov: prov, clock: clock}
 }
 
