@@ -241,6 +241,17 @@ type CallStore interface {
 	ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*Call, error)
 	// ReleaseCall drops owner's lease on a call.
 	ReleaseCall(ctx context.Context, id, owner string) error
+	// CallQueue counts the calls waiting to be placed at now: ready (due) and deferred (send_at,
+	// quiet hours, a retry's delay, the sender's call slot), and when the oldest ready one
+	// became due.
+	CallQueue(ctx context.Context, now time.Time) (CallQueueStats, error)
+}
+
+// CallQueueStats is the queue of calls waiting to be placed.
+type CallQueueStats struct {
+	Ready, Deferred int64
+	// OldestDueAt is when the longest-waiting ready call became due; nil when none is ready.
+	OldestDueAt *time.Time
 }
 
 // PlaceCallRequest is what a provider needs to place a call.

@@ -497,4 +497,15 @@ func TestCallsHonourConsentAndQuietHours(t *testing.T) {
 	if last := held.Timeline[len(held.Timeline)-1]; !strings.Contains(last.Detail, "held by call quiet hours") {
 		t.Fatalf("the hold is not on the timeline: %+v", held.Timeline)
 	}
+	// The waiting call shows in the call queue metrics.
+	resp, err := http.Get(n.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `switchboard_call_queue_depth{state="deferred"} 1`) ||
+		!strings.Contains(string(raw), `switchboard_call_queue_depth{state="ready"} 0`) {
+		t.Errorf("the call queue metrics do not show the held call")
+	}
 }
