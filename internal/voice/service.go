@@ -399,23 +399,7 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	if c.Status.Terminal() || c.NextAttemptAt == nil {
 		return nil
 	}
-	// The rules that protect people, before every attempt (an opt-out or the night may have come
-	// since the call was created or its last attempt ended).
-	if s.cfg.Blocks != nil {
-		why, err := s.cfg.Blocks(ctx, c)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			c.NextAttemptAt, c.BlockedReason = nil, why+"; the call was not placed"
-			evs, err := moveStatus(c, switchboard.CallBlocked, now, c.BlockedReason)
-			if err != nil {
-				return err
-			}
-			s.cfg.Logger.Info("call blocked: the callee opted out", "call_id", c.ID, "to", content.MaskPhone(c.To), "attempts", c.Attempts)
-			return s.cfg.Store.UpdateCall(ctx, c, evs)
-		}
-	}
+	// Quiet hours first: a held call does not take the sender's slot.
 	if s.hold(c, now) {
 		s.cfg.Logger.Info("call held by quiet hours", "call_id", c.ID, "until", *c.NextAttemptAt)
 		return s.cfg.Store.UpdateCall(ctx, c, nil)
@@ -430,6 +414,24 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 		}
 		c.NextAttemptAt = &at
 		return s.cfg.Store.UpdateCall(ctx, c, nil)
+	}
+	// Consent, right before every attempt (an opt-out may have come since the call was created
+	// or its last attempt ended); asked only of the call that got the slot, so that a queue
+	// behind the sender's rate costs no consent read per poll.
+	if s.cfg.Blocks != nil {
+		why, err := s.cfg.Blocks(ctx, c)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			c.NextAttemptAt, c.BlockedReason = nil, why+"; the call was not placed"
+			evs, err := moveStatus(c, switchboard.CallBlocked, now, c.BlockedReason)
+			if err != nil {
+				return err
+			}
+			s.cfg.Logger.Info("call blocked: the callee opted out", "call_id", c.ID, "to", content.MaskPhone(c.To), "attempts", c.Attempts)
+			return s.cfg.Store.UpdateCall(ctx, c, evs)
+		}
 	}
 	// Record the attempt before the provider hears of it: a crash now leaves Placing set, and
 	// the call is not placed twice.
