@@ -89,6 +89,7 @@ func TestOptedOutCalleeIsNotCalled(t *testing.T) {
 	if _, _, err := e.db.CreateCall(context.Background(), retried, nil); err != nil {
 		t.Fatal(err)
 	}
+	e.clock.add(time.Second) // the sender's next call slot
 	e.placeDue(t)
 	got = e.call(t, retried.ID)
 	if got.Attempts != 1 || got.ProviderSID == "" {
