@@ -39,3 +39,24 @@ func TestUnencodableAnswerIsA500Problem(t *testing.T) {
 		t.Fatalf("bare: %d %q", rec.Code, rec.Body)
 	}
 }
+
+// FuzzIsJSONType: any Content-Type header is decided without panicking, and a type read as JSON
+// is none, application/json or a +json type.
+func FuzzIsJSONType(f *testing.F) {
+	for _, s := range []string{"", "application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded",
+		"text/plain", "application/jsonp", "application/problem+json", "APPLICATION/JSON", "application/json; =", ";;", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ct string) {
+		if !isJSONType(ct) {
+			return
+		}
+		if strings.TrimSpace(ct) == "" {
+			return
+		}
+		mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			t.Fatalf("%q read as JSON", ct)
+		}
+	})
+}
