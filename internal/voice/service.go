@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Owner names this node in leases.
 	Owner string
+	// OnFinished, when set, is told of each call that ended (once, by the node that ended it);
+	// OnStep of the server time of each webhook this node answered.
+	OnFinished func(c *switchboard.Call)
+	OnStep     func(d time.Duration)
 }
 
 // Service runs calls: it places them, answers their TwiML requests and applies their status
@@ -263,6 +268,9 @@ func (s *Service) update(ctx context.Context, load func() (*switchboard.Call, er
 		if switchboard.ErrorCodeOf(err) == "call_changed" {
 			continue
 		}
+		if err == nil && s.cfg.OnFinished != nil && slices.ContainsFunc(evs, func(e *switchboard.AppEvent) bool { return e.Type == switchboard.AppCallCompleted }) {
+			s.cfg.OnFinished(c)
+		}
 		return c, err
 	}
 	return nil, fmt.Errorf("voice: call kept changing under concurrent updates")
@@ -430,7 +438,13 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 				return err
 			}
 			s.cfg.Logger.Info("call blocked: the callee opted out", "call_id", c.ID, "to", content.MaskPhone(c.To), "attempts", c.Attempts)
-			return s.cfg.Store.UpdateCall(ctx, c, evs)
+			if err := s.cfg.Store.UpdateCall(ctx, c, evs); err != nil {
+				return err
+			}
+			if s.cfg.OnFinished != nil {
+				s.cfg.OnFinished(c)
+			}
+			return nil
 		}
 	}
 	// Record the attempt before the provider hears of it: a crash now leaves Placing set, and
@@ -490,6 +504,10 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWebhoo
 const MaxFormBytes = 64 << 10
 
 func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.OnStep != nil {
+		start := time.Now()
+		defer func() { s.cfg.OnStep(time.Since(start)) }()
+	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
