@@ -17,6 +17,7 @@ const (
 	ENOTFOUND      ErrorKind = "not_found"     // no such resource (404)
 	ECONFLICT      ErrorKind = "conflict"      // the resource's state does not allow it (409)
 	ETOOLARGE      ErrorKind = "too_large"     // the request body is over the limit (413)
+	EMEDIATYPE     ErrorKind = "media_type"    // the request body is of a type the route does not read (415)
 	EUNPROCESSABLE ErrorKind = "unprocessable" // well-formed but refused, e.g. a reused idempotency key (422)
 	ERATELIMITED   ErrorKind = "rate_limited"  // too many requests (429)
 	EUNAVAILABLE   ErrorKind = "unavailable"   // temporarily unable, e.g. draining (503)

@@ -93,6 +93,7 @@ var (
 )
 
 func normRoute(method, path string) string {
+	path = strings.ReplaceAll(path, "{$}", "") // ServeMux's "this path exactly": GET /{$} is GET /
 	path = pathParam.ReplaceAllString(path, "{}")
 	path = strings.TrimRight(path, ".")
 	return method + " " + path

@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -165,6 +167,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	s.mux.HandleFunc("GET /{$}", s.handle(s.index))
 	s.mux.HandleFunc("GET /openapi.json", s.handle(s.openAPI))
 	s.mux.HandleFunc("POST /v1/messages", s.handle(s.authed(s.createMessage)))
 	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
@@ -179,6 +182,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))
+}
+
+// index answers the root of a node without a dashboard (with one, / redirects to /ui/): where the
+// API and its description are, so that the node's address answers something useful.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"service": "switchboard", "api": "/v1", "openapi": "/openapi.json", "health": "/healthz"})
+	return nil
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
@@ -211,14 +221,30 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 // handlerFunc is an HTTP handler that returns its error for handle to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle adapts a handlerFunc, writing any error as problem+json.
+// handle adapts a handlerFunc, writing any error as problem+json, also one met while encoding
+// the answer (see writeJSON).
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		ew := &encodeWriter{ResponseWriter: w}
+		err := h(ew, r)
+		if err == nil {
+			err = ew.err
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	}
 }
+
+// encodeWriter carries an encoding failure of writeJSON back to handle, which answers it as a
+// 500 problem and logs it: nothing was written yet, so the status line is still free.
+type encodeWriter struct {
+	http.ResponseWriter
+	err error
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *encodeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // statusOf maps an error kind to its HTTP status: the one place this mapping lives.
 func statusOf(kind switchboard.ErrorKind) int {
@@ -235,6 +261,8 @@ func statusOf(kind switchboard.ErrorKind) int {
 		return http.StatusConflict
 	case switchboard.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case switchboard.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case switchboard.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
 	case switchboard.ERATELIMITED:
@@ -312,11 +340,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(problem)
 }
 
+// writeJSON answers v as JSON with status. It encodes into a buffer first: a value that cannot be
+// encoded (a time past year 9999, say) writes nothing, and the handler's adapter answers a 500
+// problem and logs the error, instead of a 200 with an empty or cut body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		err = fmt.Errorf("api: encoding a %d answer: %w", status, err)
+		if ew, ok := w.(*encodeWriter); ok {
+			ew.err = err
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"type":"` + ProblemType("internal_error") + `","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"}` + "\n"))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // ctxKey keys request-scoped values.
@@ -412,11 +455,24 @@ func (c *keyCache) put(hash string, k *switchboard.APIKey, now time.Time) {
 	c.m[hash] = cachedKey{key: k, expires: now.Add(c.ttl)}
 }
 
+// isJSONType reports whether a request's Content-Type lets its body be read as JSON: no
+// Content-Type at all (a bare client that sends JSON and names nothing), application/json (any
+// parameters) or a +json type. Anything else, notably curl -d's application/x-www-form-urlencoded,
+// is refused with 415, since reading a form as JSON would only hide the client's mistake.
+func isJSONType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
 // decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
 // at most MaxBodyBytes.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the request body as application/json")
+	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
+		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type",
+			"the body is sent as %.64q: send it as JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded; add -H 'Content-Type: application/json')", ct)
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	dec.DisallowUnknownFields()

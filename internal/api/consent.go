@@ -125,7 +125,7 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, phone, sc
 // refuses the whole file and names the row.
 func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the import as text/csv with the header phone,state,scope,evidence")
+		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type", "send the import as text/csv with the header phone,state,scope,evidence")
 	}
 	rd := csv.NewReader(http.MaxBytesReader(w, r.Body, 32<<20))
 	rd.FieldsPerRecord = -1

@@ -82,6 +82,9 @@ type Config struct {
 	FlowsDir string
 	// CallsPerSecond limits how fast one sender places calls.
 	CallsPerSecond float64
+	// CallQuietHours is the window of the callee's local time in which no call is placed (nil:
+	// none).
+	CallQuietHours *consent.Window
 	// OptInRequired are the categories that need a recorded opt-in.
 	OptInRequired []switchboard.Category
 	// QuietHours hold messages of some categories outside the recipient's daytime.
@@ -159,6 +162,7 @@ var settings = []setting{
 	{key: "templates_default_locale", env: "SWITCHBOARD_TEMPLATES_DEFAULT_LOCALE", def: "en", help: "locale a template falls back to"},
 	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
 	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
+	{key: "call_quiet_hours", env: "SWITCHBOARD_CALL_QUIET_HOURS", def: "21:00-08:00", help: "no call is placed, nor retried, in this window of the callee's local time (the call's timezone, else the zones of the number): start-end, or off"},
 	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
 	{key: "event_retention", env: "SWITCHBOARD_EVENT_RETENTION", def: "30d", help: "after this long, events of the event log that every endpoint has received (or dead-lettered) are deleted with their deliveries; 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
@@ -401,6 +405,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.CallsPerSecond, err = strconv.ParseFloat(v["calls_per_second"], 64); err != nil || c.CallsPerSecond <= 0 || c.CallsPerSecond > 1000 {
 		return nil, fmt.Errorf("config: calls_per_second=%q must be a number above 0 and at most 1000; set %s", v["calls_per_second"], envOf("calls_per_second"))
+	}
+	if c.CallQuietHours, err = consent.ParseWindow(v["call_quiet_hours"]); err != nil {
+		return nil, fmt.Errorf("config: call_quiet_hours: %v; set %s", err, envOf("call_quiet_hours"))
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))

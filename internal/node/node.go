@@ -235,6 +235,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		mux.Handle("/ui", ui)
 		mux.Handle("/ui/", ui)
+		// A person who opens the node's address lands on the dashboard, not on a bare 404.
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.Handle("/", n.api.Handler())
 	n.srv = &http.Server{

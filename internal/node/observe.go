@@ -14,6 +14,9 @@ func (n *Node) openObserve() {
 		senders = append(senders, s.From)
 	}
 	n.metrics.SetQueueStats(n.store.QueueStats, n.clock, n.cfg.MetricsQueueMaxAge, senders)
+	if n.cfg.FlowsDir != "" {
+		n.metrics.SetCallQueue(n.store.CallQueue, n.clock, n.cfg.MetricsQueueMaxAge)
+	}
 	a := n.cfg.Alerts
 	if a.DeliveryRateThreshold <= 0 {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
@@ -24,6 +25,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
 		QueueStats: n.queueStats,
 		Health:     n.healthLine,
+		Annotate:   n.annotateWhatsApp,
 		Reply:      n.dashboardReply,
 		NewSecret:  events.NewSecret,
 		OnReplay:   n.notifyEvents,
@@ -78,8 +80,22 @@ func explainCode(code int) web.CodeInfo {
 		ci.Advice = "It may have arrived: Switchboard asks the provider before any new attempt. Check the timeline before retrying."
 	case switchboard.OutcomeOptedOut:
 		ci.Advice = "Do not send again: the recipient opted out. Only their START (or an opt-in you can prove) allows messages again."
+		ci.NoRetry = "The recipient opted out: a retry would be refused the same way. Only their START (or an opt-in you can prove) allows messages again."
 	default:
 		ci.Advice = "Sending the same message again will most likely fail the same way; fix the cause first (see above)."
 	}
+	if info.Unreachable {
+		ci.Advice = "Do not send again to this number: it cannot receive the message this way. Ask the person for another number or channel."
+		ci.NoRetry = "The number cannot receive this message (error " + strconv.Itoa(code) + ": " + info.Title + "): a retry would fail the same way."
+	}
 	return ci
+}
+
+// annotateWhatsApp sets reached_by on a WhatsApp message or SMS leg for the dashboard; nothing
+// without the WhatsApp channel.
+func (n *Node) annotateWhatsApp(ctx context.Context, m *switchboard.Message) error {
+	if n.wa == nil {
+		return nil
+	}
+	return n.wa.Annotate(ctx, m)
 }

@@ -19,7 +19,9 @@ const (
 	qUpdateCall  = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
 	qListCalls   = `SELECT version, data FROM calls WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`
-	qClaimCalls  = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
+	qCallQueue   = `SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1),
+		MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) FROM calls WHERE next_attempt_at IS NOT NULL`
+	qClaimCalls = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
 		RETURNING version, data`
@@ -194,4 +196,18 @@ func (db *DB) ReleaseCall(ctx context.Context, id, owner string) error {
 		return wrap("release call", err)
 	}
 	return nil
+}
+
+// CallQueue counts the calls waiting to be placed; see switchboard.CallStore.
+func (db *DB) CallQueue(ctx context.Context, now time.Time) (switchboard.CallQueueStats, error) {
+	var q switchboard.CallQueueStats
+	var oldest *time.Time
+	if err := db.pool.QueryRow(ctx, qCallQueue, now).Scan(&q.Ready, &q.Deferred, &oldest); err != nil {
+		return q, wrap("call queue", err)
+	}
+	if oldest != nil {
+		t := oldest.UTC()
+		q.OldestDueAt = &t
+	}
+	return q, nil
 }

@@ -41,8 +41,12 @@ type CodeInfo struct {
 	Explanation string
 	// Advice says whether sending the message again could help.
 	Advice string
-	DocURL string
-	Known  bool
+	// NoRetry, when set, says why sending the same message to the same recipient again cannot
+	// help (opted out, a number that cannot receive it): the dashboard then offers no retry and
+	// refuses one.
+	NoRetry string
+	DocURL  string
+	Known   bool
 }
 
 // SenderQueue is the queue of one sender: messages waiting to be sent.
@@ -85,6 +89,9 @@ type Config struct {
 	// Health, when set, is a one-line view of the node's health shown on the overview (its
 	// clock's offsets to the database and the provider).
 	Health func() string
+	// Annotate fills in what a read adds to a message (a WhatsApp message's reached_by); nil
+	// adds nothing.
+	Annotate func(ctx context.Context, m *switchboard.Message) error
 	// CancelCall cancels a call as the API does; nil offers no cancel.
 	CancelCall func(ctx context.Context, id string) error
 	// Reply accepts body as a reply in conversation c on behalf of actor, through the API's
