@@ -119,6 +119,8 @@ type Config struct {
 	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
 	WhatsApp WhatsAppConfig
 	Media    MediaConfig
+	// Input holds the input-policy settings (simulator address, trusted proxies, dialing).
+	Input InputConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -413,6 +415,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildWhatsApp(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildInput(v); err != nil {
 		return nil, err
 	}
 

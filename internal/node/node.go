@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,6 +123,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if cfg.PublicURLDefaulted {
 		cfg.PublicURL = "http://" + n.ln.Addr().String()
 	}
+	if cfg.Provider == config.ProviderSimulator && !cfg.Input.SimAllowRemote && !isLoopback(n.ln.Addr()) {
+		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
+	}
 
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
@@ -204,7 +208,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("GET "+media.Path, n.media.Handler())
 	if n.sim != nil {
-		mux.Handle("/sim/", n.sim.Handler())
+		// The control API reads every body and code and can fake a STOP: API key and JSON only.
+		mux.Handle("/sim/", n.api.KeyedJSON(n.sim.Handler()))
 	}
 	if cfg.Dashboard.Enabled {
 		ui, err := n.dashboard()
@@ -274,8 +279,16 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 }
 
 func (n *Node) startSimulator(opts Options) error {
+	token := n.cfg.TwilioToken
+	if token == "" {
+		// The simulator's default token is public; webhooks signed with it would let anyone who
+		// reaches the port fake an inbound STOP. A node's own simulator gets a random one.
+		var b [20]byte
+		_, _ = rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
+	}
 	scfg := twiliosim.Config{
-		AccountSID: n.cfg.TwilioAccount, AuthToken: n.cfg.TwilioToken,
+		AccountSID: n.cfg.TwilioAccount, AuthToken: token,
 		Logger: n.logger.With("component", "simulator"), Now: n.clock,
 	}
 	for _, s := range n.cfg.Senders {
@@ -291,7 +304,20 @@ func (n *Node) startSimulator(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("simulator: listen on %s (set SWITCHBOARD_SIM_ADDR): %w", n.cfg.SimAddr, err)
 	}
-	n.simSrv = &http.Server{Handler: n.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if !n.cfg.Input.SimAllowRemote && !isLoopback(ln.Addr()) {
+		_ = ln.Close()
+		return fmt.Errorf("simulator: %s is not a loopback address: set SWITCHBOARD_SIM_ADDR=127.0.0.1:0, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", n.cfg.SimAddr)
+	}
+	// The simulator's own address serves Twilio's REST API to this node's provider; its control
+	// API is served only under /sim/v1 of the API address, behind an API key.
+	simREST := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/sim/") {
+			http.Error(w, "the in-process simulator's control API is at /sim/v1 of the API address, with an API key", http.StatusNotFound)
+			return
+		}
+		n.sim.Handler().ServeHTTP(w, r)
+	})
+	n.simSrv = &http.Server{Handler: simREST, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = n.simSrv.Serve(ln) }()
 	n.simSrvAddr = ln.Addr().String()
 	return nil
@@ -572,3 +598,10 @@ func redactURL(s string) string {
 }
 
 func (n *Node) simAddr() string { return n.simSrvAddr }
+
+// isLoopback reports whether a listener's address is a loopback address (not the unspecified
+// address, which listens on every interface).
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
