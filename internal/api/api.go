@@ -21,6 +21,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
@@ -340,35 +341,27 @@ func (c *keyCache) put(hash string, k *switchboard.APIKey, now time.Time) {
 	c.m[hash] = cachedKey{key: k, expires: now.Add(c.ttl)}
 }
 
-// decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
-// at most MaxBodyBytes.
+// decodeJSON decodes a request body strictly (strictjson): JSON only, one value, at most
+// MaxBodyBytes, valid UTF-8 without NUL, no duplicate keys, field names in their exact case and
+// no unknown fields. Every handler reads its body through it.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the request body as application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
+		if errors.As(err, &tooBig) {
 			return switchboard.Errorf(switchboard.ETOOLARGE, "body_too_large", "request body is over %d bytes", s.cfg.MaxBodyBytes)
-		case errors.As(err, &syntax):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON (at byte %d)", syntax.Offset)
-		case errors.As(err, &typ):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_field", "field %q must be a %s", typ.Field, typ.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			// encoding/json has no typed error for unknown fields.
-			return switchboard.Errorf(switchboard.EINVALID, "unknown_field", "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is empty or truncated")
+		}
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body could not be read")
+	}
+	if err := strictjson.Decode(data, v); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return switchboard.Errorf(switchboard.EINVALID, se.Code, "%s", se.Detail)
 		}
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON")
-	}
-	if dec.More() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body holds more than one JSON value")
 	}
 	return nil
 }
