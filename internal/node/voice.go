@@ -32,6 +32,7 @@ func (n *Node) openVoice(authToken string) error {
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, Fallback: n.callFallback, Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		DialAllowSIP: n.cfg.Input.DialAllowSIP, DialAllowPremium: n.cfg.Input.DialAllowPremium,
 	})
 	return nil
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Owner names this node in leases.
 	Owner string
+	// DialAllowSIP and DialAllowPremium let flows dial sip: URIs and premium-rate numbers
+	// (refused by default; see checkInput).
+	DialAllowSIP, DialAllowPremium bool
 }
 
 // Service runs calls: it places them, answers their TwiML requests and applies their status
@@ -141,6 +144,9 @@ func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switch
 		if _, ok := f.Variables[k]; !ok {
 			return nil, invalid("unknown_variable", "flow %s declares no variable %q", f.Name, k)
 		}
+	}
+	if err := s.checkInput(req, f); err != nil {
+		return nil, err
 	}
 	if req.RingTimeout == 0 {
 		req.RingTimeout = 30
@@ -405,6 +411,8 @@ func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
 		return
 	}
+	// Speech, digits and call parameters are stored: make them text both engines keep.
+	r.PostForm, _ = switchboard.SafeForm(r.PostForm)
 	var err error
 	if kind == "status" {
 		err = s.status(r.Context(), token, r.PostForm)

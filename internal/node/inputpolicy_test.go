@@ -1,0 +1,89 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
+	"github.com/switchboard-gw/switchboard/internal/twiliosig"
+	"github.com/switchboard-gw/switchboard/internal/webhook"
+)
+
+// TestProviderTextStoredOnBothEngines posts signed inbound webhooks and status callbacks whose
+// text PostgreSQL refuses (NUL, invalid UTF-8) to a node on each engine: each answers 2xx (a 500
+// would make Twilio retry until it drops the message), the message is stored with U+FFFD in
+// place of what could not be, its payload keeps the exact bytes percent-encoded, and a status
+// callback with a NUL is kept.
+func TestProviderTextStoredOnBothEngines(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"SWITCHBOARD_SYNC_WEBHOOKS": "false"}
+			if engine == "postgres" {
+				u, _ := postgres.TestURL(t)
+				env["SWITCHBOARD_DATABASE_URL"] = u
+			}
+			n := startNode(t, nodeOpts{env: env})
+			token, public := n.Simulator().AuthToken(), strings.TrimRight(n.Config().PublicURL, "/")
+			post := func(path string, form url.Values) int {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodPost, n.URL()+path, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set(twiliosig.Header, twiliosig.Sign(token, public+path, form))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			in := url.Values{"MessageSid": {"SMnul0001"}, "AccountSid": {"AC1"}, "From": {"+14155550144"},
+				"To": {"+15005550006"}, "Body": {"caf\xe9 at 4\x00pm"}, "NumMedia": {"0"}, "X\x00tra": {"\xff"}}
+			if code := post(webhook.InboundPath, in); code != http.StatusOK {
+				t.Fatalf("inbound with NUL and invalid UTF-8: %d", code)
+			}
+			stop := url.Values{"MessageSid": {"SMnul0002"}, "AccountSid": {"AC1"}, "From": {"+14155550145"},
+				"To": {"+15005550006"}, "Body": {"STOP\x00"}, "NumMedia": {"0"}}
+			if code := post(webhook.InboundPath, stop); code != http.StatusOK {
+				t.Fatalf("STOP with NUL: %d", code)
+			}
+			cb := url.Values{"MessageSid": {"SMunknown1"}, "MessageStatus": {"delivered"}, "AccountSid": {"AC1"}, "To": {"+1415\x00"}}
+			if code := post(webhook.StatusPath, cb); code/100 != 2 {
+				t.Fatalf("status callback with NUL: %d", code)
+			}
+			ctx := context.Background()
+			msgs, _, err := n.Store().ListInbound(ctx, switchboard.InboundFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *switchboard.InboundMessage
+			for _, m := range msgs {
+				if m.ProviderSID == "SMnul0001" {
+					got = m
+				}
+			}
+			if got == nil || got.Body != "caf\uFFFD at 4\uFFFDpm" {
+				t.Fatalf("stored inbound: %+v", got)
+			}
+			var payload map[string]any
+			if err := json.Unmarshal(got.Payload, &payload); err != nil {
+				t.Fatal(err)
+			}
+			if payload[twilio.RawFormKey] != in.Encode() || payload["Body"] != got.Body {
+				t.Fatalf("payload %s", got.Payload)
+			}
+			if len(msgs) != 2 {
+				t.Fatalf("%d inbound messages stored, want 2", len(msgs))
+			}
+		})
+	}
+}
