@@ -186,7 +186,7 @@ var settings = []setting{
 	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
 	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
 	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},
-	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
+	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard password logins per user name and client address before each further one doubles the wait for the next (1 s up to 1 min; forgotten after 10 quiet minutes; per node; API keys are never throttled)"},
 }
 
 // BindFlags registers every setting as a flag on fs (the key with dashes for underscores).

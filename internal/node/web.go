@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/clientaddr"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/web"
 )
@@ -21,6 +22,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
 		QueueStats: n.queueStats,
+		ClientAddr: clientaddr.Resolver{Trusted: cfg.Input.TrustedProxies},
 	})
 }
 
