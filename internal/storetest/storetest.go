@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Verifications", verifyTests},
 		{"Calls", callTests},
 		{"WhatsApp", whatsAppTests},
+		{"Retention", retentionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
