@@ -438,6 +438,16 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	}
 }
 
+// PruneMedia deletes the stored media files last received before the retention cutoff and
+// returns how many. store_bodies=false does not shorten it: an application must still fetch a
+// file after media.stored.
+func (n *Node) PruneMedia() (int, error) {
+	if n.cfg.Retention <= 0 || n.media == nil {
+		return 0, nil
+	}
+	return n.media.Prune(n.clock().Add(-n.cfg.Retention))
+}
+
 // PruneEvents deletes the events older than the event retention that were fanned out and have
 // no pending delivery, with their deliveries, and returns how many events it deleted.
 func (n *Node) PruneEvents(ctx context.Context) (int, error) {
@@ -470,7 +480,12 @@ func (n *Node) retentionLoop(ctx context.Context) {
 			if k, err := n.Retain(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("retention", "err", err)
 			} else if k > 0 {
-				n.logger.Info("retention redacted message bodies", "messages", k)
+				n.logger.Info("retention redacted message bodies and calls", "redacted", k)
+			}
+			if k, err := n.PruneMedia(); err != nil && ctx.Err() == nil {
+				n.logger.Error("media retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("retention deleted media files", "files", k)
 			}
 			if k, err := n.PruneEvents(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("event retention", "err", err)
