@@ -165,10 +165,34 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // handle adapts a handlerFunc, writing any error as problem+json.
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkURLText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// checkURLText applies the input policy to the path and query (cursors, filters, IDs): text that
+// is not UTF-8 or holds NUL is refused with the codes of a JSON body, on both engines alike
+// (PostgreSQL would fail on it with a 500).
+func checkURLText(r *http.Request) error {
+	if p := switchboard.TextProblem(r.URL.Path); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the URL path is not UTF-8 text without NUL characters")
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range append(vs, k) {
+			if p := switchboard.TextProblem(v); p != "" {
+				return switchboard.Errorf(switchboard.EINVALID, p, "the query parameter %q is not UTF-8 text without NUL characters", strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"))
+			}
+		}
+	}
+	return nil
 }
 
 // statusOf maps an error kind to its HTTP status: the one place this mapping lives.

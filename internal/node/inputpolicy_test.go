@@ -87,3 +87,52 @@ func TestProviderTextStoredOnBothEngines(t *testing.T) {
 		})
 	}
 }
+
+// TestURLTextOnBothEngines: cursors and filters with NUL or invalid UTF-8 get the same 400 on
+// both engines (PostgreSQL answered 500), and any cursor string is a 200 or a 400.
+func TestURLTextOnBothEngines(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			if engine == "postgres" {
+				u, _ := postgres.TestURL(t)
+				env["SWITCHBOARD_DATABASE_URL"] = u
+			}
+			n := startNode(t, nodeOpts{env: env})
+			get := func(path string) (int, string) {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, n.URL()+path, nil)
+				req.Header.Set("Authorization", "Bearer "+n.secret)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			for path, code := range map[string]string{
+				"/v1/messages?cursor=%00":               "nul_character",
+				"/v1/messages?cursor=msg_%ff":           "invalid_utf8",
+				"/v1/calls?cursor=%00":                  "nul_character",
+				"/v1/conversations?cursor=1.%ff":        "invalid_utf8",
+				"/v1/verifications/refusals?cursor=%00": "nul_character",
+				"/v1/messages/msg_%00":                  "nul_character",
+				"/v1/consent/%2B1415%ff":                "invalid_utf8",
+			} {
+				if status, body := get(path); status != http.StatusBadRequest || !strings.Contains(body, `"code":"`+code+`"`) {
+					t.Errorf("%s: %d %s, want 400 %s", path, status, body, code)
+				}
+			}
+			for _, c := range []string{"zzz", "msg_", "'; DROP TABLE messages; --", "1.x", "-1.a", "99999999999999999999.a", strings.Repeat("9", 300)} {
+				for _, p := range []string{"/v1/messages", "/v1/calls", "/v1/conversations", "/v1/verifications/refusals"} {
+					if status, body := get(p + "?cursor=" + url.QueryEscape(c)); status != http.StatusOK && status != http.StatusBadRequest {
+						t.Errorf("%s cursor %q: %d %s", p, c, status, body)
+					}
+				}
+			}
+		})
+	}
+}
