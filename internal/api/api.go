@@ -175,12 +175,17 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// checkURLText applies the input policy to the path and query (cursors, filters, IDs): text that
+// checkURLText applies the input policy to the path, the query (cursors, filters, IDs) and the
+// Idempotency-Key header: text that
 // is not UTF-8 or holds NUL is refused with the codes of a JSON body, on both engines alike
 // (PostgreSQL would fail on it with a 500).
 func checkURLText(r *http.Request) error {
 	if p := switchboard.TextProblem(r.URL.Path); p != "" {
 		return switchboard.Errorf(switchboard.EINVALID, p, "the URL path is not UTF-8 text without NUL characters")
+	}
+	// The one header whose text is stored.
+	if p := switchboard.TextProblem(r.Header.Get("Idempotency-Key")); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the Idempotency-Key header is not UTF-8 text")
 	}
 	if r.URL.RawQuery == "" {
 		return nil

@@ -95,3 +95,14 @@ func TestOneJSONDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotencyKeyText: an Idempotency-Key that is not UTF-8 gets the same 400 as a body
+// (PostgreSQL would refuse to store it; SQLite stored it).
+func TestIdempotencyKeyText(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	code, p, _ := f.do(t, "POST", "/v1/messages", `{"to":"+14155550100","body":"x"}`, "Idempotency-Key", "order-\xff")
+	if code != 400 || p["code"] != "invalid_utf8" {
+		t.Fatalf("%d %v", code, p)
+	}
+}
