@@ -109,11 +109,12 @@ func testRetentionCallsVerifications(t *testing.T, s switchboard.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gv.CodeHash != "" || gv.CodeSalt != "" || gv.CodeSealed != "" || gv.Status != switchboard.VerificationApproved || gv.To != done.To {
+	if gv.CodeHash != "" || gv.CodeSalt != "" || gv.CodeSealed != "" || gv.Status != switchboard.VerificationApproved || gv.To != done.To ||
+		gv.RedactedAt == nil || !gv.RedactedAt.Equal(at(0)) {
 		t.Fatalf("finished verification keeps its code: %+v", gv)
 	}
 	pv, err := s.GetVerification(ctx, pending.ID)
-	if err != nil || pv.CodeHash != "hash" || pv.CodeSealed != "sealed" {
+	if err != nil || pv.CodeHash != "hash" || pv.CodeSealed != "sealed" || pv.RedactedAt != nil {
 		t.Fatalf("pending verification redacted: %+v %v", pv, err)
 	}
 	// Idempotent: nothing left to do.
