@@ -71,6 +71,7 @@ var exportKinds = map[string]columnKind{
 	"verifications.expires_at":      kindTime,
 	"verifications.created_at":      kindTime,
 	"verifications.updated_at":      kindTime,
+	"verifications.redacted_at":     kindTime,
 	"verify_rate_hits.window_start": kindTime,
 	"verify_rate_hits.window_end":   kindTime,
 	"verify_refusals.at":            kindTime,
@@ -79,6 +80,7 @@ var exportKinds = map[string]columnKind{
 	"calls.next_attempt_at":         kindTime,
 	"calls.lease_until":             kindTime,
 	"calls.created_at":              kindTime,
+	"calls.redacted_at":             kindTime,
 }
 
 type columnKind int
