@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -132,6 +133,35 @@ func TestURLTextOnBothEngines(t *testing.T) {
 						t.Errorf("%s cursor %q: %d %s", p, c, status, body)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestVoiceInputStoredOnBothEngines: a callee's speech with NUL and invalid UTF-8 (Twilio's
+// SpeechResult, signed) is stored on both engines, as U+FFFD, and the flow goes on; PostgreSQL
+// would refuse \u0000 in the call's jsonb and the step would fail.
+func TestVoiceInputStoredOnBothEngines(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			env := voiceEnv()
+			if engine == "postgres" {
+				u, _ := postgres.TestURL(t)
+				env["SWITCHBOARD_DATABASE_URL"] = u
+			}
+			n := startNode(t, nodeOpts{env: env})
+			to := "+14155550131"
+			if err := n.Simulator().ScriptCalls(twiliosim.CallScript{Number: to,
+				Inputs: []twiliosim.CalleeInput{{Speech: "reschedule\x00 me \xff please"}}}); err != nil {
+				t.Fatal(err)
+			}
+			c := createCall(t, n.URL(), n.secret, map[string]any{"to": to, "flow": "appointment_confirmation", "variables": appointmentVars})
+			c = waitCall(t, n.URL(), n.secret, c.ID, terminal)
+			if c.Status != switchboard.CallCompleted || c.Outcome != "reschedule" || len(c.Inputs) != 1 ||
+				c.Inputs[0].Speech != "reschedule\uFFFD me \uFFFD please" {
+				t.Fatalf("call %s %q inputs %+v", c.Status, c.Outcome, c.Inputs)
 			}
 		})
 	}
