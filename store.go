@@ -15,6 +15,8 @@ type Store interface {
 	EventLogStore
 	DashboardStore
 	CallStore
+	MediaQueueStore
+	SecretStore
 
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain

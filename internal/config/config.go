@@ -121,6 +121,8 @@ type Config struct {
 	Media    MediaConfig
 	// Input holds the input-policy settings (simulator address, trusted proxies, dialing).
 	Input InputConfig
+	// Security holds the settings of secrets at rest and TLS.
+	Security SecurityConfig
 }
 
 // setting describes one setting: its YAML key (the flag is the key with dashes), its environment
@@ -439,6 +441,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	if err := c.buildInput(v); err != nil {
 		return nil, err
 	}
+	if err := c.buildSecurity(v); err != nil {
+		return nil, err
+	}
 
 	switch c.Provider {
 	case ProviderSimulator:
@@ -476,6 +481,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if c.Security.TLSCertFile != "" {
+			c.PublicURL = "https://" + c.Addr
+		}
 		c.PublicURLDefaulted = true
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

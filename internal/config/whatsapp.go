@@ -42,6 +42,14 @@ type MediaConfig struct {
 	RejectReply string
 	// Concurrency bounds the downloads in flight per node.
 	Concurrency int
+	// URLSecret signs the stored files' URLs in media.stored events ("" : a random key kept in
+	// <data_dir>/media-url-key); URLTTL is how long such a URL is valid (0: events carry plain
+	// URLs, which need an API key).
+	URLSecret string
+	URLTTL    time.Duration
+	// AllowPrivate lets inbound media downloads and outbound media checks reach private,
+	// loopback and link-local addresses (default: endpoints_allow_private).
+	AllowPrivate bool
 }
 
 func init() {
@@ -56,6 +64,10 @@ func init() {
 		setting{key: "media_allowed_types", env: "SWITCHBOARD_MEDIA_ALLOWED_TYPES", def: "image/jpeg,image/png,image/gif,image/webp,application/pdf,audio/mpeg,audio/ogg,video/mp4", help: "MIME types of inbound media accepted, as detected from the bytes, comma-separated"},
 		setting{key: "media_scan_command", env: "SWITCHBOARD_MEDIA_SCAN_COMMAND", help: "command run on every inbound media file with its path appended (e.g. clamdscan --no-summary); non-zero exit quarantines it"},
 		setting{key: "media_reject_reply", env: "SWITCHBOARD_MEDIA_REJECT_REPLY", help: "text sent back to the sender when an attachment is refused (empty: none)"},
+		setting{key: "media_allow_private", env: "SWITCHBOARD_MEDIA_ALLOW_PRIVATE", help: "let inbound media downloads and outbound media size checks reach private, loopback and link-local addresses (development and tests; default: endpoints_allow_private)"},
+		setting{key: "media_url_secret", env: "SWITCHBOARD_MEDIA_URL_SECRET", secret: true, help: "key that signs the URLs of stored media in media.stored events (environment only; or media_url_secret_file; default: a random key kept in <data_dir>/media-url-key; set the same value on every node of a cluster)"},
+		setting{key: "media_url_secret_file", env: "SWITCHBOARD_MEDIA_URL_SECRET_FILE", help: "file holding media_url_secret"},
+		setting{key: "media_url_ttl", env: "SWITCHBOARD_MEDIA_URL_TTL", def: "7d", help: "how long the signed URL of a stored media file in a media.stored event is valid (0: plain URLs, fetched with an API key only)"},
 		setting{key: "media_concurrency", env: "SWITCHBOARD_MEDIA_CONCURRENCY", def: "4", help: "inbound media downloads in flight at once per node"},
 	)
 }
@@ -102,6 +114,21 @@ func (c *Config) buildWhatsApp(v map[string]string) error {
 	}
 	m.ScanCommand = strings.Fields(v["media_scan_command"])
 	m.RejectReply = strings.TrimSpace(v["media_reject_reply"])
+	if m.URLSecret, err = secret(v, "media_url_secret"); err != nil {
+		return err
+	}
+	if m.URLSecret != "" && len(m.URLSecret) < 16 {
+		return fmt.Errorf("config: media_url_secret must be at least 16 characters; set SWITCHBOARD_MEDIA_URL_SECRET")
+	}
+	if m.URLTTL, err = parseDays(v["media_url_ttl"]); err != nil || m.URLTTL < 0 {
+		return fmt.Errorf("config: media_url_ttl=%q must be a duration such as 7d or 24h, or 0; set SWITCHBOARD_MEDIA_URL_TTL", v["media_url_ttl"])
+	}
+	m.AllowPrivate = c.EndpointsAllowPrivate
+	if s := strings.TrimSpace(v["media_allow_private"]); s != "" {
+		if m.AllowPrivate, err = strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("config: media_allow_private=%q must be true or false; set SWITCHBOARD_MEDIA_ALLOW_PRIVATE", s)
+		}
+	}
 	if m.Concurrency, err = strconv.Atoi(v["media_concurrency"]); err != nil || m.Concurrency < 1 {
 		return fmt.Errorf("config: media_concurrency=%q must be a positive integer; set SWITCHBOARD_MEDIA_CONCURRENCY", v["media_concurrency"])
 	}

@@ -40,6 +40,7 @@ var Tables = []string{
 	"verify_blocks",
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
 	"calls",
+	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
 }
 
 // runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets

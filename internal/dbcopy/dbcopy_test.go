@@ -211,6 +211,11 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 		t.Fatal("inbound 3 not created")
 	}
 	must[[]*switchboard.Conversation](t, "ClaimWindowClosing")(s.ClaimWindowClosing(ctx, at(24*time.Hour), 2*time.Hour, 10))
+	// The media of inbound 2 queued, and its download claimed (in flight at the move).
+	must[int](t, "EnqueueMedia")(s.EnqueueMedia(ctx, &switchboard.InboundMessage{ID: "inb_0002", ProviderSID: "MMin2",
+		MediaURLs: []string{"https://api.twilio.com/media/ME1"}, MediaContentTypes: []string{"image/jpeg"}}, at(6*time.Minute)))
+	must[[]*switchboard.MediaDownload](t, "ClaimMedia")(s.ClaimMedia(ctx, switchboard.MediaClaim{Owner: "node_a", Now: at(6 * time.Minute),
+		LeaseUntil: at(10 * time.Minute), Limit: 10}))
 
 	must[string](t, "AssignSender")(s.AssignSender(ctx, switchboard.DefaultPool, toA, fromA, []string{fromA}))
 	must[string](t, "AssignSender")(s.AssignSender(ctx, "marketing", toB, fromB, []string{fromB}))

@@ -12,18 +12,19 @@ package events
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
 // BusEndpointID is the endpoint that stands for the NATS JetStream bus: its deliveries are
@@ -58,8 +59,12 @@ type Config struct {
 	// DisableAfter disables an endpoint whose deliveries have failed without a success for this
 	// long (default 5 days; negative: never).
 	DisableAfter time.Duration
-	// AllowPrivate lets deliveries reach private, loopback and link-local addresses.
+	// AllowPrivate lets deliveries reach private, loopback and link-local addresses; otherwise
+	// the network guard (internal/netguard) refuses them at every connection.
 	AllowPrivate bool
+	// TLS, when set, is the TLS configuration of deliveries (a client certificate for endpoints
+	// that verify one, test roots).
+	TLS *tls.Config
 	// Concurrency bounds the deliveries in flight (default 16).
 	Concurrency int
 	// PollInterval is how often the worker looks for work without a wake-up (default 200 ms).
@@ -114,25 +119,12 @@ func New(cfg Config) *Worker {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 200 * time.Millisecond
 	}
-	tr := &http.Transport{
-		Proxy:                 nil, // a proxy would be dialed instead of the endpoint, escaping the address check
-		DialContext:           Dialer(cfg.Timeout, cfg.AllowPrivate).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-	}
 	return &Worker{
 		cfg: cfg,
-		client: &http.Client{
-			Transport: tr,
-			Timeout:   cfg.Timeout,
-			// A redirect is an answer, not a success: following it could lead anywhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		wake: make(chan struct{}, 1),
-		sem:  make(chan struct{}, cfg.Concurrency),
+		// A redirect is an answer, not a success: following it could lead anywhere.
+		client: netguard.Client(netguard.ClientOptions{AllowPrivate: cfg.AllowPrivate, Timeout: cfg.Timeout, TLS: cfg.TLS}),
+		wake:   make(chan struct{}, 1),
+		sem:    make(chan struct{}, cfg.Concurrency),
 	}
 }
 
@@ -318,19 +310,7 @@ func (w *Worker) attempt(ctx context.Context, d *switchboard.Delivery) (int, err
 
 // describe turns a transport error into a short reason for the delivery's last_error.
 func describe(err error, timeout time.Duration) error {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("no answer within %s", timeout)
-	case strings.Contains(err.Error(), "refused: "):
-		_, why, _ := strings.Cut(err.Error(), "refused: ")
-		return fmt.Errorf("refused: %s", why)
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return fmt.Errorf("%s: %v", oe.Op, oe.Err)
-	}
-	return err
+	return errors.New(netguard.Reason(err, timeout))
 }
 
 func truncate(s string, n int) string {

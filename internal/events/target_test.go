@@ -2,75 +2,64 @@ package events
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"testing"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
-func TestCheckIP(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		ip     string
-		public bool
-	}{
-		{"8.8.8.8", true},
-		{"93.184.216.34", true},
-		{"2606:4700:4700::1111", true},
-		{"127.0.0.1", false},
-		{"127.1.2.3", false},
-		{"10.0.0.1", false},
-		{"172.16.5.4", false},
-		{"192.168.1.1", false},
-		{"169.254.169.254", false}, // cloud metadata
-		{"100.64.0.1", false},
-		{"0.0.0.0", false},
-		{"0.1.2.3", false},
-		{"224.0.0.1", false},
-		{"198.18.0.1", false},
-		{"::1", false},
-		{"::", false},
-		{"fe80::1", false},
-		{"fc00::1", false},
-		{"fd12:3456::1", false},
-		{"::ffff:127.0.0.1", false}, // IPv4-mapped loopback
-		{"::ffff:10.1.1.1", false},  // IPv4-mapped private
-		{"64:ff9b::7f00:1", false},  // NAT64 of 127.0.0.1
-		{"64:ff9b::808:808", true},  // NAT64 of 8.8.8.8
-		{"2002:a00:1::1", false},    // 6to4 of 10.0.0.1
-		{"2002:808:808::1", true},   // 6to4 of 8.8.8.8
-	} {
-		err := CheckIP(netip.MustParseAddr(c.ip))
-		if (err == nil) != c.public {
-			t.Errorf("CheckIP(%s) = %v, want public=%v", c.ip, err, c.public)
-		}
-		if err != nil && switchboard.ErrorCodeOf(err) != "endpoint_url_private" {
-			t.Errorf("CheckIP(%s): code %s", c.ip, switchboard.ErrorCodeOf(err))
-		}
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if ips, ok := f[host]; ok {
+		return ips, nil
 	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
+// TestCheckURL: endpoint registration maps the guard's verdicts to stable codes; every address
+// form issue 16 lists is refused as endpoint_url_private.
 func TestCheckURL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	r := fakeResolver{"hooks.example.com": {netip.MustParseAddr("93.184.216.34")},
+		"inside.example.com": {netip.MustParseAddr("2002:a00:1::1")}}
 	for _, c := range []struct {
 		url, code string
 	}{
 		{"https://93.184.216.34/hooks", ""},
+		{"https://hooks.example.com/hooks", ""},
 		{"http://93.184.216.34:8080/hooks?x=1", ""},
 		{"ftp://93.184.216.34/", "invalid_endpoint_url"},
 		{"/relative", "invalid_endpoint_url"},
 		{"https://", "invalid_endpoint_url"},
 		{"https://93.184.216.34/#frag", "invalid_endpoint_url"},
 		{"https://user:pw@93.184.216.34/", "invalid_endpoint_url"},
+		{"http://2130706433/", "invalid_endpoint_url"},
 		{"https://127.0.0.1/hooks", "endpoint_url_private"},
 		{"https://[::1]:8443/hooks", "endpoint_url_private"},
+		{"https://[::127.0.0.1]/hooks", "endpoint_url_private"},
+		{"https://[::7f00:1]/hooks", "endpoint_url_private"},
+		{"https://[fec0::1]/hooks", "endpoint_url_private"},
+		{"https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks", "endpoint_url_private"},
+		{"https://[2002:a00:1::1]/hooks", "endpoint_url_private"},
+		{"https://0.1.2.3/hooks", "endpoint_url_private"},
+		{"https://240.0.0.1/hooks", "endpoint_url_private"},
+		{"https://255.255.255.255/hooks", "endpoint_url_private"},
+		{"https://192.0.0.8/hooks", "endpoint_url_private"},
+		{"https://192.0.2.1/hooks", "endpoint_url_private"},
+		{"https://198.51.100.1/hooks", "endpoint_url_private"},
+		{"https://203.0.113.1/hooks", "endpoint_url_private"},
+		{"https://[2001:db8::1]/hooks", "endpoint_url_private"},
 		{"https://169.254.169.254/latest/meta-data", "endpoint_url_private"},
 		{"https://localhost/hooks", "endpoint_url_private"},
 		{"https://api.localhost/hooks", "endpoint_url_private"},
+		{"https://inside.example.com/hooks", "endpoint_url_private"},
 		{"https://does-not-exist.invalid/hooks", "endpoint_url_unresolvable"},
 	} {
-		err := CheckURL(ctx, c.url, false, nil)
+		err := checkURL(ctx, c.url, netguard.Policy{Resolver: r})
 		if got := codeOf(err); got != c.code {
 			t.Errorf("CheckURL(%q) = %v, want code %q", c.url, err, c.code)
 		}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
 // Twilio's limits for outbound media, and the code a message over them is blocked with.
@@ -30,8 +30,8 @@ const (
 
 // LimitConfig configures a LimitChecker.
 type LimitConfig struct {
-	// AllowPrivate lets the check reach private, loopback and link-local addresses (as event
-	// endpoints may with endpoints_allow_private); otherwise they are refused at connection time.
+	// AllowPrivate lets the check reach private, loopback and link-local addresses
+	// (media_allow_private); otherwise the network guard refuses them at every connection.
 	AllowPrivate bool
 	// Timeout bounds the check of one URL (default DefaultCheckTimeout).
 	Timeout time.Duration
@@ -57,24 +57,10 @@ func NewLimitChecker(cfg LimitConfig) *LimitChecker {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultCheckTimeout
 	}
-	tr := &http.Transport{
-		// No proxy: the dialer's address check must see the real destination.
-		DialContext:           events.Dialer(cfg.Timeout, cfg.AllowPrivate).DialContext,
-		TLSClientConfig:       cfg.TLS,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConns:          16,
-		IdleConnTimeout:       30 * time.Second,
-	}
-	return &LimitChecker{timeout: cfg.Timeout, localOnly: cfg.LocalOnly, client: &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 3 {
-				return errors.New("more than 3 redirects")
-			}
-			return nil
-		},
-	}}
+	// Each redirect hop is checked by the guard; at most 3 are followed.
+	return &LimitChecker{timeout: cfg.Timeout, localOnly: cfg.LocalOnly, client: netguard.Client(netguard.ClientOptions{
+		AllowPrivate: cfg.AllowPrivate, Timeout: cfg.Timeout, MaxRedirects: 3, TLS: cfg.TLS,
+	})}
 }
 
 // LimitVerdict is the outcome of checking a message's media URLs.

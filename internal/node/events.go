@@ -42,6 +42,10 @@ func (n *Node) openEvents(ctx context.Context, opts Options) error {
 	if ecfg.DisableAfter == 0 {
 		ecfg.DisableAfter = -1 // 0 in the configuration means never
 	}
+	var err error
+	if ecfg.TLS, err = n.endpointsTLS(); err != nil {
+		return err
+	}
 	if cfg.NATSURL != "" {
 		bus, err := events.DialNATS(cfg.NATSURL, cfg.NATSSubject, cfg.NATSStream, n.logger.With("component", "nats"))
 		if err != nil {

@@ -18,7 +18,9 @@ const keywordReplyValidity = time.Hour
 // normal pipeline (rate limits, retries, timeline). Both steps are idempotent, since Twilio may
 // deliver the webhook again.
 func (n *Node) handleInbound(ctx context.Context, in *switchboard.InboundMessage, created bool) error {
-	n.enqueueMedia(ctx, in, created)
+	if err := n.enqueueMedia(ctx, in); err != nil {
+		return err
+	}
 	sender, known := n.senderOf(in.To)
 	m, err := n.consent.HandleInbound(ctx, in, sender.Pool, &n.cfg.Keywords)
 	if err != nil {

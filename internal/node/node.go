@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/secretbox"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -72,11 +73,15 @@ type Node struct {
 	vc         voicePart
 	wa         *whatsapp.Service
 	media      *media.Pipeline
+	// secretsEncrypted says that stored secrets are encrypted (a secret key is set).
+	secretsEncrypted bool
 	// bg runs the WhatsApp scans and the media workers; Shutdown waits for them.
 	bg sync.WaitGroup
 
 	ln  net.Listener
 	srv *http.Server
+	// tls says that ln serves TLS (tls_cert_file).
+	tls bool
 
 	cancelDispatch context.CancelFunc
 	dispatchDone   chan struct{}
@@ -120,14 +125,20 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set SWITCHBOARD_ADDR): %w", cfg.Addr, err)
 	}
+	if err := n.listenTLS(); err != nil {
+		return nil, err
+	}
 	if cfg.PublicURLDefaulted {
-		cfg.PublicURL = "http://" + n.ln.Addr().String()
+		cfg.PublicURL = n.URL()
 	}
 	if cfg.Provider == config.ProviderSimulator && !cfg.Input.SimAllowRemote && !isLoopback(n.ln.Addr()) {
 		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
 	}
 
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
+		return nil, err
+	}
+	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
@@ -170,6 +181,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
 	n.metrics.SetErrorClasses(twilio.ErrorClass)
+	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
 	n.wa = n.newWhatsApp()
 	n.disp = n.newDispatcher(opts)
@@ -222,7 +234,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	mux.Handle("/", n.api.Handler())
 	n.srv = &http.Server{
-		Handler:           mux,
+		Handler:           n.clientCertGate(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -270,7 +282,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	}
 	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
-	if l, ok := n.store.(dispatch.Limiter); ok {
+	if l, ok := secretbox.Unwrap(n.store).(dispatch.Limiter); ok {
 		dcfg.Limiter = l
 	}
 	if opts.DispatchConfig != nil {
@@ -500,8 +512,13 @@ func (n *Node) retentionLoop(ctx context.Context) {
 // Addr is the address the node listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
-// URL is the node's base URL on loopback.
-func (n *Node) URL() string { return "http://" + n.Addr() }
+// URL is the node's base URL on loopback (https when the listener serves TLS).
+func (n *Node) URL() string {
+	if n.tls {
+		return "https://" + n.Addr()
+	}
+	return "http://" + n.Addr()
+}
 
 // Config is the node's resolved configuration.
 func (n *Node) Config() *config.Config { return n.cfg }

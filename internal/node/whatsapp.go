@@ -1,14 +1,21 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/media"
@@ -45,9 +52,10 @@ func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispat
 
 // preparer is the dispatcher's Prepare: WhatsApp's window rule (prepareSend), then, for a
 // message that carries media_urls, the check of its media against Twilio's size limits. Media
-// checks may reach private addresses only when event endpoints may (endpoints_allow_private).
+// checks go through the network guard; they may reach private addresses only with
+// media_allow_private.
 func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.EndpointsAllowPrivate, TLS: opts.MediaCheckTLS,
+	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.Media.AllowPrivate, TLS: opts.MediaCheckTLS,
 		LocalOnly: n.cfg.Provider == config.ProviderSimulator})
 	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
 		p, err := n.prepareSend(ctx, m)
@@ -101,14 +109,64 @@ func registerContent(sim *twiliosim.Simulator, cat *templates.Catalog) {
 	}
 }
 
+// MediaURLKeyFile is the file in the data directory that holds the key signing stored media's
+// URLs when media_url_secret is not set.
+const MediaURLKeyFile = "media-url-key"
+
+// mediaURLKey returns the key that signs stored media's URLs: media_url_secret, or a random key
+// kept (mode 0600) in the data directory, made on first use.
+func (n *Node) mediaURLKey() ([]byte, error) {
+	if s := n.cfg.Media.URLSecret; s != "" {
+		return []byte(s), nil
+	}
+	path := filepath.Join(n.cfg.DataDir, MediaURLKeyFile)
+	if raw, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(raw)) >= 32 {
+		return bytes.TrimSpace(raw), nil
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(k[:]))
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("media URL key: %w", err)
+	}
+	if err := os.WriteFile(path, append(key, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("media URL key: %w", err)
+	}
+	if engine, _, _ := config.ParseDatabaseURL(n.cfg.DatabaseURL); engine == "postgres" {
+		n.logger.Warn("media_url_secret is not set: signed media URLs are valid on this node only; set SWITCHBOARD_MEDIA_URL_SECRET to the same value on every node")
+	}
+	return key, nil
+}
+
+// authorizeMedia says whether a request for a stored file carries a valid API key.
+func (n *Node) authorizeMedia(r *http.Request) (bool, error) {
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(secret) == "" {
+		return false, nil
+	}
+	_, err := n.store.GetAPIKeyByHash(r.Context(), api.HashSecret(strings.TrimSpace(secret)))
+	if switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // newMedia returns the node's inbound media pipeline.
 func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	mc := n.cfg.Media
 	account := n.cfg.TwilioAccount
+	key, err := n.mediaURLKey()
+	if err != nil {
+		return nil, err
+	}
 	return media.New(media.Config{
+		URLKey: key, URLTTL: mc.URLTTL, Authorize: n.authorizeMedia,
 		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
-		PublicURL: n.cfg.PublicURL, Store: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
-		Logger: n.logger.With("component", "media"),
+		PublicURL: n.cfg.PublicURL, Store: n.store, Queue: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
+		AllowPrivate: mc.AllowPrivate,
+		Logger:       n.logger.With("component", "media"),
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
 		Credentials: func(raw string) (string, string, bool) {
 			u, err := url.Parse(raw)
@@ -133,12 +191,15 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	})
 }
 
-// enqueueMedia hands a new inbound message's attachments to the pipeline; the webhook answers
-// without waiting for them.
-func (n *Node) enqueueMedia(ctx context.Context, in *switchboard.InboundMessage, created bool) {
-	if n.media != nil && created && len(in.MediaURLs) > 0 {
-		n.media.Enqueue(context.WithoutCancel(ctx), in)
+// enqueueMedia queues a new inbound message's attachments durably, on every delivery of its
+// webhook (the queue adds nothing for a repeat): a node that crashed after storing the message
+// but before queueing them had not answered, so the provider delivers the webhook again. The
+// webhook answers without waiting for the downloads.
+func (n *Node) enqueueMedia(ctx context.Context, in *switchboard.InboundMessage) error {
+	if n.media == nil || len(in.MediaURLs) == 0 {
+		return nil
 	}
+	return n.media.Enqueue(ctx, in)
 }
 
 // waitBackground waits for the WhatsApp scans and the media downloads in progress to stop.

@@ -376,7 +376,7 @@ func TestInboundMediaEndToEnd(t *testing.T) {
 			close(release)
 		}
 	})
-	n := startWANode(t, nil, nil)
+	n := startWANode(t, map[string]string{"SWITCHBOARD_MEDIA_ALLOW_PRIVATE": "true"}, nil) // the files are on loopback
 	ctx := context.Background()
 	// The control call returns once the node's webhook answered: the downloads are still held.
 	n.simControl(t, "POST", "/sim/v1/inbound", map[string]any{"channel": "whatsapp", "from": "+14155550195",

@@ -357,6 +357,29 @@ func lockEndpoint(ctx context.Context, tx pgx.Tx, id string) (*switchboard.Endpo
 	return e, nil
 }
 
+// ReplaceEndpointSecrets swaps an endpoint's secrets while they are unchanged; see
+// switchboard.SecretStore.
+func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next []switchboard.EndpointSecret) error {
+	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
+		e, err := lockEndpoint(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !switchboard.EqualSecrets(e.Secrets, old) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+		}
+		e.Secrets = next
+		_, secrets, err := encodeEndpoint(e)
+		if err != nil {
+			return wrap("replace secrets", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET secrets = $2 WHERE id = $1`, id, secrets); err != nil {
+			return wrap("replace secrets", err)
+		}
+		return nil
+	})
+}
+
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
 	if secret == "" {

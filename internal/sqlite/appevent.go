@@ -352,6 +352,29 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 	return out, err
 }
 
+// ReplaceEndpointSecrets swaps an endpoint's secrets while they are unchanged; see
+// switchboard.SecretStore.
+func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next []switchboard.EndpointSecret) error {
+	return db.write(ctx, func(t *wtx) error {
+		e, err := getEndpointTx(t, id)
+		if err != nil {
+			return err
+		}
+		if !switchboard.EqualSecrets(e.Secrets, old) {
+			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+		}
+		e.Secrets = next
+		_, secrets, err := encodeEndpoint(e)
+		if err != nil {
+			return fmt.Errorf("sqlite: replace secrets: %w", err)
+		}
+		if _, err := t.exec(`UPDATE endpoints SET secrets = ? WHERE id = ?`, secrets, id); err != nil {
+			return fmt.Errorf("sqlite: replace secrets: %w", err)
+		}
+		return nil
+	})
+}
+
 // SyncEndpoints records the configuration's endpoints; see switchboard.Store.
 func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, now time.Time) error {
 	return db.write(ctx, func(t *wtx) error {

@@ -27,6 +27,7 @@ var appEventTests = []test{
 var endpointTests = []test{
 	{"CRUD", testEndpointCRUD},
 	{"RotateSecret", testEndpointRotate},
+	{"ReplaceSecrets", testReplaceEndpointSecrets},
 	{"SyncFromConfig", testEndpointSync},
 	{"FanOutByPattern", testFanOut},
 	{"FanOutConcurrentOnce", testFanOutConcurrent},

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Calls", callTests},
 		{"WhatsApp", whatsAppTests},
 		{"Retention", retentionTests},
+		{"MediaQueue", mediaQueueTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
