@@ -185,6 +185,10 @@ type Call struct {
 	UpdatedAt time.Time   `json:"updated_at"`
 	Timeline  []CallEvent `json:"timeline"`
 
+	// RedactedAt is when retention removed the call's variables, spoken and keyed inputs and
+	// last TwiML (see Redact); nil while they are kept.
+	RedactedAt *time.Time `json:"redacted_at,omitempty"`
+
 	// Version fences updates: UpdateCall applies only to the version it read.
 	Version int `json:"-"`
 }
@@ -364,4 +368,20 @@ func CallNotFound(id string) error {
 // CallChanged is the error of an update that lost a race with another one.
 func CallChanged(id string) error {
 	return Errorf(ECONFLICT, "call_changed", "call %s changed since it was read", id)
+}
+
+// Redact removes what a finished call holds of a person beyond its routing facts: the variables
+// (sensitive ones included), the digits and speech of every input and timeline entry, and the
+// last TwiML (which spoke the variables). The path, outcomes, statuses and metadata stay, as a
+// message keeps its hash, length and segments. RedactedAt records when.
+func (c *Call) Redact(at time.Time) {
+	c.Variables, c.LastTwiML = nil, ""
+	for i := range c.Inputs {
+		c.Inputs[i].Digits, c.Inputs[i].Speech = "", ""
+	}
+	for i := range c.Timeline {
+		c.Timeline[i].Digits, c.Timeline[i].Speech = "", ""
+	}
+	at = at.UTC()
+	c.RedactedAt = &at
 }

@@ -23,6 +23,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
@@ -225,6 +226,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // the answer (see writeJSON).
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkURLText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		ew := &encodeWriter{ResponseWriter: w}
 		err := h(ew, r)
 		if err == nil {
@@ -245,6 +250,31 @@ type encodeWriter struct {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *encodeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// checkURLText applies the input policy to the path, the query (cursors, filters, IDs) and the
+// Idempotency-Key header: text that
+// is not UTF-8 or holds NUL is refused with the codes of a JSON body, on both engines alike
+// (PostgreSQL would fail on it with a 500).
+func checkURLText(r *http.Request) error {
+	if p := switchboard.TextProblem(r.URL.Path); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the URL path is not UTF-8 text without NUL characters")
+	}
+	// The one header whose text is stored.
+	if p := switchboard.TextProblem(r.Header.Get("Idempotency-Key")); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the Idempotency-Key header is not UTF-8 text")
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range append(vs, k) {
+			if p := switchboard.TextProblem(v); p != "" {
+				return switchboard.Errorf(switchboard.EINVALID, p, "the query parameter %q is not UTF-8 text without NUL characters", strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"))
+			}
+		}
+	}
+	return nil
+}
 
 // statusOf maps an error kind to its HTTP status: the one place this mapping lives.
 func statusOf(kind switchboard.ErrorKind) int {
@@ -469,34 +499,28 @@ func isJSONType(ct string) bool {
 
 // decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
 // at most MaxBodyBytes.
+// decodeJSON decodes a request body strictly (strictjson): JSON only, one value, at most
+// MaxBodyBytes, valid UTF-8 without NUL, no duplicate keys, field names in their exact case and
+// no unknown fields. Every handler reads its body through it.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
 		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type",
 			"the body is sent as %.64q: send it as JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded; add -H 'Content-Type: application/json')", ct)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
+		if errors.As(err, &tooBig) {
 			return switchboard.Errorf(switchboard.ETOOLARGE, "body_too_large", "request body is over %d bytes", s.cfg.MaxBodyBytes)
-		case errors.As(err, &syntax):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON (at byte %d)", syntax.Offset)
-		case errors.As(err, &typ):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_field", "field %q must be a %s", typ.Field, typ.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			// encoding/json has no typed error for unknown fields.
-			return switchboard.Errorf(switchboard.EINVALID, "unknown_field", "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is empty or truncated")
+		}
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body could not be read")
+	}
+	if err := strictjson.Decode(data, v); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return switchboard.Errorf(switchboard.EINVALID, se.Code, "%s", se.Detail)
 		}
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON")
-	}
-	if dec.More() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body holds more than one JSON value")
 	}
 	return nil
 }

@@ -127,6 +127,8 @@ type Config struct {
 	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
 	WhatsApp WhatsAppConfig
 	Media    MediaConfig
+	// Input holds the input-policy settings (simulator address, trusted proxies, dialing).
+	Input InputConfig
 	// Security holds the settings of secrets at rest and TLS.
 	Security SecurityConfig
 }
@@ -163,7 +165,7 @@ var settings = []setting{
 	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
 	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
 	{key: "call_quiet_hours", env: "SWITCHBOARD_CALL_QUIET_HOURS", def: "21:00-08:00", help: "no call is placed, nor retried, in this window of the callee's local time (the call's timezone, else the zones of the number): start-end, or off"},
-	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
+	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept), as are finished calls' variables and inputs, finished verifications' codes and call.completed inputs, and stored media files deleted; 0 keeps them"},
 	{key: "event_retention", env: "SWITCHBOARD_EVENT_RETENTION", def: "30d", help: "after this long, events of the event log that every endpoint has received (or dead-lettered) are deleted with their deliveries; 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
@@ -197,7 +199,7 @@ var settings = []setting{
 	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
 	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
 	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},
-	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
+	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard password logins per user name and client address before each further one doubles the wait for the next (1 s up to 1 min; forgotten after 10 quiet minutes; per node; API keys are never throttled)"},
 }
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
@@ -455,6 +457,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildWhatsApp(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildInput(v); err != nil {
 		return nil, err
 	}
 	if err := c.buildSecurity(v); err != nil {

@@ -579,6 +579,34 @@ func (p *Pipeline) Handler() http.Handler {
 	})
 }
 
+// Prune deletes the stored and quarantined files last received before before (by their
+// modification time: a file received again is stored again, which renews it) and returns how
+// many it deleted. Retention calls it with the cutoff of message bodies; a file still wanted by a
+// message received later has been renewed by that message.
+func (p *Pipeline) Prune(before time.Time) (int, error) {
+	n := 0
+	for _, dir := range []string{p.cfg.Dir, filepath.Join(p.cfg.Dir, "quarantine")} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return n, fmt.Errorf("media: prune: %w", err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || !info.ModTime().Before(before) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return n, fmt.Errorf("media: prune: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
 // problem writes an RFC 9457 problem.
 func problem(w http.ResponseWriter, status int, code, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")

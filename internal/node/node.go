@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if cfg.PublicURLDefaulted {
 		cfg.PublicURL = n.URL()
 	}
+	if cfg.Provider == config.ProviderSimulator && !cfg.Input.SimAllowRemote && !isLoopback(n.ln.Addr()) {
+		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
+	}
 
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
@@ -226,7 +230,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("GET "+media.Path, n.media.Handler())
 	if n.sim != nil {
-		mux.Handle("/sim/", n.sim.Handler())
+		// The control API reads every body and code and can fake a STOP: API key and JSON only.
+		mux.Handle("/sim/", n.api.KeyedJSON(n.sim.Handler()))
 	}
 	if cfg.Dashboard.Enabled {
 		ui, err := n.dashboard()
@@ -299,8 +304,16 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 }
 
 func (n *Node) startSimulator(opts Options) error {
+	token := n.cfg.TwilioToken
+	if token == "" {
+		// The simulator's default token is public; webhooks signed with it would let anyone who
+		// reaches the port fake an inbound STOP. A node's own simulator gets a random one.
+		var b [20]byte
+		_, _ = rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
+	}
 	scfg := twiliosim.Config{
-		AccountSID: n.cfg.TwilioAccount, AuthToken: n.cfg.TwilioToken,
+		AccountSID: n.cfg.TwilioAccount, AuthToken: token,
 		Logger: n.logger.With("component", "simulator"), Now: n.clock,
 	}
 	for _, s := range n.cfg.Senders {
@@ -316,7 +329,20 @@ func (n *Node) startSimulator(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("simulator: listen on %s (set SWITCHBOARD_SIM_ADDR): %w", n.cfg.SimAddr, err)
 	}
-	n.simSrv = &http.Server{Handler: n.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if !n.cfg.Input.SimAllowRemote && !isLoopback(ln.Addr()) {
+		_ = ln.Close()
+		return fmt.Errorf("simulator: %s is not a loopback address: set SWITCHBOARD_SIM_ADDR=127.0.0.1:0, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", n.cfg.SimAddr)
+	}
+	// The simulator's own address serves Twilio's REST API to this node's provider; its control
+	// API is served only under /sim/v1 of the API address, behind an API key.
+	simREST := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/sim/") {
+			http.Error(w, "the in-process simulator's control API is at /sim/v1 of the API address, with an API key", http.StatusNotFound)
+			return
+		}
+		n.sim.Handler().ServeHTTP(w, r)
+	})
+	n.simSrv = &http.Server{Handler: simREST, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = n.simSrv.Serve(ln) }()
 	n.simSrvAddr = ln.Addr().String()
 	return nil
@@ -438,6 +464,16 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	}
 }
 
+// PruneMedia deletes the stored media files last received before the retention cutoff and
+// returns how many. store_bodies=false does not shorten it: an application must still fetch a
+// file after media.stored.
+func (n *Node) PruneMedia() (int, error) {
+	if n.cfg.Retention <= 0 || n.media == nil {
+		return 0, nil
+	}
+	return n.media.Prune(n.clock().Add(-n.cfg.Retention))
+}
+
 // PruneEvents deletes the events older than the event retention that were fanned out and have
 // no pending delivery, with their deliveries, and returns how many events it deleted.
 func (n *Node) PruneEvents(ctx context.Context) (int, error) {
@@ -470,7 +506,12 @@ func (n *Node) retentionLoop(ctx context.Context) {
 			if k, err := n.Retain(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("retention", "err", err)
 			} else if k > 0 {
-				n.logger.Info("retention redacted message bodies", "messages", k)
+				n.logger.Info("retention redacted message bodies and calls", "redacted", k)
+			}
+			if k, err := n.PruneMedia(); err != nil && ctx.Err() == nil {
+				n.logger.Error("media retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("retention deleted media files", "files", k)
 			}
 			if k, err := n.PruneEvents(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("event retention", "err", err)
@@ -603,3 +644,10 @@ func redactURL(s string) string {
 }
 
 func (n *Node) simAddr() string { return n.simSrvAddr }
+
+// isLoopback reports whether a listener's address is a loopback address (not the unspecified
+// address, which listens on every interface).
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}

@@ -185,6 +185,7 @@ func (n *testNode) simControl(t *testing.T, method, path string, body any) []byt
 	}
 	req, _ := http.NewRequest(method, n.URL()+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func (n *Node) openVoice(authToken string) error {
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Blocks: n.callBlocked, Hold: n.callHold,
 		Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		DialAllowSIP: n.cfg.Input.DialAllowSIP, DialAllowPremium: n.cfg.Input.DialAllowPremium,
 		OnFinished: n.metrics.CallFinished, OnStep: n.metrics.CallStep,
 	})
 	return nil

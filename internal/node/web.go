@@ -8,6 +8,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/clientaddr"
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/web"
@@ -26,6 +27,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		QueueStats: n.queueStats,
 		Health:     n.healthLine,
 		Annotate:   n.annotateWhatsApp,
+		ClientAddr: clientaddr.Resolver{Trusted: cfg.Input.TrustedProxies},
 		Reply:      n.dashboardReply,
 		NewSecret:  events.NewSecret,
 		OnReplay:   n.notifyEvents,

@@ -54,6 +54,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Owner names this node in leases.
 	Owner string
+	// DialAllowSIP and DialAllowPremium let flows dial sip: URIs and premium-rate numbers
+	// (refused by default; see checkInput).
+	DialAllowSIP, DialAllowPremium bool
 	// OnFinished, when set, is told of each call that ended (once, by the node that ended it);
 	// OnStep of the server time of each webhook this node answered.
 	OnFinished func(c *switchboard.Call)
@@ -161,6 +164,9 @@ func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switch
 		if _, ok := f.Variables[k]; !ok {
 			return nil, invalid("unknown_variable", "flow %s declares no variable %q", f.Name, k)
 		}
+	}
+	if err := s.checkInput(req, f); err != nil {
+		return nil, err
 	}
 	if req.RingTimeout == 0 {
 		req.RingTimeout = 30
@@ -527,6 +533,8 @@ func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
 		return
 	}
+	// Speech, digits and call parameters are stored: make them text both engines keep.
+	r.PostForm, _ = switchboard.SafeForm(r.PostForm)
 	var err error
 	if kind == "status" {
 		err = s.status(r.Context(), token, r.PostForm)

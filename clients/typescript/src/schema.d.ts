@@ -1238,7 +1238,7 @@ export interface components {
          * @enum {string}
          */
         ConsentSource: "keyword" | "provider_error" | "api" | "import" | "dashboard";
-        /** @description A message to accept. Give the content as `body`, `media_urls` or `template` (with `template_version`, `locale` and `variables`). Unknown fields are refused (`400 unknown_field`). */
+        /** @description A message to accept. Give the content as `body`, `media_urls` or `template` (with `template_version`, `locale` and `variables`). Unknown fields, field names in another case and duplicated fields are refused (`400 unknown_field`, `400 duplicate_field`), as are invalid UTF-8 and NUL characters (`400 invalid_utf8`, `400 nul_character`). */
         SendRequest: {
             /** @description The recipient's number in E.164, such as `+14155550100`; common formatting (spaces, parentheses, dashes) is removed. It must be a valid number, not merely parseable. */
             to: string;
@@ -1988,6 +1988,11 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: date-time
+             * @description When retention removed the code material of the finished verification.
+             */
+            redacted_at?: string;
         };
         /** @description A verification after a check, with `valid`. */
         CheckResult: {
@@ -2166,6 +2171,11 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             timeline: components["schemas"]["CallEvent"][];
+            /**
+             * Format: date-time
+             * @description When retention removed the call's variables, spoken and keyed inputs (inputs and timeline keep their states and results).
+             */
+            redacted_at?: string;
         };
         CallRequest: {
             /** @description E.164 */
@@ -3032,7 +3042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_json`, `unknown_field`, `invalid_field`, `invalid_idempotency_key`, `missing_to`, `invalid_phone_number`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_channel`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `invalid_sender`, `to_is_sender`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`, `invalid_fallback`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_idempotency_key`, `missing_to`, `invalid_phone_number`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_channel`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `invalid_sender`, `to_is_sender`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`, `invalid_fallback`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3277,7 +3287,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConsentRecord"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_phone_number`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_state`, `invalid_scope`, `invalid_evidence`. */
+            /** @description The request is malformed or a field is wrong. Codes: `invalid_phone_number`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_state`, `invalid_scope`, `invalid_evidence`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3355,7 +3365,7 @@ export interface operations {
                     "application/json": components["schemas"]["ImportResult"];
                 };
             };
-            /** @description Not CSV, or a row is wrong; nothing was imported. Codes: `invalid_csv`. */
+            /** @description Not CSV, or a row is wrong; nothing was imported. Codes: `unsupported_media_type`, `invalid_csv`, `invalid_evidence` (over 1,024 bytes), `invalid_utf8`, `nul_character`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +3424,7 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_json`, `unknown_field`, `invalid_field`, `invalid_endpoint_url`, `endpoint_url_private`, `endpoint_url_unresolvable`, `invalid_event_type`, `invalid_description`, `invalid_secret`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_endpoint_url`, `endpoint_url_private`, `endpoint_url_unresolvable`, `invalid_event_type`, `invalid_description`, `invalid_secret`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3529,7 +3539,7 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_json`, `unknown_field`, `invalid_field`, `invalid_secret`, `invalid_expiry`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_secret`, `invalid_expiry`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4190,7 +4200,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The request is malformed, as for `POST /v1/messages`, or addresses the reply. Codes: `invalid_json`, `unknown_field`, `invalid_field`, `invalid_idempotency_key`, `addressed_reply`, `invalid_channel`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`. */
+            /** @description The request is malformed, as for `POST /v1/messages`, or addresses the reply. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_idempotency_key`, `addressed_reply`, `invalid_channel`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4258,7 +4268,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_json`, `unknown_field`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_parameter`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_parameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4437,7 +4447,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckResult"];
                 };
             };
-            /** @description The code is not 4 to 10 digits, or the body is malformed. Codes: `invalid_code`, `invalid_json`, `unknown_field`, `invalid_field`. */
+            /** @description The code is not 4 to 10 digits, or the body is malformed. Codes: `invalid_code`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4631,7 +4641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Call"];
                 };
             };
-            /** @description Codes: `missing_to`, `invalid_phone_number`, `missing_flow`, `missing_variables`, `unknown_variable`, `invalid_ring_timeout`, `invalid_max_attempts`, `invalid_retry_delay`, `invalid_from`, `to_is_sender`, `invalid_json`, `unknown_field`, `send_at_too_far`, `invalid_timezone`. */
+            /** @description Codes: `missing_to`, `invalid_phone_number`, `missing_flow`, `missing_variables`, `unknown_variable`, `invalid_ring_timeout`, `invalid_max_attempts`, `invalid_retry_delay`, `invalid_from`, `to_is_sender`, `invalid_dial_number`, `invalid_locale`, `invalid_variable`, `invalid_metadata`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `send_at_too_far`, `invalid_timezone`. */
             400: {
                 headers: {
                     [name: string]: unknown;
