@@ -21,6 +21,8 @@ func newSimCmd(getenv env) *cobra.Command {
 		level   string
 		// inputWait is how long a silent callee waits at every Gather (0: the Gather's timeout).
 		inputWait time.Duration
+		// optOut is the opt-out keyword handling (twilio, silent or off).
+		optOut string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -31,6 +33,11 @@ under /sim/v1 (messages, inbound, numbers, faults, reset). Its account uses TWIL
 and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch optOut {
+			case twiliosim.OptOutTwilio, twiliosim.OptOutSilent, twiliosim.OptOutOff:
+			default:
+				return fmt.Errorf("--opt-out %q: must be twilio, silent or off", optOut)
+			}
 			logger, err := newLogger(cmd.ErrOrStderr(), level, "text")
 			if err != nil {
 				return err
@@ -38,7 +45,7 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 			sim := twiliosim.New(twiliosim.Config{
 				AccountSID: getenv("TWILIO_ACCOUNT_SID"), AuthToken: getenv("TWILIO_AUTH_TOKEN"),
 				Numbers: numbers, SendingDelay: delays[0], SentDelay: delays[1], DeliveredDelay: delays[2],
-				Logger: logger, CallInputWait: inputWait,
+				Logger: logger, CallInputWait: inputWait, OptOut: optOut,
 			})
 			defer sim.Close()
 			ln, err := net.Listen("tcp", addr)
@@ -69,6 +76,7 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 	f.DurationVar(&delays[1], "sent-delay", 0, "time from sending to sent (default 50ms)")
 	f.DurationVar(&delays[2], "delivered-delay", 0, "time from sent to delivered (default 100ms)")
 	f.DurationVar(&inputWait, "call-input-wait", 0, "how long a silent callee waits at every <Gather> (default: the Gather's timeout, at most 10s)")
+	f.StringVar(&optOut, "opt-out", twiliosim.OptOutTwilio, "STOP/START/HELP handling: twilio (block and answer, Twilio's default), silent (block, no answer) or off")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

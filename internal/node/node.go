@@ -277,6 +277,12 @@ func (n *Node) startSimulator(opts Options) error {
 	scfg := twiliosim.Config{
 		AccountSID: n.cfg.TwilioAccount, AuthToken: n.cfg.TwilioToken,
 		Logger: n.logger.With("component", "simulator"), Now: n.clock,
+		// When Switchboard answers the keywords itself, the simulated account has Twilio's own
+		// keyword handling disabled; otherwise Twilio blocks and answers (twiliosim/optout.go).
+		OptOut: twiliosim.OptOutOff,
+	}
+	if !n.cfg.Keywords.SwitchboardReplies() {
+		scfg.OptOut = twiliosim.OptOutTwilio
 	}
 	for _, s := range n.cfg.Senders {
 		if !strings.HasPrefix(s.From, "MG") {

@@ -126,6 +126,7 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	if fromChan == "whatsapp:" {
 		s.openWindow(to, from, now)
 	}
+	optOutType := s.handleKeyword(to, from, body)
 	res := InboundResult{SID: m.SID, WebhookURL: num.SMSURL}
 	if num.SMSURL == "" {
 		return res, fmt.Errorf("%w: %s", ErrNoSMSURL, maskNumber(toNumber))
@@ -143,6 +144,11 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	v.Set("NumSegments", strconv.Itoa(m.NumSegments))
 	v.Set("SmsStatus", statusReceived)
 	v.Set("ApiVersion", apiVersion)
+	if optOutType != "" {
+		// Twilio adds OptOutType to the webhook of a keyword message (twilio-facts.md §5,
+		// UNCONFIRMED there: sent for every keyword is our choice).
+		v.Set("OptOutType", optOutType)
+	}
 	for i, u := range mediaURLs {
 		v.Set("MediaUrl"+strconv.Itoa(i), u)
 		v.Set("MediaContentType"+strconv.Itoa(i), mediaType(u))
@@ -226,7 +232,6 @@ func (s *Simulator) twimlReplies(raw []byte, ourNumber, theirNumber string) []st
 		return nil
 	}
 	var sids []string
-	now := s.now()
 	for _, tm := range t.Messages {
 		body := strings.TrimSpace(tm.Body)
 		if body == "" {
@@ -242,27 +247,41 @@ func (s *Simulator) twimlReplies(raw []byte, ourNumber, theirNumber string) []st
 		if tm.From != "" {
 			from = tm.From
 		}
-		m := &message{Message: Message{
-			SID:            newSID("SM"),
-			AccountSID:     s.cfg.AccountSID,
-			Direction:      directionReply,
-			From:           from,
-			To:             to,
-			Body:           body,
-			Status:         statusQueued,
-			NumSegments:    segmentsFor(body, 0, ""),
-			ValidityPeriod: maxValidityPeriod,
-			DateCreated:    now,
-			DateUpdated:    now,
-			DateSent:       &now,
-		}}
-		s.mu.Lock()
-		s.insertLocked(m)
-		s.startLifecycleLocked(m)
-		s.mu.Unlock()
-		sids = append(sids, m.SID)
+		sids = append(sids, s.storeReply(from, to, body, true))
 	}
 	return sids
+}
+
+// storeReply creates an outbound-reply message from our number to theirs and starts its
+// lifecycle; it returns its SID. With checkOptOut, a reply to a person who opted out of our
+// number is stored failed with 21610 and never delivered.
+func (s *Simulator) storeReply(from, to, body string, checkOptOut bool) string {
+	now := s.now()
+	m := &message{Message: Message{
+		SID:            newSID("SM"),
+		AccountSID:     s.cfg.AccountSID,
+		Direction:      directionReply,
+		From:           from,
+		To:             to,
+		Body:           body,
+		Status:         statusQueued,
+		NumSegments:    segmentsFor(body, 0, ""),
+		ValidityPeriod: maxValidityPeriod,
+		DateCreated:    now,
+		DateUpdated:    now,
+		DateSent:       &now,
+	}}
+	blocked := checkOptOut && s.blockedSend(from, "", to)
+	if blocked {
+		m.Status, m.ErrorCode, m.ErrorMessage = statusFailed, 21610, "Attempt to send to unsubscribed recipient"
+	}
+	s.mu.Lock()
+	s.insertLocked(m)
+	if !blocked {
+		s.startLifecycleLocked(m)
+	}
+	s.mu.Unlock()
+	return m.SID
 }
 
 // --- control API ---

@@ -85,9 +85,9 @@ func TestInboundControlAPI(t *testing.T) {
 
 	// The application answers TwiML with a reply: the simulator sends it.
 	rcv.mu.Lock()
-	rcv.reply = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>You are unsubscribed.</Message></Response>`
+	rcv.reply = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>Thanks, see you at 5.</Message></Response>`
 	rcv.mu.Unlock()
-	code, body = e.control(t, http.MethodPost, "/sim/v1/inbound", `{"from":"+14155550123","to":"+14155550160","body":"STOP"}`)
+	code, body = e.control(t, http.MethodPost, "/sim/v1/inbound", `{"from":"+14155550123","to":"+14155550160","body":"See you at 5?"}`)
 	if code != http.StatusOK {
 		t.Fatalf("inbound with reply: %d %s", code, body)
 	}
@@ -96,7 +96,7 @@ func TestInboundControlAPI(t *testing.T) {
 		t.Fatalf("replies %v", res.Replies)
 	}
 	reply := waitStatus(t, e.sim, res.Replies[0], "delivered")
-	if reply.Direction != "outbound-reply" || reply.To != "+14155550123" || reply.From != "+14155550160" || reply.Body != "You are unsubscribed." {
+	if reply.Direction != "outbound-reply" || reply.To != "+14155550123" || reply.From != "+14155550160" || reply.Body != "Thanks, see you at 5." {
 		t.Errorf("reply %+v", reply)
 	}
 

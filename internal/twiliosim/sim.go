@@ -13,7 +13,7 @@
 //	POST /sim/v1/numbers    add or update an owned number: {"number","sms_url","sms_method",...}
 //	GET  /sim/v1/faults     the current fault settings
 //	POST /sim/v1/faults     replace the fault settings (see Faults)
-//	POST /sim/v1/reset      forget every message, call, call script and fault; owned numbers are kept
+//	POST /sim/v1/reset      forget every message, call, call script, fault and opt-out; owned numbers are kept
 //	GET  /sim/v1/calls      every call, with the URLs it requested and what its callee heard
 //	POST /sim/v1/calls/script        script the calls to a number (outcome, the callee's answers)
 //	POST /sim/v1/calls/{sid}/input   the live call's next answer to a Gather
@@ -114,6 +114,9 @@ type Config struct {
 	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
 	// DefaultCallRingDelay, DefaultCallAnswerDelay).
 	CallRingDelay, CallAnswerDelay time.Duration
+	// OptOut is the opt-out keyword handling: OptOutTwilio (the default: Twilio's default
+	// handling), OptOutSilent or OptOutOff (see optout.go).
+	OptOut string
 	// CallInputWait, when set, is how long a silent callee keeps every <Gather> waiting for
 	// input, whatever the Gather's timeout; by default it waits the Gather's own timeout, at
 	// most DefaultCallInputWait.
@@ -214,6 +217,9 @@ type Simulator struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 
+	// opt is the set of opted-out pairs (optout.go).
+	opt optOuts
+
 	// verifyData is the Verify v2 state (verify.go).
 	verifyData verifyState
 
@@ -255,6 +261,9 @@ func New(cfg Config) *Simulator {
 	}
 	if cfg.CallAnswerDelay <= 0 {
 		cfg.CallAnswerDelay = DefaultCallAnswerDelay
+	}
+	if cfg.OptOut == "" {
+		cfg.OptOut = OptOutTwilio
 	}
 	if cfg.CallbackRetries == 0 {
 		cfg.CallbackRetries = DefaultCallbackRetries
@@ -379,6 +388,7 @@ func (s *Simulator) Reset() {
 	s.resetCalls()
 	s.faults.Store(&Faults{})
 	s.verifyData.reset()
+	s.opt.reset()
 	s.wa.mu.Lock()
 	s.wa.windows = map[string]time.Time{} // the windows come from messages; content templates stay
 	s.wa.mu.Unlock()

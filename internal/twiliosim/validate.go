@@ -238,6 +238,10 @@ func (s *Simulator) parseCreate(form url.Values, now time.Time) (*createRequest,
 			return nil, errorf(400, 21266, "'To' and 'From' number cannot be the same: %s", r.To)
 		}
 	}
+	if s.blockedSend(r.From, r.MessagingServiceSID, r.To) {
+		// The recipient texted STOP to this number or to a number of this service (optout.go).
+		return nil, toError(21610, r.To, r.From)
+	}
 	if code, ok := magicToErrors[to]; ok {
 		from := r.From
 		if from == "" {
