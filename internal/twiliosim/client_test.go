@@ -91,7 +91,8 @@ func TestClientCreateAndFetch(t *testing.T) {
 
 func TestClientMediaAndMessagingService(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"}})
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"},
+		Services: []twiliosim.ServiceConfig{svc(7, twiliosim.MagicFrom, "+14155550199")}})
 	c := e.account(t)
 
 	p := &api.CreateMessageParams{}
@@ -125,7 +126,7 @@ func TestClientMediaAndMessagingService(t *testing.T) {
 	p = &api.CreateMessageParams{}
 	p.SetTo("+14155550100").SetMessagingServiceSid("MGnotvalid").SetBody("x")
 	_, err = c.Api.CreateMessage(p)
-	restError(t, err, 21701, http.StatusBadRequest)
+	restError(t, err, 21705, http.StatusBadRequest)
 }
 
 func TestClientValidation(t *testing.T) {
@@ -177,7 +178,8 @@ func TestClientValidation(t *testing.T) {
 
 func TestMagicNumbers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{Numbers: []string{"+15005550007"}}) // magic wins over ownership
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+15005550007"}, // magic wins over ownership
+		Services: []twiliosim.ServiceConfig{svc(1, twiliosim.MagicFrom)}})
 	c := e.account(t)
 	for _, tc := range []struct {
 		from, to string
@@ -367,7 +369,7 @@ func TestClientListFiltersAndPaging(t *testing.T) {
 
 func TestClientCancel(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{})
+	e := newEnv(t, twiliosim.Config{Services: []twiliosim.ServiceConfig{svc(9, twiliosim.MagicFrom)}})
 	rcv := newReceiver(t, e.sim)
 	c := e.account(t)
 

@@ -144,6 +144,9 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	v.Set("NumSegments", strconv.Itoa(m.NumSegments))
 	v.Set("SmsStatus", statusReceived)
 	v.Set("ApiVersion", apiVersion)
+	if sv := s.serviceOfNumber(to); sv != "" {
+		v.Set("MessagingServiceSid", sv) // the number is a sender of this service
+	}
 	if optOutType != "" {
 		// Twilio adds OptOutType to the webhook of a keyword message (twilio-facts.md §5,
 		// UNCONFIRMED there: sent for every keyword is our choice).

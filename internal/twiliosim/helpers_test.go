@@ -2,6 +2,7 @@ package twiliosim_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,11 @@ func newEnv(t *testing.T, cfg twiliosim.Config) *env {
 		sim.Close()
 	})
 	return &env{sim: sim, srv: srv}
+}
+
+// svc returns a Messaging Service config whose SID is MG followed by n in 32 hex digits.
+func svc(n int, numbers ...string) twiliosim.ServiceConfig {
+	return twiliosim.ServiceConfig{SID: fmt.Sprintf("MG%032x", n), FriendlyName: "test", Numbers: numbers}
 }
 
 // testWriter routes logs to t.Log while the test runs.

@@ -206,8 +206,12 @@ func (s *Simulator) advance(m *message, from string) {
 	var next time.Duration = -1
 	switch from {
 	case statusAccepted:
-		m.From = s.pickSender(m.To)
+		m.From = s.pickSender(m.MessagingServiceSID, m.To)
 		m.NumSegments = segmentsFor(m.Body, len(m.MediaURLs), m.ContentSID)
+		if m.From == "" { // the service lost its numbers since the create
+			m.Status, m.ErrorCode = statusFailed, 21704
+			break
+		}
 		m.Status = statusQueued
 		s.scheduleQueuedLocked(m, realNow)
 	case statusScheduled:
@@ -215,6 +219,15 @@ func (s *Simulator) advance(m *message, from string) {
 			s.scheduleReleaseLocked(m, realNow)
 			s.mu.Unlock()
 			return
+		}
+		if m.From == "" {
+			// Released: the service picks a sender now, so that the resource and every
+			// callback from here on carry a real From.
+			m.From = s.pickSender(m.MessagingServiceSID, m.To)
+			if m.From == "" {
+				m.Status, m.ErrorCode = statusFailed, 21704
+				break
+			}
 		}
 		m.Status = statusQueued
 		m.DateSent = &now

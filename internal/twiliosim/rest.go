@@ -27,6 +27,8 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/sim/v1/"):
 		s.serveControl(w, r)
+	case p == "/v1/Services" || strings.HasPrefix(p, "/v1/Services/"):
+		s.serveMessagingServices(w, r) // Messaging Services (messaging.twilio.com), services.go
 	case strings.HasPrefix(p, "/v1/Content/"):
 		s.serveContent(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
@@ -889,6 +891,9 @@ func (s *Simulator) deleteNumber(w http.ResponseWriter, sid, path string) *apiEr
 		s.numOrder = slices.DeleteFunc(s.numOrder, func(x *number) bool { return x == n })
 	}
 	s.numMu.Unlock()
+	if ok {
+		s.forgetNumberInServices(n.PhoneNumber)
+	}
 	if !ok {
 		return notFound(path)
 	}

@@ -34,8 +34,8 @@
 //   - A message still queued when its ValidityPeriod ends fails with 30036 ("Validity Period
 //     Expired"; older Twilio material says 30001). Out-of-range ValidityPeriod answers 90007.
 //   - A Messaging Service message without From starts "accepted" with from null and
-//     num_segments "0", then moves to "queued" (with a callback) once a sender is picked: the owned
-//     number chosen by a hash of To (sticky sender).
+//     num_segments "0", then moves to "queued" (with a callback) once a sender is picked among
+//     the service's own numbers, sticky per recipient (services.go).
 //   - Status callbacks are posted for every status after the first; date_sent is set when the
 //     message is created (scheduled messages: when released).
 package twiliosim
@@ -114,6 +114,9 @@ type Config struct {
 	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
 	// DefaultCallRingDelay, DefaultCallAnswerDelay).
 	CallRingDelay, CallAnswerDelay time.Duration
+	// Services are the account's Messaging Services at start (services.go); their numbers
+	// become owned numbers. Others can be created through messaging.twilio.com/v1/Services.
+	Services []ServiceConfig
 	// OptOut is the opt-out keyword handling: OptOutTwilio (the default: Twilio's default
 	// handling), OptOutSilent or OptOutOff (see optout.go).
 	OptOut string
@@ -217,6 +220,8 @@ type Simulator struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 
+	// svc holds the Messaging Services (services.go).
+	svc serviceStore
 	// opt is the set of opted-out pairs (optout.go).
 	opt optOuts
 
@@ -294,11 +299,17 @@ func New(cfg Config) *Simulator {
 	s.sched.init()
 	s.voice.init()
 	s.wa.init()
+	s.svc.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
 		if _, err := s.AddNumber(n, ""); err != nil {
 			s.log.Warn("twiliosim: ignoring configured number", "number", maskNumber(n), "err", err)
+		}
+	}
+	for _, sc := range cfg.Services {
+		if _, err := s.AddService(sc); err != nil {
+			s.log.Warn("twiliosim: ignoring configured Messaging Service", "sid", sc.SID, "err", err)
 		}
 	}
 

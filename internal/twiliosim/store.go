@@ -274,23 +274,3 @@ func (s *Simulator) owned(addr string) bool {
 	s.numMu.RUnlock()
 	return ok
 }
-
-// pickSender chooses an owned number for a Messaging Service message: sticky per recipient.
-func (s *Simulator) pickSender(to string) string {
-	s.numMu.RLock()
-	defer s.numMu.RUnlock()
-	var candidates []string
-	for _, n := range s.numOrder {
-		if _, magic := magicFromErrors[n.PhoneNumber]; !magic {
-			candidates = append(candidates, n.PhoneNumber)
-		}
-	}
-	if len(candidates) == 0 {
-		return MagicFrom
-	}
-	var h uint32 = 2166136261
-	for i := 0; i < len(to); i++ {
-		h = (h ^ uint32(to[i])) * 16777619
-	}
-	return candidates[int(h%uint32(len(candidates)))]
-}
