@@ -1,8 +1,8 @@
 package twiliosim_test
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
