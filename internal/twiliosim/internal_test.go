@@ -67,10 +67,15 @@ func TestValidators(t *testing.T) {
 	if got := friendlyName("+15005550006"); got != "(500) 555-0006" {
 		t.Errorf("friendlyName = %q", got)
 	}
-	if got := retryDelay(0); got != 100*time.Millisecond {
+	if got := retryDelay(0); got != 50*time.Millisecond {
 		t.Errorf("retryDelay(0) = %v", got)
 	}
-	if got := retryDelay(9); got != 10*time.Second {
-		t.Errorf("retryDelay(9) = %v", got)
+	if got := retryDelay(4); got != 250*time.Millisecond {
+		t.Errorf("retryDelay(4) = %v", got)
+	}
+	for in, want := range map[string]retryPolicy{"ct": retryConnect, "5xx,rt": retry5xx | retryRead, "all": retryConnect | retryRead | retry4xx | retry5xx, "bogus": 0, "": 0} {
+		if got, _ := parseRetryPolicy(in); got != want {
+			t.Errorf("parseRetryPolicy(%q) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -158,7 +158,8 @@ func TestCallbackRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, twiliosim.Config{CallbackWorkers: 1})
 	rcv := newReceiver(t, e.sim)
-	// Every first post of a status fails; the retry succeeds with the same token and signature.
+	// Every first post of a status fails; with "#rp=5xx" the retry succeeds with the same token
+	// and signature.
 	var mu sync.Mutex
 	failedOnce := map[string]bool{}
 	rcv.answer = func(_ int, r *http.Request) int {
@@ -171,7 +172,7 @@ func TestCallbackRetries(t *testing.T) {
 		}
 		return http.StatusOK
 	}
-	sid := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "retry", rcv.srv.URL+"/s")
+	sid := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "retry", rcv.srv.URL+"/s#rp=5xx")
 	eventually(t, 5*time.Second, "six posts", func() bool { return len(rcv.forSID(sid)) == 6 })
 	byStatus := map[string][]received{}
 	for _, cb := range rcv.forSID(sid) {

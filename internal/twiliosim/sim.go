@@ -71,9 +71,10 @@ const (
 	// DefaultCallbackQueue is the capacity of the queue of callbacks waiting for a worker. When it
 	// is full the lifecycle waits (back-pressure) rather than using more memory.
 	DefaultCallbackQueue = 16384
-	// DefaultCallbackRetries is how many times a failed callback is posted again (non-2xx answer
-	// or connection error), with growing delays; a "#rc=N" fragment on the URL overrides it.
-	DefaultCallbackRetries = 3
+	// DefaultCallbackRetries is how many times a failed callback is posted again when its
+	// failure is one the retry policy retries (by default only a failed connection): Twilio's
+	// documented default of one retry. A "#rc=N" fragment on the URL overrides it (callback.go).
+	DefaultCallbackRetries = 1
 	// DefaultCallRingDelay and DefaultCallAnswerDelay pace a simulated call.
 	DefaultCallRingDelay   = 20 * time.Millisecond
 	DefaultCallAnswerDelay = 30 * time.Millisecond
