@@ -1,7 +1,6 @@
 package twiliosim
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -49,6 +48,9 @@ func methodNotAllowed() *apiError {
 }
 
 func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
+	if s.serveAccounts(w, r, r.URL.Path) {
+		return // the Account resources (account.go)
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate",
@@ -110,6 +112,10 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 		default:
 			aerr = methodNotAllowed()
 		}
+	case tail == "Keys.json" || strings.HasPrefix(tail, "Keys/"):
+		aerr = s.serveKeys(w, r, tail, path)
+	case tail == "Balance.json":
+		aerr = s.serveBalance(w, r)
 	case tail == "Calls.json" || strings.HasPrefix(tail, "Calls/"):
 		aerr = s.serveCalls(w, r, tail)
 	case tail == "IncomingPhoneNumbers.json":
@@ -149,20 +155,6 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 func jsonResource(s string) (string, bool) {
 	sid, ok := strings.CutSuffix(s, ".json")
 	return sid, ok && sid != "" && !strings.Contains(sid, "/")
-}
-
-func (s *Simulator) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	want, known := "", false
-	if user == s.cfg.AccountSID {
-		want, known = s.cfg.AuthToken, true
-	} else if secret, ok := s.cfg.APIKeys[user]; ok {
-		want, known = secret, true
-	}
-	return known && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1
 }
 
 // hold waits for d, or until the client goes away or the simulator closes.

@@ -221,6 +221,8 @@ type Simulator struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 
+	// acct holds API keys and subaccounts (account.go).
+	acct accountState
 	// svc holds the Messaging Services (services.go).
 	svc serviceStore
 	// opt is the set of opted-out pairs (optout.go).
@@ -301,6 +303,7 @@ func New(cfg Config) *Simulator {
 	s.voice.init()
 	s.wa.init()
 	s.svc.init()
+	s.acct.made = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
