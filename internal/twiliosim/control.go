@@ -120,9 +120,27 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 		DateUpdated: now,
 		DateSent:    &now,
 	}}
+	if len(mediaURLs) > 0 {
+		// An inbound MMS is "receiving" while its media arrives (SentDelay), then "received"
+		// before its webhook is posted (the statuses of Twilio's Message resource; the
+		// timing is ours).
+		m.Status = statusReceiving
+	}
 	s.mu.Lock()
 	s.insertLocked(m)
 	s.mu.Unlock()
+	if m.Status == statusReceiving {
+		t := time.NewTimer(s.cfg.SentDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		t.Stop()
+		s.mu.Lock()
+		m.Status, m.DateUpdated = statusReceived, s.now()
+		s.mu.Unlock()
+	}
 	if fromChan == "whatsapp:" {
 		s.openWindow(to, from, now)
 	}
@@ -532,6 +550,30 @@ func (f *Faults) validate() error {
 		if ms < 0 || ms > maxMS {
 			return fmt.Errorf("%s must be between 0 and %d", name, maxMS)
 		}
+	}
+	if f.PartiallyDeliveredRatio < 0 || f.PartiallyDeliveredRatio > 1 || math.IsNaN(f.PartiallyDeliveredRatio) {
+		return errors.New("partially_delivered_ratio must be between 0 and 1")
+	}
+	sum := 0.0
+	for code, p := range f.CarrierErrors {
+		if code < 30000 || code > 30999 || p < 0 || p > 1 || math.IsNaN(p) {
+			return fmt.Errorf("carrier_errors: %d: a 30xxx code with a probability between 0 and 1", code)
+		}
+		sum += p
+	}
+	if sum > 1+1e-9 {
+		return errors.New("carrier_errors: the probabilities add up to more than 1")
+	}
+	if f.ThroughputScale < 0 || f.ThroughputScale > 1e6 || math.IsNaN(f.ThroughputScale) {
+		return errors.New("throughput_scale must be between 0 (off) and 1000000")
+	}
+	for n, mps := range f.SenderMPS {
+		if mps <= 0 || mps > 1e6 || math.IsNaN(mps) {
+			return fmt.Errorf("sender_mps: %s: must be above 0", maskNumber(n))
+		}
+	}
+	if f.QueueHours < 0 || f.QueueHours > 1000 || math.IsNaN(f.QueueHours) {
+		return errors.New("queue_hours must be between 0 (default 10) and 1000")
 	}
 	if f.CallbackDuplicates < 0 || f.CallbackDuplicates > 100 {
 		return errors.New("callback_duplicates must be between 0 and 100")

@@ -180,11 +180,18 @@ func (s *Simulator) scheduleReleaseLocked(m *message, now time.Time) {
 	s.sched.push(event{at: now.Add(max(wait, 0)), kind: evAdvance, m: m, from: statusScheduled})
 }
 
-// scheduleQueuedLocked schedules a queued message's next step: sending after SendingDelay, or
-// expiry when its validity period ends first.
+// scheduleQueuedLocked schedules a queued message's next step: sending SendingDelay after its
+// turn in its sender's queue (throughput.go), or expiry when its validity period ends first. A
+// message that finds its sender's queue full fails 30001 at once.
 func (s *Simulator) scheduleQueuedLocked(m *message, now time.Time) {
 	m.validUntil = now.Add(time.Duration(m.ValidityPeriod) * time.Second)
-	at := now.Add(s.cfg.SendingDelay)
+	turn, overflow := s.reserve(s.faults.Load(), m.From, m.NumSegments, now)
+	if overflow {
+		m.overflow = true
+		s.sched.push(event{at: now, kind: evAdvance, m: m, from: statusQueued})
+		return
+	}
+	at := turn.Add(s.cfg.SendingDelay)
 	if m.validUntil.Before(at) {
 		at = m.validUntil
 	}
@@ -233,7 +240,9 @@ func (s *Simulator) advance(m *message, from string) {
 		m.DateSent = &now
 		s.scheduleQueuedLocked(m, realNow)
 	case statusQueued:
-		if !realNow.Before(m.validUntil) {
+		if m.overflow {
+			m.Status, m.ErrorCode = statusFailed, 30001
+		} else if !realNow.Before(m.validUntil) {
 			m.Status, m.ErrorCode = statusFailed, 30036
 		} else {
 			m.Status = statusSending
@@ -255,6 +264,10 @@ func (s *Simulator) advance(m *message, from string) {
 		}
 		if f.UndeliveredRatio > 0 && rand.Float64() < f.UndeliveredRatio {
 			m.Status, m.ErrorCode = statusUndelivered, orDefault(f.UndeliveredCode, 30003)
+		} else if code := f.carrierError(); code != 0 {
+			m.Status, m.ErrorCode = statusUndelivered, code
+		} else if m.NumSegments > 1 && f.PartiallyDeliveredRatio > 0 && rand.Float64() < f.PartiallyDeliveredRatio {
+			m.Status = statusPartially
 		} else {
 			m.Status = statusDelivered
 			if strings.HasPrefix(m.To, "whatsapp:") {

@@ -290,7 +290,7 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := !fault500 && f.TimeoutRatio > 0 && rand.Float64() < f.TimeoutRatio
 
-	m, aerr := s.create(r.Form)
+	m, aerr := s.create(r.Form, f)
 	if fault500 {
 		if aerr == nil {
 			s.log.Debug("twiliosim: injected 500 after create", "sid", m.SID)
@@ -313,11 +313,14 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // create validates and stores a new outbound message and starts its lifecycle.
-func (s *Simulator) create(form url.Values) (Message, *apiError) {
+func (s *Simulator) create(form url.Values, f *Faults) (Message, *apiError) {
 	now := s.now()
 	req, aerr := s.parseCreate(form, now)
 	if aerr != nil {
 		return Message{}, aerr
+	}
+	if req.From != "" && req.SendAt == nil && s.backlogFull(f, req.From, time.Now()) {
+		return Message{}, fromError(21611, req.From) // the sender's queue is full (throughput.go)
 	}
 	prefix := "SM"
 	if len(req.MediaURLs) > 0 {

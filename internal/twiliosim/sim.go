@@ -43,6 +43,7 @@ package twiliosim
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -166,6 +167,21 @@ type Faults struct {
 	// UndeliveredCode, default 30003) instead of delivered.
 	UndeliveredRatio float64 `json:"undelivered_ratio"`
 	UndeliveredCode  int     `json:"undelivered_code,omitempty"`
+	// CarrierErrors is the carrier error mix: for each error code (30003, 30005, 30006,
+	// 30007, 30008...), the probability that a sent message ends undelivered with it. The
+	// probabilities add up to at most 1 (throughput.go).
+	CarrierErrors map[int]float64 `json:"carrier_errors,omitempty"`
+	// PartiallyDeliveredRatio is the probability that a multi-segment message that would be
+	// delivered ends partially_delivered instead.
+	PartiallyDeliveredRatio float64 `json:"partially_delivered_ratio"`
+	// ThroughputScale turns the per-sender throughput model on (throughput.go): 0 is off (the
+	// default), 1 is Twilio's rates (long code 1 segment/s, toll-free 3, short code 100, outside
+	// +1 10), N is N times faster.
+	ThroughputScale float64 `json:"throughput_scale"`
+	// SenderMPS overrides the rate (segments per second, before scaling) of given senders.
+	SenderMPS map[string]float64 `json:"sender_mps,omitempty"`
+	// QueueHours is how many hours of segments a sender queues before overflowing (default 10).
+	QueueHours float64 `json:"queue_hours,omitempty"`
 }
 
 // Message is the simulator's view of one message, outbound or inbound. It is also the JSON shape
@@ -225,6 +241,8 @@ type Simulator struct {
 	acct accountState
 	// svc holds the Messaging Services (services.go).
 	svc serviceStore
+	// queues is the throughput model's per-sender queues (throughput.go).
+	queues senderQueues
 	// opt is the set of opted-out pairs (optout.go).
 	opt optOuts
 
@@ -363,6 +381,7 @@ func (s *Simulator) AuthToken() string { return s.cfg.AuthToken }
 
 // SetFaults replaces the fault settings.
 func (s *Simulator) SetFaults(f Faults) {
+	f.CarrierErrors, f.SenderMPS = maps.Clone(f.CarrierErrors), maps.Clone(f.SenderMPS)
 	s.faults.Store(&f)
 }
 
@@ -404,6 +423,7 @@ func (s *Simulator) Reset() {
 	s.faults.Store(&Faults{})
 	s.verifyData.reset()
 	s.opt.reset()
+	s.queues.reset()
 	s.wa.mu.Lock()
 	s.wa.windows = map[string]time.Time{} // the windows come from messages; content templates stay
 	s.wa.mu.Unlock()

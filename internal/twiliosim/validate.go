@@ -239,7 +239,7 @@ func (s *Simulator) parseCreate(form url.Values, now time.Time) (*createRequest,
 		if code, ok := magicFromErrors[from]; ok {
 			return nil, fromError(code, r.From)
 		}
-		if !isE164(from) && !isAlphanumericSender(from) {
+		if !isE164(from) && !isAlphanumericSender(from) && !isShortCode(from) {
 			return nil, fromError(21212, r.From)
 		}
 		if !s.owned(from) {
