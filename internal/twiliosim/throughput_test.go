@@ -112,7 +112,9 @@ func TestInboundMMSReceiving(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, twiliosim.Config{SentDelay: 300 * time.Millisecond})
 	done := make(chan error, 1)
-	go func() { done <- e.sim.Inbound(ctx(t), "+14155550123", twiliosim.MagicFrom, "", "https://example.com/a.png") }()
+	go func() {
+		done <- e.sim.Inbound(ctx(t), "+14155550123", twiliosim.MagicFrom, "", "https://example.com/a.png")
+	}()
 	find := func(status string) bool {
 		for _, m := range e.sim.Messages() {
 			if m.Direction == "inbound" && m.Status == status {
