@@ -29,6 +29,7 @@ type callbackEvent struct {
 	timeout   time.Duration // rt: read timeout (the whole attempt)
 	total     time.Duration // tt: all attempts together
 	first     time.Time     // when the first attempt started
+	get       bool          // requested with GET: the parameters are in url, the body is empty
 	sid       string
 	status    string
 }
@@ -184,6 +185,18 @@ func (s *Simulator) newCallbackEvent(rawURL string, params url.Values) *callback
 	return ev
 }
 
+// asGET turns the event into a GET request (StatusCallbackMethod=GET): the parameters go to
+// the query string and the signature covers that URL alone, as Twilio signs GET webhooks.
+func (ev *callbackEvent) asGET(token string, params url.Values) {
+	sep := "?"
+	if strings.Contains(ev.url, "?") {
+		sep = "&"
+	}
+	ev.url += sep + params.Encode()
+	ev.body, ev.get = "", true
+	ev.signature = twiliosig.Sign(token, ev.url, nil)
+}
+
 // enqueueCallback hands a post to the workers, waiting while the bounded queue is full.
 func (s *Simulator) enqueueCallback(p *callbackPost) {
 	select {
@@ -237,7 +250,7 @@ func (s *Simulator) post(p *callbackPost) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
-	status, connected, err := s.postFormTraced(ctx, ev.url, ev.body, ev.signature, ev.token, ev.connect)
+	status, connected, err := s.postFormTraced(ctx, ev, ev.connect)
 	if err == nil && status >= 200 && status < 300 {
 		s.stats.delivered.Add(1)
 		return
@@ -271,7 +284,7 @@ func (s *Simulator) post(p *callbackPost) {
 
 // postFormTraced posts a signed form and returns the answer's status code (its body is
 // discarded) and whether a connection was made; connecting is bounded by connect.
-func (s *Simulator) postFormTraced(ctx context.Context, target, body, signature, token string, connect time.Duration) (int, bool, error) {
+func (s *Simulator) postFormTraced(ctx context.Context, ev *callbackEvent, connect time.Duration) (int, bool, error) {
 	var connected atomic.Bool
 	dialCtx, cancelDial := context.WithTimeout(ctx, connect)
 	defer cancelDial()
@@ -289,7 +302,13 @@ func (s *Simulator) postFormTraced(ctx context.Context, target, body, signature,
 			cancelReq()
 		}
 	}()
-	status, err := s.postForm(reqCtx, target, body, signature, token)
+	var status int
+	var err error
+	if ev.get {
+		status, err = s.getSigned(reqCtx, ev.url, ev.signature, ev.token)
+	} else {
+		status, err = s.postForm(reqCtx, ev.url, ev.body, ev.signature, ev.token)
+	}
 	return status, connected.Load(), err
 }
 
@@ -301,6 +320,22 @@ func (s *Simulator) postForm(ctx context.Context, target, body, signature, token
 	}
 	setWebhookHeaders(req, signature, token)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// getSigned requests target with GET and returns the answer's status code.
+func (s *Simulator) getSigned(ctx context.Context, target, signature, token string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, err
+	}
+	setWebhookHeaders(req, signature, token)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err

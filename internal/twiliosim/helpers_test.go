@@ -155,6 +155,7 @@ func (e *env) messagesPath() string {
 
 // received is one request a receiver got.
 type received struct {
+	Method    string
 	Path      string
 	Params    url.Values
 	SigValid  bool
@@ -193,6 +194,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		params = nil
 	}
 	rec := received{
+		Method:   r.Method,
 		Path:     r.URL.Path,
 		Params:   r.Form,
 		SigValid: twiliosig.Valid(rc.sim.AuthToken(), fullURL, params, r.Header.Get(twiliosig.Header)),

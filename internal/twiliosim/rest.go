@@ -39,6 +39,13 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// tooManyRequests is the 429/20429 answer; it carries Retry-After: 1 (Twilio's 429s ask for a
+// backoff without documenting a header value; one second is our choice).
+func tooManyRequests(w http.ResponseWriter) *apiError {
+	w.Header().Set("Retry-After", "1")
+	return errorf(http.StatusTooManyRequests, 20429, "Too Many Requests")
+}
+
 func notFound(path string) *apiError {
 	return errorf(http.StatusNotFound, 20404, "The requested resource %s was not found", path)
 }
@@ -279,7 +286,7 @@ func segmentsFor(body string, numMedia int, contentSID string) int {
 func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	f := s.faults.Load()
 	if f.Status429Ratio > 0 && rand.Float64() < f.Status429Ratio {
-		writeAPIError(w, errorf(http.StatusTooManyRequests, 20429, "Too Many Requests"))
+		writeAPIError(w, tooManyRequests(w))
 		return
 	}
 	fault500 := f.Status500Ratio > 0 && rand.Float64() < f.Status500Ratio
