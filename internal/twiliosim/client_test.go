@@ -60,7 +60,6 @@ func TestClientCreateAndFetch(t *testing.T) {
 		"price_unit":   {*m.PriceUnit, "USD"},
 		"date_created": {*m.DateCreated, "Thu, 30 Jul 2015 20:12:31 +0000"},
 		"date_updated": {*m.DateUpdated, "Thu, 30 Jul 2015 20:12:31 +0000"},
-		"date_sent":    {*m.DateSent, "Thu, 30 Jul 2015 20:12:31 +0000"},
 		"uri":          {*m.Uri, "/2010-04-01/Accounts/" + e.sim.AccountSID() + "/Messages/" + *m.Sid + ".json"},
 	}
 	for k, v := range checks {
@@ -68,9 +67,10 @@ func TestClientCreateAndFetch(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, v[0], v[1])
 		}
 	}
-	if m.Price != nil || m.ErrorCode != nil || m.ErrorMessage != nil || m.MessagingServiceSid != nil {
-		t.Errorf("price/error_code/error_message/messaging_service_sid should be null: %v %v %v %v",
-			m.Price, m.ErrorCode, m.ErrorMessage, m.MessagingServiceSid)
+	// Not sent yet: no date_sent, no price (Twilio's Message resource).
+	if m.DateSent != nil || m.Price != nil || m.ErrorCode != nil || m.ErrorMessage != nil || m.MessagingServiceSid != nil {
+		t.Errorf("date_sent/price/error_code/error_message/messaging_service_sid should be null: %v %v %v %v %v",
+			m.DateSent, m.Price, m.ErrorCode, m.ErrorMessage, m.MessagingServiceSid)
 	}
 	if got := (*m.SubresourceUris)["media"]; got != "/2010-04-01/Accounts/"+e.sim.AccountSID()+"/Messages/"+*m.Sid+"/Media.json" {
 		t.Errorf("subresource_uris.media = %v", got)
@@ -83,6 +83,9 @@ func TestClientCreateAndFetch(t *testing.T) {
 	}
 	if *f.Status != "delivered" || *f.Sid != *m.Sid || *f.Body != "Hello 👍" {
 		t.Errorf("fetched %s %s %q", *f.Sid, *f.Status, *f.Body)
+	}
+	if f.DateSent == nil || *f.DateSent != "Thu, 30 Jul 2015 20:12:31 +0000" || f.Price == nil || *f.Price != "-0.00790" {
+		t.Errorf("sent: date_sent %v price %v", f.DateSent, f.Price)
 	}
 
 	_, err = c.Api.FetchMessage("SM"+fmt.Sprintf("%032x", 42), nil)
@@ -283,6 +286,7 @@ func TestClientListFiltersAndPaging(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		waitStatus(t, e.sim, *m.Sid, "delivered") // date_sent is the day it was sent
 		return *m.Sid
 	}
 	var toA []string // newest last
@@ -511,4 +515,14 @@ func TestClientIncomingPhoneNumbers(t *testing.T) {
 	if _, err := c.Api.CreateMessage(p); err != nil {
 		t.Errorf("send from bought number: %v", err)
 	}
+}
+
+// An unregistered ContentSid is refused on SMS as on WhatsApp (21655).
+func TestUnregisteredContentSIDOnSMS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	p := &api.CreateMessageParams{}
+	p.SetTo("+14155550100").SetFrom(twiliosim.MagicFrom).SetContentSid("HX" + fmt.Sprintf("%032x", 77))
+	_, err := e.account(t).Api.CreateMessage(p)
+	restError(t, err, 21655, http.StatusBadRequest)
 }

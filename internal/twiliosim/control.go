@@ -290,7 +290,6 @@ func (s *Simulator) storeReply(from, to, body string, checkOptOut bool) string {
 		ValidityPeriod: maxValidityPeriod,
 		DateCreated:    now,
 		DateUpdated:    now,
-		DateSent:       &now,
 	}}
 	blocked := checkOptOut && s.blockedSend(from, "", to)
 	if blocked {

@@ -237,7 +237,6 @@ func (s *Simulator) advance(m *message, from string) {
 			}
 		}
 		m.Status = statusQueued
-		m.DateSent = &now
 		s.scheduleQueuedLocked(m, realNow)
 	case statusQueued:
 		if m.overflow {
@@ -255,6 +254,9 @@ func (s *Simulator) advance(m *message, from string) {
 			m.Status, m.ErrorCode = statusFailed, orDefault(f.FailedCode, 30008)
 		} else {
 			m.Status = statusSent
+			// date_sent is when the carrier took the message (Twilio's Message resource), and
+			// the price is known from then on.
+			m.DateSent = &now
 			next = s.cfg.DeliveredDelay
 		}
 	case statusSent:

@@ -258,6 +258,7 @@ func (s *Simulator) renderMessage(m *Message) apiMessage {
 	if m.DateSent != nil {
 		d := rfc2822(*m.DateSent)
 		a.DateSent = &d
+		a.Price = priceOf(m)
 	}
 	if m.ErrorCode != 0 {
 		code, msg := m.ErrorCode, m.ErrorMessage
@@ -272,6 +273,27 @@ func (s *Simulator) renderMessage(m *Message) apiMessage {
 		a.MessagingServiceSID = &mg
 	}
 	return a
+}
+
+// Simulated prices in USD, negative as Twilio shows charges: per SMS segment, per MMS, per
+// inbound SMS segment (Twilio's pricing pages list such rates per country; these fixed US-like
+// values are our choice).
+const (
+	priceSMSSegment = 0.0079
+	priceMMS        = 0.0200
+)
+
+// priceOf is the price of a message once sent (or received): null before.
+func priceOf(m *Message) *string {
+	var p float64
+	switch {
+	case m.NumMedia > 0:
+		p = priceMMS
+	default:
+		p = priceSMSSegment * float64(max(m.NumSegments, 1))
+	}
+	v := strconv.FormatFloat(-p, 'f', 5, 64)
+	return &v
 }
 
 // segmentsFor is num_segments: the SMS segment count of the body; 1 for media or a template.
@@ -359,11 +381,9 @@ func (s *Simulator) create(form url.Values, f *Faults) (Message, *apiError) {
 		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
 	case req.From == "":
 		m.Status = statusAccepted // the Messaging Service has not picked a sender yet
-		m.DateSent = &now
 	default:
 		m.Status = statusQueued
 		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
-		m.DateSent = &now
 	}
 	snap := m.snapshot()
 	s.mu.Lock()

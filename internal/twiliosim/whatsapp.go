@@ -156,7 +156,13 @@ func (s *Simulator) whatsappCreate(req *createRequest, m *message, contentVars s
 	toChan, to := splitChannel(req.To)
 	if toChan != "whatsapp:" {
 		if req.ContentSID != "" {
-			if c, ok := s.ContentTemplate(req.ContentSID); ok && m.Body == "" {
+			c, ok := s.ContentTemplate(req.ContentSID)
+			if !ok {
+				// An unregistered template is refused on SMS as on WhatsApp (Twilio's Content
+				// API: a ContentSid must name a template of the account).
+				return errorf(400, 21655, "The ContentSid is Invalid")
+			}
+			if m.Body == "" {
 				body, aerr := renderContent(c, contentVars)
 				if aerr != nil {
 					return aerr
