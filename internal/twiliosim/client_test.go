@@ -526,3 +526,32 @@ func TestUnregisteredContentSIDOnSMS(t *testing.T) {
 	_, err := e.account(t).Api.CreateMessage(p)
 	restError(t, err, 21655, http.StatusBadRequest)
 }
+
+// A twilio-go stream that deletes each message as it reads it goes through every page: page
+// tokens survive the deletion of their anchor message.
+func TestPageTokensSurviveDeletion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	c := e.account(t)
+	for i := range 7 {
+		p := &api.CreateMessageParams{}
+		p.SetTo(fmt.Sprintf("+1415555%04d", 100+i)).SetFrom(twiliosim.MagicFrom).SetBody("x")
+		if _, err := c.Api.CreateMessage(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, errs := c.Api.StreamMessage((&api.ListMessageParams{}).SetPageSize(2))
+	n := 0
+	for m := range msgs {
+		if err := c.Api.DeleteMessage(*m.Sid, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	if n != 7 || len(e.sim.Messages()) != 0 {
+		t.Fatalf("streamed and deleted %d of 7; %d left", n, len(e.sim.Messages()))
+	}
+}

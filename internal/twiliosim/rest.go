@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -562,6 +563,28 @@ type messageList struct {
 	Messages        []apiMessage `json:"messages"`
 }
 
+// pageToken is "PA" (the page after) or "PB" (the page before) followed by the anchor
+// message's SID and its sequence number: Twilio's tokens are opaque and start with PA/PB.
+func pageToken(dir, sid string, seq uint64) string {
+	return dir + sid + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parsePageToken returns the anchor sequence of a token ("" is no token).
+func parsePageToken(token string) (uint64, bool) {
+	if token == "" {
+		return 0, false
+	}
+	if !strings.HasPrefix(token, "PA") && !strings.HasPrefix(token, "PB") {
+		return 0, false
+	}
+	_, seq, ok := strings.Cut(token[2:], "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return n, err == nil && n > 0
+}
+
 var messageFilters = []string{"To", "From", "DateSent", "DateSent<", "DateSent>"}
 
 // listMessages lists messages newest first. PageToken "PA<sid>" continues after sid (next page);
@@ -596,35 +619,36 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 
 	token := q.Get("PageToken")
 	items := make([]Message, 0, min(size, 64))
+	var seqs []uint64
 	var hasNext, hasPrev bool
+	anchorSeq, tokenOK := parsePageToken(token)
+	if token != "" && !tokenOK {
+		return invalidParam("PageToken", token)
+	}
 	s.mu.RLock()
+	// A token names its anchor by sequence, so that it still works when the anchor was deleted
+	// meanwhile (a twilio-go stream that deletes as it goes).
+	firstAfter := sort.Search(len(s.order), func(i int) bool { return s.order[i].seq > anchorSeq })
 	if strings.HasPrefix(token, "PB") {
 		// The page before the token's message: the size matching messages just newer than it.
-		anchor, ok := s.msgs[token[2:]]
-		if !ok {
-			s.mu.RUnlock()
-			return invalidParam("PageToken", token)
-		}
-		for i := s.indexOfSeqLocked(anchor.seq) + 1; i < len(s.order); i++ {
+		for i := firstAfter; i < len(s.order); i++ {
 			if m := s.order[i]; match(m) {
 				if len(items) == size {
 					hasPrev = true
 					break
 				}
-				items = append(items, m.snapshot())
+				items, seqs = append(items, m.snapshot()), append(seqs, m.seq)
 			}
 		}
 		slices.Reverse(items)
+		slices.Reverse(seqs)
 		hasNext = true // the anchor itself is on a later page
 	} else {
 		start, skip := len(s.order)-1, page*size
 		if token != "" {
-			anchor, ok := s.msgs[strings.TrimPrefix(token, "PA")]
-			if !strings.HasPrefix(token, "PA") || !ok {
-				s.mu.RUnlock()
-				return invalidParam("PageToken", token)
-			}
-			start, skip = s.indexOfSeqLocked(anchor.seq)-1, 0
+			// Older than the anchor: everything before the first message not newer than it.
+			start = sort.Search(len(s.order), func(i int) bool { return s.order[i].seq >= anchorSeq }) - 1
+			skip = 0
 		}
 		for i := start; i >= 0; i-- {
 			if m := s.order[i]; match(m) {
@@ -636,7 +660,7 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 					hasNext = true
 					break
 				}
-				items = append(items, m.snapshot())
+				items, seqs = append(items, m.snapshot()), append(seqs, m.seq)
 			}
 		}
 		hasPrev = page > 0 || token != ""
@@ -657,11 +681,11 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 		out.Messages[i] = s.renderMessage(&items[i])
 	}
 	if hasNext && len(items) > 0 {
-		next := pageURI(path, q, messageFilters, size, page+1, "PA"+items[len(items)-1].SID)
+		next := pageURI(path, q, messageFilters, size, page+1, pageToken("PA", items[len(items)-1].SID, seqs[len(seqs)-1]))
 		out.NextPageURI = &next
 	}
 	if hasPrev && len(items) > 0 {
-		prev := pageURI(path, q, messageFilters, size, max(page-1, 0), "PB"+items[0].SID)
+		prev := pageURI(path, q, messageFilters, size, max(page-1, 0), pageToken("PB", items[0].SID, seqs[0]))
 		out.PreviousPageURI = &prev
 	}
 	writeJSON(w, http.StatusOK, out)
