@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sync"
 	"testing"
@@ -527,8 +528,8 @@ func TestUnregisteredContentSIDOnSMS(t *testing.T) {
 	restError(t, err, 21655, http.StatusBadRequest)
 }
 
-// A twilio-go stream that deletes each message as it reads it goes through every page: page
-// tokens survive the deletion of their anchor message.
+// Paging with twilio-go while deleting every message read goes through every page: page tokens
+// survive the deletion of their anchor message.
 func TestPageTokensSurviveDeletion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, twiliosim.Config{})
@@ -540,18 +541,29 @@ func TestPageTokensSurviveDeletion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs, errs := c.Api.StreamMessage((&api.ListMessageParams{}).SetPageSize(2))
-	n := 0
-	for m := range msgs {
-		if err := c.Api.DeleteMessage(*m.Sid, nil); err != nil {
+	params := (&api.ListMessageParams{}).SetPageSize(2)
+	token, pageNo, n := "", "", 0
+	for range 10 {
+		page, err := c.Api.PageMessage(params, token, pageNo)
+		if err != nil {
+			t.Fatalf("page after %d deletions: %v", n, err)
+		}
+		for _, m := range page.Messages {
+			if err := c.Api.DeleteMessage(*m.Sid, nil); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if page.NextPageUri == nil {
+			break
+		}
+		u, err := url.Parse(*page.NextPageUri)
+		if err != nil {
 			t.Fatal(err)
 		}
-		n++
-	}
-	if err := <-errs; err != nil {
-		t.Fatalf("stream: %v", err)
+		token, pageNo = u.Query().Get("PageToken"), u.Query().Get("Page")
 	}
 	if n != 7 || len(e.sim.Messages()) != 0 {
-		t.Fatalf("streamed and deleted %d of 7; %d left", n, len(e.sim.Messages()))
+		t.Fatalf("paged and deleted %d of 7; %d left", n, len(e.sim.Messages()))
 	}
 }
