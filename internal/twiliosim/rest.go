@@ -104,6 +104,8 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 		default:
 			aerr = methodNotAllowed()
 		}
+	case strings.HasPrefix(tail, "Messages/") && strings.Count(tail, "/") > 1:
+		aerr = s.serveMessageSub(w, r, tail[len("Messages/"):], path) // Media, Feedback (media.go)
 	case strings.HasPrefix(tail, "Messages/"):
 		sid, ok := jsonResource(tail[len("Messages/"):])
 		if !ok {
