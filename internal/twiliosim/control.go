@@ -165,6 +165,23 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	if sv := s.serviceOfNumber(to); sv != "" {
 		v.Set("MessagingServiceSid", sv) // the number is a sender of this service
 	}
+	if fromChan == "whatsapp:" {
+		// WhatsApp webhooks carry the sender's WhatsApp ID (the number without "+") and profile
+		// name (Twilio's WhatsApp webhook documentation); the name is the simulator's choice.
+		_, n := splitChannel(from)
+		v.Set("WaId", strings.TrimPrefix(n, "+"))
+		v.Set("ProfileName", "Simulated User")
+	} else {
+		// Geographic parameters of SMS webhooks (Twilio's messaging webhook documentation):
+		// the country from the calling code; city, state and zip are not known to the simulator
+		// and are sent empty (our choice).
+		for _, side := range []struct{ prefix, number string }{{"From", from}, {"To", to}} {
+			v.Set(side.prefix+"Country", countryOf(side.number))
+			v.Set(side.prefix+"State", "")
+			v.Set(side.prefix+"City", "")
+			v.Set(side.prefix+"Zip", "")
+		}
+	}
 	if optOutType != "" {
 		// Twilio adds OptOutType to the webhook of a keyword message (twilio-facts.md §5,
 		// UNCONFIRMED there: sent for every keyword is our choice).
@@ -175,12 +192,36 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 		v.Set("MediaContentType"+strconv.Itoa(i), mediaType(u))
 	}
 
-	target, _, _ := strings.Cut(num.SMSURL, "#")
-	method := num.SMSMethod
+	status, raw, err := s.postWebhook(ctx, num.SMSURL, num.SMSMethod, v)
+	if (err != nil || status < 200 || status > 299) && num.SMSFallbackURL != "" {
+		// Twilio requests the SmsFallbackUrl when the SmsUrl fails, with ErrorCode 11200
+		// ("HTTP retrieval failure") and ErrorUrl added (Twilio's IncomingPhoneNumber and
+		// webhook documentation).
+		res.WebhookURL = num.SMSFallbackURL
+		v.Set("ErrorCode", "11200")
+		v.Set("ErrorUrl", num.SMSURL)
+		status, raw, err = s.postWebhook(ctx, num.SMSFallbackURL, num.SMSFallbackMethod, v)
+		if err != nil {
+			return res, &WebhookError{URL: num.SMSFallbackURL, Err: err}
+		}
+	} else if err != nil {
+		return res, &WebhookError{URL: num.SMSURL, Err: err}
+	}
+	res.WebhookStatus, res.WebhookBody = status, string(raw)
+	if status < 200 || status > 299 {
+		return res, &WebhookError{URL: res.WebhookURL, StatusCode: status, Body: truncate(string(raw), 1024)}
+	}
+	res.Replies = s.twimlReplies(raw, to, from)
+	return res, nil
+}
+
+// postWebhook requests an application URL with signed parameters (GET: in the query, the
+// signature covering that URL) and returns the answer's status and the start of its body.
+func (s *Simulator) postWebhook(ctx context.Context, rawURL, method string, v url.Values) (int, []byte, error) {
+	target, _, _ := strings.Cut(rawURL, "#")
 	var req *http.Request
 	var err error
 	if method == http.MethodGet {
-		// A GET webhook carries the parameters in the query; the signature covers that URL.
 		sep := "?"
 		if strings.Contains(target, "?") {
 			sep = "&"
@@ -198,20 +239,30 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 		}
 	}
 	if err != nil {
-		return res, &WebhookError{URL: num.SMSURL, Err: err}
+		return 0, nil, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return res, &WebhookError{URL: num.SMSURL, Err: err}
+		return 0, nil, err
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	res.WebhookStatus, res.WebhookBody = resp.StatusCode, string(raw)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return res, &WebhookError{URL: num.SMSURL, StatusCode: resp.StatusCode, Body: truncate(string(raw), 1024)}
+	return resp.StatusCode, raw, nil
+}
+
+// countryOf is the ISO country of a number, from its calling code: a few common ones, "" else
+// (+1 is taken as US).
+func countryOf(number string) string {
+	_, n := splitChannel(number)
+	for _, c := range []struct{ code, iso string }{
+		{"+1", "US"}, {"+44", "GB"}, {"+33", "FR"}, {"+49", "DE"}, {"+34", "ES"}, {"+39", "IT"},
+		{"+31", "NL"}, {"+61", "AU"}, {"+52", "MX"}, {"+55", "BR"}, {"+91", "IN"}, {"+81", "JP"},
+	} {
+		if strings.HasPrefix(n, c.code) {
+			return c.iso
+		}
 	}
-	res.Replies = s.twimlReplies(raw, to, from)
-	return res, nil
+	return ""
 }
 
 // mediaType guesses a media URL's content type from its extension, as a handset's MMS would
