@@ -29,7 +29,7 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 	case p == "/v1/Services" || strings.HasPrefix(p, "/v1/Services/"):
 		s.serveMessagingServices(w, r) // Messaging Services (messaging.twilio.com), services.go
-	case strings.HasPrefix(p, "/v1/Content/"):
+	case p == "/v1/Content" || strings.HasPrefix(p, "/v1/Content/"):
 		s.serveContent(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
 		s.serveREST(w, r)
