@@ -33,6 +33,8 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveContent(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
 		s.serveREST(w, r)
+	case strings.HasPrefix(p, "/v2/PhoneNumbers/"):
+		s.serveLookup(w, r) // Lookup v2 (lookups.twilio.com), lookup.go
 	case strings.HasPrefix(p, "/v2/"):
 		s.serveVerify(w, r) // Twilio Verify v2 (verify.twilio.com), verify.go
 	default:
