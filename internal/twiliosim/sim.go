@@ -1,5 +1,5 @@
 // Package twiliosim is Switchboard's Twilio simulator: an in-memory fake of the parts of Twilio's
-// REST API that Switchboard uses (Messages and IncomingPhoneNumbers, 2010-04-01), with Twilio's
+// REST API that integrations use (Messages and IncomingPhoneNumbers, 2010-04-01, and more), with Twilio's
 // message lifecycle, signed status callbacks and inbound webhooks, Twilio's magic test numbers,
 // and fault injection. It is the default provider for local development and the test double for
 // every test; the official twilio-go client talks to it unchanged (see the tests).
@@ -36,8 +36,15 @@
 //   - A Messaging Service message without From starts "accepted" with from null and
 //     num_segments "0", then moves to "queued" (with a callback) once a sender is picked among
 //     the service's own numbers, sticky per recipient (services.go).
-//   - Status callbacks are posted for every status after the first; date_sent is set when the
-//     message is created (scheduled messages: when released).
+//   - Status callbacks are posted for every status after the first; date_sent and price are set
+//     when the message is sent.
+//
+// Beyond messages it serves Messaging Services (services.go), the Account resource, API keys and
+// subaccounts (account.go), a message's Media and Feedback (media.go), Calls with live control
+// (calls.go, callee.go), Verify v2 (verify.go), the Content API (whatsapp.go) and Lookup v2
+// (lookup.go); it models opt-out keywords (optout.go), per-sender throughput and carrier error
+// mixes (throughput.go) and Twilio's webhook connection overrides (callback.go). The README's
+// simulator section lists every behaviour with its source.
 package twiliosim
 
 import (
