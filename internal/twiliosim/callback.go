@@ -28,7 +28,6 @@ type callbackEvent struct {
 	connect   time.Duration // ct: connection timeout
 	timeout   time.Duration // rt: read timeout (the whole attempt)
 	total     time.Duration // tt: all attempts together
-	first     time.Time     // when the first attempt started
 	get       bool          // requested with GET: the parameters are in url, the body is empty
 	sid       string
 	status    string
@@ -79,6 +78,7 @@ func parseRetryPolicy(v string) (retryPolicy, bool) {
 type callbackPost struct {
 	ev      *callbackEvent
 	attempt int
+	first   time.Time // when the first attempt of this post started (for tt)
 }
 
 // statusCallbackLocked builds the callback for m's new status and applies the callback faults.
@@ -238,10 +238,10 @@ func (s *Simulator) post(p *callbackPost) {
 	}
 	start := time.Now()
 	if p.attempt == 0 {
-		ev.first = start
+		p.first = start
 	}
 	timeout := ev.timeout
-	if left := ev.total - start.Sub(ev.first); left < timeout {
+	if left := ev.total - start.Sub(p.first); left < timeout {
 		timeout = left
 	}
 	if timeout <= 0 {
@@ -270,11 +270,11 @@ func (s *Simulator) post(p *callbackPost) {
 	default:
 		class = retry4xx // 3xx included: Twilio follows no redirect
 	}
-	if p.attempt < ev.retries && ev.policy&class != 0 && time.Since(ev.first) < ev.total {
+	if p.attempt < ev.retries && ev.policy&class != 0 && time.Since(p.first) < ev.total {
 		s.log.Debug("twiliosim: status callback failed, will retry", "sid", ev.sid, "status", ev.status,
 			"attempt", p.attempt+1, "http_status", status, "err", err)
 		s.sched.push(event{at: time.Now().Add(retryDelay(p.attempt)), kind: evCallback,
-			post: &callbackPost{ev: ev, attempt: p.attempt + 1}})
+			post: &callbackPost{ev: ev, attempt: p.attempt + 1, first: p.first}})
 		return
 	}
 	s.stats.abandoned.Add(1)
