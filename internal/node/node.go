@@ -315,11 +315,25 @@ func (n *Node) startSimulator(opts Options) error {
 	scfg := twiliosim.Config{
 		AccountSID: n.cfg.TwilioAccount, AuthToken: token,
 		Logger: n.logger.With("component", "simulator"), Now: n.clock,
+		// When Switchboard answers the keywords itself, the simulated account has Twilio's own
+		// keyword handling disabled; otherwise Twilio blocks and answers (twiliosim/optout.go).
+		OptOut: twiliosim.OptOutOff,
 	}
+	if !n.cfg.Keywords.SwitchboardReplies() {
+		scfg.OptOut = twiliosim.OptOutTwilio
+	}
+	var services []string
 	for _, s := range n.cfg.Senders {
-		if !strings.HasPrefix(s.From, "MG") {
+		if strings.HasPrefix(s.From, "MG") {
+			services = append(services, s.From)
+		} else {
 			scfg.Numbers = append(scfg.Numbers, s.From)
 		}
+	}
+	// A Messaging Service sender exists at the simulated Twilio (which refuses unknown ones),
+	// sending from the simulator's own number.
+	for _, sid := range services {
+		scfg.Services = append(scfg.Services, twiliosim.ServiceConfig{SID: sid, FriendlyName: sid, Numbers: []string{twiliosim.MagicFrom}})
 	}
 	if opts.SimConfig != nil {
 		opts.SimConfig(&scfg)

@@ -1807,6 +1807,20 @@ export interface components {
             undelivered_ratio?: number;
             /** @description Default 30003. */
             undelivered_code?: number;
+            /** @description The carrier error mix: for each 30xxx error code, the probability that a sent message ends undelivered with it (at most 1 in all). */
+            carrier_errors?: {
+                [key: string]: number;
+            };
+            /** @description A multi-segment message that would be delivered ends partially_delivered. */
+            partially_delivered_ratio?: number;
+            /** @description The per-sender throughput model: 0 off (default), 1 Twilio's rates (long code 1 segment/s, toll-free 3, short code 100, outside +1 10), N times faster. */
+            throughput_scale?: number;
+            /** @description Rates (segments per second, before scaling) of given senders. */
+            sender_mps?: {
+                [key: string]: number;
+            };
+            /** @description Hours of segments a sender queues before 21611 (From) or 30001 (Messaging Service); default 10. */
+            queue_hours?: number;
         };
         SimStats: {
             messages: number;
