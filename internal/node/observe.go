@@ -2,6 +2,9 @@ package node
 
 import (
 	"context"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
 
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 )
@@ -13,7 +16,12 @@ func (n *Node) openObserve() {
 	for _, s := range n.cfg.Senders {
 		senders = append(senders, s.From)
 	}
-	n.metrics.SetQueueStats(n.store.QueueStats, n.clock, n.cfg.MetricsQueueMaxAge, senders)
+	// The gauges count exactly (limit 0): a capped count would flat-line a draining backlog. The
+	// count reads the outbox index once per MetricsQueueMaxAge, off the request path.
+	exact := func(ctx context.Context, now time.Time) ([]switchboard.SenderQueue, error) {
+		return n.store.QueueStats(ctx, now, 0)
+	}
+	n.metrics.SetQueueStats(exact, n.clock, n.cfg.MetricsQueueMaxAge, senders)
 	a := n.cfg.Alerts
 	if a.DeliveryRateThreshold <= 0 {
 		return

@@ -65,10 +65,11 @@ func BenchmarkDashboardPages(b *testing.B) {
 	}
 	w, err := web.New(web.Config{Store: db, Logger: slog.New(slog.DiscardHandler), Senders: []switchboard.Sender{{From: from}},
 		QueueStats: func(ctx2 context.Context) ([]web.SenderQueue, error) {
-			qs, err := db.QueueStats(ctx2, time.Now())
+			qs, err := db.QueueStats(ctx2, time.Now(), switchboard.QueueCountLimit)
 			out := make([]web.SenderQueue, 0, len(qs))
 			for _, q := range qs {
-				out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred, OldestDue: q.OldestDueAt})
+				out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred,
+					ReadyCapped: q.ReadyCapped, DeferredCapped: q.DeferredCapped, OldestDue: q.OldestDueAt})
 			}
 			return out, err
 		}})
@@ -97,7 +98,7 @@ func BenchmarkDashboardPages(b *testing.B) {
 		b.Fatalf("login: %v %v", resp, err)
 	}
 	pages := []string{"/ui/", "/ui/messages", "/ui/messages?q=0123", "/ui/messages?status=failed", "/ui/messages/" + m.ID,
-		"/ui/failures", "/ui/charts", "/ui/inbound", "/ui/optouts", "/ui/calls", "/ui/calls/" + c.ID, "/ui/verifications",
+		"/ui/failures", "/ui/charts", "/ui/charts?range=7d", "/ui/inbound", "/ui/optouts", "/ui/calls", "/ui/calls/" + c.ID, "/ui/verifications",
 		"/ui/conversations", "/ui/conversations/" + convs[0].ID, "/ui/endpoints", "/ui/endpoints/ep_a", "/ui/senders"}
 	for _, p := range pages {
 		b.Run(strings.TrimPrefix(fmt.Sprintf("%q", p), "\"/ui/"), func(b *testing.B) {
