@@ -58,13 +58,14 @@ func (n *Node) cancelCall() func(ctx context.Context, id string) error {
 
 // queueStats is the queue depth per sender for the dashboard, from the store.
 func (n *Node) queueStats(ctx context.Context) ([]web.SenderQueue, error) {
-	qs, err := n.store.QueueStats(ctx, n.clock())
+	qs, err := n.store.QueueStats(ctx, n.clock(), switchboard.QueueCountLimit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]web.SenderQueue, 0, len(qs))
 	for _, q := range qs {
-		out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred, OldestDue: q.OldestDueAt})
+		out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred,
+			ReadyCapped: q.ReadyCapped, DeferredCapped: q.DeferredCapped, OldestDue: q.OldestDueAt})
 	}
 	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,8 +57,34 @@ type SenderQueue struct {
 	// Ready counts the waiting messages that are due; Deferred those due later (send_at, quiet
 	// hours, retry backoff).
 	Ready, Deferred int64
+	// ReadyCapped and DeferredCapped report counts that stopped at the store's limit
+	// (switchboard.QueueCountLimit): there are at least that many, shown as "10,000+".
+	ReadyCapped, DeferredCapped bool
 	// OldestDue is when the longest-waiting ready message became due, nil when none is ready.
 	OldestDue *time.Time
+}
+
+// ReadyText is Ready as the pages show it: "10,000+" for a capped count.
+func (q SenderQueue) ReadyText() string { return countText(q.Ready, q.ReadyCapped) }
+
+// DeferredText is Deferred as the pages show it.
+func (q SenderQueue) DeferredText() string { return countText(q.Deferred, q.DeferredCapped) }
+
+// countText writes n with thousands separators, and a "+" when n is a lower bound.
+func countText(n int64, atLeast bool) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	if atLeast {
+		s += "+"
+	}
+	return s
 }
 
 // Config wires a Server.
