@@ -176,6 +176,18 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// eventually polls cond until it holds (true) or the deadline passes (false).
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
 func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	waitFor(t, 90*time.Second, url+" up", func() bool {
