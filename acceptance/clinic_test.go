@@ -153,7 +153,7 @@ func TestClinicReminderCalls(t *testing.T) {
 
 	// Every call ends (needs the fix "calls after the first per sender are never placed").
 	final := map[string]call{}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for len(final) < calls && time.Now().Before(deadline) {
 		for _, id := range ids {
 			if _, ok := final[id]; ok {

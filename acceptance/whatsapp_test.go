@@ -207,11 +207,24 @@ func TestWhatsAppSupport(t *testing.T) {
 			t.Errorf("%s to %s ended %s (%d)", id, m.To, m.Status, m.ErrorCode)
 		}
 	}
+	// The SMS legs are queued just after the WhatsApp messages end.
+	settled := map[string]message{}
+	eventually(30*time.Second, func() bool {
+		for _, id := range fallbacks {
+			if _, ok := settled[id]; !ok {
+				if m := s.message(id); m.WhatsApp != nil && m.WhatsApp.FallbackMessageID != "" {
+					settled[id] = m
+				}
+			}
+		}
+		return len(settled) == len(fallbacks)
+	})
 	var legs []string
 	for _, id := range fallbacks {
-		// The SMS leg is queued just after the WhatsApp message ends.
-		var m message
-		eventually(30*time.Second, func() bool { m = s.message(id); return m.WhatsApp != nil && m.WhatsApp.FallbackMessageID != "" })
+		m, ok := settled[id]
+		if !ok {
+			m = s.message(id)
+		}
 		if m.Status != "blocked" && m.Status != "failed" && m.Status != "undelivered" {
 			t.Errorf("WhatsApp message %s to a number without WhatsApp ended %s", id, m.Status)
 		}
