@@ -80,7 +80,10 @@ func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // open navigates to a dashboard path and waits for its main content.
 func (b *browser) open(path string) {
 	b.t.Helper()
-	b.do("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+	// A navigation the page's own redirect interrupts (ERR_ABORTED) is tried once more.
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		b.do("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+	}
 }
 
 // search types q in the messages search box, as an operator does, and waits for the results.
