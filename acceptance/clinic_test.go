@@ -81,7 +81,8 @@ func TestClinicReminderCalls(t *testing.T) {
 	s := newStack(t, stackOptions{
 		yaml:      "senders:\n  - from: \"+15005550006\"\n    kind: short_code\n    rate: 20\n",
 		templates: true, flows: true,
-		env: map[string]string{"SWITCHBOARD_CALLS_PER_SECOND": fmt.Sprint(cps)},
+		// The journey runs at any hour: no quiet hours for calls (a clinic would keep them).
+		env: map[string]string{"SWITCHBOARD_CALLS_PER_SECOND": fmt.Sprint(cps), "SWITCHBOARD_CALL_QUIET_HOURS": "off"},
 	})
 	const calls = 30
 	patient := func(i int) string { return fmt.Sprintf("+1305555%04d", 100+i) }
