@@ -54,12 +54,12 @@ const (
 var clinicBranches = []clinicBranch{
 	{name: "confirm", inputs: []map[string]any{{"digits": "1"}}, desk: deskAnswers, status: "completed", state: "confirmed"},
 	{name: "reschedule", inputs: []map[string]any{{"speech": "I need to reschedule"}}, desk: deskAnswers, status: "completed", state: "reschedule",
-		text: "http", needs: "fixes: the flow promises a text with a link it never sends"},
+		text: "Northside Clinic", needs: "fixes: the flow promises a text it never sends"},
 	{name: "operator", inputs: []map[string]any{{"digits": "0"}}, desk: deskAnswers, status: "completed", state: "operator"},
 	{name: "voicemail", inputs: []map[string]any{{"digits": "0"}}, desk: deskBusy, status: "completed", state: "voicemail",
 		needs: "fixes: RecordingUrl is never read"},
 	{name: "no-input", inputs: []map[string]any{{"timeout": true}, {"timeout": true}}, desk: deskAnswers, status: "completed", state: "no_response",
-		text: "", needs: "fixes: the flow promises \"we will text you instead\" and sends nothing"},
+		text: "Northside Clinic", needs: "fixes: the flow promises \"we will text you instead\" and sends nothing"},
 	{name: "busy", outcome: "busy", desk: deskAnswers, status: "busy", text: "we tried to call"},
 	{name: "no-answer", outcome: "no-answer", desk: deskAnswers, status: "no-answer", text: "we tried to call"},
 }
@@ -234,7 +234,7 @@ func TestClinicReminderCalls(t *testing.T) {
 			t.Errorf("call %d (%s) ended %s, want %s", i, b.name, c.Status, b.status)
 		}
 		if b.state != "" && !contains(c.Path, b.state) {
-			t.Errorf("call %d (%s): path %v lacks %s", i, b.name, c.Path, b.state)
+			t.Errorf("call %d (%s): path %v lacks %s:\n%s", i, b.name, c.Path, b.state, c.raw)
 		}
 		got := texts[patient(i)]
 		switch {
