@@ -65,6 +65,11 @@ func TestClusterFieldServiceDay(t *testing.T) {
 	db := postgresURL(t)
 	s := newStack(t, stackOptions{yaml: fieldServiceYAML, templates: true, nodes: 2, database: db,
 		env: map[string]string{"SWITCHBOARD_DB_MAX_CONNS": "6", "SWITCHBOARD_STATUS_POLL_AFTER": "3s"}})
+	// Twilio answers slowly, so that the kill lands while the node has calls in flight and
+	// messages leased: the survivor must take them over and ask Twilio before sending again.
+	if code, body := s.simPost("/sim/v1/faults", map[string]any{"latency_ms": 150}); code != 200 {
+		t.Fatalf("simulator faults: %d %s", code, body)
+	}
 	fieldServiceDay(t, s, 1)
 	// Both nodes did the work before the kill: the survivor's keys list reads the shared database.
 	if out := s.cli("keys", "list"); !strings.Contains(out, "journey") {
