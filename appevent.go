@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -57,8 +58,45 @@ func DeliversTo(typ AppEventType, targets []string, ep *Endpoint) bool {
 	return EventTypeMatches(ep.EventTypes, typ)
 }
 
-// NewAppEvent returns an event of type typ at at with data as its payload.
+// AppEventPayloads maps every event type Switchboard sends to a zero value of its payload type.
+// It is the one list of event types: NewAppEvent refuses a type it does not name or a payload of
+// another type, and /openapi.json describes each entry under its webhooks key, generated from
+// these Go types (internal/api TestOpenAPIEvents).
+var AppEventPayloads = map[AppEventType]any{
+	AppMessageStatusChanged:       MessageStatusChangedData{},
+	AppMessageReceived:            MessageReceivedData{},
+	AppConsentChanged:             ConsentChangedData{},
+	AppEndpointDisabled:           EndpointDisabledData{},
+	AppCallStatusChanged:          CallStatusChangedData{},
+	AppCallCompleted:              CallCompletedData{},
+	AppAlertDeliveryRateLow:       DeliveryRateAlertData{},
+	AppAlertDeliveryRateRecovered: DeliveryRateAlertData{},
+	AppProviderCircuitOpened:      CircuitChangedData{},
+	AppProviderCircuitClosed:      CircuitChangedData{},
+	AppConversationWindowClosing:  WindowClosingData{},
+	AppMediaStored:                MediaData{},
+	AppMediaRejected:              MediaData{},
+	AppVerificationStarted:        VerificationEventData{},
+	AppVerificationApproved:       VerificationEventData{},
+	AppVerificationFailed:         VerificationEventData{},
+	AppVerificationFraudAlert:     FraudAlertData{},
+}
+
+// NewAppEvent returns an event of type typ at at with data as its payload. typ must be listed in
+// AppEventPayloads with data's type (or a pointer to it), so that every event sent is one the
+// API document describes.
 func NewAppEvent(typ AppEventType, at time.Time, data any) (*AppEvent, error) {
+	want, ok := AppEventPayloads[typ]
+	if !ok {
+		return nil, fmt.Errorf("event %s: not a registered event type (add it to AppEventPayloads)", typ)
+	}
+	got := reflect.TypeOf(data)
+	if got != nil && got.Kind() == reflect.Pointer {
+		got = got.Elem()
+	}
+	if got != reflect.TypeOf(want) {
+		return nil, fmt.Errorf("event %s: payload is %T, want %T", typ, data, want)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: encoding payload: %w", typ, err)

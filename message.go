@@ -315,4 +315,5 @@ type CallbackResult struct {
 	Applied   bool   // the message's status moved
 	MessageID string // the message it belongs to, when known
 	Status    Status // the message's status afterwards, when known
+	ErrorCode int    // the message's error code afterwards, when known
 }

@@ -9,6 +9,8 @@ package switchboard
 
 import (
 	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,4 +33,18 @@ func NewID(prefix string) string {
 	var buf [32]byte
 	hex.Encode(buf[:], id[:])
 	return prefix + "_" + string(buf[:])
+}
+
+// IDTime returns when an ID made by NewID was made (to the millisecond: its UUIDv7 timestamp),
+// and false for another kind of ID.
+func IDTime(id string) (time.Time, bool) {
+	_, h, ok := strings.Cut(id, "_")
+	if !ok || len(h) != 32 || h[12] != '7' {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseUint(h[:12], 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(ms)).UTC(), true
 }

@@ -196,6 +196,17 @@ type VerificationStore interface {
 	BlockPrefix(ctx context.Context, b PrefixBlock, events []*AppEvent) error
 	// PrefixBlocked returns the block of prefix in force at now, or nil.
 	PrefixBlocked(ctx context.Context, prefix string, now time.Time) (*PrefixBlock, error)
+	// ListVerifications returns verifications newest first, filtered by f, and the cursor of
+	// the next page ("" on the last).
+	ListVerifications(ctx context.Context, f VerificationFilter) (vs []*Verification, next string, err error)
+}
+
+// VerificationFilter selects verifications to list.
+type VerificationFilter struct {
+	To     string
+	Status VerificationStatus
+	Cursor string // the ID of the last verification of the previous page
+	Limit  int    // default 100, at most 1000
 }
 
 // Verification events for applications. Their payloads never hold the code.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +27,9 @@ func newCallsCmd(getenv env) *cobra.Command {
 		Short: "Place a call; prints its ID and status",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if req.Flow == "" {
+				return usageErrorf("--flow is required: the name of a flow in the server's SWITCHBOARD_FLOWS_DIR, e.g. --flow appointment_confirmation")
+			}
 			c, err := createFlags.client(getenv)
 			if err != nil {
 				return err
@@ -37,7 +39,7 @@ func newCallsCmd(getenv env) *cobra.Command {
 			for _, v := range vars {
 				k, val, ok := strings.Cut(v, "=")
 				if !ok || k == "" {
-					return fmt.Errorf("--var %q: want NAME=VALUE", v)
+					return usageErrorf("--var %q: want NAME=VALUE", v)
 				}
 				req.Variables[k] = val
 			}
@@ -63,7 +65,6 @@ func newCallsCmd(getenv env) *cobra.Command {
 	create.Flags().IntVar(&req.MaxAttempts, "max-attempts", 0, "attempts when busy or unanswered (default 1)")
 	create.Flags().IntVar(&req.RetryDelay, "retry-delay", 0, "seconds between attempts (default 300)")
 	create.Flags().StringVar(&req.IdempotencyKey, "idempotency-key", "", "Idempotency-Key (default: a new one)")
-	_ = create.MarkFlagRequired("flow")
 	createFlags.bind(create)
 
 	var getFlags clientFlags
@@ -114,7 +115,7 @@ func newCallsCmd(getenv env) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tSTATUS\tOUTCOME\tFLOW\tTO\tCREATED")
 			for _, call := range page.Calls {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s v%d\t%s\t%s\n", call.ID, call.Status, call.Outcome, call.Flow, call.FlowVersion,
-					call.To, call.CreatedAt.Format(time.RFC3339))
+					call.To, fmtTime(call.CreatedAt))
 			}
 			if len(page.Calls) == 0 {
 				fmt.Fprintln(tw, "(no calls)")
@@ -181,7 +182,7 @@ func printCall(w io.Writer, c *switchboard.Call) {
 		if e.Speech != "" {
 			detail = "speech " + fmt.Sprintf("%q", e.Speech) + "; " + detail
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Seq, e.At.Format(time.RFC3339Nano), what, detail)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Seq, fmtTime(e.At), what, detail)
 	}
 	_ = tw.Flush()
 }
@@ -204,7 +205,7 @@ sensitive. It exits 1 when it finds anything.`,
 				dir = args[0]
 			}
 			if dir == "" {
-				return fmt.Errorf("name the flows directory, or set SWITCHBOARD_FLOWS_DIR")
+				return usageErrorf("name the flows directory (switchboard flows lint DIR), or set SWITCHBOARD_FLOWS_DIR")
 			}
 			out := cmd.OutOrStdout()
 			c, loadErr := voice.Load(dir)

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"sort"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,9 +33,22 @@ func newConsentCmd(getenv env) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), v)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "%s\n\nAT\tSCOPE\tSTATE\tSOURCE\tACTOR\tEVIDENCE\n", v.Phone)
+			fmt.Fprintf(tw, "%s\n\nCurrent:\nSCOPE\tSTATE\tSINCE\tSOURCE\n", v.Phone)
+			scopes := make([]string, 0, len(v.Current))
+			for sc := range v.Current {
+				scopes = append(scopes, sc)
+			}
+			sort.Strings(scopes)
+			for _, sc := range scopes {
+				r := v.Current[sc]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sc, r.State, fmtTime(r.At), r.Source)
+			}
+			if len(scopes) == 0 {
+				fmt.Fprintln(tw, "*\tnone recorded (transactional messages may go; categories in opt_in_required need an opt-in)\t-\t-")
+			}
+			fmt.Fprintf(tw, "\nHistory:\nAT\tSCOPE\tSTATE\tSOURCE\tACTOR\tEVIDENCE\n")
 			for _, r := range v.History {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Format(time.RFC3339), r.Scope, r.State, r.Source, r.Actor, r.Evidence)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(r.At), r.Scope, r.State, r.Source, r.Actor, r.Evidence)
 			}
 			if len(v.History) == 0 {
 				fmt.Fprintln(tw, "(no recorded consent)")
@@ -64,6 +77,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if setFlags.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s in scope %s\n", r.Phone, r.State, r.Scope)
 			return nil
 		},
@@ -90,6 +106,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if clearFlags.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s cleared in scope %s\n", r.Phone, r.Scope)
 			return nil
 		},
@@ -114,6 +133,9 @@ func newConsentCmd(getenv env) *cobra.Command {
 			n, err := c.ImportConsent(cmd.Context(), raw)
 			if err != nil {
 				return err
+			}
+			if importFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]int{"imported": n})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "imported %d record(s)\n", n)
 			return nil

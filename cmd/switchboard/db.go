@@ -26,7 +26,7 @@ func newDBCmd() *cobra.Command {
 	var from, to string
 	var force bool
 	cp := &cobra.Command{
-		Use:   "copy --from URL --to URL [--force]",
+		Use:   "copy --from URL --to URL",
 		Short: "Copy every table of one database into another, e.g. an embedded SQLite file into PostgreSQL",
 		Long: `Copy every table of one Switchboard database into another: messages with their timelines,
 API keys, idempotency keys, senders and sticky senders, inbound messages, provider callbacks

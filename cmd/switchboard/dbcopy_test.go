@@ -229,6 +229,7 @@ func TestDBCopyRefusesSamePostgres(t *testing.T) {
 	t.Parallel()
 	pgURL, _ := postgres.TestURL(t)
 	dir := t.TempDir()
+	run(t, dir, map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}, "migrate") // keys never creates the schema
 	run(t, dir, map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}, "keys", "create", "--name", "kept")
 	other := "postgresql" + strings.TrimPrefix(pgURL, "postgres")
 	_, stderr := runFail(t, dir, nil, "db", "copy", "--from", pgURL, "--to", other, "--force")

@@ -118,6 +118,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 			if err := c.DeleteEndpoint(cmd.Context(), args[0]); err != nil {
 				return err
 			}
+			if deleteFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"deleted": args[0]})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s deleted\n", args[0])
 			return nil
 		},
@@ -201,6 +204,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if replayFlags.json {
+				return printJSON(cmd.OutOrStdout(), map[string]int{"replayed": n})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d dead letter(s) of %s replayed\n", n, args[0])
 			return nil
 		},
@@ -223,9 +229,9 @@ func newEndpointsCmd(getenv env) *cobra.Command {
 func endpointState(e *client.Endpoint) string {
 	switch {
 	case e.DisabledAt != nil:
-		return "disabled since " + e.DisabledAt.Format(time.RFC3339)
+		return "disabled since " + fmtTime(*e.DisabledAt)
 	case e.FailingSince != nil:
-		return "failing since " + e.FailingSince.Format(time.RFC3339)
+		return "failing since " + fmtTime(*e.FailingSince)
 	}
 	return "ok"
 }
@@ -239,7 +245,7 @@ func printDeliveries(w io.Writer, ds []*switchboard.Delivery) error {
 			typ = string(d.Event.Type)
 		}
 		if d.LastAttemptAt != nil {
-			last = d.LastAttemptAt.Format(time.RFC3339)
+			last = fmtTime(*d.LastAttemptAt)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.EventID, typ, d.Attempts, last, d.LastError)
 	}

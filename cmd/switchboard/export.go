@@ -4,35 +4,36 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/export"
-	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
 func newExportCmd(getenv env) *cobra.Command {
 	var (
-		since, until time.Time
+		since, until whenFlag
 		format, out  string
 	)
 	cmd := &cobra.Command{
 		Use:   "export messages|consent",
 		Short: "Audit export from the database: who was contacted and on which consent, or the consent registry",
-		Long: `Export for audits, read from the database (SWITCHBOARD_DATABASE_URL):
+		Long: `Export for audits, read from the server's database, found as serve finds it (--database-url,
+SWITCHBOARD_DATABASE_URL, the config file of --config or SWITCHBOARD_CONFIG, else
+sqlite:<data_dir>/switchboard.db); it never creates a database:
   messages  who was contacted, when, from which sender, with which template, the outcome, and the
             consent in force when each message was accepted (newest first)
   consent   every consent change: opt-outs and opt-ins with their source and evidence (oldest first)`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"messages", "consent"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(cmd.Flags(), getenv)
-			if err != nil {
-				return err
+			if args[0] != "messages" && args[0] != "consent" {
+				return usageErrorf("export messages or export consent, not %q", args[0])
 			}
-			st, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptionsOf(cfg))
+			if format != "csv" && format != "jsonl" {
+				return usageErrorf("--format must be csv or jsonl, not %q", format)
+			}
+			st, err := openServerStore(cmd.Context(), cmd.Flags(), getenv, "export")
 			if err != nil {
 				return err
 			}
@@ -49,9 +50,9 @@ func newExportCmd(getenv env) *cobra.Command {
 			var n int
 			switch args[0] {
 			case "messages":
-				n, err = export.Messages(cmd.Context(), st, w, since, until, format)
+				n, err = export.Messages(cmd.Context(), st, w, since.t, until.t, format)
 			case "consent":
-				n, err = export.Consent(cmd.Context(), st, w, since, until, format)
+				n, err = export.Consent(cmd.Context(), st, w, since.t, until.t, format)
 			default:
 				return fmt.Errorf("export messages or export consent, not %q", args[0])
 			}
@@ -63,10 +64,10 @@ func newExportCmd(getenv env) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.TimeVar(&since, "since", time.Time{}, []string{time.RFC3339, time.DateOnly}, "from this time (inclusive)")
-	f.TimeVar(&until, "until", time.Time{}, []string{time.RFC3339, time.DateOnly}, "to this time (exclusive)")
+	f.Var(&since, "since", "from this time (inclusive): "+whenHelp)
+	f.Var(&until, "until", "to this time (exclusive): "+whenHelp)
 	f.StringVar(&format, "format", "csv", "csv or jsonl")
 	f.StringVarP(&out, "output", "o", "", "write to this file (mode 0600) instead of stdout")
-	config.BindFlags(f)
+	bindStoreFlags(f)
 	return cmd
 }

@@ -19,11 +19,21 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot(os.Stdout, os.Stderr, os.Getenv).ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "switchboard:", err)
-		os.Exit(1)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs one command line and returns the exit code (exit.go). Errors go to stderr, as one
+// line, or as a JSON problem document with --json.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	root := newRoot(stdout, stderr, getenv)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
+	return report(stderr, err, wantsJSON(cmd, args))
 }
 
 // env reads the environment; tests pass their own.
@@ -31,8 +41,20 @@ type env func(string) string
 
 func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "switchboard",
-		Short:         "Switchboard: a self-hosted communications gateway in front of Twilio",
+		Use:   "switchboard",
+		Short: "Switchboard: a self-hosted communications gateway in front of Twilio",
+		Long: `Switchboard: a self-hosted communications gateway in front of Twilio.
+
+Start a node with 'switchboard serve' (SQLite under ./data, the built-in Twilio simulator, nothing
+leaves this machine, listening on 127.0.0.1:8080). Then, in another terminal in the same directory:
+
+  switchboard send --to +14155550100 --body "hello"
+  switchboard messages get msg_...      # or: switchboard trace msg_...
+
+Client commands find the node from --url, SWITCHBOARD_URL, or SWITCHBOARD_ADDR/the config file as
+serve does, and use SWITCHBOARD_API_KEY or the development key serve wrote to ./data.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 refused (policy or conflict), 5 server
+unreachable, 6 no or bad API key.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -64,6 +86,7 @@ func newRoot(stdout, stderr io.Writer, getenv env) *cobra.Command {
 			},
 		},
 	)
+	finishTree(root)
 	return root
 }
 

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
@@ -24,64 +28,117 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.url, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL, default http://127.0.0.1:8080)")
-	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "API key (env SWITCHBOARD_API_KEY; default: the development key in ./data)")
-	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
+	cmd.Flags().StringVar(&f.url, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL; default: http:// and the addr serve listens on, from SWITCHBOARD_ADDR or the config file, else http://127.0.0.1:8080)")
+	cmd.Flags().StringVar(&f.apiKey, "api-key", "", "API key (env SWITCHBOARD_API_KEY; default: the development key in <data_dir>/dev-api-key)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (errors too, as a problem document on stderr)")
+}
+
+// serverURL resolves the server's base URL and says where it came from: --url, then
+// SWITCHBOARD_URL, then the address serve would listen on with the same environment and config
+// file (SWITCHBOARD_ADDR, SWITCHBOARD_CONFIG), so that a shell set up for serve reaches it.
+func serverURL(flagURL string, getenv env) (base, source string, r *config.Resolved, err error) {
+	r, err = config.Resolve(nil, getenv)
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch {
+	case flagURL != "":
+		return strings.TrimRight(flagURL, "/"), "--url", r, nil
+	case getenv("SWITCHBOARD_URL") != "":
+		return strings.TrimRight(getenv("SWITCHBOARD_URL"), "/"), "SWITCHBOARD_URL", r, nil
+	}
+	addr := r.Get("addr")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("addr %q (from %s) is not host:port; set SWITCHBOARD_URL to the server's URL", addr, r.Source("addr"))
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // serve listens on every interface; this machine reaches it on loopback
+	}
+	source = r.Source("addr")
+	if source == "the default" {
+		source = "the default address " + addr + " (neither --url, SWITCHBOARD_URL nor SWITCHBOARD_ADDR is set)"
+	}
+	return "http://" + net.JoinHostPort(host, port), source, r, nil
 }
 
 // client builds an API client: flags, then the environment, then the development key that a
 // local `switchboard serve` wrote into its data directory.
 func (f *clientFlags) client(getenv env) (*client.Client, error) {
-	base := f.url
-	if base == "" {
-		base = getenv("SWITCHBOARD_URL")
-	}
-	if base == "" {
-		base = "http://127.0.0.1:8080"
+	base, source, r, err := serverURL(f.url, getenv)
+	if err != nil {
+		return nil, err
 	}
 	key := f.apiKey
 	if key == "" {
 		key = getenv("SWITCHBOARD_API_KEY")
 	}
 	if key == "" {
-		dir := getenv("SWITCHBOARD_DATA_DIR")
-		if dir == "" {
-			dir = "data"
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, node.DevKeyFile))
+		path := filepath.Join(r.Get("data_dir"), node.DevKeyFile)
+		raw, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("no API key: set SWITCHBOARD_API_KEY (create one with `switchboard keys create --name NAME`), or run `switchboard serve` here first to get a development key")
+			return nil, &codedError{exit: exitUnauthorized, code: "no_api_key", err: fmt.Errorf("no API key: set SWITCHBOARD_API_KEY or --api-key "+
+				"(create one with 'switchboard keys create --name NAME'), or run this where 'switchboard serve' runs with the simulator "+
+				"(it writes a development key to %s, which was not found)", path)}
 		}
 		key = strings.TrimSpace(string(raw))
 	}
-	return client.New(base, key), nil
+	hc := &http.Client{Transport: &unreachableTransport{base: base, source: source, next: http.DefaultTransport}}
+	return client.New(base, key, client.WithHTTPClient(hc), client.WithRetries(1)), nil
 }
 
 func newSendCmd(getenv env) *cobra.Command {
 	var (
-		cf       clientFlags
-		req      client.SendRequest
-		channel  string
-		category string
-		sendAt   string
-		meta     map[string]string
+		cf            clientFlags
+		req           client.SendRequest
+		channel       string
+		category      string
+		sendAt        string
+		fallback      string
+		meta, vars    kvFlag
+		fallbackAfter time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "send --to NUMBER --body TEXT",
-		Short: "Send a message",
-		Args:  cobra.NoArgs,
+		Use:   "send --to NUMBER (--body TEXT | --template NAME [--var NAME=VALUE]...)",
+		Short: "Send a message (text, media or a catalog template); prints its ID and status",
+		Long: `Send a message through the API: a text (--body), media (--media-url) or a template of the
+server's catalog (--template with --var for each variable, --locale for a translation). It prints
+the message's ID and status; follow it with 'switchboard messages get ID' or 'switchboard trace ID'.
+
+  switchboard send --to +14155550100 --body "Job #1042 assigned to you"
+  switchboard send --to +14155550100 --template job_updated --template-version 1 --locale es \
+      --var job_id=J-10482 --var date=2026-03-06 --var time=09:00
+  switchboard send --to +14155550100 --body "Reminder" --send-at 2h --metadata job=J-10482`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client(getenv)
-			if err != nil {
-				return err
+			if req.To == "" {
+				return usageErrorf("--to is required (the recipient in E.164, e.g. +14155550100)")
+			}
+			if req.Body == "" && req.Template == "" && len(req.MediaURLs) == 0 {
+				return usageErrorf("say what to send: --body TEXT, --template NAME or --media-url URL")
+			}
+			if req.Body != "" && req.Template != "" {
+				return usageErrorf("--body and --template exclude each other: a template renders the body")
+			}
+			if len(vars) > 0 && req.Template == "" {
+				return usageErrorf("--var needs --template")
 			}
 			req.Channel = switchboard.Channel(channel)
 			req.Category = switchboard.Category(category)
 			req.Metadata = meta
+			req.Variables = vars
+			req.Fallback = switchboard.FallbackPolicy(fallback)
+			req.FallbackAfter = fallbackAfter
 			if sendAt != "" {
-				if req.SendAt, err = time.Parse(time.RFC3339, sendAt); err != nil {
-					return fmt.Errorf("--send-at must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+				t, err := parseWhen(sendAt, time.Now(), true)
+				if err != nil {
+					return usageErrorf("--send-at: %v", err)
 				}
+				req.SendAt = t.UTC()
+			}
+			c, err := cf.client(getenv)
+			if err != nil {
+				return err
 			}
 			m, err := c.Send(cmd.Context(), &req)
 			if err != nil {
@@ -90,22 +147,33 @@ func newSendCmd(getenv env) *cobra.Command {
 			if cf.json {
 				return printJSON(cmd.OutOrStdout(), m)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%d segment(s), %s) from %s\n", m.ID, m.Status, m.Segments, m.Encoding, m.From)
+			line := fmt.Sprintf("%s %s (%d segment(s), %s) from %s", m.ID, m.Status, m.Segments, m.Encoding, m.From)
+			if m.SendAt != nil {
+				line += ", send at " + fmtTime(*m.SendAt)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.To, "to", "", "recipient in E.164, e.g. +14155550100")
+	f.StringVar(&req.To, "to", "", "recipient in E.164, e.g. +14155550100 (required)")
 	f.StringVar(&req.Body, "body", "", "message text")
+	f.StringVar(&req.Template, "template", "", "a template of the server's catalog to render instead of --body")
+	f.Var(&vars, "var", "a template variable (repeatable); the value may hold commas")
+	f.IntVar(&req.TemplateVersion, "template-version", 0, "a version of the template (default: the newest)")
+	f.StringVar(&req.Locale, "locale", "", "the template's translation, e.g. es-MX (falls back es-MX, es, the catalog's default)")
 	f.StringVar(&req.From, "from", "", "sender (a configured number or Messaging Service SID)")
 	f.StringVar(&req.Pool, "pool", "", "sender pool")
-	f.StringVar(&channel, "channel", "", "sms (default), mms or whatsapp")
-	f.StringVar(&category, "category", "", "transactional (default), marketing or otp")
+	f.StringVar(&channel, "channel", "", "sms, mms or whatsapp (default sms, or the template's)")
+	f.StringVar(&category, "category", "", "transactional, marketing or otp (default transactional, or the template's)")
 	f.StringSliceVar(&req.MediaURLs, "media-url", nil, "https media URL (repeatable)")
-	f.StringVar(&sendAt, "send-at", "", "send later, at this RFC 3339 time")
-	f.DurationVar(&req.Validity, "validity", 0, "give up if not sent within this long")
-	f.StringToStringVar(&meta, "metadata", nil, "key=value metadata (repeatable)")
-	f.StringVar(&req.IdempotencyKey, "idempotency-key", "", "idempotency key (default: generated)")
+	f.StringVar(&sendAt, "send-at", "", "send later, at `TIME`: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
+	f.DurationVar(&req.Validity, "validity", 0, "give up if not sent within this long, e.g. 2h (default: the server's default_validity)")
+	f.StringVar(&req.Timezone, "timezone", "", "the recipient's IANA time zone for quiet hours, e.g. America/New_York")
+	f.StringVar(&fallback, "fallback", "", "WhatsApp only: sms sends the text by SMS when WhatsApp fails")
+	f.DurationVar(&fallbackAfter, "fallback-after", 0, "WhatsApp only, with --fallback sms: also when not delivered within this long")
+	f.Var(&meta, "metadata", "metadata stored with the message (repeatable)")
+	f.StringVar(&req.IdempotencyKey, "idempotency-key", "", "Idempotency-Key: the same key sends one message however often it is repeated (default: a new one)")
 	cf.bind(cmd)
 	return cmd
 }
@@ -140,6 +208,8 @@ func newMessagesCmd(getenv env) *cobra.Command {
 		opts      client.ListOptions
 		statuses  []string
 		all       bool
+		since     whenFlag
+		until     whenFlag
 	)
 	list := &cobra.Command{
 		Use:   "list",
@@ -153,6 +223,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 			for _, s := range statuses {
 				opts.Statuses = append(opts.Statuses, switchboard.Status(s))
 			}
+			opts.CreatedAfter, opts.CreatedBefore = since.t, until.t
 			var out []*switchboard.Message
 			next := ""
 			if all {
@@ -179,7 +250,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 				if m.ErrorCode != 0 {
 					code = fmt.Sprint(m.ErrorCode)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.To, m.From, m.Segments, code, m.CreatedAt.Format(time.RFC3339))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Status, m.To, m.From, m.Segments, code, fmtTime(m.CreatedAt))
 			}
 			if next != "" {
 				fmt.Fprintf(tw, "(more: --cursor %s)\n", next)
@@ -191,10 +262,10 @@ func newMessagesCmd(getenv env) *cobra.Command {
 	lf.StringSliceVar(&statuses, "status", nil, "only these statuses (repeatable or comma-separated)")
 	lf.StringVar(&opts.To, "to", "", "only to this number")
 	lf.StringVar(&opts.From, "from", "", "only from this sender")
-	lf.TimeVar(&opts.CreatedAfter, "since", time.Time{}, []string{time.RFC3339}, "created at or after")
-	lf.TimeVar(&opts.CreatedBefore, "until", time.Time{}, []string{time.RFC3339}, "created before")
+	lf.Var(&since, "since", "created at or after: "+whenHelp)
+	lf.Var(&until, "until", "created before: "+whenHelp)
 	lf.StringVar(&opts.Cursor, "cursor", "", "continue a listing")
-	lf.IntVar(&opts.Limit, "limit", 0, "page size")
+	lf.IntVar(&opts.Limit, "limit", 0, "page size, 1 to 500 (default: the server's, 50)")
 	lf.BoolVar(&all, "all", false, "follow every page")
 	listFlags.bind(list)
 
@@ -235,17 +306,52 @@ func printMessage(w io.Writer, m *switchboard.Message) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Message\t%s\n", m.ID)
 	fmt.Fprintf(tw, "Status\t%s\n", m.Status)
+	fmt.Fprintf(tw, "Channel\t%s\n", m.Channel)
+	fmt.Fprintf(tw, "Category\t%s\n", m.Category)
 	fmt.Fprintf(tw, "To\t%s\n", m.To)
 	fmt.Fprintf(tw, "From\t%s\n", m.From)
+	if m.Template != "" {
+		fmt.Fprintf(tw, "Template\t%s v%d\n", m.Template, m.TemplateVersion)
+	}
+	switch {
+	case m.RedactedAt != nil:
+		fmt.Fprintf(tw, "Body\t(redacted %s; %d characters, sha256 %s)\n", fmtTime(*m.RedactedAt), m.BodyLength, m.BodySHA256)
+	case m.Body != "":
+		fmt.Fprintf(tw, "Body\t%s\n", oneLine(m.Body))
+	}
+	for i, u := range m.MediaURLs {
+		fmt.Fprintf(tw, "Media %d\t%s\n", i+1, u)
+	}
 	fmt.Fprintf(tw, "Segments\t%d (%s)\n", m.Segments, m.Encoding)
+	if len(m.Metadata) > 0 {
+		keys := make([]string, 0, len(m.Metadata))
+		for k := range m.Metadata {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, k+"="+m.Metadata[k])
+		}
+		fmt.Fprintf(tw, "Metadata\t%s\n", strings.Join(parts, ", "))
+	}
 	if m.ProviderSID != "" {
 		fmt.Fprintf(tw, "Provider SID\t%s\n", m.ProviderSID)
 	}
 	if m.ErrorCode != 0 || m.ErrorMessage != "" {
 		fmt.Fprintf(tw, "Error\t%d %s\n", m.ErrorCode, m.ErrorMessage)
 	}
+	if m.WhatsApp != nil && m.WhatsApp.ReachedBy != "" {
+		fmt.Fprintf(tw, "Reached by\t%s\n", m.WhatsApp.ReachedBy)
+	}
 	fmt.Fprintf(tw, "Attempts\t%d\n", m.Attempts)
-	fmt.Fprintf(tw, "Created\t%s\n", m.CreatedAt.Format(time.RFC3339Nano))
+	fmt.Fprintf(tw, "Created\t%s\n", fmtTime(m.CreatedAt))
+	if m.SendAt != nil {
+		fmt.Fprintf(tw, "Send at\t%s\n", fmtTime(*m.SendAt))
+	}
+	if m.ValidUntil != nil {
+		fmt.Fprintf(tw, "Valid until\t%s\n", fmtTime(*m.ValidUntil))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -262,7 +368,12 @@ func printMessage(w io.Writer, m *switchboard.Message) error {
 		if e.ErrorCode != 0 {
 			code = fmt.Sprintf("[%d] ", e.ErrorCode)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\n", e.At.Format("2006-01-02 15:04:05.000"), st, e.Type, e.Actor, code, e.Detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\n", fmtTime(e.At), st, e.Type, e.Actor, code, e.Detail)
 	}
 	return tw.Flush()
+}
+
+// oneLine shows a body on one line: line breaks as ⏎.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(s)
 }

@@ -14,15 +14,20 @@ func newMigrateCmd(getenv env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database migrations (serve does this at start unless SWITCHBOARD_MIGRATE=false)",
-		Args:  cobra.NoArgs,
+		Long: `Apply the pending migrations to the database serve uses, found as serve finds it (--database-url,
+SWITCHBOARD_DATABASE_URL, the config file of --config or SWITCHBOARD_CONFIG, else
+sqlite:<data_dir>/switchboard.db). Unlike keys and export, it creates the schema (and a SQLite
+file) when there is none: that is what it is for.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags(), getenv)
+			r, err := config.Resolve(cmd.Flags(), getenv)
 			if err != nil {
 				return err
 			}
-			engine, dsn, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+			dbURL, source := r.DatabaseURL()
+			engine, dsn, err := config.ParseDatabaseURL(dbURL)
 			if err != nil {
-				return err
+				return &usageError{err}
 			}
 			out := cmd.OutOrStdout()
 			if engine == "postgres" {
@@ -35,19 +40,19 @@ func newMigrateCmd(getenv env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "applied %d migration(s); the schema is up to date\n", n)
+				fmt.Fprintf(out, "%s (from %s): applied %d migration(s); the schema is up to date\n", redactURL(dbURL), source, n)
 				return nil
 			}
 			// SQLite migrates when it opens: one process owns the file.
-			st, err := node.OpenStore(cmd.Context(), cfg.DatabaseURL, node.StoreOptions{Migrate: true})
+			st, err := node.OpenStore(cmd.Context(), dbURL, node.StoreOptions{Migrate: true})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			fmt.Fprintln(out, "the schema is up to date")
+			fmt.Fprintf(out, "%s (from %s): the schema is up to date\n", dbURL, source)
 			return nil
 		},
 	}
-	config.BindFlags(cmd.Flags())
+	bindStoreFlags(cmd.Flags())
 	return cmd
 }

@@ -23,7 +23,7 @@ on this machine use when SWITCHBOARD_API_KEY is not set.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), getenv)
 			if err != nil {
-				return err
+				return &usageError{err} // a setting to fix: exit 2, like a bad flag
 			}
 			logger, err := newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			if err != nil {

@@ -31,7 +31,7 @@ more. It exits 1 when it finds an error.`,
 				dir = args[0]
 			}
 			if dir == "" {
-				return fmt.Errorf("name the catalog directory, or set SWITCHBOARD_TEMPLATES_DIR")
+				return usageErrorf("name the catalog directory (switchboard templates lint DIR), or set SWITCHBOARD_TEMPLATES_DIR")
 			}
 			opts := []templates.Option{templates.WithDefaultLocale(locale), templates.WithMaxSegments(segments)}
 			c, _ := templates.Load(dir, opts...) // Lint reports load errors too

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,29 +35,27 @@ func newTopCmd(getenv env) *cobra.Command {
 			if interval <= 0 {
 				return errors.New("--interval must be positive, such as 2s")
 			}
-			u := metricsURL
+			u, source := metricsURL, "--metrics-url"
 			if u == "" {
-				if base == "" {
-					base = getenv("SWITCHBOARD_URL")
+				b, src, _, err := serverURL(base, getenv)
+				if err != nil {
+					return err
 				}
-				if base == "" {
-					base = "http://127.0.0.1:8080"
-				}
-				u = strings.TrimRight(base, "/") + "/metrics"
+				u, source = b+"/metrics", src
 			}
-			return runTop(cmd.Context(), cmd.OutOrStdout(), u, interval, once)
+			hc := &http.Client{Timeout: 10 * time.Second, Transport: &unreachableTransport{base: u, source: source, next: http.DefaultTransport}}
+			return runTop(cmd.Context(), cmd.OutOrStdout(), hc, u, interval, once)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&base, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL, default http://127.0.0.1:8080)")
+	f.StringVar(&base, "url", "", "Switchboard's base URL (env SWITCHBOARD_URL; default: from SWITCHBOARD_ADDR or the config file, else http://127.0.0.1:8080)")
 	f.StringVar(&metricsURL, "metrics-url", "", "scrape this URL instead of <url>/metrics (e.g. a node behind a load balancer)")
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between scrapes: the rates are over this window")
 	f.BoolVar(&once, "once", false, "print one frame (two scrapes --interval apart) and exit")
 	return cmd
 }
 
-func runTop(ctx context.Context, w io.Writer, url string, interval time.Duration, once bool) error {
-	hc := &http.Client{Timeout: 10 * time.Second}
+func runTop(ctx context.Context, w io.Writer, hc *http.Client, url string, interval time.Duration, once bool) error {
 	prev, err := scrapeMetrics(ctx, hc, url)
 	if err != nil {
 		return err
@@ -193,7 +190,7 @@ func rateOf(prev, cur *scrape, name string, match map[string][]string) counter {
 
 func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	window := cur.at.Sub(prev.at)
-	fmt.Fprintf(w, "switchboard top  %s  %s  rates over %s\n\n", url, cur.at.UTC().Format("2006-01-02 15:04:05Z"), window.Round(time.Millisecond))
+	fmt.Fprintf(w, "switchboard top  %s  %s  rates over %s\n\n", url, fmtTime(cur.at), window.Round(time.Millisecond))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Messages\t%10s\t%10s\t\n", "per second", "total")
@@ -323,7 +320,7 @@ func writeTopFrame(w io.Writer, url string, prev, cur *scrape) error {
 	for _, m := range cur.series("switchboard_alert_firing") {
 		if value(m) == 1 {
 			firing = append(firing, fmt.Sprintf("%s %s (delivery rate %.2f)", label(m, "alert"), label(m, "sender"),
-				cur.sum("switchboard_sender_delivery_rate", map[string][]string{"sender": {label(m, "sender")}})))
+				cur.sum("switchboard_sender_delivery_ratio", map[string][]string{"sender": {label(m, "sender")}})))
 		}
 	}
 	sort.Strings(firing)

@@ -37,7 +37,7 @@ func TestTopFrameRates(t *testing.T) {
 # TYPE switchboard_queue_depth gauge
 # TYPE switchboard_queue_oldest_due_age_seconds gauge
 # TYPE switchboard_alert_firing gauge
-# TYPE switchboard_sender_delivery_rate gauge
+# TYPE switchboard_sender_delivery_ratio gauge
 `
 	prev := parseScrape(t, t0, head+`switchboard_messages_accepted_total{category="transactional",channel="sms",sender="+15005550006"} 100
 switchboard_provider_requests_total{code="",outcome="ok"} 90
@@ -61,7 +61,7 @@ switchboard_queue_depth{sender="+15005550006",state="ready"} 1200
 switchboard_queue_depth{sender="+15005550006",state="deferred"} 3
 switchboard_queue_oldest_due_age_seconds{sender="+15005550006"} 95
 switchboard_alert_firing{alert="delivery_rate_low",sender="+15005550006"} 1
-switchboard_sender_delivery_rate{sender="+15005550006"} 0.42
+switchboard_sender_delivery_ratio{sender="+15005550006"} 0.42
 `)
 	var b bytes.Buffer
 	if err := writeTopFrame(&b, "http://sb/metrics", prev, cur); err != nil {

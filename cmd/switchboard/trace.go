@@ -62,9 +62,6 @@ func newTraceCmd(getenv env) *cobra.Command {
 	return cmd
 }
 
-// traceTime is how the trace prints instants: UTC, to the millisecond.
-const traceTime = "2006-01-02 15:04:05.000Z"
-
 // writeTrace prints a trace for people.
 func writeTrace(w io.Writer, tr *client.Trace) error {
 	m := tr.Message
@@ -82,14 +79,14 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 	p.f("  route       %s %s from %s to %s\n", m.Channel, m.Category, senderOf(m), m.To)
 	p.f("  content     %d segment(s), %s, %d character(s)%s\n", m.Segments, m.Encoding, m.BodyLength, templateOf(m))
 	if m.SendAt != nil {
-		p.f("  send at     %s\n", m.SendAt.UTC().Format(traceTime))
+		p.f("  send at     %s\n", fmtTime(*m.SendAt))
 	}
 	if m.ValidUntil != nil {
-		p.f("  valid until %s\n", m.ValidUntil.UTC().Format(traceTime))
+		p.f("  valid until %s\n", fmtTime(*m.ValidUntil))
 	}
 	p.f("  attempts    %d\n", m.Attempts)
 	if m.RedactedAt != nil {
-		p.f("  redacted    %s (body and raw payloads removed by retention)\n", m.RedactedAt.UTC().Format(traceTime))
+		p.f("  redacted    %s (body and raw payloads removed by retention)\n", fmtTime(*m.RedactedAt))
 	}
 
 	// Acceptance: the created event explains it.
@@ -104,7 +101,7 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 	if created == nil {
 		p.f("  (no creation event on the timeline)\n")
 	} else {
-		p.f("  %s by %s\n", created.At.UTC().Format(traceTime), created.Actor)
+		p.f("  %s by %s\n", fmtTime(created.At), created.Actor)
 		for _, part := range strings.Split(created.Detail, "; ") {
 			p.f("  - %s\n", part)
 		}
@@ -123,7 +120,7 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 		if e.ErrorCode != 0 && !strings.Contains(detail, fmt.Sprint(e.ErrorCode)) {
 			detail = fmt.Sprintf("error %d; %s", e.ErrorCode, detail)
 		}
-		fmt.Fprintf(tw, "  %s\t+%s\t%s\t%s\t%s\t%s\t%s\n", at.Format("15:04:05.000"), delta(at.Sub(prev)), delta(at.Sub(first)),
+		fmt.Fprintf(tw, "  %s\t+%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(at), delta(at.Sub(prev)), delta(at.Sub(first)),
 			e.Type, dash(string(e.Status)), e.Actor, detail)
 		prev = at
 	}
@@ -175,10 +172,10 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 		status := providerStatusOf(e)
 		if strings.HasPrefix(e.Detail, "ignored") {
 			ignored++
-			p.f("  %s  %-12s ignored: %s\n", e.At.UTC().Format("15:04:05.000"), status, strings.TrimPrefix(strings.TrimPrefix(e.Detail, "ignored: "), "ignored"))
+			p.f("  %s  %-12s ignored: %s\n", fmtTime(e.At), status, strings.TrimPrefix(strings.TrimPrefix(e.Detail, "ignored: "), "ignored"))
 		} else {
 			applied++
-			p.f("  %s  %-12s applied: %s\n", e.At.UTC().Format("15:04:05.000"), status, e.Detail)
+			p.f("  %s  %-12s applied: %s\n", fmtTime(e.At), status, e.Detail)
 		}
 	}
 	if applied+ignored == 0 {
@@ -196,7 +193,7 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 		e := me.Event
 		var d switchboard.MessageStatusChangedData
 		_ = json.Unmarshal(e.Data, &d)
-		p.f("  %s  %s %s → %s  (%s)\n", e.At.UTC().Format("15:04:05.000"), e.Type, d.OldStatus, d.Status, e.ID)
+		p.f("  %s  %s %s → %s  (%s)\n", fmtTime(e.At), e.Type, d.OldStatus, d.Status, e.ID)
 		if len(me.Deliveries) == 0 {
 			p.f("    no endpoint subscribed\n")
 		}
@@ -300,7 +297,7 @@ func deliveryLine(d *switchboard.Delivery) string {
 	case switchboard.DeliveryDead:
 		s = "dead letter"
 	default:
-		s = "pending, next attempt " + d.NextAttemptAt.UTC().Format(traceTime)
+		s = "pending, next attempt " + fmtTime(d.NextAttemptAt)
 	}
 	s += fmt.Sprintf(" after %d attempt(s)", d.Attempts)
 	if d.LastStatusCode != 0 {
@@ -310,7 +307,7 @@ func deliveryLine(d *switchboard.Delivery) string {
 		s += ", last error: " + d.LastError
 	}
 	if d.LastAttemptAt != nil {
-		s += " at " + d.LastAttemptAt.UTC().Format("15:04:05.000")
+		s += " at " + fmtTime(*d.LastAttemptAt)
 	}
 	return s
 }
@@ -325,7 +322,7 @@ func outcomeLine(m *switchboard.Message, accepted time.Time) string {
 	case switchboard.StatusDelivered, switchboard.StatusRead:
 		return fmt.Sprintf("%s: the handset confirmed it%s.", m.Status, took)
 	case switchboard.StatusQueued, switchboard.StatusScheduled:
-		return fmt.Sprintf("%s: still waiting, due %s.", m.Status, m.NextAttemptAt.UTC().Format(traceTime))
+		return fmt.Sprintf("%s: still waiting, due %s.", m.Status, fmtTime(m.NextAttemptAt))
 	case switchboard.StatusSending, switchboard.StatusSent:
 		return fmt.Sprintf("%s: with the provider or carrier, no delivery receipt yet (last change%s).", m.Status, took)
 	}

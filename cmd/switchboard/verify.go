@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,7 +35,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), v)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s by %s (send %d of %d, expires %s)\n%s\n", v.To, v.Status, v.Channel, v.Sends,
-				v.MaxSends, v.ExpiresAt.Format(time.RFC3339), v.ID)
+				v.MaxSends, fmtTime(v.ExpiresAt), v.ID)
 			return nil
 		},
 	}
@@ -68,7 +67,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (check %d of %d)\n", r.ID, r.Status, r.Checks, r.MaxChecks)
 			}
 			if !r.Valid {
-				return errors.New("the code does not match")
+				return &codedError{exit: exitFailure, code: "not_approved", err: fmt.Errorf("the code does not match (the verification is %s)", r.Status)}
 			}
 			return nil
 		},
@@ -96,7 +95,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 			fmt.Fprintf(tw, "%s %s %s (%s, sends %d/%d, checks %d/%d)\n\nAT\tCHANNEL\tMESSAGE/CALL\tREASON\n", v.ID, v.To, v.Status, v.Backend,
 				v.Sends, v.MaxSends, v.Checks, v.MaxChecks)
 			for _, s := range v.SendAttempts {
-				fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", s.At.Format(time.RFC3339), s.Channel, s.MessageID, s.CallID, s.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", fmtTime(s.At), s.Channel, s.MessageID, s.CallID, s.Reason)
 			}
 			return tw.Flush()
 		},
@@ -116,6 +115,9 @@ func newVerifyCmd(getenv env) *cobra.Command {
 			v, err := c.CancelVerification(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if cancelFlags.json {
+				return printJSON(cmd.OutOrStdout(), v)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", v.ID, v.Status)
 			return nil
@@ -146,7 +148,10 @@ func newVerifyCmd(getenv env) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "REFERENCE\tAT\tTO\tREASON\tRETRY AFTER\tDETAIL")
 			for _, r := range p.Refusals {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, r.At.Format(time.RFC3339), r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, fmtTime(r.At), r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
+			}
+			if len(p.Refusals) == 0 {
+				fmt.Fprintln(tw, "(no refusals)")
 			}
 			return tw.Flush()
 		},

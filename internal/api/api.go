@@ -60,6 +60,8 @@ type Config struct {
 // Observer receives the API's measurements.
 type Observer interface {
 	MessageAccepted(m *switchboard.Message)
+	// HTTPRequest is one request answered with status after d; route is its registered pattern.
+	HTTPRequest(route string, status int, d time.Duration)
 }
 
 // Server is the HTTP API.
@@ -86,7 +88,7 @@ func New(cfg Config) *Server {
 	if cfg.DefaultValidity == 0 {
 		cfg.DefaultValidity = 10 * time.Hour
 	}
-	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux()}, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
+	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux(), observer: cfg.Observer}, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
 	for _, snd := range cfg.Senders {
 		s.senders[snd.From] = snd
 		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
@@ -107,13 +109,45 @@ func (s *Server) Routes() []string { return slices.Clone(s.mux.patterns) }
 type routeMux struct {
 	*http.ServeMux
 	patterns []string
+	observer Observer
 }
 
-// Handle registers h for pattern.
+// Handle registers h for pattern; with an observer, each request is counted under pattern.
 func (m *routeMux) Handle(pattern string, h http.Handler) {
 	m.patterns = append(m.patterns, pattern)
+	if o := m.observer; o != nil {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r)
+			o.HTTPRequest(pattern, sw.status, time.Since(start))
+		})
+	}
 	m.ServeMux.Handle(pattern, h)
 }
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // HandleFunc registers h for pattern.
 func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -80,18 +81,42 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 
 // send accepts a validated request's message: consent, idempotency, storage, answer.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, req *SendRequest, idemKey string) error {
-	key := apiKeyFrom(r.Context())
-	// Hash the request as the application sent it, before rendering fills in the body.
-	canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
-	now := s.cfg.Clock()
-	m, err := s.buildMessage(r, req, now)
+	stored, replayed, err := s.accept(r.Context(), req, idemKey)
 	if err != nil {
 		return err
 	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", "/v1/messages/"+stored.ID)
+	writeJSON(w, http.StatusAccepted, stored)
+	return nil
+}
+
+// Accept accepts req as the API does, on behalf of actor (such as "dashboard:alice"), with
+// idemKey scoped to actor: the dashboard's replies go through the same checks, consent and
+// idempotency as an application's sends.
+func (s *Server) Accept(ctx context.Context, req *SendRequest, actor, idemKey string) (*switchboard.Message, error) {
+	ctx = context.WithValue(ctx, apiKeyCtx, &switchboard.APIKey{ID: actor, Name: actor})
+	m, _, err := s.accept(ctx, req, idemKey)
+	return m, err
+}
+
+// accept validates req, checks consent and stores the message (or answers the one an earlier
+// request with the same idempotency key stored) for the API key in ctx.
+func (s *Server) accept(ctx context.Context, req *SendRequest, idemKey string) (stored *switchboard.Message, replayed bool, err error) {
+	key := apiKeyFrom(ctx)
+	// Hash the request as the application sent it, before rendering fills in the body.
+	canon, _ := json.Marshal(req) // deterministic: struct fields in order, map keys sorted
+	now := s.cfg.Clock()
+	m, err := s.buildMessage(ctx, req, now)
+	if err != nil {
+		return nil, false, err
+	}
 	m.APIKeyID = key.ID
 	if s.cfg.Consent != nil {
-		if err := s.cfg.Consent.CheckAccept(r.Context(), m); err != nil {
-			return err
+		if err := s.cfg.Consent.CheckAccept(ctx, m); err != nil {
+			return nil, false, err
 		}
 	}
 	if len(m.Events) == 1 {
@@ -102,13 +127,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, req *SendRequest, 
 		sum := sha256.Sum256(canon)
 		idem = &switchboard.Idempotency{APIKeyID: key.ID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:])}
 	}
-	stored, replayed, err := s.cfg.Store.CreateMessage(r.Context(), m, idem)
+	stored, replayed, err = s.cfg.Store.CreateMessage(ctx, m, idem)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
+	if !replayed {
 		s.cfg.Logger.Info("message accepted", "message_id", stored.ID, "to", content.MaskPhone(stored.To),
 			"from", stored.From, "segments", stored.Segments, "status", stored.Status)
 		if s.cfg.Observer != nil {
@@ -118,13 +141,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, req *SendRequest, 
 			s.cfg.OnAccepted()
 		}
 	}
-	w.Header().Set("Location", "/v1/messages/"+stored.ID)
-	writeJSON(w, http.StatusAccepted, stored)
-	return nil
+	return stored, replayed, nil
 }
 
 // buildMessage validates a request and turns it into a new message. It changes nothing.
-func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) (*switchboard.Message, error) {
+func (s *Server) buildMessage(ctx context.Context, req *SendRequest, now time.Time) (*switchboard.Message, error) {
 	to, err := content.NormalizePhone(req.To)
 	if err != nil {
 		if req.To == "" {
@@ -209,7 +230,7 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 	} else {
 		zones = content.PhoneTimezones(to)
 	}
-	from, pool, err := s.chooseSender(r, req, to)
+	from, pool, err := s.chooseSender(ctx, req, to)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +285,7 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 		detail += ", scheduled for " + m.SendAt.Format(time.RFC3339)
 	}
 	if channel == switchboard.ChannelWhatsApp {
-		note, err := s.cfg.WhatsApp.Accept(r.Context(), m, whatsapp.Request{Rendered: rendered,
+		note, err := s.cfg.WhatsApp.Accept(ctx, m, whatsapp.Request{Rendered: rendered,
 			Fallback: switchboard.FallbackPolicy(req.Fallback), FallbackAfterSeconds: req.FallbackAfterSeconds})
 		if err != nil {
 			return nil, err
@@ -281,7 +302,7 @@ func (s *Server) buildMessage(r *http.Request, req *SendRequest, now time.Time) 
 			detail += "; its validity ends inside quiet hours, so it will expire unsent"
 		}
 	}
-	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(r.Context()).Name, Detail: detail}}
+	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(ctx).Name, Detail: detail}}
 	return m, nil
 }
 
@@ -322,7 +343,7 @@ func (s *Server) render(req *SendRequest) (*templates.Result, error) {
 
 // chooseSender picks the message's sender: the one it names, or the sticky sender of its
 // recipient in the pool it names (the default pool otherwise).
-func (s *Server) chooseSender(r *http.Request, req *SendRequest, to string) (from, pool string, err error) {
+func (s *Server) chooseSender(ctx context.Context, req *SendRequest, to string) (from, pool string, err error) {
 	named := req.From
 	if named == "" {
 		named = req.Sender
@@ -353,7 +374,7 @@ func (s *Server) chooseSender(r *http.Request, req *SendRequest, to string) (fro
 	if len(members) == 1 {
 		return members[0], pool, nil
 	}
-	from, err = s.cfg.Store.AssignSender(r.Context(), pool, to, rendezvous(to, members), members)
+	from, err = s.cfg.Store.AssignSender(ctx, pool, to, rendezvous(to, members), members)
 	return from, pool, err
 }
 

@@ -132,12 +132,12 @@ type setting struct {
 var settings = []setting{
 	{key: "addr", env: "SWITCHBOARD_ADDR", def: "127.0.0.1:8080", help: "address the HTTP server listens on"},
 	{key: "database_url", env: "SWITCHBOARD_DATABASE_URL", help: "sqlite:PATH or postgres://... (default sqlite:<data_dir>/switchboard.db)"},
-	{key: "migrate", env: "SWITCHBOARD_MIGRATE", def: "true", help: "apply database migrations at start-up (false: run `switchboard migrate` yourself)"},
+	{key: "migrate", env: "SWITCHBOARD_MIGRATE", def: "true", help: "apply database migrations at start-up (false: run 'switchboard migrate' yourself)"},
 	{key: "db_max_conns", env: "SWITCHBOARD_DB_MAX_CONNS", def: "20", help: "PostgreSQL connections per node"},
 	{key: "data_dir", env: "SWITCHBOARD_DATA_DIR", def: "data", help: "directory for the embedded database and the development API key"},
 	{key: "public_url", env: "SWITCHBOARD_PUBLIC_URL", help: "absolute base URL Twilio uses to reach this node (default http://<addr>)"},
 	{key: "provider", env: "SWITCHBOARD_PROVIDER", def: ProviderSimulator, help: "simulator (built-in, offline) or twilio"},
-	{key: "twilio_base_url", env: "SWITCHBOARD_TWILIO_BASE_URL", help: "send Twilio API calls to this base URL instead (e.g. a `switchboard sim`)"},
+	{key: "twilio_base_url", env: "SWITCHBOARD_TWILIO_BASE_URL", help: "send Twilio API calls to this base URL instead (e.g. a 'switchboard sim')"},
 	{key: "twilio_account_sid", env: "TWILIO_ACCOUNT_SID", help: "Twilio account SID"},
 	{key: "twilio_auth_token", env: "TWILIO_AUTH_TOKEN", secret: true, help: "Twilio auth token (environment only; or twilio_auth_token_file)"},
 	{key: "twilio_auth_token_file", env: "TWILIO_AUTH_TOKEN_FILE", help: "file holding the Twilio auth token"},
@@ -187,14 +187,6 @@ var settings = []setting{
 	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
 }
 
-// BindFlags registers every setting as a flag on fs (the key with dashes for underscores).
-func BindFlags(fs *pflag.FlagSet) {
-	fs.String("config", "", "YAML configuration file (env SWITCHBOARD_CONFIG)")
-	for _, s := range settings {
-		fs.String(flagName(s.key), "", fmt.Sprintf("%s (env %s)", s.help, s.env))
-	}
-}
-
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
 // fileConfig is the YAML file: the flat settings plus the structured ones.
@@ -220,10 +212,26 @@ type EndpointConfig struct {
 	Secret string `yaml:"secret"`
 }
 
-// Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
-// file. The error is one line saying what to set.
-func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
-	vals := map[string]string{}
+// resolve layers the flat settings: a flag (fs may be nil) over the environment over the YAML
+// file named by --config or SWITCHBOARD_CONFIG over the default. It also returns the file's
+// structured settings and its path.
+func resolve(fs *pflag.FlagSet, getenv func(string) string) (map[string]string, fileConfig, string, error) {
+	r, err := resolveFrom(fs, getenv)
+	if err != nil {
+		return nil, fileConfig{}, "", err
+	}
+	return r.vals, r.fc, r.path, nil
+}
+
+// resolved is the layered flat settings with where each value came from.
+type resolved struct {
+	vals, from map[string]string
+	fc         fileConfig
+	path       string
+}
+
+func resolveFrom(fs *pflag.FlagSet, getenv func(string) string) (*resolved, error) {
+	vals, from := map[string]string{}, map[string]string{}
 	flagVal := func(name string) (string, bool) {
 		if fs == nil {
 			return "", false
@@ -278,19 +286,30 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			case nil:
 			default:
 				vals[k] = fmt.Sprint(v)
+				from[k] = "the config file " + path
 			}
 		}
 	}
 	for _, s := range settings {
 		if v := getenv(s.env); v != "" {
-			vals[s.key] = v
+			vals[s.key], from[s.key] = v, s.env
 		}
 		if v, ok := flagVal(flagName(s.key)); ok {
-			vals[s.key] = v
+			vals[s.key], from[s.key] = v, "--"+flagName(s.key)
 		}
 		if _, ok := vals[s.key]; !ok && s.def != "" {
-			vals[s.key] = s.def
+			vals[s.key], from[s.key] = s.def, "the default"
 		}
+	}
+	return &resolved{vals: vals, from: from, fc: fc, path: path}, nil
+}
+
+// Load resolves the configuration from flags (may be nil), the environment (getenv) and the YAML
+// file. The error is one line saying what to set.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	vals, fc, path, err := resolve(fs, getenv)
+	if err != nil {
+		return nil, err
 	}
 	c, err := build(vals, fc)
 	if err != nil {

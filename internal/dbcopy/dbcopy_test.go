@@ -223,7 +223,7 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	}
 
 	// A built-in alert that fired.
-	ev := must[*switchboard.AppEvent](t, "NewAppEvent")(switchboard.NewAppEvent("alert.delivery_rate_low", at(8*time.Minute), map[string]string{"sender": fromA}))
+	ev := must[*switchboard.AppEvent](t, "NewAppEvent")(switchboard.NewAppEvent("alert.delivery_rate_low", at(8*time.Minute), switchboard.DeliveryRateAlertData{Sender: fromA}))
 	if ok := must[bool](t, "TransitionAlert")(s.TransitionAlert(ctx, switchboard.AlertTransition{Key: "delivery_rate:" + fromA,
 		From: switchboard.AlertOK, To: switchboard.AlertFired, At: at(8 * time.Minute), Event: ev})); !ok {
 		t.Fatal("alert transition not applied")

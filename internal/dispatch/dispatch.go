@@ -82,6 +82,8 @@ type Observer interface {
 	// GateWait is how long a provider call waited at its sender's call-point Gate after its
 	// attempt was recorded: nonzero only when the steps between grant and call bunched calls.
 	GateWait(sender string, d time.Duration)
+	// SegmentsSent counts the segments of a message the provider accepted.
+	SegmentsSent(sender string, segments int)
 }
 
 type nopObserver struct{}
@@ -91,6 +93,7 @@ func (nopObserver) MessageFinished(*switchboard.Message, switchboard.Status) {}
 func (nopObserver) Retry(string)                                             {}
 func (nopObserver) RateLimitWait(string, time.Duration)                      {}
 func (nopObserver) GateWait(string, time.Duration)                           {}
+func (nopObserver) SegmentsSent(string, int)                                 {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
@@ -495,6 +498,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	tk.Done(err)
 	if err == nil {
 		d.cfg.Observer.ProviderRequest("ok", 0, took)
+		d.cfg.Observer.SegmentsSent(m.From, m.Segments)
 		d.accepted(ctx, m, pm)
 		return
 	}
@@ -715,6 +719,9 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 	if _, err := d.cfg.Store.UpdateMessage(ctx, u); err != nil {
 		d.cfg.Logger.Error("finishing message", "message_id", m.ID, "status", status, "err", err)
 		return
+	}
+	if code != 0 {
+		m.ErrorCode = code // for the observer's error class
 	}
 	d.cfg.Observer.MessageFinished(m, status)
 	d.cfg.Logger.Info("message finished", "message_id", m.ID, "status", status, "code", code)

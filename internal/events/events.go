@@ -66,6 +66,9 @@ type Config struct {
 	PollInterval time.Duration
 	// Bus publishes the deliveries of BusEndpointID; nil without NATS.
 	Bus Publisher
+	// Observe, when set, is told each attempt's result (delivered, retry, dead) and how long
+	// the endpoint took.
+	Observe func(result string, d time.Duration)
 }
 
 // Worker fans events out and delivers them. Run it once per node.
@@ -214,7 +217,9 @@ func (w *Worker) Wait() { w.wg.Wait() }
 // stopping, since the attempt may already have reached the endpoint.
 func (w *Worker) deliver(ctx context.Context, d *switchboard.Delivery) {
 	log := w.cfg.Logger.With("delivery_id", d.ID, "event_id", d.EventID, "endpoint_id", d.EndpointID, "attempt", d.Attempts+1)
+	start := time.Now()
 	status, err := w.attempt(ctx, d)
+	took := time.Since(start)
 	at := w.cfg.Clock()
 	r := switchboard.DeliveryResult{ID: d.ID, Owner: w.cfg.Owner, At: at, StatusCode: status, Delivered: err == nil}
 	if err != nil {
@@ -226,6 +231,17 @@ func (w *Worker) deliver(ctx context.Context, d *switchboard.Delivery) {
 		if d.EndpointID != BusEndpointID && w.cfg.DisableAfter > 0 {
 			r.DisableAfter = w.cfg.DisableAfter
 		}
+	}
+	if w.cfg.Observe != nil {
+		result := "delivered"
+		switch {
+		case err == nil:
+		case r.NextAttemptAt != nil:
+			result = "retry"
+		default:
+			result = "dead"
+		}
+		w.cfg.Observe(result, took)
 	}
 	disabled, ferr := w.cfg.Store.FinishDelivery(ctx, r)
 	switch {

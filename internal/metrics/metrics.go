@@ -39,6 +39,7 @@ type Metrics struct {
 	deliveryOutcomes *prometheus.GaugeVec
 	circuit          circuitMetrics
 	verify           verifyMetrics
+	ops              opsMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -52,10 +53,10 @@ func New() *Metrics {
 	m.providerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_provider_requests_total",
 		Help: "Provider send requests by outcome (ok, retry, retry_slow, ambiguous, fail, opted_out) and provider error code."},
 		[]string{"outcome", "code"})
-	m.providerSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provider_request_seconds",
+	m.providerSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provider_request_duration_seconds",
 		Help: "Latency of provider send requests.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"outcome"})
 	m.finished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_messages_finished_total",
-		Help: "Messages the dispatcher finished without a delivery receipt (failed, blocked, expired), by status, category and sender."},
+		Help: "Messages the dispatcher finished without a delivery receipt (failed, blocked, expired), by status, category and sender; switchboard_messages_final_total counts every final status."},
 		[]string{"status", "category", "sender"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_retries_total",
 		Help: "Attempts scheduled again, by reason (retry, retry_slow, ambiguous)."}, []string{"outcome"})
@@ -67,7 +68,7 @@ func New() *Metrics {
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_webhook_requests_total",
 		Help: "Provider webhooks received, by endpoint (status, inbound) and result (ok, bad_signature, bad_request, error)."},
 		[]string{"endpoint", "result"})
-	m.webhookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_webhook_seconds",
+	m.webhookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_webhook_request_duration_seconds",
 		Help: "Time to validate, store and apply a webhook.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}, []string{"endpoint"})
 	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_status_callbacks_total",
 		Help: "Status callbacks by provider status and what became of them (applied, ignored, duplicate, pending)."},
@@ -95,17 +96,19 @@ func New() *Metrics {
 	}
 	m.circuit = newCircuitMetrics(f)
 	m.registerVerify()
+	m.registerOps(f)
 	return m
 }
 
 // Names lists the names of Switchboard's own metrics.
 func Names() []string {
 	names := []string{"switchboard_messages_accepted_total", "switchboard_provider_requests_total",
-		"switchboard_provider_request_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
-		"switchboard_rate_limit_wait_seconds", "switchboard_send_gate_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_seconds",
+		"switchboard_provider_request_duration_seconds", "switchboard_messages_finished_total", "switchboard_retries_total",
+		"switchboard_rate_limit_wait_seconds", "switchboard_send_gate_wait_seconds", "switchboard_webhook_requests_total", "switchboard_webhook_request_duration_seconds",
 		"switchboard_status_callbacks_total", "switchboard_opt_outs_total",
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
 	names = append(names, verifyNames[:5]...)
+	names = append(names, opsNames...)
 	return append(names, circuitNames()...)
 }
 
@@ -135,6 +138,7 @@ func (m *Metrics) ProviderRequest(outcome string, code int, d time.Duration) {
 // MessageFinished counts a message the dispatcher ended (failed, blocked, expired).
 func (m *Metrics) MessageFinished(msg *switchboard.Message, status switchboard.Status) {
 	m.finished.WithLabelValues(string(status), string(msg.Category), msg.From).Inc()
+	m.MessageFinal(msg.ID, status, msg.ErrorCode, time.Now())
 }
 
 // Retry counts an attempt scheduled again.
@@ -166,6 +170,9 @@ func (m *Metrics) Callback(providerStatus string, res switchboard.CallbackResult
 		result = "pending"
 	case res.Applied:
 		result = "applied"
+		if res.Status.Terminal() {
+			m.MessageFinal(res.MessageID, res.Status, res.ErrorCode, time.Now())
+		}
 	}
 	m.callbacks.WithLabelValues(providerStatus, result).Inc()
 }

@@ -38,6 +38,11 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.VerificationFailed("US", "call", "expired")
 	m.VerificationRefused("rate_limited_phone")
 	m.VerificationFallback("sms", "call")
+	m.SegmentsSent("+15005550006", 2)
+	m.HTTPRequest("POST /v1/messages", 202, time.Millisecond)
+	m.CallFinished(&switchboard.Call{Status: switchboard.CallCompleted, Outcome: "confirmed"})
+	m.CallStep(time.Millisecond)
+	m.EventDelivery("delivered", time.Millisecond)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ const (
 	queueErrorsName   = "switchboard_queue_stats_errors_total"
 	alertFiringName   = "switchboard_alert_firing"
 	alertTransName    = "switchboard_alert_transitions_total"
-	deliveryRateName  = "switchboard_sender_delivery_rate"
+	deliveryRateName  = "switchboard_sender_delivery_ratio"
 	deliverySampleNam = "switchboard_sender_delivery_outcomes"
 )
 

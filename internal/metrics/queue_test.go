@@ -88,7 +88,7 @@ func TestAlertMetrics(t *testing.T) {
 	for _, want := range []string{
 		`switchboard_alert_firing{alert="delivery_rate_low",sender="+15005550006"} 1`,
 		`switchboard_alert_transitions_total{alert="delivery_rate_low",to="firing"} 1`,
-		`switchboard_sender_delivery_rate{sender="+15005550006"} 0.25`,
+		`switchboard_sender_delivery_ratio{sender="+15005550006"} 0.25`,
 		`switchboard_sender_delivery_outcomes{sender="+15005550006"} 40`,
 	} {
 		if !strings.Contains(out, want) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
@@ -35,6 +36,8 @@ func (n *Node) openEvents(ctx context.Context, opts Options) error {
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "events"),
 		Timeout: cfg.EndpointsTimeout, Schedule: cfg.EndpointsRetrySchedule, DisableAfter: cfg.EndpointsDisableAfter,
 		AllowPrivate: cfg.EndpointsAllowPrivate, Concurrency: cfg.EndpointsConcurrency,
+		// The node's metrics are made after its events; they exist before the worker runs.
+		Observe: func(result string, d time.Duration) { n.metrics.EventDelivery(result, d) },
 	}
 	if ecfg.DisableAfter == 0 {
 		ecfg.DisableAfter = -1 // 0 in the configuration means never

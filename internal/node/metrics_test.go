@@ -57,7 +57,7 @@ func TestMetricsAfterARun(t *testing.T) {
 		`switchboard_messages_finished_total{category="transactional",sender="+15005550006",status="blocked"} 1`,
 		`switchboard_opt_outs_total{source="provider_error"} 1`,
 		`switchboard_webhook_requests_total{endpoint="status",result="bad_signature"} 1`,
-		`switchboard_provider_request_seconds_count{outcome="ok"} 3`,
+		`switchboard_provider_request_duration_seconds_count{outcome="ok"} 3`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %s", want)

@@ -165,6 +165,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
+	n.metrics.SetErrorClasses(twilio.ErrorClass)
 	n.openObserve()
 	n.wa = n.newWhatsApp()
 	n.disp = n.newDispatcher(opts)

@@ -32,6 +32,7 @@ func (n *Node) openVoice(authToken string) error {
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, Fallback: n.callFallback, Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		OnFinished: n.metrics.CallFinished, OnStep: n.metrics.CallStep,
 	})
 	return nil
 }

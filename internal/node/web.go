@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/web"
 )
@@ -21,7 +23,32 @@ func (n *Node) dashboard() (http.Handler, error) {
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
 		QueueStats: n.queueStats,
+		Reply:      n.dashboardReply,
+		NewSecret:  events.NewSecret,
+		OnReplay:   n.notifyEvents,
+		CancelCall: n.cancelCall(),
+		Circuits: func() []web.Circuit {
+			return []web.Circuit{{Provider: cfg.Provider, State: n.disp.Breaker().State().String()}}
+		},
 	})
+}
+
+// dashboardReply accepts a dashboard reply in a conversation through the API's acceptance, so
+// that it is checked (consent, quiet hours, the WhatsApp window) and made idempotent as an
+// application's reply would be.
+func (n *Node) dashboardReply(ctx context.Context, c *switchboard.Conversation, body, actor, idemKey string) (*switchboard.Message, error) {
+	return n.api.Accept(ctx, &api.SendRequest{To: c.TheirNumber, From: c.OurNumber, Channel: string(c.Channel), Body: body}, actor, idemKey)
+}
+
+// cancelCall cancels a call from the dashboard, or is nil when calls are not configured.
+func (n *Node) cancelCall() func(ctx context.Context, id string) error {
+	if n.vc.svc == nil {
+		return nil
+	}
+	return func(ctx context.Context, id string) error {
+		_, err := n.vc.svc.Cancel(ctx, id)
+		return err
+	}
 }
 
 // queueStats is the queue depth per sender for the dashboard, from the store.

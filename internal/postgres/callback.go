@@ -99,7 +99,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 	if err := br.QueryRow().Scan(&eventID); errors.Is(err, pgx.ErrNoRows) {
 		res.Duplicate = true
 		if m != nil && !adopt {
-			res.MessageID, res.Status = m.ID, m.Status
+			res.MessageID, res.Status, res.ErrorCode = m.ID, m.Status, m.ErrorCode
 		}
 		return res, nil // nothing written; the deferred rollback ends the transaction
 	} else if err != nil {
@@ -156,7 +156,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 	if err := commit(ctx, tx); err != nil {
 		return switchboard.CallbackResult{}, err
 	}
-	res.Applied, res.MessageID, res.Status = moved, m.ID, m.Status
+	res.Applied, res.MessageID, res.Status, res.ErrorCode = moved, m.ID, m.Status, m.ErrorCode
 	return res, nil
 }
 

@@ -338,3 +338,49 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 	b.Until, b.At = utc(b.Until), utc(b.At)
 	return &b, nil
 }
+
+// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
+func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q := `SELECT ` + verificationCols + ` FROM verifications WHERE true`
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.To != "" {
+		q += ` AND phone = ` + arg(f.To)
+	}
+	if f.Status != "" {
+		q += ` AND status = ` + arg(string(f.Status))
+	}
+	if f.Cursor != "" {
+		q += ` AND id < ` + arg(f.Cursor)
+	}
+	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", wrap("list verifications", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, "", wrap("list verifications", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("list verifications", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

@@ -94,7 +94,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 		} else if n == 0 {
 			res.Duplicate = true
 			if m != nil && !adopt {
-				res.MessageID, res.Status = m.ID, m.Status
+				res.MessageID, res.Status, res.ErrorCode = m.ID, m.Status, m.ErrorCode
 			}
 			return nil
 		}
@@ -151,7 +151,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 				return err
 			}
 		}
-		res.Applied, res.MessageID, res.Status = moved, m.ID, m.Status
+		res.Applied, res.MessageID, res.Status, res.ErrorCode = moved, m.ID, m.Status, m.ErrorCode
 		return nil
 	})
 	if err != nil {

@@ -332,3 +332,49 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 	b.Until, b.At = fromMicros(until), fromMicros(at)
 	return &b, nil
 }
+
+// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
+func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q := `SELECT ` + verificationCols + ` FROM verifications WHERE 1 = 1`
+	var args []any
+	if f.To != "" {
+		q += ` AND phone = ?`
+		args = append(args, f.To)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.Cursor != "" {
+		q += ` AND id < ?`
+		args = append(args, f.Cursor)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
+	}
+	defer rows.Close()
+	var out []*switchboard.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

@@ -18,6 +18,7 @@ var verifyTests = []test{
 	{"RateLimitsConcurrent", testRateHitsConcurrent},
 	{"Refusals", testRefusals},
 	{"PrefixBlocks", testPrefixBlocks},
+	{"List", testListVerifications},
 }
 
 func newVerification(to string, created time.Time) *switchboard.Verification {
@@ -282,5 +283,54 @@ func testPrefixBlocks(t *testing.T, s switchboard.Store) {
 	evs, _ := s.ListAppEvents(t.Context(), switchboard.AppEventFilter{Types: []switchboard.AppEventType{switchboard.AppVerificationFraudAlert}})
 	if len(evs) != 1 {
 		t.Fatalf("fraud alert events: %d", len(evs))
+	}
+}
+
+func testListVerifications(t *testing.T, s switchboard.Store) {
+	const a, b = "+14155550100", "+14155550101"
+	var want []string // newest first
+	for i, c := range []struct {
+		to     string
+		status switchboard.VerificationStatus
+	}{{a, switchboard.VerificationApproved}, {b, switchboard.VerificationExpired}, {a, switchboard.VerificationCanceled}, {b, switchboard.VerificationPending}, {a, switchboard.VerificationPending}} {
+		v := newVerification(c.to, at(time.Duration(i)*time.Second))
+		v.Status = c.status
+		if err := s.CreateVerification(t.Context(), v, nil); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{v.ID}, want...)
+	}
+	ids := func(f switchboard.VerificationFilter) []string {
+		t.Helper()
+		var out []string
+		for pages := 0; ; pages++ {
+			vs, next, err := s.ListVerifications(t.Context(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				out = append(out, v.ID)
+			}
+			if next == "" || pages > 10 {
+				return out
+			}
+			f.Cursor = next
+		}
+	}
+	if got := ids(switchboard.VerificationFilter{Limit: 2}); !cmp.Equal(got, want) {
+		t.Errorf("all, two a page: %v, want %v", got, want)
+	}
+	if got := ids(switchboard.VerificationFilter{To: a}); !cmp.Equal(got, []string{want[0], want[2], want[4]}) {
+		t.Errorf("to %s: %v", a, got)
+	}
+	if got := ids(switchboard.VerificationFilter{Status: switchboard.VerificationPending, Limit: 1}); !cmp.Equal(got, want[:2]) {
+		t.Errorf("pending: %v, want %v", got, want[:2])
+	}
+	if got := ids(switchboard.VerificationFilter{To: b, Status: switchboard.VerificationApproved}); len(got) != 0 {
+		t.Errorf("approved to %s: %v, want none", b, got)
+	}
+	vs, _, err := s.ListVerifications(t.Context(), switchboard.VerificationFilter{To: a, Limit: 1})
+	if err != nil || len(vs) != 1 || vs[0].CodeHash != "hash" || vs[0].To != a {
+		t.Errorf("a listed verification is read whole: %+v %v", vs, err)
 	}
 }

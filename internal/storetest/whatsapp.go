@@ -249,7 +249,7 @@ func testWindowClosingConcurrent(t *testing.T, s switchboard.Store) {
 }
 
 func testRecordAppEvent(t *testing.T, s switchboard.Store) {
-	ev, err := switchboard.NewAppEvent(switchboard.AppMediaStored, at(0), map[string]string{"media_id": "med_1"})
+	ev, err := switchboard.NewAppEvent(switchboard.AppMediaStored, at(0), switchboard.MediaData{MediaID: "med_1"})
 	if err != nil {
 		t.Fatal(err)
 	}

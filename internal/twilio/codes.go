@@ -351,3 +351,28 @@ func KnownCodes() []int {
 	slices.Sort(out)
 	return out
 }
+
+// ErrorClass names the family of a Twilio error code for metrics' error_class label: few values,
+// so that each stays one series. 0 is "none".
+func ErrorClass(code int) string {
+	switch code {
+	case 0:
+		return "none"
+	case 21610, 30004:
+		return "opted_out" // STOP at Twilio; the carrier's block list
+	case 21211, 21214, 21217, 21407, 21408, 21612, 21614, 30005, 30006:
+		return "invalid_recipient" // not a number, unreachable country or a landline
+	case 30007:
+		return "carrier_filtered"
+	case 30003, 30008:
+		return "unreachable" // handset off or out of range, unknown carrier error
+	case 20429, 21611, 30001, 30022:
+		return "throughput" // rate limits and full sender queues
+	case 63016, 63003:
+		return "whatsapp_window"
+	}
+	if code >= 30000 && code < 31000 {
+		return "carrier_other"
+	}
+	return "other"
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Owner names this node in leases.
 	Owner string
+	// OnFinished, when set, is told of each call that ended (once, by the node that ended it);
+	// OnStep of the server time of each webhook this node answered.
+	OnFinished func(c *switchboard.Call)
+	OnStep     func(d time.Duration)
 }
 
 // Service runs calls: it places them, answers their TwiML requests and applies their status
@@ -193,6 +198,9 @@ func (s *Service) update(ctx context.Context, load func() (*switchboard.Call, er
 		err = s.cfg.Store.UpdateCall(ctx, c, evs)
 		if switchboard.ErrorCodeOf(err) == "call_changed" {
 			continue
+		}
+		if err == nil && s.cfg.OnFinished != nil && slices.ContainsFunc(evs, func(e *switchboard.AppEvent) bool { return e.Type == switchboard.AppCallCompleted }) {
+			s.cfg.OnFinished(c)
 		}
 		return c, err
 	}
@@ -386,6 +394,10 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWebhoo
 const MaxFormBytes = 64 << 10
 
 func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.OnStep != nil {
+		start := time.Now()
+		defer func() { s.cfg.OnStep(time.Since(start)) }()
+	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

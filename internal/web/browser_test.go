@@ -281,6 +281,51 @@ func TestBrowser(t *testing.T) {
 		checkA11y(p.path)
 		shot(fmt.Sprintf("%02d-%s", 7+i, p.name))
 	}
+	// The operator's pages of calls, verifications, conversations, endpoints and senders.
+	st := n.Store()
+	now := time.Now().UTC()
+	call := &switchboard.Call{ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: "+14155550177", From: "+15005550006",
+		Flow: "appointment", FlowVersion: 1, Token: "tok-browser", MaxAttempts: 2, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
+		Path: []string{"greeting", "menu"}, Inputs: []switchboard.CallInput{{State: "menu", Digits: "2", Result: "matched"}}}
+	call.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued})
+	if _, _, err := st.CreateCall(ctx, call, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateEndpoint(ctx, &switchboard.Endpoint{ID: "ep_billing", URL: "https://billing.example.com/hooks", EventTypes: []string{"message.*"},
+		Source: "api", Secrets: []switchboard.EndpointSecret{{Secret: "whsec_" + strings.Repeat("A", 32)}}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	convs, _, err := st.ListConversations(ctx, switchboard.ConversationFilter{TheirNumber: "+14155550101"})
+	if err != nil || len(convs) != 1 {
+		t.Fatalf("conversation: %v %v", convs, err)
+	}
+	for i, p := range []struct{ path, wait, name string }{
+		{"/ui/calls", "table", "calls"}, {"/ui/calls/" + call.ID, "ol.timeline", "call"}, {"/ui/verifications", "main", "verifications"},
+		{"/ui/conversations", "table", "conversations"}, {"/ui/conversations/" + convs[0].ID, "ol.timeline", "conversation"},
+		{"/ui/endpoints", "table", "endpoints"}, {"/ui/endpoints/ep_billing", "main", "endpoint"}, {"/ui/senders", "table", "senders"},
+	} {
+		do("open "+p.path, chromedp.Navigate(url(p.path)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+		checkA11y(p.path)
+		shot(fmt.Sprintf("%02d-%s", 20+i, p.name))
+	}
+	// Reply in the thread, from the browser: the reply is a message of the conversation.
+	do("reply", chromedp.Navigate(url("/ui/conversations/"+convs[0].ID)), chromedp.WaitVisible(chromedp.CSS("textarea")),
+		chromedp.SendKeys(chromedp.CSS("textarea"), "Thanks, see you at 9"), chromedp.Submit(chromedp.CSS("textarea")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	shot("28-replied")
+	if body := text("main"); !strings.Contains(body, "Thanks, see you at 9") {
+		t.Errorf("the thread lacks the reply:\n%s", body)
+	}
+	// Record an opt-out with evidence from the opt-outs page.
+	do("record consent", chromedp.Navigate(url("/ui/optouts")), chromedp.WaitVisible(chromedp.CSS(`input[name="phone"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="phone"]`), "+14155550188"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="evidence"]`), "Asked us by phone, ticket 4411"),
+		chromedp.Submit(chromedp.CSS(`input[name="evidence"]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	shot("29-consent-recorded")
+	if h, err := st.ConsentHistory(ctx, "+14155550188"); err != nil || len(h) != 1 || h[0].Source != switchboard.ConsentFromDashboard {
+		t.Errorf("consent recorded from the dashboard: %+v %v", h, err)
+	}
+
 	do("failures", chromedp.Navigate(url("/ui/failures")), chromedp.WaitVisible(chromedp.CSS("main")))
 	if body := text("main"); !strings.Contains(body, "21610") {
 		t.Errorf("failures page lacks 21610:\n%s", body)

@@ -38,6 +38,16 @@ var funcs = template.FuncMap{
 		return "neutral"
 	},
 	"statuses": func() []switchboard.Status { return switchboard.Statuses },
+	"nonce":    nonce,
+	"callClass": func(s switchboard.CallStatus) string {
+		switch s {
+		case switchboard.CallCompleted:
+			return "ok"
+		case switchboard.CallBusy, switchboard.CallNoAnswer, switchboard.CallFailed, switchboard.CallCanceled:
+			return "bad"
+		}
+		return "neutral"
+	},
 }
 
 // overviewData is the overview page.
@@ -420,7 +430,17 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request, sess *session) 
 	s.render(w, r, http.StatusOK, "inbound", page{Title: "Inbound messages", Nav: "inbound", Session: sess, Data: msgs})
 }
 
+// optoutsData is the opt-outs page: the list and the form that records a consent change.
+type optoutsData struct {
+	Records []*switchboard.ConsentRecord
+	Pools   []string
+}
+
 func (s *Server) optouts(w http.ResponseWriter, r *http.Request, sess *session) {
+	s.showOptouts(w, r, sess, http.StatusOK, "", "")
+}
+
+func (s *Server) showOptouts(w http.ResponseWriter, r *http.Request, sess *session, status int, flash, errMsg string) {
 	recs, err := s.cfg.Store.OptedOut(r.Context(), 500)
 	if err != nil {
 		s.fail(w, r, sess, err)
@@ -430,7 +450,8 @@ func (s *Server) optouts(w http.ResponseWriter, r *http.Request, sess *session) 
 		c.Phone = content.MaskPhone(c.Phone)
 		c.Evidence = maskEvidence(c.Evidence)
 	}
-	s.render(w, r, http.StatusOK, "optouts", page{Title: "Opt-outs", Nav: "optouts", Session: sess, Data: recs})
+	s.render(w, r, status, "optouts", page{Title: "Opt-outs", Nav: "optouts", Session: sess, Flash: flash, Error: errMsg,
+		Data: optoutsData{Records: recs, Pools: s.pools()}})
 }
 
 // maskEvidence masks the phone numbers in a consent record's evidence text.

@@ -82,6 +82,17 @@ type Config struct {
 	CheckAccept func(ctx context.Context, m *switchboard.Message) error
 	// OnAccepted is called after a retry is stored, to wake the dispatcher.
 	OnAccepted func()
+	// CancelCall cancels a call as the API does; nil offers no cancel.
+	CancelCall func(ctx context.Context, id string) error
+	// Reply accepts body as a reply in conversation c on behalf of actor, through the API's
+	// acceptance (validation, consent, idempotency on idemKey); nil offers no reply form.
+	Reply func(ctx context.Context, c *switchboard.Conversation, body, actor, idemKey string) (*switchboard.Message, error)
+	// NewSecret returns a new endpoint signing secret; nil offers no rotation.
+	NewSecret func() string
+	// OnReplay wakes the event deliverer after dead letters were replayed.
+	OnReplay func()
+	// Circuits reports the provider circuit breakers; nil shows none.
+	Circuits func() []Circuit
 }
 
 // Server is the dashboard.
@@ -185,6 +196,19 @@ func (s *Server) routes() {
 	s.handle("GET /ui/charts", s.authed(s.charts))
 	s.handle("GET /ui/inbound", s.authed(s.inbound))
 	s.handle("GET /ui/optouts", s.authed(s.optouts))
+	s.handle("POST /ui/optouts", s.authed(s.recordConsent))
+	s.handle("GET /ui/calls", s.authed(s.calls))
+	s.handle("GET /ui/calls/{id}", s.authed(s.call))
+	s.handle("POST /ui/calls/{id}/cancel", s.authed(s.cancelCall))
+	s.handle("GET /ui/verifications", s.authed(s.verifications))
+	s.handle("GET /ui/conversations", s.authed(s.conversations))
+	s.handle("GET /ui/conversations/{id}", s.authed(s.conversation))
+	s.handle("POST /ui/conversations/{id}/reply", s.authed(s.reply))
+	s.handle("GET /ui/endpoints", s.authed(s.endpoints))
+	s.handle("GET /ui/endpoints/{id}", s.authed(s.endpoint))
+	s.handle("POST /ui/endpoints/{id}/replay", s.authed(s.replayEndpoint))
+	s.handle("POST /ui/endpoints/{id}/rotate", s.authed(s.rotateEndpoint))
+	s.handle("GET /ui/senders", s.authed(s.sendersPage))
 	s.handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) })
 	// Anything else under /ui: not found for a session, the login page for anyone else.
 	s.handle("/ui/", s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {

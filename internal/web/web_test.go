@@ -211,12 +211,15 @@ func (e *env) get(id string) *switchboard.Message {
 }
 
 // pagePaths are the GET pages of the dashboard, with a real message ID.
-func pagePaths(t *testing.T, w *Server, id string) []string {
+func pagePaths(t *testing.T, w *Server, id string, others ...resourceIDs) []string {
 	var out []string
 	for _, p := range w.Routes() {
 		method, path, ok := strings.Cut(p, " ")
 		if !ok || method != "GET" || path == "/ui/login" {
 			continue
+		}
+		for _, o := range others {
+			path = o.fill(path)
 		}
 		path = strings.ReplaceAll(path, "{id}", id)
 		path = strings.ReplaceAll(path, "{$}", "")
@@ -234,11 +237,12 @@ func TestPagesNeedALogin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	m := e.message(nil)
+	ids := e.resources()
 	forged := e.client()
 	u, _ := url.Parse(e.srv.URL + "/ui")
 	forged.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: "forged-session-secret-aaaaaaaaaaaaaaaaaaaaaaaaaaaa"}})
 	for _, c := range []*http.Client{e.client(), forged} {
-		for _, path := range pagePaths(t, e.web, m.ID) {
+		for _, path := range pagePaths(t, e.web, m.ID, ids) {
 			r := e.do(c, "GET", path, nil)
 			if path == "/ui" {
 				if r.status != http.StatusSeeOther || r.location != "/ui/" {
@@ -256,7 +260,7 @@ func TestPagesNeedALogin(t *testing.T) {
 	}
 	// After login the same pages answer.
 	c := e.loggedIn()
-	for _, path := range pagePaths(t, e.web, m.ID) {
+	for _, path := range pagePaths(t, e.web, m.ID, ids) {
 		r := e.do(c, "GET", path, nil)
 		want := http.StatusOK
 		switch path {
