@@ -239,13 +239,19 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	s := &stack{t: t, dir: t.TempDir(), simAddr: freeAddr(t), http: &http.Client{Timeout: 30 * time.Second}}
 	s.sim = startProc(t, "sim", s.dir, map[string]string{"TWILIO_ACCOUNT_SID": simAccount, "TWILIO_AUTH_TOKEN": simToken},
-		append([]string{"sim", "--addr", s.simAddr, "--log-level", "warn", "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms"}, o.simArgs...)...)
+		append([]string{"sim", "--addr", s.simAddr, "--log-level", "warn", "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms",
+			// Switchboard answers STOP/START/HELP itself (keywords.replies: switchboard), which
+			// needs the account's own keyword handling off, as on Twilio.
+			"--opt-out", "off"}, o.simArgs...)...)
 	waitHTTP(t, "http://"+s.simAddr+"/sim/v1/messages")
 	base := map[string]string{
 		"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": "http://" + s.simAddr,
 		"TWILIO_ACCOUNT_SID": simAccount, "TWILIO_AUTH_TOKEN": simToken,
 		"SWITCHBOARD_DATA_DIR": filepath.Join(s.dir, "data"), "SWITCHBOARD_LOG_LEVEL": "info",
 		"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "300ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "2s",
+		// Twilio gives a status callback up after one failed connection: one that met the killed
+		// node is recovered by asking the provider, here after seconds rather than minutes.
+		"SWITCHBOARD_STATUS_POLL_AFTER": "3s",
 		"SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE": "true",
 	}
 	if o.database != "" {

@@ -87,6 +87,11 @@ type Config struct {
 	Queue Queue
 	// Owner names this node in leases (default: a new ID).
 	Owner string
+	// ReclaimOwn, with a stable Owner that only one process at a time can have (a SQLite data
+	// directory's), releases at start the leases a previous process under the same name held
+	// when it died, so that its interrupted downloads start again at once instead of after
+	// Lease.
+	ReclaimOwn bool
 	// PollInterval is how often Run looks for due downloads without a wake-up.
 	PollInterval time.Duration
 	// Credentials, when set, returns the basic-auth credentials for a media URL (Twilio's media
@@ -161,6 +166,13 @@ const Lease = DownloadTimeout + ScanTimeout + 30*time.Second
 // Run claims and processes due downloads until ctx ends, then waits for the ones in progress
 // and releases its leases.
 func (p *Pipeline) Run(ctx context.Context) {
+	if p.cfg.ReclaimOwn {
+		if n, err := p.cfg.Queue.ReleaseMedia(ctx, p.cfg.Owner); err != nil {
+			p.cfg.Logger.Error("releasing the media leases of a previous process", "err", err)
+		} else if n > 0 {
+			p.cfg.Logger.Warn("media downloads interrupted by a previous process start again", "downloads", n)
+		}
+	}
 	t := time.NewTicker(p.cfg.PollInterval)
 	defer t.Stop()
 	for {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -157,6 +158,16 @@ func (n *Node) authorizeMedia(r *http.Request) (bool, error) {
 func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	mc := n.cfg.Media
 	account := n.cfg.TwilioAccount
+	// On SQLite one process at a time serves a database: its media leases carry a name of that
+	// database, so a restarted process takes back what a killed one was downloading. A cluster
+	// (PostgreSQL) keeps a new name per process; another node takes over when a lease expires.
+	owner := ""
+	if engine, dsn, err := config.ParseDatabaseURL(n.cfg.DatabaseURL); err == nil && engine == "sqlite" {
+		if abs, err := filepath.Abs(dsn); err == nil {
+			sum := sha256.Sum256([]byte(abs))
+			owner = "media-sqlite-" + hex.EncodeToString(sum[:8])
+		}
+	}
 	key, err := n.mediaURLKey()
 	if err != nil {
 		return nil, err
@@ -175,6 +186,7 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 		PublicURL: n.cfg.PublicURL, Store: n.store, Queue: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
 		AllowPrivate: mc.AllowPrivate,
 		Logger:       n.logger.With("component", "media"), Blobs: blobs,
+		Owner: owner, ReclaimOwn: owner != "",
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
 		Credentials: func(raw string) (string, string, bool) {
 			u, err := url.Parse(raw)

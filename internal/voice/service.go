@@ -673,6 +673,14 @@ func (s *Service) status(ctx context.Context, token string, form map[string][]st
 			return nil, nil
 		}
 		if c.Status.CanMoveTo(st) {
+			if st == switchboard.CallCompleted && len(c.Path) == 0 && c.Outcome == "" {
+				// Answered, but no step of the flow was ever served (this node's webhook did not
+				// answer the provider, e.g. during a restart): the person heard the provider's
+				// error and nothing of ours. It counts as unanswered for the fallback.
+				c.Outcome = OutcomeFlowNotRun
+				c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: st,
+					Detail: "answered, but the flow never ran (its first step was not served): handled as no-answer"})
+			}
 			fallback = st.Terminal() && s.wantsFallback(c, st)
 			if fallback && c.FallbackMessageID == "" {
 				if err := s.fallback(ctx, c, now); err != nil {
@@ -692,6 +700,10 @@ func (s *Service) status(ctx context.Context, token string, form map[string][]st
 	return err
 }
 
+// OutcomeFlowNotRun is the outcome of a call that was answered while none of its flow's steps
+// was served: the person heard nothing of the flow, so the fallback for no-answer applies.
+const OutcomeFlowNotRun = "flow_not_run"
+
 // wantsFallback reports whether the flow's fallback applies to a call ending in st.
 func (s *Service) wantsFallback(c *switchboard.Call, st switchboard.CallStatus) bool {
 	if c.FallbackTemplate == "" || s.cfg.Fallback == nil {
@@ -699,10 +711,14 @@ func (s *Service) wantsFallback(c *switchboard.Call, st switchboard.CallStatus) 
 	}
 	outcome := string(st)
 	if st == switchboard.CallCompleted {
-		if c.Outcome != "machine" {
+		switch c.Outcome {
+		case "machine":
+			outcome = "machine"
+		case OutcomeFlowNotRun:
+			outcome = string(switchboard.CallNoAnswer)
+		default:
 			return false
 		}
-		outcome = "machine"
 	}
 	f := s.cfg.Flows().Get(c.Flow, c.FlowVersion)
 	if f == nil || f.Fallback == nil {
