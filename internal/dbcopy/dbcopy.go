@@ -41,6 +41,7 @@ var Tables = []string{
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
 	"calls",
 	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
+	"media_blobs",     // stored media (media_store: database): the files a cluster serves
 }
 
 // runtimeTables hold state that is rebuilt at run time: PostgreSQL's sender_buckets (the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -216,6 +217,13 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 		MediaURLs: []string{"https://api.twilio.com/media/ME1"}, MediaContentTypes: []string{"image/jpeg"}}, at(6*time.Minute)))
 	must[[]*switchboard.MediaDownload](t, "ClaimMedia")(s.ClaimMedia(ctx, switchboard.MediaClaim{Owner: "node_a", Now: at(6 * time.Minute),
 		LeaseUntil: at(10 * time.Minute), Limit: 10}))
+
+	// A medium stored in the database (media_store: database).
+	blob := []byte("\xff\xd8\xff\xe0 a small jpeg")
+	sum := sha256.Sum256(blob)
+	if err := s.(switchboard.MediaBlobs).PutMediaBlob(ctx, hex.EncodeToString(sum[:]), blob); err != nil {
+		t.Fatal(err)
+	}
 
 	must[string](t, "AssignSender")(s.AssignSender(ctx, switchboard.DefaultPool, toA, fromA, []string{fromA}))
 	must[string](t, "AssignSender")(s.AssignSender(ctx, "marketing", toB, fromB, []string{fromB}))

@@ -25,7 +25,7 @@ type clockReference interface {
 // acceptance — is then on the database's time scale whatever the node's own clock says. SQLite
 // has one process: its node's clock is the database's.
 func (n *Node) openClock(ctx context.Context) {
-	ref, ok := n.store.(clockReference)
+	ref, ok := n.engine.(clockReference)
 	if !ok {
 		return
 	}

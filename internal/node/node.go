@@ -59,7 +59,10 @@ type Node struct {
 	ownClock switchboard.Clock
 	csync    *clocksync.Clock
 
-	store      switchboard.Store
+	store switchboard.Store
+	// engine is the store as its engine opened it, before any wrapper (secrets at rest): what
+	// the engine can do beyond switchboard.Store (its clock, shared media) is asked of it.
+	engine     switchboard.Store
 	sim        *twiliosim.Simulator
 	simSrv     *http.Server
 	simSrvAddr string
@@ -144,6 +147,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
 	}
+	n.engine = n.store
 	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}

@@ -174,7 +174,7 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	}
 	var blobs media.BlobStore // nil: files in mc.Dir
 	if mc.Store == "database" {
-		shared, ok := n.store.(switchboard.MediaBlobs)
+		shared, ok := n.engine.(switchboard.MediaBlobs)
 		if !ok {
 			return nil, fmt.Errorf("media_store=database: this database engine cannot store media")
 		}

@@ -86,6 +86,7 @@ var exportKinds = map[string]columnKind{
 	"media_downloads.lease_until":     kindTime,
 	"media_downloads.created_at":      kindTime,
 	"media_downloads.updated_at":      kindTime,
+	"media_blobs.created_at":          kindTime,
 }
 
 type columnKind int
