@@ -35,7 +35,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
-	"github.com/switchboard-gw/switchboard/internal/secretbox"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -298,7 +297,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	}
 	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
-	if l, ok := secretbox.Unwrap(n.store).(dispatch.Limiter); ok {
+	if l, ok := n.engine.(dispatch.Limiter); ok {
 		dcfg.Limiter = l
 	}
 	if opts.DispatchConfig != nil {
