@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-gw/switchboard"
 )
 
 // TestQueryPlans pins the indexes that keep the dispatcher's queries independent of the number
@@ -17,6 +19,8 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	metaQuery, metaArgs := listMessagesQuery([]string{"status IN (?)"}, []any{"queued"},
+		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor")
 	for _, tc := range []struct {
 		name, query string
 		args        []any
@@ -35,6 +39,9 @@ func TestQueryPlans(t *testing.T) {
 		{"outcomes", qOutcomes, []any{1, 2}, []string{"COVERING INDEX messages_outcome"}, []string{"SCAN messages"}},
 		{"event deliveries", qEventDeliveries, []any{1}, []string{"deliveries_event"}, []string{"SCAN deliveries"}},
 		{"message events", qMessageEvents, []any{1, 2, "m"}, []string{"SEARCH app_events USING INTEGER PRIMARY KEY"}, []string{"SCAN app_events"}},
+		// A listing by metadata walks message_metadata's primary key in page order (no sort) and
+		// reads only the messages it lists.
+		{"list by metadata", metaQuery, append(metaArgs, 51), []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 	} {
 		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
