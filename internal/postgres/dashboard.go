@@ -88,12 +88,13 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		w.add("created_at < ?", *q.CreatedBefore)
 	}
+	from, idCol := w.metadata(q.Metadata)
 	if q.Cursor != "" {
-		w.add("id < ?", q.Cursor)
+		w.add(idCol+" < ?", q.Cursor)
 	}
 	limit := clampLimit(q.Limit)
 	cond, n := w.sql()
-	sq := "SELECT " + messageCols + " FROM messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	sq := "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
 	msgs, err := scanMessages(db.pool.Query(ctx, sq, append(w.args, limit+1)...))
 	if err != nil {
 		return nil, "", wrap("search messages", err)

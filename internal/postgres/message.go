@@ -484,6 +484,19 @@ func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 }
 
+// metadata adds a metadata filter (if any) and returns the FROM clause and the ID column that
+// orders the listing and bounds it with the cursor. A metadata filter drives the listing from
+// message_metadata's primary key: the messages with one pair, newest first, are a range of that
+// index, and the cursor bounds the range.
+func (w *where) metadata(m *switchboard.MetadataMatch) (from, idCol string) {
+	if m == nil {
+		return " FROM messages", "id"
+	}
+	w.add("mm.key = ?", m.Key)
+	w.add("mm.value = ?", m.Value)
+	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
+}
+
 // sql returns the clause ("" when empty) and the number of the next parameter.
 func (w *where) sql() (string, int) {
 	if len(w.conds) == 0 {
@@ -514,14 +527,7 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	if f.CreatedBefore != nil {
 		w.add("created_at < ?", *f.CreatedBefore)
 	}
-	// A metadata filter drives the listing from message_metadata's primary key: the messages with
-	// one pair, newest first, are a range of that index, and the cursor bounds the range.
-	from, idCol := " FROM messages", "id"
-	if f.Metadata != nil {
-		from, idCol = " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
-		w.add("mm.key = ?", f.Metadata.Key)
-		w.add("mm.value = ?", f.Metadata.Value)
-	}
+	from, idCol := w.metadata(f.Metadata)
 	if f.Cursor != "" {
 		w.add(idCol+" < ?", f.Cursor)
 	}

@@ -103,15 +103,8 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		add("created_at < ?", micros(*q.CreatedBefore))
 	}
-	if q.Cursor != "" {
-		add("id < ?", q.Cursor)
-	}
 	limit := clampLimit(q.Limit)
-	sq := "SELECT " + messageCols + " FROM messages"
-	if len(where) > 0 {
-		sq += " WHERE " + strings.Join(where, " AND ")
-	}
-	sq += " ORDER BY id DESC LIMIT ?"
+	sq, args := listMessagesQuery(where, args, q.Metadata, q.Cursor)
 	rows, err := db.r.QueryContext(ctx, sq, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)

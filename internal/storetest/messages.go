@@ -529,6 +529,23 @@ func testListByMetadata(t *testing.T, s switchboard.Store) {
 	if err != nil || len(page) != 2 || next != m4.ID {
 		t.Fatalf("first page = %v, next %q, err %v; want m7, m4 and the cursor %s", ids(page), next, err, m4.ID)
 	}
+	// The dashboard's search takes the same filter, with its own criteria.
+	for _, tc := range []struct {
+		name string
+		q    switchboard.MessageSearch
+		want []*switchboard.Message
+	}{
+		{"search pair", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042")}}, []*switchboard.Message{m0, m2, m4, m7}},
+		{"search pair, paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042"), Limit: 3, Cursor: m7.ID}}, []*switchboard.Message{m0, m2, m4}},
+		{"search pair and suffix", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042")}, ToSuffix: toB[len(toB)-4:]}, []*switchboard.Message{m2}},
+		{"search no pair", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "9")}}, nil},
+	} {
+		got, next, err := s.SearchMessages(t.Context(), tc.q)
+		if err != nil || next != "" {
+			t.Fatalf("%s: SearchMessages = next %q, err %v", tc.name, next, err)
+		}
+		wantEqual(t, tc.name, reversed(tc.want...), ids(got), cmpEmpty)
+	}
 	// Redaction keeps metadata: a redacted message is still found by it.
 	update(t, s, switchboard.MessageUpdate{ID: m0.ID, Status: switchboard.StatusCanceled, At: at(11 * time.Minute)})
 	if n, err := s.Redact(t.Context(), at(time.Hour), at(time.Hour), 100); err != nil || n == 0 {
