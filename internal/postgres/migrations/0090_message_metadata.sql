@@ -16,6 +16,7 @@ CREATE TABLE message_metadata (
 CREATE INDEX message_metadata_message ON message_metadata (message_id);
 
 -- Backfill the messages stored before this index existed.
+-- Only string values, as SQLite's backfill: a value the API could not have written is not indexed.
 INSERT INTO message_metadata (key, value, message_id)
-	SELECT j.key, j.value, m.id FROM messages m, jsonb_each_text(m.metadata) j
-	WHERE m.metadata IS NOT NULL AND jsonb_typeof(m.metadata) = 'object' AND j.value IS NOT NULL;
+	SELECT j.key, j.value #>> '{}', m.id FROM messages m, jsonb_each(m.metadata) j
+	WHERE m.metadata IS NOT NULL AND jsonb_typeof(m.metadata) = 'object' AND jsonb_typeof(j.value) = 'string';
