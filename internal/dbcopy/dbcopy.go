@@ -23,6 +23,7 @@ var Tables = []string{
 	"messages",
 	"message_events",   // refers to messages
 	"idempotency_keys", // refers to messages
+	"message_metadata", // refers to messages
 	"api_keys",
 	"senders",
 	"sticky_senders",
