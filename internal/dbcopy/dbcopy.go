@@ -41,6 +41,7 @@ var Tables = []string{
 	"verify_blocks",
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
 	"calls",
+	"call_metadata",   // refers to calls
 	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
 }
 

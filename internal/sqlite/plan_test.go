@@ -42,6 +42,7 @@ func TestQueryPlans(t *testing.T) {
 		// A listing by metadata walks message_metadata's primary key in page order (no sort) and
 		// reads only the messages it lists.
 		{"list by metadata", metaQuery, append(metaArgs, 51), []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"calls by metadata", qListCallsByMetadata, []any{"job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (key=? AND value=?", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 	} {
 		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
