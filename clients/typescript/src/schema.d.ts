@@ -4465,6 +4465,10 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string;
+                /** @description Only calls whose metadata has this key with exactly this value, written `metadata[KEY]=VALUE` (for example `metadata[job_id]=1042`), as for messages: one pair, answered from an index; anything else named `metadata…` is refused with `invalid_metadata_filter`. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 limit?: number;
             };
             header?: never;
@@ -4482,7 +4486,7 @@ export interface operations {
                     "application/json": components["schemas"]["CallList"];
                 };
             };
-            /** @description Codes: `invalid_query`. */
+            /** @description Codes: `invalid_query`, `invalid_metadata_filter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
