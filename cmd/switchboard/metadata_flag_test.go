@@ -45,3 +45,26 @@ func TestMessagesListByMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsListByMetadata: calls list --metadata KEY=VALUE asks the gateway for that pair
+// (metadata[KEY]=VALUE, escaped); without it, no metadata filter is sent.
+func TestCallsListByMetadata(t *testing.T) {
+	t.Parallel()
+	srv, seen := fakeAPI(t)
+	env := map[string]string{"SWITCHBOARD_URL": srv.URL, "SWITCHBOARD_API_KEY": "k"}
+	if _, errOut, code := sb(t, env, "calls", "list", "--metadata", "job id=10&42", "--limit", "5"); code != 0 {
+		t.Fatalf("calls list --metadata: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := sb(t, env, "calls", "list"); code != 0 {
+		t.Fatalf("calls list: exit %d: %s", code, errOut)
+	}
+	if len(*seen) != 2 {
+		t.Fatalf("%d requests, want 2", len(*seen))
+	}
+	if r := (*seen)[0]; r.URL.Path != "/v1/calls" || r.URL.Query().Get("metadata[job id]") != "10&42" {
+		t.Errorf("calls list --metadata sent %s?%s", r.URL.Path, r.URL.RawQuery)
+	}
+	if r := (*seen)[1]; strings.Contains(r.URL.RawQuery, "metadata") {
+		t.Errorf("calls list sent %s", r.URL.RawQuery)
+	}
+}
