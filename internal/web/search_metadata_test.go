@@ -52,3 +52,48 @@ func TestSearchByMetadata(t *testing.T) {
 		t.Fatalf("CSV of ticket=T-1043: %d %q", r.status, r.body)
 	}
 }
+
+// TestCallsByMetadata: the calls page's metadata field (KEY=VALUE) lists the calls placed with
+// that pair only; a field without a key is refused.
+func TestCallsByMetadata(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.loggedIn()
+	now := e.clock.now()
+	mk := func(meta map[string]string) string {
+		call := &switchboard.Call{ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: "+14155550177", From: testSender,
+			Flow: "appointment", FlowVersion: 3, Token: switchboard.NewID("tok"), MaxAttempts: 2, CreatedAt: now, UpdatedAt: now, Metadata: meta}
+		if _, _, err := e.store.CreateCall(t.Context(), call, nil); err != nil {
+			t.Fatal(err)
+		}
+		return call.ID
+	}
+	a := mk(map[string]string{"ticket": "T-1042"})
+	b := mk(map[string]string{"ticket": "T-1043"})
+	for _, tc := range []struct {
+		query      string
+		want, not  []string
+		wantStatus int
+	}{
+		{"", []string{a, b}, nil, 200},
+		{"meta=" + url.QueryEscape("ticket=T-1042"), []string{a, `value="ticket=T-1042"`}, []string{b}, 200},
+		{"meta=" + url.QueryEscape("ticket = T-1043"), []string{b}, []string{a}, 200},
+		{"meta=" + url.QueryEscape("ticket=T-1"), []string{"No call with metadata ticket=T-1"}, []string{a, b}, 200},
+		{"meta=" + url.QueryEscape("T-1042"), []string{"KEY=VALUE"}, []string{a}, 400},
+	} {
+		r := e.do(c, "GET", "/ui/calls?"+tc.query, nil)
+		if r.status != tc.wantStatus {
+			t.Errorf("%s: %d, want %d", tc.query, r.status, tc.wantStatus)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.body, w) {
+				t.Errorf("%s: page lacks %q", tc.query, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(r.body, n) {
+				t.Errorf("%s: page shows %q", tc.query, n)
+			}
+		}
+	}
+}
