@@ -21,9 +21,13 @@ const (
 	CallNoAnswer   CallStatus = "no-answer"
 	CallFailed     CallStatus = "failed"
 	CallCanceled   CallStatus = "canceled"
+	// CallBlocked: Switchboard did not place the call (or its next attempt) because the callee
+	// opted out; BlockedReason says why. Never a provider status.
+	CallBlocked CallStatus = "blocked"
 )
 
-// ParseCallStatus returns the status a word names.
+// ParseCallStatus returns the provider call status a word names (blocked is Switchboard's own,
+// never a provider's, and is not parsed).
 func ParseCallStatus(s string) (CallStatus, bool) {
 	switch st := CallStatus(s); st {
 	case CallQueued, CallRinging, CallInProgress, CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled:
@@ -69,7 +73,31 @@ const (
 	CallEventInput    CallEventType = "input"    // the callee pressed digits, spoke, or said nothing
 	CallEventFallback CallEventType = "fallback" // the fallback SMS was created or skipped
 	CallEventIgnored  CallEventType = "ignored"  // a provider report that changed nothing, and why
+	// CallEventSMS: a flow state's SMS was created or skipped. CallEventRecording: a Record state
+	// ended, with its recording or without one.
+	CallEventSMS       CallEventType = "sms"
+	CallEventRecording CallEventType = "recording"
 )
+
+// CallSMS is a text a flow state sent to the callee (State.SMS): MessageID once created, or why
+// it was not (Skipped: the person opted out, the template is missing...).
+type CallSMS struct {
+	State     string    `json:"state"`
+	Template  string    `json:"template"`
+	MessageID string    `json:"message_id,omitempty"`
+	Skipped   string    `json:"skipped,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// CallRecording is a recording a Record state made (a voicemail). URL is the provider's (Twilio's
+// needs the account's credentials to fetch).
+type CallRecording struct {
+	State           string    `json:"state"`
+	SID             string    `json:"sid,omitempty"`
+	URL             string    `json:"url"`
+	DurationSeconds int       `json:"duration_seconds"`
+	At              time.Time `json:"at"`
+}
 
 // CallEvent is one entry of a call's append-only timeline. Seq numbers entries from 1; At never
 // decreases along the timeline.
@@ -125,6 +153,9 @@ type Call struct {
 	Inputs []CallInput `json:"inputs,omitempty"`
 	// Outcome is the last state entered when the call ended, or "machine" when a machine answered.
 	Outcome string `json:"outcome,omitempty"`
+	// SMS are the texts the flow's states sent (or skipped); Recordings the voicemails recorded.
+	SMS        []CallSMS       `json:"sms,omitempty"`
+	Recordings []CallRecording `json:"recordings,omitempty"`
 	// LastTwiML answers a repeated request of the last step identically.
 	LastTwiML string `json:"-"`
 
@@ -135,6 +166,12 @@ type Call struct {
 	RetryDelay int `json:"retry_delay"`
 	// NextAttemptAt is set while the call waits to be placed.
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// SendAt is when the call was asked to be placed (none: at once); Timezone the callee's IANA
+	// zone for quiet hours (empty: the zones of the number).
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
+	// BlockedReason says why a blocked call was not placed.
+	BlockedReason string `json:"blocked_reason,omitempty"`
 	// Placing is set while an attempt is handed to the provider and its SID not yet known.
 	Placing bool `json:"-"`
 
@@ -148,6 +185,10 @@ type Call struct {
 	UpdatedAt time.Time   `json:"updated_at"`
 	Timeline  []CallEvent `json:"timeline"`
 
+	// RedactedAt is when retention removed the call's variables, spoken and keyed inputs and
+	// last TwiML (see Redact); nil while they are kept.
+	RedactedAt *time.Time `json:"redacted_at,omitempty"`
+
 	// Version fences updates: UpdateCall applies only to the version it read.
 	Version int `json:"-"`
 }
@@ -159,6 +200,16 @@ func (c *Call) AddEvent(e CallEvent) {
 		e.At = c.Timeline[n-1].At
 	}
 	c.Timeline = append(c.Timeline, e)
+}
+
+// HasSMS reports whether the call has already sent (or tried) template by SMS.
+func (c *Call) HasSMS(template string) bool {
+	for _, t := range c.SMS {
+		if t.Template == template {
+			return true
+		}
+	}
+	return false
 }
 
 // SetStatus moves the call's status forward at at, with a timeline entry, and reports whether it
@@ -198,6 +249,17 @@ type CallStore interface {
 	ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*Call, error)
 	// ReleaseCall drops owner's lease on a call.
 	ReleaseCall(ctx context.Context, id, owner string) error
+	// CallQueue counts the calls waiting to be placed at now: ready (due) and deferred (send_at,
+	// quiet hours, a retry's delay, the sender's call slot), and when the oldest ready one
+	// became due.
+	CallQueue(ctx context.Context, now time.Time) (CallQueueStats, error)
+}
+
+// CallQueueStats is the queue of calls waiting to be placed.
+type CallQueueStats struct {
+	Ready, Deferred int64
+	// OldestDueAt is when the longest-waiting ready call became due; nil when none is ready.
+	OldestDueAt *time.Time
 }
 
 // PlaceCallRequest is what a provider needs to place a call.
@@ -249,17 +311,22 @@ type CallStatusChangedData struct {
 
 // CallCompletedData is the payload of call.completed.
 type CallCompletedData struct {
-	CallID            string            `json:"call_id"`
-	Status            CallStatus        `json:"status"`
-	Flow              string            `json:"flow"`
-	FlowVersion       int               `json:"flow_version"`
-	AnsweredBy        string            `json:"answered_by,omitempty"`
-	Outcome           string            `json:"outcome,omitempty"`
-	Path              []string          `json:"path"`
-	Inputs            []CallInput       `json:"inputs"`
-	Attempts          int               `json:"attempts"`
-	FallbackMessageID string            `json:"fallback_message_id,omitempty"`
-	Metadata          map[string]string `json:"metadata,omitempty"`
+	CallID            string      `json:"call_id"`
+	Status            CallStatus  `json:"status"`
+	Flow              string      `json:"flow"`
+	FlowVersion       int         `json:"flow_version"`
+	AnsweredBy        string      `json:"answered_by,omitempty"`
+	Outcome           string      `json:"outcome,omitempty"`
+	Path              []string    `json:"path"`
+	Inputs            []CallInput `json:"inputs"`
+	Attempts          int         `json:"attempts"`
+	FallbackMessageID string      `json:"fallback_message_id,omitempty"`
+	// SMS are the texts the flow's states sent; Recordings the voicemails recorded.
+	SMS        []CallSMS       `json:"sms,omitempty"`
+	Recordings []CallRecording `json:"recordings,omitempty"`
+	// BlockedReason says why a blocked call was not placed.
+	BlockedReason string            `json:"blocked_reason,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
 }
 
 // callAlias has Call's fields without its methods, so that callRecord can embed it.
@@ -305,4 +372,20 @@ func CallNotFound(id string) error {
 // CallChanged is the error of an update that lost a race with another one.
 func CallChanged(id string) error {
 	return Errorf(ECONFLICT, "call_changed", "call %s changed since it was read", id)
+}
+
+// Redact removes what a finished call holds of a person beyond its routing facts: the variables
+// (sensitive ones included), the digits and speech of every input and timeline entry, and the
+// last TwiML (which spoke the variables). The path, outcomes, statuses and metadata stay, as a
+// message keeps its hash, length and segments. RedactedAt records when.
+func (c *Call) Redact(at time.Time) {
+	c.Variables, c.LastTwiML = nil, ""
+	for i := range c.Inputs {
+		c.Inputs[i].Digits, c.Inputs[i].Speech = "", ""
+	}
+	for i := range c.Timeline {
+		c.Timeline[i].Digits, c.Timeline[i].Speech = "", ""
+	}
+	at = at.UTC()
+	c.RedactedAt = &at
 }

@@ -17,6 +17,7 @@ const (
 	ENOTFOUND      ErrorKind = "not_found"     // no such resource (404)
 	ECONFLICT      ErrorKind = "conflict"      // the resource's state does not allow it (409)
 	ETOOLARGE      ErrorKind = "too_large"     // the request body is over the limit (413)
+	EMEDIATYPE     ErrorKind = "media_type"    // the request body is of a type the route does not read (415)
 	EUNPROCESSABLE ErrorKind = "unprocessable" // well-formed but refused, e.g. a reused idempotency key (422)
 	ERATELIMITED   ErrorKind = "rate_limited"  // too many requests (429)
 	EUNAVAILABLE   ErrorKind = "unavailable"   // temporarily unable, e.g. draining (503)
@@ -29,11 +30,37 @@ type Error struct {
 	Kind    ErrorKind
 	Code    string
 	Message string
+	// Err is the underlying failure, for logs (never shown to a caller); nil for most errors.
+	Err error
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("switchboard error: kind=%s code=%s message=%s: %v", e.Kind, e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("switchboard error: kind=%s code=%s message=%s", e.Kind, e.Code, e.Message)
+}
+
+// Unwrap returns the underlying failure.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Stable codes of infrastructure failures: temporary, answered 503 with Retry-After.
+const (
+	// CodeStoreUnavailable: the database does not answer (down, restarting, unreachable).
+	CodeStoreUnavailable = "store_unavailable"
+	// CodeDiskFull: the database's disk is full; nothing was written.
+	CodeDiskFull = "disk_full"
+)
+
+// Unavailable returns an EUNAVAILABLE error with code (CodeStoreUnavailable, CodeDiskFull)
+// caused by err: a temporary failure of the infrastructure, not a bug.
+func Unavailable(code string, err error) *Error {
+	msg := "the database is not available right now; nothing was written, try again shortly"
+	if code == CodeDiskFull {
+		msg = "the database's disk is full; nothing was written, try again once space is freed"
+	}
+	return &Error{Kind: EUNAVAILABLE, Code: code, Message: msg, Err: err}
 }
 
 // Errorf returns an application error with a formatted message.

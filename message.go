@@ -118,6 +118,21 @@ const (
 	EncodingUCS2 Encoding = "UCS-2"
 )
 
+// MaxScheduleAhead bounds send_at, of messages and calls: at most a year ahead. Reminders and
+// renewals fit; a far date (year 9999) is almost always a typo, and is refused rather than stored
+// as a time nothing can show.
+const MaxScheduleAhead = 365 * 24 * time.Hour
+
+// CheckSendAt refuses a send_at more than MaxScheduleAhead after now (EINVALID/send_at_too_far).
+// A time in the past is fine: it means now.
+func CheckSendAt(at *time.Time, now time.Time) error {
+	if at != nil && at.After(now.Add(MaxScheduleAhead)) {
+		return Errorf(EINVALID, "send_at_too_far", "send_at %s is more than a year ahead (the latest is %s)",
+			at.UTC().Format(time.RFC3339), now.Add(MaxScheduleAhead).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Message is one outbound message. The messages table is Switchboard's outbox: a message is
 // claimed from it with a lease, sent, and then follows provider callbacks to a terminal status.
 type Message struct {
@@ -183,6 +198,10 @@ const (
 	EventCallback      EventType = "callback"  // a provider status callback, with its raw payload
 	EventReconcile     EventType = "reconcile" // the provider was asked whether an ambiguous attempt arrived
 	EventNote          EventType = "note"
+	// EventNeedsReview: reconciliation could not tell whether an attempt reached the provider;
+	// the message is parked (not sent again) until a callback or a later reconciliation tells,
+	// and an operator should look (see docs/production.md).
+	EventNeedsReview EventType = "needs_review"
 )
 
 // Event is one entry of a message's append-only timeline: who or what changed it, when, with the

@@ -18,7 +18,16 @@ type SenderQueue struct {
 	Deferred int64 `json:"deferred"`
 	// OldestDueAt is the earliest NextAttemptAt among the ready messages, nil when none is ready.
 	OldestDueAt *time.Time `json:"oldest_due_at,omitempty"`
+	// ReadyCapped and DeferredCapped report that QueueStats stopped counting at its limit: Ready
+	// (or Deferred) then equals the limit and the sender has at least that many such messages.
+	ReadyCapped    bool `json:"ready_capped,omitempty"`
+	DeferredCapped bool `json:"deferred_capped,omitempty"`
 }
+
+// QueueCountLimit is where the dashboard stops counting a sender's waiting messages: a count
+// reads one index entry per message, so an exact count of a queue of millions would take seconds
+// on every page view. The pages show "10,000+" beyond it; /metrics counts exactly (limit 0).
+const QueueCountLimit = 10_000
 
 // SenderOutcomes counts the outbound messages of one sender that reached a delivery outcome in a
 // window of time: Delivered (delivered or read) and Failed (undelivered or failed). Messages
@@ -88,8 +97,11 @@ type MessageAppEvent struct {
 // stay on indexes: none of them scans the finished messages.
 type ObservabilityStore interface {
 	// QueueStats returns, per sender with waiting messages, how many are ready and deferred at
-	// now and since when the oldest ready one has been due, ordered by sender.
-	QueueStats(ctx context.Context, now time.Time) ([]SenderQueue, error)
+	// now and since when the oldest ready one has been due, ordered by sender. A limit above 0
+	// bounds each count: a count that reaches it stops there and is flagged (ReadyCapped,
+	// DeferredCapped), so that the cost is at most a few limits of index entries per sender
+	// whatever the depth of the queue. A limit of 0 counts exactly. OldestDueAt is exact either way.
+	QueueStats(ctx context.Context, now time.Time, limit int64) ([]SenderQueue, error)
 	// DeliveryOutcomes counts, per sender, the messages whose status became delivered, read,
 	// undelivered or failed with UpdatedAt in (since, until] (a window that ends now takes in what
 	// happened at now), ordered by sender.

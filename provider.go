@@ -55,10 +55,17 @@ type ProviderMessage struct {
 	Raw            json.RawMessage
 }
 
+// CodeFindIncomplete is the code of the error Find returns, with what it found, when the
+// provider's list may not hold every matching message (it reached its size bound): "not found"
+// cannot be concluded from such an answer.
+const CodeFindIncomplete = "find_incomplete"
+
 // FindQuery selects provider messages for reconciliation.
 type FindQuery struct {
-	To    string
-	From  string
+	To   string
+	From string
+	// Since bounds the provider's creation time, on the provider's clock. It must be a bound no
+	// clock difference can cross: a message missed by the window is sent twice.
 	Since time.Time
 	// Channel addresses To and From on the provider (WhatsApp's prefix).
 	Channel Channel

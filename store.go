@@ -84,8 +84,12 @@ type Store interface {
 	// Redact removes the bodies of finished messages created before before (keeping their
 	// hash, length and segments, and setting RedactedAt to at), the raw provider payloads on
 	// their timelines, and the bodies and payloads of inbound messages and raw webhook events
-	// received before before. It works in batches of at most limit messages and returns how many
-	// messages it redacted; call it until it returns 0.
+	// received before before. Of finished calls created before before it removes the variables,
+	// spoken and keyed inputs and last TwiML (Call.Redact, RedactedAt set to at); of finished
+	// verifications the code material (hash, salt, sealed code); of message.received and
+	// call.completed events older than before the body, media and inputs. It works in batches of
+	// at most limit messages and limit calls and returns how many messages and calls it
+	// redacted; call it until it returns 0.
 	Redact(ctx context.Context, before, at time.Time, limit int) (int, error)
 
 	// RecordConsent appends a change to a recipient's consent history (ID set by the store).

@@ -16,7 +16,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Version is the build's version, set at link time with -ldflags "-X ...switchboard.Version=v1.2.3".
+// Version is the build's version: "dev", or what -ldflags "-X ...switchboard.Version=v1.2.3" set;
+// cmd/switchboard replaces it at start with the version from the Go build information
+// (internal/buildinfo), so that a release needs no -ldflags.
 var Version = "dev"
 
 // Clock returns the current time. Components take a Clock so that retries, backoff, leases,

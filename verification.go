@@ -89,6 +89,8 @@ type Verification struct {
 	APIKeyID   string     `json:"api_key_id,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+	// RedactedAt is when retention removed the code material of the finished verification.
+	RedactedAt *time.Time `json:"redacted_at,omitempty"`
 
 	CodeHash   string `json:"-"`
 	CodeSalt   string `json:"-"`

@@ -30,6 +30,7 @@ func TestCallsCommands(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir,
 		"SWITCHBOARD_FLOWS_DIR": filepath.Join("..", "..", "examples", "flows"), "SWITCHBOARD_TEMPLATES_DIR": filepath.Join("..", "..", "examples", "templates"),
+		"SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
 		"SWITCHBOARD_CALLS_PER_SECOND": "100"}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {

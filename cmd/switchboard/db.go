@@ -18,10 +18,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
-func newDBCmd() *cobra.Command {
+func newDBCmd(getenv env) *cobra.Command {
 	db := &cobra.Command{
 		Use:   "db",
-		Short: "Database tools (copy a database to another engine)",
+		Short: "Database tools (copy a database to another engine, back SQLite up)",
 	}
 	var from, to string
 	var force bool
@@ -49,7 +49,7 @@ refused unless --force, which deletes its rows first. Row counts are compared af
 	cp.Flags().StringVar(&from, "from", "", "the database to copy: sqlite:PATH or postgres://...")
 	cp.Flags().StringVar(&to, "to", "", "the database to copy into: postgres://... or sqlite:PATH")
 	cp.Flags().BoolVar(&force, "force", false, "delete the target's rows first when it is not empty")
-	db.AddCommand(cp)
+	db.AddCommand(cp, newDBBackupCmd(getenv))
 	return db
 }
 

@@ -15,10 +15,13 @@ import (
 	"github.com/spf13/cobra"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The version the node logs at start-up, from the build information (see internal/buildinfo).
+	switchboard.Version = buildinfo.Read().Version
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -67,7 +70,7 @@ unreachable, 6 no or bad API key.`,
 		newSendCmd(getenv),
 		newMessagesCmd(getenv),
 		newMigrateCmd(getenv),
-		newDBCmd(),
+		newDBCmd(getenv),
 		newConsentCmd(getenv),
 		newEndpointsCmd(getenv),
 		newVerifyCmd(getenv),
@@ -78,13 +81,8 @@ unreachable, 6 no or bad API key.`,
 		newBenchCmd(),
 		newTraceCmd(getenv),
 		newTopCmd(getenv),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Run: func(cmd *cobra.Command, _ []string) {
-				fmt.Fprintln(cmd.OutOrStdout(), "switchboard", switchboard.Version)
-			},
-		},
+		newVersionCmd(),
+		newHealthCmd(getenv),
 	)
 	finishTree(root)
 	return root

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,10 @@ func newSimCmd(getenv env) *cobra.Command {
 		level   string
 		// inputWait is how long a silent callee waits at every Gather (0: the Gather's timeout).
 		inputWait time.Duration
+		// optOut is the opt-out keyword handling (twilio, silent or off).
+		optOut string
+		// services are Messaging Services the account has: "MG…" or "MG…=+1…,+1…".
+		services []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -31,6 +36,25 @@ under /sim/v1 (messages, inbound, numbers, faults, reset). Its account uses TWIL
 and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch optOut {
+			case twiliosim.OptOutTwilio, twiliosim.OptOutSilent, twiliosim.OptOutOff:
+			default:
+				return fmt.Errorf("--opt-out %q: must be twilio, silent or off", optOut)
+			}
+			var svcs []twiliosim.ServiceConfig
+			for _, sv := range services {
+				sid, nums, _ := strings.Cut(sv, "=")
+				c := twiliosim.ServiceConfig{SID: strings.TrimSpace(sid), FriendlyName: strings.TrimSpace(sid)}
+				for _, n := range strings.Split(nums, ",") {
+					if n = strings.TrimSpace(n); n != "" {
+						c.Numbers = append(c.Numbers, n)
+					}
+				}
+				if len(c.Numbers) == 0 {
+					c.Numbers = []string{twiliosim.MagicFrom}
+				}
+				svcs = append(svcs, c)
+			}
 			logger, err := newLogger(cmd.ErrOrStderr(), level, "text")
 			if err != nil {
 				return err
@@ -38,7 +62,8 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 			sim := twiliosim.New(twiliosim.Config{
 				AccountSID: getenv("TWILIO_ACCOUNT_SID"), AuthToken: getenv("TWILIO_AUTH_TOKEN"),
 				Numbers: numbers, SendingDelay: delays[0], SentDelay: delays[1], DeliveredDelay: delays[2],
-				Logger: logger, CallInputWait: inputWait,
+				Logger: logger, CallInputWait: inputWait, OptOut: optOut,
+				Services: svcs,
 			})
 			defer sim.Close()
 			ln, err := net.Listen("tcp", addr)
@@ -69,6 +94,8 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 	f.DurationVar(&delays[1], "sent-delay", 0, "time from sending to sent (default 50ms)")
 	f.DurationVar(&delays[2], "delivered-delay", 0, "time from sent to delivered (default 100ms)")
 	f.DurationVar(&inputWait, "call-input-wait", 0, "how long a silent callee waits at every <Gather> (default: the Gather's timeout, at most 10s)")
+	f.StringArrayVar(&services, "service", nil, "a Messaging Service the account has, MG…=+1…,+1… (its numbers; default +15005550006) (repeatable)")
+	f.StringVar(&optOut, "opt-out", twiliosim.OptOutTwilio, "STOP/START/HELP handling: twilio (block and answer, Twilio's default), silent (block, no answer) or off")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

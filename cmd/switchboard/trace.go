@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -85,6 +86,21 @@ func writeTrace(w io.Writer, tr *client.Trace) error {
 		p.f("  valid until %s\n", fmtTime(*m.ValidUntil))
 	}
 	p.f("  attempts    %d\n", m.Attempts)
+	if wa := m.WhatsApp; wa != nil {
+		if wa.FallbackOf != "" {
+			p.f("  sms leg of  %s (WhatsApp message it stands in for)\n", wa.FallbackOf)
+		}
+		if wa.Fallback != "" {
+			leg := wa.FallbackMessageID
+			if leg == "" {
+				leg = "not sent"
+			}
+			p.f("  fallback    %s; SMS leg %s\n", wa.Fallback, leg)
+		}
+		if wa.ReachedBy != "" {
+			p.f("  reached by  %s\n", wa.ReachedBy)
+		}
+	}
 	if m.RedactedAt != nil {
 		p.f("  redacted    %s (body and raw payloads removed by retention)\n", fmtTime(*m.RedactedAt))
 	}
@@ -252,7 +268,7 @@ func dash(s string) string {
 // delta prints a duration to the millisecond, compactly.
 func delta(d time.Duration) string {
 	if d < 0 {
-		return "-" + delta(-d)
+		return "-" + delta(-max(d, -math.MaxInt64)) // -MinInt64 overflows
 	}
 	switch {
 	case d < time.Second:

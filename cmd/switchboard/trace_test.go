@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -230,4 +231,33 @@ func FuzzProviderStatusOf(f *testing.F) {
 			t.Fatalf("empty provider status for %q", payload)
 		}
 	})
+}
+
+// TestTraceShowsWhatsAppFallback: the operator sees which leg reached the person and the SMS leg.
+func TestTraceShowsWhatsAppFallback(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC)
+	m := &switchboard.Message{ID: "msg_wa", Status: switchboard.StatusUndelivered, Channel: switchboard.ChannelWhatsApp,
+		Category: switchboard.CategoryTransactional, To: "+14155550100", From: "+15005550006", CreatedAt: now, UpdatedAt: now,
+		WhatsApp: &switchboard.WhatsAppOptions{Fallback: switchboard.FallbackSMS, FallbackMessageID: "msg_sms", ReachedBy: "sms"},
+		Events:   []*switchboard.Event{{Type: switchboard.EventCreated, Status: switchboard.StatusQueued, At: now, Actor: "api:app"}}}
+	var b strings.Builder
+	if err := writeTrace(&b, &client.Trace{Message: m}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"fallback    sms; SMS leg msg_sms", "reached by  sms"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("trace lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestDeltaExtremes: a duration at the edge of time.Duration prints instead of recursing for ever.
+func TestDeltaExtremes(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{math.MinInt64, math.MaxInt64, -time.Second, 0} {
+		if s := delta(d); s == "" {
+			t.Errorf("delta(%d) is empty", d)
+		}
+	}
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
 // TestVerifyCLI: `switchboard verify start` sends a code through a fresh serve (builtin backend,
@@ -28,7 +32,11 @@ func TestVerifyCLI(t *testing.T) {
 	}
 	var code string
 	waitFor(t, 15*time.Second, "the code", func() bool {
-		resp, err := http.Get("http://" + addr + "/sim/v1/messages?to=%2B14155550130")
+		// The in-process simulator's control API wants an API key: the development key serve wrote.
+		key, _ := os.ReadFile(filepath.Join(dir, "data", node.DevKeyFile))
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/sim/v1/messages?to=%2B14155550130", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,6 +65,7 @@ func TestKill9DuringCallContinuesOnRestartedProcess(t *testing.T) {
 	// machine; it answers only when the test posts its input.
 	c := newCluster(t, map[string]string{
 		"SWITCHBOARD_FLOWS_DIR": flows, "SWITCHBOARD_TEMPLATES_DIR": templates, "SWITCHBOARD_CALLS_PER_SECOND": "100",
+		"SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
 	}, "", "--call-input-wait", "60s")
 	const to = "+14155550140"
 	c.simPost(t, "/sim/v1/calls/script", `{"number":"`+to+`","outcome":"answer"}`)

@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
@@ -55,6 +58,9 @@ type Config struct {
 	Calls *voice.Service
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp *whatsapp.Service
+	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
+	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).
+	Health func(ctx context.Context) (map[string]any, error)
 }
 
 // Observer receives the API's measurements.
@@ -162,6 +168,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	s.mux.HandleFunc("GET /{$}", s.handle(s.index))
 	s.mux.HandleFunc("GET /openapi.json", s.handle(s.openAPI))
 	s.mux.HandleFunc("POST /v1/messages", s.handle(s.authed(s.createMessage)))
 	s.mux.HandleFunc("GET /v1/messages", s.handle(s.authed(s.listMessages)))
@@ -178,6 +185,13 @@ func (s *Server) routes() {
 	}))
 }
 
+// index answers the root of a node without a dashboard (with one, / redirects to /ui/): where the
+// API and its description are, so that the node's address answers something useful.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"service": "switchboard", "api": "/v1", "openapi": "/openapi.json", "health": "/healthz"})
+	return nil
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
 		return switchboard.Errorf(switchboard.EUNAVAILABLE, "draining", "this node is shutting down")
@@ -186,22 +200,80 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		s.cfg.Logger.Error("readyz: store ping failed", "err", err)
+		if switchboard.IsKind(err, switchboard.EUNAVAILABLE) {
+			return err // a stable code of its own, e.g. disk_full
+		}
 		return switchboard.Errorf(switchboard.EUNAVAILABLE, "store_unavailable", "the store does not answer")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.Health != nil {
+		info, err := s.cfg.Health(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range info {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
 // handlerFunc is an HTTP handler that returns its error for handle to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle adapts a handlerFunc, writing any error as problem+json.
+// handle adapts a handlerFunc, writing any error as problem+json, also one met while encoding
+// the answer (see writeJSON).
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		if err := checkURLText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ew := &encodeWriter{ResponseWriter: w}
+		err := h(ew, r)
+		if err == nil {
+			err = ew.err
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// encodeWriter carries an encoding failure of writeJSON back to handle, which answers it as a
+// 500 problem and logs it: nothing was written yet, so the status line is still free.
+type encodeWriter struct {
+	http.ResponseWriter
+	err error
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *encodeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// checkURLText applies the input policy to the path, the query (cursors, filters, IDs) and the
+// Idempotency-Key header: text that
+// is not UTF-8 or holds NUL is refused with the codes of a JSON body, on both engines alike
+// (PostgreSQL would fail on it with a 500).
+func checkURLText(r *http.Request) error {
+	if p := switchboard.TextProblem(r.URL.Path); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the URL path is not UTF-8 text without NUL characters")
+	}
+	// The one header whose text is stored.
+	if p := switchboard.TextProblem(r.Header.Get("Idempotency-Key")); p != "" {
+		return switchboard.Errorf(switchboard.EINVALID, p, "the Idempotency-Key header is not UTF-8 text")
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range append(vs, k) {
+			if p := switchboard.TextProblem(v); p != "" {
+				return switchboard.Errorf(switchboard.EINVALID, p, "the query parameter %q is not UTF-8 text without NUL characters", strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"))
+			}
+		}
+	}
+	return nil
 }
 
 // statusOf maps an error kind to its HTTP status: the one place this mapping lives.
@@ -219,6 +291,8 @@ func statusOf(kind switchboard.ErrorKind) int {
 		return http.StatusConflict
 	case switchboard.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case switchboard.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case switchboard.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
 	case switchboard.ERATELIMITED:
@@ -227,6 +301,21 @@ func statusOf(kind switchboard.ErrorKind) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// retryAfterSeconds is the Retry-After of a temporary 503 without one of its own (0: the 503 is
+// not temporary, e.g. a feature not configured): a database that is down or restarting is
+// usually back within seconds; a full disk or a broken clock waits for an operator.
+func retryAfterSeconds(code string) int {
+	switch code {
+	case switchboard.CodeStoreUnavailable, "draining":
+		return 5
+	case switchboard.CodeDiskFull:
+		return 30
+	case "clock_skew":
+		return 60
+	}
+	return 0
 }
 
 // Problem is an RFC 9457 problem document.
@@ -260,6 +349,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((rf.RetryAfter+time.Second-1)/time.Second), 10))
 		}
 	}
+	if secs := retryAfterSeconds(code); status == http.StatusServiceUnavailable && secs > 0 && w.Header().Get("Retry-After") == "" {
+		// A temporary failure of the infrastructure: say when to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		if code == switchboard.CodeStoreUnavailable || code == switchboard.CodeDiskFull {
+			s.cfg.Logger.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		}
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -274,11 +370,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = json.NewEncoder(w).Encode(problem)
 }
 
+// writeJSON answers v as JSON with status. It encodes into a buffer first: a value that cannot be
+// encoded (a time past year 9999, say) writes nothing, and the handler's adapter answers a 500
+// problem and logs the error, instead of a 200 with an empty or cut body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		err = fmt.Errorf("api: encoding a %d answer: %w", status, err)
+		if ew, ok := w.(*encodeWriter); ok {
+			ew.err = err
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"type":"` + ProblemType("internal_error") + `","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal_error"}` + "\n"))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // ctxKey keys request-scoped values.
@@ -374,35 +485,42 @@ func (c *keyCache) put(hash string, k *switchboard.APIKey, now time.Time) {
 	c.m[hash] = cachedKey{key: k, expires: now.Add(c.ttl)}
 }
 
+// isJSONType reports whether a request's Content-Type lets its body be read as JSON: no
+// Content-Type at all (a bare client that sends JSON and names nothing), application/json (any
+// parameters) or a +json type. Anything else, notably curl -d's application/x-www-form-urlencoded,
+// is refused with 415, since reading a form as JSON would only hide the client's mistake.
+func isJSONType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
 // decodeJSON decodes a request body strictly: JSON only, unknown fields refused, one value only,
 // at most MaxBodyBytes.
+// decodeJSON decodes a request body strictly (strictjson): JSON only, one value, at most
+// MaxBodyBytes, valid UTF-8 without NUL, no duplicate keys, field names in their exact case and
+// no unknown fields. Every handler reads its body through it.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the request body as application/json")
+	if ct := r.Header.Get("Content-Type"); !isJSONType(ct) {
+		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type",
+			"the body is sent as %.64q: send it as JSON with Content-Type: application/json (curl -d sends application/x-www-form-urlencoded; add -H 'Content-Type: application/json')", ct)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
+		if errors.As(err, &tooBig) {
 			return switchboard.Errorf(switchboard.ETOOLARGE, "body_too_large", "request body is over %d bytes", s.cfg.MaxBodyBytes)
-		case errors.As(err, &syntax):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON (at byte %d)", syntax.Offset)
-		case errors.As(err, &typ):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_field", "field %q must be a %s", typ.Field, typ.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			// encoding/json has no typed error for unknown fields.
-			return switchboard.Errorf(switchboard.EINVALID, "unknown_field", "%s is not a field of this request", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is empty or truncated")
+		}
+		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body could not be read")
+	}
+	if err := strictjson.Decode(data, v); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return switchboard.Errorf(switchboard.EINVALID, se.Code, "%s", se.Detail)
 		}
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body is not valid JSON")
-	}
-	if dec.More() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_json", "request body holds more than one JSON value")
 	}
 	return nil
 }

@@ -12,6 +12,9 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/content"
 )
 
+// MaxEvidenceBytes bounds a consent record's evidence, whether it comes by PUT or by import.
+const MaxEvidenceBytes = 1024
+
 // MaxImportRows bounds one CSV import.
 const MaxImportRows = 100_000
 
@@ -106,8 +109,8 @@ func (s *Server) deleteConsent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, phone, scope string, state switchboard.ConsentState, evidence string) error {
-	if len(evidence) > 1024 {
-		return invalid("invalid_evidence", "evidence is at most 1024 bytes")
+	if len(evidence) > MaxEvidenceBytes {
+		return invalid("invalid_evidence", "evidence is at most %d bytes", MaxEvidenceBytes)
 	}
 	key := apiKeyFrom(r.Context())
 	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: switchboard.ConsentFromAPI,
@@ -125,7 +128,7 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, phone, sc
 // refuses the whole file and names the row.
 func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		return switchboard.Errorf(switchboard.EINVALID, "unsupported_media_type", "send the import as text/csv with the header phone,state,scope,evidence")
+		return switchboard.Errorf(switchboard.EMEDIATYPE, "unsupported_media_type", "send the import as text/csv with the header phone,state,scope,evidence")
 	}
 	rd := csv.NewReader(http.MaxBytesReader(w, r.Body, 32<<20))
 	rd.FieldsPerRecord = -1
@@ -163,6 +166,11 @@ func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 		if len(recs) >= MaxImportRows {
 			return invalid("invalid_csv", "at most %d rows per import", MaxImportRows)
 		}
+		for _, cell := range row {
+			if p := switchboard.TextProblem(cell); p != "" {
+				return invalid(p, "row %d: a cell is not UTF-8 text without NUL characters", line)
+			}
+		}
 		phone, err := content.NormalizePhone(field(row, "phone"))
 		if err != nil {
 			return invalid("invalid_csv", "row %d: %s", line, switchboard.ErrorMessage(err))
@@ -176,6 +184,9 @@ func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 			return invalid("invalid_csv", "row %d: %s", line, switchboard.ErrorMessage(err))
 		}
 		ev := field(row, "evidence")
+		if len(ev) > MaxEvidenceBytes {
+			return invalid("invalid_evidence", "row %d: evidence is at most %d bytes", line, MaxEvidenceBytes)
+		}
 		if ev == "" {
 			ev = fmt.Sprintf("CSV import, row %d", line)
 		}

@@ -95,7 +95,7 @@ func TestConsentImportAllOrNothing(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, _ := http.DefaultClient.Do(req)
 	resp.Body.Close()
-	if resp.StatusCode != 400 {
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("import as JSON: %d", resp.StatusCode)
 	}
 }

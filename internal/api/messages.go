@@ -27,6 +27,8 @@ const (
 	MaxMetadataKey    = 64
 	MaxMetadataValue  = 512
 	MaxValiditySecond = 14 * 24 * 3600
+	// MaxScheduleAhead bounds send_at (switchboard.MaxScheduleAhead: a year).
+	MaxScheduleAhead  = switchboard.MaxScheduleAhead
 	MaxIdempotencyKey = 255
 	MaxVariables      = 50
 	MaxVariableValue  = 1024
@@ -220,6 +222,9 @@ func (s *Server) buildMessage(ctx context.Context, req *SendRequest, now time.Ti
 	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
 		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)
 	}
+	if err := switchboard.CheckSendAt(req.SendAt, now); err != nil {
+		return nil, err
+	}
 	var zones []*time.Location
 	if req.Timezone != "" {
 		loc, err := time.LoadLocation(req.Timezone)
@@ -246,18 +251,14 @@ func (s *Server) buildMessage(ctx context.Context, req *SendRequest, now time.Ti
 		To:            to,
 		From:          from,
 		Pool:          pool,
-		Body:          req.Body,
 		MediaURLs:     req.MediaURLs,
 		Metadata:      req.Metadata,
 		NextAttemptAt: now,
 		CreatedAt:     now,
 		UpdatedAt:     now,
 		Timezone:      req.Timezone,
-		BodyLength:    utf8.RuneCountInString(req.Body),
 	}
-	sum := sha256.Sum256([]byte(req.Body))
-	m.BodySHA256 = hex.EncodeToString(sum[:])
-	m.Segments, m.Encoding = content.Segments(req.Body)
+	content.SetBody(m, req.Body)
 	if rendered != nil {
 		m.Template, m.TemplateVersion = rendered.Template, rendered.Version
 	}
@@ -304,6 +305,35 @@ func (s *Server) buildMessage(ctx context.Context, req *SendRequest, now time.Ti
 	}
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "api:" + apiKeyFrom(ctx).Name, Detail: detail}}
 	return m, nil
+}
+
+// maxJSONTime is the latest time JSON (RFC 3339, four-digit years) can carry.
+var maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// showable clamps the times of messages to what JSON can say, so that one stored odd value (a
+// valid_until past year 9999, written before send_at was bounded) cannot make a list or a trace
+// unanswerable: such a time is shown as 9999-12-31T23:59:59Z, which reads as "never".
+func showable(msgs ...*switchboard.Message) {
+	clamp := func(t *time.Time) {
+		if t != nil && t.After(maxJSONTime) {
+			*t = maxJSONTime
+		}
+	}
+	for _, m := range msgs {
+		if m == nil {
+			continue
+		}
+		clamp(m.SendAt)
+		clamp(m.ValidUntil)
+		clamp(&m.NextAttemptAt)
+		clamp(m.AttemptStartedAt)
+		clamp(m.RedactedAt)
+		clamp(&m.CreatedAt)
+		clamp(&m.UpdatedAt)
+		for _, e := range m.Events {
+			clamp(&e.At)
+		}
+	}
 }
 
 // render renders the template a request names into its body (req.Body is set from it), or
@@ -408,6 +438,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
@@ -464,6 +495,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if msgs == nil {
 		msgs = []*switchboard.Message{}
 	}
+	showable(msgs...)
 	writeJSON(w, http.StatusOK, MessageList{Messages: msgs, NextCursor: next})
 	return nil
 }
@@ -474,6 +506,7 @@ func (s *Server) cancelMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }

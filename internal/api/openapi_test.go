@@ -113,6 +113,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if p == "/v1/" {
 			continue // the problem+json 404 for unknown routes under /v1
 		}
+		if p == "GET /{$}" {
+			p = "GET /" // the root alone, as OpenAPI says it
+		}
 		served[p] = "registered in internal/api"
 	}
 	// The node mounts the webhook ingress and the simulator beside the API (internal/node).
@@ -439,7 +442,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ConsentState", strs(switchboard.ConsentOptedOut, switchboard.ConsentOptedIn, switchboard.ConsentCleared), func(v string) bool { return switchboard.ConsentState(v).Valid() }},
 		{"Encoding", strs(switchboard.EncodingGSM7, switchboard.EncodingUCS2), nil},
 		{"EventType", strs(switchboard.EventCreated, switchboard.EventStatusChanged, switchboard.EventAttempt, switchboard.EventProviderError,
-			switchboard.EventRetry, switchboard.EventCallback, switchboard.EventReconcile, switchboard.EventNote), nil},
+			switchboard.EventRetry, switchboard.EventCallback, switchboard.EventReconcile, switchboard.EventNote, switchboard.EventNeedsReview), nil},
 		{"ConsentSource", strs(switchboard.ConsentFromKeyword, switchboard.ConsentFromProviderError, switchboard.ConsentFromAPI,
 			switchboard.ConsentFromImport, switchboard.ConsentFromDashboard), nil},
 	}
@@ -861,6 +864,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	j := "application/json"
 	withAuth := func(h ...string) []string { return append(slices.Clone(auth), h...) }
 
+	c.do(call{op: "GET /", path: "/", status: 200})
 	c.do(call{op: "GET /healthz", path: "/healthz", status: 200})
 	c.do(call{op: "GET /readyz", path: "/readyz", status: 200})
 	c.do(call{op: "GET /openapi.json", path: "/openapi.json", status: 200})
@@ -893,7 +897,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	} {
 		c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: bad.body, ctype: j, headers: withAuth(), status: bad.status})
 	}
-	c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: `{"to":"+14155550100","body":"x"}`, ctype: "text/plain", headers: withAuth(), status: 400})
+	c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: `{"to":"+14155550100","body":"x"}`, ctype: "text/plain", headers: withAuth(), status: 415})
 	c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: `{"to":"+14155550100","body":"x"}`, ctype: j,
 		headers: withAuth("Idempotency-Key", strings.Repeat("k", 256)), status: 400})
 	c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: `{"to":"+14155550100","body":"x"}`, ctype: j, status: 401})
@@ -945,7 +949,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "phone,state,scope,evidence\n+14155550104,opted_out,*,paper form\n",
 		ctype: "text/csv", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "phone,state\n+14155550104,maybe\n", ctype: "text/csv", headers: auth, status: 400})
-	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "{}", ctype: j, headers: auth, status: 400})
+	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "{}", ctype: j, headers: auth, status: 415})
 
 	// Conversations: the thread of the sent message above, a reply from the person, an answer in
 	// the thread.

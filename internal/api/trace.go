@@ -38,6 +38,7 @@ func (s *Server) getMessageBySID(w http.ResponseWriter, r *http.Request) error {
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
@@ -64,6 +65,11 @@ func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
 	}
+	if s.cfg.WhatsApp != nil {
+		if err := s.cfg.WhatsApp.Annotate(r.Context(), m); err != nil {
+			return err
+		}
+	}
 	evs, truncated, err := s.cfg.Store.MessageAppEvents(r.Context(), m)
 	if err != nil {
 		return err
@@ -71,6 +77,7 @@ func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
 	if evs == nil {
 		evs = []*switchboard.MessageAppEvent{}
 	}
+	showable(m)
 	writeJSON(w, http.StatusOK, Trace{Message: m, AppEvents: evs, AppEventsTruncated: truncated})
 	return nil
 }

@@ -65,7 +65,7 @@ func TwiML(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if err := os.WriteFile(filepath.Join(flowDir, "bench.yaml"), []byte(benchFlow), 0o600); err != nil {
 		return nil, err
 	}
-	n, err := startNode(ctx, cfg, nodeSetup{env: map[string]string{"SWITCHBOARD_FLOWS_DIR": flowDir}})
+	n, err := startNode(ctx, cfg, nodeSetup{env: map[string]string{"SWITCHBOARD_FLOWS_DIR": flowDir, "SWITCHBOARD_CALL_QUIET_HOURS": "off"}})
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,11 @@ type Config struct {
 	ProviderTimeout time.Duration
 	ReconcileDelay  time.Duration
 	StatusPollAfter time.Duration
+	// ClockSkewWarn and ClockSkewMax bound this node's clock offset to the database's (and, for
+	// the warning, the provider's): above ClockSkewWarn it warns, above ClockSkewMax it stops
+	// dispatching and /readyz fails.
+	ClockSkewWarn   time.Duration
+	ClockSkewMax    time.Duration
 	DefaultValidity time.Duration
 	MaxBodyBytes    int64
 	Migrate         bool
@@ -77,6 +82,9 @@ type Config struct {
 	FlowsDir string
 	// CallsPerSecond limits how fast one sender places calls.
 	CallsPerSecond float64
+	// CallQuietHours is the window of the callee's local time in which no call is placed (nil:
+	// none).
+	CallQuietHours *consent.Window
 	// OptInRequired are the categories that need a recorded opt-in.
 	OptInRequired []switchboard.Category
 	// QuietHours hold messages of some categories outside the recipient's daytime.
@@ -119,6 +127,8 @@ type Config struct {
 	// WhatsApp and Media are the WhatsApp channel's and the inbound media pipeline's settings.
 	WhatsApp WhatsAppConfig
 	Media    MediaConfig
+	// Input holds the input-policy settings (simulator address, trusted proxies, dialing).
+	Input InputConfig
 	// Security holds the settings of secrets at rest and TLS.
 	Security SecurityConfig
 }
@@ -154,7 +164,8 @@ var settings = []setting{
 	{key: "templates_default_locale", env: "SWITCHBOARD_TEMPLATES_DEFAULT_LOCALE", def: "en", help: "locale a template falls back to"},
 	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
 	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
-	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept); 0 keeps them"},
+	{key: "call_quiet_hours", env: "SWITCHBOARD_CALL_QUIET_HOURS", def: "21:00-08:00", help: "no call is placed, nor retried, in this window of the callee's local time (the call's timezone, else the zones of the number): start-end, or off"},
+	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept), as are finished calls' variables and inputs, finished verifications' codes and call.completed inputs, and stored media files deleted; 0 keeps them"},
 	{key: "event_retention", env: "SWITCHBOARD_EVENT_RETENTION", def: "30d", help: "after this long, events of the event log that every endpoint has received (or dead-lettered) are deleted with their deliveries; 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},
@@ -165,6 +176,8 @@ var settings = []setting{
 	{key: "provider_timeout", env: "SWITCHBOARD_PROVIDER_TIMEOUT", def: "10s", help: "timeout of one provider call"},
 	{key: "reconcile_delay", env: "SWITCHBOARD_RECONCILE_DELAY", def: "5s", help: "wait after an ambiguous attempt before asking the provider whether it arrived"},
 	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's status from the provider when no callback came for this long"},
+	{key: "clock_skew_warn", env: "SWITCHBOARD_CLOCK_SKEW_WARN", def: "2s", help: "warn when this node's clock is off the database's or the provider's by more than this"},
+	{key: "clock_skew_max", env: "SWITCHBOARD_CLOCK_SKEW_MAX", def: "30s", help: "stop dispatching (and fail /readyz) while this node's clock is off the database's by more than this"},
 	{key: "default_validity", env: "SWITCHBOARD_DEFAULT_VALIDITY", def: "10h", help: "validity of a message that sets no validity_seconds"},
 	{key: "max_body_bytes", env: "SWITCHBOARD_MAX_BODY_BYTES", def: "65536", help: "largest API request body accepted"},
 	{key: "endpoints_allow_private", env: "SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE", def: "false", help: "let event endpoints point at private, loopback and link-local addresses (development and tests)"},
@@ -186,7 +199,7 @@ var settings = []setting{
 	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
 	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
 	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},
-	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard logins allowed per client address per 10 minutes (per node)"},
+	{key: "dashboard_login_rate", env: "SWITCHBOARD_DASHBOARD_LOGIN_RATE", def: "10", help: "failed dashboard password logins per user name and client address before each further one doubles the wait for the next (1 s up to 1 min; forgotten after 10 quiet minutes; per node; API keys are never throttled)"},
 }
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
@@ -376,6 +389,7 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	}{
 		{"lease", &c.Lease}, {"shutdown_timeout", &c.ShutdownTimeout}, {"provider_timeout", &c.ProviderTimeout},
 		{"reconcile_delay", &c.ReconcileDelay}, {"status_poll_after", &c.StatusPollAfter}, {"default_validity", &c.DefaultValidity},
+		{"clock_skew_warn", &c.ClockSkewWarn}, {"clock_skew_max", &c.ClockSkewMax},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(v[d.key]); err != nil || *d.dst <= 0 {
@@ -385,8 +399,17 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 	if c.Lease <= c.ProviderTimeout {
 		return nil, fmt.Errorf("config: lease (%s) must be longer than provider_timeout (%s), so that no other node takes over a message during a provider call; set SWITCHBOARD_LEASE", c.Lease, c.ProviderTimeout)
 	}
+	if c.ShutdownTimeout <= c.ProviderTimeout {
+		return nil, fmt.Errorf("config: shutdown_timeout (%s) must be longer than provider_timeout (%s), so that a drain lets the provider calls in flight end and be recorded; set SWITCHBOARD_SHUTDOWN_TIMEOUT above %s (or lower SWITCHBOARD_PROVIDER_TIMEOUT)", c.ShutdownTimeout, c.ProviderTimeout, c.ProviderTimeout)
+	}
+	if c.ClockSkewWarn > c.ClockSkewMax {
+		return nil, fmt.Errorf("config: clock_skew_warn (%s) must not be above clock_skew_max (%s); set SWITCHBOARD_CLOCK_SKEW_WARN or SWITCHBOARD_CLOCK_SKEW_MAX", c.ClockSkewWarn, c.ClockSkewMax)
+	}
 	if c.CallsPerSecond, err = strconv.ParseFloat(v["calls_per_second"], 64); err != nil || c.CallsPerSecond <= 0 || c.CallsPerSecond > 1000 {
 		return nil, fmt.Errorf("config: calls_per_second=%q must be a number above 0 and at most 1000; set %s", v["calls_per_second"], envOf("calls_per_second"))
+	}
+	if c.CallQuietHours, err = consent.ParseWindow(v["call_quiet_hours"]); err != nil {
+		return nil, fmt.Errorf("config: call_quiet_hours: %v; set %s", err, envOf("call_quiet_hours"))
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))
@@ -434,6 +457,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 	if err := c.buildWhatsApp(v); err != nil {
+		return nil, err
+	}
+	if err := c.buildInput(v); err != nil {
 		return nil, err
 	}
 	if err := c.buildSecurity(v); err != nil {

@@ -37,6 +37,11 @@ func TestInconsistentSettingsOneClearLine(t *testing.T) {
 		{map[string]string{"SWITCHBOARD_DATABASE_URL": "mysql://x"}, "SWITCHBOARD_DATABASE_URL"},
 		{map[string]string{"SWITCHBOARD_PROVIDER": "nexmo"}, "SWITCHBOARD_PROVIDER"},
 		{map[string]string{"SWITCHBOARD_LEASE": "soon"}, "SWITCHBOARD_LEASE"},
+		// Contradictions stop start-up and say what to set.
+		{map[string]string{"SWITCHBOARD_SHUTDOWN_TIMEOUT": "5s", "SWITCHBOARD_PROVIDER_TIMEOUT": "10s"}, "SWITCHBOARD_SHUTDOWN_TIMEOUT"},
+		{map[string]string{"SWITCHBOARD_LEASE": "5s", "SWITCHBOARD_PROVIDER_TIMEOUT": "10s", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "30s"}, "SWITCHBOARD_LEASE"},
+		{map[string]string{"SWITCHBOARD_CLOCK_SKEW_WARN": "1m", "SWITCHBOARD_CLOCK_SKEW_MAX": "30s"}, "SWITCHBOARD_CLOCK_SKEW_MAX"},
+		{map[string]string{"SWITCHBOARD_CLOCK_SKEW_MAX": "-1s"}, "SWITCHBOARD_CLOCK_SKEW_MAX"},
 	}
 	for _, c := range cases {
 		_, err := Load(nil, envOfMap(c.env))

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/verify"
@@ -34,7 +36,11 @@ type VerifyConfig struct {
 	Fallback         []switchboard.VerifyChannel
 	// WhatsAppTemplate is the catalog template of codes sent on WhatsApp (builtin backend).
 	WhatsAppTemplate string
-	FallbackAfter    time.Duration
+	// SMSTemplate is the catalog template of codes sent by SMS; AppName the application's name
+	// in them (builtin backend).
+	SMSTemplate   string
+	AppName       string
+	FallbackAfter time.Duration
 }
 
 // verifySettings are appended to settings (see init).
@@ -60,6 +66,8 @@ var verifySettings = []setting{
 	{key: "verify_pumping_block", env: "SWITCHBOARD_VERIFY_PUMPING_BLOCK", def: "24h", help: "how long a prefix suspected of pumping stays blocked"},
 	{key: "verify_fallback", env: "SWITCHBOARD_VERIFY_FALLBACK", def: "call", help: "channels an undelivered SMS code falls back to, in order (call, whatsapp; none)"},
 	{key: "verify_whatsapp_template", env: "SWITCHBOARD_VERIFY_WHATSAPP_TEMPLATE", help: "catalog template (channel whatsapp, with a content_sid, one variable: the code) that sends codes on WhatsApp with the builtin backend; empty: channel whatsapp answers channel_not_enabled"},
+	{key: "verify_sms_template", env: "SWITCHBOARD_VERIFY_SMS_TEMPLATE", def: "signup_code", help: "catalog template of SMS codes (builtin backend), filled with code, app and minutes; without a catalog or such a template, a built-in text is sent"},
+	{key: "verify_app_name", env: "SWITCHBOARD_VERIFY_APP_NAME", help: "the application's name in code texts: the SMS template's {{app}}, or the prefix of the built-in text (at most 30 characters); empty: none"},
 	{key: "verify_fallback_after", env: "SWITCHBOARD_VERIFY_FALLBACK_AFTER", def: "60s", help: "fall back when an SMS code has no delivery receipt after this long (undelivered/failed texts fall back at once)"},
 }
 
@@ -81,6 +89,10 @@ func (c *Config) buildVerify(v map[string]string) error {
 	}
 	vc.ServiceSID, vc.From = v["verify_service_sid"], v["verify_from"]
 	vc.WhatsAppTemplate = strings.TrimSpace(v["verify_whatsapp_template"])
+	vc.SMSTemplate, vc.AppName = strings.TrimSpace(v["verify_sms_template"]), strings.TrimSpace(v["verify_app_name"])
+	if n := utf8.RuneCountInString(vc.AppName); n > 30 || strings.ContainsFunc(vc.AppName, unicode.IsControl) || !utf8.ValidString(vc.AppName) {
+		return fmt.Errorf("config: verify_app_name must be at most 30 characters of text; set SWITCHBOARD_VERIFY_APP_NAME")
+	}
 	ints := []struct {
 		key      string
 		dst      *int

@@ -50,6 +50,9 @@ type MediaConfig struct {
 	// AllowPrivate lets inbound media downloads and outbound media checks reach private,
 	// loopback and link-local addresses (default: endpoints_allow_private).
 	AllowPrivate bool
+	// Store is where stored media live: "disk" (Dir, this node only) or "database" (the
+	// media_blobs table, shared by every node of a cluster).
+	Store string
 }
 
 func init() {
@@ -68,6 +71,7 @@ func init() {
 		setting{key: "media_url_secret", env: "SWITCHBOARD_MEDIA_URL_SECRET", secret: true, help: "key that signs the URLs of stored media in media.stored events (environment only; or media_url_secret_file; default: a random key kept in <data_dir>/media-url-key; set the same value on every node of a cluster)"},
 		setting{key: "media_url_secret_file", env: "SWITCHBOARD_MEDIA_URL_SECRET_FILE", help: "file holding media_url_secret"},
 		setting{key: "media_url_ttl", env: "SWITCHBOARD_MEDIA_URL_TTL", def: "7d", help: "how long the signed URL of a stored media file in a media.stored event is valid (0: plain URLs, fetched with an API key only)"},
+		setting{key: "media_store", env: "SWITCHBOARD_MEDIA_STORE", def: "disk", help: "where stored inbound media live: disk (media_dir, one node) or database (shared by every node of a cluster)"},
 		setting{key: "media_concurrency", env: "SWITCHBOARD_MEDIA_CONCURRENCY", def: "4", help: "inbound media downloads in flight at once per node"},
 	)
 }
@@ -131,6 +135,9 @@ func (c *Config) buildWhatsApp(v map[string]string) error {
 	}
 	if m.Concurrency, err = strconv.Atoi(v["media_concurrency"]); err != nil || m.Concurrency < 1 {
 		return fmt.Errorf("config: media_concurrency=%q must be a positive integer; set SWITCHBOARD_MEDIA_CONCURRENCY", v["media_concurrency"])
+	}
+	if m.Store = strings.ToLower(strings.TrimSpace(v["media_store"])); m.Store != "disk" && m.Store != "database" {
+		return fmt.Errorf("config: media_store=%q must be disk or database; set SWITCHBOARD_MEDIA_STORE", v["media_store"])
 	}
 	return nil
 }

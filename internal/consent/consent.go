@@ -107,6 +107,21 @@ func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (st
 	return "", nil
 }
 
+// BlocksCall returns why the callee of a call from a sender of pool must not be called, or ""
+// when they may be. Voice has no consent scope of its own: a person's consent is per sender pool
+// whatever the channel, so a STOP texted to a pool's number (or STOPALL, or the provider's 21610)
+// also stops calls from that pool's numbers, and START resumes both.
+func (s *Service) BlocksCall(ctx context.Context, to, pool string) (string, error) {
+	c, err := s.Store.LatestConsent(ctx, to, Scopes(pool))
+	if err != nil {
+		return "", err
+	}
+	if c != nil && c.State == switchboard.ConsentOptedOut {
+		return Reason(c), nil
+	}
+	return "", nil
+}
+
 // HandleInbound applies a keyword an inbound message is (STOP, START, HELP…): it records the
 // consent change with the inbound message as evidence and returns the match, whose Reply the
 // caller sends when Switchboard replies itself. It is idempotent: a webhook delivered again finds

@@ -105,7 +105,38 @@ type Decision struct {
 // recipient in any of zones: outside the category's window in every zone (when a number maps to
 // several zones the most restrictive answer wins).
 func (q QuietHours) Next(now time.Time, category switchboard.Category, zones []*time.Location) Decision {
-	w := q[category]
+	return q[category].Next(now, string(category), zones)
+}
+
+// ParseWindow reads a window written "21:00-08:00" (start-end, local time); "" and "off" are no
+// window (nil).
+func ParseWindow(spec string) (*Window, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" || strings.EqualFold(spec, "off") {
+		return nil, nil
+	}
+	start, end, ok := strings.Cut(spec, "-")
+	if !ok {
+		return nil, fmt.Errorf("%q is not a window like 21:00-08:00", spec)
+	}
+	w := &Window{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
+	var err error
+	if w.start, err = minutes(w.Start); err != nil {
+		return nil, err
+	}
+	if w.end, err = minutes(w.End); err != nil {
+		return nil, err
+	}
+	if w.start == w.end {
+		return nil, fmt.Errorf("%q: start and end are equal; use off for no window", spec)
+	}
+	return w, nil
+}
+
+// Next returns the earliest time at or after now outside the window in every one of zones (the
+// most restrictive answer wins); what names the rule in the note ("marketing", "call"). A nil
+// window holds nothing.
+func (w *Window) Next(now time.Time, what string, zones []*time.Location) Decision {
 	if w == nil || len(zones) == 0 {
 		return Decision{At: now}
 	}
@@ -128,7 +159,7 @@ func (q QuietHours) Next(now time.Time, category switchboard.Category, zones []*
 	for i, z := range zones {
 		names[i] = z.String()
 	}
-	note := fmt.Sprintf("held by %s quiet hours (%s–%s local time in %s) until %s", category, w.Start, w.End,
+	note := fmt.Sprintf("held by %s quiet hours (%s–%s local time in %s) until %s", what, w.Start, w.End,
 		strings.Join(names, ", "), t.UTC().Format(time.RFC3339))
 	if len(zones) > 1 {
 		note += "; the number maps to several time zones, so the most restrictive applies"

@@ -45,10 +45,11 @@ var Tables = []string{
 	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
 }
 
-// runtimeTables hold state of one engine that is rebuilt at run time: PostgreSQL's sender_buckets
-// (the cluster-wide rate limiter, which starts full). They are not copied; the target's start
+// runtimeTables hold state that is rebuilt at run time: PostgreSQL's sender_buckets (the
+// cluster-wide rate limiter, which starts full) and both engines' readiness (the row /readyz
+// writes). They are not copied; the target's start
 // empty.
-var runtimeTables = []string{"sender_buckets"}
+var runtimeTables = []string{"sender_buckets", "readiness"}
 
 // ReadFunc returns the columns of a table and an iterator over its rows, each row holding
 // engine-neutral values in the order of columns; a table with no columns is left empty.

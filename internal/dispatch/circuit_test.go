@@ -84,6 +84,7 @@ func (o *circuitObserver) Retry(string)                                         
 func (o *circuitObserver) RateLimitWait(string, time.Duration)                      {}
 func (o *circuitObserver) GateWait(string, time.Duration)                           {}
 func (o *circuitObserver) SegmentsSent(string, int)                                 {}
+func (o *circuitObserver) NeedsReview()                                             {}
 func (o *circuitObserver) CircuitState(_ string, s dispatch.CircuitState) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

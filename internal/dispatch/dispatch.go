@@ -15,6 +15,8 @@ package dispatch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +44,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	// ReconcileDelay is the wait after an ambiguous attempt before asking the provider about it.
 	ReconcileDelay time.Duration
+	// ReviewRecheck is how long a message parked for review (reconciliation could not tell
+	// whether its attempt reached the provider) waits before it is reconciled again.
+	ReviewRecheck time.Duration
 	// StatusPollAfter is how long a handed-over message may go without news before its status
 	// is fetched from the provider (callbacks get lost).
 	StatusPollAfter time.Duration
@@ -63,6 +68,10 @@ type Config struct {
 	Prepare func(ctx context.Context, m *switchboard.Message) (*Prepared, error)
 	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
+	// Pause, when set, is asked before every claim whether this node must not dispatch now (its
+	// clock is too far off the cluster's): a non-empty reason stops claiming until it is empty
+	// again. Work already claimed finishes; nothing is lost, other nodes take the rest.
+	Pause func() string
 	// Observer receives measurements (metrics); nil observes nothing.
 	Observer Observer
 	Clock    switchboard.Clock
@@ -84,6 +93,9 @@ type Observer interface {
 	GateWait(sender string, d time.Duration)
 	// SegmentsSent counts the segments of a message the provider accepted.
 	SegmentsSent(sender string, segments int)
+	// NeedsReview counts messages parked because reconciliation could not tell whether an
+	// attempt reached the provider.
+	NeedsReview()
 }
 
 type nopObserver struct{}
@@ -94,6 +106,7 @@ func (nopObserver) Retry(string)                                             {}
 func (nopObserver) RateLimitWait(string, time.Duration)                      {}
 func (nopObserver) GateWait(string, time.Duration)                           {}
 func (nopObserver) SegmentsSent(string, int)                                 {}
+func (nopObserver) NeedsReview()                                             {}
 
 // Block is the reason a message is stopped by policy.
 type Block struct {
@@ -128,6 +141,9 @@ type Dispatcher struct {
 
 	breaker       *Breaker
 	circuitEvents chan CircuitChange
+
+	pausedMu sync.Mutex
+	pausedBy string // the reason dispatching is paused, as last logged
 }
 
 // New returns a Dispatcher with defaults filled in.
@@ -146,6 +162,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.ReconcileDelay <= 0 {
 		cfg.ReconcileDelay = 5 * time.Second
+	}
+	if cfg.ReviewRecheck <= 0 {
+		cfg.ReviewRecheck = 15 * time.Minute
 	}
 	if cfg.StatusPollAfter <= 0 {
 		cfg.StatusPollAfter = 10 * time.Minute
@@ -227,7 +246,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // scan starts a drain loop for every sender with due work that has none running.
 func (d *Dispatcher) scan(ctx context.Context) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || d.paused() {
 		return
 	}
 	froms, err := d.cfg.Store.DueSenders(ctx, d.cfg.Clock())
@@ -257,6 +276,25 @@ func (d *Dispatcher) scan(ctx context.Context) {
 	}
 }
 
+// paused reports whether Pause stops dispatching now, logging when that changes.
+func (d *Dispatcher) paused() bool {
+	if d.cfg.Pause == nil {
+		return false
+	}
+	why := d.cfg.Pause()
+	d.pausedMu.Lock()
+	defer d.pausedMu.Unlock()
+	if why != d.pausedBy {
+		if why != "" {
+			d.cfg.Logger.Error("dispatching paused", "reason", why)
+		} else {
+			d.cfg.Logger.Info("dispatching resumed", "was", d.pausedBy)
+		}
+		d.pausedBy = why
+	}
+	return why != ""
+}
+
 // sender is the configuration of a sender. The senders are the configuration's, fixed for the
 // life of the process (a changed rate takes a restart); callers ask per message, not per process,
 // and the limiter and the gate take the Sender with each call.
@@ -284,7 +322,7 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 	for ctx.Err() == nil {
 		// While the provider's circuit is open nothing is claimed; then one message, the probe.
 		limit, ok := d.waitCircuit(ctx, batchSize(snd))
-		if !ok {
+		if !ok || d.paused() {
 			return
 		}
 		now := d.cfg.Clock()
@@ -732,15 +770,20 @@ func (d *Dispatcher) finishWith(ctx context.Context, m *switchboard.Message, sta
 // is the message, cleared to be sent.
 func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *Ticket) (resolved bool, next *switchboard.Message, err error) {
 	now := d.cfg.Clock()
-	since := m.CreatedAt
-	if m.AttemptStartedAt != nil {
-		since = *m.AttemptStartedAt
-	}
+	// The window is bounded by the message's creation, widened by reconcileWindow, never by the
+	// attempt's time: the provider compares it with its own clock, and a node whose clock runs
+	// ahead would otherwise look past the very message it sent and send it again.
+	since := m.CreatedAt.Add(-reconcileWindow)
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
 	cancel()
-	tk.Done(ferr)
-	if ferr != nil {
+	incomplete := ferr != nil && switchboard.ErrorCodeOf(ferr) == switchboard.CodeFindIncomplete
+	if incomplete {
+		tk.Done(nil) // the provider answered
+	} else {
+		tk.Done(ferr)
+	}
+	if ferr != nil && !incomplete {
 		later := now.Add(d.cfg.ReconcileDelay)
 		_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
 			ID: m.ID, LeaseOwner: d.cfg.Owner, NextAttemptAt: &later, ReleaseLease: true, At: now,
@@ -752,11 +795,15 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		return true, nil, err
 	}
 	// A content template's text at the provider is the provider's own rendering, not our body:
-	// a WhatsApp message that may have gone as a template matches any message of the pair that
-	// no other message owns.
+	// a WhatsApp message that may have gone as a template matches a message of the pair that no
+	// other message owns, if there is exactly one; more cannot be told apart and park it.
 	template := m.WhatsApp != nil && m.WhatsApp.ContentSID != ""
+	if !template && m.Body == "" && m.BodySHA256 == "" && len(m.MediaURLs) == 0 {
+		return d.park(ctx, m, now, "its body is gone (redacted) and no digest of it was kept, so the provider's messages cannot be compared with it")
+	}
+	var candidates []*switchboard.ProviderMessage
 	for _, pm := range found {
-		if pm.Body != m.Body && !template {
+		if !template && !sameContent(m, pm) {
 			continue
 		}
 		other, err := d.cfg.Store.GetMessageByProviderSID(ctx, pm.SID)
@@ -766,6 +813,15 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		if err != nil && !switchboard.IsKind(err, switchboard.ENOTFOUND) {
 			return false, nil, err
 		}
+		candidates = append(candidates, pm)
+	}
+	if template && len(candidates) > 1 {
+		// Nothing tells which of them (if any) is this attempt: the search window reaches an hour
+		// back, and a template's text is the provider's rendering.
+		return d.park(ctx, m, now, fmt.Sprintf("%d messages from this sender to this recipient that no other message owns could be its content template; none can be told to be this attempt", len(candidates)))
+	}
+	if len(candidates) > 0 {
+		pm := candidates[0]
 		notInFlight := false
 		status := pm.Status
 		if status == "" || status == switchboard.StatusQueued {
@@ -780,6 +836,9 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 		})
 		d.cfg.Logger.Info("reconciled: attempt had reached the provider", "message_id", m.ID, "provider_sid", pm.SID)
 		return true, nil, err
+	}
+	if incomplete {
+		return d.park(ctx, m, now, fmt.Sprintf("the provider's list of messages from this sender to this recipient was cut short (%s), so the attempt may be in the part not listed", switchboard.ErrorMessage(ferr)))
 	}
 	notInFlight := false
 	next, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
@@ -797,6 +856,49 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	}
 	d.cfg.Logger.Info("reconciled: attempt had not reached the provider", "message_id", m.ID)
 	return false, next, nil
+}
+
+// reconcileWindow is how far before a message's creation reconciliation looks for it at the
+// provider. A message cannot reach the provider before it was accepted, so only a difference
+// between the clock that stamped its creation and the provider's clock can put it earlier; an
+// hour is far beyond any difference a node tolerates (see clock_skew_max), and the window only
+// widens the search — candidates still have to match the message's content and belong to no
+// other message.
+const reconcileWindow = time.Hour
+
+// sameContent reports whether a provider message carries m's body: the body itself, or, when
+// retention has removed it, its SHA-256 digest.
+func sameContent(m *switchboard.Message, pm *switchboard.ProviderMessage) bool {
+	if m.Body != "" || m.BodySHA256 == "" {
+		return pm.Body == m.Body
+	}
+	sum := sha256.Sum256([]byte(pm.Body))
+	return hex.EncodeToString(sum[:]) == m.BodySHA256
+}
+
+// park leaves a message whose last attempt may or may not have reached the provider as it is,
+// attempt in flight, and does not send it again: a "needs_review" event and the message's
+// error_message say why. A status callback naming the message (its callback URL carries its
+// ID) adopts the provider's message whenever it arrives; otherwise it is reconciled again after
+// ReviewRecheck, and sent again only on a certain "not there". Its status stays what it was
+// (queued or scheduled): no status says "maybe sent", and statuses never move backwards.
+func (d *Dispatcher) park(ctx context.Context, m *switchboard.Message, now time.Time, why string) (bool, *switchboard.Message, error) {
+	later := now.Add(d.cfg.ReviewRecheck)
+	reason := "needs review: it is not known whether the last attempt reached the provider: " + why +
+		"; it is not sent again unless a later check shows it is not there"
+	_, err := d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{
+		ID: m.ID, LeaseOwner: d.cfg.Owner, NextAttemptAt: &later, ReleaseLease: true, ErrorMessage: &reason, At: now,
+		Events: []*switchboard.Event{{
+			Type: switchboard.EventNeedsReview, Actor: d.actor(), At: now,
+			Detail: fmt.Sprintf("%s; checked again at %s", reason, later.Format(time.RFC3339)),
+		}},
+	})
+	if err != nil && switchboard.IsKind(err, switchboard.ECONFLICT) {
+		return true, nil, nil
+	}
+	d.cfg.Logger.Warn("message needs review: attempt outcome unknown, not resent", "message_id", m.ID)
+	d.cfg.Observer.NeedsReview()
+	return true, nil, err
 }
 
 // pollStale fetches the provider's status of messages that were handed over but have heard

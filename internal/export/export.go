@@ -72,9 +72,49 @@ func newWriter(w io.Writer, format string, header []string) (*writer, error) {
 
 func (w *writer) row(v any, fields []string) error {
 	if w.format == CSV {
+		for i, f := range fields {
+			fields[i] = SafeCell(f)
+		}
 		return w.c.Write(fields)
 	}
 	return w.j.Encode(v)
+}
+
+// SafeCell neutralises a CSV cell that a spreadsheet would run as a formula (OWASP's rule for
+// CSV injection): a cell starting with =, +, -, @, a tab or a carriage return gets a leading
+// single quote, which spreadsheets show as text. A plain number (such as an E.164 phone number,
+// +14155550100, or -5) is left as it is: it runs nothing, and stays machine-readable.
+func SafeCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		if plainNumber(s) {
+			return s
+		}
+		return "'" + s
+	}
+	return s
+}
+
+// plainNumber reports whether s is an optional sign, digits and at most one decimal point.
+func plainNumber(s string) bool {
+	if s[0] == '+' || s[0] == '-' {
+		s = s[1:]
+	}
+	digits, dot := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 func (w *writer) flush() error {

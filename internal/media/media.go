@@ -103,6 +103,8 @@ type Config struct {
 	OnRejected func(ctx context.Context, in *switchboard.InboundMessage, d *switchboard.MediaData)
 	Clock      switchboard.Clock
 	Logger     *slog.Logger
+	// Blobs stores checked media (default DiskBlobs{Dir}); DatabaseBlobs shares them in a cluster.
+	Blobs BlobStore
 }
 
 // Pipeline downloads, checks and stores inbound media. Start it with Run.
@@ -136,6 +138,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Blobs == nil {
+		cfg.Blobs = DiskBlobs{Dir: cfg.Dir}
 	}
 	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "quarantine"), filepath.Join(cfg.Dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -285,7 +290,7 @@ func (p *Pipeline) process(ctx context.Context, in *switchboard.InboundMessage, 
 			return d, nil
 		}
 	}
-	if err := p.storeFile(tmp, sum); err != nil {
+	if err := p.storeFile(ctx, tmp, sum); err != nil {
 		p.reject(ctx, in, d, "could not store the file", false)
 		log.Error("storing media", "err", err)
 		return d, nil
@@ -321,9 +326,9 @@ func removeStaleDownloads(dir string, cutoff time.Time, log *slog.Logger) {
 	}
 }
 
-// storeFile moves a checked download to the stored files under its SHA-256.
-func (p *Pipeline) storeFile(tmp, sum string) error {
-	return os.Rename(tmp, filepath.Join(p.cfg.Dir, sum))
+// storeFile puts a checked download into the blob store (Config.Blobs) under its SHA-256.
+func (p *Pipeline) storeFile(ctx context.Context, tmp, sum string) error {
+	return p.cfg.Blobs.Put(ctx, sum, tmp)
 }
 
 // quarantineFile moves a flagged download to the quarantine, never served.
@@ -331,9 +336,9 @@ func (p *Pipeline) quarantineFile(tmp, sum string) error {
 	return os.Rename(tmp, filepath.Join(p.cfg.Dir, "quarantine", sum))
 }
 
-// openFile opens a stored file by its ID (SHA-256).
-func (p *Pipeline) openFile(id string) (io.ReadSeekCloser, error) {
-	return os.Open(filepath.Join(p.cfg.Dir, id))
+// openFile opens a stored file by its ID (SHA-256) from the blob store.
+func (p *Pipeline) openFile(ctx context.Context, id string) (io.ReadSeekCloser, error) {
+	return p.cfg.Blobs.Open(ctx, id)
 }
 
 // download streams the file into Dir/tmp, hashing it, and refuses it past MaxBytes.
@@ -554,7 +559,7 @@ func (p *Pipeline) Handler() http.Handler {
 				return
 			}
 		}
-		f, err := p.openFile(id)
+		f, err := p.openFile(r.Context(), id)
 		if err != nil {
 			problem(w, http.StatusNotFound, "media_not_found", "no such media")
 			return
@@ -572,6 +577,34 @@ func (p *Pipeline) Handler() http.Handler {
 		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 		http.ServeContent(w, r, "", time.Time{}, f)
 	})
+}
+
+// Prune deletes the stored and quarantined files last received before before (by their
+// modification time: a file received again is stored again, which renews it) and returns how
+// many it deleted. Retention calls it with the cutoff of message bodies; a file still wanted by a
+// message received later has been renewed by that message.
+func (p *Pipeline) Prune(before time.Time) (int, error) {
+	n := 0
+	for _, dir := range []string{p.cfg.Dir, filepath.Join(p.cfg.Dir, "quarantine")} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return n, fmt.Errorf("media: prune: %w", err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || !info.ModTime().Before(before) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return n, fmt.Errorf("media: prune: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // problem writes an RFC 9457 problem.

@@ -40,6 +40,7 @@ type Metrics struct {
 	circuit          circuitMetrics
 	verify           verifyMetrics
 	ops              opsMetrics
+	health           healthMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -97,6 +98,7 @@ func New() *Metrics {
 	m.circuit = newCircuitMetrics(f)
 	m.registerVerify()
 	m.registerOps(f)
+	m.health = newHealthMetrics(f)
 	return m
 }
 
@@ -109,6 +111,7 @@ func Names() []string {
 		queueDepthName, queueOldestName, queueErrorsName, alertFiringName, alertTransName, deliveryRateName, deliverySampleNam}
 	names = append(names, verifyNames[:5]...)
 	names = append(names, opsNames...)
+	names = append(names, healthNames...)
 	return append(names, circuitNames()...)
 }
 

@@ -43,6 +43,9 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.CallFinished(&switchboard.Call{Status: switchboard.CallCompleted, Outcome: "confirmed"})
 	m.CallStep(time.Millisecond)
 	m.EventDelivery("delivered", time.Millisecond)
+	m.ClockOffset("database", time.Millisecond)
+	m.NeedsReview()
+	m.DiskFree(1, 2)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

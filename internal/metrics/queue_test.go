@@ -106,3 +106,25 @@ func grep(s, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestCallQueueGauges: the calls waiting to be placed, ready and deferred, and the age of the
+// oldest ready one (issue 15: a stuck call queue was visible nowhere).
+func TestCallQueueGauges(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 1, 1, 12, 0, 0, 0, time.UTC)
+	m := metrics.New()
+	m.SetCallQueue(func(_ context.Context, at time.Time) (switchboard.CallQueueStats, error) {
+		oldest := at.Add(-42 * time.Second)
+		return switchboard.CallQueueStats{Ready: 29, Deferred: 4, OldestDueAt: &oldest}, nil
+	}, func() time.Time { return now }, time.Second)
+	out := scrapeHandler(t, m)
+	for _, want := range []string{
+		`switchboard_call_queue_depth{state="ready"} 29`,
+		`switchboard_call_queue_depth{state="deferred"} 4`,
+		`switchboard_call_queue_oldest_due_age_seconds 42`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s:\n%s", want, grep(out, "switchboard_call"))
+		}
+	}
+}

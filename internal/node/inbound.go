@@ -55,13 +55,13 @@ func (n *Node) reply(ctx context.Context, in *switchboard.InboundMessage, sender
 	meta[consent.ReplyToKey] = in.ProviderSID
 	reply := &switchboard.Message{
 		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS,
-		Category: switchboard.CategoryTransactional, To: in.From, From: sender.From, Pool: sender.Pool, Body: body,
+		Category: switchboard.CategoryTransactional, To: in.From, From: sender.From, Pool: sender.Pool,
 		Metadata: meta, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, ValidUntil: &until, APIKeyID: "system",
 	}
 	if in.Channel == switchboard.ChannelWhatsApp {
 		reply.Channel = switchboard.ChannelWhatsApp
 	}
-	reply.Segments, reply.Encoding = content.Segments(reply.Body)
+	content.SetBody(reply, body)
 	kind, _, _ := strings.Cut(idemKey, ":")
 	stored, replayed, err := n.store.CreateMessage(ctx, reply, &switchboard.Idempotency{
 		APIKeyID: "system", Key: idemKey, RequestHash: kind,

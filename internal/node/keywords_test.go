@@ -2,10 +2,13 @@ package node_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
@@ -28,6 +31,30 @@ func (n *testNode) repliesTo(t *testing.T, to string) []string {
 		}
 	}
 	return out
+}
+
+// assertBodyDigests fails unless every message stored to to whose body starts with prefix carries
+// the body's SHA-256 and length (they outlive its redaction), and at least one does.
+func (n *testNode) assertBodyDigests(t *testing.T, to, prefix string) {
+	t.Helper()
+	msgs, _, err := n.Store().ListMessages(context.Background(), switchboard.MessageFilter{To: to, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.Body, prefix) {
+			continue
+		}
+		found++
+		sum := sha256.Sum256([]byte(m.Body))
+		if m.BodySHA256 != hex.EncodeToString(sum[:]) || m.BodyLength != utf8.RuneCountInString(m.Body) || m.Segments < 1 {
+			t.Errorf("message %s (%q) is stored with body_sha256 %q, body_length %d, segments %d", m.ID, m.Body, m.BodySHA256, m.BodyLength, m.Segments)
+		}
+	}
+	if found == 0 {
+		t.Errorf("no stored message to %s starts with %q", to, prefix)
+	}
 }
 
 func TestKeywordsStopStartHelp(t *testing.T) {
@@ -69,6 +96,8 @@ func TestKeywordsStopStartHelp(t *testing.T) {
 	if got.Status != switchboard.StatusBlocked || got.Attempts != 0 {
 		t.Fatalf("message queued before STOP: %s after %d attempts", got.Status, got.Attempts)
 	}
+
+	n.assertBodyDigests(t, phone, "Acme: you are unsubscribed")
 
 	n.text(t, "START")
 	waitFor(t, 10*time.Second, "the opt-in confirmation", func() bool { return len(n.repliesTo(t, phone)) == 2 })

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/clocksync"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/content"
@@ -51,7 +53,11 @@ const DevKeyFile = "dev-api-key"
 type Node struct {
 	cfg    *config.Config
 	logger *slog.Logger
-	clock  switchboard.Clock
+	// clock is the cluster's clock (corrected to the database's on PostgreSQL, see openClock);
+	// ownClock is this host's, as injected.
+	clock    switchboard.Clock
+	ownClock switchboard.Clock
+	csync    *clocksync.Clock
 
 	store      switchboard.Store
 	sim        *twiliosim.Simulator
@@ -114,6 +120,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.clock == nil {
 		n.clock = switchboard.SystemClock
 	}
+	n.ownClock = n.clock
 	defer func() {
 		if err != nil {
 			n.closeResources()
@@ -130,6 +137,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if cfg.PublicURLDefaulted {
 		cfg.PublicURL = n.URL()
 	}
+	if cfg.Provider == config.ProviderSimulator && !cfg.Input.SimAllowRemote && !isLoopback(n.ln.Addr()) {
+		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
+	}
 
 	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
@@ -137,6 +147,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}
+	n.openClock(ctx)
 	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
 		return nil, fmt.Errorf("recording senders: %w", err)
 	}
@@ -147,6 +158,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	tcfg := twilio.Config{
 		AccountSID: cfg.TwilioAccount, AuthToken: cfg.TwilioToken, APIKey: cfg.TwilioAPIKey, APISecret: cfg.TwilioAPISecret,
 		BaseURL: cfg.TwilioBaseURL, Timeout: cfg.ProviderTimeout, Logger: logger.With("component", "twilio"),
+		Clock: n.ownClock,
 	}
 	if cfg.Provider == config.ProviderSimulator {
 		if err := n.startSimulator(opts); err != nil {
@@ -203,6 +215,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		Verify:    n.verify,
 		Calls:     n.vc.svc,
 		WhatsApp:  n.wa,
+		Health:    n.health,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
@@ -217,7 +230,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("GET "+media.Path, n.media.Handler())
 	if n.sim != nil {
-		mux.Handle("/sim/", n.sim.Handler())
+		// The control API reads every body and code and can fake a STOP: API key and JSON only.
+		mux.Handle("/sim/", n.api.KeyedJSON(n.sim.Handler()))
 	}
 	if cfg.Dashboard.Enabled {
 		ui, err := n.dashboard()
@@ -226,6 +240,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		}
 		mux.Handle("/ui", ui)
 		mux.Handle("/ui/", ui)
+		// A person who opens the node's address lands on the dashboard, not on a bare 404.
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.Handle("/", n.api.Handler())
 	n.srv = &http.Server{
@@ -274,6 +290,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			return err
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
+		Pause: n.clockPause,
 	}
 	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
@@ -287,14 +304,36 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 }
 
 func (n *Node) startSimulator(opts Options) error {
-	scfg := twiliosim.Config{
-		AccountSID: n.cfg.TwilioAccount, AuthToken: n.cfg.TwilioToken,
-		Logger: n.logger.With("component", "simulator"), Now: n.clock,
+	token := n.cfg.TwilioToken
+	if token == "" {
+		// The simulator's default token is public; webhooks signed with it would let anyone who
+		// reaches the port fake an inbound STOP. A node's own simulator gets a random one.
+		var b [20]byte
+		_, _ = rand.Read(b[:])
+		token = hex.EncodeToString(b[:])
 	}
+	scfg := twiliosim.Config{
+		AccountSID: n.cfg.TwilioAccount, AuthToken: token,
+		Logger: n.logger.With("component", "simulator"), Now: n.clock,
+		// When Switchboard answers the keywords itself, the simulated account has Twilio's own
+		// keyword handling disabled; otherwise Twilio blocks and answers (twiliosim/optout.go).
+		OptOut: twiliosim.OptOutOff,
+	}
+	if !n.cfg.Keywords.SwitchboardReplies() {
+		scfg.OptOut = twiliosim.OptOutTwilio
+	}
+	var services []string
 	for _, s := range n.cfg.Senders {
-		if !strings.HasPrefix(s.From, "MG") {
+		if strings.HasPrefix(s.From, "MG") {
+			services = append(services, s.From)
+		} else {
 			scfg.Numbers = append(scfg.Numbers, s.From)
 		}
+	}
+	// A Messaging Service sender exists at the simulated Twilio (which refuses unknown ones),
+	// sending from the simulator's own number.
+	for _, sid := range services {
+		scfg.Services = append(scfg.Services, twiliosim.ServiceConfig{SID: sid, FriendlyName: sid, Numbers: []string{twiliosim.MagicFrom}})
 	}
 	if opts.SimConfig != nil {
 		opts.SimConfig(&scfg)
@@ -304,7 +343,20 @@ func (n *Node) startSimulator(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("simulator: listen on %s (set SWITCHBOARD_SIM_ADDR): %w", n.cfg.SimAddr, err)
 	}
-	n.simSrv = &http.Server{Handler: n.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if !n.cfg.Input.SimAllowRemote && !isLoopback(ln.Addr()) {
+		_ = ln.Close()
+		return fmt.Errorf("simulator: %s is not a loopback address: set SWITCHBOARD_SIM_ADDR=127.0.0.1:0, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", n.cfg.SimAddr)
+	}
+	// The simulator's own address serves Twilio's REST API to this node's provider; its control
+	// API is served only under /sim/v1 of the API address, behind an API key.
+	simREST := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/sim/") {
+			http.Error(w, "the in-process simulator's control API is at /sim/v1 of the API address, with an API key", http.StatusNotFound)
+			return
+		}
+		n.sim.Handler().ServeHTTP(w, r)
+	})
+	n.simSrv = &http.Server{Handler: simREST, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = n.simSrv.Serve(ln) }()
 	n.simSrvAddr = ln.Addr().String()
 	return nil
@@ -390,6 +442,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}()
 	n.startEvents(dctx)
 	n.startAlerts(dctx)
+	n.bg.Go(func() { n.healthLoop(dctx) })
 	n.verifyDone = make(chan struct{})
 	go func() {
 		defer close(n.verifyDone)
@@ -425,6 +478,16 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	}
 }
 
+// PruneMedia deletes the stored media files last received before the retention cutoff and
+// returns how many. store_bodies=false does not shorten it: an application must still fetch a
+// file after media.stored.
+func (n *Node) PruneMedia() (int, error) {
+	if n.cfg.Retention <= 0 || n.media == nil {
+		return 0, nil
+	}
+	return n.media.Prune(n.clock().Add(-n.cfg.Retention))
+}
+
 // PruneEvents deletes the events older than the event retention that were fanned out and have
 // no pending delivery, with their deliveries, and returns how many events it deleted.
 func (n *Node) PruneEvents(ctx context.Context) (int, error) {
@@ -457,7 +520,12 @@ func (n *Node) retentionLoop(ctx context.Context) {
 			if k, err := n.Retain(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("retention", "err", err)
 			} else if k > 0 {
-				n.logger.Info("retention redacted message bodies", "messages", k)
+				n.logger.Info("retention redacted message bodies and calls", "redacted", k)
+			}
+			if k, err := n.PruneMedia(); err != nil && ctx.Err() == nil {
+				n.logger.Error("media retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("retention deleted media files", "files", k)
 			}
 			if k, err := n.PruneEvents(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("event retention", "err", err)
@@ -590,3 +658,10 @@ func redactURL(s string) string {
 }
 
 func (n *Node) simAddr() string { return n.simSrvAddr }
+
+// isLoopback reports whether a listener's address is a loopback address (not the unspecified
+// address, which listens on every interface).
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}

@@ -185,6 +185,7 @@ func (n *testNode) simControl(t *testing.T, method, path string, body any) []byt
 	}
 	req, _ := http.NewRequest(method, n.URL()+path, rd)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -417,5 +418,40 @@ func TestFaultsThousandMessagesAllDeliveredOnce(t *testing.T) {
 	t.Logf("retried %d, reconciled %d, adopted without resend %d", retried, reconciled, adopted)
 	if retried < 100 || reconciled < 20 || adopted < 5 {
 		t.Fatalf("faults not exercised: retried %d, reconciled %d, adopted %d", retried, reconciled, adopted)
+	}
+}
+
+// TestRootAnswers: the node's address answers something useful, never a bare 404: a redirect to
+// the dashboard when it is on, the API's index when it is off (issue 15).
+func TestRootAnswers(t *testing.T) {
+	t.Parallel()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		dashboard string
+		status    int
+		location  string
+	}{{"true", http.StatusFound, "/ui/"}, {"false", http.StatusOK, ""}} {
+		n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DASHBOARD": tc.dashboard}})
+		resp, err := noFollow.Get(n.URL() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+			t.Errorf("dashboard=%s: GET / answered %d Location %q: %s", tc.dashboard, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		if tc.status == http.StatusOK && !strings.Contains(string(body), `"openapi":"/openapi.json"`) {
+			t.Errorf("dashboard=%s: GET / answered %s", tc.dashboard, body)
+		}
+		// Other unknown paths are still 404.
+		resp, err = noFollow.Get(n.URL() + "/nope")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("dashboard=%s: GET /nope answered %d", tc.dashboard, resp.StatusCode)
+		}
 	}
 }

@@ -2,6 +2,9 @@ package node
 
 import (
 	"context"
+	"time"
+
+	"github.com/switchboard-gw/switchboard"
 
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 )
@@ -13,7 +16,10 @@ func (n *Node) openObserve() {
 	for _, s := range n.cfg.Senders {
 		senders = append(senders, s.From)
 	}
-	n.metrics.SetQueueStats(n.store.QueueStats, n.clock, n.cfg.MetricsQueueMaxAge, senders)
+	n.metrics.SetQueueStats(exactQueueStats(n.store), n.clock, n.cfg.MetricsQueueMaxAge, senders)
+	if n.cfg.FlowsDir != "" {
+		n.metrics.SetCallQueue(n.store.CallQueue, n.clock, n.cfg.MetricsQueueMaxAge)
+	}
 	a := n.cfg.Alerts
 	if a.DeliveryRateThreshold <= 0 {
 		return
@@ -23,6 +29,15 @@ func (n *Node) openObserve() {
 		Interval: a.Interval, Clock: n.clock, Logger: n.logger.With("component", "alerts"), Observer: n.metrics,
 		OnEvent: n.notifyEvents,
 	})
+}
+
+// exactQueueStats is what the queue gauges read: exact counts (limit 0), never the dashboard's
+// capped ones, since a gauge stuck at a cap would flat-line a draining backlog and hide it. The
+// count reads the outbox index once per MetricsQueueMaxAge at most, off any request's path.
+func exactQueueStats(st switchboard.ObservabilityStore) func(ctx context.Context, now time.Time) ([]switchboard.SenderQueue, error) {
+	return func(ctx context.Context, now time.Time) ([]switchboard.SenderQueue, error) {
+		return st.QueueStats(ctx, now, 0)
+	}
 }
 
 // startAlerts runs the alert evaluator, when configured, until ctx ends.

@@ -70,7 +70,10 @@ func TestLogsKeepNoBodiesNumbersOrTokens(t *testing.T) {
 		ids = append(ids, m.ID)
 	}
 	_, _ = c.Send(ctx, &client.SendRequest{To: "+15005550004", Body: body}) // refused: opted out
-	resp, err := http.Post(n.URL()+"/sim/v1/inbound", "application/json", strings.NewReader(`{"from":"+14155550188","to":"+15005550006","body":"`+body+`"}`))
+	req, _ := http.NewRequest(http.MethodPost, n.URL()+"/sim/v1/inbound", strings.NewReader(`{"from":"+14155550188","to":"+15005550006","body":"`+body+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package node_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,5 +57,38 @@ func TestStoreNoBodies(t *testing.T) {
 	}
 	if got, _ := n.client.Get(ctx, m.ID); got.Body != "" || got.RedactedAt == nil {
 		t.Fatalf("body kept with store_bodies=false: %q", got.Body)
+	}
+}
+
+// TestRetentionDeletesMediaFiles: stored and quarantined media files last received before the
+// retention cutoff are deleted; newer ones stay.
+func TestRetentionDeletesMediaFiles(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	n := startNode(t, nodeOpts{clock: clock.Now, env: map[string]string{"SWITCHBOARD_RETENTION": "7d"}})
+	dir := n.Config().Media.Dir
+	files := map[string]time.Duration{
+		filepath.Join(dir, "aaaa"):               8 * 24 * time.Hour,
+		filepath.Join(dir, "quarantine", "bbbb"): 8 * 24 * time.Hour,
+		filepath.Join(dir, "cccc"):               6 * 24 * time.Hour,
+	}
+	for p, age := range files {
+		if err := os.WriteFile(p, []byte("photo"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mt := clock.Now().Add(-age)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, err := n.PruneMedia()
+	if err != nil || k != 2 {
+		t.Fatalf("PruneMedia = %d, %v; want 2", k, err)
+	}
+	for p, age := range files {
+		_, err := os.Stat(p)
+		if gone := os.IsNotExist(err); gone != (age > 7*24*time.Hour) {
+			t.Fatalf("%s (age %v): gone=%v", p, age, gone)
+		}
 	}
 }

@@ -92,6 +92,7 @@ inbound_routes:
 			t.Fatalf("auto-reply sent to a STOP: %+v", m)
 		}
 	}
+	n.assertBodyDigests(t, person, "Thanks! A technician")
 	// A day later the rule answers again.
 	clock.Add(25 * time.Hour)
 	inbound(person, "SUPPORT still leaking")

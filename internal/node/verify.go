@@ -37,6 +37,7 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 		Limits: vc.Limits, AllowedCountries: vc.AllowedCountries, SafeList: vc.SafeList, Pumping: vc.Pumping,
 		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics, OnMessage: n.disp.Notify,
 		Caller: opts.VerifyCaller, WhatsAppTemplate: vc.WhatsAppTemplate, Templates: n.templates.Load,
+		SMSTemplate: vc.SMSTemplate, AppName: vc.AppName,
 	}
 	if vcfg.WhatsAppTemplate != "" && !n.cfg.WhatsApp.Enabled {
 		n.logger.Warn("verify_whatsapp_template is ignored: whatsapp_enabled is false", "template", vcfg.WhatsAppTemplate)

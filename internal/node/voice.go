@@ -2,12 +2,11 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"unicode/utf8"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/voice"
 )
 
@@ -31,7 +30,9 @@ func (n *Node) openVoice(authToken string) error {
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
-		Lease: n.cfg.Lease, Fallback: n.callFallback, Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Blocks: n.callBlocked, Hold: n.callHold,
+		Clock: n.clock, Logger: n.logger.With("component", "voice"),
+		DialAllowSIP: n.cfg.Input.DialAllowSIP, DialAllowPremium: n.cfg.Input.DialAllowPremium,
 		OnFinished: n.metrics.CallFinished, OnStep: n.metrics.CallStep,
 	})
 	return nil
@@ -67,6 +68,19 @@ func (n *Node) Calls() *voice.Service { return n.vc.svc }
 // recipient's consent is checked as for any message, and the message is created once per call
 // (an idempotency key made of the call's ID), however often the ending callback is delivered.
 func (n *Node) callFallback(ctx context.Context, c *switchboard.Call, template string) (string, string, error) {
+	return n.textCallee(ctx, c, template, "call-fallback:"+c.ID,
+		fmt.Sprintf("fallback of call %s (%s)", c.ID, c.Status))
+}
+
+// callSMS creates the SMS a state of a call's flow sends (State.SMS), once per key, through the
+// message pipeline like the fallback.
+func (n *Node) callSMS(ctx context.Context, c *switchboard.Call, template, key string) (string, string, error) {
+	return n.textCallee(ctx, c, template, key, fmt.Sprintf("sent by call %s in state %s", c.ID, c.State))
+}
+
+// textCallee creates a message to a call's callee from a template with the call's variables (those
+// the template declares), from the call's number, after the consent check, once per key.
+func (n *Node) textCallee(ctx context.Context, c *switchboard.Call, template, key, why string) (string, string, error) {
 	cat := n.templates.Load()
 	if cat == nil {
 		return "", "no template catalog is configured", nil
@@ -92,27 +106,51 @@ func (n *Node) callFallback(ctx context.Context, c *switchboard.Call, template s
 			pool = s.Pool
 		}
 	}
-	sum := sha256.Sum256([]byte(res.Body))
 	until := now.Add(n.cfg.DefaultValidity)
 	m := &switchboard.Message{
 		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS, Category: res.Category,
-		To: c.To, From: c.From, Pool: pool, Body: res.Body, Metadata: map[string]string{"call_id": c.ID},
-		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, BodyLength: utf8.RuneCountInString(res.Body),
-		BodySHA256: hex.EncodeToString(sum[:]), Segments: res.Segments, Encoding: res.Encoding,
+		To: c.To, From: c.From, Pool: pool, Metadata: map[string]string{"call_id": c.ID},
+		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		Template: res.Template, TemplateVersion: res.Version, ValidUntil: &until, APIKeyID: c.APIKeyID,
 		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "voice",
-			Detail: fmt.Sprintf("fallback of call %s (%s) from template %s version %d", c.ID, c.Status, res.Template, res.Version)}},
+			Detail: fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version)}},
 	}
+	content.SetBody(m, res.Body)
 	if err := n.consent.CheckAccept(ctx, m); err != nil {
 		if switchboard.IsKind(err, switchboard.EUNPROCESSABLE) {
 			return "", switchboard.ErrorMessage(err), nil
 		}
 		return "", "", err
 	}
-	stored, _, err := n.store.CreateMessage(ctx, m, &switchboard.Idempotency{APIKeyID: c.APIKeyID, Key: "call-fallback:" + c.ID, RequestHash: c.ID})
+	stored, _, err := n.store.CreateMessage(ctx, m, &switchboard.Idempotency{APIKeyID: c.APIKeyID, Key: key, RequestHash: c.ID})
 	if err != nil {
 		return "", "", err
 	}
 	n.disp.Notify()
 	return stored.ID, "", nil
+}
+
+// callBlocked says why a call's callee must not be called: an opt-out for the pool of the
+// call's number (consent is per person and pool, whatever the channel: see consent.BlocksCall).
+func (n *Node) callBlocked(ctx context.Context, c *switchboard.Call) (string, error) {
+	pool := switchboard.DefaultPool
+	for _, s := range n.cfg.Senders {
+		if s.From == c.From {
+			pool = s.Pool
+		}
+	}
+	return n.consent.BlocksCall(ctx, c.To, pool)
+}
+
+// callHold is when a call due at at may be placed: after call_quiet_hours in the callee's time
+// zone (the call's timezone, else every zone of the number, the most restrictive winning).
+func (n *Node) callHold(c *switchboard.Call, at time.Time) (time.Time, string) {
+	zones := content.PhoneTimezones(c.To)
+	if c.Timezone != "" {
+		if loc, err := time.LoadLocation(c.Timezone); err == nil {
+			zones = []*time.Location{loc}
+		}
+	}
+	d := n.cfg.CallQuietHours.Next(at, "call", zones)
+	return d.At, d.Note
 }

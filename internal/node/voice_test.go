@@ -36,7 +36,7 @@ var appointmentVars = map[string]string{
 func voiceEnv() map[string]string {
 	return map[string]string{
 		"SWITCHBOARD_FLOWS_DIR": flowsDir, "SWITCHBOARD_TEMPLATES_DIR": templatesDir,
-		"SWITCHBOARD_CALLS_PER_SECOND": "100",
+		"SWITCHBOARD_CALLS_PER_SECOND": "100", "SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
 	}
 }
 
@@ -135,21 +135,32 @@ func TestAppointmentFlowBranches(t *testing.T) {
 		results      []string
 		fallback     bool
 		heard        []string
+		// texted is the template a state of the flow texts (State.SMS); recorded: a voicemail.
+		texted   string
+		recorded bool
 	}{
 		{name: "confirm", to: "+14155550101", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "1"}}},
 			status: switchboard.CallCompleted, outcome: "confirmed", path: []string{"greeting", "menu", "confirmed"}, results: []string{"matched"},
 			heard: []string{"say: Hello, this is Northside Clinic calling about your appointment on Tuesday March 5 at 3:30 PM.", "press 1", "say: Thank you. Your appointment is confirmed. Goodbye.", "hangup"}},
 		{name: "reschedule by speech", to: "+14155550102", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Speech: "I need to Reschedule please"}}},
-			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "reschedule"}, results: []string{"matched"}},
+			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "reschedule"}, results: []string{"matched"},
+			texted: "appointment_reschedule"},
 		{name: "wrong key then reschedule", to: "+14155550103", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "7"}, {Digits: "2"}}},
-			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "menu", "reschedule"}, results: []string{"no_match", "matched"}},
+			status: switchboard.CallCompleted, outcome: "reschedule", path: []string{"greeting", "menu", "menu", "reschedule"}, results: []string{"no_match", "matched"},
+			texted: "appointment_reschedule"},
 		{name: "operator transfer, front desk busy, backup answers", to: "+14155550104",
 			script:       twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "0"}}},
 			extraScripts: []twiliosim.CallScript{{Number: "+15005550020", Outcome: twiliosim.OutcomeBusy}},
 			status:       switchboard.CallCompleted, outcome: "operator", path: []string{"greeting", "menu", "operator"}, results: []string{"matched"},
 			heard: []string{"dial ********0020: busy", "dial ********0010: completed"}},
+		{name: "operator transfer, both lines busy, voicemail", to: "+14155550108",
+			script:       twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Digits: "0"}}},
+			extraScripts: []twiliosim.CallScript{{Number: "+15005550020", Outcome: twiliosim.OutcomeBusy}, {Number: "+15005550010", Outcome: twiliosim.OutcomeBusy}},
+			status:       switchboard.CallCompleted, outcome: "goodbye", path: []string{"greeting", "menu", "operator", "voicemail", "goodbye"}, results: []string{"matched"},
+			heard: []string{"record"}, recorded: true},
 		{name: "no input twice", to: "+14155550105", script: twiliosim.CallScript{Inputs: []twiliosim.CalleeInput{{Timeout: true}, {Timeout: true}}},
-			status: switchboard.CallCompleted, outcome: "no_response", path: []string{"greeting", "menu", "menu", "no_response"}, results: []string{"timeout", "timeout"}},
+			status: switchboard.CallCompleted, outcome: "no_response", path: []string{"greeting", "menu", "menu", "no_response"}, results: []string{"timeout", "timeout"},
+			texted: "appointment_call_no_answer"},
 		{name: "busy sends the SMS fallback", to: "+14155550106", script: twiliosim.CallScript{Outcome: twiliosim.OutcomeBusy},
 			status: switchboard.CallBusy, fallback: true},
 		{name: "machine sends the SMS fallback", to: "+14155550107", script: twiliosim.CallScript{Outcome: twiliosim.OutcomeMachine}, machine: true,
@@ -217,6 +228,27 @@ func TestAppointmentFlowBranches(t *testing.T) {
 			} else if c.FallbackMessageID != "" {
 				t.Errorf("unexpected fallback message %s", c.FallbackMessageID)
 			}
+			// What the call promised is texted (issue 15: "we will text you" sent nothing).
+			if tc.texted != "" {
+				if len(c.SMS) != 1 || c.SMS[0].Template != tc.texted || c.SMS[0].MessageID == "" {
+					t.Fatalf("the call's texts %+v, want one from %s", c.SMS, tc.texted)
+				}
+				m := n.waitStatus(t, c.SMS[0].MessageID, 10*time.Second, switchboard.StatusDelivered)
+				if m.To != tc.to || m.From != c.From || m.Template != tc.texted || !strings.Contains(m.Body, "Northside Clinic") ||
+					!strings.Contains(m.Body, "Tuesday March 5") || m.Metadata["call_id"] != c.ID {
+					t.Errorf("the call's text %+v", m)
+				}
+			} else if len(c.SMS) != 0 {
+				t.Errorf("unexpected texts %+v", c.SMS)
+			}
+			// The voicemail reaches the application (issue 15: RecordingUrl was never read).
+			if tc.recorded != (len(c.Recordings) == 1) {
+				t.Fatalf("recordings %+v, want recorded=%v", c.Recordings, tc.recorded)
+			}
+			if tc.recorded && (c.Recordings[0].State != "voicemail" || !strings.HasPrefix(c.Recordings[0].URL, "https://api.twilio.com/") ||
+				!strings.HasPrefix(c.Recordings[0].SID, "RE") || c.Recordings[0].DurationSeconds != 3) {
+				t.Errorf("recording %+v", c.Recordings[0])
+			}
 			// The application heard of the call's end, with the path and the input.
 			waitFor(t, 5*time.Second, "call.completed", func() bool {
 				evs, err := n.Store().ListAppEvents(context.Background(), switchboard.AppEventFilter{Limit: 1000})
@@ -230,7 +262,9 @@ func TestAppointmentFlowBranches(t *testing.T) {
 					var d switchboard.CallCompletedData
 					_ = json.Unmarshal(ev.Data, &d)
 					if d.CallID == c.ID {
-						if !slices.Equal(d.Path, nonNilPath(tc.path)) || d.Outcome != tc.outcome || len(d.Inputs) != len(tc.results) {
+						if !slices.Equal(d.Path, nonNilPath(tc.path)) || d.Outcome != tc.outcome || len(d.Inputs) != len(tc.results) ||
+							len(d.Recordings) != len(c.Recordings) || len(d.SMS) != len(c.SMS) ||
+							(len(d.Recordings) == 1 && d.Recordings[0].URL != c.Recordings[0].URL) {
 							t.Errorf("call.completed %+v", d)
 						}
 						return true
@@ -411,4 +445,67 @@ func TestCallContinuesOnNewNode(t *testing.T) {
 		t.Fatalf("after the restart: status %s outcome %q path %v; timeline %+v", c.Status, c.Outcome, c.Path, c.Timeline)
 	}
 	assertNoPersonalData(t, simCall(t, sim, c.ProviderSID), c.To, c.From)
+}
+
+// TestCallsHonourConsentAndQuietHours (issue 16): a person who texted STOP to a pool's number is
+// not called from that pool — refused at creation, and a call already queued ends blocked with
+// the reason — and START resumes calls; a call due inside call_quiet_hours in the callee's time
+// zone waits for the window's end.
+func TestCallsHonourConsentAndQuietHours(t *testing.T) {
+	t.Parallel()
+	// A quiet window around now in UTC, for calls whose timezone is UTC.
+	now := time.Now().UTC()
+	start, end := now.Add(-time.Hour), now.Add(2*time.Hour)
+	env := voiceEnv()
+	env["SWITCHBOARD_CALL_QUIET_HOURS"] = start.Format("15:04") + "-" + end.Format("15:04")
+	n := startNode(t, nodeOpts{env: env})
+	person := "+14155550160"
+	text := func(body string) {
+		n.simControl(t, http.MethodPost, "/sim/v1/inbound", map[string]any{"from": person, "to": "+15005550006", "body": body})
+	}
+	// Queued for a moment later, then the person texts STOP: the call ends blocked.
+	queued := createCall(t, n.URL(), n.secret, map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars, "send_at": time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339Nano), "timezone": "America/Los_Angeles"})
+	text("STOP")
+	waitFor(t, 10*time.Second, "the opt-out", func() bool {
+		c, err := n.Store().LatestConsent(context.Background(), person, []string{"default", switchboard.ScopeAll})
+		return err == nil && c != nil && c.State == switchboard.ConsentOptedOut
+	})
+	// (Los Angeles is 7-8 hours from UTC: the window around now in UTC is not its present.)
+	got := waitCall(t, n.URL(), n.secret, queued.ID, terminal)
+	if got.Status != switchboard.CallBlocked || got.Attempts != 0 || got.ProviderSID != "" || !strings.Contains(got.BlockedReason, "opted out") {
+		t.Fatalf("a queued call to a person who texted STOP: %s attempts %d reason %q", got.Status, got.Attempts, got.BlockedReason)
+	}
+	// A new call is refused.
+	var p struct{ Code string }
+	if code := apiDo(t, n.URL(), n.secret, http.MethodPost, "/v1/calls", map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars}, &p); code != http.StatusUnprocessableEntity || p.Code != "recipient_opted_out" {
+		t.Fatalf("a call to a person who texted STOP: %d %s", code, p.Code)
+	}
+	// START: calls again (in UTC's quiet window: held until its end).
+	text("START")
+	waitFor(t, 10*time.Second, "the opt-in", func() bool {
+		c, err := n.Store().LatestConsent(context.Background(), person, []string{"default", switchboard.ScopeAll})
+		return err == nil && c != nil && c.State == switchboard.ConsentOptedIn
+	})
+	held := createCall(t, n.URL(), n.secret, map[string]any{"to": person, "flow": "appointment_confirmation",
+		"variables": appointmentVars, "timezone": "UTC"})
+	wantEnd := end.Truncate(time.Minute)
+	if held.Status != switchboard.CallQueued || held.NextAttemptAt == nil || !held.NextAttemptAt.Equal(wantEnd) || held.Timezone != "UTC" {
+		t.Fatalf("a call inside quiet hours: %s next %v, want %v", held.Status, held.NextAttemptAt, wantEnd)
+	}
+	if last := held.Timeline[len(held.Timeline)-1]; !strings.Contains(last.Detail, "held by call quiet hours") {
+		t.Fatalf("the hold is not on the timeline: %+v", held.Timeline)
+	}
+	// The waiting call shows in the call queue metrics.
+	resp, err := http.Get(n.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `switchboard_call_queue_depth{state="deferred"} 1`) ||
+		!strings.Contains(string(raw), `switchboard_call_queue_depth{state="ready"} 0`) {
+		t.Errorf("the call queue metrics do not show the held call")
+	}
 }

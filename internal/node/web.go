@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/clientaddr"
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/web"
@@ -23,6 +25,9 @@ func (n *Node) dashboard() (http.Handler, error) {
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
 		QueueStats: n.queueStats,
+		Health:     n.healthLine,
+		Annotate:   n.annotateWhatsApp,
+		ClientAddr: clientaddr.Resolver{Trusted: cfg.Input.TrustedProxies},
 		Reply:      n.dashboardReply,
 		NewSecret:  events.NewSecret,
 		OnReplay:   n.notifyEvents,
@@ -53,13 +58,14 @@ func (n *Node) cancelCall() func(ctx context.Context, id string) error {
 
 // queueStats is the queue depth per sender for the dashboard, from the store.
 func (n *Node) queueStats(ctx context.Context) ([]web.SenderQueue, error) {
-	qs, err := n.store.QueueStats(ctx, n.clock())
+	qs, err := n.store.QueueStats(ctx, n.clock(), switchboard.QueueCountLimit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]web.SenderQueue, 0, len(qs))
 	for _, q := range qs {
-		out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred, OldestDue: q.OldestDueAt})
+		out = append(out, web.SenderQueue{From: q.Sender, Ready: q.Ready, Deferred: q.Deferred,
+			ReadyCapped: q.ReadyCapped, DeferredCapped: q.DeferredCapped, OldestDue: q.OldestDueAt})
 	}
 	return out, nil
 }
@@ -77,8 +83,22 @@ func explainCode(code int) web.CodeInfo {
 		ci.Advice = "It may have arrived: Switchboard asks the provider before any new attempt. Check the timeline before retrying."
 	case switchboard.OutcomeOptedOut:
 		ci.Advice = "Do not send again: the recipient opted out. Only their START (or an opt-in you can prove) allows messages again."
+		ci.NoRetry = "The recipient opted out: a retry would be refused the same way. Only their START (or an opt-in you can prove) allows messages again."
 	default:
 		ci.Advice = "Sending the same message again will most likely fail the same way; fix the cause first (see above)."
 	}
+	if info.Unreachable {
+		ci.Advice = "Do not send again to this number: it cannot receive the message this way. Ask the person for another number or channel."
+		ci.NoRetry = "The number cannot receive this message (error " + strconv.Itoa(code) + ": " + info.Title + "): a retry would fail the same way."
+	}
 	return ci
+}
+
+// annotateWhatsApp sets reached_by on a WhatsApp message or SMS leg for the dashboard; nothing
+// without the WhatsApp channel.
+func (n *Node) annotateWhatsApp(ctx context.Context, m *switchboard.Message) error {
+	if n.wa == nil {
+		return nil
+	}
+	return n.wa.Annotate(ctx, m)
 }

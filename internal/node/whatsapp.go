@@ -161,12 +161,20 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	var blobs media.BlobStore // nil: files in mc.Dir
+	if mc.Store == "database" {
+		shared, ok := n.store.(switchboard.MediaBlobs)
+		if !ok {
+			return nil, fmt.Errorf("media_store=database: this database engine cannot store media")
+		}
+		blobs = media.DatabaseBlobs{Store: shared}
+	}
 	return media.New(media.Config{
 		URLKey: key, URLTTL: mc.URLTTL, Authorize: n.authorizeMedia,
 		Dir: mc.Dir, MaxBytes: mc.MaxBytes, AllowedTypes: mc.AllowedTypes, ScanCommand: mc.ScanCommand,
 		PublicURL: n.cfg.PublicURL, Store: n.store, Queue: n.store, Concurrency: mc.Concurrency, Clock: n.clock,
 		AllowPrivate: mc.AllowPrivate,
-		Logger:       n.logger.With("component", "media"),
+		Logger:       n.logger.With("component", "media"), Blobs: blobs,
 		// Twilio's media URLs may require the account's credentials; nothing else gets them.
 		Credentials: func(raw string) (string, string, bool) {
 			u, err := url.Parse(raw)

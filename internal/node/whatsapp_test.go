@@ -236,6 +236,10 @@ func TestWhatsAppFallbackToSMS(t *testing.T) {
 		if orig.WhatsApp.ReachedBy != "sms" || leg.WhatsApp.ReachedBy != "sms" {
 			t.Fatalf("reached_by = %q / %q, want sms", orig.WhatsApp.ReachedBy, leg.WhatsApp.ReachedBy)
 		}
+		// The trace says it too (issue 15: reached_by was shown nowhere an operator looks).
+		if tr, err := n.client.Trace(ctx, m.ID); err != nil || tr.Message.WhatsApp == nil || tr.Message.WhatsApp.ReachedBy != "sms" {
+			t.Fatalf("trace: %v %+v", err, tr)
+		}
 		// Exactly one SMS at the provider.
 		sms := 0
 		for _, s := range n.simByTo(person) {

@@ -26,7 +26,9 @@ const (
 	qListCallsByMetadataFirst = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
 		WHERE cm.key = $1 AND cm.value = $2 ORDER BY cm.call_id DESC LIMIT $3`
 	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES ($1, $2, $3)`
-	qClaimCalls         = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
+	qCallQueue          = `SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1),
+		MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) FROM calls WHERE next_attempt_at IS NOT NULL`
+	qClaimCalls = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
 		RETURNING version, data`
@@ -220,4 +222,18 @@ func (db *DB) ReleaseCall(ctx context.Context, id, owner string) error {
 		return wrap("release call", err)
 	}
 	return nil
+}
+
+// CallQueue counts the calls waiting to be placed; see switchboard.CallStore.
+func (db *DB) CallQueue(ctx context.Context, now time.Time) (switchboard.CallQueueStats, error) {
+	var q switchboard.CallQueueStats
+	var oldest *time.Time
+	if err := db.pool.QueryRow(ctx, qCallQueue, now).Scan(&q.Ready, &q.Deferred, &oldest); err != nil {
+		return q, wrap("call queue", err)
+	}
+	if oldest != nil {
+		t := oldest.UTC()
+		q.OldestDueAt = &t
+	}
+	return q, nil
 }

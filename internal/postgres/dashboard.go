@@ -62,13 +62,6 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 // SearchMessages lists messages newest first by the criteria of q.
 func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
 	var w where
-	if len(q.Statuses) > 0 {
-		statuses := make([]string, len(q.Statuses))
-		for i, s := range q.Statuses {
-			statuses[i] = string(s)
-		}
-		w.add("status = ANY(?)", statuses)
-	}
 	if q.To != "" {
 		w.add("to_number = ?", q.To)
 	}
@@ -88,14 +81,35 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		w.add("created_at < ?", *q.CreatedBefore)
 	}
-	from, idCol := w.metadata(q.Metadata)
-	if q.Cursor != "" {
-		w.add(idCol+" < ?", q.Cursor)
-	}
 	limit := clampLimit(q.Limit)
-	cond, n := w.sql()
-	sq := "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
-	msgs, err := scanMessages(db.pool.Query(ctx, sq, append(w.args, limit+1)...))
+	var (
+		sq   string
+		args []any
+	)
+	if q.Metadata != nil {
+		// A metadata pair drives the search from its index (see ListMessages); the statuses are
+		// checked on the messages it reads.
+		if len(q.Statuses) > 0 {
+			statuses := make([]string, len(q.Statuses))
+			for i, st := range q.Statuses {
+				statuses[i] = string(st)
+			}
+			w.add("status = ANY(?)", statuses)
+		}
+		from, idCol := w.metadata(q.Metadata)
+		if q.Cursor != "" {
+			w.add(idCol+" < ?", q.Cursor)
+		}
+		cond, n := w.sql()
+		sq = "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
+		args = append(w.args, limit+1)
+	} else {
+		if q.Cursor != "" {
+			w.add("id < ?", q.Cursor)
+		}
+		sq, args = searchQuery(q.Statuses, w, limit+1)
+	}
+	msgs, err := scanMessages(db.pool.Query(ctx, sq, args...))
 	if err != nil {
 		return nil, "", wrap("search messages", err)
 	}
@@ -105,6 +119,39 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		next = msgs[limit-1].ID
 	}
 	return msgs, next, nil
+}
+
+// searchQuery builds the search of messages newest first under the conditions of w, at most limit
+// rows. A search by status walks the index messages_status (status, id) backwards: one status is
+// one walk that stops at the page's limit; several are one such walk each, merged (status =
+// ANY(...) over the index could not stop early: its order is by status first).
+func searchQuery(statuses []switchboard.Status, w where, limit int) (string, []any) {
+	cond, n := w.sql()
+	args := append(w.args, limit)
+	lim := " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	page := func(status string) string {
+		c := cond
+		switch {
+		case status == "":
+		case c == "":
+			c = " WHERE status = " + status
+		default:
+			c = " WHERE status = " + status + " AND " + strings.TrimPrefix(c, " WHERE ")
+		}
+		return "SELECT " + messageCols + " FROM messages" + c + lim
+	}
+	switch len(statuses) {
+	case 0:
+		return page(""), args
+	case 1:
+		return page("$" + strconv.Itoa(n+1)), append(args, string(statuses[0]))
+	}
+	parts := make([]string, len(statuses))
+	for i, st := range statuses {
+		parts[i] = "(" + page("$"+strconv.Itoa(n+1+i)) + ")"
+		args = append(args, string(st))
+	}
+	return "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS p" + lim, args
 }
 
 // FailuresByCode counts failed and undelivered messages by error code.
@@ -154,7 +201,9 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 	}
 	q := `WITH d AS (
 		SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint AS cu, m.from_number, m.category, m.status,
-			(extract(epoch FROM (SELECT min(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status IN ('delivered', 'read')) - m.created_at) * 1000000)::bigint AS lat
+			CASE WHEN m.status IN ('delivered', 'read') THEN
+				(extract(epoch FROM (SELECT min(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status IN ('delivered', 'read')) - m.created_at) * 1000000)::bigint
+			END AS lat
 		FROM messages m WHERE m.created_at >= $2 AND m.created_at < $3)
 	SELECT cu - (cu % $1) AS b, from_number, category, count(*),
 		count(*) FILTER (WHERE status IN ('delivered', 'read')),

@@ -21,7 +21,7 @@ var _ dispatch.Limiter = (*postgres.DB)(nil)
 // is the same, to the nanosecond.
 func TestReserveMatchesMemoryLimiter(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := postgres.NewTestDB(t, postgres.WithCallerClock())
 	mem := dispatch.NewMemoryLimiter()
 	senders := []switchboard.Sender{
 		{From: "+15005550006", Rate: 3, Burst: 4},    // an interval that is no whole number of µs
@@ -95,7 +95,7 @@ func TestReserveSpecialCases(t *testing.T) {
 // counted twice.
 func TestReserveAcrossNodes(t *testing.T) {
 	t.Parallel()
-	dbs := nodes(t, 3)
+	dbs := nodes(t, 3, postgres.WithCallerClock())
 	s := switchboard.Sender{From: "+15005550006", Rate: 200, Burst: 5}
 	interval := time.Duration(float64(time.Second) / s.Rate)
 
@@ -169,5 +169,48 @@ func TestReserveAcrossNodes(t *testing.T) {
 	iv := time.Duration(float64(time.Second) / backlog.Rate)
 	if want := time.Duration(total.Load()-int64(backlog.Burst)) * iv; time.Duration(latest.Load()) != want {
 		t.Fatalf("%d segments drained in %s, want %s at %v/s after a burst of %d", total.Load(), time.Duration(latest.Load()), want, backlog.Rate, backlog.Burst)
+	}
+}
+
+// TestReserveOnDatabaseClock: the shared bucket runs on the database's clock. A node whose clock
+// is 5 minutes ahead reserves first; a node with the right clock then gets the next slot at
+// once, not 5 minutes later (before, the node ahead pushed the bucket into the future and every
+// other node stalled until their clocks caught up with it).
+func TestReserveOnDatabaseClock(t *testing.T) {
+	t.Parallel()
+	dbs := nodes(t, 2)
+	s := switchboard.Sender{From: "+15005550006", Rate: 100, Burst: 1}
+	ahead := time.Now().Add(5 * time.Minute)
+	for range 3 {
+		at, ok, err := dbs[0].Reserve(t.Context(), s, 1, ahead, time.Second)
+		if err != nil || !ok {
+			t.Fatalf("node ahead: %v %v", ok, err)
+		}
+		if wait := at.Sub(ahead); wait < 0 || wait > time.Second {
+			t.Fatalf("node ahead waits %s", wait)
+		}
+	}
+	now := time.Now()
+	at, ok, err := dbs[1].Reserve(t.Context(), s, 1, now, time.Second)
+	if err != nil || !ok {
+		t.Fatalf("the node with the right clock was refused (ok=%v, err=%v): the bucket was pushed ahead by the other node's clock", ok, err)
+	}
+	if wait := at.Sub(now); wait < 0 || wait > time.Second {
+		t.Fatalf("the node with the right clock waits %s", wait)
+	}
+}
+
+// TestNowIsTheDatabaseClock: Now reads the database's clock (the test server runs on this
+// machine, so it agrees with the test's clock within the round trip and a margin).
+func TestNowIsTheDatabaseClock(t *testing.T) {
+	t.Parallel()
+	db := postgres.NewTestDB(t)
+	before := time.Now()
+	got, err := db.Now(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Before(before.Add(-2*time.Second)) || got.After(time.Now().Add(2*time.Second)) || got.Location() != time.UTC {
+		t.Fatalf("database now %s, test clock %s", got, before)
 	}
 }

@@ -12,11 +12,25 @@ import (
 )
 
 const (
-	// qQueueStats reads the outbox index messages_due (from_number, next_attempt_at over queued
-	// and scheduled messages).
-	qQueueStats = `SELECT from_number, count(*) FILTER (WHERE next_attempt_at <= $1), count(*) FILTER (WHERE next_attempt_at > $1),
-		min(next_attempt_at) FILTER (WHERE next_attempt_at <= $1)
-		FROM messages WHERE status IN ('queued', 'scheduled') GROUP BY from_number ORDER BY from_number`
+	// qQueueStats walks the distinct senders of the outbox index messages_due (from_number,
+	// next_attempt_at over queued and scheduled messages) as qDueSenders does, then counts each
+	// sender's ready and deferred entries of the same index, at most $2 of each (NULL: all), and
+	// reads its earliest ready entry.
+	qQueueStats = `WITH RECURSIVE s(f) AS (
+			(SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				ORDER BY from_number LIMIT 1)
+			UNION ALL
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number > s.f ORDER BY from_number LIMIT 1)
+			FROM s WHERE s.f IS NOT NULL)
+		SELECT f,
+			(SELECT count(*) FROM (SELECT 1 FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number = s.f AND next_attempt_at <= $1 LIMIT $2) AS r),
+			(SELECT count(*) FROM (SELECT 1 FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number = s.f AND next_attempt_at > $1 LIMIT $2) AS d),
+			(SELECT min(next_attempt_at) FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number = s.f AND next_attempt_at <= $1)
+		FROM s WHERE f IS NOT NULL ORDER BY f`
 	// qOutcomes reads the covering index messages_outcome over the window.
 	qOutcomes = `SELECT from_number, count(*) FILTER (WHERE status IN ('delivered', 'read')), count(*) FILTER (WHERE status IN ('undelivered', 'failed'))
 		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at > $1 AND updated_at <= $2
@@ -37,8 +51,13 @@ const (
 var _ switchboard.ObservabilityStore = (*DB)(nil)
 
 // QueueStats returns the waiting messages per sender; see switchboard.ObservabilityStore.
-func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.SenderQueue, error) {
-	rows, err := db.pool.Query(ctx, qQueueStats, now)
+func (db *DB) QueueStats(ctx context.Context, now time.Time, limit int64) ([]switchboard.SenderQueue, error) {
+	var bound *int64 // NULL: no limit
+	if limit > 0 {
+		b := limit + 1 // one more than the limit tells a capped count from an exact one
+		bound = &b
+	}
+	rows, err := db.pool.Query(ctx, qQueueStats, now, bound)
 	if err != nil {
 		return nil, wrap("queue stats", err)
 	}
@@ -50,6 +69,12 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.Send
 			return nil, wrap("queue stats", err)
 		}
 		q.OldestDueAt = utcPtr(q.OldestDueAt)
+		if limit > 0 && q.Ready > limit {
+			q.Ready, q.ReadyCapped = limit, true
+		}
+		if limit > 0 && q.Deferred > limit {
+			q.Deferred, q.DeferredCapped = limit, true
+		}
 		out = append(out, q)
 	}
 	if err := rows.Err(); err != nil {

@@ -34,6 +34,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,6 +61,8 @@ func Migrations() ([]migrate.Migration, error) {
 // of processes, may share one database.
 type DB struct {
 	pool *pgxpool.Pool
+	// callerClock: Reserve compares the callers' times instead of the database's (tests).
+	callerClock bool
 }
 
 var _ switchboard.Store = (*DB)(nil)
@@ -65,8 +71,18 @@ var _ switchboard.Store = (*DB)(nil)
 type Option func(*options)
 
 type options struct {
-	migrate  bool
-	maxConns int32
+	migrate     bool
+	maxConns    int32
+	callerClock bool
+}
+
+// WithCallerClock makes the shared rate bucket (Reserve) run on the times its callers pass
+// whatever the database's clock says: for tests that drive it with a virtual clock. Production
+// uses a caller's time only within a second of the database's clock and the database's beyond,
+// so that a node whose clock is off can neither push the bucket into the future (stalling every
+// node) nor draw on it early.
+func WithCallerClock() Option {
+	return func(o *options) { o.callerClock = true }
 }
 
 // WithoutMigrate opens the store without applying pending migrations, for deployments that run
@@ -104,7 +120,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, callerClock: o.callerClock}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -181,12 +197,33 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 // their own. The store's invariants are theirs to keep.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and a write commits (migration 0020's readiness row):
+// a database whose disk is full still answers a plain ping.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.pool.Ping(ctx); err != nil {
+	_, err := db.pool.Exec(ctx, qReadiness)
+	if e := pgError(err); e != nil && e.Code == "42P01" { // undefined_table: not migrated yet
+		err = db.pool.Ping(ctx)
+	}
+	if err != nil {
+		if u := unavailable(err); u != nil {
+			return u
+		}
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
+}
+
+const qReadiness = `INSERT INTO readiness (id, checked_at) VALUES (1, now())
+	ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`
+
+// Now reads the database's clock (clock_timestamp()): the reference every node of a cluster
+// corrects its clock to (see internal/clocksync).
+func (db *DB) Now(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&t); err != nil {
+		return time.Time{}, wrap("clock", err)
+	}
+	return t.UTC(), nil
 }
 
 // Close closes the connection pool, waiting for connections in use to be returned.
@@ -218,6 +255,9 @@ func (db *DB) begin(ctx context.Context, b *pgx.Batch) (tx pgx.Tx, br pgx.BatchR
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		rollback(ctx, tx)
+		if u := unavailable(err); u != nil {
+			return nil, nil, u
+		}
 		return nil, nil, fmt.Errorf("postgres: begin: %w", err)
 	}
 	return tx, br, nil
@@ -232,6 +272,9 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 // "canceled" about a write that did commit would be misled ("accepted means durable").
 func commit(ctx context.Context, tx pgx.Tx) error {
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		if u := unavailable(err); u != nil {
+			return u
+		}
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
@@ -277,7 +320,41 @@ func wrap(op string, err error) error {
 	if e := invalidText(err); e != nil {
 		return e
 	}
+	if u := unavailable(err); u != nil {
+		return u
+	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailable turns a failure of the database itself — it cannot be reached, is shutting down
+// or starting, has no connection slot, or its disk is full — into an EUNAVAILABLE application
+// error (store_unavailable or disk_full), which the API answers 503 with Retry-After: the
+// request is fine and may be retried. Nil for any other error.
+func unavailable(err error) *switchboard.Error {
+	if err == nil {
+		return nil
+	}
+	if e := pgError(err); e != nil {
+		switch {
+		case e.Code == "53100": // disk_full
+			return switchboard.Unavailable(switchboard.CodeDiskFull, err)
+		case strings.HasPrefix(e.Code, "08"), // connection exception
+			e.Code == "57P01", e.Code == "57P02", e.Code == "57P03", // admin/crash shutdown, cannot connect now
+			e.Code == "53300", e.Code == "53200", // too many connections, out of memory
+			e.Code == "58030", // io_error
+			e.Code == "25006": // read-only transaction: a standby, e.g. during a failover
+			return switchboard.Unavailable(switchboard.CodeStoreUnavailable, err)
+		}
+		return nil
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) && !errors.Is(err, context.Canceled) {
+		return switchboard.Unavailable(switchboard.CodeStoreUnavailable, err)
+	}
+	return nil
 }
 
 // utc returns t in UTC; pgx reads timestamptz in the local zone.

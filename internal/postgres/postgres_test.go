@@ -37,12 +37,12 @@ func ptr[T any](v T) *T { return &v }
 
 // nodes opens n stores on one fresh schema, as n Switchboard nodes sharing a database. The
 // first migrates the schema.
-func nodes(t *testing.T, n int) []*postgres.DB {
+func nodes(t *testing.T, n int, opts ...postgres.Option) []*postgres.DB {
 	t.Helper()
 	u, _ := postgres.TestURL(t)
 	dbs := make([]*postgres.DB, n)
 	for i := range dbs {
-		db, err := postgres.Open(t.Context(), u)
+		db, err := postgres.Open(t.Context(), u, opts...)
 		if err != nil {
 			t.Fatalf("Open node %d: %v", i, err)
 		}

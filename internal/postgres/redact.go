@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 // Redact removes bodies and raw payloads older than before (see switchboard.Store).
@@ -39,7 +42,59 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 			WHERE type = 'message.received' AND redacted_at IS NULL AND at < $1`, before, at); err != nil {
 			return wrap("redact events", err)
 		}
-		return nil
+		if _, err := tx.Exec(ctx, `UPDATE app_events SET data = jsonb_set(data, '{inputs}', '[]'), redacted_at = $2
+			WHERE type = 'call.completed' AND redacted_at IS NULL AND at < $1`, before, at); err != nil {
+			return wrap("redact call events", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE verifications SET code_hash = '', code_salt = '', code_sealed = '', redacted_at = $2
+			WHERE redacted_at IS NULL AND status <> 'pending' AND created_at < $1`, before, at); err != nil {
+			return wrap("redact verifications", err)
+		}
+		k, err := redactCalls(ctx, tx, before, at, limit)
+		n += k
+		return err
 	})
 	return n, err
+}
+
+// redactCalls redacts up to limit finished calls created before before (switchboard.Call.Redact).
+func redactCalls(ctx context.Context, tx pgx.Tx, before, at time.Time, limit int) (int, error) {
+	rows, err := tx.Query(ctx, `SELECT id, data, version FROM calls WHERE redacted_at IS NULL AND created_at < $1
+		AND status IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') ORDER BY created_at LIMIT $2
+		FOR UPDATE SKIP LOCKED`, before, limit)
+	if err != nil {
+		return 0, wrap("redact calls", err)
+	}
+	var calls []*switchboard.Call
+	for rows.Next() {
+		var id string
+		var data []byte
+		var version int
+		if err := rows.Scan(&id, &data, &version); err != nil {
+			rows.Close()
+			return 0, wrap("redact calls", err)
+		}
+		c, err := switchboard.DecodeCall(data, version)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("postgres: redact call %s: %w", id, err)
+		}
+		calls = append(calls, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, wrap("redact calls", err)
+	}
+	for _, c := range calls {
+		c.Redact(at)
+		data, err := switchboard.EncodeCall(c)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE calls SET data = $1, redacted_at = $2, version = version + 1 WHERE id = $3 AND version = $4`,
+			data, at, c.ID, c.Version); err != nil {
+			return 0, wrap("redact call", err)
+		}
+	}
+	return len(calls), nil
 }

@@ -23,9 +23,9 @@ const (
 	qUpdateVerification = `UPDATE verifications SET status = $1, channel = $2, provider_sid = $3, sends = $4, checks = $5,
 		send_attempts = $6, fallback_at = $7, expires_at = $8, code_hash = $9, code_salt = $10, code_sealed = $11,
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
-	qVerificationByID = `SELECT ` + verificationCols + ` FROM verifications WHERE id = $1`
-	qPendingVerifyTo  = `SELECT ` + verificationCols + ` FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications = `SELECT ` + verificationCols + ` FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
+	qVerificationByID = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = $1`
+	qPendingVerifyTo  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
 	qRateEnsure       = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 0) ON CONFLICT (key, window_start) DO NOTHING`
 	qRateLock         = `SELECT hits FROM verify_rate_hits WHERE key = $1 AND window_start = $2 FOR UPDATE`
 	qRateHit          = `UPDATE verify_rate_hits SET hits = hits + 1 WHERE key = $1 AND window_start = $2`
@@ -133,7 +133,7 @@ func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
 	var attempts []byte
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &v.FallbackAt, &v.ExpiresAt,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.RedactedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(attempts, &v.SendAttempts); err != nil {
@@ -142,7 +142,7 @@ func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
 	for i := range v.SendAttempts {
 		v.SendAttempts[i].At = v.SendAttempts[i].At.UTC()
 	}
-	v.FallbackAt = utcPtr(v.FallbackAt)
+	v.FallbackAt, v.RedactedAt = utcPtr(v.FallbackAt), utcPtr(v.RedactedAt)
 	v.ExpiresAt, v.CreatedAt, v.UpdatedAt = utc(v.ExpiresAt), utc(v.CreatedAt), utc(v.UpdatedAt)
 	return &v, nil
 }
@@ -345,7 +345,7 @@ func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationF
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q := `SELECT ` + verificationCols + ` FROM verifications WHERE true`
+	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE true`
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)

@@ -24,7 +24,9 @@ const (
 	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
 		WHERE cm.key = ?1 AND cm.value = ?2 AND cm.call_id < ?3 ORDER BY cm.call_id DESC LIMIT ?4`
 	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES (?, ?, ?)`
-	qClaimCalls         = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
+	qCallQueue          = `SELECT COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END), COUNT(CASE WHEN next_attempt_at > ?1 THEN 1 END),
+		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END) FROM calls WHERE next_attempt_at IS NOT NULL`
+	qClaimCalls = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
 			ORDER BY next_attempt_at LIMIT ?4)
 		RETURNING version, data`
@@ -203,4 +205,18 @@ func (db *DB) ReleaseCall(ctx context.Context, id, owner string) error {
 		}
 		return nil
 	})
+}
+
+// CallQueue counts the calls waiting to be placed; see switchboard.CallStore.
+func (db *DB) CallQueue(ctx context.Context, now time.Time) (switchboard.CallQueueStats, error) {
+	var q switchboard.CallQueueStats
+	var oldest sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, qCallQueue, micros(now)).Scan(&q.Ready, &q.Deferred, &oldest); err != nil {
+		return q, fmt.Errorf("sqlite: call queue: %w", err)
+	}
+	if oldest.Valid {
+		t := fromMicros(oldest.Int64)
+		q.OldestDueAt = &t
+	}
+	return q, nil
 }

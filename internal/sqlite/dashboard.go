@@ -76,14 +76,6 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		args  []any
 	)
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
-	if len(q.Statuses) > 0 {
-		ph := make([]string, len(q.Statuses))
-		for i, s := range q.Statuses {
-			ph[i] = "?"
-			args = append(args, string(s))
-		}
-		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
-	}
 	if q.To != "" {
 		add("to_number = ?", q.To)
 	}
@@ -104,8 +96,25 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		add("created_at < ?", micros(*q.CreatedBefore))
 	}
 	limit := clampLimit(q.Limit)
-	sq, args := listMessagesQuery(where, args, q.Metadata, q.Cursor)
-	rows, err := db.r.QueryContext(ctx, sq, append(args, limit+1)...)
+	var sq string
+	if q.Metadata != nil {
+		// A metadata pair drives the search from its index (see listMessagesQuery); the statuses
+		// are checked on the messages it reads.
+		if len(q.Statuses) > 0 {
+			where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+			for _, st := range q.Statuses {
+				args = append(args, string(st))
+			}
+		}
+		sq, args = listMessagesQuery(where, args, q.Metadata, q.Cursor)
+		args = append(args, limit+1)
+	} else {
+		if q.Cursor != "" {
+			add("id < ?", q.Cursor)
+		}
+		sq, args = searchQuery(q.Statuses, where, args, limit+1)
+	}
+	rows, err := db.r.QueryContext(ctx, sq, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
 	}
@@ -127,6 +136,33 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		next = msgs[limit-1].ID
 	}
 	return msgs, next, nil
+}
+
+// searchQuery builds the search of messages newest first under the conditions where (with args),
+// at most limit rows. A search by status walks the index messages_status (status, id) backwards:
+// one status is one walk that stops at the page's limit; several are one such walk each, merged
+// (a single IN over the index could not stop early: its order is by status first).
+func searchQuery(statuses []switchboard.Status, where []string, args []any, limit int) (string, []any) {
+	page := func(cond []string) string {
+		sq := "SELECT " + messageCols + " FROM messages"
+		if len(cond) > 0 {
+			sq += " WHERE " + strings.Join(cond, " AND ")
+		}
+		return sq + " ORDER BY id DESC LIMIT ?"
+	}
+	switch len(statuses) {
+	case 0:
+		return page(where), append(args, limit)
+	case 1:
+		return page(append([]string{"status = ? COLLATE NOCASE"}, where...)), append(append([]any{string(statuses[0])}, args...), limit)
+	}
+	parts := make([]string, len(statuses))
+	var all []any
+	for i, st := range statuses {
+		parts[i] = "SELECT * FROM (" + page(append([]string{"status = ? COLLATE NOCASE"}, where...)) + ")"
+		all = append(append(append(all, string(st)), args...), limit)
+	}
+	return "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") ORDER BY id DESC LIMIT ?", append(all, limit)
 }
 
 // FailuresByCode counts failed and undelivered messages by error code.
@@ -167,22 +203,27 @@ func latencyColumns() string {
 	return b.String()
 }
 
-// DeliveryStats aggregates messages by time bucket, sender and category.
-func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
-	bu := bucket.Microseconds()
-	if bu <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
-	}
-	q := `WITH d AS (
+// qDeliveryStats ranges the covering index messages_created on created_at; a message's events are
+// read (by message_events_message) only for the delivered ones, for their latency.
+var qDeliveryStats = `WITH d AS (
 		SELECT m.created_at - (m.created_at % ?) AS b, m.from_number, m.category, m.status,
-			(SELECT min(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status IN ('delivered', 'read')) - m.created_at AS lat
+			CASE WHEN m.status IN ('delivered', 'read') THEN
+				(SELECT min(e.at) FROM message_events e WHERE e.message_id = m.id AND e.status IN ('delivered', 'read')) - m.created_at
+			END AS lat
 		FROM messages m WHERE m.created_at >= ? AND m.created_at < ?)
 	SELECT b, from_number, category, count(*),
 		sum(CASE WHEN status IN ('delivered', 'read') THEN 1 ELSE 0 END),
 		sum(CASE WHEN status IN ('failed', 'undelivered') THEN 1 ELSE 0 END),
 		coalesce(sum(lat), 0)` + latencyColumns() + `
 	FROM d GROUP BY b, from_number, category ORDER BY b, from_number, category`
-	rows, err := db.r.QueryContext(ctx, q, bu, micros(since), micros(until))
+
+// DeliveryStats aggregates messages by time bucket, sender and category.
+func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
+	bu := bucket.Microseconds()
+	if bu <= 0 {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
+	}
+	rows, err := db.r.QueryContext(ctx, qDeliveryStats, bu, micros(since), micros(until))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delivery stats: %w", err)
 	}

@@ -11,10 +11,25 @@ import (
 )
 
 const (
-	// qQueueStats reads the outbox index messages_due alone (from_number, next_attempt_at over
-	// queued and scheduled messages).
-	qQueueStats = `SELECT from_number, SUM(next_attempt_at <= ?1), SUM(next_attempt_at > ?1), MIN(next_attempt_at)
-		FROM messages WHERE status IN ('queued', 'scheduled') GROUP BY from_number ORDER BY from_number`
+	// qQueueStats walks the distinct senders of the outbox index messages_due (from_number,
+	// next_attempt_at over queued and scheduled messages) as qDueSenders does, then counts each
+	// sender's ready and deferred entries of the same index, at most ?2 of each (-1: all), and
+	// reads its earliest entry.
+	qQueueStats = `WITH RECURSIVE s(f) AS (
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				ORDER BY from_number LIMIT 1)
+			UNION ALL
+			SELECT (SELECT from_number FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number > s.f ORDER BY from_number LIMIT 1)
+			FROM s WHERE s.f IS NOT NULL)
+		SELECT f,
+			(SELECT count(*) FROM (SELECT 1 FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number = s.f AND next_attempt_at <= ?1 LIMIT ?2)),
+			(SELECT count(*) FROM (SELECT 1 FROM messages WHERE status IN ('queued', 'scheduled')
+				AND from_number = s.f AND next_attempt_at > ?1 LIMIT ?2)),
+			(SELECT next_attempt_at FROM messages WHERE status IN ('queued', 'scheduled') AND from_number = s.f
+				ORDER BY next_attempt_at LIMIT 1)
+		FROM s WHERE f IS NOT NULL ORDER BY f`
 	// qOutcomes reads the covering index messages_outcome over the window.
 	qOutcomes = `SELECT from_number, SUM(status IN ('delivered', 'read')), SUM(status IN ('undelivered', 'failed'))
 		FROM messages WHERE status IN ('delivered', 'read', 'undelivered', 'failed') AND updated_at > ? AND updated_at <= ?
@@ -32,8 +47,12 @@ const (
 var _ switchboard.ObservabilityStore = (*DB)(nil)
 
 // QueueStats returns the waiting messages per sender; see switchboard.ObservabilityStore.
-func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.SenderQueue, error) {
-	rows, err := db.r.QueryContext(ctx, qQueueStats, micros(now))
+func (db *DB) QueueStats(ctx context.Context, now time.Time, limit int64) ([]switchboard.SenderQueue, error) {
+	bound := int64(-1) // SQLite: no limit
+	if limit > 0 {
+		bound = limit + 1 // one more than the limit tells a capped count from an exact one
+	}
+	rows, err := db.r.QueryContext(ctx, qQueueStats, micros(now), bound)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: queue stats: %w", err)
 	}
@@ -45,6 +64,8 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.Send
 		if err := rows.Scan(&q.Sender, &q.Ready, &q.Deferred, &oldest); err != nil {
 			return nil, fmt.Errorf("sqlite: queue stats: %w", err)
 		}
+		q.Ready, q.ReadyCapped = capCount(q.Ready, limit)
+		q.Deferred, q.DeferredCapped = capCount(q.Deferred, limit)
 		if q.Ready > 0 {
 			t := fromMicros(oldest)
 			q.OldestDueAt = &t
@@ -55,6 +76,14 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) ([]switchboard.Send
 		return nil, fmt.Errorf("sqlite: queue stats: %w", err)
 	}
 	return out, nil
+}
+
+// capCount turns a count read with LIMIT limit+1 into the count shown and whether it is capped.
+func capCount(n, limit int64) (int64, bool) {
+	if limit > 0 && n > limit {
+		return limit, true
+	}
+	return n, false
 }
 
 // DeliveryOutcomes counts delivery outcomes per sender in (since, until].

@@ -9,8 +9,8 @@ import (
 	"github.com/switchboard-gw/switchboard"
 )
 
-// TestQueryPlans pins the indexes that keep the dispatcher's queries independent of the number
-// of queued messages.
+// TestQueryPlans pins the indexes that keep the dispatcher's and the dashboard's queries
+// independent of the number of messages.
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -21,6 +21,9 @@ func TestQueryPlans(t *testing.T) {
 	defer db.Close()
 	metaQuery, metaArgs := listMessagesQuery([]string{"status IN (?)"}, []any{"queued"},
 		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor")
+	status1, status1Args := searchQuery([]switchboard.Status{switchboard.StatusFailed}, nil, nil, 51)
+	status2, status2Args := searchQuery([]switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered},
+		[]string{"from_number = ?"}, []any{"+1"}, 51)
 	for _, tc := range []struct {
 		name, query string
 		args        []any
@@ -35,7 +38,7 @@ func TestQueryPlans(t *testing.T) {
 		{"by sid", qMessageBySID, []any{"SM1"}, []string{"messages_provider_sid"}, []string{"SCAN messages"}},
 		{"pending", qPendingCallbacks, []any{"SM1"}, []string{"webhook_events_pending"}, []string{"SCAN"}},
 		{"events", qEvents, []any{"m"}, []string{"message_events_message"}, []string{"SCAN", "TEMP B-TREE"}},
-		{"queue stats", qQueueStats, []any{1}, []string{"USING INDEX messages_due"}, []string{"SCAN messages"}},
+		{"queue stats", qQueueStats, []any{1, 10001}, []string{"messages_due (from_number=? AND next_attempt_at<?)", "messages_due (from_number=? AND next_attempt_at>?)"}, []string{"SCAN messages"}},
 		{"outcomes", qOutcomes, []any{1, 2}, []string{"COVERING INDEX messages_outcome"}, []string{"SCAN messages"}},
 		{"event deliveries", qEventDeliveries, []any{1}, []string{"deliveries_event"}, []string{"SCAN deliveries"}},
 		{"message events", qMessageEvents, []any{1, 2, "m"}, []string{"SEARCH app_events USING INTEGER PRIMARY KEY"}, []string{"SCAN app_events"}},
@@ -43,6 +46,11 @@ func TestQueryPlans(t *testing.T) {
 		// reads only the messages it lists.
 		{"list by metadata", metaQuery, append(metaArgs, 51), []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"calls by metadata", qListCallsByMetadata, []any{"job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (key=? AND value=?", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"search by status", status1, status1Args, []string{"messages_status"}, []string{"SCAN messages", "TEMP B-TREE"}},
+		{"search by statuses", status2, status2Args, []string{"messages_status"}, []string{"SCAN messages"}},
+		{"delivery stats", qDeliveryStats, []any{3600, 1, 2}, []string{"COVERING INDEX messages_created", "message_events_message"}, []string{"SCAN messages", "SCAN message_events"}},
+		{"thread out", qConvMessages, []any{"+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"messages_thread"}, []string{"SCAN messages", "TEMP B-TREE"}},
+		{"thread in", qConvInbounds, []any{"+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"inbound_messages_thread"}, []string{"SCAN inbound_messages", "TEMP B-TREE"}},
 	} {
 		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 // qRedactable picks finished messages older than the cutoff that still hold a body, oldest
@@ -59,7 +61,56 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 			WHERE type = 'message.received' AND redacted_at IS NULL AND at < ?`, micros(at), micros(before)); err != nil {
 			return fmt.Errorf("sqlite: redact events: %w", err)
 		}
-		return nil
+		if _, err := t.exec(`UPDATE app_events SET data = json_set(data, '$.inputs', json('[]')), redacted_at = ?
+			WHERE type = 'call.completed' AND redacted_at IS NULL AND at < ?`, micros(at), micros(before)); err != nil {
+			return fmt.Errorf("sqlite: redact call events: %w", err)
+		}
+		if _, err := t.exec(`UPDATE verifications SET code_hash = '', code_salt = '', code_sealed = '', redacted_at = ?
+			WHERE redacted_at IS NULL AND status <> 'pending' AND created_at < ?`, micros(at), micros(before)); err != nil {
+			return fmt.Errorf("sqlite: redact verifications: %w", err)
+		}
+		k, err := redactCalls(t, before, at, limit)
+		n += k
+		return err
 	})
 	return n, err
+}
+
+// redactCalls redacts up to limit finished calls created before before (switchboard.Call.Redact).
+func redactCalls(t *wtx, before, at time.Time, limit int) (int, error) {
+	rows, err := t.query(`SELECT id, data, version FROM calls WHERE redacted_at IS NULL AND created_at < ?
+		AND status IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') ORDER BY created_at LIMIT ?`, micros(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: redact calls: %w", err)
+	}
+	var calls []*switchboard.Call
+	for rows.Next() {
+		var id, data string
+		var version int
+		if err := rows.Scan(&id, &data, &version); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlite: redact calls: %w", err)
+		}
+		c, err := switchboard.DecodeCall([]byte(data), version)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlite: redact call %s: %w", id, err)
+		}
+		calls = append(calls, c)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("sqlite: redact calls: %w", err)
+	}
+	for _, c := range calls {
+		c.Redact(at)
+		data, err := switchboard.EncodeCall(c)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := t.exec(`UPDATE calls SET data = ?, redacted_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
+			string(data), micros(at), c.ID, c.Version); err != nil {
+			return 0, fmt.Errorf("sqlite: redact call %s: %w", c.ID, err)
+		}
+	}
+	return len(calls), nil
 }

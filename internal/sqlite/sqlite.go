@@ -75,6 +75,8 @@ type DB struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	maxBatch  int
+	// lowSpace: a write found the disk full; the WAL is checkpointed often (the writer's).
+	lowSpace bool
 }
 
 var _ switchboard.Store = (*DB)(nil)
@@ -218,8 +220,26 @@ func (db *DB) Ping(ctx context.Context) error {
 	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
-	return db.write(ctx, func(*wtx) error { return nil })
+	// A real write: a transaction that writes nothing commits even on a full disk.
+	err := db.write(ctx, func(t *wtx) error {
+		_, err := t.exec(qReadiness, time.Now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		if u := unavailable(err); u != nil {
+			return u
+		}
+		var app *switchboard.Error
+		if errors.As(err, &app) {
+			return err
+		}
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
 }
+
+// qReadiness is Ping's write (migration 0020).
+const qReadiness = `INSERT INTO readiness (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`
 
 // Close stops the writer (requests not started fail) and closes the database.
 func (db *DB) Close() error {
@@ -336,11 +356,19 @@ func (db *DB) commit(batch []*writeReq) {
 	errs := make([]error, len(batch))
 	// finish answers every request: with its own error, or else with err (nil on success).
 	finish := func(err error) {
+		full := false
 		for i, r := range batch {
 			if errs[i] == nil {
 				errs[i] = err
 			}
+			if u := unavailable(errs[i]); u != nil {
+				full = full || u.Code == switchboard.CodeDiskFull
+				errs[i] = u
+			}
 			r.done <- errs[i]
+		}
+		if full {
+			db.afterDiskFull()
 		}
 	}
 	tx, err := db.w.BeginTx(context.Background(), nil)
@@ -416,6 +444,50 @@ func run(t *wtx, fn func(*wtx) error) (err error) {
 	}()
 	return fn(t)
 }
+
+// unavailable turns a failure of the database file itself — the disk is full, an I/O error, the
+// file is read-only or locked by another process — into an EUNAVAILABLE application error
+// (disk_full or store_unavailable), answered 503 with Retry-After; nil for any other error
+// (application errors pass through unchanged).
+func unavailable(err error) *switchboard.Error {
+	var e *sqlitedrv.Error
+	if err == nil || !errors.As(err, &e) {
+		return nil
+	}
+	var app *switchboard.Error
+	if errors.As(err, &app) {
+		return nil
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL:
+		return switchboard.Unavailable(switchboard.CodeDiskFull, err)
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
+		return switchboard.Unavailable(switchboard.CodeStoreUnavailable, err)
+	}
+	return nil
+}
+
+// afterDiskFull runs on the writer after a write failed because the disk is full. The WAL
+// would otherwise keep its size (up to journal_size_limit) and, folded back only every
+// wal_autocheckpoint pages, grow again into any space an operator frees: from now on it is
+// checkpointed every lowSpaceAutocheckpoint pages and cut back to that size when it restarts
+// (journal_size_limit), and right now it is copied back and truncated to nothing
+// (wal_checkpoint(TRUNCATE); on a disk still full this fails and the next checkpoint does it), so
+// that freed space goes to new writes, not to the WAL.
+func (db *DB) afterDiskFull() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !db.lowSpace {
+		_, err1 := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", lowSpaceAutocheckpoint))
+		_, err2 := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit=%d", lowSpaceAutocheckpoint*4096))
+		db.lowSpace = err1 == nil && err2 == nil
+	}
+	_, _ = db.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)") // best effort: the disk is full
+}
+
+// lowSpaceAutocheckpoint is the WAL's checkpoint interval, in pages (1 MiB), once a write has
+// found the disk full.
+const lowSpaceAutocheckpoint = 256
 
 // isUnique reports whether err is a violated UNIQUE or PRIMARY KEY constraint.
 func isUnique(err error) bool {

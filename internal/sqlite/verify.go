@@ -21,9 +21,9 @@ const (
 	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
-	qVerificationByID  = `SELECT ` + verificationCols + ` FROM verifications WHERE id = ?`
-	qPendingVerifyTo   = `SELECT ` + verificationCols + ` FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications  = `SELECT ` + verificationCols + ` FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
+	qVerificationByID  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = ?`
+	qPendingVerifyTo   = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
 	qRateGet           = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
 	qRateHit           = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
 	qRatePrune         = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
@@ -133,15 +133,16 @@ func scanVerification(r scanner) (*switchboard.Verification, error) {
 	var attempts string
 	var fallback sql.NullInt64
 	var expires, created, updated int64
+	var redacted sql.NullInt64
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &fallback, &expires,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated, &redacted); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(attempts), &v.SendAttempts); err != nil {
 		return nil, fmt.Errorf("sqlite: verification %s: send_attempts: %w", v.ID, err)
 	}
-	v.FallbackAt = fromNullMicros(fallback)
+	v.FallbackAt, v.RedactedAt = fromNullMicros(fallback), fromNullMicros(redacted)
 	v.ExpiresAt, v.CreatedAt, v.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
 	return &v, nil
 }
@@ -339,7 +340,7 @@ func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationF
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q := `SELECT ` + verificationCols + ` FROM verifications WHERE 1 = 1`
+	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE 1 = 1`
 	var args []any
 	if f.To != "" {
 		q += ` AND phone = ?`

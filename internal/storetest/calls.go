@@ -17,6 +17,29 @@ var callTests = []test{
 	{"ClaimDueLeased", testCallClaim},
 	{"ListNewestFirst", testCallList},
 	{"ListByMetadata", testCallListByMetadata},
+	{"Queue", testCallQueue},
+}
+
+// testCallQueue: the calls waiting to be placed, ready and deferred, and the oldest ready one's
+// due time; calls with nothing due (placed, finished) are not counted.
+func testCallQueue(t *testing.T, s switchboard.Store) {
+	ctx := context.Background()
+	q, err := s.CallQueue(ctx, at(0))
+	if err != nil || q.Ready != 0 || q.Deferred != 0 || q.OldestDueAt != nil {
+		t.Fatalf("empty queue: %+v %v", q, err)
+	}
+	mustCreateCall(t, s, newCall(newID("call"), at(-2*time.Minute)))
+	mustCreateCall(t, s, newCall(newID("call"), at(-time.Minute)))
+	later := newCall(newID("call"), at(0))
+	later.NextAttemptAt = ptr(at(time.Hour))
+	mustCreateCall(t, s, later)
+	placed := newCall(newID("call"), at(-3*time.Minute))
+	placed.NextAttemptAt = nil
+	mustCreateCall(t, s, placed)
+	q, err = s.CallQueue(ctx, at(0))
+	if err != nil || q.Ready != 2 || q.Deferred != 1 || q.OldestDueAt == nil || !q.OldestDueAt.Equal(at(-2*time.Minute)) {
+		t.Fatalf("queue: %+v (oldest %v) %v; want 2 ready, 1 deferred, oldest due at %v", q, q.OldestDueAt, err, at(-2*time.Minute))
+	}
 }
 
 func newCall(id string, created time.Time) *switchboard.Call {

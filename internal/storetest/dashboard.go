@@ -107,6 +107,11 @@ func testDashboardSearch(t *testing.T, s switchboard.Store) {
 		{"to", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{To: toA}}, []*switchboard.Message{m0, m2}},
 		{"range, paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{CreatedAfter: ptr(at(time.Minute)), CreatedBefore: ptr(at(3 * time.Minute)), Limit: 1}}, []*switchboard.Message{m1, m2}},
 		{"paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Limit: 3}}, []*switchboard.Message{m0, m1, m2, m3}},
+		{"status", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Statuses: []switchboard.Status{switchboard.StatusFailed}}}, []*switchboard.Message{m1, m3}},
+		{"status, paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Statuses: []switchboard.Status{switchboard.StatusFailed}, Limit: 1}}, []*switchboard.Message{m1, m3}},
+		{"statuses, paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Statuses: []switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered, switchboard.StatusQueued}, Limit: 1}}, []*switchboard.Message{m0, m1, m2, m3}},
+		{"statuses and to", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{To: toB, Statuses: []switchboard.Status{switchboard.StatusUndelivered, switchboard.StatusFailed}, Limit: 1}}, []*switchboard.Message{m1, m3}},
+		{"statuses and code", switchboard.MessageSearch{ErrorCode: 30003, MessageFilter: switchboard.MessageFilter{Statuses: []switchboard.Status{switchboard.StatusUndelivered, switchboard.StatusFailed}}}, []*switchboard.Message{m1, m2}},
 	} {
 		wantEqual(t, tc.name, reversed(tc.want...), ids(searchAll(t, s, tc.q)), cmpEmpty)
 	}

@@ -15,6 +15,7 @@ import (
 
 var observeTests = []test{
 	{"QueueStatsReadyDeferredOldest", testQueueStats},
+	{"QueueStatsLimit", testQueueStatsLimit},
 	{"DeliveryOutcomesWindow", testDeliveryOutcomes},
 	{"AlertTransitionCompareAndSet", testAlertTransition},
 	{"AlertTransitionConcurrentOnce", testAlertTransitionConcurrent},
@@ -24,7 +25,7 @@ var observeTests = []test{
 
 func testQueueStats(t *testing.T, s switchboard.Store) {
 	ctx := t.Context()
-	got, err := s.QueueStats(ctx, at(0))
+	got, err := s.QueueStats(ctx, at(0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func testQueueStats(t *testing.T, s switchboard.Store) {
 		m.From, m.Status, m.SendAt, m.NextAttemptAt = fromB, switchboard.StatusScheduled, ptr(at(time.Hour)), at(time.Hour)
 	})
 
-	got, err = s.QueueStats(ctx, at(0))
+	got, err = s.QueueStats(ctx, at(0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func testQueueStats(t *testing.T, s switchboard.Store) {
 		t.Errorf("QueueStats at 0 (-want +got):\n%s", diff)
 	}
 	// An hour later everything waiting is due.
-	got, err = s.QueueStats(ctx, at(time.Hour))
+	got, err = s.QueueStats(ctx, at(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,49 @@ func testQueueStats(t *testing.T, s switchboard.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("QueueStats at +1h (-want +got):\n%s", diff)
+	}
+}
+
+// testQueueStatsLimit: a limit caps each count and flags it; a count at the limit is exact, not
+// capped; the oldest due stays exact; limit 0 counts everything.
+func testQueueStatsLimit(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	// fromA: 4 ready (the oldest due at -9m) and 3 deferred; fromB: 2 ready and 2 deferred.
+	for i := range 4 {
+		createAt(t, s, at(-10*time.Minute), func(m *switchboard.Message) { m.NextAttemptAt = at(time.Duration(i-9) * time.Minute) })
+	}
+	for i := range 3 {
+		createAt(t, s, at(-10*time.Minute), func(m *switchboard.Message) { m.NextAttemptAt = at(time.Duration(i+1) * time.Minute) })
+	}
+	for i := range 4 {
+		createAt(t, s, at(-10*time.Minute), func(m *switchboard.Message) {
+			m.From, m.NextAttemptAt = fromB, at(time.Duration(2*i-3)*time.Minute)
+		})
+	}
+	for _, tc := range []struct {
+		limit int64
+		want  []switchboard.SenderQueue
+	}{
+		{0, []switchboard.SenderQueue{
+			{Sender: fromA, Ready: 4, Deferred: 3, OldestDueAt: ptr(at(-9 * time.Minute))},
+			{Sender: fromB, Ready: 2, Deferred: 2, OldestDueAt: ptr(at(-3 * time.Minute))},
+		}},
+		{3, []switchboard.SenderQueue{
+			{Sender: fromA, Ready: 3, ReadyCapped: true, Deferred: 3, OldestDueAt: ptr(at(-9 * time.Minute))},
+			{Sender: fromB, Ready: 2, Deferred: 2, OldestDueAt: ptr(at(-3 * time.Minute))},
+		}},
+		{1, []switchboard.SenderQueue{
+			{Sender: fromA, Ready: 1, ReadyCapped: true, Deferred: 1, DeferredCapped: true, OldestDueAt: ptr(at(-9 * time.Minute))},
+			{Sender: fromB, Ready: 1, ReadyCapped: true, Deferred: 1, DeferredCapped: true, OldestDueAt: ptr(at(-3 * time.Minute))},
+		}},
+	} {
+		got, err := s.QueueStats(ctx, at(0), tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("QueueStats limit %d (-want +got):\n%s", tc.limit, diff)
+		}
 	}
 }
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Verifications", verifyTests},
 		{"Calls", callTests},
 		{"WhatsApp", whatsAppTests},
+		{"Retention", retentionTests},
 		{"MediaQueue", mediaQueueTests},
 	}
 	for _, g := range groups {

@@ -79,7 +79,7 @@ variables:
 func TestLoadExampleCatalog(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, exampleDir)
-	want := []string{"appointment_call_missed", "appointment_reminder", "appointment_reminder_whatsapp", "billing_alert", "job_assigned",
+	want := []string{"appointment_call_missed", "appointment_call_no_answer", "appointment_reminder", "appointment_reminder_whatsapp", "appointment_reschedule", "billing_alert", "job_assigned",
 		"job_completed", "job_updated", "signup_code", "technician_on_the_way", "verify_code_whatsapp"}
 	if diff := cmp.Diff(want, c.Names()); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)

@@ -19,6 +19,10 @@ type CodeInfo struct {
 	// that only arrive asynchronously (in status callbacks, 30xxx) it is advice: whether sending
 	// the same message again could help.
 	Outcome switchboard.Outcome
+	// Unreachable says that the recipient's number cannot receive the message this way (invalid,
+	// unknown, a landline, no WhatsApp account): sending the same message to it again fails the
+	// same way, whatever the sender does.
+	Unreachable bool
 	// Known is false for the default returned for a code missing from the table.
 	Known bool
 }
@@ -94,7 +98,8 @@ var codes = map[int]CodeInfo{
 		Title: "Invalid 'To' phone number",
 		Explanation: "The recipient's number is not a valid phone number. The application must correct " +
 			"the number; resending will not help.",
-		Outcome: switchboard.OutcomeFail,
+		Outcome:     switchboard.OutcomeFail,
+		Unreachable: true,
 	},
 	21212: {
 		Title: "Invalid 'From' phone number",
@@ -162,7 +167,8 @@ var codes = map[int]CodeInfo{
 		Title: "'To' number is not SMS-capable",
 		Explanation: "The recipient's number cannot receive SMS (usually a landline). Ask for a mobile " +
 			"number or use a voice call.",
-		Outcome: switchboard.OutcomeFail,
+		Outcome:     switchboard.OutcomeFail,
+		Unreachable: true,
 	},
 	21617: {
 		Title: "Message body too long",
@@ -219,13 +225,15 @@ var codes = map[int]CodeInfo{
 		Title: "Unknown destination handset",
 		Explanation: "The number does not exist or is no longer active. Ask the person for a current " +
 			"number; resending will not help.",
-		Outcome: switchboard.OutcomeFail,
+		Outcome:     switchboard.OutcomeFail,
+		Unreachable: true,
 	},
 	30006: {
 		Title: "Landline or unreachable carrier",
 		Explanation: "The number is a landline or its carrier does not accept SMS. Use a mobile number " +
 			"or a voice call.",
-		Outcome: switchboard.OutcomeFail,
+		Outcome:     switchboard.OutcomeFail,
+		Unreachable: true,
 	},
 	30007: {
 		Title: "Message filtered (spam or content)",
@@ -271,7 +279,8 @@ var codes = map[int]CodeInfo{
 		Title: "Channel could not find the To address",
 		Explanation: "The recipient has no account on the channel (no WhatsApp account on this number). " +
 			"Resending will not help; reach the person another way (SMS fallback).",
-		Outcome: switchboard.OutcomeFail,
+		Outcome:     switchboard.OutcomeFail,
+		Unreachable: true,
 	},
 	63016: {
 		Title: "Outside the WhatsApp 24-hour window",

@@ -23,6 +23,8 @@ const whatsappPrefix = "whatsapp:"
 // code "invalid_callback"; a status Switchboard does not know (or an inbound status) is EINVALID
 // "unknown_status".
 func ParseStatusCallback(form url.Values, receivedAt time.Time) (*switchboard.Callback, error) {
+	raw := form
+	form, _ = switchboard.SafeForm(form)
 	sid := first(form, "MessageSid", "SmsSid")
 	status := first(form, "MessageStatus", "SmsStatus")
 	if sid == "" || status == "" {
@@ -51,7 +53,7 @@ func ParseStatusCallback(form url.Values, receivedAt time.Time) (*switchboard.Ca
 			"status callback with unknown message status %q", truncate(status, 40))
 	}
 	cb.Status = mapped
-	payload, err := FormJSON(form)
+	payload, err := FormJSON(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +69,8 @@ func ParseStatusCallback(form url.Values, receivedAt time.Time) (*switchboard.Ca
 // sms otherwise. The raw form, prefix included, is kept in Payload. A form without a SID, From or
 // To, or with a bad NumMedia, is an EINVALID error with code "invalid_inbound".
 func ParseInbound(form url.Values, receivedAt time.Time) (*switchboard.InboundMessage, error) {
+	raw := form
+	form, _ = switchboard.SafeForm(form)
 	sid := first(form, "MessageSid", "SmsMessageSid", "SmsSid")
 	from, to := form.Get("From"), form.Get("To")
 	if sid == "" || from == "" || to == "" {
@@ -105,7 +109,7 @@ func ParseInbound(form url.Values, receivedAt time.Time) (*switchboard.InboundMe
 			m.MediaContentTypes = append(m.MediaContentTypes, form.Get("MediaContentType"+strconv.Itoa(i)))
 		}
 	}
-	payload, err := FormJSON(form)
+	payload, err := FormJSON(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -113,20 +117,21 @@ func ParseInbound(form url.Values, receivedAt time.Time) (*switchboard.InboundMe
 	return m, nil
 }
 
+// RawFormKey is the payload key that keeps a webhook form's exact bytes, percent-encoded, when
+// some of its text was not storable (invalid UTF-8 or NUL) and was replaced by U+FFFD.
+const RawFormKey = "_raw_form"
+
 // FormJSON encodes a webhook form as a JSON object for a timeline: each key maps to its value, or
-// to an array of values when the key is repeated. Keys come out sorted. Invalid UTF-8 is replaced
-// by U+FFFD, as encoding/json does; keys that become equal that way are merged, so the object
-// never has duplicate keys.
+// to an array of values when the key is repeated. Keys come out sorted. Invalid UTF-8 and NUL are
+// replaced by U+FFFD (switchboard.SafeText), so that both engines store the payload (PostgreSQL
+// refuses both); keys that become equal that way are merged, so the object never has duplicate
+// keys, and the form's exact bytes are then kept, percent-encoded, under RawFormKey.
 func FormJSON(form url.Values) (json.RawMessage, error) {
-	keys := slices.Sorted(maps.Keys(form))
-	merged := make(map[string][]string, len(form))
+	safe, changed := switchboard.SafeForm(form)
+	keys := slices.Sorted(maps.Keys(safe))
+	obj := make(map[string]any, len(safe)+1)
 	for _, k := range keys {
-		vk := strings.ToValidUTF8(k, "\uFFFD")
-		merged[vk] = append(merged[vk], form[k]...)
-	}
-	obj := make(map[string]any, len(merged))
-	for k, vs := range merged {
-		switch len(vs) {
+		switch vs := safe[k]; len(vs) {
 		case 0:
 			obj[k] = ""
 		case 1:
@@ -134,6 +139,9 @@ func FormJSON(form url.Values) (json.RawMessage, error) {
 		default:
 			obj[k] = vs
 		}
+	}
+	if changed {
+		obj[RawFormKey] = form.Encode()
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

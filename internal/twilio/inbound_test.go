@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -156,7 +157,17 @@ func checkPayload(t *testing.T, payload json.RawMessage, form url.Values) {
 	}
 	want := map[string]int{}
 	for k, vs := range form {
-		want[strings.ToValidUTF8(k, "\uFFFD")] += len(vs)
+		want[switchboard.SafeText(k)] += len(vs)
+	}
+	if _, changed := switchboard.SafeForm(form); changed {
+		// Text that no store keeps was replaced; the exact bytes are kept percent-encoded.
+		if raw, _ := obj[RawFormKey].(string); raw != form.Encode() {
+			t.Fatalf("payload %q: raw form %q, want %q", payload, raw, form.Encode())
+		}
+		delete(obj, RawFormKey)
+	}
+	if strings.Contains(string(payload), `\u0000`) || !utf8.Valid(payload) {
+		t.Fatalf("payload %q holds text a store refuses", payload)
 	}
 	if len(obj) != len(want) {
 		t.Fatalf("payload %q has %d keys, want %d", payload, len(obj), len(want))
@@ -183,6 +194,7 @@ func FuzzParseStatusCallback(f *testing.F) {
 	f.Add("MessageSid=SM1&MessageStatus=sent&ErrorCode=99999999999999999999")
 	f.Add("MessageSid=SM1&MessageStatus=received&A=1&A=2")
 	f.Add("MessageSid=%ff%fe&MessageStatus=read&ErrorCode=0")
+	f.Add("MessageSid=SM1&MessageStatus=sent&To=%2B1%00&%00=x")
 	f.Fuzz(func(t *testing.T, query string) {
 		form, _ := url.ParseQuery(query) // a malformed pair is dropped, the rest kept, as net/http does
 		cb, err := ParseStatusCallback(form, received)
@@ -205,6 +217,7 @@ func FuzzParseInbound(f *testing.F) {
 	f.Add("SmsMessageSid=MM1&From=whatsapp%3A%2B1&To=whatsapp%3A%2B2&NumMedia=2&MediaUrl0=a&MediaUrl1=b")
 	f.Add("MessageSid=SM1&From=a&To=b&NumMedia=9223372036854775807")
 	f.Add("MessageSid=SM1&From=a&To=b&NumMedia=-3")
+	f.Add("MessageSid=SM1&From=%2B14155550123&To=%2B15005550006&Body=ST%00OP%ff")
 	f.Fuzz(func(t *testing.T, query string) {
 		form, _ := url.ParseQuery(query)
 		m, err := ParseInbound(form, received)
@@ -215,6 +228,11 @@ func FuzzParseInbound(f *testing.F) {
 		if m.ProviderSID == "" || !m.Channel.Valid() || m.NumMedia < 0 || len(m.MediaURLs) > m.NumMedia ||
 			len(m.MediaURLs) > len(form) {
 			t.Fatalf("invalid inbound message %+v", m)
+		}
+		for _, txt := range append([]string{m.ProviderSID, m.From, m.To, m.Body}, append(m.MediaURLs, m.MediaContentTypes...)...) {
+			if switchboard.TextProblem(txt) != "" {
+				t.Fatalf("unstorable text %q in %+v", txt, m)
+			}
 		}
 		checkPayload(t, m.Payload, form)
 	})

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -61,6 +62,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives the provider's logs; nothing is logged when nil.
 	Logger *slog.Logger
+	// Clock is this node's own clock, against which the Date header of Twilio's answers gives
+	// Twilio's clock offset (ClockOffset); the system clock when nil.
+	Clock switchboard.Clock
 }
 
 // Provider sends messages through Twilio. It is safe for concurrent use.
@@ -71,6 +75,12 @@ type Provider struct {
 	timeout    time.Duration
 	transport  http.RoundTripper
 	log        *slog.Logger
+	clock      switchboard.Clock
+
+	// dateOffset is Twilio's clock minus ours (ns), from the last answer's Date header; dateSeen
+	// says whether one was read.
+	dateOffset atomic.Int64
+	dateSeen   atomic.Bool
 }
 
 var _ switchboard.Provider = (*Provider)(nil)
@@ -82,7 +92,10 @@ var alphanumeric = regexp.MustCompile(`^[a-zA-Z0-9]*$`)
 // New returns a Twilio provider after checking the configuration. Error messages name the setting
 // at fault and never contain a secret.
 func New(cfg Config) (*Provider, error) {
-	p := &Provider{accountSID: cfg.AccountSID, timeout: cfg.Timeout, log: cfg.Logger}
+	p := &Provider{accountSID: cfg.AccountSID, timeout: cfg.Timeout, log: cfg.Logger, clock: cfg.Clock}
+	if p.clock == nil {
+		p.clock = switchboard.SystemClock
+	}
 	if err := checkCredential("TWILIO_ACCOUNT_SID", cfg.AccountSID); err != nil {
 		return nil, err
 	}
@@ -164,7 +177,7 @@ func (p *Provider) api(ctx context.Context) (*openapi.ApiService, *callTrace) {
 	c := &client.Client{
 		Credentials: client.NewCredentials(p.username, p.password),
 		HTTPClient: &http.Client{
-			Transport: &callTransport{ctx: ctx, timeout: p.timeout, next: p.transport, trace: tr},
+			Transport: &callTransport{ctx: ctx, timeout: p.timeout, next: p.transport, trace: tr, clock: p.clock, date: p.observeDate},
 			// As twilio-go's default client: never follow a redirect.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -176,6 +189,26 @@ func (p *Provider) api(ctx context.Context) (*openapi.ApiService, *callTrace) {
 	// them; Switchboard's settings are its own, so where requests go never depends on them.
 	h.Edge, h.Region = "", ""
 	return openapi.NewApiService(h), tr
+}
+
+// observeDate records Twilio's clock offset from an answer's Date header (RFC 9110: the second
+// the answer was generated), read between sent and answered on our clock. The header has whole
+// seconds, so the estimate is its middle second against the middle of the round trip: known
+// within half a second plus half the round trip.
+func (p *Provider) observeDate(date string, sent, answered time.Time) {
+	d, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	mid := sent.Add(answered.Sub(sent) / 2)
+	p.dateOffset.Store(int64(d.Add(500 * time.Millisecond).Sub(mid)))
+	p.dateSeen.Store(true)
+}
+
+// ClockOffset is Twilio's clock minus this node's, from the Date header of the last answer, and
+// whether any answer carried one.
+func (p *Provider) ClockOffset() (time.Duration, bool) {
+	return time.Duration(p.dateOffset.Load()), p.dateSeen.Load()
 }
 
 // isMessagingServiceSID tells a Messaging Service SID ("MG" and 32 more characters, hex digits at
@@ -300,8 +333,13 @@ func (p *Provider) Fetch(ctx context.Context, sid string) (*switchboard.Provider
 
 // Find implements switchboard.Provider: the messages from q.From to q.To created at or after
 // q.Since (less a minute of clock slack), for reconciling an attempt whose outcome is unknown.
-// At most MaxFind messages are returned. When q.From is a Messaging Service SID, messages are
-// matched on their messaging_service_sid, since their From is the number the service chose.
+// q.Since is compared with Twilio's date_created, on Twilio's clock: callers pass a bound that no
+// clock difference can cross (the dispatcher: the message's creation less an hour), never the
+// attempt's own time. At most MaxFind messages are returned; when Twilio lists that many, the
+// ones found come with an EUNAVAILABLE error coded switchboard.CodeFindIncomplete, since the
+// list may have stopped before the message looked for. When q.From is a Messaging Service SID,
+// messages are matched on their messaging_service_sid, since their From is the number the
+// service chose.
 //
 // Twilio filters lists only by the day of date_sent, so the query asks for that day onwards and
 // the exact bound is applied here on date_created.
@@ -342,7 +380,8 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 			slog.Int("code", pe.Code), slog.String("reason", reason(pe)))
 		return nil, pe
 	}
-	if len(list) >= MaxFind {
+	truncated := len(list) >= MaxFind
+	if truncated {
 		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio find truncated", slog.Int("limit", MaxFind),
 			slog.String("to", content.MaskPhone(q.To)), slog.String("from", content.MaskPhone(q.From)))
 	}
@@ -359,6 +398,12 @@ func (p *Provider) Find(ctx context.Context, q switchboard.FindQuery) ([]*switch
 			continue
 		}
 		out = append(out, pm)
+	}
+	if truncated {
+		// The list may end before the message looked for: what was found is returned, but
+		// "not found" cannot be concluded from it.
+		return out, switchboard.Errorf(switchboard.EUNAVAILABLE, switchboard.CodeFindIncomplete,
+			"the provider listed at least %d messages for this pair; the list may not hold the one looked for", MaxFind)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -541,5 +542,24 @@ func TestSendReusesConnections(t *testing.T) {
 	}
 	if len(remotes) > n {
 		t.Errorf("%d connections for 2 bursts of %d concurrent sends, want %d reused", len(remotes), n, n)
+	}
+}
+
+// TestFindTruncatedIsIncomplete: when Twilio lists MaxFind messages for the pair, the list may
+// end before the message looked for: Find returns what it found with a find_incomplete error,
+// so that reconciliation does not conclude "not there" from it.
+func TestFindTruncatedIsIncomplete(t *testing.T) {
+	t.Parallel()
+	f := newFakeTwilio(t, func(w http.ResponseWriter, r *http.Request) {
+		msgs := make([]any, 0, MaxFind)
+		for i := range MaxFind {
+			msgs = append(msgs, messageJSON(fmt.Sprintf("SM%032d", i), testTo, testFrom, "x", "sent", ""))
+		}
+		writeJSON(w, 200, map[string]any{"messages": msgs, "next_page_uri": nil})
+	})
+	p, _ := newTestProvider(t, f.URL)
+	got, err := p.Find(context.Background(), switchboard.FindQuery{To: testTo, From: testFrom})
+	if switchboard.ErrorCodeOf(err) != switchboard.CodeFindIncomplete || len(got) != MaxFind {
+		t.Fatalf("Find of a full list: %d messages, err %v; want all of them and %s", len(got), err, switchboard.CodeFindIncomplete)
 	}
 }

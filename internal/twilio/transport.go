@@ -71,6 +71,10 @@ type callTransport struct {
 	timeout time.Duration
 	next    http.RoundTripper
 	trace   *callTrace
+	// clock, when set, is read around each request, and date receives the answer's Date header
+	// with those readings (the provider's clock offset).
+	clock func() time.Time
+	date  func(date string, sent, answered time.Time)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -80,9 +84,18 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) { t.trace.gotConn.Store(true) },
 	})
+	var sent time.Time
+	if t.clock != nil {
+		sent = t.clock()
+	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		return nil, err
+	}
+	if t.date != nil && t.clock != nil {
+		if d := resp.Header.Get("Date"); d != "" {
+			t.date(d, sent, t.clock())
+		}
 	}
 	t.trace.status.Store(int32(resp.StatusCode))
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))

@@ -1,10 +1,14 @@
 package twilio
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 func TestRewriteTransport(t *testing.T) {
@@ -43,5 +47,26 @@ func TestRewriteTransport(t *testing.T) {
 		if req.URL.Host != "api.twilio.com" && req.URL.Host != "verify.twilio.com" {
 			t.Errorf("the caller's request was modified: %s", req.URL)
 		}
+	}
+}
+
+// TestClockOffsetFromDate: the Date header of Twilio's answers gives Twilio's clock offset,
+// within a second, whatever this node's clock says.
+func TestClockOffsetFromDate(t *testing.T) {
+	t.Parallel()
+	f := newFakeTwilio(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"messages": []any{}})
+	})
+	ahead := func() time.Time { return time.Now().UTC().Add(5 * time.Minute) }
+	p, _ := newTestProvider(t, f.URL, func(c *Config) { c.Clock = ahead })
+	if _, ok := p.ClockOffset(); ok {
+		t.Fatal("an offset before any answer")
+	}
+	if _, err := p.Find(context.Background(), switchboard.FindQuery{To: testTo, From: testFrom}); err != nil {
+		t.Fatal(err)
+	}
+	off, ok := p.ClockOffset()
+	if !ok || (off+5*time.Minute).Abs() > 1500*time.Millisecond {
+		t.Fatalf("offset %s (seen %v), want about -5m", off, ok)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
@@ -22,15 +24,61 @@ type callbackEvent struct {
 	token     string // I-Twilio-Idempotency-Token, the same for duplicates and retries
 	gen       uint64
 	retries   int
-	timeout   time.Duration
+	policy    retryPolicy
+	connect   time.Duration // ct: connection timeout
+	timeout   time.Duration // rt: read timeout (the whole attempt)
+	total     time.Duration // tt: all attempts together
+	get       bool          // requested with GET: the parameters are in url, the body is empty
 	sid       string
 	status    string
+}
+
+// retryPolicy is the set of failure classes that are retried (the "rp" override).
+type retryPolicy uint8
+
+const (
+	retryConnect retryPolicy = 1 << iota // ct: the connection could not be made in time
+	retryRead                            // rt: no answer within the read timeout
+	retry4xx
+	retry5xx
+)
+
+// Twilio's webhook connection defaults, from its "Webhooks connection overrides" page as we
+// read it: ct 5000 ms, rt 15000 ms, tt 15000 ms, rc 1, rp ct (only a failed connection is
+// retried). Ranges: ct 100-10000, rt and tt 100-15000, rc 0-5.
+const (
+	defaultConnectTimeout = 5 * time.Second
+	defaultReadTimeout    = 15 * time.Second
+	defaultTotalTimeout   = 15 * time.Second
+	defaultRetryPolicy    = retryConnect
+)
+
+func parseRetryPolicy(v string) (retryPolicy, bool) {
+	var p retryPolicy
+	for _, part := range strings.Split(v, ",") {
+		switch strings.TrimSpace(strings.ToLower(part)) {
+		case "ct":
+			p |= retryConnect
+		case "rt":
+			p |= retryRead
+		case "4xx":
+			p |= retry4xx
+		case "5xx":
+			p |= retry5xx
+		case "all":
+			p |= retryConnect | retryRead | retry4xx | retry5xx
+		default:
+			return 0, false
+		}
+	}
+	return p, p != 0
 }
 
 // callbackPost is one HTTP post of a callback event.
 type callbackPost struct {
 	ev      *callbackEvent
 	attempt int
+	first   time.Time // when the first attempt of this post started (for tt)
 }
 
 // statusCallbackLocked builds the callback for m's new status and applies the callback faults.
@@ -99,8 +147,10 @@ func (s *Simulator) statusCallbackLocked(m *message, now time.Time, f *Faults) [
 	return posts
 }
 
-// newCallbackEvent encodes and signs a callback to rawURL. A "#rc=N&rt=MS&tt=MS" fragment
-// overrides the retry count (at most 5) and the timeout, as on Twilio.
+// newCallbackEvent encodes and signs a callback to rawURL. A fragment of Twilio's connection
+// overrides ("#ct=MS&rt=MS&tt=MS&rc=N&rp=4xx,5xx,ct,rt,all") overrides the defaults; values
+// out of Twilio's ranges are clamped into them and unknown keys ignored (our choice: Twilio
+// reports them as debugger warnings, 11243 for rp).
 func (s *Simulator) newCallbackEvent(rawURL string, params url.Values) *callbackEvent {
 	target, frag, _ := strings.Cut(rawURL, "#")
 	ev := &callbackEvent{
@@ -110,22 +160,41 @@ func (s *Simulator) newCallbackEvent(rawURL string, params url.Values) *callback
 		token:     randHex32(),
 		gen:       s.gen.Load(),
 		retries:   s.cfg.CallbackRetries,
+		policy:    defaultRetryPolicy,
+		connect:   defaultConnectTimeout,
+		timeout:   defaultReadTimeout,
+		total:     defaultTotalTimeout,
 	}
 	if frag != "" {
 		q, _ := url.ParseQuery(frag)
 		if n, err := strconv.Atoi(q.Get("rc")); err == nil && n >= 0 {
 			ev.retries = min(n, 5)
 		}
-		for _, k := range []string{"rt", "tt"} {
-			if ms, err := strconv.Atoi(q.Get(k)); err == nil && ms > 0 {
-				d := time.Duration(ms) * time.Millisecond
-				if ev.timeout == 0 || d < ev.timeout {
-					ev.timeout = d
-				}
+		ms := func(k string, lo, hi int, dst *time.Duration) {
+			if n, err := strconv.Atoi(q.Get(k)); err == nil {
+				*dst = time.Duration(min(max(n, lo), hi)) * time.Millisecond
 			}
+		}
+		ms("ct", 100, 10000, &ev.connect)
+		ms("rt", 100, 15000, &ev.timeout)
+		ms("tt", 100, 15000, &ev.total)
+		if p, ok := parseRetryPolicy(q.Get("rp")); ok {
+			ev.policy = p
 		}
 	}
 	return ev
+}
+
+// asGET turns the event into a GET request (StatusCallbackMethod=GET): the parameters go to
+// the query string and the signature covers that URL alone, as Twilio signs GET webhooks.
+func (ev *callbackEvent) asGET(token string, params url.Values) {
+	sep := "?"
+	if strings.Contains(ev.url, "?") {
+		sep = "&"
+	}
+	ev.url += sep + params.Encode()
+	ev.body, ev.get = "", true
+	ev.signature = twiliosig.Sign(token, ev.url, nil)
 }
 
 // enqueueCallback hands a post to the workers, waiting while the bounded queue is full.
@@ -156,16 +225,10 @@ func (s *Simulator) runCallbackWorker() {
 	}
 }
 
-// retryDelay is 100 ms, 400 ms, 1.6 s, 6.4 s, then 10 s.
+// retryDelay is the pause before retry number attempt+1: 50 ms times the attempt number.
+// Twilio retries at once within the total time; the short pause is our choice.
 func retryDelay(attempt int) time.Duration {
-	d := 100 * time.Millisecond
-	for range attempt {
-		d *= 4
-		if d >= 10*time.Second {
-			return 10 * time.Second
-		}
-	}
-	return d
+	return time.Duration(attempt+1) * 50 * time.Millisecond
 }
 
 func (s *Simulator) post(p *callbackPost) {
@@ -173,13 +236,21 @@ func (s *Simulator) post(p *callbackPost) {
 	if ev.gen != s.gen.Load() {
 		return // the simulator was reset since
 	}
-	ctx := s.ctx
-	if ev.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, ev.timeout)
-		defer cancel()
+	start := time.Now()
+	if p.attempt == 0 {
+		p.first = start
 	}
-	status, err := s.postForm(ctx, ev.url, ev.body, ev.signature, ev.token)
+	timeout := ev.timeout
+	if left := ev.total - start.Sub(p.first); left < timeout {
+		timeout = left
+	}
+	if timeout <= 0 {
+		s.stats.abandoned.Add(1)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	status, connected, err := s.postFormTraced(ctx, ev, ev.connect)
 	if err == nil && status >= 200 && status < 300 {
 		s.stats.delivered.Add(1)
 		return
@@ -188,16 +259,57 @@ func (s *Simulator) post(p *callbackPost) {
 		return
 	}
 	s.stats.failedAttempts.Add(1)
-	if p.attempt < ev.retries {
+	var class retryPolicy
+	switch {
+	case err != nil && !connected:
+		class = retryConnect
+	case err != nil:
+		class = retryRead
+	case status >= 500:
+		class = retry5xx
+	default:
+		class = retry4xx // 3xx included: Twilio follows no redirect
+	}
+	if p.attempt < ev.retries && ev.policy&class != 0 && time.Since(p.first) < ev.total {
 		s.log.Debug("twiliosim: status callback failed, will retry", "sid", ev.sid, "status", ev.status,
 			"attempt", p.attempt+1, "http_status", status, "err", err)
 		s.sched.push(event{at: time.Now().Add(retryDelay(p.attempt)), kind: evCallback,
-			post: &callbackPost{ev: ev, attempt: p.attempt + 1}})
+			post: &callbackPost{ev: ev, attempt: p.attempt + 1, first: p.first}})
 		return
 	}
 	s.stats.abandoned.Add(1)
 	s.log.Warn("twiliosim: status callback failed, giving up", "sid", ev.sid, "status", ev.status,
 		"attempts", p.attempt+1, "http_status", status, "err", err)
+}
+
+// postFormTraced posts a signed form and returns the answer's status code (its body is
+// discarded) and whether a connection was made; connecting is bounded by connect.
+func (s *Simulator) postFormTraced(ctx context.Context, ev *callbackEvent, connect time.Duration) (int, bool, error) {
+	var connected atomic.Bool
+	dialCtx, cancelDial := context.WithTimeout(ctx, connect)
+	defer cancelDial()
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		connected.Store(true)
+		cancelDial()
+	}}
+	// The connect timeout: until a connection is obtained, the request also ends when
+	// dialCtx does.
+	reqCtx, cancelReq := context.WithCancel(httptrace.WithClientTrace(ctx, trace))
+	defer cancelReq()
+	go func() {
+		<-dialCtx.Done()
+		if !connected.Load() {
+			cancelReq()
+		}
+	}()
+	var status int
+	var err error
+	if ev.get {
+		status, err = s.getSigned(reqCtx, ev.url, ev.signature, ev.token)
+	} else {
+		status, err = s.postForm(reqCtx, ev.url, ev.body, ev.signature, ev.token)
+	}
+	return status, connected.Load(), err
 }
 
 // postForm posts a signed form and returns the answer's status code, discarding its body.
@@ -208,6 +320,22 @@ func (s *Simulator) postForm(ctx context.Context, target, body, signature, token
 	}
 	setWebhookHeaders(req, signature, token)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// getSigned requests target with GET and returns the answer's status code.
+func (s *Simulator) getSigned(ctx context.Context, target, signature, token string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, err
+	}
+	setWebhookHeaders(req, signature, token)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err

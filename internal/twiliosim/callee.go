@@ -66,11 +66,16 @@ func (s *Simulator) runCallee(c *call, target, inline string, machine bool) {
 		doc = []byte(inline)
 	} else {
 		var ok bool
-		if doc, ok = s.fetchTwiML(c, target, nil); !ok {
+		if doc, ok = s.fetchTwiMLMethod(c, target, nil, c.methodLocked(s)); !ok {
 			return
 		}
 	}
 	for range maxDocuments {
+		if u, tw, ok := s.takeRedirect(c); ok { // redirected through the API meanwhile
+			if doc, target, ok = s.redirectDoc(c, u, tw, target); !ok {
+				return
+			}
+		}
 		verbs, err := ParseTwiML(doc)
 		if err != nil {
 			s.heard(c, "error: "+err.Error())
@@ -80,6 +85,8 @@ func (s *Simulator) runCallee(c *call, target, inline string, machine bool) {
 		switch next {
 		case stepEnd:
 			return
+		case stepRedirect:
+			continue // the loop takes the redirect
 		case stepFetch:
 			target = nextURL
 			var ok bool
@@ -97,15 +104,34 @@ const (
 	stepEnd      stepKind = iota // the call ends
 	stepFetch                    // fetch nextURL with params and run it
 	stepContinue                 // on to the next verb
+	stepRedirect                 // the call was redirected through the API
 )
+
+// redirectDoc returns the document an API redirect leads to: the new TwiML, or the new Url's
+// answer (requested with the call's Method).
+func (s *Simulator) redirectDoc(c *call, u, tw, cur string) ([]byte, string, bool) {
+	if tw != "" {
+		s.heard(c, "redirect: twiml")
+		return []byte(tw), cur, true
+	}
+	s.heard(c, "redirect: url")
+	doc, ok := s.fetchTwiMLMethod(c, u, nil, c.methodLocked(s))
+	return doc, u, ok
+}
+
+func (c *call) methodLocked(s *Simulator) string {
+	s.voice.mu.Lock()
+	defer s.voice.mu.Unlock()
+	return c.method
+}
 
 // runVerbs runs one document's verbs. docURL resolves relative URLs and is a Gather's default
 // action.
 func (s *Simulator) runVerbs(c *call, verbs []twimlNode, docURL string, machine bool) (stepKind, string, url.Values) {
 	for i := range verbs {
 		v := &verbs[i]
-		if u, ok := s.takeRedirect(c); ok {
-			return stepFetch, u, nil
+		if s.redirectPending(c) {
+			return stepRedirect, "", nil
 		}
 		select {
 		case <-c.stop:
@@ -139,6 +165,10 @@ func (s *Simulator) runVerbs(c *call, verbs []twimlNode, docURL string, machine 
 			in, ok := s.nextInput(c, v, machine)
 			if !ok {
 				return stepEnd, "", nil
+			}
+			if s.redirectPending(c) {
+				s.heard(c, "gather interrupted")
+				return stepRedirect, "", nil
 			}
 			params := url.Values{}
 			switch {
@@ -247,6 +277,10 @@ func (s *Simulator) nextInput(c *call, g *twimlNode, machine bool) (CalleeInput,
 	defer deadline.Stop()
 	for {
 		s.voice.mu.Lock()
+		if c.redirect != "" || c.redirectTwiml != "" {
+			s.voice.mu.Unlock()
+			return CalleeInput{}, true // redirected through the API: the Gather ends at once
+		}
 		if len(c.inputs) > 0 {
 			in := c.inputs[0]
 			c.inputs = c.inputs[1:]
@@ -266,17 +300,29 @@ func (s *Simulator) nextInput(c *call, g *twimlNode, machine bool) (CalleeInput,
 	}
 }
 
-func (s *Simulator) takeRedirect(c *call) (string, bool) {
+func (s *Simulator) takeRedirect(c *call) (string, string, bool) {
 	s.voice.mu.Lock()
 	defer s.voice.mu.Unlock()
-	u := c.redirect
-	c.redirect = ""
-	return u, u != ""
+	u, tw := c.redirect, c.redirectTwiml
+	c.redirect, c.redirectTwiml = "", ""
+	return u, tw, u != "" || tw != ""
+}
+
+func (s *Simulator) redirectPending(c *call) bool {
+	s.voice.mu.Lock()
+	defer s.voice.mu.Unlock()
+	return c.redirect != "" || c.redirectTwiml != ""
 }
 
 // fetchTwiML posts the call's parameters (and extra) to target, signed, and returns the answer.
 // A failed request ends the call, as Twilio's "application error" does.
 func (s *Simulator) fetchTwiML(c *call, target string, extra url.Values) ([]byte, bool) {
+	return s.fetchTwiMLMethod(c, target, extra, http.MethodPost)
+}
+
+// fetchTwiMLMethod is fetchTwiML with the method: with GET the parameters go to the query
+// string and the signature covers that URL (Twilio's Method=GET).
+func (s *Simulator) fetchTwiMLMethod(c *call, target string, extra url.Values, method string) ([]byte, bool) {
 	s.voice.mu.Lock()
 	params := s.callParams(c)
 	c.Requests = append(c.Requests, target)
@@ -286,13 +332,29 @@ func (s *Simulator) fetchTwiML(c *call, target string, extra url.Values) ([]byte
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(params.Encode()))
+	var req *http.Request
+	var err error
+	if method == http.MethodGet {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		full := target + sep + params.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+		if err == nil {
+			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, full, nil), randHex32())
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(params.Encode()))
+		if err == nil {
+			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, params), randHex32())
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
 	if err != nil {
 		s.heard(c, "error: "+err.Error())
 		return nil, false
 	}
-	setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, params), randHex32())
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.client.Do(req)
 	if err != nil {
 		s.heard(c, "error: application unreachable")

@@ -1,6 +1,7 @@
 package twiliosim
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -115,7 +116,11 @@ type call struct {
 	stop     chan struct{} // closed when the call is canceled or hung up through the API
 	stopOnce sync.Once
 	redirect string // a new Url given through the API while the call is in progress
-	seq      int    // SequenceNumber of status callbacks
+	// redirectTwiml is new TwiML given through the API while the call is in progress.
+	redirectTwiml string
+	method        string // Method: how the Url is requested (GET or POST)
+	cbMethod      string // StatusCallbackMethod
+	seq           int    // SequenceNumber of status callbacks
 }
 
 // voiceState is the simulator's calls.
@@ -291,7 +296,7 @@ func (s *Simulator) serveCalls(w http.ResponseWriter, r *http.Request, tail stri
 	if tail == "Calls.json" {
 		switch r.Method {
 		case http.MethodPost:
-			return s.createCall(w, r)
+			return s.createCallWithFaults(w, r)
 		case http.MethodGet:
 			return s.listCalls(w, r)
 		}
@@ -316,6 +321,47 @@ func (s *Simulator) serveCalls(w http.ResponseWriter, r *http.Request, tail stri
 }
 
 const maxTwiMLChars = 4000
+
+// createCallWithFaults applies the REST faults to a call create as to a message create: 429
+// creates nothing, 500 is ambiguous (a coin flip decides whether the call was placed), a
+// timeout holds the answer of a call that was placed.
+func (s *Simulator) createCallWithFaults(w http.ResponseWriter, r *http.Request) *apiError {
+	f := s.faults.Load()
+	if f.Status429Ratio > 0 && rand.Float64() < f.Status429Ratio {
+		return tooManyRequests(w)
+	}
+	fault500 := f.Status500Ratio > 0 && rand.Float64() < f.Status500Ratio
+	if fault500 && rand.IntN(2) == 0 {
+		return errorf(http.StatusInternalServerError, 20500, "An internal server error has occurred")
+	}
+	if !fault500 && f.TimeoutRatio > 0 && rand.Float64() < f.TimeoutRatio {
+		s.hold(r, time.Duration(orDefault(f.TimeoutMS, 15000))*time.Millisecond)
+	}
+	if fault500 {
+		_ = s.createCall(discardWriter{}, r)
+		return errorf(http.StatusInternalServerError, 20500, "An internal server error has occurred")
+	}
+	return s.createCall(w, r)
+}
+
+// discardWriter is a ResponseWriter that forgets the answer (a call placed behind a 500).
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+// httpMethod reads a Method/StatusCallbackMethod parameter: GET or POST (default).
+func httpMethod(f url.Values, name string) (string, *apiError) {
+	switch m := strings.ToUpper(strings.TrimSpace(f.Get(name))); m {
+	case "", http.MethodPost:
+		return http.MethodPost, nil
+	case http.MethodGet:
+		return http.MethodGet, nil
+	default:
+		return "", invalidParam(name, m)
+	}
+}
 
 func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError {
 	f := r.Form
@@ -359,6 +405,14 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 		}
 		timeout = n
 	}
+	method, aerr := httpMethod(f, "Method")
+	if aerr != nil {
+		return aerr
+	}
+	cbMethod, aerr := httpMethod(f, "StatusCallbackMethod")
+	if aerr != nil {
+		return aerr
+	}
 	md := f.Get("MachineDetection")
 	if md != "" && md != "Enable" && md != "DetectMessageEnd" {
 		return invalidParam("MachineDetection", md)
@@ -384,7 +438,7 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 		SID: newSID("CA"), AccountSID: s.cfg.AccountSID, From: from, To: to, Status: callQueued, URL: u,
 		StatusCallback: sc, CallbackEvents: events, MachineDetection: md, Timeout: timeout,
 		DateCreated: now, DateUpdated: now, Requests: []string{}, Heard: []string{},
-	}, twiml: twiml, inputCh: make(chan struct{}, 1), stop: make(chan struct{})}
+	}, twiml: twiml, inputCh: make(chan struct{}, 1), stop: make(chan struct{}), method: method, cbMethod: cbMethod}
 	s.voice.mu.Lock()
 	sc2, ok := s.voice.scripts[to]
 	if !ok {
@@ -406,32 +460,61 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 	return nil
 }
 
+var callFilters = []string{"To", "From", "Status"}
+
+// listCalls lists calls newest first, PageSize at a time (default 50, at most 1000), as Twilio
+// pages its lists.
 func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError {
-	q := r.URL.Query()
-	out := []apiCall{}
-	for _, c := range s.Calls() {
+	q := r.Form
+	size, page, aerr := readPage(q)
+	if aerr != nil {
+		return aerr
+	}
+	all := []apiCall{}
+	calls := s.Calls()
+	for i := len(calls) - 1; i >= 0; i-- {
+		c := calls[i]
 		if (q.Get("To") == "" || q.Get("To") == c.To) && (q.Get("From") == "" || q.Get("From") == c.From) &&
 			(q.Get("Status") == "" || q.Get("Status") == c.Status) {
-			out = append(out, s.renderCall(&c))
+			all = append(all, s.renderCall(&c))
 		}
 	}
-	uri := r.URL.RequestURI()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"calls": out, "end": max(len(out)-1, 0), "first_page_uri": uri, "next_page_uri": nil, "page": 0,
-		"page_size": len(out), "previous_page_uri": nil, "start": 0, "uri": uri,
-	})
+	items := pageSlice(all, size, page)
+	path := r.URL.Path
+	out := map[string]any{
+		"calls": items, "end": page*size + max(len(items)-1, 0),
+		"first_page_uri": pageURI(path, q, callFilters, size, 0, ""), "next_page_uri": nil, "page": page,
+		"page_size": size, "previous_page_uri": nil, "start": page * size, "uri": pageURI(path, q, callFilters, size, page, ""),
+	}
+	if (page+1)*size < len(all) {
+		out["next_page_uri"] = pageURI(path, q, callFilters, size, page+1, "")
+	}
+	if page > 0 {
+		out["previous_page_uri"] = pageURI(path, q, callFilters, size, page-1, "")
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // updateCall: Status=canceled ends a call not yet answered, Status=completed hangs up one in
-// progress (and cancels one not answered), Url redirects a call in progress.
+// progress (and cancels one not answered); the answer already shows the final status (Twilio's
+// Call resource documentation). Url or Twiml redirects a call in progress at once, interrupting
+// the verb it is in (a Gather included), as Twilio's live call modification does; Method sets
+// how the new Url is requested.
 func (s *Simulator) updateCall(w http.ResponseWriter, r *http.Request, sid string) *apiError {
-	status, newURL := r.Form.Get("Status"), r.Form.Get("Url")
+	status, newURL, newTwiml := r.Form.Get("Status"), r.Form.Get("Url"), r.Form.Get("Twiml")
 	if status != "" && status != callCanceled && status != callCompleted {
 		return invalidParam("Status", status)
 	}
 	if newURL != "" && !validCallbackURL(newURL) {
 		return invalidParam("Url", newURL)
+	}
+	if len([]rune(newTwiml)) > maxTwiMLChars {
+		return errorf(http.StatusBadRequest, 21208, "Twiml is longer than %d characters", maxTwiMLChars)
+	}
+	method, aerr := httpMethod(r.Form, "Method")
+	if aerr != nil {
+		return aerr
 	}
 	s.voice.mu.Lock()
 	c, ok := s.voice.calls[sid]
@@ -446,9 +529,13 @@ func (s *Simulator) updateCall(w http.ResponseWriter, r *http.Request, sid strin
 		s.finishLocked(c, callCanceled, now)
 		c.stopOnce.Do(func() { close(c.stop) })
 	case status == callCompleted && c.Status == callInProgress:
+		s.finishLocked(c, callCompleted, now)
 		c.stopOnce.Do(func() { close(c.stop) })
-	case newURL != "" && c.Status == callInProgress:
-		c.redirect = newURL
+	case (newURL != "" || newTwiml != "") && c.Status == callInProgress:
+		c.redirect, c.redirectTwiml = newURL, newTwiml
+		if newURL != "" {
+			c.method = method
+		}
 		select {
 		case c.inputCh <- struct{}{}:
 		default:
@@ -551,6 +638,9 @@ func (s *Simulator) callbackLocked(c *call, ev string, now time.Time) {
 		return
 	}
 	v := s.callParams(c)
+	if ev == "initiated" {
+		v.Set("CallStatus", "initiated") // the initiated event reports itself (Twilio's call status callbacks)
+	}
 	v.Set("CallbackSource", "call-progress-events")
 	v.Set("SequenceNumber", strconv.Itoa(c.seq))
 	v.Set("Timestamp", rfc2822(now))
@@ -560,10 +650,24 @@ func (s *Simulator) callbackLocked(c *call, ev string, now time.Time) {
 	}
 	c.seq++
 	e := s.newCallbackEvent(c.StatusCallback, v)
+	if c.cbMethod == http.MethodGet {
+		e.asGET(s.cfg.AuthToken, v)
+	}
 	e.sid, e.status = c.SID, c.Status
-	// Posted in order by one goroutine per event: the callbacks of one call may still arrive out
-	// of order, as Twilio's may.
-	s.enqueueCallbacksAsync([]*callbackPost{{ev: e}})
+	// The callback faults apply to calls as to messages (drop, duplicates, delay; shuffle is
+	// left to messages). The callbacks of one call may arrive out of order, as Twilio's may.
+	f := s.faults.Load()
+	if f.CallbackDropRatio > 0 && rand.Float64() < f.CallbackDropRatio {
+		s.stats.dropped.Add(1)
+		return
+	}
+	at := time.Now()
+	if f.CallbackDelayMS > 0 {
+		at = at.Add(time.Duration(f.CallbackDelayMS) * time.Millisecond)
+	}
+	for range 1 + max(f.CallbackDuplicates, 0) {
+		s.sched.push(event{at: at, kind: evCallback, post: &callbackPost{ev: e}})
+	}
 }
 
 // callParams are the parameters of every request about a call. Callers hold voice.mu.

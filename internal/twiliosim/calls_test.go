@@ -134,7 +134,7 @@ func TestCallFlowThroughCallee(t *testing.T) {
 			t.Errorf("callback %v", cb)
 		}
 	}
-	if seen["0"] != "queued" || seen["1"] != "ringing" || seen["2"] != "in-progress" || seen["3"] != "completed" || bad != 0 {
+	if seen["0"] != "initiated" || seen["1"] != "ringing" || seen["2"] != "in-progress" || seen["3"] != "completed" || bad != 0 {
 		t.Fatalf("callbacks by sequence %v (bad signatures %d)", seen, bad)
 	}
 	// GET validates against Twilio's schema, with the times the call ended.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sync"
 	"testing"
@@ -60,7 +61,6 @@ func TestClientCreateAndFetch(t *testing.T) {
 		"price_unit":   {*m.PriceUnit, "USD"},
 		"date_created": {*m.DateCreated, "Thu, 30 Jul 2015 20:12:31 +0000"},
 		"date_updated": {*m.DateUpdated, "Thu, 30 Jul 2015 20:12:31 +0000"},
-		"date_sent":    {*m.DateSent, "Thu, 30 Jul 2015 20:12:31 +0000"},
 		"uri":          {*m.Uri, "/2010-04-01/Accounts/" + e.sim.AccountSID() + "/Messages/" + *m.Sid + ".json"},
 	}
 	for k, v := range checks {
@@ -68,9 +68,10 @@ func TestClientCreateAndFetch(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, v[0], v[1])
 		}
 	}
-	if m.Price != nil || m.ErrorCode != nil || m.ErrorMessage != nil || m.MessagingServiceSid != nil {
-		t.Errorf("price/error_code/error_message/messaging_service_sid should be null: %v %v %v %v",
-			m.Price, m.ErrorCode, m.ErrorMessage, m.MessagingServiceSid)
+	// Not sent yet: no date_sent, no price (Twilio's Message resource).
+	if m.DateSent != nil || m.Price != nil || m.ErrorCode != nil || m.ErrorMessage != nil || m.MessagingServiceSid != nil {
+		t.Errorf("date_sent/price/error_code/error_message/messaging_service_sid should be null: %v %v %v %v %v",
+			m.DateSent, m.Price, m.ErrorCode, m.ErrorMessage, m.MessagingServiceSid)
 	}
 	if got := (*m.SubresourceUris)["media"]; got != "/2010-04-01/Accounts/"+e.sim.AccountSID()+"/Messages/"+*m.Sid+"/Media.json" {
 		t.Errorf("subresource_uris.media = %v", got)
@@ -84,6 +85,9 @@ func TestClientCreateAndFetch(t *testing.T) {
 	if *f.Status != "delivered" || *f.Sid != *m.Sid || *f.Body != "Hello 👍" {
 		t.Errorf("fetched %s %s %q", *f.Sid, *f.Status, *f.Body)
 	}
+	if f.DateSent == nil || *f.DateSent != "Thu, 30 Jul 2015 20:12:31 +0000" || f.Price == nil || *f.Price != "-0.00790" {
+		t.Errorf("sent: date_sent %v price %v", f.DateSent, f.Price)
+	}
 
 	_, err = c.Api.FetchMessage("SM"+fmt.Sprintf("%032x", 42), nil)
 	restError(t, err, 20404, http.StatusNotFound)
@@ -91,7 +95,8 @@ func TestClientCreateAndFetch(t *testing.T) {
 
 func TestClientMediaAndMessagingService(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"}})
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"},
+		Services: []twiliosim.ServiceConfig{svc(7, twiliosim.MagicFrom, "+14155550199")}})
 	c := e.account(t)
 
 	p := &api.CreateMessageParams{}
@@ -125,7 +130,7 @@ func TestClientMediaAndMessagingService(t *testing.T) {
 	p = &api.CreateMessageParams{}
 	p.SetTo("+14155550100").SetMessagingServiceSid("MGnotvalid").SetBody("x")
 	_, err = c.Api.CreateMessage(p)
-	restError(t, err, 21701, http.StatusBadRequest)
+	restError(t, err, 21705, http.StatusBadRequest)
 }
 
 func TestClientValidation(t *testing.T) {
@@ -177,7 +182,8 @@ func TestClientValidation(t *testing.T) {
 
 func TestMagicNumbers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{Numbers: []string{"+15005550007"}}) // magic wins over ownership
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+15005550007"}, // magic wins over ownership
+		Services: []twiliosim.ServiceConfig{svc(1, twiliosim.MagicFrom)}})
 	c := e.account(t)
 	for _, tc := range []struct {
 		from, to string
@@ -281,6 +287,7 @@ func TestClientListFiltersAndPaging(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		waitStatus(t, e.sim, *m.Sid, "delivered") // date_sent is the day it was sent
 		return *m.Sid
 	}
 	var toA []string // newest last
@@ -367,7 +374,7 @@ func TestClientListFiltersAndPaging(t *testing.T) {
 
 func TestClientCancel(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{})
+	e := newEnv(t, twiliosim.Config{Services: []twiliosim.ServiceConfig{svc(9, twiliosim.MagicFrom)}})
 	rcv := newReceiver(t, e.sim)
 	c := e.account(t)
 
@@ -508,5 +515,55 @@ func TestClientIncomingPhoneNumbers(t *testing.T) {
 	p.SetTo("+14155550100").SetFrom("+14155550177").SetBody("from a bought number")
 	if _, err := c.Api.CreateMessage(p); err != nil {
 		t.Errorf("send from bought number: %v", err)
+	}
+}
+
+// An unregistered ContentSid is refused on SMS as on WhatsApp (21655).
+func TestUnregisteredContentSIDOnSMS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	p := &api.CreateMessageParams{}
+	p.SetTo("+14155550100").SetFrom(twiliosim.MagicFrom).SetContentSid("HX" + fmt.Sprintf("%032x", 77))
+	_, err := e.account(t).Api.CreateMessage(p)
+	restError(t, err, 21655, http.StatusBadRequest)
+}
+
+// Paging with twilio-go while deleting every message read goes through every page: page tokens
+// survive the deletion of their anchor message.
+func TestPageTokensSurviveDeletion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	c := e.account(t)
+	for i := range 7 {
+		p := &api.CreateMessageParams{}
+		p.SetTo(fmt.Sprintf("+1415555%04d", 100+i)).SetFrom(twiliosim.MagicFrom).SetBody("x")
+		if _, err := c.Api.CreateMessage(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	params := (&api.ListMessageParams{}).SetPageSize(2)
+	token, pageNo, n := "", "", 0
+	for range 10 {
+		page, err := c.Api.PageMessage(params, token, pageNo)
+		if err != nil {
+			t.Fatalf("page after %d deletions: %v", n, err)
+		}
+		for _, m := range page.Messages {
+			if err := c.Api.DeleteMessage(*m.Sid, nil); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if page.NextPageUri == nil {
+			break
+		}
+		u, err := url.Parse(*page.NextPageUri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, pageNo = u.Query().Get("PageToken"), u.Query().Get("Page")
+	}
+	if n != 7 || len(e.sim.Messages()) != 0 {
+		t.Fatalf("paged and deleted %d of 7; %d left", n, len(e.sim.Messages()))
 	}
 }

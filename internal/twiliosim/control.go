@@ -120,12 +120,31 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 		DateUpdated: now,
 		DateSent:    &now,
 	}}
+	if len(mediaURLs) > 0 {
+		// An inbound MMS is "receiving" while its media arrives (SentDelay), then "received"
+		// before its webhook is posted (the statuses of Twilio's Message resource; the
+		// timing is ours).
+		m.Status = statusReceiving
+	}
 	s.mu.Lock()
 	s.insertLocked(m)
 	s.mu.Unlock()
+	if m.Status == statusReceiving {
+		t := time.NewTimer(s.cfg.SentDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		t.Stop()
+		s.mu.Lock()
+		m.Status, m.DateUpdated = statusReceived, s.now()
+		s.mu.Unlock()
+	}
 	if fromChan == "whatsapp:" {
 		s.openWindow(to, from, now)
 	}
+	optOutType := s.handleKeyword(to, from, body)
 	res := InboundResult{SID: m.SID, WebhookURL: num.SMSURL}
 	if num.SMSURL == "" {
 		return res, fmt.Errorf("%w: %s", ErrNoSMSURL, maskNumber(toNumber))
@@ -143,17 +162,66 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	v.Set("NumSegments", strconv.Itoa(m.NumSegments))
 	v.Set("SmsStatus", statusReceived)
 	v.Set("ApiVersion", apiVersion)
+	if sv := s.serviceOfNumber(to); sv != "" {
+		v.Set("MessagingServiceSid", sv) // the number is a sender of this service
+	}
+	if fromChan == "whatsapp:" {
+		// WhatsApp webhooks carry the sender's WhatsApp ID (the number without "+") and profile
+		// name (Twilio's WhatsApp webhook documentation); the name is the simulator's choice.
+		_, n := splitChannel(from)
+		v.Set("WaId", strings.TrimPrefix(n, "+"))
+		v.Set("ProfileName", "Simulated User")
+	} else {
+		// Geographic parameters of SMS webhooks (Twilio's messaging webhook documentation):
+		// the country from the calling code; city, state and zip are not known to the simulator
+		// and are sent empty (our choice).
+		for _, side := range []struct{ prefix, number string }{{"From", from}, {"To", to}} {
+			v.Set(side.prefix+"Country", countryOf(side.number))
+			v.Set(side.prefix+"State", "")
+			v.Set(side.prefix+"City", "")
+			v.Set(side.prefix+"Zip", "")
+		}
+	}
+	if optOutType != "" {
+		// Twilio adds OptOutType to the webhook of a keyword message (twilio-facts.md §5,
+		// UNCONFIRMED there: sent for every keyword is our choice).
+		v.Set("OptOutType", optOutType)
+	}
 	for i, u := range mediaURLs {
 		v.Set("MediaUrl"+strconv.Itoa(i), u)
 		v.Set("MediaContentType"+strconv.Itoa(i), mediaType(u))
 	}
 
-	target, _, _ := strings.Cut(num.SMSURL, "#")
-	method := num.SMSMethod
+	status, raw, err := s.postWebhook(ctx, num.SMSURL, num.SMSMethod, v)
+	if (err != nil || status < 200 || status > 299) && num.SMSFallbackURL != "" {
+		// Twilio requests the SmsFallbackUrl when the SmsUrl fails, with ErrorCode 11200
+		// ("HTTP retrieval failure") and ErrorUrl added (Twilio's IncomingPhoneNumber and
+		// webhook documentation).
+		res.WebhookURL = num.SMSFallbackURL
+		v.Set("ErrorCode", "11200")
+		v.Set("ErrorUrl", num.SMSURL)
+		status, raw, err = s.postWebhook(ctx, num.SMSFallbackURL, num.SMSFallbackMethod, v)
+		if err != nil {
+			return res, &WebhookError{URL: num.SMSFallbackURL, Err: err}
+		}
+	} else if err != nil {
+		return res, &WebhookError{URL: num.SMSURL, Err: err}
+	}
+	res.WebhookStatus, res.WebhookBody = status, string(raw)
+	if status < 200 || status > 299 {
+		return res, &WebhookError{URL: res.WebhookURL, StatusCode: status, Body: truncate(string(raw), 1024)}
+	}
+	res.Replies = s.twimlReplies(raw, to, from)
+	return res, nil
+}
+
+// postWebhook requests an application URL with signed parameters (GET: in the query, the
+// signature covering that URL) and returns the answer's status and the start of its body.
+func (s *Simulator) postWebhook(ctx context.Context, rawURL, method string, v url.Values) (int, []byte, error) {
+	target, _, _ := strings.Cut(rawURL, "#")
 	var req *http.Request
 	var err error
 	if method == http.MethodGet {
-		// A GET webhook carries the parameters in the query; the signature covers that URL.
 		sep := "?"
 		if strings.Contains(target, "?") {
 			sep = "&"
@@ -171,20 +239,30 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 		}
 	}
 	if err != nil {
-		return res, &WebhookError{URL: num.SMSURL, Err: err}
+		return 0, nil, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return res, &WebhookError{URL: num.SMSURL, Err: err}
+		return 0, nil, err
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	res.WebhookStatus, res.WebhookBody = resp.StatusCode, string(raw)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return res, &WebhookError{URL: num.SMSURL, StatusCode: resp.StatusCode, Body: truncate(string(raw), 1024)}
+	return resp.StatusCode, raw, nil
+}
+
+// countryOf is the ISO country of a number, from its calling code: a few common ones, "" else
+// (+1 is taken as US).
+func countryOf(number string) string {
+	_, n := splitChannel(number)
+	for _, c := range []struct{ code, iso string }{
+		{"+1", "US"}, {"+44", "GB"}, {"+33", "FR"}, {"+49", "DE"}, {"+34", "ES"}, {"+39", "IT"},
+		{"+31", "NL"}, {"+61", "AU"}, {"+52", "MX"}, {"+55", "BR"}, {"+91", "IN"}, {"+81", "JP"},
+	} {
+		if strings.HasPrefix(n, c.code) {
+			return c.iso
+		}
 	}
-	res.Replies = s.twimlReplies(raw, to, from)
-	return res, nil
+	return ""
 }
 
 // mediaType guesses a media URL's content type from its extension, as a handset's MMS would
@@ -226,7 +304,6 @@ func (s *Simulator) twimlReplies(raw []byte, ourNumber, theirNumber string) []st
 		return nil
 	}
 	var sids []string
-	now := s.now()
 	for _, tm := range t.Messages {
 		body := strings.TrimSpace(tm.Body)
 		if body == "" {
@@ -242,27 +319,40 @@ func (s *Simulator) twimlReplies(raw []byte, ourNumber, theirNumber string) []st
 		if tm.From != "" {
 			from = tm.From
 		}
-		m := &message{Message: Message{
-			SID:            newSID("SM"),
-			AccountSID:     s.cfg.AccountSID,
-			Direction:      directionReply,
-			From:           from,
-			To:             to,
-			Body:           body,
-			Status:         statusQueued,
-			NumSegments:    segmentsFor(body, 0, ""),
-			ValidityPeriod: maxValidityPeriod,
-			DateCreated:    now,
-			DateUpdated:    now,
-			DateSent:       &now,
-		}}
-		s.mu.Lock()
-		s.insertLocked(m)
-		s.startLifecycleLocked(m)
-		s.mu.Unlock()
-		sids = append(sids, m.SID)
+		sids = append(sids, s.storeReply(from, to, body, true))
 	}
 	return sids
+}
+
+// storeReply creates an outbound-reply message from our number to theirs and starts its
+// lifecycle; it returns its SID. With checkOptOut, a reply to a person who opted out of our
+// number is stored failed with 21610 and never delivered.
+func (s *Simulator) storeReply(from, to, body string, checkOptOut bool) string {
+	now := s.now()
+	m := &message{Message: Message{
+		SID:            newSID("SM"),
+		AccountSID:     s.cfg.AccountSID,
+		Direction:      directionReply,
+		From:           from,
+		To:             to,
+		Body:           body,
+		Status:         statusQueued,
+		NumSegments:    segmentsFor(body, 0, ""),
+		ValidityPeriod: maxValidityPeriod,
+		DateCreated:    now,
+		DateUpdated:    now,
+	}}
+	blocked := checkOptOut && s.blockedSend(from, "", to)
+	if blocked {
+		m.Status, m.ErrorCode, m.ErrorMessage = statusFailed, 21610, "Attempt to send to unsubscribed recipient"
+	}
+	s.mu.Lock()
+	s.insertLocked(m)
+	if !blocked {
+		s.startLifecycleLocked(m)
+	}
+	s.mu.Unlock()
+	return m.SID
 }
 
 // --- control API ---
@@ -510,6 +600,30 @@ func (f *Faults) validate() error {
 		if ms < 0 || ms > maxMS {
 			return fmt.Errorf("%s must be between 0 and %d", name, maxMS)
 		}
+	}
+	if f.PartiallyDeliveredRatio < 0 || f.PartiallyDeliveredRatio > 1 || math.IsNaN(f.PartiallyDeliveredRatio) {
+		return errors.New("partially_delivered_ratio must be between 0 and 1")
+	}
+	sum := 0.0
+	for code, p := range f.CarrierErrors {
+		if code < 30000 || code > 30999 || p < 0 || p > 1 || math.IsNaN(p) {
+			return fmt.Errorf("carrier_errors: %d: a 30xxx code with a probability between 0 and 1", code)
+		}
+		sum += p
+	}
+	if sum > 1+1e-9 {
+		return errors.New("carrier_errors: the probabilities add up to more than 1")
+	}
+	if f.ThroughputScale < 0 || f.ThroughputScale > 1e6 || math.IsNaN(f.ThroughputScale) {
+		return errors.New("throughput_scale must be between 0 (off) and 1000000")
+	}
+	for n, mps := range f.SenderMPS {
+		if mps <= 0 || mps > 1e6 || math.IsNaN(mps) {
+			return fmt.Errorf("sender_mps: %s: must be above 0", maskNumber(n))
+		}
+	}
+	if f.QueueHours < 0 || f.QueueHours > 1000 || math.IsNaN(f.QueueHours) {
+		return errors.New("queue_hours must be between 0 (default 10) and 1000")
 	}
 	if f.CallbackDuplicates < 0 || f.CallbackDuplicates > 100 {
 		return errors.New("callback_duplicates must be between 0 and 100")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -201,12 +202,12 @@ func TestControlFaultsAndReset(t *testing.T) {
 		t.Fatalf("POST faults: %d %s", code, body)
 	}
 	want := twiliosim.Faults{Status429Ratio: 0.25, TimeoutMS: 500, CallbackDuplicates: 1, CallbackShuffle: true}
-	if got := e.sim.Faults(); got != want {
+	if got := e.sim.Faults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("faults %+v, want %+v", got, want)
 	}
 	code, body = e.control(t, http.MethodGet, "/sim/v1/faults", "")
 	var got twiliosim.Faults
-	if err := json.Unmarshal(body, &got); err != nil || code != http.StatusOK || got != want {
+	if err := json.Unmarshal(body, &got); err != nil || code != http.StatusOK || !reflect.DeepEqual(got, want) {
 		t.Errorf("GET faults: %d %s", code, body)
 	}
 	for _, bad := range []string{`{"status_500_ratio":1.5}`, `{"latency_ms":-1}`, `{"status_429":1}`, `{`} {
@@ -227,7 +228,7 @@ func TestControlFaultsAndReset(t *testing.T) {
 	if n := len(e.sim.Messages()); n != 0 {
 		t.Errorf("%d messages after reset", n)
 	}
-	if f := e.sim.Faults(); f != (twiliosim.Faults{}) {
+	if f := e.sim.Faults(); !reflect.DeepEqual(f, twiliosim.Faults{}) {
 		t.Errorf("faults after reset: %+v", f)
 	}
 	if !slices.ContainsFunc(e.sim.Numbers(), func(n twiliosim.Number) bool {

@@ -2,6 +2,7 @@ package twiliosim_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,11 @@ func newEnv(t *testing.T, cfg twiliosim.Config) *env {
 		sim.Close()
 	})
 	return &env{sim: sim, srv: srv}
+}
+
+// svc returns a Messaging Service config whose SID is MG followed by n in 32 hex digits.
+func svc(n int, numbers ...string) twiliosim.ServiceConfig {
+	return twiliosim.ServiceConfig{SID: fmt.Sprintf("MG%032x", n), FriendlyName: "test", Numbers: numbers}
 }
 
 // testWriter routes logs to t.Log while the test runs.
@@ -149,6 +155,7 @@ func (e *env) messagesPath() string {
 
 // received is one request a receiver got.
 type received struct {
+	Method    string
 	Path      string
 	Params    url.Values
 	SigValid  bool
@@ -187,6 +194,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		params = nil
 	}
 	rec := received{
+		Method:   r.Method,
 		Path:     r.URL.Path,
 		Params:   r.Form,
 		SigValid: twiliosig.Valid(rc.sim.AuthToken(), fullURL, params, r.Header.Get(twiliosig.Header)),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	api "github.com/twilio/twilio-go/rest/api/v2010"
+
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -85,9 +87,9 @@ func TestInboundControlAPI(t *testing.T) {
 
 	// The application answers TwiML with a reply: the simulator sends it.
 	rcv.mu.Lock()
-	rcv.reply = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>You are unsubscribed.</Message></Response>`
+	rcv.reply = `<?xml version="1.0" encoding="UTF-8"?><Response><Message>Thanks, see you at 5.</Message></Response>`
 	rcv.mu.Unlock()
-	code, body = e.control(t, http.MethodPost, "/sim/v1/inbound", `{"from":"+14155550123","to":"+14155550160","body":"STOP"}`)
+	code, body = e.control(t, http.MethodPost, "/sim/v1/inbound", `{"from":"+14155550123","to":"+14155550160","body":"See you at 5?"}`)
 	if code != http.StatusOK {
 		t.Fatalf("inbound with reply: %d %s", code, body)
 	}
@@ -96,7 +98,7 @@ func TestInboundControlAPI(t *testing.T) {
 		t.Fatalf("replies %v", res.Replies)
 	}
 	reply := waitStatus(t, e.sim, res.Replies[0], "delivered")
-	if reply.Direction != "outbound-reply" || reply.To != "+14155550123" || reply.From != "+14155550160" || reply.Body != "You are unsubscribed." {
+	if reply.Direction != "outbound-reply" || reply.To != "+14155550123" || reply.From != "+14155550160" || reply.Body != "Thanks, see you at 5." {
 		t.Errorf("reply %+v", reply)
 	}
 
@@ -148,5 +150,59 @@ func TestInboundGETWebhook(t *testing.T) {
 	got := rcv.all()
 	if len(got) != 1 || !got[0].SigValid || got[0].Params.Get("Body") != "via GET" || got[0].Params.Get("tenant") != "1" {
 		t.Errorf("GET webhook %+v", got)
+	}
+}
+
+// When the SmsUrl fails, the SmsFallbackUrl is requested with ErrorCode and ErrorUrl, and its
+// TwiML is acted on; SMS webhooks carry the geographic parameters, WhatsApp ones WaId and
+// ProfileName.
+func TestInboundFallbackAndParameters(t *testing.T) {
+	t.Parallel()
+	const ours = "+14155550160"
+	e := newEnv(t, twiliosim.Config{Numbers: []string{ours}})
+	rcv := newReceiver(t, e.sim)
+	rcv.answer = func(_ int, r *http.Request) int {
+		if r.URL.Path == "/broken" {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}
+	rcv.reply = `<Response><Message>From the fallback</Message></Response>`
+	rc := e.account(t)
+	list, err := rc.Api.ListIncomingPhoneNumber((&api.ListIncomingPhoneNumberParams{}).SetPhoneNumber(ours))
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	up := (&api.UpdateIncomingPhoneNumberParams{}).SetSmsUrl(rcv.srv.URL + "/broken").SetSmsFallbackUrl(rcv.srv.URL + "/fallback")
+	if _, err := rc.Api.UpdateIncomingPhoneNumber(*list[0].Sid, up); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.Inbound(ctx(t), "+447700900123", ours, "hello"); err != nil {
+		t.Fatalf("inbound with a working fallback: %v", err)
+	}
+	got := rcv.all()
+	if len(got) != 2 || got[0].Path != "/broken" || got[1].Path != "/fallback" || !got[1].SigValid {
+		t.Fatalf("requests %+v", got)
+	}
+	fb := got[1].Params
+	if fb.Get("ErrorCode") != "11200" || fb.Get("ErrorUrl") != rcv.srv.URL+"/broken" {
+		t.Errorf("fallback ErrorCode/ErrorUrl %q %q", fb.Get("ErrorCode"), fb.Get("ErrorUrl"))
+	}
+	if fb.Get("FromCountry") != "GB" || fb.Get("ToCountry") != "US" || !fb.Has("FromCity") || !fb.Has("FromZip") || !fb.Has("ToState") {
+		t.Errorf("geographic parameters: %v", fb)
+	}
+	if r := repliesTo(e.sim, "+447700900123"); len(r) != 1 || r[0].Body != "From the fallback" {
+		t.Errorf("fallback TwiML not acted on: %+v", r)
+	}
+
+	if _, err := e.sim.AddNumber(ours, rcv.srv.URL+"/wa"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.Inbound(ctx(t), "whatsapp:+14155550123", "whatsapp:"+ours, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	wa := rcv.all()[2].Params
+	if wa.Get("WaId") != "14155550123" || wa.Get("ProfileName") == "" {
+		t.Errorf("WhatsApp parameters: %v", wa)
 	}
 }

@@ -67,10 +67,43 @@ func TestValidators(t *testing.T) {
 	if got := friendlyName("+15005550006"); got != "(500) 555-0006" {
 		t.Errorf("friendlyName = %q", got)
 	}
-	if got := retryDelay(0); got != 100*time.Millisecond {
+	if got := retryDelay(0); got != 50*time.Millisecond {
 		t.Errorf("retryDelay(0) = %v", got)
 	}
-	if got := retryDelay(9); got != 10*time.Second {
-		t.Errorf("retryDelay(9) = %v", got)
+	if got := retryDelay(4); got != 250*time.Millisecond {
+		t.Errorf("retryDelay(4) = %v", got)
+	}
+	for in, want := range map[string]retryPolicy{"ct": retryConnect, "5xx,rt": retry5xx | retryRead, "all": retryConnect | retryRead | retry4xx | retry5xx, "bogus": 0, "": 0} {
+		if got, _ := parseRetryPolicy(in); got != want {
+			t.Errorf("parseRetryPolicy(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// Each sender's rate (twilio-facts.md §6) and the spacing of its queue.
+func TestSenderRates(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[string]float64{"+14155550100": 1, "+18005550100": 3, "+18885550100": 3, "12345": 100, "+447700900123": 10, "whatsapp:+14155550100": 1} {
+		if got := senderMPS(n); got != want {
+			t.Errorf("senderMPS(%s) = %v, want %v", n, got, want)
+		}
+	}
+	s := New(Config{})
+	defer s.Close()
+	now := time.Now()
+	f := &Faults{ThroughputScale: 2, SenderMPS: map[string]float64{"+14155550199": 5}}
+	for _, tc := range []struct {
+		from     string
+		segments int
+		wantGap  time.Duration
+	}{{"+14155550100", 1, 500 * time.Millisecond}, {"+18005550100", 3, 500 * time.Millisecond}, {"12345", 4, 20 * time.Millisecond}, {"+14155550199", 1, 100 * time.Millisecond}} {
+		t1, _ := s.reserve(f, tc.from, tc.segments, now)
+		t2, _ := s.reserve(f, tc.from, tc.segments, now)
+		if !t1.Equal(now) || t2.Sub(t1) != tc.wantGap {
+			t.Errorf("%s: turns %v and %v after now, want a gap of %v", tc.from, t1.Sub(now), t2.Sub(now), tc.wantGap)
+		}
+	}
+	if turn, _ := s.reserve(&Faults{}, "+14155550100", 1, now); !turn.Equal(now) {
+		t.Error("the model is off by default")
 	}
 }

@@ -180,11 +180,18 @@ func (s *Simulator) scheduleReleaseLocked(m *message, now time.Time) {
 	s.sched.push(event{at: now.Add(max(wait, 0)), kind: evAdvance, m: m, from: statusScheduled})
 }
 
-// scheduleQueuedLocked schedules a queued message's next step: sending after SendingDelay, or
-// expiry when its validity period ends first.
+// scheduleQueuedLocked schedules a queued message's next step: sending SendingDelay after its
+// turn in its sender's queue (throughput.go), or expiry when its validity period ends first. A
+// message that finds its sender's queue full fails 30001 at once.
 func (s *Simulator) scheduleQueuedLocked(m *message, now time.Time) {
 	m.validUntil = now.Add(time.Duration(m.ValidityPeriod) * time.Second)
-	at := now.Add(s.cfg.SendingDelay)
+	turn, overflow := s.reserve(s.faults.Load(), m.From, m.NumSegments, now)
+	if overflow {
+		m.overflow = true
+		s.sched.push(event{at: now, kind: evAdvance, m: m, from: statusQueued})
+		return
+	}
+	at := turn.Add(s.cfg.SendingDelay)
 	if m.validUntil.Before(at) {
 		at = m.validUntil
 	}
@@ -206,8 +213,12 @@ func (s *Simulator) advance(m *message, from string) {
 	var next time.Duration = -1
 	switch from {
 	case statusAccepted:
-		m.From = s.pickSender(m.To)
+		m.From = s.pickSender(m.MessagingServiceSID, m.To)
 		m.NumSegments = segmentsFor(m.Body, len(m.MediaURLs), m.ContentSID)
+		if m.From == "" { // the service lost its numbers since the create
+			m.Status, m.ErrorCode = statusFailed, 21704
+			break
+		}
 		m.Status = statusQueued
 		s.scheduleQueuedLocked(m, realNow)
 	case statusScheduled:
@@ -216,11 +227,21 @@ func (s *Simulator) advance(m *message, from string) {
 			s.mu.Unlock()
 			return
 		}
+		if m.From == "" {
+			// Released: the service picks a sender now, so that the resource and every
+			// callback from here on carry a real From.
+			m.From = s.pickSender(m.MessagingServiceSID, m.To)
+			if m.From == "" {
+				m.Status, m.ErrorCode = statusFailed, 21704
+				break
+			}
+		}
 		m.Status = statusQueued
-		m.DateSent = &now
 		s.scheduleQueuedLocked(m, realNow)
 	case statusQueued:
-		if !realNow.Before(m.validUntil) {
+		if m.overflow {
+			m.Status, m.ErrorCode = statusFailed, 30001
+		} else if !realNow.Before(m.validUntil) {
 			m.Status, m.ErrorCode = statusFailed, 30036
 		} else {
 			m.Status = statusSending
@@ -233,6 +254,9 @@ func (s *Simulator) advance(m *message, from string) {
 			m.Status, m.ErrorCode = statusFailed, orDefault(f.FailedCode, 30008)
 		} else {
 			m.Status = statusSent
+			// date_sent is when the carrier took the message (Twilio's Message resource), and
+			// the price is known from then on.
+			m.DateSent = &now
 			next = s.cfg.DeliveredDelay
 		}
 	case statusSent:
@@ -242,6 +266,10 @@ func (s *Simulator) advance(m *message, from string) {
 		}
 		if f.UndeliveredRatio > 0 && rand.Float64() < f.UndeliveredRatio {
 			m.Status, m.ErrorCode = statusUndelivered, orDefault(f.UndeliveredCode, 30003)
+		} else if code := f.carrierError(); code != 0 {
+			m.Status, m.ErrorCode = statusUndelivered, code
+		} else if m.NumSegments > 1 && f.PartiallyDeliveredRatio > 0 && rand.Float64() < f.PartiallyDeliveredRatio {
+			m.Status = statusPartially
 		} else {
 			m.Status = statusDelivered
 			if strings.HasPrefix(m.To, "whatsapp:") {

@@ -158,7 +158,8 @@ func TestCallbackRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, twiliosim.Config{CallbackWorkers: 1})
 	rcv := newReceiver(t, e.sim)
-	// Every first post of a status fails; the retry succeeds with the same token and signature.
+	// Every first post of a status fails; with "#rp=5xx" the retry succeeds with the same token
+	// and signature.
 	var mu sync.Mutex
 	failedOnce := map[string]bool{}
 	rcv.answer = func(_ int, r *http.Request) int {
@@ -171,7 +172,7 @@ func TestCallbackRetries(t *testing.T) {
 		}
 		return http.StatusOK
 	}
-	sid := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "retry", rcv.srv.URL+"/s")
+	sid := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "retry", rcv.srv.URL+"/s#rp=5xx")
 	eventually(t, 5*time.Second, "six posts", func() bool { return len(rcv.forSID(sid)) == 6 })
 	byStatus := map[string][]received{}
 	for _, cb := range rcv.forSID(sid) {
@@ -208,7 +209,7 @@ func TestCallbackRetries(t *testing.T) {
 
 func TestMessagingServiceCallbacks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{CallbackWorkers: 1})
+	e := newEnv(t, twiliosim.Config{CallbackWorkers: 1, Services: []twiliosim.ServiceConfig{svc(3, twiliosim.MagicFrom)}})
 	rcv := newReceiver(t, e.sim)
 	mg := "MG" + fmt.Sprintf("%032x", 3)
 	p := &api.CreateMessageParams{}
@@ -238,7 +239,7 @@ func TestScheduledReleaseFollowsInjectedClock(t *testing.T) {
 		defer mu.Unlock()
 		return now
 	}
-	e := newEnv(t, twiliosim.Config{Now: clock, CallbackWorkers: 1})
+	e := newEnv(t, twiliosim.Config{Now: clock, CallbackWorkers: 1, Services: []twiliosim.ServiceConfig{svc(4, "+14155550177")}})
 	rcv := newReceiver(t, e.sim)
 	p := &api.CreateMessageParams{}
 	p.SetTo("+14155550100").SetMessagingServiceSid("MG" + fmt.Sprintf("%032x", 4)).SetBody("at ten").
@@ -260,6 +261,15 @@ func TestScheduledReleaseFollowsInjectedClock(t *testing.T) {
 	eventually(t, 5*time.Second, "callbacks", func() bool { return len(rcv.forSID(*m.Sid)) == 4 })
 	if got := statuses(rcv.forSID(*m.Sid)); !slices.Equal(got, []string{"queued", "sending", "sent", "delivered"}) {
 		t.Errorf("statuses %v", got)
+	}
+	// Released with a real sender: in the resource and in every callback.
+	if d.From != "+14155550177" {
+		t.Errorf("released from %q, want the service's number", d.From)
+	}
+	for _, cb := range rcv.forSID(*m.Sid) {
+		if cb.Params.Get("From") != "+14155550177" {
+			t.Errorf("callback %s From = %q", cb.Params.Get("MessageStatus"), cb.Params.Get("From"))
+		}
 	}
 }
 

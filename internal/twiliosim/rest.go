@@ -1,13 +1,13 @@
 package twiliosim
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -27,15 +27,26 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/sim/v1/"):
 		s.serveControl(w, r)
-	case strings.HasPrefix(p, "/v1/Content/"):
+	case p == "/v1/Services" || strings.HasPrefix(p, "/v1/Services/"):
+		s.serveMessagingServices(w, r) // Messaging Services (messaging.twilio.com), services.go
+	case p == "/v1/Content" || strings.HasPrefix(p, "/v1/Content/"):
 		s.serveContent(w, r)
 	case strings.HasPrefix(p, "/2010-04-01/"):
 		s.serveREST(w, r)
+	case strings.HasPrefix(p, "/v2/PhoneNumbers/"):
+		s.serveLookup(w, r) // Lookup v2 (lookups.twilio.com), lookup.go
 	case strings.HasPrefix(p, "/v2/"):
 		s.serveVerify(w, r) // Twilio Verify v2 (verify.twilio.com), verify.go
 	default:
 		writeAPIError(w, notFound(p))
 	}
+}
+
+// tooManyRequests is the 429/20429 answer; it carries Retry-After: 1 (Twilio's 429s ask for a
+// backoff without documenting a header value; one second is our choice).
+func tooManyRequests(w http.ResponseWriter) *apiError {
+	w.Header().Set("Retry-After", "1")
+	return errorf(http.StatusTooManyRequests, 20429, "Too Many Requests")
 }
 
 func notFound(path string) *apiError {
@@ -47,6 +58,9 @@ func methodNotAllowed() *apiError {
 }
 
 func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
+	if s.serveAccounts(w, r, r.URL.Path) {
+		return // the Account resources (account.go)
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate",
@@ -92,6 +106,8 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 		default:
 			aerr = methodNotAllowed()
 		}
+	case strings.HasPrefix(tail, "Messages/") && strings.Count(tail, "/") > 1:
+		aerr = s.serveMessageSub(w, r, tail[len("Messages/"):], path) // Media, Feedback (media.go)
 	case strings.HasPrefix(tail, "Messages/"):
 		sid, ok := jsonResource(tail[len("Messages/"):])
 		if !ok {
@@ -108,6 +124,10 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 		default:
 			aerr = methodNotAllowed()
 		}
+	case tail == "Keys.json" || strings.HasPrefix(tail, "Keys/"):
+		aerr = s.serveKeys(w, r, tail, path)
+	case tail == "Balance.json":
+		aerr = s.serveBalance(w, r)
 	case tail == "Calls.json" || strings.HasPrefix(tail, "Calls/"):
 		aerr = s.serveCalls(w, r, tail)
 	case tail == "IncomingPhoneNumbers.json":
@@ -147,20 +167,6 @@ func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
 func jsonResource(s string) (string, bool) {
 	sid, ok := strings.CutSuffix(s, ".json")
 	return sid, ok && sid != "" && !strings.Contains(sid, "/")
-}
-
-func (s *Simulator) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	want, known := "", false
-	if user == s.cfg.AccountSID {
-		want, known = s.cfg.AuthToken, true
-	} else if secret, ok := s.cfg.APIKeys[user]; ok {
-		want, known = secret, true
-	}
-	return known && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1
 }
 
 // hold waits for d, or until the client goes away or the simulator closes.
@@ -257,6 +263,7 @@ func (s *Simulator) renderMessage(m *Message) apiMessage {
 	if m.DateSent != nil {
 		d := rfc2822(*m.DateSent)
 		a.DateSent = &d
+		a.Price = priceOf(m)
 	}
 	if m.ErrorCode != 0 {
 		code, msg := m.ErrorCode, m.ErrorMessage
@@ -273,6 +280,27 @@ func (s *Simulator) renderMessage(m *Message) apiMessage {
 	return a
 }
 
+// Simulated prices in USD, negative as Twilio shows charges: per SMS segment, per MMS, per
+// inbound SMS segment (Twilio's pricing pages list such rates per country; these fixed US-like
+// values are our choice).
+const (
+	priceSMSSegment = 0.0079
+	priceMMS        = 0.0200
+)
+
+// priceOf is the price of a message once sent (or received): null before.
+func priceOf(m *Message) *string {
+	var p float64
+	switch {
+	case m.NumMedia > 0:
+		p = priceMMS
+	default:
+		p = priceSMSSegment * float64(max(m.NumSegments, 1))
+	}
+	v := strconv.FormatFloat(-p, 'f', 5, 64)
+	return &v
+}
+
 // segmentsFor is num_segments: the SMS segment count of the body; 1 for media or a template.
 func segmentsFor(body string, numMedia int, contentSID string) int {
 	if numMedia > 0 || (body == "" && contentSID != "") {
@@ -285,7 +313,7 @@ func segmentsFor(body string, numMedia int, contentSID string) int {
 func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	f := s.faults.Load()
 	if f.Status429Ratio > 0 && rand.Float64() < f.Status429Ratio {
-		writeAPIError(w, errorf(http.StatusTooManyRequests, 20429, "Too Many Requests"))
+		writeAPIError(w, tooManyRequests(w))
 		return
 	}
 	fault500 := f.Status500Ratio > 0 && rand.Float64() < f.Status500Ratio
@@ -296,7 +324,7 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := !fault500 && f.TimeoutRatio > 0 && rand.Float64() < f.TimeoutRatio
 
-	m, aerr := s.create(r.Form)
+	m, aerr := s.create(r.Form, f)
 	if fault500 {
 		if aerr == nil {
 			s.log.Debug("twiliosim: injected 500 after create", "sid", m.SID)
@@ -319,11 +347,14 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // create validates and stores a new outbound message and starts its lifecycle.
-func (s *Simulator) create(form url.Values) (Message, *apiError) {
+func (s *Simulator) create(form url.Values, f *Faults) (Message, *apiError) {
 	now := s.now()
 	req, aerr := s.parseCreate(form, now)
 	if aerr != nil {
 		return Message{}, aerr
+	}
+	if req.From != "" && req.SendAt == nil && s.backlogFull(f, req.From, time.Now()) {
+		return Message{}, fromError(21611, req.From) // the sender's queue is full (throughput.go)
 	}
 	prefix := "SM"
 	if len(req.MediaURLs) > 0 {
@@ -355,11 +386,9 @@ func (s *Simulator) create(form url.Values) (Message, *apiError) {
 		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
 	case req.From == "":
 		m.Status = statusAccepted // the Messaging Service has not picked a sender yet
-		m.DateSent = &now
 	default:
 		m.Status = statusQueued
 		m.NumSegments = segmentsFor(m.Body, m.NumMedia, m.ContentSID)
-		m.DateSent = &now
 	}
 	snap := m.snapshot()
 	s.mu.Lock()
@@ -538,6 +567,28 @@ type messageList struct {
 	Messages        []apiMessage `json:"messages"`
 }
 
+// pageToken is "PA" (the page after) or "PB" (the page before) followed by the anchor
+// message's SID and its sequence number: Twilio's tokens are opaque and start with PA/PB.
+func pageToken(dir, sid string, seq uint64) string {
+	return dir + sid + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parsePageToken returns the anchor sequence of a token ("" is no token).
+func parsePageToken(token string) (uint64, bool) {
+	if token == "" {
+		return 0, false
+	}
+	if !strings.HasPrefix(token, "PA") && !strings.HasPrefix(token, "PB") {
+		return 0, false
+	}
+	_, seq, ok := strings.Cut(token[2:], "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return n, err == nil && n > 0
+}
+
 var messageFilters = []string{"To", "From", "DateSent", "DateSent<", "DateSent>"}
 
 // listMessages lists messages newest first. PageToken "PA<sid>" continues after sid (next page);
@@ -572,35 +623,36 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 
 	token := q.Get("PageToken")
 	items := make([]Message, 0, min(size, 64))
+	var seqs []uint64
 	var hasNext, hasPrev bool
+	anchorSeq, tokenOK := parsePageToken(token)
+	if token != "" && !tokenOK {
+		return invalidParam("PageToken", token)
+	}
 	s.mu.RLock()
+	// A token names its anchor by sequence, so that it still works when the anchor was deleted
+	// meanwhile (a twilio-go stream that deletes as it goes).
+	firstAfter := sort.Search(len(s.order), func(i int) bool { return s.order[i].seq > anchorSeq })
 	if strings.HasPrefix(token, "PB") {
 		// The page before the token's message: the size matching messages just newer than it.
-		anchor, ok := s.msgs[token[2:]]
-		if !ok {
-			s.mu.RUnlock()
-			return invalidParam("PageToken", token)
-		}
-		for i := s.indexOfSeqLocked(anchor.seq) + 1; i < len(s.order); i++ {
+		for i := firstAfter; i < len(s.order); i++ {
 			if m := s.order[i]; match(m) {
 				if len(items) == size {
 					hasPrev = true
 					break
 				}
-				items = append(items, m.snapshot())
+				items, seqs = append(items, m.snapshot()), append(seqs, m.seq)
 			}
 		}
 		slices.Reverse(items)
+		slices.Reverse(seqs)
 		hasNext = true // the anchor itself is on a later page
 	} else {
 		start, skip := len(s.order)-1, page*size
 		if token != "" {
-			anchor, ok := s.msgs[strings.TrimPrefix(token, "PA")]
-			if !strings.HasPrefix(token, "PA") || !ok {
-				s.mu.RUnlock()
-				return invalidParam("PageToken", token)
-			}
-			start, skip = s.indexOfSeqLocked(anchor.seq)-1, 0
+			// Older than the anchor: everything before the first message not newer than it.
+			start = sort.Search(len(s.order), func(i int) bool { return s.order[i].seq >= anchorSeq }) - 1
+			skip = 0
 		}
 		for i := start; i >= 0; i-- {
 			if m := s.order[i]; match(m) {
@@ -612,7 +664,7 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 					hasNext = true
 					break
 				}
-				items = append(items, m.snapshot())
+				items, seqs = append(items, m.snapshot()), append(seqs, m.seq)
 			}
 		}
 		hasPrev = page > 0 || token != ""
@@ -633,11 +685,11 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 		out.Messages[i] = s.renderMessage(&items[i])
 	}
 	if hasNext && len(items) > 0 {
-		next := pageURI(path, q, messageFilters, size, page+1, "PA"+items[len(items)-1].SID)
+		next := pageURI(path, q, messageFilters, size, page+1, pageToken("PA", items[len(items)-1].SID, seqs[len(seqs)-1]))
 		out.NextPageURI = &next
 	}
 	if hasPrev && len(items) > 0 {
-		prev := pageURI(path, q, messageFilters, size, max(page-1, 0), "PB"+items[0].SID)
+		prev := pageURI(path, q, messageFilters, size, max(page-1, 0), pageToken("PB", items[0].SID, seqs[0]))
 		out.PreviousPageURI = &prev
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -889,6 +941,9 @@ func (s *Simulator) deleteNumber(w http.ResponseWriter, sid, path string) *apiEr
 		s.numOrder = slices.DeleteFunc(s.numOrder, func(x *number) bool { return x == n })
 	}
 	s.numMu.Unlock()
+	if ok {
+		s.forgetNumberInServices(n.PhoneNumber)
+	}
 	if !ok {
 		return notFound(path)
 	}

@@ -276,7 +276,8 @@ func TestSchemaCheckerCatchesDrift(t *testing.T) {
 func TestResponsesMatchTwilioOpenAPI(t *testing.T) {
 	t.Parallel()
 	loadSpec(t)
-	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"}})
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550199"},
+		Services: []twiliosim.ServiceConfig{{SID: "MG" + strings.Repeat("ab", 16), Numbers: []string{"+14155550199"}}}})
 	rcv := newReceiver(t, e.sim)
 	acct := "/2010-04-01/Accounts/" + e.sim.AccountSID()
 	const (

@@ -1,5 +1,5 @@
 // Package twiliosim is Switchboard's Twilio simulator: an in-memory fake of the parts of Twilio's
-// REST API that Switchboard uses (Messages and IncomingPhoneNumbers, 2010-04-01), with Twilio's
+// REST API that integrations use (Messages and IncomingPhoneNumbers, 2010-04-01, and more), with Twilio's
 // message lifecycle, signed status callbacks and inbound webhooks, Twilio's magic test numbers,
 // and fault injection. It is the default provider for local development and the test double for
 // every test; the official twilio-go client talks to it unchanged (see the tests).
@@ -13,7 +13,7 @@
 //	POST /sim/v1/numbers    add or update an owned number: {"number","sms_url","sms_method",...}
 //	GET  /sim/v1/faults     the current fault settings
 //	POST /sim/v1/faults     replace the fault settings (see Faults)
-//	POST /sim/v1/reset      forget every message, call, call script and fault; owned numbers are kept
+//	POST /sim/v1/reset      forget every message, call, call script, fault and opt-out; owned numbers are kept
 //	GET  /sim/v1/calls      every call, with the URLs it requested and what its callee heard
 //	POST /sim/v1/calls/script        script the calls to a number (outcome, the callee's answers)
 //	POST /sim/v1/calls/{sid}/input   the live call's next answer to a Gather
@@ -34,15 +34,23 @@
 //   - A message still queued when its ValidityPeriod ends fails with 30036 ("Validity Period
 //     Expired"; older Twilio material says 30001). Out-of-range ValidityPeriod answers 90007.
 //   - A Messaging Service message without From starts "accepted" with from null and
-//     num_segments "0", then moves to "queued" (with a callback) once a sender is picked: the owned
-//     number chosen by a hash of To (sticky sender).
-//   - Status callbacks are posted for every status after the first; date_sent is set when the
-//     message is created (scheduled messages: when released).
+//     num_segments "0", then moves to "queued" (with a callback) once a sender is picked among
+//     the service's own numbers, sticky per recipient (services.go).
+//   - Status callbacks are posted for every status after the first; date_sent and price are set
+//     when the message is sent.
+//
+// Beyond messages it serves Messaging Services (services.go), the Account resource, API keys and
+// subaccounts (account.go), a message's Media and Feedback (media.go), Calls with live control
+// (calls.go, callee.go), Verify v2 (verify.go), the Content API (whatsapp.go) and Lookup v2
+// (lookup.go); it models opt-out keywords (optout.go), per-sender throughput and carrier error
+// mixes (throughput.go) and Twilio's webhook connection overrides (callback.go). The README's
+// simulator section lists every behaviour with its source.
 package twiliosim
 
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -71,9 +79,10 @@ const (
 	// DefaultCallbackQueue is the capacity of the queue of callbacks waiting for a worker. When it
 	// is full the lifecycle waits (back-pressure) rather than using more memory.
 	DefaultCallbackQueue = 16384
-	// DefaultCallbackRetries is how many times a failed callback is posted again (non-2xx answer
-	// or connection error), with growing delays; a "#rc=N" fragment on the URL overrides it.
-	DefaultCallbackRetries = 3
+	// DefaultCallbackRetries is how many times a failed callback is posted again when its
+	// failure is one the retry policy retries (by default only a failed connection): Twilio's
+	// documented default of one retry. A "#rc=N" fragment on the URL overrides it (callback.go).
+	DefaultCallbackRetries = 1
 	// DefaultCallRingDelay and DefaultCallAnswerDelay pace a simulated call.
 	DefaultCallRingDelay   = 20 * time.Millisecond
 	DefaultCallAnswerDelay = 30 * time.Millisecond
@@ -114,6 +123,12 @@ type Config struct {
 	// CallRingDelay and CallAnswerDelay are how long a call stays queued and ringing (defaults
 	// DefaultCallRingDelay, DefaultCallAnswerDelay).
 	CallRingDelay, CallAnswerDelay time.Duration
+	// Services are the account's Messaging Services at start (services.go); their numbers
+	// become owned numbers. Others can be created through messaging.twilio.com/v1/Services.
+	Services []ServiceConfig
+	// OptOut is the opt-out keyword handling: OptOutTwilio (the default: Twilio's default
+	// handling), OptOutSilent or OptOutOff (see optout.go).
+	OptOut string
 	// CallInputWait, when set, is how long a silent callee keeps every <Gather> waiting for
 	// input, whatever the Gather's timeout; by default it waits the Gather's own timeout, at
 	// most DefaultCallInputWait.
@@ -159,6 +174,21 @@ type Faults struct {
 	// UndeliveredCode, default 30003) instead of delivered.
 	UndeliveredRatio float64 `json:"undelivered_ratio"`
 	UndeliveredCode  int     `json:"undelivered_code,omitempty"`
+	// CarrierErrors is the carrier error mix: for each error code (30003, 30005, 30006,
+	// 30007, 30008...), the probability that a sent message ends undelivered with it. The
+	// probabilities add up to at most 1 (throughput.go).
+	CarrierErrors map[int]float64 `json:"carrier_errors,omitempty"`
+	// PartiallyDeliveredRatio is the probability that a multi-segment message that would be
+	// delivered ends partially_delivered instead.
+	PartiallyDeliveredRatio float64 `json:"partially_delivered_ratio"`
+	// ThroughputScale turns the per-sender throughput model on (throughput.go): 0 is off (the
+	// default), 1 is Twilio's rates (long code 1 segment/s, toll-free 3, short code 100, outside
+	// +1 10), N is N times faster.
+	ThroughputScale float64 `json:"throughput_scale"`
+	// SenderMPS overrides the rate (segments per second, before scaling) of given senders.
+	SenderMPS map[string]float64 `json:"sender_mps,omitempty"`
+	// QueueHours is how many hours of segments a sender queues before overflowing (default 10).
+	QueueHours float64 `json:"queue_hours,omitempty"`
 }
 
 // Message is the simulator's view of one message, outbound or inbound. It is also the JSON shape
@@ -214,6 +244,15 @@ type Simulator struct {
 		delivered, failedAttempts, abandoned, dropped atomic.Uint64
 	}
 
+	// acct holds API keys and subaccounts (account.go).
+	acct accountState
+	// svc holds the Messaging Services (services.go).
+	svc serviceStore
+	// queues is the throughput model's per-sender queues (throughput.go).
+	queues senderQueues
+	// opt is the set of opted-out pairs (optout.go).
+	opt optOuts
+
 	// verifyData is the Verify v2 state (verify.go).
 	verifyData verifyState
 
@@ -256,6 +295,9 @@ func New(cfg Config) *Simulator {
 	if cfg.CallAnswerDelay <= 0 {
 		cfg.CallAnswerDelay = DefaultCallAnswerDelay
 	}
+	if cfg.OptOut == "" {
+		cfg.OptOut = OptOutTwilio
+	}
 	if cfg.CallbackRetries == 0 {
 		cfg.CallbackRetries = DefaultCallbackRetries
 	} else if cfg.CallbackRetries < 0 {
@@ -285,11 +327,18 @@ func New(cfg Config) *Simulator {
 	s.sched.init()
 	s.voice.init()
 	s.wa.init()
+	s.svc.init()
+	s.acct.made = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
 		if _, err := s.AddNumber(n, ""); err != nil {
 			s.log.Warn("twiliosim: ignoring configured number", "number", maskNumber(n), "err", err)
+		}
+	}
+	for _, sc := range cfg.Services {
+		if _, err := s.AddService(sc); err != nil {
+			s.log.Warn("twiliosim: ignoring configured Messaging Service", "sid", sc.SID, "err", err)
 		}
 	}
 
@@ -339,6 +388,7 @@ func (s *Simulator) AuthToken() string { return s.cfg.AuthToken }
 
 // SetFaults replaces the fault settings.
 func (s *Simulator) SetFaults(f Faults) {
+	f.CarrierErrors, f.SenderMPS = maps.Clone(f.CarrierErrors), maps.Clone(f.SenderMPS)
 	s.faults.Store(&f)
 }
 
@@ -379,6 +429,8 @@ func (s *Simulator) Reset() {
 	s.resetCalls()
 	s.faults.Store(&Faults{})
 	s.verifyData.reset()
+	s.opt.reset()
+	s.queues.reset()
 	s.wa.mu.Lock()
 	s.wa.windows = map[string]time.Time{} // the windows come from messages; content templates stay
 	s.wa.mu.Unlock()

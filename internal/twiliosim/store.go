@@ -23,6 +23,8 @@ const (
 	statusCanceled    = "canceled"
 	statusReceived    = "received"
 	statusRead        = "read"
+	statusReceiving   = "receiving"
+	statusPartially   = "partially_delivered"
 )
 
 // Message directions.
@@ -37,7 +39,7 @@ const apiVersion = "2010-04-01"
 // finalStatus reports whether a status no longer changes in the simulator.
 func finalStatus(s string) bool {
 	switch s {
-	case statusDelivered, statusUndelivered, statusFailed, statusCanceled, statusReceived, statusRead:
+	case statusDelivered, statusUndelivered, statusFailed, statusCanceled, statusReceived, statusRead, statusPartially:
 		return true
 	}
 	return false
@@ -51,6 +53,7 @@ type message struct {
 	held       []*callbackEvent // callbacks held back by the shuffle fault
 	failCode   int              // WhatsApp: the error the message fails with while sending
 	noDelivery bool             // WhatsApp: sent, never delivered
+	overflow   bool             // the sender's queue was full: the message fails 30001
 }
 
 func (m *message) snapshot() Message {
@@ -223,8 +226,8 @@ func (u *numberUpdate) apply(n *Number) {
 // whether it is new.
 func (s *Simulator) upsertNumber(e164 string, u numberUpdate) (n number, created bool, err error) {
 	e164 = strings.TrimSpace(e164)
-	if !isE164(e164) {
-		return number{}, false, fmt.Errorf("%q is not an E.164 phone number", e164)
+	if !isE164(e164) && !isShortCode(e164) {
+		return number{}, false, fmt.Errorf("%q is not an E.164 phone number or a short code", e164)
 	}
 	if err := u.validate(); err != nil {
 		return number{}, false, err
@@ -273,24 +276,4 @@ func (s *Simulator) owned(addr string) bool {
 	_, ok := s.numbers[n]
 	s.numMu.RUnlock()
 	return ok
-}
-
-// pickSender chooses an owned number for a Messaging Service message: sticky per recipient.
-func (s *Simulator) pickSender(to string) string {
-	s.numMu.RLock()
-	defer s.numMu.RUnlock()
-	var candidates []string
-	for _, n := range s.numOrder {
-		if _, magic := magicFromErrors[n.PhoneNumber]; !magic {
-			candidates = append(candidates, n.PhoneNumber)
-		}
-	}
-	if len(candidates) == 0 {
-		return MagicFrom
-	}
-	var h uint32 = 2166136261
-	for i := 0; i < len(to); i++ {
-		h = (h ^ uint32(to[i])) * 16777619
-	}
-	return candidates[int(h%uint32(len(candidates)))]
 }

@@ -77,6 +77,7 @@ func toError(code int, to, from string) *apiError {
 
 // asyncErrorMessages explains the error codes a message can end with.
 var asyncErrorMessages = map[int]string{
+	21704: "The Messaging Service contains no phone numbers",
 	30001: "Queue overflow",
 	30002: "Account suspended",
 	30003: "Unreachable destination handset",
@@ -200,9 +201,22 @@ func (s *Simulator) parseCreate(form url.Values, now time.Time) (*createRequest,
 	if r.ContentSID != "" && !isSID(r.ContentSID, "HX", false) {
 		return nil, errorf(400, 21655, "The ContentSid is Invalid")
 	}
-	if r.MessagingServiceSID != "" && !isSID(r.MessagingServiceSID, "MG", true) {
-		// Twilio's pattern is ^MG[0-9a-f]{32}$; the code for a malformed SID is our best knowledge.
-		return nil, errorf(400, 21701, "The Messaging Service Sid %s is invalid.", r.MessagingServiceSID)
+	if r.MessagingServiceSID != "" {
+		// Twilio's error catalogue: 21705 "The Messaging Service is invalid" (not an MG SID),
+		// 21701 "The Messaging Service does not exist" (services.go).
+		if !isSID(r.MessagingServiceSID, "MG", true) {
+			return nil, errorf(400, 21705, "The Messaging Service Sid %s is invalid.", r.MessagingServiceSID)
+		}
+		exists, hasNumbers, cb := s.serviceInfo(r.MessagingServiceSID)
+		if !exists {
+			return nil, errorf(400, 21701, "The Messaging Service %s does not exist", r.MessagingServiceSID)
+		}
+		if !hasNumbers && r.From == "" {
+			return nil, errorf(400, 21704, "The Messaging Service contains no phone numbers")
+		}
+		if r.StatusCallback == "" {
+			r.StatusCallback = cb // the service's status callback serves messages that set none
+		}
 	}
 	if r.StatusCallback != "" && !validCallbackURL(r.StatusCallback) {
 		return nil, errorf(400, 21609, "The StatusCallback URL %s is not a valid URL.", r.StatusCallback)
@@ -225,7 +239,7 @@ func (s *Simulator) parseCreate(form url.Values, now time.Time) (*createRequest,
 		if code, ok := magicFromErrors[from]; ok {
 			return nil, fromError(code, r.From)
 		}
-		if !isE164(from) && !isAlphanumericSender(from) {
+		if !isE164(from) && !isAlphanumericSender(from) && !isShortCode(from) {
 			return nil, fromError(21212, r.From)
 		}
 		if !s.owned(from) {
@@ -237,6 +251,10 @@ func (s *Simulator) parseCreate(form url.Values, now time.Time) (*createRequest,
 		if from == to {
 			return nil, errorf(400, 21266, "'To' and 'From' number cannot be the same: %s", r.To)
 		}
+	}
+	if s.blockedSend(r.From, r.MessagingServiceSID, r.To) {
+		// The recipient texted STOP to this number or to a number of this service (optout.go).
+		return nil, toError(21610, r.To, r.From)
 	}
 	if code, ok := magicToErrors[to]; ok {
 		from := r.From

@@ -3,6 +3,7 @@ package twiliosim
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,9 +50,10 @@ type Verification struct {
 }
 
 type verifyService struct {
-	sid, name  string
-	codeLength int
-	created    time.Time
+	sid, name         string
+	codeLength        int
+	customCodeEnabled bool
+	created, updated  time.Time
 }
 
 type sendAttempt struct {
@@ -138,10 +140,10 @@ func (s *Simulator) renderService(v *verifyService) map[string]any {
 	return map[string]any{
 		"sid": v.sid, "account_sid": s.cfg.AccountSID, "friendly_name": v.name, "code_length": v.codeLength,
 		"lookup_enabled": false, "psd2_enabled": false, "skip_sms_to_landlines": false, "dtmf_input_required": false,
-		"tts_name": nil, "do_not_share_warning_enabled": false, "custom_code_enabled": false,
+		"tts_name": nil, "do_not_share_warning_enabled": false, "custom_code_enabled": v.customCodeEnabled,
 		"push": map[string]any{}, "totp": map[string]any{}, "default_template_sid": nil, "whatsapp": map[string]any{},
 		"passkeys": map[string]any{}, "verify_event_subscription_enabled": false,
-		"date_created": verifyTime(v.created), "date_updated": verifyTime(v.created), "url": url,
+		"date_created": verifyTime(v.created), "date_updated": verifyTime(latest(v.created, v.updated)), "url": url,
 		"links": map[string]any{"verifications": url + "/Verifications", "verification_checks": url + "/VerificationCheck"},
 	}
 }
@@ -191,15 +193,10 @@ func (s *Simulator) serveVerify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(parts) == 1 && parts[0] == "Services" && r.Method == http.MethodPost:
 		aerr = s.createService(w, r, st)
-	case len(parts) == 2 && parts[0] == "Services" && r.Method == http.MethodGet:
-		st.mu.Lock()
-		svc, ok := st.services[parts[1]]
-		st.mu.Unlock()
-		if !ok {
-			aerr = notFound(r.URL.Path)
-			break
-		}
-		writeJSON(w, http.StatusOK, s.renderService(svc))
+	case len(parts) == 1 && parts[0] == "Services" && r.Method == http.MethodGet:
+		aerr = s.listVerifyServices(w, r, st)
+	case len(parts) == 2 && parts[0] == "Services":
+		aerr = s.verifyServiceOne(w, r, st, parts[1])
 	case len(parts) == 3 && parts[0] == "Services" && parts[2] == "Verifications" && r.Method == http.MethodPost:
 		aerr = s.createVerification(w, r, st, parts[1])
 	case len(parts) == 4 && parts[0] == "Services" && parts[2] == "Verifications":
@@ -221,6 +218,77 @@ func (s *Simulator) serveVerify(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// listVerifyServices lists the Verify services, oldest first, with v2's meta paging.
+func (s *Simulator) listVerifyServices(w http.ResponseWriter, r *http.Request, st *verifyState) *apiError {
+	size, page, aerr := readPage(r.Form)
+	if aerr != nil {
+		return aerr
+	}
+	st.mu.Lock()
+	svcs := make([]*verifyService, 0, len(st.services))
+	for _, v := range st.services {
+		svcs = append(svcs, v)
+	}
+	st.mu.Unlock()
+	slices.SortFunc(svcs, func(a, b *verifyService) int { return a.created.Compare(b.created) })
+	all := make([]map[string]any, len(svcs))
+	for i, v := range svcs {
+		all[i] = s.renderService(v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"services": pageSlice(all, size, page),
+		"meta":     v1Page(r, "services", size, page, len(all)),
+	})
+	return nil
+}
+
+// verifyServiceOne fetches, updates (FriendlyName, CodeLength, CustomCodeEnabled) or deletes a
+// Verify service.
+func (s *Simulator) verifyServiceOne(w http.ResponseWriter, r *http.Request, st *verifyState, sid string) *apiError {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	svc, ok := st.services[sid]
+	if !ok {
+		return notFound(r.URL.Path)
+	}
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		if v, ok := r.PostForm["FriendlyName"]; ok {
+			if v[0] == "" || len(v[0]) > 64 {
+				return verifyParam("FriendlyName")
+			}
+			svc.name = v[0]
+		}
+		if v := r.PostForm.Get("CodeLength"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 4 || n > 10 {
+				return verifyParam("CodeLength")
+			}
+			svc.codeLength = n
+		}
+		if v := r.PostForm.Get("CustomCodeEnabled"); v != "" {
+			svc.customCodeEnabled = v == "true"
+		}
+		svc.updated = s.now()
+	case http.MethodDelete:
+		delete(st.services, sid)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	default:
+		return methodNotAllowed()
+	}
+	writeJSON(w, http.StatusOK, s.renderService(svc))
+	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 func (s *Simulator) createService(w http.ResponseWriter, r *http.Request, st *verifyState) *apiError {
 	name := r.PostForm.Get("FriendlyName")
 	if name == "" || len(name) > 64 {
@@ -233,7 +301,8 @@ func (s *Simulator) createService(w http.ResponseWriter, r *http.Request, st *ve
 			return verifyParam("CodeLength")
 		}
 	}
-	svc := &verifyService{sid: newSID("VA"), name: name, codeLength: n, created: s.now()}
+	svc := &verifyService{sid: newSID("VA"), name: name, codeLength: n, created: s.now(),
+		customCodeEnabled: r.PostForm.Get("CustomCodeEnabled") == "true"}
 	st.mu.Lock()
 	st.services[svc.sid] = svc
 	st.mu.Unlock()
@@ -299,6 +368,15 @@ func (s *Simulator) createVerification(w http.ResponseWriter, r *http.Request, s
 	code := make([]byte, svc.codeLength)
 	for i := range code {
 		code[i] = byte('0' + rand.IntN(10))
+	}
+	if custom := r.PostForm.Get("CustomCode"); custom != "" {
+		// A pre-generated code of 4 to 10 characters, for a service with custom codes enabled
+		// (Twilio's Verification resource; Twilio enables the feature on request, the
+		// simulator with CustomCodeEnabled; refusing it otherwise with 60200 is our choice).
+		if !svc.customCodeEnabled || len(custom) < 4 || len(custom) > 10 {
+			return verifyParam("CustomCode")
+		}
+		code = []byte(custom)
 	}
 	v := &verification{Verification: Verification{
 		SID: newSID("VE"), ServiceSID: service, To: to, Channel: channel, Status: "pending", Code: string(code), Sends: 1,

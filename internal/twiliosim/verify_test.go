@@ -231,3 +231,52 @@ func TestVerifyWithTwilioGo(t *testing.T) {
 		t.Fatalf("fetch after approval: %v", err)
 	}
 }
+
+// Verify services are listed, updated and deleted through twilio-go; a service with custom
+// codes enabled takes a CustomCode (Twilio's Verification resource), one without refuses it.
+func TestVerifyServicesAndCustomCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	api := e.account(t).VerifyV2
+	plain, err := api.CreateService((&verifyv2.CreateServiceParams{}).SetFriendlyName("Plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom, err := api.CreateService((&verifyv2.CreateServiceParams{}).SetFriendlyName("Custom").SetCustomCodeEnabled(true))
+	if err != nil || !*custom.CustomCodeEnabled {
+		t.Fatalf("%v %v", custom, err)
+	}
+	all, err := api.ListService(&verifyv2.ListServiceParams{})
+	if err != nil || len(all) != 2 || *all[0].FriendlyName != "Plain" {
+		t.Fatalf("ListService: %d %v", len(all), err)
+	}
+	up, err := api.UpdateService(*plain.Sid, (&verifyv2.UpdateServiceParams{}).SetFriendlyName("Renamed").SetCodeLength(8))
+	if err != nil || *up.FriendlyName != "Renamed" || up.CodeLength != 8 {
+		t.Fatalf("UpdateService: %v %v", up, err)
+	}
+	if _, err := api.CreateVerification(*plain.Sid, (&verifyv2.CreateVerificationParams{}).SetTo("+14155550104").SetChannel("sms")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sim.Verifications()[0].Code; len(got) != 8 {
+		t.Fatalf("code %q after CodeLength 8", got)
+	}
+	_, err = api.CreateVerification(*plain.Sid, (&verifyv2.CreateVerificationParams{}).SetTo("+14155550105").SetChannel("sms").SetCustomCode("4242"))
+	var rest *client.TwilioRestError
+	if !errors.As(err, &rest) || rest.Code != 60200 {
+		t.Fatalf("CustomCode without the feature: %v", err)
+	}
+	v, err := api.CreateVerification(*custom.Sid, (&verifyv2.CreateVerificationParams{}).SetTo("+14155550106").SetChannel("sms").SetCustomCode("4242"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.CreateVerificationCheck(*custom.Sid, (&verifyv2.CreateVerificationCheckParams{}).SetVerificationSid(*v.Sid).SetCode("4242"))
+	if err != nil || *c.Status != "approved" {
+		t.Fatalf("check of the custom code: %v %v", c, err)
+	}
+	if err := api.DeleteService(*plain.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.FetchService(*plain.Sid); !errors.As(err, &rest) || rest.Code != 20404 {
+		t.Fatalf("fetch after delete: %v", err)
+	}
+}

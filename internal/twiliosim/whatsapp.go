@@ -47,6 +47,8 @@ type Content struct {
 	// Variables are the placeholders' default values, {"1": "Ann"}.
 	Variables   map[string]string `json:"variables"`
 	DateCreated time.Time         `json:"date_created"`
+	// types are the content types as created through the Content API (nil: twilio/text).
+	types map[string]any
 }
 
 var (
@@ -156,7 +158,13 @@ func (s *Simulator) whatsappCreate(req *createRequest, m *message, contentVars s
 	toChan, to := splitChannel(req.To)
 	if toChan != "whatsapp:" {
 		if req.ContentSID != "" {
-			if c, ok := s.ContentTemplate(req.ContentSID); ok && m.Body == "" {
+			c, ok := s.ContentTemplate(req.ContentSID)
+			if !ok {
+				// An unregistered template is refused on SMS as on WhatsApp (Twilio's Content
+				// API: a ContentSid must name a template of the account).
+				return errorf(400, 21655, "The ContentSid is Invalid")
+			}
+			if m.Body == "" {
 				body, aerr := renderContent(c, contentVars)
 				if aerr != nil {
 					return aerr
@@ -209,10 +217,13 @@ type apiContent struct {
 func (s *Simulator) renderContentResource(c Content) apiContent {
 	u := "https://content.twilio.com/v1/Content/" + c.SID
 	date := c.DateCreated.UTC().Format(time.RFC3339)
+	if c.types == nil {
+		c.types = map[string]any{"twilio/text": map[string]string{"body": c.Body}}
+	}
 	return apiContent{
 		DateCreated: date, DateUpdated: date, SID: c.SID, AccountSID: s.cfg.AccountSID,
 		FriendlyName: c.FriendlyName, Language: c.Language, Variables: c.Variables,
-		Types: map[string]any{"twilio/text": map[string]string{"body": c.Body}},
+		Types: c.types,
 		URL:   u,
 		Links: map[string]string{
 			"approval_create": u + "/ApprovalRequests/whatsapp",
@@ -221,11 +232,79 @@ func (s *Simulator) renderContentResource(c Content) apiContent {
 	}
 }
 
-// serveContent serves GET /v1/Content/{Sid}, the subset of the Content API Switchboard uses.
+// serveContent serves the Content API (content.twilio.com/v1/Content): list and create
+// (JSON body, as twilio-go's ContentV1 sends it), fetch and delete. Every content type is stored
+// and shown as given; the text a message carries is the first of twilio/text, twilio/media,
+// twilio/quick-reply, twilio/call-to-action, twilio/list-picker body, or twilio/card title
+// (choice: the simulator renders no rich content).
 func (s *Simulator) serveContent(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	if r.URL.Path == "/v1/Content" {
+		switch r.Method {
+		case http.MethodGet:
+			if err := r.ParseForm(); err != nil {
+				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
+				return
+			}
+			size, page, aerr := readPage(r.Form)
+			if aerr != nil {
+				writeAPIError(w, aerr)
+				return
+			}
+			s.wa.mu.RLock()
+			list := make([]Content, 0, len(s.wa.content))
+			for _, c := range s.wa.content {
+				list = append(list, *c)
+			}
+			s.wa.mu.RUnlock()
+			slices.SortFunc(list, func(a, b Content) int {
+				if c := a.DateCreated.Compare(b.DateCreated); c != 0 {
+					return c
+				}
+				return strings.Compare(a.SID, b.SID)
+			})
+			all := make([]apiContent, len(list))
+			for i, c := range list {
+				all[i] = s.renderContentResource(c)
+			}
+			writeJSON(w, http.StatusOK, map[string]any{
+				"contents": pageSlice(all, size, page),
+				"meta":     v1Page(r, "contents", size, page, len(all)),
+			})
+		case http.MethodPost:
+			var in struct {
+				FriendlyName string            `json:"friendly_name"`
+				Language     string            `json:"language"`
+				Variables    map[string]string `json:"variables"`
+				Types        map[string]any    `json:"types"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid JSON body"))
+				return
+			}
+			body := contentText(in.Types)
+			if body == "" || in.Language == "" {
+				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "language and a content type with a body are required"))
+				return
+			}
+			c, err := s.RegisterContent(Content{FriendlyName: in.FriendlyName, Language: in.Language, Variables: in.Variables, Body: body})
+			if err != nil {
+				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "%v", err))
+				return
+			}
+			s.wa.mu.Lock()
+			s.wa.content[c.SID].types = in.Types
+			c.types = in.Types
+			s.wa.mu.Unlock()
+			writeJSON(w, http.StatusCreated, s.renderContentResource(c))
+		default:
+			writeAPIError(w, methodNotAllowed())
+		}
 		return
 	}
 	sid, ok := strings.CutPrefix(r.URL.Path, "/v1/Content/")
@@ -233,16 +312,37 @@ func (s *Simulator) serveContent(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, notFound(r.URL.Path))
 		return
 	}
-	if r.Method != http.MethodGet {
-		writeAPIError(w, methodNotAllowed())
-		return
-	}
 	c, found := s.ContentTemplate(sid)
 	if !found {
 		writeAPIError(w, notFound(r.URL.Path))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.renderContentResource(c))
+	switch r.Method {
+	case http.MethodGet:
+		writeJSON(w, http.StatusOK, s.renderContentResource(c))
+	case http.MethodDelete:
+		s.wa.mu.Lock()
+		delete(s.wa.content, sid)
+		s.wa.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeAPIError(w, methodNotAllowed())
+	}
+}
+
+// contentText is the text a message of these content types carries.
+func contentText(types map[string]any) string {
+	field := func(typ, key string) string {
+		m, _ := types[typ].(map[string]any)
+		v, _ := m[key].(string)
+		return strings.TrimSpace(v)
+	}
+	for _, typ := range []string{"twilio/text", "twilio/media", "twilio/quick-reply", "twilio/call-to-action", "twilio/list-picker"} {
+		if b := field(typ, "body"); b != "" {
+			return b
+		}
+	}
+	return field("twilio/card", "title")
 }
 
 // --- control API ---

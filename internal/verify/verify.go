@@ -21,13 +21,13 @@ package verify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -124,6 +124,13 @@ type Config struct {
 	WhatsAppTemplate string
 	// Templates returns the current template catalog (nil: none).
 	Templates func() *templates.Catalog
+	// SMSTemplate names the catalog template SMS codes are sent with (DefaultSMSTemplate when
+	// empty): its variables code, app and minutes are filled in (those it declares). Without a
+	// catalog or such a template, the built-in text is sent.
+	SMSTemplate string
+	// AppName is the application's name in code texts: the template's {{app}}, and the prefix
+	// of the built-in text ("Acme: Your verification code is …"); "" names none.
+	AppName string
 	// Fallback lists the channels to move to, in order, when an SMS code is not delivered in
 	// time (whatsapp is skipped unless WhatsAppTemplate is set, call unless Caller is).
 	Fallback []switchboard.VerifyChannel
@@ -137,8 +144,10 @@ type Config struct {
 
 // Service runs verifications.
 type Service struct {
-	cfg   Config
-	codec *Codec
+	cfg Config
+	// smsWarned holds the SMS templates already reported as not rendering (once per process).
+	smsWarned sync.Map
+	codec     *Codec
 }
 
 // New returns a Service.
@@ -453,24 +462,70 @@ func (s *Service) deliver(ctx context.Context, v *switchboard.Verification, i in
 // enqueueSMS puts the otp message of a code into the outbox. The message ID was chosen before
 // the verification was stored; the idempotency key makes a repeated call create it once.
 func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, id, code string, now time.Time) error {
+	if t := s.smsTemplate(v.Locale); t != nil {
+		vars := map[string]string{"code": code, "app": s.cfg.AppName, "minutes": strconv.Itoa(int(s.cfg.TTL / time.Minute))}
+		for k := range vars {
+			if t.Variable(k) == nil {
+				delete(vars, k)
+			}
+		}
+		body, err := t.Render(vars)
+		if err == nil {
+			return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, t.Name, t.Version, now)
+		}
+		// A code is never lost to a template that does not fit (an app name over its
+		// max_length, a variable it needs that verifications do not have): the built-in text goes.
+		if _, warned := s.smsWarned.LoadOrStore(t.String(), true); !warned {
+			s.cfg.Logger.Warn("verification SMS template does not render (is verify_app_name set?); sending the built-in text",
+				"template", t.String(), "err", switchboard.ErrorMessage(err))
+		}
+	}
 	body := fmt.Sprintf(smsBody(v.Locale), code, int(s.cfg.TTL/time.Minute))
+	if s.cfg.AppName != "" {
+		body = s.cfg.AppName + ": " + body
+	}
 	return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, "", 0, now)
+}
+
+// DefaultSMSTemplate is the catalog template SMS codes are sent with when it exists.
+const DefaultSMSTemplate = "signup_code"
+
+// smsTemplate returns the catalog's SMS code template in locale's closest translation, or nil
+// when there is no catalog, no such template, or it is not an SMS template.
+func (s *Service) smsTemplate(locale string) *templates.Template {
+	if s.cfg.Templates == nil {
+		return nil
+	}
+	cat := s.cfg.Templates()
+	if cat == nil {
+		return nil
+	}
+	name := s.cfg.SMSTemplate
+	if name == "" {
+		name = DefaultSMSTemplate
+	}
+	t, err := cat.Lookup(name, 0, locale)
+	if err != nil && locale != "" {
+		t, err = cat.Lookup(name, 0, "")
+	}
+	if err != nil || (t.Channel != "" && t.Channel != switchboard.ChannelSMS) || t.Variable("code") == nil {
+		return nil
+	}
+	return t
 }
 
 // enqueue puts the otp message of a code on channel ch into the outbox (wa: its WhatsApp
 // content template; tmpl, version: the catalog template it was rendered from).
 func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id string, ch switchboard.Channel, body string,
 	wa *switchboard.WhatsAppOptions, tmpl string, version int, now time.Time) error {
-	sum := sha256.Sum256([]byte(body))
 	until := v.ExpiresAt
 	m := &switchboard.Message{
 		ID: id, Status: switchboard.StatusQueued, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa,
 		Template: tmpl, TemplateVersion: version,
-		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Body: body, Metadata: map[string]string{"verification_id": v.ID},
+		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID},
 		NextAttemptAt: now, ValidUntil: &until, CreatedAt: now, UpdatedAt: now, APIKeyID: v.APIKeyID,
-		BodySHA256: hex.EncodeToString(sum[:]), BodyLength: utf8.RuneCountInString(body),
 	}
-	m.Segments, m.Encoding = content.Segments(body)
+	content.SetBody(m, body)
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "verify",
 		Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")"}}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}

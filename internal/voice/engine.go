@@ -34,7 +34,11 @@ type Input struct {
 	Digits     string
 	Speech     string
 	DialStatus string
-	At         time.Time
+	// Recording* are a Record's action parameters: the recording Twilio made.
+	RecordingSID      string
+	RecordingURL      string
+	RecordingDuration string
+	At                time.Time
 }
 
 // maxInline bounds how many states one document runs before it redirects.
@@ -87,6 +91,9 @@ func Advance(f *Flow, c *switchboard.Call, in Input, base string) ([]byte, error
 		st := f.States[c.State]
 		if st == nil {
 			return nil, fmt.Errorf("voice: call %s: no state %q", c.ID, c.State)
+		}
+		if in.Kind == KindRecord {
+			e.recorded(in)
 		}
 		e.enter(st.Next)
 	case KindContinue:
@@ -163,6 +170,20 @@ func (e *engine) gathered(st *State, in Input) {
 	e.enter(next)
 }
 
+// recorded keeps the recording a Record state made (its SID, URL and length), for the call's
+// resource and its call.completed event. A Record that ended with nothing recorded says so.
+func (e *engine) recorded(in Input) {
+	if in.RecordingURL == "" {
+		e.c.AddEvent(switchboard.CallEvent{At: e.at, Type: switchboard.CallEventRecording, State: e.c.State, Detail: "nothing was recorded"})
+		return
+	}
+	secs, _ := strconv.Atoi(in.RecordingDuration)
+	e.c.Recordings = append(e.c.Recordings, switchboard.CallRecording{State: e.c.State, SID: in.RecordingSID,
+		URL: in.RecordingURL, DurationSeconds: max(secs, 0), At: e.at})
+	e.c.AddEvent(switchboard.CallEvent{At: e.at, Type: switchboard.CallEventRecording, State: e.c.State,
+		Detail: fmt.Sprintf("recording %s (%d s)", in.RecordingSID, max(secs, 0))})
+}
+
 // matchSpeech finds the transition whose phrase the speech contains (case-insensitive); the
 // longest phrase wins, so that "not sure" beats "sure".
 func matchSpeech(phrases map[string]string, speech string) (string, bool) {
@@ -228,6 +249,10 @@ func (e *engine) enter(name string) {
 		e.c.State, e.c.Outcome, e.c.DialIndex = name, name, 0
 		e.c.Path = append(e.c.Path, name)
 		e.c.AddEvent(switchboard.CallEvent{At: e.at, Type: switchboard.CallEventStep, State: name})
+		if st.SMS != "" && !e.c.HasSMS(st.SMS) {
+			// Sent by the service once the step is decided (see Service.sendTexts).
+			e.c.SMS = append(e.c.SMS, switchboard.CallSMS{State: name, Template: st.SMS, At: e.at})
+		}
 		if v, ok := e.say(st.Say); ok {
 			e.verbs = append(e.verbs, v)
 		}

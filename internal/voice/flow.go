@@ -65,7 +65,11 @@ type State struct {
 	Enqueue string  `yaml:"enqueue"`
 	Record  *Record `yaml:"record"`
 	Hangup  bool    `yaml:"hangup"`
-	Next    string  `yaml:"next"`
+	// SMS names a template of the catalog texted to the callee when the state is entered (once
+	// per call and template), with the call's variables: what the state promises ("we will text
+	// you a link") is sent. The recipient's consent applies as to any message.
+	SMS  string `yaml:"sms"`
+	Next string `yaml:"next"`
 	// Retries is how many times a Gather state is repeated on silence or unmatched input before
 	// its no_input transition is taken.
 	Retries int         `yaml:"retries"`
@@ -361,6 +365,9 @@ func ParseFlow(file string, data []byte) (*Flow, error) {
 			if r.Timeout == 0 {
 				r.Timeout = 5
 			}
+		}
+		if s.SMS != "" && !nameRE.MatchString(s.SMS) {
+			where("sms %q is not a template name", s.SMS)
 		}
 		for k := range s.On.Digits {
 			if !digitsRE.MatchString(k) {

@@ -102,6 +102,7 @@ func TestParseRefuses(t *testing.T) {
 		{"transition without gather", strings.Replace(base, "    hangup: true\n", "    hangup: true\n    on: {timeout: menu}\n", 1), "need a gather"},
 		{"dial without numbers", base + "  call:\n    dial: {numbers: []}\n", "dial needs numbers"},
 		{"bad fallback", base + "fallback: {sms_template: x, on: [always]}\n", `fallback on "always"`},
+		{"bad sms template", strings.Replace(base, "    hangup: true\n", "    hangup: true\n    sms: \"Not A Name\"\n", 1), `sms "Not A Name" is not a template name`},
 	} {
 		if _, err := ParseFlow("x.yaml", []byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)

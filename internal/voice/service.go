@@ -39,10 +39,24 @@ type Config struct {
 	// Fallback sends the fallback SMS of a call (see Fallback) and returns the message ID, or ""
 	// and why not; nil sends none.
 	Fallback func(ctx context.Context, c *switchboard.Call, template string) (messageID, skipped string, err error)
-	Clock    switchboard.Clock
-	Logger   *slog.Logger
+	// SendSMS texts the callee a template for a flow state (State.SMS), created once per key
+	// (an idempotency key), and returns the message ID, or "" and why not; nil sends none and
+	// says so on the call.
+	SendSMS func(ctx context.Context, c *switchboard.Call, template, key string) (messageID, skipped string, err error)
+	// Blocks returns why a call's callee must not be called now (an opt-out), or ""; it is asked
+	// when a call is created and before every attempt, retries included. nil blocks nothing.
+	Blocks func(ctx context.Context, c *switchboard.Call) (reason string, err error)
+	// Hold returns when a call due at at may be placed (quiet hours in the callee's time zone)
+	// and why it waits; until <= at places it now. It is asked before every attempt. nil holds
+	// nothing.
+	Hold   func(c *switchboard.Call, at time.Time) (until time.Time, note string)
+	Clock  switchboard.Clock
+	Logger *slog.Logger
 	// Owner names this node in leases.
 	Owner string
+	// DialAllowSIP and DialAllowPremium let flows dial sip: URIs and premium-rate numbers
+	// (refused by default; see checkInput).
+	DialAllowSIP, DialAllowPremium bool
 	// OnFinished, when set, is told of each call that ended (once, by the node that ended it);
 	// OnStep of the server time of each webhook this node answered.
 	OnFinished func(c *switchboard.Call)
@@ -111,6 +125,10 @@ type CreateRequest struct {
 	MaxAttempts      int               `json:"max_attempts,omitempty"`
 	RetryDelay       int               `json:"retry_delay,omitempty"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
+	// SendAt places the call at this time (at most switchboard.MaxScheduleAhead ahead); Timezone
+	// is the callee's IANA zone for quiet hours (default: the zones of the number).
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
 }
 
 func invalid(code, format string, args ...any) error {
@@ -147,6 +165,9 @@ func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switch
 			return nil, invalid("unknown_variable", "flow %s declares no variable %q", f.Name, k)
 		}
 	}
+	if err := s.checkInput(req, f); err != nil {
+		return nil, err
+	}
 	if req.RingTimeout == 0 {
 		req.RingTimeout = 30
 	}
@@ -168,19 +189,73 @@ func (s *Service) Build(req *CreateRequest, from string, now time.Time) (*switch
 	if from == to {
 		return nil, invalid("to_is_sender", "to is the caller's own number")
 	}
+	if err := switchboard.CheckSendAt(req.SendAt, now); err != nil {
+		return nil, err
+	}
+	if req.Timezone != "" {
+		if _, err := time.LoadLocation(req.Timezone); err != nil || req.Timezone == "Local" {
+			return nil, invalid("invalid_timezone", "timezone %q is not an IANA time zone such as America/New_York", req.Timezone)
+		}
+	}
+	due := now
+	var sendAt *time.Time
+	if req.SendAt != nil && req.SendAt.After(now) {
+		at := req.SendAt.UTC()
+		due, sendAt = at, &at
+	}
 	c := &switchboard.Call{
 		ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: to, From: from, Flow: f.Name,
 		FlowVersion: f.Version, Locale: req.Locale, Variables: req.Variables, Metadata: req.Metadata,
 		MachineDetection: req.MachineDetection, RingTimeout: req.RingTimeout, Token: newToken(),
-		MaxAttempts: req.MaxAttempts, RetryDelay: req.RetryDelay, NextAttemptAt: &now,
+		MaxAttempts: req.MaxAttempts, RetryDelay: req.RetryDelay, NextAttemptAt: &due, SendAt: sendAt, Timezone: req.Timezone,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if f.Fallback != nil {
 		c.FallbackTemplate = f.Fallback.SMSTemplate
 	}
-	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued,
-		Detail: fmt.Sprintf("flow %s version %d", f.Name, f.Version)})
+	detail := fmt.Sprintf("flow %s version %d", f.Name, f.Version)
+	if sendAt != nil {
+		detail += ", scheduled for " + sendAt.Format(time.RFC3339)
+	}
+	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued, Detail: detail})
 	return c, nil
+}
+
+// Admit applies the rules that protect people to a call Build made, before it is stored: a callee
+// who opted out is refused (EUNPROCESSABLE/recipient_opted_out, as a message would be), and a
+// call due inside quiet hours waits for their end, said on its timeline. Both are asked again
+// before every attempt (see place).
+func (s *Service) Admit(ctx context.Context, c *switchboard.Call) error {
+	if s.cfg.Blocks != nil {
+		why, err := s.cfg.Blocks(ctx, c)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be called again", why)
+		}
+	}
+	if c.NextAttemptAt != nil {
+		s.hold(c, *c.NextAttemptAt)
+	}
+	return nil
+}
+
+// hold moves a call's next attempt, due at due, past quiet hours and reports whether it did; the
+// wait is said once on the timeline.
+func (s *Service) hold(c *switchboard.Call, due time.Time) bool {
+	if s.cfg.Hold == nil || c.NextAttemptAt == nil {
+		return false
+	}
+	until, note := s.cfg.Hold(c, due)
+	if !until.After(due) {
+		return false
+	}
+	c.NextAttemptAt = &until
+	if n := len(c.Timeline); n == 0 || c.Timeline[n-1].Detail != note {
+		c.AddEvent(switchboard.CallEvent{At: s.cfg.Clock(), Type: switchboard.CallEventAttempt, Detail: note})
+	}
+	return true
 }
 
 // update loads a call, applies fn and stores it, again from a fresh read when another node
@@ -225,7 +300,7 @@ func moveStatus(c *switchboard.Call, st switchboard.CallStatus, at time.Time, de
 		done, err := switchboard.NewAppEvent(switchboard.AppCallCompleted, at, switchboard.CallCompletedData{
 			CallID: c.ID, Status: st, Flow: c.Flow, FlowVersion: c.FlowVersion, AnsweredBy: c.AnsweredBy,
 			Outcome: c.Outcome, Path: nonNil(c.Path), Inputs: nonNilInputs(c.Inputs), Attempts: c.Attempts,
-			FallbackMessageID: c.FallbackMessageID, Metadata: c.Metadata,
+			FallbackMessageID: c.FallbackMessageID, SMS: c.SMS, Recordings: c.Recordings, BlockedReason: c.BlockedReason, Metadata: c.Metadata,
 		})
 		if err != nil {
 			return nil, err
@@ -312,30 +387,71 @@ func (s *Service) PlaceDue(ctx context.Context) error {
 	return nil
 }
 
-// slot reserves the sender's next call slot and returns when it is.
-func (s *Service) slot(from string, now time.Time) time.Time {
+// slot takes the sender's call slot now and reports true, or, when the sender's last call was
+// placed less than 1/rate ago, takes nothing and returns the time its next slot opens. Only a
+// call that is placed takes a slot: a call deferred reserves nothing, or every poll would push
+// the sender's next slot (and so the deferred call) one interval further, for ever.
+func (s *Service) slot(from string, now time.Time) (time.Time, bool) {
 	rate := s.cfg.CallsPerSecond
 	if r, ok := s.cfg.Rates[from]; ok && r > 0 {
 		rate = r
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := s.next[from]
-	if at.Before(now) {
-		at = now
+	if at := s.next[from]; at.After(now) {
+		return at, false
 	}
-	s.next[from] = at.Add(time.Duration(float64(time.Second) / rate))
-	return at
+	s.next[from] = now.Add(time.Duration(float64(time.Second) / rate))
+	return now, true
 }
+
+// slotWait is the timeline entry of a call waiting for its sender's call slot.
+const slotWait = "waiting for the sender's call slot (calls_per_second)"
 
 func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	now := s.cfg.Clock()
 	if c.Status.Terminal() || c.NextAttemptAt == nil {
 		return nil
 	}
-	if at := s.slot(c.From, now); at.After(now) {
+	// Quiet hours first: a held call does not take the sender's slot.
+	if s.hold(c, now) {
+		s.cfg.Logger.Info("call held by quiet hours", "call_id", c.ID, "until", *c.NextAttemptAt)
+		return s.cfg.Store.UpdateCall(ctx, c, nil)
+	}
+	if at, ok := s.slot(c.From, now); !ok {
+		// Said once per wait, on the timeline and in the log, so that a queue behind a
+		// sender's rate is visible without a line per poll.
+		if n := len(c.Timeline); n == 0 || c.Timeline[n-1].Detail != slotWait {
+			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: slotWait})
+			s.cfg.Logger.Info("call deferred for its sender's call slot", "call_id", c.ID, "from", content.MaskPhone(c.From),
+				"until", at, "queued_for", now.Sub(c.CreatedAt).Round(time.Millisecond))
+		}
 		c.NextAttemptAt = &at
 		return s.cfg.Store.UpdateCall(ctx, c, nil)
+	}
+	// Consent, right before every attempt (an opt-out may have come since the call was created
+	// or its last attempt ended); asked only of the call that got the slot, so that a queue
+	// behind the sender's rate costs no consent read per poll.
+	if s.cfg.Blocks != nil {
+		why, err := s.cfg.Blocks(ctx, c)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			c.NextAttemptAt, c.BlockedReason = nil, why+"; the call was not placed"
+			evs, err := moveStatus(c, switchboard.CallBlocked, now, c.BlockedReason)
+			if err != nil {
+				return err
+			}
+			s.cfg.Logger.Info("call blocked: the callee opted out", "call_id", c.ID, "to", content.MaskPhone(c.To), "attempts", c.Attempts)
+			if err := s.cfg.Store.UpdateCall(ctx, c, evs); err != nil {
+				return err
+			}
+			if s.cfg.OnFinished != nil {
+				s.cfg.OnFinished(c)
+			}
+			return nil
+		}
 	}
 	// Record the attempt before the provider hears of it: a crash now leaves Placing set, and
 	// the call is not placed twice.
@@ -417,6 +533,8 @@ func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
 		return
 	}
+	// Speech, digits and call parameters are stored: make them text both engines keep.
+	r.PostForm, _ = switchboard.SafeForm(r.PostForm)
 	var err error
 	if kind == "status" {
 		err = s.status(r.Context(), token, r.PostForm)
@@ -469,7 +587,8 @@ func (s *Service) TwiML(ctx context.Context, token, kind, step string, form map[
 		return nil, invalid("invalid_step", "the step of the request is missing")
 	}
 	in := Input{Kind: kind, Step: n, CallSID: get("CallSid"), AnsweredBy: get("AnsweredBy"), Digits: get("Digits"),
-		Speech: get("SpeechResult"), DialStatus: get("DialCallStatus")}
+		Speech: get("SpeechResult"), DialStatus: get("DialCallStatus"),
+		RecordingSID: get("RecordingSid"), RecordingURL: get("RecordingUrl"), RecordingDuration: get("RecordingDuration")}
 	var doc []byte
 	_, err = s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
 		if !adopt(c, in.CallSID) {
@@ -488,9 +607,38 @@ func (s *Service) TwiML(ctx context.Context, token, kind, step string, form map[
 			}
 		}
 		doc, err = Advance(f, c, in, s.cfg.PublicURL+WebhookPath+c.Token)
-		return evs, err
+		if err != nil {
+			return evs, err
+		}
+		return evs, s.sendTexts(ctx, c, in.At)
 	})
 	return doc, err
+}
+
+// sendTexts creates the SMS the flow's states asked for and not yet sent, each once per call and
+// template (the idempotency key), so that a request retried after a failed write makes none twice.
+func (s *Service) sendTexts(ctx context.Context, c *switchboard.Call, at time.Time) error {
+	for i := range c.SMS {
+		t := &c.SMS[i]
+		if t.MessageID != "" || t.Skipped != "" {
+			continue
+		}
+		if s.cfg.SendSMS == nil {
+			t.Skipped = "this node sends no SMS from calls"
+		} else {
+			id, skipped, err := s.cfg.SendSMS(ctx, c, t.Template, "call-sms:"+c.ID+":"+t.Template)
+			if err != nil {
+				return fmt.Errorf("voice: SMS %s of call %s: %w", t.Template, c.ID, err)
+			}
+			t.MessageID, t.Skipped = id, skipped
+		}
+		if t.MessageID != "" {
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventSMS, State: t.State, Detail: "SMS " + t.MessageID + " from template " + t.Template})
+		} else {
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventSMS, State: t.State, Detail: "SMS from template " + t.Template + " not sent: " + t.Skipped})
+		}
+	}
+	return nil
 }
 
 // status applies a call status callback.

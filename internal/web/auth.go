@@ -7,9 +7,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
@@ -166,12 +169,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form's security token is missing or wrong; try again.", "")
 		return
 	}
-	ip, now := clientIP(r), s.cfg.Clock()
-	if s.limiter.blocked(ip, now) {
-		w.Header().Set("Retry-After", "600")
-		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed logins from your address; wait a few minutes.", "")
-		return
-	}
+	ip, now := s.cfg.ClientAddr.String(r), s.cfg.Clock()
 	ds := &switchboard.DashboardSession{CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
 	switch {
 	case r.PostFormValue("api_key") != "":
@@ -182,17 +180,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 				s.fail(w, r, nil, err)
 				return
 			}
-			s.limiter.fail(ip, now)
+			// Not counted: API keys are not guessable, and counting them would let anyone lock
+			// out an address.
 			s.cfg.Logger.Warn("dashboard: login refused", "method", "api_key", "ip", ip)
 			s.showLogin(w, r, http.StatusUnauthorized, "Unknown or revoked API key.", "")
 			return
 		}
 		ds.Subject, ds.APIKeyHash = "key:"+key.ID+" ("+key.Name+")", hash
 	case r.PostFormValue("user") != "" || r.PostFormValue("password") != "":
+		lk := limiterKey(r.PostFormValue("user"), ip)
+		if d := s.limiter.wait(lk, now); d > 0 {
+			secs := int((d + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.showLogin(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins; try again in %d s.", secs), "")
+			return
+		}
 		userOK := s.cfg.User != "" && equal(r.PostFormValue("user"), s.cfg.User)
 		passOK := s.cfg.Password != "" && equal(r.PostFormValue("password"), s.cfg.Password)
+		if userOK && passOK {
+			s.limiter.succeed(lk)
+		}
 		if !userOK || !passOK {
-			s.limiter.fail(ip, now)
+			s.limiter.fail(lk, now)
 			s.cfg.Logger.Warn("dashboard: login refused", "method", "password", "ip", ip)
 			s.showLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.", "")
 			return

@@ -84,7 +84,8 @@ func TestOperatorPages(t *testing.T) {
 		c.Senders = []switchboard.Sender{{From: testSender, Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "clinic"}}
 		c.QueueStats = func(context.Context) ([]SenderQueue, error) {
 			due := time.Date(2031, 5, 6, 11, 0, 0, 0, time.UTC)
-			return []SenderQueue{{From: testSender, Ready: 7, Deferred: 2, OldestDue: &due}, {From: "+15005550099", Ready: 3}}, nil
+			return []SenderQueue{{From: testSender, Ready: 7, Deferred: 2, OldestDue: &due},
+				{From: "+15005550099", Ready: 10_000, ReadyCapped: true, Deferred: 1234}}, nil
 		}
 	})
 	ids := e.resources()
@@ -102,7 +103,9 @@ func TestOperatorPages(t *testing.T) {
 		{"/ui/conversations/" + ids.conversation, []string{"Your reminder for tomorrow", "Can we move it to 3pm?"}, []string{"Send reply"}},
 		{"/ui/endpoints", []string{"ep_billing", "healthy", "https://billing.example.com/hooks"}, nil},
 		{"/ui/endpoints/" + ids.endpoint, []string{"1 active", "No delivery yet."}, []string{"whsec_", "Rotate the signing secret"}},
-		{"/ui/senders", []string{"circuit open", "1 segments/s", "clinic", "2031-05-06 11:00:00 UTC", "+15005550099", "no longer configured"}, nil},
+		{"/ui/", []string{"+15005550099", ">10,000+<", ">1,234<"}, []string{">10000<"}},
+		{"/ui/senders", []string{"circuit open", "1 segments/s", "clinic", "2031-05-06 11:00:00 UTC", "+15005550099", "no longer configured",
+			">10,000+<", ">1,234<"}, []string{">10000<"}},
 		{"/ui/optouts", []string{"Record", "Pool clinic"}, nil},
 	} {
 		r := e.do(c, "GET", tc.path, nil)

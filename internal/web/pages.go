@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,8 @@ var funcs = template.FuncMap{
 
 // overviewData is the overview page.
 type overviewData struct {
+	// Health is the node's one-line health (clock offsets), when the node gives one.
+	Health      string
 	Queues      []SenderQueue
 	QueuesError string
 	Failures    []failureRow
@@ -86,6 +89,9 @@ func (s *Server) failureRows(r *http.Request, since, until time.Time) ([]failure
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, sess *session) {
 	now := s.cfg.Clock()
 	d := overviewData{Since: now.Add(-24 * time.Hour)}
+	if s.cfg.Health != nil {
+		d.Health = s.cfg.Health()
+	}
 	if s.cfg.QueueStats == nil {
 		d.QueuesError = "Queue depth is not available on this node."
 	} else if q, err := s.cfg.QueueStats(r.Context()); err != nil {
@@ -160,6 +166,16 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, sess *session)
 		}
 	}
 	d.CSVLink = "/ui/messages.csv?" + q.Form.values("").Encode()
+	if s.cfg.Annotate != nil {
+		for _, m := range d.Messages {
+			if m.WhatsApp != nil {
+				if err := s.cfg.Annotate(r.Context(), m); err != nil {
+					s.fail(w, r, sess, err)
+					return
+				}
+			}
+		}
+	}
 	s.render(w, r, http.StatusOK, "messages", page{Title: "Messages", Nav: "messages", Session: sess, Data: d})
 }
 
@@ -244,7 +260,10 @@ func (s *Server) windowOf(r *http.Request, m *switchboard.Message) *whatsAppWind
 type eventRow struct {
 	*switchboard.Event
 	Payload string
-	Code    *CodeInfo
+	// Detail is the event's text with every phone number but our senders' masked, as the header
+	// masks the recipient.
+	Detail string
+	Code   *CodeInfo
 }
 
 // retryable are the statuses a message may be retried from: it did not reach the handset and
@@ -269,15 +288,24 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.fail(w, r, sess, err)
 		return
 	}
+	if m.WhatsApp != nil && s.cfg.Annotate != nil {
+		if err := s.cfg.Annotate(r.Context(), m); err != nil {
+			s.fail(w, r, sess, err)
+			return
+		}
+	}
 	d := messageData{M: m, RetryOf: m.Metadata[retryOfKey], Window: s.windowOf(r, m)}
 	d.Cancelable = (m.Status == switchboard.StatusQueued || m.Status == switchboard.StatusScheduled) && !m.AttemptInFlight
-	d.Retryable, d.RetryNote = s.canRetry(m)
+	if d.Retryable, d.RetryNote, err = s.canRetry(r.Context(), m); err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
 	if m.ErrorCode != 0 {
 		ci := s.cfg.ExplainCode(m.ErrorCode)
 		d.Code = &ci
 	}
 	for _, e := range m.Events {
-		row := eventRow{Event: e, Payload: maskPayload(e.Payload)}
+		row := eventRow{Event: e, Payload: maskPayload(e.Payload), Detail: s.maskText(e.Detail)}
 		if e.ErrorCode != 0 {
 			ci := s.cfg.ExplainCode(e.ErrorCode)
 			row.Code = &ci
@@ -288,17 +316,44 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *sessi
 		Flash: done[r.URL.Query().Get("done")], Error: errMsg, Data: d})
 }
 
-// canRetry says whether m may be retried, and why not.
-func (s *Server) canRetry(m *switchboard.Message) (bool, string) {
+// canRetry says whether m may be retried, and why not. m is annotated (reached_by) first. A retry
+// is refused where it cannot help (the person opted out, the number cannot receive it: the error
+// catalog's NoRetry) and where it would reach the person twice (a WhatsApp message whose SMS leg
+// reached them or is still on its way, or a leg whose WhatsApp message reached them).
+func (s *Server) canRetry(ctx context.Context, m *switchboard.Message) (bool, string, error) {
 	switch {
 	case !slices.Contains(retryable, m.Status):
-		return false, fmt.Sprintf("A %s message is not retried: only failed, undelivered, expired, canceled or blocked ones are, so that nothing is sent twice.", m.Status)
+		return false, fmt.Sprintf("A %s message is not retried: only failed, undelivered, expired, canceled or blocked ones are, so that nothing is sent twice.", m.Status), nil
 	case m.RedactedAt != nil:
-		return false, "Its body was removed by the retention policy, so it cannot be sent again."
+		return false, "Its body was removed by the retention policy, so it cannot be sent again.", nil
 	case len(s.senders) > 0 && !s.senders[m.From]:
-		return false, fmt.Sprintf("Its sender %s is no longer configured.", m.From)
+		return false, fmt.Sprintf("Its sender %s is no longer configured.", m.From), nil
 	}
-	return true, ""
+	if m.ErrorCode != 0 {
+		if why := s.cfg.ExplainCode(m.ErrorCode).NoRetry; why != "" {
+			return false, why, nil
+		}
+	}
+	if wa := m.WhatsApp; wa != nil {
+		if s.cfg.Annotate != nil && wa.ReachedBy == "" {
+			if err := s.cfg.Annotate(ctx, m); err != nil {
+				return false, "", err
+			}
+		}
+		if wa.ReachedBy != "" {
+			return false, fmt.Sprintf("The person was reached (reached_by %s): a retry would reach them twice.", wa.ReachedBy), nil
+		}
+		if wa.FallbackMessageID != "" {
+			leg, err := s.cfg.Store.GetMessage(ctx, wa.FallbackMessageID)
+			if err != nil && !switchboard.IsKind(err, switchboard.ENOTFOUND) {
+				return false, "", err
+			}
+			if leg != nil && !slices.Contains(retryable, leg.Status) {
+				return false, fmt.Sprintf("Its SMS fallback %s is %s: a retry could text the person twice.", leg.ID, leg.Status), nil
+			}
+		}
+	}
+	return true, "", nil
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -317,6 +372,20 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, sess *session) {
 	http.Redirect(w, r, "/ui/messages/"+id+"?done=canceled", http.StatusSeeOther)
 }
 
+// e164 finds E.164 numbers in free text, behind an optional channel prefix (whatsapp:).
+var e164 = regexp.MustCompile(`(?:[a-z]{1,16}:)?\+[1-9][0-9]{6,14}`)
+
+// maskText masks the phone numbers in a timeline text, but for our own senders' (shown whole in
+// the header too).
+func (s *Server) maskText(t string) string {
+	return e164.ReplaceAllStringFunc(t, func(n string) string {
+		if s.senders[n[strings.IndexByte(n, '+'):]] {
+			return n
+		}
+		return content.MaskPhone(n)
+	})
+}
+
 // retryOfKey is the metadata key that links a retry to its original.
 const retryOfKey = "retry_of"
 
@@ -331,7 +400,12 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.fail(w, r, sess, err)
 		return
 	}
-	if ok, why := s.canRetry(orig); !ok {
+	ok, why, err := s.canRetry(r.Context(), orig)
+	if err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
+	if !ok {
 		s.showMessage(w, r, sess, id, http.StatusConflict, why)
 		return
 	}
@@ -350,6 +424,12 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 		Template: orig.Template, TemplateVersion: orig.TemplateVersion, BodySHA256: orig.BodySHA256, BodyLength: orig.BodyLength,
 		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "dashboard:" + sess.Subject,
 			Detail: "accepted as a retry of " + orig.ID + " from the dashboard"}},
+	}
+	if wa := orig.WhatsApp; wa != nil && orig.Channel == switchboard.ChannelWhatsApp {
+		// The retry keeps the WhatsApp content template and the fallback policy; its own SMS leg,
+		// if any, is made for it.
+		m.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: wa.ContentSID, ContentVariables: wa.ContentVariables,
+			Fallback: wa.Fallback, FallbackAfterSeconds: wa.FallbackAfterSeconds}
 	}
 	if s.cfg.CheckAccept != nil {
 		if err := s.cfg.CheckAccept(r.Context(), m); err != nil {

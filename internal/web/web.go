@@ -21,11 +21,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/clientaddr"
 )
 
 //go:embed templates/*.html static/style.css
@@ -41,8 +43,12 @@ type CodeInfo struct {
 	Explanation string
 	// Advice says whether sending the message again could help.
 	Advice string
-	DocURL string
-	Known  bool
+	// NoRetry, when set, says why sending the same message to the same recipient again cannot
+	// help (opted out, a number that cannot receive it): the dashboard then offers no retry and
+	// refuses one.
+	NoRetry string
+	DocURL  string
+	Known   bool
 }
 
 // SenderQueue is the queue of one sender: messages waiting to be sent.
@@ -51,8 +57,34 @@ type SenderQueue struct {
 	// Ready counts the waiting messages that are due; Deferred those due later (send_at, quiet
 	// hours, retry backoff).
 	Ready, Deferred int64
+	// ReadyCapped and DeferredCapped report counts that stopped at the store's limit
+	// (switchboard.QueueCountLimit): there are at least that many, shown as "10,000+".
+	ReadyCapped, DeferredCapped bool
 	// OldestDue is when the longest-waiting ready message became due, nil when none is ready.
 	OldestDue *time.Time
+}
+
+// ReadyText is Ready as the pages show it: "10,000+" for a capped count.
+func (q SenderQueue) ReadyText() string { return countText(q.Ready, q.ReadyCapped) }
+
+// DeferredText is Deferred as the pages show it.
+func (q SenderQueue) DeferredText() string { return countText(q.Deferred, q.DeferredCapped) }
+
+// countText writes n with thousands separators, and a "+" when n is a lower bound.
+func countText(n int64, atLeast bool) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	if atLeast {
+		s += "+"
+	}
+	return s
 }
 
 // Config wires a Server.
@@ -64,9 +96,15 @@ type Config struct {
 	User, Password string
 	// SessionTTL is how long a login lasts (default 12 h).
 	SessionTTL time.Duration
-	// LoginRate failed logins are allowed per client address per LoginWindow (defaults 10, 10 min).
-	LoginRate   int
-	LoginWindow time.Duration
+	// LoginRate failed password logins per user and client address cost nothing; each further
+	// one doubles the wait before the next attempt (1 s, 2 s, …, at most LoginMaxDelay). Failures
+	// are forgotten after LoginWindow without one. Defaults 10, 10 min, 1 min.
+	LoginRate     int
+	LoginWindow   time.Duration
+	LoginMaxDelay time.Duration
+	// ClientAddr decides which address a request comes from (trusted proxies); the zero value
+	// takes the connection's peer.
+	ClientAddr clientaddr.Resolver
 	// Secure marks the session cookie Secure: set it when the public URL is https.
 	Secure bool
 	// Senders are the configured senders; a retry is refused for a sender no longer among them.
@@ -82,6 +120,12 @@ type Config struct {
 	CheckAccept func(ctx context.Context, m *switchboard.Message) error
 	// OnAccepted is called after a retry is stored, to wake the dispatcher.
 	OnAccepted func()
+	// Health, when set, is a one-line view of the node's health shown on the overview (its
+	// clock's offsets to the database and the provider).
+	Health func() string
+	// Annotate fills in what a read adds to a message (a WhatsApp message's reached_by); nil
+	// adds nothing.
+	Annotate func(ctx context.Context, m *switchboard.Message) error
 	// CancelCall cancels a call as the API does; nil offers no cancel.
 	CancelCall func(ctx context.Context, id string) error
 	// Reply accepts body as a reply in conversation c on behalf of actor, through the API's
@@ -127,6 +171,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 10 * time.Minute
 	}
+	if cfg.LoginMaxDelay <= 0 {
+		cfg.LoginMaxDelay = time.Minute
+	}
 	if cfg.DefaultValidity <= 0 {
 		cfg.DefaultValidity = 10 * time.Hour
 	}
@@ -137,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 	for _, snd := range cfg.Senders {
 		s.senders[snd.From] = true
 	}
-	s.limiter = loginLimiter{rate: cfg.LoginRate, window: cfg.LoginWindow, m: map[string]*attempts{}}
+	s.limiter = loginLimiter{free: cfg.LoginRate, window: cfg.LoginWindow, maxDelay: cfg.LoginMaxDelay, m: map[string]*attempts{}}
 	var err error
 	if s.css, err = assets.ReadFile("static/style.css"); err != nil {
 		return nil, err
@@ -276,52 +323,77 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess *session, err
 	s.renderError(w, r, sess, status, msg)
 }
 
-// clientIP is the address a request came from (the connection's, not a forwarded header, which
-// a client could forge to escape the login limit).
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}
-
-// loginLimiter counts failed logins per client address in fixed windows.
+// loginLimiter throttles failed password logins per (user name, client address) with
+// exponential backoff: the first `free` failures cost nothing, then each one makes the next
+// attempt of that user from that address wait 1 s, 2 s, 4 s… up to maxDelay. Failures are
+// forgotten after `window` without one, and a success clears them. So a password guesser from one
+// address gets about one try per maxDelay, while the right password is never refused for longer
+// than maxDelay, and users sharing an address (behind a proxy that is not trusted) who get their
+// own name right are not held up by someone else's failures. API keys are never throttled: they
+// are 256-bit random secrets, not guessable.
 type loginLimiter struct {
-	mu     sync.Mutex
-	rate   int
-	window time.Duration
-	m      map[string]*attempts
+	mu       sync.Mutex
+	free     int
+	window   time.Duration
+	maxDelay time.Duration
+	m        map[string]*attempts
 }
 
 type attempts struct {
-	start time.Time
-	n     int
+	last  time.Time // the last failure
+	n     int       // failures since the last success or quiet window
+	until time.Time // no attempt before this
 }
 
-// blocked reports whether ip has used up its failed logins at now.
-func (l *loginLimiter) blocked(ip string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.m[ip]
-	return ok && now.Sub(a.start) < l.window && a.n >= l.rate
+// limiterKey names the user and address an attempt is counted against.
+func limiterKey(user, ip string) string {
+	if len(user) > 128 {
+		user = user[:128]
+	}
+	return user + "\x00" + ip
 }
 
-// fail records a failed login of ip at now.
-func (l *loginLimiter) fail(ip string, now time.Time) {
+// wait returns how long key must wait before its next attempt at now (0: it may try now).
+func (l *loginLimiter) wait(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.m) > 100000 { // bounded memory under a spray of addresses
+	a, ok := l.m[key]
+	if !ok || now.Sub(a.last) >= l.window || !now.Before(a.until) {
+		return 0
+	}
+	return a.until.Sub(now)
+}
+
+// fail records a failed login of key at now and sets its backoff.
+func (l *loginLimiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) > 100000 { // bounded memory under a spray of names and addresses
 		for k, a := range l.m {
-			if now.Sub(a.start) >= l.window {
+			if now.Sub(a.last) >= l.window && !now.Before(a.until) {
 				delete(l.m, k)
 			}
 		}
 	}
-	a, ok := l.m[ip]
-	if !ok || now.Sub(a.start) >= l.window {
-		a = &attempts{start: now}
-		l.m[ip] = a
+	a, ok := l.m[key]
+	if !ok || now.Sub(a.last) >= l.window {
+		a = &attempts{}
+		l.m[key] = a
 	}
 	a.n++
+	a.last = now
+	if over := a.n - l.free; over > 0 {
+		d := l.maxDelay
+		if over <= 30 {
+			d = min(time.Second<<(over-1), l.maxDelay)
+		}
+		a.until = now.Add(d)
+	}
+}
+
+// succeed clears key's failures.
+func (l *loginLimiter) succeed(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, key)
 }

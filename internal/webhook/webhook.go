@@ -154,9 +154,9 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	cb.MessageID = r.URL.Query().Get("m")
 	res, err := h.cfg.Store.IngestCallback(r.Context(), cb)
 	if err != nil {
-		// Not stored: 500 makes Twilio retry.
+		// Not stored: a 5xx makes Twilio retry.
 		h.cfg.Logger.Error("status callback not stored", "provider_sid", cb.ProviderSID, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		storeFailed(w, err)
 		return
 	}
 	h.cfg.Observer.Callback(cb.ProviderStatus, res)
@@ -183,7 +183,7 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 	created, err := h.cfg.Store.CreateInbound(r.Context(), in)
 	if err != nil {
 		h.cfg.Logger.Error("inbound message not stored", "provider_sid", in.ProviderSID, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		storeFailed(w, err)
 		return
 	}
 	h.cfg.Logger.Info("inbound message", "inbound_id", in.ID, "provider_sid", in.ProviderSID,
@@ -198,4 +198,15 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 	// An empty TwiML response: no automatic reply from Twilio.
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+}
+
+// storeFailed answers a webhook that could not be stored: 503 with Retry-After when the store is
+// unavailable (down, disk full: temporary), 500 otherwise. Either makes Twilio retry.
+func storeFailed(w http.ResponseWriter, err error) {
+	if switchboard.IsKind(err, switchboard.EUNAVAILABLE) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, switchboard.ErrorMessage(err), http.StatusServiceUnavailable)
+		return
+	}
+	http.Error(w, "internal error", http.StatusInternalServerError)
 }

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Index
+         * @description Where the API and its description are. With the dashboard on (`dashboard: true`, the default), `/` is a `302` redirect to `/ui/` instead (served by the node beside the API).
+         */
+        get: operations["index"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1207,7 +1227,7 @@ export interface components {
          * @description What kind of thing happened to a message.
          * @enum {string}
          */
-        EventType: "created" | "status_changed" | "attempt" | "provider_error" | "retry_scheduled" | "callback" | "reconcile" | "note";
+        EventType: "created" | "status_changed" | "attempt" | "provider_error" | "retry_scheduled" | "callback" | "reconcile" | "note" | "needs_review";
         /**
          * @description Whether a recipient may be messaged. `cleared`: an earlier choice was withdrawn (neither opted out nor opted in).
          * @enum {string}
@@ -1218,7 +1238,7 @@ export interface components {
          * @enum {string}
          */
         ConsentSource: "keyword" | "provider_error" | "api" | "import" | "dashboard";
-        /** @description A message to accept. Give the content as `body`, `media_urls` or `template` (with `template_version`, `locale` and `variables`). Unknown fields are refused (`400 unknown_field`). */
+        /** @description A message to accept. Give the content as `body`, `media_urls` or `template` (with `template_version`, `locale` and `variables`). Unknown fields, field names in another case and duplicated fields are refused (`400 unknown_field`, `400 duplicate_field`), as are invalid UTF-8 and NUL characters (`400 invalid_utf8`, `400 nul_character`). */
         SendRequest: {
             /** @description The recipient's number in E.164, such as `+14155550100`; common formatting (spaces, parentheses, dashes) is removed. It must be a valid number, not merely parseable. */
             to: string;
@@ -1787,6 +1807,20 @@ export interface components {
             undelivered_ratio?: number;
             /** @description Default 30003. */
             undelivered_code?: number;
+            /** @description The carrier error mix: for each 30xxx error code, the probability that a sent message ends undelivered with it (at most 1 in all). */
+            carrier_errors?: {
+                [key: string]: number;
+            };
+            /** @description A multi-segment message that would be delivered ends partially_delivered. */
+            partially_delivered_ratio?: number;
+            /** @description The per-sender throughput model: 0 off (default), 1 Twilio's rates (long code 1 segment/s, toll-free 3, short code 100, outside +1 10), N times faster. */
+            throughput_scale?: number;
+            /** @description Rates (segments per second, before scaling) of given senders. */
+            sender_mps?: {
+                [key: string]: number;
+            };
+            /** @description Hours of segments a sender queues before 21611 (From) or 30001 (Messaging Service); default 10. */
+            queue_hours?: number;
         };
         SimStats: {
             messages: number;
@@ -1968,6 +2002,11 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: date-time
+             * @description When retention removed the code material of the finished verification.
+             */
+            redacted_at?: string;
         };
         /** @description A verification after a check, with `valid`. */
         CheckResult: {
@@ -2051,10 +2090,10 @@ export interface components {
             expires_at: string;
         };
         /**
-         * @description Twilio's call statuses; they only move forward (a retried busy call stays where it was until its last attempt ends).
+         * @description Twilio's call statuses; they only move forward (a retried busy call stays where it was until its last attempt ends). `blocked` is Switchboard's own: the callee opted out (for the pool of the call's number), so the call (or its next attempt) was not placed; `blocked_reason` says why.
          * @enum {string}
          */
-        CallStatus: "queued" | "ringing" | "in-progress" | "completed" | "busy" | "no-answer" | "failed" | "canceled";
+        CallStatus: "queued" | "ringing" | "in-progress" | "completed" | "busy" | "no-answer" | "failed" | "canceled" | "blocked";
         CallInput: {
             state: string;
             digits?: string;
@@ -2068,12 +2107,30 @@ export interface components {
             /** Format: date-time */
             at: string;
             /** @enum {string} */
-            type: "created" | "status" | "attempt" | "step" | "input" | "fallback" | "ignored";
+            type: "created" | "status" | "attempt" | "step" | "input" | "fallback" | "ignored" | "sms" | "recording";
             status?: components["schemas"]["CallStatus"];
             state?: string;
             digits?: string;
             speech?: string;
             detail?: string;
+        };
+        /** @description CallSMS is a text a flow state sent to the callee (State.SMS): MessageID once created, or why it was not (Skipped: the person opted out, the template is missing...). */
+        CallSMS: {
+            state: string;
+            template: string;
+            message_id?: string;
+            skipped?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        /** @description CallRecording is a recording a Record state made (a voicemail). URL is the provider's (Twilio's needs the account's credentials to fetch). */
+        CallRecording: {
+            state: string;
+            sid?: string;
+            url: string;
+            duration_seconds: number;
+            /** Format: date-time */
+            at: string;
         };
         /** @description A voice call driven by a flow. Variables are never shown; URLs Twilio uses carry only an opaque token. */
         Call: {
@@ -2108,13 +2165,31 @@ export interface components {
             retry_delay: number;
             /** Format: date-time */
             next_attempt_at?: string;
+            /**
+             * Format: date-time
+             * @description when the call was asked to be placed
+             */
+            send_at?: string;
+            /** @description the callee's IANA time zone for quiet hours */
+            timezone?: string;
+            /** @description why a blocked call was not placed (the opt-out and its evidence) */
+            blocked_reason?: string;
             fallback_template?: string;
             fallback_message_id?: string;
+            /** @description texts the flow's states sent to the callee (a state's `sms`), once per template */
+            sms?: components["schemas"]["CallSMS"][];
+            /** @description recordings a `record` state made (a voicemail); also in call.completed */
+            recordings?: components["schemas"]["CallRecording"][];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
             timeline: components["schemas"]["CallEvent"][];
+            /**
+             * Format: date-time
+             * @description When retention removed the call's variables, spoken and keyed inputs (inputs and timeline keep their states and results).
+             */
+            redacted_at?: string;
         };
         CallRequest: {
             /** @description E.164 */
@@ -2144,6 +2219,13 @@ export interface components {
             metadata?: {
                 [key: string]: string;
             };
+            /**
+             * Format: date-time
+             * @description place the call at this time, at most a year ahead (later: send_at_too_far); call_quiet_hours still apply
+             */
+            send_at?: string;
+            /** @description the callee's IANA time zone for call_quiet_hours (default: the zones of the number) */
+            timezone?: string;
         };
         CallList: {
             calls: components["schemas"]["Call"][];
@@ -2317,6 +2399,11 @@ export interface components {
             inputs: components["schemas"]["CallInput"][];
             attempts: number;
             fallback_message_id?: string;
+            /** @description SMS are the texts the flow's states sent; Recordings the voicemails recorded. */
+            sms?: components["schemas"]["CallSMS"][];
+            recordings?: components["schemas"]["CallRecording"][];
+            /** @description BlockedReason says why a blocked call was not placed. */
+            blocked_reason?: string;
             metadata?: {
                 [key: string]: string;
             };
@@ -2763,6 +2850,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The body has a Content-Type this route does not read (a JSON route reads `application/json`, a `+json` type, or a body without Content-Type; the consent import reads `text/csv`). Codes: `unsupported_media_type`. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /** @description The message ID. */
@@ -2782,6 +2878,38 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        service: string;
+                        api: string;
+                        openapi: string;
+                        health: string;
+                    };
+                };
+            };
+            /** @description With the dashboard on: to `/ui/`. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -2820,7 +2948,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready. Codes: `draining`, `store_unavailable`. */
+            /** @description Not ready. Codes: `draining`, `store_unavailable`, `disk_full`, `clock_skew`. Comes with `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2932,7 +3060,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_idempotency_key`, `missing_to`, `invalid_phone_number`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_channel`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `invalid_timezone`, `invalid_sender`, `to_is_sender`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`, `invalid_fallback`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_idempotency_key`, `missing_to`, `invalid_phone_number`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_channel`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `invalid_sender`, `to_is_sender`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`, `invalid_fallback`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2943,6 +3071,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Well-formed but refused. Codes: `channel_not_enabled`, `whatsapp_window_closed`, `unknown_sender`, `unknown_pool`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
             422: {
                 headers: {
@@ -3176,7 +3305,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConsentRecord"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `invalid_phone_number`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_state`, `invalid_scope`, `invalid_evidence`. */
+            /** @description The request is malformed or a field is wrong. Codes: `invalid_phone_number`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_state`, `invalid_scope`, `invalid_evidence`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3187,6 +3316,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3253,7 +3383,7 @@ export interface operations {
                     "application/json": components["schemas"]["ImportResult"];
                 };
             };
-            /** @description Not CSV, or a row is wrong; nothing was imported. Codes: `unsupported_media_type`, `invalid_csv`. */
+            /** @description Not CSV, or a row is wrong; nothing was imported. Codes: `unsupported_media_type`, `invalid_csv`, `invalid_evidence` (over 1,024 bytes), `invalid_utf8`, `nul_character`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3264,6 +3394,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3311,7 +3442,7 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_endpoint_url`, `endpoint_url_private`, `endpoint_url_unresolvable`, `invalid_event_type`, `invalid_description`, `invalid_secret`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_endpoint_url`, `endpoint_url_private`, `endpoint_url_unresolvable`, `invalid_event_type`, `invalid_description`, `invalid_secret`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3322,6 +3453,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3425,7 +3557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_secret`, `invalid_expiry`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_secret`, `invalid_expiry`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3454,6 +3586,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -4085,7 +4218,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The request is malformed, as for `POST /v1/messages`, or addresses the reply. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `invalid_idempotency_key`, `addressed_reply`, `invalid_channel`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `invalid_timezone`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`. */
+            /** @description The request is malformed, as for `POST /v1/messages`, or addresses the reply. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_idempotency_key`, `addressed_reply`, `invalid_channel`, `missing_body`, `body_too_long`, `invalid_body`, `invalid_media_url`, `too_many_media`, `invalid_category`, `invalid_metadata`, `invalid_validity`, `send_at_too_far`, `invalid_timezone`, `body_and_template`, `missing_template`, `category_mismatch`, `invalid_template_version`, `invalid_locale`, `missing_variable`, `unknown_variable`, `invalid_variable`, `sensitive_variable`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4105,6 +4238,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Well-formed but refused (`unknown_sender` when the conversation's number is no longer a configured sender). Codes: `channel_not_enabled`, `unknown_sender`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
             422: {
                 headers: {
@@ -4152,7 +4286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_parameter`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_parameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4181,6 +4315,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description The channel is not enabled on this installation. Codes: `channel_not_enabled`. */
             422: {
                 headers: {
@@ -4330,7 +4465,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckResult"];
                 };
             };
-            /** @description The code is not 4 to 10 digits, or the body is malformed. Codes: `invalid_code`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `invalid_field`. */
+            /** @description The code is not 4 to 10 digits, or the body is malformed. Codes: `invalid_code`, `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4359,6 +4494,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description That wrong code used up the checks: the verification is `max_attempts_reached`. Codes: `max_attempts_reached`. */
             429: {
                 headers: {
@@ -4527,7 +4663,7 @@ export interface operations {
                     "application/json": components["schemas"]["Call"];
                 };
             };
-            /** @description Codes: `missing_to`, `invalid_phone_number`, `missing_flow`, `missing_variables`, `unknown_variable`, `invalid_ring_timeout`, `invalid_max_attempts`, `invalid_retry_delay`, `invalid_from`, `to_is_sender`, `invalid_json`, `unknown_field`. */
+            /** @description Codes: `missing_to`, `invalid_phone_number`, `missing_flow`, `missing_variables`, `unknown_variable`, `invalid_ring_timeout`, `invalid_max_attempts`, `invalid_retry_delay`, `invalid_from`, `to_is_sender`, `invalid_dial_number`, `invalid_locale`, `invalid_variable`, `invalid_metadata`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `send_at_too_far`, `invalid_timezone`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4538,7 +4674,8 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["BodyTooLarge"];
-            /** @description Codes: `flow_not_found`, `unknown_sender`, `calls_not_configured`, `idempotency_key_reused`. */
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Codes: `flow_not_found`, `unknown_sender`, `calls_not_configured`, `idempotency_key_reused`, `recipient_opted_out` (the callee texted STOP to this pool's number: voice has no consent scope of its own). */
             422: {
                 headers: {
                     [name: string]: unknown;
