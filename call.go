@@ -236,6 +236,10 @@ type CallStore interface {
 	GetCallByToken(ctx context.Context, token string) (*Call, error)
 	// ListCalls lists calls newest first, at most limit, with IDs below before when it is set.
 	ListCalls(ctx context.Context, before string, limit int) ([]*Call, error)
+	// ListCallsByMetadata lists the calls whose metadata has m.Key with exactly m.Value, newest
+	// first, at most limit, with IDs below before when it is set; from an index of metadata
+	// pairs, not a scan.
+	ListCallsByMetadata(ctx context.Context, m MetadataMatch, before string, limit int) ([]*Call, error)
 	// UpdateCall stores c when the stored version is still c.Version (else ECONFLICT/
 	// call_changed, and nothing changes), with evs appended to the event log in the same
 	// transaction; c.Version is then the new version.

@@ -225,10 +225,20 @@ type MessageFilter struct {
 	From          string
 	CreatedAfter  *time.Time // inclusive
 	CreatedBefore *time.Time // exclusive
+	// Metadata selects the messages whose metadata has this key with exactly this value (both
+	// compared byte for byte). Nil does not filter. Stores answer it from an index of metadata
+	// pairs, not by scanning messages.
+	Metadata *MetadataMatch
 	// Cursor continues a listing: the ID of the last message of the previous page. Messages are
 	// listed newest first; IDs are time-ordered.
 	Cursor string
 	Limit  int
+}
+
+// MetadataMatch is one metadata key and value a listing looks for: job_id=1042.
+type MetadataMatch struct {
+	Key   string
+	Value string
 }
 
 // Idempotency identifies a create request that an application may retry.

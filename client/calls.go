@@ -65,7 +65,16 @@ func (c *Client) Call(ctx context.Context, id string) (*switchboard.Call, error)
 
 // Calls lists calls, newest first; cursor is the NextCursor of the previous page.
 func (c *Client) Calls(ctx context.Context, cursor string, limit int) (*CallPage, error) {
-	q := url.Values{}
+	return c.calls(ctx, url.Values{}, cursor, limit)
+}
+
+// CallsByMetadata lists the calls whose metadata has m.Key with exactly m.Value, newest first
+// (sent as metadata[KEY]=VALUE; the gateway answers it from an index).
+func (c *Client) CallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, cursor string, limit int) (*CallPage, error) {
+	return c.calls(ctx, url.Values{"metadata[" + m.Key + "]": {m.Value}}, cursor, limit)
+}
+
+func (c *Client) calls(ctx context.Context, q url.Values, cursor string, limit int) (*CallPage, error) {
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}

@@ -789,3 +789,25 @@ func TestAllOverInterface(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+// TestListMetadataQuery: ListOptions.Metadata is sent as metadata[KEY]=VALUE, key and value
+// escaped, as the API reads it.
+func TestListMetadataQuery(t *testing.T) {
+	t.Parallel()
+	var rec recorder
+	c := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r)
+		writeJSON(w, http.StatusOK, map[string]any{"messages": []any{}, "next_cursor": ""})
+	})
+	if _, err := c.List(context.Background(), client.ListOptions{Metadata: &switchboard.MetadataMatch{Key: "job id", Value: "10&42"}, Limit: 5}); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	const want = "limit=5&metadata%5Bjob+id%5D=10%2642"
+	if q := rec.all()[0].query; q != want {
+		t.Errorf("query %s, want %s", q, want)
+	}
+	parsed, err := url.ParseQuery(want)
+	if err != nil || parsed.Get("metadata[job id]") != "10&42" {
+		t.Errorf("query does not read back as metadata[job id]=10&42: %v %v", parsed, err)
+	}
+}

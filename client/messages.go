@@ -194,6 +194,9 @@ type ListOptions struct {
 	// CreatedAfter (inclusive) and CreatedBefore (exclusive) bound the creation time.
 	CreatedAfter  time.Time
 	CreatedBefore time.Time
+	// Metadata keeps messages whose metadata has this key with exactly this value (sent as
+	// metadata[KEY]=VALUE). The gateway answers it from an index.
+	Metadata *switchboard.MetadataMatch
 	// Cursor continues a listing where the previous page ended: its NextCursor.
 	Cursor string
 	// Limit is the page size; zero lets the gateway choose.
@@ -220,6 +223,9 @@ func (o *ListOptions) query() url.Values {
 	}
 	if !o.CreatedBefore.IsZero() {
 		q.Set("created_before", o.CreatedBefore.UTC().Format(time.RFC3339Nano))
+	}
+	if o.Metadata != nil {
+		q.Set("metadata["+o.Metadata.Key+"]", o.Metadata.Value)
 	}
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)

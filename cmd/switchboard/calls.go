@@ -94,6 +94,7 @@ func newCallsCmd(getenv env) *cobra.Command {
 		listFlags clientFlags
 		limit     int
 		cursor    string
+		metaMatch metadataMatchFlag
 	)
 	list := &cobra.Command{
 		Use:   "list",
@@ -104,7 +105,12 @@ func newCallsCmd(getenv env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			page, err := c.Calls(cmd.Context(), cursor, limit)
+			var page *client.CallPage
+			if metaMatch.m != nil {
+				page, err = c.CallsByMetadata(cmd.Context(), *metaMatch.m, cursor, limit)
+			} else {
+				page, err = c.Calls(cmd.Context(), cursor, limit)
+			}
 			if err != nil {
 				return err
 			}
@@ -131,6 +137,7 @@ func newCallsCmd(getenv env) *cobra.Command {
 	}
 	list.Flags().IntVar(&limit, "limit", 50, "calls per page")
 	list.Flags().StringVar(&cursor, "cursor", "", "the next page's cursor")
+	list.Flags().Var(&metaMatch, "metadata", "only calls whose metadata has KEY with exactly VALUE (job_id=1042)")
 	listFlags.bind(list)
 
 	var cancelFlags clientFlags

@@ -210,6 +210,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 		all       bool
 		since     whenFlag
 		until     whenFlag
+		metaMatch metadataMatchFlag
 	)
 	list := &cobra.Command{
 		Use:   "list",
@@ -224,6 +225,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 				opts.Statuses = append(opts.Statuses, switchboard.Status(s))
 			}
 			opts.CreatedAfter, opts.CreatedBefore = since.t, until.t
+			opts.Metadata = metaMatch.m
 			var out []*switchboard.Message
 			next := ""
 			if all {
@@ -264,6 +266,7 @@ func newMessagesCmd(getenv env) *cobra.Command {
 	lf.StringVar(&opts.From, "from", "", "only from this sender")
 	lf.Var(&since, "since", "created at or after: "+whenHelp)
 	lf.Var(&until, "until", "created before: "+whenHelp)
+	lf.Var(&metaMatch, "metadata", "only messages whose metadata has KEY with exactly VALUE (job_id=1042)")
 	lf.StringVar(&opts.Cursor, "cursor", "", "continue a listing")
 	lf.IntVar(&opts.Limit, "limit", 0, "page size, 1 to 500 (default: the server's, 50)")
 	lf.BoolVar(&all, "all", false, "follow every page")

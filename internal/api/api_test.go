@@ -316,3 +316,68 @@ func FuzzCreateMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestListByMetadata: GET /v1/messages?metadata[KEY]=VALUE lists the messages with that metadata
+// pair, with the other filters and pages; a malformed metadata filter is refused with
+// invalid_metadata_filter.
+func TestListByMetadata(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var want []string
+	for i := range 5 {
+		job := "1042"
+		if i%2 == 1 {
+			job = "1043"
+		}
+		code, m, _ := f.do(t, "POST", "/v1/messages", fmt.Sprintf(`{"to":"+1415555%04d","body":"n%d","metadata":{"job_id":%q,"job key":"a&b=c"}}`, 100+i%3, i, job))
+		if code != 202 {
+			t.Fatalf("create: %d %v", code, m)
+		}
+		if job == "1042" {
+			want = append([]string{m["id"].(string)}, want...)
+		}
+	}
+	list := func(query string) []string {
+		t.Helper()
+		var got []string
+		cursor := ""
+		for range 10 {
+			code, page, _ := f.do(t, "GET", "/v1/messages?limit=2&"+query+"&cursor="+cursor, "")
+			if code != 200 {
+				t.Fatalf("%s: %d %v", query, code, page)
+			}
+			for _, m := range page["messages"].([]any) {
+				got = append(got, m.(map[string]any)["id"].(string))
+			}
+			if cursor, _ = page["next_cursor"].(string); cursor == "" {
+				return got
+			}
+		}
+		t.Fatalf("%s: pagination does not end", query)
+		return nil
+	}
+	if got := list("metadata[job_id]=1042"); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("metadata[job_id]=1042 listed %v, want %v", got, want)
+	}
+	if got := list("metadata%5Bjob_id%5D=1042&to=%2B14155550100"); len(got) != 1 || got[0] != want[len(want)-1] {
+		t.Fatalf("metadata and to listed %v, want [%s]", got, want[len(want)-1])
+	}
+	if got := list("metadata%5Bjob%20key%5D=a%26b%3Dc"); len(got) != 5 {
+		t.Fatalf("escaped key and value listed %d, want 5", len(got))
+	}
+	if got := list("metadata[job_id]=104"); len(got) != 0 {
+		t.Fatalf("partial value listed %v, want none", got)
+	}
+	for _, bad := range []string{"metadata=job_id:1042", "metadata[]=1042", "metadata[job_id=1042",
+		"metadata[job_id]=1&metadata[job_id]=2", "metadata[a]=1&metadata[b]=2",
+		"metadata[" + strings.Repeat("k", 65) + "]=v", "metadata[k]=" + strings.Repeat("v", 513)} {
+		code, p, hdr := f.do(t, "GET", "/v1/messages?"+bad, "")
+		if code != 400 || p["code"] != "invalid_metadata_filter" || !strings.HasPrefix(hdr.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s: %d %v %s, want 400 invalid_metadata_filter problem+json", bad, code, p, hdr.Get("Content-Type"))
+		}
+	}
+	// A NUL is refused before any handler reads the query (nul_character), like in every parameter.
+	if code, p, _ := f.do(t, "GET", "/v1/messages?metadata[k%00]=v", ""); code != 400 || (p["code"] != "nul_character" && p["code"] != "invalid_metadata_filter") {
+		t.Errorf("metadata[k%%00]=v: %d %v, want 400", code, p)
+	}
+}

@@ -124,7 +124,16 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	calls, err := s.cfg.Store.ListCalls(r.Context(), r.URL.Query().Get("cursor"), limit)
+	meta, err := parseMetadataFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	var calls []*switchboard.Call
+	if meta != nil {
+		calls, err = s.cfg.Store.ListCallsByMetadata(r.Context(), *meta, r.URL.Query().Get("cursor"), limit)
+	} else {
+		calls, err = s.cfg.Store.ListCalls(r.Context(), r.URL.Query().Get("cursor"), limit)
+	}
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,18 @@ func checkCallAnswers(t *testing.T, doc *openAPIDoc, seen map[string]bool) {
 	c.do(call{op: "GET /v1/calls/{id}", path: "/v1/calls/call_nope", headers: auth, status: 404})
 	c.do(call{op: "GET /v1/calls", path: "/v1/calls?limit=1", headers: auth, status: 200})
 	c.do(call{op: "GET /v1/calls", path: "/v1/calls?limit=0", headers: auth, status: 400})
+	// Calls by metadata: the pair the call was placed with finds it, another does not.
+	byMeta := c.do(call{op: "GET /v1/calls", path: "/v1/calls?metadata%5Bappointment%5D=A-1", headers: auth, status: 200})
+	if cs, _ := byMeta["calls"].([]any); len(cs) != 1 || cs[0].(map[string]any)["id"] != id {
+		t.Errorf("GET /v1/calls?metadata[appointment]=A-1 = %v, want the call %s", byMeta, id)
+	}
+	byMeta = c.do(call{op: "GET /v1/calls", path: "/v1/calls?metadata%5Bappointment%5D=A-2", headers: auth, status: 200})
+	if cs, _ := byMeta["calls"].([]any); len(cs) != 0 {
+		t.Errorf("GET /v1/calls?metadata[appointment]=A-2 = %v, want none", byMeta)
+	}
+	if p := c.do(call{op: "GET /v1/calls", path: "/v1/calls?metadata=appointment:A-1", headers: auth, status: 400}); p["code"] != "invalid_metadata_filter" {
+		t.Errorf("GET /v1/calls?metadata=appointment:A-1 = %v, want invalid_metadata_filter", p)
+	}
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/" + id + "/cancel", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/" + id + "/cancel", headers: auth, status: 409})
 	c.do(call{op: "POST /v1/calls/{id}/cancel", path: "/v1/calls/call_nope/cancel", headers: auth, status: 404})

@@ -482,6 +482,9 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.Cursor = q.Get("cursor")
 	var err error
+	if f.Metadata, err = parseMetadataFilter(q); err != nil {
+		return err
+	}
 	if f.Limit, err = queryInt(r, "limit", 50, 1, 500); err != nil {
 		return err
 	}

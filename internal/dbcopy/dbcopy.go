@@ -23,6 +23,7 @@ var Tables = []string{
 	"messages",
 	"message_events",   // refers to messages
 	"idempotency_keys", // refers to messages
+	"message_metadata", // refers to messages
 	"api_keys",
 	"senders",
 	"sticky_senders",
@@ -40,6 +41,7 @@ var Tables = []string{
 	"verify_blocks",
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move
 	"calls",
+	"call_metadata",   // refers to calls
 	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
 	"media_blobs",     // stored media (media_store: database): the files a cluster serves
 }

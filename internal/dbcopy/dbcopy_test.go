@@ -332,7 +332,7 @@ func fillCalls(t *testing.T, s switchboard.Store) {
 	ctx := t.Context()
 	due := at(30 * time.Minute)
 	c := &switchboard.Call{ID: "call_0001", Status: switchboard.CallQueued, To: toA, From: fromA, Flow: "appointment",
-		FlowVersion: 1, Variables: map[string]string{"clinic": "Northside"}, Token: "tok_0001", NextAttemptAt: &due,
+		FlowVersion: 1, Variables: map[string]string{"clinic": "Northside"}, Metadata: map[string]string{"job_id": "1042"}, Token: "tok_0001", NextAttemptAt: &due,
 		MaxAttempts: 2, CreatedAt: at(29 * time.Minute), UpdatedAt: at(29 * time.Minute)}
 	c.AddEvent(switchboard.CallEvent{At: c.CreatedAt, Type: switchboard.CallEventCreated, Status: switchboard.CallQueued})
 	must[*switchboard.Call](t, "CreateCall")(func() (*switchboard.Call, error) {

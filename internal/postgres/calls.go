@@ -19,7 +19,14 @@ const (
 	qUpdateCall  = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
 	qListCalls   = `SELECT version, data FROM calls WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`
-	qCallQueue   = `SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1),
+	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
+	// range of the index: no rows above the cursor are read).
+	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
+		WHERE cm.key = $1 AND cm.value = $2 AND cm.call_id < $3 ORDER BY cm.call_id DESC LIMIT $4`
+	qListCallsByMetadataFirst = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
+		WHERE cm.key = $1 AND cm.value = $2 ORDER BY cm.call_id DESC LIMIT $3`
+	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES ($1, $2, $3)`
+	qCallQueue          = `SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1),
 		MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) FROM calls WHERE next_attempt_at IS NOT NULL`
 	qClaimCalls = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
@@ -74,9 +81,16 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 				}
 				apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
 			}
-			_, err := tx.Exec(ctx, qInsertCall, c.ID, c.Token, string(c.Status), nullText(c.ProviderSID), apiKey, key, hash,
-				c.NextAttemptAt, c.CreatedAt, data)
-			return err
+			if _, err := tx.Exec(ctx, qInsertCall, c.ID, c.Token, string(c.Status), nullText(c.ProviderSID), apiKey, key, hash,
+				c.NextAttemptAt, c.CreatedAt, data); err != nil {
+				return err
+			}
+			for k, v := range c.Metadata {
+				if _, err := tx.Exec(ctx, qInsertCallMetadata, k, v, c.ID); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		// Two requests with one key raced: the loser reads the winner's call.
 		if name, ok := uniqueViolation(err); ok && name == "calls_idempotency" {
@@ -122,7 +136,19 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 
 // ListCalls lists calls newest first.
 func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
-	rows, err := db.pool.Query(ctx, qListCalls, before, limit)
+	return db.listCalls(ctx, qListCalls, before, limit)
+}
+
+// ListCallsByMetadata lists the calls with one metadata pair, newest first.
+func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
+	if before == "" {
+		return db.listCalls(ctx, qListCallsByMetadataFirst, m.Key, m.Value, limit)
+	}
+	return db.listCalls(ctx, qListCallsByMetadata, m.Key, m.Value, before, limit)
+}
+
+func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list calls", err)
 	}

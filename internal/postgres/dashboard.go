@@ -81,11 +81,34 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		w.add("created_at < ?", *q.CreatedBefore)
 	}
-	if q.Cursor != "" {
-		w.add("id < ?", q.Cursor)
-	}
 	limit := clampLimit(q.Limit)
-	sq, args := searchQuery(q.Statuses, w, limit+1)
+	var (
+		sq   string
+		args []any
+	)
+	if q.Metadata != nil {
+		// A metadata pair drives the search from its index (see ListMessages); the statuses are
+		// checked on the messages it reads.
+		if len(q.Statuses) > 0 {
+			statuses := make([]string, len(q.Statuses))
+			for i, st := range q.Statuses {
+				statuses[i] = string(st)
+			}
+			w.add("status = ANY(?)", statuses)
+		}
+		from, idCol := w.metadata(q.Metadata)
+		if q.Cursor != "" {
+			w.add(idCol+" < ?", q.Cursor)
+		}
+		cond, n := w.sql()
+		sq = "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
+		args = append(w.args, limit+1)
+	} else {
+		if q.Cursor != "" {
+			w.add("id < ?", q.Cursor)
+		}
+		sq, args = searchQuery(q.Statuses, w, limit+1)
+	}
 	msgs, err := scanMessages(db.pool.Query(ctx, sq, args...))
 	if err != nil {
 		return nil, "", wrap("search messages", err)

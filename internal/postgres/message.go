@@ -61,6 +61,14 @@ const threadCreated = `, c AS (
 				outbound_count = conversations.outbound_count + 1)
 		`
 
+// metadataCreated indexes the metadata of the message inserted by the CTE m, one row per key (see
+// ListMessages).
+const metadataCreated = `, md AS (
+			INSERT INTO message_metadata (key, value, message_id)
+			SELECT j.key, j.value, m.id FROM m, jsonb_each_text(m.metadata) j
+			WHERE m.metadata IS NOT NULL AND j.value IS NOT NULL)
+		`
+
 const createdEvent = `INSERT INTO message_events (message_id, type, status, actor, detail, at)
 	SELECT id, $33::text, $34::text, $35::text, $36::text, $37::timestamptz FROM m
 	RETURNING id`
@@ -69,7 +77,7 @@ const (
 	// qCreate inserts a message and its first event in one statement.
 	qCreate = `WITH m AS (
 			INSERT INTO messages (` + messageInsertCols + `) VALUES (` + messageInsertValues + `)
-			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
+			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
 	// qCreateIdem does the same only if it inserts the idempotency key ($42…$44) first. When the
 	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
 	// transaction and inserts nothing: no message, no event, no row returned.
@@ -79,7 +87,7 @@ const (
 			ON CONFLICT DO NOTHING RETURNING message_id),
 		m AS (
 			INSERT INTO messages (` + messageInsertCols + `) SELECT ` + messageInsertValues + ` FROM k
-			RETURNING id, channel, from_number, to_number, created_at)` + threadCreated + createdEvent
+			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
 
 	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
 	qIdemMessage      = `SELECT ` + messageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
@@ -476,6 +484,19 @@ func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 }
 
+// metadata adds a metadata filter (if any) and returns the FROM clause and the ID column that
+// orders the listing and bounds it with the cursor. A metadata filter drives the listing from
+// message_metadata's primary key: the messages with one pair, newest first, are a range of that
+// index, and the cursor bounds the range.
+func (w *where) metadata(m *switchboard.MetadataMatch) (from, idCol string) {
+	if m == nil {
+		return " FROM messages", "id"
+	}
+	w.add("mm.key = ?", m.Key)
+	w.add("mm.value = ?", m.Value)
+	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
+}
+
 // sql returns the clause ("" when empty) and the number of the next parameter.
 func (w *where) sql() (string, int) {
 	if len(w.conds) == 0 {
@@ -506,13 +527,14 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	if f.CreatedBefore != nil {
 		w.add("created_at < ?", *f.CreatedBefore)
 	}
+	from, idCol := w.metadata(f.Metadata)
 	if f.Cursor != "" {
-		w.add("id < ?", f.Cursor)
+		w.add(idCol+" < ?", f.Cursor)
 	}
 	limit := clampLimit(f.Limit)
 	cond, n := w.sql()
 	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
-	q := "SELECT " + messageCols + " FROM messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
+	q := "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
 	msgs, err := scanMessages(db.pool.Query(ctx, q, append(w.args, limit+1)...))
 	if err != nil {
 		return nil, "", wrap("list messages", err)

@@ -19,7 +19,12 @@ const (
 	qUpdateCall  = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	qListCalls   = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
-	qCallQueue   = `SELECT COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END), COUNT(CASE WHEN next_attempt_at > ?1 THEN 1 END),
+	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
+	// range of the index: no rows above the cursor are read).
+	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
+		WHERE cm.key = ?1 AND cm.value = ?2 AND cm.call_id < ?3 ORDER BY cm.call_id DESC LIMIT ?4`
+	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES (?, ?, ?)`
+	qCallQueue          = `SELECT COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END), COUNT(CASE WHEN next_attempt_at > ?1 THEN 1 END),
 		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END) FROM calls WHERE next_attempt_at IS NOT NULL`
 	qClaimCalls = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
 		WHERE id IN (SELECT id FROM calls WHERE next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
@@ -72,6 +77,11 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert call: %w", err)
 		}
+		for k, v := range c.Metadata {
+			if _, err := t.exec(qInsertCallMetadata, k, v, c.ID); err != nil {
+				return fmt.Errorf("sqlite: insert call metadata: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -107,9 +117,25 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 	return c, err
 }
 
+// afterEveryCallID sorts after every call ID (call_ and lower-case hex), so that the first page
+// of a listing by metadata is the same index range as the next ones.
+const afterEveryCallID = "~"
+
+// ListCallsByMetadata lists the calls with one metadata pair, newest first.
+func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
+	if before == "" {
+		before = afterEveryCallID
+	}
+	return db.listCalls(ctx, qListCallsByMetadata, m.Key, m.Value, before, limit)
+}
+
 // ListCalls lists calls newest first.
 func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
-	rows, err := db.r.QueryContext(ctx, qListCalls, before, limit)
+	return db.listCalls(ctx, qListCalls, before, limit)
+}
+
+func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list calls: %w", err)
 	}

@@ -95,11 +95,25 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		add("created_at < ?", micros(*q.CreatedBefore))
 	}
-	if q.Cursor != "" {
-		add("id < ?", q.Cursor)
-	}
 	limit := clampLimit(q.Limit)
-	sq, args := searchQuery(q.Statuses, where, args, limit+1)
+	var sq string
+	if q.Metadata != nil {
+		// A metadata pair drives the search from its index (see listMessagesQuery); the statuses
+		// are checked on the messages it reads.
+		if len(q.Statuses) > 0 {
+			where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+			for _, st := range q.Statuses {
+				args = append(args, string(st))
+			}
+		}
+		sq, args = listMessagesQuery(where, args, q.Metadata, q.Cursor)
+		args = append(args, limit+1)
+	} else {
+		if q.Cursor != "" {
+			add("id < ?", q.Cursor)
+		}
+		sq, args = searchQuery(q.Statuses, where, args, limit+1)
+	}
 	rows, err := db.r.QueryContext(ctx, sq, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)

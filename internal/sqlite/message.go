@@ -24,7 +24,8 @@ const eventCols = `id, message_id, type, status, actor, error_code, detail, payl
 
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
-	qInsertMessage = `INSERT INTO messages (` + messageCols + `)
+	qInsertMetadata = `INSERT INTO message_metadata (key, value, message_id) VALUES (?, ?, ?)`
+	qInsertMessage  = `INSERT INTO messages (` + messageCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
@@ -275,6 +276,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		if err := insertEvent(t, ev); err != nil {
 			return err
 		}
+		for k, v := range m.Metadata {
+			if _, err := t.exec(qInsertMetadata, k, v, m.ID); err != nil {
+				return fmt.Errorf("sqlite: insert metadata: %w", err)
+			}
+		}
 		if err := threadOutbound(t, &stored); err != nil {
 			return err
 		}
@@ -432,6 +438,26 @@ func clampLimit(n int) int {
 	return min(n, maxLimit)
 }
 
+// listMessagesQuery completes a listing's query, without its LIMIT argument. A metadata filter
+// drives the listing from message_metadata's primary key: the messages with one pair, newest
+// first, are a range of that index, and the cursor bounds the range.
+func listMessagesQuery(where []string, args []any, meta *switchboard.MetadataMatch, cursor string) (string, []any) {
+	from, idCol := " FROM messages", "id"
+	if meta != nil {
+		from, idCol = " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
+		where = append([]string{"mm.key = ?", "mm.value = ?"}, where...)
+		args = append([]any{meta.Key, meta.Value}, args...)
+	}
+	if cursor != "" {
+		where, args = append(where, idCol+" < ?"), append(args, cursor)
+	}
+	q := "SELECT " + messageCols + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return q + " ORDER BY " + idCol + " DESC LIMIT ?", args
+}
+
 // ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
 func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
 	var (
@@ -456,15 +482,8 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	if f.CreatedBefore != nil {
 		where, args = append(where, "created_at < ?"), append(args, micros(*f.CreatedBefore))
 	}
-	if f.Cursor != "" {
-		where, args = append(where, "id < ?"), append(args, f.Cursor)
-	}
 	limit := clampLimit(f.Limit)
-	q := "SELECT " + messageCols + " FROM messages"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q, args := listMessagesQuery(where, args, f.Metadata, f.Cursor)
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -16,6 +16,7 @@ var callTests = []test{
 	{"UpdateFencedByVersion", testCallUpdateFenced},
 	{"ClaimDueLeased", testCallClaim},
 	{"ListNewestFirst", testCallList},
+	{"ListByMetadata", testCallListByMetadata},
 	{"Queue", testCallQueue},
 }
 
@@ -222,4 +223,48 @@ func testCallList(t *testing.T, s switchboard.Store) {
 	if err != nil || len(page) != 1 || page[0].ID != ids[0] {
 		t.Fatalf("page 2: %v %v", page, err)
 	}
+}
+
+// testCallListByMetadata: ListCallsByMetadata finds the calls with one metadata pair exactly,
+// newest first and paged; an idempotent replay indexes nothing more.
+func testCallListByMetadata(t *testing.T, s switchboard.Store) {
+	ctx := context.Background()
+	mk := func(i int, meta map[string]string) *switchboard.Call {
+		c := newCall(newID("call"), at(time.Duration(i)*time.Second))
+		c.Metadata = meta
+		return mustCreateCall(t, s, c)
+	}
+	c0 := mk(0, map[string]string{"job_id": "1042", "tech": "ana"})
+	mk(1, map[string]string{"job_id": "1043"})
+	c2 := mk(2, map[string]string{"job_id": "1042"})
+	mk(3, nil)
+	c4 := newCall(newID("call"), at(4*time.Second))
+	c4.Metadata = map[string]string{"job_id": "1042"}
+	key := &switchboard.Idempotency{APIKeyID: "key_1", Key: "call-meta", RequestHash: "h"}
+	if _, replayed, err := s.CreateCall(ctx, c4, key); err != nil || replayed {
+		t.Fatalf("CreateCall: replayed %v, %v", replayed, err)
+	}
+	retry := newCall(newID("call"), at(5*time.Second))
+	retry.Metadata = map[string]string{"job_id": "1042"}
+	if got, replayed, err := s.CreateCall(ctx, retry, key); err != nil || !replayed || got.ID != c4.ID {
+		t.Fatalf("replay: %v, replayed %v, %v", got, replayed, err)
+	}
+	list := func(k, v, before string, limit int) []string {
+		t.Helper()
+		calls, err := s.ListCallsByMetadata(ctx, switchboard.MetadataMatch{Key: k, Value: v}, before, limit)
+		if err != nil {
+			t.Fatalf("ListCallsByMetadata(%s=%s): %v", k, v, err)
+		}
+		var out []string
+		for _, c := range calls {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	wantEqual(t, "job_id=1042", []string{c4.ID, c2.ID, c0.ID}, list("job_id", "1042", "", 10), cmpEmpty)
+	wantEqual(t, "job_id=1042, first page", []string{c4.ID, c2.ID}, list("job_id", "1042", "", 2), cmpEmpty)
+	wantEqual(t, "job_id=1042, next page", []string{c0.ID}, list("job_id", "1042", c2.ID, 2), cmpEmpty)
+	wantEqual(t, "tech=ana", []string{c0.ID}, list("tech", "ana", "", 10), cmpEmpty)
+	wantEqual(t, "job_id=104", []string(nil), list("job_id", "104", "", 10), cmpEmpty)
+	wantEqual(t, "Job_ID=1042", []string(nil), list("Job_ID", "1042", "", 10), cmpEmpty)
 }

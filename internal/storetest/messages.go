@@ -24,6 +24,7 @@ var messageTests = []test{
 	{"DuplicateID", testDuplicateID},
 	{"ListNewestFirstPaged", testListNewestFirstPaged},
 	{"ListFilters", testListFilters},
+	{"ListByMetadata", testListByMetadata},
 }
 
 func testCreateAndGet(t *testing.T, s switchboard.Store) {
@@ -455,5 +456,104 @@ func testDuplicateID(t *testing.T, s switchboard.Store) {
 	wantErr(t, err, switchboard.ECONFLICT, "message_exists")
 	if n := len(listAll(t, s, switchboard.MessageFilter{})); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
+
+// testListByMetadata: a listing finds the messages with one metadata key and value, exactly,
+// newest first and paged, combined with the other filters; an idempotent replay or a refused
+// create indexes nothing, and redaction keeps the metadata findable.
+func testListByMetadata(t *testing.T, s switchboard.Store) {
+	mk := func(i int, meta map[string]string, edit func(m *switchboard.Message)) *switchboard.Message {
+		return createAt(t, s, at(time.Duration(i)*time.Minute), func(m *switchboard.Message) {
+			m.Metadata = meta
+			if edit != nil {
+				edit(m)
+			}
+		})
+	}
+	m0 := mk(0, map[string]string{"job_id": "1042", "tech": "ana"}, nil)
+	m1 := mk(1, map[string]string{"job_id": "1043", "tech": "ana"}, nil)
+	m2 := mk(2, map[string]string{"job_id": "1042"}, func(m *switchboard.Message) { m.To = toB })
+	m3 := mk(3, nil, nil)
+	m4 := mk(4, map[string]string{"job_id": "1042", "note": ""}, nil)
+	m5 := mk(5, map[string]string{"Job_ID": "1042", "job_id ": "1042", "job": "id=1042"}, nil)
+	m6 := mk(6, map[string]string{"job_id": "10420"}, nil) // a longer value is another value
+	// An idempotent create indexes its metadata once; its replay, and a refused create, not at all.
+	m7 := newMessage(at(7 * time.Minute))
+	m7.Metadata = map[string]string{"job_id": "1042", "k": "v"}
+	if _, replayed, err := s.CreateMessage(t.Context(), m7, idem("key_1", "meta-7", "h7")); err != nil || replayed {
+		t.Fatalf("CreateMessage(%s): replayed %v, err %v", m7.ID, replayed, err)
+	}
+	retry := newMessage(at(8 * time.Minute))
+	retry.Metadata = map[string]string{"job_id": "1042", "k": "v"}
+	if got, replayed, err := s.CreateMessage(t.Context(), retry, idem("key_1", "meta-7", "h7")); err != nil || !replayed || got.ID != m7.ID {
+		t.Fatalf("replay of %s = %v, replayed %v, err %v", m7.ID, got, replayed, err)
+	}
+	dup := *m3
+	dup.Metadata = map[string]string{"job_id": "1042", "k": "v"}
+	if _, _, err := s.CreateMessage(t.Context(), &dup, nil); switchboard.ErrorKindOf(err) != switchboard.ECONFLICT {
+		t.Fatalf("CreateMessage(existing %s) = %v, want ECONFLICT", m3.ID, err)
+	}
+	setSending(t, s, m4.ID, "SM4meta", at(10*time.Minute))
+	q := func(k, v string) *switchboard.MetadataMatch { return &switchboard.MetadataMatch{Key: k, Value: v} }
+
+	for _, tc := range []struct {
+		name string
+		f    switchboard.MessageFilter
+		want []*switchboard.Message
+	}{
+		{"pair", switchboard.MessageFilter{Metadata: q("job_id", "1042")}, []*switchboard.Message{m0, m2, m4, m7}},
+		{"pair, paged", switchboard.MessageFilter{Metadata: q("job_id", "1042"), Limit: 1}, []*switchboard.Message{m0, m2, m4, m7}},
+		{"pair, page of 3", switchboard.MessageFilter{Metadata: q("job_id", "1042"), Limit: 3}, []*switchboard.Message{m0, m2, m4, m7}},
+		{"other key", switchboard.MessageFilter{Metadata: q("tech", "ana")}, []*switchboard.Message{m0, m1}},
+		{"empty value", switchboard.MessageFilter{Metadata: q("note", "")}, []*switchboard.Message{m4}},
+		{"key is case-sensitive", switchboard.MessageFilter{Metadata: q("Job_ID", "1042")}, []*switchboard.Message{m5}},
+		{"value is exact", switchboard.MessageFilter{Metadata: q("job_id", "104")}, nil},
+		{"longer value", switchboard.MessageFilter{Metadata: q("job_id", "10420")}, []*switchboard.Message{m6}},
+		{"no such key", switchboard.MessageFilter{Metadata: q("order", "1042")}, nil},
+		{"and to", switchboard.MessageFilter{Metadata: q("job_id", "1042"), To: toB}, []*switchboard.Message{m2}},
+		{"and status", switchboard.MessageFilter{Metadata: q("job_id", "1042"), Statuses: []switchboard.Status{switchboard.StatusSending}}, []*switchboard.Message{m4}},
+		{"and created range", switchboard.MessageFilter{Metadata: q("job_id", "1042"), CreatedAfter: ptr(at(time.Minute)), CreatedBefore: ptr(at(5 * time.Minute))}, []*switchboard.Message{m2, m4}},
+		{"refused create added nothing", switchboard.MessageFilter{Metadata: q("k", "v")}, []*switchboard.Message{m7}},
+	} {
+		got := listAll(t, s, tc.f)
+		wantEqual(t, tc.name, reversed(tc.want...), ids(got), cmpEmpty)
+	}
+	// Listed messages carry their whole metadata and current fields.
+	got := listAll(t, s, switchboard.MessageFilter{Metadata: q("note", "")})
+	if len(got) != 1 || got[0].ProviderSID != "SM4meta" || got[0].Metadata["job_id"] != "1042" || len(got[0].Metadata) != 2 {
+		t.Fatalf("listed message = %+v, want m4 with its metadata, sending", got)
+	}
+	// A cursor continues the listing by metadata.
+	page, next, err := s.ListMessages(t.Context(), switchboard.MessageFilter{Metadata: q("job_id", "1042"), Limit: 2})
+	if err != nil || len(page) != 2 || next != m4.ID {
+		t.Fatalf("first page = %v, next %q, err %v; want m7, m4 and the cursor %s", ids(page), next, err, m4.ID)
+	}
+	// The dashboard's search takes the same filter, with its own criteria.
+	for _, tc := range []struct {
+		name string
+		q    switchboard.MessageSearch
+		want []*switchboard.Message
+	}{
+		{"search pair", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042")}}, []*switchboard.Message{m0, m2, m4, m7}},
+		{"search pair, paged", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042"), Limit: 3, Cursor: m7.ID}}, []*switchboard.Message{m0, m2, m4}},
+		{"search pair and suffix", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "1042")}, ToSuffix: toB[len(toB)-4:]}, []*switchboard.Message{m2}},
+		{"search no pair", switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Metadata: q("job_id", "9")}}, nil},
+	} {
+		got, next, err := s.SearchMessages(t.Context(), tc.q)
+		if err != nil || next != "" {
+			t.Fatalf("%s: SearchMessages = next %q, err %v", tc.name, next, err)
+		}
+		wantEqual(t, tc.name, reversed(tc.want...), ids(got), cmpEmpty)
+	}
+	// Redaction keeps metadata: a redacted message is still found by it.
+	update(t, s, switchboard.MessageUpdate{ID: m0.ID, Status: switchboard.StatusCanceled, At: at(11 * time.Minute)})
+	if n, err := s.Redact(t.Context(), at(time.Hour), at(time.Hour), 100); err != nil || n == 0 {
+		t.Fatalf("Redact = %d, %v; want some redacted", n, err)
+	}
+	got = listAll(t, s, switchboard.MessageFilter{Metadata: q("tech", "ana")})
+	wantEqual(t, "after redaction", reversed(m0, m1), ids(got), cmpEmpty)
+	if got[1].RedactedAt == nil || got[1].Metadata["job_id"] != "1042" {
+		t.Fatalf("redacted message = %+v, want redacted with its metadata", got[1])
 	}
 }

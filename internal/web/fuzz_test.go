@@ -14,6 +14,7 @@ func FuzzParseSearch(f *testing.F) {
 		"q=msg_0123&status=queued", "q=SM0123456789abcdef0123456789abcdef", "q=%2B14155550100", "q=%2B1415*****00",
 		"q=0100&code=30003&sender=%2B15005550006&from=2031-01-02&until=2031-01-03", "code=-1", "from=2031-13-40",
 		"cursor=msg_1", "q=<script>", "q=" + strings.Repeat("9", 80), "q=*", "q=+", "until=2031-01-01&from=2031-01-02",
+		"q=job_id%3D1042", "q=%3D1042", "q=a%3Db%3Dc", "q=job+id+%3D+1042+", "q=k%3D" + strings.Repeat("v", 600),
 	} {
 		f.Add(seed)
 	}
@@ -38,6 +39,10 @@ func FuzzParseSearch(f *testing.F) {
 		}
 		if q.CreatedAfter != nil && q.CreatedBefore != nil && !q.CreatedAfter.Before(*q.CreatedBefore) {
 			t.Fatalf("empty range %v..%v", q.CreatedAfter, q.CreatedBefore)
+		}
+		if m := q.Metadata; m != nil && (m.Key == "" || strings.Contains(m.Key, "=") || len(m.Key) > 64 || len(m.Value) > 512 ||
+			q.To != "" || q.ToSuffix != "" || s.MessageID != "" || s.ProviderSID != "") {
+			t.Fatalf("metadata search %+v with %+v", m, q)
 		}
 		if q.Limit != pageSize {
 			t.Fatalf("limit %d", q.Limit)

@@ -30,6 +30,7 @@ const listSize = 50
 // callsData is the calls page.
 type callsData struct {
 	Status   switchboard.CallStatus
+	Meta     string // KEY=VALUE of metadata, as typed
 	Statuses []switchboard.CallStatus
 	Calls    []*switchboard.Call
 	NextLink string
@@ -47,11 +48,27 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.renderError(w, r, sess, http.StatusBadRequest, "Unknown call status.")
 		return
 	}
+	// KEY=VALUE lists the calls placed with that metadata pair, from its index.
+	var meta *switchboard.MetadataMatch
+	if d.Meta = strings.TrimSpace(q.Get("meta")); d.Meta != "" {
+		k, v, ok := strings.Cut(d.Meta, "=")
+		if k = strings.TrimSpace(k); !ok || k == "" || len(k) > 64 || len(v) > 512 {
+			s.renderError(w, r, sess, http.StatusBadRequest, "Search metadata as KEY=VALUE, such as job_id=1042 (a key of 1 to 64 characters).")
+			return
+		}
+		meta = &switchboard.MetadataMatch{Key: k, Value: strings.TrimSpace(v)}
+	}
 	// The store lists calls newest first by ID; a status filter reads on until the page is full
 	// or ten store pages were read, so that a rare status still answers quickly.
 	cursor := q.Get("cursor")
 	for reads := 0; reads < 10 && len(d.Calls) < listSize; reads++ {
-		cs, err := s.cfg.Store.ListCalls(r.Context(), cursor, listSize)
+		var cs []*switchboard.Call
+		var err error
+		if meta != nil {
+			cs, err = s.cfg.Store.ListCallsByMetadata(r.Context(), *meta, cursor, listSize)
+		} else {
+			cs, err = s.cfg.Store.ListCalls(r.Context(), cursor, listSize)
+		}
 		if err != nil {
 			s.fail(w, r, sess, err)
 			return
@@ -71,7 +88,7 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 	}
 	if cursor != "" {
-		d.NextLink = "/ui/calls?" + urlValues("status", string(d.Status), "cursor", cursor)
+		d.NextLink = "/ui/calls?" + urlValues("status", string(d.Status), "meta", d.Meta, "cursor", cursor)
 	}
 	s.render(w, r, http.StatusOK, "calls", page{Title: "Calls", Nav: "calls", Session: sess, Data: d})
 }

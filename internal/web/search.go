@@ -15,7 +15,7 @@ const pageSize = 50
 
 // searchForm is the messages search as the form holds it (echoed back into the form).
 type searchForm struct {
-	Q      string // a message ID, a provider SID, a full number or the visible end of a masked one
+	Q      string // a message ID, a provider SID, a full number or the visible end of a masked one, or KEY=VALUE of metadata
 	Status string
 	Code   string
 	Sender string
@@ -35,6 +35,10 @@ type search struct {
 // maxField bounds each search field: nothing legitimate is longer.
 const maxField = 64
 
+// maxMetadataQuery bounds a KEY=VALUE search: a metadata key is at most 64 bytes and a value at
+// most 512 (the API's limits on a message's metadata).
+const maxMetadataQuery = 64 + 1 + 512
+
 // parseSearch reads a search from a query string. Bad input gets an EINVALID error that says
 // which field is wrong.
 func parseSearch(v url.Values) (*search, error) {
@@ -43,13 +47,23 @@ func parseSearch(v url.Values) (*search, error) {
 		Sender: strings.TrimSpace(v.Get("sender")), From: v.Get("from"), Until: v.Get("until"), Cursor: v.Get("cursor"),
 	}
 	s := &search{Form: f, Query: switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Limit: pageSize}}}
-	for _, field := range []string{f.Q, f.Status, f.Code, f.Sender, f.From, f.Until, f.Cursor} {
+	for _, field := range []string{f.Status, f.Code, f.Sender, f.From, f.Until, f.Cursor} {
 		if len(field) > maxField {
 			return s, invalid("A search field is longer than %d characters.", maxField)
 		}
 	}
+	if len(f.Q) > maxField && (!strings.Contains(f.Q, "=") || len(f.Q) > maxMetadataQuery) {
+		return s, invalid("A search field is longer than %d characters.", maxField)
+	}
 	switch q := f.Q; {
 	case q == "":
+	case strings.Contains(q, "="):
+		// Metadata, as applications write it: job_id=1042 (the key ends at the first "=").
+		k, v, _ := strings.Cut(q, "=")
+		if k = strings.TrimSpace(k); k == "" || len(k) > 64 || len(v) > 512 {
+			return s, invalid("Search metadata as KEY=VALUE, such as job_id=1042 (a key of 1 to 64 characters).")
+		}
+		s.Query.Metadata = &switchboard.MetadataMatch{Key: k, Value: strings.TrimSpace(v)}
 	case strings.HasPrefix(q, "msg_") && isIDText(q):
 		s.MessageID = q
 	case isSID(q):

@@ -2994,6 +2994,10 @@ export interface operations {
                 created_after?: string;
                 /** @description Created before this time (RFC 3339). */
                 created_before?: string;
+                /** @description Only messages whose metadata has this key with exactly this value, written `metadata[KEY]=VALUE` (for example `metadata[job_id]=1042`; escape the key and value as usual in a query string). One pair per request; keys are 1-64 bytes, values at most 512. Answered from an index of metadata pairs, newest first like every listing. A bare `metadata=...`, an empty key, more than one pair or a value given twice is refused with `invalid_metadata_filter`. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description Page size. */
                 limit?: number;
                 /** @description The previous page's `next_cursor`. */
@@ -3014,7 +3018,7 @@ export interface operations {
                     "application/json": components["schemas"]["MessageList"];
                 };
             };
-            /** @description A filter is malformed. Codes: `invalid_query`, `invalid_phone_number`. */
+            /** @description A filter is malformed. Codes: `invalid_query`, `invalid_phone_number`, `invalid_metadata_filter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4597,6 +4601,10 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string;
+                /** @description Only calls whose metadata has this key with exactly this value, written `metadata[KEY]=VALUE` (for example `metadata[job_id]=1042`), as for messages: one pair, answered from an index; anything else named `metadata…` is refused with `invalid_metadata_filter`. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 limit?: number;
             };
             header?: never;
@@ -4614,7 +4622,7 @@ export interface operations {
                     "application/json": components["schemas"]["CallList"];
                 };
             };
-            /** @description Codes: `invalid_query`. */
+            /** @description Codes: `invalid_query`, `invalid_metadata_filter`. */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	switchboard "github.com/switchboard-gw/switchboard"
+)
+
+// TestSearchByMetadata: the messages search takes KEY=VALUE (a ticket number, a job ID) and lists
+// the messages with exactly that metadata pair, on the page and in the CSV export; a KEY=VALUE
+// without a key is refused with a message that says how to write it.
+func TestSearchByMetadata(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.loggedIn()
+	a := e.message(func(m *switchboard.Message) { m.Metadata = map[string]string{"ticket": "T-1042", "job_id": "1042"} })
+	b := e.message(func(m *switchboard.Message) { m.Metadata = map[string]string{"ticket": "T-1043"} })
+	d := e.message(func(m *switchboard.Message) { m.Metadata = map[string]string{"note": "x=y"} })
+	for _, tc := range []struct {
+		query      string
+		want, not  []string
+		wantStatus int
+	}{
+		{"q=" + url.QueryEscape("ticket=T-1042"), []string{a.ID}, []string{b.ID, d.ID}, 200},
+		{"q=" + url.QueryEscape(" job_id = 1042 "), []string{a.ID}, []string{b.ID, d.ID}, 200},
+		{"q=" + url.QueryEscape("note=x=y"), []string{d.ID}, []string{a.ID, b.ID}, 200},
+		{"q=" + url.QueryEscape("ticket=T-104"), []string{"No message matches"}, []string{a.ID, b.ID}, 200},
+		{"q=" + url.QueryEscape("ticket=T-1043") + "&status=canceled", []string{"No message matches"}, []string{b.ID}, 200},
+		{"q=" + url.QueryEscape("ticket="+strings.Repeat("9", 100)), []string{"No message matches"}, nil, 200},
+		{"q=" + url.QueryEscape("=1042"), []string{"KEY=VALUE"}, []string{a.ID}, 400},
+		{"q=" + url.QueryEscape("k="+strings.Repeat("v", 600)), []string{"longer than"}, []string{a.ID}, 400},
+	} {
+		r := e.do(c, "GET", "/ui/messages?"+tc.query, nil)
+		if r.status != tc.wantStatus {
+			t.Errorf("%s: %d, want %d", tc.query, r.status, tc.wantStatus)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.body, w) {
+				t.Errorf("%s: page lacks %q", tc.query, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(r.body, n) {
+				t.Errorf("%s: page shows %q", tc.query, n)
+			}
+		}
+	}
+	r := e.do(c, "GET", "/ui/messages.csv?q="+url.QueryEscape("ticket=T-1043"), nil)
+	if lines := strings.Split(strings.TrimSpace(r.body), "\n"); r.status != 200 || len(lines) != 2 || !strings.HasPrefix(lines[1], b.ID+",") {
+		t.Fatalf("CSV of ticket=T-1043: %d %q", r.status, r.body)
+	}
+}
+
+// TestCallsByMetadata: the calls page's metadata field (KEY=VALUE) lists the calls placed with
+// that pair only; a field without a key is refused.
+func TestCallsByMetadata(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	c := e.loggedIn()
+	now := e.clock.now()
+	mk := func(meta map[string]string) string {
+		call := &switchboard.Call{ID: switchboard.NewID("call"), Status: switchboard.CallQueued, To: "+14155550177", From: testSender,
+			Flow: "appointment", FlowVersion: 3, Token: switchboard.NewID("tok"), MaxAttempts: 2, CreatedAt: now, UpdatedAt: now, Metadata: meta}
+		if _, _, err := e.store.CreateCall(t.Context(), call, nil); err != nil {
+			t.Fatal(err)
+		}
+		return call.ID
+	}
+	a := mk(map[string]string{"ticket": "T-1042"})
+	b := mk(map[string]string{"ticket": "T-1043"})
+	for _, tc := range []struct {
+		query      string
+		want, not  []string
+		wantStatus int
+	}{
+		{"", []string{a, b}, nil, 200},
+		{"meta=" + url.QueryEscape("ticket=T-1042"), []string{a, `value="ticket=T-1042"`}, []string{b}, 200},
+		{"meta=" + url.QueryEscape("ticket = T-1043"), []string{b}, []string{a}, 200},
+		{"meta=" + url.QueryEscape("ticket=T-1"), []string{"No call with metadata ticket=T-1"}, []string{a, b}, 200},
+		{"meta=" + url.QueryEscape("T-1042"), []string{"KEY=VALUE"}, []string{a}, 400},
+	} {
+		r := e.do(c, "GET", "/ui/calls?"+tc.query, nil)
+		if r.status != tc.wantStatus {
+			t.Errorf("%s: %d, want %d", tc.query, r.status, tc.wantStatus)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.body, w) {
+				t.Errorf("%s: page lacks %q", tc.query, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(r.body, n) {
+				t.Errorf("%s: page shows %q", tc.query, n)
+			}
+		}
+	}
+}
