@@ -251,7 +251,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "300ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "2s",
 		// Twilio gives a status callback up after one failed connection: one that met the killed
 		// node is recovered by asking the provider, here after seconds rather than minutes.
-		"SWITCHBOARD_STATUS_POLL_AFTER": "3s",
+		"SWITCHBOARD_STATUS_POLL_AFTER":       "3s",
 		"SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE": "true",
 	}
 	if o.database != "" {

@@ -169,10 +169,10 @@ func TestOperator(t *testing.T) {
 		t.Errorf("searching the SID %s lists %d messages", delivered.ProviderSID, k)
 	}
 	b.shot("02-by-sid")
-	// By metadata: the application's ticket number is what a support agent has.
+	// By metadata: the application's ticket number is what a support agent has (key=value).
 	b.open("/ui/messages")
-	b.do("search by metadata", chromedp.SendKeys(chromedp.ID("q"), "T-invalid-3"), chromedp.Submit(chromedp.ID("q")),
-		chromedp.WaitVisible(chromedp.CSS(`input#q[value="T-invalid-3"]`)))
+	b.do("search by metadata", chromedp.SendKeys(chromedp.ID("q"), "ticket=T-invalid-3"), chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(chromedp.CSS(`input#q[value="ticket=T-invalid-3"]`)))
 	if !b.has(`a[href="/ui/messages/` + failed.ID + `"]`) {
 		t.Errorf("searching the metadata value T-invalid-3 does not find message %s (the dashboard cannot search metadata)", failed.ID)
 	}
