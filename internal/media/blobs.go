@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -64,3 +65,8 @@ func (b DatabaseBlobs) Open(ctx context.Context, id string) (io.ReadSeekCloser, 
 type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// Prune deletes the media last received before before.
+func (b DatabaseBlobs) Prune(ctx context.Context, before time.Time) (int, error) {
+	return b.Store.PruneMediaBlobs(ctx, before)
+}

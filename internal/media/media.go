@@ -597,6 +597,18 @@ func (p *Pipeline) Handler() http.Handler {
 // message received later has been renewed by that message.
 func (p *Pipeline) Prune(before time.Time) (int, error) {
 	n := 0
+	// Media stored in the database (media_store: database) go by the same cutoff.
+	if pr, ok := p.cfg.Blobs.(interface {
+		Prune(ctx context.Context, before time.Time) (int, error)
+	}); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		m, err := pr.Prune(ctx, before)
+		cancel()
+		if err != nil {
+			return n, fmt.Errorf("media: prune: %w", err)
+		}
+		n += m
+	}
 	for _, dir := range []string{p.cfg.Dir, filepath.Join(p.cfg.Dir, "quarantine")} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {

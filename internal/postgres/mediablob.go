@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,7 +18,7 @@ func (db *DB) PutMediaBlob(ctx context.Context, sha256 string, data []byte) erro
 		return err
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO media_blobs (sha256, data, size) VALUES ($1, $2, $3)
-		ON CONFLICT (sha256) DO NOTHING`, sha256, data, len(data))
+		ON CONFLICT (sha256) DO UPDATE SET created_at = now()`, sha256, data, len(data))
 	if err != nil {
 		return wrap("store media", err)
 	}
@@ -34,4 +35,13 @@ func (db *DB) GetMediaBlob(ctx context.Context, sha256 string) ([]byte, error) {
 		return nil, wrap("media", err)
 	}
 	return data, nil
+}
+
+// PruneMediaBlobs deletes the media last received before before.
+func (db *DB) PruneMediaBlobs(ctx context.Context, before time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM media_blobs WHERE created_at < $1`, before)
+	if err != nil {
+		return 0, wrap("prune media", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

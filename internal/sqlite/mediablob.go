@@ -19,7 +19,7 @@ func (db *DB) PutMediaBlob(ctx context.Context, sha256 string, data []byte) erro
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(`INSERT INTO media_blobs (sha256, data, size, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (sha256) DO NOTHING`, sha256, data, len(data), micros(time.Now()))
+			ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at`, sha256, data, len(data), micros(time.Now()))
 		if err != nil {
 			return fmt.Errorf("sqlite: store media: %w", err)
 		}
@@ -37,4 +37,18 @@ func (db *DB) GetMediaBlob(ctx context.Context, sha256 string) ([]byte, error) {
 		return nil, fmt.Errorf("sqlite: media: %w", err)
 	}
 	return data, nil
+}
+
+// PruneMediaBlobs deletes the media last received before before.
+func (db *DB) PruneMediaBlobs(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		r, err := t.exec(`DELETE FROM media_blobs WHERE created_at < ?`, micros(before))
+		if err != nil {
+			return fmt.Errorf("sqlite: prune media: %w", err)
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	return int(n), err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/switchboard-gw/switchboard"
 )
@@ -43,5 +44,15 @@ func RunMediaBlobs(t *testing.T, st switchboard.MediaBlobs, newPeer func(t *test
 		if got, err := peer.GetMediaBlob(ctx, id); err != nil || !bytes.Equal(got, data) {
 			t.Errorf("the other node reads %d bytes, %v", len(got), err)
 		}
+	}
+	// Retention: media last received before the cutoff go, the others stay.
+	if n, err := st.PruneMediaBlobs(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneMediaBlobs an hour back: %d, %v; want 0 (received just now)", n, err)
+	}
+	if n, err := st.PruneMediaBlobs(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Errorf("PruneMediaBlobs after now: %d, %v; want 1", n, err)
+	}
+	if _, err := st.GetMediaBlob(ctx, id); switchboard.ErrorKindOf(err) != switchboard.ENOTFOUND {
+		t.Errorf("a pruned medium is still served: %v", err)
 	}
 }
