@@ -355,7 +355,10 @@ func TestTwoProcessesOverHTTP(t *testing.T) {
 // simulator holds exactly one message per accepted message.
 func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, map[string]string{"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "200ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s"},
+	// Twilio gives a status callback up after one failed connection (the simulator too): those that
+	// met the killed process are recovered by asking the provider, here after 3 s.
+	c := newCluster(t, map[string]string{"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_RECONCILE_DELAY": "200ms", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s",
+		"SWITCHBOARD_STATUS_POLL_AFTER": "3s"},
 		"senders:\n  - from: \"+15005550006\"\n    rate: 50\n    burst: 5\n")
 	// Slow provider answers, so that the kill lands while calls are in flight; some timeouts too.
 	resp, err := http.Post("http://"+c.simAddr+"/sim/v1/faults", "application/json",
