@@ -149,6 +149,30 @@ var codes = map[int]CodeInfo{
 			"opt-out and blocks the message; do not work around it.",
 		Outcome: switchboard.OutcomeOptedOut,
 	},
+	21701: {
+		Title: "The Messaging Service does not exist",
+		Explanation: "The MG… SID a sender names is not a Messaging Service of this account. Check the " +
+			"sender's `from` in the configuration against the account's Messaging Services.",
+		Outcome: switchboard.OutcomeFail,
+	},
+	21704: {
+		Title: "The Messaging Service has no phone numbers",
+		Explanation: "The Messaging Service has no sender in its pool, so Twilio cannot choose a From. " +
+			"Add numbers to the service in Twilio's console or API.",
+		Outcome: switchboard.OutcomeFail,
+	},
+	21705: {
+		Title: "The Messaging Service is invalid",
+		Explanation: "The value given as a Messaging Service SID is not one (MG and 32 hex digits). " +
+			"Check the sender's `from` in the configuration.",
+		Outcome: switchboard.OutcomeFail,
+	},
+	21710: {
+		Title: "The number is already in another Messaging Service",
+		Explanation: "A phone number belongs to one Messaging Service at a time: remove it from the " +
+			"other service first.",
+		Outcome: switchboard.OutcomeFail,
+	},
 	21611: {
 		Title: "Sender's queue is full",
 		Explanation: "The sender already has about 10 hours of messages queued at Twilio. Switchboard " +
