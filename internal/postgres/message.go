@@ -43,11 +43,10 @@ const (
 // createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
 // threadCreated records the message of CTE m in its conversation (see switchboard.Conversation).
 // Data-modifying CTEs run whether or not the statement reads them, and this one only for the rows
-// m inserted. The conflict is arbitrated on the primary key, not on conversations_pair: the ID is
-// derived from the pair, so the two agree, but PostgreSQL raises a unique violation on a
-// non-arbiter index when two first messages of one conversation insert at the same moment, and
-// the primary key is the first unique index an insert reaches (the lower OID), so arbitrating on
-// it leaves the pair index nothing to refuse.
+// m inserted. The conflict is arbitrated on the primary key, which is derived from the pair: the
+// pair's own index is not unique (migration 0071), since a second unique index would refuse the
+// second of two first messages of one conversation inserted at the same moment instead of letting
+// ON CONFLICT turn it into an update.
 const threadCreated = `, c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_outbound_at,
 				outbound_count, created_at)
