@@ -99,7 +99,10 @@ func TestDrillDiskFull(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		cannotDrill(t, "mount tmpfs: %v: %s", err, out)
 	}
-	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DATABASE_URL": "sqlite:" + filepath.Join(mnt, "sb.db")}})
+	// A status callback answered 503 while the disk is full is not retried by Twilio (nor by the
+	// simulator): the status poll recovers it, here after 2 s.
+	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DATABASE_URL": "sqlite:" + filepath.Join(mnt, "sb.db"),
+		"SWITCHBOARD_STATUS_POLL_AFTER": "2s"}})
 	// Registered after startNode's, so it runs first: unmount once the node has stopped.
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
@@ -272,7 +275,10 @@ func (s *pgServer) url() string {
 func TestDrillDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	pg := startPostgres(t)
-	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DATABASE_URL": pg.url(), "SWITCHBOARD_DB_MAX_CONNS": "4"}})
+	// A status callback answered 503 during the outage is not retried by Twilio (nor by the
+	// simulator): the status poll recovers it, here after 2 s.
+	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DATABASE_URL": pg.url(), "SWITCHBOARD_DB_MAX_CONNS": "4",
+		"SWITCHBOARD_STATUS_POLL_AFTER": "2s"}})
 	var accepted []string
 	send := func(i int) probe {
 		p := call(t, http.MethodPost, n.URL()+"/v1/messages", n.secret, fmt.Sprintf(`{"to":"+14155550123","body":"outage drill %d"}`, i))

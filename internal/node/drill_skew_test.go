@@ -44,6 +44,7 @@ func startSkewNode(t *testing.T, dbURL, simURL string, sim *twiliosim.Simulator,
 		"TWILIO_ACCOUNT_SID": sim.AccountSID(), "TWILIO_AUTH_TOKEN": sim.AuthToken(), "SWITCHBOARD_SYNC_WEBHOOKS": "false",
 		"SWITCHBOARD_CONFIG": p, "SWITCHBOARD_PROVIDER_TIMEOUT": "400ms", "SWITCHBOARD_RECONCILE_DELAY": "200ms",
 		"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "5s", "SWITCHBOARD_DB_MAX_CONNS": "6",
+		"SWITCHBOARD_STATUS_POLL_AFTER": "3s", // callbacks Twilio gives up on are asked of the provider
 	}
 	for k, v := range extra {
 		env[k] = v
