@@ -173,7 +173,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	// The writer connection is opened first: it switches the file to WAL before any reader looks.
-	if err := w.PingContext(ctx); err != nil {
+	// Two processes switching a new file at the same instant (serve and `keys create` on a fresh
+	// install) can get SQLITE_BUSY without the busy handler being asked, since waiting could
+	// deadlock; the loser retries briefly and finds the file in WAL already.
+	if err := pingRetryBusy(ctx, w, o.busyTimeout); err != nil {
 		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
 	ms, err := Migrations()
@@ -532,4 +535,20 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// pingRetryBusy pings db, retrying SQLITE_BUSY for up to wait.
+func pingRetryBusy(ctx context.Context, db *sql.DB, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

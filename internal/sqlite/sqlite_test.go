@@ -145,6 +145,29 @@ func TestTwoHandles(t *testing.T) {
 	}
 }
 
+// TestOpenNewFileConcurrently opens one new file from several handles at once, as serve and
+// `keys create` can on a fresh install: switching a new file to WAL can meet SQLITE_BUSY without
+// the busy handler, which Open retries.
+func TestOpenNewFileConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	for round := range 20 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("r%d.db", round))
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				db, err := sqlite.Open(ctx, path)
+				if err != nil {
+					t.Errorf("round %d: Open: %v", round, err)
+					return
+				}
+				db.Close()
+			})
+		}
+		wg.Wait()
+	}
+}
+
 func TestOpenRejectsMemory(t *testing.T) {
 	t.Parallel()
 	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro"} {
