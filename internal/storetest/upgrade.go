@@ -58,6 +58,9 @@ const (
 	FixtureMessages FixtureData = "messages"
 	// FixtureConsent (schema 2): +14155550100, scope "*", opted_out, source keyword, at UpgradeTime.
 	FixtureConsent FixtureData = "consent"
+	// FixtureSenderBuckets (PostgreSQL's cluster-wide rate limiter): the bucket of +15005550006,
+	// full until an hour after UpgradeTime, so no segment of it may go before 2030.
+	FixtureSenderBuckets FixtureData = "sender_buckets"
 	// FixturePolicy (message policy columns): message msg_upgrade_policy (+15005550006 →
 	// +14155550110, status delivered, body "" after redaction at +1 h) with timezone
 	// America/Chicago, template appointment v3, body SHA-256 "aa…" (64 a), length 42.

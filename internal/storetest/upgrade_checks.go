@@ -19,6 +19,7 @@ var fixtureChecks = []struct {
 }{
 	{FixtureMessages, checkFixtureMessages},
 	{FixtureConsent, checkFixtureConsent},
+	{FixtureSenderBuckets, checkFixtureSenderBuckets},
 	{FixturePolicy, checkFixturePolicy},
 	{FixtureEventLog, checkFixtureEventLog},
 	{FixtureEventRedaction, checkFixtureEventRedaction},
@@ -119,6 +120,20 @@ func checkFixtureConsent(t *testing.T, st switchboard.Store, _ map[FixtureData]b
 	if err != nil || c == nil || c.State != switchboard.ConsentOptedOut || c.Source != switchboard.ConsentFromKeyword ||
 		c.Evidence != "STOP" || !c.At.Equal(UpgradeTime) {
 		t.Errorf("consent written at schema 2: %+v, %v", c, err)
+	}
+}
+
+func checkFixtureSenderBuckets(t *testing.T, st switchboard.Store, _ map[FixtureData]bool) {
+	l, ok := st.(interface {
+		Reserve(ctx context.Context, s switchboard.Sender, cost int, now time.Time, maxWait time.Duration) (time.Time, bool, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no rate limiter, yet a fixture wrote its buckets", st)
+	}
+	// A new bucket is full: the segment would go now. This one was spent until 2030.
+	at, ok, err := l.Reserve(t.Context(), switchboard.Sender{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 2}, 1, time.Now(), time.Minute)
+	if err != nil || ok {
+		t.Errorf("reserving on the bucket spent until 2030: at %v, ok=%v, %v", at, ok, err)
 	}
 }
 
