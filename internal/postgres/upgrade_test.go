@@ -116,6 +116,16 @@ const upgradeCallJSON = `{"id":"call_upgrade_1","status":"completed","to":"+1415
 	`"timeline":[{"seq":1,"at":"2030-01-02T03:04:05Z","type":"status","status":"completed"}],` +
 	`"variables":{"name":"Ada"},"token":"tok_upgrade"}`
 
+// repairAsLanded is what repairs a database made with a broken as-landed migration before it
+// is upgraded, as docs/production.md tells operators (see storetest.Engine.RepairAsLanded).
+var repairAsLanded = map[int]string{
+	8: `ALTER TABLE app_events ADD COLUMN targets jsonb;`,
+	9: `DROP INDEX messages_created;`,
+	11: `DROP INDEX verifications_pending_phone;
+	CREATE UNIQUE INDEX verifications_pending_phone ON verifications (phone) WHERE status = 'pending';`,
+	30: `ALTER TABLE media_downloads DROP COLUMN channel, DROP COLUMN from_number, DROP COLUMN to_number;`,
+}
+
 // migrationsAsLanded are the original texts of the migrations edited after they landed (taken
 // from git: the text of the commit that added each), for the databases the builds in between made.
 //
@@ -147,6 +157,7 @@ func upgradeEngine(t *testing.T) storetest.Engine {
 	return storetest.Engine{
 		Migrations: ms, Dialect: migrate.Postgres, Fixtures: upgradeFixtures,
 		AsLanded: storetest.AsLanded(t, migrationsAsLanded), BrokenAsLanded: brokenAsLanded,
+		RepairAsLanded: repairAsLanded,
 		Empty: func(t *testing.T) (*sql.DB, func(t *testing.T) (switchboard.Store, error)) {
 			u, _ := postgres.TestURL(t) // a fresh schema, dropped when t ends
 			db, err := sql.Open("pgx", u)

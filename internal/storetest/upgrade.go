@@ -30,6 +30,10 @@ type Engine struct {
 	// be upgraded, with a piece of the error the upgrade (or the check after it) fails with.
 	// RunUpgrades expects that failure, so that a repair shows up as a test to update.
 	BrokenAsLanded map[int]string
+	// RepairAsLanded holds, by version, the SQL that repairs a database made with that broken
+	// as-landed migration before it is upgraded (docs/production.md gives it to operators).
+	// RunUpgrades checks that such a repaired database upgrades and reads back like the others.
+	RepairAsLanded map[int]string
 	// Empty returns a new, empty database (no table at all) and a function that opens the store
 	// on it the way a node does, migrating it to the latest schema (closed when the test ends).
 	Empty func(t *testing.T) (db *sql.DB, open func(t *testing.T) (switchboard.Store, error))
@@ -157,14 +161,29 @@ func RunUpgrades(t *testing.T, e Engine) {
 		if !ok {
 			continue
 		}
-		t.Run(fmt.Sprintf("as_landed_%04d", m.Version), func(t *testing.T) {
-			t.Parallel()
+		// asLanded builds a database with the migrations before m and their fixtures, then m in
+		// its original text.
+		asLanded := func(t *testing.T) (*sql.DB, func(t *testing.T) (switchboard.Store, error), map[FixtureData]bool) {
 			db, open := e.Empty(t)
-			// The data written before it: the fixtures are in the SQL of the migrations as they are.
 			applied := buildOld(t, db, e, e.Migrations[:k])
 			if _, err := migrate.Up(t.Context(), db, e.Dialect, []migrate.Migration{{Version: m.Version, Name: m.Name, SQL: orig}}); err != nil {
 				t.Fatalf("applying %s as it landed: %v", m.Name, err)
 			}
+			return db, open, applied
+		}
+		if repair, ok := e.RepairAsLanded[m.Version]; ok {
+			t.Run(fmt.Sprintf("as_landed_%04d_repaired", m.Version), func(t *testing.T) {
+				t.Parallel()
+				db, open, applied := asLanded(t)
+				if _, err := db.ExecContext(t.Context(), repair); err != nil {
+					t.Fatalf("repairing a database made with %s as it landed: %v", m.Name, err)
+				}
+				CheckUpgradeFixtures(t, mustOpen(t, open), applied)
+			})
+		}
+		t.Run(fmt.Sprintf("as_landed_%04d", m.Version), func(t *testing.T) {
+			t.Parallel()
+			_, open, applied := asLanded(t)
 			broken, isBroken := e.BrokenAsLanded[m.Version]
 			if !isBroken {
 				CheckUpgradeFixtures(t, mustOpen(t, open), applied)
