@@ -70,7 +70,7 @@ var upgradeFixtures = map[int]storetest.Fixture{
 	INSERT INTO verify_rate_hits (key, window_start, window_end, hits)
 	VALUES ('phone:+14155550102', 1893553200000000, 1893556800000000, 3);`},
 	11: {Data: storetest.FixtureCalls, SQL: `INSERT INTO calls (id, token, status, provider_sid, version, created_at, data)
-	VALUES ('call_upgrade_1', 'tok_upgrade', 'completed', 'CAupgrade1', 1, 1893553445000000, '` + upgradeCallJSON + `');`},
+	VALUES ('call_upgrade_1', 'tok_upgrade', 'completed', 'CAupgrade1', 1, 1893553445000000, '` + storetest.UpgradeCallJSON + `');`},
 	13: {Data: storetest.FixtureWhatsApp, SQL: `INSERT INTO messages (id, status, channel, category, to_number, from_number, body,
 		segments, encoding, next_attempt_at, created_at, updated_at, whatsapp, fallback_pending, fallback_due_at)
 	VALUES ('msg_upgrade_wa', 'undelivered', 'whatsapp', 'transactional', '+14155550101', '+15005550007', 'wa fixture',
@@ -99,17 +99,9 @@ var upgradeFixtures = map[int]storetest.Fixture{
 	INSERT INTO message_metadata (key, value, message_id) VALUES ('order', 'A-9', 'msg_upgrade_meta');`},
 	91: {Data: storetest.FixtureCallMetadata, SQL: `INSERT INTO calls (id, token, status, version, created_at, data)
 	VALUES ('call_upgrade_meta', 'tok_upgrade_meta', 'completed', 1, 1893553445000000,
-		'{"id":"call_upgrade_meta","status":"completed","to":"+14155550106","from":"+15005550006","flow":"reminder","flow_version":2,"metadata":{"visit":"88"},"token":"tok_upgrade_meta","machine_detection":false,"ring_timeout":30,"step":0,"attempts":1,"max_attempts":1,"retry_delay":0,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z","timeline":[]}');
+		'` + storetest.UpgradeCallMetaJSON + `');
 	INSERT INTO call_metadata (key, value, call_id) VALUES ('visit', '88', 'call_upgrade_meta');`},
 }
-
-// upgradeCallJSON is a call as the node that added calls stored it (the same on both engines).
-const upgradeCallJSON = `{"id":"call_upgrade_1","status":"completed","to":"+14155550103","from":"+15005550006",` +
-	`"flow":"reminder","flow_version":2,"metadata":{"visit":"77"},"machine_detection":false,"ring_timeout":30,` +
-	`"provider_sid":"CAupgrade1","step":0,"attempts":1,"max_attempts":3,"retry_delay":60,` +
-	`"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z",` +
-	`"timeline":[{"seq":1,"at":"2030-01-02T03:04:05Z","type":"status","status":"completed"}],` +
-	`"variables":{"name":"Ada"},"token":"tok_upgrade"}`
 
 // repairAsLanded is what repairs a database made with a broken as-landed migration before it
 // is upgraded, as docs/production.md tells operators (see storetest.Engine.RepairAsLanded).

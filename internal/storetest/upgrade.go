@@ -120,6 +120,17 @@ const (
 // UpgradeTime is the time of every fixture row: 2030-01-02T03:04:05Z, 1893553445000000 µs.
 var UpgradeTime = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// UpgradeCallJSON is FixtureCalls' call as the node that added calls stored it (calls.data).
+const UpgradeCallJSON = `{"id":"call_upgrade_1","status":"completed","to":"+14155550103","from":"+15005550006",` +
+	`"flow":"reminder","flow_version":2,"metadata":{"visit":"77"},"machine_detection":false,"ring_timeout":30,` +
+	`"provider_sid":"CAupgrade1","step":0,"attempts":1,"max_attempts":3,"retry_delay":60,` +
+	`"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z",` +
+	`"timeline":[{"seq":1,"at":"2030-01-02T03:04:05Z","type":"status","status":"completed"}],` +
+	`"variables":{"name":"Ada"},"token":"tok_upgrade"}`
+
+// UpgradeCallMetaJSON is FixtureCallMetadata's call (calls.data).
+const UpgradeCallMetaJSON = `{"id":"call_upgrade_meta","status":"completed","to":"+14155550106","from":"+15005550006","flow":"reminder","flow_version":2,"metadata":{"visit":"88"},"token":"tok_upgrade_meta","machine_detection":false,"ring_timeout":30,"step":0,"attempts":1,"max_attempts":1,"retry_delay":0,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z","timeline":[]}`
+
 // UpgradeBlob is FixtureMediaBlobs' content; its SHA-256 is the blob's key.
 const UpgradeBlob = "upgrade media blob"
 
