@@ -70,7 +70,8 @@ type Config struct {
 	// Prepare, when set, is asked right after Check and Hold how the message goes (WhatsApp: free
 	// form inside the window, its content template outside it) or whether it must not go at all.
 	Prepare func(ctx context.Context, m *switchboard.Message) (*Prepared, error)
-	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
+	// OnOptOut, when set, records that the provider reported the recipient opted out (the
+	// outcome opted_out, class opted_out: Twilio's 21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
 	// Pause, when set, is asked before every claim whether this node must not dispatch now (its
 	// clock is too far off the cluster's): a non-empty reason stops claiming until it is empty
