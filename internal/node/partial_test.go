@@ -20,13 +20,14 @@ func TestPartiallyDeliveredIsFinal(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults map[string]any
+		poll   string // status_poll_after
 	}{
-		{"callback", map[string]any{"partially_delivered_ratio": 1}},
-		{"poll", map[string]any{"partially_delivered_ratio": 1, "callback_drop_ratio": 1}},
+		{"callback", map[string]any{"partially_delivered_ratio": 1}, "1h"},
+		{"poll", map[string]any{"partially_delivered_ratio": 1, "callback_drop_ratio": 1}, "1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_STATUS_POLL_AFTER": "1s"}})
+			n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_STATUS_POLL_AFTER": tc.poll}})
 			n.simControl(t, http.MethodPost, "/sim/v1/faults", tc.faults)
 			body := strings.Repeat("A long reminder in more than one segment. ", 5) // 210 GSM-7 characters
 			m, err := n.client.Send(context.Background(), &client.SendRequest{To: "+14155550100", Body: body})
