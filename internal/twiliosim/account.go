@@ -183,21 +183,7 @@ func (s *Simulator) listAccounts(w http.ResponseWriter, r *http.Request) {
 	all = slices.DeleteFunc(all, func(a apiAccount) bool {
 		return (name != "" && a.FriendlyName != name) || (status != "" && a.Status != status)
 	})
-	items := pageSlice(all, size, page)
-	filters := []string{"FriendlyName", "Status"}
-	out := map[string]any{
-		"accounts": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(r.URL.Path, r.Form, filters, size, 0, ""), "next_page_uri": nil,
-		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-		"uri": pageURI(r.URL.Path, r.Form, filters, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(r.URL.Path, r.Form, filters, size, page+1, "")
-	}
-	if page > 0 {
-		out["previous_page_uri"] = pageURI(r.URL.Path, r.Form, filters, size, page-1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "accounts", all, size, page, []string{"FriendlyName", "Status"}))
 }
 
 func (s *Simulator) createSubaccount(w http.ResponseWriter, r *http.Request) {
@@ -310,17 +296,7 @@ func (s *Simulator) keysList(w http.ResponseWriter, r *http.Request) *apiError {
 		all[i] = k.render(false)
 	}
 	s.acct.mu.Unlock()
-	items := pageSlice(all, size, page)
-	out := map[string]any{
-		"keys": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(r.URL.Path, r.Form, nil, size, 0, ""), "next_page_uri": nil,
-		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-		"uri": pageURI(r.URL.Path, r.Form, nil, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(r.URL.Path, r.Form, nil, size, page+1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "keys", all, size, page, nil))
 	return nil
 }
 

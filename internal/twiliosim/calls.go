@@ -460,20 +460,7 @@ func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError 
 			all = append(all, s.renderCall(&c))
 		}
 	}
-	items := pageSlice(all, size, page)
-	path := r.URL.Path
-	out := map[string]any{
-		"calls": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(path, q, callFilters, size, 0, ""), "next_page_uri": nil, "page": page,
-		"page_size": size, "previous_page_uri": nil, "start": page * size, "uri": pageURI(path, q, callFilters, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(path, q, callFilters, size, page+1, "")
-	}
-	if page > 0 {
-		out["previous_page_uri"] = pageURI(path, q, callFilters, size, page-1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "calls", all, size, page, callFilters))
 	return nil
 }
 

@@ -82,17 +82,7 @@ func (s *Simulator) listMedia(w http.ResponseWriter, r *http.Request) *apiError 
 	for i, u := range m.MediaURLs {
 		all[i] = s.renderMedia(&m, u)
 	}
-	items := pageSlice(all, size, page)
-	out := map[string]any{
-		"media_list": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(r.URL.Path, r.Form, nil, size, 0, ""), "next_page_uri": nil,
-		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-		"uri": pageURI(r.URL.Path, r.Form, nil, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(r.URL.Path, r.Form, nil, size, page+1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "media_list", all, size, page, nil))
 	return nil
 }
 

@@ -365,6 +365,26 @@ func readPage(q url.Values) (size, page int, aerr *apiError) {
 }
 
 // pageURI builds a list URI keeping the filters of q.
+// listPage is a 2010-04-01 list answer: one page of all under key, in Twilio's paging envelope
+// (first, next and previous page URIs keep the filters named).
+func listPage[T any](r *http.Request, key string, all []T, size, page int, filters []string) map[string]any {
+	items := pageSlice(all, size, page)
+	p, q := r.URL.Path, r.Form
+	out := map[string]any{
+		key: items, "end": page*size + max(len(items)-1, 0),
+		"first_page_uri": pageURI(p, q, filters, size, 0, ""), "next_page_uri": nil,
+		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
+		"uri": pageURI(p, q, filters, size, page, ""),
+	}
+	if (page+1)*size < len(all) {
+		out["next_page_uri"] = pageURI(p, q, filters, size, page+1, "")
+	}
+	if page > 0 {
+		out["previous_page_uri"] = pageURI(p, q, filters, size, page-1, "")
+	}
+	return out
+}
+
 func pageURI(path string, q url.Values, filters []string, size, page int, token string) string {
 	v := url.Values{}
 	for _, k := range filters {
