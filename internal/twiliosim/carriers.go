@@ -70,8 +70,8 @@ func (f *Faults) validateCarriers() error {
 	}
 	const maxMS = int(24 * time.Hour / time.Millisecond)
 	for i, c := range f.Carriers {
-		if len(c.Prefixes) == 0 {
-			return fmt.Errorf("carriers[%d]: prefixes: at least one E.164 prefix such as +1415555", i)
+		if len(c.Prefixes) == 0 || len(c.Prefixes) > maxCarriers {
+			return fmt.Errorf("carriers[%d]: prefixes: 1 to %d E.164 prefixes such as +1415555", i, maxCarriers)
 		}
 		for _, p := range c.Prefixes {
 			if len(p) < 2 || len(p) > 16 || p[0] != '+' || strings.Trim(p[1:], "0123456789") != "" {

@@ -39,9 +39,9 @@ import (
 // MaxProfileSize bounds a profile document.
 const MaxProfileSize = 1 << 20
 
-// maxPhases bounds the phases of a profile, so that an untrusted document cannot make loading
-// it quadratic in a large number.
-const maxPhases = 1000
+// maxPhases bounds the phases of a profile: loading computes the faults of every interval
+// between phase boundaries, so an untrusted document must not make that count large.
+const maxPhases = 200
 
 // Profile is a parsed, validated traffic profile.
 type Profile struct {
@@ -268,19 +268,29 @@ func ParseProfile(doc []byte) (*Profile, error) {
 
 // validate checks the time scale and that the faults in force are valid at every instant.
 func (p *Profile) validate() error {
+	_, err := p.compile()
+	return err
+}
+
+// compile returns the faults in force from each boundary of the timeline (compressed by the
+// time scale, validated).
+func (p *Profile) compile() ([]*Faults, error) {
 	if !(p.TimeScale > 0 && p.TimeScale <= 1e6) {
-		return errors.New("profile: time_scale must be above 0 and at most 1000000")
+		return nil, errors.New("profile: time_scale must be above 0 and at most 1000000")
 	}
 	if len(p.Phases) > maxPhases {
-		return fmt.Errorf("profile: %d phases, at most %d", len(p.Phases), maxPhases)
+		return nil, fmt.Errorf("profile: %d phases, at most %d", len(p.Phases), maxPhases)
 	}
 	bounds, _ := p.timeline()
+	out := make([]*Faults, 0, len(bounds))
 	for _, b := range bounds {
-		if _, err := p.faultsAt(b, 1); err != nil {
-			return fmt.Errorf("profile: at %v: %w", b, err)
+		f, err := p.faultsAt(b, p.TimeScale) // compressed: a scale can push a rate out of range
+		if err != nil {
+			return nil, fmt.Errorf("profile: at %v: %w", b, err)
 		}
+		out = append(out, f)
 	}
-	return nil
+	return out, nil
 }
 
 // timeline returns the instants (profile time, from 0) at which the faults in force change, in

@@ -92,21 +92,15 @@ func (r *profileRun) index() int {
 // RunProfile starts p now (on the simulator's clock), replacing the fault settings and any
 // running profile. A profile with seed 0 gets a random seed; the status reports it.
 func (s *Simulator) RunProfile(p *Profile) (ProfileStatus, error) {
-	if err := p.validate(); err != nil {
+	faults, err := p.compile()
+	if err != nil {
 		return ProfileStatus{}, err
 	}
-	r := &profileRun{p: p, seed: p.Seed, start: s.now(), now: s.now, seen: map[uint64]uint64{}}
+	r := &profileRun{p: p, seed: p.Seed, start: s.now(), now: s.now, faults: faults, seen: map[uint64]uint64{}}
 	for r.seed == 0 {
 		r.seed = rand.Uint64()
 	}
 	r.bounds, r.active = p.timeline()
-	for _, b := range r.bounds {
-		f, err := p.faultsAt(b, p.TimeScale)
-		if err != nil {
-			return ProfileStatus{}, err
-		}
-		r.faults = append(r.faults, f)
-	}
 	s.faults.run.Store(r)
 	s.log.Info("twiliosim: traffic profile started", "profile", p.Name, "seed", r.seed, "time_scale", p.TimeScale)
 	st, _ := s.ProfileStatus()

@@ -70,6 +70,8 @@ func TestParseProfileStrict(t *testing.T) {
 		{"time scale zero", "time_scale: 0\n", "time_scale must be above 0"},
 		{"two documents", "name: a\n---\nname: b\n", "one YAML document expected"},
 		{"not a mapping", "- 1\n", "cannot unmarshal"},
+		{"scaled out of range", "time_scale: 10\nfaults: {throughput_scale: 200000}\n", "throughput_scale must be between"},
+		{"too many phases", "phases:\n" + strings.Repeat("  - {at: 1m, faults: {}}\n", 201), "201 phases, at most 200"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := twiliosim.ParseProfile([]byte(tc.doc))
