@@ -139,7 +139,9 @@ func TestRehearsedIncident(t *testing.T) {
 	}
 	final := map[string]*switchboard.Message{}
 	for _, id := range ids {
-		final[id] = n.waitStatus(t, id, 60*time.Second, switchboard.StatusDelivered, switchboard.StatusUndelivered, switchboard.StatusFailed)
+		// A create answered 500 before Twilio created the message is looked up, found
+		// missing and sent again; here that took about 40 s (the reconciliation's pace).
+		final[id] = n.waitStatus(t, id, 90*time.Second, switchboard.StatusDelivered, switchboard.StatusUndelivered, switchboard.StatusFailed)
 	}
 	waitFor(t, 20*time.Second, "the circuit to close and the queue to drain", func() bool {
 		m := scrape(t, n)
