@@ -82,6 +82,10 @@ func yamlBlocks(text string) []string {
 		if strings.HasPrefix(m[1], "# prometheus.yml") {
 			continue
 		}
+		// A traffic profile is the simulator's, checked by TestDocsProfilesParse.
+		if strings.HasPrefix(m[1], "# traffic profile") {
+			continue
+		}
 		out = append(out, m[1])
 	}
 	return out

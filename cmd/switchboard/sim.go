@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -26,14 +27,19 @@ func newSimCmd(getenv env) *cobra.Command {
 		optOut string
 		// services are Messaging Services the account has: "MG…" or "MG…=+1…,+1…".
 		services []string
+		// profile is a traffic profile (YAML) to run from the start; profileScale overrides
+		// its time_scale.
+		profile      string
+		profileScale float64
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the standalone Twilio simulator",
 		Long: `Run Switchboard's Twilio simulator: Twilio's Messages and IncomingPhoneNumbers REST API,
 signed status callbacks and inbound webhooks, Twilio's magic test numbers, and a control API
-under /sim/v1 (messages, inbound, numbers, faults, reset). Its account uses TWILIO_ACCOUNT_SID
-and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
+under /sim/v1 (messages, inbound, numbers, faults, profile, reset). Its account uses TWILIO_ACCOUNT_SID
+and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number. --profile runs a
+traffic profile (a YAML scenario of faults over time, see examples/profiles) from the start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch optOut {
@@ -59,6 +65,12 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 			if err != nil {
 				return err
 			}
+			var prof *twiliosim.Profile
+			if profile != "" {
+				if prof, err = loadProfile(profile, profileScale); err != nil {
+					return err
+				}
+			}
 			sim := twiliosim.New(twiliosim.Config{
 				AccountSID: getenv("TWILIO_ACCOUNT_SID"), AuthToken: getenv("TWILIO_AUTH_TOKEN"),
 				Numbers: numbers, SendingDelay: delays[0], SentDelay: delays[1], DeliveredDelay: delays[2],
@@ -66,6 +78,11 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 				Services: svcs,
 			})
 			defer sim.Close()
+			if prof != nil {
+				if _, err := sim.RunProfile(prof); err != nil {
+					return fmt.Errorf("--profile %s: %w", profile, err)
+				}
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
@@ -97,5 +114,27 @@ and TWILIO_AUTH_TOKEN when set, and owns +15005550006 plus every --number.`,
 	f.StringArrayVar(&services, "service", nil, "a Messaging Service the account has, MG…=+1…,+1… (its numbers; default +15005550006) (repeatable)")
 	f.StringVar(&optOut, "opt-out", twiliosim.OptOutTwilio, "STOP/START/HELP handling: twilio (block and answer, Twilio's default), silent (block, no answer) or off")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&profile, "profile", "", "a traffic profile (YAML: faults over time, see examples/profiles) to run from the start")
+	f.Float64Var(&profileScale, "profile-time-scale", 0, "replay the profile this many times faster (default: the profile's time_scale)")
 	return cmd
+}
+
+// loadProfile reads and parses a traffic profile file; scale, when above 0, replaces its
+// time_scale.
+func loadProfile(path string, scale float64) (*twiliosim.Profile, error) {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--profile: %w", err)
+	}
+	p, err := twiliosim.ParseProfile(doc)
+	if err != nil {
+		return nil, fmt.Errorf("--profile %s: %w", path, err)
+	}
+	if scale < 0 {
+		return nil, fmt.Errorf("--profile-time-scale %v: must be above 0", scale)
+	}
+	if scale > 0 {
+		p.TimeScale = scale
+	}
+	return p, nil
 }

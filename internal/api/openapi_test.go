@@ -1123,6 +1123,12 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	s.do(call{op: "GET /sim/v1/faults", path: "/sim/v1/faults", status: 200})
 	s.do(call{op: "GET /sim/v1/stats", path: "/sim/v1/stats", status: 200})
 	s.do(call{op: "GET /sim/v1/verifications", path: "/sim/v1/verifications?to=%2B14155550100", status: 200})
+	s.do(call{op: "GET /sim/v1/profile", path: "/sim/v1/profile", status: 404})
+	s.do(call{op: "POST /sim/v1/profile", path: "/sim/v1/profile?time_scale=60&seed=7", body: "name: drill\nphases:\n  - at: 10m\n    faults: {carriers: [{prefixes: [\"+1206555\"], delivery_delay_ms: 600000}]}\n", ctype: "application/yaml", status: 200})
+	s.do(call{op: "POST /sim/v1/profile", path: "/sim/v1/profile", body: `{"phases":[{"at":"1m","faults":{"status_500_ratio":1}}]}`, ctype: j, status: 200})
+	s.do(call{op: "POST /sim/v1/profile", path: "/sim/v1/profile", body: "phases: [{at: 1m, faults: {latency: 5}}]", ctype: "application/yaml", status: 400})
+	s.do(call{op: "GET /sim/v1/profile", path: "/sim/v1/profile", status: 200})
+	s.do(call{op: "DELETE /sim/v1/profile", path: "/sim/v1/profile", status: 200})
 	s.do(call{op: "POST /sim/v1/reset", path: "/sim/v1/reset", status: 200})
 
 	checkCallAnswers(t, doc, c.seen)

@@ -3,7 +3,6 @@ package twiliosim
 import (
 	"context"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -108,7 +107,7 @@ func (s *Simulator) statusCallbackLocked(m *message, now time.Time, f *Faults) [
 	}
 	ev := s.newCallbackEvent(m.StatusCallback, v)
 	ev.sid, ev.status = m.SID, m.Status
-	if f.CallbackDropRatio > 0 && rand.Float64() < f.CallbackDropRatio {
+	if f.CallbackDropRatio > 0 && s.draw(statusKey(m.drawKey, m.Status), drawCallbackDrop) < f.CallbackDropRatio {
 		s.log.Debug("twiliosim: dropping status callback (fault)", "sid", m.SID, "status", m.Status)
 		s.stats.dropped.Add(1)
 		ev = nil
@@ -135,7 +134,7 @@ func (s *Simulator) statusCallbackLocked(m *message, now time.Time, f *Faults) [
 		}
 	}
 	if f.CallbackShuffle {
-		rand.Shuffle(len(posts), func(i, j int) { posts[i], posts[j] = posts[j], posts[i] })
+		s.shuffle(m.drawKey, len(posts), func(i, j int) { posts[i], posts[j] = posts[j], posts[i] })
 	}
 	if f.CallbackDelayMS > 0 {
 		at := time.Now().Add(time.Duration(f.CallbackDelayMS) * time.Millisecond)

@@ -590,15 +590,11 @@ func (f *Faults) validate() error {
 	if f.PartiallyDeliveredRatio < 0 || f.PartiallyDeliveredRatio > 1 || math.IsNaN(f.PartiallyDeliveredRatio) {
 		return errors.New("partially_delivered_ratio must be between 0 and 1")
 	}
-	sum := 0.0
-	for code, p := range f.CarrierErrors {
-		if code < 30000 || code > 30999 || p < 0 || p > 1 || math.IsNaN(p) {
-			return fmt.Errorf("carrier_errors: %d: a 30xxx code with a probability between 0 and 1", code)
-		}
-		sum += p
+	if err := validateMix(f.CarrierErrors); err != nil {
+		return err
 	}
-	if sum > 1+1e-9 {
-		return errors.New("carrier_errors: the probabilities add up to more than 1")
+	if err := f.validateCarriers(); err != nil {
+		return err
 	}
 	if f.ThroughputScale < 0 || f.ThroughputScale > 1e6 || math.IsNaN(f.ThroughputScale) {
 		return errors.New("throughput_scale must be between 0 (off) and 1000000")

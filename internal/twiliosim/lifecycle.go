@@ -1,7 +1,6 @@
 package twiliosim
 
 import (
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -250,25 +249,25 @@ func (s *Simulator) advance(m *message, from string) {
 	case statusSending:
 		if m.failCode != 0 {
 			m.Status, m.ErrorCode = statusFailed, m.failCode
-		} else if f.FailedRatio > 0 && rand.Float64() < f.FailedRatio {
+		} else if f.FailedRatio > 0 && s.draw(m.drawKey, drawFailed) < f.FailedRatio {
 			m.Status, m.ErrorCode = statusFailed, orDefault(f.FailedCode, 30008)
 		} else {
 			m.Status = statusSent
 			// date_sent is when the carrier took the message (Twilio's Message resource), and
 			// the price is known from then on.
 			m.DateSent = &now
-			next = s.cfg.DeliveredDelay
+			next = s.cfg.DeliveredDelay + f.carrierDelay(m.To) // a slow carrier (carriers.go)
 		}
 	case statusSent:
 		if m.noDelivery {
 			s.mu.Unlock()
 			return
 		}
-		if f.UndeliveredRatio > 0 && rand.Float64() < f.UndeliveredRatio {
+		if f.UndeliveredRatio > 0 && s.draw(m.drawKey, drawUndelivered) < f.UndeliveredRatio {
 			m.Status, m.ErrorCode = statusUndelivered, orDefault(f.UndeliveredCode, 30003)
-		} else if code := f.carrierError(); code != 0 {
+		} else if code := carrierError(f.carrierMix(m.To), s.draw(m.drawKey, drawCarrier)); code != 0 {
 			m.Status, m.ErrorCode = statusUndelivered, code
-		} else if m.NumSegments > 1 && f.PartiallyDeliveredRatio > 0 && rand.Float64() < f.PartiallyDeliveredRatio {
+		} else if m.NumSegments > 1 && f.PartiallyDeliveredRatio > 0 && s.draw(m.drawKey, drawPartial) < f.PartiallyDeliveredRatio {
 			m.Status = statusPartially
 		} else {
 			m.Status = statusDelivered

@@ -2,7 +2,6 @@ package twiliosim
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -191,19 +190,20 @@ func segmentsFor(body string, numMedia int, contentSID string) int {
 
 func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	f := s.faults.Load()
-	if f.Status429Ratio > 0 && rand.Float64() < f.Status429Ratio {
+	key := s.createKey(r.Form) // seeded draws while a traffic profile runs (profile_run.go)
+	if f.Status429Ratio > 0 && s.draw(key, draw429) < f.Status429Ratio {
 		writeAPIError(w, tooManyRequests(w))
 		return
 	}
-	fault500 := f.Status500Ratio > 0 && rand.Float64() < f.Status500Ratio
-	if fault500 && rand.IntN(2) == 0 {
+	fault500 := f.Status500Ratio > 0 && s.draw(key, draw500) < f.Status500Ratio
+	if fault500 && s.draw(key, draw500Created) < 0.5 {
 		s.log.Debug("twiliosim: injected 500 before create")
 		writeAPIError(w, errorf(http.StatusInternalServerError, 20500, "An internal server error has occurred"))
 		return
 	}
-	timeout := !fault500 && f.TimeoutRatio > 0 && rand.Float64() < f.TimeoutRatio
+	timeout := !fault500 && f.TimeoutRatio > 0 && s.draw(key, drawTimeout) < f.TimeoutRatio
 
-	m, aerr := s.create(r.Form, f)
+	m, aerr := s.create(r.Form, f, key)
 	if fault500 {
 		if aerr == nil {
 			s.log.Debug("twiliosim: injected 500 after create", "sid", m.SID)
@@ -226,7 +226,7 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // create validates and stores a new outbound message and starts its lifecycle.
-func (s *Simulator) create(form url.Values, f *Faults) (Message, *apiError) {
+func (s *Simulator) create(form url.Values, f *Faults, key uint64) (Message, *apiError) {
 	now := s.now()
 	req, aerr := s.parseCreate(form, now)
 	if aerr != nil {
@@ -255,7 +255,7 @@ func (s *Simulator) create(form url.Values, f *Faults) (Message, *apiError) {
 		SendAt:              req.SendAt,
 		DateCreated:         now,
 		DateUpdated:         now,
-	}}
+	}, drawKey: key}
 	if aerr := s.whatsappCreate(req, m, form.Get("ContentVariables")); aerr != nil {
 		return Message{}, aerr
 	}

@@ -53,6 +53,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,6 +190,9 @@ type Faults struct {
 	SenderMPS map[string]float64 `json:"sender_mps,omitempty"`
 	// QueueHours is how many hours of segments a sender queues before overflowing (default 10).
 	QueueHours float64 `json:"queue_hours,omitempty"`
+	// Carriers are per-carrier faults by destination prefix: slow delivery receipts, their
+	// own error mix (carriers.go).
+	Carriers []CarrierFaults `json:"carriers,omitempty"`
 }
 
 // Message is the simulator's view of one message, outbound or inbound. It is also the JSON shape
@@ -223,7 +227,8 @@ type Simulator struct {
 	now    func() time.Time
 	client *http.Client
 
-	faults atomic.Pointer[Faults]
+	// faults are the fault settings, or a running traffic profile's (profile_run.go).
+	faults faultSource
 
 	// mu guards the message store. Lock order: mu, then numMu or sched.mu; never the reverse.
 	mu       sync.RWMutex
@@ -388,13 +393,14 @@ func (s *Simulator) AccountSID() string { return s.cfg.AccountSID }
 // AuthToken returns the account's auth token, which signs callbacks and webhooks.
 func (s *Simulator) AuthToken() string { return s.cfg.AuthToken }
 
-// SetFaults replaces the fault settings.
+// SetFaults replaces the fault settings and stops a running traffic profile.
 func (s *Simulator) SetFaults(f Faults) {
 	f.CarrierErrors, f.SenderMPS = maps.Clone(f.CarrierErrors), maps.Clone(f.SenderMPS)
+	f.Carriers = slices.Clone(f.Carriers)
 	s.faults.Store(&f)
 }
 
-// Faults returns the current fault settings.
+// Faults returns the fault settings in force (a running profile's, if one runs).
 func (s *Simulator) Faults() Faults { return *s.faults.Load() }
 
 // Messages returns a snapshot of every message the account holds, oldest first.

@@ -53,6 +53,7 @@ type message struct {
 	held       []*callbackEvent // callbacks held back by the shuffle fault
 	failCode   int              // WhatsApp: the error the message fails with while sending
 	noDelivery bool             // WhatsApp: sent, never delivered
+	drawKey    uint64           // keys the message's fault draws under a traffic profile (profile_run.go)
 	overflow   bool             // the sender's queue was full: the message fails 30001
 }
 

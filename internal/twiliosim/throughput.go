@@ -1,7 +1,6 @@
 package twiliosim
 
 import (
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -122,22 +121,22 @@ func (s *Simulator) backlogFull(f *Faults, from string, now time.Time) bool {
 	return s.queues.nextFree[from].Sub(now) > f.queueLimit(rate)
 }
 
-// carrierError draws the undelivered code of a sent message from the carrier error mix, or 0.
-func (f *Faults) carrierError() int {
-	if len(f.CarrierErrors) == 0 {
+// carrierError picks the undelivered code of a sent message from a carrier error mix with x,
+// a draw in [0, 1), or 0.
+func carrierError(mix map[int]float64, x float64) int {
+	if len(mix) == 0 {
 		return 0
 	}
-	codes := make([]int, 0, len(f.CarrierErrors))
-	for c := range f.CarrierErrors {
+	codes := make([]int, 0, len(mix))
+	for c := range mix {
 		codes = append(codes, c)
 	}
 	sort.Ints(codes) // a stable order, so that a seeded draw is reproducible
-	x := rand.Float64()
 	for _, c := range codes {
-		if x < f.CarrierErrors[c] {
+		if x < mix[c] {
 			return c
 		}
-		x -= f.CarrierErrors[c]
+		x -= mix[c]
 	}
 	return 0
 }

@@ -495,6 +495,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sim/v1/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The running traffic profile */
+        get: operations["simGetProfile"];
+        put?: never;
+        /**
+         * Load a traffic profile and start it now
+         * @description The body is the profile's YAML document (JSON is YAML too): faults over time, see the README. Replaces the fault settings and any running profile.
+         */
+        post: operations["simRunProfile"];
+        /**
+         * Stop the running traffic profile
+         * @description No fault is in force afterwards.
+         */
+        delete: operations["simStopProfile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sim/v1/reset": {
         parameters: {
             query?: never;
@@ -1821,6 +1846,8 @@ export interface components {
             };
             /** @description Hours of segments a sender queues before 21611 (From) or 30001 (Messaging Service); default 10. */
             queue_hours?: number;
+            /** @description Per-carrier faults by destination prefix: a carrier's slow delivery receipts and its own error mix (the longest matching prefix wins). */
+            carriers?: components["schemas"]["SimCarrierFaults"][];
         };
         SimStats: {
             messages: number;
@@ -2818,6 +2845,34 @@ export interface components {
              */
             timestamp: string;
             data: components["schemas"]["VerificationEventData"];
+        };
+        /** @description One carrier's faults. */
+        SimCarrierFaults: {
+            name?: string;
+            /** @description E.164 prefixes of the carrier's numbers. */
+            prefixes: string[];
+            /** @description Added to the time a message to the carrier stays sent before its delivery receipt. */
+            delivery_delay_ms?: number;
+            /** @description Replaces carrier_errors for the carrier's numbers. */
+            carrier_errors?: {
+                [key: string]: number;
+            };
+        };
+        /** @description The running traffic profile. */
+        SimProfileStatus: {
+            name: string;
+            /** @description Keys every draw of message outcomes: the same seed and requests give the same outcomes. */
+            seed: number;
+            /** @description How many times faster than written the profile is replayed. */
+            time_scale: number;
+            /** Format: date-time */
+            started_at: string;
+            /** @description Profile time since the start, e.g. 10m0s. */
+            elapsed: string;
+            active_phases: string[];
+            /** @description Profile time of the next change of the faults; absent after the last. */
+            next_change?: string;
+            faults: components["schemas"]["SimFaults"];
         };
     };
     responses: {
@@ -4035,6 +4090,97 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SimStats"];
+                };
+            };
+        };
+    };
+    simGetProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The profile's state and the faults in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimProfileStatus"];
+                };
+            };
+            /** @description No profile is running. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimError"];
+                };
+            };
+        };
+    };
+    simRunProfile: {
+        parameters: {
+            query?: {
+                /** @description Overrides the profile's time_scale. */
+                time_scale?: number;
+                /** @description Overrides the profile's seed. */
+                seed?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/yaml": string;
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The profile runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimProfileStatus"];
+                };
+            };
+            /** @description The profile is malformed or a value is out of range; the running profile, if any, is kept. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimError"];
+                };
+            };
+        };
+    };
+    simStopProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stopped. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        ok: true;
+                    };
                 };
             };
         };
