@@ -258,7 +258,7 @@ func (s *Server) buildMessage(ctx context.Context, req *SendRequest, now time.Ti
 		UpdatedAt:     now,
 		Timezone:      req.Timezone,
 	}
-	content.SetBody(m, req.Body)
+	m.SetBody(req.Body)
 	if rendered != nil {
 		m.Template, m.TemplateVersion = rendered.Template, rendered.Version
 	}

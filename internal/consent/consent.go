@@ -20,14 +20,14 @@ const OptOutErrorCode = 21610
 
 // Service checks and records consent.
 type Service struct {
-	Store switchboard.Store
+	Store Store
 	Clock switchboard.Clock
 	// RequireOptIn lists the categories that need a recorded opt-in (marketing by default).
 	RequireOptIn map[switchboard.Category]bool
 }
 
 // New returns a Service that requires an opt-in for the given categories.
-func New(store switchboard.Store, clock switchboard.Clock, requireOptIn ...switchboard.Category) *Service {
+func New(store Store, clock switchboard.Clock, requireOptIn ...switchboard.Category) *Service {
 	if clock == nil {
 		clock = switchboard.SystemClock
 	}

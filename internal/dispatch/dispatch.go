@@ -30,7 +30,7 @@ import (
 
 // Config wires a Dispatcher.
 type Config struct {
-	Store    switchboard.Store
+	Store    Store
 	Provider switchboard.Provider
 	Senders  []switchboard.Sender
 	// Limiter spaces each sender's sends; a MemoryLimiter when nil.

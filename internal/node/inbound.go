@@ -61,7 +61,7 @@ func (n *Node) reply(ctx context.Context, in *switchboard.InboundMessage, sender
 	if in.Channel == switchboard.ChannelWhatsApp {
 		reply.Channel = switchboard.ChannelWhatsApp
 	}
-	content.SetBody(reply, body)
+	reply.SetBody(body)
 	kind, _, _ := strings.Cut(idemKey, ":")
 	stored, replayed, err := n.store.CreateMessage(ctx, reply, &switchboard.Idempotency{
 		APIKeyID: "system", Key: idemKey, RequestHash: kind,

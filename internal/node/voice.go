@@ -115,7 +115,7 @@ func (n *Node) textCallee(ctx context.Context, c *switchboard.Call, template, ke
 		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "voice",
 			Detail: fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version)}},
 	}
-	content.SetBody(m, res.Body)
+	m.SetBody(res.Body)
 	if err := n.consent.CheckAccept(ctx, m); err != nil {
 		if switchboard.IsKind(err, switchboard.EUNPROCESSABLE) {
 			return "", switchboard.ErrorMessage(err), nil

@@ -525,7 +525,7 @@ func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id s
 		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID},
 		NextAttemptAt: now, ValidUntil: &until, CreatedAt: now, UpdatedAt: now, APIKeyID: v.APIKeyID,
 	}
-	content.SetBody(m, body)
+	m.SetBody(body)
 	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "verify",
 		Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")"}}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}

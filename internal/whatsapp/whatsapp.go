@@ -363,7 +363,7 @@ func (s *Service) createLeg(ctx context.Context, m *switchboard.Message, reason 
 	if len(m.MediaURLs) > 0 {
 		leg.Channel, leg.MediaURLs = switchboard.ChannelMMS, m.MediaURLs
 	}
-	leg.Segments, leg.Encoding = content.Segments(leg.Body)
+	leg.Segments, leg.Encoding = switchboard.Segments(leg.Body)
 	if leg.ValidUntil != nil && !now.Before(*leg.ValidUntil) {
 		// Its validity is over: the leg would only expire; it is created all the same so that the
 		// timeline says so, and the dispatcher expires it at once.
