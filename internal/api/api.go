@@ -5,8 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -403,13 +401,6 @@ func apiKeyFrom(ctx context.Context) *switchboard.APIKey {
 	return k
 }
 
-// HashSecret returns the stored form of an API key secret. Secrets are 256-bit random strings,
-// so a plain SHA-256 is enough (no password stretching needed).
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // authed requires a valid bearer API key.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -418,7 +409,7 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if !ok || strings.TrimSpace(secret) == "" {
 			return switchboard.Errorf(switchboard.EUNAUTHORIZED, "unauthorized", "send an API key as Authorization: Bearer <key>")
 		}
-		hash := HashSecret(strings.TrimSpace(secret))
+		hash := switchboard.HashAPIKeySecret(strings.TrimSpace(secret))
 		key, ok := s.keys.get(hash, s.cfg.Clock())
 		if !ok {
 			var err error

@@ -36,7 +36,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	vsvc, err := verify.New(verify.Config{Store: db, Clock: func() time.Time { return now },

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -615,11 +614,11 @@ func (n *Node) closeResources() {
 
 // EnsureDevKey makes sure the data directory holds a working development API key (mode 0600)
 // and returns its secret: the key a newcomer's CLI uses with no configuration.
-func EnsureDevKey(ctx context.Context, store switchboard.Store, dataDir string, now time.Time) (string, error) {
+func EnsureDevKey(ctx context.Context, store switchboard.KeyStore, dataDir string, now time.Time) (string, error) {
 	path := filepath.Join(dataDir, DevKeyFile)
 	if raw, err := os.ReadFile(path); err == nil {
 		secret := strings.TrimSpace(string(raw))
-		if _, err := store.GetAPIKeyByHash(ctx, api.HashSecret(secret)); err == nil {
+		if _, err := store.GetAPIKeyByHash(ctx, switchboard.HashAPIKeySecret(secret)); err == nil {
 			return secret, nil
 		}
 	}
@@ -638,13 +637,11 @@ func EnsureDevKey(ctx context.Context, store switchboard.Store, dataDir string, 
 }
 
 // CreateAPIKey creates an API key and returns it with its secret, which is shown only once.
-func CreateAPIKey(ctx context.Context, store switchboard.Store, name string, now time.Time) (*switchboard.APIKey, string, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+func CreateAPIKey(ctx context.Context, store switchboard.KeyStore, name string, now time.Time) (*switchboard.APIKey, string, error) {
+	key, secret, err := switchboard.NewAPIKey(name, now)
+	if err != nil {
 		return nil, "", err
 	}
-	secret := "sb_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
-	key := &switchboard.APIKey{ID: switchboard.NewID("key"), Name: name, Hash: api.HashSecret(secret), CreatedAt: now}
 	if err := store.CreateAPIKey(ctx, key); err != nil {
 		return nil, "", err
 	}

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/media"
@@ -147,7 +146,7 @@ func (n *Node) authorizeMedia(r *http.Request) (bool, error) {
 	if !ok || strings.TrimSpace(secret) == "" {
 		return false, nil
 	}
-	_, err := n.store.GetAPIKeyByHash(r.Context(), api.HashSecret(strings.TrimSpace(secret)))
+	_, err := n.store.GetAPIKeyByHash(r.Context(), switchboard.HashAPIKeySecret(strings.TrimSpace(secret)))
 	if switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {
 		return false, nil
 	}

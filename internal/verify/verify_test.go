@@ -89,7 +89,7 @@ func newHarness(t *testing.T, adjust func(*verify.Config)) *harness {
 		t.Fatal(err)
 	}
 	h.secret = "sb_test_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := db.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: switchboard.NewID("key"), Name: "test", Hash: api.HashSecret(h.secret), CreatedAt: h.clock.Now()}); err != nil {
+	if err := db.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: switchboard.NewID("key"), Name: "test", Hash: switchboard.HashAPIKeySecret(h.secret), CreatedAt: h.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(api.New(api.Config{Store: db, Clock: h.clock.Now, Verify: h.svc}).Handler())

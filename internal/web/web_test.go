@@ -19,7 +19,6 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -82,7 +81,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	e := &env{t: t, store: st, srv: srv, web: w, clock: c}
 	e.secret = "sb_test_" + strings.Repeat("k", 40)
 	e.keyID = "key_test"
-	if err := st.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: e.keyID, Name: "ops", Hash: api.HashSecret(e.secret), CreatedAt: c.now()}); err != nil {
+	if err := st.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: e.keyID, Name: "ops", Hash: switchboard.HashAPIKeySecret(e.secret), CreatedAt: c.now()}); err != nil {
 		t.Fatal(err)
 	}
 	return e
