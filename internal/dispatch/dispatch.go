@@ -108,21 +108,13 @@ func (nopObserver) GateWait(string, time.Duration)                           {}
 func (nopObserver) SegmentsSent(string, int)                                 {}
 func (nopObserver) NeedsReview()                                             {}
 
-// Block is the reason a message is stopped by policy.
-type Block struct {
-	Code   int
-	Reason string
-}
+// Block is the reason a message is stopped by policy (the root type, named here for the
+// dispatcher's hooks).
+type Block = switchboard.PolicyBlock
 
-// Prepared is how a message goes, decided right before its attempt.
-type Prepared struct {
-	// Block, when set, stops the message (blocked) instead.
-	Block *Block
-	// ContentSID and ContentVariables send a content template instead of the body.
-	ContentSID, ContentVariables string
-	// Note explains the decision on the attempt's timeline entry.
-	Note string
-}
+// Prepared is how a message goes, decided right before its attempt (the root type, named here
+// for the dispatcher's hooks).
+type Prepared = switchboard.SendPlan
 
 // Dispatcher sends due messages. Run it once per node.
 type Dispatcher struct {

@@ -58,9 +58,10 @@ type Node struct {
 	csync    *clocksync.Clock
 
 	store switchboard.Store
-	// engine is the store as its engine opened it, before any wrapper (secrets at rest): what
-	// the engine can do beyond switchboard.Store (its clock, shared media) is asked of it.
-	engine     switchboard.Store
+	// engine is the store as its engine opened it, before any wrapper (secrets at rest), with
+	// what the engine can do beyond switchboard.Store (its clock, shared media, a cluster-wide
+	// rate limiter).
+	engine     *Engine
 	sim        *twiliosim.Simulator
 	simSrv     *http.Server
 	simSrvAddr string
@@ -142,10 +143,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
 	}
 
-	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
+	if n.engine, err = OpenEngine(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
 	}
-	n.engine = n.store
+	n.store = n.engine.Store
 	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}
@@ -294,11 +295,9 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
 		Pause: n.clockPause,
 	}
-	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
+	// An engine that rate-limits senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
-	if l, ok := n.engine.(dispatch.Limiter); ok {
-		dcfg.Limiter = l
-	}
+	dcfg.Limiter = n.engine.Limiter
 	if opts.DispatchConfig != nil {
 		opts.DispatchConfig(&dcfg)
 	}
@@ -374,6 +373,30 @@ type StoreOptions struct {
 
 // OpenStore opens the store a database URL names.
 func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchboard.Store, error) {
+	e, err := OpenEngine(ctx, databaseURL, o)
+	if err != nil {
+		return nil, err
+	}
+	return e.Store, nil
+}
+
+// Engine is a store as its engine opened it, with what that engine can do beyond
+// switchboard.Store named where the engines are opened (OpenEngine), not discovered later by
+// type assertions: the compiler checks that each engine has what it is wired as.
+type Engine struct {
+	Store switchboard.Store
+	// Limiter holds each sender's rate across every node sharing the database (PostgreSQL: one
+	// row per sender); nil leaves the dispatcher its per-process limiter (SQLite: one process).
+	Limiter dispatch.Limiter
+	// Blobs keeps media in the database, where every node reaches it (media_store=database).
+	Blobs switchboard.MediaBlobs
+	// Now reads the database's clock (PostgreSQL), so that a cluster's nodes share one time
+	// scale; nil when the node's own clock is the database's (SQLite).
+	Now func(ctx context.Context) (time.Time, error)
+}
+
+// OpenEngine opens the store a database URL names, with its engine's capabilities.
+func OpenEngine(ctx context.Context, databaseURL string, o StoreOptions) (*Engine, error) {
 	engine, dsn, err := config.ParseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -384,7 +407,7 @@ func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchb
 		if err != nil {
 			return nil, fmt.Errorf("opening sqlite database %s: %w", dsn, err)
 		}
-		return db, nil
+		return &Engine{Store: db, Blobs: db}, nil
 	case "postgres":
 		opts := []postgres.Option{}
 		if !o.Migrate {
@@ -397,7 +420,7 @@ func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchb
 		if err != nil {
 			return nil, fmt.Errorf("opening postgres database %s: %w", redactURL(dsn), err)
 		}
-		return db, nil
+		return &Engine{Store: db, Limiter: db, Blobs: db, Now: db.Now}, nil
 	}
 	return nil, fmt.Errorf("database engine %s is not available in this build", engine)
 }

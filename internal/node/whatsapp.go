@@ -173,8 +173,8 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	}
 	var blobs media.BlobStore // nil: files in mc.Dir
 	if mc.Store == "database" {
-		shared, ok := n.engine.(switchboard.MediaBlobs)
-		if !ok {
+		shared := n.engine.Blobs
+		if shared == nil {
 			return nil, fmt.Errorf("media_store=database: this database engine cannot store media")
 		}
 		blobs = media.DatabaseBlobs{Store: shared}

@@ -24,7 +24,6 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
-	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 )
 
@@ -177,7 +176,7 @@ func (s *Service) window(ctx context.Context, ours, theirs string) (open bool, c
 // Prepare decides, right before a WhatsApp message is handed over, how it goes: free form inside
 // the window; its content template outside it; blocked (63016's rule, not sent) when it has none.
 // Other channels go as they are.
-func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
 	if m.Channel != switchboard.ChannelWhatsApp {
 		return nil, nil
 	}
@@ -186,10 +185,10 @@ func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatc
 		return nil, err
 	}
 	if open {
-		return &dispatch.Prepared{Note: "WhatsApp window open until " + closes.Format(time.RFC3339) + ": free-form"}, nil
+		return &switchboard.SendPlan{Note: "WhatsApp window open until " + closes.Format(time.RFC3339) + ": free-form"}, nil
 	}
 	if m.WhatsApp != nil && m.WhatsApp.ContentSID != "" {
-		return &dispatch.Prepared{
+		return &switchboard.SendPlan{
 			ContentSID: m.WhatsApp.ContentSID, ContentVariables: m.WhatsApp.ContentVariables,
 			Note: "WhatsApp window closed: content template " + m.WhatsApp.ContentSID + " instead of the body",
 		}, nil
@@ -202,7 +201,7 @@ func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatc
 	if m.WhatsApp != nil && m.WhatsApp.Fallback == switchboard.FallbackSMS {
 		reason += "; the SMS fallback takes over"
 	}
-	return &dispatch.Prepared{Block: &dispatch.Block{Code: switchboard.CodeWhatsAppWindow, Reason: reason}}, nil
+	return &switchboard.SendPlan{Block: &switchboard.PolicyBlock{Code: switchboard.CodeWhatsAppWindow, Reason: reason}}, nil
 }
 
 // Run runs the fallback and window scans every Interval until ctx ends.
