@@ -71,7 +71,6 @@ func NewMessage(s MessageSpec, now time.Time) (*Message, error) {
 	case s.Actor == "":
 		return nil, Errorf(EINVALID, "missing_actor", "a message's created event names who accepted it")
 	}
-	now = now.UTC()
 	m := &Message{
 		ID: s.ID, Status: StatusQueued, Channel: s.Channel, Category: s.Category, To: s.To, From: s.From, Pool: s.Pool,
 		MediaURLs: s.MediaURLs, Metadata: s.Metadata, Template: s.Template, TemplateVersion: s.TemplateVersion,
@@ -90,7 +89,7 @@ func NewMessage(s MessageSpec, now time.Time) (*Message, error) {
 	}
 	switch {
 	case s.ValidUntil != nil:
-		until := s.ValidUntil.UTC()
+		until := *s.ValidUntil
 		m.ValidUntil = &until
 	case s.Validity > 0:
 		until := start.Add(s.Validity)
