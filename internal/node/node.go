@@ -23,6 +23,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/clocksync"
@@ -31,6 +32,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/inbound"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
@@ -67,8 +69,12 @@ type Node struct {
 	simSrvAddr string
 	provider   *twilio.Provider
 	api        *api.Server
-	consent    *consent.Service
-	metrics    *metrics.Metrics
+	// accept is the acceptance service every outbound message is made by.
+	accept *accept.Service
+	// inbound answers inbound messages: keyword replies, routing auto-replies.
+	inbound *inbound.Handler
+	consent *consent.Service
+	metrics *metrics.Metrics
 	// templates holds the current catalog; a watcher swaps in good reloads.
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
@@ -194,7 +200,23 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.metrics.SetErrorClasses(twilio.ErrorClass)
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
+	n.accept = accept.New(accept.Config{
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
+		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics, DefaultValidity: cfg.DefaultValidity,
+		OnAccepted: func() {
+			if n.disp != nil {
+				n.disp.Notify()
+			}
+		},
+	})
+	n.inbound = inbound.New(inbound.Config{
+		Messages: n.accept, Keywords: n.consent, Rules: cfg.Keywords, Routes: cfg.InboundRoutes, Senders: cfg.Senders,
+		EnqueueMedia: n.enqueueMedia, OnOptOut: n.metrics.OptOut, Logger: logger.With("component", "inbound"),
+	})
 	n.wa = n.newWhatsApp()
+	if n.wa != nil {
+		n.accept.UseWhatsApp(n.wa)
+	}
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -211,9 +233,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
-		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
-		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"),
+		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,
 		Calls:     n.vc.svc,
@@ -222,8 +243,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
-		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound, Observer: n.metrics,
-		Route: n.routeInbound,
+		Logger: logger.With("component", "webhook"), OnInbound: n.inbound.Handle, Observer: n.metrics,
+		Route: n.inbound.Route,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)

@@ -31,14 +31,9 @@ func (n *Node) newWhatsApp() *whatsapp.Service {
 		return nil
 	}
 	return whatsapp.New(whatsapp.Config{
-		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "whatsapp"),
+		Store: n.store, Messages: n.accept, Clock: n.clock, Logger: n.logger.With("component", "whatsapp"),
 		DefaultFallback: w.Fallback, DefaultFallbackAfter: w.FallbackAfter,
 		WindowClosingLead: w.WindowClosingLead, Interval: w.ScanInterval,
-		OnLegCreated: func() {
-			if n.disp != nil {
-				n.disp.Notify()
-			}
-		},
 	})
 }
 
@@ -198,12 +193,12 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 			if mc.RejectReply == "" {
 				return
 			}
-			sender, known := n.senderOf(in.To)
+			sender, known := n.inbound.Sender(in.To)
 			if !known {
 				return
 			}
 			key := "media-reject:" + in.ProviderSID + ":" + strconv.Itoa(d.Index)
-			if err := n.reply(ctx, in, sender, mc.RejectReply, key, map[string]string{"media_rejected": d.Reason}); err != nil {
+			if err := n.inbound.Reply(ctx, in, sender, mc.RejectReply, key, map[string]string{"media_rejected": d.Reason}); err != nil {
 				n.logger.Error("media reject reply", "inbound_id", in.ID, "err", err)
 			}
 		},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/verify"
@@ -77,7 +78,7 @@ func newHarness(t *testing.T, adjust func(*verify.Config)) *harness {
 	t.Cleanup(func() { db.Close() })
 	h := &harness{t: t, store: db, clock: newClock(time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC)), caller: &fakeCaller{}}
 	cfg := verify.Config{
-		Store: db, Clock: h.clock.Now, Secret: []byte(testSecret), From: "+15005550006", Pool: "default",
+		Store: db, Messages: accept.New(accept.Config{Store: db, Clock: h.clock.Now}), Clock: h.clock.Now, Secret: []byte(testSecret), From: "+15005550006", Pool: "default",
 		Limits: verify.DefaultLimits(), Pumping: verify.DefaultPumping(), Caller: h.caller,
 		Fallback:      []switchboard.VerifyChannel{switchboard.VerifyWhatsApp, switchboard.VerifyCall},
 		FallbackAfter: time.Minute, FallbackPoll: 5 * time.Second,

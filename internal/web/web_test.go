@@ -19,6 +19,8 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -68,6 +70,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 		QueueStats: func(context.Context) ([]SenderQueue, error) {
 			return []SenderQueue{{From: testSender, Ready: 7, Deferred: 2}}, nil
 		},
+		Messages: accept.New(accept.Config{Store: st, Clock: c.now}),
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -490,7 +493,9 @@ func TestRevokedKeyEndsItsSessions(t *testing.T) {
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	var notified atomic.Int32
-	e := newEnv(t, func(c *Config) { c.OnAccepted = func() { notified.Add(1) } })
+	e := newEnv(t, func(c *Config) {
+		c.Messages = accept.New(accept.Config{Store: c.Store.(accept.Store), Clock: c.Clock, OnAccepted: func() { notified.Add(1) }})
+	})
 	c := e.loggedIn()
 	token := e.csrf(c)
 	failed := e.message(func(m *switchboard.Message) { m.Metadata = map[string]string{"job": "42"} })
@@ -573,9 +578,12 @@ func TestRetry(t *testing.T) {
 	}
 	// Consent is checked.
 	eb := newEnv(t, func(c *Config) {
-		c.CheckAccept = func(context.Context, *switchboard.Message) error {
-			return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "the recipient opted out")
+		// The recipient opted out: the acceptance service's consent check refuses the retry.
+		cs := consent.New(c.Store.(consent.Store), c.Clock)
+		if _, err := cs.Record(t.Context(), "+14155550123", switchboard.ScopeAll, switchboard.ConsentOptedOut, switchboard.ConsentFromDashboard, "test", "test"); err != nil {
+			t.Fatal(err)
 		}
+		c.Messages = accept.New(accept.Config{Store: c.Store.(accept.Store), Clock: c.Clock, Consent: cs})
 	})
 	cb := eb.loggedIn()
 	blocked := eb.message(nil)

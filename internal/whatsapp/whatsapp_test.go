@@ -8,6 +8,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
@@ -22,7 +23,8 @@ func setup(t *testing.T) (*sqlite.DB, *whatsapp.Service, *time.Time) {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := t0
-	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: func() time.Time { return now }})
+	clock := func() time.Time { return now }
+	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: clock, Messages: accept.New(accept.Config{Store: db, Clock: clock})})
 	return db, svc, &now
 }
 
