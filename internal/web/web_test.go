@@ -533,6 +533,12 @@ func TestRetry(t *testing.T) {
 		rm.Metadata["retry_of"] != failed.ID || rm.Metadata["job"] != "42" || rm.ValidUntil == nil {
 		t.Fatalf("retry: %+v", rm)
 	}
+	// The retry is made by the constructor: its body hash is its body's, not one copied from the
+	// original (which this original, stored by hand, lacks).
+	if want, _ := switchboard.NewMessage(switchboard.MessageSpec{To: rm.To, From: rm.From, Body: rm.Body, Actor: "x"}, rm.CreatedAt); rm.BodySHA256 == "" ||
+		rm.BodySHA256 != want.BodySHA256 || rm.Segments != want.Segments {
+		t.Fatalf("retry's body_sha256 %q, segments %d", rm.BodySHA256, rm.Segments)
+	}
 	orig := e.get(failed.ID)
 	if last := orig.Events[len(orig.Events)-1]; last.Type != switchboard.EventNote || !strings.Contains(last.Detail, retryID) {
 		t.Fatalf("original's last event: %+v", last)
