@@ -31,7 +31,7 @@ import (
 
 // Config wires a Server.
 type Config struct {
-	Store   switchboard.Store
+	Store   Store
 	Senders []switchboard.Sender
 	Clock   switchboard.Clock
 	Logger  *slog.Logger
