@@ -152,3 +152,21 @@ func (s *Service) HandleInbound(ctx context.Context, in *switchboard.InboundMess
 	}
 	return m, nil
 }
+
+// CheckSend is the dispatcher's consent check right before a message goes: an opt-out that
+// arrived after acceptance blocks it (OptOutErrorCode).
+func (s *Service) CheckSend(ctx context.Context, m *switchboard.Message) (*switchboard.PolicyBlock, error) {
+	reason, err := s.BlocksMessage(ctx, m)
+	if err != nil || reason == "" {
+		return nil, err
+	}
+	return &switchboard.PolicyBlock{Code: OptOutErrorCode, Reason: reason}, nil
+}
+
+// RecordProviderOptOut records that the provider refused m because its recipient opted out
+// (code 21610): the opt-out covers m's pool from now on.
+func (s *Service) RecordProviderOptOut(ctx context.Context, m *switchboard.Message, code int) error {
+	_, err := s.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
+		fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
+	return err
+}

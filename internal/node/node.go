@@ -29,7 +29,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/clocksync"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
-	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/inbound"
@@ -288,30 +287,15 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 		CallbackURL: func(id string) string {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
 		},
-		Check: func(ctx context.Context, m *switchboard.Message) (*dispatch.Block, error) {
-			reason, err := n.consent.BlocksMessage(ctx, m)
-			if err != nil || reason == "" {
-				return nil, err
-			}
-			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: reason}, nil
-		},
-		Hold: func(m *switchboard.Message, now time.Time) (time.Time, string) {
-			zones := content.PhoneTimezones(m.To)
-			if m.Timezone != "" {
-				if loc, err := time.LoadLocation(m.Timezone); err == nil {
-					zones = []*time.Location{loc}
-				}
-			}
-			d := n.cfg.QuietHours.Next(now, m.Category, zones)
-			return d.At, d.Note
-		},
+		// The send policies, in order: consent (an opt-out since acceptance), quiet hours, then
+		// WhatsApp's window and the media limits.
+		Check:    n.consent.CheckSend,
+		Hold:     n.cfg.QuietHours.Hold,
 		Observer: n.metrics,
 		Prepare:  n.preparer(opts),
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			n.metrics.OptOut(switchboard.ConsentFromProviderError)
-			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
-				fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
-			return err
+			return n.consent.RecordProviderOptOut(ctx, m, code)
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
 		Pause: n.clockPause,

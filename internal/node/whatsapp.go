@@ -17,7 +17,6 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/config"
-	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -37,40 +36,17 @@ func (n *Node) newWhatsApp() *whatsapp.Service {
 	})
 }
 
-// prepareSend is the dispatcher's Prepare: WhatsApp's window rule right before a send.
-func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-	if n.wa == nil || m.Channel != switchboard.ChannelWhatsApp {
-		return nil, nil
-	}
-	return n.wa.Prepare(ctx, m)
-}
-
-// preparer is the dispatcher's Prepare: WhatsApp's window rule (prepareSend), then, for a
-// message that carries media_urls, the check of its media against Twilio's size limits. Media
-// checks go through the network guard; they may reach private addresses only with
+// preparer is the dispatcher's Prepare: WhatsApp's window rule, then, for a message that carries
+// media_urls, the check of its media against Twilio's size limits (media.LimitChecker.Prepare).
+// Media checks go through the network guard; they may reach private addresses only with
 // media_allow_private.
-func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
 	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.Media.AllowPrivate, TLS: opts.MediaCheckTLS,
 		LocalOnly: n.cfg.Provider == config.ProviderSimulator})
-	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-		p, err := n.prepareSend(ctx, m)
-		if err != nil || (p != nil && (p.Block != nil || p.ContentSID != "")) || len(m.MediaURLs) == 0 {
-			// Blocked already, or a content template goes instead (it carries no MediaUrl).
-			return p, err
-		}
-		v := lc.Check(ctx, m.MediaURLs)
-		if v.Block != "" {
-			return &dispatch.Prepared{Block: &dispatch.Block{Code: media.CodeMediaTooLarge, Reason: v.Block}}, nil
-		}
-		if p == nil {
-			p = &dispatch.Prepared{}
-		}
-		if p.Note != "" {
-			p.Note += "; "
-		}
-		p.Note += v.Note
-		return p, nil
+	if n.wa == nil {
+		return lc.Prepare(nil)
 	}
+	return lc.Prepare(n.wa.Prepare)
 }
 
 // WhatsApp is the node's WhatsApp service, or nil when the channel is disabled.
