@@ -9,7 +9,7 @@ import (
 // no attempt in flight), appending an event that names actor and says why (detail). A message
 // already at the provider or finished fails with ECONFLICT/not_cancelable; an unknown one with
 // ENOTFOUND. The API and the dashboard both cancel through it.
-func CancelMessage(ctx context.Context, st Store, id, actor, detail string, now time.Time) (*Message, error) {
+func CancelMessage(ctx context.Context, st MessageStore, id, actor, detail string, now time.Time) (*Message, error) {
 	m, err := st.UpdateMessage(ctx, MessageUpdate{
 		ID:                       id,
 		RequireStatus:            []Status{StatusQueued, StatusScheduled},

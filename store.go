@@ -5,19 +5,45 @@ import (
 	"time"
 )
 
-// Store is Switchboard's durable state. SQLite (embedded default) and PostgreSQL implement it, and
-// internal/storetest is the conformance suite both must pass unchanged.
+// Store is Switchboard's durable state: the union of the per-aggregate stores below. SQLite
+// (embedded default) and PostgreSQL implement it, and internal/storetest is the conformance suite
+// both must pass unchanged. Only the node, which wires everything, needs it whole: every other
+// package declares the few methods it uses as an interface of its own (dispatch.Store,
+// webhook.Store, events.Store, ...), which any Store satisfies.
 //
 // Every method that writes does so in one transaction: a message and its first timeline event, a
 // status change and the event that explains it, a raw callback and its application.
 type Store interface {
-	ObservabilityStore
+	MessageStore
+	OutboxStore
+	SenderStore
+	CallbackStore
+	InboundStore
+	KeyStore
+	RetentionStore
+	ConsentStore
 	EventLogStore
+	AppEventStore
+	EndpointStore
+	SecretStore
+	DeliveryStore
+	ObservabilityStore
 	DashboardStore
 	CallStore
 	MediaQueueStore
-	SecretStore
+	ConversationStore
+	// VerificationStore keeps one-time-code verifications (verification.go).
+	VerificationStore
+	WhatsAppStore
 
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// MessageStore keeps messages and their timelines.
+type MessageStore interface {
 	// CreateMessage stores a new message (its ID, timestamps and NextAttemptAt already set) with a
 	// "created" event (when m.Events holds one EventCreated event, its Actor and Detail explain
 	// the acceptance). With idem set, a second request with the same API key and idempotency key
@@ -36,6 +62,10 @@ type Store interface {
 	// UpdateMessage applies one atomic change (see MessageUpdate). When it sets a provider SID,
 	// callbacks that arrived earlier for that SID are applied in the same transaction.
 	UpdateMessage(ctx context.Context, u MessageUpdate) (*Message, error)
+}
+
+// OutboxStore is the messages table seen as the dispatcher's queue: claims with leases.
+type OutboxStore interface {
 	// ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner: status queued
 	// or scheduled, NextAttemptAt <= p.Now, no live lease. Oldest due first.
 	ClaimMessages(ctx context.Context, p ClaimParams) ([]*Message, error)
@@ -49,20 +79,38 @@ type Store interface {
 	// or sent) but have not changed since before, least recently changed first, so that their
 	// status can be fetched from the provider when callbacks were lost.
 	StaleSending(ctx context.Context, before time.Time, limit int) ([]*Message, error)
+}
 
+// SenderStore records the configured senders and the sticky sender of each recipient.
+type SenderStore interface {
 	// AssignSender returns the sticky sender of recipient to in pool: the one recorded earlier if
 	// it is still among valid, else preferred, which is recorded.
 	AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error)
+	// SyncSenders records the configured senders (configuration is the source of truth; the
+	// table serves audits and joins).
+	SyncSenders(ctx context.Context, senders []Sender) error
+	// ListSenders returns the recorded senders.
+	ListSenders(ctx context.Context) ([]Sender, error)
+}
 
+// CallbackStore ingests provider status callbacks.
+type CallbackStore interface {
 	// IngestCallback durably records a provider status callback and applies it to its message:
 	// deduplicated on (SID, provider status), status only forward, kept pending when no message
 	// has the SID yet.
 	IngestCallback(ctx context.Context, cb *Callback) (CallbackResult, error)
+}
+
+// InboundStore keeps inbound messages.
+type InboundStore interface {
 	// CreateInbound stores an inbound message; created is false when its provider SID was seen.
 	CreateInbound(ctx context.Context, in *InboundMessage) (created bool, err error)
 	// ListInbound lists inbound messages newest first.
 	ListInbound(ctx context.Context, f InboundFilter) (msgs []*InboundMessage, next string, err error)
+}
 
+// KeyStore keeps API keys (their hashes only).
+type KeyStore interface {
 	// CreateAPIKey stores a new API key (hash only).
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// GetAPIKeyByHash returns the unrevoked key with this secret hash, or EUNAUTHORIZED.
@@ -74,13 +122,10 @@ type Store interface {
 	// TouchAPIKey records that the key was used at at. The recorded time never moves back; an
 	// unknown ID is not an error (the key may have been deleted meanwhile).
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
 
-	// SyncSenders records the configured senders (configuration is the source of truth; the
-	// table serves audits and joins).
-	SyncSenders(ctx context.Context, senders []Sender) error
-	// ListSenders returns the recorded senders.
-	ListSenders(ctx context.Context) ([]Sender, error)
-
+// RetentionStore forgets what retention says is too old.
+type RetentionStore interface {
 	// Redact removes the bodies of finished messages created before before (keeping their
 	// hash, length and segments, and setting RedactedAt to at), the raw provider payloads on
 	// their timelines, and the bodies and payloads of inbound messages and raw webhook events
@@ -91,7 +136,10 @@ type Store interface {
 	// at most limit messages and limit calls and returns how many messages and calls it
 	// redacted; call it until it returns 0.
 	Redact(ctx context.Context, before, at time.Time, limit int) (int, error)
+}
 
+// ConsentStore keeps each recipient's append-only consent history.
+type ConsentStore interface {
 	// RecordConsent appends a change to a recipient's consent history (ID set by the store).
 	RecordConsent(ctx context.Context, c *ConsentRecord) error
 	// RecordConsents records every change of cs, or none (an import): one invalid record, or a
@@ -105,12 +153,13 @@ type Store interface {
 	// ListConsent returns records with At in [since, until) (zero times do not bound) and ID
 	// above afterID, in ID order, at most limit: the whole registry, page by page, for audits.
 	ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*ConsentRecord, error)
+}
 
-	// Events to applications. The methods above that change state write the events that report
-	// the change in the same transaction (the transactional outbox): UpdateMessage and
-	// IngestCallback a message.status_changed per status move, CreateInbound a message.received
-	// for a new inbound message, RecordConsent a consent.changed.
-
+// AppEventStore is the event log to applications: the methods of the other stores that change
+// state write the events that report the change in the same transaction (the transactional
+// outbox): UpdateMessage and IngestCallback a message.status_changed per status move,
+// CreateInbound a message.received for a new inbound message, RecordConsent a consent.changed.
+type AppEventStore interface {
 	// ListAppEvents lists the event log in log order.
 	ListAppEvents(ctx context.Context, f AppEventFilter) ([]*AppEvent, error)
 	// FanOutEvents takes up to limit events that have not been fanned out, oldest first, creates
@@ -123,7 +172,10 @@ type Store interface {
 	// old, or has a pending delivery. The newest event is never deleted, so sequence numbers are
 	// never reused. It returns how many events it deleted.
 	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+}
 
+// EndpointStore keeps the applications' webhook endpoints.
+type EndpointStore interface {
 	// CreateEndpoint stores a new endpoint.
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
 	// GetEndpoint returns an endpoint, or ENOTFOUND.
@@ -139,7 +191,10 @@ type Store interface {
 	// created, listed ones updated (URL, patterns, secrets; their delivery state kept), and config
 	// endpoints no longer listed are deleted with their deliveries.
 	SyncEndpoints(ctx context.Context, eps []*Endpoint, now time.Time) error
+}
 
+// DeliveryStore is the queue of event deliveries to endpoints, claimed with leases.
+type DeliveryStore interface {
 	// ClaimDeliveries leases up to p.Limit due deliveries (pending, NextAttemptAt <= p.Now, no
 	// live lease) of enabled endpoints to p.Owner, oldest due first, with their event and endpoint.
 	ClaimDeliveries(ctx context.Context, p DeliveryClaim) ([]*Delivery, error)
@@ -155,14 +210,4 @@ type Store interface {
 	// ReplayDeadLetters makes an endpoint's dead letters pending again, due at now with their
 	// attempts reset, and enables the endpoint if it was disabled. ENOTFOUND for no endpoint.
 	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
-
-	ConversationStore
-	// VerificationStore keeps one-time-code verifications (verification.go).
-	VerificationStore
-	WhatsAppStore
-
-	// Ping checks that the store answers.
-	Ping(ctx context.Context) error
-	// Close releases the store's resources.
-	Close() error
 }

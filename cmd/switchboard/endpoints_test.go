@@ -24,7 +24,7 @@ func TestEndpointsCommands(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "cli", Hash: api.HashSecret("sb_cli"), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "cli", Hash: switchboard.HashAPIKeySecret("sb_cli"), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(api.New(api.Config{Store: db, Clock: func() time.Time { return now }}).Handler())

@@ -5,8 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
@@ -32,7 +31,7 @@ import (
 
 // Config wires a Server.
 type Config struct {
-	Store   switchboard.Store
+	Store   Store
 	Senders []switchboard.Sender
 	Clock   switchboard.Clock
 	Logger  *slog.Logger
@@ -58,6 +57,10 @@ type Config struct {
 	Calls *voice.Service
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp *whatsapp.Service
+	// Messages is the acceptance service POST /v1/messages goes through. When nil, New makes
+	// one of Store, Senders, Clock, Logger, DefaultValidity, Templates, QuietHours, Consent,
+	// WhatsApp, Observer and OnAccepted (a node passes the one every other path uses).
+	Messages *accept.Service
 	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
 	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).
 	Health func(ctx context.Context) (map[string]any, error)
@@ -77,6 +80,7 @@ type Server struct {
 	senders  map[string]switchboard.Sender
 	pools    map[string][]string
 	keys     keyCache
+	msgs     *accept.Service
 	draining atomic.Bool
 }
 
@@ -98,6 +102,19 @@ func New(cfg Config) *Server {
 	for _, snd := range cfg.Senders {
 		s.senders[snd.From] = snd
 		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
+	}
+	s.msgs = cfg.Messages
+	if s.msgs == nil {
+		a := accept.Config{Store: cfg.Store, Senders: cfg.Senders, Clock: cfg.Clock, Logger: cfg.Logger,
+			DefaultValidity: cfg.DefaultValidity, Templates: cfg.Templates, QuietHours: cfg.QuietHours, Consent: cfg.Consent,
+			OnAccepted: cfg.OnAccepted}
+		if cfg.WhatsApp != nil {
+			a.WhatsApp = cfg.WhatsApp
+		}
+		if cfg.Observer != nil {
+			a.Observer = cfg.Observer
+		}
+		s.msgs = accept.New(a)
 	}
 	s.keys.ttl = 10 * time.Second
 	s.routes()
@@ -376,13 +393,6 @@ func apiKeyFrom(ctx context.Context) *switchboard.APIKey {
 	return k
 }
 
-// HashSecret returns the stored form of an API key secret. Secrets are 256-bit random strings,
-// so a plain SHA-256 is enough (no password stretching needed).
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // authed requires a valid bearer API key.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -391,7 +401,7 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if !ok || strings.TrimSpace(secret) == "" {
 			return switchboard.Errorf(switchboard.EUNAUTHORIZED, "unauthorized", "send an API key as Authorization: Bearer <key>")
 		}
-		hash := HashSecret(strings.TrimSpace(secret))
+		hash := switchboard.HashAPIKeySecret(strings.TrimSpace(secret))
 		key, ok := s.keys.get(hash, s.cfg.Clock())
 		if !ok {
 			var err error

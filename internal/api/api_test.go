@@ -14,6 +14,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
@@ -36,11 +37,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	vsvc, err := verify.New(verify.Config{Store: db, Clock: func() time.Time { return now },
-		Secret: []byte("fixture-verify-secret-0123456789abcdef"), From: "+15005550006", Pool: "default",
+		Messages: accept.New(accept.Config{Store: db, Clock: func() time.Time { return now }}),
+		Secret:   []byte("fixture-verify-secret-0123456789abcdef"), From: "+15005550006", Pool: "default",
 		Limits: verify.DefaultLimits(), Pumping: verify.DefaultPumping(), AllowedCountries: []string{"US", "CA"}})
 	if err != nil {
 		t.Fatal(err)

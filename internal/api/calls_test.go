@@ -28,7 +28,7 @@ func checkCallAnswers(t *testing.T, doc *openAPIDoc, seen map[string]bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	sim := twiliosim.New(twiliosim.Config{CallInputWait: 5 * time.Second})

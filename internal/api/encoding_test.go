@@ -57,7 +57,7 @@ func TestFarFutureTimesNeverEmptyAnswers(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := open(t)
-			if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+			if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 				t.Fatal(err)
 			}
 			s := api.New(api.Config{Store: db, Clock: func() time.Time { return now }, MaxBodyBytes: 4096,

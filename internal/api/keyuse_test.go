@@ -24,7 +24,7 @@ func TestAPIKeyLastUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -54,7 +54,7 @@ func TestAPIKeyLastUsed(t *testing.T) {
 	}
 	lastUsed := func() *time.Time {
 		t.Helper()
-		k, err := db.GetAPIKeyByHash(context.Background(), api.HashSecret(secret))
+		k, err := db.GetAPIKeyByHash(context.Background(), switchboard.HashAPIKeySecret(secret))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -80,39 +79,4 @@ func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
 	showable(m)
 	writeJSON(w, http.StatusOK, Trace{Message: m, AppEvents: evs, AppEventsTruncated: truncated})
 	return nil
-}
-
-// acceptanceNote explains, for the created event of the timeline, what acceptance checked and
-// decided beyond the body: the API key, the idempotency key, how the sender was chosen, the
-// segments and the consent checks.
-func (s *Server) acceptanceNote(key *switchboard.APIKey, req *SendRequest, m *switchboard.Message, idemKey string) string {
-	var b strings.Builder
-	if key != nil {
-		fmt.Fprintf(&b, "; API key %q (%s)", key.Name, key.ID)
-	}
-	if idemKey != "" {
-		if len(idemKey) > 80 {
-			idemKey = idemKey[:80] + "…"
-		}
-		fmt.Fprintf(&b, "; idempotency key %q", idemKey)
-	} else {
-		b.WriteString("; no idempotency key")
-	}
-	switch {
-	case req.From != "" || req.Sender != "":
-		fmt.Fprintf(&b, "; sender %s named by the request", m.From)
-	case len(s.pools[m.Pool]) > 1:
-		fmt.Fprintf(&b, "; sender %s: the sticky sender of this recipient in pool %q (%d senders)", m.From, m.Pool, len(s.pools[m.Pool]))
-	default:
-		fmt.Fprintf(&b, "; sender %s: the only sender of pool %q", m.From, m.Pool)
-	}
-	fmt.Fprintf(&b, "; %d segment(s), %s", m.Segments, m.Encoding)
-	if s.cfg.Consent != nil {
-		if s.cfg.Consent.RequireOptIn[m.Category] {
-			fmt.Fprintf(&b, "; consent: no opt-out on record, opt-in on record (required for %s)", m.Category)
-		} else {
-			fmt.Fprintf(&b, "; consent: no opt-out on record (%s needs no opt-in)", m.Category)
-		}
-	}
-	return b.String()
 }

@@ -36,7 +36,7 @@ func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := time.Now().UTC()
-	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/content"
 )
 
 // benchFrom is the sender every bench uses: the simulator's own number.
@@ -55,7 +54,7 @@ func newMessage(run string, i int64, keyID string, now time.Time) *switchboard.M
 		Metadata:      map[string]string{"job": itoa(i)},
 		NextAttemptAt: now, ValidUntil: &until, APIKeyID: keyID, CreatedAt: now, UpdatedAt: now,
 	}
-	m.Segments, m.Encoding = content.Segments(body)
+	m.Segments, m.Encoding = switchboard.Segments(body)
 	return m
 }
 

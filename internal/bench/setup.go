@@ -181,7 +181,7 @@ func (b *benchNode) close() error {
 // costs nothing, so that it does not compete with the API for the CPU (accept, webhooks), and a
 // backlog can be enqueued before it starts (dispatch). Everything else passes through.
 type gatedStore struct {
-	switchboard.Store
+	dispatch.Store
 	open <-chan struct{}
 }
 

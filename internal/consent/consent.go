@@ -16,14 +16,14 @@ import (
 
 // Service checks and records consent.
 type Service struct {
-	Store switchboard.Store
+	Store Store
 	Clock switchboard.Clock
 	// RequireOptIn lists the categories that need a recorded opt-in (marketing by default).
 	RequireOptIn map[switchboard.Category]bool
 }
 
 // New returns a Service that requires an opt-in for the given categories.
-func New(store switchboard.Store, clock switchboard.Clock, requireOptIn ...switchboard.Category) *Service {
+func New(store Store, clock switchboard.Clock, requireOptIn ...switchboard.Category) *Service {
 	if clock == nil {
 		clock = switchboard.SystemClock
 	}
@@ -147,4 +147,22 @@ func (s *Service) HandleInbound(ctx context.Context, in *switchboard.InboundMess
 		return nil, err
 	}
 	return m, nil
+}
+
+// CheckSend is the dispatcher's consent check right before a message goes: an opt-out that
+// arrived after acceptance blocks it (the opted_out class: the provider's code for it goes on the timeline).
+func (s *Service) CheckSend(ctx context.Context, m *switchboard.Message) (*switchboard.PolicyBlock, error) {
+	reason, err := s.BlocksMessage(ctx, m)
+	if err != nil || reason == "" {
+		return nil, err
+	}
+	return &switchboard.PolicyBlock{Class: switchboard.ClassOptedOut, Reason: reason}, nil
+}
+
+// RecordProviderOptOut records that the provider refused m because its recipient opted out
+// (code 21610): the opt-out covers m's pool from now on.
+func (s *Service) RecordProviderOptOut(ctx context.Context, m *switchboard.Message, code int) error {
+	_, err := s.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
+		fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/content"
 )
 
 // Window is a daily quiet period in the recipient's local time, from Start to End ("21:00" to
@@ -165,4 +166,18 @@ func (w *Window) Next(now time.Time, what string, zones []*time.Location) Decisi
 		note += "; the number maps to several time zones, so the most restrictive applies"
 	}
 	return Decision{At: t, Held: true, Note: note}
+}
+
+// Hold is the dispatcher's quiet-hours check right before a message goes: when m may go at the
+// earliest from now, in the recipient's time zone (the message's timezone, else every zone of
+// the number, the most restrictive winning), and why it waits.
+func (q QuietHours) Hold(m *switchboard.Message, now time.Time) (time.Time, string) {
+	zones := content.PhoneTimezones(m.To)
+	if m.Timezone != "" {
+		if loc, err := time.LoadLocation(m.Timezone); err == nil {
+			zones = []*time.Location{loc}
+		}
+	}
+	d := q.Next(now, m.Category, zones)
+	return d.At, d.Note
 }

@@ -247,16 +247,6 @@ func ExampleMaskPhone() {
 	// whatsapp:+4420******50
 }
 
-func ExampleSegments() {
-	fmt.Println(Segments("Your code is 123456"))
-	fmt.Println(Segments(strings.Repeat("a", 161)))
-	fmt.Println(Segments("Your code is 123456 🔐"))
-	// Output:
-	// 1 GSM-7
-	// 2 GSM-7
-	// 1 UCS-2
-}
-
 func BenchmarkPhoneTimezones(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if len(PhoneTimezones("+1415555010"+strconv.Itoa(i%10))) == 0 {

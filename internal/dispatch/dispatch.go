@@ -30,7 +30,7 @@ import (
 
 // Config wires a Dispatcher.
 type Config struct {
-	Store switchboard.Store
+	Store Store
 	// Provider sends the messages of every channel not in Providers.
 	Provider switchboard.Provider
 	// Providers routes channels to other providers (the node builds it from channel_providers):
@@ -113,14 +113,13 @@ func (nopObserver) GateWait(string, time.Duration)                           {}
 func (nopObserver) SegmentsSent(string, int)                                 {}
 func (nopObserver) NeedsReview()                                             {}
 
-// Block is the reason a message is stopped by policy: Switchboard's error class (an opt-out, the
-// WhatsApp window, media over the limit) and words for the timeline. The message records the
-// code its provider has for the class (switchboard.ErrorCodes) as detail, so that the dashboard
-// groups it with the provider's own refusals.
-type Block struct {
-	Class  switchboard.ErrorClass
-	Reason string
-}
+// Block is the reason a message is stopped by policy (the root type, named here for the
+// dispatcher's hooks).
+type Block = switchboard.PolicyBlock
+
+// Prepared is how a message goes, decided right before its attempt (the root type, named here
+// for the dispatcher's hooks).
+type Prepared = switchboard.SendPlan
 
 // provider is the provider of messages of channel ch.
 func (d *Dispatcher) provider(ch switchboard.Channel) switchboard.Provider {
@@ -133,16 +132,6 @@ func (d *Dispatcher) provider(ch switchboard.Channel) switchboard.Provider {
 // block stops m for b.
 func (d *Dispatcher) block(ctx context.Context, m *switchboard.Message, b *Block) {
 	d.finish(ctx, m, switchboard.StatusBlocked, d.provider(m.Channel).ErrorCode(b.Class), b.Reason)
-}
-
-// Prepared is how a message goes, decided right before its attempt.
-type Prepared struct {
-	// Block, when set, stops the message (blocked) instead.
-	Block *Block
-	// ContentSID and ContentVariables send a content template instead of the body.
-	ContentSID, ContentVariables string
-	// Note explains the decision on the attempt's timeline entry.
-	Note string
 }
 
 // Dispatcher sends due messages. Run it once per node.

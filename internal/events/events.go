@@ -42,7 +42,7 @@ type Publisher interface {
 
 // Config wires a Worker.
 type Config struct {
-	Store  switchboard.Store
+	Store  Store
 	Clock  switchboard.Clock
 	Logger *slog.Logger
 	// Owner names this node in leases; unique per process.

@@ -127,7 +127,7 @@ func (w *writer) flush() error {
 
 // Messages writes the messages created in [since, until), newest first, each with the consent
 // state in force when it was accepted.
-func Messages(ctx context.Context, st switchboard.Store, out io.Writer, since, until time.Time, format string) (int, error) {
+func Messages(ctx context.Context, st Store, out io.Writer, since, until time.Time, format string) (int, error) {
 	f := switchboard.MessageFilter{Limit: 500}
 	if !since.IsZero() {
 		f.CreatedAfter = &since
@@ -147,7 +147,7 @@ type MessagePages func(ctx context.Context, cursor string) (msgs []*switchboard.
 
 // MessagesFrom writes the messages pages yields, in its order, each with the consent state in
 // force when it was accepted: the export of any listing (the dashboard exports its search).
-func MessagesFrom(ctx context.Context, st switchboard.Store, out io.Writer, format string, pages MessagePages) (int, error) {
+func MessagesFrom(ctx context.Context, st Store, out io.Writer, format string, pages MessagePages) (int, error) {
 	w, err := newWriter(out, format, messageHeader)
 	if err != nil {
 		return 0, err
@@ -206,7 +206,7 @@ func consentAt(hist []*switchboard.ConsentRecord, pool string, t time.Time) *swi
 var consentHeader = []string{"id", "at", "phone", "scope", "state", "source", "evidence", "actor"}
 
 // Consent writes the consent records made in [since, until), oldest first.
-func Consent(ctx context.Context, st switchboard.Store, out io.Writer, since, until time.Time, format string) (int, error) {
+func Consent(ctx context.Context, st Store, out io.Writer, since, until time.Time, format string) (int, error) {
 	w, err := newWriter(out, format, consentHeader)
 	if err != nil {
 		return 0, err

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
@@ -198,4 +199,35 @@ func localHost(u string) bool {
 	}
 	ip, err := netip.ParseAddr(h)
 	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
+}
+
+// Prepare returns the dispatcher's Prepare: first's plan (WhatsApp's window rule; nil plans
+// nothing), then, for a message that carries media and still goes with its body, the check of
+// its media against the provider's size limits. A message blocked already, or sent as a content
+// template (which carries no MediaUrl), is not checked.
+func (c *LimitChecker) Prepare(first func(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error)) func(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
+	return func(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
+		var p *switchboard.SendPlan
+		if first != nil {
+			var err error
+			if p, err = first(ctx, m); err != nil {
+				return nil, err
+			}
+		}
+		if (p != nil && (p.Block != nil || p.ContentSID != "")) || len(m.MediaURLs) == 0 {
+			return p, nil
+		}
+		v := c.Check(ctx, m.MediaURLs)
+		if v.Block != "" {
+			return &switchboard.SendPlan{Block: &switchboard.PolicyBlock{Class: switchboard.ClassMediaTooLarge, Reason: v.Block}}, nil
+		}
+		if p == nil {
+			p = &switchboard.SendPlan{}
+		}
+		if p.Note != "" {
+			p.Note += "; "
+		}
+		p.Note += v.Note
+		return p, nil
+	}
 }

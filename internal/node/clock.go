@@ -14,22 +14,16 @@ import (
 // clockEvery is how often a node measures its clock's offsets to the database and the provider.
 const clockEvery = 15 * time.Second
 
-// clockReference is a store that can read the database's clock (PostgreSQL).
-type clockReference interface {
-	Now(ctx context.Context) (time.Time, error)
-}
-
 // openClock makes the node's clock the cluster's when the store has a clock of its own
 // (PostgreSQL): the node's clock corrected to the database's, measured now and then every
 // clockEvery. Every time the node writes or compares — leases, due times, schedules, timelines,
 // acceptance — is then on the database's time scale whatever the node's own clock says. SQLite
 // has one process: its node's clock is the database's.
 func (n *Node) openClock(ctx context.Context) {
-	ref, ok := n.engine.(clockReference)
-	if !ok {
+	if n.engine.Now == nil {
 		return
 	}
-	n.csync = clocksync.New(n.clock, ref.Now)
+	n.csync = clocksync.New(n.clock, n.engine.Now)
 	m, err := n.csync.Measure(ctx)
 	if err != nil {
 		n.logger.Warn("could not read the database's clock; using this node's until it can", "err", err)

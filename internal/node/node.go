@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,14 +23,15 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/alerts"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/clocksync"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/consent"
-	"github.com/switchboard-gw/switchboard/internal/content"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
+	"github.com/switchboard-gw/switchboard/internal/inbound"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
@@ -59,16 +59,21 @@ type Node struct {
 	csync    *clocksync.Clock
 
 	store switchboard.Store
-	// engine is the store as its engine opened it, before any wrapper (secrets at rest): what
-	// the engine can do beyond switchboard.Store (its clock, shared media) is asked of it.
-	engine     switchboard.Store
+	// engine is the store as its engine opened it, before any wrapper (secrets at rest), with
+	// what the engine can do beyond switchboard.Store (its clock, shared media, a cluster-wide
+	// rate limiter).
+	engine     *Engine
 	sim        *twiliosim.Simulator
 	simSrv     *http.Server
 	simSrvAddr string
 	provider   *twilio.Provider
 	// routes are the providers of the channels (channel_providers); n.provider is one of them.
-	routes  routes
-	api     *api.Server
+	routes     routes
+	api        *api.Server
+	// accept is the acceptance service every outbound message is made by.
+	accept *accept.Service
+	// inbound answers inbound messages: keyword replies, routing auto-replies.
+	inbound *inbound.Handler
 	consent *consent.Service
 	metrics *metrics.Metrics
 	// templates holds the current catalog; a watcher swaps in good reloads.
@@ -148,10 +153,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
 	}
 
-	if n.store, err = OpenStore(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
+	if n.engine, err = OpenEngine(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
 		return nil, err
 	}
-	n.engine = n.store
+	n.store = n.engine.Store
 	if err := n.openSecrets(ctx); err != nil {
 		return nil, err
 	}
@@ -204,7 +209,23 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.metrics.SetErrorClasses(func(code int) string { return string(n.routes.provider(switchboard.ChannelSMS).ErrorClass(code)) })
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
+	n.accept = accept.New(accept.Config{
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
+		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics, DefaultValidity: cfg.DefaultValidity,
+		OnAccepted: func() {
+			if n.disp != nil {
+				n.disp.Notify()
+			}
+		},
+	})
+	n.inbound = inbound.New(inbound.Config{
+		Messages: n.accept, Keywords: n.consent, Rules: cfg.Keywords, Routes: cfg.InboundRoutes, Senders: cfg.Senders,
+		EnqueueMedia: n.enqueueMedia, OnOptOut: n.metrics.OptOut, Logger: logger.With("component", "inbound"),
+	})
 	n.wa = n.newWhatsApp()
+	if n.wa != nil {
+		n.accept.UseWhatsApp(n.wa)
+	}
 	n.disp = n.newDispatcher(opts)
 	if cfg.TemplatesDir != "" {
 		cat, err := templates.Load(cfg.TemplatesDir, templates.WithDefaultLocale(cfg.TemplatesLocale))
@@ -221,9 +242,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"), Consent: n.consent,
-		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics,
-		MaxBodyBytes: cfg.MaxBodyBytes, DefaultValidity: cfg.DefaultValidity, OnAccepted: n.disp.Notify,
+		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"),
+		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,
 		Calls:     n.vc.svc,
@@ -232,8 +252,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
-		Logger: logger.With("component", "webhook"), OnInbound: n.handleInbound, Observer: n.metrics,
-		Route: n.routeInbound,
+		Logger: logger.With("component", "webhook"), OnInbound: n.inbound.Handle, Observer: n.metrics,
+		Route: n.inbound.Route,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
@@ -277,39 +297,22 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 		CallbackURL: func(id string) string {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
 		},
-		Check: func(ctx context.Context, m *switchboard.Message) (*dispatch.Block, error) {
-			reason, err := n.consent.BlocksMessage(ctx, m)
-			if err != nil || reason == "" {
-				return nil, err
-			}
-			return &dispatch.Block{Class: switchboard.ClassOptedOut, Reason: reason}, nil
-		},
-		Hold: func(m *switchboard.Message, now time.Time) (time.Time, string) {
-			zones := content.PhoneTimezones(m.To)
-			if m.Timezone != "" {
-				if loc, err := time.LoadLocation(m.Timezone); err == nil {
-					zones = []*time.Location{loc}
-				}
-			}
-			d := n.cfg.QuietHours.Next(now, m.Category, zones)
-			return d.At, d.Note
-		},
+		// The send policies, in order: consent (an opt-out since acceptance), quiet hours, then
+		// WhatsApp's window and the media limits.
+		Check:    n.consent.CheckSend,
+		Hold:     n.cfg.QuietHours.Hold,
 		Observer: n.metrics,
 		Prepare:  n.preparer(opts),
 		OnOptOut: func(ctx context.Context, m *switchboard.Message, code int) error {
 			n.metrics.OptOut(switchboard.ConsentFromProviderError)
-			_, err := n.consent.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
-				fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
-			return err
+			return n.consent.RecordProviderOptOut(ctx, m, code)
 		},
 		Clock: n.clock, Logger: n.logger.With("component", "dispatch"),
 		Pause: n.clockPause,
 	}
-	// A store that can rate-limit senders itself (PostgreSQL: one row per sender) makes each
+	// An engine that rate-limits senders itself (PostgreSQL: one row per sender) makes each
 	// sender's limit hold across the cluster; otherwise the limit is per process.
-	if l, ok := n.engine.(dispatch.Limiter); ok {
-		dcfg.Limiter = l
-	}
+	dcfg.Limiter = n.engine.Limiter
 	if opts.DispatchConfig != nil {
 		opts.DispatchConfig(&dcfg)
 	}
@@ -385,6 +388,30 @@ type StoreOptions struct {
 
 // OpenStore opens the store a database URL names.
 func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchboard.Store, error) {
+	e, err := OpenEngine(ctx, databaseURL, o)
+	if err != nil {
+		return nil, err
+	}
+	return e.Store, nil
+}
+
+// Engine is a store as its engine opened it, with what that engine can do beyond
+// switchboard.Store named where the engines are opened (OpenEngine), not discovered later by
+// type assertions: the compiler checks that each engine has what it is wired as.
+type Engine struct {
+	Store switchboard.Store
+	// Limiter holds each sender's rate across every node sharing the database (PostgreSQL: one
+	// row per sender); nil leaves the dispatcher its per-process limiter (SQLite: one process).
+	Limiter dispatch.Limiter
+	// Blobs keeps media in the database, where every node reaches it (media_store=database).
+	Blobs switchboard.MediaBlobs
+	// Now reads the database's clock (PostgreSQL), so that a cluster's nodes share one time
+	// scale; nil when the node's own clock is the database's (SQLite).
+	Now func(ctx context.Context) (time.Time, error)
+}
+
+// OpenEngine opens the store a database URL names, with its engine's capabilities.
+func OpenEngine(ctx context.Context, databaseURL string, o StoreOptions) (*Engine, error) {
 	engine, dsn, err := config.ParseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
@@ -395,7 +422,7 @@ func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchb
 		if err != nil {
 			return nil, fmt.Errorf("opening sqlite database %s: %w", dsn, err)
 		}
-		return db, nil
+		return &Engine{Store: db, Blobs: db}, nil
 	case "postgres":
 		opts := []postgres.Option{}
 		if !o.Migrate {
@@ -408,7 +435,7 @@ func OpenStore(ctx context.Context, databaseURL string, o StoreOptions) (switchb
 		if err != nil {
 			return nil, fmt.Errorf("opening postgres database %s: %w", redactURL(dsn), err)
 		}
-		return db, nil
+		return &Engine{Store: db, Limiter: db, Blobs: db, Now: db.Now}, nil
 	}
 	return nil, fmt.Errorf("database engine %s is not available in this build", engine)
 }
@@ -625,11 +652,11 @@ func (n *Node) closeResources() {
 
 // EnsureDevKey makes sure the data directory holds a working development API key (mode 0600)
 // and returns its secret: the key a newcomer's CLI uses with no configuration.
-func EnsureDevKey(ctx context.Context, store switchboard.Store, dataDir string, now time.Time) (string, error) {
+func EnsureDevKey(ctx context.Context, store switchboard.KeyStore, dataDir string, now time.Time) (string, error) {
 	path := filepath.Join(dataDir, DevKeyFile)
 	if raw, err := os.ReadFile(path); err == nil {
 		secret := strings.TrimSpace(string(raw))
-		if _, err := store.GetAPIKeyByHash(ctx, api.HashSecret(secret)); err == nil {
+		if _, err := store.GetAPIKeyByHash(ctx, switchboard.HashAPIKeySecret(secret)); err == nil {
 			return secret, nil
 		}
 	}
@@ -648,13 +675,11 @@ func EnsureDevKey(ctx context.Context, store switchboard.Store, dataDir string, 
 }
 
 // CreateAPIKey creates an API key and returns it with its secret, which is shown only once.
-func CreateAPIKey(ctx context.Context, store switchboard.Store, name string, now time.Time) (*switchboard.APIKey, string, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+func CreateAPIKey(ctx context.Context, store switchboard.KeyStore, name string, now time.Time) (*switchboard.APIKey, string, error) {
+	key, secret, err := switchboard.NewAPIKey(name, now)
+	if err != nil {
 		return nil, "", err
 	}
-	secret := "sb_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
-	key := &switchboard.APIKey{ID: switchboard.NewID("key"), Name: name, Hash: api.HashSecret(secret), CreatedAt: now}
 	if err := store.CreateAPIKey(ctx, key); err != nil {
 		return nil, "", err
 	}

@@ -33,10 +33,10 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 		}
 	}
 	vcfg := verify.Config{
-		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "verify"), Backend: vc.Backend,
+		Store: n.store, Messages: n.accept, Clock: n.clock, Logger: n.logger.With("component", "verify"), Backend: vc.Backend,
 		From: from, Pool: pool, CodeLength: vc.CodeLength, TTL: vc.TTL, MaxSends: vc.MaxSends, MaxChecks: vc.MaxChecks,
 		Limits: vc.Limits, AllowedCountries: vc.AllowedCountries, SafeList: vc.SafeList, Pumping: vc.Pumping,
-		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics, OnMessage: n.disp.Notify,
+		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics,
 		Caller: opts.VerifyCaller, WhatsAppTemplate: vc.WhatsAppTemplate, Templates: n.templates.Load,
 		SMSTemplate: vc.SMSTemplate, AppName: vc.AppName, ErrorCodes: n.routes.provider(switchboard.ChannelSMS),
 	}

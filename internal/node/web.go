@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/clientaddr"
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -23,7 +23,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		User: d.User, Password: d.Password, SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
 		Secure:  u != nil && u.Scheme == "https",
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
-		ExplainCode: explainCode, CheckAccept: n.consent.CheckAccept, OnAccepted: n.disp.Notify,
+		ExplainCode: explainCode, Messages: n.accept,
 		QueueStats: n.queueStats,
 		Health:     n.healthLine,
 		Annotate:   n.annotateWhatsApp,
@@ -38,11 +38,13 @@ func (n *Node) dashboard() (http.Handler, error) {
 	})
 }
 
-// dashboardReply accepts a dashboard reply in a conversation through the API's acceptance, so
+// dashboardReply accepts a dashboard reply in a conversation as a request (internal/accept), so
 // that it is checked (consent, quiet hours, the WhatsApp window) and made idempotent as an
-// application's reply would be.
+// application's reply would be, for a key named after the operator.
 func (n *Node) dashboardReply(ctx context.Context, c *switchboard.Conversation, body, actor, idemKey string) (*switchboard.Message, error) {
-	return n.api.Accept(ctx, &api.SendRequest{To: c.TheirNumber, From: c.OurNumber, Channel: string(c.Channel), Body: body}, actor, idemKey)
+	m, _, err := n.accept.Accept(ctx, &switchboard.APIKey{ID: actor, Name: actor},
+		&accept.Request{To: c.TheirNumber, From: c.OurNumber, Channel: string(c.Channel), Body: body}, idemKey)
+	return m, err
 }
 
 // cancelCall cancels a call from the dashboard, or is nil when calls are not configured.

@@ -16,9 +16,7 @@ import (
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/config"
-	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -32,52 +30,24 @@ func (n *Node) newWhatsApp() *whatsapp.Service {
 		return nil
 	}
 	return whatsapp.New(whatsapp.Config{
-		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "whatsapp"),
+		Store: n.store, Messages: n.accept, Clock: n.clock, Logger: n.logger.With("component", "whatsapp"),
 		DefaultFallback: w.Fallback, DefaultFallbackAfter: w.FallbackAfter,
 		WindowClosingLead: w.WindowClosingLead, Interval: w.ScanInterval,
 		ErrorCodes: n.routes.provider(switchboard.ChannelWhatsApp),
-		OnLegCreated: func() {
-			if n.disp != nil {
-				n.disp.Notify()
-			}
-		},
 	})
 }
 
-// prepareSend is the dispatcher's Prepare: WhatsApp's window rule right before a send.
-func (n *Node) prepareSend(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-	if n.wa == nil || m.Channel != switchboard.ChannelWhatsApp {
-		return nil, nil
-	}
-	return n.wa.Prepare(ctx, m)
-}
-
-// preparer is the dispatcher's Prepare: WhatsApp's window rule (prepareSend), then, for a
-// message that carries media_urls, the check of its media against Twilio's size limits. Media
-// checks go through the network guard; they may reach private addresses only with
+// preparer is the dispatcher's Prepare: WhatsApp's window rule, then, for a message that carries
+// media_urls, the check of its media against Twilio's size limits (media.LimitChecker.Prepare).
+// Media checks go through the network guard; they may reach private addresses only with
 // media_allow_private.
-func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
 	lc := media.NewLimitChecker(media.LimitConfig{AllowPrivate: n.cfg.Media.AllowPrivate, TLS: opts.MediaCheckTLS,
 		LocalOnly: n.cfg.Provider == config.ProviderSimulator})
-	return func(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
-		p, err := n.prepareSend(ctx, m)
-		if err != nil || (p != nil && (p.Block != nil || p.ContentSID != "")) || len(m.MediaURLs) == 0 {
-			// Blocked already, or a content template goes instead (it carries no MediaUrl).
-			return p, err
-		}
-		v := lc.Check(ctx, m.MediaURLs)
-		if v.Block != "" {
-			return &dispatch.Prepared{Block: &dispatch.Block{Class: switchboard.ClassMediaTooLarge, Reason: v.Block}}, nil
-		}
-		if p == nil {
-			p = &dispatch.Prepared{}
-		}
-		if p.Note != "" {
-			p.Note += "; "
-		}
-		p.Note += v.Note
-		return p, nil
+	if n.wa == nil {
+		return lc.Prepare(nil)
 	}
+	return lc.Prepare(n.wa.Prepare)
 }
 
 // WhatsApp is the node's WhatsApp service, or nil when the channel is disabled.
@@ -148,7 +118,7 @@ func (n *Node) authorizeMedia(r *http.Request) (bool, error) {
 	if !ok || strings.TrimSpace(secret) == "" {
 		return false, nil
 	}
-	_, err := n.store.GetAPIKeyByHash(r.Context(), api.HashSecret(strings.TrimSpace(secret)))
+	_, err := n.store.GetAPIKeyByHash(r.Context(), switchboard.HashAPIKeySecret(strings.TrimSpace(secret)))
 	if switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {
 		return false, nil
 	}
@@ -175,8 +145,8 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 	}
 	var blobs media.BlobStore // nil: files in mc.Dir
 	if mc.Store == "database" {
-		shared, ok := n.engine.(switchboard.MediaBlobs)
-		if !ok {
+		shared := n.engine.Blobs
+		if shared == nil {
 			return nil, fmt.Errorf("media_store=database: this database engine cannot store media")
 		}
 		blobs = media.DatabaseBlobs{Store: shared}
@@ -200,12 +170,12 @@ func (n *Node) newMedia(authToken string) (*media.Pipeline, error) {
 			if mc.RejectReply == "" {
 				return
 			}
-			sender, known := n.senderOf(in.To)
+			sender, known := n.inbound.Sender(in.To)
 			if !known {
 				return
 			}
 			key := "media-reject:" + in.ProviderSID + ":" + strconv.Itoa(d.Index)
-			if err := n.reply(ctx, in, sender, mc.RejectReply, key, map[string]string{"media_rejected": d.Reason}); err != nil {
+			if err := n.inbound.Reply(ctx, in, sender, mc.RejectReply, key, map[string]string{"media_rejected": d.Reason}); err != nil {
 				n.logger.Error("media reject reply", "inbound_id", in.ID, "err", err)
 			}
 		},

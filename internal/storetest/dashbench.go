@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/web"
 )
 
@@ -49,7 +48,7 @@ func BenchDashboardPages(b *testing.B, db switchboard.Store, from string) {
 		b.Fatalf("conversation: %v %v", convs, err)
 	}
 	secret := "sb_bench_" + strings.Repeat("k", 40)
-	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_bench", Name: "bench", Hash: api.HashSecret(secret), CreatedAt: now}); err != nil {
+	if err := db.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_bench", Name: "bench", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
 		b.Fatal(err)
 	}
 	w, err := web.New(web.Config{Store: db, Logger: slog.New(slog.DiscardHandler), Senders: []switchboard.Sender{{From: from}},

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/content"
 )
 
 // Severity says how much a Finding matters.
@@ -201,13 +200,13 @@ func lintTemplate(t *Template, maxSegments int) []Finding {
 		return append(fs, t.finding(t.bodyPos, rule, SeverityError, "with example values: %s", switchboard.ErrorMessage(err)))
 	}
 	chars := utf8.RuneCountInString(body)
-	segments, enc := content.Segments(body)
+	segments, enc := switchboard.Segments(body)
 	msg := fmt.Sprintf("%d %s, %s, %d %s with example values",
 		segments, plural(segments, "segment", "segments"), enc, chars, plural(chars, "character", "characters"))
-	if r, i, ok := content.FirstNonGSM(body); ok {
+	if r, i, ok := switchboard.FirstNonGSM(body); ok {
 		forced := fmt.Sprintf("%s at character %d forces UCS-2", describeRune(r), runePos(body, i))
 		msg += "; " + forced
-		if gsm, _ := content.Segments(asGSM(body)); segments > gsm {
+		if gsm, _ := switchboard.Segments(asGSM(body)); segments > gsm {
 			fs = append(fs, t.finding(t.bodyPos, RuleUCS2, SeverityWarning,
 				"%s: %d segments instead of %d in GSM-7", forced, segments, gsm))
 		}
@@ -298,7 +297,7 @@ func describeRune(r rune) string {
 // take without them.
 func asGSM(body string) string {
 	return strings.Map(func(r rune) rune {
-		if _, ok := content.GSM7Septets(string(r)); !ok {
+		if _, ok := switchboard.GSM7Septets(string(r)); !ok {
 			return '?'
 		}
 		return r

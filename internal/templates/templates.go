@@ -27,7 +27,6 @@ import (
 	"unicode/utf8"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/content"
 )
 
 // Stable error codes of Lookup and Render. Every error they return is a *switchboard.Error.
@@ -322,7 +321,7 @@ func (c *Catalog) Render(name string, version int, locale string, vars map[strin
 	if err != nil {
 		return nil, err
 	}
-	segments, enc := content.Segments(body)
+	segments, enc := switchboard.Segments(body)
 	res := &Result{
 		Template: t.Name, Version: t.Version, Locale: t.Locale, Channel: t.Channel, Category: t.Category,
 		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc, Fallback: t.Fallback,

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-gw/switchboard/internal/content"
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 const maxRequestBody = 1 << 20
@@ -184,7 +184,7 @@ func segmentsFor(body string, numMedia int, contentSID string) int {
 	if numMedia > 0 || (body == "" && contentSID != "") {
 		return 1
 	}
-	n, _ := content.Segments(body)
+	n, _ := switchboard.Segments(body)
 	return max(n, 1)
 }
 

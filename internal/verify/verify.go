@@ -83,9 +83,11 @@ type Pumping struct {
 
 // Config configures a Service.
 type Config struct {
-	Store  switchboard.Store
-	Clock  switchboard.Clock
-	Logger *slog.Logger
+	Store Store
+	// Messages puts the otp messages into the outbox.
+	Messages Messages
+	Clock    switchboard.Clock
+	Logger   *slog.Logger
 	// Backend is BackendBuiltin (default) or BackendTwilio (Twilio must be set).
 	Backend string
 	Twilio  switchboard.VerifyProvider
@@ -142,6 +144,9 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
+	if cfg.Messages == nil {
+		return nil, errors.New("verify: no Messages to put the codes' messages into the outbox")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = switchboard.SystemClock
 	}
@@ -509,17 +514,14 @@ func (s *Service) smsTemplate(locale string) *templates.Template {
 func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id string, ch switchboard.Channel, body string,
 	wa *switchboard.WhatsAppOptions, tmpl string, version int, now time.Time) error {
 	until := v.ExpiresAt
-	m := &switchboard.Message{
-		ID: id, Status: switchboard.StatusQueued, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa,
-		Template: tmpl, TemplateVersion: version,
-		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID},
-		NextAttemptAt: now, ValidUntil: &until, CreatedAt: now, UpdatedAt: now, APIKeyID: v.APIKeyID,
+	spec := switchboard.MessageSpec{
+		ID: id, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa, Template: tmpl, TemplateVersion: version,
+		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID}, Body: body,
+		ValidUntil: &until, APIKeyID: v.APIKeyID,
+		Actor: "verify", Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")",
 	}
-	content.SetBody(m, body)
-	m.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "verify",
-		Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")"}}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}
-	if _, _, err := s.cfg.Store.CreateMessage(ctx, m, idem); err != nil {
+	if _, _, err := s.cfg.Messages.Create(ctx, spec, idem); err != nil {
 		return err
 	}
 	if s.cfg.OnMessage != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -78,7 +79,7 @@ func newHarness(t *testing.T, adjust func(*verify.Config)) *harness {
 	t.Cleanup(func() { db.Close() })
 	h := &harness{t: t, store: db, clock: newClock(time.Date(2031, 5, 6, 12, 0, 0, 0, time.UTC)), caller: &fakeCaller{}}
 	cfg := verify.Config{
-		Store: db, Clock: h.clock.Now, Secret: []byte(testSecret), From: "+15005550006", Pool: "default",
+		Store: db, Messages: accept.New(accept.Config{Store: db, Clock: h.clock.Now}), Clock: h.clock.Now, Secret: []byte(testSecret), From: "+15005550006", Pool: "default",
 		Limits: verify.DefaultLimits(), Pumping: verify.DefaultPumping(), Caller: h.caller,
 		Fallback:      []switchboard.VerifyChannel{switchboard.VerifyWhatsApp, switchboard.VerifyCall},
 		FallbackAfter: time.Minute, FallbackPoll: 5 * time.Second, ErrorCodes: &twilio.Provider{},
@@ -90,7 +91,7 @@ func newHarness(t *testing.T, adjust func(*verify.Config)) *harness {
 		t.Fatal(err)
 	}
 	h.secret = "sb_test_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := db.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: switchboard.NewID("key"), Name: "test", Hash: api.HashSecret(h.secret), CreatedAt: h.clock.Now()}); err != nil {
+	if err := db.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: switchboard.NewID("key"), Name: "test", Hash: switchboard.HashAPIKeySecret(h.secret), CreatedAt: h.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(api.New(api.Config{Store: db, Clock: h.clock.Now, Verify: h.svc}).Handler())

@@ -21,7 +21,7 @@ import (
 
 // Config wires a Service.
 type Config struct {
-	Store    switchboard.Store
+	Store    Store
 	Provider switchboard.CallProvider
 	// Flows returns the current flow catalog.
 	Flows func() *Catalog

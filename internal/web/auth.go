@@ -15,7 +15,6 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
 )
 
 // Cookie names.
@@ -173,7 +172,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	ds := &switchboard.DashboardSession{CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
 	switch {
 	case r.PostFormValue("api_key") != "":
-		hash := api.HashSecret(strings.TrimSpace(r.PostFormValue("api_key")))
+		hash := switchboard.HashAPIKeySecret(strings.TrimSpace(r.PostFormValue("api_key")))
 		key, err := s.cfg.Store.GetAPIKeyByHash(r.Context(), hash)
 		if err != nil {
 			if !switchboard.IsKind(err, switchboard.EUNAUTHORIZED) {

@@ -322,6 +322,8 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *sessi
 // reached them or is still on its way, or a leg whose WhatsApp message reached them).
 func (s *Server) canRetry(ctx context.Context, m *switchboard.Message) (bool, string, error) {
 	switch {
+	case s.cfg.Messages == nil:
+		return false, "This dashboard cannot send messages.", nil
 	case !slices.Contains(retryable, m.Status):
 		return false, fmt.Sprintf("A %s message is not retried: only failed, undelivered, expired, canceled or blocked ones are, so that nothing is sent twice.", m.Status), nil
 	case m.RedactedAt != nil:
@@ -410,40 +412,30 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	now := s.cfg.Clock()
-	until := now.Add(s.cfg.DefaultValidity)
 	meta := map[string]string{}
 	for k, v := range orig.Metadata {
 		meta[k] = v
 	}
 	meta[retryOfKey] = orig.ID
-	m := &switchboard.Message{
-		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: orig.Channel, Category: orig.Category,
-		To: orig.To, From: orig.From, Pool: orig.Pool, Body: orig.Body, MediaURLs: orig.MediaURLs,
-		Segments: orig.Segments, Encoding: orig.Encoding, Metadata: meta, ValidUntil: &until,
-		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, Timezone: orig.Timezone,
-		Template: orig.Template, TemplateVersion: orig.TemplateVersion, BodySHA256: orig.BodySHA256, BodyLength: orig.BodyLength,
-		Events: []*switchboard.Event{{Type: switchboard.EventCreated, Actor: "dashboard:" + sess.Subject,
-			Detail: "accepted as a retry of " + orig.ID + " from the dashboard"}},
+	spec := switchboard.MessageSpec{
+		Channel: orig.Channel, Category: orig.Category, To: orig.To, From: orig.From, Pool: orig.Pool, Body: orig.Body,
+		MediaURLs: orig.MediaURLs, Metadata: meta, Validity: s.cfg.DefaultValidity, Timezone: orig.Timezone,
+		Template: orig.Template, TemplateVersion: orig.TemplateVersion,
+		Actor: "dashboard:" + sess.Subject, Detail: "accepted as a retry of " + orig.ID + " from the dashboard",
 	}
 	if wa := orig.WhatsApp; wa != nil && orig.Channel == switchboard.ChannelWhatsApp {
 		// The retry keeps the WhatsApp content template and the fallback policy; its own SMS leg,
 		// if any, is made for it.
-		m.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: wa.ContentSID, ContentVariables: wa.ContentVariables,
+		spec.WhatsApp = &switchboard.WhatsAppOptions{ContentSID: wa.ContentSID, ContentVariables: wa.ContentVariables,
 			Fallback: wa.Fallback, FallbackAfterSeconds: wa.FallbackAfterSeconds}
 	}
-	if s.cfg.CheckAccept != nil {
-		if err := s.cfg.CheckAccept(r.Context(), m); err != nil {
-			if switchboard.ErrorKindOf(err) != switchboard.EINTERNAL {
-				s.showMessage(w, r, sess, id, http.StatusConflict, "Not retried: "+switchboard.ErrorMessage(err))
-				return
-			}
-			s.fail(w, r, sess, err)
+	idem := &switchboard.Idempotency{APIKeyID: "dashboard", Key: "retry:" + orig.ID, RequestHash: "retry"}
+	stored, replayed, err := s.cfg.Messages.CreateChecked(r.Context(), spec, idem)
+	if err != nil {
+		if k := switchboard.ErrorKindOf(err); k != switchboard.EINTERNAL {
+			s.showMessage(w, r, sess, id, http.StatusConflict, "Not retried: "+switchboard.ErrorMessage(err))
 			return
 		}
-	}
-	idem := &switchboard.Idempotency{APIKeyID: "dashboard", Key: "retry:" + orig.ID, RequestHash: "retry"}
-	stored, replayed, err := s.cfg.Store.CreateMessage(r.Context(), m, idem)
-	if err != nil {
 		s.fail(w, r, sess, err)
 		return
 	}
@@ -455,9 +447,6 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 		s.cfg.Logger.Info("dashboard: message retried", "message_id", orig.ID, "retry_id", stored.ID, "subject", sess.Subject,
 			"to", content.MaskPhone(stored.To))
-		if s.cfg.OnAccepted != nil {
-			s.cfg.OnAccepted()
-		}
 	}
 	http.Redirect(w, r, "/ui/messages/"+stored.ID+"?done=retried", http.StatusSeeOther)
 }

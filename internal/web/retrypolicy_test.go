@@ -33,7 +33,7 @@ func TestRetryOnlyWhereItCanHelp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) {
 		noRetryCodes(c)
-		c.Annotate = whatsapp.New(whatsapp.Config{Store: c.Store, Clock: c.Clock}).Annotate
+		c.Annotate = whatsapp.New(whatsapp.Config{Store: c.Store.(whatsapp.Store), Clock: c.Clock}).Annotate
 	})
 	c := e.loggedIn()
 	token := e.csrf(c)

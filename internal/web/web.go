@@ -89,7 +89,7 @@ func countText(n int64, atLeast bool) string {
 
 // Config wires a Server.
 type Config struct {
-	Store  switchboard.Store
+	Store  Store
 	Clock  switchboard.Clock
 	Logger *slog.Logger
 	// User and Password allow a password login; empty User allows API keys only.
@@ -115,11 +115,9 @@ type Config struct {
 	ExplainCode func(code int) CodeInfo
 	// QueueStats reports the queue of every sender; nil shows that it is not available.
 	QueueStats func(ctx context.Context) ([]SenderQueue, error)
-	// CheckAccept applies the acceptance rules (consent) to a retry before it is stored; nil
-	// checks nothing.
-	CheckAccept func(ctx context.Context, m *switchboard.Message) error
-	// OnAccepted is called after a retry is stored, to wake the dispatcher.
-	OnAccepted func()
+	// Messages makes retries (the acceptance service, internal/accept): the recipient's consent
+	// is checked as for any request, and the dispatcher is woken. nil offers no retry.
+	Messages Messages
 	// Health, when set, is a one-line view of the node's health shown on the overview (its
 	// clock's offsets to the database and the provider).
 	Health func() string

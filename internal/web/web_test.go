@@ -19,7 +19,8 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/accept"
+	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -69,6 +70,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 		QueueStats: func(context.Context) ([]SenderQueue, error) {
 			return []SenderQueue{{From: testSender, Ready: 7, Deferred: 2}}, nil
 		},
+		Messages: accept.New(accept.Config{Store: st, Clock: c.now}),
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -82,7 +84,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	e := &env{t: t, store: st, srv: srv, web: w, clock: c}
 	e.secret = "sb_test_" + strings.Repeat("k", 40)
 	e.keyID = "key_test"
-	if err := st.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: e.keyID, Name: "ops", Hash: api.HashSecret(e.secret), CreatedAt: c.now()}); err != nil {
+	if err := st.CreateAPIKey(t.Context(), &switchboard.APIKey{ID: e.keyID, Name: "ops", Hash: switchboard.HashAPIKeySecret(e.secret), CreatedAt: c.now()}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -491,7 +493,9 @@ func TestRevokedKeyEndsItsSessions(t *testing.T) {
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	var notified atomic.Int32
-	e := newEnv(t, func(c *Config) { c.OnAccepted = func() { notified.Add(1) } })
+	e := newEnv(t, func(c *Config) {
+		c.Messages = accept.New(accept.Config{Store: c.Store.(accept.Store), Clock: c.Clock, OnAccepted: func() { notified.Add(1) }})
+	})
 	c := e.loggedIn()
 	token := e.csrf(c)
 	failed := e.message(func(m *switchboard.Message) { m.Metadata = map[string]string{"job": "42"} })
@@ -528,6 +532,12 @@ func TestRetry(t *testing.T) {
 	if rm.Status != switchboard.StatusQueued || rm.To != failed.To || rm.Body != failed.Body || rm.From != failed.From ||
 		rm.Metadata["retry_of"] != failed.ID || rm.Metadata["job"] != "42" || rm.ValidUntil == nil {
 		t.Fatalf("retry: %+v", rm)
+	}
+	// The retry is made by the constructor: its body hash is its body's, not one copied from the
+	// original (which this original, stored by hand, lacks).
+	if want, _ := switchboard.NewMessage(switchboard.MessageSpec{To: rm.To, From: rm.From, Body: rm.Body, Actor: "x"}, rm.CreatedAt); rm.BodySHA256 == "" ||
+		rm.BodySHA256 != want.BodySHA256 || rm.Segments != want.Segments {
+		t.Fatalf("retry's body_sha256 %q, segments %d", rm.BodySHA256, rm.Segments)
 	}
 	orig := e.get(failed.ID)
 	if last := orig.Events[len(orig.Events)-1]; last.Type != switchboard.EventNote || !strings.Contains(last.Detail, retryID) {
@@ -574,9 +584,12 @@ func TestRetry(t *testing.T) {
 	}
 	// Consent is checked.
 	eb := newEnv(t, func(c *Config) {
-		c.CheckAccept = func(context.Context, *switchboard.Message) error {
-			return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "the recipient opted out")
+		// The recipient opted out: the acceptance service's consent check refuses the retry.
+		cs := consent.New(c.Store.(consent.Store), c.Clock)
+		if _, err := cs.Record(t.Context(), "+14155550123", switchboard.ScopeAll, switchboard.ConsentOptedOut, switchboard.ConsentFromDashboard, "test", "test"); err != nil {
+			t.Fatal(err)
 		}
+		c.Messages = accept.New(accept.Config{Store: c.Store.(accept.Store), Clock: c.Clock, Consent: cs})
 	})
 	cb := eb.loggedIn()
 	blocked := eb.message(nil)

@@ -31,7 +31,7 @@ const MaxFormBytes = 64 << 10
 
 // Config wires a Handler.
 type Config struct {
-	Store switchboard.Store
+	Store Store
 	// AuthToken is the Twilio account's auth token, the key of X-Twilio-Signature.
 	AuthToken string
 	// PublicURL is the base URL Twilio was given, such as https://sms.example.com.

@@ -24,7 +24,6 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/content"
-	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 )
 
@@ -40,11 +39,30 @@ const (
 	MetaFallbackOf = "fallback_of"
 )
 
+// Store is what the WhatsApp service needs of the store: conversations (the window), the
+// fallback's candidates and settlement, the window_closing scan, and messages. Any
+// switchboard.Store is one.
+type Store interface {
+	GetMessage(ctx context.Context, id string) (*switchboard.Message, error)
+	UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error)
+	FindConversation(ctx context.Context, channel switchboard.Channel, ours, theirs string) (*switchboard.Conversation, error)
+	FallbackCandidates(ctx context.Context, now time.Time, limit int) ([]*switchboard.FallbackCandidate, error)
+	SettleFallback(ctx context.Context, id, legID string, ev *switchboard.Event) (settled bool, err error)
+	ClaimWindowClosing(ctx context.Context, now time.Time, lead time.Duration, limit int) ([]*switchboard.Conversation, error)
+}
+
+// Messages makes new messages (the acceptance service, internal/accept): the SMS legs.
+type Messages interface {
+	Create(ctx context.Context, spec switchboard.MessageSpec, idem *switchboard.Idempotency) (*switchboard.Message, bool, error)
+}
+
 // Config configures the WhatsApp service.
 type Config struct {
-	Store  switchboard.Store
-	Clock  switchboard.Clock
-	Logger *slog.Logger
+	Store Store
+	// Messages creates the SMS legs of the fallback.
+	Messages Messages
+	Clock    switchboard.Clock
+	Logger   *slog.Logger
 	// DefaultFallback applies to WhatsApp messages that name no policy (and whose template none).
 	DefaultFallback switchboard.FallbackPolicy
 	// DefaultFallbackAfter, when positive, is the fallback time of messages that set none.
@@ -181,7 +199,7 @@ func (s *Service) window(ctx context.Context, ours, theirs string) (open bool, c
 // Prepare decides, right before a WhatsApp message is handed over, how it goes: free form inside
 // the window; its content template outside it; blocked (63016's rule, not sent) when it has none.
 // Other channels go as they are.
-func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatch.Prepared, error) {
+func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*switchboard.SendPlan, error) {
 	if m.Channel != switchboard.ChannelWhatsApp {
 		return nil, nil
 	}
@@ -190,10 +208,10 @@ func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatc
 		return nil, err
 	}
 	if open {
-		return &dispatch.Prepared{Note: "WhatsApp window open until " + closes.Format(time.RFC3339) + ": free-form"}, nil
+		return &switchboard.SendPlan{Note: "WhatsApp window open until " + closes.Format(time.RFC3339) + ": free-form"}, nil
 	}
 	if m.WhatsApp != nil && m.WhatsApp.ContentSID != "" {
-		return &dispatch.Prepared{
+		return &switchboard.SendPlan{
 			ContentSID: m.WhatsApp.ContentSID, ContentVariables: m.WhatsApp.ContentVariables,
 			Note: "WhatsApp window closed: content template " + m.WhatsApp.ContentSID + " instead of the body",
 		}, nil
@@ -206,7 +224,7 @@ func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatc
 	if m.WhatsApp != nil && m.WhatsApp.Fallback == switchboard.FallbackSMS {
 		reason += "; the SMS fallback takes over"
 	}
-	return &dispatch.Prepared{Block: &dispatch.Block{Class: switchboard.ClassWhatsAppWindow, Reason: reason}}, nil
+	return &switchboard.SendPlan{Block: &switchboard.PolicyBlock{Class: switchboard.ClassWhatsAppWindow, Reason: reason}}, nil
 }
 
 // Run runs the fallback and window scans every Interval until ctx ends.
@@ -338,7 +356,7 @@ func (s *Service) settle(ctx context.Context, c *switchboard.FallbackCandidate, 
 		_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note(reason+": no SMS fallback, the body is gone (retention) or empty"))
 		return false, err
 	}
-	leg, err := s.createLeg(ctx, m, reason, now)
+	leg, err := s.createLeg(ctx, m, reason)
 	if err != nil {
 		return false, err
 	}
@@ -350,32 +368,21 @@ func (s *Service) settle(ctx context.Context, c *switchboard.FallbackCandidate, 
 }
 
 // createLeg queues the SMS leg of m, once whatever the number of callers (idempotency key).
-func (s *Service) createLeg(ctx context.Context, m *switchboard.Message, reason string, now time.Time) (*switchboard.Message, error) {
+func (s *Service) createLeg(ctx context.Context, m *switchboard.Message, reason string) (*switchboard.Message, error) {
 	meta := maps.Clone(m.Metadata)
 	if meta == nil {
 		meta = map[string]string{}
 	}
 	meta[MetaFallbackOf] = m.ID
-	leg := &switchboard.Message{
-		ID: switchboard.NewID("msg"), Status: switchboard.StatusQueued, Channel: switchboard.ChannelSMS,
-		Category: m.Category, To: m.To, From: m.From, Pool: m.Pool, Body: m.Body, Metadata: meta,
-		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, ValidUntil: m.ValidUntil, APIKeyID: m.APIKeyID,
-		Timezone: m.Timezone, Template: m.Template, TemplateVersion: m.TemplateVersion,
-		BodySHA256: m.BodySHA256, BodyLength: m.BodyLength,
-		WhatsApp: &switchboard.WhatsAppOptions{FallbackOf: m.ID},
+	spec := switchboard.MessageSpec{
+		Channel: switchboard.ChannelSMS, Category: m.Category, To: m.To, From: m.From, Pool: m.Pool, Body: m.Body,
+		MediaURLs: m.MediaURLs, Metadata: meta, ValidUntil: m.ValidUntil, APIKeyID: m.APIKeyID, Timezone: m.Timezone,
+		Template: m.Template, TemplateVersion: m.TemplateVersion, WhatsApp: &switchboard.WhatsAppOptions{FallbackOf: m.ID},
+		// Past its validity the leg only expires: it is created all the same, due now, so that
+		// the timeline says so, and the dispatcher expires it at once.
+		Actor: actor, Detail: fmt.Sprintf("SMS fallback of WhatsApp message %s: %s", m.ID, reason),
 	}
-	if len(m.MediaURLs) > 0 {
-		leg.Channel, leg.MediaURLs = switchboard.ChannelMMS, m.MediaURLs
-	}
-	leg.Segments, leg.Encoding = content.Segments(leg.Body)
-	if leg.ValidUntil != nil && !now.Before(*leg.ValidUntil) {
-		// Its validity is over: the leg would only expire; it is created all the same so that the
-		// timeline says so, and the dispatcher expires it at once.
-		leg.NextAttemptAt = now
-	}
-	leg.Events = []*switchboard.Event{{Type: switchboard.EventCreated, Actor: actor,
-		Detail: fmt.Sprintf("SMS fallback of WhatsApp message %s: %s", m.ID, reason)}}
-	stored, _, err := s.cfg.Store.CreateMessage(ctx, leg, &switchboard.Idempotency{
+	stored, _, err := s.cfg.Messages.Create(ctx, spec, &switchboard.Idempotency{
 		APIKeyID: "system", Key: FallbackKeyPrefix + m.ID, RequestHash: "whatsapp-fallback",
 	})
 	return stored, err

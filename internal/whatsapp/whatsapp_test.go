@@ -8,6 +8,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
@@ -23,7 +24,8 @@ func setup(t *testing.T) (*sqlite.DB, *whatsapp.Service, *time.Time) {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := t0
-	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: func() time.Time { return now }, ErrorCodes: &twilio.Provider{}})
+	clock := func() time.Time { return now }
+	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: clock, ErrorCodes: &twilio.Provider{}, Messages: accept.New(accept.Config{Store: db, Clock: clock})})
 	return db, svc, &now
 }
 

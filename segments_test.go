@@ -1,17 +1,16 @@
-package content
+package switchboard
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 const (
-	gsm  = switchboard.EncodingGSM7
-	ucs2 = switchboard.EncodingUCS2
+	gsm  = EncodingGSM7
+	ucs2 = EncodingUCS2
 )
 
 func rep(s string, n int) string { return strings.Repeat(s, n) }
@@ -68,7 +67,7 @@ func TestSegments(t *testing.T) {
 		name string
 		body string
 		want int
-		enc  switchboard.Encoding
+		enc  Encoding
 	}{
 		{"empty", "", 0, gsm},
 		{"one char", "a", 1, gsm},
@@ -207,7 +206,7 @@ func TestGSM7Septets(t *testing.T) {
 // character becomes an escape septet and the character) and cuts the stream into parts, pulling
 // back a cut that would separate an escape from its character or a high surrogate from its low
 // one.
-func referenceSegments(body string) (int, switchboard.Encoding) {
+func referenceSegments(body string) (int, Encoding) {
 	if body == "" {
 		return 0, gsm
 	}
@@ -332,4 +331,14 @@ func BenchmarkSegments(b *testing.B) {
 			}
 		})
 	}
+}
+
+func ExampleSegments() {
+	fmt.Println(Segments("Your code is 123456"))
+	fmt.Println(Segments(strings.Repeat("a", 161)))
+	fmt.Println(Segments("Your code is 123456 🔐"))
+	// Output:
+	// 1 GSM-7
+	// 2 GSM-7
+	// 1 UCS-2
 }

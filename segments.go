@@ -1,9 +1,7 @@
-package content
+package switchboard
 
 import (
 	"unicode/utf8"
-
-	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 // Segment sizes. A single SMS carries 140 octets of user data; each part of a multipart
@@ -87,9 +85,9 @@ func septets(r rune) int {
 // The empty body takes 0 segments (as Twilio counts an MMS without text) and reports GSM-7.
 // No smart encoding is applied: a curly quote or a non-breaking space makes the body UCS-2;
 // FirstNonGSM finds such characters.
-func Segments(body string) (segments int, enc switchboard.Encoding) {
+func Segments(body string) (segments int, enc Encoding) {
 	if body == "" {
-		return 0, switchboard.EncodingGSM7
+		return 0, EncodingGSM7
 	}
 	total, parts, used := 0, 1, 0
 	for i := 0; i < len(body); {
@@ -103,7 +101,7 @@ func Segments(body string) (segments int, enc switchboard.Encoding) {
 			i += size
 		}
 		if cost == 0 {
-			return ucs2Segments(body), switchboard.EncodingUCS2
+			return ucs2Segments(body), EncodingUCS2
 		}
 		total += cost
 		if used+cost > GSM7PartSeptets {
@@ -113,9 +111,9 @@ func Segments(body string) (segments int, enc switchboard.Encoding) {
 		used += cost
 	}
 	if total <= GSM7SingleSeptets {
-		return 1, switchboard.EncodingGSM7
+		return 1, EncodingGSM7
 	}
-	return parts, switchboard.EncodingGSM7
+	return parts, EncodingGSM7
 }
 
 // ucs2Segments counts the segments of a non-empty body sent in UCS-2.
