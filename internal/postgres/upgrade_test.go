@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/storetest"
 )
 
@@ -37,7 +38,7 @@ func upgradeEngine(t *testing.T) storetest.Engine {
 	return storetest.Engine{
 		Migrations: ms, Dialect: migrate.Postgres, Fixtures: upgradeFixtures,
 		Empty: func(t *testing.T) (*sql.DB, func(t *testing.T) switchboard.Store) {
-			u, _ := postgres.TestURL(t) // a fresh schema, dropped when t ends
+			u, _ := pgtest.URL(t) // a fresh schema, dropped when t ends
 			db, err := sql.Open("pgx", u)
 			if err != nil {
 				t.Fatal(err)
@@ -73,7 +74,7 @@ func TestOlderNodeOnNewerSchema(t *testing.T) {
 // database reading what the first wrote.
 func TestMediaBlobs(t *testing.T) {
 	t.Parallel()
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	open := func(t *testing.T) *postgres.DB {
 		db, err := postgres.Open(t.Context(), u, postgres.WithMaxConns(2))
 		if err != nil {
