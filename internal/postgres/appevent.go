@@ -78,15 +78,6 @@ func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 	}
 }
 
-// statusEvent returns the message.status_changed event of m having moved from prev, or nil
-// when it did not move.
-func statusEvent(m *switchboard.Message, prev switchboard.Status, at time.Time) (*switchboard.AppEvent, error) {
-	if m.Status == prev {
-		return nil, nil
-	}
-	return switchboard.StatusChangedEvent(m, prev, at)
-}
-
 func scanAppEventInto(e *switchboard.AppEvent, data *[]byte) []any {
 	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data}
 }
@@ -133,7 +124,7 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // switchboard.Store.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_fanout", "fan-out needs a positive limit")
+		return 0, switchboard.ErrInvalidFanOut()
 	}
 	b := newBatch(txOptions)
 	b.Queue(qTakeUnfanned, limit)
@@ -274,10 +265,6 @@ func scanEndpoints(rows pgx.Rows, err error) ([]*switchboard.Endpoint, error) {
 	return out, rows.Err()
 }
 
-func endpointNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "endpoint_not_found", "endpoint %s not found", id)
-}
-
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) error {
 	types, secrets, err := encodeEndpoint(e)
 	if err != nil {
@@ -286,7 +273,7 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 	_, err = tx.Exec(ctx, qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, e.FailingSince, e.DisabledAt,
 		e.CreatedAt, e.UpdatedAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s already exists", e.ID)
+		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
 		return wrap("insert endpoint", err)
 	}
@@ -296,7 +283,7 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
 	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
+		return switchboard.ErrInvalidEndpoint()
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error { return insertEndpoint(ctx, tx, e) })
 }
@@ -305,7 +292,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error
 func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(db.pool.QueryRow(ctx, qEndpointByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("endpoint", err)
@@ -340,7 +327,7 @@ func deleteEndpoint(ctx context.Context, tx pgx.Tx, id string) error {
 		return wrap("delete endpoint", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return endpointNotFound(id)
+		return switchboard.ErrEndpointNotFound(id)
 	}
 	return nil
 }
@@ -349,7 +336,7 @@ func deleteEndpoint(ctx context.Context, tx pgx.Tx, id string) error {
 func lockEndpoint(ctx context.Context, tx pgx.Tx, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(tx.QueryRow(ctx, qLockEndpoint, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("endpoint", err)
@@ -366,7 +353,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 			return err
 		}
 		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+			return switchboard.ErrSecretsChanged(id)
 		}
 		e.Secrets = next
 		_, secrets, err := encodeEndpoint(e)
@@ -383,7 +370,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
 	if secret == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_secret", "a rotation needs a new secret")
+		return nil, switchboard.ErrInvalidSecretRotation()
 	}
 	var out *switchboard.Endpoint
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
@@ -425,7 +412,7 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 			listed[e.ID] = true
 			old, ok := byID[e.ID]
 			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s exists and was not made by the configuration", e.ID)
+				return switchboard.ErrEndpointNotFromConfig(e.ID)
 			}
 			if !ok {
 				c := *e
@@ -507,7 +494,7 @@ func scanDeliveries(rows pgx.Rows, err error) ([]*switchboard.Delivery, error) {
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	ds, err := scanDeliveries(db.pool.Query(ctx, qClaimDeliveries, p.Owner, p.LeaseUntil, p.Now, p.Limit))
 	if err != nil {
@@ -548,14 +535,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 	return out, nil
 }
 
-func leaseLost(id, owner string) error {
-	return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "delivery %s is no longer leased to %s", id, owner)
-}
-
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
 	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_delivery_result", "a delivery result needs an ID, an owner and a time")
+		return false, switchboard.ErrInvalidDeliveryResult()
 	}
 	b := newBatch(txOptions)
 	b.Queue(qLockDeliveryEP, r.ID)
@@ -569,7 +552,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 	e, eErr := scanEndpoint(br.QueryRow())
 	d, dErr := scanDeliveryRow(br.QueryRow(), false)
 	if errors.Is(eErr, pgx.ErrNoRows) || errors.Is(dErr, pgx.ErrNoRows) || (dErr == nil && (d.LeaseOwner != r.Owner || d.Status != switchboard.DeliveryPending)) {
-		return false, leaseLost(r.ID, r.Owner)
+		return false, switchboard.ErrDeliveryLeaseLost(r.ID, r.Owner)
 	}
 	if eErr != nil {
 		return false, wrap("finish delivery", eErr)

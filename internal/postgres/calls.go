@@ -53,7 +53,7 @@ func nullText(s string) any {
 // CreateCall stores a new call; see switchboard.CallStore.
 func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
 	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+		return nil, false, switchboard.ErrInvalidCall()
 	}
 	c.Version = 1
 	data, err := switchboard.EncodeCall(c)
@@ -71,8 +71,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 				switch {
 				case err == nil:
 					if h != idem.RequestHash {
-						return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-							"idempotency key %q was already used with a different request", idem.Key)
+						return switchboard.ErrIdempotencyKeyReused(idem.Key)
 					}
 					replay, err = scanCall(tx.QueryRow(ctx, qCallByID, id))
 					return err
@@ -99,7 +98,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 		break
 	}
 	if name, ok := uniqueViolation(err); ok && name != "calls_idempotency" {
-		return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+		return nil, false, switchboard.ErrCallExists(c.ID)
 	}
 	if err != nil {
 		return nil, false, wrap("create call", err)
@@ -129,7 +128,7 @@ func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error)
 func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
 	c, err := db.getCall(ctx, qCallByToken, token)
 	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
+		return nil, switchboard.ErrCallTokenNotFound()
 	}
 	return c, err
 }

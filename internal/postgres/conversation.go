@@ -41,7 +41,7 @@ func scanConversation(r pgx.Row) (*switchboard.Conversation, error) {
 }
 
 func conversationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+	return switchboard.ErrConversationNotFound(id)
 }
 
 // GetConversation returns a conversation, or ENOTFOUND.

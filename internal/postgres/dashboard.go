@@ -16,12 +16,12 @@ import (
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
 	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_session", "a session needs a hash and a subject")
+		return switchboard.ErrInvalidSession()
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, s.Hash, s.Subject, s.APIKeyHash, s.CreatedAt, s.ExpiresAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "session_exists", "the session exists")
+		return switchboard.ErrSessionExists()
 	} else if err != nil {
 		return wrap("insert session", err)
 	}
@@ -34,7 +34,7 @@ func (db *DB) GetSession(ctx context.Context, hash string, now time.Time) (*swit
 	err := db.pool.QueryRow(ctx, `SELECT hash, subject, api_key_hash, created_at, expires_at FROM dashboard_sessions
 		WHERE hash = $1 AND expires_at > $2`, hash, now).Scan(&s.Hash, &s.Subject, &s.APIKeyHash, &s.CreatedAt, &s.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "session_not_found", "no such session")
+		return nil, switchboard.ErrSessionNotFound()
 	} else if err != nil {
 		return nil, wrap("session", err)
 	}
@@ -197,7 +197,7 @@ func latencyColumns() string {
 func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
 	bu := bucket.Microseconds()
 	if bu <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
+		return nil, switchboard.ErrInvalidBucket()
 	}
 	q := `WITH d AS (
 		SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint AS cu, m.from_number, m.category, m.status,

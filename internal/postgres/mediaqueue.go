@@ -39,7 +39,7 @@ const (
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+		return 0, switchboard.ErrInvalidInbound()
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -58,7 +58,7 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	rows, err := db.pool.Query(ctx, qClaimMedia, p.Owner, p.LeaseUntil, p.Now, p.Limit)
 	if err != nil {
@@ -92,14 +92,14 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
 	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_media_result", "a media result needs a provider SID, an owner and a time")
+		return switchboard.ErrInvalidMediaResult()
 	}
 	tag, err := db.pool.Exec(ctx, qFinishMedia, r.Done, r.RetryAt, r.Error, r.At, r.ProviderSID, r.Index, r.Owner)
 	if err != nil {
 		return wrap("finish media", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "media download %s/%d is not leased to %s", r.ProviderSID, r.Index, r.Owner)
+		return switchboard.ErrMediaLeaseLost(r.ProviderSID, r.Index, r.Owner)
 	}
 	return nil
 }

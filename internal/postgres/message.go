@@ -245,31 +245,6 @@ func rawJSON(p json.RawMessage) any {
 	return string(p)
 }
 
-// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
-// precision, empty collections nil.
-func normalize(m *switchboard.Message) {
-	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-	utp := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		v := ut(*t)
-		return &v
-	}
-	if len(m.MediaURLs) == 0 {
-		m.MediaURLs = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
-	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
-}
-
-func notFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 //
 // Without an idempotency key it is one statement. With one, the same statement first inserts the
@@ -277,14 +252,9 @@ func notFound(id string) error {
 // inserts it and its message; the others wait for that commit, insert nothing, and then read the
 // key to replay the message or refuse a different request.
 func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
-	if m == nil || m.ID == "" {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
-	}
-	if !m.Status.Valid() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
-	}
-	if idem != nil && idem.Key == "" {
-		idem = nil
+	stored, idem, err := switchboard.PrepareCreate(m, idem)
+	if err != nil {
+		return nil, false, err
 	}
 	media, err := jsonArray(m.MediaURLs)
 	if err != nil {
@@ -303,39 +273,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if pending {
 		fbPending = &pending
 	}
-	stored := *m
-	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
-	if m.Metadata != nil {
-		stored.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			stored.Metadata[k] = v
-		}
-	}
-	if m.WhatsApp != nil {
-		wa := *m.WhatsApp
-		stored.WhatsApp = &wa
-	}
-	normalize(&stored)
-	actor := "api"
-	if m.APIKeyID != "" {
-		actor = "api_key:" + m.APIKeyID
-	}
-	detail := "accepted"
-	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
-		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
-	}
-	if len(m.Events) == 1 && m.Events[0].Type == switchboard.EventCreated {
-		// The caller explains the acceptance itself (who accepted it, a quiet-hours hold...).
-		if m.Events[0].Actor != "" {
-			actor = m.Events[0].Actor
-		}
-		if m.Events[0].Detail != "" {
-			detail = m.Events[0].Detail
-		}
-	}
-	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
-		Detail: detail, At: stored.CreatedAt}
-	stored.Events = []*switchboard.Event{ev}
+	ev := stored.Events[0]
 
 	args := []any{m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
 		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, nullString(m.ProviderSID),
@@ -354,15 +292,14 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	for range 3 {
 		err := db.pool.QueryRow(ctx, q, args...).Scan(&ev.ID)
 		if err == nil {
-			return &stored, false, nil
+			return stored, false, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) || idem == nil {
 			switch c, _ := uniqueViolation(err); c {
 			case "messages_provider_sid":
-				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-					"another message already has provider SID %s", m.ProviderSID)
+				return nil, false, switchboard.ErrProviderSIDTaken(m.ProviderSID)
 			case "messages_pkey":
-				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+				return nil, false, switchboard.ErrMessageExists(m.ID)
 			}
 			return nil, false, wrap("create message", err)
 		}
@@ -397,8 +334,7 @@ func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switc
 		return nil, wrap("idempotency key", err)
 	}
 	if hash != idem.RequestHash {
-		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-			"idempotency key %q was already used with a different request", idem.Key)
+		return nil, switchboard.ErrIdempotencyKeyReused(idem.Key)
 	}
 	m, err := scanMessage(br.QueryRow())
 	if err != nil {
@@ -416,17 +352,17 @@ func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switc
 // GetMessage returns a message with its timeline, oldest event first, or ENOTFOUND. The message
 // and its timeline are read from one snapshot.
 func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, error) {
-	return db.getMessage(ctx, qMessageByID, qEvents, id, func() error { return notFound(id) })
+	return db.getMessage(ctx, qMessageByID, qEvents, id, func() error { return switchboard.ErrMessageNotFound(id) })
 }
 
 // GetMessageByProviderSID returns the message the provider knows by sid, with its timeline, or
 // ENOTFOUND.
 func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
 	if sid == "" {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+		return nil, switchboard.ErrEmptyProviderSID()
 	}
 	return db.getMessage(ctx, qMessageBySID, qEventsBySID, sid, func() error {
-		return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+		return switchboard.ErrProviderSIDNotFound(sid)
 	})
 }
 
@@ -555,15 +491,8 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 // so that a callback for the SID arriving at the same moment is either seen here as pending or
 // finds the message with its SID.
 func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
-	if u.ID == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
-	}
-	if u.At.IsZero() {
-		// The store has no clock: a zero time would silently corrupt timelines and leases.
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
-	}
-	if u.Status != "" && !u.Status.Valid() {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	if err := switchboard.CheckUpdate(&u); err != nil {
+		return nil, err
 	}
 	setsSID := u.ProviderSID != nil && *u.ProviderSID != ""
 	b := newBatch(txOptions)
@@ -587,11 +516,11 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	}
 	m, err := scanMessage(br.QueryRow())
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound(u.ID)
+		return nil, switchboard.ErrMessageNotFound(u.ID)
 	} else if err != nil {
 		return nil, wrap("update message", err)
 	}
-	var pending []pendingCallback
+	var pending []switchboard.RecordedCallback
 	if setsSID {
 		if pending, err = scanPending(br.Query()); err != nil {
 			return nil, wrap("pending callbacks", err)
@@ -600,23 +529,9 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	if err := br.Close(); err != nil {
 		return nil, wrap("update message", err)
 	}
-	if err := checkUpdate(m, &u); err != nil {
+	evs, apps, err := switchboard.ApplyUpdate(m, &u, pending)
+	if err != nil {
 		return nil, err
-	}
-	prev := m.Status
-	evs := applyUpdate(m, &u)
-	var apps []*switchboard.AppEvent
-	if app, err := statusEvent(m, prev, u.At); err != nil {
-		return nil, err
-	} else if app != nil {
-		apps = append(apps, app)
-	}
-	if setsSID {
-		more, moreApps, err := applyPending(m, pending, u.At)
-		if err != nil {
-			return nil, err
-		}
-		evs, apps = append(evs, more...), append(apps, moreApps...)
 	}
 	w := &pgx.Batch{}
 	queueSave(w, m)
@@ -655,8 +570,7 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Mes
 	for range b.Len() - len(evs) {
 		if _, err := br.Exec(); err != nil {
 			if c, ok := uniqueViolation(err); ok && c == "messages_provider_sid" {
-				return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-					"another message already has provider SID %s", m.ProviderSID)
+				return switchboard.ErrProviderSIDTaken(m.ProviderSID)
 			}
 			return wrap("save message", err)
 		}
@@ -672,84 +586,10 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Mes
 	return nil
 }
 
-// checkUpdate checks an update's fence and preconditions against the stored message.
-func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
-	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
-	}
-	if len(u.RequireStatus) > 0 {
-		ok := false
-		for _, s := range u.RequireStatus {
-			ok = ok || s == m.Status
-		}
-		if !ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
-		}
-	}
-	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
-		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
-			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
-	}
-	return nil
-}
-
-// applyUpdate applies u's changes to m and returns the events to append, stamped with the
-// message, the time and the status after the update.
-func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
-	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
-		m.Status = u.Status
-	}
-	if u.ProviderSID != nil {
-		m.ProviderSID = *u.ProviderSID
-	}
-	if u.ErrorCode != nil {
-		m.ErrorCode = *u.ErrorCode
-	}
-	if u.ErrorMessage != nil {
-		m.ErrorMessage = *u.ErrorMessage
-	}
-	if u.NextAttemptAt != nil {
-		m.NextAttemptAt = *u.NextAttemptAt
-	}
-	if u.AttemptInFlight != nil {
-		m.AttemptInFlight = *u.AttemptInFlight
-	}
-	if u.AttemptStartedAt != nil {
-		t := *u.AttemptStartedAt
-		m.AttemptStartedAt = &t
-	}
-	if u.IncAttempts {
-		m.Attempts++
-	}
-	// A lease is extended only by its holder (the fence above checked that u.LeaseOwner holds it).
-	if u.LeaseUntil != nil && u.LeaseOwner != "" {
-		t := *u.LeaseUntil
-		m.LeaseUntil = &t
-	}
-	if u.ReleaseLease {
-		m.LeaseOwner, m.LeaseUntil = "", nil
-	}
-	m.UpdatedAt = u.At
-	normalize(m)
-	evs := make([]*switchboard.Event, 0, len(u.Events))
-	for _, e := range u.Events {
-		if e == nil {
-			continue
-		}
-		ev := *e
-		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
-		if ev.At.IsZero() {
-			ev.At = u.At
-		}
-		evs = append(evs, &ev)
-	}
-	return evs
-}
-
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	msgs, err := scanMessages(db.pool.Query(ctx, qClaim, p.Owner, p.LeaseUntil, p.From, p.Now, p.Limit))
 	if err != nil {

@@ -75,7 +75,7 @@ const (
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
 	if to == "" || preferred == "" {
-		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+		return "", switchboard.ErrInvalidSenderAssignment()
 	}
 	// Most recipients already have a valid sender: one read answers them.
 	var from string
@@ -110,7 +110,7 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+		return false, switchboard.ErrInvalidInbound()
 	}
 	media, err := jsonArray(in.MediaURLs)
 	if err != nil {
@@ -123,7 +123,7 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
 		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
 	if _, ok := uniqueViolation(err); ok {
-		return false, switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+		return false, switchboard.ErrInboundExists(in.ID)
 	} else if err != nil {
 		return false, wrap("insert inbound", err)
 	}
@@ -172,11 +172,11 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+		return switchboard.ErrInvalidAPIKey()
 	}
 	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+		return switchboard.ErrAPIKeyExists(k.ID)
 	} else if err != nil {
 		return wrap("insert API key", err)
 	}
@@ -196,7 +196,7 @@ func scanAPIKey(r pgx.Row) (*switchboard.APIKey, error) {
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
 	k, err := scanAPIKey(db.pool.QueryRow(ctx, qAPIKeyByHash, hash))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
-		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+		return nil, switchboard.ErrUnknownAPIKey()
 	} else if err != nil {
 		return nil, wrap("API key", err)
 	}
@@ -232,7 +232,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 		return wrap("revoke API key", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+		return switchboard.ErrAPIKeyNotFound(id)
 	}
 	return nil
 }
@@ -262,7 +262,7 @@ func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) err
 	for i := range len(senders) + 2 {
 		if _, err := br.Exec(); err != nil {
 			if _, ok := uniqueViolation(err); ok && i >= 2 {
-				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", senders[i-2].From)
+				return switchboard.ErrDuplicateSender(senders[i-2].From)
 			}
 			return wrap("sync senders", err)
 		}

@@ -304,7 +304,7 @@ func invalidText(err error) error {
 	if e := pgError(err); e != nil {
 		switch e.Code {
 		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_text", "a text value holds a character the store cannot keep (NUL)")
+			return switchboard.ErrInvalidText()
 		}
 	}
 	return nil

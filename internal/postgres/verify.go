@@ -37,10 +37,6 @@ const (
 	qPrefixBlocked = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = $1 AND until > $2`
 )
 
-func verificationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "verification_not_found", "verification %s not found", id)
-}
-
 func validVerification(v *switchboard.Verification) error {
 	switch {
 	case v == nil || v.ID == "" || v.To == "":
@@ -84,9 +80,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt)
 		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+			return switchboard.ErrVerificationPending(v.To)
 		} else if ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
+			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return wrap("insert verification", err)
 		}
@@ -116,9 +112,9 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 		if tag.RowsAffected() == 0 {
 			var one int
 			if err := tx.QueryRow(ctx, `SELECT 1 FROM verifications WHERE id = $1`, v.ID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-				return verificationNotFound(v.ID)
+				return switchboard.ErrVerificationNotFound(v.ID)
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "verification %s changed meanwhile", v.ID)
+			return switchboard.ErrVerificationConflict(v.ID)
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -151,7 +147,7 @@ func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
 func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Verification, error) {
 	v, err := scanVerification(db.pool.QueryRow(ctx, qVerificationByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, verificationNotFound(id)
+		return nil, switchboard.ErrVerificationNotFound(id)
 	} else if err != nil {
 		return nil, wrap("get verification", err)
 	}
@@ -197,7 +193,7 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
 	for _, h := range hits {
 		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.Errorf(switchboard.EINVALID, "invalid_rate", "a rate hit needs a key, a positive window and a limit of at least 0")
+			return res, switchboard.ErrInvalidRateHit()
 		}
 	}
 	order := make([]int, len(hits))
@@ -254,7 +250,7 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
 	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_refusal", "a refusal needs an ID, a reason and a time")
+		return switchboard.ErrInvalidRefusal()
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -316,7 +312,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
 	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_block", "a block needs a prefix and its times")
+		return switchboard.ErrInvalidBlock()
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qUpsertBlock, b.Prefix, b.Reason, b.Until, b.At); err != nil {

@@ -41,7 +41,7 @@ var _ switchboard.WhatsAppStore = (*DB)(nil)
 func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel, ours, theirs string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.pool.QueryRow(ctx, qConvByPair, switchboard.ThreadChannel(channel), ours, theirs))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "no %s conversation between these numbers", channel)
+		return nil, switchboard.ErrNoConversation(channel)
 	} else if err != nil {
 		return nil, wrap("find conversation", err)
 	}

@@ -70,15 +70,6 @@ func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
 	return nil
 }
 
-// statusEvent returns the message.status_changed event of m having moved from prev, or nil
-// when it did not move.
-func statusEvent(m *switchboard.Message, prev switchboard.Status, at time.Time) (*switchboard.AppEvent, error) {
-	if m.Status == prev {
-		return nil, nil
-	}
-	return switchboard.StatusChangedEvent(m, prev, at)
-}
-
 func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
 	r := &eventRow{}
 	if err := s.Scan(r.dest()...); err != nil {
@@ -119,7 +110,7 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // switchboard.Store. The single writer makes concurrent calls take turns.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_fanout", "fan-out needs a positive limit")
+		return 0, switchboard.ErrInvalidFanOut()
 	}
 	// Most calls find nothing to do: ask the read pool before taking the writer.
 	var one int
@@ -251,15 +242,11 @@ func listEndpoints(ctx context.Context, st *sql.Stmt) ([]*switchboard.Endpoint, 
 	return out, rows.Err()
 }
 
-func endpointNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "endpoint_not_found", "endpoint %s not found", id)
-}
-
 // getEndpointTx reads an endpoint in t, or ENOTFOUND.
 func getEndpointTx(t *wtx, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(t.queryRow(qEndpointByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
 	}
@@ -274,7 +261,7 @@ func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
 	_, err = t.exec(qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, microsPtr(e.FailingSince),
 		microsPtr(e.DisabledAt), micros(e.CreatedAt), micros(e.UpdatedAt))
 	if isUnique(err) {
-		return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s already exists", e.ID)
+		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
 		return fmt.Errorf("sqlite: insert endpoint: %w", err)
 	}
@@ -284,7 +271,7 @@ func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
 	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
+		return switchboard.ErrInvalidEndpoint()
 	}
 	return db.write(ctx, func(t *wtx) error { return insertEndpoint(t, e) })
 }
@@ -293,7 +280,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error
 func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(db.rstmts[qEndpointByID].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
 	}
@@ -321,7 +308,7 @@ func deleteEndpoint(t *wtx, id string) error {
 	if n, err := r.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: delete endpoint: %w", err)
 	} else if n == 0 {
-		return endpointNotFound(id)
+		return switchboard.ErrEndpointNotFound(id)
 	}
 	return nil
 }
@@ -329,7 +316,7 @@ func deleteEndpoint(t *wtx, id string) error {
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
 	if secret == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_secret", "a rotation needs a new secret")
+		return nil, switchboard.ErrInvalidSecretRotation()
 	}
 	var out *switchboard.Endpoint
 	err := db.write(ctx, func(t *wtx) error {
@@ -361,7 +348,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 			return err
 		}
 		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+			return switchboard.ErrSecretsChanged(id)
 		}
 		e.Secrets = next
 		_, secrets, err := encodeEndpoint(e)
@@ -391,7 +378,7 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 			listed[e.ID] = true
 			old, ok := byID[e.ID]
 			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s exists and was not made by the configuration", e.ID)
+				return switchboard.ErrEndpointNotFromConfig(e.ID)
 			}
 			if !ok {
 				c := *e
@@ -441,7 +428,7 @@ func sortDeliveries(ds []*switchboard.Delivery) {
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	var one int
 	if err := db.rstmts[qAnyDueDelivery].QueryRowContext(ctx, micros(p.Now)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
@@ -493,14 +480,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
 	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_delivery_result", "a delivery result needs an ID, an owner and a time")
+		return false, switchboard.ErrInvalidDeliveryResult()
 	}
 	var disabled bool
 	err := db.write(ctx, func(t *wtx) error {
 		disabled = false
 		d, err := scanDelivery(t.queryRow(qDeliveryByID, r.ID))
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (d.LeaseOwner != r.Owner || d.Status != switchboard.DeliveryPending)) {
-			return leaseLost(r.ID, r.Owner)
+			return switchboard.ErrDeliveryLeaseLost(r.ID, r.Owner)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: finish delivery: %w", err)
 		}
@@ -536,10 +523,6 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 		return nil
 	})
 	return disabled, err
-}
-
-func leaseLost(id, owner string) error {
-	return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "delivery %s is no longer leased to %s", id, owner)
 }
 
 // ReleaseDeliveries drops every delivery lease owner holds.

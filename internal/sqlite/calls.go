@@ -44,7 +44,7 @@ func scanCall(s scanner) (*switchboard.Call, error) {
 // CreateCall stores a new call; see switchboard.CallStore.
 func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
 	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+		return nil, false, switchboard.ErrInvalidCall()
 	}
 	c.Version = 1
 	data, err := switchboard.EncodeCall(c)
@@ -60,8 +60,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			switch {
 			case err == nil:
 				if h != idem.RequestHash {
-					return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-						"idempotency key %q was already used with a different request", idem.Key)
+					return switchboard.ErrIdempotencyKeyReused(idem.Key)
 				}
 				replay, err = scanCall(t.queryRow(qCallByID, id))
 				return err
@@ -73,7 +72,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), nullString(c.ProviderSID), apiKey, key, hash,
 			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+			return switchboard.ErrCallExists(c.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert call: %w", err)
 		}
@@ -112,7 +111,7 @@ func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error)
 func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
 	c, err := db.getCall(ctx, qCallByToken, token)
 	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
+		return nil, switchboard.ErrCallTokenNotFound()
 	}
 	return c, err
 }

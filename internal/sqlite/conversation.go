@@ -92,7 +92,7 @@ func scanConversation(s scanner) (*switchboard.Conversation, error) {
 func (db *DB) GetConversation(ctx context.Context, id string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.rstmts[qConvByID].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+		return nil, switchboard.ErrConversationNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get conversation: %w", err)
 	}
@@ -169,7 +169,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanConversation(tx.StmtContext(ctx, db.rstmts[qConvByID]).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+			return switchboard.ErrConversationNotFound(id)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
 		}

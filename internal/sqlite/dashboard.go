@@ -14,13 +14,13 @@ import (
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
 	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_session", "a session needs a hash and a subject")
+		return switchboard.ErrInvalidSession()
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(`INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 			s.Hash, s.Subject, s.APIKeyHash, micros(s.CreatedAt), micros(s.ExpiresAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "session_exists", "the session exists")
+			return switchboard.ErrSessionExists()
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert session: %w", err)
 		}
@@ -37,7 +37,7 @@ func (db *DB) GetSession(ctx context.Context, hash string, now time.Time) (*swit
 	err := db.r.QueryRowContext(ctx, `SELECT hash, subject, api_key_hash, created_at, expires_at FROM dashboard_sessions
 		WHERE hash = ? AND expires_at > ?`, hash, micros(now)).Scan(&s.Hash, &s.Subject, &s.APIKeyHash, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "session_not_found", "no such session")
+		return nil, switchboard.ErrSessionNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: session: %w", err)
 	}
@@ -221,7 +221,7 @@ var qDeliveryStats = `WITH d AS (
 func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
 	bu := bucket.Microseconds()
 	if bu <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
+		return nil, switchboard.ErrInvalidBucket()
 	}
 	rows, err := db.r.QueryContext(ctx, qDeliveryStats, bu, micros(since), micros(until))
 	if err != nil {

@@ -33,7 +33,7 @@ const (
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+		return 0, switchboard.ErrInvalidInbound()
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -64,7 +64,7 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	var out []*switchboard.MediaDownload
 	err := db.write(ctx, func(t *wtx) error {
@@ -104,7 +104,7 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
 	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_media_result", "a media result needs a provider SID, an owner and a time")
+		return switchboard.ErrInvalidMediaResult()
 	}
 	return db.write(ctx, func(t *wtx) error {
 		res, err := t.exec(qFinishMedia, r.Done, micros(r.RetryAt), r.Error, micros(r.At), r.ProviderSID, r.Index, r.Owner)
@@ -114,7 +114,7 @@ func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error 
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: finish media: %w", err)
 		} else if n == 0 {
-			return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "media download %s/%d is not leased to %s", r.ProviderSID, r.Index, r.Owner)
+			return switchboard.ErrMediaLeaseLost(r.ProviderSID, r.Index, r.Owner)
 		}
 		return nil
 	})

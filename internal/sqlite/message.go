@@ -169,41 +169,11 @@ func rawJSON(p json.RawMessage) any {
 	return string(p)
 }
 
-// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
-// precision, empty collections nil.
-func normalize(m *switchboard.Message) {
-	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-	utp := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		v := ut(*t)
-		return &v
-	}
-	if len(m.MediaURLs) == 0 {
-		m.MediaURLs = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
-	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
-}
-
-func notFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
-	if m == nil || m.ID == "" {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
-	}
-	if !m.Status.Valid() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
-	}
-	if idem != nil && idem.Key == "" {
-		idem = nil
+	stored, idem, err := switchboard.PrepareCreate(m, idem)
+	if err != nil {
+		return nil, false, err
 	}
 	media, err := jsonText(m.MediaURLs)
 	if err != nil {
@@ -217,39 +187,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: whatsapp: %w", err)
 	}
-	stored := *m
-	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
-	if m.Metadata != nil {
-		stored.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			stored.Metadata[k] = v
-		}
-	}
-	if m.WhatsApp != nil {
-		wa := *m.WhatsApp
-		stored.WhatsApp = &wa
-	}
-	normalize(&stored)
-	actor := "api"
-	if m.APIKeyID != "" {
-		actor = "api_key:" + m.APIKeyID
-	}
-	detail := "accepted"
-	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
-		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
-	}
-	if len(m.Events) == 1 && m.Events[0].Type == switchboard.EventCreated {
-		// The caller explains the acceptance itself (who accepted it, a quiet-hours hold...).
-		if m.Events[0].Actor != "" {
-			actor = m.Events[0].Actor
-		}
-		if m.Events[0].Detail != "" {
-			detail = m.Events[0].Detail
-		}
-	}
-	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
-		Detail: detail, At: stored.CreatedAt}
-	stored.Events = []*switchboard.Event{ev}
+	ev := stored.Events[0]
 
 	var replay *switchboard.Message
 	err = db.write(ctx, func(t *wtx) error {
@@ -269,7 +207,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 					return err
 				}
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+			return switchboard.ErrMessageExists(m.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert message: %w", err)
 		}
@@ -281,10 +219,10 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 				return fmt.Errorf("sqlite: insert metadata: %w", err)
 			}
 		}
-		if err := threadOutbound(t, &stored); err != nil {
+		if err := threadOutbound(t, stored); err != nil {
 			return err
 		}
-		if err := markFallback(t, &stored); err != nil {
+		if err := markFallback(t, stored); err != nil {
 			return err
 		}
 		if idem == nil {
@@ -313,7 +251,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, err
 	}
-	return &stored, false, nil
+	return stored, false, nil
 }
 
 // errReplayed rolls back a create whose idempotency key was used before: the earlier message
@@ -331,8 +269,7 @@ func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, er
 	case err != nil:
 		return nil, fmt.Errorf("sqlite: idempotency key: %w", err)
 	case hash != idem.RequestHash:
-		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-			"idempotency key %q was already used with a different request", idem.Key)
+		return nil, switchboard.ErrIdempotencyKeyReused(idem.Key)
 	}
 	return getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
 }
@@ -351,7 +288,7 @@ func insertEvent(t *wtx, ev *switchboard.Event) error {
 func getMessage(ctx context.Context, byID, events *sql.Stmt, id string) (*switchboard.Message, error) {
 	m, err := scanMessage(byID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(id)
+		return nil, switchboard.ErrMessageNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get message: %w", err)
 	}
@@ -405,14 +342,14 @@ func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, 
 // ENOTFOUND.
 func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
 	if sid == "" {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+		return nil, switchboard.ErrEmptyProviderSID()
 	}
 	var m *switchboard.Message
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		m, err = scanMessage(tx.StmtContext(ctx, db.rstmts[qMessageBySID]).QueryRowContext(ctx, sid))
 		if errors.Is(err, sql.ErrNoRows) {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+			return switchboard.ErrProviderSIDNotFound(sid)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: get message by SID: %w", err)
 		}
@@ -512,59 +449,38 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 // UpdateMessage applies one atomic change; see switchboard.MessageUpdate. The returned message
 // has no timeline.
 func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
-	if u.ID == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
-	}
-	if u.At.IsZero() {
-		// The store has no clock: a zero time would silently corrupt timelines and leases.
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
-	}
-	if u.Status != "" && !u.Status.Valid() {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	if err := switchboard.CheckUpdate(&u); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Message
 	err := db.write(ctx, func(t *wtx) error {
 		m, err := scanMessage(t.queryRow(qMessageByID, u.ID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(u.ID)
+			return switchboard.ErrMessageNotFound(u.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: update message: %w", err)
 		}
-		if err := checkUpdate(m, &u); err != nil {
-			return err
-		}
-		prev, before := m.Status, savedOf(m)
-		evs := applyUpdate(m, &u)
-		moved, err := statusEvent(m, prev, u.At)
-		if err != nil {
-			return err
-		}
-		var (
-			pending []*switchboard.Event
-			apps    []*switchboard.AppEvent
-		)
-		if moved != nil {
-			apps = append(apps, moved)
-		}
+		var pending []switchboard.RecordedCallback
 		if u.ProviderSID != nil && *u.ProviderSID != "" {
-			var more []*switchboard.AppEvent
-			if pending, more, err = applyPending(t, m, u.At); err != nil {
+			if pending, err = pendingCallbacks(t, *u.ProviderSID); err != nil {
 				return err
 			}
-			apps = append(apps, more...)
+		}
+		before := savedOf(m)
+		evs, apps, err := switchboard.ApplyUpdate(m, &u, pending)
+		if err != nil {
+			return err
 		}
 		if err := saveChanged(t, m, before); err != nil {
 			return err
 		}
-		for _, ev := range append(evs, pending...) {
-			if err := insertEvent(t, ev); err != nil {
-				return err
+		if len(pending) > 0 {
+			if _, err := t.exec(qMarkApplied, m.ID, m.ProviderSID); err != nil {
+				return fmt.Errorf("sqlite: mark callbacks applied: %w", err)
 			}
 		}
-		for _, ev := range apps {
-			if err := insertAppEvent(t, ev); err != nil {
-				return err
-			}
+		if err := insertEvents(t, evs, apps); err != nil {
+			return err
 		}
 		out = m
 		return nil
@@ -575,86 +491,12 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	return out, nil
 }
 
-// checkUpdate checks an update's fence and preconditions against the stored message.
-func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
-	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
-	}
-	if len(u.RequireStatus) > 0 {
-		ok := false
-		for _, s := range u.RequireStatus {
-			ok = ok || s == m.Status
-		}
-		if !ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
-		}
-	}
-	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
-		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
-			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
-	}
-	return nil
-}
-
-// applyUpdate applies u's changes to m and returns the events to append, stamped with the
-// message, the time and the status after the update.
-func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
-	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
-		m.Status = u.Status
-	}
-	if u.ProviderSID != nil {
-		m.ProviderSID = *u.ProviderSID
-	}
-	if u.ErrorCode != nil {
-		m.ErrorCode = *u.ErrorCode
-	}
-	if u.ErrorMessage != nil {
-		m.ErrorMessage = *u.ErrorMessage
-	}
-	if u.NextAttemptAt != nil {
-		m.NextAttemptAt = *u.NextAttemptAt
-	}
-	if u.AttemptInFlight != nil {
-		m.AttemptInFlight = *u.AttemptInFlight
-	}
-	if u.AttemptStartedAt != nil {
-		t := *u.AttemptStartedAt
-		m.AttemptStartedAt = &t
-	}
-	if u.IncAttempts {
-		m.Attempts++
-	}
-	if u.LeaseUntil != nil && u.LeaseOwner != "" {
-		t := *u.LeaseUntil
-		m.LeaseUntil = &t
-	}
-	if u.ReleaseLease {
-		m.LeaseOwner, m.LeaseUntil = "", nil
-	}
-	m.UpdatedAt = u.At
-	normalize(m)
-	evs := make([]*switchboard.Event, 0, len(u.Events))
-	for _, e := range u.Events {
-		if e == nil {
-			continue
-		}
-		ev := *e
-		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
-		if ev.At.IsZero() {
-			ev.At = u.At
-		}
-		evs = append(evs, &ev)
-	}
-	return evs
-}
-
 func saveMessage(t *wtx, m *switchboard.Message) error {
 	_, err := t.exec(qSaveMessage, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
 		micros(m.NextAttemptAt), boolInt(m.AttemptInFlight), microsPtr(m.AttemptStartedAt),
 		nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
 	if isUnique(err) {
-		return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-			"another message already has provider SID %s", m.ProviderSID)
+		return switchboard.ErrProviderSIDTaken(m.ProviderSID)
 	} else if err != nil {
 		return fmt.Errorf("sqlite: save message: %w", err)
 	}
@@ -718,7 +560,7 @@ func saveStatus(t *wtx, m *switchboard.Message) error {
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
 	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+		return nil, switchboard.ErrInvalidClaim()
 	}
 	var msgs []*switchboard.Message
 	err := db.write(ctx, func(t *wtx) error {

@@ -56,7 +56,7 @@ var readQueries = []string{
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
 	if to == "" || preferred == "" {
-		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+		return "", switchboard.ErrInvalidSenderAssignment()
 	}
 	// Most recipients already have a valid sender: answer those from the read pool.
 	var from string
@@ -89,7 +89,7 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+		return false, switchboard.ErrInvalidInbound()
 	}
 	media, err := jsonText(in.MediaURLs)
 	if err != nil {
@@ -100,7 +100,7 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
 			media, rawJSON(in.Payload), micros(in.ReceivedAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+			return switchboard.ErrInboundExists(in.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert inbound: %w", err)
 		}
@@ -172,12 +172,12 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+		return switchboard.ErrInvalidAPIKey()
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+			return switchboard.ErrAPIKeyExists(k.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert API key: %w", err)
 		}
@@ -204,7 +204,7 @@ func scanAPIKey(s scanner) (*switchboard.APIKey, error) {
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
 	k, err := scanAPIKey(db.rstmts[qAPIKeyByHash].QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
-		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+		return nil, switchboard.ErrUnknownAPIKey()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: API key: %w", err)
 	}
@@ -243,7 +243,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 		if n, err := r.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: revoke API key: %w", err)
 		} else if n == 0 {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+			return switchboard.ErrAPIKeyNotFound(id)
 		}
 		return nil
 	})
@@ -268,7 +268,7 @@ func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) err
 		for i, s := range senders {
 			_, err := t.exec(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
 			if isUnique(err) {
-				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", s.From)
+				return switchboard.ErrDuplicateSender(s.From)
 			} else if err != nil {
 				return fmt.Errorf("sqlite: sync senders: %w", err)
 			}

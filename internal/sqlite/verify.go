@@ -21,22 +21,17 @@ const (
 	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
-	qVerificationByID  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = ?`
-	qPendingVerifyTo   = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
-	qRateGet           = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
-	qRateHit           = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
-	qRatePrune         = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
-	refusalCols        = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
-	qInsertRefusal     = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpsertBlock       = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
-	qPrefixBlocked     = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
-	verificationNotFnd = "verification_not_found"
+	qVerificationByID = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = ?`
+	qPendingVerifyTo  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
+	qRateGet          = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
+	qRateHit          = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
+	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
+	refusalCols       = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
+	qPrefixBlocked    = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
 )
-
-func verificationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, verificationNotFnd, "verification %s not found", id)
-}
 
 func validVerification(v *switchboard.Verification) error {
 	switch {
@@ -73,9 +68,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
 			micros(v.CreatedAt), micros(v.UpdatedAt))
 		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+			return switchboard.ErrVerificationPending(v.To)
 		} else if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
+			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert verification: %w", err)
 		}
@@ -111,9 +106,9 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 		if n, _ := res.RowsAffected(); n == 0 {
 			var one int
 			if err := t.queryRow(`SELECT 1 FROM verifications WHERE id = ?`, v.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return verificationNotFound(v.ID)
+				return switchboard.ErrVerificationNotFound(v.ID)
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "verification %s changed meanwhile", v.ID)
+			return switchboard.ErrVerificationConflict(v.ID)
 		}
 		for _, ev := range events {
 			if err := insertAppEvent(t, ev); err != nil {
@@ -151,7 +146,7 @@ func scanVerification(r scanner) (*switchboard.Verification, error) {
 func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Verification, error) {
 	v, err := scanVerification(db.r.QueryRowContext(ctx, qVerificationByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, verificationNotFound(id)
+		return nil, switchboard.ErrVerificationNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get verification: %w", err)
 	}
@@ -198,7 +193,7 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
 	for _, h := range hits {
 		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.Errorf(switchboard.EINVALID, "invalid_rate", "a rate hit needs a key, a positive window and a limit of at least 0")
+			return res, switchboard.ErrInvalidRateHit()
 		}
 	}
 	err := db.write(ctx, func(t *wtx) error {
@@ -237,7 +232,7 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
 	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_refusal", "a refusal needs an ID, a reason and a time")
+		return switchboard.ErrInvalidRefusal()
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -305,7 +300,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
 	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_block", "a block needs a prefix and its times")
+		return switchboard.ErrInvalidBlock()
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qUpsertBlock, b.Prefix, b.Reason, micros(b.Until), micros(b.At)); err != nil {

@@ -54,7 +54,7 @@ func markFallback(t *wtx, m *switchboard.Message) error {
 func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel, ours, theirs string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.rstmts[qConvByPair].QueryRowContext(ctx, switchboard.ThreadChannel(channel), ours, theirs))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "no %s conversation between these numbers", channel)
+		return nil, switchboard.ErrNoConversation(channel)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: find conversation: %w", err)
 	}
