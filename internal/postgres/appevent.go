@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -210,22 +211,6 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	return len(evs), nil
 }
 
-func encodeEndpoint(e *switchboard.Endpoint) (types, secrets string, err error) {
-	tb, err := json.Marshal(e.EventTypes)
-	if err != nil {
-		return "", "", err
-	}
-	ss := e.Secrets
-	if ss == nil {
-		ss = []switchboard.EndpointSecret{}
-	}
-	sb, err := json.Marshal(ss)
-	if err != nil {
-		return "", "", err
-	}
-	return string(tb), string(sb), nil
-}
-
 func scanEndpoint(r pgx.Row) (*switchboard.Endpoint, error) {
 	var (
 		e                 switchboard.Endpoint
@@ -266,7 +251,7 @@ func scanEndpoints(rows pgx.Rows, err error) ([]*switchboard.Endpoint, error) {
 }
 
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) error {
-	types, secrets, err := encodeEndpoint(e)
+	types, secrets, err := sqlstore.EndpointJSON(e)
 	if err != nil {
 		return wrap("endpoint", err)
 	}
@@ -356,7 +341,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 			return switchboard.ErrSecretsChanged(id)
 		}
 		e.Secrets = next
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("replace secrets", err)
 		}
@@ -380,7 +365,7 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		}
 		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
 		e.UpdatedAt = time.UnixMicro(now.UnixMicro()).UTC()
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("rotate", err)
 		}
@@ -403,26 +388,17 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if err != nil {
 			return wrap("sync endpoints", err)
 		}
-		byID := map[string]*switchboard.Endpoint{}
-		for _, e := range existing {
-			byID[e.ID] = e
+		plan, err := switchboard.PlanEndpointSync(existing, eps, now)
+		if err != nil {
+			return err
 		}
-		listed := map[string]bool{}
-		for _, e := range eps {
-			listed[e.ID] = true
-			old, ok := byID[e.ID]
-			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.ErrEndpointNotFromConfig(e.ID)
+		for _, e := range plan.Insert {
+			if err := insertEndpoint(ctx, tx, e); err != nil {
+				return err
 			}
-			if !ok {
-				c := *e
-				c.Source, c.CreatedAt, c.UpdatedAt, c.FailingSince, c.DisabledAt = switchboard.EndpointFromConfig, now, now, nil, nil
-				if err := insertEndpoint(ctx, tx, &c); err != nil {
-					return err
-				}
-				continue
-			}
-			types, secrets, err := encodeEndpoint(e)
+		}
+		for _, e := range plan.Update {
+			types, secrets, err := sqlstore.EndpointJSON(e)
 			if err != nil {
 				return wrap("sync endpoints", err)
 			}
@@ -430,11 +406,9 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 				return wrap("sync endpoints", err)
 			}
 		}
-		for _, e := range existing {
-			if e.Source == switchboard.EndpointFromConfig && !listed[e.ID] {
-				if err := deleteEndpoint(ctx, tx, e.ID); err != nil {
-					return err
-				}
+		for _, id := range plan.Delete {
+			if err := deleteEndpoint(ctx, tx, id); err != nil {
+				return err
 			}
 		}
 		return nil

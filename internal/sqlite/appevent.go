@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -188,22 +189,6 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	return n, err
 }
 
-func encodeEndpoint(e *switchboard.Endpoint) (types, secrets string, err error) {
-	tb, err := json.Marshal(e.EventTypes)
-	if err != nil {
-		return "", "", err
-	}
-	ss := e.Secrets
-	if ss == nil {
-		ss = []switchboard.EndpointSecret{}
-	}
-	sb, err := json.Marshal(ss)
-	if err != nil {
-		return "", "", err
-	}
-	return string(tb), string(sb), nil
-}
-
 func scanEndpoint(s scanner) (*switchboard.Endpoint, error) {
 	var (
 		e                  switchboard.Endpoint
@@ -254,7 +239,7 @@ func getEndpointTx(t *wtx, id string) (*switchboard.Endpoint, error) {
 }
 
 func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
-	types, secrets, err := encodeEndpoint(e)
+	types, secrets, err := sqlstore.EndpointJSON(e)
 	if err != nil {
 		return fmt.Errorf("sqlite: endpoint: %w", err)
 	}
@@ -326,7 +311,7 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		}
 		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
 		e.UpdatedAt = fromMicros(micros(now))
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate: %w", err)
 		}
@@ -351,7 +336,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 			return switchboard.ErrSecretsChanged(id)
 		}
 		e.Secrets = next
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace secrets: %w", err)
 		}
@@ -369,26 +354,17 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if err != nil {
 			return err
 		}
-		byID := map[string]*switchboard.Endpoint{}
-		for _, e := range existing {
-			byID[e.ID] = e
+		plan, err := switchboard.PlanEndpointSync(existing, eps, now)
+		if err != nil {
+			return err
 		}
-		listed := map[string]bool{}
-		for _, e := range eps {
-			listed[e.ID] = true
-			old, ok := byID[e.ID]
-			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.ErrEndpointNotFromConfig(e.ID)
+		for _, e := range plan.Insert {
+			if err := insertEndpoint(t, e); err != nil {
+				return err
 			}
-			if !ok {
-				c := *e
-				c.Source, c.CreatedAt, c.UpdatedAt, c.FailingSince, c.DisabledAt = switchboard.EndpointFromConfig, now, now, nil, nil
-				if err := insertEndpoint(t, &c); err != nil {
-					return err
-				}
-				continue
-			}
-			types, secrets, err := encodeEndpoint(e)
+		}
+		for _, e := range plan.Update {
+			types, secrets, err := sqlstore.EndpointJSON(e)
 			if err != nil {
 				return fmt.Errorf("sqlite: sync endpoints: %w", err)
 			}
@@ -396,11 +372,9 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 				return fmt.Errorf("sqlite: sync endpoints: %w", err)
 			}
 		}
-		for _, e := range existing {
-			if e.Source == switchboard.EndpointFromConfig && !listed[e.ID] {
-				if err := deleteEndpoint(t, e.ID); err != nil {
-					return err
-				}
+		for _, id := range plan.Delete {
+			if err := deleteEndpoint(t, id); err != nil {
+				return err
 			}
 		}
 		return nil
