@@ -47,6 +47,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -382,4 +383,13 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// collect reads every row of a query with scan and closes the rows.
+func collect[T any](rows pgx.Rows, err error, scan func(sqlstore.Scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlstore.Collect(rows, scan)
 }

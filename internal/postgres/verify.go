@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -37,26 +38,6 @@ const (
 	qPrefixBlocked = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = $1 AND until > $2`
 )
 
-func validVerification(v *switchboard.Verification) error {
-	switch {
-	case v == nil || v.ID == "" || v.To == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs an ID and a phone number")
-	case !v.Status.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "unknown verification status %q", v.Status)
-	case v.CreatedAt.IsZero() || v.UpdatedAt.IsZero() || v.ExpiresAt.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs its times")
-	}
-	return nil
-}
-
-func sendsJSON(s []switchboard.VerificationSend) (string, error) {
-	if s == nil {
-		s = []switchboard.VerificationSend{}
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
-
 func insertEvents(ctx context.Context, tx pgx.Tx, events []*switchboard.AppEvent) error {
 	for _, ev := range events {
 		if _, err := tx.Exec(ctx, qInsertAppEvent, appEventArgs(ev)...); err != nil {
@@ -68,10 +49,10 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []*switchboard.AppEvent
 
 // CreateVerification stores a new verification with its events.
 func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -96,10 +77,10 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 
 // UpdateVerification stores v over its stored version.
 func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -124,7 +105,7 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 	return err
 }
 
-func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
+func scanVerification(r sqlstore.Scanner) (*switchboard.Verification, error) {
 	var v switchboard.Verification
 	var attempts []byte
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
@@ -263,49 +244,27 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 
 // ListRefusals lists refusals newest first.
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + refusalCols + ` FROM verify_refusals WHERE true`
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	w := sqlstore.Where{Numbered: true}
 	if f.To != "" {
-		q += ` AND phone = ` + arg(f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Reason != "" {
-		q += ` AND reason = ` + arg(f.Reason)
+		w.Add("reason = ?", f.Reason)
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ` + arg(f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+refusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, func(s sqlstore.Scanner) (*switchboard.Refusal, error) {
+		var r switchboard.Refusal
+		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
+			&r.RetryAfterSeconds, &r.At)
+		r.At = utc(r.At)
+		return &r, err
+	})
 	if err != nil {
 		return nil, "", wrap("list refusals", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Refusal
-	for rows.Next() {
-		var r switchboard.Refusal
-		if err := rows.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &r.At); err != nil {
-			return nil, "", wrap("list refusals", err)
-		}
-		r.At = utc(r.At)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list refusals", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(r *switchboard.Refusal) string { return r.ID })
 	return out, next, nil
 }
 
@@ -337,46 +296,20 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 
 // ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE true`
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	w := sqlstore.Where{Numbered: true}
 	if f.To != "" {
-		q += ` AND phone = ` + arg(f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Status != "" {
-		q += ` AND status = ` + arg(string(f.Status))
+		w.Add("status = ?", string(f.Status))
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ` + arg(f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+verificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
 		return nil, "", wrap("list verifications", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, "", wrap("list verifications", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list verifications", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(v *switchboard.Verification) string { return v.ID })
 	return out, next, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // messageCols are the columns scanMessage reads, in its order.
@@ -83,7 +84,7 @@ const (
 )
 
 // scanner is *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlstore.Scanner
 
 func scanMessage(s scanner) (*switchboard.Message, error) {
 	var (

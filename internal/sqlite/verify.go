@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -33,32 +34,12 @@ const (
 	qPrefixBlocked    = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
 )
 
-func validVerification(v *switchboard.Verification) error {
-	switch {
-	case v == nil || v.ID == "" || v.To == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs an ID and a phone number")
-	case !v.Status.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "unknown verification status %q", v.Status)
-	case v.CreatedAt.IsZero() || v.UpdatedAt.IsZero() || v.ExpiresAt.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs its times")
-	}
-	return nil
-}
-
-func sendsJSON(s []switchboard.VerificationSend) (string, error) {
-	if s == nil {
-		s = []switchboard.VerificationSend{}
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
-
 // CreateVerification stores a new verification with its events.
 func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -89,10 +70,10 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 
 // UpdateVerification stores v over its stored version.
 func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -250,50 +231,28 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 
 // ListRefusals lists refusals newest first.
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + refusalCols + ` FROM verify_refusals WHERE 1 = 1`
-	var args []any
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	var w sqlstore.Where
 	if f.To != "" {
-		q += ` AND phone = ?`
-		args = append(args, f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Reason != "" {
-		q += ` AND reason = ?`
-		args = append(args, f.Reason)
+		w.Add("reason = ?", f.Reason)
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ?`
-		args = append(args, f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+refusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, func(s scanner) (*switchboard.Refusal, error) {
+		var r switchboard.Refusal
+		var at int64
+		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
+			&r.RetryAfterSeconds, &at)
+		r.At = fromMicros(at)
+		return &r, err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Refusal
-	for rows.Next() {
-		var r switchboard.Refusal
-		var at int64
-		if err := rows.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &at); err != nil {
-			return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
-		}
-		r.At = fromMicros(at)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(r *switchboard.Refusal) string { return r.ID })
 	return out, next, nil
 }
 
@@ -331,46 +290,20 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 
 // ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE 1 = 1`
-	var args []any
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	var w sqlstore.Where
 	if f.To != "" {
-		q += ` AND phone = ?`
-		args = append(args, f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, string(f.Status))
+		w.Add("status = ?", string(f.Status))
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ?`
-		args = append(args, f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+verificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(v *switchboard.Verification) string { return v.ID })
 	return out, next, nil
 }

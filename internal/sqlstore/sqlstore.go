@@ -46,6 +46,15 @@ func NullString(s string) any {
 	return s
 }
 
+// JSONArray encodes v for a JSON column that is never NULL: "[]" when v is empty.
+func JSONArray[T any](v []T) (string, error) {
+	if v == nil {
+		v = []T{}
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
 // EndpointJSON encodes an endpoint's JSON columns: its event types and its secrets (an empty
 // list, never NULL).
 func EndpointJSON(e *switchboard.Endpoint) (types, secrets string, err error) {
@@ -77,6 +86,26 @@ func Limit(n int) int {
 		return DefaultLimit
 	}
 	return min(n, MaxLimit)
+}
+
+// LimitOr is Limit for a listing whose default is def, and which answers def, not MaxLimit, to
+// a limit over MaxLimit (the verification listings').
+func LimitOr(n, def int) int {
+	if n <= 0 || n > MaxLimit {
+		return def
+	}
+	return n
+}
+
+// ListQuery completes a listing newest first by the key column col: it adds the cursor's
+// condition (col < cursor) to w and returns sel with w's WHERE clause, the order and a LIMIT of
+// limit+1 (so that Page can tell whether there is more), and the arguments.
+func ListQuery(w *Where, sel, col, cursor string, limit int) (string, []any) {
+	if cursor != "" {
+		w.Add(col+" < ?", cursor)
+	}
+	q := sel + w.SQL() + " ORDER BY " + col + " DESC LIMIT " + w.Next()
+	return q, append(w.Args, limit+1)
 }
 
 // Page cuts a listing read with LIMIT limit+1 to limit items and returns the cursor of the next

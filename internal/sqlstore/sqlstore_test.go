@@ -93,3 +93,26 @@ func TestCollect(t *testing.T) {
 		t.Errorf("Collect = %v, %v; want the rows and the rows' error", got, err)
 	}
 }
+
+func TestListQuery(t *testing.T) {
+	t.Parallel()
+	w := Where{Numbered: true}
+	w.Add("phone = ?", "+1555")
+	q, args := ListQuery(&w, "SELECT id FROM t", "id", "ref_9", 10)
+	if q != "SELECT id FROM t WHERE phone = $1 AND id < $2 ORDER BY id DESC LIMIT $3" || !reflect.DeepEqual(args, []any{"+1555", "ref_9", 11}) {
+		t.Errorf("%q %v", q, args)
+	}
+	w = Where{}
+	q, args = ListQuery(&w, "SELECT id FROM t", "id", "", 10)
+	if q != "SELECT id FROM t ORDER BY id DESC LIMIT ?" || !reflect.DeepEqual(args, []any{11}) {
+		t.Errorf("%q %v", q, args)
+	}
+	for in, want := range map[int]int{0: 100, 5: 5, 1000: 1000, 1001: 100} {
+		if got := LimitOr(in, 100); got != want {
+			t.Errorf("LimitOr(%d, 100) = %d, want %d", in, got, want)
+		}
+	}
+	if s, _ := JSONArray([]int(nil)); s != "[]" {
+		t.Errorf("JSONArray(nil) = %q", s)
+	}
+}
