@@ -93,9 +93,9 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 			types[i] = string(t)
 		}
 		q += ` AND type = ANY($3)`
-		args = append(args, clampLimit(f.Limit), types)
+		args = append(args, sqlstore.Limit(f.Limit), types)
 	} else {
-		args = append(args, clampLimit(f.Limit))
+		args = append(args, sqlstore.Limit(f.Limit))
 	}
 	q += ` ORDER BY seq LIMIT $2`
 	rows, err := db.pool.Query(ctx, q, args...)
@@ -574,27 +574,23 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 
 // ListDeliveries lists an endpoint's deliveries newest first, with their events.
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
-	var w where
-	w.add("d.endpoint_id = ?", f.EndpointID)
+	w := sqlstore.Where{Numbered: true}
+	w.Add("d.endpoint_id = ?", f.EndpointID)
 	if f.Status != "" {
-		w.add("d.status = ?", string(f.Status))
+		w.Add("d.status = ?", string(f.Status))
 	}
 	if f.Cursor != "" {
-		w.add("d.id < ?", f.Cursor)
+		w.Add("d.id < ?", f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
 	q := `SELECT ` + qListDeliveryCol + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq` + cond +
-		fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, n)
-	out, err := scanDeliveries(db.pool.Query(ctx, q, append(w.args, limit+1)...))
+		` ORDER BY d.id DESC LIMIT ` + n
+	out, err := scanDeliveries(db.pool.Query(ctx, q, append(w.Args, limit+1)...))
 	if err != nil {
 		return nil, "", wrap("list deliveries", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Delivery) string { return x.ID })
 	return out, next, nil
 }
 

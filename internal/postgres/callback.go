@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -54,7 +55,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 		b.Queue(qPendingCallbacks, cb.ProviderSID)
 	}
 	b.Queue(qInsertCallback, cb.DedupeKey(), cb.ProviderSID, cb.ProviderStatus, cb.Status, cb.ErrorCode,
-		cb.ErrorMessage, cb.MessageID, rawJSON(cb.Payload), cb.ReceivedAt)
+		cb.ErrorMessage, cb.MessageID, sqlstore.RawJSON(cb.Payload), cb.ReceivedAt)
 	tx, br, err := db.begin(ctx, b)
 	if err != nil {
 		return res, err

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -57,27 +57,27 @@ func (db *DB) GetConversation(ctx context.Context, id string) (*switchboard.Conv
 
 // ListConversations lists conversations by last activity, newest first.
 func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationFilter) ([]*switchboard.Conversation, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if f.OurNumber != "" {
-		w.add("our_number = ?", f.OurNumber)
+		w.Add("our_number = ?", f.OurNumber)
 	}
 	if f.TheirNumber != "" {
-		w.add("their_number = ?", f.TheirNumber)
+		w.Add("their_number = ?", f.TheirNumber)
 	}
 	if f.Channel != "" {
-		w.add("channel = ?", string(switchboard.ThreadChannel(f.Channel)))
+		w.Add("channel = ?", string(switchboard.ThreadChannel(f.Channel)))
 	}
 	if f.Cursor != "" {
 		at, id, err := switchboard.ParseTimeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		w.add("(last_message_at, id) < (?, ?)", at, id)
+		w.Add("(last_message_at, id) < (?, ?)", at, id)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
-	q := "SELECT " + convCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT $" + strconv.Itoa(n)
-	rows, err := db.pool.Query(ctx, q, append(w.args, limit+1)...)
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
+	q := "SELECT " + convCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT " + n
+	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
 	if err != nil {
 		return nil, "", wrap("list conversations", err)
 	}
@@ -93,11 +93,7 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 	if err := rows.Err(); err != nil {
 		return nil, "", wrap("list conversations", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = switchboard.TimeCursor(out[limit-1].LastMessageAt, out[limit-1].ID)
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })
 	return out, next, nil
 }
 
@@ -112,7 +108,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 		}
 		beforeAt, beforeID = at, cid
 	}
-	limit = clampLimit(limit)
+	limit = sqlstore.Limit(limit)
 	tx, err := db.pool.BeginTx(ctx, readOptions)
 	if err != nil {
 		return nil, "", wrap("conversation messages", err)

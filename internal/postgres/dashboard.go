@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // CreateSession stores a new dashboard session.
@@ -61,27 +62,27 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // SearchMessages lists messages newest first by the criteria of q.
 func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if q.To != "" {
-		w.add("to_number = ?", q.To)
+		w.Add("to_number = ?", q.To)
 	}
 	if q.ToSuffix != "" {
 		// The suffix is digits only (the caller checks), so it holds no LIKE wildcard.
-		w.add("to_number LIKE ?", "%"+q.ToSuffix)
+		w.Add("to_number LIKE ?", "%"+q.ToSuffix)
 	}
 	if q.From != "" {
-		w.add("from_number = ?", q.From)
+		w.Add("from_number = ?", q.From)
 	}
 	if q.ErrorCode != 0 {
-		w.add("error_code = ?", q.ErrorCode)
+		w.Add("error_code = ?", q.ErrorCode)
 	}
 	if q.CreatedAfter != nil {
-		w.add("created_at >= ?", *q.CreatedAfter)
+		w.Add("created_at >= ?", *q.CreatedAfter)
 	}
 	if q.CreatedBefore != nil {
-		w.add("created_at < ?", *q.CreatedBefore)
+		w.Add("created_at < ?", *q.CreatedBefore)
 	}
-	limit := clampLimit(q.Limit)
+	limit := sqlstore.Limit(q.Limit)
 	var (
 		sq   string
 		args []any
@@ -94,18 +95,12 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 			for i, st := range q.Statuses {
 				statuses[i] = string(st)
 			}
-			w.add("status = ANY(?)", statuses)
+			w.Add("status = ANY(?)", statuses)
 		}
-		from, idCol := w.metadata(q.Metadata)
-		if q.Cursor != "" {
-			w.add(idCol+" < ?", q.Cursor)
-		}
-		cond, n := w.sql()
-		sq = "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
-		args = append(w.args, limit+1)
+		sq, args = sqlstore.MessagesQuery(&w, messageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
-			w.add("id < ?", q.Cursor)
+			w.Add("id < ?", q.Cursor)
 		}
 		sq, args = searchQuery(q.Statuses, w, limit+1)
 	}
@@ -113,11 +108,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if err != nil {
 		return nil, "", wrap("search messages", err)
 	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -125,9 +116,9 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // rows. A search by status walks the index messages_status (status, id) backwards: one status is
 // one walk that stops at the page's limit; several are one such walk each, merged (status =
 // ANY(...) over the index could not stop early: its order is by status first).
-func searchQuery(statuses []switchboard.Status, w where, limit int) (string, []any) {
-	cond, n := w.sql()
-	args := append(w.args, limit)
+func searchQuery(statuses []switchboard.Status, w sqlstore.Where, limit int) (string, []any) {
+	cond, n := w.SQL(), len(w.Args)+1
+	args := append(w.Args, limit)
 	lim := " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
 	page := func(status string) string {
 		c := cond
@@ -245,7 +236,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+consentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = $1
-		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), clampLimit(limit))
+		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}

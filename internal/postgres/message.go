@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // messageCols are the columns scanMessage reads, in its order.
@@ -220,31 +219,6 @@ func scanEvents(rows pgx.Rows, err error) ([]*switchboard.Event, error) {
 	return evs, rows.Err()
 }
 
-// jsonArray encodes v for a jsonb column, or NULL when it is empty.
-func jsonArray(v []string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-func jsonMap(v map[string]string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// rawJSON passes a raw payload to a json column unchanged, or NULL.
-func rawJSON(p json.RawMessage) any {
-	if len(p) == 0 {
-		return nil
-	}
-	return string(p)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 //
 // Without an idempotency key it is one statement. With one, the same statement first inserts the
@@ -256,11 +230,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, err
 	}
-	media, err := jsonArray(m.MediaURLs)
+	media, err := sqlstore.JSONList(m.MediaURLs)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: media_urls: %w", err)
 	}
-	meta, err := jsonMap(m.Metadata)
+	meta, err := sqlstore.JSONMap(m.Metadata)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: metadata: %w", err)
 	}
@@ -276,12 +250,12 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	ev := stored.Events[0]
 
 	args := []any{m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
-		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, nullString(m.ProviderSID),
+		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, sqlstore.NullString(m.ProviderSID),
 		m.ErrorCode, m.ErrorMessage, m.Attempts, m.NextAttemptAt, m.AttemptInFlight,
-		m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
+		m.AttemptStartedAt, sqlstore.NullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
 		m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256, m.BodyLength, m.RedactedAt,
 		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At,
-		nullString(waJSON), nil, fbPending, fbDue}
+		sqlstore.NullString(waJSON), nil, fbPending, fbDue}
 	q := qCreate
 	if idem != nil {
 		q = qCreateIdem
@@ -391,94 +365,36 @@ func (db *DB) getMessage(ctx context.Context, qMessage, qTimeline, key string, m
 	return m, nil
 }
 
-// Listing limits.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return defaultLimit
-	}
-	return min(n, maxLimit)
-}
-
-// where builds a WHERE clause with numbered parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add adds a condition; each "?" in cond is replaced with the next parameter.
-func (w *where) add(cond string, args ...any) {
-	for _, a := range args {
-		w.args = append(w.args, a)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
-	}
-	w.conds = append(w.conds, cond)
-}
-
-// metadata adds a metadata filter (if any) and returns the FROM clause and the ID column that
-// orders the listing and bounds it with the cursor. A metadata filter drives the listing from
-// message_metadata's primary key: the messages with one pair, newest first, are a range of that
-// index, and the cursor bounds the range.
-func (w *where) metadata(m *switchboard.MetadataMatch) (from, idCol string) {
-	if m == nil {
-		return " FROM messages", "id"
-	}
-	w.add("mm.key = ?", m.Key)
-	w.add("mm.value = ?", m.Value)
-	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
-}
-
-// sql returns the clause ("" when empty) and the number of the next parameter.
-func (w *where) sql() (string, int) {
-	if len(w.conds) == 0 {
-		return "", len(w.args) + 1
-	}
-	return " WHERE " + strings.Join(w.conds, " AND "), len(w.args) + 1
-}
-
 // ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
 func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, s := range f.Statuses {
 			statuses[i] = string(s)
 		}
-		w.add("status = ANY(?)", statuses)
+		w.Add("status = ANY(?)", statuses)
 	}
 	if f.To != "" {
-		w.add("to_number = ?", f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
-		w.add("from_number = ?", f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.CreatedAfter != nil {
-		w.add("created_at >= ?", *f.CreatedAfter)
+		w.Add("created_at >= ?", *f.CreatedAfter)
 	}
 	if f.CreatedBefore != nil {
-		w.add("created_at < ?", *f.CreatedBefore)
+		w.Add("created_at < ?", *f.CreatedBefore)
 	}
-	from, idCol := w.metadata(f.Metadata)
-	if f.Cursor != "" {
-		w.add(idCol+" < ?", f.Cursor)
-	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
+	limit := sqlstore.Limit(f.Limit)
 	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
-	q := "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
-	msgs, err := scanMessages(db.pool.Query(ctx, q, append(w.args, limit+1)...))
+	q, args := sqlstore.MessagesQuery(&w, messageCols, f.Metadata, f.Cursor, limit)
+	msgs, err := scanMessages(db.pool.Query(ctx, q, args...))
 	if err != nil {
 		return nil, "", wrap("list messages", err)
 	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -551,14 +467,14 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 
 // queueSave queues the write of every column a change may touch.
 func queueSave(b *pgx.Batch, m *switchboard.Message) {
-	b.Queue(qSaveMessage, m.ID, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
-		m.NextAttemptAt, m.AttemptInFlight, m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.UpdatedAt)
+	b.Queue(qSaveMessage, m.ID, m.Status, sqlstore.NullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+		m.NextAttemptAt, m.AttemptInFlight, m.AttemptStartedAt, sqlstore.NullString(m.LeaseOwner), m.LeaseUntil, m.UpdatedAt)
 }
 
 // queueEvents queues the appends of evs, in order; sendWrites reads their IDs.
 func queueEvents(b *pgx.Batch, evs []*switchboard.Event) {
 	for _, ev := range evs {
-		b.Queue(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail, rawJSON(ev.Payload), ev.At)
+		b.Queue(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail, sqlstore.RawJSON(ev.Payload), ev.At)
 	}
 }
 
@@ -644,7 +560,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 // StaleSending lists messages in status sending or sent that have a provider SID and have not
 // changed since before, least recently changed first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
-	msgs, err := scanMessages(db.pool.Query(ctx, qStaleSending, before, clampLimit(limit)))
+	msgs, err := scanMessages(db.pool.Query(ctx, qStaleSending, before, sqlstore.Limit(limit)))
 	if err != nil {
 		return nil, wrap("stale sending", err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -112,7 +112,7 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
 		return false, switchboard.ErrInvalidInbound()
 	}
-	media, err := jsonArray(in.MediaURLs)
+	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
 		return false, wrap("media_urls", err)
 	}
@@ -121,7 +121,7 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		return false, err
 	}
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
+		media, sqlstore.RawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
 	if _, ok := uniqueViolation(err); ok {
 		return false, switchboard.ErrInboundExists(in.ID)
 	} else if err != nil {
@@ -132,20 +132,20 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 
 // ListInbound lists inbound messages newest first (by ID, which is time-ordered).
 func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*switchboard.InboundMessage, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if f.From != "" {
-		w.add("from_number = ?", f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.To != "" {
-		w.add("to_number = ?", f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.Cursor != "" {
-		w.add("id < ?", f.Cursor)
+		w.Add("id < ?", f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
-	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
-	rows, err := db.pool.Query(ctx, q, append(w.args, limit+1)...)
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
+	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT " + n
+	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
 	if err != nil {
 		return nil, "", wrap("list inbound", err)
 	}
@@ -161,11 +161,7 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	if err := rows.Err(); err != nil {
 		return nil, "", wrap("list inbound", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
 	return out, next, nil
 }
 

@@ -369,14 +369,6 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-// nullString stores "" as NULL, for columns whose indexes depend on NULL meaning absent.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // deref returns *s, or "" for nil.
 func deref(s *string) string {
 	if s == nil {

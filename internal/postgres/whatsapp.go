@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -58,7 +59,7 @@ func (t scanTail) Scan(dest ...any) error { return t.r.Scan(append(dest, t.extra
 
 // FallbackCandidates lists unsettled fallbacks that need a decision at now.
 func (db *DB) FallbackCandidates(ctx context.Context, now time.Time, limit int) ([]*switchboard.FallbackCandidate, error) {
-	rows, err := db.pool.Query(ctx, qFallbackCandidates, now, clampLimit(limit))
+	rows, err := db.pool.Query(ctx, qFallbackCandidates, now, sqlstore.Limit(limit))
 	if err != nil {
 		return nil, wrap("fallback candidates", err)
 	}
@@ -83,7 +84,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 	settled := false
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		settled = false
-		tag, err := tx.Exec(ctx, qSettleFallback, nullString(legID), id)
+		tag, err := tx.Exec(ctx, qSettleFallback, sqlstore.NullString(legID), id)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 		}
 		ev.MessageID = id
 		return tx.QueryRow(ctx, qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail,
-			rawJSON(ev.Payload), ev.At).Scan(&ev.ID)
+			sqlstore.RawJSON(ev.Payload), ev.At).Scan(&ev.ID)
 	})
 	if err != nil {
 		return false, wrap("settle fallback", err)
@@ -111,7 +112,7 @@ func (db *DB) ClaimWindowClosing(ctx context.Context, now time.Time, lead time.D
 	var out []*switchboard.Conversation
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, qWindowClosing, upper, lower, clampLimit(limit))
+		rows, err := tx.Query(ctx, qWindowClosing, upper, lower, sqlstore.Limit(limit))
 		if err != nil {
 			return err
 		}

@@ -90,7 +90,7 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 		}
 	}
 	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, clampLimit(f.Limit))
+	args = append(args, sqlstore.Limit(f.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
@@ -527,7 +527,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	if f.Cursor != "" {
 		q, args = q+` AND d.id < ?`, append(args, f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
+	limit := sqlstore.Limit(f.Limit)
 	q, args = q+` ORDER BY d.id DESC LIMIT ?`, append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -548,11 +548,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list deliveries: %w", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Delivery) string { return x.ID })
 	return out, next, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -75,7 +76,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			msgID = m.ID
 		}
 		r, err := t.exec(qInsertCallback, cb.DedupeKey(), cb.ProviderSID, cb.ProviderStatus, cb.Status, cb.ErrorCode,
-			cb.ErrorMessage, msgID, rawJSON(cb.Payload), boolInt(m != nil), micros(cb.ReceivedAt))
+			cb.ErrorMessage, msgID, sqlstore.RawJSON(cb.Payload), boolInt(m != nil), micros(cb.ReceivedAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: record callback: %w", err)
 		}

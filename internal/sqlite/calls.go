@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -69,7 +70,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			}
 			apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
 		}
-		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), nullString(c.ProviderSID), apiKey, key, hash,
+		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), sqlstore.NullString(c.ProviderSID), apiKey, key, hash,
 			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data))
 		if isUnique(err) {
 			return switchboard.ErrCallExists(c.ID)
@@ -157,7 +158,7 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
-		r, err := t.exec(qUpdateCall, string(c.Status), nullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
+		r, err := t.exec(qUpdateCall, string(c.Status), sqlstore.NullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
 		if err != nil {
 			return fmt.Errorf("sqlite: update call: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -136,7 +137,7 @@ func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID i
 		args = append(args, micros(until))
 	}
 	q += ` ORDER BY id LIMIT ?`
-	args = append(args, clampLimit(limit))
+	args = append(args, sqlstore.Limit(limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list consent: %w", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -122,7 +123,7 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 		where = append(where, "(last_message_at < ? OR (last_message_at = ? AND id < ?))")
 		args = append(args, micros(at), micros(at), id)
 	}
-	limit := clampLimit(f.Limit)
+	limit := sqlstore.Limit(f.Limit)
 	q := "SELECT " + convCols + " FROM conversations"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -145,11 +146,7 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = switchboard.TimeCursor(out[limit-1].LastMessageAt, out[limit-1].ID)
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })
 	return out, next, nil
 }
 
@@ -164,7 +161,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 		}
 		beforeAt, beforeID = micros(at), cid
 	}
-	limit = clampLimit(limit)
+	limit = sqlstore.Limit(limit)
 	var out []*switchboard.ConversationMessage
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanConversation(tx.StmtContext(ctx, db.rstmts[qConvByID]).QueryRowContext(ctx, id))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // CreateSession stores a new dashboard session.
@@ -95,19 +96,14 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		add("created_at < ?", micros(*q.CreatedBefore))
 	}
-	limit := clampLimit(q.Limit)
+	limit := sqlstore.Limit(q.Limit)
 	var sq string
 	if q.Metadata != nil {
-		// A metadata pair drives the search from its index (see listMessagesQuery); the statuses
-		// are checked on the messages it reads.
-		if len(q.Statuses) > 0 {
-			where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
-			for _, st := range q.Statuses {
-				args = append(args, string(st))
-			}
-		}
-		sq, args = listMessagesQuery(where, args, q.Metadata, q.Cursor)
-		args = append(args, limit+1)
+		// A metadata pair drives the search from its index (see sqlstore.MessageMetadata); the
+		// statuses are checked on the messages it reads.
+		w := sqlstore.Where{Conds: where, Args: args}
+		sqlstore.In(&w, "status", q.Statuses)
+		sq, args = sqlstore.MessagesQuery(&w, messageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)
@@ -130,11 +126,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
 	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -255,7 +247,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+consentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = ?
-		ORDER BY at DESC, id DESC LIMIT ?`, string(switchboard.ConsentOptedOut), clampLimit(limit))
+		ORDER BY at DESC, id DESC LIMIT ?`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opted out: %w", err)
 	}

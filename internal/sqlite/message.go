@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
@@ -145,42 +144,17 @@ func scanEvent(s scanner) (*switchboard.Event, error) {
 	return &e, nil
 }
 
-// jsonText encodes v as TEXT, or NULL when it is empty.
-func jsonText[T any](v []T) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-func jsonMap(v map[string]string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// rawJSON stores a raw payload as TEXT, or NULL.
-func rawJSON(p json.RawMessage) any {
-	if len(p) == 0 {
-		return nil
-	}
-	return string(p)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
 	stored, idem, err := switchboard.PrepareCreate(m, idem)
 	if err != nil {
 		return nil, false, err
 	}
-	media, err := jsonText(m.MediaURLs)
+	media, err := sqlstore.JSONList(m.MediaURLs)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: media_urls: %w", err)
 	}
-	meta, err := jsonMap(m.Metadata)
+	meta, err := sqlstore.JSONMap(m.Metadata)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: metadata: %w", err)
 	}
@@ -196,11 +170,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		// makes that insert do nothing, and then this request's writes are rolled back and the
 		// earlier message answered. The common case, a new key, costs no lookup.
 		_, err := t.exec(qInsertMessage, m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
-			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), nullString(m.ProviderSID),
+			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), sqlstore.NullString(m.ProviderSID),
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
-			microsPtr(m.AttemptStartedAt), nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
+			microsPtr(m.AttemptStartedAt), sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
-			m.BodyLength, microsPtr(m.RedactedAt), nullString(waJSON), nil)
+			m.BodyLength, microsPtr(m.RedactedAt), sqlstore.NullString(waJSON), nil)
 		if isUnique(err) {
 			if idem != nil {
 				// A retried create that reuses its message ID along with its key.
@@ -278,7 +252,7 @@ func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, er
 // insertEvent appends ev to its message's timeline and sets its ID.
 func insertEvent(t *wtx, ev *switchboard.Event) error {
 	if err := t.queryRow(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail,
-		rawJSON(ev.Payload), micros(ev.At)).Scan(&ev.ID); err != nil {
+		sqlstore.RawJSON(ev.Payload), micros(ev.At)).Scan(&ev.ID); err != nil {
 		return fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return nil
@@ -363,87 +337,30 @@ func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchb
 	return m, nil
 }
 
-// Listing limits.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return defaultLimit
-	}
-	return min(n, maxLimit)
-}
-
-// listMessagesQuery completes a listing's query, without its LIMIT argument. A metadata filter
-// drives the listing from message_metadata's primary key: the messages with one pair, newest
-// first, are a range of that index, and the cursor bounds the range.
-func listMessagesQuery(where []string, args []any, meta *switchboard.MetadataMatch, cursor string) (string, []any) {
-	from, idCol := " FROM messages", "id"
-	if meta != nil {
-		from, idCol = " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
-		where = append([]string{"mm.key = ?", "mm.value = ?"}, where...)
-		args = append([]any{meta.Key, meta.Value}, args...)
-	}
-	if cursor != "" {
-		where, args = append(where, idCol+" < ?"), append(args, cursor)
-	}
-	q := "SELECT " + messageCols + from
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	return q + " ORDER BY " + idCol + " DESC LIMIT ?", args
-}
-
 // ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
 func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if len(f.Statuses) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
-		for _, s := range f.Statuses {
-			args = append(args, s)
-		}
-	}
+	var w sqlstore.Where
+	sqlstore.In(&w, "status", f.Statuses)
 	if f.To != "" {
-		where, args = append(where, "to_number = ?"), append(args, f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
-		where, args = append(where, "from_number = ?"), append(args, f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.CreatedAfter != nil {
-		where, args = append(where, "created_at >= ?"), append(args, micros(*f.CreatedAfter))
+		w.Add("created_at >= ?", micros(*f.CreatedAfter))
 	}
 	if f.CreatedBefore != nil {
-		where, args = append(where, "created_at < ?"), append(args, micros(*f.CreatedBefore))
+		w.Add("created_at < ?", micros(*f.CreatedBefore))
 	}
-	limit := clampLimit(f.Limit)
-	q, args := listMessagesQuery(where, args, f.Metadata, f.Cursor)
-	args = append(args, limit+1)
+	limit := sqlstore.Limit(f.Limit)
+	q, args := sqlstore.MessagesQuery(&w, messageCols, f.Metadata, f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
 	}
-	defer rows.Close()
-	var msgs []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
-	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -493,9 +410,9 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 }
 
 func saveMessage(t *wtx, m *switchboard.Message) error {
-	_, err := t.exec(qSaveMessage, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+	_, err := t.exec(qSaveMessage, m.Status, sqlstore.NullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
 		micros(m.NextAttemptAt), boolInt(m.AttemptInFlight), microsPtr(m.AttemptStartedAt),
-		nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
+		sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
 	if isUnique(err) {
 		return switchboard.ErrProviderSIDTaken(m.ProviderSID)
 	} else if err != nil {
@@ -648,7 +565,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 // StaleSending lists messages in status sending or sent that have a provider SID and have not changed
 // since before, oldest first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
-	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), clampLimit(limit))
+	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
 	}

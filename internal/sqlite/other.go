@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -91,14 +92,14 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
 		return false, switchboard.ErrInvalidInbound()
 	}
-	media, err := jsonText(in.MediaURLs)
+	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: media_urls: %w", err)
 	}
 	var created bool
 	err = db.write(ctx, func(t *wtx) error {
 		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-			media, rawJSON(in.Payload), micros(in.ReceivedAt))
+			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt))
 		if isUnique(err) {
 			return switchboard.ErrInboundExists(in.ID)
 		} else if err != nil {
@@ -138,7 +139,7 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	if f.Cursor != "" {
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
+	limit := sqlstore.Limit(f.Limit)
 	q := "SELECT " + inboundCols + " FROM inbound_messages"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -161,11 +162,7 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
 	return out, next, nil
 }
 

@@ -523,14 +523,6 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// nullString stores "" as NULL, for columns whose indexes depend on NULL meaning absent.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -63,7 +64,7 @@ func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel,
 
 // FallbackCandidates lists unsettled fallbacks that need a decision at now.
 func (db *DB) FallbackCandidates(ctx context.Context, now time.Time, limit int) ([]*switchboard.FallbackCandidate, error) {
-	rows, err := db.rstmts[qFallbackCandidates].QueryContext(ctx, micros(now), clampLimit(limit))
+	rows, err := db.rstmts[qFallbackCandidates].QueryContext(ctx, micros(now), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: fallback candidates: %w", err)
 	}
@@ -96,7 +97,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 	settled := false
 	err := db.write(ctx, func(t *wtx) error {
 		settled = false
-		res, err := t.exec(qSettleFallback, nullString(legID), id)
+		res, err := t.exec(qSettleFallback, sqlstore.NullString(legID), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: settle fallback: %w", err)
 		}
@@ -122,7 +123,7 @@ func (db *DB) ClaimWindowClosing(ctx context.Context, now time.Time, lead time.D
 	var out []*switchboard.Conversation
 	err := db.write(ctx, func(t *wtx) error {
 		out = out[:0]
-		rows, err := t.query(qWindowClosing, upper, lower, clampLimit(limit))
+		rows, err := t.query(qWindowClosing, upper, lower, sqlstore.Limit(limit))
 		if err != nil {
 			return fmt.Errorf("sqlite: window closing: %w", err)
 		}

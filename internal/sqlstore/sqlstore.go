@@ -180,6 +180,25 @@ func (w *Where) Next() string {
 	return "?"
 }
 
+// MessageMetadata adds a metadata filter (if any) on messages and returns the FROM clause and the
+// ID column that the listing orders and pages by: the messages with one pair, newest first, are
+// a range of message_metadata's primary key.
+func MessageMetadata(w *Where, m *switchboard.MetadataMatch) (from, idCol string) {
+	if m == nil {
+		return " FROM messages", "id"
+	}
+	w.Add("mm.key = ?", m.Key)
+	w.Add("mm.value = ?", m.Value)
+	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
+}
+
+// MessagesQuery completes a listing of messages newest first by ID, reading the columns cols,
+// under w's conditions, a metadata filter and a cursor (see MessageMetadata and ListQuery).
+func MessagesQuery(w *Where, cols string, meta *switchboard.MetadataMatch, cursor string, limit int) (string, []any) {
+	from, idCol := MessageMetadata(w, meta)
+	return ListQuery(w, "SELECT "+cols+from, idCol, cursor, limit)
+}
+
 // SQL returns " WHERE c1 AND c2 …", or "" without conditions.
 func (w *Where) SQL() string {
 	if len(w.Conds) == 0 {
