@@ -154,89 +154,9 @@ func ErrIdempotencyKeyReused(key string) *Error {
 	return Errorf(EUNPROCESSABLE, "idempotency_key_reused", "idempotency key %q was already used with a different request", key)
 }
 
-// ErrInvalidClaim is the EINVALID error (invalid_claim): "a claim needs an owner and a positive limit".
-func ErrInvalidClaim() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_claim", Message: "a claim needs an owner and a positive limit"}
-}
-
-// ErrInvalidInbound is the EINVALID error (invalid_inbound): "an inbound message needs an ID and a provider SID".
-func ErrInvalidInbound() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_inbound", Message: "an inbound message needs an ID and a provider SID"}
-}
-
-// ErrInvalidSenderAssignment is the EINVALID error (invalid_sender): "a sender assignment needs a recipient and a preferred sender".
-func ErrInvalidSenderAssignment() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_sender", Message: "a sender assignment needs a recipient and a preferred sender"}
-}
-
-// ErrInvalidFanOut is the EINVALID error (invalid_fanout): "fan-out needs a positive limit".
-func ErrInvalidFanOut() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_fanout", Message: "fan-out needs a positive limit"}
-}
-
-// ErrInvalidDeliveryResult is the EINVALID error (invalid_delivery_result): "a delivery result needs an ID, an owner and a time".
-func ErrInvalidDeliveryResult() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_delivery_result", Message: "a delivery result needs an ID, an owner and a time"}
-}
-
-// ErrInvalidCall is the EINVALID error (invalid_call): "a call needs an ID, a token and its creation time".
-func ErrInvalidCall() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_call", Message: "a call needs an ID, a token and its creation time"}
-}
-
-// ErrInvalidBucket is the EINVALID error (invalid_bucket): "a bucket must be at least a microsecond".
-func ErrInvalidBucket() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_bucket", Message: "a bucket must be at least a microsecond"}
-}
-
-// ErrInvalidSecretRotation is the EINVALID error (invalid_secret): "a rotation needs a new secret".
-func ErrInvalidSecretRotation() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_secret", Message: "a rotation needs a new secret"}
-}
-
-// ErrInvalidRateHit is the EINVALID error (invalid_rate): "a rate hit needs a key, a positive window and a limit of at least 0".
-func ErrInvalidRateHit() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_rate", Message: "a rate hit needs a key, a positive window and a limit of at least 0"}
-}
-
 // ErrDuplicateSender is the EINVALID error (duplicate_sender): "sender %s is configured twice".
 func ErrDuplicateSender(from string) *Error {
 	return Errorf(EINVALID, "duplicate_sender", "sender %s is configured twice", from)
-}
-
-// ErrInvalidAPIKey is the EINVALID error (invalid_api_key): "an API key needs an ID and a hash".
-func ErrInvalidAPIKey() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_api_key", Message: "an API key needs an ID and a hash"}
-}
-
-// ErrInvalidBlock is the EINVALID error (invalid_block): "a block needs a prefix and its times".
-func ErrInvalidBlock() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_block", Message: "a block needs a prefix and its times"}
-}
-
-// ErrInvalidEndpoint is the EINVALID error (invalid_endpoint): "an endpoint needs an ID and a URL".
-func ErrInvalidEndpoint() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_endpoint", Message: "an endpoint needs an ID and a URL"}
-}
-
-// ErrInvalidAppEvent is the EINVALID error (invalid_event): "an event needs an ID and a type".
-func ErrInvalidAppEvent() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_event", Message: "an event needs an ID and a type"}
-}
-
-// ErrInvalidMediaResult is the EINVALID error (invalid_media_result): "a media result needs a provider SID, an owner and a time".
-func ErrInvalidMediaResult() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_media_result", Message: "a media result needs a provider SID, an owner and a time"}
-}
-
-// ErrInvalidRefusal is the EINVALID error (invalid_refusal): "a refusal needs an ID, a reason and a time".
-func ErrInvalidRefusal() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_refusal", Message: "a refusal needs an ID, a reason and a time"}
-}
-
-// ErrInvalidSession is the EINVALID error (invalid_session): "a session needs a hash and a subject".
-func ErrInvalidSession() *Error {
-	return &Error{Kind: EINVALID, Code: "invalid_session", Message: "a session needs a hash and a subject"}
 }
 
 // ErrInvalidText is the EINVALID error (invalid_text): "a text value holds a character the store cannot keep (NUL)".

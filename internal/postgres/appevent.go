@@ -124,8 +124,8 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // FanOutEvents creates the deliveries of up to limit events not fanned out yet; see
 // switchboard.Store.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, switchboard.ErrInvalidFanOut()
+	if err := switchboard.CheckFanOut(limit); err != nil {
+		return 0, err
 	}
 	b := newBatch(txOptions)
 	b.Queue(qTakeUnfanned, limit)
@@ -267,8 +267,8 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
-	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.ErrInvalidEndpoint()
+	if err := switchboard.CheckEndpoint(e); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error { return insertEndpoint(ctx, tx, e) })
 }
@@ -354,8 +354,8 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
-	if secret == "" {
-		return nil, switchboard.ErrInvalidSecretRotation()
+	if err := switchboard.CheckSecretRotation(secret); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Endpoint
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
@@ -467,8 +467,8 @@ func scanDeliveries(rows pgx.Rows, err error) ([]*switchboard.Delivery, error) {
 
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	ds, err := scanDeliveries(db.pool.Query(ctx, qClaimDeliveries, p.Owner, p.LeaseUntil, p.Now, p.Limit))
 	if err != nil {
@@ -511,8 +511,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
-	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.ErrInvalidDeliveryResult()
+	if err := switchboard.CheckDeliveryResult(r); err != nil {
+		return false, err
 	}
 	b := newBatch(txOptions)
 	b.Queue(qLockDeliveryEP, r.ID)

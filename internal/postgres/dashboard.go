@@ -16,8 +16,8 @@ import (
 
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
-	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.ErrInvalidSession()
+	if err := switchboard.CheckSession(s); err != nil {
+		return err
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, s.Hash, s.Subject, s.APIKeyHash, s.CreatedAt, s.ExpiresAt)
@@ -188,7 +188,7 @@ func latencyColumns() string {
 func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
 	bu := bucket.Microseconds()
 	if bu <= 0 {
-		return nil, switchboard.ErrInvalidBucket()
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
 	}
 	q := `WITH d AS (
 		SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint AS cu, m.from_number, m.category, m.status,

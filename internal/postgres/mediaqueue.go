@@ -38,8 +38,8 @@ const (
 
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.ErrInvalidInbound()
+	if err := switchboard.CheckInbound(in); err != nil {
+		return 0, err
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -57,8 +57,8 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	rows, err := db.pool.Query(ctx, qClaimMedia, p.Owner, p.LeaseUntil, p.Now, p.Limit)
 	if err != nil {
@@ -91,8 +91,8 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
-	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.ErrInvalidMediaResult()
+	if err := switchboard.CheckMediaResult(r); err != nil {
+		return err
 	}
 	tag, err := db.pool.Exec(ctx, qFinishMedia, r.Done, r.RetryAt, r.Error, r.At, r.ProviderSID, r.Index, r.Owner)
 	if err != nil {

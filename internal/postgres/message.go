@@ -504,8 +504,8 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Mes
 
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	msgs, err := scanMessages(db.pool.Query(ctx, qClaim, p.Owner, p.LeaseUntil, p.From, p.Now, p.Limit))
 	if err != nil {

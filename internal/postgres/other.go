@@ -74,8 +74,8 @@ const (
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
-	if to == "" || preferred == "" {
-		return "", switchboard.ErrInvalidSenderAssignment()
+	if err := switchboard.CheckSenderAssignment(to, preferred); err != nil {
+		return "", err
 	}
 	// Most recipients already have a valid sender: one read answers them.
 	var from string
@@ -109,8 +109,8 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.ErrInvalidInbound()
+	if err := switchboard.CheckInbound(in); err != nil {
+		return false, err
 	}
 	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
@@ -167,8 +167,8 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
-	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.ErrInvalidAPIKey()
+	if err := switchboard.CheckAPIKey(k); err != nil {
+		return err
 	}
 	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt)
 	if _, ok := uniqueViolation(err); ok {

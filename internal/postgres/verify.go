@@ -172,10 +172,8 @@ func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([
 // deadlock.
 func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time.Time) (switchboard.RateResult, error) {
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
-	for _, h := range hits {
-		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.ErrInvalidRateHit()
-		}
+	if err := switchboard.CheckRateHits(hits); err != nil {
+		return res, err
 	}
 	order := make([]int, len(hits))
 	for i := range order {
@@ -192,36 +190,31 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 		return 0
 	})
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
-		res = switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
+		counts := make([]int, len(hits))
 		for _, i := range order {
 			h := hits[i]
-			start := now.Truncate(h.Window)
-			end := start.Add(h.Window)
+			start, end := switchboard.RateWindow(now, h.Window)
 			if _, err := tx.Exec(ctx, qRatePrune, h.Key, now); err != nil {
 				return wrap("prune rate counters", err)
 			}
 			if _, err := tx.Exec(ctx, qRateEnsure, h.Key, start, end); err != nil {
 				return wrap("rate counter", err)
 			}
-			if err := tx.QueryRow(ctx, qRateLock, h.Key, start).Scan(&res.Counts[i]); err != nil {
+			if err := tx.QueryRow(ctx, qRateLock, h.Key, start).Scan(&counts[i]); err != nil {
 				return wrap("rate counter", err)
 			}
 		}
-		for i, h := range hits {
-			if h.Limit > 0 && res.Counts[i] >= h.Limit {
-				start := now.Truncate(h.Window)
-				res.Refused, res.RetryAfter = i, start.Add(h.Window).Sub(now)
-				return nil
-			}
+		if res = switchboard.JudgeRateHits(hits, counts, now); res.Refused >= 0 {
+			return nil
 		}
-		for i, h := range hits {
+		for _, h := range hits {
 			if h.Peek {
 				continue
 			}
-			if _, err := tx.Exec(ctx, qRateHit, h.Key, now.Truncate(h.Window)); err != nil {
+			start, _ := switchboard.RateWindow(now, h.Window)
+			if _, err := tx.Exec(ctx, qRateHit, h.Key, start); err != nil {
 				return wrap("count rate hit", err)
 			}
-			res.Counts[i]++
 		}
 		return nil
 	})
@@ -230,8 +223,8 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
-	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.ErrInvalidRefusal()
+	if err := switchboard.CheckRefusal(r); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -270,8 +263,8 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
-	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.ErrInvalidBlock()
+	if err := switchboard.CheckBlock(b); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qUpsertBlock, b.Prefix, b.Reason, b.Until, b.At); err != nil {

@@ -110,8 +110,8 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // FanOutEvents creates the deliveries of up to limit events not fanned out yet; see
 // switchboard.Store. The single writer makes concurrent calls take turns.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, switchboard.ErrInvalidFanOut()
+	if err := switchboard.CheckFanOut(limit); err != nil {
+		return 0, err
 	}
 	// Most calls find nothing to do: ask the read pool before taking the writer.
 	var one int
@@ -255,8 +255,8 @@ func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
 
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
-	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.ErrInvalidEndpoint()
+	if err := switchboard.CheckEndpoint(e); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error { return insertEndpoint(t, e) })
 }
@@ -300,8 +300,8 @@ func deleteEndpoint(t *wtx, id string) error {
 
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
-	if secret == "" {
-		return nil, switchboard.ErrInvalidSecretRotation()
+	if err := switchboard.CheckSecretRotation(secret); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Endpoint
 	err := db.write(ctx, func(t *wtx) error {
@@ -401,8 +401,8 @@ func sortDeliveries(ds []*switchboard.Delivery) {
 
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var one int
 	if err := db.rstmts[qAnyDueDelivery].QueryRowContext(ctx, micros(p.Now)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
@@ -453,8 +453,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
-	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.ErrInvalidDeliveryResult()
+	if err := switchboard.CheckDeliveryResult(r); err != nil {
+		return false, err
 	}
 	var disabled bool
 	err := db.write(ctx, func(t *wtx) error {

@@ -44,8 +44,8 @@ func scanCall(s scanner) (*switchboard.Call, error) {
 
 // CreateCall stores a new call; see switchboard.CallStore.
 func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
-	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
-		return nil, false, switchboard.ErrInvalidCall()
+	if err := switchboard.CheckCall(c); err != nil {
+		return nil, false, err
 	}
 	c.Version = 1
 	data, err := switchboard.EncodeCall(c)

@@ -14,8 +14,8 @@ import (
 
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
-	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.ErrInvalidSession()
+	if err := switchboard.CheckSession(s); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(`INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
@@ -213,7 +213,7 @@ var qDeliveryStats = `WITH d AS (
 func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
 	bu := bucket.Microseconds()
 	if bu <= 0 {
-		return nil, switchboard.ErrInvalidBucket()
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")
 	}
 	rows, err := db.r.QueryContext(ctx, qDeliveryStats, bu, micros(since), micros(until))
 	if err != nil {

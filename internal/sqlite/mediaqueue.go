@@ -32,8 +32,8 @@ const (
 
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.ErrInvalidInbound()
+	if err := switchboard.CheckInbound(in); err != nil {
+		return 0, err
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -63,8 +63,8 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var out []*switchboard.MediaDownload
 	err := db.write(ctx, func(t *wtx) error {
@@ -103,8 +103,8 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
-	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.ErrInvalidMediaResult()
+	if err := switchboard.CheckMediaResult(r); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		res, err := t.exec(qFinishMedia, r.Done, micros(r.RetryAt), r.Error, micros(r.At), r.ProviderSID, r.Index, r.Owner)

@@ -477,8 +477,8 @@ func saveStatus(t *wtx, m *switchboard.Message) error {
 
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.ErrInvalidClaim()
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var msgs []*switchboard.Message
 	err := db.write(ctx, func(t *wtx) error {

@@ -56,8 +56,8 @@ var readQueries = []string{
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
-	if to == "" || preferred == "" {
-		return "", switchboard.ErrInvalidSenderAssignment()
+	if err := switchboard.CheckSenderAssignment(to, preferred); err != nil {
+		return "", err
 	}
 	// Most recipients already have a valid sender: answer those from the read pool.
 	var from string
@@ -89,8 +89,8 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.ErrInvalidInbound()
+	if err := switchboard.CheckInbound(in); err != nil {
+		return false, err
 	}
 	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
@@ -168,8 +168,8 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
-	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.ErrInvalidAPIKey()
+	if err := switchboard.CheckAPIKey(k); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))

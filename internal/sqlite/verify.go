@@ -163,47 +163,35 @@ func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([
 	return out, rows.Err()
 }
 
-// windowOf returns the fixed window of length w that holds now.
-func windowOf(now time.Time, w time.Duration) (start, end time.Time) {
-	start = now.Truncate(w)
-	return start, start.Add(w)
-}
-
 // HitRates counts a hit on every counter unless one is at its limit.
 func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time.Time) (switchboard.RateResult, error) {
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
-	for _, h := range hits {
-		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.ErrInvalidRateHit()
-		}
+	if err := switchboard.CheckRateHits(hits); err != nil {
+		return res, err
 	}
 	err := db.write(ctx, func(t *wtx) error {
-		res = switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
+		counts := make([]int, len(hits))
 		for i, h := range hits {
-			start, end := windowOf(now, h.Window)
+			start, _ := switchboard.RateWindow(now, h.Window)
 			if _, err := t.exec(qRatePrune, h.Key, micros(now)); err != nil {
 				return fmt.Errorf("sqlite: prune rate counters: %w", err)
 			}
-			err := t.queryRow(qRateGet, h.Key, micros(start)).Scan(&res.Counts[i])
+			err := t.queryRow(qRateGet, h.Key, micros(start)).Scan(&counts[i])
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("sqlite: read rate counter: %w", err)
 			}
-			if h.Limit > 0 && res.Counts[i] >= h.Limit && res.Refused < 0 {
-				res.Refused, res.RetryAfter = i, end.Sub(now)
-			}
 		}
-		if res.Refused >= 0 {
+		if res = switchboard.JudgeRateHits(hits, counts, now); res.Refused >= 0 {
 			return nil
 		}
-		for i, h := range hits {
+		for _, h := range hits {
 			if h.Peek {
 				continue
 			}
-			start, end := windowOf(now, h.Window)
+			start, end := switchboard.RateWindow(now, h.Window)
 			if _, err := t.exec(qRateHit, h.Key, micros(start), micros(end)); err != nil {
 				return fmt.Errorf("sqlite: count rate hit: %w", err)
 			}
-			res.Counts[i]++
 		}
 		return nil
 	})
@@ -212,8 +200,8 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
-	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.ErrInvalidRefusal()
+	if err := switchboard.CheckRefusal(r); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -258,8 +246,8 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
-	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.ErrInvalidBlock()
+	if err := switchboard.CheckBlock(b); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qUpsertBlock, b.Prefix, b.Reason, micros(b.Until), micros(b.At)); err != nil {
