@@ -55,20 +55,6 @@ const (
 	qDeleteSenders = `DELETE FROM senders`
 	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES ($1, $2, $3, $4, $5, $6)`
 	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
-
-	consentCols = `id, phone, scope, state, source, evidence, actor, at`
-	// qInsertConsent appends a consent record and its consent.changed event ($8…$11), whose
-	// payload gets the record's ID.
-	qInsertConsent = `WITH c AS (
-			INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
-		e AS (
-			INSERT INTO app_events (id, type, version, at, data)
-			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)) FROM c)
-		SELECT id FROM c`
-	qLatestConsent = `SELECT ` + consentCols + ` FROM consent_records
-		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
-	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
 )
 
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
@@ -288,86 +274,4 @@ func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
 		return nil, wrap("list senders", err)
 	}
 	return out, nil
-}
-
-// RecordConsent appends a change to a recipient's consent history.
-func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
-	return db.RecordConsents(ctx, []*switchboard.ConsentRecord{c})
-}
-
-// RecordConsents records every change of cs in one transaction, or none; see switchboard.Store.
-func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error {
-	evs := make([]*switchboard.AppEvent, len(cs))
-	for i, c := range cs {
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		ev, err := switchboard.ConsentEvent(c)
-		if err != nil {
-			return err
-		}
-		evs[i] = ev
-	}
-	ids := make([]int64, len(cs))
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		for i, c := range cs {
-			ev := evs[i]
-			if err := tx.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At,
-				ev.ID, ev.Type, ev.Version, string(ev.Data)).Scan(&ids[i]); err != nil {
-				return wrap("record consent", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, c := range cs {
-		c.ID = ids[i]
-	}
-	return nil
-}
-
-// LatestConsent returns the most recent record for phone among scopes, or nil.
-func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) (*switchboard.ConsentRecord, error) {
-	if len(scopes) == 0 {
-		return nil, nil
-	}
-	c, err := scanConsent(db.pool.QueryRow(ctx, qLatestConsent, phone, scopes))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, wrap("latest consent", err)
-	}
-	return c, nil
-}
-
-// ConsentHistory returns every record for phone, oldest first.
-func (db *DB) ConsentHistory(ctx context.Context, phone string) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.pool.Query(ctx, qConsentHistory, phone)
-	if err != nil {
-		return nil, wrap("consent history", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.ConsentRecord
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, wrap("consent history", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("consent history", err)
-	}
-	return out, nil
-}
-
-func scanConsent(r pgx.Row) (*switchboard.ConsentRecord, error) {
-	var c switchboard.ConsentRecord
-	if err := r.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &c.At); err != nil {
-		return nil, err
-	}
-	c.At = utc(c.At)
-	return &c, nil
 }

@@ -113,7 +113,7 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 				return err
 			}
 		}
-		if err := insertEvents(t, c.Events, c.AppEvents); err != nil {
+		if err := insertChange(t, c.Events, c.AppEvents); err != nil {
 			return err
 		}
 		res = c.Result
@@ -153,19 +153,4 @@ func pendingCallbacks(t *wtx, sid string) ([]switchboard.RecordedCallback, error
 		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
 	return pending, rows.Close()
-}
-
-// insertEvents appends a change's timeline events and application events.
-func insertEvents(t *wtx, evs []*switchboard.Event, apps []*switchboard.AppEvent) error {
-	for _, ev := range evs {
-		if err := insertEvent(t, ev); err != nil {
-			return err
-		}
-	}
-	for _, ev := range apps {
-		if err := insertAppEvent(t, ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }

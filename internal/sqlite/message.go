@@ -397,7 +397,7 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 				return fmt.Errorf("sqlite: mark callbacks applied: %w", err)
 			}
 		}
-		if err := insertEvents(t, evs, apps); err != nil {
+		if err := insertChange(t, evs, apps); err != nil {
 			return err
 		}
 		out = m
@@ -582,4 +582,19 @@ func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]
 		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
 	}
 	return out, nil
+}
+
+// insertChange appends a change's timeline events and application events.
+func insertChange(t *wtx, evs []*switchboard.Event, apps []*switchboard.AppEvent) error {
+	for _, ev := range evs {
+		if err := insertEvent(t, ev); err != nil {
+			return err
+		}
+	}
+	for _, ev := range apps {
+		if err := insertAppEvent(t, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
