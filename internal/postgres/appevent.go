@@ -211,7 +211,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	return len(evs), nil
 }
 
-func scanEndpoint(r pgx.Row) (*switchboard.Endpoint, error) {
+func scanEndpoint(r sqlstore.Scanner) (*switchboard.Endpoint, error) {
 	var (
 		e                 switchboard.Endpoint
 		types, secrets    []byte

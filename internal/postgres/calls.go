@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -34,7 +35,7 @@ const (
 		RETURNING version, data`
 )
 
-func scanCall(r pgx.Row) (*switchboard.Call, error) {
+func scanCall(r sqlstore.Scanner) (*switchboard.Call, error) {
 	var version int
 	var data []byte
 	if err := r.Scan(&version, &data); err != nil {
@@ -148,19 +149,8 @@ func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMat
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanCall)
 	if err != nil {
-		return nil, wrap("list calls", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, wrap("list calls", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list calls", err)
 	}
 	return out, nil
@@ -197,19 +187,8 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 // ClaimCalls leases calls due to be placed; see switchboard.CallStore.
 func (db *DB) ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*switchboard.Call, error) {
 	rows, err := db.pool.Query(ctx, qClaimCalls, owner, until, now, limit)
+	out, err := collect(rows, err, scanCall)
 	if err != nil {
-		return nil, wrap("claim calls", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, wrap("claim calls", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("claim calls", err)
 	}
 	return out, nil

@@ -117,19 +117,8 @@ func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID i
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args))
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanConsent)
 	if err != nil {
-		return nil, wrap("list consent", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.ConsentRecord
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, wrap("list consent", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list consent", err)
 	}
 	return out, nil

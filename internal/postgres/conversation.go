@@ -25,7 +25,7 @@ const (
 		ORDER BY received_at DESC, id DESC LIMIT $7`
 )
 
-func scanConversation(r pgx.Row) (*switchboard.Conversation, error) {
+func scanConversation(r sqlstore.Scanner) (*switchboard.Conversation, error) {
 	var c switchboard.Conversation
 	if err := r.Scan(&c.ID, &c.Channel, &c.OurNumber, &c.TheirNumber, &c.LastMessageAt, &c.LastInboundAt,
 		&c.LastOutboundAt, &c.InboundCount, &c.OutboundCount, &c.CreatedAt); err != nil {
@@ -78,19 +78,8 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 	cond, n := w.SQL(), w.Next()
 	q := "SELECT " + convCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT " + n
 	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
+	out, err := collect(rows, err, scanConversation)
 	if err != nil {
-		return nil, "", wrap("list conversations", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, "", wrap("list conversations", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", wrap("list conversations", err)
 	}
 	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })
@@ -149,7 +138,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 }
 
 // scanInbound reads the inboundCols of a row.
-func scanInbound(r pgx.Row) (*switchboard.InboundMessage, error) {
+func scanInbound(r sqlstore.Scanner) (*switchboard.InboundMessage, error) {
 	var (
 		in             switchboard.InboundMessage
 		media, payload []byte

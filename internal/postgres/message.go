@@ -142,7 +142,7 @@ const (
 		ORDER BY updated_at LIMIT $2`
 )
 
-func scanMessage(r pgx.Row) (*switchboard.Message, error) {
+func scanMessage(r sqlstore.Scanner) (*switchboard.Message, error) {
 	var (
 		m                                         switchboard.Message
 		media, meta                               []byte

@@ -132,19 +132,8 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	cond, n := w.SQL(), w.Next()
 	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT " + n
 	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
+	out, err := collect(rows, err, scanInbound)
 	if err != nil {
-		return nil, "", wrap("list inbound", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.InboundMessage
-	for rows.Next() {
-		in, err := scanInbound(rows)
-		if err != nil {
-			return nil, "", wrap("list inbound", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", wrap("list inbound", err)
 	}
 	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
@@ -165,7 +154,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 	return nil
 }
 
-func scanAPIKey(r pgx.Row) (*switchboard.APIKey, error) {
+func scanAPIKey(r sqlstore.Scanner) (*switchboard.APIKey, error) {
 	var k switchboard.APIKey
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt); err != nil {
 		return nil, err
@@ -188,19 +177,8 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 // ListAPIKeys lists all keys, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
 	rows, err := db.pool.Query(ctx, qListAPIKeys)
+	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
-		return nil, wrap("list API keys", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, wrap("list API keys", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list API keys", err)
 	}
 	return out, nil

@@ -149,19 +149,8 @@ func (db *DB) PendingVerification(ctx context.Context, to string, now time.Time)
 // DueVerifications returns pending verifications due for a fallback look or for expiry.
 func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([]*switchboard.Verification, error) {
 	rows, err := db.pool.Query(ctx, qDueVerifications, now, max(limit, 1))
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
-		return nil, wrap("due verifications", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, wrap("due verifications", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("due verifications", err)
 	}
 	return out, nil

@@ -131,19 +131,8 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 	q += " ORDER BY last_message_at DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanConversation)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
 	}
 	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })

@@ -111,19 +111,8 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		sq, args = searchQuery(q.Statuses, where, args, limit+1)
 	}
 	rows, err := db.r.QueryContext(ctx, sq, args...)
+	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
-	}
-	defer rows.Close()
-	var msgs []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
 	}
 	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })

@@ -275,19 +275,8 @@ func getMessage(ctx context.Context, byID, events *sql.Stmt, id string) (*switch
 
 func loadEvents(ctx context.Context, events *sql.Stmt, id string) ([]*switchboard.Event, error) {
 	rows, err := events.QueryContext(ctx, id)
+	evs, err := collect(rows, err, scanEvent)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: events: %w", err)
-	}
-	defer rows.Close()
-	var evs []*switchboard.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: events: %w", err)
-		}
-		evs = append(evs, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: events: %w", err)
 	}
 	return evs, nil
@@ -566,19 +555,8 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 // since before, oldest first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
 	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), sqlstore.Limit(limit))
+	out, err := collect(rows, err, scanMessage)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: stale sending: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
 	}
 	return out, nil

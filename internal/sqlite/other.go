@@ -147,19 +147,8 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanInbound)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.InboundMessage
-	for rows.Next() {
-		in, err := scanInbound(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
 	}
 	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
@@ -211,19 +200,8 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 // ListAPIKeys lists all keys, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
 	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx)
+	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list API keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
 	}
 	return out, nil
