@@ -42,3 +42,48 @@ func PlanEndpointSync(existing, configured []*Endpoint, now time.Time) (Endpoint
 	}
 	return plan, nil
 }
+
+// DisabledEndpointError is the last error of a delivery dead-lettered because its endpoint is
+// disabled.
+const DisabledEndpointError = "endpoint disabled"
+
+// FanOutDelivery is a delivery that fanning an event out creates (FanOut).
+type FanOutDelivery struct {
+	EndpointID string
+	Status     DeliveryStatus
+	LastError  string
+}
+
+// FanOut returns the deliveries of an event of type typ with targets (nil: every endpoint that
+// subscribes to typ) to the endpoints eps: one per endpoint that takes it (DeliversTo), dead at
+// once for a disabled endpoint, so that its dead letters can be replayed after it is enabled.
+func FanOut(typ AppEventType, targets []string, eps []*Endpoint) []FanOutDelivery {
+	var out []FanOutDelivery
+	for _, ep := range eps {
+		if !DeliversTo(typ, targets, ep) {
+			continue
+		}
+		d := FanOutDelivery{EndpointID: ep.ID, Status: DeliveryPending}
+		if ep.DisabledAt != nil {
+			d.Status, d.LastError = DeliveryDead, DisabledEndpointError
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// ReplaceSecrets swaps e's secrets for next if they are still old (the caller read them, sealed
+// or unsealed them, and writes them back), else refuses: ECONFLICT secrets_changed.
+func ReplaceSecrets(e *Endpoint, old, next []EndpointSecret) error {
+	if !EqualSecrets(e.Secrets, old) {
+		return ErrSecretsChanged(e.ID)
+	}
+	e.Secrets = next
+	return nil
+}
+
+// RotateEndpointSecret adds secret to e as its newest (RotateSecrets) and stamps the change.
+func RotateEndpointSecret(e *Endpoint, secret string, oldUntil, now time.Time) {
+	e.Secrets = RotateSecrets(e.Secrets, secret, oldUntil, now)
+	e.UpdatedAt = time.UnixMicro(now.UnixMicro()).UTC()
+}

@@ -39,3 +39,43 @@ func TestPlanEndpointSync(t *testing.T) {
 		t.Errorf("configuring over an API endpoint: %v", err)
 	}
 }
+
+func TestFanOut(t *testing.T) {
+	t.Parallel()
+	eps := []*switchboard.Endpoint{
+		{ID: "ep_all", EventTypes: []string{"*"}},
+		{ID: "ep_calls", EventTypes: []string{"call.*"}},
+		{ID: "ep_off", EventTypes: []string{"*"}, DisabledAt: &t0},
+	}
+	got := switchboard.FanOut(switchboard.AppMessageStatusChanged, nil, eps)
+	want := []switchboard.FanOutDelivery{
+		{EndpointID: "ep_all", Status: switchboard.DeliveryPending},
+		{EndpointID: "ep_off", Status: switchboard.DeliveryDead, LastError: switchboard.DisabledEndpointError},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("subscribers: %+v, want %+v", got, want)
+	}
+	got = switchboard.FanOut(switchboard.AppMessageStatusChanged, []string{"ep_calls"}, eps)
+	if !reflect.DeepEqual(got, []switchboard.FanOutDelivery{{EndpointID: "ep_calls", Status: switchboard.DeliveryPending}}) {
+		t.Errorf("targets: %+v, want only the targeted endpoint", got)
+	}
+	if got := switchboard.FanOut(switchboard.AppMessageStatusChanged, []string{}, eps); got != nil {
+		t.Errorf("no targets: %+v, want none", got)
+	}
+}
+
+func TestEndpointSecrets(t *testing.T) {
+	t.Parallel()
+	old := []switchboard.EndpointSecret{{Secret: "a"}}
+	e := &switchboard.Endpoint{ID: "ep_1", Secrets: old}
+	if err := switchboard.ReplaceSecrets(e, []switchboard.EndpointSecret{{Secret: "b"}}, nil); codeOf(err) != "secrets_changed" || e.Secrets[0].Secret != "a" {
+		t.Errorf("replacing changed secrets: %v, %+v", err, e.Secrets)
+	}
+	if err := switchboard.ReplaceSecrets(e, old, []switchboard.EndpointSecret{{Secret: "sealed"}}); err != nil || e.Secrets[0].Secret != "sealed" {
+		t.Errorf("replacing unchanged secrets: %v, %+v", err, e.Secrets)
+	}
+	switchboard.RotateEndpointSecret(e, "new", t0.Add(time.Hour), t0)
+	if n := len(e.Secrets); n != 2 || e.UpdatedAt != t0.Truncate(time.Microsecond) {
+		t.Errorf("rotated: %+v updated %v", e.Secrets, e.UpdatedAt)
+	}
+}

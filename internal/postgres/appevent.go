@@ -69,9 +69,6 @@ const (
 	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data`
 )
 
-// disabledError is the last error of a delivery dead-lettered because its endpoint is disabled.
-const disabledError = "endpoint disabled"
-
 // queueAppEvents queues the appends of evs to the event log.
 func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 	for _, ev := range evs {
@@ -185,16 +182,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	)
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
-		for _, ep := range eps {
-			if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
-				continue
-			}
-			status, lastErr := switchboard.DeliveryPending, ""
-			if ep.DisabledAt != nil {
-				status, lastErr = switchboard.DeliveryDead, disabledError
-			}
-			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, ep.ID)
-			statuses, lastErrs, times = append(statuses, string(status)), append(lastErrs, lastErr), append(times, now)
+		for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, d.EndpointID)
+			statuses, lastErrs, times = append(statuses, string(d.Status)), append(lastErrs, d.LastError), append(times, now)
 		}
 	}
 	w := &pgx.Batch{}
@@ -337,10 +327,9 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 		if err != nil {
 			return err
 		}
-		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.ErrSecretsChanged(id)
+		if err := switchboard.ReplaceSecrets(e, old, next); err != nil {
+			return err
 		}
-		e.Secrets = next
 		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("replace secrets", err)
@@ -363,8 +352,7 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		if err != nil {
 			return err
 		}
-		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
-		e.UpdatedAt = time.UnixMicro(now.UnixMicro()).UTC()
+		switchboard.RotateEndpointSecret(e, secret, oldUntil, now)
 		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("rotate", err)
@@ -548,7 +536,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 	}
 	if plan.Disable != nil {
 		w.Queue(qEndpointDisable, e.ID, r.At)
-		w.Queue(qKillPending, r.At, disabledError, e.ID)
+		w.Queue(qKillPending, r.At, switchboard.DisabledEndpointError, e.ID)
 		queueAppEvents(w, []*switchboard.AppEvent{plan.Disable})
 	}
 	if err := tx.SendBatch(ctx, w).Close(); err != nil {

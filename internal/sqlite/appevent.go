@@ -52,9 +52,6 @@ const (
 	qReleaseDeliver = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
 )
 
-// disabledError is the last error of a delivery dead-lettered because its endpoint is disabled.
-const disabledError = "endpoint disabled"
-
 // insertAppEvent appends ev to the event log in t and sets its Seq.
 func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
 	var targets any
@@ -164,16 +161,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			return err
 		}
 		for _, ev := range evs {
-			for _, ep := range eps {
-				if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
-					continue
-				}
-				status, lastErr := switchboard.DeliveryPending, ""
-				if ep.DisabledAt != nil {
-					status, lastErr = switchboard.DeliveryDead, disabledError
-				}
-				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, ep.ID, status, micros(now), lastErr,
-					micros(now), micros(now)); err != nil {
+			for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, d.EndpointID, d.Status, micros(now),
+					d.LastError, micros(now), micros(now)); err != nil {
 					return fmt.Errorf("sqlite: insert delivery: %w", err)
 				}
 			}
@@ -309,8 +299,7 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		if err != nil {
 			return err
 		}
-		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
-		e.UpdatedAt = fromMicros(micros(now))
+		switchboard.RotateEndpointSecret(e, secret, oldUntil, now)
 		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate: %w", err)
@@ -332,10 +321,9 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 		if err != nil {
 			return err
 		}
-		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.ErrSecretsChanged(id)
+		if err := switchboard.ReplaceSecrets(e, old, next); err != nil {
+			return err
 		}
-		e.Secrets = next
 		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace secrets: %w", err)
@@ -486,7 +474,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 			if _, err := t.exec(qEndpointDisable, micros(r.At), micros(r.At), e.ID); err != nil {
 				return fmt.Errorf("sqlite: disable endpoint: %w", err)
 			}
-			if _, err := t.exec(qKillPending, micros(r.At), disabledError, e.ID); err != nil {
+			if _, err := t.exec(qKillPending, micros(r.At), switchboard.DisabledEndpointError, e.ID); err != nil {
 				return fmt.Errorf("sqlite: disable endpoint: %w", err)
 			}
 			if err := insertAppEvent(t, plan.Disable); err != nil {
