@@ -182,3 +182,13 @@ func StatusMoved(m *Message, prev Status, at time.Time) (*AppEvent, error) {
 	}
 	return StatusChangedEvent(m, prev, at)
 }
+
+// CheckReplay decides a request whose idempotency key the store found, made by a request with
+// the hash storedHash: the same request is answered with what it made (nil); a different one
+// under the same key is refused (EUNPROCESSABLE idempotency_key_reused).
+func CheckReplay(idem *Idempotency, storedHash string) error {
+	if storedHash != idem.RequestHash {
+		return ErrIdempotencyKeyReused(idem.Key)
+	}
+	return nil
+}

@@ -204,3 +204,14 @@ func TestApplyUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckReplay(t *testing.T) {
+	t.Parallel()
+	idem := &switchboard.Idempotency{Key: "k", RequestHash: "h1"}
+	if err := switchboard.CheckReplay(idem, "h1"); err != nil {
+		t.Errorf("same request: %v", err)
+	}
+	if got := codeOf(switchboard.CheckReplay(idem, "h2")); got != "idempotency_key_reused" {
+		t.Errorf("another request under the key: %q", got)
+	}
+}

@@ -71,8 +71,8 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 				err := tx.QueryRow(ctx, qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
 				switch {
 				case err == nil:
-					if h != idem.RequestHash {
-						return switchboard.ErrIdempotencyKeyReused(idem.Key)
+					if err := switchboard.CheckReplay(idem, h); err != nil {
+						return err
 					}
 					replay, err = scanCall(tx.QueryRow(ctx, qCallByID, id))
 					return err

@@ -307,8 +307,8 @@ func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switc
 	} else if err != nil {
 		return nil, wrap("idempotency key", err)
 	}
-	if hash != idem.RequestHash {
-		return nil, switchboard.ErrIdempotencyKeyReused(idem.Key)
+	if err := switchboard.CheckReplay(idem, hash); err != nil {
+		return nil, err
 	}
 	m, err := scanMessage(br.QueryRow())
 	if err != nil {

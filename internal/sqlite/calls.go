@@ -60,8 +60,8 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			err := t.queryRow(qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
 			switch {
 			case err == nil:
-				if h != idem.RequestHash {
-					return switchboard.ErrIdempotencyKeyReused(idem.Key)
+				if err := switchboard.CheckReplay(idem, h); err != nil {
+					return err
 				}
 				replay, err = scanCall(t.queryRow(qCallByID, id))
 				return err

@@ -243,8 +243,9 @@ func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, er
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("sqlite: idempotency key: %w", err)
-	case hash != idem.RequestHash:
-		return nil, switchboard.ErrIdempotencyKeyReused(idem.Key)
+	}
+	if err := switchboard.CheckReplay(idem, hash); err != nil {
+		return nil, err
 	}
 	return getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
 }
