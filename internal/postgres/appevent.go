@@ -15,7 +15,6 @@ import (
 )
 
 const (
-	appEventCols = `seq, id, type, version, at, data`
 	// qInsertAppEvent appends an event; it is queued in the batch of the change it reports.
 	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES ($1, $2, $3, $4, $5, $6)`
 	// qTakeUnfanned locks the events not fanned out yet, oldest first, skipping those another
@@ -23,10 +22,9 @@ const (
 	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
-	endpointCols    = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
-	qInsertEndpoint = `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	qEndpointByID   = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = $1`
-	qListEndpoints  = `SELECT ` + endpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qEndpointByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = $1`
+	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
 	// Endpoint rows are locked before the deliveries they own (never the other way round), so
 	// that disabling an endpoint and finishing one of its deliveries cannot deadlock. NO KEY
 	// UPDATE leaves fan-outs free to insert deliveries that refer to the endpoint meanwhile.
@@ -41,7 +39,6 @@ const (
 	// qLockEndpoints serializes SyncEndpoints of several nodes starting at once.
 	qLockEndpoints = `LOCK TABLE endpoints IN SHARE ROW EXCLUSIVE MODE`
 
-	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $5::timestamptz[], $5::timestamptz[])`
 	// qClaimDeliveries leases due deliveries and returns them with their events. The due rows
@@ -58,10 +55,10 @@ const (
 			RETURNING ` + qDeliveryColsD + `)
 		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.seq = c.event_seq`
 	qDeliveryColsD   = `d.id, d.event_seq, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
-	qEndpointsByID   = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ANY($1)`
-	qLockDelivery    = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
+	qEndpointsByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ANY($1)`
+	qLockDelivery    = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
 	qLockDeliveryEP  = qListEndpointOf + ` FOR NO KEY UPDATE`
-	qListEndpointOf  = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $1)`
+	qListEndpointOf  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $1)`
 	qSaveDelivery    = `UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, last_attempt_at = $5, last_status_code = $6, last_error = $7, lease_owner = NULL, lease_until = NULL, updated_at = $8 WHERE id = $1`
 	qKillPending     = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1, last_error = CASE WHEN last_error = '' THEN $2 ELSE last_error END WHERE endpoint_id = $3 AND status = 'pending'`
 	qReplayDead      = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE endpoint_id = $2 AND status = 'dead'`
@@ -82,7 +79,7 @@ func scanAppEventInto(e *switchboard.AppEvent, data *[]byte) []any {
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + appEventCols + ` FROM app_events WHERE seq > $1`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > $1`
 	args := []any{f.AfterSeq}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))
@@ -403,13 +400,13 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 	})
 }
 
-// deliveryDest returns the scan destinations of deliveryCols into d and its nullable columns.
+// deliveryDest returns the scan destinations of sqlstore.DeliveryCols into d and its nullable columns.
 func deliveryDest(d *switchboard.Delivery, seq *int64, lastAttempt, leaseUntil **time.Time, leaseOwner **string) []any {
 	return []any{&d.ID, seq, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttemptAt, lastAttempt, &d.LastStatusCode,
 		&d.LastError, leaseOwner, leaseUntil, &d.CreatedAt, &d.UpdatedAt}
 }
 
-// scanDeliveryRow scans deliveryCols, followed by appEventCols when withEvent.
+// scanDeliveryRow scans sqlstore.DeliveryCols, followed by sqlstore.AppEventCols when withEvent.
 func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	var (
 		d                       switchboard.Delivery
@@ -436,7 +433,7 @@ func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	return &d, nil
 }
 
-// scanDeliveries reads rows of deliveryCols followed by appEventCols.
+// scanDeliveries reads rows of sqlstore.DeliveryCols followed by sqlstore.AppEventCols.
 func scanDeliveries(rows pgx.Rows, err error) ([]*switchboard.Delivery, error) {
 	if err != nil {
 		return nil, err

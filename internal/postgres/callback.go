@@ -15,7 +15,7 @@ const (
 	// qLockHinted locks the message a callback names when no message has the callback's SID and
 	// the named one has none yet: the callback will tell it its SID. Once locked, the row is
 	// re-checked, so a SID set meanwhile by another transaction rules the adoption out.
-	qLockHinted = `SELECT ` + messageCols + ` FROM messages
+	qLockHinted = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE id = $1 AND provider_sid IS NULL
 			AND NOT EXISTS (SELECT 1 FROM messages WHERE provider_sid = $2)
 		FOR UPDATE`

@@ -13,7 +13,6 @@ import (
 )
 
 const (
-	consentCols = `id, phone, scope, state, source, evidence, actor, at`
 	// qInsertConsent appends a consent record and its consent.changed event ($8…$11), whose
 	// payload gets the record's ID.
 	qInsertConsent = `WITH c AS (
@@ -23,9 +22,9 @@ const (
 			INSERT INTO app_events (id, type, version, at, data)
 			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)) FROM c)
 		SELECT id FROM c`
-	qLatestConsent = `SELECT ` + consentCols + ` FROM consent_records
+	qLatestConsent = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records
 		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
-	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
+	qConsentHistory = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
 )
 
 // RecordConsent appends a change to a recipient's consent history.
@@ -101,7 +100,7 @@ func scanConsent(r sqlstore.Scanner) (*switchboard.ConsentRecord, error) {
 
 // ListConsent returns records in [since, until) after afterID, in ID order.
 func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*switchboard.ConsentRecord, error) {
-	q := `SELECT ` + consentCols + ` FROM consent_records WHERE id > $1`
+	q := `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE id > $1`
 	args := []any{afterID}
 	if !since.IsZero() {
 		args = append(args, since)

@@ -13,14 +13,12 @@ import (
 )
 
 const (
-	convCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
-		inbound_count, outbound_count, created_at`
-	qConvByID = `SELECT ` + convCols + ` FROM conversations WHERE id = $1`
+	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = $1`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
-	qConvMessages = `SELECT ` + messageCols + ` FROM messages
+	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE to_number = $1 AND from_number = $2 AND channel IN ($3, $4) AND (created_at, id) < ($5, $6)
 		ORDER BY created_at DESC, id DESC LIMIT $7`
-	qConvInbounds = `SELECT ` + inboundCols + ` FROM inbound_messages
+	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
 		WHERE from_number = $1 AND to_number = $2 AND channel IN ($3, $4) AND (received_at, id) < ($5, $6)
 		ORDER BY received_at DESC, id DESC LIMIT $7`
 )
@@ -76,7 +74,7 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 	}
 	limit := sqlstore.Limit(f.Limit)
 	cond, n := w.SQL(), w.Next()
-	q := "SELECT " + convCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT " + n
+	q := "SELECT " + sqlstore.ConversationCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT " + n
 	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
 	out, err := collect(rows, err, scanConversation)
 	if err != nil {
@@ -137,7 +135,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	return out, next, nil
 }
 
-// scanInbound reads the inboundCols of a row.
+// scanInbound reads the sqlstore.InboundCols of a row.
 func scanInbound(r sqlstore.Scanner) (*switchboard.InboundMessage, error) {
 	var (
 		in             switchboard.InboundMessage

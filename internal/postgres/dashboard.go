@@ -97,7 +97,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 			}
 			w.Add("status = ANY(?)", statuses)
 		}
-		sq, args = sqlstore.MessagesQuery(&w, messageCols, q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			w.Add("id < ?", q.Cursor)
@@ -129,7 +129,7 @@ func searchQuery(statuses []switchboard.Status, w sqlstore.Where, limit int) (st
 		default:
 			c = " WHERE status = " + status + " AND " + strings.TrimPrefix(c, " WHERE ")
 		}
-		return "SELECT " + messageCols + " FROM messages" + c + lim
+		return "SELECT " + sqlstore.MessageCols + " FROM messages" + c + lim
 	}
 	switch len(statuses) {
 	case 0:
@@ -234,7 +234,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 
 // OptedOut lists the recipients whose latest record for a scope is an opt-out.
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+consentCols+` FROM consent_records
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.ConsentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = $1
 		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {

@@ -14,16 +14,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
-// messageCols are the columns scanMessage reads, in its order.
-const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
-	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
-	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
-
-const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
-
-// messageValues are the parameters of a message row, in messageCols order. They are cast because
+// messageValues are the parameters of a message row, in sqlstore.MessageCols order. They are cast because
 // the create statements insert them with INSERT … SELECT, where PostgreSQL does not infer
 // parameter types from the target columns.
 const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
@@ -35,7 +26,7 @@ const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::tex
 // messageInsertCols and messageInsertValues add the fallback bookkeeping ($40, $41), which
 // scanMessage does not read, to a new message's row.
 const (
-	messageInsertCols   = messageCols + `, fallback_pending, fallback_due_at`
+	messageInsertCols   = sqlstore.MessageCols + `, fallback_pending, fallback_due_at`
 	messageInsertValues = messageValues + `, $40::boolean, $41::timestamptz`
 )
 
@@ -88,13 +79,13 @@ const (
 			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
 
 	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
-	qIdemMessage      = `SELECT ` + messageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
-	qIdemEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
+	qIdemMessage      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
+	qIdemEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
 	qIdemMessageID    = `SELECT message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
-	qMessageByID      = `SELECT ` + messageCols + ` FROM messages WHERE id = $1`
-	qMessageBySID     = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = $1`
-	qEvents           = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
-	qEventsBySID      = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (SELECT id FROM messages WHERE provider_sid = $1) ORDER BY id`
+	qMessageByID      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = $1`
+	qMessageBySID     = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = $1`
+	qEvents           = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
+	qEventsBySID      = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = (SELECT id FROM messages WHERE provider_sid = $1) ORDER BY id`
 	qLockMessage      = qMessageByID + ` FOR UPDATE`
 	qLockMessageBySID = qMessageBySID + ` FOR UPDATE`
 	qInsertEvent      = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
@@ -114,7 +105,7 @@ const (
 			ORDER BY next_attempt_at
 			LIMIT $5
 			FOR UPDATE SKIP LOCKED)
-		RETURNING ` + messageCols
+		RETURNING ` + sqlstore.MessageCols
 	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
 	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
 	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
@@ -137,7 +128,7 @@ const (
 				ORDER BY next_attempt_at LIMIT 1),
 			(SELECT min(GREATEST(next_attempt_at, lease_until)) FROM messages
 				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled')))`
-	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+	qStaleSending = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE status IN ('sending', 'sent') AND updated_at < $1 AND provider_sid IS NOT NULL
 		ORDER BY updated_at LIMIT $2`
 )
@@ -389,7 +380,7 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	}
 	limit := sqlstore.Limit(f.Limit)
 	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
-	q, args := sqlstore.MessagesQuery(&w, messageCols, f.Metadata, f.Cursor, limit)
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
 	msgs, err := scanMessages(db.pool.Query(ctx, q, args...))
 	if err != nil {
 		return nil, "", wrap("list messages", err)

@@ -22,11 +22,10 @@ const (
 			WHERE NOT (s.from_number = ANY($4::text[]))
 		RETURNING from_number`
 
-	inboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
 	// qInsertInbound inserts an inbound message once per provider SID, and its message.received
 	// event ($11…$15) only when it inserted the message.
 	qInsertInbound = `WITH i AS (
-			INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (provider_sid) DO NOTHING RETURNING id, channel, from_number, to_number, received_at),
 		c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_inbound_at,
@@ -42,11 +41,10 @@ const (
 		INSERT INTO app_events (id, type, version, at, data, targets)
 		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb FROM i`
 
-	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
-	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
-	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = $1`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = $1`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`
-	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
 
 	// qLockSenders serializes SyncSenders of several nodes starting at once: without it, one
@@ -130,7 +128,7 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	}
 	limit := sqlstore.Limit(f.Limit)
 	cond, n := w.SQL(), w.Next()
-	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT " + n
+	q := "SELECT " + sqlstore.InboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT " + n
 	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
 	out, err := collect(rows, err, scanInbound)
 	if err != nil {

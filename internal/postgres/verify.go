@@ -16,23 +16,19 @@ import (
 )
 
 const (
-	verificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
-		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at`
-	qInsertVerification = `INSERT INTO verifications (` + verificationCols + `)
+	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24)`
 	qUpdateVerification = `UPDATE verifications SET status = $1, channel = $2, provider_sid = $3, sends = $4, checks = $5,
 		send_attempts = $6, fallback_at = $7, expires_at = $8, code_hash = $9, code_salt = $10, code_sealed = $11,
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
-	qVerificationByID = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = $1`
-	qPendingVerifyTo  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
+	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = $1`
+	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
 	qRateEnsure       = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 0) ON CONFLICT (key, window_start) DO NOTHING`
 	qRateLock         = `SELECT hits FROM verify_rate_hits WHERE key = $1 AND window_start = $2 FOR UPDATE`
 	qRateHit          = `UPDATE verify_rate_hits SET hits = hits + 1 WHERE key = $1 AND window_start = $2`
 	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = $1 AND window_end <= $2`
-	refusalCols       = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
-	qInsertRefusal    = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = greatest(verify_blocks.until, excluded.until), at = excluded.at`
 	qPrefixBlocked = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = $1 AND until > $2`
@@ -234,7 +230,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 	if f.Reason != "" {
 		w.Add("reason = ?", f.Reason)
 	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+refusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.RefusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
 	out, err := collect(rows, err, func(s sqlstore.Scanner) (*switchboard.Refusal, error) {
 		var r switchboard.Refusal
@@ -286,7 +282,7 @@ func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationF
 	if f.Status != "" {
 		w.Add("status = ?", string(f.Status))
 	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+verificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
 	out, err := collect(rows, err, scanVerification)
 	if err != nil {

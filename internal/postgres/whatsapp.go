@@ -12,9 +12,9 @@ import (
 )
 
 const (
-	qConvByPair = `SELECT ` + convCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3`
+	qConvByPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
-	qFallbackCandidates = `SELECT ` + messageCols + `, fallback_due_at FROM messages
+	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages
 		WHERE fallback_pending AND (
 			status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
 			OR (fallback_due_at IS NOT NULL AND fallback_due_at <= $1))
@@ -33,7 +33,7 @@ const (
 			ORDER BY last_inbound_at LIMIT $3
 			FOR UPDATE SKIP LOCKED)
 			AND window_notified_for IS DISTINCT FROM last_inbound_at
-		RETURNING ` + convCols
+		RETURNING ` + sqlstore.ConversationCols
 )
 
 var _ switchboard.WhatsAppStore = (*DB)(nil)

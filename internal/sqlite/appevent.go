@@ -15,16 +15,14 @@ import (
 )
 
 const (
-	appEventCols     = `seq, id, type, version, at, data`
 	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`
 	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
 	qUnfanned        = `SELECT seq, id, type, targets FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
-	qAppEventBySeq   = `SELECT ` + appEventCols + ` FROM app_events WHERE seq = ?`
-	endpointCols     = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
-	qInsertEndpoint  = `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qEndpointByID    = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
-	qListEndpoints   = `SELECT ` + endpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qAppEventBySeq   = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq = ?`
+	qInsertEndpoint  = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qEndpointByID    = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ?`
+	qListEndpoints   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
 	qEndpointSecrets = `UPDATE endpoints SET secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointConfig  = `UPDATE endpoints SET url = ?, description = ?, event_types = ?, secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointFailing = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
@@ -33,7 +31,6 @@ const (
 	qDeleteEndpoint  = `DELETE FROM endpoints WHERE id = ?`
 	qDeleteEPDeliv   = `DELETE FROM deliveries WHERE endpoint_id = ?`
 
-	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qAnyDueDelivery = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1
@@ -44,8 +41,8 @@ const (
 			WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
 				AND endpoint_id IN (SELECT id FROM endpoints WHERE disabled_at IS NULL)
 			ORDER BY next_attempt_at LIMIT ?4)
-		RETURNING ` + deliveryCols
-	qDeliveryByID   = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
+		RETURNING ` + sqlstore.DeliveryCols
+	qDeliveryByID   = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = ?`
 	qSaveDelivery   = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`
 	qKillPending    = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = ?1, last_error = CASE WHEN last_error = '' THEN ?2 ELSE last_error END WHERE endpoint_id = ?3 AND status = 'pending'`
 	qReplayDead     = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1 WHERE endpoint_id = ?2 AND status = 'dead'`
@@ -78,7 +75,7 @@ func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + appEventCols + ` FROM app_events WHERE seq > ?`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if len(f.Types) > 0 {
 		q += ` AND type IN (?` + strings.Repeat(", ?", len(f.Types)-1) + `)`
@@ -506,7 +503,7 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 
 // ListDeliveries lists an endpoint's deliveries newest first, with their events.
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
-	cols := "d." + strings.ReplaceAll(deliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(appEventCols, ", ", ", e.")
+	cols := "d." + strings.ReplaceAll(sqlstore.DeliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(sqlstore.AppEventCols, ", ", ", e.")
 	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq WHERE d.endpoint_id = ?`
 	args := []any{f.EndpointID}
 	if f.Status != "" {

@@ -14,8 +14,6 @@ import (
 )
 
 const (
-	convCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
-		inbound_count, outbound_count, created_at`
 	// Upserting a conversation never moves its times backwards: messages of one conversation may
 	// commit out of their time order.
 	qConvOutbound = `INSERT INTO conversations (id, channel, our_number, their_number, last_message_at,
@@ -30,12 +28,12 @@ const (
 			last_message_at = max(last_message_at, excluded.last_message_at),
 			last_inbound_at = max(coalesce(last_inbound_at, 0), excluded.last_inbound_at),
 			inbound_count = inbound_count + 1`
-	qConvByID = `SELECT ` + convCols + ` FROM conversations WHERE id = ?`
+	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = ?`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
-	qConvMessages = `SELECT ` + messageCols + ` FROM messages
+	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE to_number = ? AND from_number = ? AND channel IN (?, ?) AND (created_at < ? OR (created_at = ? AND id < ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`
-	qConvInbounds = `SELECT ` + inboundCols + ` FROM inbound_messages
+	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
 		WHERE from_number = ? AND to_number = ? AND channel IN (?, ?) AND (received_at < ? OR (received_at = ? AND id < ?))
 		ORDER BY received_at DESC, id DESC LIMIT ?`
 )
@@ -124,7 +122,7 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 		args = append(args, micros(at), micros(at), id)
 	}
 	limit := sqlstore.Limit(f.Limit)
-	q := "SELECT " + convCols + " FROM conversations"
+	q := "SELECT " + sqlstore.ConversationCols + " FROM conversations"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -198,7 +196,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	return out, next, nil
 }
 
-// scanInbound reads the inboundCols of a row.
+// scanInbound reads the sqlstore.InboundCols of a row.
 func scanInbound(s scanner) (*switchboard.InboundMessage, error) {
 	var (
 		in             switchboard.InboundMessage

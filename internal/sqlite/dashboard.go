@@ -103,7 +103,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		// statuses are checked on the messages it reads.
 		w := sqlstore.Where{Conds: where, Args: args}
 		sqlstore.In(&w, "status", q.Statuses)
-		sq, args = sqlstore.MessagesQuery(&w, messageCols, q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)
@@ -125,7 +125,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // (a single IN over the index could not stop early: its order is by status first).
 func searchQuery(statuses []switchboard.Status, where []string, args []any, limit int) (string, []any) {
 	page := func(cond []string) string {
-		sq := "SELECT " + messageCols + " FROM messages"
+		sq := "SELECT " + sqlstore.MessageCols + " FROM messages"
 		if len(cond) > 0 {
 			sq += " WHERE " + strings.Join(cond, " AND ")
 		}
@@ -234,7 +234,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 
 // OptedOut lists the recipients whose latest record for a scope is an opt-out.
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+consentCols+` FROM consent_records
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sqlstore.ConsentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = ?
 		ORDER BY at DESC, id DESC LIMIT ?`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {

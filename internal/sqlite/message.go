@@ -13,28 +13,19 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
-// messageCols are the columns scanMessage reads, in its order.
-const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
-	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
-	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
-
-const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
-
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
 	qInsertMetadata = `INSERT INTO message_metadata (key, value, message_id) VALUES (?, ?, ?)`
-	qInsertMessage  = `INSERT INTO messages (` + messageCols + `)
+	qInsertMessage  = `INSERT INTO messages (` + sqlstore.MessageCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
 	qInsertIdem = `INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, key) DO NOTHING`
-	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
-	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
-	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
+	qMessageByID  = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = ?`
+	qMessageBySID = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = ?`
+	qEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
 	// qSaveMessage writes back every column a change may touch.
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
@@ -53,7 +44,7 @@ const (
 				AND (lease_until IS NULL OR lease_until <= ?4)
 			ORDER BY next_attempt_at
 			LIMIT ?5)
-		RETURNING ` + messageCols
+		RETURNING ` + sqlstore.MessageCols
 	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
 	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
 	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
@@ -77,7 +68,7 @@ const (
 			UNION ALL
 			SELECT MAX(next_attempt_at, lease_until) FROM messages
 				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled'))`
-	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+	qStaleSending = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE status IN ('sending', 'sent') AND updated_at < ? AND provider_sid IS NOT NULL
 		ORDER BY updated_at LIMIT ?`
 )
@@ -344,7 +335,7 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 		w.Add("created_at < ?", micros(*f.CreatedBefore))
 	}
 	limit := sqlstore.Limit(f.Limit)
-	q, args := sqlstore.MessagesQuery(&w, messageCols, f.Metadata, f.Cursor, limit)
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {

@@ -18,15 +18,13 @@ const (
 	qUpsertSticky = `INSERT INTO sticky_senders (pool, to_number, from_number) VALUES (?, ?, ?)
 		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number`
 
-	inboundCols    = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
-	qInsertInbound = `INSERT INTO inbound_messages (` + inboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider_sid) DO NOTHING`
 
-	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
-	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
-	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = ?`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
-	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
 
 	qDeleteSenders = `DELETE FROM senders`
@@ -140,7 +138,7 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
 	limit := sqlstore.Limit(f.Limit)
-	q := "SELECT " + inboundCols + " FROM inbound_messages"
+	q := "SELECT " + sqlstore.InboundCols + " FROM inbound_messages"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

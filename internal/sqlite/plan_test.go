@@ -21,7 +21,7 @@ func TestQueryPlans(t *testing.T) {
 	}
 	defer db.Close()
 	metaWhere := sqlstore.Where{Conds: []string{"status IN (?)"}, Args: []any{"queued"}}
-	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, messageCols,
+	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, sqlstore.MessageCols,
 		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
 	status1, status1Args := searchQuery([]switchboard.Status{switchboard.StatusFailed}, nil, nil, 51)
 	status2, status2Args := searchQuery([]switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered},

@@ -14,22 +14,18 @@ import (
 )
 
 const (
-	verificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
-		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at`
-	qInsertVerification = `INSERT INTO verifications (` + verificationCols + `)
+	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
-	qVerificationByID = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = ?`
-	qPendingVerifyTo  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
+	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = ?`
+	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
 	qRateGet          = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
 	qRateHit          = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
 	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
-	refusalCols       = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
-	qInsertRefusal    = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
 	qPrefixBlocked    = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
 )
@@ -227,7 +223,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 	if f.Reason != "" {
 		w.Add("reason = ?", f.Reason)
 	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+refusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.RefusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	out, err := collect(rows, err, func(s scanner) (*switchboard.Refusal, error) {
 		var r switchboard.Refusal
@@ -286,7 +282,7 @@ func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationF
 	if f.Status != "" {
 		w.Add("status = ?", string(f.Status))
 	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+verificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	out, err := collect(rows, err, scanVerification)
 	if err != nil {

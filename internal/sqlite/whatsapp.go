@@ -12,10 +12,10 @@ import (
 )
 
 const (
-	qConvByPair   = `SELECT ` + convCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
+	qConvByPair   = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
 	qMarkFallback = `UPDATE messages SET fallback_pending = 1, fallback_due_at = ? WHERE id = ?`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
-	qFallbackCandidates = `SELECT ` + messageCols + `, fallback_due_at FROM messages
+	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages
 		WHERE fallback_pending = 1 AND (
 			status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
 			OR (fallback_due_at IS NOT NULL AND fallback_due_at <= ?))
@@ -24,7 +24,7 @@ const (
 		WHERE id = ? AND fallback_pending = 1`
 	// Conversations whose window closes within the lead time and was not announced: the window
 	// of last_inbound_at closes at last_inbound_at + 24 h.
-	qWindowClosing = `SELECT ` + convCols + ` FROM conversations
+	qWindowClosing = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations
 		WHERE channel = 'whatsapp' AND last_inbound_at IS NOT NULL
 			AND last_inbound_at <= ?1 AND last_inbound_at > ?2
 			AND (window_notified_for IS NULL OR window_notified_for <> last_inbound_at)
