@@ -110,10 +110,10 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 	return c, false, nil
 }
 
-func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, error) {
+func (db *DB) getCall(ctx context.Context, q, key string, notFound func() error) (*switchboard.Call, error) {
 	c, err := scanCall(db.pool.QueryRow(ctx, q, key))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.CallNotFound(key)
+		return nil, notFound()
 	} else if err != nil {
 		return nil, wrap("call", err)
 	}
@@ -122,16 +122,12 @@ func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, er
 
 // GetCall returns a call, or ENOTFOUND.
 func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error) {
-	return db.getCall(ctx, qCallByID, id)
+	return db.getCall(ctx, qCallByID, id, func() error { return switchboard.CallNotFound(id) })
 }
 
 // GetCallByToken returns the call with this webhook token, or ENOTFOUND.
 func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
-	c, err := db.getCall(ctx, qCallByToken, token)
-	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
-		return nil, switchboard.ErrCallTokenNotFound()
-	}
-	return c, err
+	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
 // ListCalls lists calls newest first.

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,15 +75,7 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 	if err != nil {
 		return nil, wrap("claim media", err)
 	}
-	slices.SortFunc(out, func(a, b *switchboard.MediaDownload) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProviderSID, b.ProviderSID); c != 0 {
-			return c
-		}
-		return a.Index - b.Index
-	})
+	switchboard.SortClaimedMedia(out)
 	return out, nil
 }
 

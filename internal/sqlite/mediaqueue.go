@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -97,7 +95,7 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 	if err != nil {
 		return nil, err
 	}
-	sortMedia(out)
+	switchboard.SortClaimedMedia(out)
 	return out, nil
 }
 
@@ -145,17 +143,4 @@ func scanMedia(r interface{ Scan(...any) error }) (*switchboard.MediaDownload, e
 	}
 	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	return &d, nil
-}
-
-// sortMedia orders claimed downloads oldest due first (RETURNING keeps no order).
-func sortMedia(ds []*switchboard.MediaDownload) {
-	slices.SortFunc(ds, func(a, b *switchboard.MediaDownload) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProviderSID, b.ProviderSID); c != 0 {
-			return c
-		}
-		return a.Index - b.Index
-	})
 }
