@@ -141,17 +141,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, err
 	}
-	media, err := sqlstore.JSONList(m.MediaURLs)
+	media, meta, waJSON, err := sqlstore.MessageJSON(m)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: media_urls: %w", err)
-	}
-	meta, err := sqlstore.JSONMap(m.Metadata)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: metadata: %w", err)
-	}
-	waJSON, err := switchboard.EncodeWhatsAppOptions(m.WhatsApp)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: whatsapp: %w", err)
+		return nil, false, fmt.Errorf("sqlite: %w", err)
 	}
 	ev := stored.Events[0]
 

@@ -6,6 +6,7 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -53,6 +54,21 @@ func JSONArray[T any](v []T) (string, error) {
 	}
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// MessageJSON encodes a message's JSON columns: its media URLs and metadata (NULL when empty) and
+// its WhatsApp options (see switchboard.EncodeWhatsAppOptions).
+func MessageJSON(m *switchboard.Message) (media, meta any, whatsapp string, err error) {
+	if media, err = JSONList(m.MediaURLs); err != nil {
+		return nil, nil, "", fmt.Errorf("media_urls: %w", err)
+	}
+	if meta, err = JSONMap(m.Metadata); err != nil {
+		return nil, nil, "", fmt.Errorf("metadata: %w", err)
+	}
+	if whatsapp, err = switchboard.EncodeWhatsAppOptions(m.WhatsApp); err != nil {
+		return nil, nil, "", fmt.Errorf("whatsapp: %w", err)
+	}
+	return media, meta, whatsapp, nil
 }
 
 // EndpointJSON encodes an endpoint's JSON columns: its event types and its secrets (an empty

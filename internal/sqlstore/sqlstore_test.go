@@ -116,3 +116,11 @@ func TestListQuery(t *testing.T) {
 		t.Errorf("JSONArray(nil) = %q", s)
 	}
 }
+
+func TestMessageJSON(t *testing.T) {
+	t.Parallel()
+	media, meta, wa, err := MessageJSON(&switchboard.Message{MediaURLs: []string{"https://m"}})
+	if err != nil || media != `["https://m"]` || meta != nil || wa != "" {
+		t.Errorf("MessageJSON = %v, %v, %q, %v", media, meta, wa, err)
+	}
+}
