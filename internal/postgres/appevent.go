@@ -222,19 +222,7 @@ func scanEndpoint(r sqlstore.Scanner) (*switchboard.Endpoint, error) {
 }
 
 func scanEndpoints(rows pgx.Rows, err error) ([]*switchboard.Endpoint, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanEndpoint)
 }
 
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) error {
@@ -435,19 +423,7 @@ func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 
 // scanDeliveries reads rows of sqlstore.DeliveryCols followed by sqlstore.AppEventCols.
 func scanDeliveries(rows pgx.Rows, err error) ([]*switchboard.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Delivery
-	for rows.Next() {
-		d, err := scanDeliveryRow(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r sqlstore.Scanner) (*switchboard.Delivery, error) { return scanDeliveryRow(r, true) })
 }
 
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.

@@ -172,19 +172,7 @@ func scanMessage(r sqlstore.Scanner) (*switchboard.Message, error) {
 
 // scanMessages reads every row of rows.
 func scanMessages(rows pgx.Rows, err error) ([]*switchboard.Message, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanMessage)
 }
 
 func scanEvents(rows pgx.Rows, err error) ([]*switchboard.Event, error) {
