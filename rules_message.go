@@ -2,6 +2,8 @@ package switchboard
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -191,4 +193,15 @@ func CheckReplay(idem *Idempotency, storedHash string) error {
 		return ErrIdempotencyKeyReused(idem.Key)
 	}
 	return nil
+}
+
+// SortClaimedMessages puts claimed messages in the order a claim hands them out: earliest due
+// first, then by ID (a claim's RETURNING keeps no order).
+func SortClaimedMessages(msgs []*Message) {
+	slices.SortFunc(msgs, func(a, b *Message) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }

@@ -215,3 +215,13 @@ func TestCheckReplay(t *testing.T) {
 		t.Errorf("another request under the key: %q", got)
 	}
 }
+
+func TestSortClaimedMessages(t *testing.T) {
+	t.Parallel()
+	later := t0.Add(time.Second)
+	msgs := []*switchboard.Message{{ID: "msg_3", NextAttemptAt: later}, {ID: "msg_2", NextAttemptAt: t0}, {ID: "msg_1", NextAttemptAt: t0}}
+	switchboard.SortClaimedMessages(msgs)
+	if msgs[0].ID != "msg_1" || msgs[1].ID != "msg_2" || msgs[2].ID != "msg_3" {
+		t.Errorf("order %s %s %s, want earliest due first, then by ID", msgs[0].ID, msgs[1].ID, msgs[2].ID)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
@@ -477,12 +476,7 @@ func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*
 		return nil, err
 	}
 	// RETURNING does not keep the subquery's order.
-	sort.Slice(msgs, func(i, j int) bool {
-		if !msgs[i].NextAttemptAt.Equal(msgs[j].NextAttemptAt) {
-			return msgs[i].NextAttemptAt.Before(msgs[j].NextAttemptAt)
-		}
-		return msgs[i].ID < msgs[j].ID
-	})
+	switchboard.SortClaimedMessages(msgs)
 	return msgs, nil
 }
 
