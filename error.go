@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// ErrorKind classifies an application error. The HTTP API maps each kind to one status code in
-// exactly one place (internal/api); everything else only picks a kind.
+// ErrorKind classifies an application error. Each kind maps to one HTTP status in exactly one
+// place, HTTPStatus, which the API, the dashboard and the webhooks all use; everything else only
+// picks a kind.
 type ErrorKind string
 
 // Error kinds.
@@ -23,6 +24,39 @@ const (
 	EUNAVAILABLE   ErrorKind = "unavailable"   // temporarily unable, e.g. draining (503)
 	EINTERNAL      ErrorKind = "internal"      // a bug or an infrastructure failure (500)
 )
+
+// HTTPStatus is the HTTP status an error of kind k is answered with: the one place this mapping
+// lives (internal/api, internal/web, internal/webhook and internal/voice all call it). An unknown
+// kind is a bug and answers 500, like EINTERNAL. The numbers are written out so that the domain
+// package need not import net/http; TestHTTPStatusOfEveryKind checks them against its names.
+func (k ErrorKind) HTTPStatus() int {
+	switch k {
+	case EINVALID:
+		return 400
+	case EUNAUTHORIZED:
+		return 401
+	case EFORBIDDEN:
+		return 403
+	case ENOTFOUND:
+		return 404
+	case ECONFLICT:
+		return 409
+	case ETOOLARGE:
+		return 413
+	case EMEDIATYPE:
+		return 415
+	case EUNPROCESSABLE:
+		return 422
+	case ERATELIMITED:
+		return 429
+	case EUNAVAILABLE:
+		return 503
+	}
+	return 500
+}
+
+// HTTPStatusOf is the HTTP status of err: its kind's for an application error, 500 for any other.
+func HTTPStatusOf(err error) int { return ErrorKindOf(err).HTTPStatus() }
 
 // Error is Switchboard's application error: a kind, a stable machine-readable code (documented in
 // the README; clients may switch on it) and a human message safe to show to the caller.

@@ -118,8 +118,9 @@ const licensesFooter = `
 
 - **Twilio OpenAPI descriptions** (twilio-oai, MIT License, Copyright (C) 2023, Twilio, Inc.): the
   Twilio simulator (internal/twiliosim) and its tests reproduce resource shapes, field names and
-  error codes from Twilio's published OpenAPI descriptions of the 2010-04-01, Verify v2 and
-  Content v1 APIs. The MIT License text:
+  error codes from Twilio's published OpenAPI descriptions of the 2010-04-01, Messaging v1,
+  Verify v2, Content v1 and Lookup v2 APIs; excerpts of those descriptions are kept in
+  internal/twiliosim/testdata/openapi (with the license). The MIT License text:
 
   > Permission is hereby granted, free of charge, to any person obtaining a copy of this software
   > and associated documentation files (the "Software"), to deal in the Software without

@@ -8,10 +8,16 @@ import (
 )
 
 // Provider hands messages to a messaging provider (Twilio, or the built-in simulator speaking
-// Twilio's API). It is the only way the rest of the system reaches a provider.
+// Twilio's API). It is the only way the rest of the system reaches a provider for messages;
+// CallProvider (call.go) and VerifyProvider (verification.go) are the same for calls and hosted
+// verifications. The contracts live here, in the domain, rather than in each consumer: one
+// implementation (internal/twilio) satisfies all three, a second provider is written against
+// them, and the node routes each channel to one of them by configuration (channel_providers).
 type Provider interface {
 	// Name identifies the provider in logs and timelines.
 	Name() string
+	// ErrorCodes maps the provider's error codes to Switchboard's error classes.
+	ErrorCodes
 	// Send hands one message to the provider. A failure is a *ProviderError whose Outcome tells
 	// the dispatcher what to do.
 	Send(ctx context.Context, req *SendRequest) (*ProviderMessage, error)
@@ -108,12 +114,53 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("outcome(%d)", int(o))
 }
 
+// ErrorClass is Switchboard's own name for why a provider refused or failed a message, a call or
+// a verification. A provider maps its codes into classes at its edge (ProviderError.Class,
+// ErrorCodes); the rest of the system decides on classes and keeps the provider's code only as
+// detail (the message's error_code, the timeline, the dashboard's explanation). The values are
+// also the error_class label of the metrics: few, so that each stays one series.
+type ErrorClass string
+
+// Error classes.
+const (
+	ClassNone             ErrorClass = "none"              // no error (code 0)
+	ClassOptedOut         ErrorClass = "opted_out"         // the recipient opted out at the provider or the carrier
+	ClassInvalidRecipient ErrorClass = "invalid_recipient" // not a number, not a mobile, an unreachable country or a landline
+	ClassUnreachable      ErrorClass = "unreachable"       // the handset is off or out of range, or the carrier's error is unknown
+	ClassCarrierFiltered  ErrorClass = "carrier_filtered"  // the carrier filtered the message (spam)
+	ClassThroughput       ErrorClass = "throughput"        // rate limits and full sender queues: later may work
+	ClassWhatsAppWindow   ErrorClass = "whatsapp_window"   // free-form WhatsApp outside the 24-hour window, or no WhatsApp account
+	ClassMediaTooLarge    ErrorClass = "media_too_large"   // the media is over the carrier's size limit
+	ClassCarrierOther     ErrorClass = "carrier_other"     // another carrier error
+	ClassInvalidParameter ErrorClass = "invalid_parameter" // the provider refused a parameter of the request
+	ClassMaxAttempts      ErrorClass = "max_attempts"      // a verification was checked the most times allowed
+	ClassMaxSends         ErrorClass = "max_sends"         // a verification's code was sent the most times allowed
+	ClassBusy             ErrorClass = "busy"              // too many concurrent requests for the same resource
+	ClassNotFound         ErrorClass = "not_found"         // the provider has no such resource (finished, expired, another account)
+	ClassOther            ErrorClass = "other"             // anything else
+)
+
+// ErrorCodes maps between a provider's numeric error codes and Switchboard's error classes.
+type ErrorCodes interface {
+	// ErrorClass is the class of one of the provider's codes: ClassNone for 0, ClassOther for a
+	// code it does not know.
+	ErrorClass(code int) ErrorClass
+	// ErrorCode is the provider's code for class, 0 if it has none: Switchboard records it as the
+	// detail of a message it stops itself for that reason (an opt-out, the WhatsApp window, media
+	// over the limit), so the dashboard shows it beside the provider's own refusals.
+	ErrorCode(class ErrorClass) int
+}
+
 // ProviderError is a failed provider call, classified.
 type ProviderError struct {
 	Outcome    Outcome
-	HTTPStatus int    // 0 for network errors
-	Code       int    // the provider's error code, 0 if none
-	Message    string // the provider's message
+	HTTPStatus int // 0 for network errors
+	// Class is Switchboard's class of Code, set by the provider (ClassNone without a code: a
+	// network failure or an HTTP status alone, told apart by Outcome). The
+	// consumers decide on it, never on Code.
+	Class   ErrorClass
+	Code    int    // the provider's error code, 0 if none: detail
+	Message string // the provider's message
 	// Explanation says in plain words what the code means and what to do.
 	Explanation string
 	Raw         json.RawMessage

@@ -277,3 +277,17 @@ func RefusalOf(err error) *RefusedError {
 	}
 	return nil
 }
+
+// VerifyProvider is a hosted verification service (Twilio Verify v2 in internal/twilio), which
+// generates, sends and checks the code itself: the twilio backend of internal/verify. A failure
+// is a *ProviderError whose Class says what went wrong (ClassInvalidParameter, ClassMaxAttempts,
+// ClassMaxSends, ClassBusy, ClassNotFound); its Code is the provider's, kept as detail.
+type VerifyProvider interface {
+	// StartVerification creates (or, for a pending one to the same number, resends) a
+	// verification and returns its SID and status.
+	StartVerification(ctx context.Context, to, channel, locale string) (sid, status string, err error)
+	// CheckVerification checks code against the verification sid and returns its status.
+	CheckVerification(ctx context.Context, sid, code string) (status string, err error)
+	// CancelVerification cancels the verification sid and returns its status.
+	CancelVerification(ctx context.Context, sid string) (status string, err error)
+}

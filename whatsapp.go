@@ -9,19 +9,9 @@ import (
 
 // WhatsAppWindow is WhatsApp's customer-service window: free-form messages (text, media) may be
 // sent to a person only within this long of their last message to us; outside it only an
-// approved content template may be sent, and anything else fails with 63016.
+// approved content template may be sent, and anything else fails (ClassWhatsAppWindow; 63016 at
+// Twilio).
 const WhatsAppWindow = 24 * time.Hour
-
-// Error codes of WhatsApp's rules (Twilio's numbers).
-const (
-	// CodeWhatsAppWindow: outside the 24-hour window, a free-form message fails (63016).
-	CodeWhatsAppWindow = 63016
-	// CodeWhatsAppRateLimit: the WhatsApp channel rate limit was exhausted (63018).
-	CodeWhatsAppRateLimit = 63018
-	// CodeWhatsAppNoAccount: the recipient has no WhatsApp account (63003 at Twilio: "channel
-	// could not find To address").
-	CodeWhatsAppNoAccount = 63003
-)
 
 // FallbackPolicy says what happens when a WhatsApp message does not reach the person.
 type FallbackPolicy string

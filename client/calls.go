@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -24,6 +25,10 @@ type CallRequest struct {
 	MaxAttempts      int               `json:"max_attempts,omitempty"`
 	RetryDelay       int               `json:"retry_delay,omitempty"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
+	// SendAt defers the call until that time (zero: now); quiet hours may defer it further.
+	SendAt time.Time `json:"send_at,omitzero"`
+	// Timezone is the callee's IANA time zone, for quiet hours (default: guessed from the number).
+	Timezone string `json:"timezone,omitempty"`
 	// IdempotencyKey is sent as the Idempotency-Key header (a new one when empty), so that a
 	// retried request places one call.
 	IdempotencyKey string `json:"-"`

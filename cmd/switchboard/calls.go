@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,9 +22,11 @@ func newCallsCmd(getenv env) *cobra.Command {
 		createFlags clientFlags
 		req         client.CallRequest
 		vars        []string
+		meta        kvFlag
+		sendAt      string
 	)
 	create := &cobra.Command{
-		Use:   "create TO --flow NAME [--var NAME=VALUE]...",
+		Use:   "create TO --flow NAME [--var NAME=VALUE]... [--send-at TIME] [--metadata KEY=VALUE]...",
 		Short: "Place a call; prints its ID and status",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +45,14 @@ func newCallsCmd(getenv env) *cobra.Command {
 					return usageErrorf("--var %q: want NAME=VALUE", v)
 				}
 				req.Variables[k] = val
+			}
+			req.Metadata = meta
+			if sendAt != "" {
+				t, err := parseWhen(sendAt, time.Now(), true)
+				if err != nil {
+					return usageErrorf("--send-at: %v", err)
+				}
+				req.SendAt = t.UTC()
 			}
 			call, err := c.CreateCall(cmd.Context(), &req)
 			if err != nil {
@@ -64,6 +75,9 @@ func newCallsCmd(getenv env) *cobra.Command {
 	create.Flags().IntVar(&req.RingTimeout, "ring-timeout", 0, "seconds the phone rings (default 30)")
 	create.Flags().IntVar(&req.MaxAttempts, "max-attempts", 0, "attempts when busy or unanswered (default 1)")
 	create.Flags().IntVar(&req.RetryDelay, "retry-delay", 0, "seconds between attempts (default 300)")
+	create.Flags().StringVar(&sendAt, "send-at", "", "place the call later, at `TIME`: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration from now (90m, 2h, 1d)")
+	create.Flags().StringVar(&req.Timezone, "timezone", "", "the callee's IANA time zone for quiet hours, e.g. America/New_York")
+	create.Flags().Var(&meta, "metadata", "metadata stored with the call, KEY=VALUE (repeatable; find calls by it with calls list --metadata)")
 	create.Flags().StringVar(&req.IdempotencyKey, "idempotency-key", "", "Idempotency-Key (default: a new one)")
 	createFlags.bind(create)
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -97,6 +99,34 @@ func TestCallsCommands(t *testing.T) {
 	}
 	if _, err := cli(t, env, "calls", "create", "+14155550202", "--flow", "nope"); err == nil || !strings.Contains(err.Error(), "flow_not_found") {
 		t.Fatalf("unknown flow: %v", err)
+	}
+
+	// A call placed later, with the callee's zone and metadata to find it by.
+	before := time.Now()
+	out, err = cli(t, env, append([]string{"calls", "create", "+14155550203", "--flow", "appointment_confirmation",
+		"--send-at", "2h", "--timezone", "America/Chicago", "--metadata", "job_id=1042", "--metadata", "clinic=north", "--json"}, vars...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var later switchboard.Call
+	if err := json.Unmarshal([]byte(out), &later); err != nil {
+		t.Fatalf("create --json: %v\n%s", err, out)
+	}
+	if later.SendAt == nil || later.SendAt.Before(before.Add(2*time.Hour-time.Minute)) || later.Timezone != "America/Chicago" ||
+		later.Metadata["job_id"] != "1042" || later.Metadata["clinic"] != "north" || later.Status != switchboard.CallQueued {
+		t.Fatalf("create --send-at --timezone --metadata: %+v", later)
+	}
+	if out, err = cli(t, env, "calls", "list", "--metadata", "job_id=1042"); err != nil || !strings.Contains(out, later.ID) || strings.Contains(out, id) {
+		t.Fatalf("list --metadata: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{{"--send-at", "tomorrowish"}, {"--metadata", "novalue"}} {
+		if _, err := cli(t, env, append([]string{"calls", "create", "+14155550204", "--flow", "appointment_confirmation"}, bad...)...); err == nil {
+			t.Errorf("calls create %v was accepted", bad)
+		}
+	}
+	if _, err := cli(t, env, append([]string{"calls", "create", "+14155550204", "--flow", "appointment_confirmation", "--timezone", "Mars/Olympus"}, vars...)...); err == nil ||
+		!strings.Contains(err.Error(), "invalid_timezone") {
+		t.Errorf("an unknown time zone: %v", err)
 	}
 }
 

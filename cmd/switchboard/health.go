@@ -24,12 +24,26 @@ host (0.0.0.0, ::) replaced by loopback: what a container's HEALTHCHECK needs in
 curl. --url checks another URL, e.g. https://… when the node serves TLS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			hc := http.DefaultClient
 			if url == "" {
 				cfg, err := config.Load(cmd.Flags(), getenv)
 				if err != nil {
 					return err
 				}
 				url = "http://" + loopbackAddr(cfg.Addr) + "/readyz"
+				if cfg.Security.TLSCertFile != "" {
+					// serve terminates TLS itself: ask over HTTPS, trusting its own certificate.
+					addr := loopbackAddr(cfg.Addr)
+					host, _, _ := net.SplitHostPort(addr)
+					tc, err := trustConfig("", cfg.Security.TLSCertFile, host)
+					if err != nil {
+						return err
+					}
+					t := http.DefaultTransport.(*http.Transport).Clone()
+					t.TLSClientConfig = tc
+					hc = &http.Client{Transport: t}
+					url = "https://" + addr + "/readyz"
+				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -37,7 +51,7 @@ curl. --url checks another URL, e.g. https://… when the node serves TLS.`,
 			if err != nil {
 				return fmt.Errorf("health: %w", err)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := hc.Do(req)
 			if err != nil {
 				return fmt.Errorf("health: %w", err)
 			}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,7 +63,91 @@ func serverURL(flagURL string, getenv env) (base, source string, r *config.Resol
 	if source == "the default" {
 		source = "the default address " + addr + " (neither --url, SWITCHBOARD_URL nor SWITCHBOARD_ADDR is set)"
 	}
-	return "http://" + net.JoinHostPort(host, port), source, r, nil
+	scheme := "http://"
+	if r.Get("tls_cert_file") != "" {
+		scheme = "https://" // serve terminates TLS itself (tls_cert_file)
+	}
+	return scheme + net.JoinHostPort(host, port), source, r, nil
+}
+
+// clientTransport is the CLI's HTTP transport: the system's roots, plus the PEM certificates of
+// SWITCHBOARD_CA_FILE and, when the URL was derived from serve's own settings, those of its
+// tls_cert_file, so that a node serving a private or self-signed certificate is reached without
+// turning verification off.
+func clientTransport(getenv env, r *config.Resolved, base string, derived bool) (http.RoundTripper, error) {
+	serveCert := ""
+	if derived {
+		serveCert = r.Get("tls_cert_file")
+	}
+	host := base
+	if u, err := url.Parse(base); err == nil {
+		host = u.Hostname()
+	}
+	tc, err := trustConfig(strings.TrimSpace(getenv("SWITCHBOARD_CA_FILE")), serveCert, host)
+	if err != nil || tc == nil {
+		return http.DefaultTransport, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	return t, nil
+}
+
+// trustConfig is the TLS configuration that trusts the system's roots plus the certificates of
+// caFile and serveCert (serve's own tls_cert_file: a certificate listed in the roots verifies
+// itself), nil when both are empty. serve is reached on host, mostly loopback, which its
+// certificate seldom names: the certificate is then checked for its own first DNS name, as
+// curl --resolve would.
+func trustConfig(caFile, serveCert, host string) (*tls.Config, error) {
+	var files []string
+	for _, f := range []string{caFile, serveCert} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usageErrorf("CA file: %v", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, usageErrorf("CA file %s holds no PEM certificate", f)
+		}
+	}
+	tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if serveCert != "" {
+		if leaf := firstCert(serveCert); leaf != nil && len(leaf.DNSNames) > 0 && leaf.VerifyHostname(host) != nil {
+			tc.ServerName = leaf.DNSNames[0]
+		}
+	}
+	return tc, nil
+}
+
+// firstCert is the first certificate of a PEM file, nil when there is none.
+func firstCert(path string) *x509.Certificate {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	for {
+		var b *pem.Block
+		if b, raw = pem.Decode(raw); b == nil {
+			return nil
+		}
+		if b.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil
+			}
+			return c
+		}
+	}
 }
 
 // client builds an API client: flags, then the environment, then the development key that a
@@ -83,7 +171,11 @@ func (f *clientFlags) client(getenv env) (*client.Client, error) {
 		}
 		key = strings.TrimSpace(string(raw))
 	}
-	hc := &http.Client{Transport: &unreachableTransport{base: base, source: source, next: http.DefaultTransport}}
+	next, err := clientTransport(getenv, r, base, f.url == "" && getenv("SWITCHBOARD_URL") == "")
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: &unreachableTransport{base: base, source: source, next: next}}
 	return client.New(base, key, client.WithHTTPClient(hc), client.WithRetries(1)), nil
 }
 

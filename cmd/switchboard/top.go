@@ -36,14 +36,18 @@ func newTopCmd(getenv env) *cobra.Command {
 				return errors.New("--interval must be positive, such as 2s")
 			}
 			u, source := metricsURL, "--metrics-url"
+			b, src, r, err := serverURL(base, getenv)
+			if err != nil {
+				return err
+			}
 			if u == "" {
-				b, src, _, err := serverURL(base, getenv)
-				if err != nil {
-					return err
-				}
 				u, source = b+"/metrics", src
 			}
-			hc := &http.Client{Timeout: 10 * time.Second, Transport: &unreachableTransport{base: u, source: source, next: http.DefaultTransport}}
+			next, err := clientTransport(getenv, r, b, metricsURL == "" && base == "" && getenv("SWITCHBOARD_URL") == "")
+			if err != nil {
+				return err
+			}
+			hc := &http.Client{Timeout: 10 * time.Second, Transport: &unreachableTransport{base: u, source: source, next: next}}
 			return runTop(cmd.Context(), cmd.OutOrStdout(), hc, u, interval, once)
 		},
 	}

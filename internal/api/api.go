@@ -276,33 +276,6 @@ func checkURLText(r *http.Request) error {
 	return nil
 }
 
-// statusOf maps an error kind to its HTTP status: the one place this mapping lives.
-func statusOf(kind switchboard.ErrorKind) int {
-	switch kind {
-	case switchboard.EINVALID:
-		return http.StatusBadRequest
-	case switchboard.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case switchboard.EFORBIDDEN:
-		return http.StatusForbidden
-	case switchboard.ENOTFOUND:
-		return http.StatusNotFound
-	case switchboard.ECONFLICT:
-		return http.StatusConflict
-	case switchboard.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case switchboard.EMEDIATYPE:
-		return http.StatusUnsupportedMediaType
-	case switchboard.EUNPROCESSABLE:
-		return http.StatusUnprocessableEntity
-	case switchboard.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case switchboard.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // retryAfterSeconds is the Retry-After of a temporary 503 without one of its own (0: the 503 is
 // not temporary, e.g. a feature not configured): a database that is down or restarting is
 // usually back within seconds; a full disk or a broken clock waits for an operator.
@@ -334,7 +307,7 @@ func ProblemType(code string) string { return "urn:switchboard:error:" + code }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	kind := switchboard.ErrorKindOf(err)
-	status := statusOf(kind)
+	status := kind.HTTPStatus()
 	if kind == switchboard.EINTERNAL {
 		s.cfg.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

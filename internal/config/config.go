@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,17 @@ const (
 	ProviderSimulator = "simulator"
 	ProviderTwilio    = "twilio"
 )
+
+// Channels that route to a provider (channel_providers), and the provider every one of them
+// goes through unless configured otherwise.
+const (
+	ChannelVoice            = "voice"
+	DefaultChannelProvider  = "twilio"
+	DefaultChannelProviders = "sms=twilio,mms=twilio,whatsapp=twilio,voice=twilio"
+)
+
+// RoutedChannels are the channels channel_providers routes.
+var RoutedChannels = []string{string(switchboard.ChannelSMS), string(switchboard.ChannelMMS), string(switchboard.ChannelWhatsApp), ChannelVoice}
 
 // SimulatorFrom is the number the simulator's account owns and the default sender with it.
 const SimulatorFrom = "+15005550006"
@@ -58,6 +70,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	ReconcileDelay  time.Duration
 	StatusPollAfter time.Duration
+
+	// ChannelProviders names the provider of each of RoutedChannels (channel_providers).
+	ChannelProviders map[string]string
 	// ClockSkewWarn and ClockSkewMax bound this node's clock offset to the database's (and, for
 	// the warning, the provider's): above ClockSkewWarn it warns, above ClockSkewMax it stops
 	// dispatching and /readyz fails.
@@ -149,6 +164,7 @@ var settings = []setting{
 	{key: "data_dir", env: "SWITCHBOARD_DATA_DIR", def: "data", help: "directory for the embedded database and the development API key"},
 	{key: "public_url", env: "SWITCHBOARD_PUBLIC_URL", help: "absolute base URL Twilio uses to reach this node (default http://<addr>)"},
 	{key: "provider", env: "SWITCHBOARD_PROVIDER", def: ProviderSimulator, help: "simulator (built-in, offline) or twilio"},
+	{key: "channel_providers", env: "SWITCHBOARD_CHANNEL_PROVIDERS", def: DefaultChannelProviders, help: "which provider each channel goes through, comma-separated channel=provider (channels sms, mms, whatsapp, voice; a channel not named goes through twilio, and mms follows sms): twilio is Twilio or, with provider simulator, the built-in simulator"},
 	{key: "twilio_base_url", env: "SWITCHBOARD_TWILIO_BASE_URL", help: "send Twilio API calls to this base URL instead (e.g. a 'switchboard sim')"},
 	{key: "twilio_account_sid", env: "TWILIO_ACCOUNT_SID", help: "Twilio account SID"},
 	{key: "twilio_auth_token", env: "TWILIO_AUTH_TOKEN", secret: true, help: "Twilio auth token (environment only; or twilio_auth_token_file)"},
@@ -466,6 +482,9 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, err
 	}
 
+	if c.ChannelProviders, err = ParseChannelProviders(v["channel_providers"]); err != nil {
+		return nil, err
+	}
 	switch c.Provider {
 	case ProviderSimulator:
 		if c.From == "" && len(c.Senders) == 0 {
@@ -647,4 +666,38 @@ func (c *Config) complianceKeyword(word string) bool {
 		}
 	}
 	return false
+}
+
+// ParseChannelProviders reads channel_providers: comma-separated channel=provider pairs. Every
+// one of RoutedChannels gets a provider: the one named, mms the one of sms when not named, and
+// twilio otherwise. Which names exist is known only to the node (twilio, and the providers an
+// embedding program registers), so names are checked there.
+func ParseChannelProviders(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ch, name, ok := strings.Cut(part, "=")
+		ch, name = strings.ToLower(strings.TrimSpace(ch)), strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" || !slices.Contains(RoutedChannels, ch) {
+			return nil, fmt.Errorf("config: channel_providers: %q is not channel=provider with a channel of %s; set SWITCHBOARD_CHANNEL_PROVIDERS", part, strings.Join(RoutedChannels, ", "))
+		}
+		if prev, dup := out[ch]; dup && prev != name {
+			return nil, fmt.Errorf("config: channel_providers names two providers for %s (%s and %s); set SWITCHBOARD_CHANNEL_PROVIDERS", ch, prev, name)
+		}
+		out[ch] = name
+	}
+	if _, ok := out[string(switchboard.ChannelMMS)]; !ok {
+		if sms, ok := out[string(switchboard.ChannelSMS)]; ok {
+			out[string(switchboard.ChannelMMS)] = sms
+		}
+	}
+	for _, ch := range RoutedChannels {
+		if out[ch] == "" {
+			out[ch] = DefaultChannelProvider
+		}
+	}
+	return out, nil
 }

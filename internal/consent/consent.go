@@ -14,10 +14,6 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 )
 
-// OptOutErrorCode is Twilio's code for a recipient who opted out; Switchboard uses it on
-// messages it blocks for the same reason, so one code means one thing on every timeline.
-const OptOutErrorCode = 21610
-
 // Service checks and records consent.
 type Service struct {
 	Store switchboard.Store

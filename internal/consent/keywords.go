@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Action is what an inbound keyword does.
@@ -99,8 +101,16 @@ func (k *Keywords) Validate() error {
 func (k *Keywords) SwitchboardReplies() bool { return k == nil || k.Replies != "twilio" }
 
 // normalize is how a message body is compared with a keyword: trimmed, any case. Only a message
-// that is exactly the keyword triggers it, as on Twilio.
-func normalize(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+// that is exactly the keyword triggers it, as on Twilio. Trimmed goes beyond white space to what a
+// handset or a carrier gateway can add around the word without the person seeing it: control
+// characters (a NUL, which inbound decoding turns into U+FFFD), format characters (a byte-order
+// mark, zero-width spaces and joiners) and replacement characters. Erring this way can only honour
+// a STOP, never ignore one.
+func normalize(s string) string { return strings.ToUpper(strings.TrimFunc(s, invisible)) }
+
+func invisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+}
 
 // Match finds the keyword an inbound body is, for a message received by a sender of pool.
 func (k *Keywords) Match(pool, body string) *Match {

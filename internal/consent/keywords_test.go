@@ -13,6 +13,9 @@ func TestMatchDefaults(t *testing.T) {
 		{"QUIT", ActionOptOut}, {"stopall", ActionOptOut}, {"REVOKE", ActionOptOut}, {"optout", ActionOptOut},
 		{"Cancel", ActionOptOut}, {"START", ActionOptIn}, {"yes", ActionOptIn}, {"UnStop", ActionOptIn},
 		{"HELP", ActionHelp}, {"info", ActionHelp},
+		// Invisible characters around the word (a NUL decoded as U+FFFD, a BOM, zero-width space).
+		{"STOP\x00", ActionOptOut}, {"STOP\uFFFD", ActionOptOut}, {"\uFEFFstop", ActionOptOut},
+		{"stop\u200b", ActionOptOut}, {"\u200dSTART\r\n", ActionOptIn}, {"ST\u200bOP", ""},
 		{"STOP please", ""}, {"please stop", ""}, {"STOPP", ""}, {"", ""}, {"S T O P", ""}, {"yes!", ""},
 	}
 	for _, c := range cases {

@@ -18,12 +18,13 @@ import (
 // outageProvider is a provider that can be taken down: while down every call fails as a refused
 // connection. It counts the calls that reach it and the sends per message.
 type outageProvider struct {
-	mu        sync.Mutex
-	down      bool
-	calls     int
-	sent      map[string]int
-	bodies    map[string]string
-	downCalls int
+	switchboard.ErrorCodes // never asked: nothing here is classified or blocked
+	mu                     sync.Mutex
+	down                   bool
+	calls                  int
+	sent                   map[string]int
+	bodies                 map[string]string
+	downCalls              int
 }
 
 func (p *outageProvider) Name() string { return "fake" }

@@ -30,9 +30,13 @@ import (
 
 // Config wires a Dispatcher.
 type Config struct {
-	Store    switchboard.Store
+	Store switchboard.Store
+	// Provider sends the messages of every channel not in Providers.
 	Provider switchboard.Provider
-	Senders  []switchboard.Sender
+	// Providers routes channels to other providers (the node builds it from channel_providers):
+	// each message's attempts, reconciliation and status polls go to its channel's provider.
+	Providers map[switchboard.Channel]switchboard.Provider
+	Senders   []switchboard.Sender
 	// Limiter spaces each sender's sends; a MemoryLimiter when nil.
 	Limiter Limiter
 	// Owner names this node in leases; unique per process.
@@ -66,7 +70,8 @@ type Config struct {
 	// Prepare, when set, is asked right after Check and Hold how the message goes (WhatsApp: free
 	// form inside the window, its content template outside it) or whether it must not go at all.
 	Prepare func(ctx context.Context, m *switchboard.Message) (*Prepared, error)
-	// OnOptOut, when set, records that the provider reported the recipient opted out (21610).
+	// OnOptOut, when set, records that the provider reported the recipient opted out (the
+	// outcome opted_out, class opted_out: Twilio's 21610).
 	OnOptOut func(ctx context.Context, m *switchboard.Message, code int) error
 	// Pause, when set, is asked before every claim whether this node must not dispatch now (its
 	// clock is too far off the cluster's): a non-empty reason stops claiming until it is empty
@@ -108,10 +113,26 @@ func (nopObserver) GateWait(string, time.Duration)                           {}
 func (nopObserver) SegmentsSent(string, int)                                 {}
 func (nopObserver) NeedsReview()                                             {}
 
-// Block is the reason a message is stopped by policy.
+// Block is the reason a message is stopped by policy: Switchboard's error class (an opt-out, the
+// WhatsApp window, media over the limit) and words for the timeline. The message records the
+// code its provider has for the class (switchboard.ErrorCodes) as detail, so that the dashboard
+// groups it with the provider's own refusals.
 type Block struct {
-	Code   int
+	Class  switchboard.ErrorClass
 	Reason string
+}
+
+// provider is the provider of messages of channel ch.
+func (d *Dispatcher) provider(ch switchboard.Channel) switchboard.Provider {
+	if p, ok := d.cfg.Providers[ch]; ok {
+		return p
+	}
+	return d.cfg.Provider
+}
+
+// block stops m for b.
+func (d *Dispatcher) block(ctx context.Context, m *switchboard.Message, b *Block) {
+	d.finish(ctx, m, switchboard.StatusBlocked, d.provider(m.Channel).ErrorCode(b.Class), b.Reason)
 }
 
 // Prepared is how a message goes, decided right before its attempt.
@@ -456,7 +477,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 			return
 		}
 		if b != nil {
-			d.finish(ctx, m, switchboard.StatusBlocked, b.Code, b.Reason)
+			d.block(ctx, m, b)
 			return
 		}
 	}
@@ -487,11 +508,11 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 			prep = *p
 		}
 		if prep.Block != nil {
-			d.finish(ctx, m, switchboard.StatusBlocked, prep.Block.Code, prep.Block.Reason)
+			d.block(ctx, m, prep.Block)
 			return
 		}
 	}
-	detail := fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.cfg.Provider.Name())
+	detail := fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.provider(m.Channel).Name())
 	if prep.Note != "" {
 		detail += "; " + prep.Note
 	}
@@ -530,7 +551,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	}
 	pctx, pcancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	start := time.Now()
-	pm, err := d.cfg.Provider.Send(pctx, req)
+	pm, err := d.provider(m.Channel).Send(pctx, req)
 	took := time.Since(start)
 	pcancel()
 	tk.Done(err)
@@ -636,7 +657,7 @@ func (d *Dispatcher) accepted(ctx context.Context, m *switchboard.Message, pm *s
 		ID: m.ID, Status: status, ProviderSID: &pm.SID, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
 		Events: []*switchboard.Event{{
 			Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, Payload: payloadOf(m, pm.Raw),
-			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.cfg.Provider.Name(), pm.SID, pm.ProviderStatus),
+			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.provider(m.Channel).Name(), pm.SID, pm.ProviderStatus),
 		}},
 	})
 	if err != nil {
@@ -775,7 +796,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	// ahead would otherwise look past the very message it sent and send it again.
 	since := m.CreatedAt.Add(-reconcileWindow)
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
-	found, ferr := d.cfg.Provider.Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
+	found, ferr := d.provider(m.Channel).Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
 	cancel()
 	incomplete := ferr != nil && switchboard.ErrorCodeOf(ferr) == switchboard.CodeFindIncomplete
 	if incomplete {
@@ -921,7 +942,7 @@ func (d *Dispatcher) pollStale(ctx context.Context) {
 			return // the provider's circuit is open: ask again later
 		}
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
-		pm, err := d.cfg.Provider.Fetch(pctx, m.ProviderSID)
+		pm, err := d.provider(m.Channel).Fetch(pctx, m.ProviderSID)
 		cancel()
 		tk.Done(err)
 		if err != nil {

@@ -36,6 +36,7 @@ func (s *slowAttempts) UpdateMessage(ctx context.Context, u switchboard.MessageU
 
 // callTimes is a provider that records when each Send was made and how often per message.
 type callTimes struct {
+	noCodes
 	mu   sync.Mutex
 	at   []time.Time
 	sent map[string]int

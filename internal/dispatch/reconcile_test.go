@@ -19,6 +19,7 @@ import (
 // but its answer is lost (a timeout); Find answers as Twilio does, filtering on its own clock
 // with a minute of slack, and can claim its list was cut short.
 type remoteProvider struct {
+	noCodes
 	mu        sync.Mutex
 	clock     func() time.Time
 	msgs      []*switchboard.ProviderMessage

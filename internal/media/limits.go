@@ -17,13 +17,12 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/netguard"
 )
 
-// Twilio's limits for outbound media, and the code a message over them is blocked with.
+// Twilio's limits for outbound media (a message over them is blocked with
+// switchboard.ClassMediaTooLarge).
 const (
 	// MaxImageBytes is the largest image Twilio accepts (5 MB); MaxOtherBytes any other type (500 KB).
 	MaxImageBytes = 5 << 20
 	MaxOtherBytes = 500 << 10
-	// CodeMediaTooLarge is Twilio's 30019, "Content size exceeds carrier limit".
-	CodeMediaTooLarge = 30019
 	// DefaultCheckTimeout bounds the check of one URL.
 	DefaultCheckTimeout = 3 * time.Second
 )

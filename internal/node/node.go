@@ -66,9 +66,11 @@ type Node struct {
 	simSrv     *http.Server
 	simSrvAddr string
 	provider   *twilio.Provider
-	api        *api.Server
-	consent    *consent.Service
-	metrics    *metrics.Metrics
+	// routes are the providers of the channels (channel_providers); n.provider is one of them.
+	routes  routes
+	api     *api.Server
+	consent *consent.Service
+	metrics *metrics.Metrics
 	// templates holds the current catalog; a watcher swaps in good reloads.
 	templates atomic.Pointer[templates.Catalog]
 	disp      *dispatch.Dispatcher
@@ -110,6 +112,9 @@ type Options struct {
 	VerifyConfig func(*verify.Config)
 	// MediaCheckTLS, when set, is the TLS configuration of the outbound media size checks (tests).
 	MediaCheckTLS *tls.Config
+	// Providers registers providers beside twilio, by name, for channel_providers to route
+	// channels to (docs/architecture.md, "Adding a provider").
+	Providers map[string]ProviderSet
 }
 
 // Open opens the store, starts the in-process simulator when configured, and listens on the
@@ -173,6 +178,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.provider, err = twilio.New(tcfg); err != nil {
 		return nil, fmt.Errorf("twilio provider: %w", err)
 	}
+	if n.routes, err = n.routeChannels(opts); err != nil {
+		return nil, err
+	}
 	if cfg.SyncWebhooks {
 		var numbers []string
 		for _, s := range cfg.Senders {
@@ -191,7 +199,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
 	n.metrics = metrics.New()
-	n.metrics.SetErrorClasses(twilio.ErrorClass)
+	// A stored code is classed by the SMS channel's provider: the metric is the same for every
+	// channel while they all go through one provider (the default).
+	n.metrics.SetErrorClasses(func(code int) string { return string(n.routes.provider(switchboard.ChannelSMS).ErrorClass(code)) })
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
 	n.wa = n.newWhatsApp()
@@ -261,7 +271,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	pub := n.cfg.PublicURL
 	dcfg := dispatch.Config{
-		Store: n.store, Provider: n.provider, Senders: n.cfg.Senders,
+		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.messages, Senders: n.cfg.Senders,
 		Lease: n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
 		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
 		CallbackURL: func(id string) string {
@@ -272,7 +282,7 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 			if err != nil || reason == "" {
 				return nil, err
 			}
-			return &dispatch.Block{Code: consent.OptOutErrorCode, Reason: reason}, nil
+			return &dispatch.Block{Class: switchboard.ClassOptedOut, Reason: reason}, nil
 		},
 		Hold: func(m *switchboard.Message, now time.Time) (time.Time, string) {
 			zones := content.PhoneTimezones(m.To)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
@@ -37,7 +38,7 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 		Limits: vc.Limits, AllowedCountries: vc.AllowedCountries, SafeList: vc.SafeList, Pumping: vc.Pumping,
 		Fallback: vc.Fallback, FallbackAfter: vc.FallbackAfter, Observer: n.metrics, OnMessage: n.disp.Notify,
 		Caller: opts.VerifyCaller, WhatsAppTemplate: vc.WhatsAppTemplate, Templates: n.templates.Load,
-		SMSTemplate: vc.SMSTemplate, AppName: vc.AppName,
+		SMSTemplate: vc.SMSTemplate, AppName: vc.AppName, ErrorCodes: n.routes.provider(switchboard.ChannelSMS),
 	}
 	if vcfg.WhatsAppTemplate != "" && !n.cfg.WhatsApp.Enabled {
 		n.logger.Warn("verify_whatsapp_template is ignored: whatsapp_enabled is false", "template", vcfg.WhatsAppTemplate)
@@ -45,7 +46,7 @@ func (n *Node) openVerify(ctx context.Context, opts Options) error {
 	}
 	if vcfg.Caller == nil {
 		// Codes read out by a call go through the provider's Calls API (the simulator's too).
-		vcfg.Caller = &voice.Caller{Provider: n.provider}
+		vcfg.Caller = &voice.Caller{Provider: n.routes.calls}
 	}
 	switch vc.Backend {
 	case verify.BackendBuiltin:

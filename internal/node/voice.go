@@ -28,7 +28,7 @@ func (n *Node) openVoice(authToken string) error {
 	}
 	n.vc.flows = cat
 	n.vc.svc = voice.New(voice.Config{
-		Store: n.store, Provider: n.provider, Flows: func() *voice.Catalog { return n.vc.flows },
+		Store: n.store, Provider: n.routes.calls, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, Fallback: n.callFallback, SendSMS: n.callSMS, Blocks: n.callBlocked, Hold: n.callHold,
 		Clock: n.clock, Logger: n.logger.With("component", "voice"),

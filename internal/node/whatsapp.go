@@ -35,6 +35,7 @@ func (n *Node) newWhatsApp() *whatsapp.Service {
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "whatsapp"),
 		DefaultFallback: w.Fallback, DefaultFallbackAfter: w.FallbackAfter,
 		WindowClosingLead: w.WindowClosingLead, Interval: w.ScanInterval,
+		ErrorCodes: n.routes.provider(switchboard.ChannelWhatsApp),
 		OnLegCreated: func() {
 			if n.disp != nil {
 				n.disp.Notify()
@@ -66,7 +67,7 @@ func (n *Node) preparer(opts Options) func(ctx context.Context, m *switchboard.M
 		}
 		v := lc.Check(ctx, m.MediaURLs)
 		if v.Block != "" {
-			return &dispatch.Prepared{Block: &dispatch.Block{Code: media.CodeMediaTooLarge, Reason: v.Block}}, nil
+			return &dispatch.Prepared{Block: &dispatch.Block{Class: switchboard.ClassMediaTooLarge, Reason: v.Block}}, nil
 		}
 		if p == nil {
 			p = &dispatch.Prepared{}

@@ -184,12 +184,12 @@ func TestWhatsAppWindowEndToEnd(t *testing.T) {
 	before := len(n.simByTo(person))
 	clock.advance(25 * time.Hour)
 	free = n.waitStatus(t, free.ID, 10*time.Second, switchboard.StatusBlocked)
-	if free.ErrorCode != switchboard.CodeWhatsAppWindow || !strings.Contains(free.ErrorMessage, "window closed") {
+	if free.ErrorCode != codeWhatsAppWindow || !strings.Contains(free.ErrorMessage, "window closed") {
 		t.Fatalf("blocked message: code %d %q", free.ErrorCode, free.ErrorMessage)
 	}
 	n.waitStatus(t, tmpl.ID, 10*time.Second, switchboard.StatusRead)
 	for _, s := range n.simByTo(person) {
-		if s.ErrorCode == switchboard.CodeWhatsAppWindow {
+		if s.ErrorCode == codeWhatsAppWindow {
 			t.Fatalf("the simulator saw a 63016: %+v", s)
 		}
 	}
@@ -254,7 +254,7 @@ func TestWhatsAppFallbackToSMS(t *testing.T) {
 
 	t.Run("WindowClosed", func(t *testing.T) {
 		const person = "+14155550192"
-		check(t, person, &client.SendRequest{}, switchboard.StatusBlocked, switchboard.CodeWhatsAppWindow)
+		check(t, person, &client.SendRequest{}, switchboard.StatusBlocked, codeWhatsAppWindow)
 		if got := n.simByTo(person); len(got) != 1 || strings.HasPrefix(got[0].To, "whatsapp:") {
 			t.Fatalf("simulator messages: %+v (the WhatsApp leg must never reach it)", got)
 		}
@@ -278,11 +278,11 @@ func TestWhatsAppFallbackToSMS(t *testing.T) {
 	})
 	t.Run("NoWhatsAppAccount", func(t *testing.T) {
 		n.whatsappIn(t, twiliosim.WhatsAppNoAccount)
-		check(t, twiliosim.WhatsAppNoAccount, &client.SendRequest{}, switchboard.StatusFailed, switchboard.CodeWhatsAppNoAccount)
+		check(t, twiliosim.WhatsAppNoAccount, &client.SendRequest{}, switchboard.StatusFailed, 63003)
 	})
 	t.Run("RateLimited", func(t *testing.T) {
 		n.whatsappIn(t, twiliosim.WhatsAppRateLimited)
-		check(t, twiliosim.WhatsAppRateLimited, &client.SendRequest{}, switchboard.StatusFailed, switchboard.CodeWhatsAppRateLimit)
+		check(t, twiliosim.WhatsAppRateLimited, &client.SendRequest{}, switchboard.StatusFailed, 63018)
 	})
 	t.Run("NotDeliveredInTime", func(t *testing.T) {
 		n.whatsappIn(t, twiliosim.WhatsAppNeverRead)
@@ -426,3 +426,7 @@ func TestInboundMediaEndToEnd(t *testing.T) {
 		t.Fatalf("GET %s: %d %q", stored.URL, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// codeWhatsAppWindow is Twilio's code (63016) for the WhatsApp window's class, recorded as the
+// detail of a message blocked by it.
+const codeWhatsAppWindow = 63016

@@ -3,6 +3,8 @@ package storetest
 import (
 	"database/sql"
 	"fmt"
+	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,110 +17,249 @@ type Engine struct {
 	// Migrations are the engine's migrations, in order; Dialect is its migrate dialect.
 	Migrations []migrate.Migration
 	Dialect    migrate.Dialect
-	// Fixtures holds, by migration version, SQL that inserts representative data right after that
-	// migration is applied: SQL valid at that schema version, as a node of that version wrote it.
-	// The data it inserts is the one CheckUpgradeFixtures reads back (see the fixture comments).
-	Fixtures map[int]string
+	// Fixtures holds, by migration version, the data a node of that schema version wrote: SQL
+	// valid right after that migration, inserting the rows of one Fixture that CheckUpgradeFixtures
+	// reads back. The versions are the engine's own (its migration file numbers); renumbering the
+	// migrations only changes this map's keys.
+	Fixtures map[int]Fixture
+	// AsLanded holds, by version, the text a migration had when it landed, for the migrations
+	// edited since (the git history says which): databases made by the builds between the two
+	// carry the original. RunUpgrades builds one more database per entry with that text.
+	AsLanded map[int]string
+	// BrokenAsLanded names, by version, the as-landed migrations a database made with cannot
+	// be upgraded, with a piece of the error the upgrade (or the check after it) fails with.
+	// RunUpgrades expects that failure, so that a repair shows up as a test to update.
+	BrokenAsLanded map[int]string
+	// RepairAsLanded holds, by version, the SQL that repairs a database made with that broken
+	// as-landed migration before it is upgraded (docs/production.md gives it to operators).
+	// RunUpgrades checks that such a repaired database upgrades and reads back like the others.
+	RepairAsLanded map[int]string
 	// Empty returns a new, empty database (no table at all) and a function that opens the store
-	// on it the way a node does, migrating it to the latest schema.
-	Empty func(t *testing.T) (db *sql.DB, open func(t *testing.T) switchboard.Store)
+	// on it the way a node does, migrating it to the latest schema (closed when the test ends).
+	Empty func(t *testing.T) (db *sql.DB, open func(t *testing.T) (switchboard.Store, error))
 }
+
+// Fixture is the SQL that writes one FixtureData at a schema version.
+type Fixture struct {
+	Data FixtureData
+	SQL  string
+}
+
+// FixtureData names the rows a fixture writes (the same on every engine) and that
+// CheckUpgradeFixtures checks. Every time is UpgradeTime or an offset of it; every ID is fixed.
+type FixtureData string
+
+const (
+	// FixtureMessages (schema 1): message msg_upgrade_1 (+15005550006 → +14155550100, body "upgrade
+	// fixture", status delivered, provider SID SMupgrade1, metadata {"job":"1042"}) with two events
+	// (created/queued by api, then status/delivered by provider at +1 s); idempotency key
+	// key_upgrade/idem-upgrade (request hash reqhash-upgrade) naming it; API key key_upgrade
+	// ("fixture", hash "upgradehash"); inbound message in_upgrade_1 (SID SMinupgrade1,
+	// +14155550100 → +15005550006, body "STOP"); sender +15005550006 (long_code, rate 1, burst 2,
+	// pool "default", position 0) and the sticky pair (default, +14155550100) → +15005550006.
+	// The upgrade must thread the messages into one SMS conversation (1 inbound, 1 outbound) and
+	// index the metadata (job=1042 finds the message).
+	FixtureMessages FixtureData = "messages"
+	// FixtureConsent (schema 2): +14155550100, scope "*", opted_out, source keyword, at UpgradeTime.
+	FixtureConsent FixtureData = "consent"
+	// FixtureSenderBuckets (PostgreSQL's cluster-wide rate limiter): the bucket of +15005550006,
+	// full until an hour after UpgradeTime, so no segment of it may go before 2030.
+	FixtureSenderBuckets FixtureData = "sender_buckets"
+	// FixturePolicy (message policy columns): message msg_upgrade_policy (+15005550006 →
+	// +14155550110, status delivered, body "" after redaction at +1 h) with timezone
+	// America/Chicago, template appointment v3, body SHA-256 "aa…" (64 a), length 42.
+	FixturePolicy FixtureData = "policy"
+	// FixtureEventLog (app events, endpoints, deliveries): event evt_upgrade_1 (message.delivered,
+	// version 1, data {"id":"msg_upgrade_1"}, fanned out); endpoint ep_upgrade_1
+	// (https://hooks.example.test/upgrade, "fixture endpoint", event types ["message.*"], one
+	// secret whsec_upgrade, source api); a dead delivery dlv_upgrade_1 of that event to that
+	// endpoint (5 attempts, last 500 "upgrade fixture error").
+	FixtureEventLog FixtureData = "event_log"
+	// FixtureEventRedaction (app_events.redacted_at): event evt_upgrade_2 (message.received,
+	// data {"body":""}, redacted at +1 h, fanned out).
+	FixtureEventRedaction FixtureData = "event_redaction"
+	// FixtureConversations: WhatsApp conversation conv_upgrade_wa (+15005550007 ↔ +14155550101,
+	// 1 inbound at UpgradeTime, created then); event evt_upgrade_3 (message.received, not fanned
+	// out) targeted at ep_upgrade_1 alone.
+	FixtureConversations FixtureData = "conversations"
+	// FixtureDashboard: dashboard session hash "sessionhash-upgrade" of "admin" (API key hash
+	// "upgradehash"), expiring at +24 h.
+	FixtureDashboard FixtureData = "dashboard"
+	// FixtureAlerts: alert state "queue_depth" firing since UpgradeTime.
+	FixtureAlerts FixtureData = "alerts"
+	// FixtureVerifications: pending verification ver_upgrade_1 (+14155550102, sms, builtin,
+	// 6 digits, 1 send of 5 by message msg_upgrade_1, expires at +10 min, code hash/salt/sealed
+	// "h"/"s"/"x"); refusal ref_upgrade_1 (rate_limited, +14155550102, retry after 60 s); block
+	// of prefix +88216 (fraud, until +1 year); 3 hits on rate counter "phone:+14155550102" in the
+	// hour from 03:00.
+	FixtureVerifications FixtureData = "verifications"
+	// FixtureCalls: completed call call_upgrade_1 (token tok_upgrade, SID CAupgrade1,
+	// +15005550006 → +14155550103, flow reminder v2, variables {"name":"Ada"}, metadata
+	// {"visit":"77"}, one timeline event).
+	FixtureCalls FixtureData = "calls"
+	// FixtureWhatsApp: WhatsApp message msg_upgrade_wa (status undelivered, content HXupgrade,
+	// SMS fallback after 300 s, fallback pending and due at +5 min); conv_upgrade_wa's window
+	// announced for its last inbound.
+	FixtureWhatsApp FixtureData = "whatsapp"
+	// FixtureReadiness: the readiness row, checked at UpgradeTime.
+	FixtureReadiness FixtureData = "readiness"
+	// FixtureMediaDownloads: inbound MMS in_upgrade_mms (SMinupgrademms, +14155550104 →
+	// +15005550006, 1 medium) and its queued download (index 0, image/jpeg, due at UpgradeTime).
+	FixtureMediaDownloads FixtureData = "media_downloads"
+	// FixtureRetention (calls/verifications redacted_at): approved verification ver_upgrade_2
+	// (+14155550105) redacted at +1 h.
+	FixtureRetention FixtureData = "retention"
+	// FixtureMediaBlobs: the blob "upgrade media blob" under its SHA-256.
+	FixtureMediaBlobs FixtureData = "media_blobs"
+	// FixtureMessageMetadata: message msg_upgrade_meta (metadata {"order":"A-9"}) and its index row.
+	FixtureMessageMetadata FixtureData = "message_metadata"
+	// FixtureCallMetadata: call call_upgrade_meta (metadata {"visit":"88"}) and its index row.
+	FixtureCallMetadata FixtureData = "call_metadata"
+)
 
 // UpgradeTime is the time of every fixture row: 2030-01-02T03:04:05Z, 1893553445000000 µs.
 var UpgradeTime = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// UpgradeCallJSON is FixtureCalls' call as the node that added calls stored it (calls.data).
+const UpgradeCallJSON = `{"id":"call_upgrade_1","status":"completed","to":"+14155550103","from":"+15005550006",` +
+	`"flow":"reminder","flow_version":2,"metadata":{"visit":"77"},"machine_detection":false,"ring_timeout":30,` +
+	`"provider_sid":"CAupgrade1","step":0,"attempts":1,"max_attempts":3,"retry_delay":60,` +
+	`"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z",` +
+	`"timeline":[{"seq":1,"at":"2030-01-02T03:04:05Z","type":"status","status":"completed"}],` +
+	`"variables":{"name":"Ada"},"token":"tok_upgrade"}`
+
+// UpgradeCallMetaJSON is FixtureCallMetadata's call (calls.data).
+const UpgradeCallMetaJSON = `{"id":"call_upgrade_meta","status":"completed","to":"+14155550106","from":"+15005550006","flow":"reminder","flow_version":2,"metadata":{"visit":"88"},"token":"tok_upgrade_meta","machine_detection":false,"ring_timeout":30,"step":0,"attempts":1,"max_attempts":1,"retry_delay":0,"created_at":"2030-01-02T03:04:05Z","updated_at":"2030-01-02T03:04:05Z","timeline":[]}`
+
+// UpgradeBlob is FixtureMediaBlobs' content; its SHA-256 is the blob's key.
+const UpgradeBlob = "upgrade media blob"
+
 // RunUpgrades upgrades a database created by each earlier schema version to the latest: for each
 // k, a fresh database gets migrations 1..k one by one (each followed by its fixture, if any),
 // then the store opens it — migrating it to the latest — and the fixtures' data is read back
-// through the store API.
-//
-// The fixtures every engine provides (IDs and values fixed, so that one checker serves both):
-//   - version 1: message msg_upgrade_1 (+15005550006 → +14155550100, body "upgrade fixture",
-//     status delivered, provider SID SMupgrade1, metadata {"job":"1042"}) with two events
-//     (created/queued by api, then status/delivered by provider); API key key_upgrade ("fixture",
-//     hash "upgradehash"); inbound message in_upgrade_1 (SID SMinupgrade1, +14155550100 →
-//     +15005550006, body "STOP").
-//     The upgrade must also thread them into one SMS conversation (1 inbound, 1 outbound).
-//   - version 2: a consent record: +14155550100, scope "*", opted_out, source keyword.
+// through the store API (CheckUpgradeFixtures). Then, for each migration edited after it landed
+// (Engine.AsLanded), a database with the migrations and fixtures before it and that one in its
+// original text is upgraded and checked the same way.
 func RunUpgrades(t *testing.T, e Engine) {
 	if len(e.Migrations) < 2 {
 		t.Fatalf("%d migrations: nothing to upgrade from", len(e.Migrations))
+	}
+	known := map[int]bool{}
+	for _, m := range e.Migrations {
+		known[m.Version] = true
+	}
+	for v := range e.Fixtures {
+		if !known[v] {
+			t.Errorf("a fixture for version %d, which no migration has", v)
+		}
+	}
+	for v := range e.AsLanded {
+		if !known[v] {
+			t.Errorf("an as-landed text for version %d, which no migration has", v)
+		}
 	}
 	for k := 1; k < len(e.Migrations); k++ {
 		from := e.Migrations[k-1]
 		t.Run(fmt.Sprintf("from_%04d", from.Version), func(t *testing.T) {
 			t.Parallel()
 			db, open := e.Empty(t)
-			applied := map[int]bool{}
-			for _, m := range e.Migrations[:k] {
-				if _, err := migrate.Up(t.Context(), db, e.Dialect, []migrate.Migration{m}); err != nil {
-					t.Fatalf("applying %s: %v", m.Name, err)
-				}
-				if sql, ok := e.Fixtures[m.Version]; ok {
-					if _, err := db.ExecContext(t.Context(), sql); err != nil {
-						t.Fatalf("fixture of version %d: %v", m.Version, err)
-					}
-					applied[m.Version] = true
-				}
+			applied := buildOld(t, db, e, e.Migrations[:k])
+			CheckUpgradeFixtures(t, mustOpen(t, open), applied)
+		})
+	}
+	for k, m := range e.Migrations {
+		orig, ok := e.AsLanded[m.Version]
+		if !ok {
+			continue
+		}
+		// asLanded builds a database with the migrations before m and their fixtures, then m in
+		// its original text.
+		asLanded := func(t *testing.T) (*sql.DB, func(t *testing.T) (switchboard.Store, error), map[FixtureData]bool) {
+			db, open := e.Empty(t)
+			applied := buildOld(t, db, e, e.Migrations[:k])
+			if _, err := migrate.Up(t.Context(), db, e.Dialect, []migrate.Migration{{Version: m.Version, Name: m.Name, SQL: orig}}); err != nil {
+				t.Fatalf("applying %s as it landed: %v", m.Name, err)
 			}
-			st := open(t)
-			CheckUpgradeFixtures(t, st, applied)
+			return db, open, applied
+		}
+		if repair, ok := e.RepairAsLanded[m.Version]; ok {
+			t.Run(fmt.Sprintf("as_landed_%04d_repaired", m.Version), func(t *testing.T) {
+				t.Parallel()
+				db, open, applied := asLanded(t)
+				if _, err := db.ExecContext(t.Context(), repair); err != nil {
+					t.Fatalf("repairing a database made with %s as it landed: %v", m.Name, err)
+				}
+				CheckUpgradeFixtures(t, mustOpen(t, open), applied)
+			})
+		}
+		t.Run(fmt.Sprintf("as_landed_%04d", m.Version), func(t *testing.T) {
+			t.Parallel()
+			_, open, applied := asLanded(t)
+			broken, isBroken := e.BrokenAsLanded[m.Version]
+			if !isBroken {
+				CheckUpgradeFixtures(t, mustOpen(t, open), applied)
+				return
+			}
+			// A known break: the upgrade or the store on the upgraded database fails as described.
+			err := tryUpgrade(t, open)
+			if err == nil || !strings.Contains(err.Error(), broken) {
+				t.Errorf("a database made with %s as it landed: want a failure with %q, got %v (repaired? update BrokenAsLanded)", m.Name, broken, err)
+			}
 		})
 	}
 }
 
-// CheckUpgradeFixtures reads the fixture data of the given versions through the store API (see
-// RunUpgrades), then checks that the upgraded store still works: it accepts a message and claims
-// nothing twice.
-func CheckUpgradeFixtures(t *testing.T, st switchboard.Store, versions map[int]bool) {
+// buildOld applies ms one by one to db, each followed by its fixture, and returns the fixtures
+// written.
+func buildOld(t *testing.T, db *sql.DB, e Engine, ms []migrate.Migration) map[FixtureData]bool {
 	t.Helper()
-	ctx := t.Context()
-	if versions[1] {
-		m, err := st.GetMessage(ctx, "msg_upgrade_1")
-		if err != nil {
-			t.Fatalf("message written at version 1: %v", err)
+	applied := map[FixtureData]bool{}
+	for _, m := range ms {
+		if _, err := migrate.Up(t.Context(), db, e.Dialect, []migrate.Migration{m}); err != nil {
+			t.Fatalf("applying %s: %v", m.Name, err)
 		}
-		if m.Body != "upgrade fixture" || m.To != "+14155550100" || m.From != "+15005550006" ||
-			m.Status != switchboard.StatusDelivered || m.ProviderSID != "SMupgrade1" || m.Metadata["job"] != "1042" ||
-			!m.CreatedAt.Equal(UpgradeTime) {
-			t.Errorf("message written at version 1 reads back as %+v", m)
-		}
-		if len(m.Events) != 2 || m.Events[0].Status != switchboard.StatusQueued || m.Events[1].Status != switchboard.StatusDelivered ||
-			m.Events[1].Actor != "provider" || !m.Events[1].At.Equal(UpgradeTime.Add(time.Second)) {
-			t.Errorf("timeline written at version 1 reads back as %d events: %+v", len(m.Events), m.Events)
-		}
-		k, err := st.GetAPIKeyByHash(ctx, "upgradehash")
-		if err != nil || k.ID != "key_upgrade" || k.Name != "fixture" {
-			t.Errorf("API key written at version 1: %+v, %v", k, err)
-		}
-		in, _, err := st.ListInbound(ctx, switchboard.InboundFilter{From: "+14155550100", Limit: 10})
-		if err != nil || len(in) != 1 || in[0].ID != "in_upgrade_1" || in[0].Body != "STOP" || in[0].ProviderSID != "SMinupgrade1" {
-			t.Errorf("inbound message written at version 1: %+v, %v", in, err)
-		}
-		// Conversations came later: the migration that added them threads the old messages.
-		convs, _, err := st.ListConversations(ctx, switchboard.ConversationFilter{TheirNumber: "+14155550100", Limit: 10})
-		if err != nil || len(convs) != 1 || convs[0].OurNumber != "+15005550006" || convs[0].Channel != switchboard.ChannelSMS ||
-			convs[0].InboundCount != 1 || convs[0].OutboundCount != 1 {
-			t.Errorf("conversation of the version-1 messages after the upgrade: %v", err)
-			for _, c := range convs {
-				t.Logf("  %+v", c)
+		if f, ok := e.Fixtures[m.Version]; ok {
+			if _, err := db.ExecContext(t.Context(), f.SQL); err != nil {
+				t.Fatalf("fixture %s of version %d: %v", f.Data, m.Version, err)
 			}
+			applied[f.Data] = true
 		}
 	}
-	if versions[2] {
-		c, err := st.LatestConsent(ctx, "+14155550100", []string{switchboard.ScopeAll})
-		if err != nil || c == nil || c.State != switchboard.ConsentOptedOut || c.Source != switchboard.ConsentFromKeyword || !c.At.Equal(UpgradeTime) {
-			t.Errorf("consent written at version 2: %+v, %v", c, err)
+	return applied
+}
+
+// tryUpgrade migrates db to the latest schema and runs the post-upgrade smoke checks, returning
+// the first error instead of failing the test.
+func tryUpgrade(t *testing.T, open func(t *testing.T) (switchboard.Store, error)) error {
+	t.Helper()
+	st, err := open(t)
+	if err != nil {
+		return err
+	}
+	return upgradedStoreWorks(t.Context(), st)
+}
+
+// mustOpen opens the store on an old database, failing the test if that fails.
+func mustOpen(t *testing.T, open func(t *testing.T) (switchboard.Store, error)) switchboard.Store {
+	t.Helper()
+	st, err := open(t)
+	if err != nil {
+		t.Fatalf("opening (and upgrading) the old database: %v", err)
+	}
+	return st
+}
+
+// CheckUpgradeFixtures reads the data of the given fixtures through the store API (see the
+// FixtureData constants), then checks that the upgraded store takes new work of every kind.
+func CheckUpgradeFixtures(t *testing.T, st switchboard.Store, data map[FixtureData]bool) {
+	t.Helper()
+	for _, c := range fixtureChecks {
+		if data[c.data] {
+			c.check(t, st, data)
 		}
 	}
-	// The upgraded store takes new work.
-	m := newMessage(UpgradeTime.Add(time.Minute))
-	if _, _, err := st.CreateMessage(ctx, m, nil); err != nil {
-		t.Fatalf("CreateMessage on the upgraded store: %v", err)
-	}
-	got, err := st.GetMessage(ctx, m.ID)
-	if err != nil || got.Body != m.Body {
-		t.Errorf("message created after the upgrade: %+v, %v", got, err)
+	if err := upgradedStoreWorks(t.Context(), st); err != nil {
+		t.Errorf("the upgraded store: %v", err)
 	}
 }
 
@@ -141,19 +282,8 @@ INSERT INTO future_notes (id, note) VALUES ('n1', 'written by release N+1');`,
 func RunOlderNode(t *testing.T, e Engine) {
 	t.Parallel()
 	db, open := e.Empty(t)
-	applied := map[int]bool{}
-	for _, m := range append(append([]migrate.Migration(nil), e.Migrations...), FutureMigration) {
-		if _, err := migrate.Up(t.Context(), db, e.Dialect, []migrate.Migration{m}); err != nil {
-			t.Fatalf("applying %s: %v", m.Name, err)
-		}
-		if sql, ok := e.Fixtures[m.Version]; ok {
-			if _, err := db.ExecContext(t.Context(), sql); err != nil {
-				t.Fatalf("fixture of version %d: %v", m.Version, err)
-			}
-			applied[m.Version] = true
-		}
-	}
-	st := open(t)
+	applied := buildOld(t, db, e, append(append([]migrate.Migration(nil), e.Migrations...), FutureMigration))
+	st := mustOpen(t, open)
 	CheckUpgradeFixtures(t, st, applied)
 	done, err := migrate.Applied(t.Context(), db)
 	if err != nil {
@@ -170,4 +300,19 @@ func RunOlderNode(t *testing.T, e Engine) {
 	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM messages WHERE future_priority = 0").Scan(&n); err != nil || n < 2 {
 		t.Errorf("messages the older node wrote on the newer schema: %d with the new column's default, %v", n, err)
 	}
+}
+
+// AsLanded reads the as-landed migration texts in fsys's testdata/migrations_as_landed (files
+// named as the migrations they were) for Engine.AsLanded.
+func AsLanded(t *testing.T, fsys fs.FS) map[int]string {
+	t.Helper()
+	ms, err := migrate.Load(fsys, "testdata/migrations_as_landed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]string{}
+	for _, m := range ms {
+		out[m.Version] = m.SQL
+	}
+	return out
 }

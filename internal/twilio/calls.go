@@ -63,7 +63,7 @@ func (p *Provider) PlaceCall(ctx context.Context, req *switchboard.PlaceCallRequ
 		out.Status, _ = switchboard.ParseCallStatus(*c.Status)
 	}
 	if out.SID == "" {
-		return nil, &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, HTTPStatus: int(tr.status.Load()),
+		return nil, &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, HTTPStatus: int(tr.status.Load()), Class: switchboard.ClassNone,
 			Message: "response without a call SID", Explanation: "Twilio's answer did not name the created call."}
 	}
 	p.log.LogAttrs(ctx, slog.LevelDebug, "twilio call created", append(attrs, slog.String("sid", out.SID))...)

@@ -76,6 +76,7 @@ func httpError(status, code int, message string, raw json.RawMessage, err error)
 	return &switchboard.ProviderError{
 		Outcome:     outcome,
 		HTTPStatus:  status,
+		Class:       Class(code),
 		Code:        code,
 		Message:     message,
 		Explanation: explanation,
@@ -104,7 +105,7 @@ func statusExplanation(status int) string {
 // connection was obtained, after which bytes of the request may have reached Twilio.
 func networkError(err error, gotConn bool) *switchboard.ProviderError {
 	what, notDelivered := describeNetworkError(err)
-	pe := &switchboard.ProviderError{Message: what, Err: err}
+	pe := &switchboard.ProviderError{Class: switchboard.ClassNone, Message: what, Err: err}
 	if notDelivered || !gotConn {
 		pe.Outcome = switchboard.OutcomeRetry
 		pe.Explanation = "Switchboard could not reach Twilio (" + what + "); the request certainly " +

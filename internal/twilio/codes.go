@@ -385,27 +385,51 @@ func KnownCodes() []int {
 	return out
 }
 
-// ErrorClass names the family of a Twilio error code for metrics' error_class label: few values,
-// so that each stays one series. 0 is "none".
-func ErrorClass(code int) string {
+// Class maps a Twilio error code into Switchboard's error class: the one place where Twilio's
+// codes become the system's vocabulary (they stay on messages and timelines as detail). The
+// classes are also the metrics' error_class label, so they are few.
+func Class(code int) switchboard.ErrorClass {
 	switch code {
 	case 0:
-		return "none"
+		return switchboard.ClassNone
 	case 21610, 30004:
-		return "opted_out" // STOP at Twilio; the carrier's block list
+		return switchboard.ClassOptedOut // STOP at Twilio; the carrier's block list
 	case 21211, 21214, 21217, 21407, 21408, 21612, 21614, 30005, 30006:
-		return "invalid_recipient" // not a number, unreachable country or a landline
+		return switchboard.ClassInvalidRecipient // not a number, unreachable country or a landline
 	case 30007:
-		return "carrier_filtered"
+		return switchboard.ClassCarrierFiltered
 	case 30003, 30008:
-		return "unreachable" // handset off or out of range, unknown carrier error
+		return switchboard.ClassUnreachable // handset off or out of range, unknown carrier error
 	case 20429, 21611, 30001, 30022:
-		return "throughput" // rate limits and full sender queues
+		return switchboard.ClassThroughput // rate limits and full sender queues
 	case 63016, 63003:
-		return "whatsapp_window"
+		return switchboard.ClassWhatsAppWindow
+	case 30019:
+		return switchboard.ClassMediaTooLarge
+	case 60200:
+		return switchboard.ClassInvalidParameter // Verify: a parameter refused
+	case 60202:
+		return switchboard.ClassMaxAttempts // Verify: max check attempts reached
+	case 60203:
+		return switchboard.ClassMaxSends // Verify: max send attempts reached
+	case 60212:
+		return switchboard.ClassBusy // Verify: too many concurrent requests for the number
+	case 20404:
+		return switchboard.ClassNotFound
 	}
 	if code >= 30000 && code < 31000 {
-		return "carrier_other"
+		return switchboard.ClassCarrierOther
 	}
-	return "other"
+	return switchboard.ClassOther
 }
+
+// classCodes is the Twilio code Switchboard records for a message it stops itself for a class's
+// reason: the code Twilio would have answered (see switchboard.ErrorCodes).
+var classCodes = map[switchboard.ErrorClass]int{
+	switchboard.ClassOptedOut:       21610, // "Attempt to send to unsubscribed recipient"
+	switchboard.ClassWhatsAppWindow: 63016, // free-form outside the 24-hour window
+	switchboard.ClassMediaTooLarge:  30019, // "Content size exceeds carrier limit"
+}
+
+// Code is Twilio's code for class, 0 if it has none.
+func Code(class switchboard.ErrorClass) int { return classCodes[class] }

@@ -168,6 +168,12 @@ func checkCredential(name, value string) error {
 // Name implements switchboard.Provider.
 func (p *Provider) Name() string { return "twilio" }
 
+// ErrorClass implements switchboard.ErrorCodes with Class.
+func (p *Provider) ErrorClass(code int) switchboard.ErrorClass { return Class(code) }
+
+// ErrorCode implements switchboard.ErrorCodes with Code.
+func (p *Provider) ErrorCode(class switchboard.ErrorClass) int { return Code(class) }
+
 // api returns a twilio-go API client whose requests are bound to ctx and the per-request timeout,
 // and the trace the classifier reads after a failure. A client per call is cheap (a few small
 // structs; connections are pooled in the shared transport) and is the only way to give twilio-go,
@@ -285,6 +291,7 @@ func (p *Provider) Send(ctx context.Context, req *switchboard.SendRequest) (*swi
 		pe := &switchboard.ProviderError{
 			Outcome:    switchboard.OutcomeAmbiguous,
 			HTTPStatus: int(tr.status.Load()),
+			Class:      switchboard.ClassNone,
 			Message:    "response without a message SID",
 			Explanation: "Twilio's answer did not name the created message, so the message may or may " +
 				"not exist. Switchboard looks it up at Twilio before sending again. Check " +

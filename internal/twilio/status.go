@@ -9,10 +9,13 @@ import switchboard "github.com/switchboard-gw/switchboard"
 //     it yet: Switchboard's "sending". Twilio's "queued" is not our "queued" (waiting in our outbox),
 //     and Twilio's "scheduled" (Twilio-side SendAt scheduling) is not our "scheduled" (deferred in
 //     our outbox): mapping them to ours would move a handed-over message backwards.
-//   - partially_delivered ([UNCONFIRMED] in Twilio's docs) is mapped to "sent": the carrier took the
-//     message but no complete delivery receipt exists. It is not terminal, so a later delivered or
-//     undelivered callback still moves the message on, and we never claim a delivery we cannot
-//     prove.
+//   - partially_delivered is a final status: Twilio's OpenAPI enum lists it, its documentation does
+//     not describe it (twilio/twilio-node#607: "the docs are missing info on the partially_delivered
+//     status"), and no later callback follows it. It says the carrier confirmed some, not all, of a
+//     multi-part message, so the recipient did not get the message as written: "undelivered"
+//     (our reading; the timeline keeps Twilio's word). Mapped to "sent", as it once was, a message
+//     never reached a final status: no callback would move it on and every status poll returned
+//     partially_delivered again.
 //   - receiving and received describe inbound messages, not outbound ones: not mapped.
 var statuses = map[string]switchboard.Status{
 	"accepted":            switchboard.StatusSending,
@@ -20,7 +23,7 @@ var statuses = map[string]switchboard.Status{
 	"queued":              switchboard.StatusSending,
 	"sending":             switchboard.StatusSending,
 	"sent":                switchboard.StatusSent,
-	"partially_delivered": switchboard.StatusSent,
+	"partially_delivered": switchboard.StatusUndelivered,
 	"delivered":           switchboard.StatusDelivered,
 	"read":                switchboard.StatusRead,
 	"undelivered":         switchboard.StatusUndelivered,

@@ -18,7 +18,7 @@ func TestMapStatus(t *testing.T) {
 		{"queued", switchboard.StatusSending, true},
 		{"sending", switchboard.StatusSending, true},
 		{"sent", switchboard.StatusSent, true},
-		{"partially_delivered", switchboard.StatusSent, true},
+		{"partially_delivered", switchboard.StatusUndelivered, true},
 		{"delivered", switchboard.StatusDelivered, true},
 		{"read", switchboard.StatusRead, true},
 		{"undelivered", switchboard.StatusUndelivered, true},
@@ -46,6 +46,7 @@ func TestMapStatusNeverMovesBackwards(t *testing.T) {
 	for _, path := range [][]string{
 		{"accepted", "queued", "sending", "sent", "delivered", "read"},
 		{"queued", "sent", "undelivered"},
+		{"queued", "sending", "sent", "partially_delivered"},
 		{"queued", "failed"},
 		{"scheduled", "canceled"},
 	} {
@@ -56,6 +57,10 @@ func TestMapStatusNeverMovesBackwards(t *testing.T) {
 				t.Errorf("path %v: %s -> %s is not allowed", path, prev, next)
 			}
 			prev = next
+		}
+		// Every path ends in a final status, so that nothing waits for ever.
+		if last, _ := MapStatus(path[len(path)-1]); !last.Terminal() {
+			t.Errorf("path %v ends in %s, which is not final", path, last)
 		}
 	}
 }

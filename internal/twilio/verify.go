@@ -42,12 +42,14 @@ func (p *Provider) CreateVerifyService(ctx context.Context, name string, codeLen
 	return deref(s.Sid), nil
 }
 
-// VerifyClient is one Twilio Verify service: the twilio backend of internal/verify. Its errors
-// are *switchboard.ProviderError carrying Twilio's code.
+// VerifyClient is one Twilio Verify service, a switchboard.VerifyProvider: the twilio backend of
+// internal/verify. Its errors are *switchboard.ProviderError with the class of Twilio's code.
 type VerifyClient struct {
 	p       *Provider
 	service string
 }
+
+var _ switchboard.VerifyProvider = (*VerifyClient)(nil)
 
 // Verify returns the client of the Verify service sid.
 func (p *Provider) Verify(serviceSID string) *VerifyClient {

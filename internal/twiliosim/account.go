@@ -156,50 +156,9 @@ func (a *subaccount) render(owner string) apiAccount {
 	return renderAccount(a.SID, owner, a.FriendlyName, a.AuthToken, a.Status, a.DateCreated, a.DateUpdated)
 }
 
-// serveAccounts answers the Account resources; handled reports whether path was one of them.
-func (s *Simulator) serveAccounts(w http.ResponseWriter, r *http.Request, path string) (handled bool) {
-	tail, _ := strings.CutPrefix(path, "/2010-04-01/")
-	var sid string
-	switch {
-	case tail == "Accounts.json":
-	case strings.HasPrefix(tail, "Accounts/") && strings.HasSuffix(tail, ".json") && strings.Count(tail, "/") == 1:
-		sid = strings.TrimSuffix(strings.TrimPrefix(tail, "Accounts/"), ".json")
-	default:
-		return false
-	}
-	who, sub := s.authenticate(r)
-	switch who {
-	case principalNone:
-		writeUnauthorized(w)
-		return true
-	case principalKey:
-		writeUnauthorized(w) // standard API keys cannot use the Accounts resource
-		return true
-	case principalSubaccount:
-		if sid != sub || r.Method != http.MethodGet {
-			writeAPIError(w, notFound(path))
-			return true
-		}
-	}
-	if err := r.ParseForm(); err != nil {
-		writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
-		return true
-	}
-	if sid == "" {
-		switch r.Method {
-		case http.MethodGet:
-			s.listAccounts(w, r)
-		case http.MethodPost:
-			s.createSubaccount(w, r)
-		default:
-			writeAPIError(w, methodNotAllowed())
-		}
-		return true
-	}
-	if aerr := s.accountOne(w, r, sid, path); aerr != nil {
-		writeAPIError(w, aerr)
-	}
-	return true
+// accountOneH answers /2010-04-01/Accounts/{Sid}.json (admitted by routes.go).
+func (s *Simulator) accountOneH(w http.ResponseWriter, r *http.Request) *apiError {
+	return s.accountOne(w, r, r.PathValue("Sid"), r.URL.Path)
 }
 
 func writeUnauthorized(w http.ResponseWriter) {
@@ -224,21 +183,7 @@ func (s *Simulator) listAccounts(w http.ResponseWriter, r *http.Request) {
 	all = slices.DeleteFunc(all, func(a apiAccount) bool {
 		return (name != "" && a.FriendlyName != name) || (status != "" && a.Status != status)
 	})
-	items := pageSlice(all, size, page)
-	filters := []string{"FriendlyName", "Status"}
-	out := map[string]any{
-		"accounts": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(r.URL.Path, r.Form, filters, size, 0, ""), "next_page_uri": nil,
-		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-		"uri": pageURI(r.URL.Path, r.Form, filters, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(r.URL.Path, r.Form, filters, size, page+1, "")
-	}
-	if page > 0 {
-		out["previous_page_uri"] = pageURI(r.URL.Path, r.Form, filters, size, page-1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "accounts", all, size, page, []string{"FriendlyName", "Status"}))
 }
 
 func (s *Simulator) createSubaccount(w http.ResponseWriter, r *http.Request) {
@@ -325,62 +270,51 @@ func (k *apiKey) render(withSecret bool) apiKeyJSON {
 	return out
 }
 
-// serveKeys answers Keys.json and Keys/{SK}.json; a standard key may not use them.
-func (s *Simulator) serveKeys(w http.ResponseWriter, r *http.Request, tail, path string) *apiError {
+// keysList answers Keys.json (list, create); a standard key may not use it.
+func (s *Simulator) keysList(w http.ResponseWriter, r *http.Request) *apiError {
 	if who, _ := s.authenticate(r); who != principalAccount {
 		writeUnauthorized(w)
 		return nil
 	}
-	if tail == "Keys.json" {
-		switch r.Method {
-		case http.MethodPost:
-			now := s.now()
-			k := &apiKey{SID: newSID("SK"), FriendlyName: strings.TrimSpace(r.Form.Get("FriendlyName")),
-				Secret: randHex32(), DateCreated: now, DateUpdated: now}
-			s.acct.mu.Lock()
-			s.acct.keys = append(s.acct.keys, k)
-			s.acct.mu.Unlock()
-			writeJSON(w, http.StatusCreated, k.render(true))
-		case http.MethodGet:
-			size, page, aerr := readPage(r.Form)
-			if aerr != nil {
-				return aerr
-			}
-			s.acct.mu.Lock()
-			all := make([]apiKeyJSON, len(s.acct.keys))
-			for i, k := range s.acct.keys {
-				all[i] = k.render(false)
-			}
-			s.acct.mu.Unlock()
-			items := pageSlice(all, size, page)
-			out := map[string]any{
-				"keys": items, "end": page*size + max(len(items)-1, 0),
-				"first_page_uri": pageURI(r.URL.Path, r.Form, nil, size, 0, ""), "next_page_uri": nil,
-				"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-				"uri": pageURI(r.URL.Path, r.Form, nil, size, page, ""),
-			}
-			if (page+1)*size < len(all) {
-				out["next_page_uri"] = pageURI(r.URL.Path, r.Form, nil, size, page+1, "")
-			}
-			writeJSON(w, http.StatusOK, out)
-		default:
-			return methodNotAllowed()
-		}
+	if r.Method == http.MethodPost {
+		now := s.now()
+		k := &apiKey{SID: newSID("SK"), FriendlyName: strings.TrimSpace(r.Form.Get("FriendlyName")),
+			Secret: randHex32(), DateCreated: now, DateUpdated: now}
+		s.acct.mu.Lock()
+		s.acct.keys = append(s.acct.keys, k)
+		s.acct.mu.Unlock()
+		writeJSON(w, http.StatusCreated, k.render(true))
 		return nil
 	}
-	sid, ok := jsonResource(strings.TrimPrefix(tail, "Keys/"))
-	if !ok {
-		return notFound(path)
+	size, page, aerr := readPage(r.Form)
+	if aerr != nil {
+		return aerr
 	}
+	s.acct.mu.Lock()
+	all := make([]apiKeyJSON, len(s.acct.keys))
+	for i, k := range s.acct.keys {
+		all[i] = k.render(false)
+	}
+	s.acct.mu.Unlock()
+	writeJSON(w, http.StatusOK, listPage(r, "keys", all, size, page, nil))
+	return nil
+}
+
+// keyOne answers Keys/{Sid}.json (fetch, update, delete); a standard key may not use it.
+func (s *Simulator) keyOne(w http.ResponseWriter, r *http.Request) *apiError {
+	if who, _ := s.authenticate(r); who != principalAccount {
+		writeUnauthorized(w)
+		return nil
+	}
+	sid := r.PathValue("Sid")
 	s.acct.mu.Lock()
 	defer s.acct.mu.Unlock()
 	i := slices.IndexFunc(s.acct.keys, func(k *apiKey) bool { return k.SID == sid })
 	if i < 0 {
-		return notFound(path)
+		return notFound(r.URL.Path)
 	}
 	k := s.acct.keys[i]
 	switch r.Method {
-	case http.MethodGet:
 	case http.MethodPost:
 		if v := strings.TrimSpace(r.Form.Get("FriendlyName")); v != "" {
 			k.FriendlyName = v
@@ -390,17 +324,12 @@ func (s *Simulator) serveKeys(w http.ResponseWriter, r *http.Request, tail, path
 		s.acct.keys = slices.Delete(s.acct.keys, i, i+1)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	default:
-		return methodNotAllowed()
 	}
 	writeJSON(w, http.StatusOK, k.render(false))
 	return nil
 }
 
-func (s *Simulator) serveBalance(w http.ResponseWriter, r *http.Request) *apiError {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed()
-	}
+func (s *Simulator) serveBalance(w http.ResponseWriter, _ *http.Request) *apiError {
 	writeJSON(w, http.StatusOK, map[string]string{"account_sid": s.cfg.AccountSID, "balance": "100.00", "currency": "USD"})
 	return nil
 }

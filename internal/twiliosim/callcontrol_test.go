@@ -146,3 +146,30 @@ func TestCallFaults(t *testing.T) {
 		t.Fatalf("%d callbacks, the third was to be dropped", n)
 	}
 }
+
+// A 500 on a call create is ambiguous as on a message create (some calls were placed, some not),
+// and a timeout holds the answer of a call that was placed.
+func TestCallFaults500AndTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{})
+	rc := e.account(t)
+	e.sim.SetFaults(twiliosim.Faults{Status500Ratio: 1})
+	const tries = 24
+	for range tries {
+		_, err := rc.Api.CreateCall((&api.CreateCallParams{}).SetTo("+14155550181").SetFrom(twiliosim.MagicFrom).SetTwiml("<Response/>"))
+		restError(t, err, 20500, http.StatusInternalServerError)
+	}
+	if n := len(e.sim.Calls()); n == 0 || n == tries {
+		t.Fatalf("%d of %d calls answered 500 were placed; a 500 must be ambiguous", n, tries)
+	}
+
+	e.sim.SetFaults(twiliosim.Faults{TimeoutRatio: 1, TimeoutMS: 2000})
+	before := len(e.sim.Calls())
+	start := time.Now()
+	_, err := e.clientWithTimeout(t, e.sim.AccountSID(), e.sim.AuthToken(), 300*time.Millisecond).Api.
+		CreateCall((&api.CreateCallParams{}).SetTo("+14155550182").SetFrom(twiliosim.MagicFrom).SetTwiml("<Response/>"))
+	if err == nil || time.Since(start) > 1500*time.Millisecond {
+		t.Fatalf("timeout fault: err %v after %v, want the client's own timeout", err, time.Since(start))
+	}
+	eventually(t, 5*time.Second, "the timed-out call placed", func() bool { return len(e.sim.Calls()) == before+1 })
+}

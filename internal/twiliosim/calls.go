@@ -291,33 +291,14 @@ func (s *Simulator) renderCall(c *Call) apiCall {
 	return a
 }
 
-// serveCalls answers the Calls resources; tail is the path after the account.
-func (s *Simulator) serveCalls(w http.ResponseWriter, r *http.Request, tail string) *apiError {
-	if tail == "Calls.json" {
-		switch r.Method {
-		case http.MethodPost:
-			return s.createCallWithFaults(w, r)
-		case http.MethodGet:
-			return s.listCalls(w, r)
-		}
-		return methodNotAllowed()
-	}
-	sid, ok := jsonResource(strings.TrimPrefix(tail, "Calls/"))
+// fetchCall answers GET Calls/{Sid}.json.
+func (s *Simulator) fetchCall(w http.ResponseWriter, r *http.Request) *apiError {
+	c, ok := s.Call(r.PathValue("Sid"))
 	if !ok {
 		return notFound(r.URL.Path)
 	}
-	switch r.Method {
-	case http.MethodGet:
-		c, ok := s.Call(sid)
-		if !ok {
-			return notFound(r.URL.Path)
-		}
-		writeJSON(w, http.StatusOK, s.renderCall(&c))
-		return nil
-	case http.MethodPost:
-		return s.updateCall(w, r, sid)
-	}
-	return methodNotAllowed()
+	writeJSON(w, http.StatusOK, s.renderCall(&c))
+	return nil
 }
 
 const maxTwiMLChars = 4000
@@ -479,20 +460,7 @@ func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError 
 			all = append(all, s.renderCall(&c))
 		}
 	}
-	items := pageSlice(all, size, page)
-	path := r.URL.Path
-	out := map[string]any{
-		"calls": items, "end": page*size + max(len(items)-1, 0),
-		"first_page_uri": pageURI(path, q, callFilters, size, 0, ""), "next_page_uri": nil, "page": page,
-		"page_size": size, "previous_page_uri": nil, "start": page * size, "uri": pageURI(path, q, callFilters, size, page, ""),
-	}
-	if (page+1)*size < len(all) {
-		out["next_page_uri"] = pageURI(path, q, callFilters, size, page+1, "")
-	}
-	if page > 0 {
-		out["previous_page_uri"] = pageURI(path, q, callFilters, size, page-1, "")
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listPage(r, "calls", all, size, page, callFilters))
 	return nil
 }
 

@@ -393,20 +393,6 @@ func ControlRoutes() []string {
 	return slices.Sorted(maps.Keys(controlRoutes))
 }
 
-func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
-	h, ok := controlRoutes[route]
-	if !ok {
-		h, ok = controlRoute(r.Method, strings.TrimSuffix(r.URL.Path, "/"))
-	}
-	if !ok {
-		writeControlError(w, http.StatusNotFound, "no such control endpoint: %s", route)
-		return
-	}
-	h(s, w, r)
-}
-
 func (s *Simulator) controlMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to, from, status, dir := q.Get("to"), q.Get("from"), q.Get("status"), q.Get("direction")

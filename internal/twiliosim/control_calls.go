@@ -3,7 +3,6 @@ package twiliosim
 import (
 	"errors"
 	"net/http"
-	"strings"
 )
 
 // The control API of calls:
@@ -20,16 +19,6 @@ func init() {
 	controlRoutes["POST /sim/v1/calls/{sid}/input"] = (*Simulator).controlInput
 }
 
-// controlRoute finds the handler of a route with a path parameter.
-func controlRoute(method, path string) (func(*Simulator, http.ResponseWriter, *http.Request), bool) {
-	if rest, ok := strings.CutPrefix(path, "/sim/v1/calls/"); ok && method == http.MethodPost {
-		if sid, ok := strings.CutSuffix(rest, "/input"); ok && sid != "" && !strings.Contains(sid, "/") {
-			return (*Simulator).controlInput, true
-		}
-	}
-	return nil, false
-}
-
 func (s *Simulator) controlScript(w http.ResponseWriter, r *http.Request) {
 	var sc CallScript
 	if err := decodeBody(r, &sc); err != nil {
@@ -44,7 +33,7 @@ func (s *Simulator) controlScript(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) controlInput(w http.ResponseWriter, r *http.Request) {
-	sid := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/sim/v1/calls/"), "/input")
+	sid := r.PathValue("sid")
 	var in CalleeInput
 	if err := decodeBody(r, &in); err != nil {
 		writeControlError(w, http.StatusBadRequest, "invalid body: %v", err)

@@ -14,22 +14,13 @@ import (
 //     "nonFixedVoip"; a number whose calls are scripted to fail is "landline"; others "mobile";
 //     the carrier is "Simulated Carrier" (our choices).
 
-// serveLookup answers GET /v2/PhoneNumbers/{PhoneNumber}.
-func (s *Simulator) serveLookup(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		writeUnauthorized(w)
-		return
+// lookupPhoneNumber answers GET /v2/PhoneNumbers/{PhoneNumber}.
+func (s *Simulator) lookupPhoneNumber(w http.ResponseWriter, r *http.Request) *apiError {
+	raw := r.PathValue("PhoneNumber")
+	if raw == "" || strings.Contains(raw, "/") {
+		return notFound(r.URL.Path)
 	}
-	if r.Method != http.MethodGet {
-		writeAPIError(w, methodNotAllowed())
-		return
-	}
-	raw, err := url.PathUnescape(strings.TrimPrefix(r.URL.Path, "/v2/PhoneNumbers/"))
-	if err != nil || raw == "" || strings.Contains(raw, "/") {
-		writeAPIError(w, notFound(r.URL.Path))
-		return
-	}
-	q := r.URL.Query()
+	q := r.Form
 	number := strings.TrimSpace(raw)
 	if !strings.HasPrefix(number, "+") && strings.EqualFold(q.Get("CountryCode"), "US") {
 		number = "+1" + strings.TrimPrefix(number, "1")
@@ -65,6 +56,7 @@ func (s *Simulator) serveLookup(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (s *Simulator) lineType(number string) string {

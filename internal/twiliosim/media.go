@@ -3,7 +3,6 @@ package twiliosim
 import (
 	"net/http"
 	"slices"
-	"strings"
 )
 
 // A message's Media and Feedback subresources (2010-04-01), which every message links in
@@ -37,80 +36,76 @@ func (s *Simulator) renderMedia(m *Message, u string) apiMedia {
 	}
 }
 
-// serveMessageSub answers a message's subresources; rest is what follows "Messages/".
-func (s *Simulator) serveMessageSub(w http.ResponseWriter, r *http.Request, rest, path string) *apiError {
-	msgSID, sub, _ := strings.Cut(rest, "/")
-	m, ok := s.Message(msgSID)
+// subMessage is the message whose subresource r names, or a 404.
+func (s *Simulator) subMessage(r *http.Request) (Message, *apiError) {
+	m, ok := s.Message(r.PathValue("MessageSid"))
 	if !ok {
-		return notFound(path)
+		return m, notFound(r.URL.Path)
 	}
-	switch {
-	case sub == "Feedback.json":
-		if r.Method != http.MethodPost {
-			return methodNotAllowed()
+	return m, nil
+}
+
+// messageFeedback answers POST …/Messages/{MessageSid}/Feedback.json.
+func (s *Simulator) messageFeedback(w http.ResponseWriter, r *http.Request) *apiError {
+	m, aerr := s.subMessage(r)
+	if aerr != nil {
+		return aerr
+	}
+	outcome := r.Form.Get("Outcome")
+	if outcome == "" {
+		outcome = "unconfirmed"
+	}
+	if outcome != "confirmed" && outcome != "unconfirmed" {
+		return invalidParam("Outcome", outcome)
+	}
+	now := rfc2822(s.now())
+	// The spec (twilio-oai) answers 200 to a Feedback create.
+	writeJSON(w, http.StatusOK, map[string]string{
+		"account_sid": m.AccountSID, "message_sid": m.SID, "outcome": outcome,
+		"date_created": now, "date_updated": now,
+		"uri": "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID + "/Feedback.json",
+	})
+	return nil
+}
+
+// listMedia answers GET …/Messages/{MessageSid}/Media.json.
+func (s *Simulator) listMedia(w http.ResponseWriter, r *http.Request) *apiError {
+	m, aerr := s.subMessage(r)
+	if aerr != nil {
+		return aerr
+	}
+	size, page, aerr := readPage(r.Form)
+	if aerr != nil {
+		return aerr
+	}
+	all := make([]apiMedia, len(m.MediaURLs))
+	for i, u := range m.MediaURLs {
+		all[i] = s.renderMedia(&m, u)
+	}
+	writeJSON(w, http.StatusOK, listPage(r, "media_list", all, size, page, nil))
+	return nil
+}
+
+// mediaOne answers GET and DELETE …/Messages/{MessageSid}/Media/{Sid}.json.
+func (s *Simulator) mediaOne(w http.ResponseWriter, r *http.Request) *apiError {
+	m, aerr := s.subMessage(r)
+	if aerr != nil {
+		return aerr
+	}
+	meSID := r.PathValue("Sid")
+	i := slices.IndexFunc(m.MediaURLs, func(u string) bool { return mediaSID(m.SID, u) == meSID })
+	if i < 0 {
+		return notFound(r.URL.Path)
+	}
+	if r.Method == http.MethodDelete {
+		s.mu.Lock()
+		if cur, ok := s.msgs[m.SID]; ok {
+			cur.MediaURLs = slices.DeleteFunc(cur.MediaURLs, func(u string) bool { return mediaSID(m.SID, u) == meSID })
 		}
-		outcome := r.Form.Get("Outcome")
-		if outcome == "" {
-			outcome = "unconfirmed"
-		}
-		if outcome != "confirmed" && outcome != "unconfirmed" {
-			return invalidParam("Outcome", outcome)
-		}
-		now := rfc2822(s.now())
-		// The spec (twilio-oai) answers 200 to a Feedback create.
-		writeJSON(w, http.StatusOK, map[string]string{
-			"account_sid": m.AccountSID, "message_sid": m.SID, "outcome": outcome,
-			"date_created": now, "date_updated": now,
-			"uri": "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID + "/Feedback.json",
-		})
-		return nil
-	case sub == "Media.json":
-		if r.Method != http.MethodGet {
-			return methodNotAllowed()
-		}
-		size, page, aerr := readPage(r.Form)
-		if aerr != nil {
-			return aerr
-		}
-		all := make([]apiMedia, len(m.MediaURLs))
-		for i, u := range m.MediaURLs {
-			all[i] = s.renderMedia(&m, u)
-		}
-		items := pageSlice(all, size, page)
-		out := map[string]any{
-			"media_list": items, "end": page*size + max(len(items)-1, 0),
-			"first_page_uri": pageURI(r.URL.Path, r.Form, nil, size, 0, ""), "next_page_uri": nil,
-			"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
-			"uri": pageURI(r.URL.Path, r.Form, nil, size, page, ""),
-		}
-		if (page+1)*size < len(all) {
-			out["next_page_uri"] = pageURI(r.URL.Path, r.Form, nil, size, page+1, "")
-		}
-		writeJSON(w, http.StatusOK, out)
-		return nil
-	case strings.HasPrefix(sub, "Media/"):
-		meSID, ok := jsonResource(strings.TrimPrefix(sub, "Media/"))
-		if !ok {
-			return notFound(path)
-		}
-		i := slices.IndexFunc(m.MediaURLs, func(u string) bool { return mediaSID(m.SID, u) == meSID })
-		if i < 0 {
-			return notFound(path)
-		}
-		switch r.Method {
-		case http.MethodGet:
-			writeJSON(w, http.StatusOK, s.renderMedia(&m, m.MediaURLs[i]))
-		case http.MethodDelete:
-			s.mu.Lock()
-			if cur, ok := s.msgs[m.SID]; ok {
-				cur.MediaURLs = slices.DeleteFunc(cur.MediaURLs, func(u string) bool { return mediaSID(m.SID, u) == meSID })
-			}
-			s.mu.Unlock()
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			return methodNotAllowed()
-		}
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	return notFound(path)
+	writeJSON(w, http.StatusOK, s.renderMedia(&m, m.MediaURLs[i]))
+	return nil
 }

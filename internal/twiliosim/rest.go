@@ -2,7 +2,6 @@ package twiliosim
 
 import (
 	"encoding/json"
-	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -17,29 +16,15 @@ import (
 
 const maxRequestBody = 1 << 20
 
-// Handler serves Twilio's REST API (under /2010-04-01/) and the simulator's control API (under
-// /sim/v1/).
+// Handler serves Twilio's REST APIs (the routes of routes.go) and the simulator's control API (under
+// /sim/v1/, where a trailing slash is ignored).
 func (s *Simulator) Handler() http.Handler {
-	return http.HandlerFunc(s.serveHTTP)
-}
-
-func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case strings.HasPrefix(p, "/sim/v1/"):
-		s.serveControl(w, r)
-	case p == "/v1/Services" || strings.HasPrefix(p, "/v1/Services/"):
-		s.serveMessagingServices(w, r) // Messaging Services (messaging.twilio.com), services.go
-	case p == "/v1/Content" || strings.HasPrefix(p, "/v1/Content/"):
-		s.serveContent(w, r)
-	case strings.HasPrefix(p, "/2010-04-01/"):
-		s.serveREST(w, r)
-	case strings.HasPrefix(p, "/v2/PhoneNumbers/"):
-		s.serveLookup(w, r) // Lookup v2 (lookups.twilio.com), lookup.go
-	case strings.HasPrefix(p, "/v2/"):
-		s.serveVerify(w, r) // Twilio Verify v2 (verify.twilio.com), verify.go
-	default:
-		writeAPIError(w, notFound(p))
-	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > len("/sim/v1/") && strings.HasPrefix(p, "/sim/v1/") && strings.HasSuffix(p, "/") {
+			r.URL.Path, r.URL.RawPath = strings.TrimSuffix(p, "/"), ""
+		}
+		s.mux.ServeHTTP(w, r)
+	})
 }
 
 // tooManyRequests is the 429/20429 answer; it carries Retry-After: 1 (Twilio's 429s ask for a
@@ -55,112 +40,6 @@ func notFound(path string) *apiError {
 
 func methodNotAllowed() *apiError {
 	return errorf(http.StatusMethodNotAllowed, 20004, "Method not allowed")
-}
-
-func (s *Simulator) serveREST(w http.ResponseWriter, r *http.Request) {
-	if s.serveAccounts(w, r, r.URL.Path) {
-		return // the Account resources (account.go)
-	}
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate",
-			Detail: "Your AccountSid or AuthToken was incorrect."})
-		return
-	}
-	path := r.URL.Path
-	rest, ok := strings.CutPrefix(path, "/2010-04-01/Accounts/")
-	if !ok {
-		writeAPIError(w, notFound(path))
-		return
-	}
-	acct, tail, _ := strings.Cut(rest, "/")
-	if acct != s.cfg.AccountSID {
-		// Twilio answers a valid credential used on another account's path with 404/20404.
-		writeAPIError(w, notFound(path))
-		return
-	}
-	w.Header().Set("Twilio-Request-Id", newSID("RQ"))
-	if f := s.faults.Load(); f.LatencyMS > 0 {
-		s.hold(r, time.Duration(f.LatencyMS)*time.Millisecond)
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeAPIError(w, errorf(http.StatusRequestEntityTooLarge, 20001, "Request body too large"))
-			return
-		}
-		writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
-		return
-	}
-
-	var aerr *apiError
-	switch {
-	case tail == "Messages.json":
-		switch r.Method {
-		case http.MethodPost:
-			s.createMessage(w, r)
-			return
-		case http.MethodGet:
-			aerr = s.listMessages(w, r)
-		default:
-			aerr = methodNotAllowed()
-		}
-	case strings.HasPrefix(tail, "Messages/") && strings.Count(tail, "/") > 1:
-		aerr = s.serveMessageSub(w, r, tail[len("Messages/"):], path) // Media, Feedback (media.go)
-	case strings.HasPrefix(tail, "Messages/"):
-		sid, ok := jsonResource(tail[len("Messages/"):])
-		if !ok {
-			aerr = notFound(path)
-			break
-		}
-		switch r.Method {
-		case http.MethodGet:
-			aerr = s.fetchMessage(w, sid, path)
-		case http.MethodPost:
-			aerr = s.updateMessage(w, r, sid, path)
-		case http.MethodDelete:
-			aerr = s.deleteMessage(w, sid, path)
-		default:
-			aerr = methodNotAllowed()
-		}
-	case tail == "Keys.json" || strings.HasPrefix(tail, "Keys/"):
-		aerr = s.serveKeys(w, r, tail, path)
-	case tail == "Balance.json":
-		aerr = s.serveBalance(w, r)
-	case tail == "Calls.json" || strings.HasPrefix(tail, "Calls/"):
-		aerr = s.serveCalls(w, r, tail)
-	case tail == "IncomingPhoneNumbers.json":
-		switch r.Method {
-		case http.MethodGet:
-			aerr = s.listNumbers(w, r)
-		case http.MethodPost:
-			aerr = s.createNumber(w, r)
-		default:
-			aerr = methodNotAllowed()
-		}
-	case strings.HasPrefix(tail, "IncomingPhoneNumbers/"):
-		sid, ok := jsonResource(tail[len("IncomingPhoneNumbers/"):])
-		if !ok {
-			aerr = notFound(path)
-			break
-		}
-		switch r.Method {
-		case http.MethodGet:
-			aerr = s.fetchNumber(w, sid, path)
-		case http.MethodPost:
-			aerr = s.updateNumber(w, r, sid, path)
-		case http.MethodDelete:
-			aerr = s.deleteNumber(w, sid, path)
-		default:
-			aerr = methodNotAllowed()
-		}
-	default:
-		aerr = notFound(path)
-	}
-	if aerr != nil {
-		writeAPIError(w, aerr)
-	}
 }
 
 // jsonResource extracts "SID" from "SID.json"; nested paths are not resources we serve.
@@ -486,6 +365,26 @@ func readPage(q url.Values) (size, page int, aerr *apiError) {
 }
 
 // pageURI builds a list URI keeping the filters of q.
+// listPage is a 2010-04-01 list answer: one page of all under key, in Twilio's paging envelope
+// (first, next and previous page URIs keep the filters named).
+func listPage[T any](r *http.Request, key string, all []T, size, page int, filters []string) map[string]any {
+	items := pageSlice(all, size, page)
+	p, q := r.URL.Path, r.Form
+	out := map[string]any{
+		key: items, "end": page*size + max(len(items)-1, 0),
+		"first_page_uri": pageURI(p, q, filters, size, 0, ""), "next_page_uri": nil,
+		"page": page, "page_size": size, "previous_page_uri": nil, "start": page * size,
+		"uri": pageURI(p, q, filters, size, page, ""),
+	}
+	if (page+1)*size < len(all) {
+		out["next_page_uri"] = pageURI(p, q, filters, size, page+1, "")
+	}
+	if page > 0 {
+		out["previous_page_uri"] = pageURI(p, q, filters, size, page-1, "")
+	}
+	return out
+}
+
 func pageURI(path string, q url.Values, filters []string, size, page int, token string) string {
 	v := url.Values{}
 	for _, k := range filters {

@@ -313,43 +313,18 @@ func pageSlice[T any](all []T, size, page int) []T {
 	return out
 }
 
-// serveMessagingServices serves /v1/Services... (messaging.twilio.com).
-func (s *Simulator) serveMessagingServices(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate"})
-		return
+// serviceRESTH answers /v1/Services/{Sid} (fetch, update, delete).
+func (s *Simulator) serviceRESTH(w http.ResponseWriter, r *http.Request) *apiError {
+	return s.serviceREST(w, r, r.PathValue("Sid"))
+}
+
+// serviceNumbersH answers /v1/Services/{ServiceSid}/PhoneNumbers and …/PhoneNumbers/{Sid}.
+func (s *Simulator) serviceNumbersH(w http.ResponseWriter, r *http.Request) *apiError {
+	pn := r.PathValue("Sid")
+	if pn == "" && strings.HasSuffix(r.URL.Path, "/") {
+		return notFound(r.URL.Path)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	if err := r.ParseForm(); err != nil {
-		writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
-		return
-	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/Services"), "/")
-	// parts[0] is "" ; then [sid] [PhoneNumbers] [pn]
-	var aerr *apiError
-	switch {
-	case len(parts) == 1 && parts[0] == "":
-		switch r.Method {
-		case http.MethodPost:
-			aerr = s.createServiceREST(w, r)
-		case http.MethodGet:
-			aerr = s.listServicesREST(w, r)
-		default:
-			aerr = methodNotAllowed()
-		}
-	case len(parts) == 2 && parts[0] == "":
-		aerr = s.serviceREST(w, r, parts[1])
-	case len(parts) == 3 && parts[0] == "" && parts[2] == "PhoneNumbers":
-		aerr = s.serviceNumbersREST(w, r, parts[1], "")
-	case len(parts) == 4 && parts[0] == "" && parts[2] == "PhoneNumbers" && parts[3] != "":
-		aerr = s.serviceNumbersREST(w, r, parts[1], parts[3])
-	default:
-		aerr = notFound(r.URL.Path)
-	}
-	if aerr != nil {
-		writeAPIError(w, aerr)
-	}
+	return s.serviceNumbersREST(w, r, r.PathValue("ServiceSid"), pn)
 }
 
 func (s *Simulator) createServiceREST(w http.ResponseWriter, r *http.Request) *apiError {

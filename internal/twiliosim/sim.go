@@ -259,6 +259,7 @@ type Simulator struct {
 	ctx       context.Context // canceled by Close; in-flight callbacks stop
 	cancel    context.CancelFunc
 	done      chan struct{}
+	mux       *http.ServeMux // routes.go
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -324,6 +325,7 @@ func New(cfg Config) *Simulator {
 		s.client = defaultHTTPClient(cfg.CallbackWorkers)
 	}
 	s.faults.Store(&Faults{})
+	s.mux = s.newMux()
 	s.sched.init()
 	s.voice.init()
 	s.wa.init()

@@ -99,6 +99,9 @@ func TestCarrierErrorMix(t *testing.T) {
 	}
 	waitStatus(t, e.sim, *long.Sid, "partially_delivered")
 	waitStatus(t, e.sim, *short.Sid, "delivered")
+	if f, err := rc.Api.FetchMessage(*long.Sid, nil); err != nil || *f.Status != "partially_delivered" || *f.NumSegments != "2" {
+		t.Fatalf("twilio-go fetch of the partially delivered message: %v %v", f, err)
+	}
 
 	for _, bad := range []string{`{"carrier_errors":{"30003":0.7,"30005":0.7}}`, `{"carrier_errors":{"21610":0.1}}`, `{"throughput_scale":-1}`, `{"sender_mps":{"+14155550100":0}}`} {
 		if code, body := e.control(t, http.MethodPost, "/sim/v1/faults", bad); code != http.StatusBadRequest {
@@ -110,7 +113,7 @@ func TestCarrierErrorMix(t *testing.T) {
 // An inbound MMS is receiving while its media arrives, then received.
 func TestInboundMMSReceiving(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, twiliosim.Config{SentDelay: 300 * time.Millisecond})
+	e := newEnv(t, twiliosim.Config{SentDelay: time.Second})
 	done := make(chan error, 1)
 	go func() {
 		done <- e.sim.Inbound(ctx(t), "+14155550123", twiliosim.MagicFrom, "", "https://example.com/a.png")
@@ -124,8 +127,23 @@ func TestInboundMMSReceiving(t *testing.T) {
 		return false
 	}
 	eventually(t, 5*time.Second, "receiving", func() bool { return find("receiving") })
+	// twilio-go sees the inbound message receiving, then received.
+	rc := e.account(t)
+	inbound := func() string {
+		ms, err := rc.Api.ListMessage((&api.ListMessageParams{}).SetTo(twiliosim.MagicFrom))
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("twilio-go list of inbound messages: %v %v", ms, err)
+		}
+		return *ms[0].Status
+	}
+	if st := inbound(); st != "receiving" {
+		t.Fatalf("inbound MMS status %q while its media arrives", st)
+	}
 	<-done
 	if !find("received") {
 		t.Fatal("not received after the webhook")
+	}
+	if st := inbound(); st != "received" {
+		t.Fatalf("twilio-go: inbound MMS status %q after the webhook, want received", st)
 	}
 }

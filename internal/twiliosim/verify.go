@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -173,49 +172,9 @@ func verifyParam(name string) *apiError {
 	return errorf(http.StatusBadRequest, 60200, "Invalid parameter `%s`", name)
 }
 
-func (s *Simulator) serveVerify(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate"})
-		return
-	}
-	if f := s.faults.Load(); f.LatencyMS > 0 {
-		s.hold(r, time.Duration(f.LatencyMS)*time.Millisecond)
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	if err := r.ParseForm(); err != nil {
-		writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
-		return
-	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v2/"), "/")
-	st := s.verify()
-	var aerr *apiError
-	switch {
-	case len(parts) == 1 && parts[0] == "Services" && r.Method == http.MethodPost:
-		aerr = s.createService(w, r, st)
-	case len(parts) == 1 && parts[0] == "Services" && r.Method == http.MethodGet:
-		aerr = s.listVerifyServices(w, r, st)
-	case len(parts) == 2 && parts[0] == "Services":
-		aerr = s.verifyServiceOne(w, r, st, parts[1])
-	case len(parts) == 3 && parts[0] == "Services" && parts[2] == "Verifications" && r.Method == http.MethodPost:
-		aerr = s.createVerification(w, r, st, parts[1])
-	case len(parts) == 4 && parts[0] == "Services" && parts[2] == "Verifications":
-		switch r.Method {
-		case http.MethodGet:
-			aerr = s.fetchVerification(w, r, st, parts[1], parts[3])
-		case http.MethodPost:
-			aerr = s.updateVerification(w, r, st, parts[1], parts[3])
-		default:
-			aerr = methodNotAllowed()
-		}
-	case len(parts) == 3 && parts[0] == "Services" && parts[2] == "VerificationCheck" && r.Method == http.MethodPost:
-		aerr = s.checkVerification(w, r, st, parts[1])
-	default:
-		aerr = notFound(r.URL.Path)
-	}
-	if aerr != nil {
-		writeAPIError(w, aerr)
-	}
+// verifyServiceOneH answers /v2/Services/{Sid} (fetch, update, delete).
+func (s *Simulator) verifyServiceOneH(w http.ResponseWriter, r *http.Request) *apiError {
+	return s.verifyServiceOne(w, r, s.verify(), r.PathValue("Sid"))
 }
 
 // listVerifyServices lists the Verify services, oldest first, with v2's meta paging.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -19,21 +18,10 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
-const verifySpecPath = "../../../shared/twilio-oai/twilio_verify_v2.json"
-
 // validateVerify checks an answer against Twilio's Verify v2 specification.
 func validateVerify(t *testing.T, path, method string, status int, body []byte) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile(verifySpecPath)
-	if os.IsNotExist(err) {
-		t.Skipf("Twilio Verify spec not found at %s; skipping schema validation", verifySpecPath)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := loadExcerpt(t, "twilio_verify_v2.json")
 	schema := obj(t, spec, "paths", path, method, "responses", fmt.Sprint(status), "content", "application/json", "schema")
 	var v map[string]any
 	mustJSON(t, body, &v)

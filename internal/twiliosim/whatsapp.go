@@ -232,102 +232,82 @@ func (s *Simulator) renderContentResource(c Content) apiContent {
 	}
 }
 
-// serveContent serves the Content API (content.twilio.com/v1/Content): list and create
-// (JSON body, as twilio-go's ContentV1 sends it), fetch and delete. Every content type is stored
-// and shown as given; the text a message carries is the first of twilio/text, twilio/media,
-// twilio/quick-reply, twilio/call-to-action, twilio/list-picker body, or twilio/card title
-// (choice: the simulator renders no rich content).
-func (s *Simulator) serveContent(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeAPIError(w, &apiError{Status: http.StatusUnauthorized, Code: 20003, Message: "Authenticate"})
-		return
+// The Content API (content.twilio.com/v1/Content): list and create (JSON body, as twilio-go's
+// ContentV1 sends it), fetch and delete. Every content type is stored and shown as given; the text
+// a message carries is the first of twilio/text, twilio/media, twilio/quick-reply,
+// twilio/call-to-action, twilio/list-picker body, or twilio/card title (choice: the simulator
+// renders no rich content).
+
+func (s *Simulator) listContent(w http.ResponseWriter, r *http.Request) *apiError {
+	size, page, aerr := readPage(r.Form)
+	if aerr != nil {
+		return aerr
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	if r.URL.Path == "/v1/Content" {
-		switch r.Method {
-		case http.MethodGet:
-			if err := r.ParseForm(); err != nil {
-				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid request: %v", err))
-				return
-			}
-			size, page, aerr := readPage(r.Form)
-			if aerr != nil {
-				writeAPIError(w, aerr)
-				return
-			}
-			s.wa.mu.RLock()
-			list := make([]Content, 0, len(s.wa.content))
-			for _, c := range s.wa.content {
-				list = append(list, *c)
-			}
-			s.wa.mu.RUnlock()
-			slices.SortFunc(list, func(a, b Content) int {
-				if c := a.DateCreated.Compare(b.DateCreated); c != 0 {
-					return c
-				}
-				return strings.Compare(a.SID, b.SID)
-			})
-			all := make([]apiContent, len(list))
-			for i, c := range list {
-				all[i] = s.renderContentResource(c)
-			}
-			writeJSON(w, http.StatusOK, map[string]any{
-				"contents": pageSlice(all, size, page),
-				"meta":     v1Page(r, "contents", size, page, len(all)),
-			})
-		case http.MethodPost:
-			var in struct {
-				FriendlyName string            `json:"friendly_name"`
-				Language     string            `json:"language"`
-				Variables    map[string]string `json:"variables"`
-				Types        map[string]any    `json:"types"`
-			}
-			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "Invalid JSON body"))
-				return
-			}
-			body := contentText(in.Types)
-			if body == "" || in.Language == "" {
-				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "language and a content type with a body are required"))
-				return
-			}
-			c, err := s.RegisterContent(Content{FriendlyName: in.FriendlyName, Language: in.Language, Variables: in.Variables, Body: body})
-			if err != nil {
-				writeAPIError(w, errorf(http.StatusBadRequest, 20001, "%v", err))
-				return
-			}
-			s.wa.mu.Lock()
-			s.wa.content[c.SID].types = in.Types
-			c.types = in.Types
-			s.wa.mu.Unlock()
-			writeJSON(w, http.StatusCreated, s.renderContentResource(c))
-		default:
-			writeAPIError(w, methodNotAllowed())
+	s.wa.mu.RLock()
+	list := make([]Content, 0, len(s.wa.content))
+	for _, c := range s.wa.content {
+		list = append(list, *c)
+	}
+	s.wa.mu.RUnlock()
+	slices.SortFunc(list, func(a, b Content) int {
+		if c := a.DateCreated.Compare(b.DateCreated); c != 0 {
+			return c
 		}
-		return
+		return strings.Compare(a.SID, b.SID)
+	})
+	all := make([]apiContent, len(list))
+	for i, c := range list {
+		all[i] = s.renderContentResource(c)
 	}
-	sid, ok := strings.CutPrefix(r.URL.Path, "/v1/Content/")
-	if !ok || sid == "" || strings.Contains(sid, "/") {
-		writeAPIError(w, notFound(r.URL.Path))
-		return
+	writeJSON(w, http.StatusOK, map[string]any{
+		"contents": pageSlice(all, size, page),
+		"meta":     v1Page(r, "contents", size, page, len(all)),
+	})
+	return nil
+}
+
+func (s *Simulator) createContent(w http.ResponseWriter, r *http.Request) *apiError {
+	var in struct {
+		FriendlyName string            `json:"friendly_name"`
+		Language     string            `json:"language"`
+		Variables    map[string]string `json:"variables"`
+		Types        map[string]any    `json:"types"`
 	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		return errorf(http.StatusBadRequest, 20001, "Invalid JSON body")
+	}
+	body := contentText(in.Types)
+	if body == "" || in.Language == "" {
+		return errorf(http.StatusBadRequest, 20001, "language and a content type with a body are required")
+	}
+	c, err := s.RegisterContent(Content{FriendlyName: in.FriendlyName, Language: in.Language, Variables: in.Variables, Body: body})
+	if err != nil {
+		return errorf(http.StatusBadRequest, 20001, "%v", err)
+	}
+	s.wa.mu.Lock()
+	s.wa.content[c.SID].types = in.Types
+	c.types = in.Types
+	s.wa.mu.Unlock()
+	writeJSON(w, http.StatusCreated, s.renderContentResource(c))
+	return nil
+}
+
+// contentOne answers GET and DELETE /v1/Content/{Sid}.
+func (s *Simulator) contentOne(w http.ResponseWriter, r *http.Request) *apiError {
+	sid := r.PathValue("Sid")
 	c, found := s.ContentTemplate(sid)
 	if !found {
-		writeAPIError(w, notFound(r.URL.Path))
-		return
+		return notFound(r.URL.Path)
 	}
-	switch r.Method {
-	case http.MethodGet:
-		writeJSON(w, http.StatusOK, s.renderContentResource(c))
-	case http.MethodDelete:
+	if r.Method == http.MethodDelete {
 		s.wa.mu.Lock()
 		delete(s.wa.content, sid)
 		s.wa.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	default:
-		writeAPIError(w, methodNotAllowed())
+		return nil
 	}
+	writeJSON(w, http.StatusOK, s.renderContentResource(c))
+	return nil
 }
 
 // contentText is the text a message of these content types carries.

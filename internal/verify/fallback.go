@@ -28,10 +28,13 @@ func (s *Service) fallbackChannels(v *switchboard.Verification) []switchboard.Ve
 	return out
 }
 
-// undeliverable are the SMS error codes that say a text will not arrive on this number
-// (30003 unreachable handset, 30005 unknown or inactive number, 30006 landline or unreachable
-// carrier). Any undelivered or failed text falls back too; these are named in its reason.
-var undeliverable = map[int]string{30003: "unreachable handset", 30005: "unknown or inactive number", 30006: "landline or unreachable carrier"}
+// undeliverable are the error classes that say a text will not arrive on this number (an
+// unreachable handset; an unknown, inactive or landline number). Any undelivered or failed text
+// falls back too; these are named in its reason.
+var undeliverable = map[switchboard.ErrorClass]string{
+	switchboard.ClassUnreachable:      "unreachable handset",
+	switchboard.ClassInvalidRecipient: "the number cannot receive texts",
+}
 
 // RunDue does the due work once: expires pending verifications past their lifetime and, for
 // those waiting on an SMS, looks at its delivery and falls back to the next channel when it
@@ -75,8 +78,10 @@ func (s *Service) runOne(ctx context.Context, v *switchboard.Verification, now t
 		why = fmt.Sprintf("the text was %s", m.Status)
 		if m.ErrorCode != 0 {
 			why += fmt.Sprintf(" (%d", m.ErrorCode)
-			if d, ok := undeliverable[m.ErrorCode]; ok {
-				why += " " + d
+			if s.cfg.ErrorCodes != nil {
+				if d, ok := undeliverable[s.cfg.ErrorCodes.ErrorClass(m.ErrorCode)]; ok {
+					why += " " + d
+				}
 			}
 			why += ")"
 		}

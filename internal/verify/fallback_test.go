@@ -76,7 +76,8 @@ func TestFallbackToCallWhenUndelivered(t *testing.T) {
 	if len(h.caller.all()) != 0 {
 		t.Fatal("called before the text failed")
 	}
-	// The carrier reports the text undelivered (30003): the code moves to a voice call at once.
+	// The carrier reports the text undelivered (30003): the code moves to a voice call at once,
+	// the reason naming the code and, from its class (the provider's ErrorCodes), why.
 	st, ec := switchboard.StatusUndelivered, 30003
 	if _, err := h.store.UpdateMessage(t.Context(), switchboard.MessageUpdate{ID: msgID, Status: st, ErrorCode: &ec, At: h.clock.Now()}); err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestFallbackToCallWhenUndelivered(t *testing.T) {
 	got := h.do("GET", "/v1/verifications/"+v["id"].(string), nil).body
 	sends := got["send_attempts"].([]any)
 	last := sends[len(sends)-1].(map[string]any)
-	if got["channel"] != "call" || len(sends) != 2 || last["call_id"] == nil || !strings.Contains(last["reason"].(string), "30003") ||
+	if got["channel"] != "call" || len(sends) != 2 || last["call_id"] == nil || !strings.Contains(last["reason"].(string), "(30003 unreachable handset)") ||
 		got["fallback_at"] != nil || got["sends"] != 2.0 {
 		t.Fatalf("after fallback: %v", got)
 	}

@@ -48,19 +48,6 @@ type Caller interface {
 	Call(ctx context.Context, to, from, twiml string) (id string, err error)
 }
 
-// TwilioVerify is Twilio Verify v2 as the twilio backend needs it (internal/twilio implements
-// it). Errors are *switchboard.ProviderError carrying Twilio's code (60200, 60202, 60203, 60212,
-// 20404...).
-type TwilioVerify interface {
-	// StartVerification creates (or, for a pending one to the same number, resends) a
-	// verification and returns its SID (VE…) and status.
-	StartVerification(ctx context.Context, to, channel, locale string) (sid, status string, err error)
-	// CheckVerification checks code against the verification sid and returns its status.
-	CheckVerification(ctx context.Context, sid, code string) (status string, err error)
-	// CancelVerification cancels the verification sid and returns its status.
-	CancelVerification(ctx context.Context, sid string) (status string, err error)
-}
-
 // Observer receives the service's measurements (internal/metrics). Labels are countries,
 // channels, statuses and reasons: never numbers, never codes.
 type Observer interface {
@@ -101,7 +88,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Backend is BackendBuiltin (default) or BackendTwilio (Twilio must be set).
 	Backend string
-	Twilio  TwilioVerify
+	Twilio  switchboard.VerifyProvider
 	// Caller places voice calls (channel call and the fallback); nil: no calls.
 	Caller Caller
 	// Secret keys the code hash and seal of the builtin backend (at least MinSecretBytes).
@@ -134,6 +121,9 @@ type Config struct {
 	// Fallback lists the channels to move to, in order, when an SMS code is not delivered in
 	// time (whatsapp is skipped unless WhatsAppTemplate is set, call unless Caller is).
 	Fallback []switchboard.VerifyChannel
+	// ErrorCodes is the SMS channel's provider (switchboard.ErrorCodes): the class of a failed
+	// text's code names why it fell back; nil names only the code.
+	ErrorCodes switchboard.ErrorCodes
 	// FallbackAfter is how long an SMS code may go without a delivery receipt (default 60 s);
 	// FallbackPoll is how often its delivery is looked at meanwhile (default 5 s).
 	FallbackAfter, FallbackPoll time.Duration
@@ -665,10 +655,10 @@ func (s *Service) Check(ctx context.Context, id, code string) (*CheckResult, err
 			status, err := s.cfg.Twilio.CheckVerification(ctx, v.ProviderSID, code)
 			var pe *switchboard.ProviderError
 			switch {
-			case errors.As(err, &pe) && pe.Code == 60202:
+			case errors.As(err, &pe) && pe.Class == switchboard.ClassMaxAttempts:
 				v.Checks = v.MaxChecks
 				v.Status = switchboard.VerificationMaxAttemptsReached
-			case errors.As(err, &pe) && pe.Code == 20404:
+			case errors.As(err, &pe) && pe.Class == switchboard.ClassNotFound:
 				v.Status = switchboard.VerificationExpired
 			case err != nil:
 				return nil, s.twilioError(err)
@@ -770,7 +760,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Verificat
 		if s.cfg.Backend == BackendTwilio {
 			if _, err := s.cfg.Twilio.CancelVerification(ctx, v.ProviderSID); err != nil {
 				var pe *switchboard.ProviderError
-				if !errors.As(err, &pe) || pe.Code != 20404 {
+				if !errors.As(err, &pe) || pe.Class != switchboard.ClassNotFound {
 					return nil, s.twilioError(err)
 				}
 			}
@@ -825,24 +815,25 @@ func (s *Service) get(ctx context.Context, id string) (*switchboard.Verification
 	}
 }
 
-// twilioError turns a Twilio Verify error into an application error.
+// twilioError turns a hosted verification's error into an application error by its class (the
+// provider's code is only logged and named).
 func (s *Service) twilioError(err error) error {
 	var pe *switchboard.ProviderError
 	if !errors.As(err, &pe) {
 		return err
 	}
-	switch pe.Code {
-	case 60200:
+	switch pe.Class {
+	case switchboard.ClassInvalidParameter:
 		return switchboard.Errorf(switchboard.EINVALID, "invalid_parameter", "Twilio Verify refused a parameter: %s", pe.Message)
-	case 60202:
+	case switchboard.ClassMaxAttempts:
 		return switchboard.Errorf(switchboard.ERATELIMITED, "max_attempts_reached", "too many checks of this verification")
-	case 60203:
+	case switchboard.ClassMaxSends:
 		return &switchboard.RefusedError{Err: switchboard.Errorf(switchboard.ERATELIMITED, "max_sends_reached", "the code was sent the most times allowed; wait until it expires"), RetryAfter: s.cfg.TTL}
-	case 60212:
+	case switchboard.ClassBusy:
 		return &switchboard.RefusedError{Err: switchboard.Errorf(switchboard.ERATELIMITED, "too_many_concurrent_requests", "too many concurrent requests for this number; try again shortly"), RetryAfter: 5 * time.Second}
-	case 20404:
+	case switchboard.ClassNotFound:
 		return switchboard.Errorf(switchboard.ENOTFOUND, "verification_not_found", "Twilio Verify does not know this verification (approved or expired)")
 	}
-	s.cfg.Logger.Error("twilio verify", "code", pe.Code, "http_status", pe.HTTPStatus, "err", err)
+	s.cfg.Logger.Error("twilio verify", "class", pe.Class, "code", pe.Code, "http_status", pe.HTTPStatus, "err", err)
 	return switchboard.Errorf(switchboard.EUNAVAILABLE, "provider_unavailable", "Twilio Verify failed (%d); try again", pe.Code)
 }

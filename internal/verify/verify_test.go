@@ -19,6 +19,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
@@ -80,7 +81,7 @@ func newHarness(t *testing.T, adjust func(*verify.Config)) *harness {
 		Store: db, Clock: h.clock.Now, Secret: []byte(testSecret), From: "+15005550006", Pool: "default",
 		Limits: verify.DefaultLimits(), Pumping: verify.DefaultPumping(), Caller: h.caller,
 		Fallback:      []switchboard.VerifyChannel{switchboard.VerifyWhatsApp, switchboard.VerifyCall},
-		FallbackAfter: time.Minute, FallbackPoll: 5 * time.Second,
+		FallbackAfter: time.Minute, FallbackPoll: 5 * time.Second, ErrorCodes: &twilio.Provider{},
 	}
 	if adjust != nil {
 		adjust(&cfg)

@@ -503,65 +503,54 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	return uerr
 }
 
-// Handler serves the voice webhooks under WebhookPath.
-func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWebhook) }
+// Handler serves the voice webhooks under WebhookPath: POST WebhookPath{token}/status and
+// POST WebhookPath{token}/{kind} (a TwiML request), as ServeMux method patterns, so another
+// method answers 405 with Allow and any other path 404.
+func (s *Service) Handler() http.Handler {
+	sig := &twiliosig.Receiver{AuthToken: s.cfg.AuthToken, PublicURL: s.cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: s.cfg.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+WebhookPath+"{token}/status", s.webhook(sig, func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.status(r.Context(), r.PathValue("token"), r.PostForm); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}))
+	mux.HandleFunc("POST "+WebhookPath+"{token}/{kind}", s.webhook(sig, func(w http.ResponseWriter, r *http.Request) error {
+		doc, err := s.TwiML(r.Context(), r.PathValue("token"), r.PathValue("kind"), r.URL.Query().Get("s"), r.PostForm)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = w.Write(doc)
+		return nil
+	}))
+	return mux
+}
 
 // MaxFormBytes caps a webhook body.
 const MaxFormBytes = 64 << 10
 
-func (s *Service) serveWebhook(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.OnStep != nil {
-		start := time.Now()
-		defer func() { s.cfg.OnStep(time.Since(start)) }()
-	}
-	if r.Method != http.MethodPost {
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	token, kind, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, WebhookPath), "/")
-	if !ok || token == "" || strings.Contains(kind, "/") {
-		http.NotFound(w, r)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "malformed form body", http.StatusBadRequest)
-		return
-	}
-	if !twiliosig.Valid(s.cfg.AuthToken, s.cfg.PublicURL+r.URL.RequestURI(), r.PostForm, r.Header.Get(twiliosig.Header)) {
-		s.cfg.Logger.Warn("voice webhook signature rejected", "kind", kind)
-		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
-		return
-	}
-	// Speech, digits and call parameters are stored: make them text both engines keep.
-	r.PostForm, _ = switchboard.SafeForm(r.PostForm)
-	var err error
-	if kind == "status" {
-		err = s.status(r.Context(), token, r.PostForm)
-		if err == nil {
-			w.WriteHeader(http.StatusNoContent)
+// webhook checks a voice webhook's signature, makes its form storable text and answers the
+// error next returns with its kind's status (switchboard.HTTPStatusOf).
+func (s *Service) webhook(sig *twiliosig.Receiver, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.OnStep != nil {
+			start := time.Now()
+			defer func() { s.cfg.OnStep(time.Since(start)) }()
 		}
-	} else {
-		var doc []byte
-		doc, err = s.TwiML(r.Context(), token, kind, r.URL.Query().Get("s"), r.PostForm)
-		if err == nil {
-			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			_, _ = w.Write(doc)
+		if !sig.Check(w, r) {
+			return
 		}
-	}
-	if err != nil {
-		status := http.StatusInternalServerError
-		switch switchboard.ErrorKindOf(err) {
-		case switchboard.EINVALID:
-			status = http.StatusBadRequest
-		case switchboard.ENOTFOUND:
-			status = http.StatusNotFound
-		case switchboard.ECONFLICT:
-			status = http.StatusConflict
-		default:
-			s.cfg.Logger.Error("voice webhook", "kind", kind, "err", err)
+		// Speech, digits and call parameters are stored: make them text both engines keep.
+		r.PostForm, _ = switchboard.SafeForm(r.PostForm)
+		if err := next(w, r); err != nil {
+			status := switchboard.HTTPStatusOf(err)
+			if status >= http.StatusInternalServerError {
+				s.cfg.Logger.Error("voice webhook", "path", r.URL.Path, "err", err)
+			}
+			http.Error(w, switchboard.ErrorMessage(err), status)
 		}
-		http.Error(w, switchboard.ErrorMessage(err), status)
 	}
 }
 

@@ -300,20 +300,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, sess *sessi
 // fail shows err: an application error's message with its status, anything else as an internal
 // error (logged in full).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
-	kind := switchboard.ErrorKindOf(err)
-	status := http.StatusInternalServerError
-	switch kind {
-	case switchboard.EINVALID:
-		status = http.StatusBadRequest
-	case switchboard.ENOTFOUND:
-		status = http.StatusNotFound
-	case switchboard.ECONFLICT:
-		status = http.StatusConflict
-	case switchboard.EUNPROCESSABLE:
-		status = http.StatusUnprocessableEntity
-	case switchboard.EFORBIDDEN:
-		status = http.StatusForbidden
-	}
+	status := switchboard.HTTPStatusOf(err)
 	msg := "Internal error; see the node's log."
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.Error("dashboard: internal error", "method", r.Method, "path", r.URL.Path, "err", err)

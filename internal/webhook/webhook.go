@@ -9,7 +9,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -65,6 +64,7 @@ func (nopObserver) Callback(string, switchboard.CallbackResult) {}
 type Handler struct {
 	cfg Config
 	mux *http.ServeMux
+	sig *twiliosig.Receiver
 }
 
 // New returns a Handler.
@@ -79,7 +79,9 @@ func New(cfg Config) *Handler {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sig: &twiliosig.Receiver{
+		AuthToken: cfg.AuthToken, PublicURL: cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: cfg.Logger,
+	}}
 	h.mux.HandleFunc("POST "+StatusPath, h.observed("status", h.status))
 	h.mux.HandleFunc("POST "+InboundPath, h.observed("inbound", h.inbound))
 	return h
@@ -117,30 +119,8 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// verify parses the form and checks its signature. It writes the refusal itself and returns false
-// when the request must go no further.
-func (h *Handler) verify(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "webhook body too large", http.StatusRequestEntityTooLarge)
-			return false
-		}
-		http.Error(w, "malformed form body", http.StatusBadRequest)
-		return false
-	}
-	fullURL := h.cfg.PublicURL + r.URL.RequestURI()
-	if !twiliosig.Valid(h.cfg.AuthToken, fullURL, r.PostForm, r.Header.Get(twiliosig.Header)) {
-		h.cfg.Logger.Warn("webhook signature rejected", "path", r.URL.Path, "has_signature", r.Header.Get(twiliosig.Header) != "")
-		http.Error(w, "invalid X-Twilio-Signature", http.StatusForbidden)
-		return false
-	}
-	return true
-}
-
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	if !h.verify(w, r) {
+	if !h.sig.Check(w, r) {
 		return
 	}
 	cb, err := twilio.ParseStatusCallback(r.PostForm, h.cfg.Clock())
@@ -167,7 +147,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
-	if !h.verify(w, r) {
+	if !h.sig.Check(w, r) {
 		return
 	}
 	in, err := twilio.ParseInbound(r.PostForm, h.cfg.Clock())
@@ -200,13 +180,13 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
 }
 
-// storeFailed answers a webhook that could not be stored: 503 with Retry-After when the store is
-// unavailable (down, disk full: temporary), 500 otherwise. Either makes Twilio retry.
+// storeFailed answers a webhook that could not be stored with its error's status
+// (switchboard.HTTPStatusOf): 503 with Retry-After when the store is unavailable (down, disk full:
+// temporary), 500 for a failure of ours. Either makes Twilio retry.
 func storeFailed(w http.ResponseWriter, err error) {
-	if switchboard.IsKind(err, switchboard.EUNAVAILABLE) {
+	status := switchboard.HTTPStatusOf(err)
+	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, switchboard.ErrorMessage(err), http.StatusServiceUnavailable)
-		return
 	}
-	http.Error(w, "internal error", http.StatusInternalServerError)
+	http.Error(w, switchboard.ErrorMessage(err), status)
 }

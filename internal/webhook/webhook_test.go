@@ -179,3 +179,24 @@ func FuzzWebhook(f *testing.F) {
 		}
 	})
 }
+
+// TestWrongMethodIs405WithAllow: every webhook route is a ServeMux method pattern, so another
+// method answers 405 with Allow: POST (and stores nothing), and an unknown path 404.
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	t.Parallel()
+	_, h, _ := setup(t)
+	for _, path := range []string{webhook.StatusPath, webhook.InboundPath} {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+			if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+				t.Errorf("%s %s: %d Allow %q, want 405 with Allow: POST", method, path, rec.Code, rec.Header().Get("Allow"))
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/twilio/nothing", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("POST to an unknown webhook path: %d, want 404", rec.Code)
+	}
+}

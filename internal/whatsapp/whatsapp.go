@@ -56,6 +56,10 @@ type Config struct {
 	Interval time.Duration
 	// OnLegCreated is called after an SMS leg was queued (to wake the dispatcher).
 	OnLegCreated func()
+	// ErrorCodes is the WhatsApp channel's provider (switchboard.ErrorCodes): a blocked message's
+	// code is its detail, and its class says whether the window blocked it (then the SMS
+	// fallback is sent) or consent did. nil: every blocked message is taken as blocked by consent.
+	ErrorCodes switchboard.ErrorCodes
 }
 
 // Service applies the WhatsApp rules. It is safe for concurrent use, and on several nodes.
@@ -202,7 +206,7 @@ func (s *Service) Prepare(ctx context.Context, m *switchboard.Message) (*dispatc
 	if m.WhatsApp != nil && m.WhatsApp.Fallback == switchboard.FallbackSMS {
 		reason += "; the SMS fallback takes over"
 	}
-	return &dispatch.Prepared{Block: &dispatch.Block{Code: switchboard.CodeWhatsAppWindow, Reason: reason}}, nil
+	return &dispatch.Prepared{Block: &dispatch.Block{Class: switchboard.ClassWhatsAppWindow, Reason: reason}}, nil
 }
 
 // Run runs the fallback and window scans every Interval until ctx ends.
@@ -288,7 +292,7 @@ func (s *Service) settle(ctx context.Context, c *switchboard.FallbackCandidate, 
 		_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("expired: no SMS fallback sent, the message's validity is over"))
 		return false, err
 	case switchboard.StatusBlocked:
-		if m.ErrorCode != switchboard.CodeWhatsAppWindow {
+		if s.cfg.ErrorCodes == nil || s.cfg.ErrorCodes.ErrorClass(m.ErrorCode) != switchboard.ClassWhatsAppWindow {
 			// Blocked by consent (an opt-out): SMS to the same person is no more welcome.
 			_, err := s.cfg.Store.SettleFallback(ctx, m.ID, "", note("blocked by policy ("+m.ErrorMessage+"): no SMS fallback sent"))
 			return false, err

@@ -9,6 +9,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
 
@@ -22,7 +23,7 @@ func setup(t *testing.T) (*sqlite.DB, *whatsapp.Service, *time.Time) {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := t0
-	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: func() time.Time { return now }})
+	svc := whatsapp.New(whatsapp.Config{Store: db, Clock: func() time.Time { return now }, ErrorCodes: &twilio.Provider{}})
 	return db, svc, &now
 }
 
@@ -67,7 +68,7 @@ func TestFallbackDecisions(t *testing.T) {
 	failed := waMessage(t, db, "+14155550101", 0, nil)
 	finish(t, db, failed.ID, switchboard.StatusFailed, 63018)
 	window := waMessage(t, db, "+14155550102", 0, nil)
-	finish(t, db, window.ID, switchboard.StatusBlocked, switchboard.CodeWhatsAppWindow)
+	finish(t, db, window.ID, switchboard.StatusBlocked, twilio.Code(switchboard.ClassWhatsAppWindow))
 	optedOut := waMessage(t, db, "+14155550103", 0, nil)
 	finish(t, db, optedOut.ID, switchboard.StatusBlocked, 21610)
 	expired := waMessage(t, db, "+14155550104", 0, nil)
