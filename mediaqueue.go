@@ -2,6 +2,8 @@ package switchboard
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -77,4 +79,18 @@ type MediaResult struct {
 	Done    bool
 	RetryAt time.Time
 	Error   string
+}
+
+// SortClaimedMedia puts claimed downloads in the order a claim hands them out: oldest due first,
+// then by message and index (a claim's RETURNING keeps no order).
+func SortClaimedMedia(ds []*MediaDownload) {
+	slices.SortFunc(ds, func(a, b *MediaDownload) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ProviderSID, b.ProviderSID); c != 0 {
+			return c
+		}
+		return a.Index - b.Index
+	})
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // runBench runs `switchboard bench ARGS --json` and decodes its one JSON result into out. The
@@ -62,7 +62,7 @@ func TestBenchChaosSmoke(t *testing.T) {
 // TestBenchChaosSmokeCluster: the same on three nodes sharing PostgreSQL (one kill: starting three
 // nodes is most of its time), in one fresh schema of the given database that is gone afterwards.
 func TestBenchChaosSmokeCluster(t *testing.T) {
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	var r bench.ChaosResult
 	progress := runBench(t, &r, "chaos", "--duration", "3s", "--kills", "1", "--rate", "30", "--nodes", "3", "--database", dbURL, "--drain-timeout", "90s")
 	checkChaos(t, &r, 1, 3)

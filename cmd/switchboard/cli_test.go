@@ -19,7 +19,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // sb runs one command line in-process as main does and returns stdout, stderr and the exit code.
@@ -463,7 +463,7 @@ func FuzzParseWhen(f *testing.F) {
 // refuses instead of creating the schema and a key no server knows.
 func TestKeysRefuseEmptyPostgres(t *testing.T) {
 	t.Parallel()
-	pgURL, _ := postgres.TestURL(t)
+	pgURL, _ := pgtest.URL(t)
 	env := map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}
 	for _, args := range [][]string{{"keys", "list"}, {"keys", "create", "--name", "x"}} {
 		r := runBin(t, t.TempDir(), env, args...)

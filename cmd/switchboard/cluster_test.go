@@ -18,7 +18,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // loadBalancer spreads requests round-robin over the nodes, like the load balancer in front of
@@ -74,7 +74,7 @@ func (lb *loadBalancer) serve(w http.ResponseWriter, r *http.Request) {
 // faster than that (plus its burst) across the cluster, measured at the simulator.
 func TestClusterOnPostgres(t *testing.T) {
 	t.Parallel()
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
 	simAddr := freeAddr(t)
 	start(t, dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
@@ -212,7 +212,7 @@ func TestClusterOnPostgres(t *testing.T) {
 // message.
 func TestIdempotencyAcrossNodes(t *testing.T) {
 	t.Parallel()
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
 	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
 	env := func(addr string) map[string]string {

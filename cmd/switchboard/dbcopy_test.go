@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/dbcopy"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // runFail runs a switchboard command that must fail and returns its stdout and stderr.
@@ -74,7 +75,7 @@ var rawJSONEqual = cmp.Comparer(func(a, b json.RawMessage) bool {
 // replaces the target's rows.
 func TestDBCopyToPostgres(t *testing.T) {
 	t.Parallel()
-	pgURL, _ := postgres.TestURL(t)
+	pgURL, _ := pgtest.URL(t)
 	ctx := context.Background()
 
 	dir := t.TempDir()
@@ -227,7 +228,7 @@ func TestDBCopyRefusesSameDatabase(t *testing.T) {
 // databases once connected, and the copy is refused before the target is touched.
 func TestDBCopyRefusesSamePostgres(t *testing.T) {
 	t.Parallel()
-	pgURL, _ := postgres.TestURL(t)
+	pgURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
 	run(t, dir, map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}, "migrate") // keys never creates the schema
 	run(t, dir, map[string]string{"SWITCHBOARD_DATABASE_URL": pgURL}, "keys", "create", "--name", "kept")

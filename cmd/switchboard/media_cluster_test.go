@@ -21,6 +21,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // TestSharedMediaAcrossServeProcesses: two `serve` processes on one PostgreSQL database with
@@ -31,7 +32,7 @@ import (
 // with SIGKILL.
 func TestSharedMediaAcrossServeProcesses(t *testing.T) {
 	t.Parallel()
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
 	simAddr := freeAddr(t)
 	start(t, dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},

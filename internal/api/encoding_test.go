@@ -13,7 +13,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -28,7 +28,7 @@ func engines(t *testing.T) map[string]func(t *testing.T) switchboard.Store {
 			t.Cleanup(func() { db.Close() })
 			return db
 		},
-		"postgres": func(t *testing.T) switchboard.Store { return postgres.NewTestDB(t) },
+		"postgres": func(t *testing.T) switchboard.Store { return pgtest.NewDB(t) },
 	}
 }
 

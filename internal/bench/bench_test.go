@@ -16,6 +16,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 type tWriter struct{ t *testing.T }
@@ -78,7 +79,7 @@ func (b *syncBuffer) String() string {
 // schema of its own; and each schema must be dropped when its node closes.
 func TestDispatchPostgresSchemas(t *testing.T) {
 	t.Parallel()
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	ctx := t.Context()
 	db, err := postgres.Open(ctx, dbURL, postgres.WithMaxConns(1))
 	if err != nil {

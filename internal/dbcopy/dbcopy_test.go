@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -518,7 +519,7 @@ var targets = []struct {
 		return db, db, func(t *testing.T) sourceCloser { return openReader(t, db.Path()) }
 	}},
 	{"postgres", func(t *testing.T) (Target, switchboard.Store, func(t *testing.T) sourceCloser) {
-		db := postgres.NewTestDB(t)
+		db := pgtest.NewDB(t)
 		return db, db, func(t *testing.T) sourceCloser { return pgReader(t, db) }
 	}},
 }
@@ -654,7 +655,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path, fx := filledSQLite(t)
-	pg := postgres.NewTestDB(t)
+	pg := pgtest.NewDB(t)
 	_, err := Copy(ctx, openReader(t, path), pg, Options{})
 	check(t, "Copy to postgres", err)
 	back := filepath.Join(t.TempDir(), "back.db")
@@ -705,7 +706,7 @@ func TestTablesCoverSchemas(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		got := must[[]string](t, "Tables")(postgres.NewTestDB(t).Tables(t.Context()))
+		got := must[[]string](t, "Tables")(pgtest.NewDB(t).Tables(t.Context()))
 		want := slices.Sorted(slices.Values(append(slices.Clone(Tables), runtimeTables...)))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("PostgreSQL tables (-dbcopy.Tables +schema):\n%s", diff)

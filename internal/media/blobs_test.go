@@ -12,6 +12,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/media"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
 
@@ -35,7 +36,7 @@ func TestSharedMediaAcrossNodes(t *testing.T) {
 			return open(), open()
 		},
 		"postgres": func(t *testing.T) (switchboard.MediaBlobs, switchboard.MediaBlobs) {
-			u, _ := postgres.TestURL(t)
+			u, _ := pgtest.URL(t)
 			open := func() *postgres.DB {
 				db, err := postgres.Open(t.Context(), u, postgres.WithMaxConns(2))
 				if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/node"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -93,7 +93,7 @@ func startSkewNode(t *testing.T, dbURL, simURL string, sim *twiliosim.Simulator,
 // once (the shared rate bucket was not pushed into the future).
 func TestDrillClockSkew(t *testing.T) {
 	t.Parallel()
-	dbURL, _ := postgres.TestURL(t)
+	dbURL, _ := pgtest.URL(t)
 	sim := twiliosim.New(twiliosim.Config{
 		Logger:       testLogger(t),
 		SendingDelay: 5 * time.Millisecond, SentDelay: 5 * time.Millisecond, DeliveredDelay: 10 * time.Millisecond,

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // TestOpenEngineCapabilities: what an engine can do beyond the store is named where it is
@@ -28,7 +28,7 @@ func TestOpenEngineCapabilities(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		u, _ := postgres.TestURL(t)
+		u, _ := pgtest.URL(t)
 		e, err := OpenEngine(ctx, u, StoreOptions{Migrate: true})
 		if err != nil {
 			t.Fatal(err)

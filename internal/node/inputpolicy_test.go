@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -29,7 +29,7 @@ func TestProviderTextStoredOnBothEngines(t *testing.T) {
 			t.Parallel()
 			env := map[string]string{"SWITCHBOARD_SYNC_WEBHOOKS": "false"}
 			if engine == "postgres" {
-				u, _ := postgres.TestURL(t)
+				u, _ := pgtest.URL(t)
 				env["SWITCHBOARD_DATABASE_URL"] = u
 			}
 			n := startNode(t, nodeOpts{env: env})
@@ -98,7 +98,7 @@ func TestURLTextOnBothEngines(t *testing.T) {
 			t.Parallel()
 			env := map[string]string{}
 			if engine == "postgres" {
-				u, _ := postgres.TestURL(t)
+				u, _ := pgtest.URL(t)
 				env["SWITCHBOARD_DATABASE_URL"] = u
 			}
 			n := startNode(t, nodeOpts{env: env})
@@ -148,7 +148,7 @@ func TestVoiceInputStoredOnBothEngines(t *testing.T) {
 			t.Parallel()
 			env := voiceEnv()
 			if engine == "postgres" {
-				u, _ := postgres.TestURL(t)
+				u, _ := pgtest.URL(t)
 				env["SWITCHBOARD_DATABASE_URL"] = u
 			}
 			n := startNode(t, nodeOpts{env: env})

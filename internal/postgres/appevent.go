@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	appEventCols = `seq, id, type, version, at, data`
 	// qInsertAppEvent appends an event; it is queued in the batch of the change it reports.
 	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES ($1, $2, $3, $4, $5, $6)`
 	// qTakeUnfanned locks the events not fanned out yet, oldest first, skipping those another
@@ -22,10 +22,9 @@ const (
 	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
-	endpointCols    = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
-	qInsertEndpoint = `INSERT INTO endpoints (` + endpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	qEndpointByID   = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = $1`
-	qListEndpoints  = `SELECT ` + endpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qEndpointByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = $1`
+	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
 	// Endpoint rows are locked before the deliveries they own (never the other way round), so
 	// that disabling an endpoint and finishing one of its deliveries cannot deadlock. NO KEY
 	// UPDATE leaves fan-outs free to insert deliveries that refer to the endpoint meanwhile.
@@ -40,7 +39,6 @@ const (
 	// qLockEndpoints serializes SyncEndpoints of several nodes starting at once.
 	qLockEndpoints = `LOCK TABLE endpoints IN SHARE ROW EXCLUSIVE MODE`
 
-	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $5::timestamptz[], $5::timestamptz[])`
 	// qClaimDeliveries leases due deliveries and returns them with their events. The due rows
@@ -57,19 +55,16 @@ const (
 			RETURNING ` + qDeliveryColsD + `)
 		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.seq = c.event_seq`
 	qDeliveryColsD   = `d.id, d.event_seq, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
-	qEndpointsByID   = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ANY($1)`
-	qLockDelivery    = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
+	qEndpointsByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ANY($1)`
+	qLockDelivery    = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
 	qLockDeliveryEP  = qListEndpointOf + ` FOR NO KEY UPDATE`
-	qListEndpointOf  = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $1)`
+	qListEndpointOf  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $1)`
 	qSaveDelivery    = `UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, last_attempt_at = $5, last_status_code = $6, last_error = $7, lease_owner = NULL, lease_until = NULL, updated_at = $8 WHERE id = $1`
 	qKillPending     = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1, last_error = CASE WHEN last_error = '' THEN $2 ELSE last_error END WHERE endpoint_id = $3 AND status = 'pending'`
 	qReplayDead      = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE endpoint_id = $2 AND status = 'dead'`
 	qReleaseDeliver  = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
 	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data`
 )
-
-// disabledError is the last error of a delivery dead-lettered because its endpoint is disabled.
-const disabledError = "endpoint disabled"
 
 // queueAppEvents queues the appends of evs to the event log.
 func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
@@ -78,22 +73,13 @@ func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 	}
 }
 
-// statusEvent returns the message.status_changed event of m having moved from prev, or nil
-// when it did not move.
-func statusEvent(m *switchboard.Message, prev switchboard.Status, at time.Time) (*switchboard.AppEvent, error) {
-	if m.Status == prev {
-		return nil, nil
-	}
-	return switchboard.StatusChangedEvent(m, prev, at)
-}
-
 func scanAppEventInto(e *switchboard.AppEvent, data *[]byte) []any {
 	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data}
 }
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + appEventCols + ` FROM app_events WHERE seq > $1`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > $1`
 	args := []any{f.AfterSeq}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))
@@ -101,9 +87,9 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 			types[i] = string(t)
 		}
 		q += ` AND type = ANY($3)`
-		args = append(args, clampLimit(f.Limit), types)
+		args = append(args, sqlstore.Limit(f.Limit), types)
 	} else {
-		args = append(args, clampLimit(f.Limit))
+		args = append(args, sqlstore.Limit(f.Limit))
 	}
 	q += ` ORDER BY seq LIMIT $2`
 	rows, err := db.pool.Query(ctx, q, args...)
@@ -132,8 +118,8 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // FanOutEvents creates the deliveries of up to limit events not fanned out yet; see
 // switchboard.Store.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_fanout", "fan-out needs a positive limit")
+	if err := switchboard.CheckFanOut(limit); err != nil {
+		return 0, err
 	}
 	b := newBatch(txOptions)
 	b.Queue(qTakeUnfanned, limit)
@@ -193,16 +179,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	)
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
-		for _, ep := range eps {
-			if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
-				continue
-			}
-			status, lastErr := switchboard.DeliveryPending, ""
-			if ep.DisabledAt != nil {
-				status, lastErr = switchboard.DeliveryDead, disabledError
-			}
-			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, ep.ID)
-			statuses, lastErrs, times = append(statuses, string(status)), append(lastErrs, lastErr), append(times, now)
+		for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, d.EndpointID)
+			statuses, lastErrs, times = append(statuses, string(d.Status)), append(lastErrs, d.LastError), append(times, now)
 		}
 	}
 	w := &pgx.Batch{}
@@ -219,23 +198,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	return len(evs), nil
 }
 
-func encodeEndpoint(e *switchboard.Endpoint) (types, secrets string, err error) {
-	tb, err := json.Marshal(e.EventTypes)
-	if err != nil {
-		return "", "", err
-	}
-	ss := e.Secrets
-	if ss == nil {
-		ss = []switchboard.EndpointSecret{}
-	}
-	sb, err := json.Marshal(ss)
-	if err != nil {
-		return "", "", err
-	}
-	return string(tb), string(sb), nil
-}
-
-func scanEndpoint(r pgx.Row) (*switchboard.Endpoint, error) {
+func scanEndpoint(r sqlstore.Scanner) (*switchboard.Endpoint, error) {
 	var (
 		e                 switchboard.Endpoint
 		types, secrets    []byte
@@ -259,34 +222,18 @@ func scanEndpoint(r pgx.Row) (*switchboard.Endpoint, error) {
 }
 
 func scanEndpoints(rows pgx.Rows, err error) ([]*switchboard.Endpoint, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-func endpointNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "endpoint_not_found", "endpoint %s not found", id)
+	return collect(rows, err, scanEndpoint)
 }
 
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) error {
-	types, secrets, err := encodeEndpoint(e)
+	types, secrets, err := sqlstore.EndpointJSON(e)
 	if err != nil {
 		return wrap("endpoint", err)
 	}
 	_, err = tx.Exec(ctx, qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, e.FailingSince, e.DisabledAt,
 		e.CreatedAt, e.UpdatedAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s already exists", e.ID)
+		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
 		return wrap("insert endpoint", err)
 	}
@@ -295,8 +242,8 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
-	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
+	if err := switchboard.CheckEndpoint(e); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error { return insertEndpoint(ctx, tx, e) })
 }
@@ -305,7 +252,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error
 func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(db.pool.QueryRow(ctx, qEndpointByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("endpoint", err)
@@ -340,7 +287,7 @@ func deleteEndpoint(ctx context.Context, tx pgx.Tx, id string) error {
 		return wrap("delete endpoint", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return endpointNotFound(id)
+		return switchboard.ErrEndpointNotFound(id)
 	}
 	return nil
 }
@@ -349,7 +296,7 @@ func deleteEndpoint(ctx context.Context, tx pgx.Tx, id string) error {
 func lockEndpoint(ctx context.Context, tx pgx.Tx, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(tx.QueryRow(ctx, qLockEndpoint, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("endpoint", err)
@@ -365,11 +312,10 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 		if err != nil {
 			return err
 		}
-		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+		if err := switchboard.ReplaceSecrets(e, old, next); err != nil {
+			return err
 		}
-		e.Secrets = next
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("replace secrets", err)
 		}
@@ -382,8 +328,8 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
-	if secret == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_secret", "a rotation needs a new secret")
+	if err := switchboard.CheckSecretRotation(secret); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Endpoint
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
@@ -391,9 +337,8 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		if err != nil {
 			return err
 		}
-		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
-		e.UpdatedAt = time.UnixMicro(now.UnixMicro()).UTC()
-		_, secrets, err := encodeEndpoint(e)
+		switchboard.RotateEndpointSecret(e, secret, oldUntil, now)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return wrap("rotate", err)
 		}
@@ -416,26 +361,17 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if err != nil {
 			return wrap("sync endpoints", err)
 		}
-		byID := map[string]*switchboard.Endpoint{}
-		for _, e := range existing {
-			byID[e.ID] = e
+		plan, err := switchboard.PlanEndpointSync(existing, eps, now)
+		if err != nil {
+			return err
 		}
-		listed := map[string]bool{}
-		for _, e := range eps {
-			listed[e.ID] = true
-			old, ok := byID[e.ID]
-			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s exists and was not made by the configuration", e.ID)
+		for _, e := range plan.Insert {
+			if err := insertEndpoint(ctx, tx, e); err != nil {
+				return err
 			}
-			if !ok {
-				c := *e
-				c.Source, c.CreatedAt, c.UpdatedAt, c.FailingSince, c.DisabledAt = switchboard.EndpointFromConfig, now, now, nil, nil
-				if err := insertEndpoint(ctx, tx, &c); err != nil {
-					return err
-				}
-				continue
-			}
-			types, secrets, err := encodeEndpoint(e)
+		}
+		for _, e := range plan.Update {
+			types, secrets, err := sqlstore.EndpointJSON(e)
 			if err != nil {
 				return wrap("sync endpoints", err)
 			}
@@ -443,24 +379,22 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 				return wrap("sync endpoints", err)
 			}
 		}
-		for _, e := range existing {
-			if e.Source == switchboard.EndpointFromConfig && !listed[e.ID] {
-				if err := deleteEndpoint(ctx, tx, e.ID); err != nil {
-					return err
-				}
+		for _, id := range plan.Delete {
+			if err := deleteEndpoint(ctx, tx, id); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 }
 
-// deliveryDest returns the scan destinations of deliveryCols into d and its nullable columns.
+// deliveryDest returns the scan destinations of sqlstore.DeliveryCols into d and its nullable columns.
 func deliveryDest(d *switchboard.Delivery, seq *int64, lastAttempt, leaseUntil **time.Time, leaseOwner **string) []any {
 	return []any{&d.ID, seq, &d.EndpointID, &d.Status, &d.Attempts, &d.NextAttemptAt, lastAttempt, &d.LastStatusCode,
 		&d.LastError, leaseOwner, leaseUntil, &d.CreatedAt, &d.UpdatedAt}
 }
 
-// scanDeliveryRow scans deliveryCols, followed by appEventCols when withEvent.
+// scanDeliveryRow scans sqlstore.DeliveryCols, followed by sqlstore.AppEventCols when withEvent.
 func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	var (
 		d                       switchboard.Delivery
@@ -487,27 +421,15 @@ func scanDeliveryRow(r pgx.Row, withEvent bool) (*switchboard.Delivery, error) {
 	return &d, nil
 }
 
-// scanDeliveries reads rows of deliveryCols followed by appEventCols.
+// scanDeliveries reads rows of sqlstore.DeliveryCols followed by sqlstore.AppEventCols.
 func scanDeliveries(rows pgx.Rows, err error) ([]*switchboard.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Delivery
-	for rows.Next() {
-		d, err := scanDeliveryRow(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r sqlstore.Scanner) (*switchboard.Delivery, error) { return scanDeliveryRow(r, true) })
 }
 
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	ds, err := scanDeliveries(db.pool.Query(ctx, qClaimDeliveries, p.Owner, p.LeaseUntil, p.Now, p.Limit))
 	if err != nil {
@@ -548,14 +470,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 	return out, nil
 }
 
-func leaseLost(id, owner string) error {
-	return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "delivery %s is no longer leased to %s", id, owner)
-}
-
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
-	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_delivery_result", "a delivery result needs an ID, an owner and a time")
+	if err := switchboard.CheckDeliveryResult(r); err != nil {
+		return false, err
 	}
 	b := newBatch(txOptions)
 	b.Queue(qLockDeliveryEP, r.ID)
@@ -569,7 +487,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 	e, eErr := scanEndpoint(br.QueryRow())
 	d, dErr := scanDeliveryRow(br.QueryRow(), false)
 	if errors.Is(eErr, pgx.ErrNoRows) || errors.Is(dErr, pgx.ErrNoRows) || (dErr == nil && (d.LeaseOwner != r.Owner || d.Status != switchboard.DeliveryPending)) {
-		return false, leaseLost(r.ID, r.Owner)
+		return false, switchboard.ErrDeliveryLeaseLost(r.ID, r.Owner)
 	}
 	if eErr != nil {
 		return false, wrap("finish delivery", eErr)
@@ -591,7 +509,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 	}
 	if plan.Disable != nil {
 		w.Queue(qEndpointDisable, e.ID, r.At)
-		w.Queue(qKillPending, r.At, disabledError, e.ID)
+		w.Queue(qKillPending, r.At, switchboard.DisabledEndpointError, e.ID)
 		queueAppEvents(w, []*switchboard.AppEvent{plan.Disable})
 	}
 	if err := tx.SendBatch(ctx, w).Close(); err != nil {
@@ -617,27 +535,23 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 
 // ListDeliveries lists an endpoint's deliveries newest first, with their events.
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
-	var w where
-	w.add("d.endpoint_id = ?", f.EndpointID)
+	w := sqlstore.Where{Numbered: true}
+	w.Add("d.endpoint_id = ?", f.EndpointID)
 	if f.Status != "" {
-		w.add("d.status = ?", string(f.Status))
+		w.Add("d.status = ?", string(f.Status))
 	}
 	if f.Cursor != "" {
-		w.add("d.id < ?", f.Cursor)
+		w.Add("d.id < ?", f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
 	q := `SELECT ` + qListDeliveryCol + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq` + cond +
-		fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, n)
-	out, err := scanDeliveries(db.pool.Query(ctx, q, append(w.args, limit+1)...))
+		` ORDER BY d.id DESC LIMIT ` + n
+	out, err := scanDeliveries(db.pool.Query(ctx, q, append(w.Args, limit+1)...))
 	if err != nil {
 		return nil, "", wrap("list deliveries", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Delivery) string { return x.ID })
 	return out, next, nil
 }
 

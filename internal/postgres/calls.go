@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -34,7 +35,7 @@ const (
 		RETURNING version, data`
 )
 
-func scanCall(r pgx.Row) (*switchboard.Call, error) {
+func scanCall(r sqlstore.Scanner) (*switchboard.Call, error) {
 	var version int
 	var data []byte
 	if err := r.Scan(&version, &data); err != nil {
@@ -52,8 +53,8 @@ func nullText(s string) any {
 
 // CreateCall stores a new call; see switchboard.CallStore.
 func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
-	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+	if err := switchboard.CheckCall(c); err != nil {
+		return nil, false, err
 	}
 	c.Version = 1
 	data, err := switchboard.EncodeCall(c)
@@ -70,9 +71,8 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 				err := tx.QueryRow(ctx, qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
 				switch {
 				case err == nil:
-					if h != idem.RequestHash {
-						return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-							"idempotency key %q was already used with a different request", idem.Key)
+					if err := switchboard.CheckReplay(idem, h); err != nil {
+						return err
 					}
 					replay, err = scanCall(tx.QueryRow(ctx, qCallByID, id))
 					return err
@@ -99,7 +99,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 		break
 	}
 	if name, ok := uniqueViolation(err); ok && name != "calls_idempotency" {
-		return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+		return nil, false, switchboard.ErrCallExists(c.ID)
 	}
 	if err != nil {
 		return nil, false, wrap("create call", err)
@@ -110,10 +110,10 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 	return c, false, nil
 }
 
-func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, error) {
+func (db *DB) getCall(ctx context.Context, q, key string, notFound func() error) (*switchboard.Call, error) {
 	c, err := scanCall(db.pool.QueryRow(ctx, q, key))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.CallNotFound(key)
+		return nil, notFound()
 	} else if err != nil {
 		return nil, wrap("call", err)
 	}
@@ -122,16 +122,12 @@ func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, er
 
 // GetCall returns a call, or ENOTFOUND.
 func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error) {
-	return db.getCall(ctx, qCallByID, id)
+	return db.getCall(ctx, qCallByID, id, func() error { return switchboard.CallNotFound(id) })
 }
 
 // GetCallByToken returns the call with this webhook token, or ENOTFOUND.
 func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
-	c, err := db.getCall(ctx, qCallByToken, token)
-	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
-	}
-	return c, err
+	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
 // ListCalls lists calls newest first.
@@ -149,19 +145,8 @@ func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMat
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanCall)
 	if err != nil {
-		return nil, wrap("list calls", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, wrap("list calls", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list calls", err)
 	}
 	return out, nil
@@ -198,19 +183,8 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 // ClaimCalls leases calls due to be placed; see switchboard.CallStore.
 func (db *DB) ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*switchboard.Call, error) {
 	rows, err := db.pool.Query(ctx, qClaimCalls, owner, until, now, limit)
+	out, err := collect(rows, err, scanCall)
 	if err != nil {
-		return nil, wrap("claim calls", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, wrap("claim calls", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("claim calls", err)
 	}
 	return out, nil

@@ -18,7 +18,7 @@ func BenchmarkClaim(b *testing.B) {
 	now := due.Add(24 * time.Hour)
 	for _, queued := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
-			db := NewTestDB(b)
+			db := newTestDB(b)
 			ctx := b.Context()
 			for _, q := range []string{
 				`INSERT INTO messages (id, status, channel, category, to_number, from_number, body, segments,

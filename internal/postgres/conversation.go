@@ -4,28 +4,26 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	convCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
-		inbound_count, outbound_count, created_at`
-	qConvByID = `SELECT ` + convCols + ` FROM conversations WHERE id = $1`
+	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = $1`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
-	qConvMessages = `SELECT ` + messageCols + ` FROM messages
+	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE to_number = $1 AND from_number = $2 AND channel IN ($3, $4) AND (created_at, id) < ($5, $6)
 		ORDER BY created_at DESC, id DESC LIMIT $7`
-	qConvInbounds = `SELECT ` + inboundCols + ` FROM inbound_messages
+	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
 		WHERE from_number = $1 AND to_number = $2 AND channel IN ($3, $4) AND (received_at, id) < ($5, $6)
 		ORDER BY received_at DESC, id DESC LIMIT $7`
 )
 
-func scanConversation(r pgx.Row) (*switchboard.Conversation, error) {
+func scanConversation(r sqlstore.Scanner) (*switchboard.Conversation, error) {
 	var c switchboard.Conversation
 	if err := r.Scan(&c.ID, &c.Channel, &c.OurNumber, &c.TheirNumber, &c.LastMessageAt, &c.LastInboundAt,
 		&c.LastOutboundAt, &c.InboundCount, &c.OutboundCount, &c.CreatedAt); err != nil {
@@ -41,7 +39,7 @@ func scanConversation(r pgx.Row) (*switchboard.Conversation, error) {
 }
 
 func conversationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+	return switchboard.ErrConversationNotFound(id)
 }
 
 // GetConversation returns a conversation, or ENOTFOUND.
@@ -57,47 +55,32 @@ func (db *DB) GetConversation(ctx context.Context, id string) (*switchboard.Conv
 
 // ListConversations lists conversations by last activity, newest first.
 func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationFilter) ([]*switchboard.Conversation, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if f.OurNumber != "" {
-		w.add("our_number = ?", f.OurNumber)
+		w.Add("our_number = ?", f.OurNumber)
 	}
 	if f.TheirNumber != "" {
-		w.add("their_number = ?", f.TheirNumber)
+		w.Add("their_number = ?", f.TheirNumber)
 	}
 	if f.Channel != "" {
-		w.add("channel = ?", string(switchboard.ThreadChannel(f.Channel)))
+		w.Add("channel = ?", string(switchboard.ThreadChannel(f.Channel)))
 	}
 	if f.Cursor != "" {
 		at, id, err := switchboard.ParseTimeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		w.add("(last_message_at, id) < (?, ?)", at, id)
+		w.Add("(last_message_at, id) < (?, ?)", at, id)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
-	q := "SELECT " + convCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT $" + strconv.Itoa(n)
-	rows, err := db.pool.Query(ctx, q, append(w.args, limit+1)...)
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
+	q := "SELECT " + sqlstore.ConversationCols + " FROM conversations" + cond + " ORDER BY last_message_at DESC, id DESC LIMIT " + n
+	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
+	out, err := collect(rows, err, scanConversation)
 	if err != nil {
 		return nil, "", wrap("list conversations", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, "", wrap("list conversations", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list conversations", err)
-	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = switchboard.TimeCursor(out[limit-1].LastMessageAt, out[limit-1].ID)
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })
 	return out, next, nil
 }
 
@@ -112,7 +95,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 		}
 		beforeAt, beforeID = at, cid
 	}
-	limit = clampLimit(limit)
+	limit = sqlstore.Limit(limit)
 	tx, err := db.pool.BeginTx(ctx, readOptions)
 	if err != nil {
 		return nil, "", wrap("conversation messages", err)
@@ -152,8 +135,8 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	return out, next, nil
 }
 
-// scanInbound reads the inboundCols of a row.
-func scanInbound(r pgx.Row) (*switchboard.InboundMessage, error) {
+// scanInbound reads the sqlstore.InboundCols of a row.
+func scanInbound(r sqlstore.Scanner) (*switchboard.InboundMessage, error) {
 	var (
 		in             switchboard.InboundMessage
 		media, payload []byte

@@ -11,17 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
-	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_session", "a session needs a hash and a subject")
+	if err := switchboard.CheckSession(s); err != nil {
+		return err
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, s.Hash, s.Subject, s.APIKeyHash, s.CreatedAt, s.ExpiresAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "session_exists", "the session exists")
+		return switchboard.ErrSessionExists()
 	} else if err != nil {
 		return wrap("insert session", err)
 	}
@@ -34,7 +35,7 @@ func (db *DB) GetSession(ctx context.Context, hash string, now time.Time) (*swit
 	err := db.pool.QueryRow(ctx, `SELECT hash, subject, api_key_hash, created_at, expires_at FROM dashboard_sessions
 		WHERE hash = $1 AND expires_at > $2`, hash, now).Scan(&s.Hash, &s.Subject, &s.APIKeyHash, &s.CreatedAt, &s.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "session_not_found", "no such session")
+		return nil, switchboard.ErrSessionNotFound()
 	} else if err != nil {
 		return nil, wrap("session", err)
 	}
@@ -61,27 +62,27 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // SearchMessages lists messages newest first by the criteria of q.
 func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if q.To != "" {
-		w.add("to_number = ?", q.To)
+		w.Add("to_number = ?", q.To)
 	}
 	if q.ToSuffix != "" {
 		// The suffix is digits only (the caller checks), so it holds no LIKE wildcard.
-		w.add("to_number LIKE ?", "%"+q.ToSuffix)
+		w.Add("to_number LIKE ?", "%"+q.ToSuffix)
 	}
 	if q.From != "" {
-		w.add("from_number = ?", q.From)
+		w.Add("from_number = ?", q.From)
 	}
 	if q.ErrorCode != 0 {
-		w.add("error_code = ?", q.ErrorCode)
+		w.Add("error_code = ?", q.ErrorCode)
 	}
 	if q.CreatedAfter != nil {
-		w.add("created_at >= ?", *q.CreatedAfter)
+		w.Add("created_at >= ?", *q.CreatedAfter)
 	}
 	if q.CreatedBefore != nil {
-		w.add("created_at < ?", *q.CreatedBefore)
+		w.Add("created_at < ?", *q.CreatedBefore)
 	}
-	limit := clampLimit(q.Limit)
+	limit := sqlstore.Limit(q.Limit)
 	var (
 		sq   string
 		args []any
@@ -94,18 +95,12 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 			for i, st := range q.Statuses {
 				statuses[i] = string(st)
 			}
-			w.add("status = ANY(?)", statuses)
+			w.Add("status = ANY(?)", statuses)
 		}
-		from, idCol := w.metadata(q.Metadata)
-		if q.Cursor != "" {
-			w.add(idCol+" < ?", q.Cursor)
-		}
-		cond, n := w.sql()
-		sq = "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
-		args = append(w.args, limit+1)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
-			w.add("id < ?", q.Cursor)
+			w.Add("id < ?", q.Cursor)
 		}
 		sq, args = searchQuery(q.Statuses, w, limit+1)
 	}
@@ -113,11 +108,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if err != nil {
 		return nil, "", wrap("search messages", err)
 	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -125,9 +116,9 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // rows. A search by status walks the index messages_status (status, id) backwards: one status is
 // one walk that stops at the page's limit; several are one such walk each, merged (status =
 // ANY(...) over the index could not stop early: its order is by status first).
-func searchQuery(statuses []switchboard.Status, w where, limit int) (string, []any) {
-	cond, n := w.sql()
-	args := append(w.args, limit)
+func searchQuery(statuses []switchboard.Status, w sqlstore.Where, limit int) (string, []any) {
+	cond, n := w.SQL(), len(w.Args)+1
+	args := append(w.Args, limit)
 	lim := " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
 	page := func(status string) string {
 		c := cond
@@ -138,7 +129,7 @@ func searchQuery(statuses []switchboard.Status, w where, limit int) (string, []a
 		default:
 			c = " WHERE status = " + status + " AND " + strings.TrimPrefix(c, " WHERE ")
 		}
-		return "SELECT " + messageCols + " FROM messages" + c + lim
+		return "SELECT " + sqlstore.MessageCols + " FROM messages" + c + lim
 	}
 	switch len(statuses) {
 	case 0:
@@ -243,9 +234,9 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 
 // OptedOut lists the recipients whose latest record for a scope is an opt-out.
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+consentCols+` FROM consent_records
+	rows, err := db.pool.Query(ctx, `SELECT `+sqlstore.ConsentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = $1
-		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), clampLimit(limit))
+		ORDER BY at DESC, id DESC LIMIT $2`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}

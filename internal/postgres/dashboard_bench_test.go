@@ -14,7 +14,7 @@ import (
 //	SWITCHBOARD_TEST_POSTGRES_URL=... go test ./internal/postgres -run '^$' -bench DashboardPages -benchtime 10x
 func BenchmarkDashboardPages(b *testing.B) {
 	const from = "+15005550006"
-	db := NewTestDB(b)
+	db := newTestDB(b)
 	ctx := b.Context()
 	created := time.Now().UTC().Add(-48 * time.Hour)
 	for _, q := range []string{

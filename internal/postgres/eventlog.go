@@ -11,8 +11,8 @@ const qAppendAppEvent = qInsertAppEvent + ` RETURNING seq`
 
 // AppendAppEvent appends ev to the event log.
 func (db *DB) AppendAppEvent(ctx context.Context, ev *switchboard.AppEvent) error {
-	if ev == nil || ev.ID == "" || ev.Type == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_event", "an event needs an ID and a type")
+	if err := switchboard.CheckAppEvent(ev); err != nil {
+		return err
 	}
 	if err := db.pool.QueryRow(ctx, qAppendAppEvent, appEventArgs(ev)...).Scan(&ev.Seq); err != nil {
 		return wrap("append event", err)

@@ -11,7 +11,7 @@ import (
 // messages of many senders, some queued, few leased or at the provider.
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
-	db := NewTestDB(t)
+	db := newTestDB(t)
 	ctx := t.Context()
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, q := range []string{

@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // The dispatcher takes a *postgres.DB as its Limiter.
@@ -21,7 +22,7 @@ var _ dispatch.Limiter = (*postgres.DB)(nil)
 // is the same, to the nanosecond.
 func TestReserveMatchesMemoryLimiter(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t, postgres.WithCallerClock())
+	db := pgtest.NewDB(t, postgres.WithCallerClock())
 	mem := dispatch.NewMemoryLimiter()
 	senders := []switchboard.Sender{
 		{From: "+15005550006", Rate: 3, Burst: 4},    // an interval that is no whole number of µs
@@ -62,10 +63,10 @@ func TestReserveMatchesMemoryLimiter(t *testing.T) {
 
 func TestReserveSpecialCases(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	ctx := t.Context()
 	// Unlimited: now, and no query (a closed store would fail one).
-	closed := postgres.NewTestDB(t)
+	closed := pgtest.NewDB(t)
 	closed.Close()
 	if at, ok, err := closed.Reserve(ctx, switchboard.Sender{From: "MG1", Rate: -1}, 10, t0, 0); err != nil || !ok || !at.Equal(t0) {
 		t.Fatalf("unlimited: %s %v %v; want now, ok", at, ok, err)
@@ -204,7 +205,7 @@ func TestReserveOnDatabaseClock(t *testing.T) {
 // machine, so it agrees with the test's clock within the round trip and a margin).
 func TestNowIsTheDatabaseClock(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	before := time.Now()
 	got, err := db.Now(t.Context())
 	if err != nil {

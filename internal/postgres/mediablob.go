@@ -30,7 +30,7 @@ func (db *DB) GetMediaBlob(ctx context.Context, sha256 string) ([]byte, error) {
 	var data []byte
 	err := db.pool.QueryRow(ctx, `SELECT data FROM media_blobs WHERE sha256 = $1`, sha256).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "media_not_found", "no such media")
+		return nil, switchboard.ErrMediaNotFound()
 	} else if err != nil {
 		return nil, wrap("media", err)
 	}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,8 +36,8 @@ const (
 
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	if err := switchboard.CheckInbound(in); err != nil {
+		return 0, err
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -57,8 +55,8 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	rows, err := db.pool.Query(ctx, qClaimMedia, p.Owner, p.LeaseUntil, p.Now, p.Limit)
 	if err != nil {
@@ -77,29 +75,21 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 	if err != nil {
 		return nil, wrap("claim media", err)
 	}
-	slices.SortFunc(out, func(a, b *switchboard.MediaDownload) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProviderSID, b.ProviderSID); c != 0 {
-			return c
-		}
-		return a.Index - b.Index
-	})
+	switchboard.SortClaimedMedia(out)
 	return out, nil
 }
 
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
-	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_media_result", "a media result needs a provider SID, an owner and a time")
+	if err := switchboard.CheckMediaResult(r); err != nil {
+		return err
 	}
 	tag, err := db.pool.Exec(ctx, qFinishMedia, r.Done, r.RetryAt, r.Error, r.At, r.ProviderSID, r.Index, r.Owner)
 	if err != nil {
 		return wrap("finish media", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "media download %s/%d is not leased to %s", r.ProviderSID, r.Index, r.Owner)
+		return switchboard.ErrMediaLeaseLost(r.ProviderSID, r.Index, r.Owner)
 	}
 	return nil
 }

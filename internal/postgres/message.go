@@ -5,26 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
-// messageCols are the columns scanMessage reads, in its order.
-const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
-	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
-	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
-
-const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
-
-// messageValues are the parameters of a message row, in messageCols order. They are cast because
+// messageValues are the parameters of a message row, in sqlstore.MessageCols order. They are cast because
 // the create statements insert them with INSERT … SELECT, where PostgreSQL does not infer
 // parameter types from the target columns.
 const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
@@ -36,7 +25,7 @@ const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::tex
 // messageInsertCols and messageInsertValues add the fallback bookkeeping ($40, $41), which
 // scanMessage does not read, to a new message's row.
 const (
-	messageInsertCols   = messageCols + `, fallback_pending, fallback_due_at`
+	messageInsertCols   = sqlstore.MessageCols + `, fallback_pending, fallback_due_at`
 	messageInsertValues = messageValues + `, $40::boolean, $41::timestamptz`
 )
 
@@ -89,13 +78,13 @@ const (
 			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
 
 	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
-	qIdemMessage      = `SELECT ` + messageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
-	qIdemEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
+	qIdemMessage      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
+	qIdemEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
 	qIdemMessageID    = `SELECT message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
-	qMessageByID      = `SELECT ` + messageCols + ` FROM messages WHERE id = $1`
-	qMessageBySID     = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = $1`
-	qEvents           = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
-	qEventsBySID      = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = (SELECT id FROM messages WHERE provider_sid = $1) ORDER BY id`
+	qMessageByID      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = $1`
+	qMessageBySID     = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = $1`
+	qEvents           = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
+	qEventsBySID      = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = (SELECT id FROM messages WHERE provider_sid = $1) ORDER BY id`
 	qLockMessage      = qMessageByID + ` FOR UPDATE`
 	qLockMessageBySID = qMessageBySID + ` FOR UPDATE`
 	qInsertEvent      = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
@@ -115,7 +104,7 @@ const (
 			ORDER BY next_attempt_at
 			LIMIT $5
 			FOR UPDATE SKIP LOCKED)
-		RETURNING ` + messageCols
+		RETURNING ` + sqlstore.MessageCols
 	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
 	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
 	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
@@ -138,12 +127,12 @@ const (
 				ORDER BY next_attempt_at LIMIT 1),
 			(SELECT min(GREATEST(next_attempt_at, lease_until)) FROM messages
 				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled')))`
-	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+	qStaleSending = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE status IN ('sending', 'sent') AND updated_at < $1 AND provider_sid IS NOT NULL
 		ORDER BY updated_at LIMIT $2`
 )
 
-func scanMessage(r pgx.Row) (*switchboard.Message, error) {
+func scanMessage(r sqlstore.Scanner) (*switchboard.Message, error) {
 	var (
 		m                                         switchboard.Message
 		media, meta                               []byte
@@ -182,19 +171,7 @@ func scanMessage(r pgx.Row) (*switchboard.Message, error) {
 
 // scanMessages reads every row of rows.
 func scanMessages(rows pgx.Rows, err error) ([]*switchboard.Message, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanMessage)
 }
 
 func scanEvents(rows pgx.Rows, err error) ([]*switchboard.Event, error) {
@@ -220,56 +197,6 @@ func scanEvents(rows pgx.Rows, err error) ([]*switchboard.Event, error) {
 	return evs, rows.Err()
 }
 
-// jsonArray encodes v for a jsonb column, or NULL when it is empty.
-func jsonArray(v []string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-func jsonMap(v map[string]string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// rawJSON passes a raw payload to a json column unchanged, or NULL.
-func rawJSON(p json.RawMessage) any {
-	if len(p) == 0 {
-		return nil
-	}
-	return string(p)
-}
-
-// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
-// precision, empty collections nil.
-func normalize(m *switchboard.Message) {
-	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-	utp := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		v := ut(*t)
-		return &v
-	}
-	if len(m.MediaURLs) == 0 {
-		m.MediaURLs = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
-	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
-}
-
-func notFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 //
 // Without an idempotency key it is one statement. With one, the same statement first inserts the
@@ -277,73 +204,28 @@ func notFound(id string) error {
 // inserts it and its message; the others wait for that commit, insert nothing, and then read the
 // key to replay the message or refuse a different request.
 func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
-	if m == nil || m.ID == "" {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
-	}
-	if !m.Status.Valid() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
-	}
-	if idem != nil && idem.Key == "" {
-		idem = nil
-	}
-	media, err := jsonArray(m.MediaURLs)
+	stored, idem, err := switchboard.PrepareCreate(m, idem)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: media_urls: %w", err)
+		return nil, false, err
 	}
-	meta, err := jsonMap(m.Metadata)
+	media, meta, waJSON, err := sqlstore.MessageJSON(m)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: metadata: %w", err)
-	}
-	waJSON, err := switchboard.EncodeWhatsAppOptions(m.WhatsApp)
-	if err != nil {
-		return nil, false, fmt.Errorf("postgres: whatsapp: %w", err)
+		return nil, false, fmt.Errorf("postgres: %w", err)
 	}
 	var fbPending *bool
 	pending, fbDue := switchboard.FallbackDue(m)
 	if pending {
 		fbPending = &pending
 	}
-	stored := *m
-	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
-	if m.Metadata != nil {
-		stored.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			stored.Metadata[k] = v
-		}
-	}
-	if m.WhatsApp != nil {
-		wa := *m.WhatsApp
-		stored.WhatsApp = &wa
-	}
-	normalize(&stored)
-	actor := "api"
-	if m.APIKeyID != "" {
-		actor = "api_key:" + m.APIKeyID
-	}
-	detail := "accepted"
-	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
-		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
-	}
-	if len(m.Events) == 1 && m.Events[0].Type == switchboard.EventCreated {
-		// The caller explains the acceptance itself (who accepted it, a quiet-hours hold...).
-		if m.Events[0].Actor != "" {
-			actor = m.Events[0].Actor
-		}
-		if m.Events[0].Detail != "" {
-			detail = m.Events[0].Detail
-		}
-	}
-	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
-		Detail: detail, At: stored.CreatedAt}
-	stored.Events = []*switchboard.Event{ev}
+	ev := stored.Events[0]
 
 	args := []any{m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
-		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, nullString(m.ProviderSID),
+		m.Segments, m.Encoding, meta, m.SendAt, m.ValidUntil, sqlstore.NullString(m.ProviderSID),
 		m.ErrorCode, m.ErrorMessage, m.Attempts, m.NextAttemptAt, m.AttemptInFlight,
-		m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
+		m.AttemptStartedAt, sqlstore.NullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
 		m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256, m.BodyLength, m.RedactedAt,
 		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At,
-		nullString(waJSON), nil, fbPending, fbDue}
+		sqlstore.NullString(waJSON), nil, fbPending, fbDue}
 	q := qCreate
 	if idem != nil {
 		q = qCreateIdem
@@ -354,15 +236,14 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	for range 3 {
 		err := db.pool.QueryRow(ctx, q, args...).Scan(&ev.ID)
 		if err == nil {
-			return &stored, false, nil
+			return stored, false, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) || idem == nil {
 			switch c, _ := uniqueViolation(err); c {
 			case "messages_provider_sid":
-				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-					"another message already has provider SID %s", m.ProviderSID)
+				return nil, false, switchboard.ErrProviderSIDTaken(m.ProviderSID)
 			case "messages_pkey":
-				return nil, false, switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+				return nil, false, switchboard.ErrMessageExists(m.ID)
 			}
 			return nil, false, wrap("create message", err)
 		}
@@ -396,9 +277,8 @@ func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switc
 	} else if err != nil {
 		return nil, wrap("idempotency key", err)
 	}
-	if hash != idem.RequestHash {
-		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-			"idempotency key %q was already used with a different request", idem.Key)
+	if err := switchboard.CheckReplay(idem, hash); err != nil {
+		return nil, err
 	}
 	m, err := scanMessage(br.QueryRow())
 	if err != nil {
@@ -416,17 +296,17 @@ func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switc
 // GetMessage returns a message with its timeline, oldest event first, or ENOTFOUND. The message
 // and its timeline are read from one snapshot.
 func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, error) {
-	return db.getMessage(ctx, qMessageByID, qEvents, id, func() error { return notFound(id) })
+	return db.getMessage(ctx, qMessageByID, qEvents, id, func() error { return switchboard.ErrMessageNotFound(id) })
 }
 
 // GetMessageByProviderSID returns the message the provider knows by sid, with its timeline, or
 // ENOTFOUND.
 func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
 	if sid == "" {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+		return nil, switchboard.ErrEmptyProviderSID()
 	}
 	return db.getMessage(ctx, qMessageBySID, qEventsBySID, sid, func() error {
-		return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+		return switchboard.ErrProviderSIDNotFound(sid)
 	})
 }
 
@@ -455,94 +335,36 @@ func (db *DB) getMessage(ctx context.Context, qMessage, qTimeline, key string, m
 	return m, nil
 }
 
-// Listing limits.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return defaultLimit
-	}
-	return min(n, maxLimit)
-}
-
-// where builds a WHERE clause with numbered parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add adds a condition; each "?" in cond is replaced with the next parameter.
-func (w *where) add(cond string, args ...any) {
-	for _, a := range args {
-		w.args = append(w.args, a)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
-	}
-	w.conds = append(w.conds, cond)
-}
-
-// metadata adds a metadata filter (if any) and returns the FROM clause and the ID column that
-// orders the listing and bounds it with the cursor. A metadata filter drives the listing from
-// message_metadata's primary key: the messages with one pair, newest first, are a range of that
-// index, and the cursor bounds the range.
-func (w *where) metadata(m *switchboard.MetadataMatch) (from, idCol string) {
-	if m == nil {
-		return " FROM messages", "id"
-	}
-	w.add("mm.key = ?", m.Key)
-	w.add("mm.value = ?", m.Value)
-	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
-}
-
-// sql returns the clause ("" when empty) and the number of the next parameter.
-func (w *where) sql() (string, int) {
-	if len(w.conds) == 0 {
-		return "", len(w.args) + 1
-	}
-	return " WHERE " + strings.Join(w.conds, " AND "), len(w.args) + 1
-}
-
 // ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
 func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, s := range f.Statuses {
 			statuses[i] = string(s)
 		}
-		w.add("status = ANY(?)", statuses)
+		w.Add("status = ANY(?)", statuses)
 	}
 	if f.To != "" {
-		w.add("to_number = ?", f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
-		w.add("from_number = ?", f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.CreatedAfter != nil {
-		w.add("created_at >= ?", *f.CreatedAfter)
+		w.Add("created_at >= ?", *f.CreatedAfter)
 	}
 	if f.CreatedBefore != nil {
-		w.add("created_at < ?", *f.CreatedBefore)
+		w.Add("created_at < ?", *f.CreatedBefore)
 	}
-	from, idCol := w.metadata(f.Metadata)
-	if f.Cursor != "" {
-		w.add(idCol+" < ?", f.Cursor)
-	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
+	limit := sqlstore.Limit(f.Limit)
 	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
-	q := "SELECT " + messageCols + from + cond + " ORDER BY " + idCol + " DESC LIMIT $" + strconv.Itoa(n)
-	msgs, err := scanMessages(db.pool.Query(ctx, q, append(w.args, limit+1)...))
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
+	msgs, err := scanMessages(db.pool.Query(ctx, q, args...))
 	if err != nil {
 		return nil, "", wrap("list messages", err)
 	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -555,15 +377,8 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 // so that a callback for the SID arriving at the same moment is either seen here as pending or
 // finds the message with its SID.
 func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
-	if u.ID == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
-	}
-	if u.At.IsZero() {
-		// The store has no clock: a zero time would silently corrupt timelines and leases.
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
-	}
-	if u.Status != "" && !u.Status.Valid() {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	if err := switchboard.CheckUpdate(&u); err != nil {
+		return nil, err
 	}
 	setsSID := u.ProviderSID != nil && *u.ProviderSID != ""
 	b := newBatch(txOptions)
@@ -587,11 +402,11 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	}
 	m, err := scanMessage(br.QueryRow())
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound(u.ID)
+		return nil, switchboard.ErrMessageNotFound(u.ID)
 	} else if err != nil {
 		return nil, wrap("update message", err)
 	}
-	var pending []pendingCallback
+	var pending []switchboard.RecordedCallback
 	if setsSID {
 		if pending, err = scanPending(br.Query()); err != nil {
 			return nil, wrap("pending callbacks", err)
@@ -600,23 +415,9 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	if err := br.Close(); err != nil {
 		return nil, wrap("update message", err)
 	}
-	if err := checkUpdate(m, &u); err != nil {
+	evs, apps, err := switchboard.ApplyUpdate(m, &u, pending)
+	if err != nil {
 		return nil, err
-	}
-	prev := m.Status
-	evs := applyUpdate(m, &u)
-	var apps []*switchboard.AppEvent
-	if app, err := statusEvent(m, prev, u.At); err != nil {
-		return nil, err
-	} else if app != nil {
-		apps = append(apps, app)
-	}
-	if setsSID {
-		more, moreApps, err := applyPending(m, pending, u.At)
-		if err != nil {
-			return nil, err
-		}
-		evs, apps = append(evs, more...), append(apps, moreApps...)
 	}
 	w := &pgx.Batch{}
 	queueSave(w, m)
@@ -636,14 +437,14 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 
 // queueSave queues the write of every column a change may touch.
 func queueSave(b *pgx.Batch, m *switchboard.Message) {
-	b.Queue(qSaveMessage, m.ID, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
-		m.NextAttemptAt, m.AttemptInFlight, m.AttemptStartedAt, nullString(m.LeaseOwner), m.LeaseUntil, m.UpdatedAt)
+	b.Queue(qSaveMessage, m.ID, m.Status, sqlstore.NullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+		m.NextAttemptAt, m.AttemptInFlight, m.AttemptStartedAt, sqlstore.NullString(m.LeaseOwner), m.LeaseUntil, m.UpdatedAt)
 }
 
 // queueEvents queues the appends of evs, in order; sendWrites reads their IDs.
 func queueEvents(b *pgx.Batch, evs []*switchboard.Event) {
 	for _, ev := range evs {
-		b.Queue(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail, rawJSON(ev.Payload), ev.At)
+		b.Queue(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail, sqlstore.RawJSON(ev.Payload), ev.At)
 	}
 }
 
@@ -655,8 +456,7 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Mes
 	for range b.Len() - len(evs) {
 		if _, err := br.Exec(); err != nil {
 			if c, ok := uniqueViolation(err); ok && c == "messages_provider_sid" {
-				return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-					"another message already has provider SID %s", m.ProviderSID)
+				return switchboard.ErrProviderSIDTaken(m.ProviderSID)
 			}
 			return wrap("save message", err)
 		}
@@ -672,96 +472,17 @@ func sendWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, m *switchboard.Mes
 	return nil
 }
 
-// checkUpdate checks an update's fence and preconditions against the stored message.
-func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
-	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
-	}
-	if len(u.RequireStatus) > 0 {
-		ok := false
-		for _, s := range u.RequireStatus {
-			ok = ok || s == m.Status
-		}
-		if !ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
-		}
-	}
-	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
-		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
-			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
-	}
-	return nil
-}
-
-// applyUpdate applies u's changes to m and returns the events to append, stamped with the
-// message, the time and the status after the update.
-func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
-	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
-		m.Status = u.Status
-	}
-	if u.ProviderSID != nil {
-		m.ProviderSID = *u.ProviderSID
-	}
-	if u.ErrorCode != nil {
-		m.ErrorCode = *u.ErrorCode
-	}
-	if u.ErrorMessage != nil {
-		m.ErrorMessage = *u.ErrorMessage
-	}
-	if u.NextAttemptAt != nil {
-		m.NextAttemptAt = *u.NextAttemptAt
-	}
-	if u.AttemptInFlight != nil {
-		m.AttemptInFlight = *u.AttemptInFlight
-	}
-	if u.AttemptStartedAt != nil {
-		t := *u.AttemptStartedAt
-		m.AttemptStartedAt = &t
-	}
-	if u.IncAttempts {
-		m.Attempts++
-	}
-	// A lease is extended only by its holder (the fence above checked that u.LeaseOwner holds it).
-	if u.LeaseUntil != nil && u.LeaseOwner != "" {
-		t := *u.LeaseUntil
-		m.LeaseUntil = &t
-	}
-	if u.ReleaseLease {
-		m.LeaseOwner, m.LeaseUntil = "", nil
-	}
-	m.UpdatedAt = u.At
-	normalize(m)
-	evs := make([]*switchboard.Event, 0, len(u.Events))
-	for _, e := range u.Events {
-		if e == nil {
-			continue
-		}
-		ev := *e
-		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
-		if ev.At.IsZero() {
-			ev.At = u.At
-		}
-		evs = append(evs, &ev)
-	}
-	return evs
-}
-
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	msgs, err := scanMessages(db.pool.Query(ctx, qClaim, p.Owner, p.LeaseUntil, p.From, p.Now, p.Limit))
 	if err != nil {
 		return nil, wrap("claim", err)
 	}
 	// RETURNING does not keep the subquery's order.
-	sort.Slice(msgs, func(i, j int) bool {
-		if !msgs[i].NextAttemptAt.Equal(msgs[j].NextAttemptAt) {
-			return msgs[i].NextAttemptAt.Before(msgs[j].NextAttemptAt)
-		}
-		return msgs[i].ID < msgs[j].ID
-	})
+	switchboard.SortClaimedMessages(msgs)
 	return msgs, nil
 }
 
@@ -804,7 +525,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 // StaleSending lists messages in status sending or sent that have a provider SID and have not
 // changed since before, least recently changed first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
-	msgs, err := scanMessages(db.pool.Query(ctx, qStaleSending, before, clampLimit(limit)))
+	msgs, err := scanMessages(db.pool.Query(ctx, qStaleSending, before, sqlstore.Limit(limit)))
 	if err != nil {
 		return nil, wrap("stale sending", err)
 	}

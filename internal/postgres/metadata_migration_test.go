@@ -8,6 +8,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // TestMetadataBackfill: migrations 0090 and 0091 index the metadata of the messages and calls
@@ -27,7 +28,7 @@ func TestMetadataBackfill(t *testing.T) {
 			before = append(before, m)
 		}
 	}
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	db, err := postgres.Open(ctx, u, postgres.WithoutMigrate())
 	if err != nil {
 		t.Fatal(err)

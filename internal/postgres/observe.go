@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -44,8 +45,8 @@ const (
 	qAlertStates     = `SELECT key, state FROM alert_states ORDER BY key`
 	qEventSeqBounds  = `SELECT COALESCE(MIN(seq), 1), COALESCE(MAX(seq), 0) FROM app_events`
 	qFirstEventAt    = `SELECT seq, at FROM app_events WHERE seq >= $1 ORDER BY seq LIMIT 1`
-	qMessageEvents   = `SELECT ` + appEventCols + ` FROM app_events WHERE seq >= $1 AND seq < $2 AND type = 'message.status_changed' AND data->>'message_id' = $3 ORDER BY seq`
-	qEventDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries WHERE event_seq = ANY($1) ORDER BY created_at, id`
+	qMessageEvents   = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq >= $1 AND seq < $2 AND type = 'message.status_changed' AND data->>'message_id' = $3 ORDER BY seq`
+	qEventDeliveries = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE event_seq = ANY($1) ORDER BY created_at, id`
 )
 
 var _ switchboard.ObservabilityStore = (*DB)(nil)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -22,11 +22,10 @@ const (
 			WHERE NOT (s.from_number = ANY($4::text[]))
 		RETURNING from_number`
 
-	inboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
 	// qInsertInbound inserts an inbound message once per provider SID, and its message.received
 	// event ($11…$15) only when it inserted the message.
 	qInsertInbound = `WITH i AS (
-			INSERT INTO inbound_messages (` + inboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (provider_sid) DO NOTHING RETURNING id, channel, from_number, to_number, received_at),
 		c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_inbound_at,
@@ -42,11 +41,10 @@ const (
 		INSERT INTO app_events (id, type, version, at, data, targets)
 		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb FROM i`
 
-	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
-	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
-	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = $1`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = $1`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`
-	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
 
 	// qLockSenders serializes SyncSenders of several nodes starting at once: without it, one
@@ -55,27 +53,13 @@ const (
 	qDeleteSenders = `DELETE FROM senders`
 	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES ($1, $2, $3, $4, $5, $6)`
 	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
-
-	consentCols = `id, phone, scope, state, source, evidence, actor, at`
-	// qInsertConsent appends a consent record and its consent.changed event ($8…$11), whose
-	// payload gets the record's ID.
-	qInsertConsent = `WITH c AS (
-			INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
-		e AS (
-			INSERT INTO app_events (id, type, version, at, data)
-			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)) FROM c)
-		SELECT id FROM c`
-	qLatestConsent = `SELECT ` + consentCols + ` FROM consent_records
-		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
-	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = $1 ORDER BY at, id`
 )
 
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
-	if to == "" || preferred == "" {
-		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+	if err := switchboard.CheckSenderAssignment(to, preferred); err != nil {
+		return "", err
 	}
 	// Most recipients already have a valid sender: one read answers them.
 	var from string
@@ -109,10 +93,10 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	if err := switchboard.CheckInbound(in); err != nil {
+		return false, err
 	}
-	media, err := jsonArray(in.MediaURLs)
+	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
 		return false, wrap("media_urls", err)
 	}
@@ -121,9 +105,9 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		return false, err
 	}
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-		media, rawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
+		media, sqlstore.RawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
 	if _, ok := uniqueViolation(err); ok {
-		return false, switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+		return false, switchboard.ErrInboundExists(in.ID)
 	} else if err != nil {
 		return false, wrap("insert inbound", err)
 	}
@@ -132,58 +116,43 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 
 // ListInbound lists inbound messages newest first (by ID, which is time-ordered).
 func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*switchboard.InboundMessage, string, error) {
-	var w where
+	w := sqlstore.Where{Numbered: true}
 	if f.From != "" {
-		w.add("from_number = ?", f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.To != "" {
-		w.add("to_number = ?", f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.Cursor != "" {
-		w.add("id < ?", f.Cursor)
+		w.Add("id < ?", f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
-	cond, n := w.sql()
-	q := "SELECT " + inboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT $" + strconv.Itoa(n)
-	rows, err := db.pool.Query(ctx, q, append(w.args, limit+1)...)
+	limit := sqlstore.Limit(f.Limit)
+	cond, n := w.SQL(), w.Next()
+	q := "SELECT " + sqlstore.InboundCols + " FROM inbound_messages" + cond + " ORDER BY id DESC LIMIT " + n
+	rows, err := db.pool.Query(ctx, q, append(w.Args, limit+1)...)
+	out, err := collect(rows, err, scanInbound)
 	if err != nil {
 		return nil, "", wrap("list inbound", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.InboundMessage
-	for rows.Next() {
-		in, err := scanInbound(rows)
-		if err != nil {
-			return nil, "", wrap("list inbound", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list inbound", err)
-	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
 	return out, next, nil
 }
 
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
-	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+	if err := switchboard.CheckAPIKey(k); err != nil {
+		return err
 	}
 	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt)
 	if _, ok := uniqueViolation(err); ok {
-		return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+		return switchboard.ErrAPIKeyExists(k.ID)
 	} else if err != nil {
 		return wrap("insert API key", err)
 	}
 	return nil
 }
 
-func scanAPIKey(r pgx.Row) (*switchboard.APIKey, error) {
+func scanAPIKey(r sqlstore.Scanner) (*switchboard.APIKey, error) {
 	var k switchboard.APIKey
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt); err != nil {
 		return nil, err
@@ -196,7 +165,7 @@ func scanAPIKey(r pgx.Row) (*switchboard.APIKey, error) {
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
 	k, err := scanAPIKey(db.pool.QueryRow(ctx, qAPIKeyByHash, hash))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
-		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+		return nil, switchboard.ErrUnknownAPIKey()
 	} else if err != nil {
 		return nil, wrap("API key", err)
 	}
@@ -206,19 +175,8 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 // ListAPIKeys lists all keys, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
 	rows, err := db.pool.Query(ctx, qListAPIKeys)
+	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
-		return nil, wrap("list API keys", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, wrap("list API keys", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list API keys", err)
 	}
 	return out, nil
@@ -232,7 +190,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 		return wrap("revoke API key", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+		return switchboard.ErrAPIKeyNotFound(id)
 	}
 	return nil
 }
@@ -262,7 +220,7 @@ func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) err
 	for i := range len(senders) + 2 {
 		if _, err := br.Exec(); err != nil {
 			if _, ok := uniqueViolation(err); ok && i >= 2 {
-				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", senders[i-2].From)
+				return switchboard.ErrDuplicateSender(senders[i-2].From)
 			}
 			return wrap("sync senders", err)
 		}
@@ -292,86 +250,4 @@ func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
 		return nil, wrap("list senders", err)
 	}
 	return out, nil
-}
-
-// RecordConsent appends a change to a recipient's consent history.
-func (db *DB) RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error {
-	return db.RecordConsents(ctx, []*switchboard.ConsentRecord{c})
-}
-
-// RecordConsents records every change of cs in one transaction, or none; see switchboard.Store.
-func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error {
-	evs := make([]*switchboard.AppEvent, len(cs))
-	for i, c := range cs {
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		ev, err := switchboard.ConsentEvent(c)
-		if err != nil {
-			return err
-		}
-		evs[i] = ev
-	}
-	ids := make([]int64, len(cs))
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		for i, c := range cs {
-			ev := evs[i]
-			if err := tx.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At,
-				ev.ID, ev.Type, ev.Version, string(ev.Data)).Scan(&ids[i]); err != nil {
-				return wrap("record consent", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, c := range cs {
-		c.ID = ids[i]
-	}
-	return nil
-}
-
-// LatestConsent returns the most recent record for phone among scopes, or nil.
-func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) (*switchboard.ConsentRecord, error) {
-	if len(scopes) == 0 {
-		return nil, nil
-	}
-	c, err := scanConsent(db.pool.QueryRow(ctx, qLatestConsent, phone, scopes))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, wrap("latest consent", err)
-	}
-	return c, nil
-}
-
-// ConsentHistory returns every record for phone, oldest first.
-func (db *DB) ConsentHistory(ctx context.Context, phone string) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.pool.Query(ctx, qConsentHistory, phone)
-	if err != nil {
-		return nil, wrap("consent history", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.ConsentRecord
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, wrap("consent history", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("consent history", err)
-	}
-	return out, nil
-}
-
-func scanConsent(r pgx.Row) (*switchboard.ConsentRecord, error) {
-	var c switchboard.ConsentRecord
-	if err := r.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &c.At); err != nil {
-		return nil, err
-	}
-	c.At = utc(c.At)
-	return &c, nil
 }

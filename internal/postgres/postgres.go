@@ -47,6 +47,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -304,7 +305,7 @@ func invalidText(err error) error {
 	if e := pgError(err); e != nil {
 		switch e.Code {
 		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
-			return switchboard.Errorf(switchboard.EINVALID, "invalid_text", "a text value holds a character the store cannot keep (NUL)")
+			return switchboard.ErrInvalidText()
 		}
 	}
 	return nil
@@ -368,18 +369,19 @@ func utcPtr(t *time.Time) *time.Time {
 	return &v
 }
 
-// nullString stores "" as NULL, for columns whose indexes depend on NULL meaning absent.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // deref returns *s, or "" for nil.
 func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
+}
+
+// collect reads every row of a query with scan and closes the rows.
+func collect[T any](rows pgx.Rows, err error, scan func(sqlstore.Scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlstore.Collect(rows, scan)
 }

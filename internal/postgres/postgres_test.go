@@ -11,12 +11,13 @@ import (
 
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/storetest"
 )
 
 func TestStore(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) switchboard.Store { return postgres.NewTestDB(t) })
+	storetest.Run(t, func(t *testing.T) switchboard.Store { return pgtest.NewDB(t) })
 }
 
 var t0 = time.Date(2031, 1, 2, 3, 4, 5, 678901000, time.UTC)
@@ -39,7 +40,7 @@ func ptr[T any](v T) *T { return &v }
 // first migrates the schema.
 func nodes(t *testing.T, n int, opts ...postgres.Option) []*postgres.DB {
 	t.Helper()
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	dbs := make([]*postgres.DB, n)
 	for i := range dbs {
 		db, err := postgres.Open(t.Context(), u, opts...)
@@ -81,7 +82,7 @@ func TestMigrateTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	db, err := postgres.Open(t.Context(), u, postgres.WithoutMigrate())
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func TestOpenConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	const n = 4
 	dbs := make([]*postgres.DB, n)
 	errs := make([]error, n)
@@ -369,7 +370,7 @@ func TestNodesCallbackOutrunsSID(t *testing.T) {
 // length of a provider call), so no other node claims the message meanwhile.
 func TestLeaseExtension(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	ctx := t.Context()
 	m, _, err := db.CreateMessage(ctx, testMessage(), nil)
 	if err != nil {
@@ -410,7 +411,7 @@ func TestLeaseExtension(t *testing.T) {
 // error, not an internal one.
 func TestNULRefused(t *testing.T) {
 	t.Parallel()
-	db := postgres.NewTestDB(t)
+	db := pgtest.NewDB(t)
 	m := testMessage()
 	m.Body = "a\x00b"
 	_, _, err := db.CreateMessage(t.Context(), m, nil)
@@ -443,7 +444,7 @@ func TestNULRefused(t *testing.T) {
 
 func TestTestURL(t *testing.T) {
 	t.Parallel()
-	u, cleanup := postgres.TestURL(t)
+	u, cleanup := pgtest.URL(t)
 	db, err := postgres.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
@@ -514,7 +515,7 @@ func TestNodesAssignSender(t *testing.T) {
 // Benchmarks, against the server in SWITCHBOARD_TEST_POSTGRES_URL.
 
 func BenchmarkCreateMessage(b *testing.B) {
-	db := postgres.NewTestDB(b)
+	db := pgtest.NewDB(b)
 	var n atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
@@ -533,7 +534,7 @@ func BenchmarkCreateMessage(b *testing.B) {
 
 func BenchmarkIngestCallback(b *testing.B) {
 	ctx := context.Background()
-	db := postgres.NewTestDB(b)
+	db := pgtest.NewDB(b)
 	const msgs = 2000
 	for i := range msgs {
 		m := testMessage()
@@ -566,7 +567,7 @@ func BenchmarkIngestCallback(b *testing.B) {
 }
 
 func BenchmarkReserve(b *testing.B) {
-	db := postgres.NewTestDB(b)
+	db := pgtest.NewDB(b)
 	s := switchboard.Sender{From: "+15005550006", Rate: 1e6, Burst: 100}
 	var n atomic.Int64
 	b.SetParallelism(16)

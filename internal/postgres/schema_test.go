@@ -8,13 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // TestCreateSchema: a store opened on the schema's URL migrates into the schema, and Drop takes
 // the schema and its tables away (twice is harmless).
 func TestCreateSchema(t *testing.T) {
 	t.Parallel()
-	base, _ := postgres.TestURL(t) // its own search_path is replaced by the new schema's
+	base, _ := pgtest.URL(t) // its own search_path is replaced by the new schema's
 	ctx := t.Context()
 	s, err := postgres.CreateSchema(ctx, base, "sbschematest_")
 	if err != nil {

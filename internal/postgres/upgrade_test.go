@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/storetest"
 )
 
@@ -151,7 +152,7 @@ func upgradeEngine(t *testing.T) storetest.Engine {
 		AsLanded: storetest.AsLanded(t, migrationsAsLanded), BrokenAsLanded: brokenAsLanded,
 		RepairAsLanded: repairAsLanded,
 		Empty: func(t *testing.T) (*sql.DB, func(t *testing.T) (switchboard.Store, error)) {
-			u, _ := postgres.TestURL(t) // a fresh schema, dropped when t ends
+			u, _ := pgtest.URL(t) // a fresh schema, dropped when t ends
 			db, err := sql.Open("pgx", u)
 			if err != nil {
 				t.Fatal(err)
@@ -187,7 +188,7 @@ func TestOlderNodeOnNewerSchema(t *testing.T) {
 // database reading what the first wrote.
 func TestMediaBlobs(t *testing.T) {
 	t.Parallel()
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	open := func(t *testing.T) *postgres.DB {
 		db, err := postgres.Open(t.Context(), u, postgres.WithMaxConns(2))
 		if err != nil {

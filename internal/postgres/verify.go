@@ -12,54 +12,27 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	verificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
-		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at`
-	qInsertVerification = `INSERT INTO verifications (` + verificationCols + `)
+	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24)`
 	qUpdateVerification = `UPDATE verifications SET status = $1, channel = $2, provider_sid = $3, sends = $4, checks = $5,
 		send_attempts = $6, fallback_at = $7, expires_at = $8, code_hash = $9, code_salt = $10, code_sealed = $11,
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
-	qVerificationByID = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = $1`
-	qPendingVerifyTo  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
+	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = $1`
+	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
 	qRateEnsure       = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 0) ON CONFLICT (key, window_start) DO NOTHING`
 	qRateLock         = `SELECT hits FROM verify_rate_hits WHERE key = $1 AND window_start = $2 FOR UPDATE`
 	qRateHit          = `UPDATE verify_rate_hits SET hits = hits + 1 WHERE key = $1 AND window_start = $2`
 	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = $1 AND window_end <= $2`
-	refusalCols       = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
-	qInsertRefusal    = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = greatest(verify_blocks.until, excluded.until), at = excluded.at`
 	qPrefixBlocked = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = $1 AND until > $2`
 )
-
-func verificationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "verification_not_found", "verification %s not found", id)
-}
-
-func validVerification(v *switchboard.Verification) error {
-	switch {
-	case v == nil || v.ID == "" || v.To == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs an ID and a phone number")
-	case !v.Status.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "unknown verification status %q", v.Status)
-	case v.CreatedAt.IsZero() || v.UpdatedAt.IsZero() || v.ExpiresAt.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs its times")
-	}
-	return nil
-}
-
-func sendsJSON(s []switchboard.VerificationSend) (string, error) {
-	if s == nil {
-		s = []switchboard.VerificationSend{}
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
 
 func insertEvents(ctx context.Context, tx pgx.Tx, events []*switchboard.AppEvent) error {
 	for _, ev := range events {
@@ -72,10 +45,10 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []*switchboard.AppEvent
 
 // CreateVerification stores a new verification with its events.
 func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -84,9 +57,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt)
 		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+			return switchboard.ErrVerificationPending(v.To)
 		} else if ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
+			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return wrap("insert verification", err)
 		}
@@ -100,10 +73,10 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 
 // UpdateVerification stores v over its stored version.
 func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -116,9 +89,9 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 		if tag.RowsAffected() == 0 {
 			var one int
 			if err := tx.QueryRow(ctx, `SELECT 1 FROM verifications WHERE id = $1`, v.ID).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
-				return verificationNotFound(v.ID)
+				return switchboard.ErrVerificationNotFound(v.ID)
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "verification %s changed meanwhile", v.ID)
+			return switchboard.ErrVerificationConflict(v.ID)
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -128,7 +101,7 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 	return err
 }
 
-func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
+func scanVerification(r sqlstore.Scanner) (*switchboard.Verification, error) {
 	var v switchboard.Verification
 	var attempts []byte
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
@@ -151,7 +124,7 @@ func scanVerification(r pgx.Row) (*switchboard.Verification, error) {
 func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Verification, error) {
 	v, err := scanVerification(db.pool.QueryRow(ctx, qVerificationByID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, verificationNotFound(id)
+		return nil, switchboard.ErrVerificationNotFound(id)
 	} else if err != nil {
 		return nil, wrap("get verification", err)
 	}
@@ -172,19 +145,8 @@ func (db *DB) PendingVerification(ctx context.Context, to string, now time.Time)
 // DueVerifications returns pending verifications due for a fallback look or for expiry.
 func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([]*switchboard.Verification, error) {
 	rows, err := db.pool.Query(ctx, qDueVerifications, now, max(limit, 1))
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
-		return nil, wrap("due verifications", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, wrap("due verifications", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("due verifications", err)
 	}
 	return out, nil
@@ -195,10 +157,8 @@ func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([
 // deadlock.
 func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time.Time) (switchboard.RateResult, error) {
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
-	for _, h := range hits {
-		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.Errorf(switchboard.EINVALID, "invalid_rate", "a rate hit needs a key, a positive window and a limit of at least 0")
-		}
+	if err := switchboard.CheckRateHits(hits); err != nil {
+		return res, err
 	}
 	order := make([]int, len(hits))
 	for i := range order {
@@ -215,36 +175,31 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 		return 0
 	})
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
-		res = switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
+		counts := make([]int, len(hits))
 		for _, i := range order {
 			h := hits[i]
-			start := now.Truncate(h.Window)
-			end := start.Add(h.Window)
+			start, end := switchboard.RateWindow(now, h.Window)
 			if _, err := tx.Exec(ctx, qRatePrune, h.Key, now); err != nil {
 				return wrap("prune rate counters", err)
 			}
 			if _, err := tx.Exec(ctx, qRateEnsure, h.Key, start, end); err != nil {
 				return wrap("rate counter", err)
 			}
-			if err := tx.QueryRow(ctx, qRateLock, h.Key, start).Scan(&res.Counts[i]); err != nil {
+			if err := tx.QueryRow(ctx, qRateLock, h.Key, start).Scan(&counts[i]); err != nil {
 				return wrap("rate counter", err)
 			}
 		}
-		for i, h := range hits {
-			if h.Limit > 0 && res.Counts[i] >= h.Limit {
-				start := now.Truncate(h.Window)
-				res.Refused, res.RetryAfter = i, start.Add(h.Window).Sub(now)
-				return nil
-			}
+		if res = switchboard.JudgeRateHits(hits, counts, now); res.Refused >= 0 {
+			return nil
 		}
-		for i, h := range hits {
+		for _, h := range hits {
 			if h.Peek {
 				continue
 			}
-			if _, err := tx.Exec(ctx, qRateHit, h.Key, now.Truncate(h.Window)); err != nil {
+			start, _ := switchboard.RateWindow(now, h.Window)
+			if _, err := tx.Exec(ctx, qRateHit, h.Key, start); err != nil {
 				return wrap("count rate hit", err)
 			}
-			res.Counts[i]++
 		}
 		return nil
 	})
@@ -253,8 +208,8 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
-	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_refusal", "a refusal needs an ID, a reason and a time")
+	if err := switchboard.CheckRefusal(r); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -267,56 +222,34 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 
 // ListRefusals lists refusals newest first.
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + refusalCols + ` FROM verify_refusals WHERE true`
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	w := sqlstore.Where{Numbered: true}
 	if f.To != "" {
-		q += ` AND phone = ` + arg(f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Reason != "" {
-		q += ` AND reason = ` + arg(f.Reason)
+		w.Add("reason = ?", f.Reason)
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ` + arg(f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.RefusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, func(s sqlstore.Scanner) (*switchboard.Refusal, error) {
+		var r switchboard.Refusal
+		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
+			&r.RetryAfterSeconds, &r.At)
+		r.At = utc(r.At)
+		return &r, err
+	})
 	if err != nil {
 		return nil, "", wrap("list refusals", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Refusal
-	for rows.Next() {
-		var r switchboard.Refusal
-		if err := rows.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &r.At); err != nil {
-			return nil, "", wrap("list refusals", err)
-		}
-		r.At = utc(r.At)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list refusals", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(r *switchboard.Refusal) string { return r.ID })
 	return out, next, nil
 }
 
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
-	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_block", "a block needs a prefix and its times")
+	if err := switchboard.CheckBlock(b); err != nil {
+		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qUpsertBlock, b.Prefix, b.Reason, b.Until, b.At); err != nil {
@@ -341,46 +274,20 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 
 // ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE true`
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	w := sqlstore.Where{Numbered: true}
 	if f.To != "" {
-		q += ` AND phone = ` + arg(f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Status != "" {
-		q += ` AND status = ` + arg(string(f.Status))
+		w.Add("status = ?", string(f.Status))
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ` + arg(f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
 		return nil, "", wrap("list verifications", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, "", wrap("list verifications", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", wrap("list verifications", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(v *switchboard.Verification) string { return v.ID })
 	return out, next, nil
 }

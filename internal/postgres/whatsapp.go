@@ -8,12 +8,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	qConvByPair = `SELECT ` + convCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3`
+	qConvByPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
-	qFallbackCandidates = `SELECT ` + messageCols + `, fallback_due_at FROM messages
+	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages
 		WHERE fallback_pending AND (
 			status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
 			OR (fallback_due_at IS NOT NULL AND fallback_due_at <= $1))
@@ -32,7 +33,7 @@ const (
 			ORDER BY last_inbound_at LIMIT $3
 			FOR UPDATE SKIP LOCKED)
 			AND window_notified_for IS DISTINCT FROM last_inbound_at
-		RETURNING ` + convCols
+		RETURNING ` + sqlstore.ConversationCols
 )
 
 var _ switchboard.WhatsAppStore = (*DB)(nil)
@@ -41,7 +42,7 @@ var _ switchboard.WhatsAppStore = (*DB)(nil)
 func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel, ours, theirs string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.pool.QueryRow(ctx, qConvByPair, switchboard.ThreadChannel(channel), ours, theirs))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "no %s conversation between these numbers", channel)
+		return nil, switchboard.ErrNoConversation(channel)
 	} else if err != nil {
 		return nil, wrap("find conversation", err)
 	}
@@ -58,7 +59,7 @@ func (t scanTail) Scan(dest ...any) error { return t.r.Scan(append(dest, t.extra
 
 // FallbackCandidates lists unsettled fallbacks that need a decision at now.
 func (db *DB) FallbackCandidates(ctx context.Context, now time.Time, limit int) ([]*switchboard.FallbackCandidate, error) {
-	rows, err := db.pool.Query(ctx, qFallbackCandidates, now, clampLimit(limit))
+	rows, err := db.pool.Query(ctx, qFallbackCandidates, now, sqlstore.Limit(limit))
 	if err != nil {
 		return nil, wrap("fallback candidates", err)
 	}
@@ -83,7 +84,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 	settled := false
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		settled = false
-		tag, err := tx.Exec(ctx, qSettleFallback, nullString(legID), id)
+		tag, err := tx.Exec(ctx, qSettleFallback, sqlstore.NullString(legID), id)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 		}
 		ev.MessageID = id
 		return tx.QueryRow(ctx, qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail,
-			rawJSON(ev.Payload), ev.At).Scan(&ev.ID)
+			sqlstore.RawJSON(ev.Payload), ev.At).Scan(&ev.ID)
 	})
 	if err != nil {
 		return false, wrap("settle fallback", err)
@@ -111,7 +112,7 @@ func (db *DB) ClaimWindowClosing(ctx context.Context, now time.Time, lead time.D
 	var out []*switchboard.Conversation
 	err := pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, qWindowClosing, upper, lower, clampLimit(limit))
+		rows, err := tx.Query(ctx, qWindowClosing, upper, lower, sqlstore.Limit(limit))
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 	"github.com/switchboard-gw/switchboard/internal/secretbox"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 )
@@ -132,8 +132,8 @@ func stores(t *testing.T) map[string]switchboard.Store {
 	}
 	t.Cleanup(func() { db.Close() })
 	out := map[string]switchboard.Store{"sqlite": db}
-	if os.Getenv(postgres.TestURLEnv) != "" || os.Getenv("CI") != "" {
-		out["postgres"] = postgres.NewTestDB(t) // fails in CI without the server, as the store suite does
+	if os.Getenv(pgtest.URLEnv) != "" || os.Getenv("CI") != "" {
+		out["postgres"] = pgtest.NewDB(t) // fails in CI without the server, as the store suite does
 	}
 	return out
 }

@@ -11,19 +11,18 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	appEventCols     = `seq, id, type, version, at, data`
 	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`
 	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
 	qUnfanned        = `SELECT seq, id, type, targets FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
-	qAppEventBySeq   = `SELECT ` + appEventCols + ` FROM app_events WHERE seq = ?`
-	endpointCols     = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
-	qInsertEndpoint  = `INSERT INTO endpoints (` + endpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qEndpointByID    = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
-	qListEndpoints   = `SELECT ` + endpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qAppEventBySeq   = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq = ?`
+	qInsertEndpoint  = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qEndpointByID    = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ?`
+	qListEndpoints   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
 	qEndpointSecrets = `UPDATE endpoints SET secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointConfig  = `UPDATE endpoints SET url = ?, description = ?, event_types = ?, secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointFailing = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
@@ -32,7 +31,6 @@ const (
 	qDeleteEndpoint  = `DELETE FROM endpoints WHERE id = ?`
 	qDeleteEPDeliv   = `DELETE FROM deliveries WHERE endpoint_id = ?`
 
-	deliveryCols    = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	qInsertDelivery = `INSERT INTO deliveries (id, event_seq, endpoint_id, status, next_attempt_at, last_error, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qAnyDueDelivery = `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1
@@ -43,16 +41,13 @@ const (
 			WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
 				AND endpoint_id IN (SELECT id FROM endpoints WHERE disabled_at IS NULL)
 			ORDER BY next_attempt_at LIMIT ?4)
-		RETURNING ` + deliveryCols
-	qDeliveryByID   = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
+		RETURNING ` + sqlstore.DeliveryCols
+	qDeliveryByID   = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = ?`
 	qSaveDelivery   = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`
 	qKillPending    = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = ?1, last_error = CASE WHEN last_error = '' THEN ?2 ELSE last_error END WHERE endpoint_id = ?3 AND status = 'pending'`
 	qReplayDead     = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1 WHERE endpoint_id = ?2 AND status = 'dead'`
 	qReleaseDeliver = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
 )
-
-// disabledError is the last error of a delivery dead-lettered because its endpoint is disabled.
-const disabledError = "endpoint disabled"
 
 // insertAppEvent appends ev to the event log in t and sets its Seq.
 func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
@@ -70,15 +65,6 @@ func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
 	return nil
 }
 
-// statusEvent returns the message.status_changed event of m having moved from prev, or nil
-// when it did not move.
-func statusEvent(m *switchboard.Message, prev switchboard.Status, at time.Time) (*switchboard.AppEvent, error) {
-	if m.Status == prev {
-		return nil, nil
-	}
-	return switchboard.StatusChangedEvent(m, prev, at)
-}
-
 func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
 	r := &eventRow{}
 	if err := s.Scan(r.dest()...); err != nil {
@@ -89,7 +75,7 @@ func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + appEventCols + ` FROM app_events WHERE seq > ?`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if len(f.Types) > 0 {
 		q += ` AND type IN (?` + strings.Repeat(", ?", len(f.Types)-1) + `)`
@@ -98,7 +84,7 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 		}
 	}
 	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, clampLimit(f.Limit))
+	args = append(args, sqlstore.Limit(f.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
@@ -118,8 +104,8 @@ func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) (
 // FanOutEvents creates the deliveries of up to limit events not fanned out yet; see
 // switchboard.Store. The single writer makes concurrent calls take turns.
 func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_fanout", "fan-out needs a positive limit")
+	if err := switchboard.CheckFanOut(limit); err != nil {
+		return 0, err
 	}
 	// Most calls find nothing to do: ask the read pool before taking the writer.
 	var one int
@@ -172,16 +158,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			return err
 		}
 		for _, ev := range evs {
-			for _, ep := range eps {
-				if !switchboard.DeliversTo(switchboard.AppEventType(ev.typ), ev.targets, ep) {
-					continue
-				}
-				status, lastErr := switchboard.DeliveryPending, ""
-				if ep.DisabledAt != nil {
-					status, lastErr = switchboard.DeliveryDead, disabledError
-				}
-				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, ep.ID, status, micros(now), lastErr,
-					micros(now), micros(now)); err != nil {
+			for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, d.EndpointID, d.Status, micros(now),
+					d.LastError, micros(now), micros(now)); err != nil {
 					return fmt.Errorf("sqlite: insert delivery: %w", err)
 				}
 			}
@@ -195,22 +174,6 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		return nil
 	})
 	return n, err
-}
-
-func encodeEndpoint(e *switchboard.Endpoint) (types, secrets string, err error) {
-	tb, err := json.Marshal(e.EventTypes)
-	if err != nil {
-		return "", "", err
-	}
-	ss := e.Secrets
-	if ss == nil {
-		ss = []switchboard.EndpointSecret{}
-	}
-	sb, err := json.Marshal(ss)
-	if err != nil {
-		return "", "", err
-	}
-	return string(tb), string(sb), nil
 }
 
 func scanEndpoint(s scanner) (*switchboard.Endpoint, error) {
@@ -251,15 +214,11 @@ func listEndpoints(ctx context.Context, st *sql.Stmt) ([]*switchboard.Endpoint, 
 	return out, rows.Err()
 }
 
-func endpointNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "endpoint_not_found", "endpoint %s not found", id)
-}
-
 // getEndpointTx reads an endpoint in t, or ENOTFOUND.
 func getEndpointTx(t *wtx, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(t.queryRow(qEndpointByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
 	}
@@ -267,14 +226,14 @@ func getEndpointTx(t *wtx, id string) (*switchboard.Endpoint, error) {
 }
 
 func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
-	types, secrets, err := encodeEndpoint(e)
+	types, secrets, err := sqlstore.EndpointJSON(e)
 	if err != nil {
 		return fmt.Errorf("sqlite: endpoint: %w", err)
 	}
 	_, err = t.exec(qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, microsPtr(e.FailingSince),
 		microsPtr(e.DisabledAt), micros(e.CreatedAt), micros(e.UpdatedAt))
 	if isUnique(err) {
-		return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s already exists", e.ID)
+		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
 		return fmt.Errorf("sqlite: insert endpoint: %w", err)
 	}
@@ -283,8 +242,8 @@ func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
 
 // CreateEndpoint stores a new endpoint.
 func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error {
-	if e == nil || e.ID == "" || e.URL == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
+	if err := switchboard.CheckEndpoint(e); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error { return insertEndpoint(t, e) })
 }
@@ -293,7 +252,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *switchboard.Endpoint) error
 func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
 	e, err := scanEndpoint(db.rstmts[qEndpointByID].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, endpointNotFound(id)
+		return nil, switchboard.ErrEndpointNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: endpoint: %w", err)
 	}
@@ -321,15 +280,15 @@ func deleteEndpoint(t *wtx, id string) error {
 	if n, err := r.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: delete endpoint: %w", err)
 	} else if n == 0 {
-		return endpointNotFound(id)
+		return switchboard.ErrEndpointNotFound(id)
 	}
 	return nil
 }
 
 // RotateEndpointSecret adds a newest secret; see switchboard.Store.
 func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUntil, now time.Time) (*switchboard.Endpoint, error) {
-	if secret == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_secret", "a rotation needs a new secret")
+	if err := switchboard.CheckSecretRotation(secret); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Endpoint
 	err := db.write(ctx, func(t *wtx) error {
@@ -337,9 +296,8 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, id, secret string, oldUn
 		if err != nil {
 			return err
 		}
-		e.Secrets = switchboard.RotateSecrets(e.Secrets, secret, oldUntil, now)
-		e.UpdatedAt = fromMicros(micros(now))
-		_, secrets, err := encodeEndpoint(e)
+		switchboard.RotateEndpointSecret(e, secret, oldUntil, now)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate: %w", err)
 		}
@@ -360,11 +318,10 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 		if err != nil {
 			return err
 		}
-		if !switchboard.EqualSecrets(e.Secrets, old) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "secrets_changed", "the secrets of endpoint %s changed; read them again", id)
+		if err := switchboard.ReplaceSecrets(e, old, next); err != nil {
+			return err
 		}
-		e.Secrets = next
-		_, secrets, err := encodeEndpoint(e)
+		_, secrets, err := sqlstore.EndpointJSON(e)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace secrets: %w", err)
 		}
@@ -382,26 +339,17 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if err != nil {
 			return err
 		}
-		byID := map[string]*switchboard.Endpoint{}
-		for _, e := range existing {
-			byID[e.ID] = e
+		plan, err := switchboard.PlanEndpointSync(existing, eps, now)
+		if err != nil {
+			return err
 		}
-		listed := map[string]bool{}
-		for _, e := range eps {
-			listed[e.ID] = true
-			old, ok := byID[e.ID]
-			if ok && old.Source != switchboard.EndpointFromConfig {
-				return switchboard.Errorf(switchboard.ECONFLICT, "endpoint_exists", "endpoint %s exists and was not made by the configuration", e.ID)
+		for _, e := range plan.Insert {
+			if err := insertEndpoint(t, e); err != nil {
+				return err
 			}
-			if !ok {
-				c := *e
-				c.Source, c.CreatedAt, c.UpdatedAt, c.FailingSince, c.DisabledAt = switchboard.EndpointFromConfig, now, now, nil, nil
-				if err := insertEndpoint(t, &c); err != nil {
-					return err
-				}
-				continue
-			}
-			types, secrets, err := encodeEndpoint(e)
+		}
+		for _, e := range plan.Update {
+			types, secrets, err := sqlstore.EndpointJSON(e)
 			if err != nil {
 				return fmt.Errorf("sqlite: sync endpoints: %w", err)
 			}
@@ -409,11 +357,9 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 				return fmt.Errorf("sqlite: sync endpoints: %w", err)
 			}
 		}
-		for _, e := range existing {
-			if e.Source == switchboard.EndpointFromConfig && !listed[e.ID] {
-				if err := deleteEndpoint(t, e.ID); err != nil {
-					return err
-				}
+		for _, id := range plan.Delete {
+			if err := deleteEndpoint(t, id); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -440,8 +386,8 @@ func sortDeliveries(ds []*switchboard.Delivery) {
 
 // ClaimDeliveries leases due deliveries to p.Owner, with their events and endpoints.
 func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) ([]*switchboard.Delivery, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var one int
 	if err := db.rstmts[qAnyDueDelivery].QueryRowContext(ctx, micros(p.Now)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
@@ -492,15 +438,15 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p switchboard.DeliveryClaim) 
 
 // FinishDelivery records an attempt's outcome; see switchboard.Store.
 func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) (bool, error) {
-	if r.ID == "" || r.Owner == "" || r.At.IsZero() {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_delivery_result", "a delivery result needs an ID, an owner and a time")
+	if err := switchboard.CheckDeliveryResult(r); err != nil {
+		return false, err
 	}
 	var disabled bool
 	err := db.write(ctx, func(t *wtx) error {
 		disabled = false
 		d, err := scanDelivery(t.queryRow(qDeliveryByID, r.ID))
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (d.LeaseOwner != r.Owner || d.Status != switchboard.DeliveryPending)) {
-			return leaseLost(r.ID, r.Owner)
+			return switchboard.ErrDeliveryLeaseLost(r.ID, r.Owner)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: finish delivery: %w", err)
 		}
@@ -525,7 +471,7 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 			if _, err := t.exec(qEndpointDisable, micros(r.At), micros(r.At), e.ID); err != nil {
 				return fmt.Errorf("sqlite: disable endpoint: %w", err)
 			}
-			if _, err := t.exec(qKillPending, micros(r.At), disabledError, e.ID); err != nil {
+			if _, err := t.exec(qKillPending, micros(r.At), switchboard.DisabledEndpointError, e.ID); err != nil {
 				return fmt.Errorf("sqlite: disable endpoint: %w", err)
 			}
 			if err := insertAppEvent(t, plan.Disable); err != nil {
@@ -536,10 +482,6 @@ func (db *DB) FinishDelivery(ctx context.Context, r switchboard.DeliveryResult) 
 		return nil
 	})
 	return disabled, err
-}
-
-func leaseLost(id, owner string) error {
-	return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "delivery %s is no longer leased to %s", id, owner)
 }
 
 // ReleaseDeliveries drops every delivery lease owner holds.
@@ -561,7 +503,7 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 
 // ListDeliveries lists an endpoint's deliveries newest first, with their events.
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
-	cols := "d." + strings.ReplaceAll(deliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(appEventCols, ", ", ", e.")
+	cols := "d." + strings.ReplaceAll(sqlstore.DeliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(sqlstore.AppEventCols, ", ", ", e.")
 	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq WHERE d.endpoint_id = ?`
 	args := []any{f.EndpointID}
 	if f.Status != "" {
@@ -570,7 +512,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	if f.Cursor != "" {
 		q, args = q+` AND d.id < ?`, append(args, f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
+	limit := sqlstore.Limit(f.Limit)
 	q, args = q+` ORDER BY d.id DESC LIMIT ?`, append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -591,11 +533,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("sqlite: list deliveries: %w", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Delivery) string { return x.ID })
 	return out, next, nil
 }
 

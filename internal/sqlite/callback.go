@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -46,21 +46,12 @@ func scanCallbackTarget(s scanner) (*switchboard.Message, error) {
 	return &m, nil
 }
 
-// callbackActor is the actor of callback events on timelines.
-const callbackActor = "provider"
-
 // IngestCallback durably records a provider status callback and applies it to its message; see
 // switchboard.Store.
 func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (switchboard.CallbackResult, error) {
 	var res switchboard.CallbackResult
-	if cb == nil || cb.ProviderSID == "" {
-		return res, switchboard.Errorf(switchboard.EINVALID, "invalid_callback", "callback has no provider SID")
-	}
-	if !cb.Status.Valid() {
-		return res, switchboard.Errorf(switchboard.EINVALID, "invalid_callback", "callback for %s: unknown status %q", cb.ProviderSID, cb.Status)
-	}
-	if cb.ReceivedAt.IsZero() {
-		return res, switchboard.Errorf(switchboard.EINVALID, "invalid_callback", "callback for %s has no receive time", cb.ProviderSID)
+	if err := switchboard.CheckCallback(cb); err != nil {
+		return res, err
 	}
 	err := db.write(ctx, func(t *wtx) error {
 		res = switchboard.CallbackResult{}
@@ -85,73 +76,47 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			msgID = m.ID
 		}
 		r, err := t.exec(qInsertCallback, cb.DedupeKey(), cb.ProviderSID, cb.ProviderStatus, cb.Status, cb.ErrorCode,
-			cb.ErrorMessage, msgID, rawJSON(cb.Payload), boolInt(m != nil), micros(cb.ReceivedAt))
+			cb.ErrorMessage, msgID, sqlstore.RawJSON(cb.Payload), boolInt(m != nil), micros(cb.ReceivedAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: record callback: %w", err)
 		}
 		if n, err := r.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: record callback: %w", err)
 		} else if n == 0 {
-			res.Duplicate = true
-			if m != nil && !adopt {
-				res.MessageID, res.Status, res.ErrorCode = m.ID, m.Status, m.ErrorCode
-			}
+			res = switchboard.DuplicateCallback(m, adopt)
 			return nil
 		}
-		if m == nil {
-			res.Pending = true
-			return nil
-		}
-		var (
-			evs  []*switchboard.Event
-			apps []*switchboard.AppEvent
-		)
+		var pending []switchboard.RecordedCallback
 		if adopt {
-			m.ProviderSID = cb.ProviderSID
-			m.AttemptInFlight = false
-			if cb.ReceivedAt.After(m.UpdatedAt) {
-				m.UpdatedAt = cb.ReceivedAt
-			}
 			// Callbacks that arrived for the SID before this one (without our ID) come first.
-			if evs, apps, err = applyPending(t, m, cb.ReceivedAt); err != nil {
+			if pending, err = pendingCallbacks(t, cb.ProviderSID); err != nil {
 				return err
 			}
 		}
-		prev := m.Status
-		ev, moved := applyCallback(m, pendingCallback{
-			ProviderStatus: cb.ProviderStatus, Status: cb.Status, ErrorCode: cb.ErrorCode,
-			ErrorMessage: cb.ErrorMessage, Payload: cb.Payload, ReceivedAt: cb.ReceivedAt,
-		}, cb.ReceivedAt)
-		if adopt {
-			ev.Detail = fmt.Sprintf("provider SID %s adopted from the callback; %s", cb.ProviderSID, ev.Detail)
+		c, err := switchboard.IngestCallback(m, adopt, pending, cb)
+		if err != nil || m == nil {
+			res = c.Result
+			return err
 		}
-		evs = append(evs, ev)
 		switch {
-		case adopt:
+		case c.Adopted:
 			if err := saveMessage(t, m); err != nil {
 				return err
 			}
-		case moved:
+			if len(pending) > 0 {
+				if _, err := t.exec(qMarkApplied, m.ID, m.ProviderSID); err != nil {
+					return fmt.Errorf("sqlite: mark callbacks applied: %w", err)
+				}
+			}
+		case c.Moved:
 			if err := saveStatus(t, m); err != nil {
 				return err
 			}
 		}
-		for _, ev := range evs {
-			if err := insertEvent(t, ev); err != nil {
-				return err
-			}
-		}
-		if app, err := statusEvent(m, prev, cb.ReceivedAt); err != nil {
+		if err := insertChange(t, c.Events, c.AppEvents); err != nil {
 			return err
-		} else if app != nil {
-			apps = append(apps, app)
 		}
-		for _, ev := range apps {
-			if err := insertAppEvent(t, ev); err != nil {
-				return err
-			}
-		}
-		res.Applied, res.MessageID, res.Status, res.ErrorCode = moved, m.ID, m.Status, m.ErrorCode
+		res = c.Result
 		return nil
 	})
 	if err != nil {
@@ -160,34 +125,23 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 	return res, nil
 }
 
-// pendingCallback is a recorded callback about to be applied.
-type pendingCallback struct {
-	ProviderStatus string
-	Status         switchboard.Status
-	ErrorCode      int
-	ErrorMessage   string
-	Payload        json.RawMessage
-	ReceivedAt     time.Time
-}
-
-// applyPending applies, in arrival order, the callbacks recorded for m's provider SID before any
-// message had it, marks them applied and returns their timeline events and the
-// message.status_changed event of each status move.
-func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.Event, []*switchboard.AppEvent, error) {
-	rows, err := t.query(qPendingCallbacks, m.ProviderSID)
+// pendingCallbacks reads the callbacks recorded for sid before any message had it, in arrival
+// order.
+func pendingCallbacks(t *wtx, sid string) ([]switchboard.RecordedCallback, error) {
+	rows, err := t.query(qPendingCallbacks, sid)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
-	var pending []pendingCallback
+	defer rows.Close()
+	var pending []switchboard.RecordedCallback
 	for rows.Next() {
 		var (
-			p        pendingCallback
+			p        switchboard.RecordedCallback
 			payload  sql.NullString
 			received int64
 		)
 		if err := rows.Scan(&p.ProviderStatus, &p.Status, &p.ErrorCode, &p.ErrorMessage, &payload, &received); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+			return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 		}
 		if payload.Valid {
 			p.Payload = json.RawMessage(payload.String)
@@ -196,73 +150,7 @@ func applyPending(t *wtx, m *switchboard.Message, at time.Time) ([]*switchboard.
 		pending = append(pending, p)
 	}
 	if err := rows.Err(); err != nil {
-		rows.Close()
-		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
+		return nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, nil, fmt.Errorf("sqlite: pending callbacks: %w", err)
-	}
-	if len(pending) == 0 {
-		return nil, nil, nil
-	}
-	evs := make([]*switchboard.Event, 0, len(pending))
-	var apps []*switchboard.AppEvent
-	for _, p := range pending {
-		prev := m.Status
-		ev, _ := applyCallback(m, p, at)
-		ev.Detail = fmt.Sprintf("received %s, before the provider SID was recorded; %s",
-			p.ReceivedAt.Format(time.RFC3339Nano), ev.Detail)
-		evs = append(evs, ev)
-		app, err := statusEvent(m, prev, at)
-		if err != nil {
-			return nil, nil, err
-		}
-		if app != nil {
-			apps = append(apps, app)
-		}
-	}
-	if _, err := t.exec(qMarkApplied, m.ID, m.ProviderSID); err != nil {
-		return nil, nil, fmt.Errorf("sqlite: mark callbacks applied: %w", err)
-	}
-	return evs, apps, nil
-}
-
-// applyCallback moves m as far as the callback allows and returns the timeline event that
-// records it, applied or ignored, and whether the status moved.
-func applyCallback(m *switchboard.Message, cb pendingCallback, at time.Time) (*switchboard.Event, bool) {
-	prev := m.Status
-	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCallback, Actor: callbackActor,
-		ErrorCode: cb.ErrorCode, Payload: cb.Payload, At: at}
-	moved := prev.CanMoveTo(cb.Status)
-	if moved {
-		m.Status = cb.Status
-		if (cb.Status == switchboard.StatusFailed || cb.Status == switchboard.StatusUndelivered) && cb.ErrorCode != 0 {
-			m.ErrorCode, m.ErrorMessage = cb.ErrorCode, cb.ErrorMessage
-		}
-		if at.After(m.UpdatedAt) {
-			m.UpdatedAt = at
-		}
-		ev.Detail = fmt.Sprintf("%s → %s (provider status %q)", prev, cb.Status, cb.ProviderStatus)
-	} else {
-		ev.Detail = ignoredDetail(prev, cb.Status, cb.ProviderStatus)
-	}
-	if cb.ErrorMessage != "" {
-		ev.Detail += ": " + fmt.Sprint(cb.ErrorCode) + " " + cb.ErrorMessage
-	}
-	ev.Status = m.Status
-	return ev, moved
-}
-
-// ignoredDetail explains why a callback did not move a message from status s to t.
-func ignoredDetail(s, t switchboard.Status, providerStatus string) string {
-	var why string
-	switch {
-	case s == t:
-		why = "already " + string(s)
-	case s.Terminal() && t.Terminal():
-		why = fmt.Sprintf("%s is final, %s comes too late", s, t)
-	default:
-		why = fmt.Sprintf("%s cannot move back to %s", s, t)
-	}
-	return fmt.Sprintf("ignored: %s (provider status %q)", why, providerStatus)
+	return pending, rows.Close()
 }

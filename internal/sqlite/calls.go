@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -43,8 +44,8 @@ func scanCall(s scanner) (*switchboard.Call, error) {
 
 // CreateCall stores a new call; see switchboard.CallStore.
 func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (*switchboard.Call, bool, error) {
-	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
+	if err := switchboard.CheckCall(c); err != nil {
+		return nil, false, err
 	}
 	c.Version = 1
 	data, err := switchboard.EncodeCall(c)
@@ -59,9 +60,8 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			err := t.queryRow(qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
 			switch {
 			case err == nil:
-				if h != idem.RequestHash {
-					return switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-						"idempotency key %q was already used with a different request", idem.Key)
+				if err := switchboard.CheckReplay(idem, h); err != nil {
+					return err
 				}
 				replay, err = scanCall(t.queryRow(qCallByID, id))
 				return err
@@ -70,10 +70,10 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			}
 			apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
 		}
-		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), nullString(c.ProviderSID), apiKey, key, hash,
+		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), sqlstore.NullString(c.ProviderSID), apiKey, key, hash,
 			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "call_exists", "call %s already exists", c.ID)
+			return switchboard.ErrCallExists(c.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert call: %w", err)
 		}
@@ -93,10 +93,10 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 	return c, false, nil
 }
 
-func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, error) {
+func (db *DB) getCall(ctx context.Context, q, key string, notFound func() error) (*switchboard.Call, error) {
 	c, err := scanCall(db.r.QueryRowContext(ctx, q, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.CallNotFound(key)
+		return nil, notFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: call: %w", err)
 	}
@@ -105,16 +105,12 @@ func (db *DB) getCall(ctx context.Context, q, key string) (*switchboard.Call, er
 
 // GetCall returns a call, or ENOTFOUND.
 func (db *DB) GetCall(ctx context.Context, id string) (*switchboard.Call, error) {
-	return db.getCall(ctx, qCallByID, id)
+	return db.getCall(ctx, qCallByID, id, func() error { return switchboard.CallNotFound(id) })
 }
 
 // GetCallByToken returns the call with this webhook token, or ENOTFOUND.
 func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Call, error) {
-	c, err := db.getCall(ctx, qCallByToken, token)
-	if switchboard.IsKind(err, switchboard.ENOTFOUND) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "call_not_found", "no call has this token")
-	}
-	return c, err
+	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
 // afterEveryCallID sorts after every call ID (call_ and lower-case hex), so that the first page
@@ -158,7 +154,7 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
-		r, err := t.exec(qUpdateCall, string(c.Status), nullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
+		r, err := t.exec(qUpdateCall, string(c.Status), sqlstore.NullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
 		if err != nil {
 			return fmt.Errorf("sqlite: update call: %w", err)
 		}

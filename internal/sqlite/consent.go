@@ -9,19 +9,19 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	consentCols    = `id, phone, scope, state, source, evidence, actor, at`
 	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	qConsentHistory = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? ORDER BY at, id`
+	qConsentHistory = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = ? ORDER BY at, id`
 
 	// LatestConsent runs on every accept and before every send, nearly always with one scope
 	// (the default pool is "*") or two (a pool and "*"): those two shapes are prepared at Open.
-	qLatestConsent1 = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?)
+	qLatestConsent1 = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?)
 		ORDER BY at DESC, id DESC LIMIT 1`
-	qLatestConsent2 = `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?, ?)
+	qLatestConsent2 = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?, ?)
 		ORDER BY at DESC, id DESC LIMIT 1`
 )
 
@@ -80,7 +80,7 @@ func (db *DB) LatestConsent(ctx context.Context, phone string, scopes []string) 
 		for _, s := range scopes {
 			args = append(args, s)
 		}
-		q := `SELECT ` + consentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?` +
+		q := `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = ? AND scope IN (?` +
 			strings.Repeat(", ?", len(scopes)-1) + `) ORDER BY at DESC, id DESC LIMIT 1`
 		row = db.r.QueryRowContext(ctx, q, args...)
 	}
@@ -125,7 +125,7 @@ func scanConsent(s scanner) (*switchboard.ConsentRecord, error) {
 
 // ListConsent returns records in [since, until) after afterID, in ID order.
 func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID int64, limit int) ([]*switchboard.ConsentRecord, error) {
-	q := `SELECT ` + consentCols + ` FROM consent_records WHERE id > ?`
+	q := `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE id > ?`
 	args := []any{afterID}
 	if !since.IsZero() {
 		q += ` AND at >= ?`
@@ -136,7 +136,7 @@ func (db *DB) ListConsent(ctx context.Context, since, until time.Time, afterID i
 		args = append(args, micros(until))
 	}
 	q += ` ORDER BY id LIMIT ?`
-	args = append(args, clampLimit(limit))
+	args = append(args, sqlstore.Limit(limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list consent: %w", err)

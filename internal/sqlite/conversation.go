@@ -10,11 +10,10 @@ import (
 	"strings"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	convCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
-		inbound_count, outbound_count, created_at`
 	// Upserting a conversation never moves its times backwards: messages of one conversation may
 	// commit out of their time order.
 	qConvOutbound = `INSERT INTO conversations (id, channel, our_number, their_number, last_message_at,
@@ -29,12 +28,12 @@ const (
 			last_message_at = max(last_message_at, excluded.last_message_at),
 			last_inbound_at = max(coalesce(last_inbound_at, 0), excluded.last_inbound_at),
 			inbound_count = inbound_count + 1`
-	qConvByID = `SELECT ` + convCols + ` FROM conversations WHERE id = ?`
+	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = ?`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
-	qConvMessages = `SELECT ` + messageCols + ` FROM messages
+	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE to_number = ? AND from_number = ? AND channel IN (?, ?) AND (created_at < ? OR (created_at = ? AND id < ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`
-	qConvInbounds = `SELECT ` + inboundCols + ` FROM inbound_messages
+	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
 		WHERE from_number = ? AND to_number = ? AND channel IN (?, ?) AND (received_at < ? OR (received_at = ? AND id < ?))
 		ORDER BY received_at DESC, id DESC LIMIT ?`
 )
@@ -92,7 +91,7 @@ func scanConversation(s scanner) (*switchboard.Conversation, error) {
 func (db *DB) GetConversation(ctx context.Context, id string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.rstmts[qConvByID].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+		return nil, switchboard.ErrConversationNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get conversation: %w", err)
 	}
@@ -122,34 +121,19 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 		where = append(where, "(last_message_at < ? OR (last_message_at = ? AND id < ?))")
 		args = append(args, micros(at), micros(at), id)
 	}
-	limit := clampLimit(f.Limit)
-	q := "SELECT " + convCols + " FROM conversations"
+	limit := sqlstore.Limit(f.Limit)
+	q := "SELECT " + sqlstore.ConversationCols + " FROM conversations"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY last_message_at DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanConversation)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list conversations: %w", err)
-	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = switchboard.TimeCursor(out[limit-1].LastMessageAt, out[limit-1].ID)
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.Conversation) string { return switchboard.TimeCursor(x.LastMessageAt, x.ID) })
 	return out, next, nil
 }
 
@@ -164,12 +148,12 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 		}
 		beforeAt, beforeID = micros(at), cid
 	}
-	limit = clampLimit(limit)
+	limit = sqlstore.Limit(limit)
 	var out []*switchboard.ConversationMessage
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanConversation(tx.StmtContext(ctx, db.rstmts[qConvByID]).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "conversation %s not found", id)
+			return switchboard.ErrConversationNotFound(id)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
 		}
@@ -212,7 +196,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	return out, next, nil
 }
 
-// scanInbound reads the inboundCols of a row.
+// scanInbound reads the sqlstore.InboundCols of a row.
 func scanInbound(s scanner) (*switchboard.InboundMessage, error) {
 	var (
 		in             switchboard.InboundMessage

@@ -9,18 +9,19 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // CreateSession stores a new dashboard session.
 func (db *DB) CreateSession(ctx context.Context, s *switchboard.DashboardSession) error {
-	if s == nil || s.Hash == "" || s.Subject == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_session", "a session needs a hash and a subject")
+	if err := switchboard.CheckSession(s); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(`INSERT INTO dashboard_sessions (hash, subject, api_key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 			s.Hash, s.Subject, s.APIKeyHash, micros(s.CreatedAt), micros(s.ExpiresAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "session_exists", "the session exists")
+			return switchboard.ErrSessionExists()
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert session: %w", err)
 		}
@@ -37,7 +38,7 @@ func (db *DB) GetSession(ctx context.Context, hash string, now time.Time) (*swit
 	err := db.r.QueryRowContext(ctx, `SELECT hash, subject, api_key_hash, created_at, expires_at FROM dashboard_sessions
 		WHERE hash = ? AND expires_at > ?`, hash, micros(now)).Scan(&s.Hash, &s.Subject, &s.APIKeyHash, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "session_not_found", "no such session")
+		return nil, switchboard.ErrSessionNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: session: %w", err)
 	}
@@ -95,19 +96,14 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 	if q.CreatedBefore != nil {
 		add("created_at < ?", micros(*q.CreatedBefore))
 	}
-	limit := clampLimit(q.Limit)
+	limit := sqlstore.Limit(q.Limit)
 	var sq string
 	if q.Metadata != nil {
-		// A metadata pair drives the search from its index (see listMessagesQuery); the statuses
-		// are checked on the messages it reads.
-		if len(q.Statuses) > 0 {
-			where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
-			for _, st := range q.Statuses {
-				args = append(args, string(st))
-			}
-		}
-		sq, args = listMessagesQuery(where, args, q.Metadata, q.Cursor)
-		args = append(args, limit+1)
+		// A metadata pair drives the search from its index (see sqlstore.MessageMetadata); the
+		// statuses are checked on the messages it reads.
+		w := sqlstore.Where{Conds: where, Args: args}
+		sqlstore.In(&w, "status", q.Statuses)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)
@@ -115,26 +111,11 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		sq, args = searchQuery(q.Statuses, where, args, limit+1)
 	}
 	rows, err := db.r.QueryContext(ctx, sq, args...)
+	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
 	}
-	defer rows.Close()
-	var msgs []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: search messages: %w", err)
-	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
@@ -144,7 +125,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 // (a single IN over the index could not stop early: its order is by status first).
 func searchQuery(statuses []switchboard.Status, where []string, args []any, limit int) (string, []any) {
 	page := func(cond []string) string {
-		sq := "SELECT " + messageCols + " FROM messages"
+		sq := "SELECT " + sqlstore.MessageCols + " FROM messages"
 		if len(cond) > 0 {
 			sq += " WHERE " + strings.Join(cond, " AND ")
 		}
@@ -253,9 +234,9 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket 
 
 // OptedOut lists the recipients whose latest record for a scope is an opt-out.
 func (db *DB) OptedOut(ctx context.Context, limit int) ([]*switchboard.ConsentRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+consentCols+` FROM consent_records
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sqlstore.ConsentCols+` FROM consent_records
 		WHERE id IN (SELECT max(id) FROM consent_records GROUP BY phone, scope) AND state = ?
-		ORDER BY at DESC, id DESC LIMIT ?`, string(switchboard.ConsentOptedOut), clampLimit(limit))
+		ORDER BY at DESC, id DESC LIMIT ?`, string(switchboard.ConsentOptedOut), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opted out: %w", err)
 	}

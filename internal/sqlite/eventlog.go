@@ -8,8 +8,8 @@ import (
 
 // AppendAppEvent appends ev to the event log.
 func (db *DB) AppendAppEvent(ctx context.Context, ev *switchboard.AppEvent) error {
-	if ev == nil || ev.ID == "" || ev.Type == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_event", "an event needs an ID and a type")
+	if err := switchboard.CheckAppEvent(ev); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error { return insertAppEvent(t, ev) })
 }

@@ -32,7 +32,7 @@ func (db *DB) GetMediaBlob(ctx context.Context, sha256 string) ([]byte, error) {
 	var data []byte
 	err := db.r.QueryRowContext(ctx, `SELECT data FROM media_blobs WHERE sha256 = ?`, sha256).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "media_not_found", "no such media")
+		return nil, switchboard.ErrMediaNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: media: %w", err)
 	}

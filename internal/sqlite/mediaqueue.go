@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -32,8 +30,8 @@ const (
 
 // EnqueueMedia queues the downloads of in's attachments; see switchboard.MediaQueueStore.
 func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, now time.Time) (int, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	if err := switchboard.CheckInbound(in); err != nil {
+		return 0, err
 	}
 	if len(in.MediaURLs) == 0 {
 		return 0, nil
@@ -63,8 +61,8 @@ func (db *DB) EnqueueMedia(ctx context.Context, in *switchboard.InboundMessage, 
 
 // ClaimMedia leases due media downloads; see switchboard.MediaQueueStore.
 func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*switchboard.MediaDownload, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var out []*switchboard.MediaDownload
 	err := db.write(ctx, func(t *wtx) error {
@@ -97,14 +95,14 @@ func (db *DB) ClaimMedia(ctx context.Context, p switchboard.MediaClaim) ([]*swit
 	if err != nil {
 		return nil, err
 	}
-	sortMedia(out)
+	switchboard.SortClaimedMedia(out)
 	return out, nil
 }
 
 // FinishMedia records a download attempt's outcome; see switchboard.MediaQueueStore.
 func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error {
-	if r.ProviderSID == "" || r.Owner == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_media_result", "a media result needs a provider SID, an owner and a time")
+	if err := switchboard.CheckMediaResult(r); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		res, err := t.exec(qFinishMedia, r.Done, micros(r.RetryAt), r.Error, micros(r.At), r.ProviderSID, r.Index, r.Owner)
@@ -114,7 +112,7 @@ func (db *DB) FinishMedia(ctx context.Context, r switchboard.MediaResult) error 
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: finish media: %w", err)
 		} else if n == 0 {
-			return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "media download %s/%d is not leased to %s", r.ProviderSID, r.Index, r.Owner)
+			return switchboard.ErrMediaLeaseLost(r.ProviderSID, r.Index, r.Owner)
 		}
 		return nil
 	})
@@ -145,17 +143,4 @@ func scanMedia(r interface{ Scan(...any) error }) (*switchboard.MediaDownload, e
 	}
 	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	return &d, nil
-}
-
-// sortMedia orders claimed downloads oldest due first (RETURNING keeps no order).
-func sortMedia(ds []*switchboard.MediaDownload) {
-	slices.SortFunc(ds, func(a, b *switchboard.MediaDownload) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProviderSID, b.ProviderSID); c != 0 {
-			return c
-		}
-		return a.Index - b.Index
-	})
 }

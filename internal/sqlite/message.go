@@ -6,35 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
-
-// messageCols are the columns scanMessage reads, in its order.
-const messageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
-	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
-	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
-	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
-
-const eventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
 	qInsertMetadata = `INSERT INTO message_metadata (key, value, message_id) VALUES (?, ?, ?)`
-	qInsertMessage  = `INSERT INTO messages (` + messageCols + `)
+	qInsertMessage  = `INSERT INTO messages (` + sqlstore.MessageCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
 	qInsertIdem = `INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, key) DO NOTHING`
-	qMessageByID  = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
-	qMessageBySID = `SELECT ` + messageCols + ` FROM messages WHERE provider_sid = ?`
-	qEvents       = `SELECT ` + eventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
+	qMessageByID  = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = ?`
+	qMessageBySID = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = ?`
+	qEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
 	// qSaveMessage writes back every column a change may touch.
 	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
 		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
@@ -53,7 +43,7 @@ const (
 				AND (lease_until IS NULL OR lease_until <= ?4)
 			ORDER BY next_attempt_at
 			LIMIT ?5)
-		RETURNING ` + messageCols
+		RETURNING ` + sqlstore.MessageCols
 	qReleaseLeases = `UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
 	// qDueSenders walks the distinct senders of the messages_due index (a loose index scan: one
 	// seek per sender, whatever the number of queued messages) and keeps those with a claimable
@@ -77,13 +67,13 @@ const (
 			UNION ALL
 			SELECT MAX(next_attempt_at, lease_until) FROM messages
 				WHERE lease_owner IS NOT NULL AND status IN ('queued', 'scheduled'))`
-	qStaleSending = `SELECT ` + messageCols + ` FROM messages
+	qStaleSending = `SELECT ` + sqlstore.MessageCols + ` FROM messages
 		WHERE status IN ('sending', 'sent') AND updated_at < ? AND provider_sid IS NOT NULL
 		ORDER BY updated_at LIMIT ?`
 )
 
 // scanner is *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlstore.Scanner
 
 func scanMessage(s scanner) (*switchboard.Message, error) {
 	var (
@@ -144,112 +134,17 @@ func scanEvent(s scanner) (*switchboard.Event, error) {
 	return &e, nil
 }
 
-// jsonText encodes v as TEXT, or NULL when it is empty.
-func jsonText[T any](v []T) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-func jsonMap(v map[string]string) (any, error) {
-	if len(v) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// rawJSON stores a raw payload as TEXT, or NULL.
-func rawJSON(p json.RawMessage) any {
-	if len(p) == 0 {
-		return nil
-	}
-	return string(p)
-}
-
-// normalize gives m the shape a read of the stored row has: times in UTC at microsecond
-// precision, empty collections nil.
-func normalize(m *switchboard.Message) {
-	ut := func(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-	utp := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
-		}
-		v := ut(*t)
-		return &v
-	}
-	if len(m.MediaURLs) == 0 {
-		m.MediaURLs = nil
-	}
-	if len(m.Metadata) == 0 {
-		m.Metadata = nil
-	}
-	m.SendAt, m.ValidUntil, m.AttemptStartedAt, m.LeaseUntil = utp(m.SendAt), utp(m.ValidUntil), utp(m.AttemptStartedAt), utp(m.LeaseUntil)
-	m.NextAttemptAt, m.CreatedAt, m.UpdatedAt = ut(m.NextAttemptAt), ut(m.CreatedAt), ut(m.UpdatedAt)
-}
-
-func notFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "message %s not found", id)
-}
-
 // CreateMessage stores a new message with its "created" event; see switchboard.Store.
 func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *switchboard.Idempotency) (*switchboard.Message, bool, error) {
-	if m == nil || m.ID == "" {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message has no ID")
-	}
-	if !m.Status.Valid() {
-		return nil, false, switchboard.Errorf(switchboard.EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
-	}
-	if idem != nil && idem.Key == "" {
-		idem = nil
-	}
-	media, err := jsonText(m.MediaURLs)
+	stored, idem, err := switchboard.PrepareCreate(m, idem)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: media_urls: %w", err)
+		return nil, false, err
 	}
-	meta, err := jsonMap(m.Metadata)
+	media, meta, waJSON, err := sqlstore.MessageJSON(m)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: metadata: %w", err)
+		return nil, false, fmt.Errorf("sqlite: %w", err)
 	}
-	waJSON, err := switchboard.EncodeWhatsAppOptions(m.WhatsApp)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: whatsapp: %w", err)
-	}
-	stored := *m
-	stored.MediaURLs = append([]string(nil), m.MediaURLs...)
-	if m.Metadata != nil {
-		stored.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			stored.Metadata[k] = v
-		}
-	}
-	if m.WhatsApp != nil {
-		wa := *m.WhatsApp
-		stored.WhatsApp = &wa
-	}
-	normalize(&stored)
-	actor := "api"
-	if m.APIKeyID != "" {
-		actor = "api_key:" + m.APIKeyID
-	}
-	detail := "accepted"
-	if m.Status == switchboard.StatusScheduled && stored.SendAt != nil {
-		detail = "accepted, scheduled for " + stored.SendAt.Format(time.RFC3339)
-	}
-	if len(m.Events) == 1 && m.Events[0].Type == switchboard.EventCreated {
-		// The caller explains the acceptance itself (who accepted it, a quiet-hours hold...).
-		if m.Events[0].Actor != "" {
-			actor = m.Events[0].Actor
-		}
-		if m.Events[0].Detail != "" {
-			detail = m.Events[0].Detail
-		}
-	}
-	ev := &switchboard.Event{MessageID: m.ID, Type: switchboard.EventCreated, Status: m.Status, Actor: actor,
-		Detail: detail, At: stored.CreatedAt}
-	stored.Events = []*switchboard.Event{ev}
+	ev := stored.Events[0]
 
 	var replay *switchboard.Message
 	err = db.write(ctx, func(t *wtx) error {
@@ -257,11 +152,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		// makes that insert do nothing, and then this request's writes are rolled back and the
 		// earlier message answered. The common case, a new key, costs no lookup.
 		_, err := t.exec(qInsertMessage, m.ID, m.Status, m.Channel, m.Category, m.To, m.From, m.Pool, m.Body, media,
-			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), nullString(m.ProviderSID),
+			m.Segments, m.Encoding, meta, microsPtr(m.SendAt), microsPtr(m.ValidUntil), sqlstore.NullString(m.ProviderSID),
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
-			microsPtr(m.AttemptStartedAt), nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
+			microsPtr(m.AttemptStartedAt), sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
-			m.BodyLength, microsPtr(m.RedactedAt), nullString(waJSON), nil)
+			m.BodyLength, microsPtr(m.RedactedAt), sqlstore.NullString(waJSON), nil)
 		if isUnique(err) {
 			if idem != nil {
 				// A retried create that reuses its message ID along with its key.
@@ -269,7 +164,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 					return err
 				}
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "message_exists", "message %s already exists", m.ID)
+			return switchboard.ErrMessageExists(m.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert message: %w", err)
 		}
@@ -281,10 +176,10 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 				return fmt.Errorf("sqlite: insert metadata: %w", err)
 			}
 		}
-		if err := threadOutbound(t, &stored); err != nil {
+		if err := threadOutbound(t, stored); err != nil {
 			return err
 		}
-		if err := markFallback(t, &stored); err != nil {
+		if err := markFallback(t, stored); err != nil {
 			return err
 		}
 		if idem == nil {
@@ -313,7 +208,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 	if err != nil {
 		return nil, false, err
 	}
-	return &stored, false, nil
+	return stored, false, nil
 }
 
 // errReplayed rolls back a create whose idempotency key was used before: the earlier message
@@ -330,9 +225,9 @@ func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, er
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("sqlite: idempotency key: %w", err)
-	case hash != idem.RequestHash:
-		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "idempotency_key_reused",
-			"idempotency key %q was already used with a different request", idem.Key)
+	}
+	if err := switchboard.CheckReplay(idem, hash); err != nil {
+		return nil, err
 	}
 	return getMessage(t.ctx, t.stmt(qMessageByID), t.stmt(qEvents), id)
 }
@@ -340,7 +235,7 @@ func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, er
 // insertEvent appends ev to its message's timeline and sets its ID.
 func insertEvent(t *wtx, ev *switchboard.Event) error {
 	if err := t.queryRow(qInsertEvent, ev.MessageID, ev.Type, ev.Status, ev.Actor, ev.ErrorCode, ev.Detail,
-		rawJSON(ev.Payload), micros(ev.At)).Scan(&ev.ID); err != nil {
+		sqlstore.RawJSON(ev.Payload), micros(ev.At)).Scan(&ev.ID); err != nil {
 		return fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return nil
@@ -351,7 +246,7 @@ func insertEvent(t *wtx, ev *switchboard.Event) error {
 func getMessage(ctx context.Context, byID, events *sql.Stmt, id string) (*switchboard.Message, error) {
 	m, err := scanMessage(byID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(id)
+		return nil, switchboard.ErrMessageNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get message: %w", err)
 	}
@@ -363,19 +258,8 @@ func getMessage(ctx context.Context, byID, events *sql.Stmt, id string) (*switch
 
 func loadEvents(ctx context.Context, events *sql.Stmt, id string) ([]*switchboard.Event, error) {
 	rows, err := events.QueryContext(ctx, id)
+	evs, err := collect(rows, err, scanEvent)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: events: %w", err)
-	}
-	defer rows.Close()
-	var evs []*switchboard.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: events: %w", err)
-		}
-		evs = append(evs, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: events: %w", err)
 	}
 	return evs, nil
@@ -405,14 +289,14 @@ func (db *DB) GetMessage(ctx context.Context, id string) (*switchboard.Message, 
 // ENOTFOUND.
 func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error) {
 	if sid == "" {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has an empty provider SID")
+		return nil, switchboard.ErrEmptyProviderSID()
 	}
 	var m *switchboard.Message
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		m, err = scanMessage(tx.StmtContext(ctx, db.rstmts[qMessageBySID]).QueryRowContext(ctx, sid))
 		if errors.Is(err, sql.ErrNoRows) {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "message_not_found", "no message has provider SID %s", sid)
+			return switchboard.ErrProviderSIDNotFound(sid)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: get message by SID: %w", err)
 		}
@@ -425,146 +309,68 @@ func (db *DB) GetMessageByProviderSID(ctx context.Context, sid string) (*switchb
 	return m, nil
 }
 
-// Listing limits.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return defaultLimit
-	}
-	return min(n, maxLimit)
-}
-
-// listMessagesQuery completes a listing's query, without its LIMIT argument. A metadata filter
-// drives the listing from message_metadata's primary key: the messages with one pair, newest
-// first, are a range of that index, and the cursor bounds the range.
-func listMessagesQuery(where []string, args []any, meta *switchboard.MetadataMatch, cursor string) (string, []any) {
-	from, idCol := " FROM messages", "id"
-	if meta != nil {
-		from, idCol = " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
-		where = append([]string{"mm.key = ?", "mm.value = ?"}, where...)
-		args = append([]any{meta.Key, meta.Value}, args...)
-	}
-	if cursor != "" {
-		where, args = append(where, idCol+" < ?"), append(args, cursor)
-	}
-	q := "SELECT " + messageCols + from
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	return q + " ORDER BY " + idCol + " DESC LIMIT ?", args
-}
-
 // ListMessages lists messages newest first (by ID, which is time-ordered), without timelines.
 func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]*switchboard.Message, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if len(f.Statuses) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
-		for _, s := range f.Statuses {
-			args = append(args, s)
-		}
-	}
+	var w sqlstore.Where
+	sqlstore.In(&w, "status", f.Statuses)
 	if f.To != "" {
-		where, args = append(where, "to_number = ?"), append(args, f.To)
+		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
-		where, args = append(where, "from_number = ?"), append(args, f.From)
+		w.Add("from_number = ?", f.From)
 	}
 	if f.CreatedAfter != nil {
-		where, args = append(where, "created_at >= ?"), append(args, micros(*f.CreatedAfter))
+		w.Add("created_at >= ?", micros(*f.CreatedAfter))
 	}
 	if f.CreatedBefore != nil {
-		where, args = append(where, "created_at < ?"), append(args, micros(*f.CreatedBefore))
+		w.Add("created_at < ?", micros(*f.CreatedBefore))
 	}
-	limit := clampLimit(f.Limit)
-	q, args := listMessagesQuery(where, args, f.Metadata, f.Cursor)
-	args = append(args, limit+1)
+	limit := sqlstore.Limit(f.Limit)
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
 	}
-	defer rows.Close()
-	var msgs []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list messages: %w", err)
-	}
-	var next string
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
+	msgs, next := sqlstore.Page(msgs, limit, func(x *switchboard.Message) string { return x.ID })
 	return msgs, next, nil
 }
 
 // UpdateMessage applies one atomic change; see switchboard.MessageUpdate. The returned message
 // has no timeline.
 func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*switchboard.Message, error) {
-	if u.ID == "" {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update names no message")
-	}
-	if u.At.IsZero() {
-		// The store has no clock: a zero time would silently corrupt timelines and leases.
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s has no time (At)", u.ID)
-	}
-	if u.Status != "" && !u.Status.Valid() {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_update", "update of message %s: unknown status %q", u.ID, u.Status)
+	if err := switchboard.CheckUpdate(&u); err != nil {
+		return nil, err
 	}
 	var out *switchboard.Message
 	err := db.write(ctx, func(t *wtx) error {
 		m, err := scanMessage(t.queryRow(qMessageByID, u.ID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(u.ID)
+			return switchboard.ErrMessageNotFound(u.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: update message: %w", err)
 		}
-		if err := checkUpdate(m, &u); err != nil {
-			return err
-		}
-		prev, before := m.Status, savedOf(m)
-		evs := applyUpdate(m, &u)
-		moved, err := statusEvent(m, prev, u.At)
-		if err != nil {
-			return err
-		}
-		var (
-			pending []*switchboard.Event
-			apps    []*switchboard.AppEvent
-		)
-		if moved != nil {
-			apps = append(apps, moved)
-		}
+		var pending []switchboard.RecordedCallback
 		if u.ProviderSID != nil && *u.ProviderSID != "" {
-			var more []*switchboard.AppEvent
-			if pending, more, err = applyPending(t, m, u.At); err != nil {
+			if pending, err = pendingCallbacks(t, *u.ProviderSID); err != nil {
 				return err
 			}
-			apps = append(apps, more...)
+		}
+		before := savedOf(m)
+		evs, apps, err := switchboard.ApplyUpdate(m, &u, pending)
+		if err != nil {
+			return err
 		}
 		if err := saveChanged(t, m, before); err != nil {
 			return err
 		}
-		for _, ev := range append(evs, pending...) {
-			if err := insertEvent(t, ev); err != nil {
-				return err
+		if len(pending) > 0 {
+			if _, err := t.exec(qMarkApplied, m.ID, m.ProviderSID); err != nil {
+				return fmt.Errorf("sqlite: mark callbacks applied: %w", err)
 			}
 		}
-		for _, ev := range apps {
-			if err := insertAppEvent(t, ev); err != nil {
-				return err
-			}
+		if err := insertChange(t, evs, apps); err != nil {
+			return err
 		}
 		out = m
 		return nil
@@ -575,86 +381,12 @@ func (db *DB) UpdateMessage(ctx context.Context, u switchboard.MessageUpdate) (*
 	return out, nil
 }
 
-// checkUpdate checks an update's fence and preconditions against the stored message.
-func checkUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) error {
-	if u.LeaseOwner != "" && m.LeaseOwner != u.LeaseOwner {
-		return switchboard.Errorf(switchboard.ECONFLICT, "lease_lost", "message %s is no longer leased to %s", m.ID, u.LeaseOwner)
-	}
-	if len(u.RequireStatus) > 0 {
-		ok := false
-		for _, s := range u.RequireStatus {
-			ok = ok || s == m.Status
-		}
-		if !ok {
-			return switchboard.Errorf(switchboard.ECONFLICT, "status_conflict", "message %s is %s", m.ID, m.Status)
-		}
-	}
-	if u.RequireNoAttemptInFlight && m.AttemptInFlight {
-		return switchboard.Errorf(switchboard.ECONFLICT, "attempt_in_flight",
-			"message %s has an attempt in flight whose outcome is not known yet", m.ID)
-	}
-	return nil
-}
-
-// applyUpdate applies u's changes to m and returns the events to append, stamped with the
-// message, the time and the status after the update.
-func applyUpdate(m *switchboard.Message, u *switchboard.MessageUpdate) []*switchboard.Event {
-	if u.Status != "" && m.Status.CanMoveTo(u.Status) {
-		m.Status = u.Status
-	}
-	if u.ProviderSID != nil {
-		m.ProviderSID = *u.ProviderSID
-	}
-	if u.ErrorCode != nil {
-		m.ErrorCode = *u.ErrorCode
-	}
-	if u.ErrorMessage != nil {
-		m.ErrorMessage = *u.ErrorMessage
-	}
-	if u.NextAttemptAt != nil {
-		m.NextAttemptAt = *u.NextAttemptAt
-	}
-	if u.AttemptInFlight != nil {
-		m.AttemptInFlight = *u.AttemptInFlight
-	}
-	if u.AttemptStartedAt != nil {
-		t := *u.AttemptStartedAt
-		m.AttemptStartedAt = &t
-	}
-	if u.IncAttempts {
-		m.Attempts++
-	}
-	if u.LeaseUntil != nil && u.LeaseOwner != "" {
-		t := *u.LeaseUntil
-		m.LeaseUntil = &t
-	}
-	if u.ReleaseLease {
-		m.LeaseOwner, m.LeaseUntil = "", nil
-	}
-	m.UpdatedAt = u.At
-	normalize(m)
-	evs := make([]*switchboard.Event, 0, len(u.Events))
-	for _, e := range u.Events {
-		if e == nil {
-			continue
-		}
-		ev := *e
-		ev.ID, ev.MessageID, ev.Status = 0, m.ID, m.Status
-		if ev.At.IsZero() {
-			ev.At = u.At
-		}
-		evs = append(evs, &ev)
-	}
-	return evs
-}
-
 func saveMessage(t *wtx, m *switchboard.Message) error {
-	_, err := t.exec(qSaveMessage, m.Status, nullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
+	_, err := t.exec(qSaveMessage, m.Status, sqlstore.NullString(m.ProviderSID), m.ErrorCode, m.ErrorMessage, m.Attempts,
 		micros(m.NextAttemptAt), boolInt(m.AttemptInFlight), microsPtr(m.AttemptStartedAt),
-		nullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
+		sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), micros(m.UpdatedAt), m.ID)
 	if isUnique(err) {
-		return switchboard.Errorf(switchboard.ECONFLICT, "provider_sid_taken",
-			"another message already has provider SID %s", m.ProviderSID)
+		return switchboard.ErrProviderSIDTaken(m.ProviderSID)
 	} else if err != nil {
 		return fmt.Errorf("sqlite: save message: %w", err)
 	}
@@ -717,8 +449,8 @@ func saveStatus(t *wtx, m *switchboard.Message) error {
 
 // ClaimMessages leases up to p.Limit due messages of sender p.From to p.Owner, oldest due first.
 func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*switchboard.Message, error) {
-	if p.Owner == "" || p.Limit <= 0 {
-		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit")
+	if err := switchboard.CheckClaim(p.Owner, p.Limit); err != nil {
+		return nil, err
 	}
 	var msgs []*switchboard.Message
 	err := db.write(ctx, func(t *wtx) error {
@@ -744,12 +476,7 @@ func (db *DB) ClaimMessages(ctx context.Context, p switchboard.ClaimParams) ([]*
 		return nil, err
 	}
 	// RETURNING does not keep the subquery's order.
-	sort.Slice(msgs, func(i, j int) bool {
-		if !msgs[i].NextAttemptAt.Equal(msgs[j].NextAttemptAt) {
-			return msgs[i].NextAttemptAt.Before(msgs[j].NextAttemptAt)
-		}
-		return msgs[i].ID < msgs[j].ID
-	})
+	switchboard.SortClaimedMessages(msgs)
 	return msgs, nil
 }
 
@@ -805,21 +532,25 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 // StaleSending lists messages in status sending or sent that have a provider SID and have not changed
 // since before, oldest first.
 func (db *DB) StaleSending(ctx context.Context, before time.Time, limit int) ([]*switchboard.Message, error) {
-	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), clampLimit(limit))
+	rows, err := db.rstmts[qStaleSending].QueryContext(ctx, micros(before), sqlstore.Limit(limit))
+	out, err := collect(rows, err, scanMessage)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: stale sending: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: stale sending: %w", err)
-	}
 	return out, nil
+}
+
+// insertChange appends a change's timeline events and application events.
+func insertChange(t *wtx, evs []*switchboard.Event, apps []*switchboard.AppEvent) error {
+	for _, ev := range evs {
+		if err := insertEvent(t, ev); err != nil {
+			return err
+		}
+	}
+	for _, ev := range apps {
+		if err := insertAppEvent(t, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }

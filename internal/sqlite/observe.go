@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -39,9 +40,9 @@ const (
 	qAlertStates   = `SELECT key, state FROM alert_states ORDER BY key`
 	qMaxEventSeq   = `SELECT COALESCE(MAX(seq), 0) FROM app_events`
 	qFirstEventAt  = `SELECT seq, at FROM app_events WHERE seq >= ? ORDER BY seq LIMIT 1`
-	qMessageEvents = `SELECT ` + appEventCols + ` FROM app_events WHERE seq >= ? AND seq < ? AND type = 'message.status_changed'
+	qMessageEvents = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq >= ? AND seq < ? AND type = 'message.status_changed'
 		AND json_extract(data, '$.message_id') = ? ORDER BY seq`
-	qEventDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries WHERE event_seq = ? ORDER BY created_at, id`
+	qEventDeliveries = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE event_seq = ? ORDER BY created_at, id`
 )
 
 var _ switchboard.ObservabilityStore = (*DB)(nil)

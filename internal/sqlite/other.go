@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
@@ -17,15 +18,13 @@ const (
 	qUpsertSticky = `INSERT INTO sticky_senders (pool, to_number, from_number) VALUES (?, ?, ?)
 		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number`
 
-	inboundCols    = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
-	qInsertInbound = `INSERT INTO inbound_messages (` + inboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider_sid) DO NOTHING`
 
-	apiKeyCols    = `id, name, hash, created_at, revoked_at, last_used_at`
-	qInsertAPIKey = `INSERT INTO api_keys (` + apiKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
-	qAPIKeyByHash = `SELECT ` + apiKeyCols + ` FROM api_keys WHERE hash = ?`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = ?`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
-	qListAPIKeys  = `SELECT ` + apiKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
 
 	qDeleteSenders = `DELETE FROM senders`
@@ -55,8 +54,8 @@ var readQueries = []string{
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
 // among valid, else preferred, which is recorded.
 func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error) {
-	if to == "" || preferred == "" {
-		return "", switchboard.Errorf(switchboard.EINVALID, "invalid_sender", "a sender assignment needs a recipient and a preferred sender")
+	if err := switchboard.CheckSenderAssignment(to, preferred); err != nil {
+		return "", err
 	}
 	// Most recipients already have a valid sender: answer those from the read pool.
 	var from string
@@ -88,19 +87,19 @@ func (db *DB) AssignSender(ctx context.Context, pool, to, preferred string, vali
 
 // CreateInbound stores an inbound message; created is false when its provider SID was seen.
 func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage) (bool, error) {
-	if in == nil || in.ID == "" || in.ProviderSID == "" {
-		return false, switchboard.Errorf(switchboard.EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	if err := switchboard.CheckInbound(in); err != nil {
+		return false, err
 	}
-	media, err := jsonText(in.MediaURLs)
+	media, err := sqlstore.JSONList(in.MediaURLs)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: media_urls: %w", err)
 	}
 	var created bool
 	err = db.write(ctx, func(t *wtx) error {
 		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-			media, rawJSON(in.Payload), micros(in.ReceivedAt))
+			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "inbound_exists", "inbound message %s already exists", in.ID)
+			return switchboard.ErrInboundExists(in.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert inbound: %w", err)
 		}
@@ -138,46 +137,31 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 	if f.Cursor != "" {
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
-	limit := clampLimit(f.Limit)
-	q := "SELECT " + inboundCols + " FROM inbound_messages"
+	limit := sqlstore.Limit(f.Limit)
+	q := "SELECT " + sqlstore.InboundCols + " FROM inbound_messages"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanInbound)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.InboundMessage
-	for rows.Next() {
-		in, err := scanInbound(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list inbound: %w", err)
-	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(x *switchboard.InboundMessage) string { return x.ID })
 	return out, next, nil
 }
 
 // CreateAPIKey stores a new API key (hash only).
 func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
-	if k == nil || k.ID == "" || k.Hash == "" {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+	if err := switchboard.CheckAPIKey(k); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))
 		if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "api_key_exists", "API key %s already exists", k.ID)
+			return switchboard.ErrAPIKeyExists(k.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert API key: %w", err)
 		}
@@ -204,7 +188,7 @@ func scanAPIKey(s scanner) (*switchboard.APIKey, error) {
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error) {
 	k, err := scanAPIKey(db.rstmts[qAPIKeyByHash].QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && k.RevokedAt != nil) {
-		return nil, switchboard.Errorf(switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key")
+		return nil, switchboard.ErrUnknownAPIKey()
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: API key: %w", err)
 	}
@@ -214,19 +198,8 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 // ListAPIKeys lists all keys, newest first.
 func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
 	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx)
+	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*switchboard.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list API keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
 	}
 	return out, nil
@@ -243,7 +216,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 		if n, err := r.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: revoke API key: %w", err)
 		} else if n == 0 {
-			return switchboard.Errorf(switchboard.ENOTFOUND, "api_key_not_found", "API key %s not found", id)
+			return switchboard.ErrAPIKeyNotFound(id)
 		}
 		return nil
 	})
@@ -268,7 +241,7 @@ func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) err
 		for i, s := range senders {
 			_, err := t.exec(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
 			if isUnique(err) {
-				return switchboard.Errorf(switchboard.EINVALID, "duplicate_sender", "sender %s is configured twice", s.From)
+				return switchboard.ErrDuplicateSender(s.From)
 			} else if err != nil {
 				return fmt.Errorf("sqlite: sync senders: %w", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // TestQueryPlans pins the indexes that keep the dispatcher's and the dashboard's queries
@@ -19,8 +20,9 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	metaQuery, metaArgs := listMessagesQuery([]string{"status IN (?)"}, []any{"queued"},
-		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor")
+	metaWhere := sqlstore.Where{Conds: []string{"status IN (?)"}, Args: []any{"queued"}}
+	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, sqlstore.MessageCols,
+		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
 	status1, status1Args := searchQuery([]switchboard.Status{switchboard.StatusFailed}, nil, nil, 51)
 	status2, status2Args := searchQuery([]switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered},
 		[]string{"from_number = ?"}, []any{"+1"}, 51)
@@ -44,7 +46,7 @@ func TestQueryPlans(t *testing.T) {
 		{"message events", qMessageEvents, []any{1, 2, "m"}, []string{"SEARCH app_events USING INTEGER PRIMARY KEY"}, []string{"SCAN app_events"}},
 		// A listing by metadata walks message_metadata's primary key in page order (no sort) and
 		// reads only the messages it lists.
-		{"list by metadata", metaQuery, append(metaArgs, 51), []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"list by metadata", metaQuery, metaArgs, []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"calls by metadata", qListCallsByMetadata, []any{"job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (key=? AND value=?", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"search by status", status1, status1Args, []string{"messages_status"}, []string{"SCAN messages", "TEMP B-TREE"}},
 		{"search by statuses", status2, status2Args, []string{"messages_status"}, []string{"SCAN messages"}},

@@ -51,6 +51,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/migrate"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -522,14 +523,6 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// nullString stores "" as NULL, for columns whose indexes depend on NULL meaning absent.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -551,4 +544,13 @@ func pingRetryBusy(ctx context.Context, db *sql.DB, wait time.Duration) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// collect reads every row of a query with scan and closes the rows.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlstore.Collect(rows, scan)
 }

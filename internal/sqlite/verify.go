@@ -10,60 +10,32 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	verificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
-		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at`
-	qInsertVerification = `INSERT INTO verifications (` + verificationCols + `)
+	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
-	qVerificationByID  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE id = ?`
-	qPendingVerifyTo   = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
-	qDueVerifications  = `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
-	qRateGet           = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
-	qRateHit           = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
-	qRatePrune         = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
-	refusalCols        = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
-	qInsertRefusal     = `INSERT INTO verify_refusals (` + refusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpsertBlock       = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
-	qPrefixBlocked     = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
-	verificationNotFnd = "verification_not_found"
+	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = ?`
+	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
+	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
+	qRateGet          = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
+	qRateHit          = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
+	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
+	qPrefixBlocked    = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
 )
-
-func verificationNotFound(id string) error {
-	return switchboard.Errorf(switchboard.ENOTFOUND, verificationNotFnd, "verification %s not found", id)
-}
-
-func validVerification(v *switchboard.Verification) error {
-	switch {
-	case v == nil || v.ID == "" || v.To == "":
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs an ID and a phone number")
-	case !v.Status.Valid():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "unknown verification status %q", v.Status)
-	case v.CreatedAt.IsZero() || v.UpdatedAt.IsZero() || v.ExpiresAt.IsZero():
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_verification", "a verification needs its times")
-	}
-	return nil
-}
-
-func sendsJSON(s []switchboard.VerificationSend) (string, error) {
-	if s == nil {
-		s = []switchboard.VerificationSend{}
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
 
 // CreateVerification stores a new verification with its events.
 func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -73,9 +45,9 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
 			micros(v.CreatedAt), micros(v.UpdatedAt))
 		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending", "%s already has a pending verification", v.To)
+			return switchboard.ErrVerificationPending(v.To)
 		} else if isUnique(err) {
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_exists", "verification %s already exists", v.ID)
+			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert verification: %w", err)
 		}
@@ -94,10 +66,10 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 
 // UpdateVerification stores v over its stored version.
 func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verification, events []*switchboard.AppEvent) error {
-	if err := validVerification(v); err != nil {
+	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
-	attempts, err := sendsJSON(v.SendAttempts)
+	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
 	}
@@ -111,9 +83,9 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 		if n, _ := res.RowsAffected(); n == 0 {
 			var one int
 			if err := t.queryRow(`SELECT 1 FROM verifications WHERE id = ?`, v.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return verificationNotFound(v.ID)
+				return switchboard.ErrVerificationNotFound(v.ID)
 			}
-			return switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "verification %s changed meanwhile", v.ID)
+			return switchboard.ErrVerificationConflict(v.ID)
 		}
 		for _, ev := range events {
 			if err := insertAppEvent(t, ev); err != nil {
@@ -151,7 +123,7 @@ func scanVerification(r scanner) (*switchboard.Verification, error) {
 func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Verification, error) {
 	v, err := scanVerification(db.r.QueryRowContext(ctx, qVerificationByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, verificationNotFound(id)
+		return nil, switchboard.ErrVerificationNotFound(id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get verification: %w", err)
 	}
@@ -187,47 +159,35 @@ func (db *DB) DueVerifications(ctx context.Context, now time.Time, limit int) ([
 	return out, rows.Err()
 }
 
-// windowOf returns the fixed window of length w that holds now.
-func windowOf(now time.Time, w time.Duration) (start, end time.Time) {
-	start = now.Truncate(w)
-	return start, start.Add(w)
-}
-
 // HitRates counts a hit on every counter unless one is at its limit.
 func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time.Time) (switchboard.RateResult, error) {
 	res := switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
-	for _, h := range hits {
-		if h.Key == "" || h.Window <= 0 || h.Limit < 0 {
-			return res, switchboard.Errorf(switchboard.EINVALID, "invalid_rate", "a rate hit needs a key, a positive window and a limit of at least 0")
-		}
+	if err := switchboard.CheckRateHits(hits); err != nil {
+		return res, err
 	}
 	err := db.write(ctx, func(t *wtx) error {
-		res = switchboard.RateResult{Refused: -1, Counts: make([]int, len(hits))}
+		counts := make([]int, len(hits))
 		for i, h := range hits {
-			start, end := windowOf(now, h.Window)
+			start, _ := switchboard.RateWindow(now, h.Window)
 			if _, err := t.exec(qRatePrune, h.Key, micros(now)); err != nil {
 				return fmt.Errorf("sqlite: prune rate counters: %w", err)
 			}
-			err := t.queryRow(qRateGet, h.Key, micros(start)).Scan(&res.Counts[i])
+			err := t.queryRow(qRateGet, h.Key, micros(start)).Scan(&counts[i])
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("sqlite: read rate counter: %w", err)
 			}
-			if h.Limit > 0 && res.Counts[i] >= h.Limit && res.Refused < 0 {
-				res.Refused, res.RetryAfter = i, end.Sub(now)
-			}
 		}
-		if res.Refused >= 0 {
+		if res = switchboard.JudgeRateHits(hits, counts, now); res.Refused >= 0 {
 			return nil
 		}
-		for i, h := range hits {
+		for _, h := range hits {
 			if h.Peek {
 				continue
 			}
-			start, end := windowOf(now, h.Window)
+			start, end := switchboard.RateWindow(now, h.Window)
 			if _, err := t.exec(qRateHit, h.Key, micros(start), micros(end)); err != nil {
 				return fmt.Errorf("sqlite: count rate hit: %w", err)
 			}
-			res.Counts[i]++
 		}
 		return nil
 	})
@@ -236,8 +196,8 @@ func (db *DB) HitRates(ctx context.Context, hits []switchboard.RateHit, now time
 
 // RecordRefusal stores a refusal with its events.
 func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events []*switchboard.AppEvent) error {
-	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_refusal", "a refusal needs an ID, a reason and a time")
+	if err := switchboard.CheckRefusal(r); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
@@ -255,57 +215,35 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 
 // ListRefusals lists refusals newest first.
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + refusalCols + ` FROM verify_refusals WHERE 1 = 1`
-	var args []any
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	var w sqlstore.Where
 	if f.To != "" {
-		q += ` AND phone = ?`
-		args = append(args, f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Reason != "" {
-		q += ` AND reason = ?`
-		args = append(args, f.Reason)
+		w.Add("reason = ?", f.Reason)
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ?`
-		args = append(args, f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.RefusalCols+` FROM verify_refusals`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, func(s scanner) (*switchboard.Refusal, error) {
+		var r switchboard.Refusal
+		var at int64
+		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
+			&r.RetryAfterSeconds, &at)
+		r.At = fromMicros(at)
+		return &r, err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Refusal
-	for rows.Next() {
-		var r switchboard.Refusal
-		var at int64
-		if err := rows.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &at); err != nil {
-			return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
-		}
-		r.At = fromMicros(at)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list refusals: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(r *switchboard.Refusal) string { return r.ID })
 	return out, next, nil
 }
 
 // BlockPrefix records or extends a blocked prefix with its events.
 func (db *DB) BlockPrefix(ctx context.Context, b switchboard.PrefixBlock, events []*switchboard.AppEvent) error {
-	if b.Prefix == "" || b.Until.IsZero() || b.At.IsZero() {
-		return switchboard.Errorf(switchboard.EINVALID, "invalid_block", "a block needs a prefix and its times")
+	if err := switchboard.CheckBlock(b); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qUpsertBlock, b.Prefix, b.Reason, micros(b.Until), micros(b.At)); err != nil {
@@ -336,46 +274,20 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 
 // ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	q := `SELECT ` + verificationCols + `, redacted_at FROM verifications WHERE 1 = 1`
-	var args []any
+	limit := sqlstore.LimitOr(f.Limit, 100)
+	var w sqlstore.Where
 	if f.To != "" {
-		q += ` AND phone = ?`
-		args = append(args, f.To)
+		w.Add("phone = ?", f.To)
 	}
 	if f.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, string(f.Status))
+		w.Add("status = ?", string(f.Status))
 	}
-	if f.Cursor != "" {
-		q += ` AND id < ?`
-		args = append(args, f.Cursor)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
+	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := collect(rows, err, scanVerification)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
 	}
-	defer rows.Close()
-	var out []*switchboard.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list verifications: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := sqlstore.Page(out, limit, func(v *switchboard.Verification) string { return v.ID })
 	return out, next, nil
 }

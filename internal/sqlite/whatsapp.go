@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 const (
-	qConvByPair   = `SELECT ` + convCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
+	qConvByPair   = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
 	qMarkFallback = `UPDATE messages SET fallback_pending = 1, fallback_due_at = ? WHERE id = ?`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
-	qFallbackCandidates = `SELECT ` + messageCols + `, fallback_due_at FROM messages
+	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages
 		WHERE fallback_pending = 1 AND (
 			status IN ('delivered', 'read', 'undelivered', 'failed', 'canceled', 'blocked', 'expired')
 			OR (fallback_due_at IS NOT NULL AND fallback_due_at <= ?))
@@ -23,7 +24,7 @@ const (
 		WHERE id = ? AND fallback_pending = 1`
 	// Conversations whose window closes within the lead time and was not announced: the window
 	// of last_inbound_at closes at last_inbound_at + 24 h.
-	qWindowClosing = `SELECT ` + convCols + ` FROM conversations
+	qWindowClosing = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations
 		WHERE channel = 'whatsapp' AND last_inbound_at IS NOT NULL
 			AND last_inbound_at <= ?1 AND last_inbound_at > ?2
 			AND (window_notified_for IS NULL OR window_notified_for <> last_inbound_at)
@@ -54,7 +55,7 @@ func markFallback(t *wtx, m *switchboard.Message) error {
 func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel, ours, theirs string) (*switchboard.Conversation, error) {
 	c, err := scanConversation(db.rstmts[qConvByPair].QueryRowContext(ctx, switchboard.ThreadChannel(channel), ours, theirs))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, switchboard.Errorf(switchboard.ENOTFOUND, "conversation_not_found", "no %s conversation between these numbers", channel)
+		return nil, switchboard.ErrNoConversation(channel)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: find conversation: %w", err)
 	}
@@ -63,7 +64,7 @@ func (db *DB) FindConversation(ctx context.Context, channel switchboard.Channel,
 
 // FallbackCandidates lists unsettled fallbacks that need a decision at now.
 func (db *DB) FallbackCandidates(ctx context.Context, now time.Time, limit int) ([]*switchboard.FallbackCandidate, error) {
-	rows, err := db.rstmts[qFallbackCandidates].QueryContext(ctx, micros(now), clampLimit(limit))
+	rows, err := db.rstmts[qFallbackCandidates].QueryContext(ctx, micros(now), sqlstore.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: fallback candidates: %w", err)
 	}
@@ -96,7 +97,7 @@ func (db *DB) SettleFallback(ctx context.Context, id, legID string, ev *switchbo
 	settled := false
 	err := db.write(ctx, func(t *wtx) error {
 		settled = false
-		res, err := t.exec(qSettleFallback, nullString(legID), id)
+		res, err := t.exec(qSettleFallback, sqlstore.NullString(legID), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: settle fallback: %w", err)
 		}
@@ -122,7 +123,7 @@ func (db *DB) ClaimWindowClosing(ctx context.Context, now time.Time, lead time.D
 	var out []*switchboard.Conversation
 	err := db.write(ctx, func(t *wtx) error {
 		out = out[:0]
-		rows, err := t.query(qWindowClosing, upper, lower, clampLimit(limit))
+		rows, err := t.query(qWindowClosing, upper, lower, sqlstore.Limit(limit))
 		if err != nil {
 			return fmt.Errorf("sqlite: window closing: %w", err)
 		}
