@@ -28,7 +28,7 @@ func TestChartsBackfill(t *testing.T) {
 	storetest.ChartsMatchScan(t, db, db.deliveryStatsScan)
 	for _, q := range []string{
 		`DROP TABLE chart_counts`,
-		`DROP FUNCTION chart_count, chart_first_delivery, chart_messages_inserted, chart_messages_deleted,
+		`DROP FUNCTION chart_first_delivery, chart_messages_inserted, chart_messages_deleted,
 			chart_message_updated, chart_events_inserted, chart_events_deleted, chart_messages_truncated CASCADE`,
 		`DELETE FROM schema_migrations WHERE version = 100`,
 	} {

@@ -53,31 +53,6 @@ FROM (SELECT (extract(epoch FROM x.created_at) * 1000000)::bigint AS cu, x.from_
 		FROM messages m) x) y
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
--- chart_count adds s (1 or -1) times one message's contribution, first_at being its first delivered or read
--- event's time (NULL when none).
-CREATE FUNCTION chart_count(created timestamptz, sender text, cat text, st text, first_at timestamptz, s bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	cu bigint := (extract(epoch FROM created) * 1000000)::bigint;
-	lat bigint;
-BEGIN
-	IF st IN ('delivered', 'read') THEN
-		lat := (extract(epoch FROM first_at - created) * 1000000)::bigint;
-	END IF;
-	INSERT INTO chart_counts AS c (bucket, from_number, category, shard, total, delivered, failed, lat_sum,
-		lat0, lat1, lat2, lat3, lat4, lat5)
-	VALUES (cu - cu % 300000000, sender, cat, pg_backend_pid() % 64, s,
-		CASE WHEN st IN ('delivered', 'read') THEN s ELSE 0 END, CASE WHEN st IN ('failed', 'undelivered') THEN s ELSE 0 END, s * coalesce(lat, 0),
-		CASE WHEN lat >= 0 AND lat < 1000000 THEN s ELSE 0 END, CASE WHEN lat >= 1000000 AND lat < 5000000 THEN s ELSE 0 END,
-		CASE WHEN lat >= 5000000 AND lat < 30000000 THEN s ELSE 0 END, CASE WHEN lat >= 30000000 AND lat < 120000000 THEN s ELSE 0 END,
-		CASE WHEN lat >= 120000000 AND lat < 600000000 THEN s ELSE 0 END, CASE WHEN lat >= 600000000 THEN s ELSE 0 END)
-	ON CONFLICT (bucket, from_number, category, shard) DO UPDATE SET total = c.total + excluded.total,
-		delivered = c.delivered + excluded.delivered, failed = c.failed + excluded.failed,
-		lat_sum = c.lat_sum + excluded.lat_sum, lat0 = c.lat0 + excluded.lat0, lat1 = c.lat1 + excluded.lat1,
-		lat2 = c.lat2 + excluded.lat2, lat3 = c.lat3 + excluded.lat3, lat4 = c.lat4 + excluded.lat4,
-		lat5 = c.lat5 + excluded.lat5;
-END $$;
-
 -- chart_first_delivery is the time of a message's first delivered or read event (NULL: none).
 CREATE FUNCTION chart_first_delivery(msg text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
 	SELECT min(at) FROM message_events WHERE message_id = msg AND status IN ('delivered', 'read')
@@ -136,10 +111,28 @@ BEGIN
 	RETURN NULL;
 END $$;
 
+-- An updated message's contribution is taken away and added back in one upsert of its row.
 CREATE FUNCTION chart_message_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM chart_count(OLD.created_at, OLD.from_number, OLD.category, OLD.status, chart_first_delivery(OLD.id), -1);
-	PERFORM chart_count(NEW.created_at, NEW.from_number, NEW.category, NEW.status, chart_first_delivery(NEW.id), 1);
+	INSERT INTO chart_counts AS c (bucket, from_number, category, shard, total, delivered, failed, lat_sum,
+			lat0, lat1, lat2, lat3, lat4, lat5)
+	SELECT cu - cu % 300000000, from_number, category, pg_backend_pid() % 64, sum(s)::bigint,
+		sum(CASE WHEN status IN ('delivered', 'read') THEN s ELSE 0 END)::bigint, sum(CASE WHEN status IN ('failed', 'undelivered') THEN s ELSE 0 END)::bigint,
+		sum(s * coalesce(lat, 0))::bigint,
+		sum(CASE WHEN lat >= 0 AND lat < 1000000 THEN s ELSE 0 END)::bigint, sum(CASE WHEN lat >= 1000000 AND lat < 5000000 THEN s ELSE 0 END)::bigint,
+		sum(CASE WHEN lat >= 5000000 AND lat < 30000000 THEN s ELSE 0 END)::bigint, sum(CASE WHEN lat >= 30000000 AND lat < 120000000 THEN s ELSE 0 END)::bigint,
+		sum(CASE WHEN lat >= 120000000 AND lat < 600000000 THEN s ELSE 0 END)::bigint, sum(CASE WHEN lat >= 600000000 THEN s ELSE 0 END)::bigint
+	FROM (SELECT (extract(epoch FROM x.created_at) * 1000000)::bigint AS cu, x.from_number, x.category, x.status, x.s,
+			CASE WHEN x.status IN ('delivered', 'read') THEN (extract(epoch FROM x.first_at - x.created_at) * 1000000)::bigint END AS lat
+		FROM (SELECT OLD.created_at, OLD.from_number, OLD.category, OLD.status, -1 AS s, chart_first_delivery(OLD.id) AS first_at
+				UNION ALL
+				SELECT NEW.created_at, NEW.from_number, NEW.category, NEW.status, 1, chart_first_delivery(NEW.id)) x) y
+	GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+	ON CONFLICT (bucket, from_number, category, shard) DO UPDATE SET total = c.total + excluded.total,
+		delivered = c.delivered + excluded.delivered, failed = c.failed + excluded.failed,
+		lat_sum = c.lat_sum + excluded.lat_sum, lat0 = c.lat0 + excluded.lat0, lat1 = c.lat1 + excluded.lat1,
+		lat2 = c.lat2 + excluded.lat2, lat3 = c.lat3 + excluded.lat3, lat4 = c.lat4 + excluded.lat4,
+		lat5 = c.lat5 + excluded.lat5;
 	RETURN NULL;
 END $$;
 
