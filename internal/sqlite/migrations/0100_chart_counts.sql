@@ -48,14 +48,14 @@ CREATE TRIGGER chart_message_insert AFTER INSERT ON messages
 BEGIN
 	INSERT INTO chart_counts (bucket, from_number, category, total, delivered, failed, lat_sum,
 		lat0, lat1, lat2, lat3, lat4, lat5)
-	SELECT b - b % 300000000, f, c, sum(s), sum(s * d), sum(s * x), sum(s * coalesce(l, 0)),
-		sum(s * coalesce(l >= 0 AND l < 1000000, 0)), sum(s * coalesce(l >= 1000000 AND l < 5000000, 0)),
-		sum(s * coalesce(l >= 5000000 AND l < 30000000, 0)), sum(s * coalesce(l >= 30000000 AND l < 120000000, 0)),
-		sum(s * coalesce(l >= 120000000 AND l < 600000000, 0)), sum(s * coalesce(l >= 600000000, 0))
+	SELECT b - b % 300000000, f, c, s, s * d, s * x, s * coalesce(l, 0),
+		s * coalesce(l >= 0 AND l < 1000000, 0), s * coalesce(l >= 1000000 AND l < 5000000, 0),
+		s * coalesce(l >= 5000000 AND l < 30000000, 0), s * coalesce(l >= 30000000 AND l < 120000000, 0),
+		s * coalesce(l >= 120000000 AND l < 600000000, 0), s * coalesce(l >= 600000000, 0)
 	FROM (SELECT NEW.created_at AS b, NEW.from_number AS f, NEW.category AS c, 1 AS s,
 			NEW.status IN ('delivered', 'read') AS d, NEW.status IN ('failed', 'undelivered') AS x,
 			CASE WHEN NEW.status IN ('delivered', 'read') THEN (SELECT min(e.at) FROM message_events e WHERE e.message_id = NEW.id AND e.status IN ('delivered', 'read')) - NEW.created_at END AS l)
-	WHERE true GROUP BY 1, 2, 3
+	WHERE true
 	ON CONFLICT (bucket, from_number, category) DO UPDATE SET total = total + excluded.total,
 		delivered = delivered + excluded.delivered, failed = failed + excluded.failed,
 		lat_sum = lat_sum + excluded.lat_sum, lat0 = lat0 + excluded.lat0, lat1 = lat1 + excluded.lat1,
@@ -94,14 +94,14 @@ CREATE TRIGGER chart_message_delete AFTER DELETE ON messages
 BEGIN
 	INSERT INTO chart_counts (bucket, from_number, category, total, delivered, failed, lat_sum,
 		lat0, lat1, lat2, lat3, lat4, lat5)
-	SELECT b - b % 300000000, f, c, sum(s), sum(s * d), sum(s * x), sum(s * coalesce(l, 0)),
-		sum(s * coalesce(l >= 0 AND l < 1000000, 0)), sum(s * coalesce(l >= 1000000 AND l < 5000000, 0)),
-		sum(s * coalesce(l >= 5000000 AND l < 30000000, 0)), sum(s * coalesce(l >= 30000000 AND l < 120000000, 0)),
-		sum(s * coalesce(l >= 120000000 AND l < 600000000, 0)), sum(s * coalesce(l >= 600000000, 0))
+	SELECT b - b % 300000000, f, c, s, s * d, s * x, s * coalesce(l, 0),
+		s * coalesce(l >= 0 AND l < 1000000, 0), s * coalesce(l >= 1000000 AND l < 5000000, 0),
+		s * coalesce(l >= 5000000 AND l < 30000000, 0), s * coalesce(l >= 30000000 AND l < 120000000, 0),
+		s * coalesce(l >= 120000000 AND l < 600000000, 0), s * coalesce(l >= 600000000, 0)
 	FROM (SELECT OLD.created_at AS b, OLD.from_number AS f, OLD.category AS c, -1 AS s,
 			OLD.status IN ('delivered', 'read') AS d, OLD.status IN ('failed', 'undelivered') AS x,
 			CASE WHEN OLD.status IN ('delivered', 'read') THEN (SELECT min(e.at) FROM message_events e WHERE e.message_id = OLD.id AND e.status IN ('delivered', 'read')) - OLD.created_at END AS l)
-	WHERE true GROUP BY 1, 2, 3
+	WHERE true
 	ON CONFLICT (bucket, from_number, category) DO UPDATE SET total = total + excluded.total,
 		delivered = delivered + excluded.delivered, failed = failed + excluded.failed,
 		lat_sum = lat_sum + excluded.lat_sum, lat0 = lat0 + excluded.lat0, lat1 = lat1 + excluded.lat1,
