@@ -162,7 +162,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	for _, must := range []string{"switchboard_messages_final_total", "switchboard_message_delivery_latency_seconds",
 		"switchboard_http_requests_total", "switchboard_calls_finished_total", "switchboard_event_deliveries_total",
-		"switchboard_queue_depth", "switchboard_provider_request_duration_seconds"} {
+		"switchboard_queue_depth", "switchboard_provider_request_duration_seconds", "switchboard_store_commit_duration_seconds"} {
 		if !covered[must] {
 			t.Errorf("the dashboard has no panel on %s", must)
 		}

@@ -41,6 +41,7 @@ type Metrics struct {
 	verify           verifyMetrics
 	ops              opsMetrics
 	health           healthMetrics
+	store            storeMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -99,6 +100,7 @@ func New() *Metrics {
 	m.registerVerify()
 	m.registerOps(f)
 	m.health = newHealthMetrics(f)
+	m.store = newStoreMetrics(f)
 	return m
 }
 
@@ -112,6 +114,7 @@ func Names() []string {
 	names = append(names, verifyNames[:5]...)
 	names = append(names, opsNames...)
 	names = append(names, healthNames...)
+	names = append(names, storeNames...)
 	return append(names, circuitNames()...)
 }
 

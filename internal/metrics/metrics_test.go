@@ -46,6 +46,7 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.ClockOffset("database", time.Millisecond)
 	m.NeedsReview()
 	m.DiskFree(1, 2)
+	m.StoreCommit("sqlite", time.Millisecond, 3)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

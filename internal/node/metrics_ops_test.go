@@ -18,7 +18,7 @@ import (
 // TestMetricsEndToEnd scrapes a node that has run messages, a call, a verification and
 // deliveries to an endpoint, and finds each of those series with the counts the run implies:
 // final statuses with their error classes, delivery latency, segments, the HTTP API by route,
-// calls by status and outcome, flow steps, event deliveries and verifications.
+// calls by status and outcome, flow steps, event deliveries, verifications and the store's commits.
 func TestMetricsEndToEnd(t *testing.T) {
 	t.Parallel()
 	env := voiceEnv()
@@ -76,7 +76,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 			return atLeast(out, `switchboard_event_deliveries_total{result="delivered"}`, 3) &&
 				atLeast(out, `switchboard_segments_sent_total{sender="+15005550006"}`, 1) &&
 				atLeast(out, `switchboard_call_step_duration_seconds_count`, 2) &&
-				atLeast(out, `switchboard_event_delivery_duration_seconds_count`, 3)
+				atLeast(out, `switchboard_event_delivery_duration_seconds_count`, 3) &&
+				atLeast(out, `switchboard_store_commit_duration_seconds_count{engine="sqlite"}`, 1) &&
+				atLeast(out, `switchboard_store_commit_batch_size_count{engine="sqlite"}`, 1)
 		}()
 	}
 	for _, w := range want {
@@ -85,7 +87,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		}
 	}
 	for _, s := range []string{`switchboard_event_deliveries_total{result="delivered"}`, `switchboard_segments_sent_total{sender="+15005550006"}`,
-		`switchboard_call_step_duration_seconds_count`, `switchboard_event_delivery_duration_seconds_count`} {
+		`switchboard_call_step_duration_seconds_count`, `switchboard_event_delivery_duration_seconds_count`,
+		`switchboard_store_commit_duration_seconds_count{engine="sqlite"}`, `switchboard_store_commit_batch_size_count{engine="sqlite"}`} {
 		if !atLeast(out, s, 1) {
 			t.Errorf("metrics lack %s", s)
 		}

@@ -153,7 +153,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, fmt.Errorf("the simulator provider listens only on loopback addresses, and %s is not one: set SWITCHBOARD_ADDR=127.0.0.1:8080, or SWITCHBOARD_SIM_ALLOW_REMOTE=true for a shared test environment", cfg.Addr)
 	}
 
-	if n.engine, err = OpenEngine(ctx, cfg.DatabaseURL, StoreOptionsOf(cfg)); err != nil {
+	n.metrics = metrics.New()
+	storeOpts := StoreOptionsOf(cfg)
+	storeOpts.OnCommit = n.metrics.StoreCommit
+	if n.engine, err = OpenEngine(ctx, cfg.DatabaseURL, storeOpts); err != nil {
 		return nil, err
 	}
 	n.store = n.engine.Store
@@ -203,7 +206,6 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.consent = consent.New(n.store, n.clock, cfg.OptInRequired...)
-	n.metrics = metrics.New()
 	// A stored code is classed by the SMS channel's provider: the metric is the same for every
 	// channel while they all go through one provider (the default).
 	n.metrics.SetErrorClasses(func(code int) string { return string(n.routes.provider(switchboard.ChannelSMS).ErrorClass(code)) })
@@ -384,6 +386,10 @@ type StoreOptions struct {
 	Migrate bool
 	// MaxConns sizes a PostgreSQL pool.
 	MaxConns int
+	// OnCommit, when set, is told of every commit of the store (metrics.Metrics.StoreCommit):
+	// engine "sqlite" or "postgres", its duration, and the write requests it carried (0 when the
+	// engine does not batch them).
+	OnCommit func(engine string, took time.Duration, requests int)
 }
 
 // OpenStore opens the store a database URL names.
@@ -418,7 +424,11 @@ func OpenEngine(ctx context.Context, databaseURL string, o StoreOptions) (*Engin
 	}
 	switch engine {
 	case "sqlite":
-		db, err := sqlite.Open(ctx, dsn)
+		var opts []sqlite.Option
+		if o.OnCommit != nil {
+			opts = append(opts, sqlite.WithCommitObserver(func(d time.Duration, n int) { o.OnCommit("sqlite", d, n) }))
+		}
+		db, err := sqlite.Open(ctx, dsn, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("opening sqlite database %s: %w", dsn, err)
 		}
@@ -430,6 +440,9 @@ func OpenEngine(ctx context.Context, databaseURL string, o StoreOptions) (*Engin
 		}
 		if o.MaxConns > 0 {
 			opts = append(opts, postgres.WithMaxConns(int32(o.MaxConns)))
+		}
+		if o.OnCommit != nil {
+			opts = append(opts, postgres.WithCommitObserver(func(d time.Duration) { o.OnCommit("postgres", d, 0) }))
 		}
 		db, err := postgres.Open(ctx, dsn, opts...)
 		if err != nil {

@@ -75,6 +75,8 @@ type options struct {
 	migrate     bool
 	maxConns    int32
 	callerClock bool
+
+	commitObserver CommitObserver // commitmetric.go
 }
 
 // WithCallerClock makes the shared rate bucket (Reserve) run on the times its callers pass
@@ -117,6 +119,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	// The store's concurrency arguments (statement snapshots that see the rows another node just
 	// committed, FOR UPDATE re-checks) are READ COMMITTED arguments.
 	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	o.traceCommits(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)

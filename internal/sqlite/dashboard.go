@@ -198,8 +198,9 @@ var qDeliveryStats = `WITH d AS (
 		coalesce(sum(lat), 0)` + latencyColumns() + `
 	FROM d GROUP BY b, from_number, category ORDER BY b, from_number, category`
 
-// DeliveryStats aggregates messages by time bucket, sender and category.
-func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
+// deliveryStatsScan aggregates messages by time bucket, sender and category, reading every
+// message of the range (DeliveryStats, charts.go, reads the running totals instead).
+func (db *DB) deliveryStatsScan(ctx context.Context, since, until time.Time, bucket time.Duration) ([]switchboard.DeliveryStat, error) {
 	bu := bucket.Microseconds()
 	if bu <= 0 {
 		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_bucket", "a bucket must be at least a microsecond")

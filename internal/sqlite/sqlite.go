@@ -78,6 +78,8 @@ type DB struct {
 	maxBatch  int
 	// lowSpace: a write found the disk full; the WAL is checkpointed often (the writer's).
 	lowSpace bool
+
+	commitObserver CommitObserver // see WithCommitObserver (commitmetric.go)
 }
 
 var _ switchboard.Store = (*DB)(nil)
@@ -90,6 +92,8 @@ type options struct {
 	readConns   int
 	busyTimeout time.Duration
 	maxBatch    int
+
+	commitObserver CommitObserver // commitmetric.go
 }
 
 // WithSynchronous sets SQLite's synchronous pragma: "FULL" (the default) or "NORMAL". NORMAL is
@@ -166,6 +170,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{path: path, w: w, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{}), maxBatch: o.maxBatch}
+	db.commitObserver = o.commitObserver
 	fail := func(err error) (*DB, error) {
 		if db.r != nil {
 			db.r.Close()
@@ -432,7 +437,7 @@ func (db *DB) commit(batch []*writeReq) {
 		finish(nil)
 		return
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commitTx(tx, ok); err != nil {
 		finish(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
