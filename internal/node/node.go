@@ -68,8 +68,8 @@ type Node struct {
 	simSrvAddr string
 	provider   *twilio.Provider
 	// routes are the providers of the channels (channel_providers); n.provider is one of them.
-	routes     routes
-	api        *api.Server
+	routes routes
+	api    *api.Server
 	// accept is the acceptance service every outbound message is made by.
 	accept *accept.Service
 	// inbound answers inbound messages: keyword replies, routing auto-replies.

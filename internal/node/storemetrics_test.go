@@ -7,7 +7,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/postgres"
+	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
 )
 
 // TestStoreCommitMetricPostgres: a node on PostgreSQL times its transactions' commits under
@@ -15,7 +15,7 @@ import (
 // batch requests, so it has no batch size series.
 func TestStoreCommitMetricPostgres(t *testing.T) {
 	t.Parallel()
-	u, _ := postgres.TestURL(t)
+	u, _ := pgtest.URL(t)
 	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_DATABASE_URL": u}})
 	m, err := n.client.Send(context.Background(), &client.SendRequest{To: "+14155550130", Body: "commit metric"})
 	if err != nil {

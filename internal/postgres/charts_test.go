@@ -11,7 +11,7 @@ import (
 // redaction and pruning.
 func TestChartsMatchScan(t *testing.T) {
 	t.Parallel()
-	db := NewTestDB(t)
+	db := newTestDB(t)
 	storetest.ChartsMatchScan(t, db, db.deliveryStatsScan)
 }
 
@@ -20,7 +20,7 @@ func TestChartsMatchScan(t *testing.T) {
 // the schema migrates again: the backfilled totals match reading every message.
 func TestChartsBackfill(t *testing.T) {
 	t.Parallel()
-	u, _ := TestURL(t)
+	u := testURL(t)
 	db, err := Open(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)

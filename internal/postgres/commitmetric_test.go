@@ -13,7 +13,7 @@ import (
 func TestCommitObserver(t *testing.T) {
 	t.Parallel()
 	var commits, nanos atomic.Int64
-	db := NewTestDB(t, WithCommitObserver(func(d time.Duration) {
+	db := newTestDB(t, WithCommitObserver(func(d time.Duration) {
 		commits.Add(1)
 		nanos.Add(int64(d))
 	}))

@@ -9,7 +9,20 @@ import (
 
 // newTestDB opens a store on a fresh schema for this package's internal tests, which cannot
 // import pgtest (it imports this package); the external tests use pgtest.NewDB.
-func newTestDB(tb testing.TB) *DB {
+func newTestDB(tb testing.TB, opts ...Option) *DB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := Open(ctx, testURL(tb), opts...)
+	if err != nil {
+		tb.Fatalf("postgres: open test store: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() }) // runs before the schema is dropped
+	return db
+}
+
+// testURL creates a fresh schema, dropped when the test ends, and returns its URL.
+func testURL(tb testing.TB) string {
 	tb.Helper()
 	base := os.Getenv("SWITCHBOARD_TEST_POSTGRES_URL")
 	if base == "" {
@@ -31,10 +44,5 @@ func newTestDB(tb testing.TB) *DB {
 			tb.Error(err)
 		}
 	})
-	db, err := Open(ctx, schema.URL)
-	if err != nil {
-		tb.Fatalf("postgres: open test store: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() }) // runs before the schema is dropped
-	return db
+	return schema.URL
 }
