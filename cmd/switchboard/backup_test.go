@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -99,8 +98,7 @@ func TestDBBackupWhileServing(t *testing.T) {
 	if !strings.Contains(out, "integrity ok") {
 		t.Errorf("db backup: %s", out)
 	}
-	cmd := exec.Command(binary, "db", "backup", "backup.db")
-	cmd.Dir, cmd.Env = dir, baseEnv(env)
+	cmd := command(dir, env, "db", "backup", "backup.db")
 	if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), "never overwrites") {
 		t.Errorf("second backup to the same path: %v %s", err, msg)
 	}
@@ -132,9 +130,7 @@ func TestDBBackupWhileServing(t *testing.T) {
 func TestDBBackupPostgresSaysWhatToUse(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "db", "backup", "out.db")
-	cmd.Dir = dir
-	cmd.Env = baseEnv(map[string]string{"SWITCHBOARD_DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
+	cmd := command(dir, map[string]string{"SWITCHBOARD_DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}, "db", "backup", "out.db")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "pg_dump") || !strings.Contains(string(out), "pg_basebackup") {
 		t.Errorf("db backup on postgres: %v %s", err, out)
@@ -147,8 +143,7 @@ func TestDBBackupPostgresSaysWhatToUse(t *testing.T) {
 // TestHealthFailsWhenNotReady: health exits non-zero when nothing answers.
 func TestHealthFailsWhenNotReady(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(binary, "health", "--timeout", "2s")
-	cmd.Env = baseEnv(map[string]string{"SWITCHBOARD_ADDR": freeAddr(t)})
+	cmd := command("", map[string]string{"SWITCHBOARD_ADDR": freeAddr(t)}, "health", "--timeout", "2s")
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("health with nothing listening succeeded: %s", out)
 	}

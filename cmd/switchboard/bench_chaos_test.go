@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os/exec"
 	"regexp"
 	"testing"
 
@@ -19,8 +18,7 @@ import (
 // command's standard error (its progress lines).
 func runBench(t *testing.T, out any, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, append(append([]string{"bench"}, args...), "--json")...)
-	cmd.Dir, cmd.Env = t.TempDir(), baseEnv(nil)
+	cmd := command(t.TempDir(), nil, append(append([]string{"bench"}, args...), "--json")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -29,32 +29,13 @@ func cli(t *testing.T, env map[string]string, args ...string) (string, error) {
 // flows and its simulator, follows it with `calls get` and `calls list`, and cancels another.
 func TestCallsCommands(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	env := map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir,
+	n := testkit.StartNode(t, testkit.NodeConfig{KeyName: "cli", Env: map[string]string{
 		"SWITCHBOARD_FLOWS_DIR": filepath.Join("..", "..", "examples", "flows"), "SWITCHBOARD_TEMPLATES_DIR": filepath.Join("..", "..", "examples", "templates"),
 		"SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
-		"SWITCHBOARD_CALLS_PER_SECOND": "100"}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Open(context.Background(), cfg, nil, node.Options{SimConfig: func(c *twiliosim.Config) { c.CallRingDelay = 300 * time.Millisecond }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
+		"SWITCHBOARD_CALLS_PER_SECOND": "100"},
+		Options: node.Options{SimConfig: func(c *twiliosim.Config) { c.CallRingDelay = 300 * time.Millisecond }},
 	})
-	_, secret, err := node.CreateAPIKey(context.Background(), n.Store(), "cli", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	env = map[string]string{"SWITCHBOARD_URL": n.URL(), "SWITCHBOARD_API_KEY": secret}
+	env := n.CLIEnv
 	if err := n.Simulator().ScriptCalls(twiliosim.CallScript{Number: "+14155550200", Inputs: []twiliosim.CalleeInput{{Digits: "1"}}}); err != nil {
 		t.Fatal(err)
 	}

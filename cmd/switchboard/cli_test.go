@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	switchboard "github.com/switchboard-gw/switchboard"
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
 // sb runs one command line in-process as main does and returns stdout, stderr and the exit code.
@@ -33,30 +32,9 @@ func sb(t *testing.T, env map[string]string, args ...string) (string, string, in
 // startNode boots a node in-process with the example templates and returns a client env for it.
 func startNode(t *testing.T) (map[string]string, *node.Node) {
 	t.Helper()
-	dir := t.TempDir()
-	env := map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir,
-		"SWITCHBOARD_TEMPLATES_DIR": filepath.Join("..", "..", "examples", "templates")}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Open(context.Background(), cfg, nil, node.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	_, secret, err := node.CreateAPIKey(context.Background(), n.Store(), "cli", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"SWITCHBOARD_URL": n.URL(), "SWITCHBOARD_API_KEY": secret}, n
+	n := testkit.StartNode(t, testkit.NodeConfig{KeyName: "cli",
+		Env: map[string]string{"SWITCHBOARD_TEMPLATES_DIR": filepath.Join("..", "..", "examples", "templates")}})
+	return n.CLIEnv, n.Node
 }
 
 // oneTimeFormat matches what fmtTime prints; otherTime anything else that looks like a time.
@@ -397,9 +375,7 @@ type result struct {
 // runBin runs the built binary in dir with env (and PATH, HOME) and returns what it printed.
 func runBin(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = baseEnv(env)
+	cmd := command(dir, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,71 +1,34 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
+	"github.com/switchboard-gw/switchboard/internal/proc"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
-// loadBalancer spreads requests round-robin over the nodes, like the load balancer in front of
-// a production cluster (every node has its URL as SWITCHBOARD_PUBLIC_URL). A node that refuses
-// the connection (dead) is skipped: such a request never reached it, so trying the next is safe.
-type loadBalancer struct {
-	backends []string
-	next     atomic.Uint64
-	client   *http.Client
-	addr     string
-}
-
-func newLoadBalancer(t *testing.T, addrs []string) *loadBalancer {
+// newBalancer puts a round-robin load balancer in front of the nodes at addrs, as in front of
+// a production cluster (every node has its URL as SWITCHBOARD_PUBLIC_URL); it closes with the test.
+func newBalancer(t *testing.T, addrs []string) *proc.Balancer {
 	t.Helper()
-	lb := &loadBalancer{addr: freeAddr(t), client: &http.Client{Timeout: 30 * time.Second}}
-	for _, a := range addrs {
-		lb.backends = append(lb.backends, "http://"+a)
-	}
-	srv := &http.Server{Addr: lb.addr, Handler: http.HandlerFunc(lb.serve)}
-	go func() { _ = srv.ListenAndServe() }()
-	t.Cleanup(func() { srv.Close() })
-	return lb
-}
-
-func (lb *loadBalancer) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	lb, err := proc.NewBalancer(addrs)
 	if err != nil {
-		http.Error(w, "reading request", http.StatusBadRequest)
-		return
+		t.Fatal(err)
 	}
-	for range lb.backends {
-		b := lb.backends[lb.next.Add(1)%uint64(len(lb.backends))]
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, b+r.URL.RequestURI(), bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := lb.client.Do(req)
-		if err != nil {
-			continue
-		}
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-		resp.Body.Close()
-		return
-	}
-	http.Error(w, "no live backend", http.StatusBadGateway)
+	t.Cleanup(lb.Close)
+	return lb
 }
 
 // TestClusterOnPostgres: three nodes on one PostgreSQL behind a load balancer, simulator faults
@@ -76,26 +39,19 @@ func TestClusterOnPostgres(t *testing.T) {
 	t.Parallel()
 	dbURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
-	simAddr := freeAddr(t)
-	start(t, dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
-		"sim", "--addr", simAddr, "--number", "+14155550111", "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms")
-	waitHTTP(t, "http://"+simAddr+"/sim/v1/messages")
-	resp, err := http.Post("http://"+simAddr+"/sim/v1/faults", "application/json", strings.NewReader(
-		`{"status_429_ratio": 0.1, "status_500_ratio": 0.05, "timeout_ratio": 0.05, "timeout_ms": 1500, "callback_duplicates": 1, "callback_shuffle": true}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	simURL := "http://" + testkit.StartSim(t, binary, dir, "--number", "+14155550111")
+	testkit.SimDo(t, http.MethodPost, simURL, "", "/sim/v1/faults",
+		`{"status_429_ratio": 0.1, "status_500_ratio": 0.05, "timeout_ratio": 0.05, "timeout_ms": 1500, "callback_duplicates": 1, "callback_shuffle": true}`)
 
 	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	lb := newLoadBalancer(t, addrs)
+	lb := newBalancer(t, addrs)
 	yaml := "senders:\n" +
 		"  - from: \"+15005550006\"\n    kind: short_code\n    rate: -1\n" +
 		"  - from: \"+14155550111\"\n    rate: 10\n    burst: 5\n    pool: slow\n"
 	env := func(addr string) map[string]string {
 		return map[string]string{
-			"SWITCHBOARD_ADDR": addr, "SWITCHBOARD_PUBLIC_URL": "http://" + lb.addr, "SWITCHBOARD_DATABASE_URL": dbURL,
-			"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": "http://" + simAddr,
+			"SWITCHBOARD_ADDR": addr, "SWITCHBOARD_PUBLIC_URL": lb.URL(), "SWITCHBOARD_DATABASE_URL": dbURL,
+			"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": simURL,
 			"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken, "SWITCHBOARD_SYNC_WEBHOOKS": "false",
 			"SWITCHBOARD_CONFIG": writeFile(t, dir, "cluster.yaml", yaml), "SWITCHBOARD_LOG_LEVEL": "warn",
 			"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s", "SWITCHBOARD_RECONCILE_DELAY": "300ms",
@@ -105,16 +61,16 @@ func TestClusterOnPostgres(t *testing.T) {
 	if out := run(t, dir, env(addrs[0]), "migrate"); !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate: %s", out)
 	}
-	nodes := make([]*proc, len(addrs))
+	nodes := make([]*testkit.Proc, len(addrs))
 	for i, a := range addrs {
 		nodes[i] = start(t, dir, env(a), "serve")
 	}
-	for _, a := range addrs {
-		waitHTTP(t, "http://"+a+"/readyz")
+	for i, a := range addrs {
+		nodes[i].WaitReady(t, "http://"+a+"/readyz")
 	}
 	keyOut := run(t, dir, env(addrs[0]), "keys", "create", "--name", "cluster")
 	lines := strings.Split(strings.TrimSpace(keyOut), "\n")
-	api := client.New("http://"+lb.addr, lines[len(lines)-1])
+	api := client.New(lb.URL(), lines[len(lines)-1])
 	ctx := context.Background()
 
 	const total, slow = 5000, 60
@@ -141,8 +97,8 @@ func TestClusterOnPostgres(t *testing.T) {
 		}()
 	}
 	// Half-way through the sending, one node dies without warning.
-	waitFor(t, 60*time.Second, "half of the messages at the simulator", func() bool { return len(simList(t, simAddr)) >= total/2 })
-	nodes[1].kill9()
+	waitFor(t, 60*time.Second, "half of the messages at the simulator", func() bool { return len(testkit.SimMessages(t, simURL, "")) >= total/2 })
+	nodes[1].Kill()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -157,7 +113,7 @@ func TestClusterOnPostgres(t *testing.T) {
 		}
 		return len(page.Messages) == 0
 	})
-	sims := simList(t, simAddr)
+	sims := testkit.SimMessages(t, simURL, "")
 	seen := map[string]bool{}
 	var slowTimes []time.Time
 	for _, s := range sims {
@@ -256,29 +212,7 @@ func TestIdempotencyAcrossNodes(t *testing.T) {
 	}
 }
 
-type simMsg struct {
-	SID         string    `json:"sid"`
-	From        string    `json:"from"`
-	Body        string    `json:"body"`
-	DateCreated time.Time `json:"date_created"`
-}
-
-func simList(t *testing.T, simAddr string) []simMsg {
-	t.Helper()
-	resp, err := http.Get("http://" + simAddr + "/sim/v1/messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Messages []simMsg `json:"messages"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Messages
-}
-
+// writeFile writes content to dir/name and returns its path.
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)

@@ -24,9 +24,7 @@ import (
 // runFail runs a switchboard command that must fail and returns its stdout and stderr.
 func runFail(t *testing.T, dir string, env map[string]string, args ...string) (string, string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = baseEnv(env)
+	cmd := command(dir, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -113,7 +111,7 @@ func TestDBCopyToPostgres(t *testing.T) {
 		}
 		return true
 	})
-	serve.stop()
+	serve.Stop(15 * time.Second)
 
 	out := run(t, dir, nil, "db", "copy", "--from", sqliteURL, "--to", pgURL)
 	for _, s := range []string{"TABLE", "messages", "message_events", "api_keys", "row counts match"} {
@@ -188,11 +186,10 @@ func TestDBCopyToPostgres(t *testing.T) {
 		}
 		return m.Status == switchboard.StatusDelivered
 	})
-	pgServe.stop()
+	pgServe.Stop(15 * time.Second)
 
 	// --force replaces the target's rows with the source's, saying so loudly.
-	cmd := exec.Command(binary, "db", "copy", "--from", sqliteURL, "--to", pgURL, "--force")
-	cmd.Dir, cmd.Env = dir, baseEnv(nil)
+	cmd := command(dir, nil, "db", "copy", "--from", sqliteURL, "--to", pgURL, "--force")
 	var stdout, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &errOut
 	if err := cmd.Run(); err != nil {

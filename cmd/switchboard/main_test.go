@@ -1,26 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
+	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
 // binary is the switchboard binary built once for the tests that run real processes.
@@ -31,13 +29,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "switchboard")
-	if runtime.GOOS == "windows" {
-		binary += ".exe"
-	}
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building switchboard: %v\n%s", err, out)
+	if binary, err = testkit.BuildSwitchboard(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -45,130 +38,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+// The shared test helpers (internal/testkit), under the short names this package's tests use.
+var (
+	freeAddr = testkit.FreeAddr
+	waitFor  = testkit.WaitFor
+	waitHTTP = testkit.WaitHTTP
+)
+
+const (
+	testAccount = testkit.SimAccount
+	testToken   = testkit.SimToken
+)
+
+// start starts a switchboard process of the test binary; it is stopped when the test ends.
+func start(t *testing.T, dir string, env map[string]string, args ...string) *testkit.Proc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testkit.StartProc(t, binary, dir, env, args...)
 }
 
-// proc is a running switchboard process whose output goes to the test log.
-type proc struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func baseEnv(extra map[string]string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range extra {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-func start(t *testing.T, dir string, env map[string]string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = baseEnv(env)
-	p := &proc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("output of %v:\n%s", args, p.out.String())
-		}
-	})
-	return p
-}
-
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *proc) kill9() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
+// command is an unstarted switchboard command of the test binary, in dir, with env (and PATH, HOME).
+func command(dir string, env map[string]string, args ...string) *exec.Cmd {
+	return testkit.Command(binary, dir, env, args...)
 }
 
 // run runs a switchboard command to completion and returns its stdout.
 func run(t *testing.T, dir string, env map[string]string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = baseEnv(env)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("switchboard %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-func waitHTTP(t *testing.T, url string) {
-	t.Helper()
-	// Generous: CI runs the process tests in parallel on two cores.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not come up", url)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testkit.Run(t, binary, dir, env, args...)
 }
 
 func getMessage(t *testing.T, dir string, env map[string]string, id string) *switchboard.Message {
@@ -220,9 +116,7 @@ func TestNewcomerFlow(t *testing.T) {
 	if out := run(t, dir, cli, "consent", "get", "+14155550121"); !strings.Contains(out, "import") || !strings.Contains(out, "paper form") {
 		t.Fatalf("consent get: %s", out)
 	}
-	cmd := exec.Command(binary, "send", "--to", "+14155550120", "--body", "hi")
-	cmd.Dir, cmd.Env = dir, baseEnv(cli)
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "recipient_opted_out") {
+	if out, err := command(dir, cli, "send", "--to", "+14155550120", "--body", "hi").CombinedOutput(); err == nil || !strings.Contains(string(out), "recipient_opted_out") {
 		t.Fatalf("send to an opted-out number: %v %s", err, out)
 	}
 	// The audit export reads the same database.
@@ -242,21 +136,14 @@ func TestNewcomerFlow(t *testing.T) {
 type cluster struct {
 	dir, simAddr, addr string
 	serveEnv, cli      map[string]string
-	serve              *proc
+	serve              *testkit.Proc
 }
-
-const (
-	testAccount = "AC0123456789abcdef0123456789abcdef"
-	testToken   = "f00dfeedf00dfeedf00dfeedf00dfeed"
-)
 
 // newCluster starts the simulator (with simArgs added to its command line) and serve.
 func newCluster(t *testing.T, extra map[string]string, yaml string, simArgs ...string) *cluster {
 	t.Helper()
-	c := &cluster{dir: t.TempDir(), simAddr: freeAddr(t), addr: freeAddr(t)}
-	start(t, c.dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
-		append([]string{"sim", "--addr", c.simAddr, "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms"}, simArgs...)...)
-	waitHTTP(t, "http://"+c.simAddr+"/sim/v1/messages")
+	c := &cluster{dir: t.TempDir(), addr: freeAddr(t)}
+	c.simAddr = testkit.StartSim(t, binary, c.dir, simArgs...)
 	c.serveEnv = map[string]string{
 		"SWITCHBOARD_ADDR": c.addr, "SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": "http://" + c.simAddr,
 		"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken, "SWITCHBOARD_FROM": "+15005550006",
@@ -266,39 +153,26 @@ func newCluster(t *testing.T, extra map[string]string, yaml string, simArgs ...s
 		c.serveEnv[k] = v
 	}
 	if yaml != "" {
-		p := filepath.Join(c.dir, "switchboard.yaml")
-		if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c.serveEnv["SWITCHBOARD_CONFIG"] = p
+		c.serveEnv["SWITCHBOARD_CONFIG"] = writeFile(t, c.dir, "switchboard.yaml", yaml)
 	}
-	c.startServe(t)
+	c.serve = start(t, c.dir, c.serveEnv, "serve")
+	c.serve.WaitReady(t, "http://"+c.addr+"/readyz")
 	out := run(t, c.dir, c.serveEnv, "keys", "create", "--name", "test")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	c.cli = map[string]string{"SWITCHBOARD_URL": "http://" + c.addr, "SWITCHBOARD_API_KEY": lines[len(lines)-1]}
 	return c
 }
 
-func (c *cluster) startServe(t *testing.T) {
+// restartServe starts serve again, after a kill, on the same database and address.
+func (c *cluster) restartServe(t *testing.T) {
 	t.Helper()
-	c.serve = start(t, c.dir, c.serveEnv, "serve")
-	waitHTTP(t, "http://"+c.addr+"/readyz")
+	c.serve.Restart(t)
+	c.serve.WaitReady(t, "http://"+c.addr+"/readyz")
 }
 
-func (c *cluster) simMessages(t *testing.T) []map[string]any {
+func (c *cluster) simMessages(t *testing.T) []twiliosim.Message {
 	t.Helper()
-	resp, err := http.Get("http://" + c.simAddr + "/sim/v1/messages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Messages []map[string]any `json:"messages"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Messages
+	return testkit.SimMessages(t, "http://"+c.simAddr, "")
 }
 
 func (c *cluster) apiClient() *client.Client {
@@ -361,12 +235,7 @@ func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 		"SWITCHBOARD_STATUS_POLL_AFTER": "3s"},
 		"senders:\n  - from: \"+15005550006\"\n    rate: 50\n    burst: 5\n")
 	// Slow provider answers, so that the kill lands while calls are in flight; some timeouts too.
-	resp, err := http.Post("http://"+c.simAddr+"/sim/v1/faults", "application/json",
-		strings.NewReader(`{"latency_ms": 20, "timeout_ratio": 0.05, "timeout_ms": 1500}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	testkit.SimDo(t, http.MethodPost, "http://"+c.simAddr, "", "/sim/v1/faults", `{"latency_ms": 20, "timeout_ratio": 0.05, "timeout_ms": 1500}`)
 	api := c.apiClient()
 	ctx := context.Background()
 	const total = 300
@@ -395,9 +264,9 @@ func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 		t.FailNow()
 	}
 	waitFor(t, 20*time.Second, "sending under way", func() bool { return len(c.simMessages(t)) >= total/4 })
-	c.serve.kill9()
+	c.serve.Kill()
 	sentAtKill := len(c.simMessages(t))
-	c.startServe(t)
+	c.restartServe(t)
 	waitFor(t, 60*time.Second, "every message terminal", func() bool {
 		for _, id := range ids {
 			m, err := api.Get(ctx, id)
@@ -417,7 +286,7 @@ func TestKill9LosesNothingSendsNothingTwice(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, s := range sims {
-		b := s["body"].(string)
+		b := s.Body
 		if seen[b] {
 			t.Fatalf("%q was sent twice", b)
 		}

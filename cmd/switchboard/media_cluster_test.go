@@ -168,6 +168,6 @@ func TestSharedMediaAcrossServeProcesses(t *testing.T) {
 		return nil
 	})
 
-	nodeA.kill9()
+	nodeA.Kill()
 	checkB("after A was killed with SIGKILL")
 }

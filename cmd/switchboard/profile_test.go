@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -52,8 +51,7 @@ func TestSimProfileFlag(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: x\nphases:\n  - at: 1m\n    faults: {status_500: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "sim", "--addr", freeAddr(t), "--profile", bad)
-	cmd.Env = baseEnv(nil)
+	cmd := command("", nil, "sim", "--addr", freeAddr(t), "--profile", bad)
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `line 4: faults: unknown field "status_500"`) {
 		t.Fatalf("sim with a bad profile: %v\n%s", err, out)

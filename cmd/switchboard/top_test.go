@@ -103,7 +103,7 @@ func TestTopOnceAgainstANode(t *testing.T) {
 	if _, err := o.client.Send(ctx, &client.SendRequest{To: "+14155550102", Body: "later", SendAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 10*time.Second, "outcomes", func() bool {
+	waitFor(t, 10*time.Second, "outcomes", func() bool {
 		for _, id := range ids {
 			m, err := o.client.Get(ctx, id)
 			if err != nil || (m.Status != switchboard.StatusDelivered && m.Status != switchboard.StatusFailed) {

@@ -18,8 +18,8 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -34,40 +34,15 @@ type obsNode struct {
 
 func startObsNode(t *testing.T, extra map[string]string) *obsNode {
 	t.Helper()
-	dir := t.TempDir()
-	env := map[string]string{
-		"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir, "SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE": "true",
-		"SWITCHBOARD_LOG_LEVEL": "error",
-	}
+	env := map[string]string{"SWITCHBOARD_ENDPOINTS_ALLOW_PRIVATE": "true", "SWITCHBOARD_LOG_LEVEL": "error"}
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	n, err := node.Open(ctx, cfg, nil, node.Options{SimConfig: func(c *twiliosim.Config) {
+	n := testkit.StartNode(t, testkit.NodeConfig{Env: env, KeyName: "support", Options: node.Options{SimConfig: func(c *twiliosim.Config) {
 		// Far enough apart that the callbacks arrive in order: the golden output depends on it.
 		c.SendingDelay, c.SentDelay, c.DeliveredDelay = 30*time.Millisecond, 60*time.Millisecond, 90*time.Millisecond
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Shutdown(sctx)
-	})
-	_, secret, err := node.CreateAPIKey(ctx, n.Store(), "support", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &obsNode{Node: n, client: client.New(n.URL(), secret, client.WithRetries(0)),
-		env: map[string]string{"SWITCHBOARD_URL": n.URL(), "SWITCHBOARD_API_KEY": secret}}
+	}}})
+	return &obsNode{Node: n.Node, client: n.Client, env: n.CLIEnv}
 }
 
 // sb runs the CLI in process and returns its stdout.
@@ -80,17 +55,6 @@ func (o *obsNode) sb(t *testing.T, args ...string) string {
 		t.Fatalf("switchboard %v: %v\n%s", args, err, errOut.String())
 	}
 	return out.String()
-}
-
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // normalizeTrace replaces what changes from run to run (IDs, SIDs, times, durations, the
@@ -149,7 +113,7 @@ func TestTraceGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 10*time.Second, "delivery", func() bool {
+	waitFor(t, 10*time.Second, "delivery", func() bool {
 		m, err := o.client.Get(ctx, good.ID)
 		return err == nil && m.Status == switchboard.StatusDelivered
 	})
@@ -167,12 +131,12 @@ func TestTraceGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 10*time.Second, "the refusal", func() bool {
+	waitFor(t, 10*time.Second, "the refusal", func() bool {
 		m, err := o.client.Get(ctx, bad.ID)
 		return err == nil && m.Status == switchboard.StatusFailed
 	})
 	// Every event delivered to the application: three moves of the good one, two of the bad one.
-	pollUntil(t, 10*time.Second, "the deliveries", func() bool {
+	waitFor(t, 10*time.Second, "the deliveries", func() bool {
 		for _, id := range []string{good.ID, bad.ID} {
 			tr, err := o.client.Trace(ctx, id)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -57,8 +56,7 @@ func TestVerifyCLI(t *testing.T) {
 	if code == wrong {
 		wrong = "111111"
 	}
-	cmd := exec.Command(binary, "verify", "check", id, wrong)
-	cmd.Dir, cmd.Env = dir, baseEnv(cli)
+	cmd := command(dir, cli, "verify", "check", id, wrong)
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "does not match") {
 		t.Fatalf("a wrong code: %v %s", err, b)
 	}
@@ -70,8 +68,7 @@ func TestVerifyCLI(t *testing.T) {
 	}
 	// Over the phone limit (2 per hour): refused with a support reference the listing shows.
 	run(t, dir, cli, "verify", "start", "+14155550130")
-	cmd = exec.Command(binary, "verify", "start", "+14155550130")
-	cmd.Dir, cmd.Env = dir, baseEnv(cli)
+	cmd = command(dir, cli, "verify", "start", "+14155550130")
 	b, err := cmd.CombinedOutput()
 	ref := regexp.MustCompile(`support reference (ref_[0-9a-f]+)`).FindStringSubmatch(string(b))
 	if err == nil || ref == nil || !strings.Contains(string(b), "rate_limited") {

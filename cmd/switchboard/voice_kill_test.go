@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,37 +12,20 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
 // simCalls lists the calls the standalone simulator holds (GET /sim/v1/calls).
 func (c *cluster) simCalls(t *testing.T) []twiliosim.Call {
 	t.Helper()
-	resp, err := http.Get("http://" + c.simAddr + "/sim/v1/calls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Calls []twiliosim.Call `json:"calls"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Calls
+	return testkit.SimCalls(t, "http://"+c.simAddr, "")
 }
 
-// simPost posts a JSON body to the simulator's control API and fails the test unless it answers 200.
+// simPost posts a JSON body to the simulator's control API and fails the test unless it answers 2xx.
 func (c *cluster) simPost(t *testing.T, path, body string) {
 	t.Helper()
-	resp, err := http.Post("http://"+c.simAddr+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d", path, resp.StatusCode)
-	}
+	testkit.SimDo(t, http.MethodPost, "http://"+c.simAddr, "", path, body)
 }
 
 // TestKill9DuringCallContinuesOnRestartedProcess places a call of the example appointment flow
@@ -100,8 +82,8 @@ func TestKill9DuringCallContinuesOnRestartedProcess(t *testing.T) {
 	}
 	requestsAtKill := len(sim.Requests)
 
-	c.serve.kill9()
-	c.startServe(t)
+	c.serve.Kill()
+	c.restartServe(t)
 	c.simPost(t, "/sim/v1/calls/"+sim.SID+"/input", `{"digits":"1"}`)
 
 	var got *switchboard.Call

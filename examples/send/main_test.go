@@ -8,31 +8,15 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/config"
-	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
 // TestExampleAgainstARunningNode runs the example against a real node (in-process, with the
 // built-in simulator) and checks that it prints the timeline to delivery.
 func TestExampleAgainstARunningNode(t *testing.T) {
-	env := map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": t.TempDir()}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testkit.StartNode(t, testkit.NodeConfig{KeyName: "example"})
+	key := n.Secret
 	ctx := context.Background()
-	n, err := node.Open(ctx, cfg, nil, node.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
-	_, key, err := node.CreateAPIKey(ctx, n.Store(), "example", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
 // TestBacklogSmoke runs the backlog bench with a small backlog, to keep it working (the real run
@@ -15,7 +16,7 @@ func TestBacklogSmoke(t *testing.T) {
 	t.Parallel()
 	cfg := bench.Config{
 		Duration: 300 * time.Millisecond, Concurrency: 4, Backlog: 1500,
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: testkit.Logger(t, slog.LevelWarn),
 	}
 	rs, err := bench.Run(t.Context(), "backlog", cfg)
 	if err != nil {
@@ -61,7 +62,7 @@ func TestRateSmoke(t *testing.T) {
 	t.Parallel()
 	cfg := bench.Config{
 		Duration: 1500 * time.Millisecond, Concurrency: 4,
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: testkit.Logger(t, slog.LevelWarn),
 	}
 	rs, err := bench.Run(t.Context(), "rate", cfg)
 	if err != nil {

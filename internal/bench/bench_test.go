@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +16,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 // TestSmoke runs every bench briefly with few clients, to keep them working (not to judge the
 // figures): each must measure something, with sane percentiles, ceilings and a passing check.
@@ -35,7 +28,7 @@ func TestSmoke(t *testing.T) {
 			t.Parallel()
 			cfg := bench.Config{
 				Duration: 300 * time.Millisecond, Concurrency: 4, Messages: 300,
-				Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				Logger: testkit.Logger(t, slog.LevelWarn),
 			}
 			rs, err := bench.Run(t.Context(), name, cfg)
 			if err != nil {
@@ -53,24 +46,6 @@ func TestSmoke(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestDispatchPostgresSchemas runs the dispatch bench twice on one PostgreSQL database that an
@@ -97,10 +72,10 @@ func TestDispatchPostgresSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var progress syncBuffer
+	var progress testkit.SyncBuffer
 	cfg := bench.Config{
 		Duration: time.Second, Concurrency: 4, Messages: 500, DatabaseURL: dbURL, Progress: &progress,
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: testkit.Logger(t, slog.LevelWarn),
 	}
 	for run := 1; run <= 2; run++ {
 		rs, err := bench.Run(ctx, "dispatch", cfg)

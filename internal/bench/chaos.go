@@ -192,7 +192,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		RatePerS: cfg.Rate, Faults: *cfg.Faults,
 	}
 	run := newRunID()
-	ld := &chaosLoad{url: cl.lb.url + "/v1/messages", secret: cl.secret, run: run, http: newClient(cfg.Concurrency)}
+	ld := &chaosLoad{url: cl.lb.URL() + "/v1/messages", secret: cl.secret, run: run, http: newClient(cfg.Concurrency)}
 	defer ld.http.CloseIdleConnections()
 
 	// The load: Rate messages a second, each retried with its idempotency key until accepted.
@@ -216,7 +216,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 		}
 		n := cl.nodes[k%len(cl.nodes)]
 		t0 := time.Now()
-		n.kill9()
+		n.Kill()
 		res.Kills++
 		if err := cl.start(ctx, n); err != nil {
 			stopLoad()
@@ -238,7 +238,7 @@ func Chaos(ctx context.Context, cfg ChaosConfig) (_ *ChaosResult, err error) {
 	}
 
 	// Drain: wait until every accepted message has reached the simulator or ended at Switchboard.
-	api := client.New(cl.lb.url, cl.secret)
+	api := client.New(cl.lb.URL(), cl.secret)
 	accepted := ld.acceptedMessages()
 	cfg.progress("chaos: load over (%d accepted); waiting for every message to end (at most %s)", len(accepted), cfg.DrainTimeout)
 	drainStart := time.Now()

@@ -7,82 +7,51 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
 // skewNode is one node of the clock-skew drill.
 type skewNode struct {
-	*node.Node
+	*testkit.Node
 	client *client.Client
-	stop   func()
 }
+
+// stop shuts the node down before the test ends.
+func (n *skewNode) stop() { n.Stop() }
 
 // startSkewNode boots a node on the shared PostgreSQL schema whose clock runs offset from the
 // real one; the provider is the standalone simulator, whose clock is right.
 func startSkewNode(t *testing.T, dbURL, simURL string, sim *twiliosim.Simulator, offset time.Duration, yaml string, extra map[string]string) *skewNode {
 	t.Helper()
-	dir := t.TempDir()
-	p := filepath.Join(dir, "switchboard.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{
-		"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir, "SWITCHBOARD_DATABASE_URL": dbURL,
-		"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": simURL,
+		"SWITCHBOARD_DATABASE_URL": dbURL,
+		"SWITCHBOARD_PROVIDER":     "twilio", "SWITCHBOARD_TWILIO_BASE_URL": simURL,
 		"TWILIO_ACCOUNT_SID": sim.AccountSID(), "TWILIO_AUTH_TOKEN": sim.AuthToken(), "SWITCHBOARD_SYNC_WEBHOOKS": "false",
-		"SWITCHBOARD_CONFIG": p, "SWITCHBOARD_PROVIDER_TIMEOUT": "400ms", "SWITCHBOARD_RECONCILE_DELAY": "200ms",
+		"SWITCHBOARD_PROVIDER_TIMEOUT": "400ms", "SWITCHBOARD_RECONCILE_DELAY": "200ms",
 		"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "5s", "SWITCHBOARD_DB_MAX_CONNS": "6",
 		"SWITCHBOARD_STATUS_POLL_AFTER": "3s", // callbacks Twilio gives up on are asked of the provider
 	}
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := func() time.Time { return time.Now().UTC().Add(offset) }
-	n, err := node.Open(context.Background(), cfg, testLogger(t), node.Options{
-		Clock: clock,
+	n := testkit.StartNode(t, testkit.NodeConfig{Env: env, YAML: yaml, KeyName: fmt.Sprintf("skew%s", offset), Options: node.Options{
+		Clock: func() time.Time { return time.Now().UTC().Add(offset) },
 		DispatchConfig: func(c *dispatch.Config) {
 			c.MinBackoff, c.MaxBackoff = 20*time.Millisecond, 300*time.Millisecond
 			c.PollInterval = 50 * time.Millisecond
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := n.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	_, secret, err := node.CreateAPIKey(context.Background(), n.Store(), fmt.Sprintf("skew%s", offset), time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &skewNode{Node: n, client: client.New(n.URL(), secret, client.WithRetries(0)), stop: stop}
+	}})
+	return &skewNode{Node: n, client: n.Client}
 }
 
 // TestDrillClockSkew is the clock-skew drill of issue 22: three nodes on one PostgreSQL, one

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,13 +13,7 @@ import (
 
 func scrape(t *testing.T, n *testNode) string {
 	t.Helper()
-	resp, err := http.Get(n.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return scrapeURL(t, n.URL())
 }
 
 // TestMetricsAfterARun scrapes /metrics after messages went through the simulator and finds the

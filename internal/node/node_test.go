@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,14 +19,15 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
 // testNode is a node booted on loopback with a temporary SQLite database and the in-process
-// simulator with fast lifecycle timings.
+// simulator with fast lifecycle timings (internal/testkit boots it).
 type testNode struct {
-	*node.Node
+	*testkit.Node
 	client *client.Client
 	secret string
 }
@@ -47,24 +45,16 @@ type nodeOpts struct {
 	mediaTLS *tls.Config
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
+// waitFor polls cond until it holds or the deadline passes.
+var waitFor = testkit.WaitFor
 
-type tWriter struct{ t *testing.T }
+func testLogger(t *testing.T) *slog.Logger { return testkit.Logger(t, slog.LevelWarn) }
 
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
+// startNode boots a node with this package's fast timings: short provider timeout, lease and
+// reconcile delay, quick simulator lifecycles and dispatcher backoff.
 func startNode(t *testing.T, o nodeOpts) *testNode {
 	t.Helper()
-	dir := t.TempDir()
 	env := map[string]string{
-		"SWITCHBOARD_ADDR":             "127.0.0.1:0",
-		"SWITCHBOARD_DATA_DIR":         dir,
 		"SWITCHBOARD_PROVIDER_TIMEOUT": "2s",
 		"SWITCHBOARD_RECONCILE_DELAY":  "200ms",
 		"SWITCHBOARD_LEASE":            "10s",
@@ -72,23 +62,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 	for k, v := range o.env {
 		env[k] = v
 	}
-	if o.yaml != "" {
-		p := filepath.Join(dir, "switchboard.yaml")
-		if err := os.WriteFile(p, []byte(o.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env["SWITCHBOARD_CONFIG"] = p
-	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	logger := o.logger
-	if logger == nil {
-		logger = testLogger(t)
-	}
-	n, err := node.Open(ctx, cfg, logger, node.Options{
+	n := testkit.StartNode(t, testkit.NodeConfig{Env: env, YAML: o.yaml, Logger: o.logger, Options: node.Options{
 		Clock:        o.clock,
 		VerifyCaller: o.verifyCaller,
 		SimConfig: func(c *twiliosim.Config) {
@@ -103,56 +77,13 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 			}
 		},
 		MediaCheckTLS: o.mediaTLS,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	_, secret, err := node.CreateAPIKey(ctx, n.Store(), "test", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testNode{Node: n, secret: secret, client: client.New(n.URL(), secret, client.WithRetries(0))}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}})
+	return &testNode{Node: n, secret: n.Secret, client: n.Client}
 }
 
 func (n *testNode) waitStatus(t *testing.T, id string, timeout time.Duration, want ...switchboard.Status) *switchboard.Message {
 	t.Helper()
-	var m *switchboard.Message
-	waitFor(t, timeout, fmt.Sprintf("message %s to reach %v", id, want), func() bool {
-		var err error
-		m, err = n.client.Get(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range want {
-			if m.Status == w {
-				return true
-			}
-		}
-		return false
-	})
-	return m
+	return n.WaitStatus(t, id, timeout, want...)
 }
 
 // statusPath is the sequence of distinct statuses on a timeline.
@@ -176,45 +107,15 @@ func assertMonotonic(t *testing.T, m *switchboard.Message) {
 	}
 }
 
+// simControl calls the control API of the node's simulator with the node's key.
 func (n *testNode) simControl(t *testing.T, method, path string, body any) []byte {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, n.URL()+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+n.secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-	}
-	return out
+	return testkit.SimDo(t, method, n.URL(), n.secret, path, body)
 }
 
-type simMessage struct {
-	SID    string `json:"sid"`
-	To     string `json:"to"`
-	From   string `json:"from"`
-	Body   string `json:"body"`
-	Status string `json:"status"`
-}
-
-func (n *testNode) simMessages(t *testing.T) []simMessage {
+func (n *testNode) simMessages(t *testing.T) []twiliosim.Message {
 	t.Helper()
-	var out struct {
-		Messages []simMessage `json:"messages"`
-	}
-	if err := json.Unmarshal(n.simControl(t, http.MethodGet, "/sim/v1/messages", nil), &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Messages
+	return n.SimMessages(t)
 }
 
 func TestSendDeliveredWithTimeline(t *testing.T) {

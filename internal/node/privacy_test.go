@@ -1,43 +1,25 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLogsKeepNoBodiesNumbersOrTokens runs messages through every path at debug level and checks
 // that no log line carries a body, a full phone number or a secret.
 func TestLogsKeepNoBodiesNumbersOrTokens(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs testkit.SyncBuffer
 	dir := t.TempDir()
 	env := map[string]string{"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir, "TWILIO_AUTH_TOKEN": "tok3nS3cretValue9"}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })

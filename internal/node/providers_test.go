@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
 // acmeProvider is a second messaging provider registered by name (node.Options.Providers),
@@ -107,7 +108,8 @@ func TestChannelProvidersRouteSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, secret: secret, client: client.New(n.URL(), secret, client.WithRetries(0))}
+	api := client.New(n.URL(), secret, client.WithRetries(0))
+	tn := &testNode{Node: &testkit.Node{Node: n, Client: api, Secret: secret}, secret: secret, client: api}
 	m, err := tn.client.Send(ctx, &client.SendRequest{To: "+14155550191", Body: "through acme"})
 	if err != nil {
 		t.Fatal(err)

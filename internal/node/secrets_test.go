@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,17 +17,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/events"
 	"github.com/switchboard-gw/switchboard/internal/secretbox"
 )
-
-func metricsText(t *testing.T, n *testNode) string {
-	t.Helper()
-	resp, err := http.Get(n.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
 
 // TestSecretsEncryptedAtRest: with secret_key set, an endpoint's signing secret is stored
 // encrypted (the raw row holds no plaintext), deliveries are still signed with it, and metrics
@@ -61,7 +49,7 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	}
 	n.simControl(t, http.MethodPost, "/sim/v1/inbound", map[string]any{"from": "+14155550178", "to": "+15005550006", "body": "hi"})
 	waitFor(t, 10*time.Second, "a signed delivery", func() bool { return len(rcv.ackedOf(switchboard.AppMessageReceived)) == 1 })
-	if m := metricsText(t, n); !strings.Contains(m, "switchboard_secrets_encrypted 1") {
+	if m := scrape(t, n); !strings.Contains(m, "switchboard_secrets_encrypted 1") {
 		t.Fatal("metrics do not say secrets are encrypted")
 	}
 
@@ -71,7 +59,7 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 	if !strings.Contains(logs.String(), "secrets are stored in PLAINTEXT") {
 		t.Fatalf("no plaintext warning: %s", logs.String())
 	}
-	if m := metricsText(t, plain); !strings.Contains(m, "switchboard_secrets_encrypted 0") {
+	if m := scrape(t, plain); !strings.Contains(m, "switchboard_secrets_encrypted 0") {
 		t.Fatal("metrics do not say secrets are in plaintext")
 	}
 

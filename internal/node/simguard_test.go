@@ -87,7 +87,7 @@ func TestSimControlGuarded(t *testing.T) {
 func TestSimOwnAddressHasNoControl(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, nodeOpts{})
-	resp, err := http.Get("http://" + node.SimulatorAddr(n.Node) + "/sim/v1/messages")
+	resp, err := http.Get("http://" + node.SimulatorAddr(n.Node.Node) + "/sim/v1/messages")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -16,6 +14,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -298,31 +297,13 @@ func TestVerifyFallbackToVoice(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink shared by the node's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestVerifyCodeNeverLogged runs a full verification (wrong code, resend, fallback call,
 // approval) with debug logging and checks that the code appears in no log line, no metric and
 // no stored event: neither the event log nor the timeline of the otp message (whose body alone
 // must hold it, to be sent).
 func TestVerifyCodeNeverLogged(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := newFakeClock(time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC))
 	caller := &recordingCaller{}
@@ -363,16 +344,11 @@ func TestVerifyCodeNeverLogged(t *testing.T) {
 	if !strings.Contains(logs.String(), v.ID) {
 		t.Error("the logs do not mention the verification (is debug logging on?)")
 	}
-	resp, err := http.Get(n.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(metricsText), code) {
+	metricsText := scrape(t, n)
+	if strings.Contains(metricsText, code) {
 		t.Error("the code is in the metrics")
 	}
-	if !strings.Contains(string(metricsText), `switchboard_verifications_approved_total{channel="call",country="US"} 1`) {
+	if !strings.Contains(metricsText, `switchboard_verifications_approved_total{channel="call",country="US"} 1`) {
 		t.Errorf("no approval counted:\n%s", metricsText)
 	}
 	evs, err := n.Store().ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 1000})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -88,7 +88,7 @@ func waCode(t *testing.T, n *testNode, msgID, to string) string {
 func TestVerifyWhatsAppBuiltin(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC))
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n := startVerifyWANode(t, clock, nil, logger)
 	ctx := context.Background()
@@ -119,14 +119,9 @@ func TestVerifyWhatsAppBuiltin(t *testing.T) {
 	if strings.Contains(logs.String(), code) || !strings.Contains(logs.String(), v.ID) {
 		t.Error("the code is in the logs, or the logs do not mention the verification")
 	}
-	resp, err := http.Get(n.URL() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(metricsText), code) ||
-		!strings.Contains(string(metricsText), `switchboard_verifications_approved_total{channel="whatsapp",country="US"} 1`) {
+	metricsText := scrape(t, n)
+	if strings.Contains(metricsText, code) ||
+		!strings.Contains(metricsText, `switchboard_verifications_approved_total{channel="whatsapp",country="US"} 1`) {
 		t.Errorf("metrics hold the code or miss the approval:\n%s", metricsText)
 	}
 	evs, err := n.Store().ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 1000})

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +14,9 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
-	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
 	"github.com/switchboard-gw/switchboard/internal/node"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 )
 
@@ -231,7 +230,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("wrong password: %q", body)
 	}
 	shot("02-login-refused")
-	do("log in", chromedp.SendKeys(chromedp.ID("api_key"), n.secret), chromedp.Submit(chromedp.ID("api_key")),
+	do("log in", chromedp.SendKeys(chromedp.ID("api_key"), n.Secret), chromedp.Submit(chromedp.ID("api_key")),
 		chromedp.WaitVisible(chromedp.ID("q")))
 	if loc := location(); !strings.HasSuffix(loc, "/ui/messages") {
 		t.Fatalf("after login the browser is at %s", loc)
@@ -357,52 +356,16 @@ func TestBrowser(t *testing.T) {
 	t.Logf("screenshots in %s; browser part took %v", shots, time.Since(browserStart))
 }
 
-type testNode struct {
-	*node.Node
-	secret string
-}
-
-func startNode(t *testing.T) (*testNode, *client.Client) {
+// startNode boots a node with the dashboard's login set and fast simulator lifecycles.
+func startNode(t *testing.T) (*testkit.Node, *client.Client) {
 	t.Helper()
-	dir := t.TempDir()
-	env := map[string]string{
-		"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir,
+	n := testkit.StartNode(t, testkit.NodeConfig{KeyName: "browser", Env: map[string]string{
 		"SWITCHBOARD_DASHBOARD_USER": "ops", "SWITCHBOARD_DASHBOARD_PASSWORD": "correct horse battery staple",
-	}
-	cfg, err := config.Load(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := node.Open(t.Context(), cfg, logger, node.Options{
+	}, Options: node.Options{
 		SimConfig: func(c *twiliosim.Config) {
 			c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
 		},
 		DispatchConfig: func(c *dispatch.Config) { c.PollInterval = 50 * time.Millisecond },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	_, secret, err := node.CreateAPIKey(t.Context(), n.Store(), "browser", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testNode{Node: n, secret: secret}, client.New(n.URL(), secret, client.WithRetries(0))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	}})
+	return n, n.Client
 }
