@@ -22,6 +22,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/postgres/pgtest"
+	"github.com/switchboard-gw/switchboard/internal/testkit"
 )
 
 // TestSharedMediaAcrossServeProcesses: two `serve` processes on one PostgreSQL database with
@@ -34,10 +35,7 @@ func TestSharedMediaAcrossServeProcesses(t *testing.T) {
 	t.Parallel()
 	dbURL, _ := pgtest.URL(t)
 	dir := t.TempDir()
-	simAddr := freeAddr(t)
-	start(t, dir, map[string]string{"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken},
-		"sim", "--addr", simAddr, "--sending-delay", "5ms", "--sent-delay", "5ms", "--delivered-delay", "10ms")
-	waitHTTP(t, "http://"+simAddr+"/sim/v1/messages")
+	simAddr := testkit.StartSim(t, binary, dir)
 
 	// The attachment: a PNG of random pixels, so that its hash is this test's own.
 	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
