@@ -293,7 +293,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	pub := n.cfg.PublicURL
 	dcfg := dispatch.Config{
-		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.messages, Senders: n.cfg.Senders,
+		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.others(), Senders: n.cfg.Senders,
 		Lease: n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
 		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
 		CallbackURL: func(id string) string {

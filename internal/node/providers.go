@@ -20,11 +20,25 @@ type ProviderSet struct {
 // routes are the providers of the node's channels (channel_providers).
 type routes struct {
 	messages map[switchboard.Channel]switchboard.Provider
+	names    map[switchboard.Channel]string
 	calls    switchboard.CallProvider
 }
 
 // provider is the provider of messages of channel ch.
 func (r routes) provider(ch switchboard.Channel) switchboard.Provider { return r.messages[ch] }
+
+// others are the channels whose messages go through another provider than SMS's: the
+// dispatcher's Providers, beside its Provider (SMS's), so that what wraps the dispatcher's
+// Provider (a benchmark's timer, a test's fault) wraps every channel that shares it.
+func (r routes) others() map[switchboard.Channel]switchboard.Provider {
+	out := map[switchboard.Channel]switchboard.Provider{}
+	for ch, p := range r.messages {
+		if r.names[ch] != r.names[switchboard.ChannelSMS] {
+			out[ch] = p
+		}
+	}
+	return out
+}
 
 // routeChannels resolves channel_providers against the registered providers: twilio (always,
 // internal/twilio) and those of opts.Providers. An unknown name, or a provider that lacks what
@@ -39,7 +53,7 @@ func (n *Node) routeChannels(opts Options) (routes, error) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	r := routes{messages: map[switchboard.Channel]switchboard.Provider{}}
+	r := routes{messages: map[switchboard.Channel]switchboard.Provider{}, names: map[switchboard.Channel]string{}}
 	for _, ch := range config.RoutedChannels {
 		name := n.cfg.ChannelProviders[ch]
 		if name == "" {
@@ -60,6 +74,7 @@ func (n *Node) routeChannels(opts Options) (routes, error) {
 			return r, fmt.Errorf("channel_providers: provider %q sends no messages, so it cannot serve %s; set SWITCHBOARD_CHANNEL_PROVIDERS", name, ch)
 		}
 		r.messages[switchboard.Channel(ch)] = set.Messages
+		r.names[switchboard.Channel(ch)] = name
 	}
 	return r, nil
 }
