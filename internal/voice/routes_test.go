@@ -44,6 +44,17 @@ func TestWebhookRoutes(t *testing.T) {
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("signed status of an unknown call: %d %s, want 404", rec.Code, rec.Body)
 	}
+	// The initiated event's CallStatus=initiated is a status the webhook knows (it was refused
+	// 400, and Twilio does not retry a 4xx): it reaches the call lookup like any other.
+	initiated := url.Values{"CallSid": {"CA1"}, "CallStatus": {"initiated"}}
+	req = httptest.NewRequest(http.MethodPost, path, strings.NewReader(initiated.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twiliosig.Header, twiliosig.Sign("token", "https://sb.example.com"+path, initiated))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("signed initiated status of an unknown call: %d %s, want 404", rec.Code, rec.Body)
+	}
 	req = httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec = httptest.NewRecorder()

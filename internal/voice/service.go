@@ -548,6 +548,8 @@ func (s *Service) webhook(sig *twiliosig.Receiver, next func(http.ResponseWriter
 			status := switchboard.HTTPStatusOf(err)
 			if status >= http.StatusInternalServerError {
 				s.cfg.Logger.Error("voice webhook", "path", r.URL.Path, "err", err)
+			} else {
+				s.cfg.Logger.Warn("voice webhook refused", "path", r.URL.Path, "status", status, "err", err)
 			}
 			http.Error(w, switchboard.ErrorMessage(err), status)
 		}
@@ -639,6 +641,11 @@ func (s *Service) status(ctx context.Context, token string, form map[string][]st
 		return ""
 	}
 	st, ok := switchboard.ParseCallStatus(get("CallStatus"))
+	if !ok && get("CallStatus") == "initiated" {
+		// The initiated event reports itself as CallStatus=initiated: Twilio is dialing, which is
+		// still queued in the call's own statuses (nothing moves).
+		st, ok = switchboard.CallQueued, true
+	}
 	if !ok {
 		return invalid("invalid_call_status", "CallStatus %q is not a call status", get("CallStatus"))
 	}
