@@ -202,6 +202,16 @@ func (c *Call) AddEvent(e CallEvent) {
 	c.Timeline = append(c.Timeline, e)
 }
 
+// LastChange is when the call last changed: its UpdatedAt or its last timeline entry, whichever
+// is later.
+func (c *Call) LastChange() time.Time {
+	at := c.UpdatedAt
+	if n := len(c.Timeline); n > 0 && c.Timeline[n-1].At.After(at) {
+		at = c.Timeline[n-1].At
+	}
+	return at
+}
+
 // HasSMS reports whether the call has already sent (or tried) template by SMS.
 func (c *Call) HasSMS(template string) bool {
 	for _, t := range c.SMS {
@@ -249,6 +259,10 @@ type CallStore interface {
 	ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*Call, error)
 	// ReleaseCall drops owner's lease on a call.
 	ReleaseCall(ctx context.Context, id, owner string) error
+	// StaleCalls lists up to limit calls handed to the provider and not over (queued, ringing
+	// or in-progress, with a ProviderSID and no attempt waiting) whose LastChange is before
+	// before, oldest first: the calls whose status callbacks may have been lost.
+	StaleCalls(ctx context.Context, before time.Time, limit int) ([]*Call, error)
 	// CallQueue counts the calls waiting to be placed at now: ready (due) and deferred (send_at,
 	// quiet hours, a retry's delay, the sender's call slot), and when the oldest ready one
 	// became due.
@@ -281,6 +295,8 @@ type ProviderCall struct {
 	SID            string
 	ProviderStatus string
 	Status         CallStatus
+	// AnsweredBy is the provider's answering-machine verdict, when it has one.
+	AnsweredBy string
 }
 
 // CallProvider places and controls calls. A failure is a *ProviderError.
@@ -288,6 +304,10 @@ type CallProvider interface {
 	PlaceCall(ctx context.Context, req *PlaceCallRequest) (*ProviderCall, error)
 	// EndCall cancels a call not yet answered or hangs up one in progress.
 	EndCall(ctx context.Context, sid string) error
+	// FetchCall returns the provider's current view of a call, for calls whose status callbacks
+	// were lost; a failure is a *ProviderError, with HTTPStatus 404 when the provider does not
+	// know the call.
+	FetchCall(ctx context.Context, sid string) (*ProviderCall, error)
 }
 
 // App events of calls.

@@ -87,3 +87,30 @@ func (p *Provider) EndCall(ctx context.Context, sid string) error {
 	}
 	return nil
 }
+
+// FetchCall returns a call's current status (GET .../Calls/{Sid}.json).
+func (p *Provider) FetchCall(ctx context.Context, sid string) (*switchboard.ProviderCall, error) {
+	if sid == "" {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_sid", "no call SID to fetch")
+	}
+	api, tr := p.api(ctx)
+	c, err := api.FetchCall(sid, &openapi.FetchCallParams{})
+	if err != nil {
+		pe := classify(err, tr)
+		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio call fetch failed", slog.String("sid", sid),
+			slog.Int("http_status", pe.HTTPStatus), slog.Int("code", pe.Code), slog.String("reason", reason(pe)))
+		return nil, pe
+	}
+	out := &switchboard.ProviderCall{SID: sid}
+	if c.Sid != nil {
+		out.SID = *c.Sid
+	}
+	if c.Status != nil {
+		out.ProviderStatus = *c.Status
+		out.Status, _ = switchboard.ParseCallStatus(*c.Status)
+	}
+	if c.AnsweredBy != nil {
+		out.AnsweredBy = *c.AnsweredBy
+	}
+	return out, nil
+}
