@@ -20,6 +20,7 @@ const (
 	qUpdateCall  = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
 	qListCalls   = `SELECT version, data FROM calls WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`
+	qLiveCalls   = `SELECT version, data FROM calls WHERE ` + sqlstore.LiveCallsWhere
 	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
 	// range of the index: no rows above the cursor are read).
 	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
@@ -150,6 +151,16 @@ func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchbo
 		return nil, wrap("list calls", err)
 	}
 	return out, nil
+}
+
+// StaleCalls lists calls handed to the provider whose last change is before before; see
+// switchboard.CallStore.
+func (db *DB) StaleCalls(ctx context.Context, before time.Time, limit int) ([]*switchboard.Call, error) {
+	calls, err := db.listCalls(ctx, qLiveCalls)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.StaleOf(calls, before, limit), nil
 }
 
 // UpdateCall stores c if it is still at c.Version; see switchboard.CallStore.

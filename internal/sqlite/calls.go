@@ -20,6 +20,7 @@ const (
 	qUpdateCall  = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
 	qListCalls   = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
+	qLiveCalls   = `SELECT version, data FROM calls WHERE ` + sqlstore.LiveCallsWhere
 	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
 	// range of the index: no rows above the cursor are read).
 	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
@@ -145,6 +146,16 @@ func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchbo
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// StaleCalls lists calls handed to the provider whose last change is before before; see
+// switchboard.CallStore.
+func (db *DB) StaleCalls(ctx context.Context, before time.Time, limit int) ([]*switchboard.Call, error) {
+	calls, err := db.listCalls(ctx, qLiveCalls)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.StaleOf(calls, before, limit), nil
 }
 
 // UpdateCall stores c if it is still at c.Version; see switchboard.CallStore.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,49 @@ var callTests = []test{
 	{"ListNewestFirst", testCallList},
 	{"ListByMetadata", testCallListByMetadata},
 	{"Queue", testCallQueue},
+	{"StaleCalls", testStaleCalls},
+}
+
+// testStaleCalls: the calls handed to the provider and not over (queued with a SID, ringing,
+// in-progress) that have not changed since before are listed oldest change first, at most
+// limit; a call waiting for an attempt, a finished one, one without a SID or one changed since
+// is not.
+func testStaleCalls(t *testing.T, s switchboard.Store) {
+	ctx := context.Background()
+	mk := func(st switchboard.CallStatus, sid string, changed time.Time, due *time.Time) string {
+		c := newCall(newID("call"), at(-time.Hour))
+		c.Status, c.ProviderSID, c.NextAttemptAt = st, sid, due
+		c.AddEvent(switchboard.CallEvent{At: changed, Type: switchboard.CallEventAttempt, Detail: "placed"})
+		mustCreateCall(t, s, c)
+		return c.ID
+	}
+	ringing := mk(switchboard.CallRinging, "CA1", at(-20*time.Minute), nil)
+	queued := mk(switchboard.CallQueued, "CA2", at(-30*time.Minute), nil)
+	inProgress := mk(switchboard.CallInProgress, "CA3", at(-11*time.Minute), nil)
+	mk(switchboard.CallInProgress, "CA4", at(-time.Minute), nil)                  // changed since
+	mk(switchboard.CallRinging, "", at(-20*time.Minute), ptr(at(time.Minute)))    // a retry waits
+	mk(switchboard.CallQueued, "", at(-20*time.Minute), nil)                      // no SID yet
+	mk(switchboard.CallCompleted, "CA5", at(-20*time.Minute), nil)                // over
+	mk(switchboard.CallNoAnswer, "CA6", at(-40*time.Minute), nil)                 // over
+	mk(switchboard.CallQueued, "", at(-40*time.Minute), ptr(at(-40*time.Minute))) // waiting to be placed
+	ids := func(limit int) []string {
+		t.Helper()
+		got, err := s.StaleCalls(ctx, at(-10*time.Minute), limit)
+		if err != nil {
+			t.Fatalf("StaleCalls: %v", err)
+		}
+		var out []string
+		for _, c := range got {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	if got, want := ids(10), []string{queued, ringing, inProgress}; !slices.Equal(got, want) {
+		t.Errorf("StaleCalls = %v, want %v (oldest change first)", got, want)
+	}
+	if got, want := ids(2), []string{queued, ringing}; !slices.Equal(got, want) {
+		t.Errorf("StaleCalls limit 2 = %v, want %v", got, want)
+	}
 }
 
 // testCallQueue: the calls waiting to be placed, ready and deferred, and the oldest ready one's
