@@ -36,6 +36,10 @@ type Config struct {
 	Lease time.Duration
 	// Poll is how often due calls are looked for without a Notify (default 200 ms).
 	Poll time.Duration
+	// StatusPollAfter is how long a placed call may go without news (its status callbacks
+	// lost) before its status is fetched from the provider (default 10 minutes; the setting
+	// status_poll_after, shared with messages).
+	StatusPollAfter time.Duration
 	// Fallback sends the fallback SMS of a call (see Fallback) and returns the message ID, or ""
 	// and why not; nil sends none.
 	Fallback func(ctx context.Context, c *switchboard.Call, template string) (messageID, skipped string, err error)
@@ -89,6 +93,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.StatusPollAfter <= 0 {
+		cfg.StatusPollAfter = 10 * time.Minute
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = switchboard.NewID("node")
@@ -354,10 +361,13 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, err
 	return c, nil
 }
 
-// Run places due calls until ctx ends.
+// Run places due calls until ctx ends, and asks the provider the status of calls whose
+// callbacks have not come for StatusPollAfter.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
+	poll := time.NewTicker(min(s.cfg.StatusPollAfter/2, time.Minute))
+	defer poll.Stop()
 	for {
 		if err := s.PlaceDue(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Error("placing calls", "err", err)
@@ -367,8 +377,60 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-s.wake:
+		case <-poll.C:
+			if err := s.PollStale(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("polling call statuses", "err", err)
+			}
 		}
 	}
+}
+
+// PollStale fetches from the provider the status of the calls placed that have heard nothing
+// for StatusPollAfter (their status callbacks lost, e.g. while this node restarted) and applies
+// a new one as its callback would have been; a call the provider does not know ends failed.
+// A call with nothing new is touched, so that it is asked again only after another
+// StatusPollAfter.
+func (s *Service) PollStale(ctx context.Context) error {
+	calls, err := s.cfg.Store.StaleCalls(ctx, s.cfg.Clock().Add(-s.cfg.StatusPollAfter), 100)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := s.pollCall(ctx, c); err != nil {
+			s.cfg.Logger.Warn("polling call status", "call_id", c.ID, "provider_sid", c.ProviderSID, "err", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) pollCall(ctx context.Context, c *switchboard.Call) error {
+	sid := c.ProviderSID
+	load := func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, c.ID) }
+	pc, err := s.cfg.Provider.FetchCall(ctx, sid)
+	var pe *switchboard.ProviderError
+	if errors.As(err, &pe) && pe.HTTPStatus == http.StatusNotFound {
+		return s.applyStatus(ctx, load, sid, switchboard.CallFailed, "",
+			"status poll: the provider does not know call "+sid+" (HTTP 404); ended as failed")
+	}
+	if err != nil {
+		return err
+	}
+	retry := (pc.Status == switchboard.CallBusy || pc.Status == switchboard.CallNoAnswer) && c.Attempts < c.MaxAttempts
+	if pc.Status == "" || (!retry && !c.Status.CanMoveTo(pc.Status)) {
+		// Nothing new (the same status, or one the call is past): touch it.
+		_, err := s.update(ctx, load, func(cur *switchboard.Call) ([]*switchboard.AppEvent, error) {
+			if cur.LastChange().After(c.LastChange()) {
+				return nil, nil // it changed meanwhile: it is no longer stale
+			}
+			cur.UpdatedAt = s.cfg.Clock()
+			return nil, nil
+		})
+		return err
+	}
+	return s.applyStatus(ctx, load, sid, pc.Status, pc.AnsweredBy, "status poll: the provider reports "+pc.ProviderStatus)
 }
 
 // PlaceDue claims the calls due now and places them, each sender no faster than its rate.
@@ -649,23 +711,30 @@ func (s *Service) status(ctx context.Context, token string, form map[string][]st
 	if !ok {
 		return invalid("invalid_call_status", "CallStatus %q is not a call status", get("CallStatus"))
 	}
-	sid := get("CallSid")
+	return s.applyStatus(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) },
+		get("CallSid"), st, get("AnsweredBy"), "provider callback")
+}
+
+// applyStatus applies a provider status st of the call's attempt sid (a status callback, or a
+// status poll's answer), said as detail on the timeline: a busy or unanswered attempt is retried
+// while attempts remain, an ending call gets its fallback SMS when its flow asks for one.
+func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Call, error), sid string, st switchboard.CallStatus, answeredBy, detail string) error {
 	var fallback bool
-	c, err := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCallByToken(ctx, token) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
+	c, err := s.update(ctx, load, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
 		fallback = false
 		now := s.cfg.Clock()
 		if !adopt(c, sid) {
 			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventIgnored, Status: st, Detail: "callback of an earlier attempt " + sid})
 			return nil, nil
 		}
-		if ab := get("AnsweredBy"); ab != "" {
-			c.AnsweredBy = ab
+		if answeredBy != "" {
+			c.AnsweredBy = answeredBy
 		}
 		if (st == switchboard.CallBusy || st == switchboard.CallNoAnswer) && c.Attempts < c.MaxAttempts && !c.Status.Terminal() {
 			next := now.Add(time.Duration(c.RetryDelay) * time.Second)
 			c.NextAttemptAt, c.ProviderSID = &next, ""
 			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: st,
-				Detail: fmt.Sprintf("attempt %d ended %s; next attempt at %s", c.Attempts, st, next.Format(time.RFC3339))})
+				Detail: fmt.Sprintf("attempt %d ended %s (%s); next attempt at %s", c.Attempts, st, detail, next.Format(time.RFC3339))})
 			return nil, nil
 		}
 		if c.Status.CanMoveTo(st) {
@@ -688,7 +757,7 @@ func (s *Service) status(ctx context.Context, token string, form map[string][]st
 				Detail: fmt.Sprintf("%s cannot move back to %s", c.Status, st)})
 			return nil, nil
 		}
-		return moveStatus(c, st, now, "provider callback")
+		return moveStatus(c, st, now, detail)
 	})
 	if err == nil && c != nil && c.Status.Terminal() {
 		s.cfg.Logger.Info("call ended", "call_id", c.ID, "status", c.Status, "outcome", c.Outcome, "fallback", fallback)

@@ -18,6 +18,9 @@ type recordingProvider struct {
 	clock  func() time.Time
 	mu     sync.Mutex
 	placed map[string]time.Time
+	// fetched is what FetchCall answers for a SID; fetches counts its calls.
+	fetched map[string]switchboard.CallStatus
+	fetches int
 }
 
 func (p *recordingProvider) PlaceCall(_ context.Context, req *switchboard.PlaceCallRequest) (*switchboard.ProviderCall, error) {
@@ -31,6 +34,18 @@ func (p *recordingProvider) PlaceCall(_ context.Context, req *switchboard.PlaceC
 }
 
 func (p *recordingProvider) EndCall(context.Context, string) error { return nil }
+
+// FetchCall answers the status set in fetched for a SID, or 404 when none is set.
+func (p *recordingProvider) FetchCall(_ context.Context, sid string) (*switchboard.ProviderCall, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fetches++
+	st, ok := p.fetched[sid]
+	if !ok {
+		return nil, &switchboard.ProviderError{Outcome: switchboard.OutcomeFail, HTTPStatus: 404, Code: 20404, Message: "not found"}
+	}
+	return &switchboard.ProviderCall{SID: sid, ProviderStatus: string(st), Status: st}, nil
+}
 
 // fakeClock is a test clock moved by hand.
 type fakeClock struct {
@@ -71,7 +86,7 @@ func newTestEnvWith(t *testing.T, cps float64, edit func(*voice.Config)) *testEn
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)}
-	prov := &recordingProvider{clock: clock.now, placed: map[string]time.Time{}}
+	prov := &recordingProvider{clock: clock.now, placed: map[string]time.Time{}, fetched: map[string]switchboard.CallStatus{}}
 	cfg := voice.Config{Store: db, Provider: prov, Flows: func() *voice.Catalog { return flows },
 		PublicURL: "https://sb.example.com", AuthToken: "token", CallsPerSecond: cps, Clock: clock.now,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Poll: 200 * time.Millisecond}

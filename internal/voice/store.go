@@ -15,4 +15,5 @@ type Store interface {
 	UpdateCall(ctx context.Context, c *switchboard.Call, events []*switchboard.AppEvent) error
 	ClaimCalls(ctx context.Context, owner string, now, until time.Time, limit int) ([]*switchboard.Call, error)
 	ReleaseCall(ctx context.Context, id, owner string) error
+	StaleCalls(ctx context.Context, before time.Time, limit int) ([]*switchboard.Call, error)
 }
