@@ -509,3 +509,48 @@ func TestCallsHonourConsentAndQuietHours(t *testing.T) {
 		t.Errorf("the call queue metrics do not show the held call")
 	}
 }
+
+// TestCallStatusPolledWhenCallbacksLost: every status callback of a call is lost (the simulator
+// drops them all, as a node killed while the call rang loses them); with status_poll_after at 1 s
+// the call is asked of the provider, ends with the provider's final status (busy), and its
+// fallback SMS is sent once.
+func TestCallStatusPolledWhenCallbacksLost(t *testing.T) {
+	t.Parallel()
+	env := voiceEnv()
+	env["SWITCHBOARD_STATUS_POLL_AFTER"] = "1s"
+	n := startNode(t, nodeOpts{env: env})
+	sim := n.Simulator()
+	f := sim.Faults()
+	f.CallbackDropRatio = 1
+	sim.SetFaults(f)
+	to := "+14155550131"
+	if err := sim.ScriptCalls(twiliosim.CallScript{Number: to, Outcome: twiliosim.OutcomeBusy}); err != nil {
+		t.Fatal(err)
+	}
+	c := createCall(t, n.URL(), n.secret, map[string]any{"to": to, "flow": "appointment_confirmation", "variables": appointmentVars})
+	c = waitCall(t, n.URL(), n.secret, c.ID, terminal)
+	if c.Status != switchboard.CallBusy || c.FallbackMessageID == "" {
+		t.Fatalf("call %s, fallback %q, want busy with its fallback SMS; timeline %+v", c.Status, c.FallbackMessageID, c.Timeline)
+	}
+	if sc := simCall(t, sim, c.ProviderSID); sc.Status != "busy" {
+		t.Fatalf("the simulator's call is %s, want busy", sc.Status)
+	}
+	polled := false
+	for _, e := range c.Timeline {
+		polled = polled || (e.Type == switchboard.CallEventStatus && e.Status == switchboard.CallBusy && strings.Contains(e.Detail, "status poll"))
+	}
+	if !polled {
+		t.Errorf("no busy status from a status poll on the timeline: %+v", c.Timeline)
+	}
+	// A few more polls: the fallback is not sent again.
+	time.Sleep(2 * time.Second)
+	texts := 0
+	for _, m := range sim.Messages() {
+		if m.To == to {
+			texts++
+		}
+	}
+	if texts != 1 {
+		t.Errorf("%d texts to the callee, want the one fallback SMS", texts)
+	}
+}
