@@ -191,7 +191,7 @@ var settings = []setting{
 	{key: "concurrency", env: "SWITCHBOARD_CONCURRENCY", def: "64", help: "provider calls in flight at once per node"},
 	{key: "provider_timeout", env: "SWITCHBOARD_PROVIDER_TIMEOUT", def: "10s", help: "timeout of one provider call"},
 	{key: "reconcile_delay", env: "SWITCHBOARD_RECONCILE_DELAY", def: "5s", help: "wait after an ambiguous attempt before asking the provider whether it arrived"},
-	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's status from the provider when no callback came for this long"},
+	{key: "status_poll_after", env: "SWITCHBOARD_STATUS_POLL_AFTER", def: "10m", help: "fetch a message's or a call's status from the provider when no callback came for this long"},
 	{key: "clock_skew_warn", env: "SWITCHBOARD_CLOCK_SKEW_WARN", def: "2s", help: "warn when this node's clock is off the database's or the provider's by more than this"},
 	{key: "clock_skew_max", env: "SWITCHBOARD_CLOCK_SKEW_MAX", def: "30s", help: "stop dispatching (and fail /readyz) while this node's clock is off the database's by more than this"},
 	{key: "default_validity", env: "SWITCHBOARD_DEFAULT_VALIDITY", def: "10h", help: "validity of a message that sets no validity_seconds"},
