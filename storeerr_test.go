@@ -23,7 +23,8 @@ func TestStoreErrors(t *testing.T) {
 		{switchboard.ErrStatusConflict("msg_1", switchboard.StatusSent), switchboard.ECONFLICT, "status_conflict", "message msg_1 is sent"},
 		{switchboard.ErrIdempotencyKeyReused("k"), switchboard.EUNPROCESSABLE, "idempotency_key_reused", `idempotency key "k" was already used with a different request`},
 		{switchboard.ErrUnknownAPIKey(), switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key"},
-		{switchboard.CheckClaim("", 1).(*switchboard.Error), switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit"},
+		{switchboard.CheckClaim("", 1).(*switchboard.Error), //nolint:errorlint // CheckClaim returns the *Error itself, unwrapped; the test holds it to that
+			switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit"},
 		{switchboard.ErrEndpointNotFromConfig("ep_1"), switchboard.ECONFLICT, "endpoint_exists", "endpoint ep_1 exists and was not made by the configuration"},
 	} {
 		if tc.err.Kind != tc.kind || tc.err.Code != tc.code || tc.err.Message != tc.msg {

@@ -57,7 +57,7 @@ func WindowOpen(lastInbound *time.Time, now time.Time) bool {
 	return lastInbound != nil && now.Before(lastInbound.Add(WhatsAppWindow))
 }
 
-// AppConversationWindowClosing: a WhatsApp conversation's window closes soon (once per window).
+// AppConversationWindowClosing is the event that a WhatsApp conversation's window closes soon (once per window).
 const AppConversationWindowClosing AppEventType = "conversation.window_closing"
 
 // AppMediaStored and friends report what became of an inbound message's media.

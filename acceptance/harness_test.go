@@ -3,7 +3,6 @@ package acceptance
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -687,9 +686,6 @@ func concurrently(n, workers int, f func(i int)) {
 	}
 	wg.Wait()
 }
-
-// ctxT is a context that ends with the test.
-func ctxT(t *testing.T) context.Context { return t.Context() }
 
 // loadBalancer spreads requests round-robin over the nodes, as the load balancer in front of a
 // production cluster does; a node that refuses the connection (dead) is skipped: such a request

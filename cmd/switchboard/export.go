@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -38,7 +37,7 @@ sqlite:<data_dir>/switchboard.db); it never creates a database:
 				return err
 			}
 			defer st.Close()
-			var w io.Writer = cmd.OutOrStdout()
+			w := cmd.OutOrStdout()
 			if out != "" {
 				f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 				if err != nil {

@@ -293,7 +293,7 @@ func providerStatusOf(e *switchboard.Event) string {
 	var form map[string]any
 	if json.Unmarshal(e.Payload, &form) == nil {
 		for _, k := range []string{"MessageStatus", "SmsStatus"} {
-			var v any = form[k]
+			v := form[k]
 			if list, ok := v.([]any); ok && len(list) > 0 {
 				v = list[0]
 			}

@@ -508,14 +508,14 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	return nil
 }
 
-func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_query", "%s must be an integer from %d to %d", name, min, max)
+	if err != nil || n < lo || n > hi {
+		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_query", "%s must be an integer from %d to %d", name, lo, hi)
 	}
 	return n, nil
 }

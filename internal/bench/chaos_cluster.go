@@ -202,13 +202,13 @@ func (c *procCluster) close() error {
 }
 
 // nodeLog returns the end of the nodes' output, for an error report.
-func (c *procCluster) nodeLog(max int) string {
+func (c *procCluster) nodeLog(limit int) string {
 	b, err := os.ReadFile(c.logPath)
 	if err != nil {
 		return ""
 	}
-	if len(b) > max {
-		b = b[len(b)-max:]
+	if len(b) > limit {
+		b = b[len(b)-limit:]
 	}
 	return string(b)
 }

@@ -19,7 +19,7 @@ func TestCorrectsToReference(t *testing.T) {
 		}
 		return time.Now(), nil
 	})
-	if d := c.Now().Sub(time.Now()); d < 4*time.Minute {
+	if d := time.Until(c.Now()); d < 4*time.Minute {
 		t.Fatalf("before any measurement the clock is the node's own: off by %s", d)
 	}
 	m, err := c.Measure(context.Background())
@@ -29,7 +29,7 @@ func TestCorrectsToReference(t *testing.T) {
 	if m.Offset > -4*time.Minute || m.Offset < -6*time.Minute {
 		t.Fatalf("offset %s, want about -5m", m.Offset)
 	}
-	if d := c.Now().Sub(time.Now()); d.Abs() > m.RTT+time.Second {
+	if d := time.Until(c.Now()); d.Abs() > m.RTT+time.Second {
 		t.Fatalf("corrected clock off by %s (rtt %s)", d, m.RTT)
 	}
 	fail = true

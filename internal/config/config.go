@@ -425,7 +425,7 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		return nil, fmt.Errorf("config: calls_per_second=%q must be a number above 0 and at most 1000; set %s", v["calls_per_second"], envOf("calls_per_second"))
 	}
 	if c.CallQuietHours, err = consent.ParseWindow(v["call_quiet_hours"]); err != nil {
-		return nil, fmt.Errorf("config: call_quiet_hours: %v; set %s", err, envOf("call_quiet_hours"))
+		return nil, fmt.Errorf("config: call_quiet_hours: %w; set %s", err, envOf("call_quiet_hours"))
 	}
 	if c.Concurrency, err = strconv.Atoi(v["concurrency"]); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("config: concurrency=%q must be a positive integer; set %s", v["concurrency"], envOf("concurrency"))

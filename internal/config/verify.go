@@ -125,7 +125,7 @@ func (c *Config) buildVerify(v map[string]string) error {
 	}{{"verify_limit_phone", &vc.Limits.Phone}, {"verify_limit_client_ip", &vc.Limits.ClientIP}, {"verify_limit_user_ref", &vc.Limits.UserRef}, {"verify_limit_country", &vc.Limits.Country}}
 	for _, l := range lims {
 		if *l.dst, err = verify.ParseWindows(v[l.key]); err != nil {
-			return fmt.Errorf("config: %s: %v; set %s", l.key, err, envOf(l.key))
+			return fmt.Errorf("config: %s: %w; set %s", l.key, err, envOf(l.key))
 		}
 	}
 	for _, part := range splitList(v["verify_allowed_countries"]) {

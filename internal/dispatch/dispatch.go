@@ -242,8 +242,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.drains.Wait()
 			d.workers.Wait()
 			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
 			n, err := d.cfg.Store.ReleaseLeases(rctx, d.cfg.Owner)
+			cancel()
 			d.cfg.Logger.Info("dispatcher stopped", "released_leases", n, "err", err)
 			return nil
 		case <-d.wake:

@@ -147,8 +147,9 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			w.wg.Wait()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if _, err := w.cfg.Store.ReleaseDeliveries(rctx, w.cfg.Owner); err != nil {
+			_, err := w.cfg.Store.ReleaseDeliveries(rctx, w.cfg.Owner)
+			cancel()
+			if err != nil {
 				w.cfg.Logger.Error("releasing delivery leases", "err", err)
 			}
 			return

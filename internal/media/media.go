@@ -181,8 +181,9 @@ func (p *Pipeline) Run(ctx context.Context) {
 		case <-ctx.Done():
 			p.wg.Wait()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if _, err := p.cfg.Queue.ReleaseMedia(rctx, p.cfg.Owner); err != nil {
+			_, err := p.cfg.Queue.ReleaseMedia(rctx, p.cfg.Owner)
+			cancel()
+			if err != nil {
 				p.cfg.Logger.Error("releasing media leases", "err", err)
 			}
 			return
@@ -442,7 +443,7 @@ func (p *Pipeline) scan(ctx context.Context, path string) error {
 		if errors.As(err, &ee) {
 			return fmt.Errorf("exit status %d", ee.ExitCode())
 		}
-		return fmt.Errorf("could not run: %v", err)
+		return fmt.Errorf("could not run: %w", err)
 	}
 	return nil
 }

@@ -346,12 +346,12 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	}
 	second, _ := newPipeline(t, nil, cfg)
 	runPipeline(t, second)
-	evs := waitEvents(t, db, 2) // a.png stored, gone.png refused; flaky.png waits for its retry
+	waitEvents(t, db, 2) // a.png stored, gone.png refused; flaky.png waits for its retry
 	if n := len(mediaEvents(t, db)); n != 2 || flaky.Load() != 1 {
 		t.Fatalf("%d events, %d tries of the flaky file", n, flaky.Load())
 	}
 	now.Add(media.RetrySchedule[0].Microseconds())
-	evs = waitEvents(t, db, 3)
+	evs := waitEvents(t, db, 3)
 	kinds := map[string]switchboard.AppEventType{}
 	for _, ev := range evs {
 		var d switchboard.MediaData

@@ -98,8 +98,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 }
 
-// atLeast reports whether the exposition has series name (with its labels) at a value >= min.
-func atLeast(exposition, series string, min float64) bool {
+// atLeast reports whether the exposition has series name (with its labels) at a value >= least.
+func atLeast(exposition, series string, least float64) bool {
 	m := regexp.MustCompile(regexp.QuoteMeta(series) + ` ([0-9.e+]+)\n`).FindStringSubmatch(exposition)
 	if m == nil {
 		return false
@@ -111,5 +111,5 @@ func atLeast(exposition, series string, min float64) bool {
 		}
 		v = v*10 + float64(r-'0')
 	}
-	return v >= min
+	return v >= least
 }

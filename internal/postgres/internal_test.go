@@ -102,7 +102,8 @@ func TestWithSearchPath(t *testing.T) {
 
 func TestSIDLockKey(t *testing.T) {
 	t.Parallel()
-	if sidLockKey("SM1") != sidLockKey("SM1") || sidLockKey("SM1") == sidLockKey("SM2") {
+	a, again, other := sidLockKey("SM1"), sidLockKey("SM1"), sidLockKey("SM2")
+	if a != again || a == other {
 		t.Fatal("SID lock keys are not a function of the SID")
 	}
 }

@@ -128,7 +128,7 @@ func TestOpenConcurrently(t *testing.T) {
 		if err != nil {
 			t.Fatalf("concurrent Open %d: %v", i, err)
 		}
-		defer dbs[i].Close()
+		t.Cleanup(func() { dbs[i].Close() })
 	}
 	if got := countRows(t, dbs[0], "SELECT count(*) FROM schema_migrations"); got != len(ms) {
 		t.Fatalf("schema_migrations has %d rows, want %d", got, len(ms))

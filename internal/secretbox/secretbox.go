@@ -26,7 +26,7 @@ import (
 // Prefix starts every sealed value.
 const Prefix = "sbenc:v1:"
 
-// ErrNoKey: a sealed value names a key the keyring does not hold (or there is no keyring).
+// ErrNoKey is the error when a sealed value names a key the keyring does not hold (or there is no keyring).
 var ErrNoKey = errors.New("the key that sealed this secret is not configured")
 
 // Keyring holds the keys; the zero of *Keyring (nil) seals nothing and opens only plaintext.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"errors"
 	"reflect"
 	"strconv"
 	"testing"
@@ -89,7 +90,7 @@ func TestCollect(t *testing.T) {
 		var v int
 		return v, s.Scan(&v)
 	})
-	if !reflect.DeepEqual(got, []int{1, 2, 3}) || err != sql.ErrConnDone {
+	if !reflect.DeepEqual(got, []int{1, 2, 3}) || !errors.Is(err, sql.ErrConnDone) {
 		t.Errorf("Collect = %v, %v; want the rows and the rows' error", got, err)
 	}
 }

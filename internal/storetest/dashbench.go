@@ -83,8 +83,13 @@ func BenchDashboardPages(b *testing.B, db switchboard.Store, from string) {
 	if csrf == nil {
 		b.Fatal("no CSRF token on the login page")
 	}
-	if resp, err := cl.PostForm(srv.URL+"/ui/login", url.Values{"csrf": {csrf[1]}, "api_key": {secret}}); err != nil || resp.StatusCode != http.StatusOK {
-		b.Fatalf("login: %v %v", resp, err)
+	resp, err := cl.PostForm(srv.URL+"/ui/login", url.Values{"csrf": {csrf[1]}, "api_key": {secret}})
+	if err != nil {
+		b.Fatalf("login: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("login: %s", resp.Status)
 	}
 	pages := []string{"/ui/", "/ui/messages", "/ui/messages?q=0123", "/ui/messages?status=failed", "/ui/messages/" + m.ID,
 		"/ui/failures", "/ui/charts", "/ui/charts?range=7d", "/ui/inbound", "/ui/optouts", "/ui/calls", "/ui/calls/" + c.ID,

@@ -390,7 +390,7 @@ func upgradedStoreWorks(ctx context.Context, st switchboard.Store) error {
 		return fmt.Errorf("CreateMessage: %w", err)
 	}
 	if got, err := st.GetMessage(ctx, m.ID); err != nil || got.Body != m.Body {
-		return fmt.Errorf("message created after the upgrade: %+v, %v", got, err)
+		return fmt.Errorf("message created after the upgrade: %+v, %w", got, err)
 	}
 	ev := &switchboard.AppEvent{ID: newID("evt"), Type: "message.received", Version: 1, At: upgradeAt(time.Minute),
 		Data: json.RawMessage(`{"id":"x"}`), Targets: []string{"ep_nowhere"}}

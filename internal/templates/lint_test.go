@@ -29,7 +29,7 @@ var lintRules = []struct {
 }{
 	{RuleSyntax, SeverityError, map[string]string{"a.yaml": "name: [t\n"}, "a.yaml", 1, "YAML syntax"},
 	{RuleInvalidFile, SeverityError, map[string]string{"a.yaml": "# soon\n"}, "a.yaml", 0, "defines no template"},
-	{RuleInvalidField, SeverityError, map[string]string{"a.yaml": fixture("t", 1, "en", "x", "") + "langauge: en\n"}, "a.yaml", 6, `unknown field "langauge"`},
+	{RuleInvalidField, SeverityError, map[string]string{"a.yaml": fixture("t", 1, "en", "x", "") + "langauge: en\n"}, "a.yaml", 6, `unknown field "langauge"`}, //nolint:misspell // the typo is the fixture: an unknown field,
 	{RuleInvalidPlaceholder, SeverityError, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi {{ name", "")}, "a.yaml", 5, "{{ without }}"},
 	{RuleMissingVariable, SeverityError, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi {{name}}", "")}, "a.yaml", 5, "{{name}}, which is not declared"},
 	{RuleSensitiveVariable, SeverityError, map[string]string{"a.yaml": fixture("t", 1, "en", "Dx: {{dx}}",

@@ -613,8 +613,8 @@ func parseBody(body string) ([]rawPart, error) {
 	rest, offset := body, 0
 	for rest != "" {
 		open := strings.Index(rest, "{{")
-		if close := strings.Index(rest, "}}"); close >= 0 && (open < 0 || close < open) {
-			return nil, fmt.Errorf("the body has a stray }} at character %d", runePos(body, offset+close))
+		if stray := strings.Index(rest, "}}"); stray >= 0 && (open < 0 || stray < open) {
+			return nil, fmt.Errorf("the body has a stray }} at character %d", runePos(body, offset+stray))
 		}
 		if open < 0 {
 			parts = append(parts, rawPart{text: rest})

@@ -136,7 +136,7 @@ func (f *faultsDoc) UnmarshalYAML(n *yaml.Node) error {
 	}
 	fields, err := jsonable(raw)
 	if err != nil {
-		return fmt.Errorf("line %d: faults: %v", n.Line, err)
+		return fmt.Errorf("line %d: faults: %w", n.Line, err)
 	}
 	m, _ := fields.(map[string]any)
 	if m == nil {
@@ -144,7 +144,7 @@ func (f *faultsDoc) UnmarshalYAML(n *yaml.Node) error {
 	}
 	// Check the fields and their types now, so that a typo fails the load with its line.
 	if _, err := decodeFaults(m); err != nil {
-		return fmt.Errorf("line %d: faults: %v", n.Line, err)
+		return fmt.Errorf("line %d: faults: %w", n.Line, err)
 	}
 	f.fields, f.line = m, n.Line
 	return nil
@@ -235,7 +235,7 @@ func ParseProfile(doc []byte) (*Profile, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("profile: empty document")
 		}
-		return nil, fmt.Errorf("profile: %v", err)
+		return nil, fmt.Errorf("profile: %w", err)
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {

@@ -41,12 +41,6 @@ func methodNotAllowed() *apiError {
 	return errorf(http.StatusMethodNotAllowed, 20004, "Method not allowed")
 }
 
-// jsonResource extracts "SID" from "SID.json"; nested paths are not resources we serve.
-func jsonResource(s string) (string, bool) {
-	sid, ok := strings.CutSuffix(s, ".json")
-	return sid, ok && sid != "" && !strings.Contains(sid, "/")
-}
-
 // hold waits for d, or until the client goes away or the simulator closes.
 func (s *Simulator) hold(r *http.Request, d time.Duration) {
 	t := time.NewTimer(d)
@@ -111,10 +105,6 @@ type apiMessage struct {
 type subresourceURIs struct {
 	Media    string `json:"media"`
 	Feedback string `json:"feedback"`
-}
-
-func (s *Simulator) messageURI(sid string) string {
-	return "/2010-04-01/Accounts/" + s.cfg.AccountSID + "/Messages/" + sid + ".json"
 }
 
 func (s *Simulator) renderMessage(m *Message) apiMessage {

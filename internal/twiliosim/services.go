@@ -69,9 +69,8 @@ func (s *Simulator) AddService(c ServiceConfig) (string, error) {
 	}
 	now := s.now()
 	s.svc.mu.Lock()
-	sv, ok := s.svc.bySID[sid]
-	if !ok {
-		sv = &service{SID: sid, FriendlyName: c.FriendlyName, DateCreated: now, DateUpdated: now, sticky: map[string]string{}}
+	if _, ok := s.svc.bySID[sid]; !ok {
+		sv := &service{SID: sid, FriendlyName: c.FriendlyName, DateCreated: now, DateUpdated: now, sticky: map[string]string{}}
 		s.svc.bySID[sid] = sv
 		s.svc.order = append(s.svc.order, sv)
 	}
