@@ -57,8 +57,11 @@ func WindowOpen(lastInbound *time.Time, now time.Time) bool {
 	return lastInbound != nil && now.Before(lastInbound.Add(WhatsAppWindow))
 }
 
-// AppConversationWindowClosing is the event that a WhatsApp conversation's window closes soon (once per window).
-const AppConversationWindowClosing AppEventType = "conversation.window_closing"
+// The app event of a WhatsApp conversation.
+const (
+	// AppConversationWindowClosing: a WhatsApp conversation's window closes soon (once per window).
+	AppConversationWindowClosing AppEventType = "conversation.window_closing"
+)
 
 // AppMediaStored and friends report what became of an inbound message's media.
 const (
