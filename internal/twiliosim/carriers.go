@@ -1,7 +1,6 @@
 package twiliosim
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -90,15 +89,21 @@ func (f *Faults) validateCarriers() error {
 
 // validateMix checks a carrier error mix: 30xxx codes whose probabilities add up to at most 1.
 func validateMix(mix map[int]float64) error {
+	return validateCodeMix("carrier_errors", 30000, mix)
+}
+
+// validateCodeMix checks the error mix field name: codes from base to base+999 whose
+// probabilities add up to at most 1.
+func validateCodeMix(name string, base int, mix map[int]float64) error {
 	sum := 0.0
 	for code, p := range mix {
-		if code < 30000 || code > 30999 || p < 0 || p > 1 || math.IsNaN(p) {
-			return fmt.Errorf("carrier_errors: %d: a 30xxx code with a probability between 0 and 1", code)
+		if code < base || code > base+999 || p < 0 || p > 1 || math.IsNaN(p) {
+			return fmt.Errorf("%s: %d: a %dxxx code with a probability between 0 and 1", name, code, base/1000)
 		}
 		sum += p
 	}
 	if sum > 1+1e-9 {
-		return errors.New("carrier_errors: the probabilities add up to more than 1")
+		return fmt.Errorf("%s: the probabilities add up to more than 1", name)
 	}
 	return nil
 }

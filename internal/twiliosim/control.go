@@ -596,6 +596,9 @@ func (f *Faults) validate() error {
 	if err := f.validateCarriers(); err != nil {
 		return err
 	}
+	if err := validateCodeMix("whatsapp_errors", 63000, f.WhatsAppErrors); err != nil {
+		return err
+	}
 	if f.ThroughputScale < 0 || f.ThroughputScale > 1e6 || math.IsNaN(f.ThroughputScale) {
 		return errors.New("throughput_scale must be between 0 (off) and 1000000")
 	}

@@ -249,6 +249,8 @@ func (s *Simulator) advance(m *message, from string) {
 	case statusSending:
 		if m.failCode != 0 {
 			m.Status, m.ErrorCode = statusFailed, m.failCode
+		} else if code := s.whatsappError(f, m); code != 0 {
+			m.Status, m.ErrorCode = statusFailed, code
 		} else if f.FailedRatio > 0 && s.draw(m.drawKey, drawFailed) < f.FailedRatio {
 			m.Status, m.ErrorCode = statusFailed, orDefault(f.FailedCode, 30008)
 		} else {

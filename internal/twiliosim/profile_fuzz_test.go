@@ -24,6 +24,7 @@ func FuzzParseProfile(f *testing.F) {
 		"phases: [{at: 1.5, faults: {sender_mps: {\"+15005550006\": 2}}}]\n",
 		"faults: &a {latency_ms: 5}\nphases: [{at: 1m, faults: *a}]\n",
 		"faults: {carrier_errors: {? [1]: 0.5}}\n",
+		"faults: {whatsapp_errors: {63018: 0.5}}\nphases: [{at: 1m, faults: {whatsapp_errors: {63003: 1, 63018: 0}}}]\n",
 		"faults: {send_at: 2026-01-01}\n",
 		"time_scale: .nan\n",
 		"phases: [{at: 1m, faults: {throughput_scale: 1e6}}]\ntime_scale: 2\n",

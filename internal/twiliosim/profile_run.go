@@ -202,8 +202,8 @@ func (s *Simulator) controlProfileLoad(w http.ResponseWriter, r *http.Request) {
 // whatever order concurrent requests arrive in. A create's identity is its To, From,
 // MessagingServiceSid, Body, ContentSid, ContentVariables and MediaUrl and how many creates
 // with the same ones came before it under this profile (so that a client's retry of a create
-// answered 500 is a new draw); a message's later draws (failed, undelivered, carrier error,
-// dropped callback) use its create's identity.
+// answered 500 is a new draw); a message's later draws (WhatsApp error, failed, undelivered,
+// carrier error, dropped callback) use its create's identity.
 
 // drawKind names what a draw decides, so that the draws of one request are independent.
 type drawKind uint64
@@ -219,6 +219,7 @@ const (
 	drawPartial
 	drawCallbackDrop
 	drawShuffle
+	drawWhatsApp // appended: the kinds above keep their values, so older replays stay the same
 )
 
 // createKey is the draw key of a message create; 0 when no profile runs.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // fakeClock is an injectable clock a test moves by hand.
@@ -71,6 +72,8 @@ func TestParseProfileStrict(t *testing.T) {
 		{"two documents", "name: a\n---\nname: b\n", "one YAML document expected"},
 		{"not a mapping", "- 1\n", "cannot unmarshal"},
 		{"scaled out of range", "time_scale: 10\nfaults: {throughput_scale: 200000}\n", "throughput_scale must be between"},
+		{"whatsapp code out of range", "phases:\n  - at: 1m\n    faults: {whatsapp_errors: {30007: 0.5}}\n", "whatsapp_errors: 30007: a 63xxx code"},
+		{"whatsapp mix over 1", "faults: {whatsapp_errors: {63018: 0.7, 63003: 0.4}}\n", "whatsapp_errors: the probabilities add up to more than 1"},
 		{"too many phases", "phases:\n" + strings.Repeat("  - {at: 1m, faults: {}}\n", 201), "201 phases, at most 200"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,5 +404,104 @@ func TestExampleProfilesLoad(t *testing.T) {
 		if _, err := e.sim.RunProfile(p); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+	}
+}
+
+// A profile scripts the WhatsApp channel's own failures (whatsapp_errors, 63xxx codes): while the
+// phase is in force a WhatsApp message is created (201) and then fails with the drawn code in
+// its status callback, as Twilio reports WhatsApp's rate limit (63018); SMS to the same person
+// is unaffected, and WhatsApp goes through again once the phase ends.
+func TestProfileWhatsAppErrors(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEnv(t, twiliosim.Config{Now: clock.Now})
+	rcv := newReceiver(t, e.sim)
+	if _, err := e.sim.AddNumber(twiliosim.MagicFrom, rcv.srv.URL+"/in"); err != nil {
+		t.Fatal(err)
+	}
+	p := mustParse(t, `
+seed: 11
+phases:
+  - name: whatsapp rate limit
+    at: 1m
+    for: 10m
+    faults: {whatsapp_errors: {63018: 1}}
+  - name: whatsapp degraded
+    at: 20m
+    faults: {whatsapp_errors: {63018: 0.5, 63003: 0.25}}
+`)
+	if _, err := e.sim.RunProfile(p); err != nil {
+		t.Fatal(err)
+	}
+	rc := e.account(t)
+	const person = "+13125550100"
+	if err := e.sim.Inbound(ctx(t), "whatsapp:"+person, "whatsapp:"+twiliosim.MagicFrom, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	send := func(to, body string) (string, string, string) {
+		t.Helper()
+		from := twiliosim.MagicFrom
+		if strings.HasPrefix(to, "whatsapp:") {
+			from = "whatsapp:" + from
+		}
+		params := &api.CreateMessageParams{}
+		params.SetTo(to)
+		params.SetFrom(from)
+		params.SetBody(body)
+		params.SetStatusCallback(rcv.srv.URL + "/status")
+		m, err := rc.Api.CreateMessage(params)
+		if err != nil {
+			t.Fatalf("create to %s: %v", to, err)
+		}
+		var status, code string
+		eventually(t, 5*time.Second, *m.Sid+" to end", func() bool {
+			for _, r := range rcv.forSID(*m.Sid) {
+				switch s := r.Params.Get("MessageStatus"); s {
+				case "read", "failed", "undelivered":
+					status, code = s, r.Params.Get("ErrorCode")
+					return true
+				}
+			}
+			return false
+		})
+		return *m.Sid, status, code
+	}
+
+	if _, st, _ := send("whatsapp:"+person, "before"); st != "read" {
+		t.Fatalf("before the phase: %s, want read", st)
+	}
+	clock.Add(time.Minute)
+	sid, st, code := send("whatsapp:"+person, "during")
+	if st != "failed" || code != "63018" {
+		t.Fatalf("during the phase: %s %s, want failed 63018", st, code)
+	}
+	if m, _ := e.sim.Message(sid); m.ErrorMessage != "Rate limit exceeded for Channel" {
+		t.Fatalf("error message %q", m.ErrorMessage)
+	}
+	// SMS to the same person is delivered (its final callback is delivered, not read).
+	sms, err := sendSMS(rc, twiliosim.MagicFrom, person, "during, by SMS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e.sim, *sms.Sid, "delivered")
+	clock.Add(10 * time.Minute)
+	if _, st, _ := send("whatsapp:"+person, "after"); st != "read" {
+		t.Fatalf("after the phase: %s, want read", st)
+	}
+
+	// A mix: each message is a draw; every outcome of it occurs.
+	clock.Add(10 * time.Minute)
+	seen := map[string]int{}
+	for i := range 24 {
+		_, st, code := send("whatsapp:"+person, fmt.Sprintf("mix %d", i))
+		seen[st+" "+code]++
+	}
+	for _, want := range []string{"read ", "failed 63018", "failed 63003"} {
+		if seen[want] == 0 {
+			t.Errorf("no %q among %v", want, seen)
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("outcomes %v, want only read, 63018 and 63003", seen)
 	}
 }

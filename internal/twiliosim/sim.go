@@ -193,6 +193,11 @@ type Faults struct {
 	// Carriers are per-carrier faults by destination prefix: slow delivery receipts, their
 	// own error mix (carriers.go).
 	Carriers []CarrierFaults `json:"carriers,omitempty"`
+	// WhatsAppErrors is the WhatsApp channel's error mix: for each 63xxx error code (63018
+	// channel rate limit, 63003 no WhatsApp account…), the probability that a WhatsApp message
+	// fails with it while sending instead of being sent. The probabilities add up to at most 1;
+	// SMS and MMS are unaffected.
+	WhatsAppErrors map[int]float64 `json:"whatsapp_errors,omitempty"`
 }
 
 // Message is the simulator's view of one message, outbound or inbound. It is also the JSON shape

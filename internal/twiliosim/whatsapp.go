@@ -27,12 +27,26 @@ import (
 //	whatsapp:+15005550011  the WhatsApp channel rate limit is exhausted: failed, 63018
 //	whatsapp:+15005550012  accepted and sent, never delivered (for delivery timeouts)
 //
+// and, for any number, through the whatsapp_errors fault (a mix of 63xxx codes, so that a
+// traffic profile can script "WhatsApp rate-limits us for ten minutes"): a drawn message fails
+// while sending, with the code in its status callback, as the magic numbers do.
+//
 // Delivered WhatsApp messages move on to read, with a callback, like a person opening them.
 const (
 	WhatsAppNoAccount   = "+15005550010"
 	WhatsAppRateLimited = "+15005550011"
 	WhatsAppNeverRead   = "+15005550012"
 )
+
+// whatsappError draws the error a WhatsApp message fails with while sending from the channel's
+// error mix (Faults.WhatsAppErrors, e.g. 63018 during a rate-limit incident), or 0: SMS and MMS,
+// an empty mix and a draw outside the mix go on.
+func (s *Simulator) whatsappError(f *Faults, m *message) int {
+	if len(f.WhatsAppErrors) == 0 || !strings.HasPrefix(m.To, "whatsapp:") {
+		return 0
+	}
+	return carrierError(f.WhatsAppErrors, s.draw(m.drawKey, drawWhatsApp))
+}
 
 // Window is the customer-service window of the simulator's WhatsApp conversations.
 const Window = 24 * time.Hour
