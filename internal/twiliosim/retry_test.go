@@ -92,3 +92,56 @@ func TestCallbackReadTimeoutOverride(t *testing.T) {
 		return n == 2
 	})
 }
+
+// "#ct=" bounds the wait for a connection: a callback URL that never accepts is given up after
+// ct (default 5 s), and retried once by default (rp=ct).
+func TestCallbackConnectTimeoutOverride(t *testing.T) {
+	t.Parallel()
+	var dials atomic.Int64
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dials.Add(1)
+		<-ctx.Done() // a host that never answers the SYN
+		return nil, ctx.Err()
+	}}}
+	e := newEnv(t, twiliosim.Config{HTTPClient: client, CallbackWorkers: 4})
+	createVia(t, e, "+14155550100", twiliosim.MagicFrom, "x", "http://127.0.0.1:9/s#ct=200")
+	// With the default 5 s connect timeout the three callbacks and their retries would take
+	// ten seconds at least.
+	eventually(t, 4*time.Second, "three abandoned callbacks", func() bool { return e.sim.Stats().CallbacksAbandoned == 3 })
+	if got := dials.Load(); got != 6 {
+		t.Errorf("%d connection attempts, want 6 (one retry of each)", got)
+	}
+}
+
+// "#tt=" bounds all attempts of one callback together: retries that would start after it are
+// not made.
+func TestCallbackTotalTimeoutOverride(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{CallbackWorkers: 4})
+	rcv := newReceiver(t, e.sim)
+	rcv.answer = func(_ int, r *http.Request) int {
+		if r.PostForm.Get("MessageStatus") == "sending" {
+			<-r.Context().Done() // hangs until the simulator gives up
+		}
+		return http.StatusOK
+	}
+	sendings := func(sid string) int {
+		n := 0
+		for _, r := range rcv.forSID(sid) {
+			if r.Params.Get("MessageStatus") == "sending" {
+				n++
+			}
+		}
+		return n
+	}
+	// Without tt (15 s), five retries of 200 ms each fit: six attempts.
+	all := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "x", rcv.srv.URL+"/s#rt=200&rp=rt&rc=5")
+	// With tt=500: the first attempt (200 ms), a pause, a second one cut at 200 ms; a third would
+	// start after 500 ms.
+	cut := createVia(t, e, "+14155550100", twiliosim.MagicFrom, "y", rcv.srv.URL+"/s#rt=200&tt=500&rp=rt&rc=5")
+	eventually(t, 10*time.Second, "six attempts without tt", func() bool { return sendings(all) == 6 })
+	eventually(t, 5*time.Second, "the attempts within tt to end", func() bool { return e.sim.Stats().CallbacksAbandoned == 2 })
+	if n := sendings(cut); n < 1 || n > 2 {
+		t.Errorf("%d attempts within tt=500 of 200 ms each, want at most 2", n)
+	}
+}
