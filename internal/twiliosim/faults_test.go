@@ -7,9 +7,12 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	twilio "github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
@@ -19,16 +22,44 @@ func sendForm() url.Values {
 	return url.Values{"To": {"+14155550100"}, "From": {twiliosim.MagicFrom}, "Body": {"fault"}}
 }
 
+// retryAfterTap records the Retry-After header of every answer twilio-go receives (twilio-go
+// itself does not surface headers).
+type retryAfterTap struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen []string
+}
+
+func (tp *retryAfterTap) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := tp.next.RoundTrip(r)
+	if err == nil {
+		tp.mu.Lock()
+		tp.seen = append(tp.seen, resp.Header.Get("Retry-After"))
+		tp.mu.Unlock()
+	}
+	return resp, err
+}
+
 func TestFault429CreatesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, twiliosim.Config{})
 	e.sim.SetFaults(twiliosim.Faults{Status429Ratio: 1})
 	c := e.account(t)
-	for range 5 {
+	// The same client, its answers tapped: each 429 tells when to come back.
+	target, _ := url.Parse(e.srv.URL)
+	tap := &retryAfterTap{next: rewriteTransport{target: target}}
+	tc := &client.Client{Credentials: client.NewCredentials(e.sim.AccountSID(), e.sim.AuthToken()), HTTPClient: &http.Client{Transport: tap}}
+	tc.SetAccountSid(e.sim.AccountSID())
+	tapped := twilio.NewRestClientWithParams(twilio.ClientParams{Username: e.sim.AccountSID(), Password: e.sim.AuthToken(), Client: tc})
+	tapped.RequestHandler.Edge, tapped.RequestHandler.Region = "", ""
+	for _, rc := range []*twilio.RestClient{c, c, tapped, tapped, tapped} {
 		p := &api.CreateMessageParams{}
 		p.SetTo("+14155550100").SetFrom(twiliosim.MagicFrom).SetBody("busy")
-		_, err := c.Api.CreateMessage(p)
+		_, err := rc.Api.CreateMessage(p)
 		restError(t, err, 20429, http.StatusTooManyRequests)
+	}
+	if len(tap.seen) != 3 || slices.Contains(tap.seen, "") {
+		t.Errorf("Retry-After of the 429s twilio-go received: %q", tap.seen)
 	}
 	if n := len(e.sim.Messages()); n != 0 {
 		t.Errorf("%d messages created under 429 faults, want 0", n)
