@@ -70,6 +70,39 @@ func TestThroughputModel(t *testing.T) {
 	}
 }
 
+// Each kind of sender queues at its own documented rate (twilio-facts.md §6: US long code 1
+// segment/s, toll-free 3, short code 100): with a queue of 0.0002 h (0.72 s of segments) a long
+// code takes one message before 21611, a toll-free number three, a short code about 72.
+func TestThroughputBySenderKind(t *testing.T) {
+	t.Parallel()
+	const long, tollFree, short = "+14155550100", "+18005550100", "12345"
+	e := newEnv(t, twiliosim.Config{Numbers: []string{long, tollFree, short}})
+	rc := e.account(t)
+	e.sim.SetFaults(twiliosim.Faults{ThroughputScale: 1, QueueHours: 0.0002})
+	accepted := func(from string) int {
+		t.Helper()
+		for i := range 150 {
+			_, err := sendSMS(rc, from, fmt.Sprintf("+1415555%04d", 5000+i), "hi")
+			if err != nil {
+				restError(t, err, 21611, http.StatusBadRequest)
+				return i
+			}
+		}
+		t.Fatalf("%s: 150 messages queued without an overflow", from)
+		return 0
+	}
+	// Creates take a little time, during which a queue drains a little: ranges, not counts.
+	if n := accepted(long); n < 1 || n > 2 {
+		t.Errorf("long code: %d messages before 21611, want 1", n)
+	}
+	if n := accepted(tollFree); n < 3 || n > 4 {
+		t.Errorf("toll-free: %d messages before 21611, want 3", n)
+	}
+	if n := accepted(short); n < 70 || n > 110 {
+		t.Errorf("short code: %d messages before 21611, want about 72", n)
+	}
+}
+
 // The carrier error mix and partially_delivered (statuses of Twilio's Message resource).
 func TestCarrierErrorMix(t *testing.T) {
 	t.Parallel()
