@@ -16,8 +16,8 @@ import (
 )
 
 // A traffic profile is a scripted scenario: the simulator's faults (REST errors, delays,
-// carrier error mixes, per-carrier slowness, throughput) changing over time, so that a team can
-// rehearse an incident and a test can assert on it. A profile is a YAML document:
+// carrier error mixes, per-carrier slowness, throughput, WhatsApp errors) changing over time, so
+// that a team can rehearse an incident and a test can assert on it. A profile is a YAML document:
 //
 //	name: filtering-spike
 //	seed: 42          # draws are keyed by it: same seed + same requests = same outcomes
