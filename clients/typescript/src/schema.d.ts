@@ -1848,6 +1848,10 @@ export interface components {
             queue_hours?: number;
             /** @description Per-carrier faults by destination prefix: a carrier's slow delivery receipts and its own error mix (the longest matching prefix wins). */
             carriers?: components["schemas"]["SimCarrierFaults"][];
+            /** @description The WhatsApp error mix: for each 63xxx error code (63018 channel rate limit, 63003 no WhatsApp account…), the probability that a WhatsApp message fails with it while sending (at most 1 in all); SMS and MMS are unaffected. */
+            whatsapp_errors?: {
+                [key: string]: number;
+            };
         };
         SimStats: {
             messages: number;
