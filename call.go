@@ -172,8 +172,17 @@ type Call struct {
 	Timezone string     `json:"timezone,omitempty"`
 	// BlockedReason says why a blocked call was not placed.
 	BlockedReason string `json:"blocked_reason,omitempty"`
-	// Placing is set while an attempt is handed to the provider and its SID not yet known.
-	Placing bool `json:"-"`
+	// Placing is set while an attempt is handed to the provider and its SID not yet known: from
+	// just before the provider is asked until its answer names the call, and, after an ambiguous
+	// answer (a 5xx, a timeout), until reconciliation finds the call at the provider or proves it
+	// absent. PlacingSince is when that attempt started (this node's clock); PastSIDs are the SIDs
+	// of the call's earlier attempts, which reconciliation must not take for this one; and
+	// CancelPending records a cancel asked while the attempt's SID was unknown, carried out once
+	// it is known (or the attempt proved absent).
+	Placing       bool       `json:"-"`
+	PlacingSince  *time.Time `json:"-"`
+	PastSIDs      []string   `json:"-"`
+	CancelPending bool       `json:"-"`
 
 	// FallbackTemplate names the SMS template sent when the call is busy, unanswered or reaches
 	// a machine (if the recipient's consent allows); FallbackMessageID is the message created.
@@ -297,6 +306,18 @@ type ProviderCall struct {
 	Status         CallStatus
 	// AnsweredBy is the provider's answering-machine verdict, when it has one.
 	AnsweredBy string
+	// To, From and CreatedAt (the provider's clock) are set by FindCalls.
+	To, From  string
+	CreatedAt time.Time
+}
+
+// CallQuery selects provider calls for reconciling an attempt whose outcome is unknown.
+type CallQuery struct {
+	To   string
+	From string
+	// Since bounds the provider's creation time, on the provider's clock: a call the window
+	// misses is placed twice, so callers pass a bound no clock difference crosses.
+	Since time.Time
 }
 
 // CallProvider places and controls calls. A failure is a *ProviderError.
@@ -308,6 +329,11 @@ type CallProvider interface {
 	// were lost; a failure is a *ProviderError, with HTTPStatus 404 when the provider does not
 	// know the call.
 	FetchCall(ctx context.Context, sid string) (*ProviderCall, error)
+	// FindCalls lists the provider's calls from q.From to q.To created at or after q.Since, for
+	// reconciling an attempt whose outcome is unknown. When the provider's list may not hold
+	// every matching call, what was found comes with an error coded CodeFindIncomplete: "not
+	// there" cannot be concluded from it.
+	FindCalls(ctx context.Context, q CallQuery) ([]*ProviderCall, error)
 }
 
 // App events of calls.
@@ -363,12 +389,17 @@ type callRecord struct {
 	LastTwiML string            `json:"last_twiml,omitempty"`
 	Placing   bool              `json:"placing,omitempty"`
 	APIKeyID  string            `json:"api_key_id,omitempty"`
+	// PlacingSince, PastSIDs and CancelPending: see Call.Placing.
+	PlacingSince  *time.Time `json:"placing_since,omitempty"`
+	PastSIDs      []string   `json:"past_sids,omitempty"`
+	CancelPending bool       `json:"cancel_pending,omitempty"`
 }
 
 // EncodeCall returns the stored form of a call (JSON, every field but Version).
 func EncodeCall(c *Call) ([]byte, error) {
 	return json.Marshal(callRecord{callAlias: (*callAlias)(c), Variables: c.Variables, Token: c.Token, Fails: c.Fails,
-		DialIndex: c.DialIndex, LastTwiML: c.LastTwiML, Placing: c.Placing, APIKeyID: c.APIKeyID})
+		DialIndex: c.DialIndex, LastTwiML: c.LastTwiML, Placing: c.Placing, APIKeyID: c.APIKeyID,
+		PlacingSince: c.PlacingSince, PastSIDs: c.PastSIDs, CancelPending: c.CancelPending})
 }
 
 // DecodeCall reads a call's stored form.
@@ -380,6 +411,7 @@ func DecodeCall(b []byte, version int) (*Call, error) {
 	}
 	c.Variables, c.Token, c.Fails, c.DialIndex, c.LastTwiML, c.Placing, c.APIKeyID =
 		r.Variables, r.Token, r.Fails, r.DialIndex, r.LastTwiML, r.Placing, r.APIKeyID
+	c.PlacingSince, c.PastSIDs, c.CancelPending = r.PlacingSince, r.PastSIDs, r.CancelPending
 	c.Version = version
 	return c, nil
 }

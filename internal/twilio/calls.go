@@ -114,3 +114,56 @@ func (p *Provider) FetchCall(ctx context.Context, sid string) (*switchboard.Prov
 	}
 	return out, nil
 }
+
+// FindCalls implements switchboard.CallProvider: the calls from q.From to q.To created at or
+// after q.Since (less a minute of clock slack, on Twilio's date_created), for reconciling an
+// attempt whose outcome is unknown. At most MaxFind calls are returned; when Twilio lists that
+// many, the ones found come with an EUNAVAILABLE error coded switchboard.CodeFindIncomplete,
+// since the list may have stopped before the call looked for.
+//
+// The request filters by To and From only. Twilio's StartTime filters are not used: a call
+// Twilio has not dialed yet (still queued behind the account's calls per second) has no
+// start_time, and a filter on it would miss exactly the call looked for — placing it twice.
+func (p *Provider) FindCalls(ctx context.Context, q switchboard.CallQuery) ([]*switchboard.ProviderCall, error) {
+	if q.To == "" || q.From == "" {
+		return nil, switchboard.Errorf(switchboard.EINVALID, "invalid_find", "finding calls needs a To and a From")
+	}
+	params := &openapi.ListCallParams{}
+	params.SetTo(q.To)
+	params.SetFrom(q.From)
+	params.SetPageSize(MaxFind)
+	params.SetLimit(MaxFind)
+	var cutoff time.Time
+	if !q.Since.IsZero() {
+		cutoff = q.Since.Add(-findSlack)
+	}
+	api, tr := p.api(ctx)
+	list, err := api.ListCall(params)
+	if err != nil {
+		pe := classify(err, tr)
+		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio call find failed", slog.String("to", content.MaskPhone(q.To)),
+			slog.String("from", content.MaskPhone(q.From)), slog.Int("http_status", pe.HTTPStatus),
+			slog.Int("code", pe.Code), slog.String("reason", reason(pe)))
+		return nil, pe
+	}
+	out := make([]*switchboard.ProviderCall, 0, len(list))
+	for i := range list {
+		c := &list[i]
+		pc := &switchboard.ProviderCall{SID: deref(c.Sid), ProviderStatus: deref(c.Status), AnsweredBy: deref(c.AnsweredBy),
+			To: deref(c.To), From: deref(c.From), CreatedAt: parseTime(deref(c.DateCreated))}
+		pc.Status, _ = switchboard.ParseCallStatus(pc.ProviderStatus)
+		// A call whose date cannot be read is kept: missing a call that was placed means placing
+		// it twice.
+		if !cutoff.IsZero() && !pc.CreatedAt.IsZero() && pc.CreatedAt.Before(cutoff) {
+			continue
+		}
+		out = append(out, pc)
+	}
+	if len(list) >= MaxFind {
+		p.log.LogAttrs(ctx, slog.LevelWarn, "twilio call find truncated", slog.Int("limit", MaxFind),
+			slog.String("to", content.MaskPhone(q.To)), slog.String("from", content.MaskPhone(q.From)))
+		return out, switchboard.Errorf(switchboard.EUNAVAILABLE, switchboard.CodeFindIncomplete,
+			"the provider listed at least %d calls for this pair; the list may not hold the one looked for", MaxFind)
+	}
+	return out, nil
+}

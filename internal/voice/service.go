@@ -40,6 +40,10 @@ type Config struct {
 	// lost) before its status is fetched from the provider (default 10 minutes; the setting
 	// status_poll_after, shared with messages).
 	StatusPollAfter time.Duration
+	// ReconcileDelay is the wait after an attempt whose outcome is unknown (a 5xx or a timeout
+	// from the provider) before the provider is asked whether it created the call (default 5 s;
+	// the setting reconcile_delay, shared with messages). See reconcile.
+	ReconcileDelay time.Duration
 	// Fallback sends the fallback SMS of a call (see Fallback) and returns the message ID, or ""
 	// and why not; nil sends none.
 	Fallback func(ctx context.Context, c *switchboard.Call, template string) (messageID, skipped string, err error)
@@ -96,6 +100,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.StatusPollAfter <= 0 {
 		cfg.StatusPollAfter = 10 * time.Minute
+	}
+	if cfg.ReconcileDelay <= 0 {
+		cfg.ReconcileDelay = 5 * time.Second
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = switchboard.NewID("node")
@@ -347,7 +354,14 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, err
 		}
 		sid = c.ProviderSID
 		c.MaxAttempts = c.Attempts // no retries after a cancel
-		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: "cancel requested through the API"})
+		detail := "cancel requested through the API"
+		if sid == "" {
+			// The attempt's SID is not known yet (being placed, or its outcome unknown): the
+			// cancel is carried out when it is (see endPending), or the attempt proves absent.
+			c.CancelPending = true
+			detail += "; carried out once the provider's call is known"
+		}
+		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: detail})
 		return nil, nil
 	})
 	if err != nil {
@@ -473,6 +487,15 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	if c.Status.Terminal() || c.NextAttemptAt == nil {
 		return nil
 	}
+	if c.Placing {
+		// An attempt whose outcome is unknown (an ambiguous answer, or a node that stopped while
+		// placing it): ask the provider before anything is placed again.
+		again, err := s.reconcile(ctx, c, now)
+		if err != nil || !again {
+			return err
+		}
+		now = s.cfg.Clock()
+	}
 	// Quiet hours first: a held call does not take the sender's slot.
 	if s.hold(c, now) {
 		s.cfg.Logger.Info("call held by quiet hours", "call_id", c.ID, "until", *c.NextAttemptAt)
@@ -514,9 +537,13 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 		}
 	}
 	// Record the attempt before the provider hears of it: a crash now leaves Placing set, and
-	// the call is not placed twice.
+	// the call is not placed twice. Its next "attempt" is the reconciliation of this one, due
+	// once the lease has run out (no answer can come later than that): a node that stops
+	// while placing it leaves a call another node reconciles.
 	c.Attempts++
-	c.Placing, c.NextAttemptAt, c.ProviderSID = true, nil, ""
+	c.PastSIDs = pastSIDs(c)
+	checkpoint := now.Add(s.cfg.Lease + s.cfg.ReconcileDelay)
+	c.Placing, c.PlacingSince, c.NextAttemptAt, c.ProviderSID = true, &now, &checkpoint, ""
 	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Detail: fmt.Sprintf("attempt %d of %d", c.Attempts, c.MaxAttempts)})
 	if err := s.cfg.Store.UpdateCall(ctx, c, nil); err != nil {
 		return err
@@ -526,13 +553,14 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 		CallID: c.ID, To: c.To, From: c.From, URL: base + "/" + KindAnswer + "?s=0", StatusCallback: base + "/status",
 		MachineDetection: c.MachineDetection, RingTimeout: c.RingTimeout,
 	})
+	pending := false
 	_, uerr := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, c.ID) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
 		at := s.cfg.Clock()
+		pending = c.CancelPending
 		if err == nil {
-			c.Placing = false
-			if c.ProviderSID == "" {
-				c.ProviderSID = pc.SID
-			}
+			// adopt also drops the reconciliation due while the attempt was unanswered; a
+			// callback may have adopted the SID first (and scheduled a retry: kept).
+			adopt(c, pc.SID)
 			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "placed: " + pc.SID})
 			return nil, nil
 		}
@@ -542,25 +570,40 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 		}
 		switch pe.Outcome {
 		case switchboard.OutcomeRetry, switchboard.OutcomeRetrySlow:
-			c.Placing = false
+			c.Placing, c.PlacingSince = false, nil
 			c.Attempts--
 			next := at.Add(time.Duration(min(c.Attempts+1, 6)) * 5 * time.Second)
 			c.NextAttemptAt = &next
 			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "provider busy, trying again: " + pe.Message})
 			return nil, nil
 		case switchboard.OutcomeAmbiguous:
-			// The call may exist: its callbacks (whose URL carries the token) adopt its SID.
-			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: "outcome unknown, not placed again: " + pe.Message})
+			if !c.Placing || c.ProviderSID != "" {
+				return nil, nil // a callback has already adopted the call's SID
+			}
+			// The call may exist: its callbacks (whose URL carries the token) adopt its SID;
+			// otherwise reconciliation asks the provider after ReconcileDelay.
+			next := at.Add(s.cfg.ReconcileDelay)
+			c.NextAttemptAt = &next
+			c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: fmt.Sprintf(
+				"outcome unknown (%s): not placed again until the provider is asked whether it created the call, at %s",
+				pe.Message, next.Format(time.RFC3339))})
 			return nil, nil
 		}
-		c.Placing = false
+		if c.Placing {
+			c.Placing, c.PlacingSince, c.NextAttemptAt = false, nil, nil
+		}
 		c.AddEvent(switchboard.CallEvent{At: at, Type: switchboard.CallEventAttempt, Detail: fmt.Sprintf("refused by the provider (%d): %s", pe.Code, pe.Message)})
 		return moveStatus(c, switchboard.CallFailed, at, pe.Explanation)
 	})
 	if err == nil {
 		s.cfg.Logger.Info("call placed", "call_id", c.ID, "provider_sid", pc.SID, "to", content.MaskPhone(c.To), "attempt", c.Attempts)
+	} else {
+		s.cfg.Logger.Warn("placing call failed", "call_id", c.ID, "attempt", c.Attempts, "err", err)
 	}
-	return uerr
+	if uerr != nil || !pending {
+		return uerr
+	}
+	return s.endPending(ctx, c.ID)
 }
 
 // Handler serves the voice webhooks under WebhookPath: POST WebhookPath{token}/status and
@@ -620,7 +663,8 @@ func (s *Service) webhook(sig *twiliosig.Receiver, next func(http.ResponseWriter
 // reports whether the request belongs to the call's current attempt.
 func adopt(c *switchboard.Call, sid string) bool {
 	if c.ProviderSID == "" && c.Placing && sid != "" {
-		c.ProviderSID, c.Placing = sid, false
+		// The next attempt time of a call being placed is its reconciliation: no longer needed.
+		c.ProviderSID, c.Placing, c.PlacingSince, c.NextAttemptAt = sid, false, nil, nil
 	}
 	return sid == c.ProviderSID
 }
@@ -730,6 +774,7 @@ func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Cal
 		}
 		if (st == switchboard.CallBusy || st == switchboard.CallNoAnswer) && c.Attempts < c.MaxAttempts && !c.Status.Terminal() {
 			next := now.Add(time.Duration(c.RetryDelay) * time.Second)
+			c.PastSIDs = pastSIDs(c)
 			c.NextAttemptAt, c.ProviderSID = &next, ""
 			c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: st,
 				Detail: fmt.Sprintf("attempt %d ended %s (%s); next attempt at %s", c.Attempts, st, detail, next.Format(time.RFC3339))})
@@ -759,6 +804,10 @@ func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Cal
 	})
 	if err == nil && c != nil && c.Status.Terminal() {
 		s.cfg.Logger.Info("call ended", "call_id", c.ID, "status", c.Status, "outcome", c.Outcome, "fallback", fallback)
+	}
+	if err == nil && c != nil && c.CancelPending && c.ProviderSID != "" {
+		// A callback adopted the SID of an attempt a cancel was asked for.
+		return s.endPending(ctx, c.ID)
 	}
 	return err
 }

@@ -47,6 +47,11 @@ func (p *recordingProvider) FetchCall(_ context.Context, sid string) (*switchboa
 	return &switchboard.ProviderCall{SID: sid, ProviderStatus: string(st), Status: st}, nil
 }
 
+// FindCalls finds nothing: no answer of this provider is ambiguous.
+func (p *recordingProvider) FindCalls(_ context.Context, q switchboard.CallQuery) ([]*switchboard.ProviderCall, error) {
+	return nil, nil
+}
+
 // fakeClock is a test clock moved by hand.
 type fakeClock struct {
 	mu sync.Mutex
