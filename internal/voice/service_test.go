@@ -66,6 +66,7 @@ func (c *fakeClock) add(d time.Duration) {
 }
 
 type testEnv struct {
+	cfg   voice.Config // the service's configuration, for another service on the same store
 	db    *sqlite.DB
 	svc   *voice.Service
 	prov  *recordingProvider
@@ -99,7 +100,7 @@ func newTestEnvWith(t *testing.T, cps float64, edit func(*voice.Config)) *testEn
 		edit(&cfg)
 	}
 	svc := voice.New(cfg)
-	return &testEnv{db: db, svc: svc, prov: prov, clock: clock}
+	return &testEnv{cfg: cfg, db: db, svc: svc, prov: prov, clock: clock}
 }
 
 type testWriter struct{ t *testing.T }
