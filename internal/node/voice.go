@@ -31,7 +31,7 @@ func (n *Node) openVoice(authToken string) error {
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.routes.calls, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
-		Lease: n.cfg.Lease, StatusPollAfter: n.cfg.StatusPollAfter,
+		Lease: n.cfg.Lease, StatusPollAfter: n.cfg.StatusPollAfter, ReconcileDelay: n.cfg.ReconcileDelay,
 		Fallback: sms.Fallback, SendSMS: sms.Send, Blocks: n.callBlocked, Hold: n.callHold,
 		Clock: n.clock, Logger: n.logger.With("component", "voice"),
 		DialAllowSIP: n.cfg.Input.DialAllowSIP, DialAllowPremium: n.cfg.Input.DialAllowPremium,

@@ -441,13 +441,23 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 	return nil
 }
 
-var callFilters = []string{"To", "From", "Status"}
+var callFilters = []string{"To", "From", "Status", "StartTime", "StartTime>", "StartTime<", "EndTime", "EndTime>", "EndTime<"}
 
 // listCalls lists calls newest first, PageSize at a time (default 50, at most 1000), as Twilio
-// pages its lists.
+// pages its lists. Filters: To, From, Status, and StartTime and EndTime as DateSent of messages
+// (that day; > on or after; < on or before; a date is a whole UTC day); a call that has not
+// started (or ended) has no start_time (end_time) and matches no filter on it, as on Twilio.
 func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError {
 	q := r.Form
 	size, page, aerr := readPage(q)
+	if aerr != nil {
+		return aerr
+	}
+	starts, aerr := dateFilters(q, "StartTime")
+	if aerr != nil {
+		return aerr
+	}
+	ends, aerr := dateFilters(q, "EndTime")
 	if aerr != nil {
 		return aerr
 	}
@@ -456,7 +466,7 @@ func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError 
 	for i := len(calls) - 1; i >= 0; i-- {
 		c := calls[i]
 		if (q.Get("To") == "" || q.Get("To") == c.To) && (q.Get("From") == "" || q.Get("From") == c.From) &&
-			(q.Get("Status") == "" || q.Get("Status") == c.Status) {
+			(q.Get("Status") == "" || q.Get("Status") == c.Status) && matchDates(starts, c.StartTime) && matchDates(ends, c.EndTime) {
 			all = append(all, s.renderCall(&c))
 		}
 	}

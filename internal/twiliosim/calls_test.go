@@ -255,3 +255,79 @@ func TestCallClientCancelAndHangUp(t *testing.T) {
 		t.Fatalf("bad input answered %d", st)
 	}
 }
+
+// TestCallClientListFilters: twilio-go lists calls by To, From, Status and the StartTime and
+// EndTime filters, newest first; a call that never started (busy: no start_time) matches no
+// StartTime filter, as on Twilio, while a list by To and From alone holds it (what FindCalls
+// reconciliation relies on).
+func TestCallClientListFilters(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, twiliosim.Config{Numbers: []string{"+14155550299"}, Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}})
+	a := newApp(t, e.sim, map[string]string{"/answer": `<Response><Say>Hi</Say></Response>`})
+	const to, busy = "+14155550290", "+14155550291"
+	if err := e.sim.ScriptCalls(twiliosim.CallScript{Number: busy, Outcome: twiliosim.OutcomeBusy}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.account(t)
+	place := func(day int, to, from string) string {
+		mu.Lock()
+		now = time.Date(2024, 3, day, 12, 0, 0, 0, time.UTC)
+		mu.Unlock()
+		created, err := c.Api.CreateCall((&api.CreateCallParams{}).SetTo(to).SetFrom(from).SetUrl(a.url + "/answer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitCallStatus(t, e.sim, *created.Sid, "completed", "busy")
+		return *created.Sid
+	}
+	day1, day3 := place(1, to, twiliosim.MagicFrom), place(3, to, twiliosim.MagicFrom)
+	other := place(3, to, "+14155550299")
+	never := place(4, busy, twiliosim.MagicFrom)
+
+	list := func(p *api.ListCallParams) []string {
+		t.Helper()
+		got, err := c.Api.ListCall(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sids []string
+		for _, x := range got {
+			sids = append(sids, *x.Sid)
+		}
+		return sids
+	}
+	for name, tc := range map[string]struct {
+		p    *api.ListCallParams
+		want []string
+	}{
+		"To and From, newest first":   {(&api.ListCallParams{}).SetTo(to).SetFrom(twiliosim.MagicFrom), []string{day3, day1}},
+		"From":                        {(&api.ListCallParams{}).SetFrom("+14155550299"), []string{other}},
+		"Status":                      {(&api.ListCallParams{}).SetStatus("busy"), []string{never}},
+		"a call never started, by To": {(&api.ListCallParams{}).SetTo(busy), []string{never}},
+		"StartTime> misses it":        {(&api.ListCallParams{}).SetTo(busy).SetStartTimeAfter(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)), nil},
+		"StartTime>":                  {(&api.ListCallParams{}).SetTo(to).SetStartTimeAfter(time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)), []string{other, day3}},
+		"StartTime<":                  {(&api.ListCallParams{}).SetTo(to).SetStartTimeBefore(time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)), []string{day1}},
+		"StartTime (that day)":        {(&api.ListCallParams{}).SetStartTime(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)), []string{day1}},
+		"EndTime>":                    {(&api.ListCallParams{}).SetEndTimeAfter(time.Date(2024, 3, 3, 0, 0, 0, 0, time.UTC)), []string{never, other, day3}},
+	} {
+		if got := list(tc.p); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
+		}
+	}
+	// The raw YYYY-MM-DD form of Twilio's docs, and a bad date.
+	code, body := e.do(t, http.MethodGet, e.callsPath()+"?StartTime>=2024-03-03", nil)
+	var out struct{ Calls []map[string]any }
+	mustJSON(t, body, &out)
+	if code != http.StatusOK || len(out.Calls) != 2 {
+		t.Errorf("StartTime>=2024-03-03: %d, %d calls, want 2", code, len(out.Calls))
+	}
+	if code, _ := e.do(t, http.MethodGet, e.callsPath()+"?StartTime>=March", nil); code != http.StatusBadRequest {
+		t.Errorf("a bad StartTime answered %d, want 400", code)
+	}
+}

@@ -390,7 +390,7 @@ func pageURI(path string, q url.Values, filters []string, size, page int, token 
 	return path + "?" + v.Encode()
 }
 
-// dateBound is one DateSent filter.
+// dateBound is one date filter (DateSent of messages, StartTime and EndTime of calls).
 type dateBound struct {
 	from, to time.Time // from inclusive, to exclusive; zero means unbounded
 }
@@ -413,12 +413,13 @@ func parseDate(v string) (t time.Time, dateOnly bool, ok bool) {
 	return time.Time{}, false, false
 }
 
-// dateFilters reads DateSent (that day), DateSent> (on or after) and DateSent< (on or before).
-// A date means the whole UTC day; a timestamp is taken as is (DateSent: its day).
-func dateFilters(q url.Values) ([]dateBound, *apiError) {
+// dateFilters reads the filters on the date field name: name (that day), name> (on or after)
+// and name< (on or before), as DateSent of messages. A date means the whole UTC day; a
+// timestamp is taken as is (name alone: its day).
+func dateFilters(q url.Values, name string) ([]dateBound, *apiError) {
 	var out []dateBound
 	const day = 24 * time.Hour
-	for _, k := range []string{"DateSent", "DateSent>", "DateSent<"} {
+	for _, k := range []string{name, name + ">", name + "<"} {
 		v := q.Get(k)
 		if v == "" {
 			continue
@@ -428,12 +429,12 @@ func dateFilters(q url.Values) ([]dateBound, *apiError) {
 			return nil, invalidParam(k, v)
 		}
 		switch k {
-		case "DateSent":
+		case name:
 			d := t.Truncate(day)
 			out = append(out, dateBound{from: d, to: d.Add(day)})
-		case "DateSent>":
+		case name + ">":
 			out = append(out, dateBound{from: t})
-		case "DateSent<":
+		case name + "<":
 			if dateOnly {
 				out = append(out, dateBound{to: t.Add(day)})
 			} else {
@@ -442,6 +443,23 @@ func dateFilters(q url.Values) ([]dateBound, *apiError) {
 		}
 	}
 	return out, nil
+}
+
+// matchDates reports whether t is within every bound; a missing date (a message not sent yet,
+// a call not started or not ended) matches no bound.
+func matchDates(bounds []dateBound, t *time.Time) bool {
+	if len(bounds) == 0 {
+		return true
+	}
+	if t == nil {
+		return false
+	}
+	for _, b := range bounds {
+		if !b.match(*t) {
+			return false
+		}
+	}
+	return true
 }
 
 type messageList struct {
@@ -488,7 +506,7 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 	if aerr != nil {
 		return aerr
 	}
-	bounds, aerr := dateFilters(q)
+	bounds, aerr := dateFilters(q, "DateSent")
 	if aerr != nil {
 		return aerr
 	}
@@ -497,17 +515,7 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 		if (to != "" && m.To != to) || (from != "" && m.From != from) {
 			return false
 		}
-		if len(bounds) > 0 {
-			if m.DateSent == nil {
-				return false
-			}
-			for _, b := range bounds {
-				if !b.match(*m.DateSent) {
-					return false
-				}
-			}
-		}
-		return true
+		return matchDates(bounds, m.DateSent)
 	}
 
 	token := q.Get("PageToken")
