@@ -201,7 +201,7 @@ func TestAmbiguousCreateIsReconciled(t *testing.T) {
 			got = mustGet(t, e, c.ID)
 			want := "did reach the provider"
 			if tc.fault == before500 {
-				want = "placed again"
+				want = "so it is placed again"
 			}
 			if got.ProviderSID == "" || got.NextAttemptAt != nil || got.Attempts != 1 || !timelineHas(got, want) {
 				t.Fatalf("reconciled: sid %q next %v attempts %d, want a SID, nothing due, 1 attempt and %q; timeline %+v",
