@@ -17,6 +17,7 @@ const (
 	createdThen500 = "created, then 500" // the call exists, the answer is a 500
 	before500      = "500 before create" // the answer is a 500 and nothing was created
 	timeout        = "timeout"           // the call exists, the answer never came
+	stopped        = "node stopped"      // the call exists, and the node stops before it hears back
 )
 
 // ambiguousProvider answers the first create of each call ambiguously (the way fault says) and
@@ -31,6 +32,8 @@ type ambiguousProvider struct {
 	finds   int
 	findErr error
 	ended   []string
+	// stop, for the stopped fault, ends the placing node's context.
+	stop context.CancelFunc
 }
 
 func (p *ambiguousProvider) PlaceCall(ctx context.Context, req *switchboard.PlaceCallRequest) (*switchboard.ProviderCall, error) {
@@ -49,6 +52,9 @@ func (p *ambiguousProvider) PlaceCall(ctx context.Context, req *switchboard.Plac
 		return nil, &switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, HTTPStatus: 500, Code: 20500, Message: "internal server error"}
 	case first && p.fault == timeout:
 		return nil, context.DeadlineExceeded // not a ProviderError: the service takes it as ambiguous
+	case first && p.fault == stopped:
+		p.stop()
+		return nil, ctx.Err()
 	}
 	return pc, nil
 }
@@ -338,5 +344,37 @@ func TestCancelWhileUnknown(t *testing.T) {
 				t.Errorf("created: ended %v, sid %q, pending %v; want the adopted call ended at the provider", prov.ended, got.ProviderSID, got.CancelPending)
 			}
 		})
+	}
+}
+
+// TestStoppedWhilePlacingIsReconciled: a node stops while the provider creates a call (nothing
+// after the attempt's record is written); the call is left for reconciliation once the lease has
+// run out, and a service started afresh on the store adopts the call, never placing it again.
+func TestStoppedWhilePlacingIsReconciled(t *testing.T) {
+	t.Parallel()
+	e, prov, _ := reconcileEnv(t, stopped)
+	c := e.create(t, "+14155550165")
+	ctx, cancel := context.WithCancel(context.Background())
+	prov.stop = cancel
+	_ = e.svc.PlaceDue(ctx)
+	got := mustGet(t, e, c.ID)
+	if !got.Placing || got.ProviderSID != "" || got.NextAttemptAt == nil || prov.creates[c.ID] != 1 {
+		t.Fatalf("after the stop: placing %v sid %q next %v, %d creates; want the attempt recorded, a reconciliation due", got.Placing, got.ProviderSID, got.NextAttemptAt, prov.creates[c.ID])
+	}
+	svc := voice.New(e.cfg)
+	e.clock.add(30 * time.Second) // the lease (30 s): a slow answer could still come
+	if err := svc.PlaceDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if prov.finds != 0 || prov.creates[c.ID] != 1 {
+		t.Fatalf("within lease + reconcile_delay: %d finds, %d creates; want nothing", prov.finds, prov.creates[c.ID])
+	}
+	e.clock.add(6 * time.Second)
+	if err := svc.PlaceDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got = mustGet(t, e, c.ID)
+	if prov.finds != 1 || prov.creates[c.ID] != 1 || got.ProviderSID == "" || got.Placing || !timelineHas(got, "did reach the provider") {
+		t.Fatalf("reconciled: %d finds, %d creates, sid %q, placing %v; want the call adopted; timeline %+v", prov.finds, prov.creates[c.ID], got.ProviderSID, got.Placing, got.Timeline)
 	}
 }
