@@ -597,8 +597,6 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 	})
 	if err == nil {
 		s.cfg.Logger.Info("call placed", "call_id", c.ID, "provider_sid", pc.SID, "to", content.MaskPhone(c.To), "attempt", c.Attempts)
-	} else {
-		s.cfg.Logger.Warn("placing call failed", "call_id", c.ID, "attempt", c.Attempts, "err", err)
 	}
 	if uerr != nil || !pending {
 		return uerr
