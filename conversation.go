@@ -14,7 +14,10 @@ import (
 // so it exists as soon as its first message does; (Channel, OurNumber, TheirNumber) is unique,
 // so two nodes creating the first messages of one conversation at once meet on one row.
 type Conversation struct {
-	ID          string  `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant whose thread it is: two tenants writing to one person from one
+	// number have two conversations.
+	Tenant      string  `json:"tenant"`
 	Channel     Channel `json:"channel"`
 	OurNumber   string  `json:"our_number"`
 	TheirNumber string  `json:"their_number"`
@@ -78,6 +81,8 @@ func (c *ConversationMessage) ID() string {
 
 // ConversationFilter selects conversations, most recently active first.
 type ConversationFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant      string
 	OurNumber   string
 	TheirNumber string
 	Channel     Channel
@@ -130,4 +135,28 @@ func MergeConversationPage(msgs []*ConversationMessage, limit int) ([]*Conversat
 	msgs = msgs[:limit]
 	last := msgs[limit-1]
 	return msgs, TimeCursor(last.At, last.ID())
+}
+
+// InboundTenant decides the tenant of an inbound message from the conversations of its pair of
+// numbers (one per tenant that wrote to the person from that number, on the message's thread
+// channel): the tenant of the one with the most recent outbound message, since a reply answers
+// the last message the person received; on a tie, the lowest tenant ID, so that every node
+// decides alike. Without an outbound message to the person it is DefaultTenant: until senders
+// carry their owning tenant, an unsolicited message to a shared number belongs to the default
+// tenant.
+func InboundTenant(threads []*Conversation) string {
+	var best *Conversation
+	for _, c := range threads {
+		if c.LastOutboundAt == nil {
+			continue
+		}
+		if best == nil || c.LastOutboundAt.After(*best.LastOutboundAt) ||
+			c.LastOutboundAt.Equal(*best.LastOutboundAt) && c.Tenant < best.Tenant {
+			best = c
+		}
+	}
+	if best == nil {
+		return DefaultTenant
+	}
+	return TenantOr(best.Tenant)
 }

@@ -16,15 +16,15 @@ import (
 
 const (
 	// qInsertAppEvent appends an event; it is queued in the batch of the change it reports.
-	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES ($1, $2, $3, $4, $5, $6)`
+	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	// qTakeUnfanned locks the events not fanned out yet, oldest first, skipping those another
 	// fan-out holds: concurrent fan-outs on any nodes take disjoint events.
-	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
+	qTakeUnfanned = `SELECT seq, id, type, targets, tenant FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
-	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	qEndpointByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = $1`
-	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE ($1::text = '' OR tenant = $1) ORDER BY created_at, id`
 	// Endpoint rows are locked before the deliveries they own (never the other way round), so
 	// that disabling an endpoint and finishing one of its deliveries cannot deadlock. NO KEY
 	// UPDATE leaves fan-outs free to insert deliveries that refer to the endpoint meanwhile.
@@ -53,7 +53,7 @@ const (
 		c AS (
 			UPDATE deliveries d SET lease_owner = $1, lease_until = $2 FROM p WHERE d.id = p.id
 			RETURNING ` + qDeliveryColsD + `)
-		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.seq = c.event_seq`
+		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data, e.tenant FROM c JOIN app_events e ON e.seq = c.event_seq`
 	qDeliveryColsD   = `d.id, d.event_seq, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
 	qEndpointsByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ANY($1)`
 	qLockDelivery    = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
@@ -63,7 +63,7 @@ const (
 	qKillPending     = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1, last_error = CASE WHEN last_error = '' THEN $2 ELSE last_error END WHERE endpoint_id = $3 AND status = 'pending'`
 	qReplayDead      = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE endpoint_id = $2 AND status = 'dead'`
 	qReleaseDeliver  = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
-	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data`
+	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data, e.tenant`
 )
 
 // queueAppEvents queues the appends of evs to the event log.
@@ -74,24 +74,25 @@ func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 }
 
 func scanAppEventInto(e *switchboard.AppEvent, data *[]byte) []any {
-	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data}
+	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data, &e.Tenant}
 }
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > $1`
-	args := []any{f.AfterSeq}
+	w := sqlstore.Where{Numbered: true}
+	w.Add("seq > ?", f.AfterSeq)
+	if f.Tenant != "" { // app_events_tenant (tenant, seq)
+		w.Add("tenant = ?", f.Tenant)
+	}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))
 		for i, t := range f.Types {
 			types[i] = string(t)
 		}
-		q += ` AND type = ANY($3)`
-		args = append(args, sqlstore.Limit(f.Limit), types)
-	} else {
-		args = append(args, sqlstore.Limit(f.Limit))
+		w.Add("type = ANY(?)", types)
 	}
-	q += ` ORDER BY seq LIMIT $2`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events` + w.SQL() + ` ORDER BY seq LIMIT ` + w.Next()
+	args := append(w.Args, sqlstore.Limit(f.Limit))
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list events", err)
@@ -123,7 +124,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	}
 	b := newBatch(txOptions)
 	b.Queue(qTakeUnfanned, limit)
-	b.Queue(qListEndpoints)
+	b.Queue(qListEndpoints, "")
 	tx, br, err := db.begin(ctx, b)
 	if err != nil {
 		return 0, err
@@ -131,9 +132,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	defer rollback(ctx, tx)
 	defer br.Close()
 	type pending struct {
-		seq     int64
-		id, typ string
-		targets []string
+		seq             int64
+		id, typ, tenant string
+		targets         []string
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -145,7 +146,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			p       pending
 			targets []byte
 		)
-		if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets); err != nil {
+		if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets, &p.tenant); err != nil {
 			rows.Close()
 			return 0, wrap("fan out", err)
 		}
@@ -179,7 +180,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	)
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
-		for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+		for _, d := range switchboard.FanOut(ev.tenant, switchboard.AppEventType(ev.typ), ev.targets, eps) {
 			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, d.EndpointID)
 			statuses, lastErrs, times = append(statuses, string(d.Status)), append(lastErrs, d.LastError), append(times, now)
 		}
@@ -204,7 +205,7 @@ func scanEndpoint(r sqlstore.Scanner) (*switchboard.Endpoint, error) {
 		types, secrets    []byte
 		failing, disabled *time.Time
 	)
-	if err := r.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &e.CreatedAt, &e.UpdatedAt); err != nil {
+	if err := r.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &e.CreatedAt, &e.UpdatedAt, &e.Tenant); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
@@ -231,7 +232,7 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 		return wrap("endpoint", err)
 	}
 	_, err = tx.Exec(ctx, qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, e.FailingSince, e.DisabledAt,
-		e.CreatedAt, e.UpdatedAt)
+		e.CreatedAt, e.UpdatedAt, switchboard.TenantOr(e.Tenant))
 	if _, ok := uniqueViolation(err); ok {
 		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
@@ -260,9 +261,9 @@ func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint
 	return e, nil
 }
 
-// ListEndpoints lists every endpoint, oldest first.
-func (db *DB) ListEndpoints(ctx context.Context) ([]*switchboard.Endpoint, error) {
-	eps, err := scanEndpoints(db.pool.Query(ctx, qListEndpoints))
+// ListEndpoints lists the endpoints of tenant (every endpoint when it is empty), oldest first.
+func (db *DB) ListEndpoints(ctx context.Context, tenant string) ([]*switchboard.Endpoint, error) {
+	eps, err := scanEndpoints(db.pool.Query(ctx, qListEndpoints, tenant))
 	if err != nil {
 		return nil, wrap("list endpoints", err)
 	}
@@ -357,7 +358,7 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if _, err := tx.Exec(ctx, qLockEndpoints); err != nil {
 			return wrap("sync endpoints", err)
 		}
-		existing, err := scanEndpoints(tx.Query(ctx, qListEndpoints))
+		existing, err := scanEndpoints(tx.Query(ctx, qListEndpoints, ""))
 		if err != nil {
 			return wrap("sync endpoints", err)
 		}
@@ -537,6 +538,9 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
 	w := sqlstore.Where{Numbered: true}
 	w.Add("d.endpoint_id = ?", f.EndpointID)
+	if f.Tenant != "" { // another tenant's endpoint lists nothing
+		w.Add("d.endpoint_id IN (SELECT id FROM endpoints WHERE id = ? AND tenant = ?)", f.EndpointID, f.Tenant)
+	}
 	if f.Status != "" {
 		w.Add("d.status = ?", string(f.Status))
 	}
@@ -578,7 +582,8 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, endpointID string, now time
 // appEventArgs are the parameters of qInsertAppEvent for ev: every statement that appends an
 // event passes these, so that a new column of the log is added in one place.
 func appEventArgs(ev *switchboard.AppEvent) []any {
-	return []any{ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)}
+	ev.Tenant = switchboard.TenantOr(ev.Tenant) // an event without a tenant is the default tenant's
+	return []any{ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev), ev.Tenant}
 }
 
 // eventTargets encodes ev's targets for the jsonb column: NULL when the event types decide, an

@@ -18,13 +18,13 @@ const (
 	qUpsertSticky = `INSERT INTO sticky_senders (pool, to_number, from_number) VALUES (?, ?, ?)
 		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number`
 
-	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider_sid) DO NOTHING`
 
-	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = ?`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
-	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE (?1 = '' OR tenant = ?1) ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
 
 	qDeleteSenders = `DELETE FROM senders`
@@ -95,9 +95,14 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		return false, fmt.Errorf("sqlite: media_urls: %w", err)
 	}
 	var created bool
+	given := in.Tenant
 	err = db.write(ctx, func(t *wtx) error {
+		in.Tenant = given // a retried batch decides again
+		if err := attributeInbound(t, in); err != nil {
+			return err
+		}
 		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt))
+			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt), in.Tenant)
 		if isUnique(err) {
 			return switchboard.ErrInboundExists(in.ID)
 		} else if err != nil {
@@ -128,6 +133,12 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 		where []string
 		args  []any
 	)
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	} else if f.From != "" || f.To != "" {
+		// The indexes of from and to lead with the tenant: every tenant's is read tenant by tenant.
+		where = append(where, sqlstore.AnyTenant("tenant", "inbound_messages"))
+	}
 	if f.From != "" {
 		where, args = append(where, "from_number = ?"), append(args, f.From)
 	}
@@ -159,7 +170,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
-		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))
+		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt), k.Tenant, k.Role)
 		if isUnique(err) {
 			return switchboard.ErrAPIKeyExists(k.ID)
 		} else if err != nil {
@@ -175,7 +186,7 @@ func scanAPIKey(s scanner) (*switchboard.APIKey, error) {
 		created         int64
 		revoked, usedAt sql.NullInt64
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &usedAt); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &usedAt, &k.Tenant, &k.Role); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = fromMicros(created)
@@ -195,9 +206,9 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 	return k, nil
 }
 
-// ListAPIKeys lists all keys, newest first.
-func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
-	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx)
+// ListAPIKeys lists the keys of tenant (every key when it is empty), newest first.
+func (db *DB) ListAPIKeys(ctx context.Context, tenant string) ([]*switchboard.APIKey, error) {
+	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx, tenant)
 	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
