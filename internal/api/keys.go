@@ -19,8 +19,12 @@ type KeyRequest struct {
 
 // CreatedKey is the answer of POST /v1/keys: the key and its secret, shown this once.
 type CreatedKey struct {
-	*switchboard.APIKey
-	Secret string `json:"secret"`
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Tenant    string           `json:"tenant"`
+	Role      switchboard.Role `json:"role"`
+	CreatedAt time.Time        `json:"created_at"`
+	Secret    string           `json:"secret"`
 }
 
 // KeyList is the body of GET /v1/keys.
@@ -107,7 +111,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.cfg.Logger.Info("API key created", "api_key_id", key.ID, "tenant", key.Tenant, "role", key.Role, "by", p.Key.ID)
 	w.Header().Set("Location", "/v1/keys/"+key.ID)
-	writeJSON(w, http.StatusCreated, CreatedKey{APIKey: showKey(key), Secret: secret})
+	writeJSON(w, http.StatusCreated, CreatedKey{ID: key.ID, Name: key.Name, Tenant: key.Tenant, Role: key.Role, CreatedAt: key.CreatedAt, Secret: secret})
 	return nil
 }
 
