@@ -53,7 +53,7 @@ func showKey(k *switchboard.APIKey) *switchboard.APIKey {
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	tenant := p.Tenant
-	if q := r.URL.Query().Get("tenant"); q != "" {
+	if q := r.URL.Query().Get("tenant"); q != "" && q != p.Tenant {
 		if p.Role != switchboard.RolePlatform {
 			return switchboard.Errorf(switchboard.EFORBIDDEN, CodeInsufficientRole, "only a platform key lists the keys of another tenant")
 		}
