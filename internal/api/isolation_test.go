@@ -311,7 +311,7 @@ func testIsolation(t *testing.T, db isoStore) {
 		t.Fatalf("/openapi.json: %d", st)
 	}
 	var served struct {
-		Paths map[string]map[string]map[string]any `json:"paths"`
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	if err := json.Unmarshal(raw, &served); err != nil {
 		t.Fatal(err)
@@ -325,11 +325,15 @@ func testIsolation(t *testing.T, db isoStore) {
 		if !strings.HasPrefix(path, "/v1/") {
 			continue
 		}
-		for method, op := range item {
+		for method, rawOp := range item {
 			switch method {
 			case "get", "put", "post", "delete", "patch":
 			default:
 				continue
+			}
+			var op map[string]any
+			if err := json.Unmarshal(rawOp, &op); err != nil {
+				t.Fatal(err)
 			}
 			need, _ := op[api.RoleExtension].(string)
 			own, _ := op[api.SendReadsOwnExtension].(bool)
@@ -357,7 +361,8 @@ func testIsolation(t *testing.T, db isoStore) {
 		method, _, _ := strings.Cut(rt.key, " ")
 		for _, role := range []switchboard.Role{switchboard.RoleSend, switchboard.RoleRead, switchboard.RoleAdmin, switchboard.RolePlatform} {
 			key := "b-" + string(role)
-			st, raw := e.do(key, method, c.path(e), c.body, c.hdr...)
+			path := c.path(e)
+			st, raw := e.do(key, method, path, c.body, c.hdr...)
 			allowed := role.Allows(need) || rt.own && role == switchboard.RoleSend
 			want := c.cross
 			if role == switchboard.RolePlatform && c.platform != 0 {
@@ -384,10 +389,11 @@ func testIsolation(t *testing.T, db isoStore) {
 					t.Errorf("%s as beta's %s key: 404 with code %q, want a *_not_found code", rt.key, role, p.Code)
 				}
 			}
-			// Nothing of alpha's in any answer to beta, but where a platform key manages alpha.
+			// Nothing of alpha's in any answer to beta (but the IDs beta sent itself, which a 404
+			// repeats), except where a platform key manages alpha.
 			if !(role == switchboard.RolePlatform && c.platform != 0) && !strings.HasPrefix(rt.key, "GET /v1/tenants") {
 				for _, id := range e.alphaIDs {
-					if strings.Contains(string(raw), id) {
+					if strings.Contains(string(raw), id) && !strings.Contains(path+c.body, id) {
 						t.Errorf("%s as beta's %s key names alpha's %s: %s", rt.key, role, id, raw)
 					}
 				}

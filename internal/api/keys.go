@@ -59,7 +59,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 		tenant = q
 	}
-	ks, err := s.cfg.Store.ListAPIKeys(r.Context())
+	ks, err := s.cfg.Store.ListAPIKeys(r.Context(), tenant)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	id := r.PathValue("id")
-	ks, err := s.cfg.Store.ListAPIKeys(r.Context())
+	tenant := p.Tenant
+	if p.Role == switchboard.RolePlatform {
+		tenant = "" // every tenant's
+	}
+	ks, err := s.cfg.Store.ListAPIKeys(r.Context(), tenant)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"slices"
-	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -36,9 +35,6 @@ type TenantList struct {
 	Tenants []*switchboard.Tenant `json:"tenants"`
 }
 
-// maxTenantRecipients bounds a staging tenant's allow-list.
-const maxTenantRecipients = 1000
-
 func (s *Server) tenantRoutes() {
 	s.mux.HandleFunc("GET /v1/tenants", s.handle(s.authed(s.listTenants)))
 	s.mux.HandleFunc("POST /v1/tenants", s.handle(s.authed(s.createTenant)))
@@ -58,17 +54,13 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkTenant validates a tenant as the API receives it: the root's rules, and a bounded
-// allow-list.
+// checkTenant validates a tenant as the API receives it (the root's rules: 400 invalid_tenant).
 func checkTenant(t *switchboard.Tenant) error {
-	if len(t.AllowedRecipients) > maxTenantRecipients {
-		return invalid("invalid_tenant", "allowed_recipients holds at most %d numbers", maxTenantRecipients)
-	}
 	if err := t.Validate(); err != nil {
-		if switchboard.ErrorCodeOf(err) != "" && switchboard.IsKind(err, switchboard.EINVALID) {
+		if switchboard.IsKind(err, switchboard.EINVALID) {
 			return err
 		}
-		return invalid("invalid_tenant", "%s", strings.TrimPrefix(switchboard.ErrorMessage(err), "switchboard: "))
+		return invalid("invalid_tenant", "%s", switchboard.ErrorMessage(err))
 	}
 	return nil
 }
@@ -77,9 +69,6 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	var req TenantRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
-	}
-	if err := switchboard.ValidTenantID(req.ID); err != nil {
-		return invalid("invalid_tenant_id", "id must be 1 to 32 lowercase letters, digits and dashes, starting with a letter or digit")
 	}
 	now := s.cfg.Clock()
 	t := &switchboard.Tenant{ID: req.ID, Name: req.Name, Environment: req.Environment, StagingMode: req.StagingMode,
