@@ -37,7 +37,7 @@ type MessageSpec struct {
 	// APIKeyID is the key (or the part of Switchboard, such as "system") it is sent for.
 	APIKeyID string
 	// Tenant is the tenant it belongs to (empty: DefaultTenant).
-	Tenant string
+	Tenant   string
 	WhatsApp *WhatsAppOptions
 	// Actor and Detail explain the acceptance on the message's "created" event.
 	Actor, Detail string

@@ -156,8 +156,8 @@ func newIsoEnv(t *testing.T, db isoStore) *isoEnv {
 		t.Fatal(err)
 	}
 	s := api.New(api.Config{Store: db, Verify: vsvc, Calls: calls, Clock: clock, MaxBodyBytes: 8192,
-		Senders:  []switchboard.Sender{{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"}},
-		Consent:  consent.New(db, clock, switchboard.CategoryMarketing),
+		Senders:   []switchboard.Sender{{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"}},
+		Consent:   consent.New(db, clock, switchboard.CategoryMarketing),
 		Endpoints: api.EndpointsConfig{AllowPrivate: true}})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -267,13 +267,13 @@ var isolationCases = map[string]isoCase{
 		}},
 	"PUT /v1/consent/{phone}": {path: fixed("/v1/consent/%2B14155550199"), body: `{"state":"opted_in","evidence":"beta's form"}`, cross: 200,
 		own: 200, check: tenantIs("beta")},
-	"DELETE /v1/consent/{phone}":  {path: fixed("/v1/consent/%2B14155550199"), cross: 200, own: 200, check: tenantIs("beta")},
-	"POST /v1/consent/import":     {path: fixed("/v1/consent/import"), cross: 415, own: 415}, // its body is CSV: the role is checked first
-	"POST /v1/endpoints":          {path: fixed("/v1/endpoints"), body: `{"url":"https://93.184.216.34/b2"}`, cross: 201, own: 201},
-	"GET /v1/endpoints":           {path: fixed("/v1/endpoints"), cross: 200},
-	"GET /v1/endpoints/{id}":      {path: withID("/v1/endpoints/%s", "endpoint"), cross: 404},
-	"DELETE /v1/endpoints/{id}":   {path: withID("/v1/endpoints/%s", "endpoint"), cross: 404},
-	"POST /v1/endpoints/{id}/rotate": {path: withID("/v1/endpoints/%s/rotate", "endpoint"), cross: 404},
+	"DELETE /v1/consent/{phone}":          {path: fixed("/v1/consent/%2B14155550199"), cross: 200, own: 200, check: tenantIs("beta")},
+	"POST /v1/consent/import":             {path: fixed("/v1/consent/import"), cross: 415, own: 415}, // its body is CSV: the role is checked first
+	"POST /v1/endpoints":                  {path: fixed("/v1/endpoints"), body: `{"url":"https://93.184.216.34/b2"}`, cross: 201, own: 201},
+	"GET /v1/endpoints":                   {path: fixed("/v1/endpoints"), cross: 200},
+	"GET /v1/endpoints/{id}":              {path: withID("/v1/endpoints/%s", "endpoint"), cross: 404},
+	"DELETE /v1/endpoints/{id}":           {path: withID("/v1/endpoints/%s", "endpoint"), cross: 404},
+	"POST /v1/endpoints/{id}/rotate":      {path: withID("/v1/endpoints/%s/rotate", "endpoint"), cross: 404},
 	"GET /v1/endpoints/{id}/dead-letters": {path: withID("/v1/endpoints/%s/dead-letters", "endpoint"), cross: 404},
 	"POST /v1/endpoints/{id}/replay":      {path: withID("/v1/endpoints/%s/replay", "endpoint"), cross: 404},
 	"GET /v1/conversations":               {path: fixed("/v1/conversations?their_number=%2B14155550102"), cross: 200},
@@ -283,23 +283,23 @@ var isolationCases = map[string]isoCase{
 		cross: 404},
 	// A number has one pending code across tenants: beta's start for alpha's number is refused
 	// and learns nothing of alpha's verification.
-	"POST /v1/verifications":               {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
-	"GET /v1/verifications/refusals":        {path: fixed("/v1/verifications/refusals"), cross: 200},
-	"GET /v1/verifications/{id}":            {path: withID("/v1/verifications/%s", "verification"), cross: 404},
-	"POST /v1/verifications/{id}/check":     {path: withID("/v1/verifications/%s/check", "verification"), body: `{"code":"000000"}`, cross: 404},
-	"POST /v1/verifications/{id}/cancel":    {path: withID("/v1/verifications/%s/cancel", "verification"), cross: 404},
+	"POST /v1/verifications":             {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
+	"GET /v1/verifications/refusals":     {path: fixed("/v1/verifications/refusals"), cross: 200},
+	"GET /v1/verifications/{id}":         {path: withID("/v1/verifications/%s", "verification"), cross: 404},
+	"POST /v1/verifications/{id}/check":  {path: withID("/v1/verifications/%s/check", "verification"), body: `{"code":"000000"}`, cross: 404},
+	"POST /v1/verifications/{id}/cancel": {path: withID("/v1/verifications/%s/cancel", "verification"), cross: 404},
 	"POST /v1/calls": {path: fixed("/v1/calls"), body: `{"to":"+14155550106","flow":"appointment_confirmation",
 		"variables":{"clinic":"Northside","date":"Tuesday","front_desk":"+15005550020","patient_name":"Ana"}}`, cross: 202, own: 202, check: tenantIs("beta")},
-	"GET /v1/calls":               {path: func(e *isoEnv) string { return "/v1/calls?cursor=" + e.ids["call"] + "z" }, cross: 200},
-	"GET /v1/calls/{id}":          {path: withID("/v1/calls/%s", "call"), cross: 404},
-	"POST /v1/calls/{id}/cancel":  {path: withID("/v1/calls/%s/cancel", "call"), cross: 404},
-	"GET /v1/tenants":             {path: fixed("/v1/tenants"), cross: 200},
-	"POST /v1/tenants":            {path: fixed("/v1/tenants"), body: `{"id":"gamma"}`, cross: 201, own: 409},
-	"GET /v1/tenants/{id}":        {path: fixed("/v1/tenants/alpha"), cross: 200},
-	"PATCH /v1/tenants/{id}":      {path: fixed("/v1/tenants/alpha"), body: `{"name":"Alpha"}`, cross: 200},
-	"GET /v1/keys":                {path: fixed("/v1/keys?tenant=alpha"), cross: 403, platform: 200},
-	"POST /v1/keys":               {path: fixed("/v1/keys"), body: `{"name":"intruder","role":"admin","tenant":"alpha"}`, cross: 403, platform: 201},
-	"DELETE /v1/keys/{id}":        {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
+	"GET /v1/calls":              {path: func(e *isoEnv) string { return "/v1/calls?cursor=" + e.ids["call"] + "z" }, cross: 200},
+	"GET /v1/calls/{id}":         {path: withID("/v1/calls/%s", "call"), cross: 404},
+	"POST /v1/calls/{id}/cancel": {path: withID("/v1/calls/%s/cancel", "call"), cross: 404},
+	"GET /v1/tenants":            {path: fixed("/v1/tenants"), cross: 200},
+	"POST /v1/tenants":           {path: fixed("/v1/tenants"), body: `{"id":"gamma"}`, cross: 201, own: 409},
+	"GET /v1/tenants/{id}":       {path: fixed("/v1/tenants/alpha"), cross: 200},
+	"PATCH /v1/tenants/{id}":     {path: fixed("/v1/tenants/alpha"), body: `{"name":"Alpha"}`, cross: 200},
+	"GET /v1/keys":               {path: fixed("/v1/keys?tenant=alpha"), cross: 403, platform: 200},
+	"POST /v1/keys":              {path: fixed("/v1/keys"), body: `{"name":"intruder","role":"admin","tenant":"alpha"}`, cross: 403, platform: 201},
+	"DELETE /v1/keys/{id}":       {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
 }
 
 func testIsolation(t *testing.T, db isoStore) {

@@ -9,14 +9,14 @@ import (
 
 // TenantRequest is the body of POST /v1/tenants: a tenant's ID and settings.
 type TenantRequest struct {
-	ID                string                     `json:"id"`
-	Name              string                     `json:"name,omitempty"`
-	Environment       switchboard.Environment    `json:"environment,omitempty"`
-	StagingMode       switchboard.StagingMode    `json:"staging_mode,omitempty"`
-	AllowedRecipients []string                   `json:"allowed_recipients,omitempty"`
-	DailyMessages     int                        `json:"daily_messages,omitempty"`
-	DailySegments     int                        `json:"daily_segments,omitempty"`
-	DailySpendCents   int64                      `json:"daily_spend_cents,omitempty"`
+	ID                string                  `json:"id"`
+	Name              string                  `json:"name,omitempty"`
+	Environment       switchboard.Environment `json:"environment,omitempty"`
+	StagingMode       switchboard.StagingMode `json:"staging_mode,omitempty"`
+	AllowedRecipients []string                `json:"allowed_recipients,omitempty"`
+	DailyMessages     int                     `json:"daily_messages,omitempty"`
+	DailySegments     int                     `json:"daily_segments,omitempty"`
+	DailySpendCents   int64                   `json:"daily_spend_cents,omitempty"`
 }
 
 // TenantPatch is the body of PATCH /v1/tenants/{id}: the settings to change, the others kept.
