@@ -94,7 +94,7 @@ key makes keys of any tenant (POST /v1/keys).`,
 				return err
 			}
 			defer store.Close()
-			ks, err := store.ListAPIKeys(cmd.Context())
+			ks, err := store.ListAPIKeys(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
