@@ -50,7 +50,9 @@ func TestParseRouteRules(t *testing.T) {
 
 // authorize: the role table as a matrix, and an undeclared route refused to every key.
 func TestAuthorize(t *testing.T) {
-	key := func(r switchboard.Role) *switchboard.APIKey { return &switchboard.APIKey{ID: "k", Tenant: "acme", Role: r} }
+	key := func(r switchboard.Role) *switchboard.APIKey {
+		return &switchboard.APIKey{ID: "k", Tenant: "acme", Role: r}
+	}
 	for _, c := range []struct {
 		role    switchboard.Role
 		pattern string
