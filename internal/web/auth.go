@@ -34,6 +34,10 @@ type session struct {
 	// Role is what the session may do: read sees; admin and platform also act (cancel, retry,
 	// reply, record consent, replay, rotate).
 	Role switchboard.Role
+	// sole is set when Tenant is the installation's only tenant: everything there is is the
+	// session's, so it sees the pages that count every tenant too (a single-tenant installation
+	// upgraded from before tenants keeps its whole dashboard).
+	sole bool
 }
 
 // CanAct reports whether the session may change things: the pages offer their actions only then.
@@ -41,7 +45,7 @@ func (s *session) CanAct() bool { return s.Role.Allows(switchboard.RoleAdmin) }
 
 // AllTenants reports whether the session sees every tenant (the cross-tenant pages: failures,
 // delivery charts, senders and their queues).
-func (s *session) AllTenants() bool { return s.Tenant == "" }
+func (s *session) AllTenants() bool { return s.Tenant == "" || s.sole }
 
 // sees reports whether the session may see a resource of tenant.
 func (s *session) sees(tenant string) bool {
@@ -188,6 +192,13 @@ func (s *Server) session(r *http.Request) *session {
 	} else {
 		// The password user: the configured tenant (empty: every tenant) and role.
 		sess.Tenant, sess.Role = s.cfg.UserTenant, s.cfg.UserRole
+	}
+	if sess.Tenant != "" {
+		ts, err := s.cfg.Store.ListTenants(r.Context())
+		if err != nil {
+			s.cfg.Logger.Error("dashboard: listing tenants", "err", err)
+		}
+		sess.sole = err == nil && len(ts) == 1 && ts[0].ID == sess.Tenant
 	}
 	return sess
 }

@@ -379,7 +379,7 @@ func TestBrowser(t *testing.T) {
 	if body := text("main"); !strings.Contains(body, "+1415*****66") || strings.Contains(body, "+1415*****99") || strings.Contains(body, "+1415*****01") {
 		t.Errorf("acme's viewer sees other tenants' messages, or not acme's:\n%s", body)
 	}
-	if who := text(".who"); !strings.Contains(who, "tenant acme") || !strings.Contains(who, "read") {
+	if who := text(".scope"); !strings.Contains(who, "tenant acme") || !strings.Contains(who, "read") {
 		t.Errorf("the header says %q, want the tenant and the role", who)
 	}
 	if nav := text("nav"); strings.Contains(nav, "Failures") || strings.Contains(nav, "Senders") {
