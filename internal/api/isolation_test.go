@@ -283,8 +283,9 @@ var isolationCases = map[string]isoCase{
 		cross: 404},
 	// A number has one pending code across tenants: beta's start for alpha's number is refused
 	// and learns nothing of alpha's verification.
-	"POST /v1/verifications":             {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
-	"GET /v1/verifications/refusals":     {path: fixed("/v1/verifications/refusals"), cross: 200},
+	"POST /v1/verifications": {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
+	// Refusals record no tenant: with two tenants, platform keys only.
+	"GET /v1/verifications/refusals":     {path: fixed("/v1/verifications/refusals"), cross: 403, platform: 200, own: 403},
 	"GET /v1/verifications/{id}":         {path: withID("/v1/verifications/%s", "verification"), cross: 404},
 	"POST /v1/verifications/{id}/check":  {path: withID("/v1/verifications/%s/check", "verification"), body: `{"code":"000000"}`, cross: 404},
 	"POST /v1/verifications/{id}/cancel": {path: withID("/v1/verifications/%s/cancel", "verification"), cross: 404},

@@ -125,6 +125,9 @@ func (s *Server) listRefusals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.allTenantsReader(r.Context()); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	f := switchboard.RefusalFilter{Reason: q.Get("reason"), Cursor: q.Get("cursor")}
 	if to := q.Get("to"); to != "" {
