@@ -125,6 +125,22 @@ func (s *Server) acting(h authedFunc) http.HandlerFunc {
 	})
 }
 
+// keysPage lists the API keys of the session's tenant (every tenant's for a session of all),
+// never their secrets (only hashes are stored). For admin and platform sessions only: a read
+// session is not shown the keys (404, and no link).
+func (s *Server) keysPage(w http.ResponseWriter, r *http.Request, sess *session) {
+	if !sess.CanAct() {
+		s.renderError(w, r, sess, http.StatusNotFound, "No such page.")
+		return
+	}
+	ks, err := s.cfg.Store.ListAPIKeys(r.Context(), sess.Tenant)
+	if err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "keys", page{Title: "API keys", Nav: "keys", Session: sess, Data: ks})
+}
+
 // allTenants is authed for a page that aggregates across tenants: a session of one tenant gets
 // 404, as for a page that is not there.
 func (s *Server) allTenants(h authedFunc) http.HandlerFunc {

@@ -387,7 +387,10 @@ func TestBrowser(t *testing.T) {
 	}
 	checkA11y("tenant messages")
 	shot("30-tenant-read-messages")
-	do("open acme's message", chromedp.Navigate(url("/ui/messages/"+acme.ID)), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
+	do("open acme's message", chromedp.Navigate(url("/ui/messages/"+acme.ID)), chromedp.WaitVisible(chromedp.CSS("main")))
+	if body := text("main"); !strings.Contains(body, "Technician on the way") {
+		t.Errorf("acme's viewer does not see acme's message:\n%s", body)
+	}
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("main form").length`)); err != nil || n != 0 {
 		t.Errorf("a read session is offered %d forms on a scheduled message (%v): no cancel, no retry", n, err)
 	}

@@ -61,6 +61,9 @@ func TestSessionTenantAndRole(t *testing.T) {
 			t.Errorf("acme's reader on %s: %d, want 404", p, r.status)
 		}
 	}
+	if r := e.do(reader, "GET", "/ui/keys", nil); r.status != http.StatusNotFound || strings.Contains(page.body, `href="/ui/keys"`) {
+		t.Errorf("acme's reader is offered the keys: %d", r.status)
+	}
 	csrf := csrfOf(t, page.body)
 	if r := e.do(reader, "POST", "/ui/messages/"+mine.ID+"/cancel", url.Values{"csrf": {csrf}}); r.status != http.StatusForbidden {
 		t.Errorf("acme's reader cancels: %d, want 403", r.status)
@@ -70,6 +73,9 @@ func TestSessionTenantAndRole(t *testing.T) {
 	}
 
 	admin := login(e.keyOf("acme", switchboard.RoleAdmin))
+	if r := e.do(admin, "GET", "/ui/keys", nil); r.status != http.StatusOK || !strings.Contains(r.text, "read-acme") || strings.Contains(r.text, "ops") {
+		t.Errorf("acme's admin on the keys page: %d, want acme's keys only:\n%s", r.status, r.text)
+	}
 	csrf = csrfOf(t, e.do(admin, "GET", "/ui/messages/"+mine.ID, nil).body)
 	if r := e.do(admin, "POST", "/ui/messages/"+other.ID+"/cancel", url.Values{"csrf": {csrf}}); r.status != http.StatusNotFound {
 		t.Errorf("acme's admin cancels another tenant's message: %d, want 404", r.status)
