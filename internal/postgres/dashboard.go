@@ -63,6 +63,14 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 // SearchMessages lists messages newest first by the criteria of q.
 func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
 	w := sqlstore.Where{Numbered: true}
+	switch {
+	case q.Metadata != nil: // the metadata index leads with the tenant (MessagesQuery)
+	case q.Tenant != "":
+		w.Add("tenant = ?", q.Tenant)
+	case q.To != "":
+		// messages_to leads with the tenant: every tenant's is read tenant by tenant.
+		w.Add(sqlstore.AnyTenant("tenant", "messages"))
+	}
 	if q.To != "" {
 		w.Add("to_number = ?", q.To)
 	}
