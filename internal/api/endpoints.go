@@ -256,7 +256,7 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{
+	ds, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: principal(r.Context()).Tenant,
 		EndpointID: e.ID, Status: switchboard.DeliveryDead, Cursor: r.URL.Query().Get("cursor"), Limit: limit,
 	})
 	if err != nil {

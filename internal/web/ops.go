@@ -375,12 +375,12 @@ func (s *Server) showEndpoint(w http.ResponseWriter, r *http.Request, sess *sess
 		s.fail(w, r, sess, err)
 		return
 	}
-	recent, _, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{EndpointID: e.ID, Limit: 20})
+	recent, _, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: sess.Tenant, EndpointID: e.ID, Limit: 20})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
 	}
-	dead, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{EndpointID: e.ID, Status: switchboard.DeliveryDead, Limit: 20})
+	dead, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: sess.Tenant, EndpointID: e.ID, Status: switchboard.DeliveryDead, Limit: 20})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
