@@ -107,9 +107,6 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		}
 		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Tenant, q.Metadata, q.Cursor, limit)
 	} else {
-		if q.Tenant != "" {
-			w.Add("tenant = ?", q.Tenant)
-		}
 		if q.Cursor != "" {
 			w.Add("id < ?", q.Cursor)
 		}

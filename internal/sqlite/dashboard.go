@@ -113,9 +113,6 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		sqlstore.In(&w, "status", q.Statuses)
 		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Tenant, q.Metadata, q.Cursor, limit)
 	} else {
-		if q.Tenant != "" {
-			add("tenant = ?", q.Tenant)
-		}
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)
 		}
