@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	switchboard "github.com/switchboard-gw/switchboard"
+
 	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
@@ -18,10 +20,21 @@ func newKeysCmd(getenv env) *cobra.Command {
 through the HTTP API: they are how the first key of an installation is made, before any key exists.
 They find the database as serve does (--database-url, SWITCHBOARD_DATABASE_URL, the config file
 named by --config or SWITCHBOARD_CONFIG, else sqlite:<data_dir>/switchboard.db) and refuse to
-create one: run them where serve runs, or point them at its database or config file.`,
+create one: run them where serve runs, or point them at its database or config file.
+
+A key belongs to one tenant (--tenant, default "default") and has a role (--role): send, read,
+admin (the default) or platform. Whoever can write the database can do anything, so these
+commands make any key, the first platform key included:
+
+  switchboard keys create --name ops --role platform
+
+Through the API, an admin key makes keys of its own tenant (never platform keys) and a platform
+key makes keys of any tenant (POST /v1/keys).`,
 	}
 	var (
 		name     string
+		tenant   string
+		role     string
 		jsonOut  bool
 		listJSON bool
 		revJSON  bool
@@ -34,25 +47,40 @@ create one: run them where serve runs, or point them at its database or config f
 			if name == "" {
 				return usageErrorf("--name is required, e.g. keys create --name billing")
 			}
+			r := switchboard.Role(role)
+			if !r.Valid() {
+				return usageErrorf("--role %q must be send, read, admin or platform", role)
+			}
+			if err := switchboard.ValidTenantID(tenant); err != nil {
+				return usageErrorf("--tenant %q is not a tenant ID (lowercase letters, digits and dashes)", tenant)
+			}
 			store, err := openServerStore(cmd.Context(), cmd.Flags(), getenv, "keys")
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			key, secret, err := node.CreateAPIKey(cmd.Context(), store, name, time.Now().UTC())
+			if _, err := store.GetTenant(cmd.Context(), tenant); err != nil {
+				if switchboard.IsKind(err, switchboard.ENOTFOUND) {
+					return switchboard.Errorf(switchboard.ENOTFOUND, "tenant_not_found", "there is no tenant %q: create it first (switchboard tenants create %s, with a platform key)", tenant, tenant)
+				}
+				return err
+			}
+			key, secret, err := node.CreateKey(cmd.Context(), store, name, tenant, r, time.Now().UTC())
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if jsonOut {
-				return printJSON(out, map[string]any{"id": key.ID, "name": key.Name, "created_at": key.CreatedAt, "secret": secret})
+				return printJSON(out, map[string]any{"id": key.ID, "name": key.Name, "tenant": key.Tenant, "role": key.Role, "created_at": key.CreatedAt, "secret": secret})
 			}
-			fmt.Fprintf(out, "created API key %s (%s); keep the secret, it is not shown again:\n", key.ID, key.Name)
+			fmt.Fprintf(out, "created API key %s (%s), role %s in tenant %s; keep the secret, it is not shown again:\n", key.ID, key.Name, key.Role, key.Tenant)
 			fmt.Fprintln(out, secret)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the key, e.g. the application using it (required)")
+	create.Flags().StringVar(&tenant, "tenant", switchboard.DefaultTenant, "the tenant the key belongs to")
+	create.Flags().StringVar(&role, "role", string(switchboard.RoleAdmin), "the key's role: send, read, admin or platform")
 	create.Flags().BoolVar(&jsonOut, "json", false, "print the key as JSON, its secret included")
 	bindStoreFlags(create.Flags())
 
@@ -73,12 +101,12 @@ create one: run them where serve runs, or point them at its database or config f
 			if listJSON {
 				out := make([]map[string]any, 0, len(ks))
 				for _, k := range ks {
-					out = append(out, map[string]any{"id": k.ID, "name": k.Name, "created_at": k.CreatedAt, "last_used_at": k.LastUsedAt, "revoked_at": k.RevokedAt})
+					out = append(out, map[string]any{"id": k.ID, "name": k.Name, "tenant": k.Tenant, "role": k.Role, "created_at": k.CreatedAt, "last_used_at": k.LastUsedAt, "revoked_at": k.RevokedAt})
 				}
 				return printJSON(cmd.OutOrStdout(), map[string]any{"keys": out})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tTENANT\tROLE\tCREATED\tLAST USED\tREVOKED")
 			for _, k := range ks {
 				revoked, used := "-", "never"
 				if k.RevokedAt != nil {
@@ -87,7 +115,7 @@ create one: run them where serve runs, or point them at its database or config f
 				if k.LastUsedAt != nil {
 					used = fmtTime(*k.LastUsedAt)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, fmtTime(k.CreatedAt), used, revoked)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Tenant, k.Role, fmtTime(k.CreatedAt), used, revoked)
 			}
 			return tw.Flush()
 		},

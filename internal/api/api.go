@@ -197,6 +197,8 @@ func (s *Server) routes() {
 	s.traceRoutes()
 	s.verificationRoutes()
 	s.callRoutes()
+	s.tenantRoutes()
+	s.keyRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))
@@ -393,8 +395,12 @@ func apiKeyFrom(ctx context.Context) *switchboard.APIKey {
 	return k
 }
 
-// authed requires a valid bearer API key.
-func (s *Server) authed(h handlerFunc) handlerFunc {
+// authed requires a valid bearer API key whose role allows the route (the route's declared
+// role, roles.go), and puts the key and its Principal in the request's context.
+func (s *Server) authed(h handlerFunc) handlerFunc { return s.authedAs(nil, h) }
+
+// authedAs is authed with a fixed rule instead of the route's declared one (nil: declared).
+func (s *Server) authedAs(fixed *routeRule, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		auth := r.Header.Get("Authorization")
 		secret, ok := strings.CutPrefix(auth, "Bearer ")
@@ -416,7 +422,20 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 			s.keys.put(hash, key, now)
 			s.touchKey(r.Context(), key, now)
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx, key)))
+		var p *Principal
+		if fixed != nil {
+			p = newPrincipal(key)
+			if !p.Role.Allows(fixed.Need) {
+				return switchboard.Errorf(switchboard.EFORBIDDEN, CodeInsufficientRole, "this needs a key with the %s role; this key has the %s role", fixed.Need, p.Role)
+			}
+		} else {
+			var err error
+			if p, err = authorize(key, r.Pattern); err != nil {
+				return err
+			}
+		}
+		ctx := context.WithValue(context.WithValue(r.Context(), apiKeyCtx, key), principalCtx, p)
+		return h(w, r.WithContext(ctx))
 	}
 }
 
@@ -518,4 +537,12 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 		return 0, switchboard.Errorf(switchboard.EINVALID, "invalid_query", "%s must be an integer from %d to %d", name, lo, hi)
 	}
 	return n, nil
+}
+
+// forget drops a key from the cache, so that a key revoked on this node stops at once (other
+// nodes within the TTL).
+func (c *keyCache) forget(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, hash)
 }

@@ -23,6 +23,9 @@ import (
 
 const secret = "sb_test_secret"
 
+// platformSecret is the fixture's platform key: it may call every route.
+const platformSecret = "sb_test_platform_secret"
+
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
@@ -38,6 +41,10 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_1", Name: "test", Hash: switchboard.HashAPIKeySecret(secret), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAPIKey(context.Background(), &switchboard.APIKey{ID: "key_platform", Name: "platform", Role: switchboard.RolePlatform,
+		Hash: switchboard.HashAPIKeySecret(platformSecret), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	vsvc, err := verify.New(verify.Config{Store: db, Clock: func() time.Time { return now },

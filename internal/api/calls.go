@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -89,7 +90,7 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) error {
 	if err := svc.Admit(r.Context(), c); err != nil {
 		return err
 	}
-	c.APIKeyID = key.ID
+	c.APIKeyID, c.Tenant = key.ID, principal(r.Context()).Tenant
 	var idem *switchboard.Idempotency
 	if idemKey != "" {
 		sum := sha256.Sum256(canon)
@@ -110,8 +111,21 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// visibleCall loads call id if the caller may see it (its tenant's; a send key's own); any
+// other is not found.
+func (s *Server) visibleCall(ctx context.Context, id string) (*switchboard.Call, error) {
+	c, err := s.cfg.Store.GetCall(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !principal(ctx).owns(c.Tenant, c.APIKeyID) {
+		return nil, switchboard.CallNotFound(id)
+	}
+	return c, nil
+}
+
 func (s *Server) getCall(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cfg.Store.GetCall(r.Context(), r.PathValue("id"))
+	c, err := s.visibleCall(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -128,7 +142,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	calls, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Metadata: meta, Before: r.URL.Query().Get("cursor"), Limit: limit})
+	calls, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Tenant: principal(r.Context()).Tenant, Metadata: meta, Before: r.URL.Query().Get("cursor"), Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -146,6 +160,9 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) cancelCall(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.calls()
 	if err != nil {
+		return err
+	}
+	if _, err := s.visibleCall(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	if _, err := svc.Cancel(r.Context(), r.PathValue("id")); err != nil {

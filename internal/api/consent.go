@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -54,6 +55,9 @@ func (s *Server) getConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The caller's tenant's records only: another tenant's choices are not its to read.
+	tenant := principal(r.Context()).Tenant
+	hist = slices.DeleteFunc(hist, func(c *switchboard.ConsentRecord) bool { return !sameTenant(c.Tenant, tenant) })
 	v := ConsentView{Phone: phone, Current: map[string]*switchboard.ConsentRecord{}, History: hist}
 	for _, c := range hist { // oldest first: the last per scope wins
 		v.Current[c.Scope] = c
@@ -114,7 +118,7 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, phone, sc
 	}
 	key := apiKeyFrom(r.Context())
 	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: switchboard.ConsentFromAPI,
-		Evidence: evidence, Actor: "api:" + key.Name, At: s.cfg.Clock()}
+		Evidence: evidence, Actor: "api:" + key.Name, At: s.cfg.Clock(), Tenant: principal(r.Context()).Tenant}
 	if err := s.cfg.Store.RecordConsent(r.Context(), c); err != nil {
 		return err
 	}
@@ -191,7 +195,7 @@ func (s *Server) importConsent(w http.ResponseWriter, r *http.Request) error {
 			ev = fmt.Sprintf("CSV import, row %d", line)
 		}
 		recs = append(recs, &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state,
-			Source: switchboard.ConsentFromImport, Evidence: ev, Actor: "api:" + key.Name, At: now})
+			Source: switchboard.ConsentFromImport, Evidence: ev, Actor: "api:" + key.Name, At: now, Tenant: principal(r.Context()).Tenant})
 	}
 	// One transaction: an import lands whole or not at all, so a failed one can simply be sent
 	// again.

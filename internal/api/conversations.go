@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -62,7 +63,7 @@ func (s *Server) conversationResource(c *switchboard.Conversation) *Conversation
 
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	var f switchboard.ConversationFilter
+	f := switchboard.ConversationFilter{Tenant: principal(r.Context()).Tenant}
 	for _, p := range []struct {
 		name string
 		dst  *string
@@ -97,8 +98,21 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// visibleConversation loads conversation id if it is of the caller's tenant; any other is not
+// found. (A send key replies in its tenant's conversations: they are not any key's creation.)
+func (s *Server) visibleConversation(ctx context.Context, id string) (*switchboard.Conversation, error) {
+	c, err := s.cfg.Store.GetConversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sameTenant(c.Tenant, principal(ctx).Tenant) {
+		return nil, switchboard.ErrConversationNotFound(id)
+	}
+	return c, nil
+}
+
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cfg.Store.GetConversation(r.Context(), r.PathValue("id"))
+	c, err := s.visibleConversation(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -109,6 +123,9 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request) error {
 	limit, err := queryInt(r, "limit", 50, 1, 500)
 	if err != nil {
+		return err
+	}
+	if _, err := s.visibleConversation(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	msgs, next, err := s.cfg.Store.ConversationMessages(r.Context(), r.PathValue("id"), r.URL.Query().Get("cursor"), limit)
@@ -134,7 +151,7 @@ func (s *Server) replyInConversation(w http.ResponseWriter, r *http.Request) err
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	c, err := s.cfg.Store.GetConversation(r.Context(), r.PathValue("id"))
+	c, err := s.visibleConversation(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	e := &switchboard.Endpoint{
 		ID: switchboard.NewID("ep"), URL: req.URL, Description: req.Description, EventTypes: req.EventTypes,
 		Secrets: []switchboard.EndpointSecret{{Secret: secret}}, Source: switchboard.EndpointFromAPI,
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Tenant: principal(r.Context()).Tenant,
 	}
 	if err := s.cfg.Store.CreateEndpoint(r.Context(), e); err != nil {
 		return err
@@ -151,7 +152,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
-	eps, err := s.cfg.Store.ListEndpoints(r.Context(), "")
+	eps, err := s.cfg.Store.ListEndpoints(r.Context(), principal(r.Context()).Tenant)
 	if err != nil {
 		return err
 	}
@@ -164,8 +165,20 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// visibleEndpoint loads endpoint id if it is of the caller's tenant; any other is not found.
+func (s *Server) visibleEndpoint(ctx context.Context, id string) (*switchboard.Endpoint, error) {
+	e, err := s.cfg.Store.GetEndpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sameTenant(e.Tenant, principal(ctx).Tenant) {
+		return nil, switchboard.ErrEndpointNotFound(id)
+	}
+	return e, nil
+}
+
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +196,7 @@ func apiOwned(e *switchboard.Endpoint, what string) error {
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -216,7 +229,7 @@ func (s *Server) rotateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -239,11 +252,11 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	ds, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{
+	ds, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: principal(r.Context()).Tenant,
 		EndpointID: e.ID, Status: switchboard.DeliveryDead, Cursor: r.URL.Query().Get("cursor"), Limit: limit,
 	})
 	if err != nil {
@@ -257,6 +270,9 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) replay(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.visibleEndpoint(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
 	n, err := s.cfg.Store.ReplayDeadLetters(r.Context(), r.PathValue("id"), s.cfg.Clock())
 	if err != nil {
 		return err

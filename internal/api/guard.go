@@ -8,12 +8,12 @@ import (
 )
 
 // KeyedJSON guards a handler that is not part of the API proper (the in-process simulator's
-// control API): a valid API key is required, and a request with a body must declare it
+// control API): a valid API key with the admin role is required, and a request with a body must declare it
 // application/json (or application/yaml, for a traffic profile). Browsers send neither an Authorization header nor a JSON content type
 // cross-site without a CORS preflight (which is never granted), so no web page a developer visits
 // can read or drive what sits behind it.
 func (s *Server) KeyedJSON(h http.Handler) http.Handler {
-	return s.handle(s.authed(func(w http.ResponseWriter, r *http.Request) error {
+	return s.handle(s.authedAs(&routeRule{Need: switchboard.RoleAdmin}, func(w http.ResponseWriter, r *http.Request) error {
 		if err := requireJSONBody(r); err != nil {
 			return err
 		}

@@ -94,8 +94,21 @@ func showable(msgs ...*switchboard.Message) {
 	}
 }
 
+// visibleMessage loads message id if the caller may see it: of its tenant (and, for a send key,
+// one it sent); any other is not found, as one that does not exist.
+func (s *Server) visibleMessage(ctx context.Context, id string) (*switchboard.Message, error) {
+	m, err := s.cfg.Store.GetMessage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !principal(ctx).owns(m.Tenant, m.APIKeyID) {
+		return nil, switchboard.ErrMessageNotFound(id)
+	}
+	return m, nil
+}
+
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.cfg.Store.GetMessage(r.Context(), r.PathValue("id"))
+	m, err := s.visibleMessage(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -114,7 +127,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	var f switchboard.MessageFilter
+	f := switchboard.MessageFilter{Tenant: principal(r.Context()).Tenant}
 	for _, part := range strings.Split(strings.Join(q["status"], ","), ",") {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
@@ -170,6 +183,9 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) cancelMessage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.visibleMessage(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
 	m, err := switchboard.CancelMessage(r.Context(), s.cfg.Store, r.PathValue("id"), "api:"+apiKeyFrom(r.Context()).Name,
 		"canceled through the API before it was handed to the provider", s.cfg.Clock())
 	if err != nil {

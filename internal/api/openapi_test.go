@@ -379,6 +379,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"CallEvent", reflect.TypeFor[switchboard.CallEvent](), true},
 		{"CallInput", reflect.TypeFor[switchboard.CallInput](), true},
 		{"CallList", reflect.TypeFor[api.CallList](), true},
+		{"Tenant", reflect.TypeFor[switchboard.Tenant](), true},
+		{"TenantRequest", reflect.TypeFor[api.TenantRequest](), true},
+		{"TenantPatch", reflect.TypeFor[api.TenantPatch](), true},
+		{"TenantList", reflect.TypeFor[api.TenantList](), true},
+		{"APIKey", reflect.TypeFor[switchboard.APIKey](), true},
+		{"KeyRequest", reflect.TypeFor[api.KeyRequest](), true},
+		{"CreatedKey", reflect.TypeFor[api.CreatedKey](), true},
+		{"KeyList", reflect.TypeFor[api.KeyList](), true},
 		{"SimCall", reflect.TypeFor[twiliosim.Call](), true},
 		{"SimCallScript", reflect.TypeFor[twiliosim.CallScript](), false},
 		{"SimCalleeInput", reflect.TypeFor[twiliosim.CalleeInput](), true},
@@ -1061,6 +1069,56 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + mx["id"].(string) + "/check", ctype: j, headers: withAuth(), status: 200, body: `{"code":"0000000000"}`})
 	}
 	c.do(call{op: "POST /v1/verifications/{id}/check", path: "/v1/verifications/" + mx["id"].(string) + "/check", ctype: j, headers: withAuth(), status: 429, body: `{"code":"0000000000"}`})
+
+	// Tenants and keys, with a platform key; roles refused with 403.
+	pkey, psecret, err := switchboard.NewAPIKey("platform", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkey.Role = switchboard.RolePlatform
+	if err := f.store.CreateAPIKey(context.Background(), pkey); err != nil {
+		t.Fatal(err)
+	}
+	pauth := []string{"Authorization", "Bearer " + psecret}
+	c.do(call{op: "GET /v1/tenants", path: "/v1/tenants", headers: auth, status: 403})
+	c.do(call{op: "GET /v1/tenants", path: "/v1/tenants", headers: pauth, status: 200})
+	tn := c.do(call{op: "POST /v1/tenants", path: "/v1/tenants", ctype: j, headers: pauth, status: 201,
+		body: `{"id":"acme","name":"Acme","environment":"staging","allowed_recipients":["+14155550170"],"daily_messages":1000,"daily_segments":2000,"daily_spend_cents":5000}`})
+	if tn["staging_mode"] != "allowlist" {
+		t.Errorf("a staging tenant without a mode: %v", tn)
+	}
+	c.do(call{op: "POST /v1/tenants", path: "/v1/tenants", ctype: j, headers: pauth, status: 409, body: `{"id":"acme"}`})
+	c.do(call{op: "POST /v1/tenants", path: "/v1/tenants", ctype: j, headers: pauth, status: 400, body: `{"id":"Acme!"}`})
+	c.do(call{op: "POST /v1/tenants", path: "/v1/tenants", ctype: j, headers: pauth, status: 400, body: `{"id":"b","environment":"moon"}`})
+	c.do(call{op: "POST /v1/tenants", path: "/v1/tenants", ctype: j, headers: withAuth(), status: 403, body: `{"id":"b"}`})
+	c.do(call{op: "GET /v1/tenants/{id}", path: "/v1/tenants/acme", headers: pauth, status: 200})
+	c.do(call{op: "GET /v1/tenants/{id}", path: "/v1/tenants/nope", headers: pauth, status: 404})
+	c.do(call{op: "PATCH /v1/tenants/{id}", path: "/v1/tenants/acme", ctype: j, headers: pauth, status: 200, body: `{"environment":"production","allowed_recipients":[]}`})
+	c.do(call{op: "PATCH /v1/tenants/{id}", path: "/v1/tenants/acme", ctype: j, headers: pauth, status: 400, body: `{"daily_messages":-1}`})
+	c.do(call{op: "PATCH /v1/tenants/{id}", path: "/v1/tenants/nope", ctype: j, headers: pauth, status: 404, body: `{"name":"x"}`})
+	nk := c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: pauth, status: 201, body: `{"name":"acme-app","role":"send","tenant":"acme"}`})
+	if nk["tenant"] != "acme" || nk["role"] != "send" || nk["secret"] == "" {
+		t.Errorf("created key: %v", nk)
+	}
+	c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: withAuth(), status: 403, body: `{"name":"up","role":"platform"}`})
+	c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: withAuth(), status: 403, body: `{"name":"x","role":"read","tenant":"acme"}`})
+	c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: withAuth(), status: 400, body: `{"name":"x","role":"owner"}`})
+	c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: withAuth(), status: 400, body: `{"name":"","role":"read"}`})
+	c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: pauth, status: 422, body: `{"name":"x","role":"read","tenant":"nope"}`})
+	mine := c.do(call{op: "POST /v1/keys", path: "/v1/keys", ctype: j, headers: withAuth(), status: 201, body: `{"name":"reporting","role":"read"}`})
+	ks := c.do(call{op: "GET /v1/keys", path: "/v1/keys", headers: auth, status: 200})
+	if list, _ := ks["keys"].([]any); len(list) < 2 {
+		t.Errorf("keys of default: %v", ks)
+	}
+	c.do(call{op: "GET /v1/keys", path: "/v1/keys?tenant=acme", headers: auth, status: 403})
+	c.do(call{op: "GET /v1/keys", path: "/v1/keys?tenant=acme", headers: pauth, status: 200})
+	// A read key is refused what changes anything.
+	c.do(call{op: "POST /v1/messages", path: "/v1/messages", ctype: j, status: 403, body: `{"to":"+14155550100","body":"x"}`,
+		headers: []string{"Authorization", "Bearer " + mine["secret"].(string)}})
+	c.do(call{op: "DELETE /v1/keys/{id}", path: "/v1/keys/" + nk["id"].(string), headers: auth, status: 404})
+	c.do(call{op: "DELETE /v1/keys/{id}", path: "/v1/keys/" + pkey.ID, headers: auth, status: 403})
+	c.do(call{op: "DELETE /v1/keys/{id}", path: "/v1/keys/" + mine["id"].(string), headers: auth, status: 204})
+	c.do(call{op: "DELETE /v1/keys/{id}", path: "/v1/keys/" + nk["id"].(string), headers: pauth, status: 204})
 
 	// Not ready: a draining node.
 	draining := api.New(api.Config{Store: f.store})

@@ -17,7 +17,11 @@ type Store interface {
 	switchboard.MessageStore
 	switchboard.ConversationStore
 	switchboard.EndpointStore
+	switchboard.TenantStore
 	GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error)
+	CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error
+	ListAPIKeys(ctx context.Context, tenant string) ([]*switchboard.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 	RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error
 	RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecord) error

@@ -34,6 +34,9 @@ func (s *Server) getMessageBySID(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !principal(r.Context()).owns(m.Tenant, m.APIKeyID) {
+		return switchboard.ErrProviderSIDNotFound(sid)
+	}
 	if m.Events == nil {
 		m.Events = []*switchboard.Event{}
 	}
@@ -57,7 +60,7 @@ func validSID(sid string) bool {
 }
 
 func (s *Server) traceMessage(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.cfg.Store.GetMessage(r.Context(), r.PathValue("id"))
+	m, err := s.visibleMessage(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

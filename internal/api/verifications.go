@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -43,7 +44,8 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	v, err := svc.Start(r.Context(), req, apiKeyFrom(r.Context()).ID)
+	p := principal(r.Context())
+	v, err := svc.StartIn(r.Context(), req, p.Tenant, p.Key.ID)
 	if err != nil {
 		return err
 	}
@@ -56,12 +58,25 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// visibleVerification loads verification id if the caller may see it (its tenant's; a send
+// key's own); any other is not found.
+func (s *Server) visibleVerification(ctx context.Context, svc *verify.Service, id string) (*switchboard.Verification, error) {
+	v, err := svc.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !principal(ctx).owns(v.Tenant, v.APIKeyID) {
+		return nil, switchboard.ErrVerificationNotFound(id)
+	}
+	return v, nil
+}
+
 func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.verifier()
 	if err != nil {
 		return err
 	}
-	v, err := svc.Get(r.Context(), r.PathValue("id"))
+	v, err := s.visibleVerification(r.Context(), svc, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -78,6 +93,9 @@ func (s *Server) checkVerification(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if _, err := s.visibleVerification(r.Context(), svc, r.PathValue("id")); err != nil {
+		return err
+	}
 	res, err := svc.Check(r.Context(), r.PathValue("id"), req.Code)
 	if err != nil {
 		return err
@@ -91,6 +109,9 @@ func (s *Server) cancelVerification(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	if _, err := s.visibleVerification(r.Context(), svc, r.PathValue("id")); err != nil {
+		return err
+	}
 	v, err := svc.Cancel(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -102,6 +123,9 @@ func (s *Server) cancelVerification(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) listRefusals(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.verifier()
 	if err != nil {
+		return err
+	}
+	if err := s.allTenantsReader(r.Context()); err != nil {
 		return err
 	}
 	q := r.URL.Query()

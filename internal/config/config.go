@@ -212,6 +212,8 @@ var settings = []setting{
 	{key: "metrics_queue_max_age", env: "SWITCHBOARD_METRICS_QUEUE_MAX_AGE", def: "5s", help: "queue depth gauges are recomputed on a /metrics scrape when older than this"},
 	{key: "dashboard", env: "SWITCHBOARD_DASHBOARD", def: "true", help: "serve the dashboard at /ui (login with an API key, or dashboard_user and its password)"},
 	{key: "dashboard_user", env: "SWITCHBOARD_DASHBOARD_USER", help: "user name of the dashboard's password login (empty: API keys only)"},
+	{key: "dashboard_user_tenant", env: "SWITCHBOARD_DASHBOARD_USER_TENANT", help: "the tenant whose data dashboard_user sees (empty: every tenant)"},
+	{key: "dashboard_user_role", env: "SWITCHBOARD_DASHBOARD_USER_ROLE", def: "admin", help: "what dashboard_user may do: read (look only), admin (also cancel, retry, reply, record consent, replay, rotate) or platform"},
 	{key: "dashboard_password", env: "SWITCHBOARD_DASHBOARD_PASSWORD", secret: true, help: "password of dashboard_user, at least 12 characters (environment only; or dashboard_password_file)"},
 	{key: "dashboard_password_file", env: "SWITCHBOARD_DASHBOARD_PASSWORD_FILE", help: "file holding the password of dashboard_user"},
 	{key: "dashboard_session_ttl", env: "SWITCHBOARD_DASHBOARD_SESSION_TTL", def: "12h", help: "how long a dashboard login lasts"},

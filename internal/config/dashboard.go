@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 // DashboardConfig holds the settings of the dashboard at /ui.
@@ -14,6 +16,10 @@ type DashboardConfig struct {
 	// User and Password are the password login; both empty when only API keys may log in.
 	User     string
 	Password string
+	// UserTenant is the tenant User sees (empty: every tenant); UserRole what it may do (read,
+	// admin or platform).
+	UserTenant string
+	UserRole   string
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
 	// LoginRate is how many failed logins a client address may make per LoginWindow.
@@ -44,6 +50,17 @@ func (c *Config) buildDashboard(v map[string]string) error {
 		return fmt.Errorf("config: a dashboard password is set without a user; set SWITCHBOARD_DASHBOARD_USER")
 	case d.Password != "" && utf8.RuneCountInString(d.Password) < minPasswordChars:
 		return fmt.Errorf("config: the dashboard password must have at least %d characters", minPasswordChars)
+	}
+	d.UserTenant, d.UserRole = v["dashboard_user_tenant"], v["dashboard_user_role"]
+	if d.UserTenant != "" {
+		if err := switchboard.ValidTenantID(d.UserTenant); err != nil {
+			return fmt.Errorf("config: dashboard_user_tenant=%q is not a tenant ID (lowercase letters, digits and dashes); set SWITCHBOARD_DASHBOARD_USER_TENANT", d.UserTenant)
+		}
+	}
+	switch switchboard.Role(d.UserRole) {
+	case switchboard.RoleRead, switchboard.RoleAdmin, switchboard.RolePlatform:
+	default:
+		return fmt.Errorf("config: dashboard_user_role=%q must be read, admin or platform; set SWITCHBOARD_DASHBOARD_USER_ROLE", d.UserRole)
 	}
 	if d.SessionTTL, err = time.ParseDuration(v["dashboard_session_ttl"]); err != nil || d.SessionTTL < time.Minute {
 		return fmt.Errorf("config: dashboard_session_ttl=%q must be a duration of at least 1m, such as 12h; set SWITCHBOARD_DASHBOARD_SESSION_TTL", v["dashboard_session_ttl"])

@@ -687,12 +687,24 @@ func EnsureDevKey(ctx context.Context, store switchboard.KeyStore, dataDir strin
 	return secret, nil
 }
 
-// CreateAPIKey creates an API key and returns it with its secret, which is shown only once.
+// CreateAPIKey creates an admin API key of the default tenant and returns it with its secret,
+// which is shown only once.
 func CreateAPIKey(ctx context.Context, store switchboard.KeyStore, name string, now time.Time) (*switchboard.APIKey, string, error) {
+	return CreateKey(ctx, store, name, switchboard.DefaultTenant, switchboard.RoleAdmin, now)
+}
+
+// CreateKey creates an API key of tenant with role and returns it with its secret, which is
+// shown only once. It is how the first platform key is made (switchboard keys create --role
+// platform): whoever writes the database needs no key to make one.
+func CreateKey(ctx context.Context, store switchboard.KeyStore, name, tenant string, role switchboard.Role, now time.Time) (*switchboard.APIKey, string, error) {
+	if !role.Valid() {
+		return nil, "", switchboard.Errorf(switchboard.EINVALID, "invalid_role", "role %q must be send, read, admin or platform", role)
+	}
 	key, secret, err := switchboard.NewAPIKey(name, now)
 	if err != nil {
 		return nil, "", err
 	}
+	key.Tenant, key.Role = tenant, role
 	if err := store.CreateAPIKey(ctx, key); err != nil {
 		return nil, "", err
 	}

@@ -20,7 +20,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 	u, _ := url.Parse(cfg.PublicURL)
 	return web.New(web.Config{
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "web"),
-		User: d.User, Password: d.Password, SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
+		User: d.User, Password: d.Password, UserTenant: d.UserTenant, UserRole: switchboard.Role(d.UserRole), SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
 		Secure:  u != nil && u.Scheme == "https",
 		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, Messages: n.accept,
@@ -42,7 +42,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 // that it is checked (consent, quiet hours, the WhatsApp window) and made idempotent as an
 // application's reply would be, for a key named after the operator.
 func (n *Node) dashboardReply(ctx context.Context, c *switchboard.Conversation, body, actor, idemKey string) (*switchboard.Message, error) {
-	m, _, err := n.accept.Accept(ctx, &switchboard.APIKey{ID: actor, Name: actor},
+	m, _, err := n.accept.Accept(ctx, &switchboard.APIKey{ID: actor, Name: actor, Tenant: c.Tenant},
 		&accept.Request{To: c.TheirNumber, From: c.OurNumber, Channel: string(c.Channel), Body: body}, idemKey)
 	return m, err
 }

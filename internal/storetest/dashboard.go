@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,49 @@ var dashboardTests = []test{
 	{"FailuresByCode", testDashboardFailures},
 	{"DeliveryStats", testDashboardDeliveryStats},
 	{"OptedOut", testDashboardOptedOut},
+	{"SearchTenant", testDashboardSearchTenant},
+}
+
+// testDashboardSearchTenant: a search with a tenant finds that tenant's messages only, with and
+// without a metadata pair, and a search without one finds every tenant's.
+func testDashboardSearchTenant(t *testing.T, s switchboard.Store) {
+	var acme, other []string
+	for i := range 3 {
+		m := newMessage(at(time.Duration(i) * time.Second))
+		m.Metadata = map[string]string{"job": "7"}
+		if i%2 == 0 {
+			m.Tenant = "acme"
+		}
+		m = create(t, s, m)
+		if i%2 == 0 {
+			acme = append(acme, m.ID)
+		} else {
+			other = append(other, m.ID)
+		}
+	}
+	ids := func(ms []*switchboard.Message) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, q := range []switchboard.MessageSearch{
+		{MessageFilter: switchboard.MessageFilter{Tenant: "acme", Limit: 1}},
+		{MessageFilter: switchboard.MessageFilter{Tenant: "acme", Limit: 1, Metadata: &switchboard.MetadataMatch{Key: "job", Value: "7"}}},
+		{MessageFilter: switchboard.MessageFilter{Tenant: "acme", Statuses: []switchboard.Status{switchboard.StatusQueued}}},
+	} {
+		if got := ids(searchAll(t, s, q)); !slices.Equal(got, acme) {
+			t.Errorf("search %+v: %v, want acme's %v", q.MessageFilter, got, acme)
+		}
+	}
+	if got := ids(searchAll(t, s, switchboard.MessageSearch{MessageFilter: switchboard.MessageFilter{Tenant: switchboard.DefaultTenant}})); !slices.Equal(got, other) {
+		t.Errorf("search of tenant default: %v, want %v", got, other)
+	}
+	if got := searchAll(t, s, switchboard.MessageSearch{}); len(got) != 3 {
+		t.Errorf("search of every tenant: %d messages, want 3", len(got))
+	}
 }
 
 func testDashboardSessions(t *testing.T, s switchboard.Store) {

@@ -277,6 +277,16 @@ func (s *Service) normalize(req StartRequest) (StartRequest, switchboard.VerifyC
 // code, the same verification), after the limits and fraud rules let it through. A refusal is
 // a *switchboard.RefusedError carrying a support reference (and Retry-After for limits).
 func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) (*switchboard.Verification, error) {
+	return s.StartIn(ctx, req, "", apiKeyID)
+}
+
+// StartIn is Start for a key of tenant (empty: the default tenant). A number has one pending
+// verification at a time across tenants (the code is the number's); while one of another tenant
+// is pending, a start is refused (409 verification_pending) and learns nothing more of it.
+func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyID string) (*switchboard.Verification, error) {
+	if tenant == "" {
+		tenant = switchboard.DefaultTenant
+	}
 	req, ch, err := s.normalize(req)
 	if err != nil {
 		return nil, err
@@ -286,6 +296,10 @@ func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) 
 	pending, err := s.cfg.Store.PendingVerification(ctx, req.To, now)
 	if err != nil {
 		return nil, err
+	}
+	if pending != nil && !sameTenant(pending.Tenant, tenant) {
+		return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
+			"%s has a pending verification started by another tenant; try again when it ends", req.To)
 	}
 	if pending != nil && pending.Sends >= pending.MaxSends {
 		return nil, s.maxSends(ctx, pending, now)
@@ -305,15 +319,26 @@ func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) 
 			return nil, err
 		}
 	}
-	return s.create(ctx, req, ch, country, apiKeyID, now)
+	return s.create(ctx, req, ch, country, tenant, apiKeyID, now)
+}
+
+// sameTenant compares tenants, an empty one being the default tenant.
+func sameTenant(a, b string) bool {
+	if a == "" {
+		a = switchboard.DefaultTenant
+	}
+	if b == "" {
+		b = switchboard.DefaultTenant
+	}
+	return a == b
 }
 
 // create stores a new verification and sends its first code.
-func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.VerifyChannel, country, apiKeyID string, now time.Time) (*switchboard.Verification, error) {
+func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.VerifyChannel, country, tenant, apiKeyID string, now time.Time) (*switchboard.Verification, error) {
 	v := &switchboard.Verification{
 		ID: switchboard.NewID("ver"), Status: switchboard.VerificationPending, To: req.To, Channel: ch, Locale: req.Locale,
 		Country: country, UserRef: req.UserRef, ClientIP: req.ClientIP, Backend: s.cfg.Backend, CodeLength: s.cfg.CodeLength,
-		MaxSends: s.cfg.MaxSends, MaxChecks: s.cfg.MaxChecks, ExpiresAt: now.Add(s.cfg.TTL), APIKeyID: apiKeyID,
+		MaxSends: s.cfg.MaxSends, MaxChecks: s.cfg.MaxChecks, ExpiresAt: now.Add(s.cfg.TTL), APIKeyID: apiKeyID, Tenant: tenant,
 		CreatedAt: now, UpdatedAt: now, SendAttempts: []switchboard.VerificationSend{},
 	}
 	if s.cfg.Backend == BackendTwilio {
@@ -333,7 +358,7 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); isPendingConflict(err) {
 			// Another start for the number won the race; Twilio answered both with the one
 			// verification, so this start was a resend of it.
-			return s.recordTwilioSend(ctx, v.To, ch, now)
+			return s.recordTwilioSend(ctx, v.To, v.Tenant, ch, now)
 		} else if err != nil {
 			return nil, err
 		}
@@ -369,6 +394,10 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		}
 		if pending == nil {
 			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "another verification of %s changed meanwhile; try again", v.To)
+		}
+		if !sameTenant(pending.Tenant, v.Tenant) {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
+				"%s has a pending verification started by another tenant; try again when it ends", v.To)
 		}
 		return s.resend(ctx, pending, ch, now)
 	} else if err != nil {
@@ -540,7 +569,7 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 			if _, _, err := s.cfg.Twilio.StartVerification(ctx, v.To, string(ch), v.Locale); err != nil {
 				return nil, s.twilioError(err)
 			}
-			return s.recordTwilioSend(ctx, v.To, ch, now)
+			return s.recordTwilioSend(ctx, v.To, v.Tenant, ch, now)
 		}
 		code, err := s.codec.Open(v.ID, v.CodeSealed)
 		if err != nil {
@@ -594,7 +623,7 @@ func isPendingConflict(err error) bool {
 
 // recordTwilioSend records on the pending verification of to that Twilio Verify sent its code
 // again on channel ch.
-func (s *Service) recordTwilioSend(ctx context.Context, to string, ch switchboard.VerifyChannel, now time.Time) (*switchboard.Verification, error) {
+func (s *Service) recordTwilioSend(ctx context.Context, to, tenant string, ch switchboard.VerifyChannel, now time.Time) (*switchboard.Verification, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := s.cfg.Store.PendingVerification(ctx, to, now)
 		if err != nil {
@@ -602,6 +631,10 @@ func (s *Service) recordTwilioSend(ctx context.Context, to string, ch switchboar
 		}
 		if v == nil {
 			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "the verification of %s changed meanwhile; try again", to)
+		}
+		if !sameTenant(v.Tenant, tenant) {
+			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
+				"%s has a pending verification started by another tenant; try again when it ends", to)
 		}
 		v.Sends++
 		v.Channel, v.UpdatedAt = ch, now

@@ -29,6 +29,35 @@ type session struct {
 	*switchboard.DashboardSession
 	// CSRF is the token every form of this session carries.
 	CSRF string
+	// Tenant is the tenant whose data the session sees; empty sees every tenant's.
+	Tenant string
+	// Role is what the session may do: read sees; admin and platform also act (cancel, retry,
+	// reply, record consent, replay, rotate).
+	Role switchboard.Role
+	// sole is set when Tenant is the installation's only tenant: everything there is is the
+	// session's, so it sees the pages that count every tenant too (a single-tenant installation
+	// upgraded from before tenants keeps its whole dashboard).
+	sole bool
+}
+
+// CanAct reports whether the session may change things: the pages offer their actions only then.
+func (s *session) CanAct() bool { return s.Role.Allows(switchboard.RoleAdmin) }
+
+// AllTenants reports whether the session sees every tenant (the cross-tenant pages: failures,
+// delivery charts, senders and their queues).
+func (s *session) AllTenants() bool { return s.Tenant == "" || s.sole }
+
+// sees reports whether the session may see a resource of tenant.
+func (s *session) sees(tenant string) bool {
+	return s.Tenant == "" || switchboard.TenantOr(tenant) == s.Tenant
+}
+
+// TenantLabel names what the session sees, for the page header.
+func (s *session) TenantLabel() string {
+	if s.Tenant == "" {
+		return "all tenants"
+	}
+	return "tenant " + s.Tenant
 }
 
 // Who is the session's subject for display: the user name, or the API key's name.
@@ -71,6 +100,59 @@ func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
+// keyScope is what a session opened with key sees and may do: the key's tenant and role; a
+// platform key sees every tenant (it is the operators' key).
+func keyScope(key *switchboard.APIKey) (tenant string, role switchboard.Role) {
+	role = key.Role
+	if role == "" {
+		role = switchboard.RoleAdmin
+	}
+	if role == switchboard.RolePlatform {
+		return "", role
+	}
+	return switchboard.TenantOr(key.Tenant), role
+}
+
+// acting is authed for an action (a POST that changes something): the session's role must allow
+// admin, else 403 and nothing changes. The pages offer such actions only to those sessions.
+func (s *Server) acting(h authedFunc) http.HandlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {
+		if !sess.CanAct() {
+			s.renderError(w, r, sess, http.StatusForbidden, "Your role ("+string(sess.Role)+") may look but not change anything here.")
+			return
+		}
+		h(w, r, sess)
+	})
+}
+
+// keysPage lists the API keys of the session's tenant (every tenant's for a session of all),
+// never their secrets (only hashes are stored). For admin and platform sessions only: a read
+// session is not shown the keys (404, and no link).
+func (s *Server) keysPage(w http.ResponseWriter, r *http.Request, sess *session) {
+	if !sess.CanAct() {
+		s.renderError(w, r, sess, http.StatusNotFound, "No such page.")
+		return
+	}
+	ks, err := s.cfg.Store.ListAPIKeys(r.Context(), sess.Tenant)
+	if err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "keys", page{Title: "API keys", Nav: "keys", Session: sess, Data: ks})
+}
+
+// allTenants is authed for a page that aggregates across tenants: a session of one tenant gets
+// 404, as for a page that is not there.
+func (s *Server) allTenants(h authedFunc) http.HandlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {
+		if !sess.AllTenants() {
+			s.renderError(w, r, sess, http.StatusNotFound, "No such page.")
+			return
+		}
+		h(w, r, sess)
+	})
+}
+
 // authedFunc is a handler that needs a session.
 type authedFunc func(w http.ResponseWriter, r *http.Request, sess *session)
 
@@ -111,13 +193,30 @@ func (s *Server) session(r *http.Request) *session {
 		}
 		return nil
 	}
+	sess := &session{DashboardSession: ds, CSRF: csrfToken(c.Value)}
 	if ds.APIKeyHash != "" {
-		// A session opened with an API key ends when the key is revoked.
-		if _, err := s.cfg.Store.GetAPIKeyByHash(r.Context(), ds.APIKeyHash); err != nil {
+		// A session opened with an API key ends when the key is revoked, and sees what the key
+		// may: its tenant (a platform key: every tenant), its role.
+		key, err := s.cfg.Store.GetAPIKeyByHash(r.Context(), ds.APIKeyHash)
+		if err != nil {
 			return nil
 		}
+		sess.Tenant, sess.Role = keyScope(key)
+		if !sess.Role.Allows(switchboard.RoleRead) {
+			return nil // a send key cannot open the dashboard
+		}
+	} else {
+		// The password user: the configured tenant (empty: every tenant) and role.
+		sess.Tenant, sess.Role = s.cfg.UserTenant, s.cfg.UserRole
 	}
-	return &session{DashboardSession: ds, CSRF: csrfToken(c.Value)}
+	if sess.Tenant != "" {
+		ts, err := s.cfg.Store.ListTenants(r.Context())
+		if err != nil {
+			s.cfg.Logger.Error("dashboard: listing tenants", "err", err)
+		}
+		sess.sole = err == nil && len(ts) == 1 && ts[0].ID == sess.Tenant
+	}
+	return sess
 }
 
 // safeNext is where to go after login: a dashboard path, never another site.
@@ -183,6 +282,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			// out an address.
 			s.cfg.Logger.Warn("dashboard: login refused", "method", "api_key", "ip", ip)
 			s.showLogin(w, r, http.StatusUnauthorized, "Unknown or revoked API key.", "")
+			return
+		}
+		if _, role := keyScope(key); !role.Allows(switchboard.RoleRead) {
+			s.cfg.Logger.Warn("dashboard: login refused", "method", "api_key", "ip", ip, "role", role)
+			s.showLogin(w, r, http.StatusForbidden, "A send key cannot open the dashboard: log in with a read or admin key.", "")
 			return
 		}
 		ds.Subject, ds.APIKeyHash = "key:"+key.ID+" ("+key.Name+")", hash

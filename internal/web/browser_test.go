@@ -353,6 +353,59 @@ func TestBrowser(t *testing.T) {
 	if loc := location(); !strings.Contains(loc, "/ui/login") {
 		t.Fatalf("after logout the browser is at %s", loc)
 	}
+
+	// A read-only user of one tenant: tenant acme's messages only, and no button that changes
+	// anything.
+	do("desktop", chromedp.EmulateViewport(1280, 900))
+	if err := st.CreateTenant(ctx, &switchboard.Tenant{ID: "acme", Name: "Acme Field Service", Environment: switchboard.EnvProduction,
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	_, acmeSend, err := node.CreateKey(ctx, st, "acme-app", "acme", switchboard.RoleSend, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, acmeRead, err := node.CreateKey(ctx, st, "acme-viewer", "acme", switchboard.RoleRead, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, err := client.New(n.URL(), acmeSend).Send(ctx, &client.SendRequest{To: "+14155550166", Body: "Technician on the way",
+		SendAt: time.Now().Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("log in as acme's viewer", chromedp.Navigate(url("/ui/messages")), chromedp.WaitVisible(chromedp.ID("api_key")),
+		chromedp.SendKeys(chromedp.ID("api_key"), acmeRead), chromedp.Submit(chromedp.ID("api_key")), chromedp.WaitVisible(chromedp.ID("q")))
+	if body := text("main"); !strings.Contains(body, "+1415*****66") || strings.Contains(body, "+1415*****99") || strings.Contains(body, "+1415*****01") {
+		t.Errorf("acme's viewer sees other tenants' messages, or not acme's:\n%s", body)
+	}
+	if who := text(".scope"); !strings.Contains(who, "tenant acme") || !strings.Contains(who, "read") {
+		t.Errorf("the header says %q, want the tenant and the role", who)
+	}
+	if nav := text("nav"); strings.Contains(nav, "Failures") || strings.Contains(nav, "Senders") {
+		t.Errorf("acme's viewer is offered the cross-tenant pages: %q", nav)
+	}
+	checkA11y("tenant messages")
+	shot("30-tenant-read-messages")
+	do("open acme's message", chromedp.Navigate(url("/ui/messages/"+acme.ID)), chromedp.WaitVisible(chromedp.CSS("main")))
+	if body := text("main"); !strings.Contains(body, "Technician on the way") {
+		t.Errorf("acme's viewer does not see acme's message:\n%s", body)
+	}
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("main form").length`)); err != nil || n != 0 {
+		t.Errorf("a read session is offered %d forms on a scheduled message (%v): no cancel, no retry", n, err)
+	}
+	shot("31-tenant-read-message")
+	do("open another tenant's message", chromedp.Navigate(url("/ui/messages/"+scheduled.ID)), chromedp.WaitVisible(chromedp.CSS("main")))
+	if body := text("main"); !strings.Contains(body, "not found") || strings.Contains(body, "Reminder") {
+		t.Errorf("another tenant's message, to acme's viewer:\n%s", body)
+	}
+	shot("32-tenant-other-message")
+	do("opt-outs", chromedp.Navigate(url("/ui/optouts")), chromedp.WaitVisible(chromedp.CSS("main")))
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("main form").length`)); err != nil || n != 0 {
+		t.Errorf("a read session is offered the consent form (%d forms, %v)", n, err)
+	}
+	do("overview", chromedp.Navigate(url("/ui/")), chromedp.WaitVisible(chromedp.CSS("main")))
+	shot("33-tenant-overview")
 	t.Logf("screenshots in %s; browser part took %v", shots, time.Since(browserStart))
 }
 

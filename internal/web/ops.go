@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -62,7 +63,7 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 	// or ten store pages were read, so that a rare status still answers quickly.
 	cursor := q.Get("cursor")
 	for reads := 0; reads < 10 && len(d.Calls) < listSize; reads++ {
-		cs, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Metadata: meta, Before: cursor, Limit: listSize})
+		cs, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Tenant: sess.Tenant, Metadata: meta, Before: cursor, Limit: listSize})
 		if err != nil {
 			s.fail(w, r, sess, err)
 			return
@@ -97,8 +98,20 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, sess *session) {
 	s.showCall(w, r, sess, http.StatusOK, "")
 }
 
+// visibleCall loads call id if the session sees its tenant; another tenant's is not found.
+func (s *Server) visibleCall(ctx context.Context, sess *session, id string) (*switchboard.Call, error) {
+	c, err := s.cfg.Store.GetCall(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.sees(c.Tenant) {
+		return nil, switchboard.CallNotFound(id)
+	}
+	return c, nil
+}
+
 func (s *Server) showCall(w http.ResponseWriter, r *http.Request, sess *session, status int, flash string) {
-	c, err := s.cfg.Store.GetCall(r.Context(), r.PathValue("id"))
+	c, err := s.visibleCall(r.Context(), sess, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -106,7 +119,7 @@ func (s *Server) showCall(w http.ResponseWriter, r *http.Request, sess *session,
 	if flash == "" && r.URL.Query().Get("done") == "canceled" {
 		flash = "Call canceled."
 	}
-	d := callData{C: c, Cancelable: s.cfg.CancelCall != nil && !c.Status.Terminal()}
+	d := callData{C: c, Cancelable: s.cfg.CancelCall != nil && !c.Status.Terminal() && sess.CanAct()}
 	s.render(w, r, status, "call", page{Title: "Call " + c.ID, Nav: "calls", Session: sess, Flash: flash, Data: d})
 }
 
@@ -116,6 +129,10 @@ func (s *Server) cancelCall(w http.ResponseWriter, r *http.Request, sess *sessio
 		return
 	}
 	id := r.PathValue("id")
+	if _, err := s.visibleCall(r.Context(), sess, id); err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
 	if err := s.cfg.CancelCall(r.Context(), id); err != nil {
 		if k := switchboard.ErrorKindOf(err); k == switchboard.ECONFLICT || k == switchboard.EUNPROCESSABLE {
 			s.showCall(w, r, sess, http.StatusConflict, "Not canceled: "+switchboard.ErrorMessage(err))
@@ -154,7 +171,7 @@ func (s *Server) verifications(w http.ResponseWriter, r *http.Request, sess *ses
 		}
 		d.To = phone
 	}
-	vs, next, err := s.cfg.Store.ListVerifications(r.Context(), switchboard.VerificationFilter{
+	vs, next, err := s.cfg.Store.ListVerifications(r.Context(), switchboard.VerificationFilter{Tenant: sess.Tenant,
 		To: d.To, Status: d.Status, Cursor: q.Get("cursor"), Limit: listSize})
 	if err != nil {
 		s.fail(w, r, sess, err)
@@ -164,9 +181,13 @@ func (s *Server) verifications(w http.ResponseWriter, r *http.Request, sess *ses
 	if next != "" {
 		d.NextLink = "/ui/verifications?" + urlValues("to", d.To, "status", string(d.Status), "cursor", next)
 	}
-	if d.Refusals, _, err = s.cfg.Store.ListRefusals(r.Context(), switchboard.RefusalFilter{To: d.To, Limit: 20}); err != nil {
-		s.fail(w, r, sess, err)
-		return
+	// Refusals are not any tenant's (a refused start stored nothing of its tenant): shown to
+	// sessions of every tenant only.
+	if sess.AllTenants() {
+		if d.Refusals, _, err = s.cfg.Store.ListRefusals(r.Context(), switchboard.RefusalFilter{To: d.To, Limit: 20}); err != nil {
+			s.fail(w, r, sess, err)
+			return
+		}
 	}
 	s.render(w, r, http.StatusOK, "verifications", page{Title: "Verifications", Nav: "verifications", Session: sess, Data: d})
 }
@@ -178,7 +199,7 @@ type conversationsData struct {
 }
 
 func (s *Server) conversations(w http.ResponseWriter, r *http.Request, sess *session) {
-	cs, next, err := s.cfg.Store.ListConversations(r.Context(), switchboard.ConversationFilter{Cursor: r.URL.Query().Get("cursor"), Limit: listSize})
+	cs, next, err := s.cfg.Store.ListConversations(r.Context(), switchboard.ConversationFilter{Tenant: sess.Tenant, Cursor: r.URL.Query().Get("cursor"), Limit: listSize})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -205,7 +226,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request, sess *sess
 
 func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, sess *session, status int, errMsg, body string) {
 	id := r.PathValue("id")
-	c, err := s.cfg.Store.GetConversation(r.Context(), id)
+	c, err := s.visibleConversation(r.Context(), sess, id)
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -217,7 +238,7 @@ func (s *Server) showConversation(w http.ResponseWriter, r *http.Request, sess *
 		return
 	}
 	slices.Reverse(msgs)
-	d := conversationData{C: c, Messages: msgs, CanReply: s.cfg.Reply != nil, Body: body}
+	d := conversationData{C: c, Messages: msgs, CanReply: s.cfg.Reply != nil && sess.CanAct(), Body: body}
 	if next != "" {
 		d.Older = "/ui/conversations/" + id + "?" + urlValues("cursor", next)
 	}
@@ -234,7 +255,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.renderError(w, r, sess, http.StatusNotFound, "Replies are not configured on this node.")
 		return
 	}
-	c, err := s.cfg.Store.GetConversation(r.Context(), r.PathValue("id"))
+	c, err := s.visibleConversation(r.Context(), sess, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -276,7 +297,7 @@ func endpointState(e *switchboard.Endpoint) string {
 }
 
 func (s *Server) endpoints(w http.ResponseWriter, r *http.Request, sess *session) {
-	eps, err := s.cfg.Store.ListEndpoints(r.Context(), "")
+	eps, err := s.cfg.Store.ListEndpoints(r.Context(), sess.Tenant)
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -295,6 +316,7 @@ type endpointData struct {
 	Dead       []deliveryRow
 	DeadMore   bool
 	CanRotate  bool
+	CanReplay  bool
 	NewSecret  string
 	SecretsNow int
 }
@@ -321,18 +343,44 @@ func (s *Server) endpoint(w http.ResponseWriter, r *http.Request, sess *session)
 	s.showEndpoint(w, r, sess, http.StatusOK, "", "")
 }
 
+// visibleConversation loads conversation id if the session sees its tenant; another tenant's
+// is not found.
+func (s *Server) visibleConversation(ctx context.Context, sess *session, id string) (*switchboard.Conversation, error) {
+	c, err := s.cfg.Store.GetConversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.sees(c.Tenant) {
+		return nil, switchboard.ErrConversationNotFound(id)
+	}
+	return c, nil
+}
+
+// visibleEndpoint loads endpoint id if the session sees its tenant; another tenant's is not
+// found.
+func (s *Server) visibleEndpoint(ctx context.Context, sess *session, id string) (*switchboard.Endpoint, error) {
+	e, err := s.cfg.Store.GetEndpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.sees(e.Tenant) {
+		return nil, switchboard.ErrEndpointNotFound(id)
+	}
+	return e, nil
+}
+
 func (s *Server) showEndpoint(w http.ResponseWriter, r *http.Request, sess *session, status int, flash, newSecret string) {
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), sess, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
 	}
-	recent, _, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{EndpointID: e.ID, Limit: 20})
+	recent, _, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: sess.Tenant, EndpointID: e.ID, Limit: 20})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
 	}
-	dead, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{EndpointID: e.ID, Status: switchboard.DeliveryDead, Limit: 20})
+	dead, next, err := s.cfg.Store.ListDeliveries(r.Context(), switchboard.DeliveryFilter{Tenant: sess.Tenant, EndpointID: e.ID, Status: switchboard.DeliveryDead, Limit: 20})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -351,12 +399,17 @@ func (s *Server) showEndpoint(w http.ResponseWriter, r *http.Request, sess *sess
 		}
 	}
 	d := endpointData{E: endpointRow{Endpoint: e, State: endpointState(e)}, Recent: deliveryRows(recent), Dead: deliveryRows(dead),
-		DeadMore: next != "", CanRotate: e.Source == "api" && s.cfg.NewSecret != nil, NewSecret: newSecret, SecretsNow: active}
+		DeadMore: next != "", CanRotate: e.Source == "api" && s.cfg.NewSecret != nil && sess.CanAct(), CanReplay: len(dead) > 0 && sess.CanAct(),
+		NewSecret: newSecret, SecretsNow: active}
 	s.render(w, r, status, "endpoint", page{Title: "Endpoint " + e.ID, Nav: "endpoints", Session: sess, Flash: flash, Data: d})
 }
 
 func (s *Server) replayEndpoint(w http.ResponseWriter, r *http.Request, sess *session) {
 	id := r.PathValue("id")
+	if _, err := s.visibleEndpoint(r.Context(), sess, id); err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
 	n, err := s.cfg.Store.ReplayDeadLetters(r.Context(), id, s.cfg.Clock())
 	if err != nil {
 		s.fail(w, r, sess, err)
@@ -376,7 +429,7 @@ func (s *Server) rotateEndpoint(w http.ResponseWriter, r *http.Request, sess *se
 		s.renderError(w, r, sess, http.StatusNotFound, "Secret rotation is not configured on this node.")
 		return
 	}
-	e, err := s.cfg.Store.GetEndpoint(r.Context(), r.PathValue("id"))
+	e, err := s.visibleEndpoint(r.Context(), sess, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -467,7 +520,7 @@ func (s *Server) recordConsent(w http.ResponseWriter, r *http.Request, sess *ses
 		return
 	}
 	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: switchboard.ConsentFromDashboard,
-		Evidence: evidence, Actor: "dashboard:" + sess.Subject, At: s.cfg.Clock()}
+		Evidence: evidence, Actor: "dashboard:" + sess.Subject, At: s.cfg.Clock(), Tenant: switchboard.TenantOr(sess.Tenant)}
 	if err := s.cfg.Store.RecordConsent(r.Context(), c); err != nil {
 		if switchboard.ErrorKindOf(err) == switchboard.EINVALID {
 			s.showOptouts(w, r, sess, http.StatusBadRequest, "", switchboard.ErrorMessage(err))

@@ -59,6 +59,9 @@ type overviewData struct {
 	QueuesError string
 	Failures    []failureRow
 	Since       time.Time
+	// TenantOnly is the tenant of a session that sees one: the cross-tenant queues and failures
+	// are not shown to it.
+	TenantOnly string
 }
 
 type failureRow struct {
@@ -91,6 +94,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, sess *session)
 	d := overviewData{Since: now.Add(-24 * time.Hour)}
 	if s.cfg.Health != nil {
 		d.Health = s.cfg.Health()
+	}
+	if !sess.AllTenants() {
+		// Queues and failures count every tenant's messages: for all-tenant sessions only.
+		d.TenantOnly = sess.Tenant
+		s.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview", Session: sess, Data: d})
+		return
 	}
 	if s.cfg.QueueStats == nil {
 		d.QueuesError = "Queue depth is not available on this node."
@@ -148,10 +157,11 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, sess *session)
 			s.fail(w, r, sess, err)
 			return
 		}
-		if m != nil {
+		if m != nil && sess.sees(m.Tenant) {
 			d.Messages = []*switchboard.Message{m}
 		}
 	default:
+		q.Query.Tenant = sess.Tenant
 		msgs, next, err := s.cfg.Store.SearchMessages(r.Context(), q.Query)
 		if err != nil {
 			s.fail(w, r, sess, err)
@@ -187,7 +197,7 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, sess *session
 		return
 	}
 	query := q.Query
-	query.Limit, query.Cursor = 500, ""
+	query.Limit, query.Cursor, query.Tenant = 500, "", sess.Tenant
 	pages := func(ctx context.Context, cursor string) ([]*switchboard.Message, string, error) {
 		query.Cursor = cursor
 		return s.cfg.Store.SearchMessages(ctx, query)
@@ -205,6 +215,9 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, sess *session
 			}
 			if err != nil {
 				return nil, "", err
+			}
+			if !sess.sees(m.Tenant) {
+				return nil, "", nil
 			}
 			return []*switchboard.Message{m}, "", nil
 		}
@@ -248,7 +261,7 @@ func (s *Server) windowOf(r *http.Request, m *switchboard.Message) *whatsAppWind
 		return nil
 	}
 	w := &whatsAppWindow{}
-	cs, _, err := s.cfg.Store.ListConversations(r.Context(), switchboard.ConversationFilter{OurNumber: m.From,
+	cs, _, err := s.cfg.Store.ListConversations(r.Context(), switchboard.ConversationFilter{Tenant: switchboard.TenantOr(m.Tenant), OurNumber: m.From,
 		TheirNumber: m.To, Channel: switchboard.ChannelWhatsApp, Limit: 1})
 	if err == nil && len(cs) == 1 && cs[0].LastInboundAt != nil {
 		closes := cs[0].LastInboundAt.Add(whatsAppWindowSpan)
@@ -282,8 +295,20 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, sess *session) 
 	s.showMessage(w, r, sess, r.PathValue("id"), http.StatusOK, "")
 }
 
+// visibleMessage loads message id if the session sees its tenant; another tenant's is not found.
+func (s *Server) visibleMessage(ctx context.Context, sess *session, id string) (*switchboard.Message, error) {
+	m, err := s.cfg.Store.GetMessage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.sees(m.Tenant) {
+		return nil, switchboard.ErrMessageNotFound(id)
+	}
+	return m, nil
+}
+
 func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *session, id string, status int, errMsg string) {
-	m, err := s.cfg.Store.GetMessage(r.Context(), id)
+	m, err := s.visibleMessage(r.Context(), sess, id)
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -299,6 +324,10 @@ func (s *Server) showMessage(w http.ResponseWriter, r *http.Request, sess *sessi
 	if d.Retryable, d.RetryNote, err = s.canRetry(r.Context(), m); err != nil {
 		s.fail(w, r, sess, err)
 		return
+	}
+	if !sess.CanAct() {
+		// Offer only what the role may do: a read session sees no buttons.
+		d.Cancelable, d.Retryable, d.RetryNote = false, false, ""
 	}
 	if m.ErrorCode != 0 {
 		ci := s.cfg.ExplainCode(m.ErrorCode)
@@ -360,6 +389,10 @@ func (s *Server) canRetry(ctx context.Context, m *switchboard.Message) (bool, st
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request, sess *session) {
 	id := r.PathValue("id")
+	if _, err := s.visibleMessage(r.Context(), sess, id); err != nil {
+		s.fail(w, r, sess, err)
+		return
+	}
 	_, err := switchboard.CancelMessage(r.Context(), s.cfg.Store, id, "dashboard:"+sess.Subject,
 		"canceled from the dashboard before it was handed to the provider", s.cfg.Clock())
 	if err != nil {
@@ -397,7 +430,7 @@ const retryOfKey = "retry_of"
 // once, make one retry.
 func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 	id := r.PathValue("id")
-	orig, err := s.cfg.Store.GetMessage(r.Context(), id)
+	orig, err := s.visibleMessage(r.Context(), sess, id)
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -422,6 +455,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, sess *session) {
 		MediaURLs: orig.MediaURLs, Metadata: meta, Validity: s.cfg.DefaultValidity, Timezone: orig.Timezone,
 		Template: orig.Template, TemplateVersion: orig.TemplateVersion,
 		Actor: "dashboard:" + sess.Subject, Detail: "accepted as a retry of " + orig.ID + " from the dashboard",
+		Tenant: switchboard.TenantOr(orig.Tenant),
 	}
 	if wa := orig.WhatsApp; wa != nil && orig.Channel == switchboard.ChannelWhatsApp {
 		// The retry keeps the WhatsApp content template and the fallback policy; its own SMS leg,
@@ -491,7 +525,7 @@ func (s *Server) charts(w http.ResponseWriter, r *http.Request, sess *session) {
 }
 
 func (s *Server) inbound(w http.ResponseWriter, r *http.Request, sess *session) {
-	msgs, _, err := s.cfg.Store.ListInbound(r.Context(), switchboard.InboundFilter{Limit: 100})
+	msgs, _, err := s.cfg.Store.ListInbound(r.Context(), switchboard.InboundFilter{Tenant: sess.Tenant, Limit: 100})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
@@ -515,6 +549,9 @@ func (s *Server) showOptouts(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.fail(w, r, sess, err)
 		return
 	}
+	// A tenant's session sees the choices its tenant recorded (an opt-out binds every tenant on
+	// the number, but who said what is the tenant's own).
+	recs = slices.DeleteFunc(recs, func(c *switchboard.ConsentRecord) bool { return !sess.sees(c.Tenant) })
 	for _, c := range recs {
 		c.Phone = content.MaskPhone(c.Phone)
 		c.Evidence = maskEvidence(c.Evidence)

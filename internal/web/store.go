@@ -15,6 +15,8 @@ type Store interface {
 	switchboard.DashboardStore
 	switchboard.ConversationStore
 	GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.APIKey, error)
+	ListTenants(ctx context.Context) ([]*switchboard.Tenant, error)
+	ListAPIKeys(ctx context.Context, tenant string) ([]*switchboard.APIKey, error)
 	ListInbound(ctx context.Context, f switchboard.InboundFilter) (msgs []*switchboard.InboundMessage, next string, err error)
 	RecordConsent(ctx context.Context, c *switchboard.ConsentRecord) error
 	ConsentHistory(ctx context.Context, phone string) ([]*switchboard.ConsentRecord, error)

@@ -94,6 +94,11 @@ type Config struct {
 	Logger *slog.Logger
 	// User and Password allow a password login; empty User allows API keys only.
 	User, Password string
+	// UserTenant is the tenant the password user sees (empty: every tenant) and UserRole what
+	// it may do (read, admin or platform; empty: admin). A session opened with an API key has
+	// the key's tenant and role instead.
+	UserTenant string
+	UserRole   switchboard.Role
 	// SessionTTL is how long a login lasts (default 12 h).
 	SessionTTL time.Duration
 	// LoginRate failed password logins per user and client address cost nothing; each further
@@ -175,6 +180,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DefaultValidity <= 0 {
 		cfg.DefaultValidity = 10 * time.Hour
 	}
+	if cfg.UserRole == "" {
+		cfg.UserRole = switchboard.RoleAdmin
+	}
+	if !cfg.UserRole.Valid() || !cfg.UserRole.Allows(switchboard.RoleRead) {
+		return nil, fmt.Errorf("web: the dashboard user's role %q must be read, admin or platform", cfg.UserRole)
+	}
+	if cfg.UserTenant != "" {
+		if err := switchboard.ValidTenantID(cfg.UserTenant); err != nil {
+			return nil, fmt.Errorf("web: the dashboard user's tenant: %w", err)
+		}
+	}
 	if cfg.ExplainCode == nil {
 		cfg.ExplainCode = func(code int) CodeInfo { return CodeInfo{Code: code, Title: fmt.Sprintf("Error %d", code)} }
 	}
@@ -235,25 +251,26 @@ func (s *Server) routes() {
 	s.handle("GET /ui/messages", s.authed(s.messages))
 	s.handle("GET /ui/messages.csv", s.authed(s.exportCSV))
 	s.handle("GET /ui/messages/{id}", s.authed(s.message))
-	s.handle("POST /ui/messages/{id}/cancel", s.authed(s.cancel))
-	s.handle("POST /ui/messages/{id}/retry", s.authed(s.retry))
-	s.handle("GET /ui/failures", s.authed(s.failures))
-	s.handle("GET /ui/charts", s.authed(s.charts))
+	s.handle("POST /ui/messages/{id}/cancel", s.acting(s.cancel))
+	s.handle("POST /ui/messages/{id}/retry", s.acting(s.retry))
+	s.handle("GET /ui/failures", s.allTenants(s.failures))
+	s.handle("GET /ui/charts", s.allTenants(s.charts))
 	s.handle("GET /ui/inbound", s.authed(s.inbound))
 	s.handle("GET /ui/optouts", s.authed(s.optouts))
-	s.handle("POST /ui/optouts", s.authed(s.recordConsent))
+	s.handle("POST /ui/optouts", s.acting(s.recordConsent))
 	s.handle("GET /ui/calls", s.authed(s.calls))
 	s.handle("GET /ui/calls/{id}", s.authed(s.call))
-	s.handle("POST /ui/calls/{id}/cancel", s.authed(s.cancelCall))
+	s.handle("POST /ui/calls/{id}/cancel", s.acting(s.cancelCall))
 	s.handle("GET /ui/verifications", s.authed(s.verifications))
 	s.handle("GET /ui/conversations", s.authed(s.conversations))
 	s.handle("GET /ui/conversations/{id}", s.authed(s.conversation))
-	s.handle("POST /ui/conversations/{id}/reply", s.authed(s.reply))
+	s.handle("POST /ui/conversations/{id}/reply", s.acting(s.reply))
 	s.handle("GET /ui/endpoints", s.authed(s.endpoints))
 	s.handle("GET /ui/endpoints/{id}", s.authed(s.endpoint))
-	s.handle("POST /ui/endpoints/{id}/replay", s.authed(s.replayEndpoint))
-	s.handle("POST /ui/endpoints/{id}/rotate", s.authed(s.rotateEndpoint))
-	s.handle("GET /ui/senders", s.authed(s.sendersPage))
+	s.handle("POST /ui/endpoints/{id}/replay", s.acting(s.replayEndpoint))
+	s.handle("POST /ui/endpoints/{id}/rotate", s.acting(s.rotateEndpoint))
+	s.handle("GET /ui/senders", s.allTenants(s.sendersPage))
+	s.handle("GET /ui/keys", s.authed(s.keysPage))
 	s.handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) })
 	// Anything else under /ui: not found for a session, the login page for anyone else.
 	s.handle("/ui/", s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {

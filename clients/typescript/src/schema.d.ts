@@ -934,6 +934,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tenants */
+        get: operations["listTenants"];
+        put?: never;
+        /** Create a tenant */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID. */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        /** Get a tenant */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a tenant's settings */
+        patch: operations["updateTenant"];
+        trace?: never;
+    };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the API keys of a tenant
+         * @description The keys of the caller's tenant; a platform key may name another with `tenant`.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description Makes a key of the caller's tenant (a platform key: of any tenant) with a role; only a platform key makes platform keys. The answer carries the secret, shown only here.
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The API key ID. */
+                id: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes a key of the caller's tenant (a platform key: of any tenant); it stops working at once on this node and within 10 seconds on the others. Revoking a revoked key changes nothing.
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "alert.delivery_rate_low": {
@@ -2894,6 +2980,134 @@ export interface components {
             next_change?: string;
             faults: components["schemas"]["SimFaults"];
         };
+        /** @description A tenant. */
+        Tenant: {
+            /** @description The tenant ID: 1 to 32 lowercase letters, digits and dashes, starting with a letter or digit. `default` holds everything from before tenants. */
+            id: string;
+            /** @description A name for people. */
+            name: string;
+            /**
+             * @description `staging` sends only to `allowed_recipients` (or only through the simulator, with `staging_mode` `simulator`).
+             * @enum {string}
+             */
+            environment: "production" | "staging";
+            /**
+             * @description How a staging tenant is kept from texting anyone: `allowlist` (the default) or `simulator`.
+             * @enum {string}
+             */
+            staging_mode?: "allowlist" | "simulator";
+            /** @description The numbers (E.164) a staging tenant may send to. */
+            allowed_recipients?: string[];
+            /** @description Messages per day; 0 is no limit. */
+            daily_messages: number;
+            /** @description Segments per day; 0 is no limit. */
+            daily_segments: number;
+            /** @description Spend cap per day in US cents; 0 is no cap. */
+            daily_spend_cents: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A new tenant. Left out: `environment` production, `staging_mode` allowlist, no limits. */
+        TenantRequest: {
+            /** @description The tenant ID: 1 to 32 lowercase letters, digits and dashes, starting with a letter or digit. `default` holds everything from before tenants. */
+            id: string;
+            /** @description A name for people. */
+            name?: string;
+            /**
+             * @description `staging` sends only to `allowed_recipients` (or only through the simulator, with `staging_mode` `simulator`).
+             * @enum {string}
+             */
+            environment?: "production" | "staging";
+            /**
+             * @description How a staging tenant is kept from texting anyone: `allowlist` (the default) or `simulator`.
+             * @enum {string}
+             */
+            staging_mode?: "allowlist" | "simulator";
+            /** @description The numbers (E.164) a staging tenant may send to. */
+            allowed_recipients?: string[];
+            /** @description Messages per day; 0 is no limit. */
+            daily_messages?: number;
+            /** @description Segments per day; 0 is no limit. */
+            daily_segments?: number;
+            /** @description Spend cap per day in US cents; 0 is no cap. */
+            daily_spend_cents?: number;
+        };
+        /** @description The settings to change; those left out are kept. `allowed_recipients` replaces the list. */
+        TenantPatch: {
+            /** @description A name for people. */
+            name?: string;
+            /**
+             * @description `staging` sends only to `allowed_recipients` (or only through the simulator, with `staging_mode` `simulator`).
+             * @enum {string}
+             */
+            environment?: "production" | "staging";
+            /**
+             * @description How a staging tenant is kept from texting anyone: `allowlist` (the default) or `simulator`.
+             * @enum {string}
+             */
+            staging_mode?: "allowlist" | "simulator";
+            /** @description The numbers (E.164) a staging tenant may send to. */
+            allowed_recipients?: string[];
+            /** @description Messages per day; 0 is no limit. */
+            daily_messages?: number;
+            /** @description Segments per day; 0 is no limit. */
+            daily_segments?: number;
+            /** @description Spend cap per day in US cents; 0 is no cap. */
+            daily_spend_cents?: number;
+        };
+        /** @description Every tenant. */
+        TenantList: {
+            /** @description The tenants, by ID. */
+            tenants: components["schemas"]["Tenant"][];
+        };
+        /**
+         * @description `send`: create messages, calls and verifications, and read and cancel its own; `read`: every GET of its tenant; `admin`: both, and keys, endpoints and consent; `platform`: admin, and tenants and the keys of any tenant.
+         * @enum {string}
+         */
+        Role: "send" | "read" | "admin" | "platform";
+        /** @description An API key (never its secret). */
+        APIKey: {
+            id: string;
+            name: string;
+            /** @description The tenant the key belongs to. */
+            tenant: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            revoked_at?: string;
+            /**
+             * Format: date-time
+             * @description Recorded at most once a minute.
+             */
+            last_used_at?: string;
+        };
+        /** @description A new API key. */
+        KeyRequest: {
+            /** @description A name, e.g. the application using it (1 to 100 characters). */
+            name: string;
+            role: components["schemas"]["Role"];
+            /** @description The key's tenant: only a platform key names another tenant than its own. */
+            tenant?: string;
+        };
+        /** @description A new key with its secret, shown only here. */
+        CreatedKey: {
+            id: string;
+            name: string;
+            tenant: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            created_at: string;
+            /** @description The secret to send as `Authorization: Bearer`; not stored, not shown again. */
+            secret: string;
+        };
+        /** @description The keys of a tenant, newest first, revoked ones included. */
+        KeyList: {
+            /** @description The keys. */
+            keys: components["schemas"]["APIKey"][];
+        };
     };
     responses: {
         /** @description No `Authorization: Bearer` header, or an unknown or revoked API key. Codes: `unauthorized`. */
@@ -2934,6 +3148,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The API key's role does not allow this route (see the roles in the README). Codes: `insufficient_role`. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /** @description The message ID. */
@@ -2946,6 +3169,10 @@ export interface components {
         ConversationID: string;
         /** @description The verification ID. */
         VerificationID: string;
+        /** @description The tenant ID. */
+        TenantID: string;
+        /** @description The API key ID. */
+        KeyID: string;
     };
     requestBodies: never;
     headers: never;
@@ -3103,6 +3330,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3145,6 +3373,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Well-formed but refused. Codes: `channel_not_enabled`, `whatsapp_window_closed`, `unknown_sender`, `unknown_pool`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
@@ -3189,6 +3418,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No message has this ID. Codes: `message_not_found`. */
             404: {
                 headers: {
@@ -3223,6 +3453,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No message has this ID. Codes: `message_not_found`. */
             404: {
                 headers: {
@@ -3266,6 +3497,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No message has this ID. Codes: `message_not_found`. */
             404: {
                 headers: {
@@ -3309,6 +3541,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No message has this SID. Codes: `message_not_found`. */
             404: {
                 headers: {
@@ -3352,6 +3585,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3390,6 +3624,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -3429,6 +3664,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3468,6 +3704,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -3492,6 +3729,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3527,6 +3765,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -3554,6 +3793,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No endpoint has this ID. Codes: `endpoint_not_found`. */
             404: {
                 headers: {
@@ -3586,6 +3826,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No endpoint has this ID. Codes: `endpoint_not_found`. */
             404: {
                 headers: {
@@ -3642,6 +3883,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No endpoint has this ID. Codes: `endpoint_not_found`. */
             404: {
                 headers: {
@@ -3701,6 +3943,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No endpoint has this ID. Codes: `endpoint_not_found`. */
             404: {
                 headers: {
@@ -3735,6 +3978,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No endpoint has this ID. Codes: `endpoint_not_found`. */
             404: {
                 headers: {
@@ -4267,6 +4511,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -4292,6 +4537,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such conversation. Codes: `conversation_not_found`. */
             404: {
                 headers: {
@@ -4340,6 +4586,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Codes: `conversation_not_found`. */
             404: {
                 headers: {
@@ -4394,6 +4641,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Codes: `conversation_not_found`. */
             404: {
                 headers: {
@@ -4462,7 +4710,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Geo permissions do not allow the destination country; the answer carries a `support_reference`. Codes: `country_not_allowed`. */
+            /** @description Geo permissions do not allow the destination country; the answer carries a `support_reference`. Or the API key's role does not allow this route. Codes: `country_not_allowed`, `insufficient_role`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4471,7 +4719,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Concurrent requests changed the number's verification and this one could not be applied; retry. Codes: `verification_conflict`. */
+            /** @description Concurrent requests changed the number's verification and this one could not be applied (retry), or the number has a pending verification of another tenant (try again when it ends). Codes: `verification_conflict`, `verification_pending`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4551,6 +4799,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             /** @description Verifications are not configured on this node. Codes: `verify_not_configured`. */
             503: {
@@ -4585,6 +4834,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No verification has this ID. Codes: `verification_not_found`. */
             404: {
                 headers: {
@@ -4641,6 +4891,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No verification has this ID. Codes: `verification_not_found`. */
             404: {
                 headers: {
@@ -4706,6 +4957,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No verification has this ID. Codes: `verification_not_found`. */
             404: {
                 headers: {
@@ -4798,6 +5050,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -4839,6 +5092,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Codes: `flow_not_found`, `unknown_sender`, `calls_not_configured`, `idempotency_key_reused`, `recipient_opted_out` (the callee texted STOP to this pool's number: voice has no consent scope of its own). */
@@ -4874,6 +5128,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Codes: `call_not_found`. */
             404: {
                 headers: {
@@ -4907,6 +5162,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Codes: `call_not_found`. */
             404: {
                 headers: {
@@ -5232,6 +5488,271 @@ export interface operations {
                     "application/json": components["schemas"]["SimError"];
                 };
             };
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    /** @description The new resource. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_tenant`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description A tenant has this ID. Codes: `tenant_exists`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID. */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant has this ID. Codes: `tenant_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID. */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantPatch"];
+            };
+        };
+        responses: {
+            /** @description The tenant as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_tenant`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No tenant has this ID. Codes: `tenant_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: {
+                /** @description The tenant (platform keys only; default: the caller's). */
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created: the key with its `secret`. */
+            201: {
+                headers: {
+                    /** @description The new resource. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedKey"];
+                };
+            };
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_key_name`, `invalid_role`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The tenant does not exist. Codes: `unknown_tenant`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The API key ID. */
+                id: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No key of the caller's tenant has this ID. Codes: `api_key_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
         };
     };
     event_alert_delivery_rate_low: {
