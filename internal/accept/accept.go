@@ -51,8 +51,12 @@ type Observer interface {
 
 // Config configures the acceptance service.
 type Config struct {
-	Store   Store
+	Store Store
+	// Senders are the senders when LiveSenders is nil (a fixed set).
 	Senders []switchboard.Sender
+	// LiveSenders, when set, holds the current senders, which the node replaces when they change
+	// (API edits, on any node): each request reads the set of its moment.
+	LiveSenders *switchboard.LiveSenders
 	Clock   switchboard.Clock
 	Logger  *slog.Logger
 	// DefaultValidity applies when a request sets no validity_seconds (DefaultValidity when 0).
@@ -73,9 +77,7 @@ type Config struct {
 
 // Service accepts messages. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	senders map[string]switchboard.Sender
-	pools   map[string][]string
+	cfg Config
 }
 
 // New returns a Service with defaults filled in.
@@ -89,13 +91,14 @@ func New(cfg Config) *Service {
 	if cfg.DefaultValidity <= 0 {
 		cfg.DefaultValidity = DefaultValidity
 	}
-	s := &Service{cfg: cfg, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
-	for _, snd := range cfg.Senders {
-		s.senders[snd.From] = snd
-		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
+	if cfg.LiveSenders == nil {
+		cfg.LiveSenders = switchboard.NewLiveSenders(cfg.Senders)
 	}
-	return s
+	return &Service{cfg: cfg}
 }
+
+// senders is the current set of senders.
+func (s *Service) senders() *switchboard.SenderSet { return s.cfg.LiveSenders.Load() }
 
 // UseWhatsApp sets the WhatsApp rules after New: the WhatsApp service creates its SMS legs
 // through this service, so one of the two is made first. Call it before the service is used.
@@ -103,8 +106,7 @@ func (s *Service) UseWhatsApp(w WhatsApp) { s.cfg.WhatsApp = w }
 
 // Sender returns the configured sender with number from, and whether there is one.
 func (s *Service) Sender(from string) (switchboard.Sender, bool) {
-	snd, ok := s.senders[from]
-	return snd, ok
+	return s.senders().Get(from)
 }
 
 // Create makes the message spec describes (switchboard.NewMessage) and stores it once per idem:
@@ -418,8 +420,9 @@ func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (fr
 	} else if req.Sender != "" && req.Sender != req.From {
 		return "", "", invalid("invalid_sender", "from and sender name different senders")
 	}
+	set := s.senders()
 	if named != "" {
-		snd, ok := s.senders[named]
+		snd, ok := set.Get(named)
 		if !ok {
 			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a configured sender", named)
 		}
@@ -430,12 +433,9 @@ func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (fr
 	}
 	pool = req.Pool
 	if pool == "" {
-		pool = switchboard.DefaultPool
-		if _, ok := s.pools[pool]; !ok && len(s.cfg.Senders) > 0 {
-			pool = s.cfg.Senders[0].Pool
-		}
+		pool = set.DefaultPoolName()
 	}
-	members := s.pools[pool]
+	members := set.Pool(pool)
 	if len(members) == 0 {
 		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders", pool)
 	}
@@ -482,8 +482,8 @@ func (s *Service) acceptanceNote(key *switchboard.APIKey, req *Request, m *switc
 	switch {
 	case req.From != "" || req.Sender != "":
 		fmt.Fprintf(&b, "; sender %s named by the request", m.From)
-	case len(s.pools[m.Pool]) > 1:
-		fmt.Fprintf(&b, "; sender %s: the sticky sender of this recipient in pool %q (%d senders)", m.From, m.Pool, len(s.pools[m.Pool]))
+	case len(s.senders().Pool(m.Pool)) > 1:
+		fmt.Fprintf(&b, "; sender %s: the sticky sender of this recipient in pool %q (%d senders)", m.From, m.Pool, len(s.senders().Pool(m.Pool)))
 	default:
 		fmt.Fprintf(&b, "; sender %s: the only sender of pool %q", m.From, m.Pool)
 	}

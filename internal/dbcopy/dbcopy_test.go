@@ -84,8 +84,12 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	var fx fixture
 	check(t, "SyncSenders", s.SyncSenders(ctx, []switchboard.Sender{
 		{From: fromA, Kind: switchboard.SenderLongCode, Rate: 1.5, Burst: 3, Pool: switchboard.DefaultPool},
-		{From: fromB, Kind: switchboard.SenderTollFree, Rate: -1, Pool: "marketing"},
-	}))
+		{From: fromB, Kind: switchboard.SenderTollFree, Rate: -1, Pool: "marketing", Tenants: []string{"acme"}},
+	}, at(0)))
+	// A sender removed through the API keeps a tombstone (deleted_at), which a copy carries.
+	removed := switchboard.Sender{From: "+15005550099", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: switchboard.DefaultPool}
+	check(t, "CreateSender", s.CreateSender(ctx, &removed, at(0)))
+	check(t, "DeleteSender", s.DeleteSender(ctx, removed.From, at(time.Second)))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0001", Name: "shop", Hash: "hash-shop", CreatedAt: at(0)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0002", Name: "old", Hash: "hash-old", CreatedAt: at(time.Second)}))
 	check(t, "CreateSession", s.CreateSession(ctx, &switchboard.DashboardSession{Hash: "session-hash", Subject: "user:admin",

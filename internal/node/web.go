@@ -22,7 +22,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "web"),
 		User: d.User, Password: d.Password, SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
 		Secure:  u != nil && u.Scheme == "https",
-		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
+		LiveSenders: n.senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, Messages: n.accept,
 		QueueStats: n.queueStats,
 		Health:     n.healthLine,
