@@ -703,7 +703,7 @@ func TestTablesCoverSchemas(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		got := must[[]string](t, "Tables")(newSQLite(t).Tables(t.Context()))
-		want := slices.Sorted(slices.Values(slices.Concat(Tables, derivedTables, []string{"readiness"})))
+		want := slices.Sorted(slices.Values(slices.Concat(Tables, derivedTables, []string{"readiness", "senders_version"})))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("SQLite tables (-dbcopy.Tables +schema):\n%s", diff)
 		}
