@@ -18,7 +18,7 @@ func bodyRoutes() []string {
 		if (m != "POST" && m != "PUT" && m != "PATCH") || strings.HasSuffix(p, "/import") {
 			continue
 		}
-		out = append(out, m+" "+strings.NewReplacer("{id}", "x1", "{phone}", "%2B14155550100").Replace(p))
+		out = append(out, m+" "+strings.NewReplacer("{id}", "x1", "{phone}", "%2B14155550100", "{from}", "%2B15005550006").Replace(p))
 	}
 	return out
 }
@@ -30,7 +30,7 @@ func FuzzJSONBodies(f *testing.F) {
 		`{"to":"+14155550100","body":"hi"}`, `{"to":"+14155550100","to":"+14155550101"}`, `{"TO":"x"}`,
 		"{\"body\":\"\xff\"}", `{"body":"\u0000"}`, `{"body":"\ud800"}`, `{"state":"opted_out","evidence":"form"}`,
 		`{"url":"https://example.com/hook","event_types":["message.*"]}`, `{"code":"123456"}`, `{"to":"+14155550100","channel":"sms"}`,
-		`{"metadata":{"a":"b","a":"c"}}`, `[]`, `null`, `1e999`, `{"to":{"$gt":""}}`, ``,
+		`{"metadata":{"a":"b","a":"c"}}`, `{"from":"+15005550123","rate":-1,"pool":"x"}`, `{"rate":1e400}`, `{"burst":-5,"tenants":["A"]}`, `[]`, `null`, `1e999`, `{"to":{"$gt":""}}`, ``,
 	} {
 		for i := range bodyRoutes() {
 			f.Add(uint8(i), []byte(s))

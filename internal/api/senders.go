@@ -157,12 +157,12 @@ func (s *Server) createSender(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateSender(w http.ResponseWriter, r *http.Request) error {
-	from, err := pathSender(r)
-	if err != nil {
-		return err
-	}
 	var u switchboard.SenderUpdate
 	if err := s.decodeJSON(w, r, &u); err != nil {
+		return err
+	}
+	from, err := pathSender(r)
+	if err != nil {
 		return err
 	}
 	cur, err := s.cfg.Store.GetSender(r.Context(), from)

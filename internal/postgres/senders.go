@@ -22,13 +22,15 @@ const (
 	// node's inserts could collide with another's and look like a sender configured twice.
 	qLockSenders = `LOCK TABLE senders IN SHARE ROW EXCLUSIVE MODE`
 	// qUpsertConfigSender records a sender of the configuration file: a new one, or one still
-	// from the configuration whose settings differ (an API-edited or removed one is left alone).
+	// from the configuration whose settings differ (an API-edited or removed one is left alone),
+	// or that was recorded before updated_at existed (the epoch).
 	qUpsertConfigSender = `INSERT INTO senders AS s (from_number, kind, rate, burst, pool, position, tenants, source, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'config', $8)
 		ON CONFLICT (from_number) DO UPDATE SET kind = excluded.kind, rate = excluded.rate, burst = excluded.burst,
 			pool = excluded.pool, position = excluded.position, tenants = excluded.tenants, updated_at = excluded.updated_at
-		WHERE s.source = 'config' AND (s.kind, s.rate, s.burst, s.pool, s.position, s.tenants)
-			IS DISTINCT FROM (excluded.kind, excluded.rate, excluded.burst, excluded.pool, excluded.position, excluded.tenants)`
+		WHERE s.source = 'config' AND ((s.kind, s.rate, s.burst, s.pool, s.position, s.tenants)
+			IS DISTINCT FROM (excluded.kind, excluded.rate, excluded.burst, excluded.pool, excluded.position, excluded.tenants)
+			OR s.updated_at = 'epoch')`
 	// qDropConfigSenders removes the config senders the file ($1) no longer lists.
 	qDropConfigSenders = `DELETE FROM senders WHERE source = 'config' AND NOT (from_number = ANY($1::text[]))`
 	// qBumpSenders moves the senders' change marker; its row lock also queues concurrent changes.
@@ -76,9 +78,7 @@ func scanSender(r pgx.Row) (*switchboard.Sender, error) {
 	if len(s.Tenants) == 0 {
 		s.Tenants = nil
 	}
-	if updated.Unix() != 0 {
-		s.UpdatedAt = updated.UTC()
-	}
+	s.UpdatedAt = updated.UTC()
 	return &s, nil
 }
 

@@ -18,14 +18,16 @@ const (
 	qGetSender   = `SELECT ` + senderCols + ` FROM senders WHERE from_number = ? AND deleted_at IS NULL`
 
 	// qUpsertConfigSender records a sender of the configuration file: a new one, or one still
-	// from the configuration whose settings differ (an API-edited or removed one is left alone).
+	// from the configuration whose settings differ (an API-edited or removed one is left alone),
+	// or that was recorded before updated_at existed (0).
 	qUpsertConfigSender = `INSERT INTO senders (from_number, kind, rate, burst, pool, position, tenants, source, updated_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'config', ?8)
 		ON CONFLICT (from_number) DO UPDATE SET kind = excluded.kind, rate = excluded.rate, burst = excluded.burst,
 			pool = excluded.pool, position = excluded.position, tenants = excluded.tenants, updated_at = excluded.updated_at
 		WHERE senders.source = 'config' AND (senders.kind IS NOT excluded.kind OR senders.rate IS NOT excluded.rate
 			OR senders.burst IS NOT excluded.burst OR senders.pool IS NOT excluded.pool
-			OR senders.position IS NOT excluded.position OR senders.tenants IS NOT excluded.tenants)`
+			OR senders.position IS NOT excluded.position OR senders.tenants IS NOT excluded.tenants
+			OR senders.updated_at = 0)`
 	// qDropConfigSenders removes the config senders the file (?1, a JSON array) no longer lists.
 	qDropConfigSenders = `DELETE FROM senders WHERE source = 'config'
 		AND from_number NOT IN (SELECT value FROM json_each(?1))`
@@ -74,9 +76,7 @@ func scanSender(r rowScanner) (*switchboard.Sender, error) {
 	if len(s.Tenants) == 0 {
 		s.Tenants = nil
 	}
-	if updated != 0 {
-		s.UpdatedAt = fromMicros(updated)
-	}
+	s.UpdatedAt = fromMicros(updated)
 	return &s, nil
 }
 
