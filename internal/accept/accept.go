@@ -57,8 +57,8 @@ type Config struct {
 	// LiveSenders, when set, holds the current senders, which the node replaces when they change
 	// (API edits, on any node): each request reads the set of its moment.
 	LiveSenders *switchboard.LiveSenders
-	Clock   switchboard.Clock
-	Logger  *slog.Logger
+	Clock       switchboard.Clock
+	Logger      *slog.Logger
 	// DefaultValidity applies when a request sets no validity_seconds (DefaultValidity when 0).
 	DefaultValidity time.Duration
 	// Templates returns the current template catalog, or nil when none is configured.

@@ -39,8 +39,8 @@ type Config struct {
 	// OnSendersChanged, when set, is called after a sender is created, changed or removed
 	// through the API, so that this node applies the change at once instead of at its next poll.
 	OnSendersChanged func()
-	Clock   switchboard.Clock
-	Logger  *slog.Logger
+	Clock            switchboard.Clock
+	Logger           *slog.Logger
 	// MaxBodyBytes caps a request body; larger ones get 413.
 	MaxBodyBytes int64
 	// DefaultValidity applies when a message sets no validity_seconds.

@@ -56,9 +56,9 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	s := api.New(api.Config{
-		Store:   db,
-		Verify:  vsvc,
-		Senders: senders,
+		Store:        db,
+		Verify:       vsvc,
+		Senders:      senders,
 		Clock:        func() time.Time { return now },
 		MaxBodyBytes: 4096,
 		Consent:      consent.New(db, func() time.Time { return now }, switchboard.CategoryMarketing),

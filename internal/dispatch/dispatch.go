@@ -140,9 +140,9 @@ func (d *Dispatcher) block(ctx context.Context, m *switchboard.Message, b *Block
 
 // Dispatcher sends due messages. Run it once per node.
 type Dispatcher struct {
-	cfg     Config
-	wake    chan struct{}
-	sem     chan struct{}
+	cfg  Config
+	wake chan struct{}
+	sem  chan struct{}
 
 	mu     sync.Mutex
 	active map[string]bool
@@ -207,11 +207,11 @@ func New(cfg Config) *Dispatcher {
 		cfg.Observer = nopObserver{}
 	}
 	d := &Dispatcher{
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		sem:     make(chan struct{}, cfg.Concurrency),
-		active:  map[string]bool{},
-		gate:    NewGate(),
+		cfg:    cfg,
+		wake:   make(chan struct{}, 1),
+		sem:    make(chan struct{}, cfg.Concurrency),
+		active: map[string]bool{},
+		gate:   NewGate(),
 	}
 	d.breaker = d.newBreaker()
 	return d

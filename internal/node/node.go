@@ -87,10 +87,10 @@ type Node struct {
 	sendersVersion int64
 	sendersKnown   map[string]bool
 	sendersPoke    chan struct{}
-	disp      *dispatch.Dispatcher
-	ev        eventsPart
-	alerts    *alerts.Evaluator
-	verify    *verify.Service
+	disp           *dispatch.Dispatcher
+	ev             eventsPart
+	alerts         *alerts.Evaluator
+	verify         *verify.Service
 	// verifyDone closes when the verification worker has stopped.
 	verifyDone chan struct{}
 	vc         voicePart

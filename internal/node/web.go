@@ -21,7 +21,7 @@ func (n *Node) dashboard() (http.Handler, error) {
 	return web.New(web.Config{
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "web"),
 		User: d.User, Password: d.Password, SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
-		Secure:  u != nil && u.Scheme == "https",
+		Secure:      u != nil && u.Scheme == "https",
 		LiveSenders: n.senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, Messages: n.accept,
 		QueueStats: n.queueStats,

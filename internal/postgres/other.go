@@ -195,4 +195,3 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 	}
 	return nil
 }
-

@@ -227,4 +227,3 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 		return nil
 	})
 }
-
