@@ -256,7 +256,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.pokeSenders, Clock: n.clock, Logger: logger.With("component", "api"),
+		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.sendersChanged, Clock: n.clock, Logger: logger.With("component", "api"),
 		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,

@@ -54,7 +54,19 @@ func (n *Node) openSenders(ctx context.Context) error {
 // senderList is the current senders.
 func (n *Node) senderList() []switchboard.Sender { return n.senders.Load().All() }
 
-// pokeSenders asks the refresh loop to reload now (after a change through this node's API).
+// sendersChanged reloads the senders at once after a change through this node's API, so that
+// the client that made the change can use it on this node as soon as it has the answer. A failed
+// reload is logged and retried by the refresh loop.
+func (n *Node) sendersChanged() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.RefreshSenders(ctx); err != nil {
+		n.logger.Error("reloading senders after a change; the next poll retries", "err", err)
+		n.pokeSenders()
+	}
+}
+
+// pokeSenders asks the refresh loop to reload now.
 func (n *Node) pokeSenders() {
 	select {
 	case n.sendersPoke <- struct{}{}:
