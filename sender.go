@@ -150,8 +150,8 @@ func CheckSenderTenants(tenants []string) error {
 	}
 	seen := make(map[string]bool, len(tenants))
 	for _, t := range tenants {
-		if !validTenantName(t) {
-			return Errorf(EINVALID, "invalid_sender", "tenant %q is not a tenant ID (lower-case letters, digits and '-', at most 32)", SafeText(t))
+		if err := ValidTenantID(t); err != nil {
+			return Errorf(EINVALID, "invalid_sender", "tenants: %s", ErrorMessage(err))
 		}
 		if seen[t] {
 			return Errorf(EINVALID, "invalid_sender", "tenant %s is listed twice", t)
@@ -164,20 +164,6 @@ func CheckSenderTenants(tenants []string) error {
 // AllowsTenant reports whether tenant may send from s: every tenant when s names none.
 func (s Sender) AllowsTenant(tenant string) bool {
 	return len(s.Tenants) == 0 || slices.Contains(s.Tenants, tenant)
-}
-
-// validTenantName is the tenant ID syntax (^[a-z0-9][a-z0-9-]{0,31}$).
-func validTenantName(id string) bool {
-	if id == "" || len(id) > 32 || id[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidPoolName reports whether name is a pool name a sender may have: 1 to 64 ASCII letters,
@@ -255,8 +241,12 @@ func (u SenderUpdate) Apply(s Sender) Sender {
 
 // APIKey is a credential for the HTTP API. Only a hash of its secret is stored.
 type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant string `json:"tenant"`
+	// Role is what the key may do in its tenant; empty on create means RoleAdmin.
+	Role       Role       `json:"role"`
 	Hash       string     `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`

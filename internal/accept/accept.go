@@ -322,7 +322,7 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	} else {
 		zones = content.PhoneTimezones(to)
 	}
-	from, pool, err := s.chooseSender(ctx, req, to)
+	from, pool, err := s.chooseSender(ctx, req, to, keyTenant(key))
 	if err != nil {
 		return nil, err
 	}
@@ -411,9 +411,18 @@ func (s *Service) render(req *Request) (*templates.Result, error) {
 	return res, nil
 }
 
-// chooseSender picks the message's sender: the one it names, or the sticky sender of its
-// recipient in the pool it names (the default pool otherwise).
-func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (from, pool string, err error) {
+// keyTenant is the tenant a request's key acts for (DefaultTenant for a key without one).
+func keyTenant(key *switchboard.APIKey) string {
+	if key == nil || key.Tenant == "" {
+		return switchboard.DefaultTenant
+	}
+	return key.Tenant
+}
+
+// chooseSender picks the message's sender among those tenant may send from (a sender that names
+// no tenants is every tenant's): the one it names, or the sticky sender of its recipient in the
+// pool it names (the default pool otherwise).
+func (s *Service) chooseSender(ctx context.Context, req *Request, to, tenant string) (from, pool string, err error) {
 	named := req.From
 	if named == "" {
 		named = req.Sender
@@ -425,6 +434,9 @@ func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (fr
 		snd, ok := set.Get(named)
 		if !ok {
 			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a configured sender", named)
+		}
+		if !snd.AllowsTenant(tenant) {
+			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a sender of tenant %s", named, tenant)
 		}
 		if req.Pool != "" && req.Pool != snd.Pool {
 			return "", "", invalid("invalid_sender", "sender %s is not in pool %q", named, req.Pool)
@@ -439,11 +451,32 @@ func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (fr
 	if len(members) == 0 {
 		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders", pool)
 	}
+	if members = tenantMembers(set, members, tenant); len(members) == 0 {
+		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders of tenant %s", pool, tenant)
+	}
 	if len(members) == 1 {
 		return members[0], pool, nil
 	}
 	from, err = s.cfg.Store.AssignSender(ctx, pool, to, rendezvous(to, members), members)
 	return from, pool, err
+}
+
+// tenantMembers returns the members of a pool that tenant may send from, in order: members
+// itself, without allocating, when every member is the tenant's (the common case).
+func tenantMembers(set *switchboard.SenderSet, members []string, tenant string) []string {
+	for i, m := range members {
+		if snd, _ := set.Get(m); snd.AllowsTenant(tenant) {
+			continue
+		}
+		out := append(make([]string, 0, len(members)-1), members[:i]...)
+		for _, m := range members[i+1:] {
+			if snd, _ := set.Get(m); snd.AllowsTenant(tenant) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return members
 }
 
 // rendezvous picks a pool member for a recipient by highest-random-weight hashing, so that the
