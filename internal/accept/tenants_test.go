@@ -28,7 +28,9 @@ func TestSenderTenants(t *testing.T) {
 		{From: globexOnly, Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "field", Tenants: []string{"globex"}},
 	})
 	svc := accept.New(accept.Config{Store: db, LiveSenders: live, Clock: func() time.Time { return time.Date(2031, 5, 6, 15, 0, 0, 0, time.UTC) }})
-	key := func(tenant string) *switchboard.APIKey { return &switchboard.APIKey{ID: "key_" + tenant, Name: tenant, Tenant: tenant} }
+	key := func(tenant string) *switchboard.APIKey {
+		return &switchboard.APIKey{ID: "key_" + tenant, Name: tenant, Tenant: tenant}
+	}
 	send := func(k *switchboard.APIKey, to string, req accept.Request) (*switchboard.Message, error) {
 		req.To, req.Body = to, "hello"
 		m, _, err := svc.Accept(ctx, k, &req, "")
