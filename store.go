@@ -88,11 +88,34 @@ type SenderStore interface {
 	// AssignSender returns the sticky sender of recipient to in pool: the one recorded earlier if
 	// it is still among valid, else preferred, which is recorded.
 	AssignSender(ctx context.Context, pool, to, preferred string, valid []string) (string, error)
-	// SyncSenders records the configured senders (configuration is the source of truth; the
-	// table serves audits and joins).
-	SyncSenders(ctx context.Context, senders []Sender) error
-	// ListSenders returns the recorded senders.
+	// SyncSenders records the senders of the configuration file at start-up (Source config,
+	// UpdatedAt now), in its order: a new one is created, one still from the configuration is
+	// updated, one the API has changed or removed since (Source api) is left as it is (the
+	// database wins once a sender is edited through the API), and a config sender no longer
+	// listed is removed. A sender listed twice fails with EINVALID/duplicate_sender and changes
+	// nothing. The senders' version moves when anything changed.
+	SyncSenders(ctx context.Context, senders []Sender, now time.Time) error
+	// ListSenders returns the stored senders (not the removed ones) in order: the
+	// configuration's first, then those created through the API, oldest first.
 	ListSenders(ctx context.Context) ([]Sender, error)
+	// GetSender returns the stored sender with this From, or ENOTFOUND (also once removed).
+	GetSender(ctx context.Context, from string) (*Sender, error)
+	// CreateSender stores a new sender (Source api, UpdatedAt now, placed last), or fails with
+	// ECONFLICT/sender_exists when a sender with its From is stored. A removed sender's From may
+	// be created again. s must be valid (Sender.Validate).
+	CreateSender(ctx context.Context, s *Sender, now time.Time) error
+	// UpdateSender replaces the settings of the stored sender s.From (kind, rate, burst, pool,
+	// tenants), marks it Source api with UpdatedAt now, and returns it; ENOTFOUND when there is
+	// no such sender. s must be valid.
+	UpdateSender(ctx context.Context, s *Sender, now time.Time) (*Sender, error)
+	// DeleteSender removes the sender from, keeping a tombstone so that the configuration file
+	// does not bring it back at the next start-up. ENOTFOUND when there is none;
+	// ECONFLICT/sender_has_queued when messages from it are queued or scheduled (they would be
+	// stranded): nothing changes then.
+	DeleteSender(ctx context.Context, from string, now time.Time) error
+	// SendersVersion is a number that changes, in the transaction of the change, whenever the
+	// stored senders do: nodes poll it (one row read) and reload the senders when it moves.
+	SendersVersion(ctx context.Context) (int64, error)
 }
 
 // CallbackStore ingests provider status callbacks.

@@ -163,3 +163,20 @@ func ErrDuplicateSender(from string) *Error {
 func ErrInvalidText() *Error {
 	return &Error{Kind: EINVALID, Code: "invalid_text", Message: "a text value holds a character the store cannot keep (NUL)"}
 }
+
+// ErrSenderNotFound is the ENOTFOUND error (sender_not_found): "sender %s not found".
+func ErrSenderNotFound(from string) *Error {
+	return Errorf(ENOTFOUND, "sender_not_found", "sender %s not found", from)
+}
+
+// ErrSenderExists is the ECONFLICT error (sender_exists): "sender %s exists".
+func ErrSenderExists(from string) *Error {
+	return Errorf(ECONFLICT, "sender_exists", "sender %s exists (change it with PATCH /v1/senders/%s)", from, from)
+}
+
+// ErrSenderHasQueued is the ECONFLICT error (sender_has_queued): "sender %s has %d queued
+// messages": removing it would strand them.
+func ErrSenderHasQueued(from string, n int64) *Error {
+	return Errorf(ECONFLICT, "sender_has_queued",
+		"sender %s has %d queued or scheduled messages: cancel them, or wait until they are sent, before removing it", from, n)
+}

@@ -25,6 +25,9 @@ func TestStoreErrors(t *testing.T) {
 		{switchboard.ErrUnknownAPIKey(), switchboard.EUNAUTHORIZED, "invalid_api_key", "unknown or revoked API key"},
 		{switchboard.CheckClaim("", 1).(*switchboard.Error), //nolint:errorlint // CheckClaim returns the *Error itself, unwrapped; the test holds it to that
 			switchboard.EINVALID, "invalid_claim", "a claim needs an owner and a positive limit"},
+		{switchboard.ErrSenderNotFound("+15005550006"), switchboard.ENOTFOUND, "sender_not_found", "sender +15005550006 not found"},
+		{switchboard.ErrSenderHasQueued("+15005550006", 2), switchboard.ECONFLICT, "sender_has_queued",
+			"sender +15005550006 has 2 queued or scheduled messages: cancel them, or wait until they are sent, before removing it"},
 		{switchboard.ErrEndpointNotFromConfig("ep_1"), switchboard.ECONFLICT, "endpoint_exists", "endpoint ep_1 exists and was not made by the configuration"},
 	} {
 		if tc.err.Kind != tc.kind || tc.err.Code != tc.code || tc.err.Message != tc.msg {

@@ -51,10 +51,14 @@ type Observer interface {
 
 // Config configures the acceptance service.
 type Config struct {
-	Store   Store
+	Store Store
+	// Senders are the senders when LiveSenders is nil (a fixed set).
 	Senders []switchboard.Sender
-	Clock   switchboard.Clock
-	Logger  *slog.Logger
+	// LiveSenders, when set, holds the current senders, which the node replaces when they change
+	// (API edits, on any node): each request reads the set of its moment.
+	LiveSenders *switchboard.LiveSenders
+	Clock       switchboard.Clock
+	Logger      *slog.Logger
 	// DefaultValidity applies when a request sets no validity_seconds (DefaultValidity when 0).
 	DefaultValidity time.Duration
 	// Templates returns the current template catalog, or nil when none is configured.
@@ -73,9 +77,7 @@ type Config struct {
 
 // Service accepts messages. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	senders map[string]switchboard.Sender
-	pools   map[string][]string
+	cfg Config
 }
 
 // New returns a Service with defaults filled in.
@@ -89,13 +91,14 @@ func New(cfg Config) *Service {
 	if cfg.DefaultValidity <= 0 {
 		cfg.DefaultValidity = DefaultValidity
 	}
-	s := &Service{cfg: cfg, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
-	for _, snd := range cfg.Senders {
-		s.senders[snd.From] = snd
-		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
+	if cfg.LiveSenders == nil {
+		cfg.LiveSenders = switchboard.NewLiveSenders(cfg.Senders)
 	}
-	return s
+	return &Service{cfg: cfg}
 }
+
+// senders is the current set of senders.
+func (s *Service) senders() *switchboard.SenderSet { return s.cfg.LiveSenders.Load() }
 
 // UseWhatsApp sets the WhatsApp rules after New: the WhatsApp service creates its SMS legs
 // through this service, so one of the two is made first. Call it before the service is used.
@@ -103,8 +106,7 @@ func (s *Service) UseWhatsApp(w WhatsApp) { s.cfg.WhatsApp = w }
 
 // Sender returns the configured sender with number from, and whether there is one.
 func (s *Service) Sender(from string) (switchboard.Sender, bool) {
-	snd, ok := s.senders[from]
-	return snd, ok
+	return s.senders().Get(from)
 }
 
 // Create makes the message spec describes (switchboard.NewMessage) and stores it once per idem:
@@ -320,7 +322,7 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	} else {
 		zones = content.PhoneTimezones(to)
 	}
-	from, pool, err := s.chooseSender(ctx, req, to)
+	from, pool, err := s.chooseSender(ctx, req, to, keyTenant(key))
 	if err != nil {
 		return nil, err
 	}
@@ -409,19 +411,32 @@ func (s *Service) render(req *Request) (*templates.Result, error) {
 	return res, nil
 }
 
-// chooseSender picks the message's sender: the one it names, or the sticky sender of its
-// recipient in the pool it names (the default pool otherwise).
-func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (from, pool string, err error) {
+// keyTenant is the tenant a request's key acts for (DefaultTenant for a key without one).
+func keyTenant(key *switchboard.APIKey) string {
+	if key == nil || key.Tenant == "" {
+		return switchboard.DefaultTenant
+	}
+	return key.Tenant
+}
+
+// chooseSender picks the message's sender among those tenant may send from (a sender that names
+// no tenants is every tenant's): the one it names, or the sticky sender of its recipient in the
+// pool it names (the default pool otherwise).
+func (s *Service) chooseSender(ctx context.Context, req *Request, to, tenant string) (from, pool string, err error) {
 	named := req.From
 	if named == "" {
 		named = req.Sender
 	} else if req.Sender != "" && req.Sender != req.From {
 		return "", "", invalid("invalid_sender", "from and sender name different senders")
 	}
+	set := s.senders()
 	if named != "" {
-		snd, ok := s.senders[named]
+		snd, ok := set.Get(named)
 		if !ok {
 			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a configured sender", named)
+		}
+		if !snd.AllowsTenant(tenant) {
+			return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a sender of tenant %s", named, tenant)
 		}
 		if req.Pool != "" && req.Pool != snd.Pool {
 			return "", "", invalid("invalid_sender", "sender %s is not in pool %q", named, req.Pool)
@@ -430,20 +445,38 @@ func (s *Service) chooseSender(ctx context.Context, req *Request, to string) (fr
 	}
 	pool = req.Pool
 	if pool == "" {
-		pool = switchboard.DefaultPool
-		if _, ok := s.pools[pool]; !ok && len(s.cfg.Senders) > 0 {
-			pool = s.cfg.Senders[0].Pool
-		}
+		pool = set.DefaultPoolName()
 	}
-	members := s.pools[pool]
+	members := set.Pool(pool)
 	if len(members) == 0 {
 		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders", pool)
+	}
+	if members = tenantMembers(set, members, tenant); len(members) == 0 {
+		return "", "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_pool", "pool %q has no senders of tenant %s", pool, tenant)
 	}
 	if len(members) == 1 {
 		return members[0], pool, nil
 	}
 	from, err = s.cfg.Store.AssignSender(ctx, pool, to, rendezvous(to, members), members)
 	return from, pool, err
+}
+
+// tenantMembers returns the members of a pool that tenant may send from, in order: members
+// itself, without allocating, when every member is the tenant's (the common case).
+func tenantMembers(set *switchboard.SenderSet, members []string, tenant string) []string {
+	for i, m := range members {
+		if snd, _ := set.Get(m); snd.AllowsTenant(tenant) {
+			continue
+		}
+		out := append(make([]string, 0, len(members)-1), members[:i]...)
+		for _, m := range members[i+1:] {
+			if snd, _ := set.Get(m); snd.AllowsTenant(tenant) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return members
 }
 
 // rendezvous picks a pool member for a recipient by highest-random-weight hashing, so that the
@@ -482,8 +515,8 @@ func (s *Service) acceptanceNote(key *switchboard.APIKey, req *Request, m *switc
 	switch {
 	case req.From != "" || req.Sender != "":
 		fmt.Fprintf(&b, "; sender %s named by the request", m.From)
-	case len(s.pools[m.Pool]) > 1:
-		fmt.Fprintf(&b, "; sender %s: the sticky sender of this recipient in pool %q (%d senders)", m.From, m.Pool, len(s.pools[m.Pool]))
+	case len(s.senders().Pool(m.Pool)) > 1:
+		fmt.Fprintf(&b, "; sender %s: the sticky sender of this recipient in pool %q (%d senders)", m.From, m.Pool, len(s.senders().Pool(m.Pool)))
 	default:
 		fmt.Fprintf(&b, "; sender %s: the only sender of pool %q", m.From, m.Pool)
 	}

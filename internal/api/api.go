@@ -31,10 +31,16 @@ import (
 
 // Config wires a Server.
 type Config struct {
-	Store   Store
+	Store Store
+	// Senders are the senders when LiveSenders is nil (a fixed set).
 	Senders []switchboard.Sender
-	Clock   switchboard.Clock
-	Logger  *slog.Logger
+	// LiveSenders, when set, holds the current senders (the node replaces them when they change).
+	LiveSenders *switchboard.LiveSenders
+	// OnSendersChanged, when set, is called after a sender is created, changed or removed
+	// through the API, so that this node applies the change at once instead of at its next poll.
+	OnSendersChanged func()
+	Clock            switchboard.Clock
+	Logger           *slog.Logger
 	// MaxBodyBytes caps a request body; larger ones get 413.
 	MaxBodyBytes int64
 	// DefaultValidity applies when a message sets no validity_seconds.
@@ -77,8 +83,6 @@ type Observer interface {
 type Server struct {
 	cfg      Config
 	mux      *routeMux
-	senders  map[string]switchboard.Sender
-	pools    map[string][]string
 	keys     keyCache
 	msgs     *accept.Service
 	draining atomic.Bool
@@ -98,14 +102,13 @@ func New(cfg Config) *Server {
 	if cfg.DefaultValidity == 0 {
 		cfg.DefaultValidity = 10 * time.Hour
 	}
-	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux(), observer: cfg.Observer}, senders: map[string]switchboard.Sender{}, pools: map[string][]string{}}
-	for _, snd := range cfg.Senders {
-		s.senders[snd.From] = snd
-		s.pools[snd.Pool] = append(s.pools[snd.Pool], snd.From)
+	if cfg.LiveSenders == nil {
+		cfg.LiveSenders = switchboard.NewLiveSenders(cfg.Senders)
 	}
+	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux(), observer: cfg.Observer}}
 	s.msgs = cfg.Messages
 	if s.msgs == nil {
-		a := accept.Config{Store: cfg.Store, Senders: cfg.Senders, Clock: cfg.Clock, Logger: cfg.Logger,
+		a := accept.Config{Store: cfg.Store, LiveSenders: cfg.LiveSenders, Clock: cfg.Clock, Logger: cfg.Logger,
 			DefaultValidity: cfg.DefaultValidity, Templates: cfg.Templates, QuietHours: cfg.QuietHours, Consent: cfg.Consent,
 			OnAccepted: cfg.OnAccepted}
 		if cfg.WhatsApp != nil {
@@ -120,6 +123,9 @@ func New(cfg Config) *Server {
 	s.routes()
 	return s
 }
+
+// senders is the current set of senders.
+func (s *Server) senders() *switchboard.SenderSet { return s.cfg.LiveSenders.Load() }
 
 // Handler returns the API's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -199,6 +205,7 @@ func (s *Server) routes() {
 	s.callRoutes()
 	s.tenantRoutes()
 	s.keyRoutes()
+	s.senderRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

@@ -54,14 +54,18 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	senders := []switchboard.Sender{
+		{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"},
+		{From: "+14155550111", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "alerts"},
+		{From: "+14155550112", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "alerts"},
+	}
+	if err := db.SyncSenders(context.Background(), senders, now); err != nil {
+		t.Fatal(err)
+	}
 	s := api.New(api.Config{
-		Store:  db,
-		Verify: vsvc,
-		Senders: []switchboard.Sender{
-			{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "default"},
-			{From: "+14155550111", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "alerts"},
-			{From: "+14155550112", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: "alerts"},
-		},
+		Store:        db,
+		Verify:       vsvc,
+		Senders:      senders,
 		Clock:        func() time.Time { return now },
 		MaxBodyBytes: 4096,
 		Consent:      consent.New(db, func() time.Time { return now }, switchboard.CategoryMarketing),

@@ -47,7 +47,7 @@ func (s *Server) callSender(req *CallRequest) (string, error) {
 		if err != nil {
 			return "", invalid("invalid_from", "from must be a phone number in E.164")
 		}
-		if _, ok := s.senders[from]; !ok {
+		if _, ok := s.senders().Get(from); !ok {
 			return "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "unknown_sender", "%s is not a configured sender", from)
 		}
 		return from, nil
@@ -56,7 +56,7 @@ func (s *Server) callSender(req *CallRequest) (string, error) {
 	if pool == "" {
 		pool = switchboard.DefaultPool
 	}
-	for _, from := range s.pools[pool] {
+	for _, from := range s.senders().Pool(pool) {
 		if strings.HasPrefix(from, "+") {
 			return from, nil
 		}

@@ -74,7 +74,7 @@ func (s *Server) validScope(scope string) (string, error) {
 		return switchboard.ScopeAll, nil
 	}
 	if scope != switchboard.ScopeAll {
-		if _, ok := s.pools[scope]; !ok {
+		if s.senders().Pool(scope) == nil {
 			return "", invalid("invalid_scope", "scope %q is neither \"*\" nor a configured pool", scope)
 		}
 	}

@@ -18,7 +18,7 @@ func bodyRoutes() []string {
 		if (m != "POST" && m != "PUT" && m != "PATCH") || strings.HasSuffix(p, "/import") {
 			continue
 		}
-		out = append(out, m+" "+strings.NewReplacer("{id}", "x1", "{phone}", "%2B14155550100").Replace(p))
+		out = append(out, m+" "+strings.NewReplacer("{id}", "x1", "{phone}", "%2B14155550100", "{from}", "%2B15005550006").Replace(p))
 	}
 	return out
 }
@@ -33,6 +33,7 @@ func FuzzJSONBodies(f *testing.F) {
 		`{"metadata":{"a":"b","a":"c"}}`, `[]`, `null`, `1e999`, `{"to":{"$gt":""}}`, ``,
 		`{"id":"acme","environment":"staging","allowed_recipients":["+14155550100"],"daily_spend_cents":9223372036854775807}`,
 		`{"name":"app","role":"send","tenant":"acme"}`, `{"allowed_recipients":null,"daily_messages":-1}`,
+		`{"from":"+15005550123","rate":-1,"pool":"x"}`, `{"rate":1e400}`, `{"burst":-5,"tenants":["A"]}`,
 	} {
 		for i := range bodyRoutes() {
 			f.Add(uint8(i), []byte(s))

@@ -390,6 +390,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"SimCall", reflect.TypeFor[twiliosim.Call](), true},
 		{"SimCallScript", reflect.TypeFor[twiliosim.CallScript](), false},
 		{"SimCalleeInput", reflect.TypeFor[twiliosim.CalleeInput](), true},
+		{"Sender", reflect.TypeFor[switchboard.Sender](), true},
+		{"SenderList", reflect.TypeFor[api.SenderList](), true},
+		{"SenderRequest", reflect.TypeFor[api.SenderRequest](), true},
+		{"SenderUpdate", reflect.TypeFor[switchboard.SenderUpdate](), true},
 	} {
 		s := doc.schema(c.schema)
 		if s == nil {
@@ -1002,6 +1006,30 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "GET /v1/endpoints", path: "/v1/endpoints", headers: auth, status: 200})
 	c.do(call{op: "GET /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 200})
 	c.do(call{op: "GET /v1/endpoints/{id}", path: "/v1/endpoints/ep_nope", headers: auth, status: 404})
+
+	// Senders: list, add, read, change, remove, refusals.
+	c.do(call{op: "GET /v1/senders", path: "/v1/senders", headers: auth, status: 200})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 201,
+		body: `{"from":"+14155550177","kind":"toll_free","rate":2.5,"burst":4,"pool":"alerts","tenants":["acme"]}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 409, body: `{"from":"+14155550177"}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 400, body: `{"from":"+14155550178","rate":-2}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 400, body: `{"from":"MG123","pool":"x"}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 400, body: `{"from":"+14155550178","rte":1}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: "text/plain", headers: withAuth(), status: 415, body: `{}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 413,
+		body: `{"from":"+14155550178","pool":"` + strings.Repeat("p", 5000) + `"}`})
+	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, status: 401, body: `{"from":"+14155550178"}`})
+	c.do(call{op: "GET /v1/senders/{from}", path: "/v1/senders/%2B14155550177", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/senders/{from}", path: "/v1/senders/+14155550179", headers: auth, status: 404})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 200, body: `{"rate":-1,"tenants":[]}`})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 400, body: `{"kind":"messaging_service"}`})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550179", ctype: j, headers: withAuth(), status: 404, body: `{"rate":1}`})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: "text/plain", headers: withAuth(), status: 415, body: `{}`})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 413,
+		body: `{"pool":"` + strings.Repeat("p", 5000) + `"}`})
+	c.do(call{op: "DELETE /v1/senders/{from}", path: "/v1/senders/+15005550006", headers: auth, status: 409}) // the messages above are queued
+	c.do(call{op: "DELETE /v1/senders/{from}", path: "/v1/senders/+14155550177", headers: auth, status: 204})
+	c.do(call{op: "DELETE /v1/senders/{from}", path: "/v1/senders/+14155550177", headers: auth, status: 404})
 	c.do(call{op: "POST /v1/endpoints/{id}/rotate", path: "/v1/endpoints/" + epID + "/rotate", ctype: j, headers: withAuth(), status: 200,
 		body: `{"expire_previous_after_seconds":3600}`})
 	c.do(call{op: "POST /v1/endpoints/{id}/rotate", path: "/v1/endpoints/" + epID + "/rotate", ctype: j, headers: withAuth(), status: 400,

@@ -32,5 +32,10 @@ type Store interface {
 	GetCall(ctx context.Context, id string) (*switchboard.Call, error)
 	ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error)
 	MessageAppEvents(ctx context.Context, m *switchboard.Message) (evs []*switchboard.MessageAppEvent, truncated bool, err error)
+	ListSenders(ctx context.Context) ([]switchboard.Sender, error)
+	GetSender(ctx context.Context, from string) (*switchboard.Sender, error)
+	CreateSender(ctx context.Context, s *switchboard.Sender, now time.Time) error
+	UpdateSender(ctx context.Context, s *switchboard.Sender, now time.Time) (*switchboard.Sender, error)
+	DeleteSender(ctx context.Context, from string, now time.Time) error
 	Ping(ctx context.Context) error
 }

@@ -70,6 +70,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	ReconcileDelay  time.Duration
 	StatusPollAfter time.Duration
+	// SenderRefreshInterval is how often a node checks whether the stored senders changed (an
+	// edit through another node's API) and reloads them.
+	SenderRefreshInterval time.Duration
 
 	// ChannelProviders names the provider of each of RoutedChannels (channel_providers).
 	ChannelProviders map[string]string
@@ -173,7 +176,8 @@ var settings = []setting{
 	{key: "twilio_api_secret", env: "TWILIO_API_SECRET", secret: true, help: "Twilio API key secret (environment only; or twilio_api_secret_file)"},
 	{key: "twilio_api_secret_file", env: "TWILIO_API_SECRET_FILE", help: "file holding the Twilio API key secret"},
 	{key: "from", env: "SWITCHBOARD_FROM", help: "default sender (number or Messaging Service SID) when no senders are configured (+15005550006 with the simulator)"},
-	{key: "sync_webhooks", env: "SWITCHBOARD_SYNC_WEBHOOKS", help: "point the senders' SmsUrl at this node at start-up (default true with the simulator, false with twilio)"},
+	{key: "sync_webhooks", env: "SWITCHBOARD_SYNC_WEBHOOKS", help: "point the senders' SmsUrl at this node at start-up, and new senders' when they are added (default true with the simulator, false with twilio)"},
+	{key: "sender_refresh_interval", env: "SWITCHBOARD_SENDER_REFRESH_INTERVAL", def: "2s", help: "how often a node checks (one row read) whether the senders changed through another node's API and reloads them: a change reaches every node within this interval"},
 	{key: "sim_addr", env: "SWITCHBOARD_SIM_ADDR", def: "127.0.0.1:0", help: "address the in-process simulator listens on (provider simulator)"},
 	{key: "opt_in_required", env: "SWITCHBOARD_OPT_IN_REQUIRED", def: "marketing", help: "categories that need a recorded opt-in, comma-separated (marketing, transactional, otp; \"none\" for none)"},
 	{key: "templates_dir", env: "SWITCHBOARD_TEMPLATES_DIR", help: "directory of the template catalog (reloaded on change); empty: no templates"},
@@ -408,6 +412,7 @@ func build(v map[string]string, fc fileConfig) (*Config, error) {
 		{"lease", &c.Lease}, {"shutdown_timeout", &c.ShutdownTimeout}, {"provider_timeout", &c.ProviderTimeout},
 		{"reconcile_delay", &c.ReconcileDelay}, {"status_poll_after", &c.StatusPollAfter}, {"default_validity", &c.DefaultValidity},
 		{"clock_skew_warn", &c.ClockSkewWarn}, {"clock_skew_max", &c.ClockSkewMax},
+		{"sender_refresh_interval", &c.SenderRefreshInterval},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(v[d.key]); err != nil || *d.dst <= 0 {
@@ -581,6 +586,9 @@ func (c *Config) normalizeSenders() error {
 		}
 		if s.Pool == "" {
 			s.Pool = switchboard.DefaultPool
+		}
+		if err := switchboard.CheckSenderTenants(s.Tenants); err != nil {
+			return fmt.Errorf("config: sender %s: tenants: %s", s.From, switchboard.ErrorMessage(err))
 		}
 	}
 	return nil

@@ -48,10 +48,10 @@ var Tables = []string{
 }
 
 // runtimeTables hold state that is rebuilt at run time: PostgreSQL's sender_buckets (the
-// cluster-wide rate limiter, which starts full) and both engines' readiness (the row /readyz
-// writes). They are not copied; the target's start
-// empty.
-var runtimeTables = []string{"sender_buckets", "readiness"}
+// cluster-wide rate limiter, which starts full), both engines' readiness (the row /readyz
+// writes) and senders_version (the senders' change marker, which only has to move: the target
+// keeps its own). They are not copied; the target's start empty (or as migrated).
+var runtimeTables = []string{"sender_buckets", "readiness", "senders_version"}
 
 // derivedTables are kept by both engines' triggers from the tables copied: chart_counts, the
 // charts page's running totals of messages. They are neither copied nor emptied: the target's

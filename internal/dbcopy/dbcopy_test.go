@@ -84,8 +84,12 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	var fx fixture
 	check(t, "SyncSenders", s.SyncSenders(ctx, []switchboard.Sender{
 		{From: fromA, Kind: switchboard.SenderLongCode, Rate: 1.5, Burst: 3, Pool: switchboard.DefaultPool},
-		{From: fromB, Kind: switchboard.SenderTollFree, Rate: -1, Pool: "marketing"},
-	}))
+		{From: fromB, Kind: switchboard.SenderTollFree, Rate: -1, Pool: "marketing", Tenants: []string{"acme"}},
+	}, at(0)))
+	// A sender removed through the API keeps a tombstone (deleted_at), which a copy carries.
+	removed := switchboard.Sender{From: "+15005550099", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1, Pool: switchboard.DefaultPool}
+	check(t, "CreateSender", s.CreateSender(ctx, &removed, at(0)))
+	check(t, "DeleteSender", s.DeleteSender(ctx, removed.From, at(time.Second)))
 	check(t, "CreateTenant", s.CreateTenant(ctx, &switchboard.Tenant{ID: "clinic", Name: "Clinic", Environment: switchboard.EnvStaging,
 		StagingMode: switchboard.StagingAllowlist, AllowedRecipients: []string{"+15551230001"}, DailyMessages: 10, DailySegments: 20,
 		DailySpendCents: 300, CreatedAt: at(0), UpdatedAt: at(time.Second)}))
@@ -704,7 +708,7 @@ func TestTablesCoverSchemas(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		got := must[[]string](t, "Tables")(newSQLite(t).Tables(t.Context()))
-		want := slices.Sorted(slices.Values(slices.Concat(Tables, derivedTables, []string{"readiness"})))
+		want := slices.Sorted(slices.Values(slices.Concat(Tables, derivedTables, []string{"readiness", "senders_version"})))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("SQLite tables (-dbcopy.Tables +schema):\n%s", diff)
 		}

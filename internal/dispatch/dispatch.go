@@ -36,7 +36,11 @@ type Config struct {
 	// Providers routes channels to other providers (the node builds it from channel_providers):
 	// each message's attempts, reconciliation and status polls go to its channel's provider.
 	Providers map[switchboard.Channel]switchboard.Provider
-	Senders   []switchboard.Sender
+	// Senders are the senders when LiveSenders is nil (a fixed set).
+	Senders []switchboard.Sender
+	// LiveSenders, when set, holds the current senders: the node replaces them when they change
+	// (the API, on any node), and each claim reads its sender's rate and burst anew.
+	LiveSenders *switchboard.LiveSenders
 	// Limiter spaces each sender's sends; a MemoryLimiter when nil.
 	Limiter Limiter
 	// Owner names this node in leases; unique per process.
@@ -136,10 +140,9 @@ func (d *Dispatcher) block(ctx context.Context, m *switchboard.Message, b *Block
 
 // Dispatcher sends due messages. Run it once per node.
 type Dispatcher struct {
-	cfg     Config
-	senders map[string]switchboard.Sender
-	wake    chan struct{}
-	sem     chan struct{}
+	cfg  Config
+	wake chan struct{}
+	sem  chan struct{}
 
 	mu     sync.Mutex
 	active map[string]bool
@@ -160,6 +163,9 @@ type Dispatcher struct {
 func New(cfg Config) *Dispatcher {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewMemoryLimiter()
+	}
+	if cfg.LiveSenders == nil {
+		cfg.LiveSenders = switchboard.NewLiveSenders(cfg.Senders)
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
@@ -201,15 +207,11 @@ func New(cfg Config) *Dispatcher {
 		cfg.Observer = nopObserver{}
 	}
 	d := &Dispatcher{
-		cfg:     cfg,
-		senders: map[string]switchboard.Sender{},
-		wake:    make(chan struct{}, 1),
-		sem:     make(chan struct{}, cfg.Concurrency),
-		active:  map[string]bool{},
-		gate:    NewGate(),
-	}
-	for _, s := range cfg.Senders {
-		d.senders[s.From] = s
+		cfg:    cfg,
+		wake:   make(chan struct{}, 1),
+		sem:    make(chan struct{}, cfg.Concurrency),
+		active: map[string]bool{},
+		gate:   NewGate(),
 	}
 	d.breaker = d.newBreaker()
 	return d
@@ -305,14 +307,15 @@ func (d *Dispatcher) paused() bool {
 	return why != ""
 }
 
-// sender is the configuration of a sender. The senders are the configuration's, fixed for the
-// life of the process (a changed rate takes a restart); callers ask per message, not per process,
-// and the limiter and the gate take the Sender with each call.
+// sender is the current configuration of a sender. The senders change at run time (the API):
+// callers ask per claim or per message, not per process, and the limiter and the gate take the
+// Sender with each call, so a changed rate or burst applies from the next reservation.
 func (d *Dispatcher) sender(from string) switchboard.Sender {
-	if s, ok := d.senders[from]; ok {
+	if s, ok := d.cfg.LiveSenders.Load().Get(from); ok {
 		return s
 	}
-	// A sender removed from the configuration while it still had queued messages: send them at
+	// A sender removed (from the configuration, or through the API while a message was being
+	// accepted on another node) that still has queued messages: send them at
 	// the most conservative default rather than strand them.
 	return switchboard.Sender{From: from, Kind: switchboard.SenderLongCode, Rate: 1, Burst: 1}
 }
@@ -328,8 +331,8 @@ func batchSize(s switchboard.Sender) int {
 
 // drain claims and sends one sender's due messages until there are none or ctx ends.
 func (d *Dispatcher) drain(ctx context.Context, from string) {
-	snd := d.sender(from)
 	for ctx.Err() == nil {
+		snd := d.sender(from) // per batch: a rate changed meanwhile applies to the next claim
 		// While the provider's circuit is open nothing is claimed; then one message, the probe.
 		limit, ok := d.waitCircuit(ctx, batchSize(snd))
 		if !ok || d.paused() {
@@ -354,6 +357,7 @@ func (d *Dispatcher) drain(ctx context.Context, from string) {
 		startBy := leaseUntil.Add(-d.cfg.Lease / 4)
 		for i, m := range msgs {
 			now := d.cfg.Clock()
+			snd = d.sender(from) // a rate changed mid-batch applies to the next message
 			at, ok, err := d.cfg.Limiter.Reserve(ctx, snd, max(1, m.Segments), now, startBy.Sub(now))
 			if ok {
 				d.cfg.Observer.RateLimitWait(from, max(0, at.Sub(now)))

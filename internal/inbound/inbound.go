@@ -42,6 +42,8 @@ type Config struct {
 	Routes routing.Rules
 	// Senders are the configured senders: replies go from the number that was written to.
 	Senders []switchboard.Sender
+	// LiveSenders, when set, holds the current senders instead of Senders.
+	LiveSenders *switchboard.LiveSenders
 	// EnqueueMedia queues an inbound message's attachments for download; nil queues none.
 	EnqueueMedia func(ctx context.Context, in *switchboard.InboundMessage) error
 	// OnOptOut is told of each opt-out by keyword (metrics); nil tells no one.
@@ -143,6 +145,12 @@ func (h *Handler) Reply(ctx context.Context, in *switchboard.InboundMessage, sen
 
 // Sender returns the configured sender with this number; an unknown one is in the default pool.
 func (h *Handler) Sender(number string) (switchboard.Sender, bool) {
+	if h.cfg.LiveSenders != nil {
+		if s, ok := h.cfg.LiveSenders.Load().Get(number); ok {
+			return s, true
+		}
+		return switchboard.Sender{Pool: switchboard.DefaultPool}, false
+	}
 	for _, s := range h.cfg.Senders {
 		if s.From == number {
 			return s, true

@@ -78,10 +78,19 @@ type Node struct {
 	metrics *metrics.Metrics
 	// templates holds the current catalog; a watcher swaps in good reloads.
 	templates atomic.Pointer[templates.Catalog]
-	disp      *dispatch.Dispatcher
-	ev        eventsPart
-	alerts    *alerts.Evaluator
-	verify    *verify.Service
+	// senders are the current senders (the database's), reloaded when their version moves
+	// (senders.go); sendersMu serializes reloads, sendersVersion is the version loaded,
+	// sendersKnown the numbers already introduced to the provider, sendersPoke asks for a
+	// reload now.
+	senders        *switchboard.LiveSenders
+	sendersMu      sync.Mutex
+	sendersVersion int64
+	sendersKnown   map[string]bool
+	sendersPoke    chan struct{}
+	disp           *dispatch.Dispatcher
+	ev             eventsPart
+	alerts         *alerts.Evaluator
+	verify         *verify.Service
 	// verifyDone closes when the verification worker has stopped.
 	verifyDone chan struct{}
 	vc         voicePart
@@ -164,8 +173,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.openClock(ctx)
-	if err := n.store.SyncSenders(ctx, cfg.Senders); err != nil {
-		return nil, fmt.Errorf("recording senders: %w", err)
+	if err := n.openSenders(ctx); err != nil {
+		return nil, err
 	}
 	if err := n.openEvents(ctx, opts); err != nil {
 		return nil, err
@@ -191,7 +200,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	}
 	if cfg.SyncWebhooks {
 		var numbers []string
-		for _, s := range cfg.Senders {
+		for _, s := range n.senderList() {
 			numbers = append(numbers, s.From)
 		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -200,6 +209,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		if err != nil {
 			return nil, fmt.Errorf("pointing the senders' SmsUrl at %s (set SWITCHBOARD_SYNC_WEBHOOKS=false to skip): %w", cfg.PublicURL, err)
 		}
+	}
+	for _, s := range n.senderList() {
+		n.sendersKnown[s.From] = true // the simulator has them, and their webhooks are synced
 	}
 
 	if n.media, err = n.newMedia(tcfg.AuthToken); err != nil {
@@ -212,7 +224,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
 	n.accept = accept.New(accept.Config{
-		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
+		Store: n.store, LiveSenders: n.senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics, DefaultValidity: cfg.DefaultValidity,
 		OnAccepted: func() {
 			if n.disp != nil {
@@ -221,7 +233,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		},
 	})
 	n.inbound = inbound.New(inbound.Config{
-		Messages: n.accept, Keywords: n.consent, Rules: cfg.Keywords, Routes: cfg.InboundRoutes, Senders: cfg.Senders,
+		Messages: n.accept, Keywords: n.consent, Rules: cfg.Keywords, Routes: cfg.InboundRoutes, LiveSenders: n.senders,
 		EnqueueMedia: n.enqueueMedia, OnOptOut: n.metrics.OptOut, Logger: logger.With("component", "inbound"),
 	})
 	n.wa = n.newWhatsApp()
@@ -244,7 +256,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "api"),
+		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.sendersChanged, Clock: n.clock, Logger: logger.With("component", "api"),
 		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
 		Endpoints: n.endpointsAPI(),
 		Verify:    n.verify,
@@ -293,7 +305,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	pub := n.cfg.PublicURL
 	dcfg := dispatch.Config{
-		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.others(), Senders: n.cfg.Senders,
+		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.others(), LiveSenders: n.senders,
 		Lease: n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
 		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
 		CallbackURL: func(id string) string {
@@ -341,7 +353,7 @@ func (n *Node) startSimulator(opts Options) error {
 		scfg.OptOut = twiliosim.OptOutTwilio
 	}
 	var services []string
-	for _, s := range n.cfg.Senders {
+	for _, s := range n.senderList() {
 		if strings.HasPrefix(s.From, "MG") {
 			services = append(services, s.From)
 		} else {
@@ -506,6 +518,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.bg.Go(func() { n.wa.Run(dctx) })
 	}
 	n.bg.Go(func() { n.media.Run(dctx) })
+	n.bg.Go(func() { n.senderRefreshLoop(dctx) })
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil

@@ -26,7 +26,7 @@ const VerifySecretFile = "verify-secret"
 func (n *Node) openVerify(ctx context.Context, opts Options) error {
 	vc := n.cfg.Verify
 	from, pool := vc.From, ""
-	for _, s := range n.cfg.Senders {
+	for _, s := range n.senderList() {
 		if from == "" || s.From == from {
 			from, pool = s.From, s.Pool
 			break

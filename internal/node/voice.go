@@ -27,7 +27,7 @@ func (n *Node) openVoice(authToken string) error {
 		return fmt.Errorf("voice flows %s (run `switchboard flows lint %s`): %w", n.cfg.FlowsDir, n.cfg.FlowsDir, err)
 	}
 	n.vc.flows = cat
-	sms := &voice.SMS{Messages: n.accept, Templates: n.templates.Load, Senders: n.cfg.Senders, Validity: n.cfg.DefaultValidity}
+	sms := &voice.SMS{Messages: n.accept, Templates: n.templates.Load, LiveSenders: n.senders, Validity: n.cfg.DefaultValidity}
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.routes.calls, Flows: func() *voice.Catalog { return n.vc.flows },
 		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
@@ -70,10 +70,8 @@ func (n *Node) Calls() *voice.Service { return n.vc.svc }
 // call's number (consent is per person and pool, whatever the channel: see consent.BlocksCall).
 func (n *Node) callBlocked(ctx context.Context, c *switchboard.Call) (string, error) {
 	pool := switchboard.DefaultPool
-	for _, s := range n.cfg.Senders {
-		if s.From == c.From {
-			pool = s.Pool
-		}
+	if s, ok := n.senders.Load().Get(c.From); ok {
+		pool = s.Pool
 	}
 	return n.consent.BlocksCall(ctx, c.To, pool)
 }

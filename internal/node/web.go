@@ -21,8 +21,8 @@ func (n *Node) dashboard() (http.Handler, error) {
 	return web.New(web.Config{
 		Store: n.store, Clock: n.clock, Logger: n.logger.With("component", "web"),
 		User: d.User, Password: d.Password, UserTenant: d.UserTenant, UserRole: switchboard.Role(d.UserRole), SessionTTL: d.SessionTTL, LoginRate: d.LoginRate,
-		Secure:  u != nil && u.Scheme == "https",
-		Senders: cfg.Senders, DefaultValidity: cfg.DefaultValidity,
+		Secure:      u != nil && u.Scheme == "https",
+		LiveSenders: n.senders, DefaultValidity: cfg.DefaultValidity,
 		ExplainCode: explainCode, Messages: n.accept,
 		QueueStats: n.queueStats,
 		Health:     n.healthLine,

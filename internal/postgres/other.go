@@ -46,13 +46,6 @@ const (
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`
 	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE ($1::text = '' OR tenant = $1) ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
-
-	// qLockSenders serializes SyncSenders of several nodes starting at once: without it, one
-	// node's inserts could collide with another's and look like a sender configured twice.
-	qLockSenders   = `LOCK TABLE senders IN SHARE ROW EXCLUSIVE MODE`
-	qDeleteSenders = `DELETE FROM senders`
-	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES ($1, $2, $3, $4, $5, $6)`
-	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
 )
 
 // AssignSender returns the sticky sender of recipient to in pool: the recorded one while it is
@@ -216,53 +209,4 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 		return wrap("touch API key", err)
 	}
 	return nil
-}
-
-// SyncSenders replaces the recorded senders with the configured ones, keeping their order.
-func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) error {
-	b := newBatch(txOptions)
-	b.Queue(qLockSenders)
-	b.Queue(qDeleteSenders)
-	for i, s := range senders {
-		b.Queue(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
-	}
-	tx, br, err := db.begin(ctx, b)
-	if err != nil {
-		return err
-	}
-	defer rollback(ctx, tx)
-	defer br.Close()
-	for i := range len(senders) + 2 {
-		if _, err := br.Exec(); err != nil {
-			if _, ok := uniqueViolation(err); ok && i >= 2 {
-				return switchboard.ErrDuplicateSender(senders[i-2].From)
-			}
-			return wrap("sync senders", err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return wrap("sync senders", err)
-	}
-	return commit(ctx, tx)
-}
-
-// ListSenders returns the recorded senders in configuration order.
-func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
-	rows, err := db.pool.Query(ctx, qListSenders)
-	if err != nil {
-		return nil, wrap("list senders", err)
-	}
-	defer rows.Close()
-	var out []switchboard.Sender
-	for rows.Next() {
-		var s switchboard.Sender
-		if err := rows.Scan(&s.From, &s.Kind, &s.Rate, &s.Burst, &s.Pool); err != nil {
-			return nil, wrap("list senders", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list senders", err)
-	}
-	return out, nil
 }

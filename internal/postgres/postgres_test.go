@@ -477,13 +477,14 @@ func TestNodesSyncSenders(t *testing.T) {
 	}
 	for range 5 {
 		race(6, func(i int) {
-			if err := dbs[i%3].SyncSenders(t.Context(), senders); err != nil {
+			if err := dbs[i%3].SyncSenders(t.Context(), senders, time.Now()); err != nil {
 				t.Errorf("node %d: SyncSenders: %v", i%3, err)
 			}
 		})
 	}
 	got, err := dbs[0].ListSenders(t.Context())
-	if err != nil || len(got) != 2 || got[0] != senders[0] || got[1] != senders[1] {
+	if err != nil || len(got) != 2 || got[0].From != senders[0].From || got[1].From != senders[1].From ||
+		got[0].Burst != senders[0].Burst || got[1].Rate != senders[1].Rate {
 		t.Fatalf("ListSenders = %v, %v; want %v", got, err, senders)
 	}
 }

@@ -89,6 +89,8 @@ var exportKinds = map[string]columnKind{
 	"media_downloads.created_at":      kindTime,
 	"media_downloads.updated_at":      kindTime,
 	"media_blobs.created_at":          kindTime,
+	"senders.updated_at":              kindTime,
+	"senders.deleted_at":              kindTime,
 }
 
 type columnKind int

@@ -26,17 +26,13 @@ const (
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
 	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE (?1 = '' OR tenant = ?1) ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
-
-	qDeleteSenders = `DELETE FROM senders`
-	qInsertSender  = `INSERT INTO senders (from_number, kind, rate, burst, pool, position) VALUES (?, ?, ?, ?, ?, ?)`
-	qListSenders   = `SELECT from_number, kind, rate, burst, pool FROM senders ORDER BY position`
 )
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{
 	qInsertMessage, qInsertEvent, qGetIdem, qInsertIdem, qMessageByID, qMessageBySID, qEvents, qSaveMessage, qSaveStatus, qSaveAttempt, qCallbackTarget,
 	qClaim, qReleaseLeases, qInsertCallback, qPendingCallbacks, qMarkApplied, qGetSticky, qUpsertSticky,
-	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qDeleteSenders, qInsertSender,
+	qInsertInbound, qInsertAPIKey, qRevokeAPIKey, qUpsertConfigSender, qBumpSenders,
 	qInsertAppEvent, qUnfanned, qMarkFanned, qAppEventBySeq, qInsertEndpoint, qEndpointByID, qListEndpoints,
 	qEndpointSecrets, qEndpointConfig, qEndpointFailing, qEndpointDisable, qEndpointEnable, qDeleteEndpoint,
 	qDeleteEPDeliv, qInsertDelivery, qClaimDeliveries, qDeliveryByID, qSaveDelivery, qKillPending, qReplayDead,
@@ -47,7 +43,7 @@ var writeQueries = []string{
 // readQueries are prepared on the read pool at Open.
 var readQueries = []string{
 	qMessageByID, qMessageBySID, qEvents, qDueSenders, qNextDue, qStaleSending, qGetSticky, qAPIKeyByHash,
-	qListAPIKeys, qListSenders, qAnyUnfanned, qAnyDueDelivery, qEndpointByID, qListEndpoints,
+	qListAPIKeys, qListSenders, qGetSender, qSendersVersion, qAnyUnfanned, qAnyDueDelivery, qEndpointByID, qListEndpoints,
 	qLatestConsent1, qLatestConsent2,
 }
 
@@ -241,43 +237,4 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 		}
 		return nil
 	})
-}
-
-// SyncSenders replaces the recorded senders with the configured ones, keeping their order.
-func (db *DB) SyncSenders(ctx context.Context, senders []switchboard.Sender) error {
-	return db.write(ctx, func(t *wtx) error {
-		if _, err := t.exec(qDeleteSenders); err != nil {
-			return fmt.Errorf("sqlite: sync senders: %w", err)
-		}
-		for i, s := range senders {
-			_, err := t.exec(qInsertSender, s.From, s.Kind, s.Rate, s.Burst, s.Pool, i)
-			if isUnique(err) {
-				return switchboard.ErrDuplicateSender(s.From)
-			} else if err != nil {
-				return fmt.Errorf("sqlite: sync senders: %w", err)
-			}
-		}
-		return nil
-	})
-}
-
-// ListSenders returns the recorded senders in configuration order.
-func (db *DB) ListSenders(ctx context.Context) ([]switchboard.Sender, error) {
-	rows, err := db.rstmts[qListSenders].QueryContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list senders: %w", err)
-	}
-	defer rows.Close()
-	var out []switchboard.Sender
-	for rows.Next() {
-		var s switchboard.Sender
-		if err := rows.Scan(&s.From, &s.Kind, &s.Rate, &s.Burst, &s.Pool); err != nil {
-			return nil, fmt.Errorf("sqlite: list senders: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list senders: %w", err)
-	}
-	return out, nil
 }

@@ -18,6 +18,9 @@ var otherTests = []test{
 	{"InboundListing", testInboundListing},
 	{"APIKeys", testAPIKeys},
 	{"Senders", testSenders},
+	{"SendersConfigAndAPI", testSendersConfigAndAPI},
+	{"SenderDelete", testSenderDelete},
+	{"SendersVersion", testSendersVersion},
 	{"Ping", testPing},
 }
 
@@ -189,36 +192,6 @@ func testAPIKeys(t *testing.T, s switchboard.Store) {
 	if u := got.LastUsedAt; u == nil || !u.Equal(at(3*time.Minute)) {
 		t.Fatalf("last used at %v after touches at 3m and 1m30s, want %s", u, at(3*time.Minute))
 	}
-}
-
-func testSenders(t *testing.T, s switchboard.Store) {
-	got, err := s.ListSenders(t.Context())
-	if err != nil || len(got) != 0 {
-		t.Fatalf("ListSenders of an empty store = %v, %v", got, err)
-	}
-	first := []switchboard.Sender{
-		{From: fromB, Kind: switchboard.SenderTollFree, Rate: 3, Burst: 5, Pool: "default"},
-		{From: fromA, Kind: switchboard.SenderLongCode, Rate: 0.5, Burst: 1, Pool: "default"},
-		{From: "MG00000000000000000000000000000000", Kind: switchboard.SenderMessagingService, Rate: -1, Burst: 0, Pool: "marketing"},
-	}
-	sync := func(senders []switchboard.Sender) {
-		t.Helper()
-		if err := s.SyncSenders(t.Context(), senders); err != nil {
-			t.Fatalf("SyncSenders: %v", err)
-		}
-		got, err := s.ListSenders(t.Context())
-		if err != nil {
-			t.Fatalf("ListSenders: %v", err)
-		}
-		wantEqual(t, "senders, in configuration order", senders, got, cmpEmpty)
-	}
-	sync(first)
-	sync(first) // idempotent
-	sync([]switchboard.Sender{
-		{From: fromC, Kind: switchboard.SenderShortCode, Rate: 100, Burst: 100, Pool: "otp"},
-		{From: fromA, Kind: switchboard.SenderLongCode, Rate: 1, Burst: 2, Pool: "default"},
-	})
-	sync(nil)
 }
 
 // testPing: Ping commits a real write (the readiness row, so that a full disk fails it), again

@@ -94,7 +94,9 @@ func checkFixtureMessages(t *testing.T, st switchboard.Store, _ map[FixtureData]
 		t.Errorf("inbound message written at schema 1: %+v, %v", in, err)
 	}
 	senders, err := st.ListSenders(ctx)
-	if err != nil || len(senders) != 1 || senders[0] != (switchboard.Sender{From: "+15005550006", Kind: switchboard.SenderLongCode, Rate: 1, Burst: 2, Pool: "default"}) {
+	if err != nil || len(senders) != 1 || senders[0].From != "+15005550006" || senders[0].Kind != switchboard.SenderLongCode ||
+		senders[0].Rate != 1 || senders[0].Burst != 2 || senders[0].Pool != "default" || len(senders[0].Tenants) != 0 ||
+		senders[0].Source != switchboard.SenderFromConfig {
 		t.Errorf("senders written at schema 1: %+v, %v", senders, err)
 	}
 	if from, err := st.AssignSender(ctx, "default", "+14155550100", "+15005550099", []string{"+15005550099", "+15005550006"}); err != nil || from != "+15005550006" {

@@ -24,6 +24,8 @@ type SMS struct {
 	Templates func() *templates.Catalog
 	// Senders are the configured senders: a text is in the pool of the call's number.
 	Senders []switchboard.Sender
+	// LiveSenders, when set, holds the current senders instead of Senders.
+	LiveSenders *switchboard.LiveSenders
 	// Validity is how long a text stays valid.
 	Validity time.Duration
 }
@@ -64,7 +66,11 @@ func (s *SMS) text(ctx context.Context, c *switchboard.Call, template, key, why 
 		return "", "template " + template + ": " + switchboard.ErrorMessage(err), nil
 	}
 	pool := switchboard.DefaultPool
-	for _, snd := range s.Senders {
+	senders := s.Senders
+	if s.LiveSenders != nil {
+		senders = s.LiveSenders.Load().All()
+	}
+	for _, snd := range senders {
 		if snd.From == c.From {
 			pool = snd.Pool
 		}

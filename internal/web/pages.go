@@ -357,7 +357,7 @@ func (s *Server) canRetry(ctx context.Context, m *switchboard.Message) (bool, st
 		return false, fmt.Sprintf("A %s message is not retried: only failed, undelivered, expired, canceled or blocked ones are, so that nothing is sent twice.", m.Status), nil
 	case m.RedactedAt != nil:
 		return false, "Its body was removed by the retention policy, so it cannot be sent again.", nil
-	case len(s.senders) > 0 && !s.senders[m.From]:
+	case s.cfg.LiveSenders.Load().Len() > 0 && !s.isSender(m.From):
 		return false, fmt.Sprintf("Its sender %s is no longer configured.", m.From), nil
 	}
 	if m.ErrorCode != 0 {
@@ -407,6 +407,12 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, sess *session) {
 	http.Redirect(w, r, "/ui/messages/"+id+"?done=canceled", http.StatusSeeOther)
 }
 
+// isSender reports whether from is one of the current senders.
+func (s *Server) isSender(from string) bool {
+	_, ok := s.cfg.LiveSenders.Load().Get(from)
+	return ok
+}
+
 // e164 finds E.164 numbers in free text, behind an optional channel prefix (whatsapp:).
 var e164 = regexp.MustCompile(`(?:[a-z]{1,16}:)?\+[1-9][0-9]{6,14}`)
 
@@ -414,7 +420,7 @@ var e164 = regexp.MustCompile(`(?:[a-z]{1,16}:)?\+[1-9][0-9]{6,14}`)
 // the header too).
 func (s *Server) maskText(t string) string {
 	return e164.ReplaceAllStringFunc(t, func(n string) string {
-		if s.senders[n[strings.IndexByte(n, '+'):]] {
+		if s.isSender(n[strings.IndexByte(n, '+'):]) {
 			return n
 		}
 		return content.MaskPhone(n)

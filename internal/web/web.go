@@ -114,6 +114,8 @@ type Config struct {
 	Secure bool
 	// Senders are the configured senders; a retry is refused for a sender no longer among them.
 	Senders []switchboard.Sender
+	// LiveSenders, when set, holds the current senders instead of Senders.
+	LiveSenders *switchboard.LiveSenders
 	// DefaultValidity is the validity of a retry (default 10 h).
 	DefaultValidity time.Duration
 	// ExplainCode explains a provider error code; nil shows codes without explanation.
@@ -150,7 +152,6 @@ type Server struct {
 	css      []byte
 	cssHash  string
 	limiter  loginLimiter
-	senders  map[string]bool
 	patterns []string
 }
 
@@ -194,10 +195,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ExplainCode == nil {
 		cfg.ExplainCode = func(code int) CodeInfo { return CodeInfo{Code: code, Title: fmt.Sprintf("Error %d", code)} }
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, senders: map[string]bool{}}
-	for _, snd := range cfg.Senders {
-		s.senders[snd.From] = true
+	if cfg.LiveSenders == nil {
+		cfg.LiveSenders = switchboard.NewLiveSenders(cfg.Senders)
 	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	s.limiter = loginLimiter{free: cfg.LoginRate, window: cfg.LoginWindow, maxDelay: cfg.LoginMaxDelay, m: map[string]*attempts{}}
 	var err error
 	if s.css, err = assets.ReadFile("static/style.css"); err != nil {

@@ -1020,6 +1020,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/senders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List senders
+         * @description Every sender, in order: the configuration file's first (in its order), then those added through the API, oldest first. Removed senders are not listed.
+         */
+        get: operations["listSenders"];
+        put?: never;
+        /**
+         * Add a sender
+         * @description Adds a sender (a number or a Messaging Service SID) to a pool, with its rate and burst. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). With `sync_webhooks` the number's SmsUrl is pointed at the nodes. A removed sender may be added again.
+         */
+        post: operations["createSender"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/senders/{from}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sender: an E.164 number (its `+` as is or as `%2B`) or a Messaging Service SID. */
+                from: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a sender
+         * @description One sender as stored.
+         */
+        get: operations["getSender"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a sender
+         * @description Removes a sender. It is refused while messages from it are queued or scheduled (they would be stranded): cancel them or let them be sent first. A removed sender of the configuration file stays removed at the next start-up (the database wins); add it again with POST. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once).
+         */
+        delete: operations["deleteSender"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a sender
+         * @description Changes the fields given (kind, rate, burst, pool, tenants); the others keep their value. A sender of the configuration file changed here is the database's from then on (`source: api`): the file no longer changes it. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). A new rate or burst applies from the sender's next reservation; the budget already used is kept.
+         */
+        patch: operations["updateSender"];
+        trace?: never;
+    };
 }
 export interface webhooks {
     "alert.delivery_rate_low": {
@@ -3107,6 +3162,67 @@ export interface components {
         KeyList: {
             /** @description The keys. */
             keys: components["schemas"]["APIKey"][];
+        };
+        /** @description A number or Messaging Service SID that messages are sent from. */
+        Sender: {
+            /** @description An E.164 number or a Messaging Service SID (`MG` and 32 hex digits). */
+            from: string;
+            /**
+             * @description What it is; sets the default rate.
+             * @enum {string}
+             */
+            kind: "long_code" | "toll_free" | "short_code" | "messaging_service";
+            /** @description Segments per second, across the cluster; -1: unlimited. */
+            rate: number;
+            /** @description Segments it may send at once above its rate. */
+            burst: number;
+            /** @description The pool it belongs to; a message names a pool or a sender. */
+            pool: string;
+            /** @description The tenants that may send from it; empty: every tenant. */
+            tenants: string[];
+            /**
+             * @description `config`: from the configuration file, recorded at each start-up; `api`: added or changed through the API, which the file no longer changes.
+             * @enum {string}
+             */
+            source: "config" | "api";
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
+        /** @description The senders. */
+        SenderList: {
+            senders: components["schemas"]["Sender"][];
+        };
+        /** @description A sender to add. Omitted fields take the configuration file's defaults. */
+        SenderRequest: {
+            /** @description An E.164 number or a Messaging Service SID (`MG` and 32 hex digits). */
+            from: string;
+            /**
+             * @description Default: `messaging_service` for an MG SID, else `long_code`; must fit `from`.
+             * @enum {string}
+             */
+            kind?: "long_code" | "toll_free" | "short_code" | "messaging_service";
+            /** @description Segments per second, above 0 and at most 10000, or -1 for unlimited; 0 or absent: the kind's default (long_code 1, toll_free 3, short_code 100, messaging_service 1). */
+            rate?: number;
+            /** @description Default 1. */
+            burst?: number;
+            /** @description 1 to 64 letters, digits, `.`, `_` or `-`; default `default`. */
+            pool?: string;
+            /** @description Tenant IDs that may send from it (at most 100); absent or empty: every tenant. */
+            tenants?: string[];
+        };
+        /** @description The fields of a sender to change; absent fields keep their value. */
+        SenderUpdate: {
+            /** @enum {string} */
+            kind?: "long_code" | "toll_free" | "short_code" | "messaging_service";
+            /** @description As in SenderRequest (0: the kind's default). */
+            rate?: number;
+            burst?: number;
+            pool?: string;
+            /** @description Replaces the list; `[]`: every tenant. */
+            tenants?: string[];
         };
     };
     responses: {
@@ -5752,6 +5868,200 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listSenders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The senders. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SenderList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createSender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SenderRequest"];
+            };
+        };
+        responses: {
+            /** @description Added: the sender as stored (`source: api`). */
+            201: {
+                headers: {
+                    /** @description `/v1/senders/{from}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sender"];
+                };
+            };
+            /** @description The request is malformed or the sender is not valid. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_sender`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description A sender with this `from` exists. Codes: `sender_exists`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getSender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sender: an E.164 number (its `+` as is or as `%2B`) or a Messaging Service SID. */
+                from: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sender. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sender"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No sender has this number or SID (or it was removed). Codes: `sender_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteSender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sender: an E.164 number (its `+` as is or as `%2B`) or a Messaging Service SID. */
+                from: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No sender has this number or SID. Codes: `sender_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Messages from this sender are queued or scheduled. Codes: `sender_has_queued`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    updateSender: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The sender: an E.164 number (its `+` as is or as `%2B`) or a Messaging Service SID. */
+                from: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SenderUpdate"];
+            };
+        };
+        responses: {
+            /** @description The sender as stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sender"];
+                };
+            };
+            /** @description The request is malformed or the changed sender is not valid. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `invalid_sender`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No sender has this number or SID. Codes: `sender_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
