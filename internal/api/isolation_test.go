@@ -203,6 +203,12 @@ func newIsoEnv(t *testing.T, db isoStore) *isoEnv {
 	ep := e.must("a-admin", "POST", "/v1/endpoints", `{"url":"https://93.184.216.34/alpha"}`, 201)
 	e.ids["endpoint"] = ep["id"].(string)
 	e.must("a-admin", "PUT", "/v1/consent/%2B14155550104", `{"state":"opted_out","evidence":"alpha's customer asked"}`, 200)
+	// Senders are the platform's; one that only alpha may use, and one a platform key removes.
+	e.must("a-admin", "POST", "/v1/senders", `{"from":"+15005550111","tenants":["alpha"]}`, 201)
+	e.must("a-platform", "POST", "/v1/senders", `{"from":"+15005550113","tenants":["alpha"]}`, 201)
+	// With two tenants, a shared sender (every tenant's) is the platform's to add.
+	e.must("a-admin", "POST", "/v1/senders", `{"from":"+15005550114"}`, 403)
+	e.ids["sender"], e.ids["sender2"] = "+15005550111", "+15005550113"
 	e.ids["a-spare"] = e.keyIDs["a-spare"]
 	e.ids["a-admin-key"] = e.keyIDs["a-admin"]
 	for _, id := range e.ids {
@@ -300,7 +306,15 @@ var isolationCases = map[string]isoCase{
 	"PATCH /v1/tenants/{id}":     {path: fixed("/v1/tenants/alpha"), body: `{"name":"Alpha"}`, cross: 200},
 	"GET /v1/keys":               {path: fixed("/v1/keys?tenant=alpha"), cross: 403, platform: 200},
 	"POST /v1/keys":              {path: fixed("/v1/keys"), body: `{"name":"intruder","role":"admin","tenant":"alpha"}`, cross: 403, platform: 201},
-	"DELETE /v1/keys/{id}":       {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
+	// Senders: a tenant's keys see those their tenant may use; only platform keys change them.
+	"GET /v1/senders":        {path: fixed("/v1/senders"), cross: 200, platform: 200},
+	"GET /v1/senders/{from}": {path: fixed("/v1/senders/+15005550111"), cross: 404, platform: 200},
+	// A sender for beta alone: beta's admin adds it (the platform's key then finds it there);
+	// alpha's admin may not add a sender for beta.
+	"POST /v1/senders":          {path: fixed("/v1/senders"), body: `{"from":"+15005550112","tenants":["beta"]}`, cross: 201, platform: 409, own: 403},
+	"PATCH /v1/senders/{from}":  {path: fixed("/v1/senders/+15005550111"), body: `{"rate":2}`, cross: 404, platform: 200},
+	"DELETE /v1/senders/{from}": {path: fixed("/v1/senders/+15005550113"), cross: 404, platform: 204, own: 404},
+	"DELETE /v1/keys/{id}":      {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
 }
 
 func testIsolation(t *testing.T, db isoStore) {

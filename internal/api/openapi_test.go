@@ -1010,7 +1010,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	// Senders: list, add, read, change, remove, refusals.
 	c.do(call{op: "GET /v1/senders", path: "/v1/senders", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 201,
-		body: `{"from":"+14155550177","kind":"toll_free","rate":2.5,"burst":4,"pool":"alerts","tenants":["acme"]}`})
+		body: `{"from":"+14155550177","kind":"toll_free","rate":2.5,"burst":4,"pool":"alerts","tenants":["default"]}`})
 	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 409, body: `{"from":"+14155550177"}`})
 	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 400, body: `{"from":"+14155550178","rate":-2}`})
 	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, headers: withAuth(), status: 400, body: `{"from":"MG123","pool":"x"}`})
@@ -1021,7 +1021,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "POST /v1/senders", path: "/v1/senders", ctype: j, status: 401, body: `{"from":"+14155550178"}`})
 	c.do(call{op: "GET /v1/senders/{from}", path: "/v1/senders/%2B14155550177", headers: auth, status: 200})
 	c.do(call{op: "GET /v1/senders/{from}", path: "/v1/senders/+14155550179", headers: auth, status: 404})
-	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 200, body: `{"rate":-1,"tenants":[]}`})
+	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 200, body: `{"rate":-1}`})
 	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: j, headers: withAuth(), status: 400, body: `{"kind":"messaging_service"}`})
 	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550179", ctype: j, headers: withAuth(), status: 404, body: `{"rate":1}`})
 	c.do(call{op: "PATCH /v1/senders/{from}", path: "/v1/senders/+14155550177", ctype: "text/plain", headers: withAuth(), status: 415, body: `{}`})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -116,9 +117,12 @@ func (s *Server) listSenders(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p := principal(r.Context())
 	out := SenderList{Senders: make([]switchboard.Sender, 0, len(list))}
 	for _, snd := range list {
-		out.Senders = append(out.Senders, senderView(snd))
+		if sees(p, snd) {
+			out.Senders = append(out.Senders, senderView(snd))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -133,6 +137,9 @@ func (s *Server) getSender(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !sees(principal(r.Context()), *snd) {
+		return switchboard.ErrSenderNotFound(from) // the answer of a sender that does not exist
+	}
 	writeJSON(w, http.StatusOK, senderView(*snd))
 	return nil
 }
@@ -144,6 +151,9 @@ func (s *Server) createSender(w http.ResponseWriter, r *http.Request) error {
 	}
 	snd, err := req.Sender()
 	if err != nil {
+		return err
+	}
+	if err := s.mayChangeSender(r.Context(), snd); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.CreateSender(r.Context(), &snd, s.cfg.Clock()); err != nil {
@@ -169,8 +179,17 @@ func (s *Server) updateSender(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !sees(principal(r.Context()), *cur) {
+		return switchboard.ErrSenderNotFound(from)
+	}
+	if err := s.mayChangeSender(r.Context(), *cur); err != nil {
+		return err
+	}
 	snd, err := applyUpdate(u, *cur)
 	if err != nil {
+		return err
+	}
+	if err := s.mayChangeSender(r.Context(), snd); err != nil {
 		return err
 	}
 	stored, err := s.cfg.Store.UpdateSender(r.Context(), &snd, s.cfg.Clock())
@@ -188,6 +207,16 @@ func (s *Server) deleteSender(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	cur, err := s.cfg.Store.GetSender(r.Context(), from)
+	if err != nil {
+		return err
+	}
+	if !sees(principal(r.Context()), *cur) {
+		return switchboard.ErrSenderNotFound(from)
+	}
+	if err := s.mayChangeSender(r.Context(), *cur); err != nil {
+		return err
+	}
 	if err := s.cfg.Store.DeleteSender(r.Context(), from, s.cfg.Clock()); err != nil {
 		return err
 	}
@@ -195,6 +224,47 @@ func (s *Server) deleteSender(w http.ResponseWriter, r *http.Request) error {
 	s.sendersChanged()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// sees reports whether the caller may see snd: senders are the platform's (only a platform key
+// adds, changes or removes them), and a tenant's keys see those its tenant may send from — the
+// ones that list it, and the ones that list no tenant (every tenant's).
+func sees(p *Principal, snd switchboard.Sender) bool {
+	if p.Role == switchboard.RolePlatform || len(snd.Tenants) == 0 {
+		return true
+	}
+	for _, t := range snd.Tenants {
+		if sameTenant(t, p.Tenant) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayChangeSender refuses (403 insufficient_role) a caller that may not add, change or remove
+// snd (checked as it is and as it would be): a platform key changes any sender; an admin key
+// only one its tenant alone may use, or, in an installation with one tenant, a shared one (no
+// tenants listed) — with several tenants a shared sender is the platform's, since a change to
+// it (its rate, its removal) reaches every tenant that sends from it.
+func (s *Server) mayChangeSender(ctx context.Context, snd switchboard.Sender) error {
+	p := principal(ctx)
+	if p.Role == switchboard.RolePlatform {
+		return nil
+	}
+	if len(snd.Tenants) == 1 && sameTenant(snd.Tenants[0], p.Tenant) {
+		return nil
+	}
+	if len(snd.Tenants) == 0 {
+		ts, err := s.cfg.Store.ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ts) == 1 && sameTenant(ts[0].ID, p.Tenant) {
+			return nil
+		}
+	}
+	return switchboard.Errorf(switchboard.EFORBIDDEN, CodeInsufficientRole,
+		"sender %s is shared by several tenants (or by every tenant of several): only a platform key changes it; an admin key changes senders whose tenants are exactly its own", maskSender(snd.From))
 }
 
 // sendersChanged tells the node that the stored senders changed, so that it reloads them now.
