@@ -35,6 +35,8 @@ type Store interface {
 	// VerificationStore keeps one-time-code verifications (verification.go).
 	VerificationStore
 	WhatsAppStore
+	// TenantCredentialStore keeps the tenants' own provider accounts (tenantcreds.go).
+	TenantCredentialStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

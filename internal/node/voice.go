@@ -30,7 +30,7 @@ func (n *Node) openVoice(authToken string) error {
 	sms := &voice.SMS{Messages: n.accept, Templates: n.templates.Load, Senders: n.cfg.Senders, Validity: n.cfg.DefaultValidity}
 	n.vc.svc = voice.New(voice.Config{
 		Store: n.store, Provider: n.routes.calls, Flows: func() *voice.Catalog { return n.vc.flows },
-		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
+		PublicURL: n.cfg.PublicURL, AuthToken: authToken, Tokens: n.creds.SigningToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, StatusPollAfter: n.cfg.StatusPollAfter,
 		Fallback: sms.Fallback, SendSMS: sms.Send, Blocks: n.callBlocked, Hold: n.callHold,
 		Clock: n.clock, Logger: n.logger.With("component", "voice"),

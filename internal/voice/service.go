@@ -28,6 +28,9 @@ type Config struct {
 	// PublicURL is the base URL Twilio reaches this node at; AuthToken checks X-Twilio-Signature.
 	PublicURL string
 	AuthToken string
+	// Tokens, when set, names the token that signs the webhooks of a tenant's own account, by
+	// the webhook's AccountSid (see twiliosig.Receiver.Tokens).
+	Tokens func(accountSID string) (token string, ok bool)
 	// CallsPerSecond limits how fast calls are placed from one sender (default 1, Twilio's
 	// default CPS). Rates maps senders to their own limits.
 	CallsPerSecond float64
@@ -567,7 +570,7 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 // POST WebhookPath{token}/{kind} (a TwiML request), as ServeMux method patterns, so another
 // method answers 405 with Allow and any other path 404.
 func (s *Service) Handler() http.Handler {
-	sig := &twiliosig.Receiver{AuthToken: s.cfg.AuthToken, PublicURL: s.cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: s.cfg.Logger}
+	sig := &twiliosig.Receiver{AuthToken: s.cfg.AuthToken, Tokens: s.cfg.Tokens, PublicURL: s.cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: s.cfg.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+WebhookPath+"{token}/status", s.webhook(sig, func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.status(r.Context(), r.PathValue("token"), r.PostForm); err != nil {
