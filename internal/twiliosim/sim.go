@@ -341,12 +341,13 @@ func New(cfg Config) *Simulator {
 	s.acct.made = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
+	// Subaccounts first: a number a subaccount owns stays its own when Numbers lists it too.
+	s.addSubaccounts()
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
 		if _, err := s.AddNumber(n, ""); err != nil {
 			s.log.Warn("twiliosim: ignoring configured number", "number", maskNumber(n), "err", err)
 		}
 	}
-	s.addSubaccounts()
 	for _, sc := range cfg.Services {
 		if _, err := s.AddService(sc); err != nil {
 			s.log.Warn("twiliosim: ignoring configured Messaging Service", "sid", sc.SID, "err", err)
