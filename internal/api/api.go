@@ -63,7 +63,7 @@ type Config struct {
 	// WhatsApp, Observer and OnAccepted (a node passes the one every other path uses).
 	Messages *accept.Service
 	// Credentials keeps the tenants' own provider accounts (PUT/GET/DELETE
-	// /v1/tenants/{id}/credentials); nil answers 503 credentials_not_configured.
+	// /v1/tenants/{id}/credentials); nil answers 422 credentials_not_configured.
 	Credentials *tenantcreds.Cache
 	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
 	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).

@@ -64,7 +64,7 @@ func (s *Server) credentials(r *http.Request) (*tenantcreds.Cache, string, error
 		return nil, "", invalid("invalid_tenant", "%v", err)
 	}
 	if s.cfg.Credentials == nil {
-		return nil, "", switchboard.Errorf(switchboard.EUNAVAILABLE, "credentials_not_configured", "this node does not keep tenants' provider credentials")
+		return nil, "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "credentials_not_configured", "this node does not keep tenants' provider credentials")
 	}
 	return s.cfg.Credentials, id, nil
 }
