@@ -25,7 +25,11 @@ func (n *Node) openTenantCredentials(ctx context.Context, base twilio.Config) er
 			tc.AuthToken = c.Secret
 		}
 		tc.Logger = n.logger.With("component", "twilio", "tenant", c.Tenant)
-		return twilio.New(tc)
+		p, err := twilio.New(tc)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	n.creds = tenantcreds.New(tenantcreds.Config{
 		Store: n.store, Build: build, SMSURL: n.cfg.PublicURL + webhook.InboundPath,

@@ -71,8 +71,8 @@ func TestTenantOwnCredentials(t *testing.T) {
 	logs := &syncBuffer{}
 	n := testkit.StartNode(t, testkit.NodeConfig{
 		Env: map[string]string{
-			"SWITCHBOARD_SYNC_WEBHOOKS": "false", // the node's own senders include the subaccounts' numbers
-			"SWITCHBOARD_SECRET_KEY":    "k1:" + base64.StdEncoding.EncodeToString(raw[:]),
+			"SWITCHBOARD_SYNC_WEBHOOKS":    "false", // the node's own senders include the subaccounts' numbers
+			"SWITCHBOARD_SECRET_KEY":       "k1:" + base64.StdEncoding.EncodeToString(raw[:]),
 			"SWITCHBOARD_PROVIDER_TIMEOUT": "2s", "SWITCHBOARD_LEASE": "10s",
 		},
 		YAML: `senders:
