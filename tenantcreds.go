@@ -119,8 +119,3 @@ func ErrAccountInUse(accountSID string) *Error {
 func ErrCredentialSecretsChanged(tenant string) *Error {
 	return Errorf(ECONFLICT, "secrets_changed", "the credentials of tenant %s changed; read them again", tenant)
 }
-
-// ErrCredentialTenantNotFound is the ENOTFOUND error (tenant_not_found) of PutTenantCredentials.
-func ErrCredentialTenantNotFound(tenant string) *Error {
-	return Errorf(ENOTFOUND, "tenant_not_found", "tenant %s not found", tenant)
-}

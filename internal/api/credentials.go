@@ -61,7 +61,7 @@ func (s *Server) credentialRoutes() {
 func (s *Server) credentials(r *http.Request) (*tenantcreds.Cache, string, error) {
 	id := r.PathValue("id")
 	if err := switchboard.ValidTenantID(id); err != nil {
-		return nil, "", invalid("invalid_tenant", "%v", err)
+		return nil, "", err
 	}
 	if s.cfg.Credentials == nil {
 		return nil, "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "credentials_not_configured", "this node does not keep tenants' provider credentials")

@@ -41,7 +41,7 @@ func (db *DB) PutTenantCredentials(ctx context.Context, c *switchboard.TenantCre
 		return wrap("put credentials", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return switchboard.ErrCredentialTenantNotFound(c.Tenant)
+		return switchboard.ErrTenantNotFound(c.Tenant)
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func (db *DB) PutTenantCredentials(ctx context.Context, c *switchboard.TenantCre
 	return db.write(ctx, func(t *wtx) error {
 		var one int
 		if err := t.queryRow(`SELECT 1 FROM tenants WHERE id = ?`, c.Tenant).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return switchboard.ErrCredentialTenantNotFound(c.Tenant)
+			return switchboard.ErrTenantNotFound(c.Tenant)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: put credentials: %w", err)
 		}

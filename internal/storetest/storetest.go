@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		name  string
 		tests []test
 	}{
+		{"Tenants", tenantTests},
 		{"Messages", messageTests},
 		{"Update", updateTests},
 		{"Outbox", outboxTests},
