@@ -16,8 +16,8 @@ import (
 // Environment variables the credentials command reads its secrets from (never a flag, which
 // would land in the shell's history and the process list).
 const (
-	envTenantAuthToken    = "SWITCHBOARD_TENANT_AUTH_TOKEN"
-	envTenantAPIKeySecret = "SWITCHBOARD_TENANT_API_KEY_SECRET"
+	tenantAuthTokenEnv    = "SWITCHBOARD_TENANT_AUTH_TOKEN"
+	tenantAPIKeySecretEnv = "SWITCHBOARD_TENANT_API_KEY_SECRET"
 )
 
 // readSecret reads a secret from a file (its first line, trimmed) when path is set, else from
@@ -50,26 +50,26 @@ func newTenantCredentialsCmd(getenv env) *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set TENANT --account-sid AC… [--api-key-sid SK…]",
 		Short: "Save a tenant's Twilio account after Twilio accepts it, and point its numbers at Switchboard",
-		Long: "The secrets come from the environment or a file, never from a flag: the auth token from " + envTenantAuthToken +
-			" (or --auth-token-file), the API key's secret from " + envTenantAPIKeySecret + " (or --api-key-secret-file). " +
+		Long: "The secrets come from the environment or a file, never from a flag: the auth token from " + tenantAuthTokenEnv +
+			" (or --auth-token-file), the API key's secret from " + tenantAPIKeySecretEnv + " (or --api-key-secret-file). " +
 			"With --api-key-sid the key is the credential and the auth token, optional, only checks the signatures of the " +
 			"account's webhooks. Setting them again rotates them: every node uses the new ones within seconds.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			token, err := readSecret(getenv, tokenFile, envTenantAuthToken)
+			token, err := readSecret(getenv, tokenFile, tenantAuthTokenEnv)
 			if err != nil {
 				return err
 			}
 			req := &client.TenantCredentialsRequest{AccountSID: accountSID, AuthToken: token, APIKeySID: apiKeySID}
 			if apiKeySID != "" {
-				if req.APIKeySecret, err = readSecret(getenv, secretFile, envTenantAPIKeySecret); err != nil {
+				if req.APIKeySecret, err = readSecret(getenv, secretFile, tenantAPIKeySecretEnv); err != nil {
 					return err
 				}
 				if req.APIKeySecret == "" {
-					return fmt.Errorf("no API key secret: set %s or --api-key-secret-file", envTenantAPIKeySecret)
+					return fmt.Errorf("no API key secret: set %s or --api-key-secret-file", tenantAPIKeySecretEnv)
 				}
 			} else if token == "" {
-				return fmt.Errorf("no auth token: set %s or --auth-token-file (or give --api-key-sid with %s)", envTenantAuthToken, envTenantAPIKeySecret)
+				return fmt.Errorf("no auth token: set %s or --auth-token-file (or give --api-key-sid with %s)", tenantAuthTokenEnv, tenantAPIKeySecretEnv)
 			}
 			if noSync {
 				f := false
@@ -91,8 +91,8 @@ func newTenantCredentialsCmd(getenv env) *cobra.Command {
 	}
 	set.Flags().StringVar(&accountSID, "account-sid", "", "the tenant's Twilio account SID (AC…), usually a subaccount of the node's")
 	set.Flags().StringVar(&apiKeySID, "api-key-sid", "", "authenticate with this API key (SK…) of the account instead of its auth token")
-	set.Flags().StringVar(&tokenFile, "auth-token-file", "", "file holding the account's auth token (default: env "+envTenantAuthToken+")")
-	set.Flags().StringVar(&secretFile, "api-key-secret-file", "", "file holding the API key's secret (default: env "+envTenantAPIKeySecret+")")
+	set.Flags().StringVar(&tokenFile, "auth-token-file", "", "file holding the account's auth token (default: env "+tenantAuthTokenEnv+")")
+	set.Flags().StringVar(&secretFile, "api-key-secret-file", "", "file holding the API key's secret (default: env "+tenantAPIKeySecretEnv+")")
 	set.Flags().BoolVar(&noSync, "no-sync-webhooks", false, "leave the SMS webhooks of the account's numbers as they are")
 	setFlags.bind(set)
 
