@@ -70,12 +70,13 @@ func (s *Server) credentials(r *http.Request) (*tenantcreds.Cache, string, error
 }
 
 func (s *Server) putCredentials(w http.ResponseWriter, r *http.Request) error {
-	cc, tenant, err := s.credentials(r)
-	if err != nil {
-		return err
-	}
+	// The body first: a malformed one is 400 whatever else is wrong.
 	var req CredentialsRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	cc, tenant, err := s.credentials(r)
+	if err != nil {
 		return err
 	}
 	c := &switchboard.TenantCredentials{Tenant: tenant, AccountSID: req.AccountSID, Kind: switchboard.CredentialToken, Secret: req.AuthToken}
