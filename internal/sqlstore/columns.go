@@ -9,7 +9,7 @@ const (
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
 	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
+	redacted_at, whatsapp, fallback_message_id, tenant`
 	// EventCols are the columns of a timeline event (message_events).
 	EventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 	// APIKeyCols are the columns of an API key.
