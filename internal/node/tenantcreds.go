@@ -51,3 +51,13 @@ func (n *Node) tenantProvider(m *switchboard.Message) switchboard.Provider {
 	}
 	return n.creds.Provider(m.Tenant)
 }
+
+// tenantCalls is the voice service's ProviderFor: a call of a tenant with its own account is
+// placed, polled and ended through that account when voice goes through Twilio.
+func (n *Node) tenantCalls(c *switchboard.Call) switchboard.CallProvider {
+	name := n.cfg.ChannelProviders[config.ChannelVoice]
+	if n.creds == nil || (name != "" && name != config.DefaultChannelProvider) {
+		return nil
+	}
+	return n.creds.CallProvider(c.Tenant)
+}

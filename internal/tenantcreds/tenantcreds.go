@@ -108,6 +108,15 @@ func (c *Cache) Provider(tenant string) switchboard.Provider {
 	return nil
 }
 
+// CallProvider is the provider of tenant's calls when it has credentials of its own and its
+// provider places calls, nil when its calls go through the node's account.
+func (c *Cache) CallProvider(tenant string) switchboard.CallProvider {
+	if cp, ok := c.Provider(tenant).(switchboard.CallProvider); ok {
+		return cp
+	}
+	return nil
+}
+
 // SigningToken is the auth token that signs the webhooks of account accountSID when it is a
 // tenant's, and whether it is one. A tenant's account whose token is not known (an API key
 // without webhook_token) answers ("", true): its webhooks cannot be checked and are refused.
@@ -301,5 +310,15 @@ func (u unusable) Fetch(context.Context, string) (*switchboard.ProviderMessage, 
 }
 
 func (u unusable) Find(context.Context, switchboard.FindQuery) ([]*switchboard.ProviderMessage, error) {
+	return nil, u.fail()
+}
+
+func (u unusable) PlaceCall(context.Context, *switchboard.PlaceCallRequest) (*switchboard.ProviderCall, error) {
+	return nil, u.fail()
+}
+
+func (u unusable) EndCall(context.Context, string) error { return u.fail() }
+
+func (u unusable) FetchCall(context.Context, string) (*switchboard.ProviderCall, error) {
 	return nil, u.fail()
 }
