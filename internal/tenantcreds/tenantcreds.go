@@ -129,18 +129,6 @@ func (c *Cache) SigningToken(accountSID string) (token string, tenantAccount boo
 	return "", false
 }
 
-// Tenant is the tenant whose account accountSID is, or "".
-func (c *Cache) Tenant(accountSID string) string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for t, e := range c.byTenant {
-		if e.account == accountSID {
-			return t
-		}
-	}
-	return ""
-}
-
 // Run refreshes the cache every Interval until ctx ends. A failed refresh keeps the providers
 // in use and is logged.
 func (c *Cache) Run(ctx context.Context) {
