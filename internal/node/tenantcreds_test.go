@@ -18,6 +18,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
 	"github.com/switchboard-gw/switchboard/internal/dispatch"
+	"github.com/switchboard-gw/switchboard/internal/export"
 	"github.com/switchboard-gw/switchboard/internal/node"
 	"github.com/switchboard-gw/switchboard/internal/secretbox"
 	"github.com/switchboard-gw/switchboard/internal/testkit"
@@ -163,9 +164,18 @@ func TestTenantOwnCredentials(t *testing.T) {
 	}
 
 	t.Cleanup(func() {
+		var exported bytes.Buffer
+		for _, format := range []string{export.CSV, export.JSONL} {
+			if _, err := export.Messages(context.Background(), n.Store(), &exported, time.Time{}, time.Now().Add(time.Hour), format); err != nil {
+				t.Error(err)
+			}
+		}
 		for _, s := range []string{subAToken, subBToken, subBSecret} {
 			if strings.Contains(logs.String(), s) {
 				t.Error("a tenant's secret appears in the logs")
+			}
+			if strings.Contains(exported.String(), s) {
+				t.Error("a tenant's secret appears in an export")
 			}
 		}
 	})
