@@ -28,10 +28,23 @@ func TestTenantCredentialsCommands(t *testing.T) {
 		StagingMode: switchboard.StagingAllowlist, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	key, secret, err := switchboard.NewAPIKey("acme admin", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.Tenant, key.Role = "acme", switchboard.RoleAdmin
+	if err := n.Store().CreateAPIKey(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{}
 	for k, v := range n.CLIEnv {
 		env[k] = v
 	}
+	// The node's own key is of tenant default: acme's credentials are not its to see.
+	if _, errOut, code := sb(t, env, "tenants", "credentials", "show", "acme"); code == 0 || !strings.Contains(errOut, "tenant acme not found") {
+		t.Fatalf("another tenant's key: %d %s", code, errOut)
+	}
+	env["SWITCHBOARD_API_KEY"] = secret
 	if _, errOut, code := sb(t, env, "tenants", "credentials", "set", "acme", "--account-sid", sub); code == 0 || !strings.Contains(errOut, "SWITCHBOARD_TENANT_AUTH_TOKEN") {
 		t.Fatalf("no secret: %d %s", code, errOut)
 	}

@@ -63,6 +63,12 @@ func (s *Server) credentials(r *http.Request) (*tenantcreds.Cache, string, error
 	if err := switchboard.ValidTenantID(id); err != nil {
 		return nil, "", err
 	}
+	// A key reaches its own tenant's credentials only (a platform key every tenant's); another
+	// tenant's answer 404, as if it did not exist, so that a key learns nothing of other tenants.
+	// The role (admin) is the route's declared x-switchboard-role, checked with every route's.
+	if key := apiKeyFrom(r.Context()); key == nil || (key.Role != switchboard.RolePlatform && switchboard.TenantOr(key.Tenant) != id) {
+		return nil, "", switchboard.ErrTenantNotFound(id)
+	}
 	if s.cfg.Credentials == nil {
 		return nil, "", switchboard.Errorf(switchboard.EUNPROCESSABLE, "credentials_not_configured", "this node does not keep tenants' provider credentials")
 	}

@@ -180,6 +180,14 @@ func TestTenantOwnCredentials(t *testing.T) {
 		}
 	})
 
+	// Another tenant's key (the node's default one) learns nothing of acme's: 404.
+	if _, err := n.Client.TenantCredentials(ctx, "acme"); !client.IsCode(err, "tenant_not_found") {
+		t.Fatalf("the default tenant's key on acme's credentials: %v", err)
+	}
+	if err := n.Client.RemoveTenantCredentials(ctx, "acme"); !client.IsCode(err, "tenant_not_found") {
+		t.Fatalf("the default tenant's key removing acme's credentials: %v", err)
+	}
+
 	// Refused by the provider: 422, nothing stored, nothing changed at the simulator.
 	if code, body := put(map[string]any{"account_sid": subA, "auth_token": "wrongtoken0123456789abcdef012345"}); code != http.StatusUnprocessableEntity ||
 		!strings.Contains(string(body), `"credentials_rejected"`) {
@@ -203,6 +211,9 @@ func TestTenantOwnCredentials(t *testing.T) {
 	if view.AccountSID != subA || view.AuthKind != "token" || !view.WebhooksVerifiable || view.WebhookSync == nil ||
 		view.WebhookSync.Numbers != 1 || view.WebhookSync.Changed != 1 || view.WebhookSync.Error != "" {
 		t.Fatalf("saved: %s", body)
+	}
+	if _, err := n.Client.TenantCredentials(ctx, "acme"); !client.IsCode(err, "tenant_not_found") {
+		t.Fatalf("the default tenant's key on acme's saved credentials: %v", err)
 	}
 	for _, num := range n.Simulator().Numbers() {
 		if num.PhoneNumber == subANumber && num.SMSURL != n.URL()+webhook.InboundPath {

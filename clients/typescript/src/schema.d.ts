@@ -5346,7 +5346,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description No credentials of its own: the tenant sends through the node's account. Codes: `credentials_not_found`. */
+            /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5402,7 +5402,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description No such tenant. Codes: `tenant_not_found`. */
+            /** @description No tenant of this ID that the key may see (a key reaches its own tenant's credentials only; a platform key every tenant's). Codes: `tenant_not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5472,7 +5472,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description No credentials of its own: the tenant sends through the node's account. Codes: `credentials_not_found`. */
+            /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
