@@ -286,5 +286,5 @@ func subaccountPath(pattern string) bool {
 	if strings.Contains(pattern, "/Media") || strings.Contains(pattern, "/Feedback") {
 		return false
 	}
-	return strings.Contains(pattern, "/Messages") || strings.Contains(pattern, "/IncomingPhoneNumbers")
+	return strings.Contains(pattern, "/Messages") || strings.Contains(pattern, "/IncomingPhoneNumbers") || strings.Contains(pattern, "/Calls")
 }

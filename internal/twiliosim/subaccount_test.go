@@ -103,10 +103,27 @@ func TestSubaccountsKeepTheirOwnMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Calls too: from its own number only, listed and fetched under its own path.
+	cp := &api.CreateCallParams{}
+	cp.SetTo("+14155550100")
+	cp.SetFrom(subNumber)
+	cp.SetTwiml("<Response><Say>hi</Say></Response>")
+	call, err := withKey.Api.CreateCall(cp)
+	if err != nil || *call.AccountSid != sub {
+		t.Fatalf("call from the subaccount: %+v %v", call, err)
+	}
+	cp.SetFrom(twiliosim.MagicFrom)
+	_, err = withKey.Api.CreateCall(cp)
+	restError(t, err, 21210, http.StatusBadRequest)
+	_, err = main.Api.FetchCall(*call.Sid, nil)
+	restError(t, err, 20404, http.StatusNotFound)
+	if calls, err := main.Api.ListCall(&api.ListCallParams{}); err != nil || len(calls) != 0 {
+		t.Fatalf("the main account lists %d calls: %v", len(calls), err)
+	}
 	// The main account's other resources are not the subaccount's.
-	code, _ := e.doAs(t, sub, token, http.MethodGet, "/2010-04-01/Accounts/"+sub+"/Calls.json")
+	code, _ := e.doAs(t, sub, token, http.MethodGet, "/2010-04-01/Accounts/"+sub+"/Keys.json")
 	if code != http.StatusNotFound {
-		t.Fatalf("calls under the subaccount: %d", code)
+		t.Fatalf("keys under the subaccount: %d", code)
 	}
 	code, _ = e.doAs(t, sub, token, http.MethodGet, "/2010-04-01/Accounts/"+e.sim.AccountSID()+"/Messages.json")
 	if code != http.StatusNotFound {
