@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/testkit"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
+	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/webhook"
 )
 
@@ -75,6 +77,8 @@ func TestTenantOwnCredentials(t *testing.T) {
 			"SWITCHBOARD_SYNC_WEBHOOKS":    "false", // the node's own senders include the subaccounts' numbers
 			"SWITCHBOARD_SECRET_KEY":       "k1:" + base64.StdEncoding.EncodeToString(raw[:]),
 			"SWITCHBOARD_PROVIDER_TIMEOUT": "2s", "SWITCHBOARD_LEASE": "10s",
+			"SWITCHBOARD_FLOWS_DIR":        filepath.Join("..", "..", "examples", "flows"),
+			"SWITCHBOARD_CALL_QUIET_HOURS": "off", // calls at any hour of the test run
 		},
 		YAML: `senders:
   - from: "+15005550006"
@@ -85,6 +89,7 @@ func TestTenantOwnCredentials(t *testing.T) {
 		Options: node.Options{
 			SimConfig: func(c *twiliosim.Config) {
 				c.SendingDelay, c.SentDelay, c.DeliveredDelay = 5*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond
+				c.CallInputWait = 50 * time.Millisecond // a silent callee does not wait out each Gather
 				c.Subaccounts = []twiliosim.SubaccountConfig{
 					{SID: subA, AuthToken: subAToken, Numbers: []string{subANumber}},
 					{SID: subB, AuthToken: subBToken, Numbers: []string{subBNumber}, APIKeys: map[string]string{subBKey: subBSecret}},
@@ -264,6 +269,36 @@ func TestTenantOwnCredentials(t *testing.T) {
 	// holds them.
 	if !hasCallback(mine) {
 		t.Fatalf("no callback applied to the tenant's message: %+v", mine.Events)
+	}
+
+	// The tenant's calls are placed through its subaccount too, and their TwiML requests and
+	// status callbacks (signed with the subaccount's token) are accepted: the call completes.
+	call, err := n.Calls().Build(&voice.CreateRequest{To: "+14155550160", Flow: "appointment_confirmation",
+		Variables: map[string]string{"clinic": "Northside", "date": "Tuesday", "front_desk": "+15005550020", "patient_name": "Ana"}},
+		subANumber, time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	call.Tenant = "acme"
+	if _, _, err := n.Store().CreateCall(ctx, call, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.Calls().Notify()
+	testkit.WaitFor(t, 15*time.Second, "the tenant's call to end", func() bool {
+		c, err := n.Store().GetCall(ctx, call.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		call = c
+		return c.Status.Terminal()
+	})
+	if call.Status != switchboard.CallCompleted {
+		t.Fatalf("the tenant's call ended %s: %+v", call.Status, call.Timeline)
+	}
+	for _, c := range n.Simulator().Calls() {
+		if c.SID == call.ProviderSID && c.AccountSID != subA {
+			t.Fatalf("the tenant's call went through %s", c.AccountSID)
+		}
 	}
 
 	// Rotation without a restart: another subaccount, through an API key, with its auth token

@@ -25,13 +25,13 @@ import (
 //     documentation they cannot use the Accounts and Keys resources; the simulator answers those
 //     401/20003 (the code is our choice);
 //   - a subaccount's own credentials (its auth token, or an API key of its own given in
-//     Config.Subaccounts) fetch its Account resource and serve its own Messages and
-//     IncomingPhoneNumbers: each message and number belongs to one account, is listed and
+//     Config.Subaccounts) fetch its Account resource and serve its own Messages, Calls and
+//     IncomingPhoneNumbers: each message, call and number belongs to one account, is listed and
 //     fetched only under that account's path (another account's answers 404/20404, as Twilio
-//     does), a From the account does not own gets 21606, and its callbacks and inbound webhooks
-//     carry its AccountSid and are signed with its auth token. Every other path under a
-//     subaccount answers 404/20404 (our choice: calls, services and Verify are the main
-//     account's);
+//     does), a From the account does not own gets 21606 (21210 for a call), and its callbacks,
+//     TwiML requests and inbound webhooks carry its AccountSid and are signed with its auth
+//     token. Every other path under a subaccount answers 404/20404 (our choice: keys, services
+//     and Verify are the main account's);
 //   - the balance is "100.00" USD, fixed (our choice; the simulator prices nothing it charges).
 
 type apiKey struct {
