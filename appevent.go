@@ -53,8 +53,36 @@ type AppEvent struct {
 	Targets []string `json:"-"`
 }
 
-// DeliversTo reports whether an event of type typ with targets goes to endpoint ep.
-func DeliversTo(typ AppEventType, targets []string, ep *Endpoint) bool {
+// ForTenant returns a function that sets the tenant of the event NewAppEvent returns (when it
+// returns one) and passes both results on: the constructors of the events of a tenant's
+// resources wrap NewAppEvent with it, ForTenant(m.Tenant)(NewAppEvent(...)).
+func ForTenant(tenant string) func(*AppEvent, error) (*AppEvent, error) {
+	return func(ev *AppEvent, err error) (*AppEvent, error) {
+		if ev != nil && err == nil {
+			ev.Tenant = tenant // "" is left for the store to stamp (StampTenant), else default
+		}
+		return ev, err
+	}
+}
+
+// StampTenant gives the events of evs that have no tenant the tenant of the resource whose
+// change they report (the stores call it with the events handed to them with a call or a
+// verification).
+func StampTenant(evs []*AppEvent, tenant string) {
+	for _, ev := range evs {
+		if ev.Tenant == "" {
+			ev.Tenant = TenantOr(tenant)
+		}
+	}
+}
+
+// DeliversTo reports whether an event of tenant with type typ and targets goes to endpoint ep:
+// only the endpoints of the event's tenant ever receive it (an empty tenant is the default
+// tenant), named by targets, or else subscribed to typ.
+func DeliversTo(tenant string, typ AppEventType, targets []string, ep *Endpoint) bool {
+	if TenantOr(ep.Tenant) != TenantOr(tenant) {
+		return false
+	}
 	if targets != nil {
 		return slices.Contains(targets, ep.ID)
 	}
@@ -125,11 +153,11 @@ type MessageStatusChangedData struct {
 // StatusChangedEvent returns the message.status_changed event of m having moved from old to its
 // current status at at.
 func StatusChangedEvent(m *Message, old Status, at time.Time) (*AppEvent, error) {
-	return NewAppEvent(AppMessageStatusChanged, at, MessageStatusChangedData{
+	return ForTenant(m.Tenant)(NewAppEvent(AppMessageStatusChanged, at, MessageStatusChangedData{
 		MessageID: m.ID, OldStatus: old, Status: m.Status, ProviderSID: m.ProviderSID, ErrorCode: m.ErrorCode,
 		ErrorMessage: m.ErrorMessage, To: m.To, From: m.From, Channel: m.Channel, Attempts: m.Attempts,
 		Metadata: m.Metadata,
-	})
+	}))
 }
 
 // MediaItem describes one attachment of an inbound message.
@@ -170,7 +198,7 @@ func ReceivedEvent(in *InboundMessage) (*AppEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev.Tenant = TenantOr(in.Tenant)
+	ev.Tenant = in.Tenant // see ForTenant
 	if len(in.RouteEndpoints) > 0 {
 		ev.Targets = slices.Clone(in.RouteEndpoints)
 	}
@@ -190,9 +218,9 @@ type ConsentChangedData struct {
 
 // ConsentEvent returns the consent.changed event of a recorded consent change (its ID set).
 func ConsentEvent(c *ConsentRecord) (*AppEvent, error) {
-	return NewAppEvent(AppConsentChanged, c.At, ConsentChangedData{
+	return ForTenant(c.Tenant)(NewAppEvent(AppConsentChanged, c.At, ConsentChangedData{
 		RecordID: c.ID, Phone: c.Phone, Scope: c.Scope, State: c.State, Source: c.Source, Evidence: c.Evidence, Actor: c.Actor,
-	})
+	}))
 }
 
 // EndpointDisabledData is the payload of endpoint.disabled.
@@ -420,9 +448,9 @@ func ApplyDeliveryResult(d *Delivery, e *Endpoint, r DeliveryResult) (DeliveryPl
 	}
 	p.FailingSince = e.FailingSince
 	if r.DisableAfter > 0 && e.DisabledAt == nil && !at.Before(e.FailingSince.Add(r.DisableAfter)) {
-		ev, err := NewAppEvent(AppEndpointDisabled, at, EndpointDisabledData{
+		ev, err := ForTenant(e.Tenant)(NewAppEvent(AppEndpointDisabled, at, EndpointDisabledData{
 			EndpointID: e.ID, URL: e.URL, FailingSince: e.FailingSince.UTC(), LastError: r.Error,
-		})
+		}))
 		if err != nil {
 			return p, err
 		}

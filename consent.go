@@ -61,6 +61,8 @@ func (c *ConsentRecord) Validate() error {
 		return Errorf(EINVALID, "invalid_consent", "consent state must be opted_out or opted_in")
 	case c.At.IsZero():
 		return Errorf(EINVALID, "invalid_consent", "a consent record needs a time")
+	case c.Tenant != "":
+		return ValidTenantID(c.Tenant)
 	}
 	return nil
 }

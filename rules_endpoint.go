@@ -54,13 +54,14 @@ type FanOutDelivery struct {
 	LastError  string
 }
 
-// FanOut returns the deliveries of an event of type typ with targets (nil: every endpoint that
-// subscribes to typ) to the endpoints eps: one per endpoint that takes it (DeliversTo), dead at
-// once for a disabled endpoint, so that its dead letters can be replayed after it is enabled.
-func FanOut(typ AppEventType, targets []string, eps []*Endpoint) []FanOutDelivery {
+// FanOut returns the deliveries of an event of tenant with type typ and targets (nil: every
+// endpoint that subscribes to typ) to the endpoints eps: one per endpoint of the tenant that takes
+// it (DeliversTo), dead at once for a disabled endpoint, so that its dead letters can be replayed
+// after it is enabled.
+func FanOut(tenant string, typ AppEventType, targets []string, eps []*Endpoint) []FanOutDelivery {
 	var out []FanOutDelivery
 	for _, ep := range eps {
-		if !DeliversTo(typ, targets, ep) {
+		if !DeliversTo(tenant, typ, targets, ep) {
 			continue
 		}
 		d := FanOutDelivery{EndpointID: ep.ID, Status: DeliveryPending}

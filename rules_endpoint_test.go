@@ -47,7 +47,7 @@ func TestFanOut(t *testing.T) {
 		{ID: "ep_calls", EventTypes: []string{"call.*"}},
 		{ID: "ep_off", EventTypes: []string{"*"}, DisabledAt: &t0},
 	}
-	got := switchboard.FanOut(switchboard.AppMessageStatusChanged, nil, eps)
+	got := switchboard.FanOut("", switchboard.AppMessageStatusChanged, nil, eps)
 	want := []switchboard.FanOutDelivery{
 		{EndpointID: "ep_all", Status: switchboard.DeliveryPending},
 		{EndpointID: "ep_off", Status: switchboard.DeliveryDead, LastError: switchboard.DisabledEndpointError},
@@ -55,12 +55,43 @@ func TestFanOut(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("subscribers: %+v, want %+v", got, want)
 	}
-	got = switchboard.FanOut(switchboard.AppMessageStatusChanged, []string{"ep_calls"}, eps)
+	got = switchboard.FanOut("", switchboard.AppMessageStatusChanged, []string{"ep_calls"}, eps)
 	if !reflect.DeepEqual(got, []switchboard.FanOutDelivery{{EndpointID: "ep_calls", Status: switchboard.DeliveryPending}}) {
 		t.Errorf("targets: %+v, want only the targeted endpoint", got)
 	}
-	if got := switchboard.FanOut(switchboard.AppMessageStatusChanged, []string{}, eps); got != nil {
+	if got := switchboard.FanOut("", switchboard.AppMessageStatusChanged, []string{}, eps); got != nil {
 		t.Errorf("no targets: %+v, want none", got)
+	}
+}
+
+// An event goes only to the endpoints of its tenant, even when it names another tenant's.
+func TestFanOutStaysInTenant(t *testing.T) {
+	t.Parallel()
+	eps := []*switchboard.Endpoint{
+		{ID: "ep_default", EventTypes: []string{"*"}},
+		{ID: "ep_acme", Tenant: "acme", EventTypes: []string{"*"}},
+		{ID: "ep_globex", Tenant: "globex", EventTypes: []string{"message.*"}},
+	}
+	for _, tc := range []struct {
+		tenant  string
+		targets []string
+		want    []string
+	}{
+		{"", nil, []string{"ep_default"}},
+		{"default", nil, []string{"ep_default"}},
+		{"acme", nil, []string{"ep_acme"}},
+		{"globex", nil, []string{"ep_globex"}},
+		{"initech", nil, nil},
+		{"acme", []string{"ep_globex", "ep_acme"}, []string{"ep_acme"}},
+		{"acme", []string{"ep_globex"}, nil},
+	} {
+		var got []string
+		for _, d := range switchboard.FanOut(tc.tenant, switchboard.AppMessageReceived, tc.targets, eps) {
+			got = append(got, d.EndpointID)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tenant %q, targets %v: %v, want %v", tc.tenant, tc.targets, got, tc.want)
+		}
 	}
 }
 

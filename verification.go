@@ -244,10 +244,10 @@ type VerificationEventData struct {
 
 // VerificationEvent returns the event typ of v's current state at at.
 func VerificationEvent(typ AppEventType, v *Verification, at time.Time) (*AppEvent, error) {
-	return NewAppEvent(typ, at, VerificationEventData{
+	return ForTenant(v.Tenant)(NewAppEvent(typ, at, VerificationEventData{
 		VerificationID: v.ID, Status: v.Status, To: v.To, Channel: v.Channel, Country: v.Country,
 		UserRef: v.UserRef, Backend: v.Backend, Sends: v.Sends, Checks: v.Checks,
-	})
+	}))
 }
 
 // FraudAlertData is the payload of verification.fraud_alert.

@@ -162,10 +162,10 @@ func WindowClosingEvent(c *Conversation, now time.Time) (*AppEvent, error) {
 	if c.LastInboundAt == nil {
 		return nil, Errorf(EINVALID, "invalid_conversation", "conversation %s has no inbound message, so no window", c.ID)
 	}
-	return NewAppEvent(AppConversationWindowClosing, now, WindowClosingData{
+	return ForTenant(c.Tenant)(NewAppEvent(AppConversationWindowClosing, now, WindowClosingData{
 		ConversationID: c.ID, Channel: c.Channel, OurNumber: c.OurNumber, TheirNumber: c.TheirNumber,
 		LastInboundAt: c.LastInboundAt.UTC(), ClosesAt: c.LastInboundAt.Add(WhatsAppWindow).UTC(),
-	})
+	}))
 }
 
 // MediaData is the payload of media.stored and media.rejected: one attachment of an inbound

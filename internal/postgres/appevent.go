@@ -16,10 +16,10 @@ import (
 
 const (
 	// qInsertAppEvent appends an event; it is queued in the batch of the change it reports.
-	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES ($1, $2, $3, $4, $5, $6)`
+	qInsertAppEvent = `INSERT INTO app_events (id, type, version, at, data, targets, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	// qTakeUnfanned locks the events not fanned out yet, oldest first, skipping those another
 	// fan-out holds: concurrent fan-outs on any nodes take disjoint events.
-	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
+	qTakeUnfanned = `SELECT seq, id, type, targets, tenant FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
 	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
@@ -53,7 +53,7 @@ const (
 		c AS (
 			UPDATE deliveries d SET lease_owner = $1, lease_until = $2 FROM p WHERE d.id = p.id
 			RETURNING ` + qDeliveryColsD + `)
-		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data FROM c JOIN app_events e ON e.seq = c.event_seq`
+		SELECT c.*, e.seq, e.id, e.type, e.version, e.at, e.data, e.tenant FROM c JOIN app_events e ON e.seq = c.event_seq`
 	qDeliveryColsD   = `d.id, d.event_seq, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at`
 	qEndpointsByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ANY($1)`
 	qLockDelivery    = `SELECT ` + sqlstore.DeliveryCols + ` FROM deliveries WHERE id = $1 FOR UPDATE`
@@ -63,7 +63,7 @@ const (
 	qKillPending     = `UPDATE deliveries SET status = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = $1, last_error = CASE WHEN last_error = '' THEN $2 ELSE last_error END WHERE endpoint_id = $3 AND status = 'pending'`
 	qReplayDead      = `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE endpoint_id = $2 AND status = 'dead'`
 	qReleaseDeliver  = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`
-	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data`
+	qListDeliveryCol = qDeliveryColsD + `, e.seq, e.id, e.type, e.version, e.at, e.data, e.tenant`
 )
 
 // queueAppEvents queues the appends of evs to the event log.
@@ -74,24 +74,25 @@ func queueAppEvents(b *pgx.Batch, evs []*switchboard.AppEvent) {
 }
 
 func scanAppEventInto(e *switchboard.AppEvent, data *[]byte) []any {
-	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data}
+	return []any{&e.Seq, &e.ID, &e.Type, &e.Version, &e.At, data, &e.Tenant}
 }
 
 // ListAppEvents lists the event log in log order.
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
-	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > $1`
-	args := []any{f.AfterSeq}
+	w := sqlstore.Where{Numbered: true}
+	w.Add("seq > ?", f.AfterSeq)
+	if f.Tenant != "" { // app_events_tenant (tenant, seq)
+		w.Add("tenant = ?", f.Tenant)
+	}
 	if len(f.Types) > 0 {
 		types := make([]string, len(f.Types))
 		for i, t := range f.Types {
 			types[i] = string(t)
 		}
-		q += ` AND type = ANY($3)`
-		args = append(args, sqlstore.Limit(f.Limit), types)
-	} else {
-		args = append(args, sqlstore.Limit(f.Limit))
+		w.Add("type = ANY(?)", types)
 	}
-	q += ` ORDER BY seq LIMIT $2`
+	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events` + w.SQL() + ` ORDER BY seq LIMIT ` + w.Next()
+	args := append(w.Args, sqlstore.Limit(f.Limit))
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list events", err)
@@ -131,9 +132,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	defer rollback(ctx, tx)
 	defer br.Close()
 	type pending struct {
-		seq     int64
-		id, typ string
-		targets []string
+		seq             int64
+		id, typ, tenant string
+		targets         []string
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -145,7 +146,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			p       pending
 			targets []byte
 		)
-		if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets); err != nil {
+		if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets, &p.tenant); err != nil {
 			rows.Close()
 			return 0, wrap("fan out", err)
 		}
@@ -179,7 +180,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	)
 	for _, ev := range evs {
 		seqs = append(seqs, ev.seq)
-		for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+		for _, d := range switchboard.FanOut(ev.tenant, switchboard.AppEventType(ev.typ), ev.targets, eps) {
 			ids, eventSeqs, endpointIDs = append(ids, switchboard.NewID("dlv")), append(eventSeqs, ev.seq), append(endpointIDs, d.EndpointID)
 			statuses, lastErrs, times = append(statuses, string(d.Status)), append(lastErrs, d.LastError), append(times, now)
 		}
@@ -578,7 +579,8 @@ func (db *DB) ReplayDeadLetters(ctx context.Context, endpointID string, now time
 // appEventArgs are the parameters of qInsertAppEvent for ev: every statement that appends an
 // event passes these, so that a new column of the log is added in one place.
 func appEventArgs(ev *switchboard.AppEvent) []any {
-	return []any{ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev)}
+	ev.Tenant = switchboard.TenantOr(ev.Tenant) // an event without a tenant is the default tenant's
+	return []any{ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev), ev.Tenant}
 }
 
 // eventTargets encodes ev's targets for the jsonb column: NULL when the event types decide, an

@@ -175,6 +175,7 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 	if err != nil {
 		return err
 	}
+	switchboard.StampTenant(evs, c.Tenant)
 	err = pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, qUpdateCall, string(c.Status), nullText(c.ProviderSID), c.NextAttemptAt, data, c.ID, c.Version)
 		if err != nil {

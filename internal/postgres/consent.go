@@ -16,11 +16,11 @@ const (
 	// qInsertConsent appends a consent record and its consent.changed event ($8…$11), whose
 	// payload gets the record's ID.
 	qInsertConsent = `WITH c AS (
-			INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
+			INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at, tenant)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $12) RETURNING id),
 		e AS (
-			INSERT INTO app_events (id, type, version, at, data)
-			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)) FROM c)
+			INSERT INTO app_events (id, type, version, at, data, tenant)
+			SELECT $8::text, $9::text, $10::integer, $7::timestamptz, jsonb_set($11::jsonb, '{record_id}', to_jsonb(c.id)), $12::text FROM c)
 		SELECT id FROM c`
 	qLatestConsent = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records
 		WHERE phone = $1 AND scope = ANY($2) ORDER BY at DESC, id DESC LIMIT 1`
@@ -39,6 +39,7 @@ func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecor
 		if err := c.Validate(); err != nil {
 			return err
 		}
+		c.Tenant = switchboard.TenantOr(c.Tenant) // who recorded it; its effect is the number's
 		ev, err := switchboard.ConsentEvent(c)
 		if err != nil {
 			return err
@@ -50,7 +51,7 @@ func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecor
 		for i, c := range cs {
 			ev := evs[i]
 			if err := tx.QueryRow(ctx, qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, c.At,
-				ev.ID, ev.Type, ev.Version, string(ev.Data)).Scan(&ids[i]); err != nil {
+				ev.ID, ev.Type, ev.Version, string(ev.Data), c.Tenant).Scan(&ids[i]); err != nil {
 				return wrap("record consent", err)
 			}
 		}
@@ -91,7 +92,7 @@ func (db *DB) ConsentHistory(ctx context.Context, phone string) ([]*switchboard.
 
 func scanConsent(r sqlstore.Scanner) (*switchboard.ConsentRecord, error) {
 	var c switchboard.ConsentRecord
-	if err := r.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &c.At); err != nil {
+	if err := r.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &c.At, &c.Tenant); err != nil {
 		return nil, err
 	}
 	c.At = utc(c.At)

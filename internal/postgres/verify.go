@@ -48,6 +48,7 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
+	switchboard.StampTenant(events, v.Tenant)
 	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
@@ -76,6 +77,7 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
+	switchboard.StampTenant(events, v.Tenant)
 	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err

@@ -15,9 +15,9 @@ import (
 )
 
 const (
-	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data, targets) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`
+	qInsertAppEvent  = `INSERT INTO app_events (id, type, version, at, data, targets, tenant) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`
 	qAnyUnfanned     = `SELECT 1 FROM app_events WHERE fanned_out = 0 LIMIT 1`
-	qUnfanned        = `SELECT seq, id, type, targets FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
+	qUnfanned        = `SELECT seq, id, type, targets, tenant FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
 	qAppEventBySeq   = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq = ?`
 	qInsertEndpoint  = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -49,8 +49,10 @@ const (
 	qReleaseDeliver = `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`
 )
 
-// insertAppEvent appends ev to the event log in t and sets its Seq.
+// insertAppEvent appends ev to the event log in t and sets its Seq (and its tenant, when it has
+// none, to the default tenant).
 func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
+	ev.Tenant = switchboard.TenantOr(ev.Tenant)
 	var targets any
 	if ev.Targets != nil {
 		b, err := json.Marshal(ev.Targets)
@@ -59,7 +61,8 @@ func insertAppEvent(t *wtx, ev *switchboard.AppEvent) error {
 		}
 		targets = string(b)
 	}
-	if err := t.queryRow(qInsertAppEvent, ev.ID, ev.Type, ev.Version, micros(ev.At), string(ev.Data), targets).Scan(&ev.Seq); err != nil {
+	if err := t.queryRow(qInsertAppEvent, ev.ID, ev.Type, ev.Version, micros(ev.At), string(ev.Data), targets,
+		ev.Tenant).Scan(&ev.Seq); err != nil {
 		return fmt.Errorf("sqlite: insert event: %w", err)
 	}
 	return nil
@@ -77,6 +80,10 @@ func scanAppEvent(s scanner) (*switchboard.AppEvent, error) {
 func (db *DB) ListAppEvents(ctx context.Context, f switchboard.AppEventFilter) ([]*switchboard.AppEvent, error) {
 	q := `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq > ?`
 	args := []any{f.AfterSeq}
+	if f.Tenant != "" { // app_events_tenant (tenant, seq)
+		q += ` AND tenant = ?`
+		args = append(args, f.Tenant)
+	}
 	if len(f.Types) > 0 {
 		q += ` AND type IN (?` + strings.Repeat(", ?", len(f.Types)-1) + `)`
 		for _, t := range f.Types {
@@ -118,9 +125,9 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	err := db.write(ctx, func(t *wtx) error {
 		n = 0
 		type pending struct {
-			seq     int64
-			id, typ string
-			targets []string
+			seq             int64
+			id, typ, tenant string
+			targets         []string
 		}
 		rows, err := t.query(qUnfanned, limit)
 		if err != nil {
@@ -132,7 +139,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 				p       pending
 				targets sql.NullString
 			)
-			if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets); err != nil {
+			if err := rows.Scan(&p.seq, &p.id, &p.typ, &targets, &p.tenant); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: fan out: %w", err)
 			}
@@ -158,7 +165,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 			return err
 		}
 		for _, ev := range evs {
-			for _, d := range switchboard.FanOut(switchboard.AppEventType(ev.typ), ev.targets, eps) {
+			for _, d := range switchboard.FanOut(ev.tenant, switchboard.AppEventType(ev.typ), ev.targets, eps) {
 				if _, err := t.exec(qInsertDelivery, switchboard.NewID("dlv"), ev.seq, d.EndpointID, d.Status, micros(now),
 					d.LastError, micros(now), micros(now)); err != nil {
 					return fmt.Errorf("sqlite: insert delivery: %w", err)
@@ -566,7 +573,7 @@ type eventRow struct {
 }
 
 func (r *eventRow) dest() []any {
-	return []any{&r.e.Seq, &r.e.ID, &r.e.Type, &r.e.Version, &r.at, &r.data}
+	return []any{&r.e.Seq, &r.e.ID, &r.e.Type, &r.e.Version, &r.at, &r.data, &r.e.Tenant}
 }
 
 func (r *eventRow) event() *switchboard.AppEvent {

@@ -177,6 +177,7 @@ func (db *DB) UpdateCall(ctx context.Context, c *switchboard.Call, evs []*switch
 	if err != nil {
 		return err
 	}
+	switchboard.StampTenant(evs, c.Tenant)
 	return db.write(ctx, func(t *wtx) error {
 		r, err := t.exec(qUpdateCall, string(c.Status), sqlstore.NullString(c.ProviderSID), microsPtr(c.NextAttemptAt), string(data), c.ID, c.Version)
 		if err != nil {

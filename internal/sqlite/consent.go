@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qInsertConsent = `INSERT INTO consent_records (phone, scope, state, source, evidence, actor, at, tenant)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qConsentHistory = `SELECT ` + sqlstore.ConsentCols + ` FROM consent_records WHERE phone = ? ORDER BY at, id`
 
 	// LatestConsent runs on every accept and before every send, nearly always with one scope
@@ -37,10 +37,13 @@ func (db *DB) RecordConsents(ctx context.Context, cs []*switchboard.ConsentRecor
 			return err
 		}
 	}
+	for _, c := range cs {
+		c.Tenant = switchboard.TenantOr(c.Tenant) // who recorded it; its effect is the number's
+	}
 	ids := make([]int64, len(cs))
 	err := db.write(ctx, func(t *wtx) error {
 		for i, c := range cs {
-			if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At)).Scan(&ids[i]); err != nil {
+			if err := t.queryRow(qInsertConsent, c.Phone, c.Scope, c.State, c.Source, c.Evidence, c.Actor, micros(c.At), c.Tenant).Scan(&ids[i]); err != nil {
 				return fmt.Errorf("sqlite: record consent: %w", err)
 			}
 			cc := *c
@@ -116,7 +119,7 @@ func scanConsent(s scanner) (*switchboard.ConsentRecord, error) {
 		c  switchboard.ConsentRecord
 		at int64
 	)
-	if err := s.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &at); err != nil {
+	if err := s.Scan(&c.ID, &c.Phone, &c.Scope, &c.State, &c.Source, &c.Evidence, &c.Actor, &at, &c.Tenant); err != nil {
 		return nil, err
 	}
 	c.At = fromMicros(at)

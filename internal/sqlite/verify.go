@@ -35,6 +35,7 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
+	switchboard.StampTenant(events, v.Tenant)
 	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err
@@ -69,6 +70,7 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err := switchboard.CheckVerification(v); err != nil {
 		return err
 	}
+	switchboard.StampTenant(events, v.Tenant)
 	attempts, err := sqlstore.JSONArray(v.SendAttempts)
 	if err != nil {
 		return err

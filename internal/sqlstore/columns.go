@@ -15,9 +15,9 @@ const (
 	// APIKeyCols are the columns of an API key.
 	APIKeyCols = `id, name, hash, created_at, revoked_at, last_used_at, tenant, role`
 	// AppEventCols are the columns of an application event (app_events).
-	AppEventCols = `seq, id, type, version, at, data`
+	AppEventCols = `seq, id, type, version, at, data, tenant`
 	// ConsentCols are the columns of a consent record.
-	ConsentCols = `id, phone, scope, state, source, evidence, actor, at`
+	ConsentCols = `id, phone, scope, state, source, evidence, actor, at, tenant`
 	// ConversationCols are the columns of a conversation.
 	ConversationCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
 		inbound_count, outbound_count, created_at, tenant`

@@ -25,6 +25,8 @@ var tenantTests = []test{
 	{"InboundListsNeverCross", testInboundListsNeverCross},
 	{"CallsPerTenant", testCallsPerTenant},
 	{"VerificationsPerTenant", testVerificationsPerTenant},
+	{"EventsStayInTenant", testEventsStayInTenant},
+	{"ConsentRecordsItsTenant", testConsentRecordsItsTenant},
 }
 
 // newTenant returns a production tenant id created at base.
@@ -619,5 +621,113 @@ func testVerificationsPerTenant(t *testing.T, s switchboard.Store) {
 	bad.Tenant = "Bad"
 	if err := s.CreateVerification(ctx, bad, nil); switchboard.ErrorKindOf(err) != switchboard.EINVALID {
 		t.Errorf("CreateVerification with an invalid tenant: %v, want EINVALID", err)
+	}
+}
+
+// Application events carry the tenant of the change they report and are delivered only to the
+// endpoints of that tenant, whatever their subscriptions or an inbound route's targets.
+func testEventsStayInTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	eps := map[string]*switchboard.Endpoint{}
+	for _, tenant := range []string{"acme", "globex", switchboard.DefaultTenant} {
+		e := newEndpoint(at(0), "*")
+		e.Tenant = tenant
+		eps[tenant] = createEndpoint(t, s, e)
+	}
+	if got, err := s.ListEndpoints(ctx, "acme"); err != nil || len(got) != 1 || got[0].ID != eps["acme"].ID || got[0].Tenant != "acme" {
+		t.Fatalf("ListEndpoints(acme): %v, %v", got, err)
+	}
+	if got, _ := s.ListEndpoints(ctx, ""); len(got) != 3 {
+		t.Fatalf("ListEndpoints of every tenant: %d, want 3", len(got))
+	}
+	// acme: a status move; globex: a reply (attributed to globex) routed to acme's endpoint too;
+	// default: a consent record.
+	m := createAt(t, s, at(time.Second), inTenant("acme", nil))
+	update(t, s, switchboard.MessageUpdate{ID: m.ID, Status: switchboard.StatusCanceled, At: at(2 * time.Second)})
+	createAt(t, s, at(3*time.Second), inTenant("globex", func(m *switchboard.Message) { m.To = toB }))
+	in := inbound(toB, fromA, "SMevt1", at(4*time.Second))
+	in.RouteEndpoints = []string{eps["acme"].ID, eps["globex"].ID}
+	createInbound(t, s, in)
+	if in.Tenant != "globex" {
+		t.Fatalf("the reply went to %q, want globex", in.Tenant)
+	}
+	if err := s.RecordConsent(ctx, &switchboard.ConsentRecord{Phone: toA, Scope: switchboard.ScopeAll, State: switchboard.ConsentOptedOut,
+		Source: switchboard.ConsentFromAPI, Actor: "api", At: at(5 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := s.FanOutEvents(ctx, at(time.Minute), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	want := map[string][]switchboard.AppEventType{
+		"acme":                    {switchboard.AppMessageStatusChanged},
+		"globex":                  {switchboard.AppMessageReceived},
+		switchboard.DefaultTenant: {switchboard.AppConsentChanged},
+	}
+	for tenant, types := range want {
+		evs, err := s.ListAppEvents(ctx, switchboard.AppEventFilter{Tenant: tenant, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []switchboard.AppEventType
+		for _, ev := range evs {
+			got = append(got, ev.Type)
+			if ev.Tenant != tenant {
+				t.Errorf("ListAppEvents(%s) has an event of tenant %q", tenant, ev.Tenant)
+			}
+		}
+		if diff := cmp.Diff(types, got); diff != "" {
+			t.Errorf("%s's events (-want +got):\n%s", tenant, diff)
+		}
+		ds, _, err := s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: eps[tenant].ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		for _, d := range ds {
+			got = append(got, d.Event.Type)
+			if d.Event.Tenant != tenant {
+				t.Errorf("%s's endpoint got an event of tenant %q", tenant, d.Event.Tenant)
+			}
+		}
+		if diff := cmp.Diff(types, got); diff != "" {
+			t.Errorf("deliveries to %s's endpoint (-want +got):\n%s", tenant, diff)
+		}
+	}
+	if all, _ := s.ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 100}); len(all) != 3 {
+		t.Errorf("every tenant's events: %d, want 3", len(all))
+	}
+}
+
+// A consent record keeps the tenant that recorded it; its effect stays the number's: another
+// tenant sees the opt-out (LatestConsent has no tenant).
+func testConsentRecordsItsTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	c := &switchboard.ConsentRecord{Tenant: "acme", Phone: toA, Scope: switchboard.ScopeAll, State: switchboard.ConsentOptedOut,
+		Source: switchboard.ConsentFromAPI, Actor: "api", At: at(0)}
+	if err := s.RecordConsent(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestConsent(ctx, toA, []string{switchboard.ScopeAll})
+	if err != nil || got == nil || got.Tenant != "acme" || got.State != switchboard.ConsentOptedOut {
+		t.Fatalf("LatestConsent: %+v, %v", got, err)
+	}
+	d := &switchboard.ConsentRecord{Phone: toB, Scope: switchboard.ScopeAll, State: switchboard.ConsentOptedIn,
+		Source: switchboard.ConsentFromAPI, Actor: "api", At: at(time.Second)}
+	if err := s.RecordConsent(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.ConsentHistory(ctx, toB); len(h) != 1 || h[0].Tenant != switchboard.DefaultTenant {
+		t.Errorf("a record made without a tenant: %+v", h)
+	}
+	bad := &switchboard.ConsentRecord{Tenant: "Bad", Phone: toB, Scope: switchboard.ScopeAll, State: switchboard.ConsentOptedOut,
+		Source: switchboard.ConsentFromAPI, Actor: "api", At: at(2 * time.Second)}
+	if err := s.RecordConsent(ctx, bad); switchboard.ErrorKindOf(err) != switchboard.EINVALID {
+		t.Errorf("RecordConsent with an invalid tenant: %v, want EINVALID", err)
 	}
 }

@@ -258,6 +258,7 @@ func CheckUpgradeFixtures(t *testing.T, st switchboard.Store, data map[FixtureDa
 			c.check(t, st, data)
 		}
 	}
+	checkUpgradedIntoDefaultTenant(t, st, data)
 	if err := upgradedStoreWorks(t.Context(), st); err != nil {
 		t.Errorf("the upgraded store: %v", err)
 	}

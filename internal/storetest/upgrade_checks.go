@@ -423,3 +423,177 @@ func upgradedStoreWorks(ctx context.Context, st switchboard.Store) error {
 	}
 	return nil
 }
+
+// checkUpgradedIntoDefaultTenant checks migration 0110 (tenants) on the data written before it:
+// tenant default exists, and every row of every kind is in it — a listing of tenant default
+// lists exactly what a listing of every tenant lists (nothing lost, nothing elsewhere), and each
+// resource read back says default. API keys keep what they could do (role admin).
+func checkUpgradedIntoDefaultTenant(t *testing.T, st switchboard.Store, data map[FixtureData]bool) {
+	t.Helper()
+	ctx := t.Context()
+	const def = switchboard.DefaultTenant
+	if tn, err := st.GetTenant(ctx, def); err != nil || tn.Environment != switchboard.EnvProduction {
+		t.Errorf("tenant default after the upgrade: %+v, %v", tn, err)
+	}
+	same := func(what string, all, dflt []string, tenants []string) {
+		t.Helper()
+		if !reflect.DeepEqual(all, dflt) {
+			t.Errorf("%s: every tenant's %v, tenant default's %v: want the same", what, all, dflt)
+		}
+		for i, tn := range tenants {
+			if tn != def {
+				t.Errorf("%s: %s is in tenant %q, want default", what, all[i], tn)
+			}
+		}
+	}
+	msgs := func(tenant string) ([]string, []string) {
+		ms, _, err := st.ListMessages(ctx, switchboard.MessageFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListMessages(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, m := range ms {
+			ids, tns = append(ids, m.ID), append(tns, m.Tenant)
+		}
+		return ids, tns
+	}
+	allM, tnM := msgs("")
+	defM, _ := msgs(def)
+	same("messages", allM, defM, tnM)
+	if data[FixtureMessages] && len(allM) == 0 {
+		t.Error("the upgrade lost the messages")
+	}
+
+	in := func(tenant string) ([]string, []string) {
+		xs, _, err := st.ListInbound(ctx, switchboard.InboundFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListInbound(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allI, tnI := in("")
+	defI, _ := in(def)
+	same("inbound messages", allI, defI, tnI)
+
+	convs := func(tenant string) ([]string, []string) {
+		xs, _, err := st.ListConversations(ctx, switchboard.ConversationFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListConversations(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allC, tnC := convs("")
+	defC, _ := convs(def)
+	same("conversations", allC, defC, tnC)
+
+	calls := func(tenant string) ([]string, []string) {
+		xs, err := st.ListCalls(ctx, switchboard.CallFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListCalls(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allK, tnK := calls("")
+	defK, _ := calls(def)
+	same("calls", allK, defK, tnK)
+
+	vers := func(tenant string) ([]string, []string) {
+		xs, _, err := st.ListVerifications(ctx, switchboard.VerificationFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListVerifications(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allV, tnV := vers("")
+	defV, _ := vers(def)
+	same("verifications", allV, defV, tnV)
+
+	eps := func(tenant string) ([]string, []string) {
+		xs, err := st.ListEndpoints(ctx, tenant)
+		if err != nil {
+			t.Fatalf("ListEndpoints(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allE, tnE := eps("")
+	defE, _ := eps(def)
+	same("endpoints", allE, defE, tnE)
+
+	keys := func(tenant string) ([]string, []string) {
+		xs, err := st.ListAPIKeys(ctx, tenant)
+		if err != nil {
+			t.Fatalf("ListAPIKeys(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+			if x.Role != switchboard.RoleAdmin {
+				t.Errorf("API key %s has role %q after the upgrade, want admin", x.ID, x.Role)
+			}
+		}
+		return ids, tns
+	}
+	allA, tnA := keys("")
+	defA, _ := keys(def)
+	same("API keys", allA, defA, tnA)
+
+	evs := func(tenant string) ([]string, []string) {
+		xs, err := st.ListAppEvents(ctx, switchboard.AppEventFilter{Tenant: tenant, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListAppEvents(%q): %v", tenant, err)
+		}
+		var ids, tns []string
+		for _, x := range xs {
+			ids, tns = append(ids, x.ID), append(tns, x.Tenant)
+		}
+		return ids, tns
+	}
+	allEv, tnEv := evs("")
+	defEv, _ := evs(def)
+	same("events", allEv, defEv, tnEv)
+
+	if data[FixtureConsent] {
+		h, err := st.ConsentHistory(ctx, "+14155550100")
+		if err != nil || len(h) == 0 {
+			t.Errorf("consent history after the upgrade: %v, %v", h, err)
+		}
+		for _, c := range h {
+			if c.Tenant != def {
+				t.Errorf("consent record %d is in tenant %q, want default", c.ID, c.Tenant)
+			}
+		}
+	}
+	// The metadata indexes moved into tenant default: a tenant's lookup finds the old rows.
+	if data[FixtureMessageMetadata] {
+		ms, _, err := st.ListMessages(ctx, switchboard.MessageFilter{Tenant: def, Metadata: &switchboard.MetadataMatch{Key: "order", Value: "A-9"}})
+		if err != nil || len(ms) != 1 || ms[0].ID != "msg_upgrade_meta" {
+			t.Errorf("tenant default's messages with order=A-9: %v, %v", ms, err)
+		}
+	}
+	if data[FixtureCallMetadata] {
+		cs, err := st.ListCalls(ctx, switchboard.CallFilter{Tenant: def, Metadata: &switchboard.MetadataMatch{Key: "visit", Value: "88"}})
+		if err != nil || len(cs) != 1 || cs[0].ID != "call_upgrade_meta" {
+			t.Errorf("tenant default's calls with visit=88: %v, %v", cs, err)
+		}
+	}
+}

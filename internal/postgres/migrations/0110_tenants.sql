@@ -45,6 +45,7 @@ CREATE INDEX calls_tenant ON calls (tenant, id);
 CREATE INDEX verifications_tenant ON verifications (tenant, id);
 DROP INDEX verifications_phone;
 CREATE INDEX verifications_phone ON verifications (tenant, phone, id);
+CREATE INDEX app_events_tenant ON app_events (tenant, seq);
 
 -- A conversation is one tenant's thread: two tenants writing to one person from one number have
 -- two, and each lists by its own activity and reads its own messages. (The pair stays a plain
