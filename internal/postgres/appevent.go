@@ -538,6 +538,9 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string) (int, error) 
 func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) ([]*switchboard.Delivery, string, error) {
 	w := sqlstore.Where{Numbered: true}
 	w.Add("d.endpoint_id = ?", f.EndpointID)
+	if f.Tenant != "" { // another tenant's endpoint lists nothing
+		w.Add("d.endpoint_id IN (SELECT id FROM endpoints WHERE id = ? AND tenant = ?)", f.EndpointID, f.Tenant)
+	}
 	if f.Status != "" {
 		w.Add("d.status = ?", string(f.Status))
 	}

@@ -513,6 +513,9 @@ func (db *DB) ListDeliveries(ctx context.Context, f switchboard.DeliveryFilter) 
 	cols := "d." + strings.ReplaceAll(sqlstore.DeliveryCols, ", ", ", d.") + ", e." + strings.ReplaceAll(sqlstore.AppEventCols, ", ", ", e.")
 	q := `SELECT ` + cols + ` FROM deliveries d JOIN app_events e ON e.seq = d.event_seq WHERE d.endpoint_id = ?`
 	args := []any{f.EndpointID}
+	if f.Tenant != "" { // another tenant's endpoint lists nothing
+		q, args = q+` AND d.endpoint_id IN (SELECT id FROM endpoints WHERE id = ? AND tenant = ?)`, append(args, f.EndpointID, f.Tenant)
+	}
 	if f.Status != "" {
 		q, args = q+` AND d.status = ?`, append(args, f.Status)
 	}

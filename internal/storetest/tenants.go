@@ -699,6 +699,13 @@ func testEventsStayInTenant(t *testing.T, s switchboard.Store) {
 			t.Errorf("deliveries to %s's endpoint (-want +got):\n%s", tenant, diff)
 		}
 	}
+	// An endpoint's deliveries listed with another tenant's filter: none.
+	if ds, _, err := s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: eps["acme"].ID, Tenant: "globex"}); err != nil || len(ds) != 0 {
+		t.Errorf("acme's deliveries with globex's filter: %d, %v", len(ds), err)
+	}
+	if ds, _, err := s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: eps["acme"].ID, Tenant: "acme"}); err != nil || len(ds) != 1 {
+		t.Errorf("acme's deliveries with acme's filter: %d, %v", len(ds), err)
+	}
 	if all, _ := s.ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 100}); len(all) != 3 {
 		t.Errorf("every tenant's events: %d, want 3", len(all))
 	}
