@@ -37,6 +37,8 @@ type Store interface {
 	WhatsAppStore
 	// TenantStore keeps the tenants (tenant.go).
 	TenantStore
+	// TenantCredentialStore keeps the tenants' own provider accounts (tenantcreds.go).
+	TenantCredentialStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

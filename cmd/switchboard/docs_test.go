@@ -395,6 +395,19 @@ func TestDocsTruth(t *testing.T) {
 					continue
 				}
 				named[top] = true
+				// "switchboard a b c|d" names "a b c" and "a b d": go down while one word names one
+				// subcommand.
+				for prefix, j := top, i+2; j+1 < len(toks) && word.MatchString(toks[j]) && !strings.Contains(toks[j], "|"); j++ {
+					if _, ok := cmds[prefix+" "+toks[j]]; !ok {
+						break
+					}
+					prefix += " " + toks[j]
+					for _, sub := range strings.Split(toks[j+1], "|") {
+						if _, ok := cmds[prefix+" "+sub]; ok {
+							named[prefix+" "+sub] = true
+						}
+					}
+				}
 				if c.HasSubCommands() && i+2 < len(toks) && word.MatchString(toks[i+2]) {
 					for _, sub := range strings.Split(toks[i+2], "|") {
 						if _, ok := cmds[top+" "+sub]; !ok {

@@ -64,6 +64,7 @@ unreachable, 6 no or bad API key.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
+		newTenantsCmd(getenv),
 		newServeCmd(getenv),
 		newSimCmd(getenv),
 		newKeysCmd(getenv),

@@ -146,7 +146,7 @@ and pass it with --api-key or SWITCHBOARD_API_KEY.`,
 	update.Flags().Int64("daily-spend-cents", 0, "spend cap per day in US cents (0: no cap)")
 	updateFlags.bind(update)
 
-	cmd.AddCommand(list, create, update)
+	cmd.AddCommand(list, create, update, newTenantCredentialsCmd(getenv))
 	return cmd
 }
 

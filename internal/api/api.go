@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/tenantcreds"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 	"github.com/switchboard-gw/switchboard/internal/voice"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
@@ -67,6 +68,9 @@ type Config struct {
 	// one of Store, Senders, Clock, Logger, DefaultValidity, Templates, QuietHours, Consent,
 	// WhatsApp, Observer and OnAccepted (a node passes the one every other path uses).
 	Messages *accept.Service
+	// Credentials keeps the tenants' own provider accounts (PUT/GET/DELETE
+	// /v1/tenants/{id}/credentials); nil answers 422 credentials_not_configured.
+	Credentials *tenantcreds.Cache
 	// Health, when set, is asked by /readyz after the store answers: what it returns is shown
 	// in the answer (e.g. the clock offsets), and an error makes the node unready (503).
 	Health func(ctx context.Context) (map[string]any, error)
@@ -206,6 +210,7 @@ func (s *Server) routes() {
 	s.tenantRoutes()
 	s.keyRoutes()
 	s.senderRoutes()
+	s.credentialRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

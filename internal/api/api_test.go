@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/api"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/tenantcreds"
 	"github.com/switchboard-gw/switchboard/internal/verify"
 )
 
@@ -69,6 +70,8 @@ func newFixture(t testing.TB) *fixture {
 		Clock:        func() time.Time { return now },
 		MaxBodyBytes: 4096,
 		Consent:      consent.New(db, func() time.Time { return now }, switchboard.CategoryMarketing),
+		Credentials: tenantcreds.New(tenantcreds.Config{Store: db, Clock: func() time.Time { return now },
+			Build: func(c *switchboard.TenantCredentials) (tenantcreds.Account, error) { return fakeAccount{c.Secret}, nil }}),
 	})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -393,4 +396,28 @@ func TestListByMetadata(t *testing.T) {
 	if code, p, _ := f.do(t, "GET", "/v1/messages?metadata[k%00]=v", ""); code != 400 || (p["code"] != "nul_character" && p["code"] != "invalid_metadata_filter") {
 		t.Errorf("metadata[k%%00]=v: %d %v, want 400", code, p)
 	}
+}
+
+// fakeAccount stands for a tenant's Twilio account: it accepts the secrets that start with
+// "good" and has one number.
+type fakeAccount struct{ secret string }
+
+func (a fakeAccount) Name() string                                                { return "fake" }
+func (fakeAccount) ErrorClass(int) switchboard.ErrorClass                         { return switchboard.ClassOther }
+func (fakeAccount) ErrorCode(switchboard.ErrorClass) int                          { return 0 }
+func (fakeAccount) SyncAccountWebhooks(context.Context, string) (int, int, error) { return 1, 1, nil }
+func (fakeAccount) Send(context.Context, *switchboard.SendRequest) (*switchboard.ProviderMessage, error) {
+	return nil, fmt.Errorf("not used")
+}
+func (fakeAccount) Fetch(context.Context, string) (*switchboard.ProviderMessage, error) {
+	return nil, fmt.Errorf("not used")
+}
+func (fakeAccount) Find(context.Context, switchboard.FindQuery) ([]*switchboard.ProviderMessage, error) {
+	return nil, fmt.Errorf("not used")
+}
+func (a fakeAccount) CheckAccount(context.Context) error {
+	if !strings.HasPrefix(a.secret, "good") {
+		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "credentials_rejected", "refused")
+	}
+	return nil
 }

@@ -354,6 +354,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"ImportResult", reflect.TypeFor[api.ImportResult](), true},
 		{"Problem", reflect.TypeFor[api.Problem](), true},
 		{"EndpointRequest", reflect.TypeFor[api.EndpointRequest](), true},
+		{"TenantCredentialsRequest", reflect.TypeFor[api.CredentialsRequest](), true},
+		{"TenantCredentials", reflect.TypeFor[api.CredentialsView](), true},
 		{"Endpoint", reflect.TypeFor[api.EndpointView](), true},
 		{"EndpointList", reflect.TypeFor[api.EndpointList](), true},
 		{"RotateRequest", reflect.TypeFor[api.RotateRequest](), true},
@@ -1063,6 +1065,27 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	c.do(call{op: "POST /v1/endpoints/{id}/replay", path: "/v1/endpoints/ep_nope/replay", headers: auth, status: 404})
 	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 204})
 	c.do(call{op: "DELETE /v1/endpoints/{id}", path: "/v1/endpoints/" + epID, headers: auth, status: 404})
+
+	// A tenant's own Twilio account (the fixture's fake accepts secrets starting with "good").
+	cred := "/v1/tenants/default/credentials"
+	acct := "AC" + strings.Repeat("a", 32)
+	c.do(call{op: "GET /v1/tenants/{id}/credentials", path: cred, headers: auth, status: 404})
+	c.do(call{op: "PUT /v1/tenants/{id}/credentials", path: cred, ctype: j, headers: withAuth(), status: 422,
+		body: `{"account_sid":"` + acct + `","auth_token":"badtoken123"}`})
+	c.do(call{op: "PUT /v1/tenants/{id}/credentials", path: cred, ctype: j, headers: withAuth(), status: 400,
+		body: `{"account_sid":"AC1","auth_token":"goodtoken123"}`})
+	c.do(call{op: "PUT /v1/tenants/{id}/credentials", path: "/v1/tenants/nosuch/credentials", ctype: j, headers: withAuth(), status: 404,
+		body: `{"account_sid":"` + acct + `","auth_token":"goodtoken123"}`})
+	c.do(call{op: "PUT /v1/tenants/{id}/credentials", path: "/v1/tenants/Bad_ID/credentials", ctype: j, headers: withAuth(), status: 400,
+		body: `{"account_sid":"` + acct + `","auth_token":"goodtoken123"}`})
+	c.do(call{op: "PUT /v1/tenants/{id}/credentials", path: cred, ctype: j, headers: withAuth(), status: 200,
+		body: `{"account_sid":"` + acct + `","api_key_sid":"SK` + strings.Repeat("b", 32) + `","api_key_secret":"goodsecret123","auth_token":"hooktoken123"}`})
+	if got := c.do(call{op: "GET /v1/tenants/{id}/credentials", path: cred, headers: auth, status: 200}); got["auth_kind"] != "api_key" ||
+		got["webhooks_verifiable"] != true || strings.Contains(fmt.Sprint(got), "goodsecret") {
+		t.Errorf("credentials: %v", got)
+	}
+	c.do(call{op: "DELETE /v1/tenants/{id}/credentials", path: cred, headers: auth, status: 204})
+	c.do(call{op: "DELETE /v1/tenants/{id}/credentials", path: cred, headers: auth, status: 404})
 
 	// Verifications: start, resend, check, cancel, refusals.
 	ver := c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 201,

@@ -45,6 +45,9 @@ var Tables = []string{
 	"call_metadata",   // refers to calls
 	"media_downloads", // the durable queue of inbound media: pending downloads go on after the move
 	"media_blobs",     // stored media (media_store: database): the files a cluster serves
+	// refers to tenants; its secrets are copied sealed as they are (bound to the tenant, not to
+	// the engine), so the target opens them with the same secret_key
+	"tenant_credentials",
 }
 
 // runtimeTables hold state that is rebuilt at run time: PostgreSQL's sender_buckets (the

@@ -93,6 +93,9 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 	check(t, "CreateTenant", s.CreateTenant(ctx, &switchboard.Tenant{ID: "clinic", Name: "Clinic", Environment: switchboard.EnvStaging,
 		StagingMode: switchboard.StagingAllowlist, AllowedRecipients: []string{"+15551230001"}, DailyMessages: 10, DailySegments: 20,
 		DailySpendCents: 300, CreatedAt: at(0), UpdatedAt: at(time.Second)}))
+	check(t, "PutTenantCredentials", s.PutTenantCredentials(ctx, &switchboard.TenantCredentials{Tenant: "clinic",
+		AccountSID: "AC" + strings.Repeat("c", 32), Kind: switchboard.CredentialAPIKey, APIKeySID: "SK" + strings.Repeat("c", 32),
+		Secret: "sbenc:v1:k1:sealedsecret", WebhookToken: "sbenc:v1:k1:sealedhook", ValidatedAt: at(time.Second), UpdatedAt: at(2 * time.Second)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0001", Name: "shop", Hash: "hash-shop", CreatedAt: at(0)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0002", Name: "old", Hash: "hash-old", CreatedAt: at(time.Second)}))
 	check(t, "CreateSession", s.CreateSession(ctx, &switchboard.DashboardSession{Hash: "session-hash", Subject: "user:admin",

@@ -36,6 +36,10 @@ type Config struct {
 	// Providers routes channels to other providers (the node builds it from channel_providers):
 	// each message's attempts, reconciliation and status polls go to its channel's provider.
 	Providers map[switchboard.Channel]switchboard.Provider
+	// ProviderFor, when set, may name another provider for a message (a tenant with a Twilio
+	// account of its own: internal/tenantcreds); nil keeps its channel's. It is asked at each
+	// attempt, reconciliation and status poll, so a change of credentials applies to the next.
+	ProviderFor func(m *switchboard.Message) switchboard.Provider
 	// Senders are the senders when LiveSenders is nil (a fixed set).
 	Senders []switchboard.Sender
 	// LiveSenders, when set, holds the current senders: the node replaces them when they change
@@ -133,9 +137,20 @@ func (d *Dispatcher) provider(ch switchboard.Channel) switchboard.Provider {
 	return d.cfg.Provider
 }
 
+// providerOf is the provider of m: its tenant's own account when ProviderFor names one, else
+// its channel's.
+func (d *Dispatcher) providerOf(m *switchboard.Message) switchboard.Provider {
+	if d.cfg.ProviderFor != nil {
+		if p := d.cfg.ProviderFor(m); p != nil {
+			return p
+		}
+	}
+	return d.provider(m.Channel)
+}
+
 // block stops m for b.
 func (d *Dispatcher) block(ctx context.Context, m *switchboard.Message, b *Block) {
-	d.finish(ctx, m, switchboard.StatusBlocked, d.provider(m.Channel).ErrorCode(b.Class), b.Reason)
+	d.finish(ctx, m, switchboard.StatusBlocked, d.providerOf(m).ErrorCode(b.Class), b.Reason)
 }
 
 // Dispatcher sends due messages. Run it once per node.
@@ -505,7 +520,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 			return
 		}
 	}
-	detail := fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.provider(m.Channel).Name())
+	detail := fmt.Sprintf("attempt %d: handing the message to %s", m.Attempts+1, d.providerOf(m).Name())
 	if prep.Note != "" {
 		detail += "; " + prep.Note
 	}
@@ -544,7 +559,7 @@ func (d *Dispatcher) process(m *switchboard.Message) {
 	}
 	pctx, pcancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 	start := time.Now()
-	pm, err := d.provider(m.Channel).Send(pctx, req)
+	pm, err := d.providerOf(m).Send(pctx, req)
 	took := time.Since(start)
 	pcancel()
 	tk.Done(err)
@@ -650,7 +665,7 @@ func (d *Dispatcher) accepted(ctx context.Context, m *switchboard.Message, pm *s
 		ID: m.ID, Status: status, ProviderSID: &pm.SID, AttemptInFlight: &notInFlight, ReleaseLease: true, At: now,
 		Events: []*switchboard.Event{{
 			Type: switchboard.EventStatusChanged, Status: status, Actor: d.actor(), At: now, Payload: payloadOf(m, pm.Raw),
-			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.provider(m.Channel).Name(), pm.SID, pm.ProviderStatus),
+			Detail: fmt.Sprintf("handed to %s as %s (provider status %q)", d.providerOf(m).Name(), pm.SID, pm.ProviderStatus),
 		}},
 	})
 	if err != nil {
@@ -789,7 +804,7 @@ func (d *Dispatcher) reconcile(ctx context.Context, m *switchboard.Message, tk *
 	// ahead would otherwise look past the very message it sent and send it again.
 	since := m.CreatedAt.Add(-reconcileWindow)
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
-	found, ferr := d.provider(m.Channel).Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
+	found, ferr := d.providerOf(m).Find(pctx, switchboard.FindQuery{To: m.To, From: m.From, Since: since, Channel: m.Channel})
 	cancel()
 	incomplete := ferr != nil && switchboard.ErrorCodeOf(ferr) == switchboard.CodeFindIncomplete
 	if incomplete {
@@ -935,7 +950,7 @@ func (d *Dispatcher) pollStale(ctx context.Context) {
 			return // the provider's circuit is open: ask again later
 		}
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
-		pm, err := d.provider(m.Channel).Fetch(pctx, m.ProviderSID)
+		pm, err := d.providerOf(m).Fetch(pctx, m.ProviderSID)
 		cancel()
 		tk.Done(err)
 		if err != nil {

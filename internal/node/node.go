@@ -37,6 +37,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
 	"github.com/switchboard-gw/switchboard/internal/templates"
+	"github.com/switchboard-gw/switchboard/internal/tenantcreds"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/verify"
@@ -96,6 +97,8 @@ type Node struct {
 	vc         voicePart
 	wa         *whatsapp.Service
 	media      *media.Pipeline
+	// creds are the tenants' own Twilio accounts (tenantcreds.go).
+	creds *tenantcreds.Cache
 	// secretsEncrypted says that stored secrets are encrypted (a secret key is set).
 	secretsEncrypted bool
 	// bg runs the WhatsApp scans and the media workers; Shutdown waits for them.
@@ -198,6 +201,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if n.routes, err = n.routeChannels(opts); err != nil {
 		return nil, err
 	}
+	if err := n.openTenantCredentials(ctx, tcfg); err != nil {
+		return nil, err
+	}
 	if cfg.SyncWebhooks {
 		var numbers []string
 		for _, s := range n.senderList() {
@@ -258,14 +264,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.api = api.New(api.Config{
 		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.sendersChanged, Clock: n.clock, Logger: logger.With("component", "api"),
 		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
-		Endpoints: n.endpointsAPI(),
-		Verify:    n.verify,
-		Calls:     n.vc.svc,
-		WhatsApp:  n.wa,
-		Health:    n.health,
+		Endpoints:   n.endpointsAPI(),
+		Verify:      n.verify,
+		Calls:       n.vc.svc,
+		WhatsApp:    n.wa,
+		Health:      n.health,
+		Credentials: n.creds,
 	})
 	wh := webhook.New(webhook.Config{
-		Store: n.store, AuthToken: tcfg.AuthToken, PublicURL: cfg.PublicURL, Clock: n.clock,
+		Store: n.store, AuthToken: tcfg.AuthToken, Tokens: n.creds.SigningToken, PublicURL: cfg.PublicURL, Clock: n.clock,
 		Logger: logger.With("component", "webhook"), OnInbound: n.inbound.Handle, Observer: n.metrics,
 		Route: n.inbound.Route,
 	})
@@ -306,7 +313,8 @@ func (n *Node) newDispatcher(opts Options) *dispatch.Dispatcher {
 	pub := n.cfg.PublicURL
 	dcfg := dispatch.Config{
 		Store: n.store, Provider: n.routes.provider(switchboard.ChannelSMS), Providers: n.routes.others(), LiveSenders: n.senders,
-		Lease: n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
+		ProviderFor: n.tenantProvider,
+		Lease:       n.cfg.Lease, Concurrency: n.cfg.Concurrency, ProviderTimeout: n.cfg.ProviderTimeout,
 		ReconcileDelay: n.cfg.ReconcileDelay, StatusPollAfter: n.cfg.StatusPollAfter,
 		CallbackURL: func(id string) string {
 			return pub + webhook.StatusPath + "?m=" + url.QueryEscape(id)
@@ -519,6 +527,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.bg.Go(func() { n.media.Run(dctx) })
 	n.bg.Go(func() { n.senderRefreshLoop(dctx) })
+	n.bg.Go(func() { n.creds.Run(dctx) })
 	n.logger.Info("switchboard serving", "addr", n.Addr(), "public_url", n.cfg.PublicURL,
 		"provider", n.cfg.Provider, "database", redactURL(n.cfg.DatabaseURL), "version", switchboard.Version)
 	return nil

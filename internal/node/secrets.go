@@ -26,12 +26,13 @@ func (n *Node) openSecrets(ctx context.Context) error {
 	}
 	n.store, n.secretsEncrypted = box, keys != nil
 	if keys == nil {
-		n.logger.Warn("secrets are stored in PLAINTEXT: set SWITCHBOARD_SECRET_KEY to encrypt endpoint signing secrets at rest (SWITCHBOARD_SECRET_KEY_REQUIRED=true refuses to start without it)",
-			"endpoints_with_plaintext_secrets", r.Plaintext)
+		n.logger.Warn("secrets are stored in PLAINTEXT: set SWITCHBOARD_SECRET_KEY to encrypt endpoint signing secrets and tenants' Twilio credentials at rest (SWITCHBOARD_SECRET_KEY_REQUIRED=true refuses to start without it)",
+			"endpoints_with_plaintext_secrets", r.Plaintext, "tenants_with_plaintext_credentials", r.PlaintextCredentials)
 		return nil
 	}
-	if r.Resealed > 0 {
-		n.logger.Info("stored secrets encrypted with the current key", "key_id", keys.Current(), "endpoints", r.Resealed)
+	if r.Resealed > 0 || r.ResealedCredentials > 0 {
+		n.logger.Info("stored secrets encrypted with the current key", "key_id", keys.Current(), "endpoints", r.Resealed,
+			"tenant_credentials", r.ResealedCredentials)
 	}
 	return nil
 }

@@ -29,8 +29,8 @@ func (n *Node) openVoice(authToken string) error {
 	n.vc.flows = cat
 	sms := &voice.SMS{Messages: n.accept, Templates: n.templates.Load, LiveSenders: n.senders, Validity: n.cfg.DefaultValidity}
 	n.vc.svc = voice.New(voice.Config{
-		Store: n.store, Provider: n.routes.calls, Flows: func() *voice.Catalog { return n.vc.flows },
-		PublicURL: n.cfg.PublicURL, AuthToken: authToken, CallsPerSecond: n.cfg.CallsPerSecond,
+		Store: n.store, Provider: n.routes.calls, ProviderFor: n.tenantCalls, Flows: func() *voice.Catalog { return n.vc.flows },
+		PublicURL: n.cfg.PublicURL, AuthToken: authToken, Tokens: n.creds.SigningToken, CallsPerSecond: n.cfg.CallsPerSecond,
 		Lease: n.cfg.Lease, StatusPollAfter: n.cfg.StatusPollAfter, ReconcileDelay: n.cfg.ReconcileDelay,
 		Fallback: sms.Fallback, SendSMS: sms.Send, Blocks: n.callBlocked, Hold: n.callHold,
 		Clock: n.clock, Logger: n.logger.With("component", "voice"),

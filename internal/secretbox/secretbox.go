@@ -1,5 +1,5 @@
 // Package secretbox encrypts the secrets Switchboard stores (the signing secrets of event
-// endpoints) with keys the operator provides, so that a copy of the database or of a backup does
+// endpoints, the tenants' own Twilio credentials) with keys the operator provides, so that a copy of the database or of a backup does
 // not give them away.
 //
 // A Keyring holds named AES-256-GCM keys; the first is current. Seal encrypts with the current

@@ -168,13 +168,16 @@ type Report struct {
 	// for the first time); Plaintext the endpoints whose secrets are stored in plaintext (no
 	// keyring).
 	Resealed, Plaintext int
+	// ResealedCredentials and PlaintextCredentials count the same for tenants' provider
+	// credentials.
+	ResealedCredentials, PlaintextCredentials int
 }
 
-// Reseal makes every endpoint's stored secrets sealed with the current key: plaintext values
-// (written before a key was configured) and values sealed with an older key are rewritten. It
-// fails when a value does not open (its key is not listed): a node must not start then.
-// Without a keyring it only counts the endpoints with plaintext secrets, and fails on sealed
-// ones.
+// Reseal makes every endpoint's stored secrets, and every tenant's provider credentials, sealed
+// with the current key: plaintext values (written before a key was configured) and values sealed
+// with an older key are rewritten. It fails when a value does not open (its key is not listed):
+// a node must not start then. Without a keyring it only counts the endpoints and tenants with
+// plaintext secrets, and fails on sealed ones.
 func (s *Store) Reseal(ctx context.Context) (Report, error) {
 	var r Report
 	for attempt := 0; ; attempt++ {
@@ -212,7 +215,126 @@ func (s *Store) Reseal(ctx context.Context) (Report, error) {
 			}
 		}
 		if !conflict || attempt >= 3 {
-			return r, nil
+			return r, s.resealCredentials(ctx, &r)
+		}
+	}
+}
+
+// credAAD binds a tenant's sealed credential to its tenant and its field, so that a value moved
+// to another tenant, or from the secret to the webhook token, does not open.
+func credAAD(tenant, field string) string {
+	return "switchboard tenant credential\n" + tenant + "\n" + field
+}
+
+func (s *Store) sealCredentials(c *switchboard.TenantCredentials) (secret, hook string, err error) {
+	if secret, err = s.keys.Seal(c.Secret, credAAD(c.Tenant, "secret")); err != nil {
+		return "", "", fmt.Errorf("sealing the credentials of tenant %s: %w", c.Tenant, err)
+	}
+	if c.WebhookToken != "" {
+		if hook, err = s.keys.Seal(c.WebhookToken, credAAD(c.Tenant, "webhook_token")); err != nil {
+			return "", "", fmt.Errorf("sealing the credentials of tenant %s: %w", c.Tenant, err)
+		}
+	}
+	return secret, hook, nil
+}
+
+// openCredentials opens c's secrets in place and reports whether they should be sealed again.
+func (s *Store) openCredentials(c *switchboard.TenantCredentials) (stale bool, err error) {
+	secret, st1, err := s.keys.Open(c.Secret, credAAD(c.Tenant, "secret"))
+	if err != nil {
+		return false, fmt.Errorf("credentials of tenant %s: %w", c.Tenant, err)
+	}
+	hook, st2 := "", false
+	if c.WebhookToken != "" {
+		if hook, st2, err = s.keys.Open(c.WebhookToken, credAAD(c.Tenant, "webhook_token")); err != nil {
+			return false, fmt.Errorf("credentials of tenant %s: %w", c.Tenant, err)
+		}
+	}
+	c.Secret, c.WebhookToken = secret, hook
+	return st1 || st2, nil
+}
+
+// Encrypting says whether secrets are sealed on the way in (a keyring is set); without one
+// they are stored in plaintext, which the node warns about at start.
+func (s *Store) Encrypting() bool { return s.keys != nil }
+
+// PutTenantCredentials stores c with its secrets sealed; c keeps its plaintext.
+func (s *Store) PutTenantCredentials(ctx context.Context, c *switchboard.TenantCredentials) error {
+	secret, hook, err := s.sealCredentials(c)
+	if err != nil {
+		return err
+	}
+	if s.keys != nil && (!Sealed(secret) || (c.WebhookToken != "" && !Sealed(hook))) {
+		return fmt.Errorf("secretbox: refusing to store the credentials of tenant %s unsealed", c.Tenant)
+	}
+	sealed := *c
+	sealed.Secret, sealed.WebhookToken = secret, hook
+	return s.Store.PutTenantCredentials(ctx, &sealed)
+}
+
+// GetTenantCredentials returns a tenant's credentials with their secrets opened.
+func (s *Store) GetTenantCredentials(ctx context.Context, tenant string) (*switchboard.TenantCredentials, error) {
+	c, err := s.Store.GetTenantCredentials(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.openCredentials(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListTenantCredentials lists every tenant's credentials with their secrets opened.
+func (s *Store) ListTenantCredentials(ctx context.Context) ([]*switchboard.TenantCredentials, error) {
+	cs, err := s.Store.ListTenantCredentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if _, err := s.openCredentials(c); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// resealCredentials is Reseal's part for tenant credentials: it counts the tenants whose
+// credentials are in plaintext (no keyring) and seals again those that are stale.
+func (s *Store) resealCredentials(ctx context.Context, r *Report) error {
+	for attempt := 0; ; attempt++ {
+		raw, err := s.Store.ListTenantCredentials(ctx)
+		if err != nil {
+			return err
+		}
+		conflict := false
+		for _, c := range raw {
+			old := [2]string{c.Secret, c.WebhookToken}
+			if s.keys == nil {
+				r.PlaintextCredentials++
+			}
+			stale, err := s.openCredentials(c)
+			if err != nil {
+				return err
+			}
+			if !stale || s.keys == nil {
+				continue
+			}
+			secret, hook, err := s.sealCredentials(c)
+			if err != nil {
+				return err
+			}
+			err = s.Store.ReplaceTenantSecrets(ctx, c.Tenant, old, [2]string{secret, hook})
+			switch {
+			case err == nil:
+				r.ResealedCredentials++
+			case switchboard.IsKind(err, switchboard.ECONFLICT) || switchboard.IsKind(err, switchboard.ENOTFOUND):
+				conflict = true // replaced or removed meanwhile: look again
+			default:
+				return err
+			}
+		}
+		if !conflict || attempt >= 3 {
+			return nil
 		}
 	}
 }

@@ -91,6 +91,8 @@ var exportKinds = map[string]columnKind{
 	"media_blobs.created_at":          kindTime,
 	"senders.updated_at":              kindTime,
 	"senders.deleted_at":              kindTime,
+	"tenant_credentials.validated_at": kindTime,
+	"tenant_credentials.updated_at":   kindTime,
 }
 
 type columnKind int

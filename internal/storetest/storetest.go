@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"WhatsApp", whatsAppTests},
 		{"Retention", retentionTests},
 		{"MediaQueue", mediaQueueTests},
+		{"TenantCredentials", tenantCredentialTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

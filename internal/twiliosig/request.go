@@ -16,6 +16,11 @@ type Receiver struct {
 	// PublicURL is the base URL Twilio was given (SWITCHBOARD_PUBLIC_URL): the signed URL is
 	// PublicURL plus the request's path and query, never the request's Host header.
 	PublicURL string
+	// Tokens, when set, names the token of the account a webhook comes from by its AccountSid
+	// field (a tenant's own Twilio account): ok true means the account is one it knows, and the
+	// signature must then be the one token makes ("" refuses every webhook of that account).
+	// Any other AccountSid, or none, is checked with AuthToken.
+	Tokens func(accountSID string) (token string, ok bool)
 	// MaxBytes caps the form body.
 	MaxBytes int64
 	// Logger receives one warning per refused signature; nil logs nothing.
@@ -38,7 +43,9 @@ func (rc *Receiver) Check(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	fullURL := strings.TrimRight(rc.PublicURL, "/") + r.URL.RequestURI()
-	if !Valid(rc.AuthToken, fullURL, r.PostForm, r.Header.Get(Header)) {
+	// An empty token (a tenant's account known only by an API key) checks nothing: refused, as
+	// a signature made with an empty key would otherwise pass.
+	if token := rc.token(r.PostForm.Get("AccountSid")); token == "" || !Valid(token, fullURL, r.PostForm, r.Header.Get(Header)) {
 		if rc.Logger != nil {
 			rc.Logger.Warn("webhook signature rejected", "path", r.URL.Path, "has_signature", r.Header.Get(Header) != "")
 		}
@@ -46,4 +53,16 @@ func (rc *Receiver) Check(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// token is the key of the signature of a webhook from account accountSID. AccountSid is one of
+// the signed fields, so a webhook cannot name another account than the one that signed it
+// without knowing that account's token.
+func (rc *Receiver) token(accountSID string) string {
+	if rc.Tokens != nil && accountSID != "" {
+		if t, ok := rc.Tokens(accountSID); ok {
+			return t
+		}
+	}
+	return rc.AuthToken
 }

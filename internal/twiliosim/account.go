@@ -24,12 +24,19 @@ import (
 //     credentials (twilio-facts.md §2). They are standard keys: per Twilio's API keys
 //     documentation they cannot use the Accounts and Keys resources; the simulator answers those
 //     401/20003 (the code is our choice);
-//   - a subaccount's own credentials fetch its Account resource; the simulator keeps no
-//     messages or numbers for subaccounts, so every other path under a subaccount answers
-//     404/20404 (our choice: the simulator is one account);
+//   - a subaccount's own credentials (its auth token, or an API key of its own given in
+//     Config.Subaccounts) fetch its Account resource and serve its own Messages, Calls and
+//     IncomingPhoneNumbers: each message, call and number belongs to one account, is listed and
+//     fetched only under that account's path (another account's answers 404/20404, as Twilio
+//     does), a From the account does not own gets 21606 (21210 for a call), and its callbacks,
+//     TwiML requests and inbound webhooks carry its AccountSid and are signed with its auth
+//     token. Every other path under a subaccount answers 404/20404 (our choice: keys, services
+//     and Verify are the main account's);
 //   - the balance is "100.00" USD, fixed (our choice; the simulator prices nothing it charges).
 
 type apiKey struct {
+	// Account is the account the key belongs to ("" : the main account).
+	Account                   string
 	SID, FriendlyName, Secret string
 	DateCreated, DateUpdated  time.Time
 }
@@ -58,9 +65,10 @@ const (
 )
 
 // authenticate checks the Basic credentials of r: the account (SID and auth token), an API key
-// (Config.APIKeys or one created through Keys.json), or a subaccount. For a subaccount, sub is
-// its SID.
-func (s *Simulator) authenticate(r *http.Request) (who principal, sub string) {
+// (Config.APIKeys, a subaccount's in Config.Subaccounts, or one created through Keys.json), or a
+// subaccount. acct is the account the credentials belong to: the main account's SID, or the
+// subaccount's (for its token or one of its keys).
+func (s *Simulator) authenticate(r *http.Request) (who principal, acct string) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		return principalNone, ""
@@ -68,13 +76,13 @@ func (s *Simulator) authenticate(r *http.Request) (who principal, sub string) {
 	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 	if user == s.cfg.AccountSID {
 		if eq(pass, s.cfg.AuthToken) {
-			return principalAccount, ""
+			return principalAccount, s.cfg.AccountSID
 		}
 		return principalNone, ""
 	}
 	if secret, ok := s.cfg.APIKeys[user]; ok {
 		if eq(pass, secret) {
-			return principalKey, ""
+			return principalKey, s.cfg.AccountSID
 		}
 		return principalNone, ""
 	}
@@ -82,8 +90,14 @@ func (s *Simulator) authenticate(r *http.Request) (who principal, sub string) {
 	defer s.acct.mu.Unlock()
 	for _, k := range s.acct.keys {
 		if k.SID == user {
-			if eq(pass, k.Secret) {
-				return principalKey, ""
+			if !eq(pass, k.Secret) {
+				return principalNone, ""
+			}
+			if k.Account == "" {
+				return principalKey, s.cfg.AccountSID
+			}
+			if a := s.subLocked(k.Account); a != nil && a.Status == "active" {
+				return principalKey, a.SID
 			}
 			return principalNone, ""
 		}
@@ -96,9 +110,65 @@ func (s *Simulator) authenticate(r *http.Request) (who principal, sub string) {
 	return principalNone, ""
 }
 
+func (s *Simulator) subLocked(sid string) *subaccount {
+	for _, a := range s.acct.subs {
+		if a.SID == sid {
+			return a
+		}
+	}
+	return nil
+}
+
+// authorized admits the main account's credentials (its token or one of its keys): the APIs
+// other than the account's 2010-04-01 resources are the main account's only.
 func (s *Simulator) authorized(r *http.Request) bool {
-	who, _ := s.authenticate(r)
-	return who == principalAccount || who == principalKey
+	who, acct := s.authenticate(r)
+	return (who == principalAccount || who == principalKey) && acct == s.cfg.AccountSID
+}
+
+// tokenOf is the auth token that signs the callbacks and webhooks of account acct (the main
+// account's for an account it does not know).
+func (s *Simulator) tokenOf(acct string) string {
+	if acct == "" || acct == s.cfg.AccountSID {
+		return s.cfg.AuthToken
+	}
+	s.acct.mu.Lock()
+	defer s.acct.mu.Unlock()
+	if a := s.subLocked(acct); a != nil {
+		return a.AuthToken
+	}
+	return s.cfg.AuthToken
+}
+
+// SubaccountConfig is a subaccount the simulator holds from the start, with the numbers it owns
+// and API keys of its own (key SID to secret).
+type SubaccountConfig struct {
+	SID, AuthToken, FriendlyName string
+	Numbers                      []string
+	APIKeys                      map[string]string
+}
+
+// addSubaccounts adds the configured subaccounts, their keys and their numbers.
+func (s *Simulator) addSubaccounts() {
+	now := s.now()
+	for _, sc := range s.cfg.Subaccounts {
+		name := sc.FriendlyName
+		if name == "" {
+			name = "Subaccount " + sc.SID
+		}
+		s.acct.mu.Lock()
+		s.acct.subs = append(s.acct.subs, &subaccount{SID: sc.SID, FriendlyName: name, AuthToken: sc.AuthToken, Status: "active",
+			DateCreated: now, DateUpdated: now})
+		for sid, secret := range sc.APIKeys {
+			s.acct.keys = append(s.acct.keys, &apiKey{Account: sc.SID, SID: sid, FriendlyName: sid, Secret: secret, DateCreated: now, DateUpdated: now})
+		}
+		s.acct.mu.Unlock()
+		for _, n := range sc.Numbers {
+			if _, _, err := s.upsertNumberIn(sc.SID, n, numberUpdate{}); err != nil {
+				s.log.Warn("twiliosim: ignoring configured number", "account_sid", sc.SID, "number", maskNumber(n), "err", err)
+			}
+		}
+	}
 }
 
 type apiAccount struct {

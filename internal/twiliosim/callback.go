@@ -155,7 +155,7 @@ func (s *Simulator) newCallbackEvent(rawURL string, params url.Values) *callback
 	ev := &callbackEvent{
 		url:       target,
 		body:      params.Encode(),
-		signature: twiliosig.Sign(s.cfg.AuthToken, target, params),
+		signature: twiliosig.Sign(s.tokenOf(params.Get("AccountSid")), target, params),
 		token:     randHex32(),
 		gen:       s.gen.Load(),
 		retries:   s.cfg.CallbackRetries,

@@ -342,12 +342,12 @@ func (s *Simulator) fetchTwiMLMethod(c *call, target string, extra url.Values, m
 		full := target + sep + params.Encode()
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
 		if err == nil {
-			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, full, nil), randHex32())
+			setWebhookHeaders(req, twiliosig.Sign(s.tokenOf(c.AccountSID), full, nil), randHex32())
 		}
 	} else {
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(params.Encode()))
 		if err == nil {
-			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, params), randHex32())
+			setWebhookHeaders(req, twiliosig.Sign(s.tokenOf(c.AccountSID), target, params), randHex32())
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	}

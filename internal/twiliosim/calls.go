@@ -294,7 +294,7 @@ func (s *Simulator) renderCall(c *Call) apiCall {
 // fetchCall answers GET Calls/{Sid}.json.
 func (s *Simulator) fetchCall(w http.ResponseWriter, r *http.Request) *apiError {
 	c, ok := s.Call(r.PathValue("Sid"))
-	if !ok {
+	if !ok || c.AccountSID != r.PathValue("AccountSid") {
 		return notFound(r.URL.Path)
 	}
 	writeJSON(w, http.StatusOK, s.renderCall(&c))
@@ -356,7 +356,8 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 	if from == "+15005550001" || !isE164(from) {
 		return errorf(http.StatusBadRequest, 21212, "The 'From' number %s is not a valid phone number or client ID.", from)
 	}
-	if !s.owned(from) {
+	acct := r.PathValue("AccountSid")
+	if s.ownerOf(from) != acct {
 		return errorf(http.StatusBadRequest, 21210, "The source phone number provided, %s, is not yet verified for your account.", from)
 	}
 	if code, ok := magicCallToErrors[to]; ok {
@@ -416,7 +417,7 @@ func (s *Simulator) createCall(w http.ResponseWriter, r *http.Request) *apiError
 	}
 	now := s.now()
 	c := &call{Call: Call{
-		SID: newSID("CA"), AccountSID: s.cfg.AccountSID, From: from, To: to, Status: callQueued, URL: u,
+		SID: newSID("CA"), AccountSID: acct, From: from, To: to, Status: callQueued, URL: u,
 		StatusCallback: sc, CallbackEvents: events, MachineDetection: md, Timeout: timeout,
 		DateCreated: now, DateUpdated: now, Requests: []string{}, Heard: []string{},
 	}, twiml: twiml, inputCh: make(chan struct{}, 1), stop: make(chan struct{}), method: method, cbMethod: cbMethod}
@@ -465,7 +466,7 @@ func (s *Simulator) listCalls(w http.ResponseWriter, r *http.Request) *apiError 
 	calls := s.Calls()
 	for i := len(calls) - 1; i >= 0; i-- {
 		c := calls[i]
-		if (q.Get("To") == "" || q.Get("To") == c.To) && (q.Get("From") == "" || q.Get("From") == c.From) &&
+		if c.AccountSID == r.PathValue("AccountSid") && (q.Get("To") == "" || q.Get("To") == c.To) && (q.Get("From") == "" || q.Get("From") == c.From) &&
 			(q.Get("Status") == "" || q.Get("Status") == c.Status) && matchDates(starts, c.StartTime) && matchDates(ends, c.EndTime) {
 			all = append(all, s.renderCall(&c))
 		}
@@ -496,7 +497,7 @@ func (s *Simulator) updateCall(w http.ResponseWriter, r *http.Request, sid strin
 	}
 	s.voice.mu.Lock()
 	c, ok := s.voice.calls[sid]
-	if !ok {
+	if !ok || c.AccountSID != r.PathValue("AccountSid") {
 		s.voice.mu.Unlock()
 		return notFound(r.URL.Path)
 	}
@@ -629,7 +630,7 @@ func (s *Simulator) callbackLocked(c *call, ev string, now time.Time) {
 	c.seq++
 	e := s.newCallbackEvent(c.StatusCallback, v)
 	if c.cbMethod == http.MethodGet {
-		e.asGET(s.cfg.AuthToken, v)
+		e.asGET(s.tokenOf(c.AccountSID), v)
 	}
 	e.sid, e.status = c.SID, c.Status
 	// The callback faults apply to calls as to messages (drop, duplicates, delay; shuffle is

@@ -107,7 +107,7 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	}
 	m := &message{Message: Message{
 		SID:         newSID(prefix),
-		AccountSID:  s.cfg.AccountSID,
+		AccountSID:  num.AccountSID,
 		Direction:   directionInbound,
 		From:        from,
 		To:          to,
@@ -154,7 +154,7 @@ func (s *Simulator) inbound(ctx context.Context, from, to, body string, mediaURL
 	v.Set("MessageSid", m.SID)
 	v.Set("SmsSid", m.SID)
 	v.Set("SmsMessageSid", m.SID)
-	v.Set("AccountSid", s.cfg.AccountSID)
+	v.Set("AccountSid", num.AccountSID)
 	v.Set("From", from)
 	v.Set("To", to)
 	v.Set("Body", body)
@@ -229,13 +229,13 @@ func (s *Simulator) postWebhook(ctx context.Context, rawURL, method string, v ur
 		target += sep + v.Encode()
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err == nil {
-			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, nil), randHex32())
+			setWebhookHeaders(req, twiliosig.Sign(s.tokenOf(v.Get("AccountSid")), target, nil), randHex32())
 		}
 	} else {
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(v.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			setWebhookHeaders(req, twiliosig.Sign(s.cfg.AuthToken, target, v), randHex32())
+			setWebhookHeaders(req, twiliosig.Sign(s.tokenOf(v.Get("AccountSid")), target, v), randHex32())
 		}
 	}
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Simulator) storeReply(from, to, body string, checkOptOut bool) string {
 	now := s.now()
 	m := &message{Message: Message{
 		SID:            newSID("SM"),
-		AccountSID:     s.cfg.AccountSID,
+		AccountSID:     s.accountOfNumber(from),
 		Direction:      directionReply,
 		From:           from,
 		To:             to,
@@ -396,10 +396,11 @@ func ControlRoutes() []string {
 func (s *Simulator) controlMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	to, from, status, dir := q.Get("to"), q.Get("from"), q.Get("status"), q.Get("direction")
+	acct := q.Get("account_sid")
 	all := s.Messages()
 	out := make([]Message, 0, len(all))
 	for _, m := range all {
-		if (to == "" || m.To == to) && (from == "" || m.From == from) &&
+		if (to == "" || m.To == to) && (from == "" || m.From == from) && (acct == "" || m.AccountSID == acct) &&
 			(status == "" || m.Status == status) && (dir == "" || m.Direction == dir) {
 			out = append(out, m)
 		}

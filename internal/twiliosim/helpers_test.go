@@ -159,6 +159,7 @@ type received struct {
 	Path      string
 	Params    url.Values
 	SigValid  bool
+	Signature string // X-Twilio-Signature as received
 	Token     string // I-Twilio-Idempotency-Token
 	At        time.Time
 	SimStatus string // the message's status at the simulator when the callback arrived
@@ -194,12 +195,13 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		params = nil
 	}
 	rec := received{
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		Params:   r.Form,
-		SigValid: twiliosig.Valid(rc.sim.AuthToken(), fullURL, params, r.Header.Get(twiliosig.Header)),
-		Token:    r.Header.Get("I-Twilio-Idempotency-Token"),
-		At:       time.Now(),
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Params:    r.Form,
+		SigValid:  twiliosig.Valid(rc.sim.AuthToken(), fullURL, params, r.Header.Get(twiliosig.Header)),
+		Signature: r.Header.Get(twiliosig.Header),
+		Token:     r.Header.Get("I-Twilio-Idempotency-Token"),
+		At:        time.Now(),
 	}
 	if sid := r.Form.Get("MessageSid"); sid != "" {
 		if m, ok := rc.sim.Message(sid); ok {

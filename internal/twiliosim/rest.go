@@ -193,7 +193,7 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := !fault500 && f.TimeoutRatio > 0 && s.draw(key, drawTimeout) < f.TimeoutRatio
 
-	m, aerr := s.create(r.Form, f, key)
+	m, aerr := s.create(r.PathValue("AccountSid"), r.Form, f, key)
 	if fault500 {
 		if aerr == nil {
 			s.log.Debug("twiliosim: injected 500 after create", "sid", m.SID)
@@ -215,12 +215,22 @@ func (s *Simulator) createMessage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.renderMessage(&m))
 }
 
-// create validates and stores a new outbound message and starts its lifecycle.
-func (s *Simulator) create(form url.Values, f *Faults, key uint64) (Message, *apiError) {
+// create validates and stores a new outbound message of account acct and starts its lifecycle.
+func (s *Simulator) create(acct string, form url.Values, f *Faults, key uint64) (Message, *apiError) {
 	now := s.now()
+	if acct == "" {
+		acct = s.cfg.AccountSID
+	}
 	req, aerr := s.parseCreate(form, now)
 	if aerr != nil {
 		return Message{}, aerr
+	}
+	if req.From != "" {
+		if _, from := splitChannel(req.From); s.ownerOf(from) != acct {
+			return Message{}, fromError(21606, req.From) // another account's number
+		}
+	} else if acct != s.cfg.AccountSID {
+		return Message{}, notFound("/2010-04-01/Accounts/" + acct + "/Messages.json") // services are the main account's
 	}
 	if req.From != "" && req.SendAt == nil && s.backlogFull(f, req.From, time.Now()) {
 		return Message{}, fromError(21611, req.From) // the sender's queue is full (throughput.go)
@@ -231,7 +241,7 @@ func (s *Simulator) create(form url.Values, f *Faults, key uint64) (Message, *ap
 	}
 	m := &message{Message: Message{
 		SID:                 newSID(prefix),
-		AccountSID:          s.cfg.AccountSID,
+		AccountSID:          acct,
 		MessagingServiceSID: req.MessagingServiceSID,
 		Direction:           directionOutboundAPI,
 		From:                req.From,
@@ -267,9 +277,9 @@ func (s *Simulator) create(form url.Values, f *Faults, key uint64) (Message, *ap
 	return snap, nil
 }
 
-func (s *Simulator) fetchMessage(w http.ResponseWriter, sid, path string) *apiError {
+func (s *Simulator) fetchMessage(w http.ResponseWriter, acct, sid, path string) *apiError {
 	m, ok := s.Message(sid)
-	if !ok {
+	if !ok || (acct != "" && m.AccountSID != acct) {
 		return notFound(path)
 	}
 	writeJSON(w, http.StatusOK, s.renderMessage(&m))
@@ -289,7 +299,7 @@ func (s *Simulator) updateMessage(w http.ResponseWriter, r *http.Request, sid, p
 	f := s.faults.Load()
 	s.mu.Lock()
 	m, ok := s.msgs[sid]
-	if !ok {
+	if !ok || m.AccountSID != r.PathValue("AccountSid") {
 		s.mu.Unlock()
 		return notFound(path)
 	}
@@ -315,9 +325,10 @@ func (s *Simulator) updateMessage(w http.ResponseWriter, r *http.Request, sid, p
 	return nil
 }
 
-func (s *Simulator) deleteMessage(w http.ResponseWriter, sid, path string) *apiError {
+func (s *Simulator) deleteMessage(w http.ResponseWriter, acct, sid, path string) *apiError {
 	s.mu.Lock()
 	m, ok := s.msgs[sid]
+	ok = ok && m.AccountSID == acct
 	if ok {
 		delete(s.msgs, sid)
 		if i := s.indexOfSeqLocked(m.seq); i >= 0 {
@@ -510,9 +521,9 @@ func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) *apiErr
 	if aerr != nil {
 		return aerr
 	}
-	to, from := q.Get("To"), q.Get("From")
+	to, from, acct := q.Get("To"), q.Get("From"), r.PathValue("AccountSid")
 	match := func(m *message) bool {
-		if (to != "" && m.To != to) || (from != "" && m.From != from) {
+		if m.AccountSID != acct || (to != "" && m.To != to) || (from != "" && m.From != from) {
 			return false
 		}
 		return matchDates(bounds, m.DateSent)
@@ -643,7 +654,7 @@ type apiNumber struct {
 
 func (s *Simulator) renderNumber(n *number) apiNumber {
 	return apiNumber{
-		AccountSID:             s.cfg.AccountSID,
+		AccountSID:             n.AccountSID,
 		AddressRequirements:    "none",
 		APIVersion:             apiVersion,
 		Capabilities:           apiCapabilities{Voice: true, SMS: true, MMS: true},
@@ -659,7 +670,7 @@ func (s *Simulator) renderNumber(n *number) apiNumber {
 		SMSURL:                 n.SMSURL,
 		StatusCallback:         n.StatusCallback,
 		StatusCallbackMethod:   n.StatusCallbackMethod,
-		URI:                    "/2010-04-01/Accounts/" + s.cfg.AccountSID + "/IncomingPhoneNumbers/" + n.SID + ".json",
+		URI:                    "/2010-04-01/Accounts/" + n.AccountSID + "/IncomingPhoneNumbers/" + n.SID + ".json",
 		VoiceReceiveMode:       "voice",
 		VoiceFallbackMethod:    n.VoiceFallbackMethod,
 		VoiceFallbackURL:       n.VoiceFallbackURL,
@@ -714,11 +725,11 @@ func (s *Simulator) listNumbers(w http.ResponseWriter, r *http.Request) *apiErro
 	if aerr != nil {
 		return aerr
 	}
-	phone, friendly := q.Get("PhoneNumber"), q.Get("FriendlyName")
+	phone, friendly, acct := q.Get("PhoneNumber"), q.Get("FriendlyName"), r.PathValue("AccountSid")
 	var all []apiNumber
 	s.numMu.RLock()
 	for _, n := range s.numOrder {
-		if matchPhone(phone, n.PhoneNumber) && (friendly == "" || n.FriendlyName == friendly) {
+		if n.AccountSID == acct && matchPhone(phone, n.PhoneNumber) && (friendly == "" || n.FriendlyName == friendly) {
 			all = append(all, s.renderNumber(n))
 		}
 	}
@@ -751,18 +762,19 @@ func (s *Simulator) listNumbers(w http.ResponseWriter, r *http.Request) *apiErro
 	return nil
 }
 
-func (s *Simulator) numberBySID(sid string) (*number, bool) {
+// numberBySID finds a number of account acct ("": any account) by its SID.
+func (s *Simulator) numberBySID(acct, sid string) (*number, bool) {
 	for _, n := range s.numOrder {
-		if n.SID == sid {
+		if n.SID == sid && (acct == "" || n.AccountSID == acct) {
 			return n, true
 		}
 	}
 	return nil, false
 }
 
-func (s *Simulator) fetchNumber(w http.ResponseWriter, sid, path string) *apiError {
+func (s *Simulator) fetchNumber(w http.ResponseWriter, acct, sid, path string) *apiError {
 	s.numMu.RLock()
-	n, ok := s.numberBySID(sid)
+	n, ok := s.numberBySID(acct, sid)
 	var out apiNumber
 	if ok {
 		out = s.renderNumber(n)
@@ -796,7 +808,7 @@ func numberUpdateFromForm(form url.Values) numberUpdate {
 
 func (s *Simulator) updateNumber(w http.ResponseWriter, r *http.Request, sid, path string) *apiError {
 	s.numMu.RLock()
-	n, ok := s.numberBySID(sid)
+	n, ok := s.numberBySID(r.PathValue("AccountSid"), sid)
 	var phone string
 	if ok {
 		phone = n.PhoneNumber
@@ -822,7 +834,7 @@ func (s *Simulator) createNumber(w http.ResponseWriter, r *http.Request) *apiErr
 	if s.owned(phone) {
 		return errorf(http.StatusBadRequest, 21422, "PhoneNumber %s is not available", phone)
 	}
-	n, _, err := s.upsertNumber(phone, numberUpdateFromForm(r.Form))
+	n, _, err := s.upsertNumberIn(r.PathValue("AccountSid"), phone, numberUpdateFromForm(r.Form))
 	if err != nil {
 		return errorf(http.StatusBadRequest, 20001, "Invalid parameter: %v", err)
 	}
@@ -830,9 +842,9 @@ func (s *Simulator) createNumber(w http.ResponseWriter, r *http.Request) *apiErr
 	return nil
 }
 
-func (s *Simulator) deleteNumber(w http.ResponseWriter, sid, path string) *apiError {
+func (s *Simulator) deleteNumber(w http.ResponseWriter, acct, sid, path string) *apiError {
 	s.numMu.Lock()
-	n, ok := s.numberBySID(sid)
+	n, ok := s.numberBySID(acct, sid)
 	if ok {
 		delete(s.numbers, n.PhoneNumber)
 		s.numOrder = slices.DeleteFunc(s.numOrder, func(x *number) bool { return x == n })

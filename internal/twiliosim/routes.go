@@ -50,13 +50,13 @@ var routes = []route{
 	{"GET " + acctPath + "/Messages.json", famREST, (*Simulator).listMessages},
 	{"POST " + acctPath + "/Messages.json", famREST, noErr((*Simulator).createMessage)},
 	{"GET " + acctPath + "/Messages/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
-		return s.fetchMessage(w, r.PathValue("Sid"), r.URL.Path)
+		return s.fetchMessage(w, r.PathValue("AccountSid"), r.PathValue("Sid"), r.URL.Path)
 	}},
 	{"POST " + acctPath + "/Messages/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
 		return s.updateMessage(w, r, r.PathValue("Sid"), r.URL.Path)
 	}},
 	{"DELETE " + acctPath + "/Messages/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
-		return s.deleteMessage(w, r.PathValue("Sid"), r.URL.Path)
+		return s.deleteMessage(w, r.PathValue("AccountSid"), r.PathValue("Sid"), r.URL.Path)
 	}},
 	{"POST " + acctPath + "/Messages/{MessageSid}/Feedback.json", famREST, (*Simulator).messageFeedback},
 	{"GET " + acctPath + "/Messages/{MessageSid}/Media.json", famREST, (*Simulator).listMedia},
@@ -80,13 +80,13 @@ var routes = []route{
 	{"GET " + acctPath + "/IncomingPhoneNumbers.json", famREST, (*Simulator).listNumbers},
 	{"POST " + acctPath + "/IncomingPhoneNumbers.json", famREST, (*Simulator).createNumber},
 	{"GET " + acctPath + "/IncomingPhoneNumbers/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
-		return s.fetchNumber(w, r.PathValue("Sid"), r.URL.Path)
+		return s.fetchNumber(w, r.PathValue("AccountSid"), r.PathValue("Sid"), r.URL.Path)
 	}},
 	{"POST " + acctPath + "/IncomingPhoneNumbers/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
 		return s.updateNumber(w, r, r.PathValue("Sid"), r.URL.Path)
 	}},
 	{"DELETE " + acctPath + "/IncomingPhoneNumbers/{Sid}.json", famREST, func(s *Simulator, w http.ResponseWriter, r *http.Request) *apiError {
-		return s.deleteNumber(w, r.PathValue("Sid"), r.URL.Path)
+		return s.deleteNumber(w, r.PathValue("AccountSid"), r.PathValue("Sid"), r.URL.Path)
 	}},
 
 	{"GET /v1/Services", famMessaging, (*Simulator).listServicesREST},
@@ -229,11 +229,12 @@ func (s *Simulator) admit(fam family, w http.ResponseWriter, r *http.Request) bo
 			}
 		}
 	case famREST:
-		if !s.authorized(r) {
+		who, acct := s.authenticate(r)
+		if who == principalNone {
 			writeUnauthorized(w)
 			return false
 		}
-		if r.PathValue("AccountSid") != s.cfg.AccountSID {
+		if r.PathValue("AccountSid") != acct || (acct != s.cfg.AccountSID && !subaccountPath(r.Pattern)) {
 			// Twilio answers a valid credential used on another account's path with 404/20404.
 			writeAPIError(w, notFound(r.URL.Path))
 			return false
@@ -277,4 +278,13 @@ func (s *Simulator) admit(fam family, w http.ResponseWriter, r *http.Request) bo
 		return false
 	}
 	return true
+}
+
+// subaccountPath reports whether a route serves subaccounts too: their Messages and
+// IncomingPhoneNumbers (account.go).
+func subaccountPath(pattern string) bool {
+	if strings.Contains(pattern, "/Media") || strings.Contains(pattern, "/Feedback") {
+		return false
+	}
+	return strings.Contains(pattern, "/Messages") || strings.Contains(pattern, "/IncomingPhoneNumbers") || strings.Contains(pattern, "/Calls")
 }

@@ -440,7 +440,7 @@ func (s *Simulator) serviceNumbersREST(w http.ResponseWriter, r *http.Request, s
 		case http.MethodPost:
 			want := strings.TrimSpace(r.Form.Get("PhoneNumberSid"))
 			s.numMu.RLock()
-			n, found := s.numberBySID(want)
+			n, found := s.numberBySID(s.cfg.AccountSID, want)
 			var phone string
 			if found {
 				phone = n.PhoneNumber

@@ -7,7 +7,7 @@
 // One http.Handler serves both Twilio's REST paths (/2010-04-01/...) and the simulator's own
 // control API (/sim/v1/...):
 //
-//	GET  /sim/v1/messages   every message the simulated account holds (filters: to, from, status, direction)
+//	GET  /sim/v1/messages   every message the simulated account and its subaccounts hold (filters: to, from, status, direction, account_sid)
 //	POST /sim/v1/inbound    a phone texts an owned number: {"from","to","body","media_urls"}
 //	GET  /sim/v1/numbers    the owned numbers
 //	POST /sim/v1/numbers    add or update an owned number: {"number","sms_url","sms_method",...}
@@ -102,6 +102,9 @@ type Config struct {
 	APIKeys map[string]string
 	// Numbers are E.164 numbers the account owns besides MagicFrom.
 	Numbers []string
+	// Subaccounts are subaccounts of the account from the start, each with its own token,
+	// numbers and API keys, messages and signed callbacks (account.go).
+	Subaccounts []SubaccountConfig
 	// SendingDelay, SentDelay and DeliveredDelay are how long a message stays queued, sending
 	// and sent (defaults DefaultSendingDelay, DefaultSentDelay, DefaultDeliveredDelay).
 	SendingDelay, SentDelay, DeliveredDelay time.Duration
@@ -343,6 +346,8 @@ func New(cfg Config) *Simulator {
 	s.acct.made = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
+	// Subaccounts first: a number a subaccount owns stays its own when Numbers lists it too.
+	s.addSubaccounts()
 	for _, n := range append([]string{MagicFrom}, cfg.Numbers...) {
 		if _, err := s.AddNumber(n, ""); err != nil {
 			s.log.Warn("twiliosim: ignoring configured number", "number", maskNumber(n), "err", err)

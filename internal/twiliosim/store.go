@@ -144,7 +144,9 @@ type number struct {
 
 // Number is an owned phone number as the control API shows it (GET /sim/v1/numbers).
 type Number struct {
-	SID                  string `json:"sid"`
+	SID string `json:"sid"`
+	// AccountSID is the account that owns the number: the main account, or a subaccount.
+	AccountSID           string `json:"account_sid"`
 	PhoneNumber          string `json:"number"`
 	FriendlyName         string `json:"friendly_name"`
 	SMSURL               string `json:"sms_url"`
@@ -223,9 +225,15 @@ func (u *numberUpdate) apply(n *Number) {
 	set(&n.FriendlyName, u.FriendlyName)
 }
 
-// upsertNumber adds or updates an owned number and returns a copy of it; created reports
-// whether it is new.
+// upsertNumber adds (to the main account) or updates an owned number and returns a copy of it;
+// created reports whether it is new.
 func (s *Simulator) upsertNumber(e164 string, u numberUpdate) (n number, created bool, err error) {
+	return s.upsertNumberIn(s.cfg.AccountSID, e164, u)
+}
+
+// upsertNumberIn adds a number to account acct, or updates it when some account owns it already
+// (a number keeps its owner).
+func (s *Simulator) upsertNumberIn(acct, e164 string, u numberUpdate) (n number, created bool, err error) {
 	e164 = strings.TrimSpace(e164)
 	if !isE164(e164) && !isShortCode(e164) {
 		return number{}, false, fmt.Errorf("%q is not an E.164 phone number or a short code", e164)
@@ -240,7 +248,8 @@ func (s *Simulator) upsertNumber(e164 string, u numberUpdate) (n number, created
 	if !ok {
 		cur = &number{
 			Number: Number{
-				SID:                  stableSID("PN", s.cfg.AccountSID+"/"+e164),
+				SID:                  stableSID("PN", acct+"/"+e164),
+				AccountSID:           acct,
 				PhoneNumber:          e164,
 				FriendlyName:         friendlyName(e164),
 				SMSMethod:            "POST",
@@ -270,7 +279,27 @@ func (s *Simulator) Numbers() []Number {
 	return out
 }
 
-// owned reports whether the account owns the number (a "whatsapp:" prefix is ignored).
+// ownerOf is the account that owns number n (plain E.164), or "".
+func (s *Simulator) ownerOf(n string) string {
+	s.numMu.RLock()
+	defer s.numMu.RUnlock()
+	if x, ok := s.numbers[n]; ok {
+		return x.AccountSID
+	}
+	return ""
+}
+
+// accountOfNumber is the account that owns addr (a "whatsapp:" prefix is ignored), the main
+// account when none does.
+func (s *Simulator) accountOfNumber(addr string) string {
+	_, n := splitChannel(addr)
+	if a := s.ownerOf(n); a != "" {
+		return a
+	}
+	return s.cfg.AccountSID
+}
+
+// owned reports whether some account owns the number (a "whatsapp:" prefix is ignored).
 func (s *Simulator) owned(addr string) bool {
 	_, n := splitChannel(addr)
 	s.numMu.RLock()

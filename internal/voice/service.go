@@ -23,11 +23,18 @@ import (
 type Config struct {
 	Store    Store
 	Provider switchboard.CallProvider
+	// ProviderFor, when set, may name another provider for a call (a tenant with a Twilio
+	// account of its own: internal/tenantcreds); nil keeps Provider. It is asked when the call
+	// is placed, polled and ended.
+	ProviderFor func(c *switchboard.Call) switchboard.CallProvider
 	// Flows returns the current flow catalog.
 	Flows func() *Catalog
 	// PublicURL is the base URL Twilio reaches this node at; AuthToken checks X-Twilio-Signature.
 	PublicURL string
 	AuthToken string
+	// Tokens, when set, names the token that signs the webhooks of a tenant's own account, by
+	// the webhook's AccountSid (see twiliosig.Receiver.Tokens).
+	Tokens func(accountSID string) (token string, ok bool)
 	// CallsPerSecond limits how fast calls are placed from one sender (default 1, Twilio's
 	// default CPS). Rates maps senders to their own limits.
 	CallsPerSecond float64
@@ -341,9 +348,12 @@ func nonNilInputs(s []switchboard.CallInput) []switchboard.CallInput {
 // Cancel ends a call: one waiting to be placed is canceled at once; one placed is canceled or
 // hung up at the provider, and its status follows from the provider's callback.
 func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, error) {
-	var sid string
+	var (
+		sid  string
+		prov switchboard.CallProvider
+	)
 	c, err := s.update(ctx, func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, id) }, func(c *switchboard.Call) ([]*switchboard.AppEvent, error) {
-		sid = ""
+		sid, prov = "", s.providerOf(c)
 		if c.Status.Terminal() {
 			return nil, switchboard.Errorf(switchboard.ECONFLICT, "call_finished", "call %s is already %s", c.ID, c.Status)
 		}
@@ -368,11 +378,21 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, err
 		return c, err
 	}
 	if sid != "" {
-		if err := s.cfg.Provider.EndCall(ctx, sid); err != nil {
+		if err := prov.EndCall(ctx, sid); err != nil {
 			return c, fmt.Errorf("voice: ending call %s at the provider: %w", id, err)
 		}
 	}
 	return c, nil
+}
+
+// providerOf is the provider of call c: its tenant's own account when ProviderFor names one.
+func (s *Service) providerOf(c *switchboard.Call) switchboard.CallProvider {
+	if s.cfg.ProviderFor != nil {
+		if p := s.cfg.ProviderFor(c); p != nil {
+			return p
+		}
+	}
+	return s.cfg.Provider
 }
 
 // Run places due calls until ctx ends, and asks the provider the status of calls whose
@@ -421,7 +441,7 @@ func (s *Service) PollStale(ctx context.Context) error {
 func (s *Service) pollCall(ctx context.Context, c *switchboard.Call) error {
 	sid := c.ProviderSID
 	load := func() (*switchboard.Call, error) { return s.cfg.Store.GetCall(ctx, c.ID) }
-	pc, err := s.cfg.Provider.FetchCall(ctx, sid)
+	pc, err := s.providerOf(c).FetchCall(ctx, sid)
 	var pe *switchboard.ProviderError
 	if errors.As(err, &pe) && pe.HTTPStatus == http.StatusNotFound {
 		return s.applyStatus(ctx, load, sid, switchboard.CallFailed, "",
@@ -549,7 +569,7 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 		return err
 	}
 	base := s.cfg.PublicURL + WebhookPath + c.Token
-	pc, err := s.cfg.Provider.PlaceCall(ctx, &switchboard.PlaceCallRequest{
+	pc, err := s.providerOf(c).PlaceCall(ctx, &switchboard.PlaceCallRequest{
 		CallID: c.ID, To: c.To, From: c.From, URL: base + "/" + KindAnswer + "?s=0", StatusCallback: base + "/status",
 		MachineDetection: c.MachineDetection, RingTimeout: c.RingTimeout,
 	})
@@ -608,7 +628,7 @@ func (s *Service) place(ctx context.Context, c *switchboard.Call) error {
 // POST WebhookPath{token}/{kind} (a TwiML request), as ServeMux method patterns, so another
 // method answers 405 with Allow and any other path 404.
 func (s *Service) Handler() http.Handler {
-	sig := &twiliosig.Receiver{AuthToken: s.cfg.AuthToken, PublicURL: s.cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: s.cfg.Logger}
+	sig := &twiliosig.Receiver{AuthToken: s.cfg.AuthToken, Tokens: s.cfg.Tokens, PublicURL: s.cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: s.cfg.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+WebhookPath+"{token}/status", s.webhook(sig, func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.status(r.Context(), r.PathValue("token"), r.PostForm); err != nil {

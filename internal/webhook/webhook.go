@@ -34,6 +34,9 @@ type Config struct {
 	Store Store
 	// AuthToken is the Twilio account's auth token, the key of X-Twilio-Signature.
 	AuthToken string
+	// Tokens, when set, names the token that signs the webhooks of a tenant's own account, by
+	// the webhook's AccountSid (see twiliosig.Receiver.Tokens).
+	Tokens func(accountSID string) (token string, ok bool)
 	// PublicURL is the base URL Twilio was given, such as https://sms.example.com.
 	PublicURL string
 	Clock     switchboard.Clock
@@ -80,7 +83,7 @@ func New(cfg Config) *Handler {
 		cfg.Observer = nopObserver{}
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sig: &twiliosig.Receiver{
-		AuthToken: cfg.AuthToken, PublicURL: cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: cfg.Logger,
+		AuthToken: cfg.AuthToken, Tokens: cfg.Tokens, PublicURL: cfg.PublicURL, MaxBytes: MaxFormBytes, Logger: cfg.Logger,
 	}}
 	h.mux.HandleFunc("POST "+StatusPath, h.observed("status", h.status))
 	h.mux.HandleFunc("POST "+InboundPath, h.observed("inbound", h.inbound))

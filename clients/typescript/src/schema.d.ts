@@ -957,7 +957,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The tenant ID. */
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
                 id: components["parameters"]["TenantID"];
             };
             cookie?: never;
@@ -1029,13 +1029,13 @@ export interface paths {
         };
         /**
          * List senders
-         * @description Every sender, in order: the configuration file's first (in its order), then those added through the API, oldest first. Removed senders are not listed.
+         * @description Every sender, in order: the configuration file's first (in its order), then those added through the API, oldest first. Removed senders are not listed. A key sees the senders its tenant may send from (those that list its tenant or no tenant); a platform key sees every sender.
          */
         get: operations["listSenders"];
         put?: never;
         /**
          * Add a sender
-         * @description Adds a sender (a number or a Messaging Service SID) to a pool, with its rate and burst. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). With `sync_webhooks` the number's SmsUrl is pointed at the nodes. A removed sender may be added again.
+         * @description Adds a sender (a number or a Messaging Service SID) to a pool, with its rate and burst. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). With `sync_webhooks` the number's SmsUrl is pointed at the nodes. A removed sender may be added again. A platform key changes any sender. An admin key changes only senders its tenant alone may use (`tenants` exactly its own), or, in an installation with only one tenant, shared senders too (`tenants` empty); any other sender is another tenant's or shared by several, and answers 404 if its tenant may not use it, 403 `insufficient_role` otherwise.
          */
         post: operations["createSender"];
         delete?: never;
@@ -1056,23 +1056,54 @@ export interface paths {
         };
         /**
          * Get a sender
-         * @description One sender as stored.
+         * @description One sender as stored. A key sees the senders its tenant may send from (those that list its tenant or no tenant); a platform key sees every sender.
          */
         get: operations["getSender"];
         put?: never;
         post?: never;
         /**
          * Remove a sender
-         * @description Removes a sender. It is refused while messages from it are queued or scheduled (they would be stranded): cancel them or let them be sent first. A removed sender of the configuration file stays removed at the next start-up (the database wins); add it again with POST. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once).
+         * @description Removes a sender. It is refused while messages from it are queued or scheduled (they would be stranded): cancel them or let them be sent first. A removed sender of the configuration file stays removed at the next start-up (the database wins); add it again with POST. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). A platform key changes any sender. An admin key changes only senders its tenant alone may use (`tenants` exactly its own), or, in an installation with only one tenant, shared senders too (`tenants` empty); any other sender is another tenant's or shared by several, and answers 404 if its tenant may not use it, 403 `insufficient_role` otherwise.
          */
         delete: operations["deleteSender"];
         options?: never;
         head?: never;
         /**
          * Change a sender
-         * @description Changes the fields given (kind, rate, burst, pool, tenants); the others keep their value. A sender of the configuration file changed here is the database's from then on (`source: api`): the file no longer changes it. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). A new rate or burst applies from the sender's next reservation; the budget already used is kept.
+         * @description Changes the fields given (kind, rate, burst, pool, tenants); the others keep their value. A sender of the configuration file changed here is the database's from then on (`source: api`): the file no longer changes it. Every node applies a change within `sender_refresh_interval` (default 2 s; the node that answered at once). A new rate or burst applies from the sender's next reservation; the budget already used is kept. A platform key changes any sender. An admin key changes only senders its tenant alone may use (`tenants` exactly its own), or, in an installation with only one tenant, shared senders too (`tenants` empty); any other sender is another tenant's or shared by several, and answers 404 if its tenant may not use it, 403 `insufficient_role` otherwise.
          */
         patch: operations["updateSender"];
+        trace?: never;
+    };
+    "/v1/tenants/{id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A tenant's own Twilio account
+         * @description The account the tenant's messages go out through, how the node authenticates as it and whether its webhooks can be checked; never a secret. Needs the role `admin` of the tenant, or `platform`.
+         */
+        get: operations["getTenantCredentials"];
+        /**
+         * Set a tenant's own Twilio account
+         * @description Checks the credentials with Twilio (the Account resource with an auth token; the account's numbers with an API key) and refuses them, changing nothing, when Twilio does; then stores them sealed with `secret_key`, points the SMS webhook of every number of the account at this node (unless `sync_webhooks` is false) and answers what that did. The tenant's messages then go out through this account, on every node within 2 seconds, without a restart; saving again rotates them. Needs the role `admin` of the tenant, or `platform`.
+         */
+        put: operations["putTenantCredentials"];
+        post?: never;
+        /**
+         * Remove a tenant's own Twilio account
+         * @description The tenant's messages go out through the node's account again (on every node within 2 seconds). The account's numbers keep their webhooks. Needs the role `admin` of the tenant, or `platform`.
+         */
+        delete: operations["deleteTenantCredentials"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -1897,6 +1928,8 @@ export interface components {
             voice_fallback_method?: string;
             status_callback?: string;
             status_callback_method?: string;
+            /** @description The account that owns the number: the simulated account, or one of its subaccounts. */
+            account_sid: string;
         };
         /** @description A number to add, or the fields to change of an owned one (fields left out are kept). JSON or a form. */
         SimNumberRequest: {
@@ -3224,6 +3257,54 @@ export interface components {
             /** @description Replaces the list; `[]`: every tenant. */
             tenants?: string[];
         };
+        /** @description A tenant's own Twilio account (usually a subaccount of the node's). With `api_key_sid` the account is used through that API key and `api_key_secret`, and `auth_token` is optional: it is then only the key that checks the signatures of the account's webhooks (without it they are refused). Without `api_key_sid`, `auth_token` is the credential. Secrets are letters and digits, as Twilio issues them. */
+        TenantCredentialsRequest: {
+            /** @description The account SID: `AC` and 32 letters or digits. */
+            account_sid: string;
+            /** @description The account's auth token. Stored sealed with `secret_key`; never shown again. */
+            auth_token?: string;
+            /** @description An API key of the account: `SK` and 32 letters or digits. */
+            api_key_sid?: string;
+            /** @description The API key's secret. Stored sealed with `secret_key`; never shown again. */
+            api_key_secret?: string;
+            /** @description Point the SMS webhook of every number of the account at this node (default true). */
+            sync_webhooks?: boolean;
+        };
+        /** @description A tenant's own Twilio account, as the API shows it: never a secret. */
+        TenantCredentials: {
+            /** @description The tenant. */
+            tenant: string;
+            /** @description The account its messages go out through. */
+            account_sid: string;
+            /**
+             * @description How the node authenticates as the account.
+             * @enum {string}
+             */
+            auth_kind: "token" | "api_key";
+            /** @description The API key, when `auth_kind` is `api_key`. */
+            api_key_sid?: string;
+            /** @description Whether the node holds the account's auth token, which checks the signatures of the account's webhooks; when false they are refused (403). */
+            webhooks_verifiable: boolean;
+            /**
+             * Format: date-time
+             * @description When Twilio last accepted the credentials.
+             */
+            validated_at: string;
+            /**
+             * Format: date-time
+             * @description When they were last saved; every node uses them within `2s` of it.
+             */
+            updated_at: string;
+            /** @description What saving did to the account's numbers (PUT only). */
+            webhook_sync?: {
+                /** @description The account's phone numbers. */
+                numbers: number;
+                /** @description Numbers whose SMS webhook was pointed at this node now. */
+                changed: number;
+                /** @description Why some numbers could not be changed; the credentials are saved all the same. */
+                error?: string;
+            };
+        };
     };
     responses: {
         /** @description No `Authorization: Bearer` header, or an unknown or revoked API key. Codes: `unauthorized`. */
@@ -3285,7 +3366,7 @@ export interface components {
         ConversationID: string;
         /** @description The verification ID. */
         VerificationID: string;
-        /** @description The tenant ID. */
+        /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
         TenantID: string;
         /** @description The API key ID. */
         KeyID: string;
@@ -4245,6 +4326,8 @@ export interface operations {
                 status?: string;
                 /** @description `outbound-api`, `inbound` or `outbound-reply`. */
                 direction?: string;
+                /** @description Only the messages of this account (the simulated account or one of its subaccounts). */
+                account_sid?: string;
             };
             header?: never;
             path?: never;
@@ -5683,7 +5766,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The tenant ID. */
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
                 id: components["parameters"]["TenantID"];
             };
             cookie?: never;
@@ -5718,7 +5801,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The tenant ID. */
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
                 id: components["parameters"]["TenantID"];
             };
             cookie?: never;
@@ -5890,6 +5973,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -5927,6 +6011,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description A sender with this `from` exists. Codes: `sender_exists`. */
             409: {
                 headers: {
@@ -5963,6 +6048,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No sender has this number or SID (or it was removed). Codes: `sender_not_found`. */
             404: {
                 headers: {
@@ -5995,6 +6081,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No sender has this number or SID. Codes: `sender_not_found`. */
             404: {
                 headers: {
@@ -6051,6 +6138,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No sender has this number or SID. Codes: `sender_not_found`. */
             404: {
                 headers: {
@@ -6062,6 +6150,184 @@ export interface operations {
             };
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getTenantCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's credentials, without their secrets. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantCredentials"];
+                };
+            };
+            /** @description The tenant ID is malformed. Codes: `invalid_tenant`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node keeps no tenant credentials. Codes: `credentials_not_configured`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    putTenantCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantCredentialsRequest"];
+            };
+        };
+        responses: {
+            /** @description Saved. The answer shows no secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantCredentials"];
+                };
+            };
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_tenant`, `invalid_credentials`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No tenant of this ID that the key may see (a key reaches its own tenant's credentials only; a platform key every tenant's). Codes: `tenant_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is already another tenant's. Codes: `account_in_use`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Twilio refused the credentials, or they name the node's own account, or the node keeps no tenant credentials; nothing was changed. Codes: `credentials_rejected`, `node_account`, `credentials_not_configured`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description Twilio could not be asked; nothing was changed. Codes: `provider_unreachable`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTenantCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tenant ID (`^[a-z0-9][a-z0-9-]{0,31}$`). */
+                id: components["parameters"]["TenantID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The tenant ID is malformed. Codes: `invalid_tenant`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node keeps no tenant credentials. Codes: `credentials_not_configured`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
         };
     };
