@@ -66,7 +66,7 @@ func (s *Server) credentials(r *http.Request) (*tenantcreds.Cache, string, error
 	// A key reaches its own tenant's credentials only (a platform key every tenant's); another
 	// tenant's answer 404, as if it did not exist, so that a key learns nothing of other tenants.
 	// The role (admin) is the route's declared x-switchboard-role, checked with every route's.
-	if key := apiKeyFrom(r.Context()); key == nil || (key.Role != switchboard.RolePlatform && switchboard.TenantOr(key.Tenant) != id) {
+	if p := principal(r.Context()); p.Role != switchboard.RolePlatform && !sameTenant(p.Tenant, id) {
 		return nil, "", switchboard.ErrTenantNotFound(id)
 	}
 	if s.cfg.Credentials == nil {

@@ -314,7 +314,13 @@ var isolationCases = map[string]isoCase{
 	"POST /v1/senders":          {path: fixed("/v1/senders"), body: `{"from":"+15005550112","tenants":["beta"]}`, cross: 201, platform: 409, own: 403},
 	"PATCH /v1/senders/{from}":  {path: fixed("/v1/senders/+15005550111"), body: `{"rate":2}`, cross: 404, platform: 200},
 	"DELETE /v1/senders/{from}": {path: fixed("/v1/senders/+15005550113"), cross: 404, platform: 204, own: 404},
-	"DELETE /v1/keys/{id}":      {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
+	// A tenant's own Twilio account: another tenant's keys find no such tenant; a platform key
+	// reaches it (alpha has none: 404 credentials_not_found, or a node without the credentials
+	// service: 422 credentials_not_configured before anything is checked).
+	"GET /v1/tenants/{id}/credentials":    {path: fixed("/v1/tenants/alpha/credentials"), cross: 404, platform: 422, own: 422},
+	"PUT /v1/tenants/{id}/credentials":    {path: fixed("/v1/tenants/alpha/credentials"), body: `{"account_sid":"AC00000000000000000000000000000000","auth_token":"x"}`, cross: 404, platform: 422, own: 422},
+	"DELETE /v1/tenants/{id}/credentials": {path: fixed("/v1/tenants/alpha/credentials"), cross: 404, platform: 422, own: 422},
+	"DELETE /v1/keys/{id}":                {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
 }
 
 func testIsolation(t *testing.T, db isoStore) {

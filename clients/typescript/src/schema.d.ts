@@ -6184,6 +6184,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
             404: {
                 headers: {
@@ -6240,6 +6241,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No tenant of this ID that the key may see (a key reaches its own tenant's credentials only; a platform key every tenant's). Codes: `tenant_not_found`. */
             404: {
                 headers: {
@@ -6310,6 +6312,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No credentials of its own (the tenant sends through the node's account), or no tenant of this ID that the key may see. Codes: `credentials_not_found`, `tenant_not_found`. */
             404: {
                 headers: {
