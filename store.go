@@ -35,6 +35,8 @@ type Store interface {
 	// VerificationStore keeps one-time-code verifications (verification.go).
 	VerificationStore
 	WhatsAppStore
+	// UsageStore keeps per tenant and day the counts of quotas and the usage report (usage.go).
+	UsageStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

@@ -24,6 +24,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/staging"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
@@ -49,6 +50,12 @@ type Observer interface {
 	MessageAccepted(m *switchboard.Message)
 }
 
+// RefusalObserver, when the Observer is one too, counts the requests refused by their tenant's
+// quotas or environment (metrics), by stable code.
+type RefusalObserver interface {
+	TenantRefusal(code string)
+}
+
 // Config configures the acceptance service.
 type Config struct {
 	Store   Store
@@ -63,6 +70,9 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
 	Consent *consent.Service
+	// Staging refuses what a staging tenant may not send (its allow-list, or the simulator
+	// only) before anything is stored; nil checks nothing.
+	Staging *staging.Guard
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp WhatsApp
 	// Observer receives measurements of requests accepted (metrics); nil observes nothing.
@@ -126,6 +136,9 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 	if err != nil {
 		return nil, false, err
 	}
+	if err := s.cfg.Staging.Check(ctx, m.Tenant, m.To); err != nil {
+		return nil, false, s.refused(err)
+	}
 	if check && s.cfg.Consent != nil {
 		if err := s.cfg.Consent.CheckAccept(ctx, m); err != nil {
 			return nil, false, err
@@ -133,7 +146,7 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 	}
 	stored, replayed, err := s.cfg.Store.CreateMessage(ctx, m, idem)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err)
 	}
 	if !replayed {
 		s.cfg.Logger.Info("message created", "message_id", stored.ID, "actor", spec.Actor, "to", content.MaskPhone(stored.To),
@@ -143,6 +156,15 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 		}
 	}
 	return stored, replayed, nil
+}
+
+// refused reports err's code to the RefusalObserver (which counts only the tenant refusals:
+// quotas and environments) and returns it.
+func (s *Service) refused(err error) error {
+	if ro, ok := s.cfg.Observer.(RefusalObserver); ok {
+		ro.TenantRefusal(switchboard.ErrorCodeOf(err))
+	}
+	return err
 }
 
 func invalid(code, format string, args ...any) error {
@@ -201,6 +223,11 @@ func (s *Service) Accept(ctx context.Context, key *switchboard.APIKey, req *Requ
 	if err != nil {
 		return nil, false, err
 	}
+	// A staging tenant's message to someone it may not reach is refused before anything is
+	// stored or sent (issue 18: environments).
+	if err := s.cfg.Staging.Check(ctx, m.Tenant, m.To); err != nil {
+		return nil, false, s.refused(err)
+	}
 	if s.cfg.Consent != nil {
 		if err := s.cfg.Consent.CheckAccept(ctx, m); err != nil {
 			return nil, false, err
@@ -216,7 +243,7 @@ func (s *Service) Accept(ctx context.Context, key *switchboard.APIKey, req *Requ
 	}
 	stored, replayed, err = s.cfg.Store.CreateMessage(ctx, m, idem)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err) // quota_exceeded, spend_cap_reached: the store's quotas
 	}
 	if !replayed {
 		s.cfg.Logger.Info("message accepted", "message_id", stored.ID, "to", content.MaskPhone(stored.To),

@@ -197,6 +197,7 @@ func (s *Server) routes() {
 	s.traceRoutes()
 	s.verificationRoutes()
 	s.callRoutes()
+	s.usageRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

@@ -29,5 +29,6 @@ type Store interface {
 	ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error)
 	ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error)
 	MessageAppEvents(ctx context.Context, m *switchboard.Message) (evs []*switchboard.MessageAppEvent, truncated bool, err error)
+	ListUsage(ctx context.Context, f switchboard.UsageFilter) ([]*switchboard.Usage, error)
 	Ping(ctx context.Context) error
 }

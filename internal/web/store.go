@@ -29,6 +29,7 @@ type Store interface {
 	ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error)
 	ListVerifications(ctx context.Context, f switchboard.VerificationFilter) (vs []*switchboard.Verification, next string, err error)
 	ListRefusals(ctx context.Context, f switchboard.RefusalFilter) (rs []*switchboard.Refusal, next string, err error)
+	ListUsage(ctx context.Context, f switchboard.UsageFilter) ([]*switchboard.Usage, error)
 }
 
 // Messages makes new messages (the acceptance service, internal/accept): the dashboard's retries.

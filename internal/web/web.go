@@ -254,6 +254,8 @@ func (s *Server) routes() {
 	s.handle("POST /ui/endpoints/{id}/replay", s.authed(s.replayEndpoint))
 	s.handle("POST /ui/endpoints/{id}/rotate", s.authed(s.rotateEndpoint))
 	s.handle("GET /ui/senders", s.authed(s.sendersPage))
+	s.handle("GET /ui/usage", s.authed(s.usage))
+	s.handle("GET /ui/usage.csv", s.authed(s.usageCSV))
 	s.handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) })
 	// Anything else under /ui: not found for a session, the login page for anyone else.
 	s.handle("/ui/", s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {
