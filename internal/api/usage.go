@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/export"
 )
 
@@ -69,4 +70,16 @@ func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// checkStaging refuses a call or verification to to of key's staging tenant when the tenant
+// may not reach it (internal/staging), before anything is created, and counts the refusal.
+func (s *Server) checkStaging(r *http.Request, key *switchboard.APIKey, to string) error {
+	err := s.cfg.Staging.Check(r.Context(), key.Tenant, to)
+	if err != nil {
+		if ro, ok := s.cfg.Observer.(accept.RefusalObserver); ok {
+			ro.TenantRefusal(switchboard.ErrorCodeOf(err))
+		}
+	}
+	return err
 }

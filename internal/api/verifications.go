@@ -43,7 +43,15 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	v, err := svc.Start(r.Context(), req, apiKeyFrom(r.Context()).ID)
+	key := apiKeyFrom(r.Context())
+	// A staging tenant's code goes only where it may send; a number that is not one is left
+	// for Start to refuse with its own code.
+	if to, err := content.NormalizePhone(req.To); err == nil {
+		if err := s.checkStaging(r, key, to); err != nil {
+			return err
+		}
+	}
+	v, err := svc.Start(r.Context(), req, key.ID)
 	if err != nil {
 		return err
 	}
