@@ -217,7 +217,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.staging = staging.New(n.store, n.simulated(), n.clock)
 	n.accept = accept.New(accept.Config{
 		Store: n.store, Senders: cfg.Senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
-		Staging: n.staging,
+		Staging:    n.staging,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics, DefaultValidity: cfg.DefaultValidity,
 		OnAccepted: func() {
 			if n.disp != nil {
