@@ -11,7 +11,7 @@ func TestValidRecipientPattern(t *testing.T) {
 	t.Parallel()
 	for p, ok := range map[string]bool{
 		"+14155550100": true, "+1415555*": true, "+1*": true, "+447700900123": true,
-		"+*": false, "*": false, "14155550100": false, "+1415555": false, "+0155550100": false,
+		"+*": false, "*": false, "14155550100": false, "+141555": false, "+1415555": true, "+0155550100": false,
 		"+1415 555": false, "+14155550100*1": false, "": false, "+1234567890123456": false, "+1**": false,
 	} {
 		if err := switchboard.ValidRecipientPattern(p); (err == nil) != ok {
