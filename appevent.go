@@ -36,9 +36,12 @@ const AppEventVersion = 1
 type AppEvent struct {
 	// ID is stable (evt_…): the same event keeps its ID on every delivery and retry, so that
 	// applications deduplicate on it (it is the webhook-id header).
-	ID      string       `json:"id"`
-	Type    AppEventType `json:"type"`
-	Version int          `json:"version"`
+	ID   string       `json:"id"`
+	Type AppEventType `json:"type"`
+	// Tenant is the tenant whose change it reports; it goes only to that tenant's endpoints.
+	// Empty when written means DefaultTenant.
+	Tenant  string `json:"tenant"`
+	Version int    `json:"version"`
 	// At is when the change happened.
 	At time.Time `json:"timestamp"`
 	// Data is the payload, one of the *Data types of this file, as JSON.
@@ -245,7 +248,9 @@ const (
 // Endpoint is where an application receives events: an HTTPS URL that gets signed POSTs
 // (Standard Webhooks), or the NATS JetStream bus.
 type Endpoint struct {
-	ID          string `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant      string `json:"tenant"`
 	URL         string `json:"url"`
 	Description string `json:"description,omitempty"`
 	// EventTypes are the patterns of the event types it receives (see ValidEventPattern).
@@ -316,6 +321,8 @@ type Delivery struct {
 
 // AppEventFilter selects events of the log, in log order.
 type AppEventFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant   string
 	AfterSeq int64
 	Types    []AppEventType
 	Limit    int
@@ -323,6 +330,8 @@ type AppEventFilter struct {
 
 // DeliveryFilter selects deliveries of an endpoint, newest first.
 type DeliveryFilter struct {
+	// Tenant, when set, lists nothing unless the endpoint belongs to it.
+	Tenant     string
 	EndpointID string
 	Status     DeliveryStatus // "" = any
 	Cursor     string         // the ID of the last delivery of the previous page

@@ -124,7 +124,9 @@ type CallInput struct {
 // Call is an outbound voice call driven by a flow (an IVR state machine). Its whole state lives
 // in the store, so any node can answer the next request of a call in progress.
 type Call struct {
-	ID          string            `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant      string            `json:"tenant"`
 	Status      CallStatus        `json:"status"`
 	To          string            `json:"to"`
 	From        string            `json:"from"`
@@ -244,12 +246,10 @@ type CallStore interface {
 	GetCall(ctx context.Context, id string) (*Call, error)
 	// GetCallByToken returns the call with this webhook token, or ENOTFOUND.
 	GetCallByToken(ctx context.Context, token string) (*Call, error)
-	// ListCalls lists calls newest first, at most limit, with IDs below before when it is set.
-	ListCalls(ctx context.Context, before string, limit int) ([]*Call, error)
-	// ListCallsByMetadata lists the calls whose metadata has m.Key with exactly m.Value, newest
-	// first, at most limit, with IDs below before when it is set; from an index of metadata
-	// pairs, not a scan.
-	ListCallsByMetadata(ctx context.Context, m MetadataMatch, before string, limit int) ([]*Call, error)
+	// ListCalls lists the calls f selects, newest first, at most f.Limit (a limit of 0 or less
+	// lists up to 50, and at most 1000 are listed), with IDs below f.Before when it is set. With
+	// f.Metadata it lists from an index of metadata pairs, not a scan.
+	ListCalls(ctx context.Context, f CallFilter) ([]*Call, error)
 	// UpdateCall stores c when the stored version is still c.Version (else ECONFLICT/
 	// call_changed, and nothing changes), with evs appended to the event log in the same
 	// transaction; c.Version is then the new version.
@@ -267,6 +267,17 @@ type CallStore interface {
 	// quiet hours, a retry's delay, the sender's call slot), and when the oldest ready one
 	// became due.
 	CallQueue(ctx context.Context, now time.Time) (CallQueueStats, error)
+}
+
+// CallFilter selects calls, newest first.
+type CallFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant string
+	// Metadata selects the calls whose metadata has this key with exactly this value.
+	Metadata *MetadataMatch
+	// Before continues a listing: the ID of the last call of the previous page.
+	Before string
+	Limit  int
 }
 
 // CallQueueStats is the queue of calls waiting to be placed.

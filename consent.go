@@ -37,7 +37,10 @@ const ScopeAll = "*"
 // ConsentRecord is one entry of a recipient's append-only consent history. The recipient's state
 // in a pool is the latest record among that pool's scope and ScopeAll.
 type ConsentRecord struct {
-	ID     int64         `json:"id"`
+	ID int64 `json:"id"`
+	// Tenant is the tenant that recorded it. Consent takes effect per number and scope, for
+	// every tenant (see LatestConsent): the tenant is who said so, not whom it binds.
+	Tenant string        `json:"tenant"`
 	Phone  string        `json:"phone"`
 	Scope  string        `json:"scope"`
 	State  ConsentState  `json:"state"`

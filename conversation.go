@@ -14,7 +14,10 @@ import (
 // so it exists as soon as its first message does; (Channel, OurNumber, TheirNumber) is unique,
 // so two nodes creating the first messages of one conversation at once meet on one row.
 type Conversation struct {
-	ID          string  `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant whose thread it is: two tenants writing to one person from one
+	// number have two conversations.
+	Tenant      string  `json:"tenant"`
 	Channel     Channel `json:"channel"`
 	OurNumber   string  `json:"our_number"`
 	TheirNumber string  `json:"their_number"`
@@ -78,6 +81,8 @@ func (c *ConversationMessage) ID() string {
 
 // ConversationFilter selects conversations, most recently active first.
 type ConversationFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant      string
 	OurNumber   string
 	TheirNumber string
 	Channel     Channel

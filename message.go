@@ -136,7 +136,9 @@ func CheckSendAt(at *time.Time, now time.Time) error {
 // Message is one outbound message. The messages table is Switchboard's outbox: a message is
 // claimed from it with a lease, sent, and then follows provider callbacks to a terminal status.
 type Message struct {
-	ID          string            `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant      string            `json:"tenant"`
 	Status      Status            `json:"status"`
 	Channel     Channel           `json:"channel"`
 	Category    Category          `json:"category"`
@@ -225,6 +227,8 @@ type Event struct {
 
 // MessageFilter selects messages for listing. Zero fields do not filter.
 type MessageFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant        string
 	Statuses      []Status
 	To            string
 	From          string
@@ -294,7 +298,9 @@ type ClaimParams struct {
 
 // InboundMessage is a message a person sent to one of our numbers.
 type InboundMessage struct {
-	ID          string   `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant it belongs to, which the store attributes (see CreateInbound).
+	Tenant      string   `json:"tenant"`
 	ProviderSID string   `json:"provider_sid"`
 	Channel     Channel  `json:"channel"`
 	From        string   `json:"from"`
@@ -316,6 +322,8 @@ type InboundMessage struct {
 
 // InboundFilter selects inbound messages, newest first.
 type InboundFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant string
 	From   string
 	To     string
 	Cursor string

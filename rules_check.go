@@ -27,7 +27,8 @@ func CheckEndpoint(e *Endpoint) error {
 	if e == nil || e.ID == "" || e.URL == "" {
 		return Errorf(EINVALID, "invalid_endpoint", "an endpoint needs an ID and a URL")
 	}
-	return nil
+	e.Tenant = TenantOr(e.Tenant)
+	return ValidTenantID(e.Tenant)
 }
 
 // CheckSecretRotation checks the new secret of a rotation.
@@ -96,10 +97,21 @@ func CheckSenderAssignment(to, preferred string) error {
 	return nil
 }
 
-// CheckAPIKey checks an API key a store creates: an ID and the secret's hash.
+// CheckAPIKey checks an API key a store creates: an ID, the secret's hash, a valid tenant and
+// role. An empty tenant becomes DefaultTenant and an empty role RoleAdmin.
 func CheckAPIKey(k *APIKey) error {
 	if k == nil || k.ID == "" || k.Hash == "" {
 		return Errorf(EINVALID, "invalid_api_key", "an API key needs an ID and a hash")
+	}
+	k.Tenant = TenantOr(k.Tenant)
+	if k.Role == "" {
+		k.Role = RoleAdmin
+	}
+	if err := ValidTenantID(k.Tenant); err != nil {
+		return err
+	}
+	if !k.Role.Valid() {
+		return Errorf(EINVALID, "invalid_api_key", "an API key's role must be read, send, admin or platform")
 	}
 	return nil
 }

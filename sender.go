@@ -50,8 +50,12 @@ type Sender struct {
 
 // APIKey is a credential for the HTTP API. Only a hash of its secret is stored.
 type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant string `json:"tenant"`
+	// Role is what the key may do in its tenant; empty on create means RoleAdmin.
+	Role       Role       `json:"role"`
 	Hash       string     `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`

@@ -37,6 +37,8 @@ type Store interface {
 	WhatsAppStore
 	// UsageStore keeps per tenant and day the counts of quotas and the usage report (usage.go).
 	UsageStore
+	// TenantStore keeps the tenants (tenant.go).
+	TenantStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
@@ -117,8 +119,8 @@ type KeyStore interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// GetAPIKeyByHash returns the unrevoked key with this secret hash, or EUNAUTHORIZED.
 	GetAPIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
-	// ListAPIKeys lists all keys, newest first.
-	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	// ListAPIKeys lists the keys of tenant (every tenant's when it is empty), newest first.
+	ListAPIKeys(ctx context.Context, tenant string) ([]*APIKey, error)
 	// RevokeAPIKey revokes a key by ID, or ENOTFOUND.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	// TouchAPIKey records that the key was used at at. The recorded time never moves back; an
@@ -182,8 +184,9 @@ type EndpointStore interface {
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
 	// GetEndpoint returns an endpoint, or ENOTFOUND.
 	GetEndpoint(ctx context.Context, id string) (*Endpoint, error)
-	// ListEndpoints lists every endpoint, oldest first.
-	ListEndpoints(ctx context.Context) ([]*Endpoint, error)
+	// ListEndpoints lists the endpoints of tenant (every tenant's when it is empty), oldest
+	// first.
+	ListEndpoints(ctx context.Context, tenant string) ([]*Endpoint, error)
 	// DeleteEndpoint removes an endpoint and its deliveries, or fails with ENOTFOUND.
 	DeleteEndpoint(ctx context.Context, id string) error
 	// RotateEndpointSecret makes secret the endpoint's newest secret; the secrets active before

@@ -61,7 +61,9 @@ func (c VerifyChannel) Valid() bool { return c == VerifySMS || c == VerifyWhatsA
 // resend within the lifetime sends the same code (as Twilio Verify does). Neither is ever part of
 // the JSON form.
 type Verification struct {
-	ID      string             `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the tenant it belongs to; empty on create means DefaultTenant.
+	Tenant  string             `json:"tenant"`
 	Status  VerificationStatus `json:"status"`
 	To      string             `json:"to"`
 	Channel VerifyChannel      `json:"channel"`
@@ -205,6 +207,8 @@ type VerificationStore interface {
 
 // VerificationFilter selects verifications to list.
 type VerificationFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant string
 	To     string
 	Status VerificationStatus
 	Cursor string // the ID of the last verification of the previous page

@@ -66,7 +66,7 @@ create one: run them where serve runs, or point them at its database or config f
 				return err
 			}
 			defer store.Close()
-			ks, err := store.ListAPIKeys(cmd.Context())
+			ks, err := store.ListAPIKeys(cmd.Context(), "")
 			if err != nil {
 				return err
 			}

@@ -131,12 +131,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var calls []*switchboard.Call
-	if meta != nil {
-		calls, err = s.cfg.Store.ListCallsByMetadata(r.Context(), *meta, r.URL.Query().Get("cursor"), limit)
-	} else {
-		calls, err = s.cfg.Store.ListCalls(r.Context(), r.URL.Query().Get("cursor"), limit)
-	}
+	calls, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Metadata: meta, Before: r.URL.Query().Get("cursor"), Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
-	eps, err := s.cfg.Store.ListEndpoints(r.Context())
+	eps, err := s.cfg.Store.ListEndpoints(r.Context(), "")
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,7 @@ type Store interface {
 	ReplayDeadLetters(ctx context.Context, endpointID string, now time.Time) (int, error)
 	CreateCall(ctx context.Context, c *switchboard.Call, idem *switchboard.Idempotency) (stored *switchboard.Call, replayed bool, err error)
 	GetCall(ctx context.Context, id string) (*switchboard.Call, error)
-	ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error)
-	ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error)
+	ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error)
 	MessageAppEvents(ctx context.Context, m *switchboard.Message) (evs []*switchboard.MessageAppEvent, truncated bool, err error)
 	ListUsage(ctx context.Context, f switchboard.UsageFilter) ([]*switchboard.Usage, error)
 	Ping(ctx context.Context) error

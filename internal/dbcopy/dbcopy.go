@@ -20,6 +20,7 @@ import (
 // Tables lists the tables a copy carries, each after the tables its rows refer to. Every table of
 // both engines' schemas is here or in runtimeTables; a test keeps it so.
 var Tables = []string{
+	"tenants", // the tenant of every row below (no foreign keys: the columns default to 'default')
 	"messages",
 	"message_events",   // refers to messages
 	"idempotency_keys", // refers to messages
@@ -56,6 +57,11 @@ var runtimeTables = []string{"sender_buckets", "readiness"}
 // charts page's running totals of messages. They are neither copied nor emptied: the target's
 // triggers take the emptied messages out of them and count the copied ones in.
 var derivedTables = []string{"chart_counts"}
+
+// seededTables hold rows that the migrations write into every new database: tenants holds tenant
+// default (migration 0110). A target whose only rows are these is empty; the copy replaces them
+// with the source's.
+var seededTables = map[string]int64{"tenants": 1}
 
 // ReadFunc returns the columns of a table and an iterator over its rows, each row holding
 // engine-neutral values in the order of columns; a table with no columns is left empty.
@@ -186,12 +192,15 @@ func Copy(ctx context.Context, src Source, dst Target, opts Options) (*Report, e
 		}
 		rep.Tables = append(rep.Tables, TableReport{Table: t, Source: n})
 	}
+	seeded := false
 	for _, t := range fill {
 		n, err := dst.Count(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		if n > 0 {
+		if s := seededTables[t]; n > 0 && n <= s {
+			seeded = true
+		} else if n > 0 {
 			rep.Emptied = append(rep.Emptied, TableCount{Table: t, Rows: n})
 		}
 	}
@@ -210,7 +219,9 @@ func Copy(ctx context.Context, src Source, dst Target, opts Options) (*Report, e
 		}
 		return src.Export(ctx, table)
 	}
-	copied, err := dst.Import(ctx, fill, opts.Force, read)
+	// A target holding only seeded rows is emptied like a forced one: every other table was
+	// found empty above.
+	copied, err := dst.Import(ctx, fill, opts.Force || seeded, read)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,9 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 		{From: fromA, Kind: switchboard.SenderLongCode, Rate: 1.5, Burst: 3, Pool: switchboard.DefaultPool},
 		{From: fromB, Kind: switchboard.SenderTollFree, Rate: -1, Pool: "marketing"},
 	}))
+	check(t, "CreateTenant", s.CreateTenant(ctx, &switchboard.Tenant{ID: "clinic", Name: "Clinic", Environment: switchboard.EnvStaging,
+		StagingMode: switchboard.StagingAllowlist, AllowedRecipients: []string{"+15551230001"}, DailyMessages: 10, DailySegments: 20,
+		DailySpendCents: 300, CreatedAt: at(0), UpdatedAt: at(time.Second)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0001", Name: "shop", Hash: "hash-shop", CreatedAt: at(0)}))
 	check(t, "CreateAPIKey", s.CreateAPIKey(ctx, &switchboard.APIKey{ID: "key_0002", Name: "old", Hash: "hash-old", CreatedAt: at(time.Second)}))
 	check(t, "CreateSession", s.CreateSession(ctx, &switchboard.DashboardSession{Hash: "session-hash", Subject: "user:admin",
@@ -447,6 +450,7 @@ type reads struct {
 	Refusals     []*switchboard.Refusal
 	Block        *switchboard.PrefixBlock
 	Calls        []*switchboard.Call
+	Tenants      []*switchboard.Tenant
 }
 
 func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
@@ -456,7 +460,7 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 	for _, id := range []string{"msg_0001", "msg_0002", "msg_0003", "msg_0004"} {
 		r.Messages = append(r.Messages, must[*switchboard.Message](t, "GetMessage")(s.GetMessage(ctx, id)))
 	}
-	r.Keys = must[[]*switchboard.APIKey](t, "ListAPIKeys")(s.ListAPIKeys(ctx))
+	r.Keys = must[[]*switchboard.APIKey](t, "ListAPIKeys")(s.ListAPIKeys(ctx, ""))
 	r.Inbound, _, _ = s.ListInbound(ctx, switchboard.InboundFilter{Limit: 100})
 	r.Senders = must[[]switchboard.Sender](t, "ListSenders")(s.ListSenders(ctx))
 	r.Consent = map[string][]*switchboard.ConsentRecord{}
@@ -464,7 +468,7 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 		r.Consent[p] = must[[]*switchboard.ConsentRecord](t, "ConsentHistory")(s.ConsentHistory(ctx, p))
 	}
 	r.AppEvents = must[[]*switchboard.AppEvent](t, "ListAppEvents")(s.ListAppEvents(ctx, switchboard.AppEventFilter{Limit: 1000}))
-	r.Endpoints = must[[]*switchboard.Endpoint](t, "ListEndpoints")(s.ListEndpoints(ctx))
+	r.Endpoints = must[[]*switchboard.Endpoint](t, "ListEndpoints")(s.ListEndpoints(ctx, ""))
 	r.Deliveries = map[string][]*switchboard.Delivery{}
 	for _, e := range r.Endpoints {
 		r.Deliveries[e.ID], _, _ = s.ListDeliveries(ctx, switchboard.DeliveryFilter{EndpointID: e.ID, Limit: 1000})
@@ -472,7 +476,8 @@ func readAll(t *testing.T, s switchboard.Store, fx fixture) reads {
 	r.Verification = must[*switchboard.Verification](t, "GetVerification")(s.GetVerification(ctx, "ver_0001"))
 	r.Refusals, _, _ = s.ListRefusals(ctx, switchboard.RefusalFilter{Limit: 100})
 	r.Block = must[*switchboard.PrefixBlock](t, "PrefixBlocked")(s.PrefixBlocked(ctx, "+1415555", at(0)))
-	r.Calls = must[[]*switchboard.Call](t, "ListCalls")(s.ListCalls(ctx, "", 100))
+	r.Calls = must[[]*switchboard.Call](t, "ListCalls")(s.ListCalls(ctx, switchboard.CallFilter{Before: "", Limit: 100}))
+	r.Tenants = must[[]*switchboard.Tenant](t, "ListTenants")(s.ListTenants(ctx))
 	return r
 }
 
@@ -608,7 +613,7 @@ func TestCopy(t *testing.T) {
 			before := counts(t, dst)
 			_, err = Copy(ctx, src, dst, Options{})
 			var ne *NotEmptyError
-			if !errors.As(err, &ne) || len(ne.Held) == 0 || ne.Held[0].Table != "messages" {
+			if !errors.As(err, &ne) || len(ne.Held) < 2 || ne.Held[0].Table != "tenants" || ne.Held[1].Table != "messages" {
 				t.Fatalf("copy into a non-empty target: %v", err)
 			}
 			if diff := cmp.Diff(before, counts(t, dst)); diff != "" {
@@ -753,7 +758,7 @@ func TestFailedCopyChangesNothing(t *testing.T) {
 				t.Fatalf("copy from a broken source: %v", err)
 			}
 			for tb, n := range counts(t, dst) {
-				if n != 0 {
+				if n != seededTables[tb] {
 					t.Fatalf("a failed copy left %d rows in %s", n, tb)
 				}
 			}
@@ -785,7 +790,7 @@ func TestUnknownTableRefused(t *testing.T) {
 		t.Fatalf("copy of a source with an unknown table: %v", err)
 	}
 	for tb, n := range counts(t, dst) {
-		if n != 0 {
+		if n != seededTables[tb] {
 			t.Fatalf("refused copy wrote %d rows to %s", n, tb)
 		}
 	}

@@ -34,7 +34,7 @@ func tenantClient(t *testing.T, n *testNode, tn *switchboard.Tenant, role switch
 	return client.New(n.URL(), secret, client.WithRetries(0))
 }
 
-func apiCode(err error) (int, string) {
+func apiStatus(err error) (int, string) {
 	var e *client.Error
 	if errors.As(err, &e) {
 		return e.Status, e.Code
@@ -64,11 +64,11 @@ func TestStagingTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = allow.Send(ctx, &client.SendRequest{To: "+14155550199", Body: "a real customer"})
-	if status, code := apiCode(err); status != 422 || code != switchboard.CodeStagingRecipient {
+	if status, code := apiStatus(err); status != 422 || code != switchboard.CodeStagingRecipient {
 		t.Fatalf("send off the list: %v, want 422 %s", err, switchboard.CodeStagingRecipient)
 	}
 	_, err = allow.StartVerification(ctx, &client.VerificationRequest{To: "+14155550199"})
-	if status, code := apiCode(err); status != 422 || code != switchboard.CodeStagingRecipient {
+	if status, code := apiStatus(err); status != 422 || code != switchboard.CodeStagingRecipient {
 		t.Errorf("verification off the list: %v, want 422 %s", err, switchboard.CodeStagingRecipient)
 	}
 	// Nothing of the refused requests exists: no message, no verification, nothing at the provider.

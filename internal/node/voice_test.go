@@ -326,7 +326,7 @@ func TestCallAPIErrors(t *testing.T) {
 			t.Errorf("%v: %d %q, want %s", tc.body, code, p.Code, tc.code)
 		}
 	}
-	calls, err := n.Store().ListCalls(context.Background(), "", 10)
+	calls, err := n.Store().ListCalls(context.Background(), switchboard.CallFilter{Before: "", Limit: 10})
 	if err != nil || len(calls) != 0 {
 		t.Fatalf("calls after refusals: %d %v", len(calls), err)
 	}

@@ -22,9 +22,9 @@ const (
 	qTakeUnfanned = `SELECT seq, id, type, targets FROM app_events WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`
 	qMarkFanned   = `UPDATE app_events SET fanned_out = true WHERE seq = ANY($1)`
 
-	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qInsertEndpoint = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	qEndpointByID   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = $1`
-	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qListEndpoints  = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE ($1::text = '' OR tenant = $1) ORDER BY created_at, id`
 	// Endpoint rows are locked before the deliveries they own (never the other way round), so
 	// that disabling an endpoint and finishing one of its deliveries cannot deadlock. NO KEY
 	// UPDATE leaves fan-outs free to insert deliveries that refer to the endpoint meanwhile.
@@ -123,7 +123,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 	}
 	b := newBatch(txOptions)
 	b.Queue(qTakeUnfanned, limit)
-	b.Queue(qListEndpoints)
+	b.Queue(qListEndpoints, "")
 	tx, br, err := db.begin(ctx, b)
 	if err != nil {
 		return 0, err
@@ -204,7 +204,7 @@ func scanEndpoint(r sqlstore.Scanner) (*switchboard.Endpoint, error) {
 		types, secrets    []byte
 		failing, disabled *time.Time
 	)
-	if err := r.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &e.CreatedAt, &e.UpdatedAt); err != nil {
+	if err := r.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &e.CreatedAt, &e.UpdatedAt, &e.Tenant); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
@@ -231,7 +231,7 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e *switchboard.Endpoint) err
 		return wrap("endpoint", err)
 	}
 	_, err = tx.Exec(ctx, qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, e.FailingSince, e.DisabledAt,
-		e.CreatedAt, e.UpdatedAt)
+		e.CreatedAt, e.UpdatedAt, switchboard.TenantOr(e.Tenant))
 	if _, ok := uniqueViolation(err); ok {
 		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
@@ -260,9 +260,9 @@ func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint
 	return e, nil
 }
 
-// ListEndpoints lists every endpoint, oldest first.
-func (db *DB) ListEndpoints(ctx context.Context) ([]*switchboard.Endpoint, error) {
-	eps, err := scanEndpoints(db.pool.Query(ctx, qListEndpoints))
+// ListEndpoints lists the endpoints of tenant (every endpoint when it is empty), oldest first.
+func (db *DB) ListEndpoints(ctx context.Context, tenant string) ([]*switchboard.Endpoint, error) {
+	eps, err := scanEndpoints(db.pool.Query(ctx, qListEndpoints, tenant))
 	if err != nil {
 		return nil, wrap("list endpoints", err)
 	}
@@ -357,7 +357,7 @@ func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, no
 		if _, err := tx.Exec(ctx, qLockEndpoints); err != nil {
 			return wrap("sync endpoints", err)
 		}
-		existing, err := scanEndpoints(tx.Query(ctx, qListEndpoints))
+		existing, err := scanEndpoints(tx.Query(ctx, qListEndpoints, ""))
 		if err != nil {
 			return wrap("sync endpoints", err)
 		}

@@ -131,13 +131,16 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
-// ListCalls lists calls newest first.
-func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
-	return db.listCalls(ctx, qListCalls, before, limit)
+// ListCalls lists calls newest first; see switchboard.CallStore.
+func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error) {
+	limit := sqlstore.Limit(f.Limit)
+	if f.Metadata != nil {
+		return db.listCallsByMetadata(ctx, *f.Metadata, f.Before, limit)
+	}
+	return db.listCalls(ctx, qListCalls, f.Before, limit)
 }
 
-// ListCallsByMetadata lists the calls with one metadata pair, newest first.
-func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
+func (db *DB) listCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
 	if before == "" {
 		return db.listCalls(ctx, qListCallsByMetadataFirst, m.Key, m.Value, limit)
 	}

@@ -41,10 +41,10 @@ const (
 		INSERT INTO app_events (id, type, version, at, data, targets)
 		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb FROM i`
 
-	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = $1`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`
-	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE ($1::text = '' OR tenant = $1) ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`
 
 	// qLockSenders serializes SyncSenders of several nodes starting at once: without it, one
@@ -143,7 +143,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 	if err := switchboard.CheckAPIKey(k); err != nil {
 		return err
 	}
-	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt)
+	_, err := db.pool.Exec(ctx, qInsertAPIKey, k.ID, k.Name, k.Hash, k.CreatedAt, k.RevokedAt, k.LastUsedAt, k.Tenant, k.Role)
 	if _, ok := uniqueViolation(err); ok {
 		return switchboard.ErrAPIKeyExists(k.ID)
 	} else if err != nil {
@@ -154,7 +154,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 
 func scanAPIKey(r sqlstore.Scanner) (*switchboard.APIKey, error) {
 	var k switchboard.APIKey
-	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt); err != nil {
+	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt, &k.Tenant, &k.Role); err != nil {
 		return nil, err
 	}
 	k.CreatedAt, k.RevokedAt, k.LastUsedAt = utc(k.CreatedAt), utcPtr(k.RevokedAt), utcPtr(k.LastUsedAt)
@@ -172,9 +172,9 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 	return k, nil
 }
 
-// ListAPIKeys lists all keys, newest first.
-func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
-	rows, err := db.pool.Query(ctx, qListAPIKeys)
+// ListAPIKeys lists the keys of tenant (every key when it is empty), newest first.
+func (db *DB) ListAPIKeys(ctx context.Context, tenant string) ([]*switchboard.APIKey, error) {
+	rows, err := db.pool.Query(ctx, qListAPIKeys, tenant)
 	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
 		return nil, wrap("list API keys", err)

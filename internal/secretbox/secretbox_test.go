@@ -185,7 +185,7 @@ func TestSecretsAtRest(t *testing.T) {
 			}
 			assertSealed(t, raw, "k2", map[string]string{"ep_legacy": "whsec_legacysecret", "ep_new": "whsec_rotated"})
 			onlyK2 := secretbox.Wrap(raw, keyring(t, k2))
-			eps, err := onlyK2.ListEndpoints(ctx)
+			eps, err := onlyK2.ListEndpoints(ctx, "")
 			if err != nil || len(eps) != 2 {
 				t.Fatalf("k1 dropped: %v", err)
 			}
@@ -204,7 +204,7 @@ func TestSecretsAtRest(t *testing.T) {
 // plaintext the box gives back is the newest secret in want.
 func assertSealed(t *testing.T, raw switchboard.Store, id string, want map[string]string) {
 	t.Helper()
-	eps, err := raw.ListEndpoints(context.Background())
+	eps, err := raw.ListEndpoints(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

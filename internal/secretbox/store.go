@@ -91,9 +91,10 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoi
 	return e, nil
 }
 
-// ListEndpoints lists endpoints with their secrets opened.
-func (s *Store) ListEndpoints(ctx context.Context) ([]*switchboard.Endpoint, error) {
-	eps, err := s.Store.ListEndpoints(ctx)
+// ListEndpoints lists the endpoints of tenant (every endpoint when it is empty) with their
+// secrets opened.
+func (s *Store) ListEndpoints(ctx context.Context, tenant string) ([]*switchboard.Endpoint, error) {
+	eps, err := s.Store.ListEndpoints(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ type Report struct {
 func (s *Store) Reseal(ctx context.Context) (Report, error) {
 	var r Report
 	for attempt := 0; ; attempt++ {
-		raw, err := s.Store.ListEndpoints(ctx)
+		raw, err := s.Store.ListEndpoints(ctx, "")
 		if err != nil {
 			return r, err
 		}

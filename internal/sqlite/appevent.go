@@ -20,9 +20,9 @@ const (
 	qUnfanned        = `SELECT seq, id, type, targets FROM app_events WHERE fanned_out = 0 ORDER BY seq LIMIT ?`
 	qMarkFanned      = `UPDATE app_events SET fanned_out = 1 WHERE fanned_out = 0 AND seq <= ?`
 	qAppEventBySeq   = `SELECT ` + sqlstore.AppEventCols + ` FROM app_events WHERE seq = ?`
-	qInsertEndpoint  = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertEndpoint  = `INSERT INTO endpoints (` + sqlstore.EndpointCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEndpointByID    = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE id = ?`
-	qListEndpoints   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints ORDER BY created_at, id`
+	qListEndpoints   = `SELECT ` + sqlstore.EndpointCols + ` FROM endpoints WHERE (?1 = '' OR tenant = ?1) ORDER BY created_at, id`
 	qEndpointSecrets = `UPDATE endpoints SET secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointConfig  = `UPDATE endpoints SET url = ?, description = ?, event_types = ?, secrets = ?, updated_at = ? WHERE id = ?`
 	qEndpointFailing = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
@@ -153,7 +153,7 @@ func (db *DB) FanOutEvents(ctx context.Context, now time.Time, limit int) (int, 
 		if len(evs) == 0 {
 			return nil
 		}
-		eps, err := listEndpoints(t.ctx, t.stmt(qListEndpoints))
+		eps, err := listEndpoints(t.ctx, t.stmt(qListEndpoints), "")
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func scanEndpoint(s scanner) (*switchboard.Endpoint, error) {
 		failing, disabled  sql.NullInt64
 		created, updatedAt int64
 	)
-	if err := s.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &created, &updatedAt); err != nil {
+	if err := s.Scan(&e.ID, &e.URL, &e.Description, &types, &secrets, &e.Source, &failing, &disabled, &created, &updatedAt, &e.Tenant); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
@@ -197,8 +197,8 @@ func scanEndpoint(s scanner) (*switchboard.Endpoint, error) {
 	return &e, nil
 }
 
-func listEndpoints(ctx context.Context, st *sql.Stmt) ([]*switchboard.Endpoint, error) {
-	rows, err := st.QueryContext(ctx)
+func listEndpoints(ctx context.Context, st *sql.Stmt, tenant string) ([]*switchboard.Endpoint, error) {
+	rows, err := st.QueryContext(ctx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list endpoints: %w", err)
 	}
@@ -231,7 +231,7 @@ func insertEndpoint(t *wtx, e *switchboard.Endpoint) error {
 		return fmt.Errorf("sqlite: endpoint: %w", err)
 	}
 	_, err = t.exec(qInsertEndpoint, e.ID, e.URL, e.Description, types, secrets, e.Source, microsPtr(e.FailingSince),
-		microsPtr(e.DisabledAt), micros(e.CreatedAt), micros(e.UpdatedAt))
+		microsPtr(e.DisabledAt), micros(e.CreatedAt), micros(e.UpdatedAt), switchboard.TenantOr(e.Tenant))
 	if isUnique(err) {
 		return switchboard.ErrEndpointExists(e.ID)
 	} else if err != nil {
@@ -259,9 +259,9 @@ func (db *DB) GetEndpoint(ctx context.Context, id string) (*switchboard.Endpoint
 	return e, nil
 }
 
-// ListEndpoints lists every endpoint, oldest first.
-func (db *DB) ListEndpoints(ctx context.Context) ([]*switchboard.Endpoint, error) {
-	return listEndpoints(ctx, db.rstmts[qListEndpoints])
+// ListEndpoints lists the endpoints of tenant (every endpoint when it is empty), oldest first.
+func (db *DB) ListEndpoints(ctx context.Context, tenant string) ([]*switchboard.Endpoint, error) {
+	return listEndpoints(ctx, db.rstmts[qListEndpoints], tenant)
 }
 
 // DeleteEndpoint removes an endpoint and its deliveries.
@@ -335,7 +335,7 @@ func (db *DB) ReplaceEndpointSecrets(ctx context.Context, id string, old, next [
 // SyncEndpoints records the configuration's endpoints; see switchboard.Store.
 func (db *DB) SyncEndpoints(ctx context.Context, eps []*switchboard.Endpoint, now time.Time) error {
 	return db.write(ctx, func(t *wtx) error {
-		existing, err := listEndpoints(t.ctx, t.stmt(qListEndpoints))
+		existing, err := listEndpoints(t.ctx, t.stmt(qListEndpoints), "")
 		if err != nil {
 			return err
 		}

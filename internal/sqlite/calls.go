@@ -118,17 +118,17 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 // of a listing by metadata is the same index range as the next ones.
 const afterEveryCallID = "~"
 
-// ListCallsByMetadata lists the calls with one metadata pair, newest first.
-func (db *DB) ListCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
-	if before == "" {
-		before = afterEveryCallID
+// ListCalls lists calls newest first; see switchboard.CallStore.
+func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error) {
+	limit := sqlstore.Limit(f.Limit)
+	if f.Metadata != nil {
+		before := f.Before
+		if before == "" {
+			before = afterEveryCallID
+		}
+		return db.listCalls(ctx, qListCallsByMetadata, f.Metadata.Key, f.Metadata.Value, before, limit)
 	}
-	return db.listCalls(ctx, qListCallsByMetadata, m.Key, m.Value, before, limit)
-}
-
-// ListCalls lists calls newest first.
-func (db *DB) ListCalls(ctx context.Context, before string, limit int) ([]*switchboard.Call, error) {
-	return db.listCalls(ctx, qListCalls, before, limit)
+	return db.listCalls(ctx, qListCalls, f.Before, limit)
 }
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {

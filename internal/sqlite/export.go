@@ -42,6 +42,8 @@ var exportKinds = map[string]columnKind{
 	"conversations.window_notified_for": kindTime,
 	"message_events.at":                 kindTime,
 	"idempotency_keys.created_at":       kindTime,
+	"tenants.created_at":                kindTime,
+	"tenants.updated_at":                kindTime,
 	"api_keys.created_at":               kindTime,
 	"api_keys.revoked_at":               kindTime,
 	"api_keys.last_used_at":             kindTime,

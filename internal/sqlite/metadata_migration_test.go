@@ -60,7 +60,7 @@ func TestMetadataBackfill(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].ID != "msg_old2" || got[1].ID != "msg_old0" {
 		t.Fatalf("after the upgrade, job_id=1042 lists %v (%v), want msg_old2, msg_old0", got, err)
 	}
-	calls, err := db.ListCallsByMetadata(ctx, switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "", 10)
+	calls, err := db.ListCalls(ctx, switchboard.CallFilter{Metadata: &switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, Before: "", Limit: 10})
 	if err != nil || len(calls) != 1 || calls[0].ID != "call_old0" {
 		t.Fatalf("after the upgrade, calls with job_id=1042: %v (%v), want call_old0", calls, err)
 	}

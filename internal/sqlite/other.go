@@ -21,10 +21,10 @@ const (
 	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider_sid) DO NOTHING`
 
-	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = ?`
 	qTouchAPIKey  = `UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
-	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys ORDER BY created_at DESC, id DESC`
+	qListAPIKeys  = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE (?1 = '' OR tenant = ?1) ORDER BY created_at DESC, id DESC`
 	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
 
 	qDeleteSenders = `DELETE FROM senders`
@@ -159,7 +159,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *switchboard.APIKey) error {
 		return err
 	}
 	return db.write(ctx, func(t *wtx) error {
-		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt))
+		_, err := t.exec(qInsertAPIKey, k.ID, k.Name, k.Hash, micros(k.CreatedAt), microsPtr(k.RevokedAt), microsPtr(k.LastUsedAt), k.Tenant, k.Role)
 		if isUnique(err) {
 			return switchboard.ErrAPIKeyExists(k.ID)
 		} else if err != nil {
@@ -175,7 +175,7 @@ func scanAPIKey(s scanner) (*switchboard.APIKey, error) {
 		created         int64
 		revoked, usedAt sql.NullInt64
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &usedAt); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked, &usedAt, &k.Tenant, &k.Role); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = fromMicros(created)
@@ -195,9 +195,9 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*switchboard.AP
 	return k, nil
 }
 
-// ListAPIKeys lists all keys, newest first.
-func (db *DB) ListAPIKeys(ctx context.Context) ([]*switchboard.APIKey, error) {
-	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx)
+// ListAPIKeys lists the keys of tenant (every key when it is empty), newest first.
+func (db *DB) ListAPIKeys(ctx context.Context, tenant string) ([]*switchboard.APIKey, error) {
+	rows, err := db.rstmts[qListAPIKeys].QueryContext(ctx, tenant)
 	out, err := collect(rows, err, scanAPIKey)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list API keys: %w", err)

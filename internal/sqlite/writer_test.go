@@ -23,14 +23,14 @@ func openInternal(t *testing.T) *DB {
 // keyInsert writes an API key row, the simplest write there is.
 func keyInsert(id string) func(*wtx) error {
 	return func(t *wtx) error {
-		_, err := t.exec(qInsertAPIKey, id, "test", "hash-"+id, 0, nil, nil)
+		_, err := t.exec(qInsertAPIKey, id, "test", "hash-"+id, 0, nil, nil, "default", "admin")
 		return err
 	}
 }
 
 func keyIDs(t *testing.T, db *DB) string {
 	t.Helper()
-	keys, err := db.ListAPIKeys(t.Context())
+	keys, err := db.ListAPIKeys(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ const (
 	// EventCols are the columns of a timeline event (message_events).
 	EventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 	// APIKeyCols are the columns of an API key.
-	APIKeyCols = `id, name, hash, created_at, revoked_at, last_used_at`
+	APIKeyCols = `id, name, hash, created_at, revoked_at, last_used_at, tenant, role`
 	// AppEventCols are the columns of an application event (app_events).
 	AppEventCols = `seq, id, type, version, at, data`
 	// ConsentCols are the columns of a consent record.
@@ -28,11 +28,14 @@ const (
 	// DeliveryCols are the columns of a delivery.
 	DeliveryCols = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	// EndpointCols are the columns of an endpoint.
-	EndpointCols = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at`
+	EndpointCols = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at, tenant`
 	// InboundCols are the columns of an inbound message.
 	InboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
 	// RefusalCols are the columns of a verification refusal.
 	RefusalCols = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
+	// TenantCols are the columns of a tenant.
+	TenantCols = `id, name, environment, staging_mode, allowed_recipients, daily_messages, daily_segments,
+		daily_spend_cents, created_at, updated_at`
 	// VerificationCols are the columns of a verification.
 	VerificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
 		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,

@@ -321,7 +321,7 @@ func testEndpointCRUD(t *testing.T, s switchboard.Store) {
 	b := createEndpoint(t, s, newEndpoint(at(time.Second), "message.*", "consent.changed"))
 	wantEqual(t, "get", a, getEndpoint(t, s, a.ID), endpointOpts)
 	wantEqual(t, "secrets kept", a.Secrets, getEndpoint(t, s, a.ID).Secrets)
-	list, err := s.ListEndpoints(t.Context())
+	list, err := s.ListEndpoints(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func testEndpointCRUD(t *testing.T, s switchboard.Store) {
 		t.Fatal(err)
 	}
 	wantErr(t, s.DeleteEndpoint(t.Context(), a.ID), switchboard.ENOTFOUND, "endpoint_not_found")
-	if list, _ := s.ListEndpoints(t.Context()); len(list) != 1 || list[0].ID != b.ID {
+	if list, _ := s.ListEndpoints(t.Context(), ""); len(list) != 1 || list[0].ID != b.ID {
 		t.Fatalf("after delete: %+v", list)
 	}
 }

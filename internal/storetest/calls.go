@@ -178,7 +178,7 @@ func testCallIdempotency(t *testing.T, s switchboard.Store) {
 	if switchboard.ErrorCodeOf(err) != "idempotency_key_reused" {
 		t.Fatalf("reuse: %v", err)
 	}
-	calls, err := s.ListCalls(ctx, "", 100)
+	calls, err := s.ListCalls(ctx, switchboard.CallFilter{Before: "", Limit: 100})
 	if err != nil || len(calls) != 1 {
 		t.Fatalf("calls: %d %v", len(calls), err)
 	}
@@ -259,11 +259,11 @@ func testCallList(t *testing.T, s switchboard.Store) {
 	for i := range 3 {
 		ids = append(ids, mustCreateCall(t, s, newCall(newID("call"), at(time.Duration(i)*time.Second))).ID)
 	}
-	page, err := s.ListCalls(ctx, "", 2)
+	page, err := s.ListCalls(ctx, switchboard.CallFilter{Before: "", Limit: 2})
 	if err != nil || len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] {
 		t.Fatalf("page 1: %v %v", page, err)
 	}
-	page, err = s.ListCalls(ctx, page[1].ID, 2)
+	page, err = s.ListCalls(ctx, switchboard.CallFilter{Before: page[1].ID, Limit: 2})
 	if err != nil || len(page) != 1 || page[0].ID != ids[0] {
 		t.Fatalf("page 2: %v %v", page, err)
 	}
@@ -295,7 +295,7 @@ func testCallListByMetadata(t *testing.T, s switchboard.Store) {
 	}
 	list := func(k, v, before string, limit int) []string {
 		t.Helper()
-		calls, err := s.ListCallsByMetadata(ctx, switchboard.MetadataMatch{Key: k, Value: v}, before, limit)
+		calls, err := s.ListCalls(ctx, switchboard.CallFilter{Metadata: &switchboard.MetadataMatch{Key: k, Value: v}, Before: before, Limit: limit})
 		if err != nil {
 			t.Fatalf("ListCallsByMetadata(%s=%s): %v", k, v, err)
 		}

@@ -150,7 +150,7 @@ func testAPIKeys(t *testing.T, s switchboard.Store) {
 	_, err = s.GetAPIKeyByHash(t.Context(), "hash-unknown")
 	wantErr(t, err, switchboard.EUNAUTHORIZED, "")
 
-	keys, err := s.ListAPIKeys(t.Context())
+	keys, err := s.ListAPIKeys(t.Context(), "")
 	if err != nil {
 		t.Fatalf("ListAPIKeys: %v", err)
 	}
@@ -164,7 +164,7 @@ func testAPIKeys(t *testing.T, s switchboard.Store) {
 	if _, err := s.GetAPIKeyByHash(t.Context(), "hash-2"); err != nil {
 		t.Fatalf("the other key stopped working: %v", err)
 	}
-	keys, err = s.ListAPIKeys(t.Context())
+	keys, err = s.ListAPIKeys(t.Context(), "")
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("ListAPIKeys after revoking = %d keys, %v", len(keys), err)
 	}

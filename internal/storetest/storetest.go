@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		name  string
 		tests []test
 	}{
+		{"Tenants", tenantTests},
 		{"Messages", messageTests},
 		{"Update", updateTests},
 		{"Outbox", outboxTests},
@@ -55,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"WhatsApp", whatsAppTests},
 		{"Retention", retentionTests},
 		{"MediaQueue", mediaQueueTests},
+		{"Usage", usageTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -288,7 +288,7 @@ func checkFixtureCalls(t *testing.T, st switchboard.Store, data map[FixtureData]
 		t.Errorf("call by token: %+v, %v", byToken, err)
 	}
 	// The call metadata index came later: its migration indexed the old call.
-	cs, err := st.ListCallsByMetadata(ctx, switchboard.MetadataMatch{Key: "visit", Value: "77"}, "", 10)
+	cs, err := st.ListCalls(ctx, switchboard.CallFilter{Metadata: &switchboard.MetadataMatch{Key: "visit", Value: "77"}, Before: "", Limit: 10})
 	if err != nil || len(cs) != 1 || cs[0].ID != "call_upgrade_1" {
 		t.Errorf("calls with visit=77 after the upgrade: %d, %v", len(cs), err)
 	}
@@ -375,7 +375,7 @@ func checkFixtureMessageMetadata(t *testing.T, st switchboard.Store, _ map[Fixtu
 }
 
 func checkFixtureCallMetadata(t *testing.T, st switchboard.Store, _ map[FixtureData]bool) {
-	cs, err := st.ListCallsByMetadata(t.Context(), switchboard.MetadataMatch{Key: "visit", Value: "88"}, "", 10)
+	cs, err := st.ListCalls(t.Context(), switchboard.CallFilter{Metadata: &switchboard.MetadataMatch{Key: "visit", Value: "88"}, Before: "", Limit: 10})
 	if err != nil || len(cs) != 1 || cs[0].ID != "call_upgrade_meta" || cs[0].Metadata["visit"] != "88" {
 		t.Errorf("calls with visit=88: %d, %v", len(cs), err)
 	}

@@ -17,8 +17,8 @@ var usageTests = []test{
 	{"Prices", testPrices},
 }
 
-// newTenant stores a production tenant with the given daily limits.
-func newTenant(t *testing.T, s switchboard.Store, id string, msgs, segs int, spendCents int64) {
+// limitedTenant stores a production tenant with the given daily limits.
+func limitedTenant(t *testing.T, s switchboard.Store, id string, msgs, segs int, spendCents int64) {
 	t.Helper()
 	tn := &switchboard.Tenant{ID: id, Name: id, Environment: switchboard.EnvProduction, DailyMessages: msgs,
 		DailySegments: segs, DailySpendCents: spendCents, CreatedAt: at(0), UpdatedAt: at(0)}
@@ -51,7 +51,7 @@ func usageOf(t *testing.T, s switchboard.Store, f switchboard.UsageFilter) map[s
 }
 
 func testUsageCounts(t *testing.T, s switchboard.Store) {
-	newTenant(t, s, "acme", 0, 0, 0)
+	limitedTenant(t, s, "acme", 0, 0, 0)
 	day1 := time.Date(2031, 3, 4, 23, 59, 59, 0, time.UTC)
 	day2 := day1.Add(2 * time.Second) // the next UTC day
 	createAt(t, s, day1, keyed("acme", day1))
@@ -94,7 +94,7 @@ func testUsageCounts(t *testing.T, s switchboard.Store) {
 // 20; the 30 others are refused with quota_exceeded and a Retry-After to the next UTC day, and
 // Switchboard's own messages (no API key) still go.
 func testQuotaConcurrent(t *testing.T, s switchboard.Store) {
-	newTenant(t, s, "acme", 20, 0, 0)
+	limitedTenant(t, s, "acme", 20, 0, 0)
 	now := time.Date(2031, 3, 4, 18, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	errs := make([]error, 50)
@@ -142,7 +142,7 @@ func testQuotaConcurrent(t *testing.T, s switchboard.Store) {
 }
 
 func testQuotaSegments(t *testing.T, s switchboard.Store) {
-	newTenant(t, s, "acme", 0, 3, 0)
+	limitedTenant(t, s, "acme", 0, 3, 0)
 	now := at(0)
 	two := func(m *switchboard.Message) { keyed("acme", now)(m); m.Segments = 2 }
 	createAt(t, s, now, two)
@@ -158,7 +158,7 @@ func testQuotaSegments(t *testing.T, s switchboard.Store) {
 }
 
 func testSpendCap(t *testing.T, s switchboard.Store) {
-	newTenant(t, s, "acme", 0, 0, 1) // one cent: 10000 millionths
+	limitedTenant(t, s, "acme", 0, 0, 1) // one cent: 10000 millionths
 	now := at(0)
 	price := &switchboard.Price{Text: "-0.00790", Unit: "USD", Micros: 7900}
 	first := createAt(t, s, now, keyed("acme", now))
@@ -183,7 +183,7 @@ func testSpendCap(t *testing.T, s switchboard.Store) {
 // testQuotaReplay: a request retried with its idempotency key after the quota is used up gets
 // the message it made, not a refusal.
 func testQuotaReplay(t *testing.T, s switchboard.Store) {
-	newTenant(t, s, "acme", 1, 0, 0)
+	limitedTenant(t, s, "acme", 1, 0, 0)
 	now := at(0)
 	idem := &switchboard.Idempotency{APIKeyID: "key_acme", Key: "job-1", RequestHash: "h1"}
 	m := newMessage(now)

@@ -62,13 +62,7 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 	// or ten store pages were read, so that a rare status still answers quickly.
 	cursor := q.Get("cursor")
 	for reads := 0; reads < 10 && len(d.Calls) < listSize; reads++ {
-		var cs []*switchboard.Call
-		var err error
-		if meta != nil {
-			cs, err = s.cfg.Store.ListCallsByMetadata(r.Context(), *meta, cursor, listSize)
-		} else {
-			cs, err = s.cfg.Store.ListCalls(r.Context(), cursor, listSize)
-		}
+		cs, err := s.cfg.Store.ListCalls(r.Context(), switchboard.CallFilter{Metadata: meta, Before: cursor, Limit: listSize})
 		if err != nil {
 			s.fail(w, r, sess, err)
 			return
@@ -282,7 +276,7 @@ func endpointState(e *switchboard.Endpoint) string {
 }
 
 func (s *Server) endpoints(w http.ResponseWriter, r *http.Request, sess *session) {
-	eps, err := s.cfg.Store.ListEndpoints(r.Context())
+	eps, err := s.cfg.Store.ListEndpoints(r.Context(), "")
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return

@@ -1316,6 +1316,8 @@ export interface components {
         Message: {
             /** @description The message ID, `msg_` and 32 hex digits; IDs sort by creation time. */
             id: string;
+            /** @description The tenant it belongs to (`default` on an installation without tenants). */
+            tenant: string;
             status: components["schemas"]["Status"];
             channel: components["schemas"]["Channel"];
             category: components["schemas"]["Category"];
@@ -1429,6 +1431,8 @@ export interface components {
         ConsentRecord: {
             /** @description The record ID. */
             id: number;
+            /** @description The tenant that recorded it. Consent applies to the number for every tenant. */
+            tenant: string;
             /** @description The recipient, E.164. */
             phone: string;
             /** @description `*` (every sender pool) or a pool's name. */
@@ -1546,6 +1550,8 @@ export interface components {
             /** @description The event ID (`evt_…`), also the `webhook-id` header: the same on every retry, to deduplicate on. */
             id: string;
             type: components["schemas"]["AppEventType"];
+            /** @description The tenant whose change the event reports; it is delivered only to that tenant's endpoints. */
+            tenant: string;
             /** @description The version of `data`'s shape (1). */
             version: number;
             /**
@@ -1867,6 +1873,8 @@ export interface components {
         /** @description A thread between one of our numbers and one person's number on one channel. */
         Conversation: {
             id: string;
+            /** @description The tenant it belongs to (`default` on an installation without tenants). */
+            tenant: string;
             channel: components["schemas"]["Channel"];
             /** @description Our sender number (E.164). */
             our_number: string;
@@ -1913,6 +1921,8 @@ export interface components {
             /** @description An inbound message. */
             inbound?: {
                 id?: string;
+                /** @description The tenant it belongs to (`default` on an installation without tenants). */
+                tenant?: string;
                 provider_sid?: string;
                 channel?: components["schemas"]["Channel"];
                 from?: string;
@@ -1997,6 +2007,8 @@ export interface components {
         Verification: {
             /** @description The verification ID (`ver_…`). */
             id: string;
+            /** @description The tenant it belongs to (`default` on an installation without tenants). */
+            tenant: string;
             status: components["schemas"]["VerificationStatus"];
             /** @description The number, E.164. */
             to: string;
@@ -2039,6 +2051,8 @@ export interface components {
         CheckResult: {
             /** @description The verification ID (`ver_…`). */
             id: string;
+            /** @description The tenant it belongs to (`default` on an installation without tenants). */
+            tenant: string;
             status: components["schemas"]["VerificationStatus"];
             /** @description The number, E.164. */
             to: string;
@@ -2163,6 +2177,8 @@ export interface components {
         Call: {
             /** @example call_0190b6f2... */
             id: string;
+            /** @description The tenant it belongs to (`default` on an installation without tenants). */
+            tenant: string;
             status: components["schemas"]["CallStatus"];
             to: string;
             from: string;

@@ -1,0 +1,31 @@
+-- Tenants (issue 18): every resource belongs to exactly one tenant. The tenant columns are
+-- NOT NULL DEFAULT 'default' (a constant default: PostgreSQL 11 and later add such a column
+-- without rewriting the table), so every row stored before belongs to tenant default, created
+-- here. Stores write the tenant of every new row; an empty tenant on create is the default
+-- tenant's. Tenant IDs are ASCII and compared byte for byte (COLLATE "C"), as SQLite does.
+CREATE TABLE tenants (
+	id                 text COLLATE "C" PRIMARY KEY,
+	name               text   NOT NULL DEFAULT '',
+	environment        text   NOT NULL,             -- production | staging
+	staging_mode       text   NOT NULL DEFAULT '',  -- allowlist | simulator ('' reads as allowlist)
+	allowed_recipients jsonb,                       -- array of E.164 numbers
+	daily_messages     bigint NOT NULL DEFAULT 0,   -- 0: no limit
+	daily_segments     bigint NOT NULL DEFAULT 0,
+	daily_spend_cents  bigint NOT NULL DEFAULT 0,   -- 0: no cap
+	created_at         timestamptz NOT NULL,
+	updated_at         timestamptz NOT NULL
+);
+INSERT INTO tenants (id, name, environment, created_at, updated_at)
+	VALUES ('default', 'Default', 'production', date_trunc('second', now()), date_trunc('second', now()));
+
+ALTER TABLE messages ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE inbound_messages ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE conversations ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE calls ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE verifications ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE consent_records ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE endpoints ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE app_events ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE api_keys ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+-- Existing keys keep what they could do (everything), inside tenant default.
+ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT 'admin';
