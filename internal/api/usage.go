@@ -41,10 +41,10 @@ func (s *Server) listUsage(w http.ResponseWriter, r *http.Request) error {
 	case key.Role.Allows(switchboard.RoleAdmin):
 		f.Tenant = key.Tenant
 		if t := q.Get("tenant"); t != "" && t != key.Tenant {
-			return switchboard.Errorf(switchboard.EFORBIDDEN, "forbidden", "an admin key reads its own tenant's usage only")
+			return switchboard.Errorf(switchboard.EFORBIDDEN, "insufficient_role", "an admin key reads its own tenant's usage only; a platform key reads any tenant's")
 		}
 	default:
-		return switchboard.Errorf(switchboard.EFORBIDDEN, "forbidden", "reading usage needs an admin key")
+		return switchboard.Errorf(switchboard.EFORBIDDEN, "insufficient_role", "reading usage needs an admin or platform key")
 	}
 	rows, err := s.cfg.Store.ListUsage(r.Context(), f)
 	if err != nil {
