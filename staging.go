@@ -13,20 +13,15 @@ const (
 	CodeStagingSimulator = "staging_simulator_unavailable"
 )
 
-// ValidRecipientPattern checks one entry of a tenant's allowed_recipients: an E.164 number
-// ("+14155550100"), or a prefix of one followed by "*" ("+1415555*", at least the country
-// code's digit: "+*" alone would allow everyone and is refused).
-func ValidRecipientPattern(p string) error {
+// ValidRecipientPattern reports whether p may be an entry of a tenant's allowed_recipients: an
+// E.164 number ("+14155550100"), or a prefix of one followed by "*" ("+1415555*", at least the
+// country code's first digit: "+*" alone would allow everyone).
+func ValidRecipientPattern(p string) bool {
 	num, prefix := strings.CutSuffix(p, "*")
-	ok := strings.HasPrefix(num, "+") && len(num) >= 2 && len(num) <= 16 && digits(num[1:]) && num[1] != '0'
-	if ok && !prefix {
-		ok = len(num) >= 8 // "+" and at least 7 digits: a whole number
+	if prefix {
+		return len(num) >= 2 && len(num) <= 16 && num[0] == '+' && num[1] != '0' && digits(num[1:])
 	}
-	if !ok {
-		return Errorf(EINVALID, "invalid_allowed_recipient",
-			"allowed recipient %q must be an E.164 number such as +14155550100 or a prefix ending in * such as +1415555*", p)
-	}
-	return nil
+	return isE164(p)
 }
 
 // RecipientAllowed reports whether to (E.164) matches one of patterns (ValidRecipientPattern):
