@@ -36,6 +36,8 @@ type MessageSpec struct {
 	Validity   time.Duration
 	// APIKeyID is the key (or the part of Switchboard, such as "system") it is sent for.
 	APIKeyID string
+	// Tenant is the tenant it belongs to (empty: DefaultTenant).
+	Tenant   string
 	WhatsApp *WhatsAppOptions
 	// Actor and Detail explain the acceptance on the message's "created" event.
 	Actor, Detail string
@@ -74,7 +76,7 @@ func NewMessage(s MessageSpec, now time.Time) (*Message, error) {
 	m := &Message{
 		ID: s.ID, Status: StatusQueued, Channel: s.Channel, Category: s.Category, To: s.To, From: s.From, Pool: s.Pool,
 		MediaURLs: s.MediaURLs, Metadata: s.Metadata, Template: s.Template, TemplateVersion: s.TemplateVersion,
-		Timezone: s.Timezone, APIKeyID: s.APIKeyID, WhatsApp: s.WhatsApp,
+		Timezone: s.Timezone, APIKeyID: s.APIKeyID, WhatsApp: s.WhatsApp, Tenant: TenantOr(s.Tenant),
 		NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	if m.ID == "" {

@@ -366,7 +366,7 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	spec := switchboard.MessageSpec{
 		Channel: channel, Category: category, To: to, From: from, Pool: pool, Body: req.Body,
 		MediaURLs: req.MediaURLs, Metadata: req.Metadata, Timezone: req.Timezone, SendAt: req.SendAt,
-		Validity: validity, APIKeyID: key.ID, Actor: "api:" + key.Name,
+		Validity: validity, APIKeyID: key.ID, Tenant: key.Tenant, Actor: "api:" + key.Name,
 	}
 	if rendered != nil {
 		spec.Template, spec.TemplateVersion = rendered.Template, rendered.Version
