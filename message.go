@@ -252,6 +252,9 @@ type MetadataMatch struct {
 
 // Idempotency identifies a create request that an application may retry.
 type Idempotency struct {
+	// Tenant is the tenant whose key it is: the store sets it to the tenant of what is created,
+	// so that two tenants may use one key (and one APIKeyID, such as "system") independently.
+	Tenant   string
 	APIKeyID string
 	Key      string
 	// RequestHash is a hash of the normalized request; the same key with a different hash is refused.

@@ -13,7 +13,8 @@ import (
 
 // PrepareCreate checks a new message and returns the copy a store saves — in the shape a read of
 // the stored row has (NormalizeStored), with its "created" event as its only timeline entry — and
-// the idempotency record to save with it (nil when idem has no key).
+// the idempotency record to save with it (nil when idem has no key). An empty m.Tenant becomes
+// DefaultTenant (in m too), and the idempotency record is the tenant's.
 //
 // The created event's actor and detail are the caller's when m carries one created event (who
 // accepted it, a quiet-hours hold...), else "api" or "api_key:ID" and "accepted".
@@ -24,8 +25,17 @@ func PrepareCreate(m *Message, idem *Idempotency) (*Message, *Idempotency, error
 	if !m.Status.Valid() {
 		return nil, nil, Errorf(EINVALID, "invalid_message", "message %s: unknown status %q", m.ID, m.Status)
 	}
+	m.Tenant = TenantOr(m.Tenant)
+	if err := ValidTenantID(m.Tenant); err != nil {
+		return nil, nil, err
+	}
 	if idem != nil && idem.Key == "" {
 		idem = nil
+	}
+	if idem != nil {
+		scoped := *idem
+		scoped.Tenant = m.Tenant
+		idem = &scoped
 	}
 	stored := *m
 	stored.MediaURLs = append([]string(nil), m.MediaURLs...)

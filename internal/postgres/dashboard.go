@@ -97,7 +97,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 			}
 			w.Add("status = ANY(?)", statuses)
 		}
-		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, "", q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			w.Add("id < ?", q.Cursor)

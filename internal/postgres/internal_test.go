@@ -16,14 +16,15 @@ func TestQueryPlans(t *testing.T) {
 	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, q := range []string{
 		`INSERT INTO messages (id, status, channel, category, to_number, from_number, body, next_attempt_at,
-			provider_sid, lease_owner, lease_until, created_at, updated_at)
+			provider_sid, lease_owner, lease_until, created_at, updated_at, tenant)
 		SELECT 'msg_' || lpad(i::text, 12, '0'),
 			CASE WHEN i % 100 < 90 THEN 'delivered' WHEN i % 100 < 99 THEN 'queued' ELSE 'sending' END,
 			'sms', 'transactional', '+1555' || (i % 5000), '+1500' || (i % 20), 'body',
 			$1::timestamptz + i * interval '1 second',
 			CASE WHEN i % 100 < 90 OR i % 100 = 99 THEN 'SM' || i END,
 			CASE WHEN i % 1000 = 95 THEN 'node-a' END, CASE WHEN i % 1000 = 95 THEN $1::timestamptz END,
-			$1::timestamptz, $1::timestamptz + i * interval '1 second'
+			$1::timestamptz, $1::timestamptz + i * interval '1 second',
+			CASE WHEN i % 1000 = 7 THEN 'acme' ELSE 'default' END
 		FROM generate_series(1, 30000) i`,
 		`INSERT INTO message_events (message_id, type, at) SELECT id, 'created', created_at FROM messages`,
 		`INSERT INTO message_events (message_id, type, at) SELECT id, 'callback', created_at FROM messages`,
@@ -57,7 +58,9 @@ func TestQueryPlans(t *testing.T) {
 		{"pending", qPendingCallbacks, []any{"SM12"}, []string{"webhook_events_pending"}},
 		{"events", qEvents, []any{"msg_000000000012"}, []string{"message_events_message"}},
 		{"list", "SELECT id FROM messages ORDER BY id DESC LIMIT 10", nil, []string{"messages_pkey"}},
-		{"list to", "SELECT id FROM messages WHERE to_number = $1 AND id < $2 ORDER BY id DESC LIMIT 10", []any{"+15551", "msg_000000020000"}, []string{"messages_to"}},
+		// A small tenant's listings read its own index entries (tenant first), not every tenant's.
+		{"list tenant", "SELECT id FROM messages WHERE tenant = $1 AND id < $2 ORDER BY id DESC LIMIT 10", []any{"acme", "msg_000000020000"}, []string{"messages_tenant"}},
+		{"list to", "SELECT id FROM messages WHERE tenant = $3 AND to_number = $1 AND id < $2 ORDER BY id DESC LIMIT 10", []any{"+15551", "msg_000000020000", "default"}, []string{"messages_to"}},
 	} {
 		rows, err := db.pool.Query(ctx, "EXPLAIN "+tc.query, tc.args...)
 		if err != nil {

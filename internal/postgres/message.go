@@ -13,14 +13,14 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
-// messageValues are the parameters of a message row, in sqlstore.MessageCols order. They are cast because
+// messageValues are the parameters of a message row, in sqlstore.MessageInsertCols order. They are cast because
 // the create statements insert them with INSERT … SELECT, where PostgreSQL does not infer
 // parameter types from the target columns.
 const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
 	$9::jsonb, $10::integer, $11::text, $12::jsonb, $13::timestamptz, $14::timestamptz, $15::text,
 	$16::integer, $17::text, $18::integer, $19::timestamptz, $20::boolean, $21::timestamptz, $22::text,
 	$23::timestamptz, $24::text, $25::timestamptz, $26::timestamptz, $27::text, $28::text, $29::integer,
-	$30::text, $31::integer, $32::timestamptz, $38::jsonb, $39::text`
+	$30::text, $31::integer, $32::timestamptz, $38::jsonb, $39::text, $42::text`
 
 // messageInsertCols and messageInsertValues add the fallback bookkeeping ($40, $41), which
 // scanMessage does not read, to a new message's row.
@@ -52,8 +52,8 @@ const threadCreated = `, c AS (
 // metadataCreated indexes the metadata of the message inserted by the CTE m, one row per key (see
 // ListMessages).
 const metadataCreated = `, md AS (
-			INSERT INTO message_metadata (key, value, message_id)
-			SELECT j.key, j.value, m.id FROM m, jsonb_each_text(m.metadata) j
+			INSERT INTO message_metadata (tenant, key, value, message_id)
+			SELECT m.tenant, j.key, j.value, m.id FROM m, jsonb_each_text(m.metadata) j
 			WHERE m.metadata IS NOT NULL AND j.value IS NOT NULL)
 		`
 
@@ -65,22 +65,23 @@ const (
 	// qCreate inserts a message and its first event in one statement.
 	qCreate = `WITH m AS (
 			INSERT INTO messages (` + messageInsertCols + `) VALUES (` + messageInsertValues + `)
-			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
-	// qCreateIdem does the same only if it inserts the idempotency key ($42…$44) first. When the
+			RETURNING id, channel, from_number, to_number, created_at, metadata, tenant)` + threadCreated + metadataCreated + createdEvent
+	// qCreateIdem does the same only if it inserts the idempotency key ($43…$45, of the message's
+	// tenant $42) first. When the
 	// key exists, or another transaction is inserting it, ON CONFLICT DO NOTHING waits for that
 	// transaction and inserts nothing: no message, no event, no row returned.
 	qCreateIdem = `WITH k AS (
-			INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
-			VALUES ($42::text, $43::text, $44::text, $1::text, $25::timestamptz)
+			INSERT INTO idempotency_keys (tenant, api_key_id, key, request_hash, message_id, created_at)
+			VALUES ($42::text, $43::text, $44::text, $45::text, $1::text, $25::timestamptz)
 			ON CONFLICT DO NOTHING RETURNING message_id),
 		m AS (
 			INSERT INTO messages (` + messageInsertCols + `) SELECT ` + messageInsertValues + ` FROM k
-			RETURNING id, channel, from_number, to_number, created_at, metadata)` + threadCreated + metadataCreated + createdEvent
+			RETURNING id, channel, from_number, to_number, created_at, metadata, tenant)` + threadCreated + metadataCreated + createdEvent
 
-	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
+	qGetIdem          = `SELECT request_hash, message_id FROM idempotency_keys WHERE tenant = $1 AND api_key_id = $2 AND key = $3`
 	qIdemMessage      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = (` + qIdemMessageID + `)`
 	qIdemEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = (` + qIdemMessageID + `) ORDER BY id`
-	qIdemMessageID    = `SELECT message_id FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`
+	qIdemMessageID    = `SELECT message_id FROM idempotency_keys WHERE tenant = $1 AND api_key_id = $2 AND key = $3`
 	qMessageByID      = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = $1`
 	qMessageBySID     = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = $1`
 	qEvents           = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = $1 ORDER BY id`
@@ -145,7 +146,7 @@ func scanMessage(r sqlstore.Scanner) (*switchboard.Message, error) {
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &m.NextAttemptAt, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted, &wa, &waLeg, &price, &priceUnit)
+		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant, &price, &priceUnit)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		m.AttemptStartedAt, sqlstore.NullString(m.LeaseOwner), m.LeaseUntil, m.APIKeyID, m.CreatedAt, m.UpdatedAt,
 		m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256, m.BodyLength, m.RedactedAt,
 		ev.Type, ev.Status, ev.Actor, ev.Detail, ev.At,
-		sqlstore.NullString(waJSON), nil, fbPending, fbDue}
+		sqlstore.NullString(waJSON), nil, fbPending, fbDue, m.Tenant}
 	q := qCreate
 	if idem != nil {
 		q = qCreateIdem
@@ -268,9 +269,9 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 // key. It returns nil, nil when the key does not exist (any more).
 func (db *DB) replay(ctx context.Context, idem *switchboard.Idempotency) (*switchboard.Message, error) {
 	b := newBatch(readOptions)
-	b.Queue(qGetIdem, idem.APIKeyID, idem.Key)
-	b.Queue(qIdemMessage, idem.APIKeyID, idem.Key)
-	b.Queue(qIdemEvents, idem.APIKeyID, idem.Key)
+	b.Queue(qGetIdem, idem.Tenant, idem.APIKeyID, idem.Key)
+	b.Queue(qIdemMessage, idem.Tenant, idem.APIKeyID, idem.Key)
+	b.Queue(qIdemEvents, idem.Tenant, idem.APIKeyID, idem.Key)
 	tx, br, err := db.begin(ctx, b)
 	if err != nil {
 		return nil, err
@@ -352,6 +353,10 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 		w.Add("status = ANY(?)", statuses)
 	}
 	if f.To != "" {
+		// messages_to leads with the tenant: every tenant's is read tenant by tenant.
+		if f.Tenant == "" && f.Metadata == nil {
+			sqlstore.TenantIn(&w, "tenant", "messages", "")
+		}
 		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
@@ -365,7 +370,7 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	}
 	limit := sqlstore.Limit(f.Limit)
 	// id is COLLATE "C": byte order, which is creation order for Switchboard's IDs.
-	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Tenant, f.Metadata, f.Cursor, limit)
 	msgs, err := scanMessages(db.pool.Query(ctx, q, args...))
 	if err != nil {
 		return nil, "", wrap("list messages", err)

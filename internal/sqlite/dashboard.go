@@ -103,7 +103,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		// statuses are checked on the messages it reads.
 		w := sqlstore.Where{Conds: where, Args: args}
 		sqlstore.In(&w, "status", q.Statuses)
-		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, "", q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)

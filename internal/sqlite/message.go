@@ -14,14 +14,14 @@ import (
 
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
-	qInsertMetadata = `INSERT INTO message_metadata (key, value, message_id) VALUES (?, ?, ?)`
+	qInsertMetadata = `INSERT INTO message_metadata (tenant, key, value, message_id) VALUES (?, ?, ?, ?)`
 	qInsertMessage  = `INSERT INTO messages (` + sqlstore.MessageInsertCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE api_key_id = ? AND key = ?`
-	qInsertIdem = `INSERT INTO idempotency_keys (api_key_id, key, request_hash, message_id, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, key) DO NOTHING`
+	qGetIdem    = `SELECT request_hash, message_id FROM idempotency_keys WHERE tenant = ? AND api_key_id = ? AND key = ?`
+	qInsertIdem = `INSERT INTO idempotency_keys (tenant, api_key_id, key, request_hash, message_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, api_key_id, key) DO NOTHING`
 	qMessageByID  = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE id = ?`
 	qMessageBySID = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = ?`
 	qEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
@@ -88,7 +88,7 @@ func scanMessage(s scanner) (*switchboard.Message, error) {
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &next, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &created, &updated, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted, &wa, &waLeg, &price, &priceUnit)
+		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant, &price, &priceUnit)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			m.ErrorCode, m.ErrorMessage, m.Attempts, micros(m.NextAttemptAt), boolInt(m.AttemptInFlight),
 			microsPtr(m.AttemptStartedAt), sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
-			m.BodyLength, microsPtr(m.RedactedAt), sqlstore.NullString(waJSON), nil)
+			m.BodyLength, microsPtr(m.RedactedAt), sqlstore.NullString(waJSON), nil, m.Tenant)
 		if refused := switchboard.QuotaFromDBError(err, m.Tenant, m.CreatedAt); refused != nil {
 			// Over its tenant's quota (the usage_quota trigger), unless it is the replay of a
 			// request accepted before, which is answered whatever today's counts.
@@ -183,7 +183,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			return err
 		}
 		for k, v := range m.Metadata {
-			if _, err := t.exec(qInsertMetadata, k, v, m.ID); err != nil {
+			if _, err := t.exec(qInsertMetadata, m.Tenant, k, v, m.ID); err != nil {
 				return fmt.Errorf("sqlite: insert metadata: %w", err)
 			}
 		}
@@ -196,7 +196,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		if idem == nil {
 			return nil
 		}
-		r, err := t.exec(qInsertIdem, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt))
+		r, err := t.exec(qInsertIdem, idem.Tenant, idem.APIKeyID, idem.Key, idem.RequestHash, m.ID, micros(m.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: insert idempotency key: %w", err)
 		}
@@ -230,7 +230,7 @@ var errReplayed = errors.New("sqlite: idempotency key replayed")
 // EUNPROCESSABLE error if the key was used with a different request.
 func idemReplay(t *wtx, idem *switchboard.Idempotency) (*switchboard.Message, error) {
 	var hash, id string
-	err := t.queryRow(qGetIdem, idem.APIKeyID, idem.Key).Scan(&hash, &id)
+	err := t.queryRow(qGetIdem, idem.Tenant, idem.APIKeyID, idem.Key).Scan(&hash, &id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
@@ -325,6 +325,10 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 	var w sqlstore.Where
 	sqlstore.In(&w, "status", f.Statuses)
 	if f.To != "" {
+		// messages_to leads with the tenant: every tenant's is read tenant by tenant.
+		if f.Tenant == "" && f.Metadata == nil {
+			sqlstore.TenantIn(&w, "tenant", "messages", "")
+		}
 		w.Add("to_number = ?", f.To)
 	}
 	if f.From != "" {
@@ -337,7 +341,7 @@ func (db *DB) ListMessages(ctx context.Context, f switchboard.MessageFilter) ([]
 		w.Add("created_at < ?", micros(*f.CreatedBefore))
 	}
 	limit := sqlstore.Limit(f.Limit)
-	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Metadata, f.Cursor, limit)
+	q, args := sqlstore.MessagesQuery(&w, sqlstore.MessageCols, f.Tenant, f.Metadata, f.Cursor, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	msgs, err := collect(rows, err, scanMessage)
 	if err != nil {

@@ -21,8 +21,21 @@ func TestQueryPlans(t *testing.T) {
 	}
 	defer db.Close()
 	metaWhere := sqlstore.Where{Conds: []string{"status IN (?)"}, Args: []any{"queued"}}
-	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, sqlstore.MessageCols,
+	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, sqlstore.MessageCols, "acme",
 		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
+	allMetaWhere := sqlstore.Where{}
+	allMetaQuery, allMetaArgs := sqlstore.MessagesQuery(&allMetaWhere, sqlstore.MessageCols, "",
+		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
+	tenantWhere := sqlstore.Where{}
+	tenantQuery, tenantArgs := sqlstore.MessagesQuery(&tenantWhere, sqlstore.MessageCols, "acme", nil, "msg_cursor", 50)
+	toWhere := sqlstore.Where{}
+	toWhere.Add("tenant = ?", "acme")
+	toWhere.Add("to_number = ?", "+1")
+	toQuery, toArgs := sqlstore.MessagesQuery(&toWhere, sqlstore.MessageCols, "", nil, "msg_cursor", 50)
+	allToWhere := sqlstore.Where{}
+	sqlstore.TenantIn(&allToWhere, "tenant", "messages", "")
+	allToWhere.Add("to_number = ?", "+1")
+	allToQuery, allToArgs := sqlstore.MessagesQuery(&allToWhere, sqlstore.MessageCols, "", nil, "msg_cursor", 50)
 	status1, status1Args := searchQuery([]switchboard.Status{switchboard.StatusFailed}, nil, nil, 51)
 	status2, status2Args := searchQuery([]switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered},
 		[]string{"from_number = ?"}, []any{"+1"}, 51)
@@ -46,7 +59,12 @@ func TestQueryPlans(t *testing.T) {
 		{"message events", qMessageEvents, []any{1, 2, "m"}, []string{"SEARCH app_events USING INTEGER PRIMARY KEY"}, []string{"SCAN app_events"}},
 		// A listing by metadata walks message_metadata's primary key in page order (no sort) and
 		// reads only the messages it lists.
-		{"list by metadata", metaQuery, metaArgs, []string{"SEARCH mm USING PRIMARY KEY (key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"list by metadata", metaQuery, metaArgs, []string{"SEARCH mm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		// Every tenant's: one range of the index per tenant, then the page's sort.
+		{"list by metadata, every tenant", allMetaQuery, allMetaArgs, []string{"SEARCH mm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND message_id<?)"}, []string{"SCAN mm", "SCAN messages"}},
+		{"list of a tenant", tenantQuery, tenantArgs, []string{"messages_tenant (tenant=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"list to", toQuery, toArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"list to, every tenant", allToQuery, allToArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN messages"}},
 		{"calls by metadata", qListCallsByMetadata, []any{"job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (key=? AND value=?", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"search by status", status1, status1Args, []string{"messages_status"}, []string{"SCAN messages", "TEMP B-TREE"}},
 		{"search by statuses", status2, status2Args, []string{"messages_status"}, []string{"SCAN messages"}},

@@ -10,7 +10,7 @@ const (
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
 	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
-	redacted_at, whatsapp, fallback_message_id`
+	redacted_at, whatsapp, fallback_message_id, tenant`
 	// MessageCols are the columns each engine's scanMessage reads, in its order: the inserted
 	// ones and the price, which only RecordPrice sets.
 	MessageCols = MessageInsertCols + `, price, price_unit`

@@ -196,23 +196,57 @@ func (w *Where) Next() string {
 	return "?"
 }
 
-// MessageMetadata adds a metadata filter (if any) on messages and returns the FROM clause and the
-// ID column that the listing orders and pages by: the messages with one pair, newest first, are
-// a range of message_metadata's primary key.
-func MessageMetadata(w *Where, m *switchboard.MetadataMatch) (from, idCol string) {
+// TenantIn adds the condition that col, the tenant column of table that leads one of its
+// indexes, is tenant; or for tenant "" (every tenant) that it is any tenant of table, found by a
+// loose scan of that index (one seek per tenant, as DueSenders walks senders): the index is then
+// read as one range per tenant rather than not at all. The tenants are those of the rows, not
+// of the tenants table, so that a row of a tenant nobody created is still listed.
+func TenantIn(w *Where, col, table, tenant string) {
+	if tenant != "" {
+		w.Add(col+" = ?", tenant)
+		return
+	}
+	w.Add(col + " IN (WITH RECURSIVE tn(t) AS (SELECT min(tenant) FROM " + table +
+		" UNION ALL SELECT (SELECT min(tenant) FROM " + table + " WHERE tenant > tn.t) FROM tn WHERE tn.t IS NOT NULL)" +
+		" SELECT t FROM tn WHERE t IS NOT NULL)")
+}
+
+// MessageMetadata adds a metadata filter (if any) on messages of tenant ("" for every tenant) and
+// returns the FROM clause and the ID column that the listing orders and pages by: a tenant's
+// messages with one pair, newest first, are a range of message_metadata's primary key (tenant,
+// key, value, message_id). Without a metadata filter it adds nothing: the caller filters the
+// tenant of messages.
+func MessageMetadata(w *Where, tenant string, m *switchboard.MetadataMatch) (from, idCol string) {
 	if m == nil {
 		return " FROM messages", "id"
 	}
+	TenantIn(w, "mm.tenant", "message_metadata", tenant)
 	w.Add("mm.key = ?", m.Key)
 	w.Add("mm.value = ?", m.Value)
 	return " FROM message_metadata mm JOIN messages ON messages.id = mm.message_id", "mm.message_id"
 }
 
-// MessagesQuery completes a listing of messages newest first by ID, reading the columns cols,
-// under w's conditions, a metadata filter and a cursor (see MessageMetadata and ListQuery).
-func MessagesQuery(w *Where, cols string, meta *switchboard.MetadataMatch, cursor string, limit int) (string, []any) {
-	from, idCol := MessageMetadata(w, meta)
+// MessagesQuery completes a listing of messages of tenant ("" for every tenant) newest first by
+// ID, reading the columns cols, under w's conditions, a metadata filter and a cursor (see
+// MessageMetadata and ListQuery).
+func MessagesQuery(w *Where, cols, tenant string, meta *switchboard.MetadataMatch, cursor string, limit int) (string, []any) {
+	from, idCol := MessageMetadata(w, tenant, meta)
+	if meta == nil && tenant != "" {
+		w.Add("tenant = ?", tenant)
+	}
+	if meta != nil {
+		cols = Qualify(cols, "messages") // message_metadata has a tenant column too
+	}
 	return ListQuery(w, "SELECT "+cols+from, idCol, cursor, limit)
+}
+
+// Qualify prefixes each column of the comma-separated list cols with table.
+func Qualify(cols, table string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // SQL returns " WHERE c1 AND c2 …", or "" without conditions.

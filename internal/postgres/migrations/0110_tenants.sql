@@ -29,3 +29,21 @@ ALTER TABLE app_events ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'defa
 ALTER TABLE api_keys ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
 -- Existing keys keep what they could do (everything), inside tenant default.
 ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT 'admin';
+
+-- Listings are index ranges with the tenant first: a tenant's page reads its own entries only.
+-- The recipient index is replaced rather than joined by a second one (every accepted message
+-- writes one entry per index); a listing of every tenant by recipient reads it tenant by tenant.
+CREATE INDEX messages_tenant ON messages (tenant, id);
+DROP INDEX messages_to;
+CREATE INDEX messages_to ON messages (tenant, to_number, id);
+
+-- An idempotency key is the tenant's: two tenants (or two keys) may use one independently.
+ALTER TABLE idempotency_keys ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+ALTER TABLE idempotency_keys ADD PRIMARY KEY (tenant, api_key_id, key);
+
+-- Metadata lookups are the tenant's: the pair indexes gain the tenant first, so a tenant's
+-- job_id=1042 is a range of its own entries.
+ALTER TABLE message_metadata ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE message_metadata DROP CONSTRAINT message_metadata_pkey;
+ALTER TABLE message_metadata ADD PRIMARY KEY (tenant, key, value, message_id);

@@ -30,3 +30,41 @@ ALTER TABLE app_events ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE api_keys ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 -- Existing keys keep what they could do (everything), inside tenant default.
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+
+-- Listings are index ranges with the tenant first: a tenant's page reads its own entries only.
+-- The recipient index is replaced rather than joined by a second one (every accepted message
+-- writes one entry per index); a listing of every tenant by recipient reads it tenant by tenant.
+CREATE INDEX messages_tenant ON messages (tenant, id);
+DROP INDEX messages_to;
+CREATE INDEX messages_to ON messages (tenant, to_number, id);
+
+-- An idempotency key is the tenant's: two tenants (or two keys) may use one independently. The
+-- key's table is rebuilt for its new primary key (a WITHOUT ROWID table's key cannot change).
+CREATE TABLE idempotency_keys_new (
+	tenant       TEXT NOT NULL DEFAULT 'default',
+	api_key_id   TEXT NOT NULL,
+	key          TEXT NOT NULL,
+	request_hash TEXT NOT NULL,
+	message_id   TEXT NOT NULL REFERENCES messages (id),
+	created_at   INTEGER NOT NULL,
+	PRIMARY KEY (tenant, api_key_id, key)
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys_new (tenant, api_key_id, key, request_hash, message_id, created_at)
+	SELECT 'default', api_key_id, key, request_hash, message_id, created_at FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_new RENAME TO idempotency_keys;
+
+-- Metadata lookups are the tenant's: the pair indexes gain the tenant first, so a tenant's
+-- job_id=1042 is a range of its own entries.
+CREATE TABLE message_metadata_new (
+	tenant     TEXT NOT NULL DEFAULT 'default',
+	key        TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+	PRIMARY KEY (tenant, key, value, message_id)
+) WITHOUT ROWID;
+INSERT INTO message_metadata_new (tenant, key, value, message_id)
+	SELECT 'default', key, value, message_id FROM message_metadata;
+DROP TABLE message_metadata;
+ALTER TABLE message_metadata_new RENAME TO message_metadata;
+CREATE INDEX message_metadata_message ON message_metadata (message_id);
