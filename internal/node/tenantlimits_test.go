@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func apiStatus(err error) (int, string) {
 // sends to anyone on a node whose provider is the simulator.
 func TestStagingTenants(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, nodeOpts{})
+	n := startNode(t, nodeOpts{env: map[string]string{"SWITCHBOARD_FLOWS_DIR": filepath.Join("..", "..", "examples", "flows")}})
 	ctx := context.Background()
 	allow := tenantClient(t, n, &switchboard.Tenant{ID: "acme-staging", Name: "Acme staging", Environment: switchboard.EnvStaging,
 		StagingMode: switchboard.StagingAllowlist, AllowedRecipients: []string{"+14155550100", "+1212555*"}}, switchboard.RoleAdmin)
@@ -71,7 +72,16 @@ func TestStagingTenants(t *testing.T) {
 	if status, code := apiStatus(err); status != 422 || code != switchboard.CodeStagingRecipient {
 		t.Errorf("verification off the list: %v, want 422 %s", err, switchboard.CodeStagingRecipient)
 	}
-	// Nothing of the refused requests exists: no message, no verification, nothing at the provider.
+	_, err = allow.CreateCall(ctx, &client.CallRequest{To: "+14155550199", Flow: "appointment_confirmation",
+		Variables: map[string]string{"clinic": "Northside", "date": "Tuesday", "front_desk": "+15005550020", "patient_name": "Ana"}})
+	if status, code := apiStatus(err); status != 422 || code != switchboard.CodeStagingRecipient {
+		t.Errorf("call off the list: %v, want 422 %s", err, switchboard.CodeStagingRecipient)
+	}
+	// Nothing of the refused requests exists: no message, call or verification, nothing at the
+	// provider.
+	if calls, err := n.Store().ListCalls(ctx, switchboard.CallFilter{Limit: 10}); err != nil || len(calls) != 0 {
+		t.Errorf("calls after the refused one: %d, %v", len(calls), err)
+	}
 	n.waitStatus(t, ok1.ID, 10*time.Second, switchboard.StatusDelivered)
 	n.waitStatus(t, ok2.ID, 10*time.Second, switchboard.StatusDelivered)
 	msgs, _, err := n.Store().ListMessages(ctx, switchboard.MessageFilter{Tenant: "acme-staging", Limit: 100})
@@ -84,7 +94,7 @@ func TestStagingTenants(t *testing.T) {
 		}
 	}
 	usage, err := n.Store().ListUsage(ctx, switchboard.UsageFilter{Tenant: "acme-staging"})
-	if err != nil || len(usage) != 1 || usage[0].Messages != 2 || usage[0].Verifications != 0 {
+	if err != nil || len(usage) != 1 || usage[0].Messages != 2 || usage[0].Verifications != 0 || usage[0].Calls != 0 {
 		t.Errorf("acme-staging's usage: %+v, %v; want 2 messages and no verification", usage, err)
 	}
 
