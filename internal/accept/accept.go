@@ -50,8 +50,8 @@ type Observer interface {
 	MessageAccepted(m *switchboard.Message)
 }
 
-// RefusalObserver, when the Observer is one too, counts the requests refused by their tenant's
-// quotas or environment (metrics), by stable code.
+// RefusalObserver counts the requests refused by their tenant's quotas or environment
+// (metrics), by stable code; the Observer is asked for it.
 type RefusalObserver interface {
 	TenantRefusal(code string)
 }

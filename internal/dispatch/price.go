@@ -12,7 +12,7 @@ import (
 // sent; a failed message may never get one: after switchboard.MaxPriceFetches tries it stops).
 const PriceRetry = 5 * time.Minute
 
-// PriceObserver, when the Observer is one too, counts the prices fetched (metrics).
+// PriceObserver counts the prices fetched (metrics); the dispatcher's Observer is asked for it.
 type PriceObserver interface {
 	// PriceFetched counts one fetch of a message's price; found says whether the provider had
 	// one, micros and unit are what it charged.
