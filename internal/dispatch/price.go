@@ -22,7 +22,15 @@ type PriceObserver interface {
 // FetchPrices fetches the price of finished messages that have none yet (status callbacks carry
 // no price) and records it: the spend that quotas and the usage report count. It returns how
 // many prices it recorded. The dispatcher runs it on its status-poll tick; tests call it.
+//
+// Prices are bookkeeping, never worth competing with sends: they are fetched only while the
+// provider's circuit is closed, their outcomes are not reported to the circuit (a run of
+// successful reads must not hide failing sends, nor failing reads open it), and a round stops at
+// its first failure.
 func (d *Dispatcher) FetchPrices(ctx context.Context) int {
+	if d.breaker.State() != CircuitClosed {
+		return 0
+	}
 	now := d.cfg.Clock()
 	msgs, err := d.cfg.Store.DuePrices(ctx, now, 100)
 	if err != nil {
@@ -36,17 +44,16 @@ func (d *Dispatcher) FetchPrices(ctx context.Context) int {
 		if ctx.Err() != nil {
 			return n
 		}
-		tk := d.breaker.Allow()
-		if tk == nil {
-			return n // the provider's circuit is open: ask again later
+		if d.breaker.State() != CircuitClosed {
+			return n
 		}
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.ProviderTimeout)
 		pm, err := d.provider(m.Channel).Fetch(pctx, m.ProviderSID)
 		cancel()
-		tk.Done(err)
 		if err != nil {
 			d.cfg.Logger.Warn("fetching price from provider", "message_id", m.ID, "provider_sid", m.ProviderSID, "err", err)
-			pm = nil // counts as a try without a price
+			d.recordPrice(ctx, m, nil, now) // a try without a price
+			return n
 		}
 		if d.recordPrice(ctx, m, pm, now) {
 			n++

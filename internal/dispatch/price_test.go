@@ -108,4 +108,21 @@ func TestFetchPrices(t *testing.T) {
 	if obs.found != 1 || obs.micros != 7900 || obs.missed != switchboard.MaxPriceFetches {
 		t.Errorf("observed %+v", obs)
 	}
+
+	// While the provider's circuit is open no price is fetched: sends come first.
+	finished("SMwaiting")
+	for range 20 {
+		if d.breaker.State() == CircuitOpen {
+			break
+		}
+		if tk := d.breaker.Allow(); tk != nil {
+			tk.Done(&switchboard.ProviderError{Outcome: switchboard.OutcomeAmbiguous, HTTPStatus: 500, Message: "outage"})
+		}
+	}
+	if d.breaker.State() != CircuitOpen {
+		t.Fatal("the circuit did not open")
+	}
+	if n := d.FetchPrices(ctx); n != 0 || p.fetches["SMwaiting"] != 0 {
+		t.Errorf("with the circuit open: %d prices, %d fetches; want none", n, p.fetches["SMwaiting"])
+	}
 }
