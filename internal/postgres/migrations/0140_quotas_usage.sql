@@ -84,7 +84,12 @@ BEGIN
 			END IF;
 		END IF;
 	END IF;
-	PERFORM usage_add(NEW.tenant, d, 1, NEW.segments, 0, 0, coalesce(NEW.price_micros, 0), NEW.price_unit);
+	-- Written out rather than through usage_add: this runs for every message created.
+	INSERT INTO usage_daily AS u (tenant, day, shard, messages, segments, spend_micros, price_unit)
+	VALUES (NEW.tenant, d, pg_backend_pid() % 16, 1, NEW.segments, coalesce(NEW.price_micros, 0), coalesce(NEW.price_unit, ''))
+	ON CONFLICT (tenant, day, shard) DO UPDATE SET messages = u.messages + 1, segments = u.segments + excluded.segments,
+		spend_micros = u.spend_micros + excluded.spend_micros,
+		price_unit = CASE WHEN excluded.price_unit <> '' THEN excluded.price_unit ELSE u.price_unit END;
 	RETURN NULL;
 END $$;
 CREATE TRIGGER usage_messages_inserted AFTER INSERT ON messages
