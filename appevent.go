@@ -170,6 +170,7 @@ func ReceivedEvent(in *InboundMessage) (*AppEvent, error) {
 	if err != nil {
 		return nil, err
 	}
+	ev.Tenant = TenantOr(in.Tenant)
 	if len(in.RouteEndpoints) > 0 {
 		ev.Targets = slices.Clone(in.RouteEndpoints)
 	}

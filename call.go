@@ -392,6 +392,7 @@ func DecodeCall(b []byte, version int) (*Call, error) {
 	c.Variables, c.Token, c.Fails, c.DialIndex, c.LastTwiML, c.Placing, c.APIKeyID =
 		r.Variables, r.Token, r.Fails, r.DialIndex, r.LastTwiML, r.Placing, r.APIKeyID
 	c.Version = version
+	c.Tenant = TenantOr(c.Tenant) // a call stored before tenants is the default tenant's
 	return c, nil
 }
 

@@ -136,3 +136,27 @@ func MergeConversationPage(msgs []*ConversationMessage, limit int) ([]*Conversat
 	last := msgs[limit-1]
 	return msgs, TimeCursor(last.At, last.ID())
 }
+
+// InboundTenant decides the tenant of an inbound message from the conversations of its pair of
+// numbers (one per tenant that wrote to the person from that number, on the message's thread
+// channel): the tenant of the one with the most recent outbound message, since a reply answers
+// the last message the person received; on a tie, the lowest tenant ID, so that every node
+// decides alike. Without an outbound message to the person it is DefaultTenant: until senders
+// carry their owning tenant, an unsolicited message to a shared number belongs to the default
+// tenant.
+func InboundTenant(threads []*Conversation) string {
+	var best *Conversation
+	for _, c := range threads {
+		if c.LastOutboundAt == nil {
+			continue
+		}
+		if best == nil || c.LastOutboundAt.After(*best.LastOutboundAt) ||
+			c.LastOutboundAt.Equal(*best.LastOutboundAt) && c.Tenant < best.Tenant {
+			best = c
+		}
+	}
+	if best == nil {
+		return DefaultTenant
+	}
+	return TenantOr(best.Tenant)
+}

@@ -57,12 +57,14 @@ func CheckMediaResult(r MediaResult) error {
 	return nil
 }
 
-// CheckCall checks a call a store creates: an ID, a webhook token and its creation time.
+// CheckCall checks a call a store creates: an ID, a webhook token and its creation time, and a
+// valid tenant (an empty one becomes DefaultTenant).
 func CheckCall(c *Call) error {
 	if c == nil || c.ID == "" || c.Token == "" || c.CreatedAt.IsZero() {
 		return Errorf(EINVALID, "invalid_call", "a call needs an ID, a token and its creation time")
 	}
-	return nil
+	c.Tenant = TenantOr(c.Tenant)
+	return ValidTenantID(c.Tenant)
 }
 
 // CheckSession checks a dashboard session a store creates: its hash and its subject.
@@ -85,6 +87,9 @@ func CheckAppEvent(ev *AppEvent) error {
 func CheckInbound(in *InboundMessage) error {
 	if in == nil || in.ID == "" || in.ProviderSID == "" {
 		return Errorf(EINVALID, "invalid_inbound", "an inbound message needs an ID and a provider SID")
+	}
+	if in.Tenant != "" {
+		return ValidTenantID(in.Tenant)
 	}
 	return nil
 }

@@ -11,5 +11,9 @@ func CheckVerification(v *Verification) error {
 	case v.CreatedAt.IsZero() || v.UpdatedAt.IsZero() || v.ExpiresAt.IsZero():
 		return Errorf(EINVALID, "invalid_verification", "a verification needs its times")
 	}
+	v.Tenant = TenantOr(v.Tenant)
+	if err := ValidTenantID(v.Tenant); err != nil {
+		return err
+	}
 	return nil
 }

@@ -13,21 +13,14 @@ import (
 
 const (
 	qInsertCall = `INSERT INTO calls (id, token, status, provider_sid, api_key_id, idempotency_key, request_hash,
-		next_attempt_at, version, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)`
-	qCallIdem    = `SELECT request_hash, id FROM calls WHERE api_key_id = $1 AND idempotency_key = $2`
-	qCallByID    = `SELECT version, data FROM calls WHERE id = $1`
-	qCallByToken = `SELECT version, data FROM calls WHERE token = $1`
-	qUpdateCall  = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
-	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
-	qListCalls   = `SELECT version, data FROM calls WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2`
-	qLiveCalls   = `SELECT version, data FROM calls WHERE ` + sqlstore.LiveCallsWhere
-	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
-	// range of the index: no rows above the cursor are read).
-	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
-		WHERE cm.key = $1 AND cm.value = $2 AND cm.call_id < $3 ORDER BY cm.call_id DESC LIMIT $4`
-	qListCallsByMetadataFirst = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
-		WHERE cm.key = $1 AND cm.value = $2 ORDER BY cm.call_id DESC LIMIT $3`
-	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES ($1, $2, $3)`
+		next_attempt_at, version, created_at, data, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11)`
+	qCallIdem           = `SELECT request_hash, id FROM calls WHERE tenant = $1 AND api_key_id = $2 AND idempotency_key = $3`
+	qCallByID           = `SELECT version, data FROM calls WHERE id = $1`
+	qCallByToken        = `SELECT version, data FROM calls WHERE token = $1`
+	qUpdateCall         = `UPDATE calls SET status = $1, provider_sid = $2, next_attempt_at = $3, version = version + 1, data = $4 WHERE id = $5 AND version = $6`
+	qReleaseCall        = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`
+	qLiveCalls          = `SELECT version, data FROM calls WHERE ` + sqlstore.LiveCallsWhere
+	qInsertCallMetadata = `INSERT INTO call_metadata (tenant, key, value, call_id) VALUES ($1, $2, $3, $4)`
 	qCallQueue          = `SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1),
 		MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) FROM calls WHERE next_attempt_at IS NOT NULL`
 	qClaimCalls = `UPDATE calls SET lease_owner = $1, lease_until = $2, version = version + 1
@@ -69,7 +62,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			var apiKey, key, hash any
 			if idem != nil {
 				var h, id string
-				err := tx.QueryRow(ctx, qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
+				err := tx.QueryRow(ctx, qCallIdem, c.Tenant, idem.APIKeyID, idem.Key).Scan(&h, &id)
 				switch {
 				case err == nil:
 					if err := switchboard.CheckReplay(idem, h); err != nil {
@@ -83,11 +76,11 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 				apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
 			}
 			if _, err := tx.Exec(ctx, qInsertCall, c.ID, c.Token, string(c.Status), nullText(c.ProviderSID), apiKey, key, hash,
-				c.NextAttemptAt, c.CreatedAt, data); err != nil {
+				c.NextAttemptAt, c.CreatedAt, data, c.Tenant); err != nil {
 				return err
 			}
 			for k, v := range c.Metadata {
-				if _, err := tx.Exec(ctx, qInsertCallMetadata, k, v, c.ID); err != nil {
+				if _, err := tx.Exec(ctx, qInsertCallMetadata, c.Tenant, k, v, c.ID); err != nil {
 					return err
 				}
 			}
@@ -131,20 +124,30 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
-// ListCalls lists calls newest first; see switchboard.CallStore.
+// ListCalls lists calls newest first; see switchboard.CallStore. With a metadata pair it walks
+// call_metadata's primary key (tenant, key, value, call_id) in page order from the cursor (every
+// tenant's: the index read tenant by tenant, then the page's sort).
 func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error) {
 	limit := sqlstore.Limit(f.Limit)
+	w := sqlstore.Where{Numbered: true}
 	if f.Metadata != nil {
-		return db.listCallsByMetadata(ctx, *f.Metadata, f.Before, limit)
+		sqlstore.TenantIn(&w, "cm.tenant", "call_metadata", f.Tenant)
+		w.Add("cm.key = ?", f.Metadata.Key)
+		w.Add("cm.value = ?", f.Metadata.Value)
+		if f.Before != "" {
+			w.Add("cm.call_id < ?", f.Before)
+		}
+		q := "SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id" + w.SQL() +
+			" ORDER BY cm.call_id DESC LIMIT " + w.Next()
+		return db.listCalls(ctx, q, append(w.Args, limit)...)
 	}
-	return db.listCalls(ctx, qListCalls, f.Before, limit)
-}
-
-func (db *DB) listCallsByMetadata(ctx context.Context, m switchboard.MetadataMatch, before string, limit int) ([]*switchboard.Call, error) {
-	if before == "" {
-		return db.listCalls(ctx, qListCallsByMetadataFirst, m.Key, m.Value, limit)
+	if f.Tenant != "" {
+		w.Add("tenant = ?", f.Tenant)
 	}
-	return db.listCalls(ctx, qListCallsByMetadata, m.Key, m.Value, before, limit)
+	if f.Before != "" {
+		w.Add("id < ?", f.Before)
+	}
+	return db.listCalls(ctx, "SELECT version, data FROM calls"+w.SQL()+" ORDER BY id DESC LIMIT "+w.Next(), append(w.Args, limit)...)
 }
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {

@@ -14,19 +14,23 @@ import (
 
 const (
 	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = $1`
+	// The conversations of one pair of numbers, one per tenant (through conversations_their: a
+	// person's conversations are few), to attribute an inbound message (InboundTenant).
+	qConvsOfPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations
+		WHERE their_number = $1 AND our_number = $2 AND channel = $3`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
 	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
-		WHERE to_number = $1 AND from_number = $2 AND channel IN ($3, $4) AND (created_at, id) < ($5, $6)
+		WHERE tenant = $8 AND to_number = $1 AND from_number = $2 AND channel IN ($3, $4) AND (created_at, id) < ($5, $6)
 		ORDER BY created_at DESC, id DESC LIMIT $7`
 	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
-		WHERE from_number = $1 AND to_number = $2 AND channel IN ($3, $4) AND (received_at, id) < ($5, $6)
+		WHERE tenant = $8 AND from_number = $1 AND to_number = $2 AND channel IN ($3, $4) AND (received_at, id) < ($5, $6)
 		ORDER BY received_at DESC, id DESC LIMIT $7`
 )
 
 func scanConversation(r sqlstore.Scanner) (*switchboard.Conversation, error) {
 	var c switchboard.Conversation
 	if err := r.Scan(&c.ID, &c.Channel, &c.OurNumber, &c.TheirNumber, &c.LastMessageAt, &c.LastInboundAt,
-		&c.LastOutboundAt, &c.InboundCount, &c.OutboundCount, &c.CreatedAt); err != nil {
+		&c.LastOutboundAt, &c.InboundCount, &c.OutboundCount, &c.CreatedAt, &c.Tenant); err != nil {
 		return nil, err
 	}
 	c.LastMessageAt, c.CreatedAt = utc(c.LastMessageAt), utc(c.CreatedAt)
@@ -56,6 +60,9 @@ func (db *DB) GetConversation(ctx context.Context, id string) (*switchboard.Conv
 // ListConversations lists conversations by last activity, newest first.
 func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationFilter) ([]*switchboard.Conversation, string, error) {
 	w := sqlstore.Where{Numbered: true}
+	if f.Tenant != "" {
+		w.Add("tenant = ?", f.Tenant)
+	}
 	if f.OurNumber != "" {
 		w.Add("our_number = ?", f.OurNumber)
 	}
@@ -109,14 +116,14 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 	}
 	var out []*switchboard.ConversationMessage
 	ch1, ch2 := switchboard.ThreadChannels(c.Channel)
-	msgs, err := scanMessages(tx.Query(ctx, qConvMessages, c.TheirNumber, c.OurNumber, string(ch1), string(ch2), beforeAt, beforeID, limit+1))
+	msgs, err := scanMessages(tx.Query(ctx, qConvMessages, c.TheirNumber, c.OurNumber, string(ch1), string(ch2), beforeAt, beforeID, limit+1, c.Tenant))
 	if err != nil {
 		return nil, "", wrap("conversation messages", err)
 	}
 	for _, m := range msgs {
 		out = append(out, &switchboard.ConversationMessage{Direction: switchboard.DirectionOutbound, At: m.CreatedAt, Outbound: m})
 	}
-	rows, err := tx.Query(ctx, qConvInbounds, c.TheirNumber, c.OurNumber, string(ch1), string(ch2), beforeAt, beforeID, limit+1)
+	rows, err := tx.Query(ctx, qConvInbounds, c.TheirNumber, c.OurNumber, string(ch1), string(ch2), beforeAt, beforeID, limit+1, c.Tenant)
 	if err != nil {
 		return nil, "", wrap("conversation messages", err)
 	}
@@ -142,7 +149,7 @@ func scanInbound(r sqlstore.Scanner) (*switchboard.InboundMessage, error) {
 		media, payload []byte
 	)
 	if err := r.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
-		&media, &payload, &in.ReceivedAt); err != nil {
+		&media, &payload, &in.ReceivedAt, &in.Tenant); err != nil {
 		return nil, err
 	}
 	if media != nil {

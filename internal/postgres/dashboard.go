@@ -63,6 +63,14 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 // SearchMessages lists messages newest first by the criteria of q.
 func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) ([]*switchboard.Message, string, error) {
 	w := sqlstore.Where{Numbered: true}
+	switch {
+	case q.Metadata != nil: // the metadata index leads with the tenant (MessagesQuery)
+	case q.Tenant != "":
+		w.Add("tenant = ?", q.Tenant)
+	case q.To != "":
+		// messages_to leads with the tenant: every tenant's is read tenant by tenant.
+		w.Add(sqlstore.AnyTenant("tenant", "messages"))
+	}
 	if q.To != "" {
 		w.Add("to_number = ?", q.To)
 	}
@@ -97,7 +105,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 			}
 			w.Add("status = ANY(?)", statuses)
 		}
-		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, "", q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Tenant, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			w.Add("id < ?", q.Cursor)

@@ -30,7 +30,9 @@ const (
 )
 
 // createdEvent inserts the "created" event of the message inserted by the CTE m ($33…$37).
-// threadCreated records the message of CTE m in its conversation (see switchboard.Conversation).
+// threadCreated records the message of CTE m in its tenant's conversation (see
+// switchboard.Conversation): the ID is derived from the tenant and the pair (convID), the tenant
+// left out for tenant default so that the conversations made before tenants keep their IDs.
 // Data-modifying CTEs run whether or not the statement reads them, and this one only for the rows
 // m inserted. The conflict is arbitrated on the primary key, which is derived from the pair: the
 // pair's own index is not unique (migration 0071), since a second unique index would refuse the
@@ -38,16 +40,25 @@ const (
 // ON CONFLICT turn it into an update.
 const threadCreated = `, c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_outbound_at,
-				outbound_count, created_at)
-			SELECT 'conv_' || md5(CASE channel WHEN 'mms' THEN 'sms' ELSE channel END || '|' || from_number || '|' || to_number),
+				outbound_count, created_at, tenant)
+			SELECT ` + convIDOutbound + `,
 				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, from_number,
-				to_number, created_at, created_at, 1, created_at
+				to_number, created_at, created_at, 1, created_at, tenant
 			FROM m WHERE from_number <> ''
 			ON CONFLICT (id) DO UPDATE SET
 				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
 				last_outbound_at = GREATEST(conversations.last_outbound_at, excluded.last_outbound_at),
 				outbound_count = conversations.outbound_count + 1)
 		`
+
+// convIDPrefix and convIDOutbound (convIDInbound) are the SQL of the ID of the conversation of a
+// row with columns tenant, channel, from_number and to_number: an outbound message's (from ours
+// to theirs) or an inbound one's.
+const (
+	convIDPrefix   = `'conv_' || md5(CASE tenant WHEN 'default' THEN '' ELSE tenant || '|' END || CASE channel WHEN 'mms' THEN 'sms' ELSE channel END || '|' || `
+	convIDOutbound = convIDPrefix + `from_number || '|' || to_number)`
+	convIDInbound  = convIDPrefix + `to_number || '|' || from_number)`
+)
 
 // metadataCreated indexes the metadata of the message inserted by the CTE m, one row per key (see
 // ListMessages).

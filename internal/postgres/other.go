@@ -22,24 +22,24 @@ const (
 			WHERE NOT (s.from_number = ANY($4::text[]))
 		RETURNING from_number`
 
-	// qInsertInbound inserts an inbound message once per provider SID, and its message.received
-	// event ($11…$15) only when it inserted the message.
+	// qInsertInbound inserts an inbound message of tenant $17 once per provider SID, and its
+	// message.received event ($11…$16) only when it inserted the message.
 	qInsertInbound = `WITH i AS (
-			INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (provider_sid) DO NOTHING RETURNING id, channel, from_number, to_number, received_at),
+			INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $17)
+			ON CONFLICT (provider_sid) DO NOTHING RETURNING id, channel, from_number, to_number, received_at, tenant),
 		c AS (
 			INSERT INTO conversations (id, channel, our_number, their_number, last_message_at, last_inbound_at,
-				inbound_count, created_at)
-			SELECT 'conv_' || md5(CASE channel WHEN 'mms' THEN 'sms' ELSE channel END || '|' || to_number || '|' || from_number),
+				inbound_count, created_at, tenant)
+			SELECT ` + convIDInbound + `,
 				CASE channel WHEN 'mms' THEN 'sms' ELSE channel END, to_number,
-				from_number, received_at, received_at, 1, received_at
+				from_number, received_at, received_at, 1, received_at, tenant
 			FROM i
 			ON CONFLICT (id) DO UPDATE SET -- the primary key, as in threadCreated (message.go)
 				last_message_at = GREATEST(conversations.last_message_at, excluded.last_message_at),
 				last_inbound_at = GREATEST(conversations.last_inbound_at, excluded.last_inbound_at),
 				inbound_count = conversations.inbound_count + 1)
-		INSERT INTO app_events (id, type, version, at, data, targets)
-		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb FROM i`
+		INSERT INTO app_events (id, type, version, at, data, targets, tenant)
+		SELECT $11::text, $12::text, $13::integer, $14::timestamptz, $15::jsonb, $16::jsonb, tenant FROM i`
 
 	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	qAPIKeyByHash = `SELECT ` + sqlstore.APIKeyCols + ` FROM api_keys WHERE hash = $1`
@@ -100,12 +100,23 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 	if err != nil {
 		return false, wrap("media_urls", err)
 	}
+	if in.Tenant == "" {
+		// Read before the insert: an outbound message committed in between may answer another
+		// tenant, which is the message's race to lose, not a store's to decide.
+		rows, err := db.pool.Query(ctx, qConvsOfPair, in.From, in.To, string(switchboard.ThreadChannel(in.Channel)))
+		convs, err := collect(rows, err, scanConversation)
+		if err != nil {
+			return false, wrap("inbound tenant", err)
+		}
+		in.Tenant = switchboard.InboundTenant(convs)
+	}
 	ev, err := switchboard.ReceivedEvent(in)
 	if err != nil {
 		return false, err
 	}
 	tag, err := db.pool.Exec(ctx, qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-		media, sqlstore.RawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev))
+		media, sqlstore.RawJSON(in.Payload), in.ReceivedAt, ev.ID, ev.Type, ev.Version, ev.At, string(ev.Data), eventTargets(ev),
+		in.Tenant)
 	if _, ok := uniqueViolation(err); ok {
 		return false, switchboard.ErrInboundExists(in.ID)
 	} else if err != nil {
@@ -117,6 +128,10 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 // ListInbound lists inbound messages newest first (by ID, which is time-ordered).
 func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*switchboard.InboundMessage, string, error) {
 	w := sqlstore.Where{Numbered: true}
+	if f.Tenant != "" || f.From != "" || f.To != "" {
+		// The indexes of from and to lead with the tenant: every tenant's is read tenant by tenant.
+		sqlstore.TenantIn(&w, "tenant", "inbound_messages", f.Tenant)
+	}
 	if f.From != "" {
 		w.Add("from_number = ?", f.From)
 	}

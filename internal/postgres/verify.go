@@ -17,7 +17,7 @@ import (
 
 const (
 	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25)`
 	qUpdateVerification = `UPDATE verifications SET status = $1, channel = $2, provider_sid = $3, sends = $4, checks = $5,
 		send_attempts = $6, fallback_at = $7, expires_at = $8, code_hash = $9, code_salt = $10, code_sealed = $11,
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
@@ -55,7 +55,7 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 	err = pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
-			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt)
+			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt, v.Tenant)
 		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if ok {
@@ -106,7 +106,7 @@ func scanVerification(r sqlstore.Scanner) (*switchboard.Verification, error) {
 	var attempts []byte
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &v.FallbackAt, &v.ExpiresAt,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.RedactedAt); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.Tenant, &v.RedactedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(attempts, &v.SendAttempts); err != nil {
@@ -276,6 +276,10 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
 	w := sqlstore.Where{Numbered: true}
+	if f.Tenant != "" || f.To != "" {
+		// verifications_phone leads with the tenant: every tenant's is read tenant by tenant.
+		sqlstore.TenantIn(&w, "tenant", "verifications", f.Tenant)
+	}
 	if f.To != "" {
 		w.Add("phone = ?", f.To)
 	}

@@ -12,7 +12,11 @@ import (
 )
 
 const (
-	qConvByPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3`
+	// A pair of numbers has a conversation per tenant that used it; the customer-service window is
+	// the numbers' (the person wrote to the number, whichever tenant the message went to), so the
+	// one with the latest inbound message answers.
+	qConvByPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = $1 AND our_number = $2 AND their_number = $3
+		ORDER BY last_inbound_at DESC NULLS LAST, tenant LIMIT 1`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
 	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages
 		WHERE fallback_pending AND (

@@ -13,19 +13,18 @@ import (
 
 const (
 	qInsertCall = `INSERT INTO calls (id, token, status, provider_sid, api_key_id, idempotency_key, request_hash,
-		next_attempt_at, version, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
-	qCallIdem    = `SELECT request_hash, id FROM calls WHERE api_key_id = ? AND idempotency_key = ?`
+		next_attempt_at, version, created_at, data, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
+	qCallIdem    = `SELECT request_hash, id FROM calls WHERE tenant = ? AND api_key_id = ? AND idempotency_key = ?`
 	qCallByID    = `SELECT version, data FROM calls WHERE id = ?`
 	qCallByToken = `SELECT version, data FROM calls WHERE token = ?`
 	qUpdateCall  = `UPDATE calls SET status = ?, provider_sid = ?, next_attempt_at = ?, version = version + 1, data = ? WHERE id = ? AND version = ?`
 	qReleaseCall = `UPDATE calls SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`
-	qListCalls   = `SELECT version, data FROM calls WHERE (?1 = '' OR id < ?1) ORDER BY id DESC LIMIT ?2`
 	qLiveCalls   = `SELECT version, data FROM calls WHERE ` + sqlstore.LiveCallsWhere
-	// qListCallsByMetadata walks call_metadata's primary key in page order, from the cursor (a
-	// range of the index: no rows above the cursor are read).
+	// qListCallsByMetadata walks call_metadata's primary key (tenant, key, value, call_id) in page
+	// order, from the cursor (a range of the index: no rows above the cursor are read).
 	qListCallsByMetadata = `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
-		WHERE cm.key = ?1 AND cm.value = ?2 AND cm.call_id < ?3 ORDER BY cm.call_id DESC LIMIT ?4`
-	qInsertCallMetadata = `INSERT INTO call_metadata (key, value, call_id) VALUES (?, ?, ?)`
+		WHERE cm.tenant = ?1 AND cm.key = ?2 AND cm.value = ?3 AND cm.call_id < ?4 ORDER BY cm.call_id DESC LIMIT ?5`
+	qInsertCallMetadata = `INSERT INTO call_metadata (tenant, key, value, call_id) VALUES (?, ?, ?, ?)`
 	qCallQueue          = `SELECT COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END), COUNT(CASE WHEN next_attempt_at > ?1 THEN 1 END),
 		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END) FROM calls WHERE next_attempt_at IS NOT NULL`
 	qClaimCalls = `UPDATE calls SET lease_owner = ?1, lease_until = ?2, version = version + 1
@@ -58,7 +57,7 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 		var apiKey, key, hash any
 		if idem != nil {
 			var h, id string
-			err := t.queryRow(qCallIdem, idem.APIKeyID, idem.Key).Scan(&h, &id)
+			err := t.queryRow(qCallIdem, c.Tenant, idem.APIKeyID, idem.Key).Scan(&h, &id)
 			switch {
 			case err == nil:
 				if err := switchboard.CheckReplay(idem, h); err != nil {
@@ -72,14 +71,14 @@ func (db *DB) CreateCall(ctx context.Context, c *switchboard.Call, idem *switchb
 			apiKey, key, hash = idem.APIKeyID, idem.Key, idem.RequestHash
 		}
 		_, err := t.exec(qInsertCall, c.ID, c.Token, string(c.Status), sqlstore.NullString(c.ProviderSID), apiKey, key, hash,
-			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data))
+			microsPtr(c.NextAttemptAt), micros(c.CreatedAt), string(data), c.Tenant)
 		if isUnique(err) {
 			return switchboard.ErrCallExists(c.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert call: %w", err)
 		}
 		for k, v := range c.Metadata {
-			if _, err := t.exec(qInsertCallMetadata, k, v, c.ID); err != nil {
+			if _, err := t.exec(qInsertCallMetadata, c.Tenant, k, v, c.ID); err != nil {
 				return fmt.Errorf("sqlite: insert call metadata: %w", err)
 			}
 		}
@@ -126,9 +125,23 @@ func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switc
 		if before == "" {
 			before = afterEveryCallID
 		}
-		return db.listCalls(ctx, qListCallsByMetadata, f.Metadata.Key, f.Metadata.Value, before, limit)
+		if f.Tenant != "" {
+			return db.listCalls(ctx, qListCallsByMetadata, f.Tenant, f.Metadata.Key, f.Metadata.Value, before, limit)
+		}
+		// Every tenant's: the index read tenant by tenant, then the page's sort.
+		q := `SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id
+			WHERE ` + sqlstore.AnyTenant("cm.tenant", "call_metadata") + ` AND cm.key = ? AND cm.value = ? AND cm.call_id < ?
+			ORDER BY cm.call_id DESC LIMIT ?`
+		return db.listCalls(ctx, q, f.Metadata.Key, f.Metadata.Value, before, limit)
 	}
-	return db.listCalls(ctx, qListCalls, f.Before, limit)
+	var w sqlstore.Where
+	if f.Tenant != "" {
+		w.Add("tenant = ?", f.Tenant)
+	}
+	if f.Before != "" {
+		w.Add("id < ?", f.Before)
+	}
+	return db.listCalls(ctx, "SELECT version, data FROM calls"+w.SQL()+" ORDER BY id DESC LIMIT ?", append(w.Args, limit)...)
 }
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {

@@ -17,24 +17,28 @@ const (
 	// Upserting a conversation never moves its times backwards: messages of one conversation may
 	// commit out of their time order.
 	qConvOutbound = `INSERT INTO conversations (id, channel, our_number, their_number, last_message_at,
-		last_outbound_at, outbound_count, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-		ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+		last_outbound_at, outbound_count, created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		ON CONFLICT (tenant, channel, our_number, their_number) DO UPDATE SET
 			last_message_at = max(last_message_at, excluded.last_message_at),
 			last_outbound_at = max(coalesce(last_outbound_at, 0), excluded.last_outbound_at),
 			outbound_count = outbound_count + 1`
 	qConvInbound = `INSERT INTO conversations (id, channel, our_number, their_number, last_message_at,
-		last_inbound_at, inbound_count, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-		ON CONFLICT (channel, our_number, their_number) DO UPDATE SET
+		last_inbound_at, inbound_count, created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		ON CONFLICT (tenant, channel, our_number, their_number) DO UPDATE SET
 			last_message_at = max(last_message_at, excluded.last_message_at),
 			last_inbound_at = max(coalesce(last_inbound_at, 0), excluded.last_inbound_at),
 			inbound_count = inbound_count + 1`
 	qConvByID = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE id = ?`
+	// The conversations of one pair of numbers, one per tenant (through conversations_their: a
+	// person's conversations are few), to attribute an inbound message (InboundTenant).
+	qConvsOfPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations
+		WHERE their_number = ? AND our_number = ? AND channel = ?`
 	// A conversation's messages, newest first, after a (time, ID) cursor.
 	qConvMessages = `SELECT ` + sqlstore.MessageCols + ` FROM messages
-		WHERE to_number = ? AND from_number = ? AND channel IN (?, ?) AND (created_at < ? OR (created_at = ? AND id < ?))
+		WHERE tenant = ? AND to_number = ? AND from_number = ? AND channel IN (?, ?) AND (created_at < ? OR (created_at = ? AND id < ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`
 	qConvInbounds = `SELECT ` + sqlstore.InboundCols + ` FROM inbound_messages
-		WHERE from_number = ? AND to_number = ? AND channel IN (?, ?) AND (received_at < ? OR (received_at = ? AND id < ?))
+		WHERE tenant = ? AND from_number = ? AND to_number = ? AND channel IN (?, ?) AND (received_at < ? OR (received_at = ? AND id < ?))
 		ORDER BY received_at DESC, id DESC LIMIT ?`
 )
 
@@ -42,6 +46,7 @@ const (
 func init() {
 	writeQueries = append(writeQueries, qConvOutbound, qConvInbound)
 	readQueries = append(readQueries, qConvByID, qConvMessages, qConvInbounds)
+	writeQueries = append(writeQueries, qConvsOfPair)
 }
 
 // threadOutbound records m in its conversation, in t.
@@ -50,16 +55,33 @@ func threadOutbound(t *wtx, m *switchboard.Message) error {
 		return nil
 	}
 	at := micros(m.CreatedAt)
-	if _, err := t.exec(qConvOutbound, switchboard.NewID("conv"), switchboard.ThreadChannel(m.Channel), m.From, m.To, at, at, at); err != nil {
+	if _, err := t.exec(qConvOutbound, switchboard.NewID("conv"), switchboard.ThreadChannel(m.Channel), m.From, m.To, at, at, at,
+		switchboard.TenantOr(m.Tenant)); err != nil {
 		return fmt.Errorf("sqlite: conversation: %w", err)
 	}
+	return nil
+}
+
+// attributeInbound gives in, when it has no tenant, the tenant switchboard.InboundTenant decides
+// from the conversations of its pair of numbers, read in t.
+func attributeInbound(t *wtx, in *switchboard.InboundMessage) error {
+	if in.Tenant != "" {
+		return nil
+	}
+	rows, err := t.query(qConvsOfPair, in.From, in.To, switchboard.ThreadChannel(in.Channel))
+	convs, err := collect(rows, err, scanConversation)
+	if err != nil {
+		return fmt.Errorf("sqlite: inbound tenant: %w", err)
+	}
+	in.Tenant = switchboard.InboundTenant(convs)
 	return nil
 }
 
 // threadInbound records in in its conversation, in t.
 func threadInbound(t *wtx, in *switchboard.InboundMessage) error {
 	at := micros(in.ReceivedAt)
-	if _, err := t.exec(qConvInbound, switchboard.NewID("conv"), switchboard.ThreadChannel(in.Channel), in.To, in.From, at, at, at); err != nil {
+	if _, err := t.exec(qConvInbound, switchboard.NewID("conv"), switchboard.ThreadChannel(in.Channel), in.To, in.From, at, at, at,
+		switchboard.TenantOr(in.Tenant)); err != nil {
 		return fmt.Errorf("sqlite: conversation: %w", err)
 	}
 	return nil
@@ -72,7 +94,7 @@ func scanConversation(s scanner) (*switchboard.Conversation, error) {
 		lastIn, lastOut sql.NullInt64
 	)
 	if err := s.Scan(&c.ID, &c.Channel, &c.OurNumber, &c.TheirNumber, &last, &lastIn, &lastOut, &c.InboundCount,
-		&c.OutboundCount, &created); err != nil {
+		&c.OutboundCount, &created, &c.Tenant); err != nil {
 		return nil, err
 	}
 	c.LastMessageAt, c.CreatedAt = fromMicros(last), fromMicros(created)
@@ -104,6 +126,9 @@ func (db *DB) ListConversations(ctx context.Context, f switchboard.ConversationF
 		where []string
 		args  []any
 	)
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	}
 	if f.OurNumber != "" {
 		where, args = append(where, "our_number = ?"), append(args, f.OurNumber)
 	}
@@ -158,7 +183,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
 		}
 		ch1, ch2 := switchboard.ThreadChannels(c.Channel)
-		rows, err := tx.StmtContext(ctx, db.rstmts[qConvMessages]).QueryContext(ctx, c.TheirNumber, c.OurNumber, ch1, ch2,
+		rows, err := tx.StmtContext(ctx, db.rstmts[qConvMessages]).QueryContext(ctx, c.Tenant, c.TheirNumber, c.OurNumber, ch1, ch2,
 			beforeAt, beforeAt, beforeID, limit+1)
 		if err != nil {
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
@@ -174,7 +199,7 @@ func (db *DB) ConversationMessages(ctx context.Context, id, cursor string, limit
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
 		}
-		rows, err = tx.StmtContext(ctx, db.rstmts[qConvInbounds]).QueryContext(ctx, c.TheirNumber, c.OurNumber, ch1, ch2,
+		rows, err = tx.StmtContext(ctx, db.rstmts[qConvInbounds]).QueryContext(ctx, c.Tenant, c.TheirNumber, c.OurNumber, ch1, ch2,
 			beforeAt, beforeAt, beforeID, limit+1)
 		if err != nil {
 			return fmt.Errorf("sqlite: conversation messages: %w", err)
@@ -204,7 +229,7 @@ func scanInbound(s scanner) (*switchboard.InboundMessage, error) {
 		received       int64
 	)
 	if err := s.Scan(&in.ID, &in.ProviderSID, &in.Channel, &in.From, &in.To, &in.Body, &in.NumMedia,
-		&media, &payload, &received); err != nil {
+		&media, &payload, &received, &in.Tenant); err != nil {
 		return nil, err
 	}
 	if media.Valid {

@@ -77,6 +77,14 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		args  []any
 	)
 	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
+	switch {
+	case q.Metadata != nil: // the metadata index leads with the tenant (MessagesQuery)
+	case q.Tenant != "":
+		add("tenant = ?", q.Tenant)
+	case q.To != "":
+		// messages_to leads with the tenant: every tenant's is read tenant by tenant.
+		add(sqlstore.AnyTenant("tenant", "messages"))
+	}
 	if q.To != "" {
 		add("to_number = ?", q.To)
 	}
@@ -103,7 +111,7 @@ func (db *DB) SearchMessages(ctx context.Context, q switchboard.MessageSearch) (
 		// statuses are checked on the messages it reads.
 		w := sqlstore.Where{Conds: where, Args: args}
 		sqlstore.In(&w, "status", q.Statuses)
-		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, "", q.Metadata, q.Cursor, limit)
+		sq, args = sqlstore.MessagesQuery(&w, sqlstore.MessageCols, q.Tenant, q.Metadata, q.Cursor, limit)
 	} else {
 		if q.Cursor != "" {
 			add("id < ?", q.Cursor)

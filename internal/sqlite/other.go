@@ -18,7 +18,7 @@ const (
 	qUpsertSticky = `INSERT INTO sticky_senders (pool, to_number, from_number) VALUES (?, ?, ?)
 		ON CONFLICT (pool, to_number) DO UPDATE SET from_number = excluded.from_number`
 
-	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qInsertInbound = `INSERT INTO inbound_messages (` + sqlstore.InboundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider_sid) DO NOTHING`
 
 	qInsertAPIKey = `INSERT INTO api_keys (` + sqlstore.APIKeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -95,9 +95,14 @@ func (db *DB) CreateInbound(ctx context.Context, in *switchboard.InboundMessage)
 		return false, fmt.Errorf("sqlite: media_urls: %w", err)
 	}
 	var created bool
+	given := in.Tenant
 	err = db.write(ctx, func(t *wtx) error {
+		in.Tenant = given // a retried batch decides again
+		if err := attributeInbound(t, in); err != nil {
+			return err
+		}
 		r, err := t.exec(qInsertInbound, in.ID, in.ProviderSID, in.Channel, in.From, in.To, in.Body, in.NumMedia,
-			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt))
+			media, sqlstore.RawJSON(in.Payload), micros(in.ReceivedAt), in.Tenant)
 		if isUnique(err) {
 			return switchboard.ErrInboundExists(in.ID)
 		} else if err != nil {
@@ -128,6 +133,12 @@ func (db *DB) ListInbound(ctx context.Context, f switchboard.InboundFilter) ([]*
 		where []string
 		args  []any
 	)
+	if f.Tenant != "" {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	} else if f.From != "" || f.To != "" {
+		// The indexes of from and to lead with the tenant: every tenant's is read tenant by tenant.
+		where = append(where, sqlstore.AnyTenant("tenant", "inbound_messages"))
+	}
 	if f.From != "" {
 		where, args = append(where, "from_number = ?"), append(args, f.From)
 	}

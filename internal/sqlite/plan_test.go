@@ -65,12 +65,12 @@ func TestQueryPlans(t *testing.T) {
 		{"list of a tenant", tenantQuery, tenantArgs, []string{"messages_tenant (tenant=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"list to", toQuery, toArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"list to, every tenant", allToQuery, allToArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN messages"}},
-		{"calls by metadata", qListCallsByMetadata, []any{"job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (key=? AND value=?", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"calls by metadata", qListCallsByMetadata, []any{"acme", "job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND call_id<?)", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"search by status", status1, status1Args, []string{"messages_status"}, []string{"SCAN messages", "TEMP B-TREE"}},
 		{"search by statuses", status2, status2Args, []string{"messages_status"}, []string{"SCAN messages"}},
 		{"delivery stats", qDeliveryStats, []any{3600, 1, 2}, []string{"COVERING INDEX messages_created", "message_events_message"}, []string{"SCAN messages", "SCAN message_events"}},
-		{"thread out", qConvMessages, []any{"+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"messages_thread"}, []string{"SCAN messages", "TEMP B-TREE"}},
-		{"thread in", qConvInbounds, []any{"+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"inbound_messages_thread"}, []string{"SCAN inbound_messages", "TEMP B-TREE"}},
+		{"thread out", qConvMessages, []any{"default", "+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"messages_thread"}, []string{"SCAN messages", "TEMP B-TREE"}},
+		{"thread in", qConvInbounds, []any{"default", "+1", "+2", "sms", "sms", 9, 9, "z", 10}, []string{"inbound_messages_thread"}, []string{"SCAN inbound_messages", "TEMP B-TREE"}},
 	} {
 		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {

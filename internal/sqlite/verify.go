@@ -15,7 +15,7 @@ import (
 
 const (
 	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
@@ -43,7 +43,7 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 		_, err := t.exec(qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
-			micros(v.CreatedAt), micros(v.UpdatedAt))
+			micros(v.CreatedAt), micros(v.UpdatedAt), v.Tenant)
 		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if isUnique(err) {
@@ -108,7 +108,7 @@ func scanVerification(r scanner) (*switchboard.Verification, error) {
 	var redacted sql.NullInt64
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &fallback, &expires,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated, &redacted); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated, &v.Tenant, &redacted); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(attempts), &v.SendAttempts); err != nil {
@@ -276,6 +276,10 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
 	var w sqlstore.Where
+	if f.Tenant != "" || f.To != "" {
+		// verifications_phone leads with the tenant: every tenant's is read tenant by tenant.
+		sqlstore.TenantIn(&w, "tenant", "verifications", f.Tenant)
+	}
 	if f.To != "" {
 		w.Add("phone = ?", f.To)
 	}

@@ -12,7 +12,11 @@ import (
 )
 
 const (
-	qConvByPair   = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?`
+	// A pair of numbers has a conversation per tenant that used it; the customer-service window is
+	// the numbers' (the person wrote to the number, whichever tenant the message went to), so the
+	// one with the latest inbound message answers.
+	qConvByPair = `SELECT ` + sqlstore.ConversationCols + ` FROM conversations WHERE channel = ? AND our_number = ? AND their_number = ?
+		ORDER BY last_inbound_at IS NULL, last_inbound_at DESC, tenant LIMIT 1`
 	qMarkFallback = `UPDATE messages SET fallback_pending = 1, fallback_due_at = ? WHERE id = ?`
 	// Unsettled fallbacks that need a decision: finished, or past their fallback time.
 	qFallbackCandidates = `SELECT ` + sqlstore.MessageCols + `, fallback_due_at FROM messages

@@ -24,13 +24,13 @@ const (
 	ConsentCols = `id, phone, scope, state, source, evidence, actor, at`
 	// ConversationCols are the columns of a conversation.
 	ConversationCols = `id, channel, our_number, their_number, last_message_at, last_inbound_at, last_outbound_at,
-		inbound_count, outbound_count, created_at`
+		inbound_count, outbound_count, created_at, tenant`
 	// DeliveryCols are the columns of a delivery.
 	DeliveryCols = `id, event_seq, endpoint_id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, lease_owner, lease_until, created_at, updated_at`
 	// EndpointCols are the columns of an endpoint.
 	EndpointCols = `id, url, description, event_types, secrets, source, failing_since, disabled_at, created_at, updated_at, tenant`
 	// InboundCols are the columns of an inbound message.
-	InboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at`
+	InboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at, tenant`
 	// RefusalCols are the columns of a verification refusal.
 	RefusalCols = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
 	// TenantCols are the columns of a tenant.
@@ -39,5 +39,5 @@ const (
 	// VerificationCols are the columns of a verification.
 	VerificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
 		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at`
+		code_hash, code_salt, code_sealed, version, created_at, updated_at, tenant`
 )

@@ -206,9 +206,14 @@ func TenantIn(w *Where, col, table, tenant string) {
 		w.Add(col+" = ?", tenant)
 		return
 	}
-	w.Add(col + " IN (WITH RECURSIVE tn(t) AS (SELECT min(tenant) FROM " + table +
+	w.Add(AnyTenant(col, table))
+}
+
+// AnyTenant is TenantIn's condition for every tenant: col is one of the tenants of table.
+func AnyTenant(col, table string) string {
+	return col + " IN (WITH RECURSIVE tn(t) AS (SELECT min(tenant) FROM " + table +
 		" UNION ALL SELECT (SELECT min(tenant) FROM " + table + " WHERE tenant > tn.t) FROM tn WHERE tn.t IS NOT NULL)" +
-		" SELECT t FROM tn WHERE t IS NOT NULL)")
+		" SELECT t FROM tn WHERE t IS NOT NULL)"
 }
 
 // MessageMetadata adds a metadata filter (if any) on messages of tenant ("" for every tenant) and

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -19,6 +20,11 @@ var tenantTests = []test{
 	{"MessageListsNeverCross", testMessageListsNeverCross},
 	{"MessageCursorsNeverCross", testMessageCursorsNeverCross},
 	{"IdempotencyKeysPerTenant", testIdempotencyKeysPerTenant},
+	{"ConversationThreadsPerTenant", testConversationThreadsPerTenant},
+	{"InboundAttribution", testInboundAttribution},
+	{"InboundListsNeverCross", testInboundListsNeverCross},
+	{"CallsPerTenant", testCallsPerTenant},
+	{"VerificationsPerTenant", testVerificationsPerTenant},
 }
 
 // newTenant returns a production tenant id created at base.
@@ -271,5 +277,347 @@ func testIdempotencyKeysPerTenant(t *testing.T, s switchboard.Store) {
 	}
 	if n := len(listIDs(t, s, switchboard.MessageFilter{})); n != 3 {
 		t.Errorf("%d messages stored, want 3", n)
+	}
+}
+
+// convsOf lists the conversations f selects, by ID.
+func convsOf(t *testing.T, s switchboard.Store, f switchboard.ConversationFilter) map[string]*switchboard.Conversation {
+	t.Helper()
+	out := map[string]*switchboard.Conversation{}
+	for range 100 {
+		cs, next, err := s.ListConversations(t.Context(), f)
+		if err != nil {
+			t.Fatalf("ListConversations(%+v): %v", f, err)
+		}
+		for _, c := range cs {
+			out[c.ID] = c
+		}
+		if next == "" {
+			return out
+		}
+		f.Cursor = next
+	}
+	t.Fatalf("ListConversations(%+v): no end", f)
+	return nil
+}
+
+// Two tenants writing to one person from one number have two threads: each lists, counts and
+// reads its own messages only.
+func testConversationThreadsPerTenant(t *testing.T, s switchboard.Store) {
+	a1 := createAt(t, s, at(0), inTenant("acme", nil))
+	g1 := createAt(t, s, at(time.Second), inTenant("globex", nil))
+	a2 := createAt(t, s, at(2*time.Second), inTenant("acme", func(m *switchboard.Message) { m.Channel = switchboard.ChannelMMS }))
+	all := convsOf(t, s, switchboard.ConversationFilter{OurNumber: fromA, TheirNumber: toA, Limit: 1})
+	if len(all) != 2 {
+		t.Fatalf("%d conversations of one pair of numbers for two tenants, want 2", len(all))
+	}
+	want := map[string][]string{"acme": {a2.ID, a1.ID}, "globex": {g1.ID}}
+	for _, tenant := range []string{"acme", "globex"} {
+		cs := convsOf(t, s, switchboard.ConversationFilter{Tenant: tenant, Limit: 1})
+		if len(cs) != 1 {
+			t.Fatalf("%s: %d conversations, want 1", tenant, len(cs))
+		}
+		for id, c := range cs {
+			if c.Tenant != tenant || c.OutboundCount != len(want[tenant]) || c.OurNumber != fromA || c.TheirNumber != toA {
+				t.Errorf("%s's conversation: %+v", tenant, c)
+			}
+			got, err := s.GetConversation(t.Context(), id)
+			if err != nil || got.Tenant != tenant {
+				t.Errorf("GetConversation(%s): %+v, %v", id, got, err)
+			}
+			msgs, _, err := s.ConversationMessages(t.Context(), id, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range msgs {
+				ids = append(ids, m.ID())
+			}
+			if diff := cmp.Diff(want[tenant], ids); diff != "" {
+				t.Errorf("%s's thread (-want +got):\n%s", tenant, diff)
+			}
+		}
+	}
+	if cs := convsOf(t, s, switchboard.ConversationFilter{Tenant: "initech"}); len(cs) != 0 {
+		t.Errorf("a tenant without messages lists %d conversations", len(cs))
+	}
+	// A cursor of acme's listing with globex's filter lists nothing of acme's.
+	createAt(t, s, at(3*time.Second), inTenant("acme", func(m *switchboard.Message) { m.To = toB }))
+	_, next, err := s.ListConversations(t.Context(), switchboard.ConversationFilter{Tenant: "acme", Limit: 1})
+	if err != nil || next == "" {
+		t.Fatalf("acme's first page: next %q, %v", next, err)
+	}
+	for _, c := range convsOf(t, s, switchboard.ConversationFilter{Tenant: "globex", Cursor: next}) {
+		if c.Tenant != "globex" {
+			t.Errorf("acme's cursor with globex's filter listed %+v", c)
+		}
+	}
+}
+
+// An inbound message belongs to the tenant of the most recent outbound message from the number
+// it was sent to, to its sender; with none, to the default tenant (switchboard.InboundTenant).
+func testInboundAttribution(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	createAt(t, s, at(0), inTenant("acme", nil))
+	createAt(t, s, at(time.Second), inTenant("globex", nil))
+	in1 := inbound(toA, fromA, "SMten1", at(2*time.Second))
+	createInbound(t, s, in1)
+	if in1.Tenant != "globex" {
+		t.Errorf("a reply after globex's message went to %q, want globex", in1.Tenant)
+	}
+	createAt(t, s, at(3*time.Second), inTenant("acme", nil))
+	in2 := inbound(toA, fromA, "SMten2", at(4*time.Second))
+	createInbound(t, s, in2)
+	if in2.Tenant != "acme" {
+		t.Errorf("a reply after acme's newer message went to %q, want acme", in2.Tenant)
+	}
+	stranger := inbound(toB, fromA, "SMten3", at(5*time.Second))
+	createInbound(t, s, stranger)
+	if stranger.Tenant != switchboard.DefaultTenant {
+		t.Errorf("an unsolicited message went to %q, want default", stranger.Tenant)
+	}
+	given := inbound(toA, fromA, "SMten4", at(6*time.Second))
+	given.Tenant = "initech"
+	createInbound(t, s, given)
+	if given.Tenant != "initech" {
+		t.Errorf("an inbound message with a tenant was moved to %q", given.Tenant)
+	}
+	bad := inbound(toA, fromA, "SMten5", at(7*time.Second))
+	bad.Tenant = "Not Valid"
+	if _, err := s.CreateInbound(ctx, bad); switchboard.ErrorKindOf(err) != switchboard.EINVALID {
+		t.Errorf("CreateInbound with an invalid tenant: %v, want EINVALID", err)
+	}
+	// Stored and threaded as attributed.
+	for _, tc := range []struct {
+		tenant string
+		want   []string
+	}{{"globex", []string{in1.ID}}, {"acme", []string{in2.ID}}, {switchboard.DefaultTenant, []string{stranger.ID}}, {"initech", []string{given.ID}}} {
+		got, _, err := s.ListInbound(ctx, switchboard.InboundFilter{Tenant: tc.tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, in := range got {
+			ids = append(ids, in.ID)
+			if in.Tenant != tc.tenant {
+				t.Errorf("ListInbound(%s) has %s of tenant %q", tc.tenant, in.ID, in.Tenant)
+			}
+		}
+		if diff := cmp.Diff(tc.want, ids); diff != "" {
+			t.Errorf("ListInbound(%s) (-want +got):\n%s", tc.tenant, diff)
+		}
+	}
+	for tenant, wantIn := range map[string]int{"acme": 1, "globex": 1} {
+		for _, c := range convsOf(t, s, switchboard.ConversationFilter{Tenant: tenant, OurNumber: fromA, TheirNumber: toA}) {
+			if c.InboundCount != wantIn {
+				t.Errorf("%s's thread counts %d inbound, want %d", tenant, c.InboundCount, wantIn)
+			}
+		}
+	}
+}
+
+func testInboundListsNeverCross(t *testing.T, s switchboard.Store) {
+	byTenant := map[string][]string{}
+	for i := range 6 {
+		in := inbound(toA, fromA, "SMlist"+string(rune('a'+i)), at(time.Duration(i)*time.Second))
+		in.Tenant = []string{"acme", "globex"}[i%2]
+		createInbound(t, s, in)
+		byTenant[in.Tenant] = append([]string{in.ID}, byTenant[in.Tenant]...)
+	}
+	list := func(f switchboard.InboundFilter) []string {
+		var out []string
+		for range 100 {
+			got, next, err := s.ListInbound(t.Context(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range got {
+				out = append(out, in.ID)
+			}
+			if next == "" {
+				return out
+			}
+			f.Cursor = next
+		}
+		return out
+	}
+	for _, tenant := range []string{"acme", "globex", "initech"} {
+		for name, f := range map[string]switchboard.InboundFilter{"all": {}, "from": {From: toA}, "to": {To: fromA}, "both": {From: toA, To: fromA}} {
+			f.Tenant, f.Limit = tenant, 2
+			if diff := cmp.Diff(byTenant[tenant], list(f)); diff != "" {
+				t.Errorf("%s, %s (-want +got):\n%s", tenant, name, diff)
+			}
+			f.Tenant = ""
+			if got := list(f); len(got) != 6 {
+				t.Errorf("every tenant, %s: %d, want 6", name, len(got))
+			}
+		}
+	}
+	// acme's cursor with globex's filter: only globex's.
+	_, next, err := s.ListInbound(t.Context(), switchboard.InboundFilter{Tenant: "acme", Limit: 1})
+	if err != nil || next == "" {
+		t.Fatalf("acme's first page: %q %v", next, err)
+	}
+	for _, id := range list(switchboard.InboundFilter{Tenant: "globex", Cursor: next, Limit: 2}) {
+		if !slices.Contains(byTenant["globex"], id) {
+			t.Errorf("acme's cursor with globex's filter listed %s", id)
+		}
+	}
+}
+
+// Calls store their tenant; lists (plain and by metadata) and cursors never cross tenants; an
+// idempotency key is the tenant's.
+func testCallsPerTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	byTenant := map[string][]string{}
+	for i := range 6 {
+		c := newCall(newID("call"), at(time.Duration(i)*time.Second))
+		c.Tenant = []string{"acme", "globex"}[i%2]
+		c.Metadata = map[string]string{"job_id": "1042"}
+		mustCreateCall(t, s, c)
+		byTenant[c.Tenant] = append([]string{c.ID}, byTenant[c.Tenant]...)
+	}
+	d := mustCreateCall(t, s, newCall(newID("call"), at(time.Minute)))
+	if got, err := s.GetCall(ctx, d.ID); err != nil || got.Tenant != switchboard.DefaultTenant {
+		t.Errorf("a call created without a tenant: %+v, %v; want tenant default", got, err)
+	}
+	if got, err := s.GetCall(ctx, byTenant["acme"][0]); err != nil || got.Tenant != "acme" {
+		t.Errorf("GetCall of acme's call: %+v, %v", got, err)
+	}
+	list := func(f switchboard.CallFilter) []string {
+		var out []string
+		for range 100 {
+			cs, err := s.ListCalls(ctx, f)
+			if err != nil {
+				t.Fatalf("ListCalls(%+v): %v", f, err)
+			}
+			for _, c := range cs {
+				out = append(out, c.ID)
+			}
+			if len(cs) < f.Limit {
+				return out
+			}
+			f.Before = cs[len(cs)-1].ID
+		}
+		return out
+	}
+	job := &switchboard.MetadataMatch{Key: "job_id", Value: "1042"}
+	for _, tenant := range []string{"acme", "globex", "initech"} {
+		for _, meta := range []*switchboard.MetadataMatch{nil, job} {
+			if diff := cmp.Diff(byTenant[tenant], list(switchboard.CallFilter{Tenant: tenant, Metadata: meta, Limit: 2})); diff != "" {
+				t.Errorf("%s, metadata %v (-want +got):\n%s", tenant, meta, diff)
+			}
+		}
+	}
+	if n := len(list(switchboard.CallFilter{Limit: 2})); n != 7 {
+		t.Errorf("every tenant's calls: %d, want 7", n)
+	}
+	if n := len(list(switchboard.CallFilter{Metadata: job, Limit: 2})); n != 6 {
+		t.Errorf("every tenant's calls with job_id=1042: %d, want 6", n)
+	}
+	// acme's cursor with globex's filter.
+	for _, id := range list(switchboard.CallFilter{Tenant: "globex", Before: byTenant["acme"][0], Metadata: job, Limit: 2}) {
+		if !slices.Contains(byTenant["globex"], id) {
+			t.Errorf("acme's cursor with globex's filter listed %s", id)
+		}
+	}
+
+	// One idempotency key, two tenants: two calls.
+	a := newCall(newID("call"), at(2*time.Minute))
+	a.Tenant = "acme"
+	g := newCall(newID("call"), at(2*time.Minute))
+	g.Tenant = "globex"
+	key := &switchboard.Idempotency{APIKeyID: "system", Key: "visit-7", RequestHash: "h"}
+	sa, replayed, err := s.CreateCall(ctx, a, key)
+	if err != nil || replayed {
+		t.Fatalf("acme's call: %v, replayed %v", err, replayed)
+	}
+	sg, replayed, err := s.CreateCall(ctx, g, key)
+	if err != nil || replayed || sg.ID == sa.ID {
+		t.Fatalf("globex's call with acme's key: %v, replayed %v, %s", err, replayed, sg.ID)
+	}
+	again := newCall(newID("call"), at(3*time.Minute))
+	again.Tenant = "globex"
+	if got, replayed, err := s.CreateCall(ctx, again, key); err != nil || !replayed || got.ID != sg.ID {
+		t.Errorf("globex's retry: %v, replayed %v, %v", got, replayed, err)
+	}
+	bad := newCall(newID("call"), at(4*time.Minute))
+	bad.Tenant = "No Such"
+	if _, _, err := s.CreateCall(ctx, bad, nil); switchboard.ErrorKindOf(err) != switchboard.EINVALID {
+		t.Errorf("CreateCall with an invalid tenant: %v, want EINVALID", err)
+	}
+}
+
+// Verifications store their tenant, and their lists and cursors never cross tenants.
+func testVerificationsPerTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	byTenant := map[string][]string{}
+	for i := range 6 {
+		v := newVerification(fmt.Sprintf("+1415555%04d", i/2), at(time.Duration(i)*time.Second))
+		v.Tenant = []string{"acme", "globex"}[i%2]
+		v.Status = switchboard.VerificationApproved // one pending verification per number
+		if err := s.CreateVerification(ctx, v, nil); err != nil {
+			t.Fatalf("CreateVerification: %v", err)
+		}
+		byTenant[v.Tenant] = append([]string{v.ID}, byTenant[v.Tenant]...)
+	}
+	d := newVerification("+14155559999", at(time.Minute))
+	if err := s.CreateVerification(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetVerification(ctx, d.ID); err != nil || got.Tenant != switchboard.DefaultTenant {
+		t.Errorf("a verification created without a tenant: %+v, %v", got, err)
+	}
+	if got, err := s.GetVerification(ctx, byTenant["globex"][0]); err != nil || got.Tenant != "globex" {
+		t.Errorf("GetVerification of globex's: %+v, %v", got, err)
+	}
+	list := func(f switchboard.VerificationFilter) []string {
+		var out []string
+		for range 100 {
+			vs, next, err := s.ListVerifications(ctx, f)
+			if err != nil {
+				t.Fatalf("ListVerifications(%+v): %v", f, err)
+			}
+			for _, v := range vs {
+				out = append(out, v.ID)
+			}
+			if next == "" {
+				return out
+			}
+			f.Cursor = next
+		}
+		return out
+	}
+	for _, tenant := range []string{"acme", "globex", "initech"} {
+		if diff := cmp.Diff(byTenant[tenant], list(switchboard.VerificationFilter{Tenant: tenant, Limit: 2})); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tenant, diff)
+		}
+		var want []string
+		for _, id := range byTenant[tenant] {
+			if v, _ := s.GetVerification(ctx, id); v.To == "+14155550001" {
+				want = append(want, id)
+			}
+		}
+		for _, f := range []switchboard.VerificationFilter{
+			{Tenant: tenant, To: "+14155550001", Limit: 1},
+			{Tenant: tenant, To: "+14155550001", Status: switchboard.VerificationApproved, Limit: 1},
+		} {
+			if diff := cmp.Diff(want, list(f)); diff != "" {
+				t.Errorf("%s, %+v (-want +got):\n%s", tenant, f, diff)
+			}
+		}
+	}
+	if n := len(list(switchboard.VerificationFilter{To: "+14155550001", Limit: 1})); n != 2 {
+		t.Errorf("every tenant's verifications of one number: %d, want 2", n)
+	}
+	for _, id := range list(switchboard.VerificationFilter{Tenant: "globex", Cursor: byTenant["acme"][0], Limit: 1}) {
+		if !slices.Contains(byTenant["globex"], id) {
+			t.Errorf("acme's cursor with globex's filter listed %s", id)
+		}
+	}
+	bad := newVerification("+14155558888", at(2*time.Minute))
+	bad.Tenant = "Bad"
+	if err := s.CreateVerification(ctx, bad, nil); switchboard.ErrorKindOf(err) != switchboard.EINVALID {
+		t.Errorf("CreateVerification with an invalid tenant: %v, want EINVALID", err)
 	}
 }

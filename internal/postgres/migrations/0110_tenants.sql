@@ -36,14 +36,41 @@ ALTER TABLE api_keys ADD COLUMN role text NOT NULL DEFAULT 'admin';
 CREATE INDEX messages_tenant ON messages (tenant, id);
 DROP INDEX messages_to;
 CREATE INDEX messages_to ON messages (tenant, to_number, id);
+DROP INDEX inbound_messages_from;
+DROP INDEX inbound_messages_to;
+CREATE INDEX inbound_messages_tenant ON inbound_messages (tenant, id);
+CREATE INDEX inbound_messages_from ON inbound_messages (tenant, from_number, id);
+CREATE INDEX inbound_messages_to ON inbound_messages (tenant, to_number, id);
+CREATE INDEX calls_tenant ON calls (tenant, id);
+CREATE INDEX verifications_tenant ON verifications (tenant, id);
+DROP INDEX verifications_phone;
+CREATE INDEX verifications_phone ON verifications (tenant, phone, id);
+
+-- A conversation is one tenant's thread: two tenants writing to one person from one number have
+-- two, and each lists by its own activity and reads its own messages. (The pair stays a plain
+-- index, see 0071: the conversation's ID, derived from its tenant and pair, keeps one row per
+-- thread; tenant default's IDs are derived as before, so existing conversations keep theirs.)
+DROP INDEX conversations_pair;
+CREATE INDEX conversations_pair ON conversations (tenant, channel, our_number, their_number);
+DROP INDEX conversations_recent;
+CREATE INDEX conversations_recent ON conversations (tenant, last_message_at, id);
+DROP INDEX messages_thread;
+CREATE INDEX messages_thread ON messages (tenant, to_number, from_number, created_at, id);
+DROP INDEX inbound_messages_thread;
+CREATE INDEX inbound_messages_thread ON inbound_messages (tenant, from_number, to_number, received_at, id);
 
 -- An idempotency key is the tenant's: two tenants (or two keys) may use one independently.
 ALTER TABLE idempotency_keys ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
 ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
 ALTER TABLE idempotency_keys ADD PRIMARY KEY (tenant, api_key_id, key);
+DROP INDEX calls_idempotency;
+CREATE UNIQUE INDEX calls_idempotency ON calls (tenant, api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- Metadata lookups are the tenant's: the pair indexes gain the tenant first, so a tenant's
 -- job_id=1042 is a range of its own entries.
 ALTER TABLE message_metadata ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
 ALTER TABLE message_metadata DROP CONSTRAINT message_metadata_pkey;
 ALTER TABLE message_metadata ADD PRIMARY KEY (tenant, key, value, message_id);
+ALTER TABLE call_metadata ADD COLUMN tenant text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE call_metadata DROP CONSTRAINT call_metadata_pkey;
+ALTER TABLE call_metadata ADD PRIMARY KEY (tenant, key, value, call_id);

@@ -37,6 +37,26 @@ ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
 CREATE INDEX messages_tenant ON messages (tenant, id);
 DROP INDEX messages_to;
 CREATE INDEX messages_to ON messages (tenant, to_number, id);
+DROP INDEX inbound_messages_from;
+DROP INDEX inbound_messages_to;
+CREATE INDEX inbound_messages_tenant ON inbound_messages (tenant, id);
+CREATE INDEX inbound_messages_from ON inbound_messages (tenant, from_number, id);
+CREATE INDEX inbound_messages_to ON inbound_messages (tenant, to_number, id);
+CREATE INDEX calls_tenant ON calls (tenant, id);
+CREATE INDEX verifications_tenant ON verifications (tenant, id);
+DROP INDEX verifications_phone;
+CREATE INDEX verifications_phone ON verifications (tenant, phone, id);
+
+-- A conversation is one tenant's thread: two tenants writing to one person from one number have
+-- two, and each lists by its own activity and reads its own messages.
+DROP INDEX conversations_pair;
+CREATE UNIQUE INDEX conversations_pair ON conversations (tenant, channel, our_number, their_number);
+DROP INDEX conversations_recent;
+CREATE INDEX conversations_recent ON conversations (tenant, last_message_at, id);
+DROP INDEX messages_thread;
+CREATE INDEX messages_thread ON messages (tenant, to_number, from_number, created_at, id);
+DROP INDEX inbound_messages_thread;
+CREATE INDEX inbound_messages_thread ON inbound_messages (tenant, from_number, to_number, received_at, id);
 
 -- An idempotency key is the tenant's: two tenants (or two keys) may use one independently. The
 -- key's table is rebuilt for its new primary key (a WITHOUT ROWID table's key cannot change).
@@ -53,6 +73,8 @@ INSERT INTO idempotency_keys_new (tenant, api_key_id, key, request_hash, message
 	SELECT 'default', api_key_id, key, request_hash, message_id, created_at FROM idempotency_keys;
 DROP TABLE idempotency_keys;
 ALTER TABLE idempotency_keys_new RENAME TO idempotency_keys;
+DROP INDEX calls_idempotency;
+CREATE UNIQUE INDEX calls_idempotency ON calls (tenant, api_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- Metadata lookups are the tenant's: the pair indexes gain the tenant first, so a tenant's
 -- job_id=1042 is a range of its own entries.
@@ -68,3 +90,16 @@ INSERT INTO message_metadata_new (tenant, key, value, message_id)
 DROP TABLE message_metadata;
 ALTER TABLE message_metadata_new RENAME TO message_metadata;
 CREATE INDEX message_metadata_message ON message_metadata (message_id);
+
+CREATE TABLE call_metadata_new (
+	tenant  TEXT NOT NULL DEFAULT 'default',
+	key     TEXT NOT NULL,
+	value   TEXT NOT NULL,
+	call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+	PRIMARY KEY (tenant, key, value, call_id)
+) WITHOUT ROWID;
+INSERT INTO call_metadata_new (tenant, key, value, call_id)
+	SELECT 'default', key, value, call_id FROM call_metadata;
+DROP TABLE call_metadata;
+ALTER TABLE call_metadata_new RENAME TO call_metadata;
+CREATE INDEX call_metadata_call ON call_metadata (call_id);
