@@ -63,9 +63,20 @@ func testUsageCounts(t *testing.T, s switchboard.Store) {
 	createAt(t, s, day1, keyed(switchboard.DefaultTenant, day1))
 	createAt(t, s, day1, func(m *switchboard.Message) { m.CreatedAt, m.UpdatedAt = day1, day1 }) // no tenant: default
 
+	c := newCall(newID("call"), day1)
+	c.Tenant = "acme"
+	if _, _, err := s.CreateCall(t.Context(), c, nil); err != nil {
+		t.Fatal(err)
+	}
+	v := newVerification("+14155550177", day1)
+	v.Tenant = "acme"
+	if err := s.CreateVerification(t.Context(), v, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	got := usageOf(t, s, switchboard.UsageFilter{})
 	want := map[string]switchboard.Usage{
-		"acme 2031-03-04":    {Tenant: "acme", Day: "2031-03-04", Messages: 2, Segments: 4},
+		"acme 2031-03-04":    {Tenant: "acme", Day: "2031-03-04", Messages: 2, Segments: 4, Calls: 1, Verifications: 1},
 		"acme 2031-03-05":    {Tenant: "acme", Day: "2031-03-05", Messages: 1, Segments: 1},
 		"default 2031-03-04": {Tenant: "default", Day: "2031-03-04", Messages: 2, Segments: 2},
 	}
