@@ -178,6 +178,11 @@ type Message struct {
 	BodyLength int    `json:"body_length"`
 	// RedactedAt is when retention removed the body (and the raw provider payloads).
 	RedactedAt *time.Time `json:"redacted_at,omitempty"`
+	// Price is what the provider charged for the message, as it reported it (Twilio shows
+	// charges negative: "-0.00790"), and PriceUnit its currency: empty until Switchboard fetched
+	// it after the message finished (status callbacks carry no price; see UsageStore).
+	Price     string `json:"price,omitempty"`
+	PriceUnit string `json:"price_unit,omitempty"`
 	// WhatsApp holds a WhatsApp message's content template and fallback policy, and an SMS
 	// leg's link to the WhatsApp message it stands in for (see WhatsAppOptions).
 	WhatsApp  *WhatsAppOptions `json:"whatsapp,omitempty"`

@@ -58,7 +58,10 @@ type ProviderMessage struct {
 	ErrorCode      int
 	ErrorMessage   string
 	CreatedAt      time.Time
-	Raw            json.RawMessage
+	// Price is what the provider charged for the message, nil while it has not said (Twilio
+	// prices a message some time after it is sent).
+	Price *Price
+	Raw   json.RawMessage
 }
 
 // CodeFindIncomplete is the code of the error Find returns, with what it found, when the

@@ -35,6 +35,8 @@ type Store interface {
 	// VerificationStore keeps one-time-code verifications (verification.go).
 	VerificationStore
 	WhatsAppStore
+	// UsageStore keeps per tenant and day the counts of quotas and the usage report (usage.go).
+	UsageStore
 	// TenantStore keeps the tenants (tenant.go).
 	TenantStore
 	// TenantCredentialStore keeps the tenants' own provider accounts (tenantcreds.go).

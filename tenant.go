@@ -119,7 +119,8 @@ type Tenant struct {
 	// StagingMode confines a staging tenant's sends (empty reads as StagingAllowlist); a
 	// production tenant ignores it.
 	StagingMode StagingMode `json:"staging_mode,omitempty"`
-	// AllowedRecipients are the E.164 numbers a staging tenant in allowlist mode may send to.
+	// AllowedRecipients are the E.164 numbers a staging tenant in allowlist mode may send to, and
+	// prefixes ending in * (+1415555*: every number that starts so; see ValidRecipientPattern).
 	AllowedRecipients []string `json:"allowed_recipients,omitempty"`
 	// DailyMessages and DailySegments bound what the tenant sends per UTC day; 0 is no limit.
 	DailyMessages int `json:"daily_messages"`
@@ -158,8 +159,8 @@ func (t *Tenant) Validate() error {
 		return bad("tenant %s: at most %d allowed recipients", t.ID, maxAllowedRecipients)
 	}
 	for _, r := range t.AllowedRecipients {
-		if !isE164(r) {
-			return bad("tenant %s: allowed recipient %q is not an E.164 number", t.ID, truncate(r, 32))
+		if !ValidRecipientPattern(r) {
+			return bad("tenant %s: allowed recipient %q is neither an E.164 number nor a prefix of one ending in * (+1415555*)", t.ID, truncate(r, 32))
 		}
 	}
 	return nil

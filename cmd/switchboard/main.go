@@ -86,6 +86,7 @@ unreachable, 6 no or bad API key.`,
 		newTopCmd(getenv),
 		newVersionCmd(),
 		newHealthCmd(getenv),
+		newUsageCmd(getenv),
 	)
 	finishTree(root)
 	return root

@@ -24,6 +24,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/consent"
 	"github.com/switchboard-gw/switchboard/internal/content"
+	"github.com/switchboard-gw/switchboard/internal/staging"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/whatsapp"
 )
@@ -49,6 +50,12 @@ type Observer interface {
 	MessageAccepted(m *switchboard.Message)
 }
 
+// RefusalObserver counts the requests refused by their tenant's quotas or environment
+// (metrics), by stable code; the Observer is asked for it.
+type RefusalObserver interface {
+	TenantRefusal(code string)
+}
+
 // Config configures the acceptance service.
 type Config struct {
 	Store Store
@@ -67,6 +74,9 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
 	Consent *consent.Service
+	// Staging refuses what a staging tenant may not send (its allow-list, or the simulator
+	// only) before anything is stored; nil checks nothing.
+	Staging *staging.Guard
 	// WhatsApp applies WhatsApp's window and fallback rules; nil refuses the whatsapp channel.
 	WhatsApp WhatsApp
 	// Observer receives measurements of requests accepted (metrics); nil observes nothing.
@@ -128,6 +138,13 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 	if err != nil {
 		return nil, false, err
 	}
+	if check {
+		// What an application asked for (a call's SMS, the dashboard's retry) is held to its
+		// tenant's environment; Switchboard's own replies go to a person who wrote first.
+		if err := s.cfg.Staging.Check(ctx, m.Tenant, m.To); err != nil {
+			return nil, false, s.refused(err)
+		}
+	}
 	if check && s.cfg.Consent != nil {
 		if err := s.cfg.Consent.CheckAccept(ctx, m); err != nil {
 			return nil, false, err
@@ -135,7 +152,7 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 	}
 	stored, replayed, err := s.cfg.Store.CreateMessage(ctx, m, idem)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err)
 	}
 	if !replayed {
 		s.cfg.Logger.Info("message created", "message_id", stored.ID, "actor", spec.Actor, "to", content.MaskPhone(stored.To),
@@ -145,6 +162,15 @@ func (s *Service) create(ctx context.Context, spec switchboard.MessageSpec, idem
 		}
 	}
 	return stored, replayed, nil
+}
+
+// refused reports err's code to the RefusalObserver (which counts only the tenant refusals:
+// quotas and environments) and returns it.
+func (s *Service) refused(err error) error {
+	if ro, ok := s.cfg.Observer.(RefusalObserver); ok {
+		ro.TenantRefusal(switchboard.ErrorCodeOf(err))
+	}
+	return err
 }
 
 func invalid(code, format string, args ...any) error {
@@ -203,6 +229,11 @@ func (s *Service) Accept(ctx context.Context, key *switchboard.APIKey, req *Requ
 	if err != nil {
 		return nil, false, err
 	}
+	// A staging tenant's message to someone it may not reach is refused before anything is
+	// stored or sent (issue 18: environments).
+	if err := s.cfg.Staging.Check(ctx, m.Tenant, m.To); err != nil {
+		return nil, false, s.refused(err)
+	}
 	if s.cfg.Consent != nil {
 		if err := s.cfg.Consent.CheckAccept(ctx, m); err != nil {
 			return nil, false, err
@@ -218,7 +249,7 @@ func (s *Service) Accept(ctx context.Context, key *switchboard.APIKey, req *Requ
 	}
 	stored, replayed, err = s.cfg.Store.CreateMessage(ctx, m, idem)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.refused(err) // quota_exceeded, spend_cap_reached: the store's quotas
 	}
 	if !replayed {
 		s.cfg.Logger.Info("message accepted", "message_id", stored.ID, "to", content.MaskPhone(stored.To),

@@ -22,6 +22,7 @@ import (
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/accept"
 	"github.com/switchboard-gw/switchboard/internal/consent"
+	"github.com/switchboard-gw/switchboard/internal/staging"
 	"github.com/switchboard-gw/switchboard/internal/strictjson"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/tenantcreds"
@@ -52,6 +53,9 @@ type Config struct {
 	QuietHours consent.QuietHours
 	// Consent checks recipients' opt-outs at acceptance; nil checks nothing.
 	Consent *consent.Service
+	// Staging refuses the messages, calls and verifications a staging tenant may not send
+	// (internal/staging); nil checks nothing.
+	Staging *staging.Guard
 	// Observer receives measurements (metrics); nil observes nothing.
 	Observer Observer
 	// OnAccepted is called after a message is committed, to wake the dispatcher.
@@ -114,7 +118,7 @@ func New(cfg Config) *Server {
 	if s.msgs == nil {
 		a := accept.Config{Store: cfg.Store, LiveSenders: cfg.LiveSenders, Clock: cfg.Clock, Logger: cfg.Logger,
 			DefaultValidity: cfg.DefaultValidity, Templates: cfg.Templates, QuietHours: cfg.QuietHours, Consent: cfg.Consent,
-			OnAccepted: cfg.OnAccepted}
+			Staging: cfg.Staging, OnAccepted: cfg.OnAccepted}
 		if cfg.WhatsApp != nil {
 			a.WhatsApp = cfg.WhatsApp
 		}
@@ -211,6 +215,7 @@ func (s *Server) routes() {
 	s.keyRoutes()
 	s.senderRoutes()
 	s.credentialRoutes()
+	s.usageRoutes()
 	s.mux.HandleFunc("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return switchboard.Errorf(switchboard.ENOTFOUND, "route_not_found", "no route %s %s", r.Method, r.URL.Path)
 	}))

@@ -87,6 +87,9 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkStaging(r, key, c.To); err != nil {
+		return err
+	}
 	if err := svc.Admit(r.Context(), c); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/internal/api"
+	"github.com/switchboard-gw/switchboard/internal/export"
 	"github.com/switchboard-gw/switchboard/internal/twiliosig"
 	"github.com/switchboard-gw/switchboard/internal/twiliosim"
 	"github.com/switchboard-gw/switchboard/internal/verify"
@@ -389,6 +390,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"KeyRequest", reflect.TypeFor[api.KeyRequest](), true},
 		{"CreatedKey", reflect.TypeFor[api.CreatedKey](), true},
 		{"KeyList", reflect.TypeFor[api.KeyList](), true},
+		{"UsageList", reflect.TypeFor[api.UsageList](), true},
+		{"UsageRow", reflect.TypeFor[export.UsageRow](), true},
 		{"SimCall", reflect.TypeFor[twiliosim.Call](), true},
 		{"SimCallScript", reflect.TypeFor[twiliosim.CallScript](), false},
 		{"SimCalleeInput", reflect.TypeFor[twiliosim.CalleeInput](), true},
@@ -964,6 +967,34 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		ctype: "text/csv", headers: auth, status: 200})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "phone,state\n+14155550104,maybe\n", ctype: "text/csv", headers: auth, status: 400})
 	c.do(call{op: "POST /v1/consent/import", path: "/v1/consent/import", body: "{}", ctype: j, headers: auth, status: 415})
+
+	// Quotas and usage: tenant default over its daily messages answers 429 with Retry-After.
+	ctx := context.Background()
+	def, err := f.store.GetTenant(ctx, switchboard.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.DailyMessages = 1
+	if err := f.store.UpdateTenant(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	c.do(call{op: "POST /v1/messages", path: "/v1/messages", body: `{"to":"+14155550105","body":"one too many"}`, ctype: j, headers: withAuth(), status: 429})
+	def.DailyMessages = 0
+	if err := f.store.UpdateTenant(ctx, def); err != nil {
+		t.Fatal(err)
+	}
+	c.do(call{op: "GET /v1/usage", path: "/v1/usage", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/usage", path: "/v1/usage?from=2026-01-01&to=2026-12-31&format=csv", headers: auth, status: 200})
+	c.do(call{op: "GET /v1/usage", path: "/v1/usage?from=2026-1-1", headers: auth, status: 400})
+	reader, readerSecret, err := switchboard.NewAPIKey("reader", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.Role = switchboard.RoleRead
+	if err := f.store.CreateAPIKey(ctx, reader); err != nil {
+		t.Fatal(err)
+	}
+	c.do(call{op: "GET /v1/usage", path: "/v1/usage", headers: []string{"Authorization", "Bearer " + readerSecret}, status: 403})
 
 	// Conversations: the thread of the sent message above, a reply from the person, an answer in
 	// the thread.

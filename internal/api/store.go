@@ -37,5 +37,6 @@ type Store interface {
 	CreateSender(ctx context.Context, s *switchboard.Sender, now time.Time) error
 	UpdateSender(ctx context.Context, s *switchboard.Sender, now time.Time) (*switchboard.Sender, error)
 	DeleteSender(ctx context.Context, from string, now time.Time) error
+	ListUsage(ctx context.Context, f switchboard.UsageFilter) ([]*switchboard.Usage, error)
 	Ping(ctx context.Context) error
 }

@@ -45,6 +45,13 @@ func (s *Server) startVerification(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p := principal(r.Context())
+	// A staging tenant's code goes only where it may send; a number that is not one is left
+	// for Start to refuse with its own code.
+	if to, err := content.NormalizePhone(req.To); err == nil {
+		if err := s.checkStaging(r, p.Key, to); err != nil {
+			return err
+		}
+	}
 	v, err := svc.StartIn(r.Context(), req, p.Tenant, p.Key.ID)
 	if err != nil {
 		return err

@@ -57,9 +57,10 @@ var Tables = []string{
 var runtimeTables = []string{"sender_buckets", "readiness", "senders_version"}
 
 // derivedTables are kept by both engines' triggers from the tables copied: chart_counts, the
-// charts page's running totals of messages. They are neither copied nor emptied: the target's
-// triggers take the emptied messages out of them and count the copied ones in.
-var derivedTables = []string{"chart_counts"}
+// charts page's running totals of messages, and usage_daily, the usage per tenant and day
+// (messages, calls, verifications and the messages' prices). They are neither copied nor
+// emptied: the target's triggers take the emptied rows out of them and count the copied ones in.
+var derivedTables = []string{"chart_counts", "usage_daily"}
 
 // seededTables hold rows that the migrations write into every new database: tenants holds tenant
 // default (migration 0110). A target whose only rows are these is empty; the copy replaces them

@@ -134,6 +134,8 @@ func fill(t *testing.T, s switchboard.Store) fixture {
 			t.Fatalf("callback %s not applied: %+v", st, r)
 		}
 	}
+	// Its price, fetched once it was delivered (migration 0140).
+	check(t, "RecordPrice", s.RecordPrice(ctx, m.ID, &switchboard.Price{Text: "-0.00790", Unit: "USD", Micros: 7900}, at(70*time.Second)))
 
 	// Scheduled MMS from another pool, with media, send_at and valid_until.
 	m = newMessage("msg_0002", at(2*time.Minute))

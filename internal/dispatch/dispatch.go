@@ -267,6 +267,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-tick.C:
 		case <-poll.C:
 			d.pollStale(ctx)
+			d.FetchPrices(ctx)
 		}
 	}
 }
@@ -961,6 +962,9 @@ func (d *Dispatcher) pollStale(ctx context.Context) {
 			ProviderSID: pm.SID, ProviderStatus: pm.ProviderStatus, Status: pm.Status, ErrorCode: pm.ErrorCode,
 			ErrorMessage: pm.ErrorMessage, MessageID: m.ID, Payload: payloadOf(m, pm.Raw), ReceivedAt: now,
 		})
+		if err == nil && pm.Price != nil && pm.Status.Terminal() {
+			d.recordPrice(ctx, m, pm, now) // the fetch that found the final status found its price too
+		}
 		if err == nil && !res.Applied {
 			// Nothing new: touch it so it is asked again only after another StatusPollAfter.
 			_, err = d.cfg.Store.UpdateMessage(ctx, switchboard.MessageUpdate{ID: m.ID, At: now})

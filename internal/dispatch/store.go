@@ -19,4 +19,6 @@ type Store interface {
 	GetMessageByProviderSID(ctx context.Context, sid string) (*switchboard.Message, error)
 	IngestCallback(ctx context.Context, cb *switchboard.Callback) (switchboard.CallbackResult, error)
 	AppendAppEvent(ctx context.Context, ev *switchboard.AppEvent) error
+	DuePrices(ctx context.Context, now time.Time, limit int) ([]*switchboard.Message, error)
+	RecordPrice(ctx context.Context, id string, p *switchboard.Price, next time.Time) error
 }

@@ -42,6 +42,7 @@ type Metrics struct {
 	ops              opsMetrics
 	health           healthMetrics
 	store            storeMetrics
+	usage            usageMetrics
 }
 
 // New returns Metrics registered on a fresh registry (with the Go and process collectors).
@@ -101,6 +102,7 @@ func New() *Metrics {
 	m.registerOps(f)
 	m.health = newHealthMetrics(f)
 	m.store = newStoreMetrics(f)
+	m.usage = newUsageMetrics(f)
 	return m
 }
 
@@ -115,6 +117,7 @@ func Names() []string {
 	names = append(names, opsNames...)
 	names = append(names, healthNames...)
 	names = append(names, storeNames...)
+	names = append(names, usageNames()...)
 	return append(names, circuitNames()...)
 }
 

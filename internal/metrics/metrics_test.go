@@ -47,6 +47,9 @@ func TestNamesMatchRegistry(t *testing.T) {
 	m.NeedsReview()
 	m.DiskFree(1, 2)
 	m.StoreCommit("sqlite", time.Millisecond, 3)
+	m.TenantRefusal(switchboard.CodeQuotaExceeded)
+	m.TenantRefusal("recipient_opted_out") // not a tenant refusal: not counted, no new series
+	m.PriceFetched(true, 7900, "USD")
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/metrics"
 	"github.com/switchboard-gw/switchboard/internal/postgres"
 	"github.com/switchboard-gw/switchboard/internal/sqlite"
+	"github.com/switchboard-gw/switchboard/internal/staging"
 	"github.com/switchboard-gw/switchboard/internal/templates"
 	"github.com/switchboard-gw/switchboard/internal/tenantcreds"
 	"github.com/switchboard-gw/switchboard/internal/twilio"
@@ -73,6 +74,8 @@ type Node struct {
 	api    *api.Server
 	// accept is the acceptance service every outbound message is made by.
 	accept *accept.Service
+	// staging holds staging tenants to their allow-list or the simulator (internal/staging).
+	staging *staging.Guard
 	// inbound answers inbound messages: keyword replies, routing auto-replies.
 	inbound *inbound.Handler
 	consent *consent.Service
@@ -229,8 +232,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	n.metrics.SetErrorClasses(func(code int) string { return string(n.routes.provider(switchboard.ChannelSMS).ErrorClass(code)) })
 	n.metrics.Registry().MustRegister(n.secretsGauge())
 	n.openObserve()
+	n.staging = staging.New(n.store, n.simulated(), n.clock)
 	n.accept = accept.New(accept.Config{
 		Store: n.store, LiveSenders: n.senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
+		Staging:    n.staging,
 		QuietHours: cfg.QuietHours, Templates: n.templates.Load, Observer: n.metrics, DefaultValidity: cfg.DefaultValidity,
 		OnAccepted: func() {
 			if n.disp != nil {
@@ -262,14 +267,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.sendersChanged, Clock: n.clock, Logger: logger.With("component", "api"),
-		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes,
-		Endpoints:   n.endpointsAPI(),
-		Verify:      n.verify,
-		Calls:       n.vc.svc,
-		WhatsApp:    n.wa,
-		Health:      n.health,
-		Credentials: n.creds,
+		Store: n.store, LiveSenders: n.senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
+		Staging: n.staging,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, Tokens: n.creds.SigningToken, PublicURL: cfg.PublicURL, Clock: n.clock,

@@ -78,3 +78,18 @@ func (n *Node) routeChannels(opts Options) (routes, error) {
 	}
 	return r, nil
 }
+
+// simulated reports whether every message and call of this node goes to the in-process
+// simulator: provider simulator, and no channel routed to another provider. Only then does a
+// staging tenant of mode simulator send (internal/staging).
+func (n *Node) simulated() bool {
+	if n.cfg.Provider != config.ProviderSimulator {
+		return false
+	}
+	for _, ch := range config.RoutedChannels {
+		if name := n.cfg.ChannelProviders[ch]; name != "" && name != config.DefaultChannelProvider {
+			return false
+		}
+	}
+	return true
+}

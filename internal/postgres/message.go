@@ -13,7 +13,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
-// messageValues are the parameters of a message row, in sqlstore.MessageCols order. They are cast because
+// messageValues are the parameters of a message row, in sqlstore.MessageInsertCols order. They are cast because
 // the create statements insert them with INSERT … SELECT, where PostgreSQL does not infer
 // parameter types from the target columns.
 const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
@@ -25,7 +25,7 @@ const messageValues = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::tex
 // messageInsertCols and messageInsertValues add the fallback bookkeeping ($40, $41), which
 // scanMessage does not read, to a new message's row.
 const (
-	messageInsertCols   = sqlstore.MessageCols + `, fallback_pending, fallback_due_at`
+	messageInsertCols   = sqlstore.MessageInsertCols + `, fallback_pending, fallback_due_at`
 	messageInsertValues = messageValues + `, $40::boolean, $41::timestamptz`
 )
 
@@ -151,16 +151,17 @@ func scanMessage(r sqlstore.Scanner) (*switchboard.Message, error) {
 		sendAt, validUntil, attemptStart, leaseTo *time.Time
 		redacted                                  *time.Time
 		sid, leaseOwner                           *string
-		wa, waLeg                                 *string
+		wa, waLeg, price, priceUnit               *string
 	)
 	err := r.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &m.NextAttemptAt, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &m.CreatedAt, &m.UpdatedAt, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant)
+		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant, &price, &priceUnit)
 	if err != nil {
 		return nil, err
 	}
+	m.Price, m.PriceUnit = deref(price), deref(priceUnit)
 	if m.WhatsApp, err = switchboard.DecodeWhatsAppOptions(deref(wa), deref(waLeg)); err != nil {
 		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
@@ -249,6 +250,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 		err := db.pool.QueryRow(ctx, q, args...).Scan(&ev.ID)
 		if err == nil {
 			return stored, false, nil
+		}
+		if refused := switchboard.QuotaFromDBError(err, m.Tenant, m.CreatedAt); refused != nil {
+			// Over its tenant's quota (the usage_messages_inserted trigger). A replay never gets
+			// here: its key's insert comes first and inserts no message.
+			return nil, false, refused
 		}
 		if !errors.Is(err, pgx.ErrNoRows) || idem == nil {
 			switch c, _ := uniqueViolation(err); c {

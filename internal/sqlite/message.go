@@ -15,7 +15,7 @@ import (
 // Statements prepared at Open. Queries built at run time (listings) are not among them.
 const (
 	qInsertMetadata = `INSERT INTO message_metadata (tenant, key, value, message_id) VALUES (?, ?, ?, ?)`
-	qInsertMessage  = `INSERT INTO messages (` + sqlstore.MessageCols + `)
+	qInsertMessage  = `INSERT INTO messages (` + sqlstore.MessageInsertCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertEvent = `INSERT INTO message_events (message_id, type, status, actor, error_code, detail, payload, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
@@ -82,16 +82,17 @@ func scanMessage(s scanner) (*switchboard.Message, error) {
 		sendAt, validUntil, attemptStart, leaseTo sql.NullInt64
 		redacted                                  sql.NullInt64
 		next, created, updated                    int64
-		wa, waLeg                                 sql.NullString
+		wa, waLeg, price, priceUnit               sql.NullString
 	)
 	err := s.Scan(&m.ID, &m.Status, &m.Channel, &m.Category, &m.To, &m.From, &m.Pool, &m.Body, &media,
 		&m.Segments, &m.Encoding, &meta, &sendAt, &validUntil, &sid, &m.ErrorCode, &m.ErrorMessage,
 		&m.Attempts, &next, &m.AttemptInFlight, &attemptStart, &leaseOwner, &leaseTo,
 		&m.APIKeyID, &created, &updated, &m.Timezone, &m.Template, &m.TemplateVersion, &m.BodySHA256,
-		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant)
+		&m.BodyLength, &redacted, &wa, &waLeg, &m.Tenant, &price, &priceUnit)
 	if err != nil {
 		return nil, err
 	}
+	m.Price, m.PriceUnit = price.String, priceUnit.String
 	if m.WhatsApp, err = switchboard.DecodeWhatsAppOptions(wa.String, waLeg.String); err != nil {
 		return nil, fmt.Errorf("sqlite: message %s: %w", m.ID, err)
 	}
@@ -157,6 +158,16 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			microsPtr(m.AttemptStartedAt), sqlstore.NullString(m.LeaseOwner), microsPtr(m.LeaseUntil), m.APIKeyID,
 			micros(m.CreatedAt), micros(m.UpdatedAt), m.Timezone, m.Template, m.TemplateVersion, m.BodySHA256,
 			m.BodyLength, microsPtr(m.RedactedAt), sqlstore.NullString(waJSON), nil, m.Tenant)
+		if refused := switchboard.QuotaFromDBError(err, m.Tenant, m.CreatedAt); refused != nil {
+			// Over its tenant's quota (the usage_quota trigger), unless it is the replay of a
+			// request accepted before, which is answered whatever today's counts.
+			if idem != nil {
+				if replay, err = idemReplay(t, idem); replay != nil || err != nil {
+					return err
+				}
+			}
+			return refused
+		}
 		if isUnique(err) {
 			if idem != nil {
 				// A retried create that reuses its message ID along with its key.

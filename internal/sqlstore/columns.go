@@ -4,12 +4,16 @@ package sqlstore
 // row reads them: the schema is the same in both (only the SQL types differ).
 
 const (
-	// MessageCols are the columns each engine's scanMessage reads, in its order.
-	MessageCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
+	// MessageInsertCols are the columns of a new message's row, in the order of each engine's
+	// insert.
+	MessageInsertCols = `id, status, channel, category, to_number, from_number, pool, body, media_urls,
 	segments, encoding, metadata, send_at, valid_until, provider_sid, error_code, error_message,
 	attempts, next_attempt_at, attempt_in_flight, attempt_started_at, lease_owner, lease_until,
 	api_key_id, created_at, updated_at, timezone, template, template_version, body_sha256, body_length,
 	redacted_at, whatsapp, fallback_message_id, tenant`
+	// MessageCols are the columns each engine's scanMessage reads, in its order: the inserted
+	// ones and the price, which only RecordPrice sets.
+	MessageCols = MessageInsertCols + `, price, price_unit`
 	// EventCols are the columns of a timeline event (message_events).
 	EventCols = `id, message_id, type, status, actor, error_code, detail, payload, at`
 	// APIKeyCols are the columns of an API key.

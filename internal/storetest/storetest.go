@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) switchboard.Store) {
 		{"Retention", retentionTests},
 		{"MediaQueue", mediaQueueTests},
 		{"TenantCredentials", tenantCredentialTests},
+		{"Usage", usageTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

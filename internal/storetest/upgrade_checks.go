@@ -88,6 +88,12 @@ func checkFixtureMessages(t *testing.T, st switchboard.Store, _ map[FixtureData]
 	if err != nil || !replayed || got.ID != "msg_upgrade_1" {
 		t.Errorf("idempotency key written at schema 1: replayed=%v %+v, %v", replayed, got, err)
 	}
+	// Usage came later (0140): its migration counts the messages stored before it.
+	day := switchboard.UTCDay(UpgradeTime)
+	if u, err := st.ListUsage(ctx, switchboard.UsageFilter{Tenant: switchboard.DefaultTenant, From: day, To: day}); err != nil ||
+		len(u) != 1 || u[0].Messages < 1 || u[0].Segments < u[0].Messages {
+		t.Errorf("usage of the messages stored before 0140: %+v, %v", u, err)
+	}
 	in, _, err := st.ListInbound(ctx, switchboard.InboundFilter{From: "+14155550100", Limit: 10})
 	if err != nil || len(in) != 1 || in[0].ID != "in_upgrade_1" || in[0].Body != "STOP" || in[0].ProviderSID != "SMinupgrade1" ||
 		!in[0].ReceivedAt.Equal(UpgradeTime) {

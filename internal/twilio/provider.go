@@ -510,6 +510,9 @@ func toProviderMessage(m *openapi.ApiV2010Message) *switchboard.ProviderMessage 
 	if s, ok := MapStatus(pm.ProviderStatus); ok {
 		pm.Status = s
 	}
+	// A price Twilio reports that cannot be read is left out (nil: "not priced yet"), never
+	// guessed; the message's raw payload keeps it.
+	pm.Price, _ = switchboard.ParsePrice(deref(m.Price), deref(m.PriceUnit))
 	if m.ErrorCode != nil && *m.ErrorCode != 0 {
 		pm.ErrorCode = *m.ErrorCode
 		info := LookupCode(pm.ErrorCode)

@@ -261,6 +261,7 @@ func TestFetch(t *testing.T) {
 		}
 		m := messageJSON(testSID, testTo, testFrom, testBody, "undelivered", "Mon, 02 Mar 2026 09:05:00 +0000")
 		m["error_code"] = 30007
+		m["price"], m["price_unit"] = "-0.00790", "USD"
 		writeJSON(w, 200, m)
 	})
 	p, _ := newTestProvider(t, f.URL)
@@ -268,6 +269,9 @@ func TestFetch(t *testing.T) {
 	pm, err := p.Fetch(context.Background(), testSID)
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
+	}
+	if pm.Price == nil || pm.Price.Text != "-0.00790" || pm.Price.Unit != "USD" || pm.Price.Micros != 7900 {
+		t.Errorf("Price = %+v, want Twilio's -0.00790 USD", pm.Price)
 	}
 	if pm.Status != switchboard.StatusUndelivered || pm.ErrorCode != 30007 || pm.Body != testBody ||
 		pm.To != testTo || pm.From != testFrom {

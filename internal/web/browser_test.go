@@ -302,10 +302,17 @@ func TestBrowser(t *testing.T) {
 		{"/ui/calls", "table", "calls"}, {"/ui/calls/" + call.ID, "ol.timeline", "call"}, {"/ui/verifications", "main", "verifications"},
 		{"/ui/conversations", "table", "conversations"}, {"/ui/conversations/" + convs[0].ID, "ol.timeline", "conversation"},
 		{"/ui/endpoints", "table", "endpoints"}, {"/ui/endpoints/ep_billing", "main", "endpoint"}, {"/ui/senders", "table", "senders"},
+		{"/ui/usage", "table", "usage"},
 	} {
 		do("open "+p.path, chromedp.Navigate(url(p.path)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 		checkA11y(p.path)
 		shot(fmt.Sprintf("%02d-%s", 20+i, p.name))
+	}
+	// The usage page: today's row of tenant default counts the messages sent above, and its CSV
+	// link carries the range shown.
+	do("usage", chromedp.Navigate(url("/ui/usage")), chromedp.WaitVisible(chromedp.CSS("table")))
+	if body := text("main"); !strings.Contains(body, switchboard.UTCDay(time.Now())) || !strings.Contains(body, "default") || !strings.Contains(body, "Download CSV") {
+		t.Errorf("the usage page lacks today's row of tenant default:\n%s", body)
 	}
 	// Reply in the thread, from the browser: the reply is a message of the conversation.
 	do("reply", chromedp.Navigate(url("/ui/conversations/"+convs[0].ID)), chromedp.WaitVisible(chromedp.CSS("textarea")),

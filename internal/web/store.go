@@ -30,6 +30,7 @@ type Store interface {
 	ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error)
 	ListVerifications(ctx context.Context, f switchboard.VerificationFilter) (vs []*switchboard.Verification, next string, err error)
 	ListRefusals(ctx context.Context, f switchboard.RefusalFilter) (rs []*switchboard.Refusal, next string, err error)
+	ListUsage(ctx context.Context, f switchboard.UsageFilter) ([]*switchboard.Usage, error)
 }
 
 // Messages makes new messages (the acceptance service, internal/accept): the dashboard's retries.

@@ -272,6 +272,8 @@ func (s *Server) routes() {
 	s.handle("POST /ui/endpoints/{id}/rotate", s.acting(s.rotateEndpoint))
 	s.handle("GET /ui/senders", s.allTenants(s.sendersPage))
 	s.handle("GET /ui/keys", s.authed(s.keysPage))
+	s.handle("GET /ui/usage", s.allTenants(s.usage))
+	s.handle("GET /ui/usage.csv", s.allTenants(s.usageCSV))
 	s.handle("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) })
 	// Anything else under /ui: not found for a session, the login page for anyone else.
 	s.handle("/ui/", s.authed(func(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -1106,6 +1106,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage per tenant and UTC day
+         * @description What each tenant used per UTC day: the messages and calls it created, their segments, the verifications it started, and what the provider charged for the day's messages (`spend`, a decimal amount of `price_unit`; also `spend_micros`). A message counts on the day it was accepted. An admin key reads its own tenant; a platform key every tenant, or the one `tenant` names. Rows by day, then tenant; days without use are left out.
+         */
+        get: operations["listUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "alert.delivery_rate_low": {
@@ -1568,6 +1588,10 @@ export interface components {
             /** @description The timeline, oldest first: present when a single message is read (`GET /v1/messages/{id}`) or was just created. */
             events?: components["schemas"]["Event"][];
             whatsapp?: components["schemas"]["WhatsAppOptions"];
+            /** @description What the provider charged for the message as it reported it (Twilio: negative, such as "-0.00790"); absent until fetched after the message finished. */
+            price?: string;
+            /** @description The currency of price, such as USD. */
+            price_unit?: string;
         };
         /** @description One entry of a message's append-only timeline. */
         Event: {
@@ -3305,6 +3329,35 @@ export interface components {
                 error?: string;
             };
         };
+        /** @description One tenant's use of one UTC day. */
+        UsageRow: {
+            /**
+             * Format: date
+             * @description The UTC day.
+             */
+            day: string;
+            tenant: string;
+            /** @description Messages created that day, Switchboard's own replies included. */
+            messages: number;
+            /** @description Their segments. */
+            segments: number;
+            calls: number;
+            /** @description Verifications started. */
+            verifications: number;
+            /** @description What the provider charged for the day's messages so far, a decimal amount of price_unit, such as "0.0237". */
+            spend: string;
+            /** @description The currency of spend (Twilio's price_unit, such as USD); empty before any price was reported. */
+            price_unit: string;
+            /** @description spend in millionths of price_unit. */
+            spend_micros: number;
+        };
+        UsageList: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            usage: components["schemas"]["UsageRow"][];
+        };
     };
     responses: {
         /** @description No `Authorization: Bearer` header, or an unknown or revoked API key. Codes: `unauthorized`. */
@@ -3573,8 +3626,17 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Well-formed but refused. Codes: `channel_not_enabled`, `whatsapp_window_closed`, `unknown_sender`, `unknown_pool`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
+            /** @description Well-formed but refused. Codes: `staging_recipient_not_allowed`, `staging_simulator_unavailable`, `channel_not_enabled`, `whatsapp_window_closed`, `unknown_sender`, `unknown_pool`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by the tenant's daily quotas (UTC day): `Retry-After` runs to the next UTC midnight, when they start over; nothing was created. Codes: `quota_exceeded`, `spend_cap_reached`. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4852,8 +4914,17 @@ export interface operations {
             };
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Well-formed but refused (`unknown_sender` when the conversation's number is no longer a configured sender). Codes: `channel_not_enabled`, `unknown_sender`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
+            /** @description Well-formed but refused (`unknown_sender` when the conversation's number is no longer a configured sender). Codes: `staging_recipient_not_allowed`, `staging_simulator_unavailable`, `channel_not_enabled`, `unknown_sender`, `template_not_found`, `idempotency_key_reused`, `recipient_opted_out`, `opt_in_required`. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused by the tenant's daily quotas (UTC day): `Retry-After` runs to the next UTC midnight, when they start over; nothing was created. Codes: `quota_exceeded`, `spend_cap_reached`. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4929,7 +5000,7 @@ export interface operations {
             };
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description The channel is not enabled on this installation. Codes: `channel_not_enabled`. */
+            /** @description The channel is not enabled on this installation. Codes: `staging_recipient_not_allowed`, `staging_simulator_unavailable`, `channel_not_enabled`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5294,7 +5365,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Codes: `flow_not_found`, `unknown_sender`, `calls_not_configured`, `idempotency_key_reused`, `recipient_opted_out` (the callee texted STOP to this pool's number: voice has no consent scope of its own). */
+            /** @description Codes: `staging_recipient_not_allowed`, `staging_simulator_unavailable`, `flow_not_found`, `unknown_sender`, `calls_not_configured`, `idempotency_key_reused`, `recipient_opted_out` (the callee texted STOP to this pool's number: voice has no consent scope of its own). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6324,6 +6395,60 @@ export interface operations {
             };
             /** @description The node keeps no tenant credentials. Codes: `credentials_not_configured`. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listUsage: {
+        parameters: {
+            query?: {
+                /** @description First UTC day, `YYYY-MM-DD` (default: 30 days before `to`). */
+                from?: string;
+                /** @description Last UTC day, `YYYY-MM-DD` (default: today). At most 366 days from `from`. */
+                to?: string;
+                /** @description One tenant (a platform key; an admin key may name only its own). */
+                tenant?: string;
+                /** @description `json` (default) or `csv` (also chosen by `Accept: text/csv`). */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage rows of the range. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageList"];
+                    /**
+                     * @example day,tenant,messages,segments,calls,verifications,spend,price_unit,spend_micros
+                     *     2026-12-07,acme,120,134,3,9,1.0586,USD,1058600
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description The range or the format is malformed. Codes: `invalid_day`, `invalid_range`, `invalid_format`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The key may not read this usage: a send or read key, or an admin key naming another tenant. Codes: `insufficient_role`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
