@@ -320,7 +320,9 @@ var isolationCases = map[string]isoCase{
 	"GET /v1/tenants/{id}/credentials":    {path: fixed("/v1/tenants/alpha/credentials"), cross: 404, platform: 422, own: 422},
 	"PUT /v1/tenants/{id}/credentials":    {path: fixed("/v1/tenants/alpha/credentials"), body: `{"account_sid":"AC00000000000000000000000000000000","auth_token":"x"}`, cross: 404, platform: 422, own: 422},
 	"DELETE /v1/tenants/{id}/credentials": {path: fixed("/v1/tenants/alpha/credentials"), cross: 404, platform: 422, own: 422},
-	"DELETE /v1/keys/{id}":                {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
+	// Usage: an admin key reads its own tenant's; naming another is refused, a platform key may.
+	"GET /v1/usage":        {path: fixed("/v1/usage?tenant=alpha"), cross: 403, platform: 200},
+	"DELETE /v1/keys/{id}": {path: withID("/v1/keys/%s", "a-spare"), cross: 404, platform: 204, own: 204},
 }
 
 func testIsolation(t *testing.T, db isoStore) {
