@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -82,8 +83,8 @@ func TestStagingTenants(t *testing.T) {
 	if calls, err := n.Store().ListCalls(ctx, switchboard.CallFilter{Limit: 10}); err != nil || len(calls) != 0 {
 		t.Errorf("calls after the refused one: %d, %v", len(calls), err)
 	}
-	n.waitStatus(t, ok1.ID, 10*time.Second, switchboard.StatusDelivered)
-	n.waitStatus(t, ok2.ID, 10*time.Second, switchboard.StatusDelivered)
+	waitStored(t, n, ok1.ID, 10*time.Second, switchboard.StatusDelivered)
+	waitStored(t, n, ok2.ID, 10*time.Second, switchboard.StatusDelivered)
 	msgs, _, err := n.Store().ListMessages(ctx, switchboard.MessageFilter{Tenant: "acme-staging", Limit: 100})
 	if err != nil || len(msgs) != 2 {
 		t.Errorf("acme-staging has %d messages (%v), want the 2 listed", len(msgs), err)
@@ -103,7 +104,7 @@ func TestStagingTenants(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a simulator-mode staging tenant on a simulator node: %v", err)
 	}
-	n.waitStatus(t, m.ID, 10*time.Second, switchboard.StatusDelivered)
+	waitStored(t, n, m.ID, 10*time.Second, switchboard.StatusDelivered)
 }
 
 // TestTenantQuotaAndPrice (issue 18, point 7): a tenant's daily message limit refuses the
@@ -133,7 +134,7 @@ func TestTenantQuotaAndPrice(t *testing.T) {
 		t.Fatalf("the third message: %v; want 429 quota_exceeded with a Retry-After to the next UTC day", err)
 	}
 	for _, id := range ids {
-		n.waitStatus(t, id, 10*time.Second, switchboard.StatusDelivered)
+		waitStored(t, n, id, 10*time.Second, switchboard.StatusDelivered)
 	}
 	// The dispatcher fetches the prices of the delivered messages.
 	var m *switchboard.Message
@@ -154,5 +155,22 @@ func TestTenantQuotaAndPrice(t *testing.T) {
 	}
 	if u := rep.Usage[0]; u.Tenant != "acme" || u.Messages != 2 || u.Segments != 2 || u.Spend != "0.0158" || u.PriceUnit != "USD" {
 		t.Errorf("usage %+v", u)
+	}
+}
+
+// waitStored waits for a message of any tenant to reach one of want, read from the store (the
+// node's own key is tenant default's and gets 404 for another tenant's messages).
+func waitStored(t *testing.T, n *testNode, id string, timeout time.Duration, want ...switchboard.Status) *switchboard.Message {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := n.Store().GetMessage(context.Background(), id)
+		if err == nil && slices.Contains(want, m.Status) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s: %v (err %v), want one of %v", id, m, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
