@@ -267,8 +267,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	n.api = api.New(api.Config{
-		Store: n.store, LiveSenders: n.senders, Clock: n.clock, Logger: logger.With("component", "accept"), Consent: n.consent,
-		Staging: n.staging,
+		Store: n.store, LiveSenders: n.senders, OnSendersChanged: n.sendersChanged, Clock: n.clock, Logger: logger.With("component", "api"),
+		Observer: n.metrics, Messages: n.accept, MaxBodyBytes: cfg.MaxBodyBytes, Staging: n.staging,
+		Endpoints:   n.endpointsAPI(),
+		Verify:      n.verify,
+		Calls:       n.vc.svc,
+		WhatsApp:    n.wa,
+		Health:      n.health,
+		Credentials: n.creds,
 	})
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, Tokens: n.creds.SigningToken, PublicURL: cfg.PublicURL, Clock: n.clock,
