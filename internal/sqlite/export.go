@@ -38,6 +38,7 @@ var exportKinds = map[string]columnKind{
 	"messages.updated_at":               kindTime,
 	"messages.redacted_at":              kindTime,
 	"messages.fallback_due_at":          kindTime,
+	"messages.price_due_at":             kindTime,
 	"messages.fallback_pending":         kindBool,
 	"conversations.window_notified_for": kindTime,
 	"message_events.at":                 kindTime,
