@@ -213,6 +213,7 @@ func TestTenantsFieldServiceDay(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	t.Logf("%d requests went unanswered by the killed node and were sent again with their idempotency keys", unanswered.Load())
 
 	// Every accepted text ends delivered, from the tenant's number.
 	for _, tn := range production {
@@ -522,6 +523,9 @@ func (s *stack) as(key, method, path string, body any, header ...string) apiResp
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// unanswered counts the requests retryAs sent again because the node did not answer.
+var unanswered atomic.Int64
+
 // retryAs is as, retried while the node cannot answer (killed, restarting), as a client with an
 // idempotency key does.
 func (s *stack) retryAs(key, method, path string, body any, header ...string) apiResponse {
@@ -531,6 +535,7 @@ func (s *stack) retryAs(key, method, path string, body any, header ...string) ap
 		if r.status != 0 && r.status != http.StatusServiceUnavailable && r.status != http.StatusBadGateway || time.Now().After(deadline) {
 			return r
 		}
+		unanswered.Add(1)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
