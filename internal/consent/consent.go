@@ -68,9 +68,14 @@ func (s *Service) CheckAccept(ctx context.Context, m *switchboard.Message) error
 	return nil
 }
 
-// Record appends a consent change.
+// Record appends a consent change (of the default tenant).
 func (s *Service) Record(ctx context.Context, phone, scope string, state switchboard.ConsentState, source switchboard.ConsentSource, evidence, actor string) (*switchboard.ConsentRecord, error) {
-	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: source, Evidence: evidence, Actor: actor, At: s.Clock()}
+	return s.record(ctx, "", phone, scope, state, source, evidence, actor)
+}
+
+// record appends a consent change recorded by tenant ("": the default tenant).
+func (s *Service) record(ctx context.Context, tenant, phone, scope string, state switchboard.ConsentState, source switchboard.ConsentSource, evidence, actor string) (*switchboard.ConsentRecord, error) {
+	c := &switchboard.ConsentRecord{Phone: phone, Scope: scope, State: state, Source: source, Evidence: evidence, Actor: actor, At: s.Clock(), Tenant: tenant}
 	if err := s.Store.RecordConsent(ctx, c); err != nil {
 		return nil, err
 	}
@@ -119,7 +124,8 @@ func (s *Service) BlocksCall(ctx context.Context, to, pool string) (string, erro
 }
 
 // HandleInbound applies a keyword an inbound message is (STOP, START, HELP…): it records the
-// consent change with the inbound message as evidence and returns the match, whose Reply the
+// consent change with the inbound message as evidence, in the inbound message's tenant (whom the
+// person answered, so that tenant sees it), and returns the match, whose Reply the
 // caller sends when Switchboard replies itself. It is idempotent: a webhook delivered again finds
 // its own record and records nothing more. It returns nil for a message that is no keyword.
 func (s *Service) HandleInbound(ctx context.Context, in *switchboard.InboundMessage, pool string, kw *Keywords) (*Match, error) {
@@ -143,7 +149,7 @@ func (s *Service) HandleInbound(ctx context.Context, in *switchboard.InboundMess
 	if last != nil && strings.Contains(last.Evidence, "("+in.ProviderSID+")") {
 		return m, nil // this webhook was applied before
 	}
-	if _, err := s.Record(ctx, in.From, scope, state, switchboard.ConsentFromKeyword, evidence, "keyword:"+m.Keyword); err != nil {
+	if _, err := s.record(ctx, in.Tenant, in.From, scope, state, switchboard.ConsentFromKeyword, evidence, "keyword:"+m.Keyword); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -160,9 +166,9 @@ func (s *Service) CheckSend(ctx context.Context, m *switchboard.Message) (*switc
 }
 
 // RecordProviderOptOut records that the provider refused m because its recipient opted out
-// (code 21610): the opt-out covers m's pool from now on.
+// (code 21610): the opt-out covers m's pool from now on, recorded in m's tenant.
 func (s *Service) RecordProviderOptOut(ctx context.Context, m *switchboard.Message, code int) error {
-	_, err := s.Record(ctx, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
+	_, err := s.record(ctx, m.Tenant, m.To, m.Pool, switchboard.ConsentOptedOut, switchboard.ConsentFromProviderError,
 		fmt.Sprintf("message %s refused by the provider with %d", m.ID, code), "dispatcher")
 	return err
 }

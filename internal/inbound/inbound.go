@@ -120,14 +120,15 @@ func (h *Handler) autoReply(ctx context.Context, in *switchboard.InboundMessage,
 }
 
 // Reply queues an answer to in from sender, once per idemKey (its kind is what precedes the
-// first colon: "keyword-reply", "media-reject", ...), valid for ReplyValidity.
+// first colon: "keyword-reply", "media-reject", ...), valid for ReplyValidity. The answer is a
+// message of in's tenant, the one the person wrote to: its list, its usage.
 func (h *Handler) Reply(ctx context.Context, in *switchboard.InboundMessage, sender switchboard.Sender, body, idemKey string,
 	meta map[string]string) error {
 	kind, _, _ := strings.Cut(idemKey, ":")
 	meta[consent.ReplyToKey] = in.ProviderSID
 	spec := switchboard.MessageSpec{
 		Channel: switchboard.ChannelSMS, Category: switchboard.CategoryTransactional, To: in.From, From: sender.From,
-		Pool: sender.Pool, Body: body, Metadata: meta, Validity: ReplyValidity, APIKeyID: "system",
+		Pool: sender.Pool, Body: body, Metadata: meta, Validity: ReplyValidity, APIKeyID: "system", Tenant: in.Tenant,
 		Actor: kind, Detail: "reply to inbound message " + in.ID + " (" + kind + ")",
 	}
 	if in.Channel == switchboard.ChannelWhatsApp {

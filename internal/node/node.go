@@ -208,12 +208,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	if cfg.SyncWebhooks {
-		var numbers []string
-		for _, s := range n.senderList() {
-			numbers = append(numbers, s.From)
-		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := n.provider.SyncWebhooks(sctx, numbers, cfg.PublicURL+webhook.InboundPath)
+		err := n.syncWebhooks(sctx, n.senderList(), cfg.PublicURL+webhook.InboundPath)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("pointing the senders' SmsUrl at %s (set SWITCHBOARD_SYNC_WEBHOOKS=false to skip): %w", cfg.PublicURL, err)

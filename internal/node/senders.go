@@ -130,8 +130,12 @@ func (n *Node) syncNewNumbers(ctx context.Context) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	var numbers []string
-	for _, from := range fresh {
+	var numbers []switchboard.Sender
+	for _, s := range n.senderList() {
+		from := s.From
+		if n.sendersKnown[from] {
+			continue
+		}
 		if strings.HasPrefix(from, "MG") {
 			if n.sim != nil {
 				if _, err := n.sim.AddService(twiliosim.ServiceConfig{SID: from, FriendlyName: from, Numbers: []string{twiliosim.MagicFrom}}); err != nil {
@@ -145,11 +149,11 @@ func (n *Node) syncNewNumbers(ctx context.Context) error {
 				return fmt.Errorf("simulator: number %s: %w", content.MaskPhone(from), err)
 			}
 		}
-		numbers = append(numbers, from)
+		numbers = append(numbers, s)
 	}
 	if n.cfg.SyncWebhooks && len(numbers) > 0 {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := n.provider.SyncWebhooks(sctx, numbers, n.cfg.PublicURL+webhook.InboundPath)
+		err := n.syncWebhooks(sctx, numbers, n.cfg.PublicURL+webhook.InboundPath)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pointing the new senders' SmsUrl at %s: %w", n.cfg.PublicURL, err)
