@@ -43,12 +43,21 @@ func Scopes(pool string) []string {
 }
 
 // Reason explains a blocking record in words for the timeline and the API.
-func Reason(c *switchboard.ConsentRecord) string {
+func Reason(c *switchboard.ConsentRecord) string { return ReasonFor(c, c.Tenant) }
+
+// ReasonFor is Reason as tenant may read it: an opt-out binds every tenant that sends from the
+// number, but its evidence (the inbound message's ID and SID, an operator's note) is the tenant's
+// that recorded it, so another tenant reads only that one was recorded.
+func ReasonFor(c *switchboard.ConsentRecord, tenant string) string {
 	scope := "pool " + c.Scope
 	if c.Scope == switchboard.ScopeAll {
 		scope = "every pool"
 	}
-	return fmt.Sprintf("the recipient opted out (%s, source %s, %s) for %s", c.At.Format("2006-01-02 15:04:05Z07:00"), c.Source, c.Evidence, scope)
+	evidence := c.Evidence
+	if switchboard.TenantOr(c.Tenant) != switchboard.TenantOr(tenant) {
+		evidence = "recorded for another tenant that sends from this number"
+	}
+	return fmt.Sprintf("the recipient opted out (%s, source %s, %s) for %s", c.At.Format("2006-01-02 15:04:05Z07:00"), c.Source, evidence, scope)
 }
 
 // CheckAccept refuses a new message to an opted-out recipient (EUNPROCESSABLE/recipient_opted_out)
@@ -60,7 +69,7 @@ func (s *Service) CheckAccept(ctx context.Context, m *switchboard.Message) error
 		return err
 	}
 	if c != nil && c.State == switchboard.ConsentOptedOut {
-		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be messaged again", Reason(c))
+		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "recipient_opted_out", "%s; they must text START before they can be messaged again", ReasonFor(c, m.Tenant))
 	}
 	if s.RequireOptIn[m.Category] && (c == nil || c.State != switchboard.ConsentOptedIn) {
 		return switchboard.Errorf(switchboard.EUNPROCESSABLE, "opt_in_required", "%s messages need the recipient's recorded opt-in (PUT /v1/consent/{phone} with state opted_in, or their START)", m.Category)
@@ -100,7 +109,7 @@ func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (st
 		if sid := m.Metadata[ReplyToKey]; sid != "" && c.Source == switchboard.ConsentFromKeyword && strings.Contains(c.Evidence, sid) {
 			return "", nil
 		}
-		return Reason(c) + "; it was not sent", nil
+		return ReasonFor(c, m.Tenant) + "; it was not sent", nil
 	}
 	if s.RequireOptIn[m.Category] && (c == nil || c.State != switchboard.ConsentOptedIn) {
 		return fmt.Sprintf("%s messages need a recorded opt-in and the recipient's was withdrawn or never given; it was not sent", m.Category), nil
@@ -108,17 +117,17 @@ func (s *Service) BlocksMessage(ctx context.Context, m *switchboard.Message) (st
 	return "", nil
 }
 
-// BlocksCall returns why the callee of a call from a sender of pool must not be called, or ""
+// BlocksCall returns why the callee of a call of tenant from a sender of pool must not be called, or ""
 // when they may be. Voice has no consent scope of its own: a person's consent is per sender pool
 // whatever the channel, so a STOP texted to a pool's number (or STOPALL, or the provider's 21610)
 // also stops calls from that pool's numbers, and START resumes both.
-func (s *Service) BlocksCall(ctx context.Context, to, pool string) (string, error) {
+func (s *Service) BlocksCall(ctx context.Context, to, pool, tenant string) (string, error) {
 	c, err := s.Store.LatestConsent(ctx, to, Scopes(pool))
 	if err != nil {
 		return "", err
 	}
 	if c != nil && c.State == switchboard.ConsentOptedOut {
-		return Reason(c), nil
+		return ReasonFor(c, tenant), nil
 	}
 	return "", nil
 }

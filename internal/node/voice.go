@@ -73,7 +73,7 @@ func (n *Node) callBlocked(ctx context.Context, c *switchboard.Call) (string, er
 	if s, ok := n.senders.Load().Get(c.From); ok {
 		pool = s.Pool
 	}
-	return n.consent.BlocksCall(ctx, c.To, pool)
+	return n.consent.BlocksCall(ctx, c.To, pool, c.Tenant)
 }
 
 // callHold is when a call due at at may be placed: after call_quiet_hours in the callee's time
