@@ -129,16 +129,9 @@ func (s *Server) listSenders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSender(w http.ResponseWriter, r *http.Request) error {
-	from, err := pathSender(r)
+	snd, err := s.pathSenderVisible(r)
 	if err != nil {
 		return err
-	}
-	snd, err := s.cfg.Store.GetSender(r.Context(), from)
-	if err != nil {
-		return err
-	}
-	if !sees(principal(r.Context()), *snd) {
-		return switchboard.ErrSenderNotFound(from) // the answer of a sender that does not exist
 	}
 	writeJSON(w, http.StatusOK, senderView(*snd))
 	return nil
@@ -171,16 +164,9 @@ func (s *Server) updateSender(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &u); err != nil {
 		return err
 	}
-	from, err := pathSender(r)
+	cur, err := s.pathSenderVisible(r)
 	if err != nil {
 		return err
-	}
-	cur, err := s.cfg.Store.GetSender(r.Context(), from)
-	if err != nil {
-		return err
-	}
-	if !sees(principal(r.Context()), *cur) {
-		return switchboard.ErrSenderNotFound(from)
 	}
 	if err := s.mayChangeSender(r.Context(), *cur); err != nil {
 		return err
@@ -203,32 +189,42 @@ func (s *Server) updateSender(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteSender(w http.ResponseWriter, r *http.Request) error {
-	from, err := pathSender(r)
+	cur, err := s.pathSenderVisible(r)
 	if err != nil {
 		return err
-	}
-	cur, err := s.cfg.Store.GetSender(r.Context(), from)
-	if err != nil {
-		return err
-	}
-	if !sees(principal(r.Context()), *cur) {
-		return switchboard.ErrSenderNotFound(from)
 	}
 	if err := s.mayChangeSender(r.Context(), *cur); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteSender(r.Context(), from, s.cfg.Clock()); err != nil {
+	if err := s.cfg.Store.DeleteSender(r.Context(), cur.From, s.cfg.Clock()); err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("sender removed", "sender", maskSender(from))
+	s.cfg.Logger.Info("sender removed", "sender", maskSender(cur.From))
 	s.sendersChanged()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// sees reports whether the caller may see snd: senders are the platform's (only a platform key
-// adds, changes or removes them), and a tenant's keys see those its tenant may send from — the
-// ones that list it, and the ones that list no tenant (every tenant's).
+// pathSenderVisible is the sender of the path as the caller may see it: a sender its tenant may
+// not use answers as one that does not exist.
+func (s *Server) pathSenderVisible(r *http.Request) (*switchboard.Sender, error) {
+	from, err := pathSender(r)
+	if err != nil {
+		return nil, err
+	}
+	snd, err := s.cfg.Store.GetSender(r.Context(), from)
+	if err != nil {
+		return nil, err
+	}
+	if !sees(principal(r.Context()), *snd) {
+		return nil, switchboard.ErrSenderNotFound(from)
+	}
+	return snd, nil
+}
+
+// sees reports whether the caller may see snd: a platform key sees every sender, and a tenant's
+// keys see those its tenant may send from — the ones that list it, and the ones that list no
+// tenant (every tenant's).
 func sees(p *Principal, snd switchboard.Sender) bool {
 	if p.Role == switchboard.RolePlatform || len(snd.Tenants) == 0 {
 		return true

@@ -42,11 +42,8 @@ func Scopes(pool string) []string {
 	return []string{pool, switchboard.ScopeAll}
 }
 
-// Reason explains a blocking record in words for the timeline and the API.
-func Reason(c *switchboard.ConsentRecord) string { return ReasonFor(c, c.Tenant) }
-
-// ReasonFor is Reason as tenant may read it: an opt-out binds every tenant that sends from the
-// number, but its evidence (the inbound message's ID and SID, an operator's note) is the tenant's
+// ReasonFor explains a blocking record in words for the timeline and the API, as tenant may read
+// it: an opt-out binds every tenant that sends from the number, but its evidence (the inbound message's ID and SID, an operator's note) is the tenant's
 // that recorded it, so another tenant reads only that one was recorded.
 func ReasonFor(c *switchboard.ConsentRecord, tenant string) string {
 	scope := "pool " + c.Scope
