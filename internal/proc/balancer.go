@@ -53,8 +53,17 @@ func (lb *Balancer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading request", http.StatusBadRequest)
 		return
 	}
+	// Each request takes the next backend in the shared round-robin order, but tries each
+	// backend at most once: under concurrency the shared counter may hand it a node it
+	// already found dead, and it must then move on to one it has not tried.
+	tried := make([]bool, len(lb.backends))
 	for range lb.backends {
-		b := lb.backends[lb.next.Add(1)%uint64(len(lb.backends))]
+		i := int(lb.next.Add(1) % uint64(len(lb.backends)))
+		for tried[i] {
+			i = (i + 1) % len(lb.backends)
+		}
+		tried[i] = true
+		b := lb.backends[i]
 		req, _ := http.NewRequestWithContext(r.Context(), r.Method, b+r.URL.RequestURI(), bytes.NewReader(body))
 		req.Header = r.Header.Clone()
 		resp, err := lb.client.Do(req)

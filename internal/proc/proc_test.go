@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -214,5 +215,47 @@ func TestBalancer(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("a backend that reset the connection: %d, want 502", resp.StatusCode)
+	}
+}
+
+// TestBalancerConcurrentSkipsDeadOnce: with many requests at once, the shared round-robin counter
+// moves between one request's tries; a request must still try every backend once rather than
+// land on the dead node twice and answer "no live backend" (the flake of TestClusterFieldServiceDay
+// right after its SIGKILL).
+func TestBalancerConcurrentSkipsDeadOnce(t *testing.T) {
+	t.Parallel()
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer live.Close()
+	dead, err := proc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := proc.NewBalancer([]string{dead, strings.TrimPrefix(live.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 32 {
+		wg.Go(func() {
+			for range 25 {
+				resp, err := http.Get(lb.URL() + "/x")
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of 800 concurrent requests failed with one live backend", n)
 	}
 }
