@@ -40,7 +40,7 @@ const (
 // once, while serve is SIGKILLed and restarted; every accepted message ends delivered once, each
 // tenant lists and finds by job_id only its own, another tenant's key gets 404, initech's texts
 // leave through its subaccount. A STOP to the shared number stops acme and globex, not initech;
-// the staging tenant reaches only its allow-list; the usage report counts what each one sent.
+// a first text to initech's own number is initech's; the staging tenant reaches only its allow-list; the usage report counts what each one sent.
 // The journey runs on SQLite and, side by side, on PostgreSQL (a schema of its own).
 func TestTenantsFieldServiceDay(t *testing.T) {
 	t.Parallel()
@@ -410,6 +410,35 @@ func tenantsFieldServiceDay(t *testing.T, o stackOptions) {
 			if m.From != sharedNumber || m.Status != "delivered" {
 				t.Errorf("the opt-out confirmation of %s: %s from %s", tn, m.Status, m.From)
 			}
+		}
+	}
+
+	// --- A new client writes first to initech's own number: the text is initech's (its key
+	// lists the conversation), though initech never wrote to him; nobody else's key lists it.
+	const newClient = "+17735550124"
+	s.text(newClient, initechNumber, "Do you also service office chillers?")
+	convsWith := func(key string) []struct {
+		OurNumber    string `json:"our_number"`
+		InboundCount int    `json:"inbound_count"`
+	} {
+		var page struct {
+			Conversations []struct {
+				OurNumber    string `json:"our_number"`
+				InboundCount int    `json:"inbound_count"`
+			} `json:"conversations"`
+		}
+		s.mustAs(key, 200, "GET", "/v1/conversations?their_number="+url.QueryEscape(newClient), nil, &page)
+		return page.Conversations
+	}
+	initech := keys["initech"].admin
+	if !eventually(20*time.Second, func() bool { c := convsWith(initech); return len(c) == 1 && c[0].InboundCount == 1 }) {
+		t.Errorf("initech's conversations with the client who wrote to its number: %+v, want one with his text", convsWith(initech))
+	} else if c := convsWith(initech); c[0].OurNumber != initechNumber {
+		t.Errorf("initech's conversation with him is on %s, want %s", c[0].OurNumber, initechNumber)
+	}
+	for tn, key := range map[string]string{"acme": keys["acme"].admin, "globex": keys["globex"].admin, "default": s.key} {
+		if c := convsWith(key); len(c) != 0 {
+			t.Errorf("%s lists %d conversations with the client who wrote to initech's number", tn, len(c))
 		}
 	}
 
