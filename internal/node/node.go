@@ -275,7 +275,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, Tokens: n.creds.SigningToken, PublicURL: cfg.PublicURL, Clock: n.clock,
 		Logger: logger.With("component", "webhook"), OnInbound: n.inbound.Handle, Observer: n.metrics,
-		Route: n.inbound.Route,
+		Prepare: n.inbound.Prepare,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
