@@ -839,7 +839,7 @@ func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Cal
 //     status. A call canceled through the API is not interrupted: its outcome stays the state.
 //
 // Dial, Enqueue and Record states are left as they are: their verb ran (the callee reached the
-// desk, the queue, the recorder), and the provider requests their action when they end.
+// desk, the queue, the recorder).
 func (s *Service) endedEarly(c *switchboard.Call, now time.Time) {
 	if len(c.Path) == 0 && c.Outcome == "" {
 		c.Outcome = OutcomeFlowNotRun
