@@ -48,7 +48,7 @@ const (
 		price_due_at = CASE WHEN ?1 IN ('delivered', 'read', 'undelivered', 'failed') AND provider_sid IS NOT NULL
 			AND price_micros IS NULL AND price_due_at IS NULL AND price_fetches = 0 THEN ?4 ELSE price_due_at END
 		WHERE id = ?5`
-	qClaim      = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
+	qClaim = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
 		WHERE id IN (
 			SELECT id FROM messages
 			WHERE from_number = ?3 AND status IN ('queued', 'scheduled') AND next_attempt_at <= ?4
