@@ -214,7 +214,8 @@ func (c *Catalog) lintOverride(s *scope, name string) []Finding {
 	}
 	anchor := own[0].byLocale[sortedLocales(own[0])[0]]
 	fs := []Finding{anchor.finding(anchor.Line, RuleOverride, SeverityInfo,
-		"replaces the shared template %s (versions %s) for tenant %s", name, joinInts(c.versionsOf(name)), s.tenant)}
+		"replaces the shared template %s (%s %s) for tenant %s", name,
+		plural(len(shared), "version", "versions"), joinInts(c.versionsOf(name)), s.tenant)}
 	has := map[int]bool{}
 	for _, vs := range own {
 		has[vs.version] = true
