@@ -505,7 +505,7 @@ func (n *Node) Start(ctx context.Context) error {
 			if c != nil && c != n.templates.Load() {
 				n.templates.Store(c)
 				registerContent(n.sim, c)
-				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()))
+				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()), "tenants_with_overrides", len(c.Tenants()))
 			}
 		}, templates.WithDefaultLocale(n.cfg.TemplatesLocale))
 	}
