@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	switchboard "github.com/switchboard-gw/switchboard"
 )
@@ -110,5 +111,22 @@ func TestVerificationsByMetadata(t *testing.T) {
 	}
 	if ms, _, err := f.store.ListMessages(context.Background(), switchboard.MessageFilter{To: "+14155550174"}); err != nil || len(ms) != 0 {
 		t.Errorf("refused starts sent codes: %d messages, %v", len(ms), err)
+	}
+	// Nor counted against the number's rate limit (internal/verify's counter of starts per number
+	// and 10 minutes): the request was refused before the limits. The start that follows counts 1.
+	phoneHits := func() int {
+		t.Helper()
+		res, err := f.store.HitRates(context.Background(), []switchboard.RateHit{{Key: "phone:+14155550174/10m0s", Window: 10 * time.Minute, Peek: true}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Counts[0]
+	}
+	if n := phoneHits(); n != 0 {
+		t.Errorf("refused starts counted %d against the phone's limit", n)
+	}
+	start("+14155550174", `{"job_id":"1044"}`)
+	if n := phoneHits(); n != 1 {
+		t.Errorf("a start counted %d against the phone's limit, want 1 (has the counter's key changed?)", n)
 	}
 }
