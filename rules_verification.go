@@ -1,7 +1,7 @@
 package switchboard
 
 // CheckVerification checks a verification before a store creates or updates it: it has an ID, a
-// phone number, a known status and its times.
+// phone number, a known status, its times and metadata within CheckMetadata's limits.
 func CheckVerification(v *Verification) error {
 	switch {
 	case v == nil || v.ID == "" || v.To == "":
@@ -15,5 +15,8 @@ func CheckVerification(v *Verification) error {
 	if err := ValidTenantID(v.Tenant); err != nil {
 		return err
 	}
-	return nil
+	if len(v.Metadata) == 0 {
+		v.Metadata = nil // as a read of the stored row has it
+	}
+	return CheckMetadata(v.Metadata)
 }

@@ -72,6 +72,9 @@ type Verification struct {
 	Country  string `json:"country,omitempty"`
 	UserRef  string `json:"user_ref,omitempty"`
 	ClientIP string `json:"client_ip,omitempty"`
+	// Metadata is the application's own references (job_id=1042), set on create and never
+	// changed; ListVerifications finds verifications by one pair through an index.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// Backend is "builtin" or "twilio" (Twilio Verify v2).
 	Backend string `json:"backend"`
 	// ProviderSID is Twilio Verify's verification SID (VE…) with the twilio backend.
@@ -211,8 +214,12 @@ type VerificationFilter struct {
 	Tenant string
 	To     string
 	Status VerificationStatus
-	Cursor string // the ID of the last verification of the previous page
-	Limit  int    // default 100, at most 1000
+	// Metadata selects the verifications whose metadata has this key with exactly this value.
+	// Stores answer it from an index of metadata pairs, not by scanning verifications; To and
+	// Status are then checked on the verifications read.
+	Metadata *MetadataMatch
+	Cursor   string // the ID of the last verification of the previous page
+	Limit    int    // default 100, at most 1000
 }
 
 // Verification events for applications. Their payloads never hold the code.
@@ -240,13 +247,14 @@ type VerificationEventData struct {
 	Backend        string             `json:"backend"`
 	Sends          int                `json:"sends"`
 	Checks         int                `json:"checks"`
+	Metadata       map[string]string  `json:"metadata,omitempty"`
 }
 
 // VerificationEvent returns the event typ of v's current state at at.
 func VerificationEvent(typ AppEventType, v *Verification, at time.Time) (*AppEvent, error) {
 	return ForTenant(v.Tenant)(NewAppEvent(typ, at, VerificationEventData{
 		VerificationID: v.ID, Status: v.Status, To: v.To, Channel: v.Channel, Country: v.Country,
-		UserRef: v.UserRef, Backend: v.Backend, Sends: v.Sends, Checks: v.Checks,
+		UserRef: v.UserRef, Backend: v.Backend, Sends: v.Sends, Checks: v.Checks, Metadata: v.Metadata,
 	}))
 }
 

@@ -19,6 +19,32 @@ type VerificationRequest struct {
 	// UserRef and ClientIP identify the end user for per-user and per-IP limits.
 	UserRef  string `json:"user_ref,omitempty"`
 	ClientIP string `json:"client_ip,omitempty"`
+	// Metadata is stored with a new verification and returned with it, for your own references
+	// (find verifications by one pair with VerificationListOptions.Metadata). A resend returns
+	// the pending verification with the metadata it was started with.
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// VerificationListOptions selects the verifications ListVerifications returns. Zero fields do not
+// filter.
+type VerificationListOptions struct {
+	// To keeps the verifications of this number; Status those in this status.
+	To     string
+	Status switchboard.VerificationStatus
+	// Metadata keeps verifications whose metadata has this key with exactly this value (sent as
+	// metadata[KEY]=VALUE). The gateway answers it from an index.
+	Metadata *switchboard.MetadataMatch
+	// Cursor continues a listing where the previous page ended: its NextCursor.
+	Cursor string
+	// Limit is the page size; zero lets the gateway choose.
+	Limit int
+}
+
+// VerificationPage is one page of verifications, newest first.
+type VerificationPage struct {
+	Verifications []*switchboard.Verification `json:"verifications"`
+	// NextCursor continues the listing (as VerificationListOptions.Cursor); empty on the last page.
+	NextCursor string `json:"next_cursor"`
 }
 
 // CheckResult is the answer of a check: the verification and whether the code matched.
@@ -77,6 +103,27 @@ func (c *Client) GetVerification(ctx context.Context, id string) (*switchboard.V
 		return nil, err
 	}
 	return &v, nil
+}
+
+// ListVerifications returns one page of the verifications opts selects, newest first.
+func (c *Client) ListVerifications(ctx context.Context, opts VerificationListOptions) (*VerificationPage, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"to": opts.To, "status": string(opts.Status), "cursor": opts.Cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if opts.Metadata != nil {
+		q.Set("metadata["+opts.Metadata.Key+"]", opts.Metadata.Value)
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	var p VerificationPage
+	if _, err := c.do(ctx, &request{method: http.MethodGet, path: "/v1/verifications", query: q}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // ListRefusals lists refused verification requests, newest first; to and reason filter when

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -419,16 +418,7 @@ func printMessage(w io.Writer, m *switchboard.Message) error {
 	}
 	fmt.Fprintf(tw, "Segments\t%d (%s)\n", m.Segments, m.Encoding)
 	if len(m.Metadata) > 0 {
-		keys := make([]string, 0, len(m.Metadata))
-		for k := range m.Metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, k+"="+m.Metadata[k])
-		}
-		fmt.Fprintf(tw, "Metadata\t%s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(tw, "Metadata\t%s\n", formatMetadata(m.Metadata))
 	}
 	if m.ProviderSID != "" {
 		fmt.Fprintf(tw, "Provider SID\t%s\n", m.ProviderSID)

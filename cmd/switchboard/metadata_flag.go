@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	switchboard "github.com/switchboard-gw/switchboard"
@@ -30,4 +32,13 @@ func (f *metadataMatchFlag) Set(s string) error {
 	}
 	f.m = &switchboard.MetadataMatch{Key: k, Value: v}
 	return nil
+}
+
+// formatMetadata prints metadata as KEY=VALUE pairs in key order: "job_id=1042, tech=ana".
+func formatMetadata(meta map[string]string) string {
+	parts := make([]string, 0, len(meta))
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		parts = append(parts, k+"="+meta[k])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -7,15 +7,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	switchboard "github.com/switchboard-gw/switchboard"
 	"github.com/switchboard-gw/switchboard/client"
 )
 
 func newVerifyCmd(getenv env) *cobra.Command {
-	cmd := &cobra.Command{Use: "verify", Short: "One-time codes: start a verification, check a code, cancel, list refusals"}
+	cmd := &cobra.Command{Use: "verify", Short: "One-time codes: start a verification, check a code, cancel, list verifications and refusals"}
 
 	var (
 		startFlags clientFlags
 		req        client.VerificationRequest
+		startMeta  kvFlag
 	)
 	start := &cobra.Command{
 		Use:   "start PHONE",
@@ -27,6 +29,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				return err
 			}
 			req.To = args[0]
+			req.Metadata = startMeta
 			v, err := c.StartVerification(cmd.Context(), &req)
 			if err != nil {
 				return refusalHint(err)
@@ -43,6 +46,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 	start.Flags().StringVar(&req.Locale, "locale", "", "language of the text or call, e.g. en, pt-BR")
 	start.Flags().StringVar(&req.UserRef, "user-ref", "", "your reference of the user (per-user limits)")
 	start.Flags().StringVar(&req.ClientIP, "client-ip", "", "the end user's IP address (per-IP limits)")
+	start.Flags().Var(&startMeta, "metadata", "metadata stored with the verification, KEY=VALUE (repeatable; find verifications by it with verify list --metadata)")
 	startFlags.bind(start)
 
 	var checkFlags clientFlags
@@ -92,8 +96,12 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), v)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "%s %s %s (%s, sends %d/%d, checks %d/%d)\n\nAT\tCHANNEL\tMESSAGE/CALL\tREASON\n", v.ID, v.To, v.Status, v.Backend,
+			fmt.Fprintf(tw, "%s %s %s (%s, sends %d/%d, checks %d/%d)\n", v.ID, v.To, v.Status, v.Backend,
 				v.Sends, v.MaxSends, v.Checks, v.MaxChecks)
+			if len(v.Metadata) > 0 {
+				fmt.Fprintf(tw, "metadata %s\n", formatMetadata(v.Metadata))
+			}
+			fmt.Fprint(tw, "\nAT\tCHANNEL\tMESSAGE/CALL\tREASON\n")
 			for _, s := range v.SendAttempts {
 				fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", fmtTime(s.At), s.Channel, s.MessageID, s.CallID, s.Reason)
 			}
@@ -124,6 +132,54 @@ func newVerifyCmd(getenv env) *cobra.Command {
 		},
 	}
 	cancelFlags.bind(cancel)
+
+	var (
+		listFlags  clientFlags
+		listOpts   client.VerificationListOptions
+		listStatus string
+		listMeta   metadataMatchFlag
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List verifications, newest first (codes are never shown)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := listFlags.client(getenv)
+			if err != nil {
+				return err
+			}
+			listOpts.Status, listOpts.Metadata = switchboard.VerificationStatus(listStatus), listMeta.m
+			p, err := c.ListVerifications(cmd.Context(), listOpts)
+			if err != nil {
+				return err
+			}
+			if listFlags.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tCHANNEL\tSENDS\tCHECKS\tCREATED")
+			for _, v := range p.Verifications {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", v.ID, v.Status, v.To, v.Channel, v.Sends, v.MaxSends,
+					v.Checks, v.MaxChecks, fmtTime(v.CreatedAt))
+			}
+			if len(p.Verifications) == 0 {
+				fmt.Fprintln(tw, "(no verifications)")
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if p.NextCursor != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "more: --cursor %s\n", p.NextCursor)
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVar(&listOpts.To, "to", "", "only this number")
+	list.Flags().StringVar(&listStatus, "status", "", "only this status (pending, approved, canceled, max_attempts_reached, expired, failed)")
+	list.Flags().Var(&listMeta, "metadata", "only verifications whose metadata has KEY with exactly VALUE (job_id=1042)")
+	list.Flags().StringVar(&listOpts.Cursor, "cursor", "", "the next page's cursor")
+	list.Flags().IntVar(&listOpts.Limit, "limit", 0, "page size, 1 to 500 (default: the server's, 50)")
+	listFlags.bind(list)
 
 	var (
 		refFlags     clientFlags
@@ -160,7 +216,7 @@ func newVerifyCmd(getenv env) *cobra.Command {
 	refusals.Flags().StringVar(&refRs, "reason", "", "only this reason (e.g. rate_limited_phone, pumping_suspected)")
 	refFlags.bind(refusals)
 
-	cmd.AddCommand(start, check, get, cancel, refusals)
+	cmd.AddCommand(start, check, get, cancel, list, refusals)
 	return cmd
 }
 

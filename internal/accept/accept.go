@@ -181,9 +181,9 @@ func invalid(code, format string, args ...any) error {
 const (
 	MaxBodyChars      = 1600 // Twilio's limit (21617)
 	MaxMediaURLs      = 10
-	MaxMetadataKeys   = 20
-	MaxMetadataKey    = 64
-	MaxMetadataValue  = 512
+	MaxMetadataKeys   = switchboard.MaxMetadataKeys
+	MaxMetadataKey    = switchboard.MaxMetadataKey
+	MaxMetadataValue  = switchboard.MaxMetadataValue
 	MaxValiditySecond = 14 * 24 * 3600
 	// MaxScheduleAhead bounds send_at (switchboard.MaxScheduleAhead: a year).
 	MaxScheduleAhead  = switchboard.MaxScheduleAhead
@@ -326,16 +326,8 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	if !category.Valid() {
 		return nil, invalid("invalid_category", "category must be transactional, marketing or otp")
 	}
-	if len(req.Metadata) > MaxMetadataKeys {
-		return nil, invalid("invalid_metadata", "at most %d metadata keys", MaxMetadataKeys)
-	}
-	for k, v := range req.Metadata {
-		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
-			return nil, invalid("invalid_metadata", "metadata must not contain NUL characters")
-		}
-		if k == "" || len(k) > MaxMetadataKey || len(v) > MaxMetadataValue {
-			return nil, invalid("invalid_metadata", "metadata keys must be 1-%d bytes and values at most %d bytes", MaxMetadataKey, MaxMetadataValue)
-		}
+	if err := switchboard.CheckMetadata(req.Metadata); err != nil {
+		return nil, err
 	}
 	if req.ValiditySeconds < 0 || req.ValiditySeconds > MaxValiditySecond {
 		return nil, invalid("invalid_validity", "validity_seconds must be from 1 to %d", MaxValiditySecond)

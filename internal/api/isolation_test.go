@@ -195,7 +195,7 @@ func newIsoEnv(t *testing.T, db isoStore) *isoEnv {
 		t.Fatalf("alpha has no conversation: %v %v", convs, err)
 	}
 	e.ids["conversation"] = convs[0].ID
-	v := e.must("a-send", "POST", "/v1/verifications", `{"to":"+14155550103"}`, 201)
+	v := e.must("a-send", "POST", "/v1/verifications", `{"to":"+14155550103","metadata":{"job_id":"1042"}}`, 201)
 	e.ids["verification"] = v["id"].(string)
 	c := e.must("a-admin", "POST", "/v1/calls", `{"to":"+14155550105","flow":"appointment_confirmation",
 		"variables":{"clinic":"Northside","date":"Tuesday","front_desk":"+15005550020","patient_name":"Ana"}}`, 202)
@@ -290,6 +290,8 @@ var isolationCases = map[string]isoCase{
 	// A number has one pending code across tenants: beta's start for alpha's number is refused
 	// and learns nothing of alpha's verification.
 	"POST /v1/verifications": {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
+	// A search by alpha's metadata pair finds nothing of alpha's for beta.
+	"GET /v1/verifications": {path: fixed("/v1/verifications?metadata%5Bjob_id%5D=1042"), cross: 200},
 	// Refusals record no tenant: with two tenants, platform keys only.
 	"GET /v1/verifications/refusals":     {path: fixed("/v1/verifications/refusals"), cross: 403, platform: 200, own: 403},
 	"GET /v1/verifications/{id}":         {path: withID("/v1/verifications/%s", "verification"), cross: 404},

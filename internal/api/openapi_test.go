@@ -1120,8 +1120,12 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 
 	// Verifications: start, resend, check, cancel, refusals.
 	ver := c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 201,
-		body: `{"to":"+14155550160","channel":"sms","locale":"en","user_ref":"u-1","client_ip":"203.0.113.9"}`})
+		body: `{"to":"+14155550160","channel":"sms","locale":"en","user_ref":"u-1","client_ip":"203.0.113.9","metadata":{"job_id":"1042"}}`})
 	verID, _ := ver["id"].(string)
+	if vs := c.do(call{op: "GET /v1/verifications", path: "/v1/verifications?metadata%5Bjob_id%5D=1042&status=pending&limit=10", headers: auth, status: 200}); fmt.Sprint(vs["verifications"]) == "[]" {
+		t.Errorf("GET /v1/verifications?metadata[job_id]=1042 found nothing: %v", vs)
+	}
+	c.do(call{op: "GET /v1/verifications", path: "/v1/verifications?metadata=job_id:1042", headers: auth, status: 400})
 	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 200, body: `{"to":"+14155550160"}`})
 	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 400, body: `{"to":"+14155550160","channel":"fax"}`})
 	c.do(call{op: "POST /v1/verifications", path: "/v1/verifications", ctype: j, headers: withAuth(), status: 403, body: `{"to":"+442071838750"}`})

@@ -14,6 +14,12 @@ type CheckRequest struct {
 	Code string `json:"code"`
 }
 
+// VerificationList is the body of GET /v1/verifications.
+type VerificationList struct {
+	Verifications []*switchboard.Verification `json:"verifications"`
+	NextCursor    string                      `json:"next_cursor"`
+}
+
 // RefusalList is the body of GET /v1/verifications/refusals.
 type RefusalList struct {
 	Refusals   []*switchboard.Refusal `json:"refusals"`
@@ -22,6 +28,7 @@ type RefusalList struct {
 
 func (s *Server) verificationRoutes() {
 	s.mux.HandleFunc("POST /v1/verifications", s.handle(s.authed(s.startVerification)))
+	s.mux.HandleFunc("GET /v1/verifications", s.handle(s.authed(s.listVerifications)))
 	s.mux.HandleFunc("GET /v1/verifications/refusals", s.handle(s.authed(s.listRefusals)))
 	s.mux.HandleFunc("GET /v1/verifications/{id}", s.handle(s.authed(s.getVerification)))
 	s.mux.HandleFunc("POST /v1/verifications/{id}/check", s.handle(s.authed(s.checkVerification)))
@@ -124,6 +131,43 @@ func (s *Server) cancelVerification(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// listVerifications lists the tenant's verifications newest first, by number, status and one
+// metadata pair (metadata[KEY]=VALUE, answered from an index).
+func (s *Server) listVerifications(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.verifier()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := switchboard.VerificationFilter{Tenant: principal(r.Context()).Tenant, Cursor: q.Get("cursor")}
+	if to := q.Get("to"); to != "" {
+		if f.To, err = content.NormalizePhone(to); err != nil {
+			return err
+		}
+	}
+	if st := switchboard.VerificationStatus(q.Get("status")); st != "" {
+		if !st.Valid() {
+			return invalid("invalid_query", "status %q is not a verification status", st)
+		}
+		f.Status = st
+	}
+	if f.Metadata, err = parseMetadataFilter(q); err != nil {
+		return err
+	}
+	if f.Limit, err = queryInt(r, "limit", 50, 1, 500); err != nil {
+		return err
+	}
+	vs, next, err := svc.Verifications(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []*switchboard.Verification{}
+	}
+	writeJSON(w, http.StatusOK, VerificationList{Verifications: vs, NextCursor: next})
 	return nil
 }
 

@@ -38,6 +38,7 @@ var Tables = []string{
 	"alert_states",
 	"dashboard_sessions",
 	"verifications",
+	"verification_metadata", // refers to verifications
 	"verify_refusals",
 	"verify_blocks",
 	"verify_rate_hits", // live counters of rate limits: carried so that limits hold across the move

@@ -330,7 +330,8 @@ func fillVerify(t *testing.T, s switchboard.Store) {
 		Locale: "en", Country: "US", UserRef: "u-1", ClientIP: "203.0.113.1", Backend: "builtin", ProviderSID: "VE1", CodeLength: 6,
 		Sends: 1, Checks: 1, MaxSends: 5, MaxChecks: 5, SendAttempts: []switchboard.VerificationSend{{Channel: switchboard.VerifySMS,
 			MessageID: "msg_0001", CallID: "CA1", Reason: "start", At: at(0)}}, FallbackAt: &fb, ExpiresAt: at(10 * time.Minute),
-		APIKeyID: "key_0001", CodeHash: "h", CodeSalt: "s", CodeSealed: "x", CreatedAt: at(0), UpdatedAt: at(0)}
+		APIKeyID: "key_0001", CodeHash: "h", CodeSalt: "s", CodeSealed: "x", CreatedAt: at(0), UpdatedAt: at(0),
+		Metadata: map[string]string{"job_id": "1042"}}
 	check(t, "CreateVerification", s.CreateVerification(ctx, v, nil))
 	_ = must[switchboard.RateResult](t, "HitRates")(s.HitRates(ctx, []switchboard.RateHit{{Key: "phone:" + toA, Window: time.Hour, Limit: 5}}, at(0)))
 	check(t, "RecordRefusal", s.RecordRefusal(ctx, &switchboard.Refusal{ID: "ref_0001", Reason: "rate_limited_phone", Detail: "d",
@@ -405,7 +406,7 @@ func pgReader(t *testing.T, db *postgres.DB) *postgres.Reader {
 
 // jsonbColumns hold JSON that PostgreSQL keeps as jsonb: equal as JSON, not as text.
 var jsonbColumns = map[string]bool{"messages.media_urls": true, "messages.metadata": true, "inbound_messages.media_urls": true,
-	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true,
+	"app_events.data": true, "endpoints.event_types": true, "endpoints.secrets": true, "verifications.send_attempts": true, "verifications.metadata": true,
 	"calls.data": true, "messages.whatsapp": true}
 
 // dump reads every copied table of src as rows of column → value.

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-gw/switchboard"
+	"github.com/switchboard-gw/switchboard/internal/sqlstore"
 )
 
 // TestQueryPlans pins the indexes that keep the dispatcher's and the webhook's queries
@@ -31,6 +34,18 @@ func TestQueryPlans(t *testing.T) {
 		`INSERT INTO webhook_events (dedupe_key, provider_sid, provider_status, status, applied, received_at)
 			SELECT provider_sid || '/delivered', provider_sid, 'delivered', 'delivered', true, $1::timestamptz
 			FROM messages WHERE provider_sid IS NOT NULL`,
+		// Verifications of two tenants, each with a job_id of its own: one pair is a few rows of
+		// one tenant among many. (Without the usage trigger, which would take a minute here.)
+		`ALTER TABLE verifications DISABLE TRIGGER usage_verifications_changed`,
+		`INSERT INTO verifications (id, status, phone, channel, backend, code_length, sends, checks, max_sends, max_checks,
+			expires_at, version, created_at, updated_at, tenant, metadata)
+		SELECT 'ver_' || lpad(i::text, 12, '0'), 'approved', '+1555' || (i % 5000), 'sms', 'builtin', 6, 1, 0, 5, 5,
+			$1::timestamptz, 1, $1::timestamptz, $1::timestamptz, CASE WHEN i % 10 = 7 THEN 'acme' ELSE 'default' END,
+			jsonb_build_object('job_id', (i % 1000)::text)
+		FROM generate_series(1, 30000) i`,
+		`INSERT INTO verification_metadata (tenant, key, value, verification_id)
+			SELECT v.tenant, j.key, j.value, v.id FROM verifications v, jsonb_each_text(v.metadata) j`,
+		`ALTER TABLE verifications ENABLE TRIGGER usage_verifications_changed`,
 		`ANALYZE`,
 	} {
 		var args []any
@@ -42,6 +57,12 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 	later := now.Add(24 * time.Hour) // every queued message is due
+	verMeta := &switchboard.MetadataMatch{Key: "job_id", Value: "7"}
+	verMetaQuery, verMetaArgs := sqlstore.VerificationsQuery(&sqlstore.Where{Numbered: true}, switchboard.VerificationFilter{Tenant: "acme",
+		Metadata: verMeta, Cursor: "ver_000000020000"}, 50)
+	verMetaToQuery, verMetaToArgs := sqlstore.VerificationsQuery(&sqlstore.Where{Numbered: true}, switchboard.VerificationFilter{Tenant: "acme",
+		To: "+15557", Status: switchboard.VerificationApproved, Metadata: verMeta}, 50)
+
 	for _, tc := range []struct {
 		name, query string
 		args        []any
@@ -60,6 +81,10 @@ func TestQueryPlans(t *testing.T) {
 		{"list", "SELECT id FROM messages ORDER BY id DESC LIMIT 10", nil, []string{"messages_pkey"}},
 		// A small tenant's listings read its own index entries (tenant first), not every tenant's.
 		{"list tenant", "SELECT id FROM messages WHERE tenant = $1 AND id < $2 ORDER BY id DESC LIMIT 10", []any{"acme", "msg_000000020000"}, []string{"messages_tenant"}},
+		// Verifications by metadata read a range of verification_metadata's primary key (tenant
+		// first) and only the verifications listed; never a scan of verifications.
+		{"verifications by metadata", verMetaQuery, verMetaArgs, []string{"verification_metadata_pkey", "verifications_pkey"}},
+		{"verifications by metadata, to and status", verMetaToQuery, verMetaToArgs, []string{"verification_metadata_pkey", "verifications_pkey"}},
 		{"list to", "SELECT id FROM messages WHERE tenant = $3 AND to_number = $1 AND id < $2 ORDER BY id DESC LIMIT 10", []any{"+15551", "msg_000000020000", "default"}, []string{"messages_to"}},
 	} {
 		rows, err := db.pool.Query(ctx, "EXPLAIN "+tc.query, tc.args...)

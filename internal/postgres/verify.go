@@ -17,7 +17,10 @@ import (
 
 const (
 	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25, $26)`
+	// qInsertVerificationMetadata indexes the metadata of a new verification, one row per key.
+	qInsertVerificationMetadata = `INSERT INTO verification_metadata (tenant, key, value, verification_id)
+		SELECT $1, j.key, j.value, $2 FROM jsonb_each_text($3::jsonb) j`
 	qUpdateVerification = `UPDATE verifications SET status = $1, channel = $2, provider_sid = $3, sends = $4, checks = $5,
 		send_attempts = $6, fallback_at = $7, expires_at = $8, code_hash = $9, code_salt = $10, code_sealed = $11,
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
@@ -53,16 +56,25 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err != nil {
 		return err
 	}
+	meta, err := sqlstore.JSONMap(v.Metadata)
+	if err != nil {
+		return err
+	}
 	err = pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
-			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt, v.Tenant)
+			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt, v.Tenant, meta)
 		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if ok {
 			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return wrap("insert verification", err)
+		}
+		if meta != nil {
+			if _, err := tx.Exec(ctx, qInsertVerificationMetadata, v.Tenant, v.ID, meta); err != nil {
+				return wrap("insert verification metadata", err)
+			}
 		}
 		return insertEvents(ctx, tx, events)
 	})
@@ -105,14 +117,19 @@ func (db *DB) UpdateVerification(ctx context.Context, v *switchboard.Verificatio
 
 func scanVerification(r sqlstore.Scanner) (*switchboard.Verification, error) {
 	var v switchboard.Verification
-	var attempts []byte
+	var attempts, meta []byte
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &v.FallbackAt, &v.ExpiresAt,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.Tenant, &v.RedactedAt); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.Tenant, &meta, &v.RedactedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(attempts, &v.SendAttempts); err != nil {
 		return nil, fmt.Errorf("postgres: verification %s: send_attempts: %w", v.ID, err)
+	}
+	if meta != nil {
+		if err := json.Unmarshal(meta, &v.Metadata); err != nil {
+			return nil, fmt.Errorf("postgres: verification %s: metadata: %w", v.ID, err)
+		}
 	}
 	for i := range v.SendAttempts {
 		v.SendAttempts[i].At = v.SendAttempts[i].At.UTC()
@@ -274,21 +291,11 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 	return &b, nil
 }
 
-// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
+// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f;
+// with a metadata pair, from verification_metadata (see sqlstore.VerificationsQuery).
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
-	w := sqlstore.Where{Numbered: true}
-	if f.Tenant != "" || f.To != "" {
-		// verifications_phone leads with the tenant: every tenant's is read tenant by tenant.
-		sqlstore.TenantIn(&w, "tenant", "verifications", f.Tenant)
-	}
-	if f.To != "" {
-		w.Add("phone = ?", f.To)
-	}
-	if f.Status != "" {
-		w.Add("status = ?", string(f.Status))
-	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
+	q, args := sqlstore.VerificationsQuery(&sqlstore.Where{Numbered: true}, f, limit)
 	rows, err := db.pool.Query(ctx, q, args...)
 	out, err := collect(rows, err, scanVerification)
 	if err != nil {

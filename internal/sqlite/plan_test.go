@@ -36,6 +36,11 @@ func TestQueryPlans(t *testing.T) {
 	sqlstore.TenantIn(&allToWhere, "tenant", "messages", "")
 	allToWhere.Add("to_number = ?", "+1")
 	allToQuery, allToArgs := sqlstore.MessagesQuery(&allToWhere, sqlstore.MessageCols, "", nil, "msg_cursor", 50)
+	verMeta := &switchboard.MetadataMatch{Key: "job_id", Value: "1042"}
+	verMetaQuery, verMetaArgs := sqlstore.VerificationsQuery(&sqlstore.Where{}, switchboard.VerificationFilter{Tenant: "acme",
+		To: "+1", Status: switchboard.VerificationApproved, Metadata: verMeta, Cursor: "ver_cursor"}, 50)
+	verMetaFirstQuery, verMetaFirstArgs := sqlstore.VerificationsQuery(&sqlstore.Where{}, switchboard.VerificationFilter{Tenant: "acme", Metadata: verMeta}, 50)
+	allVerMetaQuery, allVerMetaArgs := sqlstore.VerificationsQuery(&sqlstore.Where{}, switchboard.VerificationFilter{Metadata: verMeta, Cursor: "ver_cursor"}, 50)
 	status1, status1Args := searchQuery([]switchboard.Status{switchboard.StatusFailed}, nil, nil, 51)
 	status2, status2Args := searchQuery([]switchboard.Status{switchboard.StatusFailed, switchboard.StatusUndelivered},
 		[]string{"from_number = ?"}, []any{"+1"}, 51)
@@ -66,6 +71,11 @@ func TestQueryPlans(t *testing.T) {
 		{"list to", toQuery, toArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		{"list to, every tenant", allToQuery, allToArgs, []string{"messages_to (tenant=? AND to_number=? AND id<?)"}, []string{"SCAN messages"}},
 		{"calls by metadata", qListCallsByMetadata, []any{"acme", "job_id", "1042", "call_x", 51}, []string{"SEARCH cm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND call_id<?)", "SEARCH c USING INDEX sqlite_autoindex_calls_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		// Verifications by metadata: a range of verification_metadata's primary key in page
+		// order, then only the verifications listed (To and Status checked on them).
+		{"verifications by metadata", verMetaQuery, verMetaArgs, []string{"SEARCH vm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND verification_id<?)", "SEARCH verifications USING INDEX sqlite_autoindex_verifications_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"verifications by metadata, first page", verMetaFirstQuery, verMetaFirstArgs, []string{"SEARCH vm USING PRIMARY KEY (tenant=? AND key=? AND value=?)", "SEARCH verifications USING INDEX sqlite_autoindex_verifications_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"verifications by metadata, every tenant", allVerMetaQuery, allVerMetaArgs, []string{"SEARCH vm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND verification_id<?)", "SEARCH verifications USING INDEX sqlite_autoindex_verifications_1 (id=?)"}, []string{"SCAN vm", "SCAN verifications"}},
 		{"search by status", status1, status1Args, []string{"messages_status"}, []string{"SCAN messages", "TEMP B-TREE"}},
 		{"search by statuses", status2, status2Args, []string{"messages_status"}, []string{"SCAN messages"}},
 		{"delivery stats", qDeliveryStats, []any{3600, 1, 2}, []string{"COVERING INDEX messages_created", "message_events_message"}, []string{"SCAN messages", "SCAN message_events"}},

@@ -15,8 +15,9 @@ import (
 
 const (
 	qInsertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUpdateVerification = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertVerificationMetadata = `INSERT INTO verification_metadata (tenant, key, value, verification_id) VALUES (?, ?, ?, ?)`
+	qUpdateVerification         = `UPDATE verifications SET status = ?, channel = ?, provider_sid = ?, sends = ?, checks = ?,
 		send_attempts = ?, fallback_at = ?, expires_at = ?, code_hash = ?, code_salt = ?, code_sealed = ?,
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
 	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = ?`
@@ -40,17 +41,26 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 	if err != nil {
 		return err
 	}
+	meta, err := sqlstore.JSONMap(v.Metadata)
+	if err != nil {
+		return err
+	}
 	err = db.write(ctx, func(t *wtx) error {
 		_, err := t.exec(qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
-			micros(v.CreatedAt), micros(v.UpdatedAt), v.Tenant)
+			micros(v.CreatedAt), micros(v.UpdatedAt), v.Tenant, meta)
 		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if isUnique(err) {
 			return switchboard.ErrVerificationExists(v.ID)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: insert verification: %w", err)
+		}
+		for k, val := range v.Metadata {
+			if _, err := t.exec(qInsertVerificationMetadata, v.Tenant, k, val, v.ID); err != nil {
+				return fmt.Errorf("sqlite: insert verification metadata: %w", err)
+			}
 		}
 		for _, ev := range events {
 			if err := insertAppEvent(t, ev); err != nil {
@@ -108,13 +118,19 @@ func scanVerification(r scanner) (*switchboard.Verification, error) {
 	var fallback sql.NullInt64
 	var expires, created, updated int64
 	var redacted sql.NullInt64
+	var meta sql.NullString
 	if err := r.Scan(&v.ID, &v.Status, &v.To, &v.Channel, &v.Locale, &v.Country, &v.UserRef, &v.ClientIP, &v.Backend,
 		&v.ProviderSID, &v.CodeLength, &v.Sends, &v.Checks, &v.MaxSends, &v.MaxChecks, &attempts, &fallback, &expires,
-		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated, &v.Tenant, &redacted); err != nil {
+		&v.APIKeyID, &v.CodeHash, &v.CodeSalt, &v.CodeSealed, &v.Version, &created, &updated, &v.Tenant, &meta, &redacted); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(attempts), &v.SendAttempts); err != nil {
 		return nil, fmt.Errorf("sqlite: verification %s: send_attempts: %w", v.ID, err)
+	}
+	if meta.Valid {
+		if err := json.Unmarshal([]byte(meta.String), &v.Metadata); err != nil {
+			return nil, fmt.Errorf("sqlite: verification %s: metadata: %w", v.ID, err)
+		}
 	}
 	v.FallbackAt, v.RedactedAt = fromNullMicros(fallback), fromNullMicros(redacted)
 	v.ExpiresAt, v.CreatedAt, v.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
@@ -274,21 +290,11 @@ func (db *DB) PrefixBlocked(ctx context.Context, prefix string, now time.Time) (
 	return &b, nil
 }
 
-// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f.
+// ListVerifications returns verifications newest first (IDs are time-ordered), filtered by f;
+// with a metadata pair, from verification_metadata (see sqlstore.VerificationsQuery).
 func (db *DB) ListVerifications(ctx context.Context, f switchboard.VerificationFilter) ([]*switchboard.Verification, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
-	var w sqlstore.Where
-	if f.Tenant != "" || f.To != "" {
-		// verifications_phone leads with the tenant: every tenant's is read tenant by tenant.
-		sqlstore.TenantIn(&w, "tenant", "verifications", f.Tenant)
-	}
-	if f.To != "" {
-		w.Add("phone = ?", f.To)
-	}
-	if f.Status != "" {
-		w.Add("status = ?", string(f.Status))
-	}
-	q, args := sqlstore.ListQuery(&w, `SELECT `+sqlstore.VerificationCols+`, redacted_at FROM verifications`, "id", f.Cursor, limit)
+	q, args := sqlstore.VerificationsQuery(&sqlstore.Where{}, f, limit)
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	out, err := collect(rows, err, scanVerification)
 	if err != nil {

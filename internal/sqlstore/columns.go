@@ -39,5 +39,5 @@ const (
 	// VerificationCols are the columns of a verification.
 	VerificationCols = `id, status, phone, channel, locale, country, user_ref, client_ip, backend, provider_sid,
 		code_length, sends, checks, max_sends, max_checks, send_attempts, fallback_at, expires_at, api_key_id,
-		code_hash, code_salt, code_sealed, version, created_at, updated_at, tenant`
+		code_hash, code_salt, code_sealed, version, created_at, updated_at, tenant, metadata`
 )

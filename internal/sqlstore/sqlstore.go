@@ -245,6 +245,35 @@ func MessagesQuery(w *Where, cols, tenant string, meta *switchboard.MetadataMatc
 	return ListQuery(w, "SELECT "+cols+from, idCol, cursor, limit)
 }
 
+// VerificationsQuery completes a listing of the verifications f selects, newest first by ID,
+// reading VerificationCols and redacted_at, with w's conditions, a cursor and a LIMIT of limit+1
+// (see ListQuery). With a metadata pair it walks verification_metadata's primary key (tenant,
+// key, value, verification_id) in page order from the cursor, reading only the verifications it
+// lists (every tenant's: the index read tenant by tenant) and checking To and Status on them.
+func VerificationsQuery(w *Where, f switchboard.VerificationFilter, limit int) (string, []any) {
+	cols, from, idCol := VerificationCols+", redacted_at", " FROM verifications", "id"
+	switch {
+	case f.Metadata != nil:
+		TenantIn(w, "vm.tenant", "verification_metadata", f.Tenant)
+		w.Add("vm.key = ?", f.Metadata.Key)
+		w.Add("vm.value = ?", f.Metadata.Value)
+		cols = Qualify(cols, "verifications") // verification_metadata has a tenant column too
+		from = " FROM verification_metadata vm JOIN verifications ON verifications.id = vm.verification_id"
+		idCol = "vm.verification_id"
+	case f.Tenant != "" || f.To != "":
+		// verifications_tenant and verifications_phone lead with the tenant: every tenant's is
+		// read tenant by tenant.
+		TenantIn(w, "tenant", "verifications", f.Tenant)
+	}
+	if f.To != "" {
+		w.Add("verifications.phone = ?", f.To)
+	}
+	if f.Status != "" {
+		w.Add("verifications.status = ?", string(f.Status))
+	}
+	return ListQuery(w, "SELECT "+cols+from, idCol, f.Cursor, limit)
+}
+
 // Qualify prefixes each column of the comma-separated list cols with table.
 func Qualify(cols, table string) string {
 	parts := strings.Split(cols, ",")

@@ -265,6 +265,14 @@ func checkFixtureVerifications(t *testing.T, st switchboard.Store, _ map[Fixture
 	if p, err := vs.PendingVerification(ctx, "+14155550102", upgradeAt(time.Minute)); err != nil || p == nil || p.ID != "ver_upgrade_1" {
 		t.Errorf("pending verification: %+v, %v", p, err)
 	}
+	// Verification metadata came later (0160): the old verification has none, and a search by
+	// metadata answers.
+	if v.Metadata != nil {
+		t.Errorf("verification stored without metadata reads back with %v", v.Metadata)
+	}
+	if got, _, err := vs.ListVerifications(ctx, switchboard.VerificationFilter{Metadata: &switchboard.MetadataMatch{Key: "job", Value: "1042"}}); err != nil || len(got) != 0 {
+		t.Errorf("verifications by metadata after the upgrade: %v, %v", got, err)
+	}
 	rs, _, err := vs.ListRefusals(ctx, switchboard.RefusalFilter{To: "+14155550102", Limit: 10})
 	if err != nil || len(rs) != 1 || rs[0].ID != "ref_upgrade_1" || rs[0].Reason != "rate_limited" || rs[0].RetryAfterSeconds != 60 ||
 		!rs[0].At.Equal(UpgradeTime) {

@@ -19,6 +19,8 @@ var verifyTests = []test{
 	{"Refusals", testRefusals},
 	{"PrefixBlocks", testPrefixBlocks},
 	{"List", testListVerifications},
+	{"ListByMetadata", testListVerificationsByMetadata},
+	{"MetadataPerTenant", testVerificationMetadataPerTenant},
 }
 
 func newVerification(to string, created time.Time) *switchboard.Verification {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -218,6 +219,10 @@ type StartRequest struct {
 	UserRef string `json:"user_ref,omitempty"`
 	// ClientIP is the end user's IP address as the application saw it (for per-IP limits).
 	ClientIP string `json:"client_ip,omitempty"`
+	// Metadata is the application's references (job_id=1042), stored with a new verification
+	// (within switchboard.CheckMetadata's limits) and searchable; a start that resends the
+	// pending verification's code returns that verification with the metadata it was created with.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Limits of a start request.
@@ -254,6 +259,9 @@ func (s *Service) normalize(req StartRequest, tenant string) (StartRequest, swit
 	}
 	if len(req.UserRef) > maxUserRef || !utf8.ValidString(req.UserRef) || strings.ContainsRune(req.UserRef, 0) {
 		return req, "", invalid("invalid_user_ref", "user_ref must be text of at most %d bytes", maxUserRef)
+	}
+	if err := switchboard.CheckMetadata(req.Metadata); err != nil {
+		return req, "", err
 	}
 	if req.ClientIP != "" {
 		ip := net.ParseIP(req.ClientIP)
@@ -339,7 +347,7 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		ID: switchboard.NewID("ver"), Status: switchboard.VerificationPending, To: req.To, Channel: ch, Locale: req.Locale,
 		Country: country, UserRef: req.UserRef, ClientIP: req.ClientIP, Backend: s.cfg.Backend, CodeLength: s.cfg.CodeLength,
 		MaxSends: s.cfg.MaxSends, MaxChecks: s.cfg.MaxChecks, ExpiresAt: now.Add(s.cfg.TTL), APIKeyID: apiKeyID, Tenant: tenant,
-		CreatedAt: now, UpdatedAt: now, SendAttempts: []switchboard.VerificationSend{},
+		CreatedAt: now, UpdatedAt: now, SendAttempts: []switchboard.VerificationSend{}, Metadata: maps.Clone(req.Metadata),
 	}
 	if s.cfg.Backend == BackendTwilio {
 		sid, status, err := s.cfg.Twilio.StartVerification(ctx, v.To, string(ch), v.Locale)

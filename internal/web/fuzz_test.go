@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	switchboard "github.com/switchboard-gw/switchboard"
 )
 
 // FuzzParseSearch: any query string gets a search or a clear error, never a panic; what it
@@ -92,5 +94,30 @@ func FuzzMaskPayload(f *testing.F) {
 			}
 		}
 		walk(v)
+	})
+}
+
+// FuzzMetaField: the metadata field of the calls and verifications pages either refuses what it
+// is given or reads one pair within the limits of metadata, which the field held.
+func FuzzMetaField(f *testing.F) {
+	for _, seed := range []string{"", " ", "job_id=1042", " job_id = 1042 ", "=1042", "T-1042", "a=b=c", "k=",
+		strings.Repeat("k", 65) + "=v", "k=" + strings.Repeat("v", 513), "\x00=\x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		typed, meta, ok := metaField(raw)
+		if typed != strings.TrimSpace(raw) {
+			t.Fatalf("%q: typed %q", raw, typed)
+		}
+		switch {
+		case !ok && meta != nil, ok && (meta == nil) != (typed == ""):
+			t.Fatalf("%q: ok %v with %+v", raw, ok, meta)
+		case meta == nil:
+			return
+		}
+		if meta.Key == "" || len(meta.Key) > switchboard.MaxMetadataKey || len(meta.Value) > switchboard.MaxMetadataValue ||
+			strings.Contains(meta.Key, "=") || !strings.Contains(raw, meta.Key) || !strings.Contains(raw, meta.Value) {
+			t.Fatalf("%q: read %+v", raw, meta)
+		}
 	})
 }

@@ -51,13 +51,10 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 	}
 	// KEY=VALUE lists the calls placed with that metadata pair, from its index.
 	var meta *switchboard.MetadataMatch
-	if d.Meta = strings.TrimSpace(q.Get("meta")); d.Meta != "" {
-		k, v, ok := strings.Cut(d.Meta, "=")
-		if k = strings.TrimSpace(k); !ok || k == "" || len(k) > 64 || len(v) > 512 {
-			s.renderError(w, r, sess, http.StatusBadRequest, "Search metadata as KEY=VALUE, such as job_id=1042 (a key of 1 to 64 characters).")
-			return
-		}
-		meta = &switchboard.MetadataMatch{Key: k, Value: strings.TrimSpace(v)}
+	var ok bool
+	if d.Meta, meta, ok = metaField(q.Get("meta")); !ok {
+		s.renderError(w, r, sess, http.StatusBadRequest, metaFieldHelp)
+		return
 	}
 	// The store lists calls newest first by ID; a status filter reads on until the page is full
 	// or ten store pages were read, so that a rare status still answers quickly.
@@ -86,6 +83,23 @@ func (s *Server) calls(w http.ResponseWriter, r *http.Request, sess *session) {
 		d.NextLink = "/ui/calls?" + urlValues("status", string(d.Status), "meta", d.Meta, "cursor", cursor)
 	}
 	s.render(w, r, http.StatusOK, "calls", page{Title: "Calls", Nav: "calls", Session: sess, Data: d})
+}
+
+// metaFieldHelp says how to write the metadata field of the calls and verifications pages.
+const metaFieldHelp = "Search metadata as KEY=VALUE, such as job_id=1042 (a key of 1 to 64 characters)."
+
+// metaField reads the metadata field of a list page as typed: KEY=VALUE (the key ends at the
+// first "=", both trimmed) within the limits of metadata, or nothing. ok is false for anything
+// else; meta is nil when the field is empty.
+func metaField(raw string) (typed string, meta *switchboard.MetadataMatch, ok bool) {
+	if typed = strings.TrimSpace(raw); typed == "" {
+		return "", nil, true
+	}
+	k, v, found := strings.Cut(typed, "=")
+	if k = strings.TrimSpace(k); !found || k == "" || len(k) > switchboard.MaxMetadataKey || len(v) > switchboard.MaxMetadataValue {
+		return typed, nil, false
+	}
+	return typed, &switchboard.MetadataMatch{Key: k, Value: strings.TrimSpace(v)}, true
 }
 
 // callData is a call's page.
@@ -148,6 +162,7 @@ func (s *Server) cancelCall(w http.ResponseWriter, r *http.Request, sess *sessio
 // verificationsData is the verifications page: never a code, only statuses and refusals.
 type verificationsData struct {
 	To       string
+	Meta     string // KEY=VALUE of metadata, as typed
 	Status   switchboard.VerificationStatus
 	Statuses []switchboard.VerificationStatus
 	Items    []*switchboard.Verification
@@ -171,15 +186,23 @@ func (s *Server) verifications(w http.ResponseWriter, r *http.Request, sess *ses
 		}
 		d.To = phone
 	}
+	// KEY=VALUE lists the verifications started with that metadata pair, from its index.
+	var meta *switchboard.MetadataMatch
+	var ok bool
+	if d.Meta, meta, ok = metaField(q.Get("meta")); !ok {
+		s.render(w, r, http.StatusBadRequest, "verifications", page{Title: "Verifications", Nav: "verifications", Session: sess,
+			Error: metaFieldHelp, Data: d})
+		return
+	}
 	vs, next, err := s.cfg.Store.ListVerifications(r.Context(), switchboard.VerificationFilter{Tenant: sess.Tenant,
-		To: d.To, Status: d.Status, Cursor: q.Get("cursor"), Limit: listSize})
+		To: d.To, Status: d.Status, Metadata: meta, Cursor: q.Get("cursor"), Limit: listSize})
 	if err != nil {
 		s.fail(w, r, sess, err)
 		return
 	}
 	d.Items = vs
 	if next != "" {
-		d.NextLink = "/ui/verifications?" + urlValues("to", d.To, "status", string(d.Status), "cursor", next)
+		d.NextLink = "/ui/verifications?" + urlValues("to", d.To, "status", string(d.Status), "meta", d.Meta, "cursor", next)
 	}
 	// Refusals are not any tenant's (a refused start stored nothing of its tenant): shown to
 	// sessions of every tenant only.

@@ -617,11 +617,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List verifications
+         * @description The tenant's verifications, newest first, without codes: by number, status and one metadata pair. `cursor` is the `next_cursor` of the previous page.
+         */
+        get: operations["listVerifications"];
         put?: never;
         /**
          * Start a verification (or resend its code)
-         * @description Sends a one-time code to `to`. While the number has a pending verification, a start is a resend: the same verification and the same code (as Twilio Verify), answered 200, up to `max_sends`. Rate limits per phone number, `client_ip`, `user_ref` and country, geo permissions and SMS-pumping protection apply first; every refusal is recorded and carries a `support_reference`.
+         * @description Sends a one-time code to `to`. While the number has a pending verification, a start is a resend: the same verification and the same code (as Twilio Verify), answered 200, up to `max_sends`. Rate limits per phone number, `client_ip`, `user_ref` and country, geo permissions and SMS-pumping protection apply first; every refusal is recorded and carries a `support_reference`. `metadata` is stored with a new verification and returned with it; a resend returns the pending verification with the metadata it was created with.
          */
         post: operations["startVerification"];
         delete?: never;
@@ -2193,6 +2197,10 @@ export interface components {
             user_ref?: string;
             /** @description The end user's IP address as the application saw it, for per-IP limits. */
             client_ip?: string;
+            /** @description The application's own references, stored with a new verification and returned with it, searchable with `GET /v1/verifications?metadata[KEY]=VALUE`: at most 20 keys of 1–64 bytes, values at most 512 bytes. */
+            metadata?: {
+                [key: string]: string;
+            };
         };
         VerificationSend: {
             channel: components["schemas"]["VerifyChannel"];
@@ -2220,6 +2228,10 @@ export interface components {
             country?: string;
             user_ref?: string;
             client_ip?: string;
+            /** @description The application's own references, as given when the verification was started. */
+            metadata?: {
+                [key: string]: string;
+            };
             /** @description `builtin` or `twilio`. */
             backend: string;
             /** @description Twilio Verify's SID (VE…) with the twilio backend. */
@@ -2249,6 +2261,11 @@ export interface components {
              */
             redacted_at?: string;
         };
+        VerificationList: {
+            verifications: components["schemas"]["Verification"][];
+            /** @description Cursor of the next page; empty at the end. */
+            next_cursor: string;
+        };
         /** @description A verification after a check, with `valid`. */
         CheckResult: {
             /** @description The verification ID (`ver_…`). */
@@ -2264,6 +2281,10 @@ export interface components {
             country?: string;
             user_ref?: string;
             client_ip?: string;
+            /** @description The application's own references, as given when the verification was started. */
+            metadata?: {
+                [key: string]: string;
+            };
             /** @description `builtin` or `twilio`. */
             backend: string;
             /** @description Twilio Verify's SID (VE…) with the twilio backend. */
@@ -2983,6 +3004,9 @@ export interface components {
             backend: string;
             sends: number;
             checks: number;
+            metadata?: {
+                [key: string]: string;
+            };
         };
         /** @description The `verification.approved` event. A check matched. */
         VerificationApprovedEvent: {
@@ -4935,6 +4959,60 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
+    listVerifications: {
+        parameters: {
+            query?: {
+                /** @description Only verifications of this number (E.164). */
+                to?: string;
+                /** @description Only verifications in this status. */
+                status?: components["schemas"]["VerificationStatus"];
+                /** @description Only verifications whose metadata has this key with exactly this value, written `metadata[KEY]=VALUE` (for example `metadata[job_id]=1042`), as for messages: one pair, answered from an index (`to` and `status` then apply to what it finds); anything else named `metadata…` is refused with `invalid_metadata_filter`. */
+                metadata?: {
+                    [key: string]: string;
+                };
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of verifications. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationList"];
+                };
+            };
+            /** @description A filter is malformed. Codes: `invalid_query`, `invalid_phone_number`, `invalid_metadata_filter`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            /** @description Verifications are not configured on this node. Codes: `verify_not_configured`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     startVerification: {
         parameters: {
             query?: never;
@@ -4970,7 +5048,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_parameter`. */
+            /** @description The request is malformed or a field is wrong. Codes: `unsupported_media_type`, `invalid_json`, `unknown_field`, `duplicate_field`, `invalid_utf8`, `nul_character`, `invalid_field`, `missing_to`, `invalid_phone_number`, `invalid_channel`, `invalid_locale`, `invalid_user_ref`, `invalid_client_ip`, `invalid_metadata`, `invalid_parameter`. */
             400: {
                 headers: {
                     [name: string]: unknown;
