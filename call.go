@@ -153,7 +153,9 @@ type Call struct {
 	// Path lists the states entered, in order.
 	Path   []string    `json:"path,omitempty"`
 	Inputs []CallInput `json:"inputs,omitempty"`
-	// Outcome is the last state entered when the call ended, or "machine" when a machine answered.
+	// Outcome is the last state entered when the call ended, or "machine" when a machine
+	// answered, "flow_not_run" when no step of the flow was served, "interrupted" when the call
+	// ended while the flow waited for input at a Gather (see voice.OutcomeInterrupted).
 	Outcome string `json:"outcome,omitempty"`
 	// SMS are the texts the flow's states sent (or skipped); Recordings the voicemails recorded.
 	SMS        []CallSMS       `json:"sms,omitempty"`

@@ -141,9 +141,10 @@ func MergeConversationPage(msgs []*ConversationMessage, limit int) ([]*Conversat
 // numbers (one per tenant that wrote to the person from that number, on the message's thread
 // channel): the tenant of the one with the most recent outbound message, since a reply answers
 // the last message the person received; on a tie, the lowest tenant ID, so that every node
-// decides alike. Without an outbound message to the person it is DefaultTenant: until senders
-// carry their owning tenant, an unsolicited message to a shared number belongs to the default
-// tenant.
+// decides alike. Without an outbound message to the person it is DefaultTenant: an unsolicited
+// message to a shared number belongs to the default tenant. It decides for a shared number only:
+// a message to a number one tenant owns (Sender.Owner) is that tenant's, set by the inbound
+// handler before the store is asked.
 func InboundTenant(threads []*Conversation) string {
 	var best *Conversation
 	for _, c := range threads {

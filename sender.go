@@ -166,6 +166,16 @@ func (s Sender) AllowsTenant(tenant string) bool {
 	return len(s.Tenants) == 0 || slices.Contains(s.Tenants, tenant)
 }
 
+// Owner is the tenant a sender belongs to alone: the one tenant it lists, or "" when it is
+// shared (it lists several tenants, or none: every tenant's). A message a person sends to an
+// owned number is its owner's (see InboundTenant for a shared one).
+func (s Sender) Owner() string {
+	if len(s.Tenants) != 1 {
+		return ""
+	}
+	return s.Tenants[0]
+}
+
 // ValidPoolName reports whether name is a pool name a sender may have: 1 to 64 ASCII letters,
 // digits, '.', '_' or '-', the first a letter or digit.
 func ValidPoolName(name string) bool {

@@ -21,9 +21,9 @@ func postgresURL(t *testing.T) string {
 	base := os.Getenv("SWITCHBOARD_TEST_POSTGRES_URL")
 	if base == "" {
 		if inCI() {
-			t.Fatal("SWITCHBOARD_TEST_POSTGRES_URL is not set; CI must run the cluster journey")
+			t.Fatal("SWITCHBOARD_TEST_POSTGRES_URL is not set; CI must run the journeys on PostgreSQL")
 		}
-		t.Skip("SWITCHBOARD_TEST_POSTGRES_URL is not set; skipping the cluster journey")
+		t.Skip("SWITCHBOARD_TEST_POSTGRES_URL is not set; skipping the journey on PostgreSQL")
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

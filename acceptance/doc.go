@@ -6,7 +6,8 @@
 //
 // The package imports nothing of the module: a journey sees Switchboard as a user does. It runs
 // with the rest of the suite (go test ./...). It needs Debian's Chromium (/usr/bin/chromium) and,
-// for the cluster journey, SWITCHBOARD_TEST_POSTGRES_URL; without them the journeys that need
-// them skip, except under CI=true, where they fail. Screenshots go to a temporary directory, or
+// for the cluster journey and the tenants journey's run on PostgreSQL (beside its SQLite run),
+// SWITCHBOARD_TEST_POSTGRES_URL; without them the journeys that need them skip, except under
+// CI=true, where they fail. Screenshots go to a temporary directory, or
 // to $SWITCHBOARD_ACCEPTANCE_SCREENSHOTS when it is set.
 package acceptance

@@ -224,6 +224,8 @@ type stack struct {
 	// apiURL is where applications, Twilio and the CLI reach the installation: node 0, or the
 	// load balancer in front of a cluster.
 	apiURL string
+	// unanswered counts the requests retryAs sent again because the node did not answer.
+	unanswered atomic.Int64
 }
 
 type node struct {

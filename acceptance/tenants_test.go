@@ -40,11 +40,25 @@ const (
 // once, while serve is SIGKILLed and restarted; every accepted message ends delivered once, each
 // tenant lists and finds by job_id only its own, another tenant's key gets 404, initech's texts
 // leave through its subaccount. A STOP to the shared number stops acme and globex, not initech;
-// the staging tenant reaches only its allow-list; the usage report counts what each one sent.
+// a first text to initech's own number is initech's; the staging tenant reaches only its allow-list; the usage report counts what each one sent.
+// The journey runs on SQLite and, side by side, on PostgreSQL (a schema of its own).
 func TestTenantsFieldServiceDay(t *testing.T) {
 	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			o := stackOptions{yaml: tenantsYAML, simArgs: []string{"--number", sharedNumber, "--number", stagingNumber}}
+			if engine == "postgres" {
+				o.database = postgresURL(t)
+			}
+			tenantsFieldServiceDay(t, o)
+		})
+	}
+}
+
+func tenantsFieldServiceDay(t *testing.T, o stackOptions) {
 	started := time.Now()
-	s := newStack(t, stackOptions{yaml: tenantsYAML, simArgs: []string{"--number", sharedNumber, "--number", stagingNumber}})
+	s := newStack(t, o)
 
 	// --- Bootstrap, as an operator does: the first platform key on the database, then the API.
 	var pk struct {
@@ -191,7 +205,7 @@ func TestTenantsFieldServiceDay(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	before, unanswered0 := acceptedCount.Load(), unanswered.Load()
+	before, unanswered0 := acceptedCount.Load(), s.unanswered.Load()
 	atomic.StoreInt64(&killAt, before+10)
 	done := make(chan struct{})
 	go func() {
@@ -213,7 +227,7 @@ func TestTenantsFieldServiceDay(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	t.Logf("%d requests went unanswered by the killed node and were sent again with their idempotency keys", unanswered.Load()-unanswered0)
+	t.Logf("%d requests went unanswered by the killed node and were sent again with their idempotency keys", s.unanswered.Load()-unanswered0)
 
 	// Every accepted text ends delivered, from the tenant's number.
 	for _, tn := range production {
@@ -399,6 +413,35 @@ func TestTenantsFieldServiceDay(t *testing.T) {
 		}
 	}
 
+	// --- A new client writes first to initech's own number: the text is initech's (its key
+	// lists the conversation), though initech never wrote to him; nobody else's key lists it.
+	const newClient = "+17735550124"
+	s.text(newClient, initechNumber, "Do you also service office chillers?")
+	convsWith := func(key string) []struct {
+		OurNumber    string `json:"our_number"`
+		InboundCount int    `json:"inbound_count"`
+	} {
+		var page struct {
+			Conversations []struct {
+				OurNumber    string `json:"our_number"`
+				InboundCount int    `json:"inbound_count"`
+			} `json:"conversations"`
+		}
+		s.mustAs(key, 200, "GET", "/v1/conversations?their_number="+url.QueryEscape(newClient), nil, &page)
+		return page.Conversations
+	}
+	initech := keys["initech"].admin
+	if !eventually(20*time.Second, func() bool { c := convsWith(initech); return len(c) == 1 && c[0].InboundCount == 1 }) {
+		t.Errorf("initech's conversations with the client who wrote to its number: %+v, want one with his text", convsWith(initech))
+	} else if c := convsWith(initech); c[0].OurNumber != initechNumber {
+		t.Errorf("initech's conversation with him is on %s, want %s", c[0].OurNumber, initechNumber)
+	}
+	for tn, key := range map[string]string{"acme": keys["acme"].admin, "globex": keys["globex"].admin, "default": s.key} {
+		if c := convsWith(key); len(c) != 0 {
+			t.Errorf("%s lists %d conversations with the client who wrote to initech's number", tn, len(c))
+		}
+	}
+
 	// --- acme-staging reaches its allow-list and nobody else.
 	for i, to := range []string{"+14155550901", "+14155550902"} {
 		b := fmt.Sprintf("acme-staging: test job %d", i)
@@ -527,9 +570,6 @@ func (s *stack) as(key, method, path string, body any, header ...string) apiResp
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// unanswered counts the requests retryAs sent again because the node did not answer.
-var unanswered atomic.Int64
-
 // retryAs is as, retried while the node cannot answer (killed, restarting), as a client with an
 // idempotency key does.
 func (s *stack) retryAs(key, method, path string, body any, header ...string) apiResponse {
@@ -539,7 +579,7 @@ func (s *stack) retryAs(key, method, path string, body any, header ...string) ap
 		if r.status != 0 && r.status != http.StatusServiceUnavailable && r.status != http.StatusBadGateway || time.Now().After(deadline) {
 			return r
 		}
-		unanswered.Add(1)
+		s.unanswered.Add(1)
 		time.Sleep(100 * time.Millisecond)
 	}
 }

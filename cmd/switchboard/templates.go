@@ -23,7 +23,8 @@ func newTemplatesCmd(getenv env) *cobra.Command {
 		Long: `Check a template catalog (default: SWITCHBOARD_TEMPLATES_DIR). It reports missing and unused
 variables, the segment count and encoding of each locale (and the character that forces UCS-2),
 bodies over the limits, sensitive variables rendered into a body, links that are not https and
-more. It exits 1 when it finds an error.`,
+more. It checks the tenants' overrides (tenants/<tenant-id>/) the same way, and names the
+tenant in their findings. It exits 1 when it finds an error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := getenv("SWITCHBOARD_TEMPLATES_DIR")
@@ -51,7 +52,11 @@ more. It exits 1 when it finds an error.`,
 				}
 			}
 			if format != "json" {
-				fmt.Fprintf(out, "%d template(s) checked, %d finding(s) shown\n", len(c.Templates()), shown)
+				checked := len(c.Templates())
+				for _, tenant := range c.Tenants() {
+					checked += len(c.Overrides(tenant))
+				}
+				fmt.Fprintf(out, "%d template(s) checked (%d tenant(s) with overrides), %d finding(s) shown\n", checked, len(c.Tenants()), shown)
 			}
 			if templates.HasErrors(findings) {
 				return fmt.Errorf("the catalog has errors")

@@ -273,7 +273,7 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 		}
 		return nil, err
 	}
-	rendered, err := s.render(req)
+	rendered, err := s.render(req, keyTenant(key))
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +381,9 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	detail := "accepted"
 	if rendered != nil {
 		detail += fmt.Sprintf(" from template %s version %d (%s)", rendered.Template, rendered.Version, rendered.Locale)
+		if rendered.Tenant != "" {
+			detail += ", tenant " + rendered.Tenant + "'s override"
+		}
 	}
 	if m.SendAt != nil {
 		detail += ", scheduled for " + m.SendAt.Format(time.RFC3339)
@@ -407,9 +410,10 @@ func (s *Service) build(ctx context.Context, key *switchboard.APIKey, req *Reque
 	return m, nil
 }
 
-// render renders the template a request names into its body (req.Body is set from it), or
-// returns nil for a request without a template.
-func (s *Service) render(req *Request) (*templates.Result, error) {
+// render renders the template a request names, as tenant sees the catalog (its override of
+// that name, else the shared template), into its body (req.Body is set from it), or returns nil
+// for a request without a template.
+func (s *Service) render(req *Request, tenant string) (*templates.Result, error) {
 	if req.Template == "" {
 		if req.TemplateVersion != 0 || req.Locale != "" || len(req.Variables) > 0 {
 			return nil, invalid("missing_template", "template_version, locale and variables need a template")
@@ -434,7 +438,7 @@ func (s *Service) render(req *Request) (*templates.Result, error) {
 	if cat == nil {
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "template_not_found", "no template catalog is configured (SWITCHBOARD_TEMPLATES_DIR)")
 	}
-	res, err := cat.Render(req.Template, req.TemplateVersion, req.Locale, req.Variables)
+	res, err := cat.RenderTenant(tenant, req.Template, req.TemplateVersion, req.Locale, req.Variables)
 	if err != nil {
 		return nil, err
 	}

@@ -64,8 +64,22 @@ func New(cfg Config) *Handler {
 	return &Handler{cfg: cfg}
 }
 
-// Route sets the route of an inbound message from the first routing rule it matches (the
-// webhook ingress asks before it stores the message).
+// Prepare sets what the store cannot know of an inbound message, before the webhook ingress
+// stores it: its route (Route) and, when the number that received it is one tenant's (a sender
+// listing that tenant alone, Sender.Owner), its tenant. A message to a shared number (a sender
+// listing several tenants or none, or a number that is no sender) is left without one: the store
+// gives it the tenant the person is answering (switchboard.InboundTenant).
+func (h *Handler) Prepare(in *switchboard.InboundMessage) {
+	h.Route(in)
+	if in.Tenant != "" {
+		return
+	}
+	if s, ok := h.Sender(in.To); ok {
+		in.Tenant = s.Owner()
+	}
+}
+
+// Route sets the route of an inbound message from the first routing rule it matches.
 func (h *Handler) Route(in *switchboard.InboundMessage) {
 	if r := h.cfg.Routes.Match(in.To, in.Body); r != nil {
 		in.Route, in.RouteEndpoints = r.Name, r.Endpoints

@@ -54,7 +54,7 @@ func (m *Metrics) registerOps(f func(prometheus.Collector)) {
 	o.httpSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: opsNames[4],
 		Help: "Time to answer an HTTP API request, by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
 	o.calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: opsNames[5],
-		Help: "Calls that ended, by final status and outcome (the flow state it ended in, or machine)."}, []string{"status", "outcome"})
+		Help: "Calls that ended, by final status and outcome (the flow state it ended in, or machine, flow_not_run, interrupted)."}, []string{"status", "outcome"})
 	o.callStep = prometheus.NewHistogram(prometheus.HistogramOpts{Name: opsNames[6],
 		Help: "Server time of one voice webhook (a flow step's TwiML or a call status callback).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)})
 	o.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: opsNames[7],

@@ -275,7 +275,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	wh := webhook.New(webhook.Config{
 		Store: n.store, AuthToken: tcfg.AuthToken, Tokens: n.creds.SigningToken, PublicURL: cfg.PublicURL, Clock: n.clock,
 		Logger: logger.With("component", "webhook"), OnInbound: n.inbound.Handle, Observer: n.metrics,
-		Route: n.inbound.Route,
+		Prepare: n.inbound.Prepare,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", wh)
@@ -505,7 +505,7 @@ func (n *Node) Start(ctx context.Context) error {
 			if c != nil && c != n.templates.Load() {
 				n.templates.Store(c)
 				registerContent(n.sim, c)
-				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()))
+				n.logger.Info("template catalog loaded", "dir", n.cfg.TemplatesDir, "templates", len(c.Templates()), "tenants_with_overrides", len(c.Tenants()))
 			}
 		}, templates.WithDefaultLocale(n.cfg.TemplatesLocale))
 	}

@@ -447,6 +447,127 @@ func TestCallContinuesOnNewNode(t *testing.T) {
 	assertNoPersonalData(t, simCall(t, sim, c.ProviderSID), c.To, c.From)
 }
 
+// TestCallInterruptedWhenTheActionIsRefused reproduces the clinic journey's SIGKILL mid-menu
+// deterministically: the callee presses 0 at the menu while the public URL drops every
+// connection (the node is dead), so the simulator's Gather action fails and it ends the call, as
+// Twilio does after an application error; its status callback is lost too. Back up, the node
+// learns from the status poll that the call completed: outcome interrupted at the menu, never a
+// silent "completed", and the patient gets the flow's fallback text, once.
+func TestCallInterruptedWhenTheActionIsRefused(t *testing.T) {
+	t.Parallel()
+	sim := twiliosim.New(twiliosim.Config{CallInputWait: 60 * time.Second, Logger: testLogger(t)})
+	t.Cleanup(sim.Close)
+	simSrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(simSrv.Close)
+	px := &proxy{}
+	gate := &deadGate{next: px}
+	pub := httptest.NewServer(gate)
+	t.Cleanup(pub.Close)
+	dir := t.TempDir()
+	env := map[string]string{
+		"SWITCHBOARD_ADDR": "127.0.0.1:0", "SWITCHBOARD_DATA_DIR": dir, "SWITCHBOARD_DATABASE_URL": "sqlite:" + filepath.Join(dir, "sb.db"),
+		"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": simSrv.URL, "TWILIO_ACCOUNT_SID": sim.AccountSID(),
+		"TWILIO_AUTH_TOKEN": sim.AuthToken(), "SWITCHBOARD_PUBLIC_URL": pub.URL, "SWITCHBOARD_SYNC_WEBHOOKS": "false",
+		"SWITCHBOARD_FROM": twiliosim.MagicFrom, "SWITCHBOARD_STATUS_POLL_AFTER": "1s",
+	}
+	for k, v := range voiceEnv() {
+		env[k] = v
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := node.Open(context.Background(), cfg, testLogger(t), node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = nd.Shutdown(ctx)
+	})
+	u, _ := url.Parse(nd.URL())
+	px.target.Store(u)
+	_, secret, err := node.CreateAPIKey(context.Background(), nd.Store(), "test", time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := "+14155550131"
+	c := createCall(t, nd.URL(), secret, map[string]any{"to": to, "flow": "appointment_confirmation", "variables": appointmentVars})
+	c = waitCall(t, nd.URL(), secret, c.ID, func(c *switchboard.Call) bool { return c.State == "menu" && c.ProviderSID != "" })
+	waitFor(t, 10*time.Second, "the callee to hear the menu", func() bool {
+		sc := simCall(t, sim, c.ProviderSID)
+		return len(sc.Heard) > 0 && strings.HasPrefix(sc.Heard[len(sc.Heard)-1], "say: Press 1")
+	})
+
+	gate.down.Store(true)
+	if err := sim.Input(c.ProviderSID, twiliosim.CalleeInput{Digits: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the simulator to end the call", func() bool {
+		return simCall(t, sim, c.ProviderSID).Status == "completed"
+	})
+	if h := simCall(t, sim, c.ProviderSID).Heard; !slices.Contains(h, "error: application unreachable") {
+		t.Fatalf("the callee heard %q; want the application error of the refused action", h)
+	}
+	gate.down.Store(false)
+
+	c = waitCall(t, nd.URL(), secret, c.ID, terminal)
+	if c.Status != switchboard.CallCompleted || c.Outcome != "interrupted" || !slices.Equal(c.Path, []string{"greeting", "menu"}) || c.FallbackMessageID == "" {
+		t.Fatalf("status %s outcome %q path %v fallback %q; want completed, interrupted at the menu, with its fallback text; timeline %+v",
+			c.Status, c.Outcome, c.Path, c.FallbackMessageID, c.Timeline)
+	}
+	if !slices.ContainsFunc(c.Timeline, func(e switchboard.CallEvent) bool {
+		return e.State == "menu" && strings.HasPrefix(e.Detail, "interrupted at menu")
+	}) {
+		t.Errorf("the timeline does not say where the call was interrupted: %+v", c.Timeline)
+	}
+	var texts []string
+	waitFor(t, 10*time.Second, "the fallback text at the simulator", func() bool {
+		texts = texts[:0]
+		for _, m := range sim.Messages() {
+			if m.To == to {
+				texts = append(texts, m.Body)
+			}
+		}
+		return len(texts) > 0
+	})
+	time.Sleep(300 * time.Millisecond) // a second text, were there one, would have come by now
+	texts = texts[:0]
+	for _, m := range sim.Messages() {
+		if m.To == to {
+			texts = append(texts, m.Body)
+		}
+	}
+	if len(texts) != 1 || !strings.Contains(texts[0], "we tried to call") {
+		t.Errorf("the patient got %q; want one fallback text", texts)
+	}
+}
+
+// deadGate drops every connection while down, as a dead node's address does; otherwise it
+// passes requests on.
+type deadGate struct {
+	down atomic.Bool
+	next http.Handler
+}
+
+func (g *deadGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.down.Load() {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		http.Error(w, "down", http.StatusBadGateway)
+		return
+	}
+	g.next.ServeHTTP(w, r)
+}
+
 // TestCallsHonourConsentAndQuietHours (issue 16): a person who texted STOP to a pool's number is
 // not called from that pool — refused at creation, and a call already queued ends blocked with
 // the reason — and START resumes calls; a call due inside call_quiet_hours in the callee's time

@@ -56,13 +56,18 @@ func (n *Node) WhatsApp() *whatsapp.Service { return n.wa }
 var catalogPlaceholder = regexp.MustCompile(`\{\{\s*([^{}\s]+)\s*\}\}`)
 
 // registerContent makes the in-process simulator know the catalog's content templates (their
-// bodies with Twilio's {{1}} placeholders), so that a development setup sends them as Twilio
-// would. With live Twilio the templates are created and approved in Twilio's console.
+// bodies with Twilio's {{1}} placeholders), the shared catalog's and the tenants' overrides', so
+// that a development setup sends them as Twilio would. With live Twilio the templates are
+// created and approved in Twilio's console.
 func registerContent(sim *twiliosim.Simulator, cat *templates.Catalog) {
 	if sim == nil || cat == nil {
 		return
 	}
-	for _, t := range cat.Templates() {
+	all := cat.Templates()
+	for _, tenant := range cat.Tenants() {
+		all = append(all, cat.Overrides(tenant)...)
+	}
+	for _, t := range all {
 		if t.ContentSID == "" {
 			continue
 		}

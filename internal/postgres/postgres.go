@@ -167,6 +167,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	// A schema that has every migration needs no lock. The lock's key is the server's, not the
+	// schema's: without this, a node restarting on an up-to-date schema would queue behind the
+	// migrations of every other schema of the server (other installations, parallel tests).
+	if current, err := db.upToDate(ctx, ms); err != nil || current {
+		return 0, err
+	}
 	// migrate.Up serializes the migrations themselves, but creates its schema_migrations table
 	// before taking its lock, and concurrent CREATE TABLE IF NOT EXISTS of one table can fail in
 	// PostgreSQL (a unique violation in pg_type). A session lock held around the whole run, on a
@@ -195,6 +201,31 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return len(versions), fmt.Errorf("postgres: %w", err)
 	}
 	return len(versions), nil
+}
+
+// upToDate reports whether schema_migrations records every migration of ms (false when the
+// table does not exist yet). Nothing un-records a migration, so the answer cannot go stale.
+func (db *DB) upToDate(ctx context.Context, ms []migrate.Migration) (bool, error) {
+	rows, err := db.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+	versions, err := collect(rows, err, func(s sqlstore.Scanner) (int, error) {
+		var v int
+		return v, s.Scan(&v)
+	})
+	if e := pgError(err); e != nil && e.Code == "42P01" { // undefined_table: a new schema
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	done := make(map[int]bool, len(versions))
+	for _, v := range versions {
+		done[v] = true
+	}
+	for _, m := range ms {
+		if !done[m.Version] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Pool returns the connection pool, for tools (such as `switchboard db copy`) that need SQL of

@@ -98,6 +98,14 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			res = c.Result
 			return err
 		}
+		// The timeline first, then the message: a delivery's event is in place when the status
+		// moves, so the charts' running totals (migration 0100) count its latency in the one
+		// upsert of the status change (chart_message_update) instead of a second one when the
+		// event follows (chart_event_insert, whose WHEN is false while the message is not yet
+		// delivered).
+		if err := insertChange(t, c.Events, c.AppEvents); err != nil {
+			return err
+		}
 		switch {
 		case c.Adopted:
 			if err := saveMessage(t, m); err != nil {
@@ -112,9 +120,6 @@ func (db *DB) IngestCallback(ctx context.Context, cb *switchboard.Callback) (swi
 			if err := saveStatus(t, m); err != nil {
 				return err
 			}
-		}
-		if err := insertChange(t, c.Events, c.AppEvents); err != nil {
-			return err
 		}
 		res = c.Result
 		return nil

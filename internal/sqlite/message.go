@@ -26,17 +26,29 @@ const (
 	qMessageBySID = `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE provider_sid = ?`
 	qEvents       = `SELECT ` + sqlstore.EventCols + ` FROM message_events WHERE message_id = ? ORDER BY id`
 	// qSaveMessage writes back every column a change may touch.
-	qSaveMessage = `UPDATE messages SET status = ?, provider_sid = ?, error_code = ?, error_message = ?,
-		attempts = ?, next_attempt_at = ?, attempt_in_flight = ?, attempt_started_at = ?,
-		lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`
+	qSaveMessage = `UPDATE messages SET status = ?1, provider_sid = ?2, error_code = ?3, error_message = ?4,
+		attempts = ?5, next_attempt_at = ?6, attempt_in_flight = ?7, attempt_started_at = ?8,
+		lease_owner = ?9, lease_until = ?10, updated_at = ?11,
+		price_due_at = CASE WHEN ?1 IN ('delivered', 'read', 'undelivered', 'failed') AND ?2 IS NOT NULL
+			AND price_micros IS NULL AND price_due_at IS NULL AND price_fetches = 0 THEN ?11 ELSE price_due_at END
+		WHERE id = ?12`
 	// qSaveAttempt writes back what recording an attempt changes, leaving the indexes of
 	// status, due time, lease owner and provider SID alone.
 	qSaveAttempt = `UPDATE messages SET attempts = ?, attempt_in_flight = ?, attempt_started_at = ?,
 		lease_until = ?, updated_at = ? WHERE id = ?`
 	// qSaveStatus writes back what a status callback changes. Naming only these columns lets
 	// SQLite leave the indexes of the others (lease, provider SID, recipient) alone.
-	qSaveStatus = `UPDATE messages SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`
-	qClaim      = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
+	//
+	// A message that finishes becomes due for its price here, in the statement, rather than by
+	// the usage_message_finished trigger (migration 0140), which would update the row a second
+	// time: the CASE is that trigger's rule, and with price_due_at set the trigger's WHEN is
+	// false. The trigger stays for every other statement that changes a status.
+	// The conformance suite's Usage/Prices checks both (updates and callbacks, known and adopted).
+	qSaveStatus = `UPDATE messages SET status = ?1, error_code = ?2, error_message = ?3, updated_at = ?4,
+		price_due_at = CASE WHEN ?1 IN ('delivered', 'read', 'undelivered', 'failed') AND provider_sid IS NOT NULL
+			AND price_micros IS NULL AND price_due_at IS NULL AND price_fetches = 0 THEN ?4 ELSE price_due_at END
+		WHERE id = ?5`
+	qClaim = `UPDATE messages SET lease_owner = ?1, lease_until = ?2
 		WHERE id IN (
 			SELECT id FROM messages
 			WHERE from_number = ?3 AND status IN ('queued', 'scheduled') AND next_attempt_at <= ?4

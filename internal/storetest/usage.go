@@ -287,4 +287,33 @@ func testPrices(t *testing.T, s switchboard.Store) {
 	if ids := due(now.Add(24 * time.Hour)); len(ids) != 0 {
 		t.Errorf("still due after %d tries: %v", switchboard.MaxPriceFetches, ids)
 	}
+
+	// A status callback that finishes a message makes it due at the callback's time, as an
+	// update does: applied to a message known by its SID, and to one that learns its SID from
+	// the callback (adopted). A later callback does not move the time.
+	later := now.Add(48 * time.Hour)
+	known := createAt(t, s, now, nil)
+	setSending(t, s, known.ID, "SM"+known.ID, now)
+	ingest(t, s, callback("SM"+known.ID, switchboard.StatusSent, later))
+	adopted := createAt(t, s, now, nil)
+	update(t, s, switchboard.MessageUpdate{ID: adopted.ID, Status: switchboard.StatusSending, At: now})
+	if ids := due(later.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("due before a callback finished them: %v", ids)
+	}
+	ingest(t, s, callback("SM"+known.ID, switchboard.StatusDelivered, later.Add(time.Minute)))
+	cb := callback("SM"+adopted.ID, switchboard.StatusUndelivered, later.Add(2*time.Minute))
+	cb.MessageID = adopted.ID
+	if r := ingest(t, s, cb); !r.Applied {
+		t.Fatalf("adopting callback not applied: %+v", r)
+	}
+	ingest(t, s, callback("SM"+known.ID, switchboard.StatusRead, later.Add(3*time.Minute)))
+	if ids := due(later.Add(time.Minute - time.Microsecond)); len(ids) != 0 {
+		t.Errorf("due before the delivered callback's time: %v", ids)
+	}
+	if ids := due(later.Add(time.Minute)); len(ids) != 1 || ids[0] != known.ID {
+		t.Errorf("due at the delivered callback's time: %v, want [%s]", ids, known.ID)
+	}
+	if ids := due(later.Add(2 * time.Minute)); len(ids) != 2 {
+		t.Errorf("due once both callbacks finished them: %v, want %s and %s", ids, known.ID, adopted.ID)
+	}
 }

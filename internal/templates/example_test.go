@@ -37,3 +37,26 @@ func ExampleLint() {
 	// info signup_code@1/en: 1 segment, GSM-7, 80 characters with example values
 	// info signup_code@1/es: 1 segment, UCS-2, 66 characters with example values; 'ó' (U+00F3) at character 15 forces UCS-2
 }
+
+func ExampleCatalog_RenderTenant() {
+	catalog, err := templates.Load("../../examples/templates")
+	if err != nil {
+		panic(err)
+	}
+	vars := map[string]string{"company": "Acme Heating", "technician": "Ana", "eta": "10:45", "link": "https://track.example.com/v/8f3k2"}
+	// Tenant acme overrides technician_on_the_way (tenants/acme/); globex gets the shared one.
+	for _, tenant := range []string{"acme", "globex"} {
+		r, err := catalog.RenderTenant(tenant, "technician_on_the_way", 0, "en", vars)
+		if err != nil {
+			panic(err)
+		}
+		from := "the shared catalog"
+		if r.Tenant != "" {
+			from = "tenant " + r.Tenant + "'s override"
+		}
+		fmt.Printf("%s: %s@%d from %s: %s\n", tenant, r.Template, r.Version, from, r.Body)
+	}
+	// Output:
+	// acme: technician_on_the_way@1 from tenant acme's override: Acme Heating: Ana has left the depot and arrives around 10:45 AM. Live map: https://track.example.com/v/8f3k2
+	// globex: technician_on_the_way@1 from the shared catalog: Acme Heating: Ana is on the way and should arrive around 10:45 AM. Track the visit: https://track.example.com/v/8f3k2
+}

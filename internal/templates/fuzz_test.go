@@ -107,7 +107,7 @@ func FuzzParseFile(f *testing.F) {
 			_, _ = tmpl.Render(vars)
 			lintTemplate(tmpl, DefaultMaxSegments)
 		}
-		c := &Catalog{defaultLocale: DefaultLocale, maxSegments: DefaultMaxSegments, names: map[string][]*versionSet{}}
+		c := &Catalog{defaultLocale: DefaultLocale, maxSegments: DefaultMaxSegments, scope: newScope("")}
 		c.add(ts)
 		Lint(c)
 	})

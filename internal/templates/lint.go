@@ -32,6 +32,7 @@ const (
 	RuleSensitiveVariable  = "sensitive_variable"  // load: the body renders a sensitive variable; lint: an example leaks
 	RuleDuplicateTemplate  = "duplicate_template"  // load: the same name, version and locale twice
 	RuleInvalidContentSID  = "invalid_content_sid" // load: content_sid is not HX + 32 hex digits
+	RuleInvalidTenant      = "invalid_tenant"      // load: a directory under tenants/ is not a tenant ID, or a file is directly under tenants/
 
 	RuleUnusedVariable  = "unused_variable"     // warning: declared, not sensitive, never used in the body
 	RuleSegments        = "segments"            // info: segments, encoding and length with example values
@@ -45,12 +46,16 @@ const (
 	RuleNoDefaultLocale = "no_default_locale"   // warning: a version has no translation in the default locale
 	RuleLocalesDiffer   = "locales_differ"      // warning: translations of a version differ in variables, channel or category
 	RuleNoContentSID    = "missing_content_sid" // warning: a whatsapp template without content_sid
+	RuleOverride        = "override"            // info: a tenant's template replaces the shared one of its name
+	RuleOverrideGaps    = "override_gaps"       // warning: an override lacks a version or a locale the shared template has
 )
 
 // Finding is one thing Load or Lint found about a template file.
 type Finding struct {
-	File     string   `json:"file"`
-	Line     int      `json:"line,omitempty"`
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	// Tenant is the tenant whose override the finding is about, "" for the shared catalog.
+	Tenant   string   `json:"tenant,omitempty"`
 	Template string   `json:"template,omitempty"`
 	Version  int      `json:"version,omitempty"`
 	Locale   string   `json:"locale,omitempty"`
@@ -59,7 +64,8 @@ type Finding struct {
 	Message  string   `json:"message"`
 }
 
-// String formats a finding as file:line: severity: template@version/locale: message [rule].
+// String formats a finding as file:line: severity: template@version/locale: message [rule], with
+// "tenant <id>: " before the template for a tenant's override.
 func (f Finding) String() string {
 	var b strings.Builder
 	b.WriteString(f.File)
@@ -70,6 +76,9 @@ func (f Finding) String() string {
 	b.WriteString(": ")
 	b.WriteString(string(f.Severity))
 	b.WriteString(": ")
+	if f.Tenant != "" {
+		b.WriteString("tenant " + f.Tenant + ": ")
+	}
 	if f.Template != "" {
 		b.WriteString(f.Template)
 		if f.Version > 0 {
@@ -96,7 +105,7 @@ func HasErrors(findings []Finding) bool {
 }
 
 func (t *Template) finding(line int, rule string, sev Severity, format string, args ...any) Finding {
-	return Finding{File: t.File, Line: line, Template: t.Name, Version: t.Version, Locale: t.Locale,
+	return Finding{File: t.File, Line: line, Tenant: t.Tenant, Template: t.Name, Version: t.Version, Locale: t.Locale,
 		Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -136,20 +145,96 @@ func sortFindings(fs []Finding) {
 //     sent inside the 24-hour session window.
 //   - content_sid_not_whatsapp (warning), content_sid_shared (error) and
 //     content_variables_missing (warning): the Content SID mapping (see lint_content.go).
+//
+// A tenant's overrides get the same review, within the tenant's own templates (versions and
+// locales are compared among the override's), and two more rules:
+//
+//   - override (info): the override replaces a shared template of that name for the tenant.
+//   - override_gaps (warning): the override lacks a version the shared template has (a request
+//     pinning it fails for the tenant), or its newest version lacks a locale the shared newest
+//     version has (those recipients of the tenant get another language, or an error).
+//
+// The Content SID mapping is checked in each tenant's catalog as the tenant sees it.
 func Lint(c *Catalog) []Finding {
 	if c == nil {
 		return nil
 	}
 	findings := append([]Finding(nil), c.loadErrors...)
-	for _, t := range c.templates {
-		findings = append(findings, lintTemplate(t, c.maxSegments)...)
+	scopes := []*scope{&c.scope}
+	for _, tenant := range c.Tenants() {
+		scopes = append(scopes, c.tenants[tenant])
 	}
-	for _, name := range c.Names() {
-		findings = append(findings, c.lintVersions(name)...)
+	for _, s := range scopes {
+		for _, t := range s.templates {
+			findings = append(findings, lintTemplate(t, c.maxSegments)...)
+		}
+		for _, name := range s.sortedNames() {
+			findings = append(findings, c.lintVersions(s, name)...)
+			if s.tenant != "" {
+				findings = append(findings, c.lintOverride(s, name)...)
+			}
+		}
+		findings = append(findings, lintContent(c.effective(s), s.tenant)...)
 	}
-	findings = append(findings, lintContent(c)...)
 	sortFindings(findings)
 	return findings
+}
+
+// sortedNames returns the scope's template names, sorted.
+func (s *scope) sortedNames() []string {
+	names := make([]string, 0, len(s.names))
+	for n := range s.names {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// effective returns the templates a scope's tenant sees: its own, and the shared ones of the
+// names it does not override; the shared catalog's own for the shared scope.
+func (c *Catalog) effective(s *scope) []*Template {
+	if s.tenant == "" {
+		return s.templates
+	}
+	ts := append([]*Template(nil), s.templates...)
+	for _, t := range c.templates {
+		if s.names[t.Name] == nil {
+			ts = append(ts, t)
+		}
+	}
+	sort.SliceStable(ts, func(i, j int) bool { return lessTemplate(ts[i], ts[j]) })
+	return ts
+}
+
+// lintOverride compares a tenant's template of a name with the shared template it replaces.
+func (c *Catalog) lintOverride(s *scope, name string) []Finding {
+	shared, own := c.names[name], s.names[name] // newest first
+	if len(shared) == 0 {
+		return nil
+	}
+	anchor := own[0].byLocale[sortedLocales(own[0])[0]]
+	fs := []Finding{anchor.finding(anchor.Line, RuleOverride, SeverityInfo,
+		"replaces the shared template %s (%s %s) for tenant %s", name,
+		plural(len(shared), "version", "versions"), joinInts(c.versionsOf(name)), s.tenant)}
+	has := map[int]bool{}
+	for _, vs := range own {
+		has[vs.version] = true
+	}
+	for _, vs := range shared {
+		if !has[vs.version] {
+			fs = append(fs, anchor.finding(anchor.Line, RuleOverrideGaps, SeverityWarning,
+				"the shared template has version %d, which this override lacks: a request of tenant %s pinning it fails",
+				vs.version, s.tenant))
+		}
+	}
+	for _, l := range sortedLocales(shared[0]) {
+		if own[0].byLocale[l] == nil {
+			fs = append(fs, anchor.finding(anchor.Line, RuleOverrideGaps, SeverityWarning,
+				"the shared template's newest version has a %s translation, which this override's newest (version %d) lacks: tenant %s's %s recipients get %s",
+				l, own[0].version, s.tenant, l, fallbackTarget(own[0], l, c.defaultLocale)))
+		}
+	}
+	return fs
 }
 
 func lintTemplate(t *Template, maxSegments int) []Finding {
@@ -304,10 +389,10 @@ func asGSM(body string) string {
 	}, body)
 }
 
-// lintVersions checks the versions of one name against each other.
-func (c *Catalog) lintVersions(name string) []Finding {
+// lintVersions checks the versions of one name of a scope against each other.
+func (c *Catalog) lintVersions(s *scope, name string) []Finding {
 	var fs []Finding
-	versions := c.names[name] // newest first
+	versions := s.names[name] // newest first
 	seen := map[string]int{}  // locales of older versions, and the newest version that had each
 	for i := len(versions) - 1; i >= 0; i-- {
 		vs := versions[i]

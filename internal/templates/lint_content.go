@@ -21,11 +21,18 @@ const (
 	RuleContentNoVariables = "content_variables_missing"
 )
 
-// lintContent checks the catalog's Content SID mapping and its variables.
-func lintContent(c *Catalog) []Finding {
+// lintContent checks the Content SID mapping and the variables of a catalog as tenant sees it
+// (ts: the effective templates, sorted; tenant "" for the shared catalog). For a tenant, only
+// what concerns its own templates is reported: the shared catalog's findings are reported once,
+// for the shared catalog.
+func lintContent(ts []*Template, tenant string) []Finding {
 	var fs []Finding
 	bySID := map[string][]*Template{}
-	for _, t := range c.templates {
+	for _, t := range ts {
+		bySID[t.ContentSID] = append(bySID[t.ContentSID], t)
+		if t.Tenant != tenant {
+			continue
+		}
 		if t.Fallback != "" && t.Channel != switchboard.ChannelWhatsApp {
 			fs = append(fs, t.finding(t.Line, RuleContentSIDChannel, SeverityWarning,
 				"fallback applies to whatsapp templates only; this one is %s", channelOf(t)))
@@ -41,30 +48,46 @@ func lintContent(c *Catalog) []Finding {
 			fs = append(fs, t.finding(t.Line, RuleContentNoVariables, SeverityWarning,
 				"content template %s gets no ContentVariables: every variable is sensitive, and sensitive values never go to the provider", t.ContentSID))
 		}
-		bySID[t.ContentSID] = append(bySID[t.ContentSID], t)
 	}
+	delete(bySID, "")
 	sids := make([]string, 0, len(bySID))
 	for s := range bySID {
 		sids = append(sids, s)
 	}
 	sort.Strings(sids)
 	for _, sid := range sids {
-		ts := bySID[sid]
-		first := ts[0]
-		for _, t := range ts[1:] {
+		mapped := bySID[sid]
+		first := mapped[0]
+		for _, t := range mapped[1:] {
+			at, other := t, first
 			switch {
-			case t.Locale != first.Locale:
-				fs = append(fs, t.finding(t.Line, RuleContentSIDShared, SeverityError,
-					"content_sid %s is also mapped from %s (locale %s): a content template has one language; give each locale its own",
-					sid, first, first.Locale))
-			case contentSignature(t) != contentSignature(first):
-				fs = append(fs, t.finding(t.Line, RuleContentSIDShared, SeverityError,
-					"content_sid %s is also mapped from %s, whose content variables differ ({{n}}: %s here, %s there)",
-					sid, first, contentSignature(t), contentSignature(first)))
+			case t.Tenant == tenant:
+			case first.Tenant == tenant: // a shared template clashes with the tenant's: report it on the tenant's
+				at, other = first, t
+			default:
+				continue // both shared, seen in a tenant's catalog: reported for the shared catalog
+			}
+			switch {
+			case at.Locale != other.Locale:
+				fs = append(fs, at.finding(at.Line, RuleContentSIDShared, SeverityError,
+					"content_sid %s is also mapped from %s%s (locale %s): a content template has one language; give each locale its own",
+					sid, other, sharedNote(other, tenant), other.Locale))
+			case contentSignature(at) != contentSignature(other):
+				fs = append(fs, at.finding(at.Line, RuleContentSIDShared, SeverityError,
+					"content_sid %s is also mapped from %s%s, whose content variables differ ({{n}}: %s here, %s there)",
+					sid, other, sharedNote(other, tenant), contentSignature(at), contentSignature(other)))
 			}
 		}
 	}
 	return fs
+}
+
+// sharedNote says that a template of a tenant's catalog is the shared catalog's.
+func sharedNote(t *Template, tenant string) string {
+	if tenant != "" && t.Tenant == "" {
+		return " of the shared catalog"
+	}
+	return ""
 }
 
 func channelOf(t *Template) switchboard.Channel {

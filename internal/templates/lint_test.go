@@ -89,6 +89,20 @@ var lintRules = []struct {
 	}, "v2.yaml", 1, "content variables differ ({{n}}: b, a here, a there)"},
 	{RuleContentNoVariables, SeverityWarning, map[string]string{"a.yaml": fixture("t", 1, "en", "Code sent", "  code: {type: string, sensitive: true, example: x}\n") +
 		"channel: whatsapp\ncontent_sid: HXb5b62575e6e4ff6129ad7c8efe1f983e\n"}, "a.yaml", 1, "every variable is sensitive"},
+	{RuleInvalidTenant, SeverityError, map[string]string{"tenants/ACME/a.yaml": fixture("t", 1, "en", "Hi", "")}, "ACME", 0,
+		`tenant ID "ACME" must be 1 to 32 lower-case letters`},
+	{RuleInvalidTenant, SeverityError, map[string]string{"tenants/a.yaml": fixture("t", 1, "en", "Hi", "")}, "a.yaml", 0,
+		"a file directly under tenants/ belongs to no tenant"},
+	{RuleOverride, SeverityInfo, map[string]string{"a.yaml": fixture("t", 1, "en", "Hi", ""), "tenants/acme/a.yaml": fixture("t", 1, "en", "Hey", "")},
+		"a.yaml", 1, "replaces the shared template t (version 1) for tenant acme"},
+	{RuleOverrideGaps, SeverityWarning, map[string]string{
+		"a.yaml":              fixture("t", 1, "en", "Hi", "") + "---\n" + fixture("t", 2, "en", "Hi", "") + "---\n" + fixture("t", 2, "es", "Hola", ""),
+		"tenants/acme/a.yaml": fixture("t", 2, "en", "Hey", ""),
+	}, "a.yaml", 1, "the shared template has version 1, which this override lacks"},
+	{RuleOverrideGaps, SeverityWarning, map[string]string{
+		"a.yaml":              fixture("t", 1, "en", "Hi", "") + "---\n" + fixture("t", 1, "es", "Hola", ""),
+		"tenants/acme/a.yaml": fixture("t", 1, "en", "Hey", ""),
+	}, "a.yaml", 1, "has a es translation, which this override's newest (version 1) lacks: tenant acme's es recipients get the en text"},
 }
 
 func TestLintRules(t *testing.T) {
@@ -142,22 +156,28 @@ func TestLintExampleCatalogIsClean(t *testing.T) {
 	fs := Lint(c)
 	measured := map[string]bool{}
 	for _, f := range fs {
-		if f.Severity != SeverityInfo || f.Rule != RuleSegments {
+		if f.Severity != SeverityInfo || (f.Rule != RuleSegments && f.Rule != RuleOverride) {
 			t.Errorf("example catalog: %s", f)
 			continue
 		}
-		measured[f.Template+"@"+fmt.Sprint(f.Version)+"/"+f.Locale] = true
+		if f.Rule == RuleSegments {
+			measured[f.Tenant+":"+f.Template+"@"+fmt.Sprint(f.Version)+"/"+f.Locale] = true
+		}
 	}
-	for _, tmpl := range c.Templates() {
-		if !measured[tmpl.String()] {
-			t.Errorf("no segments finding for %s", tmpl)
+	all := c.Templates()
+	for _, tenant := range c.Tenants() {
+		all = append(all, c.Overrides(tenant)...)
+	}
+	for _, tmpl := range all {
+		if !measured[tmpl.Tenant+":"+tmpl.String()] {
+			t.Errorf("no segments finding for %s %s", tmpl.Tenant, tmpl)
 		}
 	}
 	if HasErrors(fs) {
 		t.Error("HasErrors on the example catalog")
 	}
 	for _, tt := range lintRules {
-		if tt.rule == RuleSegments {
+		if tt.rule == RuleSegments || tt.rule == RuleOverride { // the example catalog shows an override
 			continue
 		}
 		for _, f := range fs {

@@ -42,16 +42,24 @@ var (
 	contentSIDRE = regexp.MustCompile(`^HX[0-9a-f]{32}$`)
 )
 
+// TenantsDir is the subdirectory of a catalog that holds the tenants' overrides: the files
+// under TenantsDir/<tenant-id>/ are that tenant's templates. Its other subdirectories are the
+// shared catalog's, however they are arranged.
+const TenantsDir = "tenants"
+
 // Load reads every *.yaml and *.yml file under dir (subdirectories included; names starting
 // with "." are skipped, as are symbolic links to directories) and builds a catalog of the
-// templates they define. The format is documented in examples/templates/README.md.
+// templates they define. The format is documented in examples/templates/README.md. Files under
+// dir/tenants/<tenant-id>/ are that tenant's overrides (see TenantsDir and LookupTenant); a
+// directory there whose name is not a tenant ID (switchboard.ValidTenantID), and a file directly
+// under tenants/, are load errors (RuleInvalidTenant).
 //
 // Load checks everything it can and reports all problems of all files at once in a *LoadError.
 // Even then it returns the catalog of the templates that were accepted, so that Lint can review
 // them alongside the load errors; a server must not serve such a catalog.
 func Load(dir string, opts ...Option) (*Catalog, error) {
 	o := newOptions(opts)
-	c := &Catalog{dir: dir, defaultLocale: DefaultLocale, maxSegments: o.maxSegments, names: map[string][]*versionSet{}}
+	c := &Catalog{dir: dir, defaultLocale: DefaultLocale, maxSegments: o.maxSegments, scope: newScope("")}
 	var problems []Finding
 	if loc, ok := canonicalLocale(o.defaultLocale); ok {
 		c.defaultLocale = loc
@@ -67,18 +75,55 @@ func Load(dir string, opts ...Option) (*Catalog, error) {
 	if err != nil {
 		problems = append(problems, loadError(dir, 0, RuleInvalidFile, "cannot read the template directory: %v", err))
 	}
-	var all []*Template
+	var shared []*Template
+	byTenant := map[string][]*Template{}
+	badTenants := map[string]int{} // a directory under tenants/ that is not a tenant ID → its files
 	for _, f := range files {
+		tenant, ok := tenantOf(dir, f)
+		if !ok {
+			if tenant == "" {
+				problems = append(problems, Finding{File: f, Rule: RuleInvalidTenant, Severity: SeverityError,
+					Message: "a file directly under " + TenantsDir + "/ belongs to no tenant: put a tenant's overrides in " + TenantsDir + "/<tenant-id>/"})
+			} else {
+				badTenants[tenant]++
+			}
+			continue
+		}
 		data, err := readFile(f)
 		if err != nil {
-			problems = append(problems, loadError(f, 0, RuleInvalidFile, "%v", err))
+			p := loadError(f, 0, RuleInvalidFile, "%v", err)
+			p.Tenant = tenant
+			problems = append(problems, p)
 			continue
 		}
 		ts, ps := parseFile(f, data)
-		all = append(all, ts...)
+		for _, t := range ts {
+			t.Tenant = tenant
+		}
+		for i := range ps {
+			ps[i].Tenant = tenant
+		}
 		problems = append(problems, ps...)
+		if tenant == "" {
+			shared = append(shared, ts...)
+		} else if len(ts) > 0 {
+			byTenant[tenant] = append(byTenant[tenant], ts...)
+		}
 	}
-	problems = append(problems, c.add(all)...)
+	for name, n := range badTenants {
+		problems = append(problems, Finding{File: filepath.Join(dir, TenantsDir, name), Rule: RuleInvalidTenant, Severity: SeverityError,
+			Message: fmt.Sprintf("%s, so the %d %s in this directory %s not loaded",
+				switchboard.ErrorMessage(switchboard.ValidTenantID(name)), n, plural(n, "file", "files"), plural(n, "is", "are"))})
+	}
+	problems = append(problems, c.add(shared)...)
+	for tenant, ts := range byTenant {
+		if c.tenants == nil {
+			c.tenants = map[string]*scope{}
+		}
+		s := newScope(tenant)
+		problems = append(problems, s.add(ts)...)
+		c.tenants[tenant] = &s
+	}
 	if len(problems) > 0 {
 		sortFindings(problems)
 		c.loadErrors = problems
@@ -89,6 +134,27 @@ func Load(dir string, opts ...Option) (*Catalog, error) {
 
 func loadError(file string, line int, rule, format string, args ...any) Finding {
 	return Finding{File: file, Line: line, Rule: rule, Severity: SeverityError, Message: fmt.Sprintf(format, args...)}
+}
+
+// tenantOf says whose a catalog file is: "" and true for the shared catalog; the tenant and true
+// for a file under tenants/<tenant>/; and false for a file directly under tenants/ (tenant "")
+// or under a directory there that is not a tenant ID (tenant: that directory's name).
+func tenantOf(dir, file string) (string, bool) {
+	rel, err := filepath.Rel(dir, file)
+	if err != nil {
+		return "", true
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if len(parts) < 2 || parts[0] != TenantsDir {
+		return "", true
+	}
+	if len(parts) == 2 {
+		return "", false
+	}
+	if switchboard.ValidTenantID(parts[1]) != nil {
+		return parts[1], false
+	}
+	return parts[1], true
 }
 
 // readFile reads a catalog file, refusing anything that is too big to be one.
@@ -152,8 +218,8 @@ func fingerprint(dir string) string {
 	return fp
 }
 
-// add indexes the parsed templates and returns the duplicates it refused.
-func (c *Catalog) add(ts []*Template) []Finding {
+// add indexes the parsed templates of the scope and returns the duplicates it refused.
+func (s *scope) add(ts []*Template) []Finding {
 	sort.SliceStable(ts, func(i, j int) bool { return lessTemplate(ts[i], ts[j]) })
 	var problems []Finding
 	var first *Template // the first of a run of templates with the same name, version and locale
@@ -165,17 +231,17 @@ func (c *Catalog) add(ts []*Template) []Finding {
 			continue
 		}
 		first = t
-		c.templates = append(c.templates, t)
+		s.templates = append(s.templates, t)
 	}
-	for _, t := range c.templates {
-		versions := c.names[t.Name]
+	for _, t := range s.templates {
+		versions := s.names[t.Name]
 		if n := len(versions); n == 0 || versions[n-1].version != t.Version {
 			versions = append(versions, &versionSet{version: t.Version, byLocale: map[string]*Template{}})
-			c.names[t.Name] = versions
+			s.names[t.Name] = versions
 		}
 		versions[len(versions)-1].byLocale[t.Locale] = t
 	}
-	for _, versions := range c.names { // newest first
+	for _, versions := range s.names { // newest first
 		for i, j := 0, len(versions)-1; i < j; i, j = i+1, j-1 {
 			versions[i], versions[j] = versions[j], versions[i]
 		}

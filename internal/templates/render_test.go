@@ -367,4 +367,24 @@ func BenchmarkRender(b *testing.B) {
 			}
 		}
 	})
+	// The tenant-aware form, as acceptance calls it: a tenant's override, and a tenant without.
+	onway := map[string]string{"company": "Acme Heating", "technician": "Ana", "eta": "10:45", "link": "https://track.example.com/v/8f3k2"}
+	for _, tenant := range []string{"acme", "globex"} {
+		b.Run("catalog_tenant_"+tenant, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.RenderTenant(tenant, "technician_on_the_way", 0, "en", onway); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("catalog_shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Render("technician_on_the_way", 0, "en", onway); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

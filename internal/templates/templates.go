@@ -15,6 +15,12 @@
 // names one is refused at load, and Render refuses a body in which a sensitive value shows up
 // through another variable.
 //
+// A catalog is shared by every tenant, and a tenant may override it: the files under
+// tenants/<tenant-id>/ of the directory are that tenant's templates (see TenantsDir). A name
+// defined there replaces the shared template of that name, every version and locale of it, for
+// that tenant only; LookupTenant and RenderTenant see a tenant's catalog, Lookup and Render the
+// shared one.
+//
 // A Catalog never changes after Load and is safe for concurrent use.
 package templates
 
@@ -153,6 +159,9 @@ type Template struct {
 	Fallback switchboard.FallbackPolicy
 	// Variables are in the order of declaration.
 	Variables []*Variable
+	// Tenant is the tenant whose override this is (a file under tenants/<tenant>/), "" for a
+	// template of the shared catalog.
+	Tenant string
 	// File and Line say where the template is defined.
 	File string
 	Line int
@@ -203,22 +212,36 @@ type Result struct {
 	ContentVariables string `json:"content_variables,omitempty"`
 	// Fallback is the template's WhatsApp fallback policy, "" when it sets none.
 	Fallback switchboard.FallbackPolicy `json:"fallback,omitempty"`
-	Body     string                     `json:"body"`
-	Segments int                        `json:"segments"`
-	Encoding switchboard.Encoding       `json:"encoding"`
+	// Tenant is the tenant whose override was rendered, "" when the shared template was.
+	Tenant   string               `json:"tenant,omitempty"`
+	Body     string               `json:"body"`
+	Segments int                  `json:"segments"`
+	Encoding switchboard.Encoding `json:"encoding"`
 }
 
-// Catalog is a loaded set of templates. It never changes after Load and is safe for concurrent
-// use; Watch delivers a new Catalog on every change.
+// Catalog is a loaded set of templates: the shared catalog and the tenants' overrides. It never
+// changes after Load and is safe for concurrent use; Watch delivers a new Catalog on every change.
 type Catalog struct {
 	dir           string
 	defaultLocale string
 	maxSegments   int
-	// names maps a template name to its versions, newest first.
-	names       map[string][]*versionSet
-	templates   []*Template // sorted by name, version, locale
+	scope         // the shared catalog
+	// tenants holds each tenant's overrides, for the tenants that have any.
+	tenants     map[string]*scope
 	loadErrors  []Finding
 	fingerprint string
+}
+
+// scope is the templates of the shared catalog, or those of one tenant's overrides.
+type scope struct {
+	tenant string // "" for the shared catalog
+	// names maps a template name to its versions, newest first.
+	names     map[string][]*versionSet
+	templates []*Template // sorted by name, version, locale
+}
+
+func newScope(tenant string) scope {
+	return scope{tenant: tenant, names: map[string][]*versionSet{}}
 }
 
 // versionSet is one version of a named template in all its locales.
@@ -233,10 +256,29 @@ func (c *Catalog) Dir() string { return c.dir }
 // DefaultLocale returns the last locale of every fallback chain.
 func (c *Catalog) DefaultLocale() string { return c.defaultLocale }
 
-// Templates returns every template, sorted by name, version and locale.
+// Templates returns every template of the shared catalog, sorted by name, version and locale.
 func (c *Catalog) Templates() []*Template { return append([]*Template(nil), c.templates...) }
 
-// Names returns the names of the templates, sorted.
+// Tenants returns the tenants that have overrides, sorted.
+func (c *Catalog) Tenants() []string {
+	ts := make([]string, 0, len(c.tenants))
+	for t := range c.tenants {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// Overrides returns a tenant's own templates (its overrides, and the names only it has), sorted
+// by name, version and locale; nil for a tenant without any.
+func (c *Catalog) Overrides(tenant string) []*Template {
+	if s := c.tenants[tenant]; s != nil {
+		return append([]*Template(nil), s.templates...)
+	}
+	return nil
+}
+
+// Names returns the names of the shared catalog's templates, sorted.
 func (c *Catalog) Names() []string {
 	names := make([]string, 0, len(c.names))
 	for n := range c.names {
@@ -246,19 +288,47 @@ func (c *Catalog) Names() []string {
 	return names
 }
 
-// Versions returns the versions of a named template, newest first.
-func (c *Catalog) Versions(name string) []int {
+// Versions returns the versions of a named template of the shared catalog, newest first.
+func (c *Catalog) Versions(name string) []int { return c.versionsOf(name) }
+
+func (s *scope) versionsOf(name string) []int {
 	var vs []int
-	for _, v := range c.names[name] {
+	for _, v := range s.names[name] {
 		vs = append(vs, v.version)
 	}
 	return vs
 }
 
+// forTenant returns the scope a tenant looks name up in: its overrides when they define the
+// name, else the shared catalog.
+func (c *Catalog) forTenant(tenant, name string) *scope {
+	if s := c.tenants[tenant]; s != nil && len(s.names[name]) > 0 {
+		return s
+	}
+	return &c.scope
+}
+
+// label names a template of the scope in an error message.
+func (s *scope) label(name string) string {
+	if s.tenant == "" {
+		return strconv.Quote(clip(name))
+	}
+	return strconv.Quote(clip(name)) + " (tenant " + s.tenant + "'s override)"
+}
+
 // LoadErrors returns what Load refused, as error findings; nil after a clean load.
 func (c *Catalog) LoadErrors() []Finding { return append([]Finding(nil), c.loadErrors...) }
 
-// Lookup returns the template of that name in the given version and the closest locale.
+// Lookup returns the template of that name of the shared catalog in the given version and the
+// closest locale: LookupTenant for no tenant.
+func (c *Catalog) Lookup(name string, version int, locale string) (*Template, error) {
+	return c.lookup(&c.scope, name, version, locale)
+}
+
+// LookupTenant returns the template of that name in the given version and the closest locale,
+// as tenant sees the catalog: from the tenant's overrides when they define the name (every
+// version and locale of it comes from there, and the shared template of that name is not
+// consulted), else from the shared catalog. An empty tenant sees the shared catalog.
 //
 // Version 0 means the newest version. The version is chosen first, then the locale: a version is
 // a contract on variables, a locale only a translation of it. The locale follows a fallback
@@ -268,7 +338,11 @@ func (c *Catalog) LoadErrors() []Finding { return append([]Finding(nil), c.loadE
 //
 // Errors are *switchboard.Error: EUNPROCESSABLE/CodeTemplateNotFound when nothing matches,
 // EINVALID/CodeInvalidTemplateVersion or CodeInvalidLocale for a malformed request.
-func (c *Catalog) Lookup(name string, version int, locale string) (*Template, error) {
+func (c *Catalog) LookupTenant(tenant, name string, version int, locale string) (*Template, error) {
+	return c.lookup(c.forTenant(tenant, name), name, version, locale)
+}
+
+func (c *Catalog) lookup(s *scope, name string, version int, locale string) (*Template, error) {
 	if version < 0 {
 		return nil, switchboard.Errorf(switchboard.EINVALID, CodeInvalidTemplateVersion,
 			"template_version must be a positive version number, or 0 for the newest")
@@ -281,7 +355,7 @@ func (c *Catalog) Lookup(name string, version int, locale string) (*Template, er
 				"locale must be a BCP 47 language tag such as en, es-MX or pt-BR")
 		}
 	}
-	versions := c.names[name]
+	versions := s.names[name]
 	if len(versions) == 0 {
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, CodeTemplateNotFound,
 			"template %q is not in the catalog", clip(name))
@@ -297,7 +371,7 @@ func (c *Catalog) Lookup(name string, version int, locale string) (*Template, er
 		}
 		if vs == nil {
 			return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, CodeTemplateNotFound,
-				"template %q has no version %d (it has %s)", name, version, joinInts(c.Versions(name)))
+				"template %s has no version %d (it has %s)", s.label(name), version, joinInts(s.versionsOf(name)))
 		}
 	}
 	for _, l := range fallbackChain(loc, c.defaultLocale) {
@@ -306,14 +380,25 @@ func (c *Catalog) Lookup(name string, version int, locale string) (*Template, er
 		}
 	}
 	return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, CodeTemplateNotFound,
-		"template %q version %d has no translation for %s (it has %s)",
-		name, vs.version, strings.Join(fallbackChain(loc, c.defaultLocale), ", "), strings.Join(sortedLocales(vs), ", "))
+		"template %s version %d has no translation for %s (it has %s)",
+		s.label(name), vs.version, strings.Join(fallbackChain(loc, c.defaultLocale), ", "), strings.Join(sortedLocales(vs), ", "))
 }
 
-// Render looks a template up (see Lookup) and renders it (see Template.Render). The result
-// records the template, version and locale actually used, with the body's segments and encoding.
+// Render looks a template of the shared catalog up (see Lookup) and renders it: RenderTenant for
+// no tenant.
 func (c *Catalog) Render(name string, version int, locale string, vars map[string]string) (*Result, error) {
-	t, err := c.Lookup(name, version, locale)
+	return c.render(&c.scope, name, version, locale, vars)
+}
+
+// RenderTenant looks a template up as tenant sees the catalog (see LookupTenant) and renders it
+// (see Template.Render). The result records the template, version and locale actually used,
+// whether it was the tenant's override (Result.Tenant), and the body's segments and encoding.
+func (c *Catalog) RenderTenant(tenant, name string, version int, locale string, vars map[string]string) (*Result, error) {
+	return c.render(c.forTenant(tenant, name), name, version, locale, vars)
+}
+
+func (c *Catalog) render(s *scope, name string, version int, locale string, vars map[string]string) (*Result, error) {
+	t, err := c.lookup(s, name, version, locale)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +409,7 @@ func (c *Catalog) Render(name string, version int, locale string, vars map[strin
 	segments, enc := switchboard.Segments(body)
 	res := &Result{
 		Template: t.Name, Version: t.Version, Locale: t.Locale, Channel: t.Channel, Category: t.Category,
-		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc, Fallback: t.Fallback,
+		ContentSID: t.ContentSID, Body: body, Segments: segments, Encoding: enc, Fallback: t.Fallback, Tenant: t.Tenant,
 	}
 	if t.ContentSID != "" {
 		res.ContentVariables = t.ContentVariables(vars)

@@ -231,7 +231,7 @@ func invalid(code, format string, args ...any) error {
 }
 
 // normalize validates a start request and returns it normalized.
-func (s *Service) normalize(req StartRequest) (StartRequest, switchboard.VerifyChannel, error) {
+func (s *Service) normalize(req StartRequest, tenant string) (StartRequest, switchboard.VerifyChannel, error) {
 	to, err := content.NormalizePhone(req.To)
 	if err != nil {
 		if strings.TrimSpace(req.To) == "" {
@@ -264,7 +264,7 @@ func (s *Service) normalize(req StartRequest) (StartRequest, switchboard.VerifyC
 	}
 	switch {
 	case ch == switchboard.VerifyWhatsApp && s.cfg.Backend == BackendBuiltin:
-		if _, err := s.whatsappTemplate(req.Locale); err != nil {
+		if _, err := s.whatsappTemplate(tenant, req.Locale); err != nil {
 			return req, "", err
 		}
 	case ch == switchboard.VerifyCall && s.cfg.Backend == BackendBuiltin && s.cfg.Caller == nil:
@@ -294,7 +294,7 @@ func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyI
 	if tenant == "" {
 		tenant = switchboard.DefaultTenant
 	}
-	req, ch, err := s.normalize(req)
+	req, ch, err := s.normalize(req, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func (s *Service) deliver(ctx context.Context, v *switchboard.Verification, i in
 // enqueueSMS puts the otp message of a code into the outbox. The message ID was chosen before
 // the verification was stored; the idempotency key makes a repeated call create it once.
 func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, id, code string, now time.Time) error {
-	if t := s.smsTemplate(v.Locale); t != nil {
+	if t := s.smsTemplate(v.Tenant, v.Locale); t != nil {
 		vars := map[string]string{"code": code, "app": s.cfg.AppName, "minutes": strconv.Itoa(int(s.cfg.TTL / time.Minute))}
 		for k := range vars {
 			if t.Variable(k) == nil {
@@ -518,7 +518,7 @@ func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, i
 		}
 		body, err := t.Render(vars)
 		if err == nil {
-			return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, t.Name, t.Version, now)
+			return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, t, now)
 		}
 		// A code is never lost to a template that does not fit (an app name over its
 		// max_length, a variable it needs that verifications do not have): the built-in text goes.
@@ -531,15 +531,16 @@ func (s *Service) enqueueSMS(ctx context.Context, v *switchboard.Verification, i
 	if s.cfg.AppName != "" {
 		body = s.cfg.AppName + ": " + body
 	}
-	return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, "", 0, now)
+	return s.enqueue(ctx, v, id, switchboard.ChannelSMS, body, nil, nil, now)
 }
 
 // DefaultSMSTemplate is the catalog template SMS codes are sent with when it exists.
 const DefaultSMSTemplate = "signup_code"
 
-// smsTemplate returns the catalog's SMS code template in locale's closest translation, or nil
-// when there is no catalog, no such template, or it is not an SMS template.
-func (s *Service) smsTemplate(locale string) *templates.Template {
+// smsTemplate returns the catalog's SMS code template in locale's closest translation, as tenant
+// sees the catalog (its override, else the shared template), or nil when there is no catalog, no
+// such template, or it is not an SMS template.
+func (s *Service) smsTemplate(tenant, locale string) *templates.Template {
 	if s.cfg.Templates == nil {
 		return nil
 	}
@@ -551,9 +552,10 @@ func (s *Service) smsTemplate(locale string) *templates.Template {
 	if name == "" {
 		name = DefaultSMSTemplate
 	}
-	t, err := cat.Lookup(name, 0, locale)
+	tenant = switchboard.TenantOr(tenant)
+	t, err := cat.LookupTenant(tenant, name, 0, locale)
 	if err != nil && locale != "" {
-		t, err = cat.Lookup(name, 0, "")
+		t, err = cat.LookupTenant(tenant, name, 0, "")
 	}
 	if err != nil || (t.Channel != "" && t.Channel != switchboard.ChannelSMS) || t.Variable("code") == nil {
 		return nil
@@ -562,15 +564,25 @@ func (s *Service) smsTemplate(locale string) *templates.Template {
 }
 
 // enqueue puts the otp message of a code on channel ch into the outbox (wa: its WhatsApp
-// content template; tmpl, version: the catalog template it was rendered from).
+// content template; tmpl: the catalog template it was rendered from, or nil).
 func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id string, ch switchboard.Channel, body string,
-	wa *switchboard.WhatsAppOptions, tmpl string, version int, now time.Time) error {
+	wa *switchboard.WhatsAppOptions, tmpl *templates.Template, now time.Time) error {
 	until := v.ExpiresAt
+	detail := "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")"
+	var name string
+	var version int
+	if tmpl != nil {
+		name, version = tmpl.Name, tmpl.Version
+		detail += ", from template " + tmpl.Name + " version " + strconv.Itoa(tmpl.Version)
+		if tmpl.Tenant != "" {
+			detail += ", tenant " + tmpl.Tenant + "'s override"
+		}
+	}
 	spec := switchboard.MessageSpec{
-		ID: id, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa, Template: tmpl, TemplateVersion: version,
+		ID: id, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa, Template: name, TemplateVersion: version,
 		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID}, Body: body,
 		ValidUntil: &until, APIKeyID: v.APIKeyID, Tenant: v.Tenant,
-		Actor: "verify", Detail: "one-time code of verification " + v.ID + " (expires " + until.Format(time.RFC3339) + ")",
+		Actor: "verify", Detail: detail,
 	}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}
 	if _, _, err := s.cfg.Messages.Create(ctx, spec, idem); err != nil {
@@ -611,7 +623,7 @@ func (s *Service) resend(ctx context.Context, v *switchboard.Verification, ch sw
 			return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled", "the %s channel is not enabled on this installation", ch)
 		}
 		if ch == switchboard.VerifyWhatsApp {
-			if _, err := s.whatsappTemplate(v.Locale); err != nil {
+			if _, err := s.whatsappTemplate(v.Tenant, v.Locale); err != nil {
 				return nil, err
 			}
 		}

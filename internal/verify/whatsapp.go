@@ -12,7 +12,8 @@ import (
 // closest translation), or EUNPROCESSABLE/channel_not_enabled saying what to set. The template
 // must be a whatsapp one with a content_sid (WhatsApp allows only an approved template outside
 // the 24-hour window, and a code is usually sent outside it) and exactly one variable, the code.
-func (s *Service) whatsappTemplate(locale string) (*templates.Template, error) {
+// The template is tenant's override of that name when it has one, else the shared template.
+func (s *Service) whatsappTemplate(tenant, locale string) (*templates.Template, error) {
 	name := s.cfg.WhatsAppTemplate
 	if name == "" {
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled",
@@ -26,9 +27,10 @@ func (s *Service) whatsappTemplate(locale string) (*templates.Template, error) {
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled",
 			"the whatsapp channel needs the template catalog (templates_dir) holding verify_whatsapp_template %q", name)
 	}
-	t, err := cat.Lookup(name, 0, locale)
+	tenant = switchboard.TenantOr(tenant)
+	t, err := cat.LookupTenant(tenant, name, 0, locale)
 	if err != nil && locale != "" {
-		t, err = cat.Lookup(name, 0, "")
+		t, err = cat.LookupTenant(tenant, name, 0, "")
 	}
 	if err != nil {
 		return nil, switchboard.Errorf(switchboard.EUNPROCESSABLE, "channel_not_enabled",
@@ -46,7 +48,7 @@ func (s *Service) whatsappTemplate(locale string) (*templates.Template, error) {
 // its one variable) outside it. No fallback policy: the verification's own fallback and resends
 // handle a code that does not arrive.
 func (s *Service) enqueueWhatsApp(ctx context.Context, v *switchboard.Verification, id, code string, now time.Time) error {
-	t, err := s.whatsappTemplate(v.Locale)
+	t, err := s.whatsappTemplate(v.Tenant, v.Locale)
 	if err != nil {
 		return err
 	}
@@ -57,5 +59,5 @@ func (s *Service) enqueueWhatsApp(ctx context.Context, v *switchboard.Verificati
 			"the whatsapp channel is not usable: verify_whatsapp_template %s does not take a %d-digit code (its one variable must accept it)", t, len(code))
 	}
 	wa := &switchboard.WhatsAppOptions{ContentSID: t.ContentSID, ContentVariables: t.ContentVariables(vars), Fallback: switchboard.FallbackNone}
-	return s.enqueue(ctx, v, id, switchboard.ChannelWhatsApp, body, wa, t.Name, t.Version, now)
+	return s.enqueue(ctx, v, id, switchboard.ChannelWhatsApp, body, wa, t, now)
 }

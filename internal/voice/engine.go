@@ -69,7 +69,7 @@ func Advance(f *Flow, c *switchboard.Call, in Input, base string) ([]byte, error
 			c.AnsweredBy = in.AnsweredBy
 		}
 		if isMachine(c.AnsweredBy) {
-			c.Outcome = "machine"
+			c.Outcome = OutcomeMachine
 			c.AddEvent(switchboard.CallEvent{At: in.At, Type: switchboard.CallEventStep, Detail: "answered by a machine (" + c.AnsweredBy + "): hanging up"})
 			e.verbs = append(e.verbs, Hangup{})
 			break

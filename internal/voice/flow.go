@@ -45,13 +45,32 @@ type Variable struct {
 	Description string `yaml:"description"`
 }
 
-// Fallback is what happens when the call is busy, unanswered or reaches a machine: an SMS from a
-// template, if the recipient's consent allows.
+// Fallback is what happens when the call is busy, unanswered, reaches a machine or is
+// interrupted at a menu: an SMS from a template, if the recipient's consent allows.
 type Fallback struct {
 	SMSTemplate string `yaml:"sms_template"`
-	// On lists the outcomes that send it (default: busy, no-answer, machine).
+	// On lists the outcomes that send it, of FallbackOutcomes (default: busy, no-answer,
+	// machine). An answered call whose flow never ran (OutcomeFlowNotRun) counts as no-answer.
 	On []string `yaml:"on"`
 }
+
+// Outcomes of a call that are not the name of a state: a machine answered, the flow never ran,
+// or the call ended while its flow waited at a Gather. No state may be named after one.
+const (
+	OutcomeMachine = "machine"
+	// OutcomeFlowNotRun is the outcome of a call that was answered while none of its flow's
+	// steps was served: the person heard nothing of the flow, so the fallback for no-answer
+	// applies.
+	OutcomeFlowNotRun = "flow_not_run"
+	// OutcomeInterrupted is the outcome of a call that ended (completed) while its flow waited
+	// for input at a Gather state, which is never the end of a flow: the callee hung up at the
+	// menu, or the Gather's action (or the Redirect after its silence) reached no node that
+	// answered, and the provider ended the call. The state it stopped at is on its timeline.
+	OutcomeInterrupted = "interrupted"
+)
+
+// FallbackOutcomes are the outcomes a flow's fallback.on may list.
+var FallbackOutcomes = []string{"busy", "no-answer", OutcomeMachine, "failed", OutcomeInterrupted}
 
 // State is one state of a flow. Its verbs run in this order: Say, Play, Pause, then at most one of
 // Gather, Dial, Enqueue, Record or Hangup. A state with none of those goes on to Next (or ends the
@@ -316,6 +335,9 @@ func ParseFlow(file string, data []byte) (*Flow, error) {
 		if !stateRE.MatchString(name) {
 			where("name must be lower case letters, digits and '_'")
 		}
+		if name == OutcomeMachine || name == OutcomeFlowNotRun || name == OutcomeInterrupted {
+			where("name is reserved: %q is a call outcome of its own (rename the state)", name)
+		}
 		n := 0
 		for _, b := range []bool{s.Gather != nil, s.Dial != nil, s.Enqueue != "", s.Record != nil, s.Hangup} {
 			if b {
@@ -402,8 +424,8 @@ func ParseFlow(file string, data []byte) (*Flow, error) {
 			fb.On = []string{"busy", "no-answer", "machine"}
 		}
 		for _, o := range fb.On {
-			if o != "busy" && o != "no-answer" && o != "machine" && o != "failed" {
-				bad("fallback on %q: must be busy, no-answer, machine or failed", o)
+			if !slices.Contains(FallbackOutcomes, o) {
+				bad("fallback on %q: must be one of %s", o, strings.Join(FallbackOutcomes, ", "))
 			}
 		}
 	}

@@ -364,7 +364,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*switchboard.Call, err
 		}
 		sid = c.ProviderSID
 		c.MaxAttempts = c.Attempts // no retries after a cancel
-		detail := "cancel requested through the API"
+		detail := cancelRequested
 		if sid == "" {
 			// The attempt's SID is not known yet (being placed, or its outcome unknown): the
 			// cancel is carried out when it is (see endPending), or the attempt proves absent.
@@ -799,13 +799,8 @@ func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Cal
 			return nil, nil
 		}
 		if c.Status.CanMoveTo(st) {
-			if st == switchboard.CallCompleted && len(c.Path) == 0 && c.Outcome == "" {
-				// Answered, but no step of the flow was ever served (this node's webhook did not
-				// answer the provider, e.g. during a restart): the person heard the provider's
-				// error and nothing of ours. It counts as unanswered for the fallback.
-				c.Outcome = OutcomeFlowNotRun
-				c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: st,
-					Detail: "answered, but the flow never ran (its first step was not served): handled as no-answer"})
+			if st == switchboard.CallCompleted {
+				s.endedEarly(c, now)
 			}
 			fallback = st.Terminal() && s.wantsFallback(c, st)
 			if fallback && c.FallbackMessageID == "" {
@@ -830,9 +825,50 @@ func (s *Service) applyStatus(ctx context.Context, load func() (*switchboard.Cal
 	return err
 }
 
-// OutcomeFlowNotRun is the outcome of a call that was answered while none of its flow's steps
-// was served: the person heard nothing of the flow, so the fallback for no-answer applies.
-const OutcomeFlowNotRun = "flow_not_run"
+// endedEarly gives a call that ended completed before its flow did the outcome that says so:
+//   - flow_not_run when no step of the flow was ever served (the answer request reached no node
+//     that answered, e.g. during a restart): the person heard the provider's error and nothing
+//     of ours; it counts as no-answer for the fallback. This comes first: a call interrupted
+//     before its first step is this.
+//   - interrupted when the flow waits at a Gather state: a Gather is never the end of a flow
+//     (its TwiML ends with a Redirect that brings the silence back), so the call ended there
+//     only because the callee hung up at the menu, or because the Gather's action (or that
+//     Redirect) reached no node that answered and the provider ended the call, as Twilio does
+//     after an application error. Twilio requests a Gather's action only when there is input
+//     (or with actionOnEmptyResult), so a hang-up at the menu brings no request but the final
+//     status. A call canceled through the API is not interrupted: its outcome stays the state.
+//
+// Dial, Enqueue and Record states are left as they are: their verb ran (the callee reached the
+// desk, the queue, the recorder).
+func (s *Service) endedEarly(c *switchboard.Call, now time.Time) {
+	if len(c.Path) == 0 && c.Outcome == "" {
+		c.Outcome = OutcomeFlowNotRun
+		c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: switchboard.CallCompleted,
+			Detail: "answered, but the flow never ran (its first step was not served): handled as no-answer"})
+		return
+	}
+	if c.State == "" || c.Outcome != c.State || canceledByAPI(c) {
+		return
+	}
+	f := s.cfg.Flows().Get(c.Flow, c.FlowVersion)
+	if f == nil || f.States[c.State] == nil || f.States[c.State].Gather == nil {
+		return
+	}
+	c.Outcome = OutcomeInterrupted
+	c.AddEvent(switchboard.CallEvent{At: now, Type: switchboard.CallEventAttempt, Status: switchboard.CallCompleted, State: c.State,
+		Detail: fmt.Sprintf("interrupted at %s: the call ended while the flow waited for input there "+
+			"(the callee hung up, or the gather's answer reached no node that answered)", c.State)})
+}
+
+// cancelRequested begins the timeline note of a cancel asked through the API.
+const cancelRequested = "cancel requested through the API"
+
+// canceledByAPI reports whether a cancel was asked for the call through the API.
+func canceledByAPI(c *switchboard.Call) bool {
+	return slices.ContainsFunc(c.Timeline, func(e switchboard.CallEvent) bool {
+		return e.Type == switchboard.CallEventAttempt && strings.HasPrefix(e.Detail, cancelRequested)
+	})
+}
 
 // wantsFallback reports whether the flow's fallback applies to a call ending in st.
 func (s *Service) wantsFallback(c *switchboard.Call, st switchboard.CallStatus) bool {
@@ -842,8 +878,8 @@ func (s *Service) wantsFallback(c *switchboard.Call, st switchboard.CallStatus) 
 	outcome := string(st)
 	if st == switchboard.CallCompleted {
 		switch c.Outcome {
-		case "machine":
-			outcome = "machine"
+		case OutcomeMachine, OutcomeInterrupted:
+			outcome = c.Outcome
 		case OutcomeFlowNotRun:
 			outcome = string(switchboard.CallNoAnswer)
 		default:

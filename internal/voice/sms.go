@@ -51,7 +51,8 @@ func (s *SMS) text(ctx context.Context, c *switchboard.Call, template, key, why 
 	if cat == nil {
 		return "", "no template catalog is configured", nil
 	}
-	t, err := cat.Lookup(template, 0, c.Locale)
+	tenant := switchboard.TenantOr(c.Tenant)
+	t, err := cat.LookupTenant(tenant, template, 0, c.Locale)
 	if err != nil {
 		return "", "template " + template + ": " + switchboard.ErrorMessage(err), nil
 	}
@@ -61,7 +62,7 @@ func (s *SMS) text(ctx context.Context, c *switchboard.Call, template, key, why 
 			vars[k] = v
 		}
 	}
-	res, err := cat.Render(template, 0, c.Locale, vars)
+	res, err := cat.RenderTenant(tenant, template, 0, c.Locale, vars)
 	if err != nil {
 		return "", "template " + template + ": " + switchboard.ErrorMessage(err), nil
 	}
@@ -75,11 +76,17 @@ func (s *SMS) text(ctx context.Context, c *switchboard.Call, template, key, why 
 			pool = snd.Pool
 		}
 	}
+	detail := fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version)
+	if res.Tenant != "" {
+		detail += ", tenant " + res.Tenant + "'s override"
+	}
+	// The text is the call's tenant's, as the call is: its quotas and environment apply, and its
+	// keys (only) see it.
 	spec := switchboard.MessageSpec{
 		Channel: switchboard.ChannelSMS, Category: res.Category, To: c.To, From: c.From, Pool: pool, Body: res.Body,
 		Metadata: map[string]string{"call_id": c.ID}, Template: res.Template, TemplateVersion: res.Version,
-		Validity: s.Validity, APIKeyID: c.APIKeyID,
-		Actor: "voice", Detail: fmt.Sprintf("%s, from template %s version %d", why, res.Template, res.Version),
+		Validity: s.Validity, APIKeyID: c.APIKeyID, Tenant: tenant,
+		Actor: "voice", Detail: detail,
 	}
 	stored, _, err := s.Messages.CreateChecked(ctx, spec, &switchboard.Idempotency{APIKeyID: c.APIKeyID, Key: key, RequestHash: c.ID})
 	if switchboard.IsKind(err, switchboard.EUNPROCESSABLE) {

@@ -47,9 +47,11 @@ type Config struct {
 	// the webhook (created is false for a repeat): it must be idempotent. An error answers 500, so
 	// that Twilio delivers the webhook again.
 	OnInbound func(ctx context.Context, in *switchboard.InboundMessage, created bool) error
-	// Route, when set, is called before an inbound message is stored, to set its Route and
-	// RouteEndpoints (which decide where its message.received event goes).
-	Route func(in *switchboard.InboundMessage)
+	// Prepare, when set, is called before an inbound message is stored, to set what the store
+	// cannot know: its Route and RouteEndpoints (which decide where its message.received event
+	// goes) and its Tenant when the number that received it is one tenant's (the store keeps a
+	// tenant set here and decides one otherwise).
+	Prepare func(in *switchboard.InboundMessage)
 }
 
 // Observer receives the ingress's measurements.
@@ -160,8 +162,8 @@ func (h *Handler) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.ID = switchboard.NewID("in")
-	if h.cfg.Route != nil {
-		h.cfg.Route(in)
+	if h.cfg.Prepare != nil {
+		h.cfg.Prepare(in)
 	}
 	created, err := h.cfg.Store.CreateInbound(r.Context(), in)
 	if err != nil {

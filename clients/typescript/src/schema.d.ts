@@ -2404,7 +2404,7 @@ export interface components {
             /** @description the states entered, in order */
             path?: string[];
             inputs?: components["schemas"]["CallInput"][];
-            /** @description the last state entered, or machine */
+            /** @description the last state entered; or machine (a machine answered), flow_not_run (no step of the flow was served), interrupted (the call ended while the flow waited for input at a gather) */
             outcome?: string;
             attempts: number;
             max_attempts: number;
