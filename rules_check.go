@@ -121,12 +121,14 @@ func CheckAPIKey(k *APIKey) error {
 	return nil
 }
 
-// CheckRefusal checks a refusal a store records: an ID, a reason and a time.
+// CheckRefusal checks a refusal a store records: an ID, a reason, a time and a valid tenant (an
+// empty one is set to DefaultTenant).
 func CheckRefusal(r *Refusal) error {
 	if r == nil || r.ID == "" || r.Reason == "" || r.At.IsZero() {
 		return Errorf(EINVALID, "invalid_refusal", "a refusal needs an ID, a reason and a time")
 	}
-	return nil
+	r.Tenant = TenantOr(r.Tenant)
+	return ValidTenantID(r.Tenant)
 }
 
 // CheckBlock checks a prefix block a store records: the prefix and its times.

@@ -120,6 +120,8 @@ type VerificationSend struct {
 // prefix, or suspected SMS pumping. Its ID is the support reference the caller is given.
 type Refusal struct {
 	ID string `json:"id"`
+	// Tenant is the tenant whose request was refused; empty on record means DefaultTenant.
+	Tenant string `json:"tenant"`
 	// Reason is a stable word: rate_limited_phone, rate_limited_client_ip, rate_limited_user_ref,
 	// rate_limited_country, country_not_allowed, prefix_blocked, pumping_suspected,
 	// max_sends_reached.
@@ -138,6 +140,8 @@ type Refusal struct {
 
 // RefusalFilter selects refusals, newest first.
 type RefusalFilter struct {
+	// Tenant selects one tenant's; empty selects every tenant's (platform and internal callers).
+	Tenant string
 	To     string
 	Reason string
 	Cursor string // the ID of the last refusal of the previous page
@@ -164,7 +168,9 @@ type RateResult struct {
 	Counts []int
 }
 
-// PrefixBlock blocks verifications to numbers starting with Prefix until Until (SMS pumping).
+// PrefixBlock blocks verifications to numbers starting with Prefix until Until (SMS pumping). A
+// block is the installation's, not a tenant's: it protects the provider account and the bill
+// that every tenant without credentials of its own shares, whichever tenant's starts tripped it.
 type PrefixBlock struct {
 	Prefix string    `json:"prefix"`
 	Reason string    `json:"reason"`
@@ -176,14 +182,17 @@ type PrefixBlock struct {
 // the rate-limit counters, blocked prefixes and the record of refusals.
 type VerificationStore interface {
 	// CreateVerification stores a new verification (its Version 1) with the events that report it.
-	// A number has at most one pending verification: another pending one for v.To fails with
-	// ECONFLICT verification_pending (expired ones count until their status says so).
+	// A number has at most one pending verification per tenant: another pending one of v.Tenant
+	// for v.To fails with ECONFLICT verification_pending (expired ones count until their status
+	// says so), and so does a second pending one with the same ProviderSID (Twilio Verify has one
+	// verification per number, whichever tenant asked).
 	CreateVerification(ctx context.Context, v *Verification, events []*AppEvent) error
 	// GetVerification returns a verification, or ENOTFOUND.
 	GetVerification(ctx context.Context, id string) (*Verification, error)
-	// PendingVerification returns the pending verification of to if it expires after now (a zero
-	// now: whenever it expires), or nil.
-	PendingVerification(ctx context.Context, to string, now time.Time) (*Verification, error)
+	// PendingVerification returns tenant's pending verification of to if it expires after now (a
+	// zero now: whenever it expires), or nil. An empty tenant looks at every tenant's and returns
+	// the newest.
+	PendingVerification(ctx context.Context, tenant, to string, now time.Time) (*Verification, error)
 	// UpdateVerification stores v over the stored version v.Version (ECONFLICT
 	// verification_conflict when another change came first) with the events that report the
 	// change, and increments v.Version.

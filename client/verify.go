@@ -126,8 +126,8 @@ func (c *Client) ListVerifications(ctx context.Context, opts VerificationListOpt
 	return &p, nil
 }
 
-// ListRefusals lists refused verification requests, newest first; to and reason filter when
-// not empty.
+// ListRefusals lists refused verification requests of the key's tenant (a platform key: of
+// every tenant), newest first; to and reason filter when not empty.
 func (c *Client) ListRefusals(ctx context.Context, to, reason, cursor string, limit int) (*RefusalPage, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"to": to, "reason": reason, "cursor": cursor} {

@@ -202,9 +202,9 @@ func newVerifyCmd(getenv env) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), p)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "REFERENCE\tAT\tTO\tREASON\tRETRY AFTER\tDETAIL")
+			fmt.Fprintln(tw, "REFERENCE\tAT\tTENANT\tTO\tREASON\tRETRY AFTER\tDETAIL")
 			for _, r := range p.Refusals {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, fmtTime(r.At), r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%ds\t%s\n", r.ID, fmtTime(r.At), r.Tenant, r.To, r.Reason, r.RetryAfterSeconds, r.Detail)
 			}
 			if len(p.Refusals) == 0 {
 				fmt.Fprintln(tw, "(no refusals)")

@@ -197,6 +197,16 @@ func newIsoEnv(t *testing.T, db isoStore) *isoEnv {
 	e.ids["conversation"] = convs[0].ID
 	v := e.must("a-send", "POST", "/v1/verifications", `{"to":"+14155550103","metadata":{"job_id":"1042"}}`, 201)
 	e.ids["verification"] = v["id"].(string)
+	// Beta verifies the same person: a verification of its own, not alpha's (nor a 409).
+	bv := e.must("b-send", "POST", "/v1/verifications", `{"to":"+14155550103"}`, 201)
+	e.ids["b-verification"] = bv["id"].(string)
+	// A refused start of each (geo permissions: US and CA only).
+	for _, k := range []string{"a-send", "b-send"} {
+		r := e.must(k, "POST", "/v1/verifications", `{"to":"+442071838750"}`, 403)
+		e.ids[k[:1]+"-refusal"], _ = r["support_reference"].(string)
+	}
+	e.ids["refusal"] = e.ids["a-refusal"]
+	delete(e.ids, "a-refusal")
 	c := e.must("a-admin", "POST", "/v1/calls", `{"to":"+14155550105","flow":"appointment_confirmation",
 		"variables":{"clinic":"Northside","date":"Tuesday","front_desk":"+15005550020","patient_name":"Ana"}}`, 202)
 	e.ids["call"] = c["id"].(string)
@@ -211,8 +221,8 @@ func newIsoEnv(t *testing.T, db isoStore) *isoEnv {
 	e.ids["sender"], e.ids["sender2"] = "+15005550111", "+15005550113"
 	e.ids["a-spare"] = e.keyIDs["a-spare"]
 	e.ids["a-admin-key"] = e.keyIDs["a-admin"]
-	for _, id := range e.ids {
-		if id != e.ids["b-endpoint"] {
+	for kind, id := range e.ids {
+		if !strings.HasPrefix(kind, "b-") {
 			e.alphaIDs = append(e.alphaIDs, id)
 		}
 	}
@@ -287,13 +297,34 @@ var isolationCases = map[string]isoCase{
 	"GET /v1/conversations/{id}/messages": {path: withID("/v1/conversations/%s/messages", "conversation"), cross: 404},
 	"POST /v1/conversations/{id}/messages": {path: withID("/v1/conversations/%s/messages", "conversation"), body: `{"body":"beta writes"}`,
 		cross: 404},
-	// A number has one pending code across tenants: beta's start for alpha's number is refused
-	// and learns nothing of alpha's verification.
-	"POST /v1/verifications": {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 409, own: 200},
+	// A number has one pending code per tenant (builtin backend): beta's start for the number
+	// alpha is verifying is a resend of beta's own verification, naming nothing of alpha's.
+	"POST /v1/verifications": {path: fixed("/v1/verifications"), body: `{"to":"+14155550103"}`, cross: 200, own: 200,
+		check: func(t *testing.T, e *isoEnv, role string, raw []byte) {
+			var v map[string]any
+			_ = json.Unmarshal(raw, &v)
+			if v["id"] != e.ids["b-verification"] || v["tenant"] != "beta" {
+				t.Errorf("as %s: beta's start for alpha's number answers %s, want a resend of beta's %s", role, raw, e.ids["b-verification"])
+			}
+		}},
 	// A search by alpha's metadata pair finds nothing of alpha's for beta.
 	"GET /v1/verifications": {path: fixed("/v1/verifications?metadata%5Bjob_id%5D=1042"), cross: 200},
-	// Refusals record no tenant: with two tenants, platform keys only.
-	"GET /v1/verifications/refusals":     {path: fixed("/v1/verifications/refusals"), cross: 403, platform: 200, own: 403},
+	// Refusals record their tenant: a key lists its own tenant's, a platform key every tenant's.
+	"GET /v1/verifications/refusals": {path: fixed("/v1/verifications/refusals"), cross: 200, platform: 200, own: 200,
+		check: func(t *testing.T, e *isoEnv, role string, raw []byte) {
+			var l api.RefusalList
+			_ = json.Unmarshal(raw, &l)
+			found := map[string]bool{}
+			for _, r := range l.Refusals {
+				found[r.ID] = true
+				if r.Tenant != "beta" && role != string(switchboard.RolePlatform) {
+					t.Errorf("as %s: beta lists refusal %s of tenant %s", role, r.ID, r.Tenant)
+				}
+			}
+			if !found[e.ids["b-refusal"]] || role == string(switchboard.RolePlatform) && !found[e.ids["refusal"]] {
+				t.Errorf("as %s: the refusals listed are %v, want beta's %s (and alpha's %s with a platform key)", role, found, e.ids["b-refusal"], e.ids["refusal"])
+			}
+		}},
 	"GET /v1/verifications/{id}":         {path: withID("/v1/verifications/%s", "verification"), cross: 404},
 	"POST /v1/verifications/{id}/check":  {path: withID("/v1/verifications/%s/check", "verification"), body: `{"code":"000000"}`, cross: 404},
 	"POST /v1/verifications/{id}/cancel": {path: withID("/v1/verifications/%s/cancel", "verification"), cross: 404},

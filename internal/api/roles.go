@@ -115,26 +115,6 @@ func (p *Principal) owns(tenant, apiKeyID string) bool {
 	return !p.OwnOnly || apiKeyID == p.Key.ID
 }
 
-// allTenantsReader refuses (403 insufficient_role) a caller that may not read what belongs to
-// no tenant (the verification refusals): a platform key may, and so may a key of the
-// installation's only tenant, to whom everything there is belongs (an installation upgraded from
-// before tenants keeps every key's reach).
-func (s *Server) allTenantsReader(ctx context.Context) error {
-	p := principal(ctx)
-	if p.Role == switchboard.RolePlatform {
-		return nil
-	}
-	ts, err := s.cfg.Store.ListTenants(ctx)
-	if err != nil {
-		return err
-	}
-	if len(ts) == 1 && ts[0].ID == p.Tenant {
-		return nil
-	}
-	return switchboard.Errorf(switchboard.EFORBIDDEN, CodeInsufficientRole,
-		"the verification refusals record no tenant: with more than one tenant, only a platform key reads them")
-}
-
 // principal is the caller of an authenticated request (authed has put it there).
 func principal(ctx context.Context) *Principal {
 	if p := PrincipalFrom(ctx); p != nil {

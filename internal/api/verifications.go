@@ -176,11 +176,13 @@ func (s *Server) listRefusals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.allTenantsReader(r.Context()); err != nil {
-		return err
-	}
+	// A key reads its tenant's refusals; a platform key, which watches the installation's
+	// fraud controls (prefix blocks are the installation's), every tenant's.
 	q := r.URL.Query()
-	f := switchboard.RefusalFilter{Reason: q.Get("reason"), Cursor: q.Get("cursor")}
+	f := switchboard.RefusalFilter{Tenant: principal(r.Context()).Tenant, Reason: q.Get("reason"), Cursor: q.Get("cursor")}
+	if principal(r.Context()).Role == switchboard.RolePlatform {
+		f.Tenant = ""
+	}
 	if to := q.Get("to"); to != "" {
 		if f.To, err = content.NormalizePhone(to); err != nil {
 			return err

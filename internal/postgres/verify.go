@@ -26,12 +26,13 @@ const (
 		version = version + 1, updated_at = $12 WHERE id = $13 AND version = $14`
 	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = $1`
 	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at DESC LIMIT 1`
+	qPendingVerifyOf  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = $1 AND tenant = $2 AND status = 'pending' AND expires_at > $3`
 	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= $1 OR expires_at <= $1) ORDER BY created_at LIMIT $2`
 	qRateEnsure       = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES ($1, $2, $3, 0) ON CONFLICT (key, window_start) DO NOTHING`
 	qRateLock         = `SELECT hits FROM verify_rate_hits WHERE key = $1 AND window_start = $2 FOR UPDATE`
 	qRateHit          = `UPDATE verify_rate_hits SET hits = hits + 1 WHERE key = $1 AND window_start = $2`
 	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = $1 AND window_end <= $2`
-	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = greatest(verify_blocks.until, excluded.until), at = excluded.at`
 	qPrefixBlocked = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = $1 AND until > $2`
@@ -64,7 +65,7 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 		_, err := tx.Exec(ctx, qInsertVerification, v.ID, v.Status, v.To, v.Channel, v.Locale, v.Country, v.UserRef, v.ClientIP,
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			utcPtr(v.FallbackAt), v.ExpiresAt, v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, v.CreatedAt, v.UpdatedAt, v.Tenant, meta)
-		if c, ok := uniqueViolation(err); ok && c == "verifications_pending_phone" {
+		if c, ok := uniqueViolation(err); ok && (c == "verifications_pending_phone" || c == "verifications_pending_provider_sid") {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if ok {
 			return switchboard.ErrVerificationExists(v.ID)
@@ -150,9 +151,14 @@ func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Veri
 	return v, nil
 }
 
-// PendingVerification returns the newest pending, unexpired verification of to, or nil.
-func (db *DB) PendingVerification(ctx context.Context, to string, now time.Time) (*switchboard.Verification, error) {
-	v, err := scanVerification(db.pool.QueryRow(ctx, qPendingVerifyTo, to, now))
+// PendingVerification returns tenant's pending, unexpired verification of to (an empty tenant:
+// the newest of every tenant's), or nil.
+func (db *DB) PendingVerification(ctx context.Context, tenant, to string, now time.Time) (*switchboard.Verification, error) {
+	q, args := qPendingVerifyTo, []any{to, now}
+	if tenant != "" {
+		q, args = qPendingVerifyOf, []any{to, tenant, now}
+	}
+	v, err := scanVerification(db.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -232,7 +238,7 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, txOptions, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
-			r.RetryAfterSeconds, r.At); err != nil {
+			r.RetryAfterSeconds, r.At, r.Tenant); err != nil {
 			return wrap("insert refusal", err)
 		}
 		return insertEvents(ctx, tx, events)
@@ -243,6 +249,10 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
 	w := sqlstore.Where{Numbered: true}
+	if f.Tenant != "" || f.To != "" {
+		// verify_refusals_phone leads with the tenant: every tenant's is read tenant by tenant.
+		sqlstore.TenantIn(&w, "tenant", "verify_refusals", f.Tenant)
+	}
 	if f.To != "" {
 		w.Add("phone = ?", f.To)
 	}
@@ -254,7 +264,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 	out, err := collect(rows, err, func(s sqlstore.Scanner) (*switchboard.Refusal, error) {
 		var r switchboard.Refusal
 		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &r.At)
+			&r.RetryAfterSeconds, &r.At, &r.Tenant)
 		r.At = utc(r.At)
 		return &r, err
 	})

@@ -130,9 +130,9 @@ var brokenAsLanded = map[int]string{
 	// 0008 as landed made an index messages_created (removed from the file later); 0080 creates
 	// another index of that name.
 	8: "index messages_created already exists",
-	// 0010 as landed indexed pending verifications by phone without UNIQUE: two pending
-	// verifications of one number are accepted.
-	10: "second pending verification",
+	// 0010 as landed indexed pending verifications by phone without UNIQUE; 0150 replaces that
+	// index with a unique one (per tenant), which upgrades such a database unless it holds two
+	// pending verifications of one number (then 0150 fails until the repair ends one).
 	// 0030 as landed had NOT NULL sender, recipient and channel columns in media_downloads,
 	// which the store no longer writes.
 	30: "NOT NULL constraint failed: media_downloads.channel",

@@ -22,11 +22,12 @@ const (
 		version = version + 1, updated_at = ? WHERE id = ? AND version = ?`
 	qVerificationByID = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE id = ?`
 	qPendingVerifyTo  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = ? AND status = 'pending' AND expires_at > ? ORDER BY created_at DESC LIMIT 1`
+	qPendingVerifyOf  = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE phone = ? AND tenant = ? AND status = 'pending' AND expires_at > ?`
 	qDueVerifications = `SELECT ` + sqlstore.VerificationCols + `, redacted_at FROM verifications WHERE status = 'pending' AND (fallback_at <= ? OR expires_at <= ?) ORDER BY created_at LIMIT ?`
 	qRateGet          = `SELECT hits FROM verify_rate_hits WHERE key = ? AND window_start = ?`
 	qRateHit          = `INSERT INTO verify_rate_hits (key, window_start, window_end, hits) VALUES (?, ?, ?, 1) ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1`
 	qRatePrune        = `DELETE FROM verify_rate_hits WHERE key = ? AND window_end <= ?`
-	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertRefusal    = `INSERT INTO verify_refusals (` + sqlstore.RefusalCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertBlock      = `INSERT INTO verify_blocks (prefix, reason, until, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, until = max(until, excluded.until), at = excluded.at`
 	qPrefixBlocked    = `SELECT prefix, reason, until, at FROM verify_blocks WHERE prefix = ? AND until > ?`
 )
@@ -50,7 +51,8 @@ func (db *DB) CreateVerification(ctx context.Context, v *switchboard.Verificatio
 			v.Backend, v.ProviderSID, v.CodeLength, v.Sends, v.Checks, v.MaxSends, v.MaxChecks, attempts,
 			microsPtr(v.FallbackAt), micros(v.ExpiresAt), v.APIKeyID, v.CodeHash, v.CodeSalt, v.CodeSealed, 1,
 			micros(v.CreatedAt), micros(v.UpdatedAt), v.Tenant, meta)
-		if isUnique(err) && strings.Contains(err.Error(), "verifications.phone") {
+		// verifications_pending_phone (phone, tenant) or verifications_pending_provider_sid.
+		if isUnique(err) && (strings.Contains(err.Error(), "verifications.phone") || strings.Contains(err.Error(), "verifications.provider_sid")) {
 			return switchboard.ErrVerificationPending(v.To)
 		} else if isUnique(err) {
 			return switchboard.ErrVerificationExists(v.ID)
@@ -148,9 +150,14 @@ func (db *DB) GetVerification(ctx context.Context, id string) (*switchboard.Veri
 	return v, nil
 }
 
-// PendingVerification returns the newest pending, unexpired verification of to, or nil.
-func (db *DB) PendingVerification(ctx context.Context, to string, now time.Time) (*switchboard.Verification, error) {
-	v, err := scanVerification(db.r.QueryRowContext(ctx, qPendingVerifyTo, to, micros(now)))
+// PendingVerification returns tenant's pending, unexpired verification of to (an empty tenant:
+// the newest of every tenant's), or nil.
+func (db *DB) PendingVerification(ctx context.Context, tenant, to string, now time.Time) (*switchboard.Verification, error) {
+	q, args := qPendingVerifyTo, []any{to, micros(now)}
+	if tenant != "" {
+		q, args = qPendingVerifyOf, []any{to, tenant, micros(now)}
+	}
+	v, err := scanVerification(db.r.QueryRowContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -219,7 +226,7 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 	}
 	return db.write(ctx, func(t *wtx) error {
 		if _, err := t.exec(qInsertRefusal, r.ID, r.Reason, r.Detail, r.To, r.Country, r.UserRef, r.ClientIP, r.VerificationID,
-			r.RetryAfterSeconds, micros(r.At)); err != nil {
+			r.RetryAfterSeconds, micros(r.At), r.Tenant); err != nil {
 			return fmt.Errorf("sqlite: insert refusal: %w", err)
 		}
 		for _, ev := range events {
@@ -235,6 +242,10 @@ func (db *DB) RecordRefusal(ctx context.Context, r *switchboard.Refusal, events 
 func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
 	limit := sqlstore.LimitOr(f.Limit, 100)
 	var w sqlstore.Where
+	if f.Tenant != "" || f.To != "" {
+		// verify_refusals_phone leads with the tenant: every tenant's is read tenant by tenant.
+		sqlstore.TenantIn(&w, "tenant", "verify_refusals", f.Tenant)
+	}
 	if f.To != "" {
 		w.Add("phone = ?", f.To)
 	}
@@ -247,7 +258,7 @@ func (db *DB) ListRefusals(ctx context.Context, f switchboard.RefusalFilter) ([]
 		var r switchboard.Refusal
 		var at int64
 		err := s.Scan(&r.ID, &r.Reason, &r.Detail, &r.To, &r.Country, &r.UserRef, &r.ClientIP, &r.VerificationID,
-			&r.RetryAfterSeconds, &at)
+			&r.RetryAfterSeconds, &at, &r.Tenant)
 		r.At = fromMicros(at)
 		return &r, err
 	})

@@ -32,7 +32,7 @@ const (
 	// InboundCols are the columns of an inbound message.
 	InboundCols = `id, provider_sid, channel, from_number, to_number, body, num_media, media_urls, payload, received_at, tenant`
 	// RefusalCols are the columns of a verification refusal.
-	RefusalCols = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at`
+	RefusalCols = `id, reason, detail, phone, country, user_ref, client_ip, verification_id, retry_after, at, tenant`
 	// TenantCols are the columns of a tenant.
 	TenantCols = `id, name, environment, staging_mode, allowed_recipients, daily_messages, daily_segments,
 		daily_spend_cents, created_at, updated_at`

@@ -262,8 +262,10 @@ func checkFixtureVerifications(t *testing.T, st switchboard.Store, _ map[Fixture
 		len(v.SendAttempts) != 1 || v.SendAttempts[0].MessageID != "msg_upgrade_1" || !v.SendAttempts[0].At.Equal(UpgradeTime) {
 		t.Errorf("verification reads back as %+v", v)
 	}
-	if p, err := vs.PendingVerification(ctx, "+14155550102", upgradeAt(time.Minute)); err != nil || p == nil || p.ID != "ver_upgrade_1" {
-		t.Errorf("pending verification: %+v, %v", p, err)
+	for _, tenant := range []string{switchboard.DefaultTenant, ""} {
+		if p, err := vs.PendingVerification(ctx, tenant, "+14155550102", upgradeAt(time.Minute)); err != nil || p == nil || p.ID != "ver_upgrade_1" {
+			t.Errorf("pending verification (tenant %q): %+v, %v", tenant, p, err)
+		}
 	}
 	// Verification metadata came later (0160): the old verification has none, and a search by
 	// metadata answers.
@@ -273,9 +275,19 @@ func checkFixtureVerifications(t *testing.T, st switchboard.Store, _ map[Fixture
 	if got, _, err := vs.ListVerifications(ctx, switchboard.VerificationFilter{Metadata: &switchboard.MetadataMatch{Key: "job", Value: "1042"}}); err != nil || len(got) != 0 {
 		t.Errorf("verifications by metadata after the upgrade: %v, %v", got, err)
 	}
-	rs, _, err := vs.ListRefusals(ctx, switchboard.RefusalFilter{To: "+14155550102", Limit: 10})
+	// Migration 0150 made the pending verification one per number and tenant: the one written
+	// before still holds tenant default's place, and leaves another tenant's free.
+	second := newVerification("+14155550102", upgradeAt(2*time.Minute))
+	if err := vs.CreateVerification(ctx, second, nil); !switchboard.IsKind(err, switchboard.ECONFLICT) || switchboard.ErrorCodeOf(err) != "verification_pending" {
+		t.Errorf("a second pending verification of tenant default beside the one written before: %v, want verification_pending", err)
+	}
+	second.Tenant = "upgrade-other"
+	if err := vs.CreateVerification(ctx, second, nil); err != nil {
+		t.Errorf("another tenant's pending verification beside the one written before: %v", err)
+	}
+	rs, _, err := vs.ListRefusals(ctx, switchboard.RefusalFilter{Tenant: switchboard.DefaultTenant, To: "+14155550102", Limit: 10})
 	if err != nil || len(rs) != 1 || rs[0].ID != "ref_upgrade_1" || rs[0].Reason != "rate_limited" || rs[0].RetryAfterSeconds != 60 ||
-		!rs[0].At.Equal(UpgradeTime) {
+		!rs[0].At.Equal(UpgradeTime) || rs[0].Tenant != switchboard.DefaultTenant {
 		t.Errorf("refusals: %+v, %v", rs, err)
 	}
 	b, err := vs.PrefixBlocked(ctx, "+88216", upgradeAt(time.Hour))
@@ -399,7 +411,7 @@ func checkFixtureCallMetadata(t *testing.T, st switchboard.Store, _ map[FixtureD
 
 // upgradedStoreWorks checks that an upgraded store takes new work of the kinds whose tables
 // migrations changed: a message, a routed app event, a queued media download, and one pending
-// verification per number.
+// verification per number and tenant.
 func upgradedStoreWorks(ctx context.Context, st switchboard.Store) error {
 	m := newMessage(upgradeAt(time.Minute))
 	if _, _, err := st.CreateMessage(ctx, m, nil); err != nil {
@@ -436,6 +448,11 @@ func upgradedStoreWorks(ctx context.Context, st switchboard.Store) error {
 			err = errors.New("accepted")
 		}
 		return fmt.Errorf("a second pending verification of one number: %w (want a verification_pending conflict)", err)
+	}
+	other := newVerification(phone, upgradeAt(2*time.Minute))
+	other.Tenant = "upgrade-other"
+	if err := vs.CreateVerification(ctx, other, nil); err != nil {
+		return fmt.Errorf("another tenant's pending verification of the number: %w", err)
 	}
 	return nil
 }

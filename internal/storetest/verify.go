@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,9 +15,11 @@ var verifyTests = []test{
 	{"RoundTrip", testVerificationRoundTrip},
 	{"OptimisticUpdate", testVerificationConflict},
 	{"PendingAndDue", testVerificationPendingDue},
+	{"PendingPerTenant", testVerificationPendingPerTenant},
 	{"RateLimits", testRateHits},
 	{"RateLimitsConcurrent", testRateHitsConcurrent},
 	{"Refusals", testRefusals},
+	{"RefusalsPerTenant", testRefusalsPerTenant},
 	{"PrefixBlocks", testPrefixBlocks},
 	{"List", testListVerifications},
 	{"ListByMetadata", testListVerificationsByMetadata},
@@ -111,20 +114,22 @@ func testVerificationPendingDue(t *testing.T, s switchboard.Store) {
 			t.Fatal(err)
 		}
 	}
-	p, err := s.PendingVerification(t.Context(), "+14155550102", at(5*time.Minute))
+	const def = switchboard.DefaultTenant
+	p, err := s.PendingVerification(t.Context(), def, "+14155550102", at(5*time.Minute))
 	if err != nil || p == nil || p.ID != newer.ID {
 		t.Fatalf("pending: %v %v", p, err)
 	}
-	if p, err := s.PendingVerification(t.Context(), "+14155550103", at(0)); err != nil || p != nil {
+	if p, err := s.PendingVerification(t.Context(), def, "+14155550103", at(0)); err != nil || p != nil {
 		t.Fatalf("an approved verification is not pending: %v %v", p, err)
 	}
-	if p, err := s.PendingVerification(t.Context(), "+14155550102", at(11*time.Minute)); err != nil || p != nil {
+	if p, err := s.PendingVerification(t.Context(), def, "+14155550102", at(11*time.Minute)); err != nil || p != nil {
 		t.Fatalf("an expired verification is not pending: %v %v", p, err)
 	}
-	if p, err := s.PendingVerification(t.Context(), "+14155550102", time.Time{}); err != nil || p == nil || p.ID != newer.ID {
+	if p, err := s.PendingVerification(t.Context(), def, "+14155550102", time.Time{}); err != nil || p == nil || p.ID != newer.ID {
 		t.Fatalf("with a zero time, the expired pending one: %v %v", p, err)
 	}
-	// One pending verification per number, even an expired one whose status still says pending.
+	// One pending verification per number and tenant, even an expired one whose status still
+	// says pending.
 	second := newVerification("+14155550102", at(12*time.Minute))
 	if err := s.CreateVerification(t.Context(), second, nil); !switchboard.IsKind(err, switchboard.ECONFLICT) || switchboard.ErrorCodeOf(err) != "verification_pending" {
 		t.Fatalf("a second pending verification: %v", err)
@@ -159,6 +164,95 @@ func testVerificationPendingDue(t *testing.T, s switchboard.Store) {
 	}
 	if err := s.CreateVerification(t.Context(), second, nil); err != nil {
 		t.Fatalf("a new verification after expiry: %v", err)
+	}
+}
+
+// testVerificationPendingPerTenant: a number has one pending verification per tenant. Two
+// tenants verifying one person each have their own, and each tenant's lookup finds its own
+// (every tenant's: the newest); a second pending one in the same tenant conflicts, and ending
+// one tenant's leaves the other's pending. A Twilio Verify mirror is one per SID whatever the
+// tenant: Twilio has one verification per number for the whole Verify service.
+func testVerificationPendingPerTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	const to = "+14155550120"
+	a := newVerification(to, at(0))
+	a.Tenant = "acme"
+	b := newVerification(to, at(time.Second))
+	b.Tenant = "globex"
+	for _, v := range []*switchboard.Verification{a, b} {
+		if err := s.CreateVerification(ctx, v, nil); err != nil {
+			t.Fatalf("tenant %s's pending verification of %s: %v", v.Tenant, to, err)
+		}
+	}
+	pending := func(tenant string) string {
+		t.Helper()
+		p, err := s.PendingVerification(ctx, tenant, to, at(time.Minute))
+		if err != nil {
+			t.Fatalf("PendingVerification(%q): %v", tenant, err)
+		}
+		if p == nil {
+			return ""
+		}
+		if tenant != "" && p.Tenant != tenant {
+			t.Errorf("PendingVerification(%q) answers tenant %s's", tenant, p.Tenant)
+		}
+		return p.ID
+	}
+	if got := pending("acme"); got != a.ID {
+		t.Errorf("acme's pending verification: %q, want %s", got, a.ID)
+	}
+	if got := pending("globex"); got != b.ID {
+		t.Errorf("globex's pending verification: %q, want %s", got, b.ID)
+	}
+	if got := pending(""); got != b.ID {
+		t.Errorf("every tenant's newest pending verification: %q, want %s", got, b.ID)
+	}
+	if got := pending("initech"); got != "" {
+		t.Errorf("a tenant with none finds %s", got)
+	}
+	a2 := newVerification(to, at(2*time.Second))
+	a2.Tenant = "acme"
+	if err := s.CreateVerification(ctx, a2, nil); !switchboard.IsKind(err, switchboard.ECONFLICT) || switchboard.ErrorCodeOf(err) != "verification_pending" {
+		t.Fatalf("a second pending verification in one tenant: %v, want verification_pending", err)
+	}
+	a.Status, a.UpdatedAt = switchboard.VerificationCanceled, at(3*time.Second)
+	if err := s.UpdateVerification(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending("globex"); got != b.ID {
+		t.Errorf("globex's pending verification after acme's was canceled: %q, want %s", got, b.ID)
+	}
+	if got := pending("acme"); got != "" {
+		t.Errorf("acme's canceled verification is still pending: %s", got)
+	}
+	if err := s.CreateVerification(ctx, a2, nil); err != nil {
+		t.Fatalf("acme's new verification while globex's is pending: %v", err)
+	}
+
+	// Mirrors of Twilio Verify: one pending per verification SID, across tenants.
+	const other = "+14155550121"
+	mirror := func(tenant, sid string, created time.Time) *switchboard.Verification {
+		v := newVerification(other, created)
+		v.Tenant, v.Backend, v.ProviderSID, v.CodeHash, v.CodeSalt, v.CodeSealed = tenant, "twilio", sid, "", "", ""
+		return v
+	}
+	ta := mirror("acme", "VE"+strings.Repeat("a", 32), at(0))
+	if err := s.CreateVerification(ctx, ta, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateVerification(ctx, mirror("globex", ta.ProviderSID, at(time.Second)), nil); !switchboard.IsKind(err, switchboard.ECONFLICT) ||
+		switchboard.ErrorCodeOf(err) != "verification_pending" {
+		t.Fatalf("a second pending mirror of one Verify SID: %v, want verification_pending", err)
+	}
+	if err := s.CreateVerification(ctx, mirror("globex", "VE"+strings.Repeat("b", 32), at(time.Second)), nil); err != nil {
+		t.Fatalf("another tenant's mirror of another SID: %v", err)
+	}
+	ta.Status, ta.UpdatedAt = switchboard.VerificationApproved, at(2*time.Second)
+	if err := s.UpdateVerification(ctx, ta, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateVerification(ctx, mirror("initech", ta.ProviderSID, at(3*time.Second)), nil); err != nil {
+		t.Fatalf("a pending mirror of a SID whose mirror ended: %v", err)
 	}
 }
 
@@ -256,6 +350,57 @@ func testRefusals(t *testing.T, s switchboard.Store) {
 	}
 	if err := s.RecordRefusal(t.Context(), &switchboard.Refusal{ID: "ref_x"}, nil); !switchboard.IsKind(err, switchboard.EINVALID) {
 		t.Fatalf("invalid refusal: %v", err)
+	}
+}
+
+// testRefusalsPerTenant: a refusal records its tenant (an empty one is the default tenant's);
+// a tenant's listing holds its own only, by number too; every tenant's lists them all.
+func testRefusalsPerTenant(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	const to = "+14155550122"
+	var ids []string // newest first
+	for i, tenant := range []string{"acme", "globex", "", "acme"} {
+		r := &switchboard.Refusal{ID: newID("ref"), Tenant: tenant, Reason: "rate_limited_user_ref", Detail: "d", To: to,
+			UserRef: "42", At: at(time.Duration(i) * time.Second)}
+		if err := s.RecordRefusal(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]string{r.ID}, ids...)
+	}
+	list := func(f switchboard.RefusalFilter) (out []string) {
+		t.Helper()
+		rs, _, err := s.ListRefusals(ctx, f)
+		if err != nil {
+			t.Fatalf("ListRefusals(%+v): %v", f, err)
+		}
+		for _, r := range rs {
+			if f.Tenant != "" && r.Tenant != f.Tenant {
+				t.Errorf("tenant %s's listing holds %s of tenant %q", f.Tenant, r.ID, r.Tenant)
+			}
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	if got := list(switchboard.RefusalFilter{Tenant: "acme"}); !cmp.Equal(got, []string{ids[0], ids[3]}) {
+		t.Errorf("acme's refusals: %v, want %v", got, []string{ids[0], ids[3]})
+	}
+	if got := list(switchboard.RefusalFilter{Tenant: "globex", To: to}); !cmp.Equal(got, []string{ids[2]}) {
+		t.Errorf("globex's refusals to %s: %v, want %v", to, got, ids[2:3])
+	}
+	if got := list(switchboard.RefusalFilter{Tenant: switchboard.DefaultTenant, To: to}); !cmp.Equal(got, []string{ids[1]}) {
+		t.Errorf("the default tenant's refusals (recorded with no tenant): %v, want %v", got, ids[1:2])
+	}
+	if got := list(switchboard.RefusalFilter{Tenant: "initech"}); len(got) != 0 {
+		t.Errorf("a tenant without refusals lists %v", got)
+	}
+	if got := list(switchboard.RefusalFilter{To: to}); !cmp.Equal(got, ids) {
+		t.Errorf("every tenant's refusals to %s: %v, want %v", to, got, ids)
+	}
+	if got := list(switchboard.RefusalFilter{Tenant: "acme", Limit: 1}); !cmp.Equal(got, ids[:1]) {
+		t.Errorf("acme's first page: %v", got)
+	}
+	if err := s.RecordRefusal(ctx, &switchboard.Refusal{ID: newID("ref"), Tenant: "Not A Tenant", Reason: "x", At: at(0)}, nil); !switchboard.IsKind(err, switchboard.EINVALID) {
+		t.Errorf("a refusal of an invalid tenant ID: %v", err)
 	}
 }
 

@@ -74,6 +74,7 @@ type refusal struct {
 	reason, detail, code string
 	kind                 switchboard.ErrorKind
 	retryAfter           time.Duration
+	tenant               string
 	to, country          string
 	userRef, clientIP    string
 	verificationID       string
@@ -119,9 +120,25 @@ func risky(to string) bool {
 	return false
 }
 
-// admit applies geo permissions, prefix blocks, rate limits and the pumping rule to a start.
-func (s *Service) admit(ctx context.Context, req StartRequest, country string, pending *switchboard.Verification, now time.Time) error {
-	base := refusal{to: req.To, country: country, userRef: req.UserRef, clientIP: req.ClientIP}
+// tenantKey is the key of a rate counter of tenant: each tenant's numbers, addresses, users and
+// countries are counted apart (user_ref 42 of one tenant is not user 42 of another, and one
+// tenant's traffic does not use up another's limits). The default tenant's keys are as they
+// were before tenants, so that its counts go on across the upgrade; no other key starts with
+// "tenant:", and a tenant ID has no "/".
+func tenantKey(tenant, key string) string {
+	if tenant == switchboard.DefaultTenant {
+		return key
+	}
+	return "tenant:" + tenant + "/" + key
+}
+
+// admit applies geo permissions, prefix blocks, rate limits and the pumping rule to a start of
+// tenant. The rate limits are the tenant's; prefix blocks and the pumping counters are the
+// installation's (see switchboard.PrefixBlock): SMS pumping costs the provider account every
+// tenant without its own credentials shares, and a pumper spreading its starts over tenants
+// must not get a threshold per tenant.
+func (s *Service) admit(ctx context.Context, req StartRequest, tenant, country string, pending *switchboard.Verification, now time.Time) error {
+	base := refusal{tenant: tenant, to: req.To, country: country, userRef: req.UserRef, clientIP: req.ClientIP}
 	if pending != nil {
 		base.verificationID = pending.ID
 	}
@@ -164,7 +181,7 @@ func (s *Service) admit(ctx context.Context, req StartRequest, country string, p
 	var reasons []string
 	for _, d := range dims {
 		for _, w := range d.windows {
-			hits = append(hits, switchboard.RateHit{Key: d.key + "/" + w.Per.String(), Window: w.Per, Limit: w.Limit})
+			hits = append(hits, switchboard.RateHit{Key: tenantKey(tenant, d.key+"/"+w.Per.String()), Window: w.Per, Limit: w.Limit})
 			reasons = append(reasons, d.reason)
 		}
 	}
@@ -230,7 +247,7 @@ func (s *Service) blockPrefix(ctx context.Context, base refusal, prefix string, 
 func (s *Service) refuseWithID(ctx context.Context, r refusal, id string) error {
 	now := s.cfg.Clock()
 	rec := &switchboard.Refusal{
-		ID: id, Reason: r.reason, Detail: r.detail, To: r.to, Country: r.country, UserRef: r.userRef,
+		ID: id, Tenant: r.tenant, Reason: r.reason, Detail: r.detail, To: r.to, Country: r.country, UserRef: r.userRef,
 		ClientIP: r.clientIP, VerificationID: r.verificationID, At: now,
 		RetryAfterSeconds: int((r.retryAfter + time.Second - 1) / time.Second),
 	}
@@ -245,7 +262,7 @@ func (s *Service) refuseWithID(ctx context.Context, r refusal, id string) error 
 		RetryAfter: r.retryAfter, SupportRef: id}
 }
 
-// Refusals lists recorded refusals, newest first.
+// Refusals lists recorded refusals, newest first (f.Tenant's; every tenant's when empty).
 func (s *Service) Refusals(ctx context.Context, f switchboard.RefusalFilter) ([]*switchboard.Refusal, string, error) {
 	return s.cfg.Store.ListRefusals(ctx, f)
 }

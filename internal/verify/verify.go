@@ -288,9 +288,16 @@ func (s *Service) Start(ctx context.Context, req StartRequest, apiKeyID string) 
 	return s.StartIn(ctx, req, "", apiKeyID)
 }
 
-// StartIn is Start for a key of tenant (empty: the default tenant). A number has one pending
-// verification at a time across tenants (the code is the number's); while one of another tenant
-// is pending, a start is refused (409 verification_pending) and learns nothing more of it.
+// StartIn is Start for a key of tenant (empty: the default tenant).
+//
+// With the builtin backend a number has one pending verification per tenant: tenants verifying
+// the same person each get their own verification and code, and neither's start, check,
+// cancel, resend, expiry or fallback touches the other's, nor tells of it. With the twilio
+// backend a number has one pending verification across tenants, because the node's one Twilio
+// Verify service has one verification per number (a second start is a resend of it, with the
+// same code): while one of another tenant is pending, a start is refused (409
+// verification_pending) and learns nothing more of it, rather than making Twilio send that
+// tenant's code again.
 func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyID string) (*switchboard.Verification, error) {
 	if tenant == "" {
 		tenant = switchboard.DefaultTenant
@@ -301,18 +308,17 @@ func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyI
 	}
 	now := s.cfg.Clock()
 	country := content.PhoneRegion(req.To)
-	pending, err := s.cfg.Store.PendingVerification(ctx, req.To, now)
+	pending, err := s.cfg.Store.PendingVerification(ctx, s.pendingScope(tenant), req.To, now)
 	if err != nil {
 		return nil, err
 	}
 	if pending != nil && !sameTenant(pending.Tenant, tenant) {
-		return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
-			"%s has a pending verification started by another tenant; try again when it ends", req.To)
+		return nil, otherTenantPending(req.To)
 	}
 	if pending != nil && pending.Sends >= pending.MaxSends {
 		return nil, s.maxSends(ctx, pending, now)
 	}
-	if err := s.admit(ctx, req, country, pending, now); err != nil {
+	if err := s.admit(ctx, req, tenant, country, pending, now); err != nil {
 		return nil, err
 	}
 	if pending != nil {
@@ -320,7 +326,7 @@ func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyI
 	}
 	// A pending verification past its lifetime that nobody read yet still holds the number's
 	// one pending place: expire it first.
-	if stale, err := s.cfg.Store.PendingVerification(ctx, req.To, time.Time{}); err != nil {
+	if stale, err := s.cfg.Store.PendingVerification(ctx, s.pendingScope(tenant), req.To, time.Time{}); err != nil {
 		return nil, err
 	} else if stale != nil {
 		if _, err := s.get(ctx, stale.ID); err != nil {
@@ -328,6 +334,23 @@ func (s *Service) StartIn(ctx context.Context, req StartRequest, tenant, apiKeyI
 		}
 	}
 	return s.create(ctx, req, ch, country, tenant, apiKeyID, now)
+}
+
+// pendingScope is the tenant whose pending verification of a number holds the number's one
+// pending place for a start of tenant: tenant's own with the builtin backend; every tenant's
+// ("") with the twilio backend, whose Verify service has one verification per number.
+func (s *Service) pendingScope(tenant string) string {
+	if s.cfg.Backend == BackendTwilio {
+		return ""
+	}
+	return tenant
+}
+
+// otherTenantPending refuses a start (twilio backend) while another tenant's verification of to
+// is pending.
+func otherTenantPending(to string) error {
+	return switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
+		"%s has a pending verification started by another tenant; try again when it ends", to)
 }
 
 // sameTenant compares tenants, an empty one being the default tenant.
@@ -365,7 +388,8 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 		}
 		if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); isPendingConflict(err) {
 			// Another start for the number won the race; Twilio answered both with the one
-			// verification, so this start was a resend of it.
+			// verification, so this start was a resend of it (refused when the winner was
+			// another tenant's: the store holds one pending mirror per Verify SID).
 			return s.recordTwilioSend(ctx, v.To, v.Tenant, ch, now)
 		} else if err != nil {
 			return nil, err
@@ -396,7 +420,7 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 	if err := s.cfg.Store.CreateVerification(ctx, v, []*switchboard.AppEvent{ev}); isPendingConflict(err) {
 		// Another start for the number won the race (a double click): this one is a resend of
 		// that verification's code, never a second code.
-		pending, err := s.cfg.Store.PendingVerification(ctx, v.To, now)
+		pending, err := s.cfg.Store.PendingVerification(ctx, s.pendingScope(v.Tenant), v.To, now)
 		if err != nil {
 			return nil, err
 		}
@@ -404,8 +428,7 @@ func (s *Service) create(ctx context.Context, req StartRequest, ch switchboard.V
 			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "another verification of %s changed meanwhile; try again", v.To)
 		}
 		if !sameTenant(pending.Tenant, v.Tenant) {
-			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
-				"%s has a pending verification started by another tenant; try again when it ends", v.To)
+			return nil, otherTenantPending(v.To)
 		}
 		return s.resend(ctx, pending, ch, now)
 	} else if err != nil {
@@ -566,7 +589,7 @@ func (s *Service) enqueue(ctx context.Context, v *switchboard.Verification, id s
 	spec := switchboard.MessageSpec{
 		ID: id, Channel: ch, Category: switchboard.CategoryOTP, WhatsApp: wa, Template: name, TemplateVersion: version,
 		To: v.To, From: s.cfg.From, Pool: s.cfg.Pool, Metadata: map[string]string{"verification_id": v.ID}, Body: body,
-		ValidUntil: &until, APIKeyID: v.APIKeyID,
+		ValidUntil: &until, APIKeyID: v.APIKeyID, Tenant: v.Tenant,
 		Actor: "verify", Detail: detail,
 	}
 	idem := &switchboard.Idempotency{APIKeyID: "verify", Key: id, RequestHash: v.ID}
@@ -645,7 +668,7 @@ func isPendingConflict(err error) bool {
 // again on channel ch.
 func (s *Service) recordTwilioSend(ctx context.Context, to, tenant string, ch switchboard.VerifyChannel, now time.Time) (*switchboard.Verification, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := s.cfg.Store.PendingVerification(ctx, to, now)
+		v, err := s.cfg.Store.PendingVerification(ctx, s.pendingScope(tenant), to, now)
 		if err != nil {
 			return nil, err
 		}
@@ -653,8 +676,7 @@ func (s *Service) recordTwilioSend(ctx context.Context, to, tenant string, ch sw
 			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_conflict", "the verification of %s changed meanwhile; try again", to)
 		}
 		if !sameTenant(v.Tenant, tenant) {
-			return nil, switchboard.Errorf(switchboard.ECONFLICT, "verification_pending",
-				"%s has a pending verification started by another tenant; try again when it ends", to)
+			return nil, otherTenantPending(to)
 		}
 		v.Sends++
 		v.Channel, v.UpdatedAt = ch, now
@@ -674,7 +696,8 @@ func (s *Service) recordTwilioSend(ctx context.Context, to, tenant string, ch sw
 func (s *Service) maxSends(ctx context.Context, v *switchboard.Verification, now time.Time) error {
 	return s.refuse(ctx, refusal{reason: "max_sends_reached", kind: switchboard.ERATELIMITED, code: "max_sends_reached",
 		detail:     fmt.Sprintf("the code of this verification was sent %d times, the most allowed; wait until it expires", v.Sends),
-		retryAfter: v.ExpiresAt.Sub(now), to: v.To, country: v.Country, userRef: v.UserRef, clientIP: v.ClientIP, verificationID: v.ID})
+		retryAfter: v.ExpiresAt.Sub(now), tenant: v.Tenant, to: v.To, country: v.Country, userRef: v.UserRef, clientIP: v.ClientIP,
+		verificationID: v.ID})
 }
 
 func notPending(v *switchboard.Verification) error {

@@ -258,7 +258,7 @@ func TestBadStartRequests(t *testing.T) {
 		}
 	}
 	// Nothing was stored by the refused requests.
-	if p, _ := h.store.PendingVerification(t.Context(), "+14155550100", h.clock.Now()); p != nil {
+	if p, _ := h.store.PendingVerification(t.Context(), "", "+14155550100", h.clock.Now()); p != nil {
 		t.Fatalf("a bad request stored %v", p)
 	}
 }
@@ -450,7 +450,7 @@ func TestGeoPermissions(t *testing.T) {
 	h.refused(h.do("POST", "/v1/verifications", map[string]any{"to": "+442071838750"}), 403, "country_not_allowed", "country_not_allowed", false)
 	// The safe list bypasses limits, not geo permissions.
 	h.refused(h.do("POST", "/v1/verifications", map[string]any{"to": "+442071838751"}), 403, "country_not_allowed", "country_not_allowed", false)
-	if p, _ := h.store.PendingVerification(t.Context(), "+442071838750", h.clock.Now()); p != nil {
+	if p, _ := h.store.PendingVerification(t.Context(), "", "+442071838750", h.clock.Now()); p != nil {
 		t.Fatal("a refused start stored a verification")
 	}
 }

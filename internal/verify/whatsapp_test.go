@@ -110,7 +110,7 @@ func TestWhatsAppNotEnabled(t *testing.T) {
 		if a.body["code"] != "channel_not_enabled" || !strings.Contains(a.body["detail"].(string), c.detail) {
 			t.Errorf("%q: %v", c.template, a.body)
 		}
-		if p, err := h.store.PendingVerification(t.Context(), "+14155550311", h.clock.Now()); err != nil || p != nil {
+		if p, err := h.store.PendingVerification(t.Context(), "", "+14155550311", h.clock.Now()); err != nil || p != nil {
 			t.Errorf("%q: stored %+v %v", c.template, p, err)
 		}
 	}

@@ -204,13 +204,10 @@ func (s *Server) verifications(w http.ResponseWriter, r *http.Request, sess *ses
 	if next != "" {
 		d.NextLink = "/ui/verifications?" + urlValues("to", d.To, "status", string(d.Status), "meta", d.Meta, "cursor", next)
 	}
-	// Refusals are not any tenant's (a refused start stored nothing of its tenant): shown to
-	// sessions of every tenant only.
-	if sess.AllTenants() {
-		if d.Refusals, _, err = s.cfg.Store.ListRefusals(r.Context(), switchboard.RefusalFilter{To: d.To, Limit: 20}); err != nil {
-			s.fail(w, r, sess, err)
-			return
-		}
+	// The session's tenant's refused starts (every tenant's for a session of every tenant).
+	if d.Refusals, _, err = s.cfg.Store.ListRefusals(r.Context(), switchboard.RefusalFilter{Tenant: sess.Tenant, To: d.To, Limit: 20}); err != nil {
+		s.fail(w, r, sess, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "verifications", page{Title: "Verifications", Nav: "verifications", Session: sess, Data: d})
 }

@@ -104,3 +104,30 @@ func TestSessionTenantAndRole(t *testing.T) {
 		t.Errorf("the header does not name the tenant and role:\n%s", r.text)
 	}
 }
+
+// The refused verification starts on the verifications page are the session's tenant's: acme's
+// reader sees acme's refusal and not another tenant's.
+func TestRefusalsOfTheSessionTenant(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.UserTenant, c.UserRole = "acme", switchboard.RoleRead })
+	now := e.clock.now()
+	if err := e.store.CreateTenant(t.Context(), &switchboard.Tenant{ID: "acme", Name: "Acme", Environment: switchboard.EnvProduction,
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*switchboard.Refusal{
+		{ID: "ref_acme0001", Tenant: "acme", Reason: "rate_limited_user_ref", Detail: "d", To: "+14155550181", At: now},
+		{ID: "ref_othr0001", Reason: "rate_limited_user_ref", Detail: "d", To: "+14155550182", At: now},
+	} {
+		if err := e.store.RecordRefusal(t.Context(), r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client()
+	if r := e.login(c, url.Values{"api_key": {e.keyOf("acme", switchboard.RoleRead)}}); r.status != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%s", r.status, r.body)
+	}
+	page := e.do(c, "GET", "/ui/verifications", nil)
+	if page.status != http.StatusOK || !strings.Contains(page.text, "ref_acme0001") || strings.Contains(page.text, "ref_othr0001") {
+		t.Errorf("acme's reader on the verifications page: %d, want acme's refusal only:\n%s", page.status, page.text)
+	}
+}

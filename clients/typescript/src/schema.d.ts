@@ -643,7 +643,7 @@ export interface paths {
         };
         /**
          * List refused verification requests
-         * @description Every refused start, newest first: its reason, the support reference (`id`) the caller was given, and how long it was told to wait.
+         * @description Every refused start, newest first: its reason, the support reference (`id`) the caller was given, and how long it was told to wait. A key lists its own tenant's refusals; a platform key every tenant's.
          */
         get: operations["listRefusals"];
         put?: never;
@@ -2318,6 +2318,8 @@ export interface components {
         Refusal: {
             /** @description The support reference (`ref_…`). */
             id: string;
+            /** @description The tenant whose request was refused (`default` for refusals recorded before tenants). */
+            tenant: string;
             /** @description `rate_limited_phone`, `rate_limited_client_ip`, `rate_limited_user_ref`, `rate_limited_country`, `country_not_allowed`, `prefix_blocked`, `pumping_suspected` or `max_sends_reached`. */
             reason: string;
             detail: string;
@@ -5067,7 +5069,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Concurrent requests changed the number's verification and this one could not be applied (retry), or the number has a pending verification of another tenant (try again when it ends). Codes: `verification_conflict`, `verification_pending`. */
+            /** @description Concurrent requests changed the number's verification and this one could not be applied (retry), or, with `verify_backend: twilio` (one Twilio Verify verification per number for the whole node), the number has a pending verification of another tenant (try again when it ends). With the builtin backend each tenant has its own pending verification of a number. Codes: `verification_conflict`, `verification_pending`. */
             409: {
                 headers: {
                     [name: string]: unknown;
