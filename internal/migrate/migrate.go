@@ -42,10 +42,13 @@ type Dialect struct {
 // migration transaction takes the write lock before it checks what is applied.
 var SQLite = Dialect{Placeholder: func(int) string { return "?" }}
 
-// Postgres is the dialect of PostgreSQL; its lock is a transaction-scoped advisory lock.
+// Postgres is the dialect of PostgreSQL; its lock is a transaction-scoped advisory lock keyed
+// by the schema (an arbitrary, fixed seed hashed with the schema's name), so that the schemas
+// of one server migrate side by side. Runners of different releases on one schema are kept
+// apart by the session lock internal/postgres holds around the whole run.
 var Postgres = Dialect{
 	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
-	LockSQL:     "SELECT pg_advisory_xact_lock(7365627361)", // an arbitrary, fixed key
+	LockSQL:     "SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), 7365627361))",
 }
 
 // Load reads the migrations in directory dir of fsys, ordered by version. Files not ending in

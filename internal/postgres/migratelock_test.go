@@ -31,3 +31,39 @@ func TestMigrateUpToDateTakesNoLock(t *testing.T) {
 		t.Fatalf("Migrate of an up-to-date schema while the lock is held = %d, %v; want 0 at once", applied, err)
 	}
 }
+
+// TestMigrateNewSchemaBesideAnotherRunner: a new schema migrates while another runner holds the
+// server-wide lock of earlier releases (a node migrating another schema of the server): the
+// migration lock is the schema's, so schemas of one server do not queue behind each other.
+func TestMigrateNewSchemaBesideAnotherRunner(t *testing.T) {
+	t.Parallel()
+	holder := newTestDB(t)
+	conn, err := holder.pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(t.Context(), "SELECT pg_advisory_lock($1, $2)", lockNamespace, lockMigrate); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(t.Context()), "SELECT pg_advisory_unlock($1, $2)", lockNamespace, lockMigrate); err != nil {
+			t.Error(err)
+		}
+	}()
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(t.Context())) //nolint:errcheck // only holds the lock
+	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(7365627361)"); err != nil { // the earlier releases' fixed key
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, testURL(t)) // migrates the new schema
+	if err != nil {
+		t.Fatalf("a new schema while another runner holds the server-wide locks: %v", err)
+	}
+	db.Close()
+}

@@ -143,6 +143,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 const (
 	lockNamespace = 0x53425047 // "SBPG"
 	lockMigrate   = 1
+	// lockNamespaceSchema keys the migration lock of one schema: (this, hashtext(schema name)).
+	lockNamespaceSchema = 0x53425048 // "SBPH"
 	// SID locks use a second namespace: the key is a hash of the SID.
 	lockSIDNamespace = 0x53425349 // "SBSI"
 )
@@ -176,21 +178,46 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	// migrate.Up serializes the migrations themselves, but creates its schema_migrations table
 	// before taking its lock, and concurrent CREATE TABLE IF NOT EXISTS of one table can fail in
 	// PostgreSQL (a unique violation in pg_type). A session lock held around the whole run, on a
-	// connection of its own, serializes the runners of this package.
+	// connection of its own, serializes the runners of this schema: its key is the schema's
+	// (hashtext of its name), so that new schemas of one server (installations, parallel tests)
+	// migrate side by side. Releases before this one took one server-wide key whatever the
+	// schema; a schema that already has migrations may be migrated by such a node during a
+	// rolling upgrade, so on those the server-wide key is taken too, after the schema's. A new,
+	// empty schema is only ever migrated by nodes of one release.
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", lockNamespace, lockMigrate); err != nil {
+	locks := [][2]int64{}
+	unlock := func() {
+		for i := len(locks) - 1; i >= 0; i-- {
+			if _, uerr := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1::int4, $2::int4)", locks[i][0], locks[i][1]); uerr != nil {
+				// Never hand a connection that may still hold the lock back to the pool.
+				conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a broken connection
+				return
+			}
+		}
+	}
+	defer unlock()
+	var schemaKey int64
+	if err := conn.QueryRow(ctx, "SELECT hashtext(current_schema())::int8").Scan(&schemaKey); err != nil {
+		return 0, fmt.Errorf("postgres: migrate: schema: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1::int4, $2::int4)", lockNamespaceSchema, schemaKey); err != nil {
 		return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
-	defer func() {
-		if _, uerr := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, $2)", lockNamespace, lockMigrate); uerr != nil {
-			// Never hand a connection that may still hold the lock back to the pool.
-			conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a broken connection
+	locks = append(locks, [2]int64{lockNamespaceSchema, schemaKey})
+	var migrated bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&migrated); err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if migrated {
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1::int4, $2::int4)", lockNamespace, lockMigrate); err != nil {
+			return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
 		}
-	}()
+		locks = append(locks, [2]int64{lockNamespace, lockMigrate})
+	}
 	// migrate works on database/sql: one more connection, outside the pool, so that a pool of one
 	// cannot deadlock against the connection holding the lock.
 	sqldb := stdlib.OpenDB(*db.pool.Config().ConnConfig)
