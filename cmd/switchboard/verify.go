@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -224,11 +225,17 @@ func newVerifyCmd(getenv env) *cobra.Command {
 func refusalHint(err error) error {
 	var e *client.Error
 	if errors.As(err, &e) && e.SupportReference != "" {
-		hint := "support reference " + e.SupportReference
-		if e.RetryAfter > 0 {
-			hint += fmt.Sprintf("; retry after %s", e.RetryAfter)
+		var hints []string
+		if !strings.Contains(err.Error(), e.SupportReference) { // the detail usually names it already
+			hints = append(hints, "support reference "+e.SupportReference)
 		}
-		return fmt.Errorf("%w (%s)", err, hint)
+		if e.RetryAfter > 0 {
+			hints = append(hints, fmt.Sprintf("retry after %s", e.RetryAfter))
+		}
+		if len(hints) == 0 {
+			return err
+		}
+		return fmt.Errorf("%w (%s)", err, strings.Join(hints, "; "))
 	}
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/client"
+
 	"github.com/switchboard-gw/switchboard/internal/node"
 )
 
@@ -76,5 +78,20 @@ func TestVerifyCLI(t *testing.T) {
 	}
 	if out := run(t, dir, cli, "verify", "refusals", "--to", "+14155550130"); !strings.Contains(out, ref[1]) || !strings.Contains(out, "rate_limited_phone") {
 		t.Fatalf("verify refusals: %s", out)
+	}
+}
+
+// TestRefusalHintNamesTheReferenceOnce: a refused start's error names its support reference
+// once — the gateway's detail usually holds it already — and the wait.
+func TestRefusalHintNamesTheReferenceOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ detail, want string }{
+		{"paused after suspected SMS pumping. Support reference: ref_1", "pumping. Support reference: ref_1 (retry after 1m0s)"},
+		{"paused after suspected SMS pumping", "pumping (support reference ref_1; retry after 1m0s)"},
+	} {
+		err := refusalHint(&client.Error{Status: 429, Code: "prefix_blocked", Detail: tc.detail, SupportReference: "ref_1", RetryAfter: time.Minute})
+		if !strings.HasSuffix(err.Error(), tc.want) || strings.Count(err.Error(), "ref_1") != 1 {
+			t.Errorf("refusalHint(%q) = %q, want it to end %q with the reference once", tc.detail, err, tc.want)
+		}
 	}
 }
