@@ -35,8 +35,7 @@ func TestQueryPlans(t *testing.T) {
 			SELECT provider_sid || '/delivered', provider_sid, 'delivered', 'delivered', true, $1::timestamptz
 			FROM messages WHERE provider_sid IS NOT NULL`,
 		// Verifications of two tenants, each with a job_id of its own: one pair is a few rows of
-		// one tenant among many. (Without the usage trigger, which would take a minute here.)
-		`ALTER TABLE verifications DISABLE TRIGGER usage_verifications_changed`,
+		// one tenant among many.
 		`INSERT INTO verifications (id, status, phone, channel, backend, code_length, sends, checks, max_sends, max_checks,
 			expires_at, version, created_at, updated_at, tenant, metadata)
 		SELECT 'ver_' || lpad(i::text, 12, '0'), 'approved', '+1555' || (i % 5000), 'sms', 'builtin', 6, 1, 0, 5, 5,
@@ -45,7 +44,6 @@ func TestQueryPlans(t *testing.T) {
 		FROM generate_series(1, 30000) i`,
 		`INSERT INTO verification_metadata (tenant, key, value, verification_id)
 			SELECT v.tenant, j.key, j.value, v.id FROM verifications v, jsonb_each_text(v.metadata) j`,
-		`ALTER TABLE verifications ENABLE TRIGGER usage_verifications_changed`,
 		`ANALYZE`,
 	} {
 		var args []any
