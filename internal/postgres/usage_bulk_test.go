@@ -11,9 +11,9 @@ import (
 	"github.com/switchboard-gw/switchboard"
 )
 
-// bulkMessages inserts n messages in one statement, created from $2 on, one a second: tenants
+// bulkMessages inserts $1 messages in one statement, created from $2 on, one a second: tenants
 // acme and default, senders +15005550006 and +15005550007, statuses queued, delivered and failed,
-// 1 to 3 segments, some priced. api_key_id is $3 ('': none).
+// 1 to 3 segments, some priced. api_key_id is $3 (empty: none); $4 keeps batches' IDs apart.
 const bulkMessages = `INSERT INTO messages (id, status, channel, category, to_number, from_number, body, segments,
 		encoding, next_attempt_at, created_at, updated_at, tenant, api_key_id, price, price_unit, price_micros)
 	SELECT 'msg_bulk' || $4::text || lpad(i::text, 9, '0'),
