@@ -11,7 +11,8 @@ import (
 )
 
 // The layout of BenchListByMetadata's rows, which each engine's fill writes in SQL: row i (1 to
-// n) of messages, and of calls, belongs to tenant MetaBenchTenantSQL and has the metadata
+// n) of messages, and of calls, has the ID msg_bench%012d (call_bench%012d), belongs to tenant
+// MetaBenchTenantSQL and has the metadata
 // {"job_id": MetaBenchJobSQL, "customer": MetaBenchCustomerSQL}. The moduli are prime to 20, so
 // every job and customer has rows in each tenant: a lookup that ignored the tenant would answer
 // other tenants' rows. Both engines read these expressions (i an integer).
@@ -37,17 +38,18 @@ func metaBenchTenant(i int) string {
 	return "initech"
 }
 
-// MetaBenchMessageID and MetaBenchCallID are the IDs of row i, time-ordered as Switchboard's are.
-func MetaBenchMessageID(i int) string { return fmt.Sprintf("msg_bench%012d", i) }
+// metaBenchMessageID is the ID of message row i (the fills' printf('msg_bench%012d', i)),
+// time-ordered as Switchboard's are.
+func metaBenchMessageID(i int) string { return fmt.Sprintf("msg_bench%012d", i) }
 
-// MetaBenchCallID: see MetaBenchMessageID.
-func MetaBenchCallID(i int) string { return fmt.Sprintf("call_bench%012d", i) }
+// metaBenchCallID is the ID of call row i (printf('call_bench%012d', i)).
+func metaBenchCallID(i int) string { return fmt.Sprintf("call_bench%012d", i) }
 
 // metaBenchRows returns the rows 1..n of tenant whose value of a key taking i % mod is val,
-// newest first, at most max.
-func metaBenchRows(n, mod, val int, tenant string, max int) []int {
+// newest first, at most limit.
+func metaBenchRows(n, mod, val int, tenant string, limit int) []int {
 	var out []int
-	for i := n - (n-val)%mod; i >= 1 && len(out) < max; i -= mod {
+	for i := n - (n-val)%mod; i >= 1 && len(out) < limit; i -= mod {
 		if metaBenchTenant(i) == tenant {
 			out = append(out, i)
 		}
@@ -124,7 +126,7 @@ func BenchListByMetadata(b *testing.B, db switchboard.Store, n, calls int) {
 			match, cursor, want, more := expect(b, c, n, k)
 			f := switchboard.MessageFilter{Tenant: c.tenant, Metadata: match, Limit: c.limit}
 			if cursor > 0 {
-				f.Cursor = MetaBenchMessageID(cursor)
+				f.Cursor = metaBenchMessageID(cursor)
 			}
 			t0 := time.Now()
 			msgs, next, err := db.ListMessages(b.Context(), f)
@@ -139,9 +141,9 @@ func BenchListByMetadata(b *testing.B, db switchboard.Store, n, calls int) {
 					b.Fatalf("%+v: message %s of tenant %q with metadata %v", f, m.ID, m.Tenant, m.Metadata)
 				}
 			}
-			checkMetaBenchPage(b, c, got, want, MetaBenchMessageID)
+			checkMetaBenchPage(b, c, got, want, metaBenchMessageID)
 			if wantNext := ""; more {
-				if wantNext = MetaBenchMessageID(want[len(want)-1]); next != wantNext {
+				if wantNext = metaBenchMessageID(want[len(want)-1]); next != wantNext {
 					b.Fatalf("%+v: next %q, want %q", f, next, wantNext)
 				}
 			} else if next != "" {
@@ -158,7 +160,7 @@ func BenchListByMetadata(b *testing.B, db switchboard.Store, n, calls int) {
 			match, cursor, want, _ := expect(b, c, n, k)
 			f := switchboard.CallFilter{Tenant: c.tenant, Metadata: match, Limit: c.limit}
 			if cursor > 0 {
-				f.Before = MetaBenchCallID(cursor)
+				f.Before = metaBenchCallID(cursor)
 			}
 			t0 := time.Now()
 			cs, err := db.ListCalls(b.Context(), f)
@@ -173,7 +175,7 @@ func BenchListByMetadata(b *testing.B, db switchboard.Store, n, calls int) {
 					b.Fatalf("%+v: call %s of tenant %q with metadata %v", f, x.ID, x.Tenant, x.Metadata)
 				}
 			}
-			checkMetaBenchPage(b, c, got, want, MetaBenchCallID)
+			checkMetaBenchPage(b, c, got, want, metaBenchCallID)
 			return took
 		})
 	})
