@@ -72,7 +72,7 @@ func TestVerifyCLI(t *testing.T) {
 	run(t, dir, cli, "verify", "start", "+14155550130")
 	cmd = command(dir, cli, "verify", "start", "+14155550130")
 	b, err := cmd.CombinedOutput()
-	ref := regexp.MustCompile(`support reference (ref_[0-9a-f]+)`).FindStringSubmatch(string(b))
+	ref := regexp.MustCompile(`(?i)support reference:? (ref_[0-9a-f]+)`).FindStringSubmatch(string(b))
 	if err == nil || ref == nil || !strings.Contains(string(b), "rate_limited") {
 		t.Fatalf("over the limit: %v %s", err, b)
 	}

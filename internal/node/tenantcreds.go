@@ -43,21 +43,36 @@ func (n *Node) openTenantCredentials(ctx context.Context, base twilio.Config) er
 }
 
 // tenantProvider is the dispatcher's ProviderFor: a message of a tenant with its own account
-// goes through that account when its channel goes through Twilio (channel_providers); any
-// other provider is the node's choice for the channel, whatever the tenant.
+// goes through that account when its channel goes through Twilio (channel_providers) and its
+// number is one the tenant's senders list; any other provider is the node's choice for the
+// channel, whatever the tenant.
 func (n *Node) tenantProvider(m *switchboard.Message) switchboard.Provider {
-	if n.creds == nil || n.routes.names[m.Channel] != config.DefaultChannelProvider {
+	if n.creds == nil || n.routes.names[m.Channel] != config.DefaultChannelProvider || n.sharedNumber(m.From) {
 		return nil
 	}
 	return n.creds.Provider(m.Tenant)
 }
 
 // tenantCalls is the voice service's ProviderFor: a call of a tenant with its own account is
-// placed, polled and ended through that account when voice goes through Twilio.
+// placed, polled and ended through that account when voice goes through Twilio and its number
+// is one the tenant's senders list.
 func (n *Node) tenantCalls(c *switchboard.Call) switchboard.CallProvider {
 	name := n.cfg.ChannelProviders[config.ChannelVoice]
-	if n.creds == nil || (name != "" && name != config.DefaultChannelProvider) {
+	if n.creds == nil || (name != "" && name != config.DefaultChannelProvider) || n.sharedNumber(c.From) {
 		return nil
 	}
 	return n.creds.CallProvider(c.Tenant)
+}
+
+// sharedNumber reports whether from is a sender that lists no tenant: a number every tenant may
+// use is the node's, on the node's account (as senderAccount says for syncing its webhooks), so a
+// tenant's message or call from it — its verification codes from verify_from, a text from the
+// shared pool — goes through the node's account, which owns the number; a subaccount could not
+// send from it. A number that is no sender (a Messaging Service) is not judged here.
+func (n *Node) sharedNumber(from string) bool {
+	if n.senders == nil {
+		return false
+	}
+	s, ok := n.senders.Load().Get(from)
+	return ok && len(s.Tenants) == 0
 }

@@ -83,7 +83,9 @@ func TestTenantOwnCredentials(t *testing.T) {
 		YAML: `senders:
   - from: "+15005550006"
   - from: "` + subANumber + `"
+    tenants: [acme]
   - from: "` + subBNumber + `"
+    tenants: [acme]
 `,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Options: node.Options{
@@ -264,6 +266,13 @@ func TestTenantOwnCredentials(t *testing.T) {
 	}
 	if got := accountOf(theirs.ProviderSID); got != n.Simulator().AccountSID() {
 		t.Fatalf("the default tenant's message went through %s", got)
+	}
+	// acme's message from the shared number (a sender listing no tenant: the node's, as its
+	// verification codes from verify_from are) goes through the node's account, which owns the
+	// number; the subaccount could not send from it.
+	shared := delivered(send("acme", "+15005550006", "+14155550102", "Your code is 123456"))
+	if got := accountOf(shared.ProviderSID); got != n.Simulator().AccountSID() {
+		t.Fatalf("acme's message from the shared number went through %s, want the node's account", got)
 	}
 	// Its status callbacks (signed with the subaccount's token) were accepted: the timeline
 	// holds them.

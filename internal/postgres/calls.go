@@ -124,10 +124,16 @@ func (db *DB) GetCallByToken(ctx context.Context, token string) (*switchboard.Ca
 	return db.getCall(ctx, qCallByToken, token, func() error { return switchboard.ErrCallTokenNotFound() })
 }
 
-// ListCalls lists calls newest first; see switchboard.CallStore. With a metadata pair it walks
-// call_metadata's primary key (tenant, key, value, call_id) in page order from the cursor (every
-// tenant's: the index read tenant by tenant, then the page's sort).
+// ListCalls lists calls newest first; see switchboard.CallStore.
 func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switchboard.Call, error) {
+	q, args := callsQuery(f)
+	return db.listCalls(ctx, q, args...)
+}
+
+// callsQuery is ListCalls' query. With a metadata pair it walks call_metadata's primary key
+// (tenant, key, value, call_id) in page order from the cursor (every tenant's: the index read
+// tenant by tenant, then the page's sort).
+func callsQuery(f switchboard.CallFilter) (string, []any) {
 	limit := sqlstore.Limit(f.Limit)
 	w := sqlstore.Where{Numbered: true}
 	if f.Metadata != nil {
@@ -139,7 +145,7 @@ func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switc
 		}
 		q := "SELECT c.version, c.data FROM call_metadata cm JOIN calls c ON c.id = cm.call_id" + w.SQL() +
 			" ORDER BY cm.call_id DESC LIMIT " + w.Next()
-		return db.listCalls(ctx, q, append(w.Args, limit)...)
+		return q, append(w.Args, limit)
 	}
 	if f.Tenant != "" {
 		w.Add("tenant = ?", f.Tenant)
@@ -147,7 +153,7 @@ func (db *DB) ListCalls(ctx context.Context, f switchboard.CallFilter) ([]*switc
 	if f.Before != "" {
 		w.Add("id < ?", f.Before)
 	}
-	return db.listCalls(ctx, "SELECT version, data FROM calls"+w.SQL()+" ORDER BY id DESC LIMIT "+w.Next(), append(w.Args, limit)...)
+	return "SELECT version, data FROM calls" + w.SQL() + " ORDER BY id DESC LIMIT " + w.Next(), append(w.Args, limit)
 }
 
 func (db *DB) listCalls(ctx context.Context, q string, args ...any) ([]*switchboard.Call, error) {

@@ -55,7 +55,7 @@ func TestMigrateNewSchemaBesideAnotherRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(context.WithoutCancel(t.Context())) //nolint:errcheck // only holds the lock
+	defer tx.Rollback(context.WithoutCancel(t.Context()))                                       //nolint:errcheck // only holds the lock
 	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(7365627361)"); err != nil { // the earlier releases' fixed key
 		t.Fatal(err)
 	}

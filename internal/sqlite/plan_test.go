@@ -23,6 +23,9 @@ func TestQueryPlans(t *testing.T) {
 	metaWhere := sqlstore.Where{Conds: []string{"status IN (?)"}, Args: []any{"queued"}}
 	metaQuery, metaArgs := sqlstore.MessagesQuery(&metaWhere, sqlstore.MessageCols, "acme",
 		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
+	// ListMessages' query of a tenant's first page by one pair (the API's: tenant set, no cursor).
+	firstMetaQuery, firstMetaArgs := sqlstore.MessagesQuery(&sqlstore.Where{}, sqlstore.MessageCols, "acme",
+		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "", 50)
 	allMetaWhere := sqlstore.Where{}
 	allMetaQuery, allMetaArgs := sqlstore.MessagesQuery(&allMetaWhere, sqlstore.MessageCols, "",
 		&switchboard.MetadataMatch{Key: "job_id", Value: "1042"}, "msg_cursor", 50)
@@ -65,6 +68,7 @@ func TestQueryPlans(t *testing.T) {
 		// A listing by metadata walks message_metadata's primary key in page order (no sort) and
 		// reads only the messages it lists.
 		{"list by metadata", metaQuery, metaArgs, []string{"SEARCH mm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND message_id<?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
+		{"list by metadata, first page", firstMetaQuery, firstMetaArgs, []string{"SEARCH mm USING PRIMARY KEY (tenant=? AND key=? AND value=?)", "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
 		// Every tenant's: one range of the index per tenant, then the page's sort.
 		{"list by metadata, every tenant", allMetaQuery, allMetaArgs, []string{"SEARCH mm USING PRIMARY KEY (tenant=? AND key=? AND value=? AND message_id<?)"}, []string{"SCAN mm", "SCAN messages"}},
 		{"list of a tenant", tenantQuery, tenantArgs, []string{"messages_tenant (tenant=? AND id<?)"}, []string{"SCAN", "USE TEMP B-TREE"}},
