@@ -252,7 +252,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *switchboard.Message, idem *s
 			return stored, false, nil
 		}
 		if refused := switchboard.QuotaFromDBError(err, m.Tenant, m.CreatedAt); refused != nil {
-			// Over its tenant's quota (the usage_messages_inserted trigger). A replay never gets
+			// Over its tenant's quota (the a_usage_messages_inserted trigger). A replay never gets
 			// here: its key's insert comes first and inserts no message.
 			return nil, false, refused
 		}
