@@ -48,12 +48,14 @@ func TestClusterOnPostgres(t *testing.T) {
 	yaml := "senders:\n" +
 		"  - from: \"+15005550006\"\n    kind: short_code\n    rate: -1\n" +
 		"  - from: \"+14155550111\"\n    rate: 10\n    burst: 5\n    pool: slow\n"
+	// Written once: rewriting it for each node truncated the file under a node reading it.
+	configPath := writeFile(t, dir, "cluster.yaml", yaml)
 	env := func(addr string) map[string]string {
 		return map[string]string{
 			"SWITCHBOARD_ADDR": addr, "SWITCHBOARD_PUBLIC_URL": lb.URL(), "SWITCHBOARD_DATABASE_URL": dbURL,
 			"SWITCHBOARD_PROVIDER": "twilio", "SWITCHBOARD_TWILIO_BASE_URL": simURL,
 			"TWILIO_ACCOUNT_SID": testAccount, "TWILIO_AUTH_TOKEN": testToken, "SWITCHBOARD_SYNC_WEBHOOKS": "false",
-			"SWITCHBOARD_CONFIG": writeFile(t, dir, "cluster.yaml", yaml), "SWITCHBOARD_LOG_LEVEL": "warn",
+			"SWITCHBOARD_CONFIG": configPath, "SWITCHBOARD_LOG_LEVEL": "warn",
 			"SWITCHBOARD_LEASE": "3s", "SWITCHBOARD_PROVIDER_TIMEOUT": "1s", "SWITCHBOARD_RECONCILE_DELAY": "300ms",
 			"SWITCHBOARD_STATUS_POLL_AFTER": "3s", "SWITCHBOARD_MIGRATE": "false", "SWITCHBOARD_DB_MAX_CONNS": "8",
 		}
