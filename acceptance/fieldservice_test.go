@@ -259,9 +259,12 @@ func fieldServiceDay(t *testing.T, s *stack, killNode int) {
 			t.Errorf("technician %d never got job %s", i, job(i))
 		}
 	}
+	// The opt-in confirmation ("...re-subscribed...") can reach the simulator before startAt:
+	// it is queued while the START is handled, before the test sees the opt-in recorded.
 	for _, m := range perTech[tech(stopTech)] {
-		if m.DateCreated.After(stopAt) && m.DateCreated.Before(startAt) && !strings.Contains(strings.ToLower(m.Body), "unsubscribed") &&
-			!strings.Contains(strings.ToLower(m.Body), "resubscribed") && !strings.Contains(strings.ToLower(m.Body), "start") {
+		body := strings.ToLower(m.Body)
+		if m.DateCreated.After(stopAt) && m.DateCreated.Before(startAt) && !strings.Contains(body, "unsubscribed") &&
+			!strings.Contains(body, "re-subscribed") && !strings.Contains(body, "start") {
 			t.Errorf("technician %d got %q between STOP and START", stopTech, m.Body)
 		}
 	}
