@@ -335,6 +335,27 @@ func asSlice(v any) []any {
 // TestOpenAPISchemasMatchGoTypes holds the schemas to the Go types whose JSON they describe:
 // the same properties, the same JSON types, required exactly when the field is always encoded
 // (no omitempty), and the enums of the domain's named types.
+// jsonFields lists typ's fields as encoding/json sees them: an embedded struct without a JSON
+// name (verify.CheckResult's *Verification) contributes its own fields.
+func jsonFields(typ reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for f := range typ.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				out = append(out, jsonFields(et)...)
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
@@ -375,6 +396,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"VerificationSend", reflect.TypeFor[switchboard.VerificationSend](), true},
 		{"VerificationRequest", reflect.TypeFor[verify.StartRequest](), true},
 		{"CheckRequest", reflect.TypeFor[api.CheckRequest](), true},
+		{"CheckResult", reflect.TypeFor[verify.CheckResult](), true},
 		{"Refusal", reflect.TypeFor[switchboard.Refusal](), true},
 		{"RefusalList", reflect.TypeFor[api.RefusalList](), true},
 		{"SimVerification", reflect.TypeFor[twiliosim.Verification](), true},
@@ -411,7 +433,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			required[r.(string)] = true
 		}
 		fields := map[string]bool{}
-		for f := range c.typ.Fields() {
+		for _, f := range jsonFields(c.typ) {
 			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if !f.IsExported() || name == "-" {
 				continue

@@ -2308,6 +2308,11 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: date-time
+             * @description When retention removed the code material of the finished verification.
+             */
+            redacted_at?: string;
             /** @description Whether the code matched. */
             valid: boolean;
         };
