@@ -165,6 +165,11 @@ type RetentionStore interface {
 	// at most limit messages and limit calls and returns how many messages and calls it
 	// redacted; call it until it returns 0.
 	Redact(ctx context.Context, before, at time.Time, limit int) (int, error)
+	// PruneRefusals deletes verification refusals (a person's number, IP address and the
+	// reason) recorded before before, at most limit, and returns how many; call it until it
+	// returns 0. A refusal is the support reference a person quotes, so its cutoff is the
+	// retention, never store_bodies=false's "now".
+	PruneRefusals(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // ConsentStore keeps each recipient's append-only consent history.

@@ -185,7 +185,7 @@ var settings = []setting{
 	{key: "flows_dir", env: "SWITCHBOARD_FLOWS_DIR", help: "directory of the voice flows (IVR, YAML); empty: no calls"},
 	{key: "calls_per_second", env: "SWITCHBOARD_CALLS_PER_SECOND", def: "1", help: "calls placed per second per sender"},
 	{key: "call_quiet_hours", env: "SWITCHBOARD_CALL_QUIET_HOURS", def: "21:00-08:00", help: "no call is placed, nor retried, in this window of the callee's local time (the call's timezone, else the zones of the number): start-end, or off"},
-	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept), as are finished calls' variables and inputs, finished verifications' codes and call.completed inputs, and stored media files deleted; 0 keeps them"},
+	{key: "retention", env: "SWITCHBOARD_RETENTION", def: "30d", help: "after this long (e.g. 30d, 72h), finished messages' bodies and raw provider payloads are redacted (hash, length and segments kept), as are finished calls' variables and inputs, finished verifications' codes and call.completed inputs, and stored media files and verification refusals deleted; 0 keeps them"},
 	{key: "event_retention", env: "SWITCHBOARD_EVENT_RETENTION", def: "30d", help: "after this long, events of the event log that every endpoint has received (or dead-lettered) are deleted with their deliveries; 0 keeps them"},
 	{key: "store_bodies", env: "SWITCHBOARD_STORE_BODIES", def: "true", help: "false: redact each body as soon as its message is finished"},
 	{key: "log_level", env: "SWITCHBOARD_LOG_LEVEL", def: "info", help: "debug, info, warn or error"},

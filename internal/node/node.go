@@ -554,6 +554,23 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	}
 }
 
+// PruneRefusals deletes the verification refusals older than the retention and returns how many.
+// store_bodies=false does not shorten it: a refusal's ID is the support reference a person quotes.
+func (n *Node) PruneRefusals(ctx context.Context) (int, error) {
+	if n.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	before := n.clock().Add(-n.cfg.Retention)
+	total := 0
+	for {
+		k, err := n.store.PruneRefusals(ctx, before, 1000)
+		total += k
+		if err != nil || k == 0 {
+			return total, err
+		}
+	}
+}
+
 // PruneMedia deletes the stored media files last received before the retention cutoff and
 // returns how many. store_bodies=false does not shorten it: an application must still fetch a
 // file after media.stored.
@@ -602,6 +619,11 @@ func (n *Node) retentionLoop(ctx context.Context) {
 				n.logger.Error("media retention", "err", err)
 			} else if k > 0 {
 				n.logger.Info("retention deleted media files", "files", k)
+			}
+			if k, err := n.PruneRefusals(ctx); err != nil && ctx.Err() == nil {
+				n.logger.Error("refusal retention", "err", err)
+			} else if k > 0 {
+				n.logger.Info("retention deleted verification refusals", "refusals", k)
 			}
 			if k, err := n.PruneEvents(ctx); err != nil && ctx.Err() == nil {
 				n.logger.Error("event retention", "err", err)

@@ -92,3 +92,36 @@ func TestRetentionDeletesMediaFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionDeletesRefusals: verification refusals older than the retention are deleted and
+// newer ones kept, and store_bodies=false, which redacts bodies at once, does not delete a
+// refusal at once: its ID is the support reference a person quotes.
+func TestRetentionDeletesRefusals(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	n := startNode(t, nodeOpts{clock: clock.Now, env: map[string]string{"SWITCHBOARD_RETENTION": "7d", "SWITCHBOARD_STORE_BODIES": "false"}})
+	ctx := context.Background()
+	record := func(id string) {
+		t.Helper()
+		if err := n.Store().RecordRefusal(ctx, &switchboard.Refusal{ID: id, Reason: "rate_limited_phone", To: "+14155550100",
+			ClientIP: "203.0.113.9", At: clock.Now()}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := switchboard.NewID("ref")
+	record(old)
+	if k, err := n.PruneRefusals(ctx); err != nil || k != 0 {
+		t.Fatalf("a refusal of now pruned: %d, %v", k, err)
+	}
+	clock.Add(6 * 24 * time.Hour)
+	recent := switchboard.NewID("ref")
+	record(recent)
+	clock.Add(2 * 24 * time.Hour)
+	if k, err := n.PruneRefusals(ctx); err != nil || k != 1 {
+		t.Fatalf("PruneRefusals after 8 days = %d, %v; want 1", k, err)
+	}
+	got, _, err := n.Store().ListRefusals(ctx, switchboard.RefusalFilter{To: "+14155550100"})
+	if err != nil || len(got) != 1 || got[0].ID != recent {
+		t.Fatalf("refusals left: %+v, %v; want only %s", got, err, recent)
+	}
+}

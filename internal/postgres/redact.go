@@ -57,6 +57,22 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 	return n, err
 }
 
+// PruneRefusals deletes up to limit verification refusals recorded before before; see
+// switchboard.RetentionStore. Of the limit oldest refusals by ID (UUIDv7: the oldest recorded)
+// it deletes those before the cutoff: at most limit rows of the primary key are read, with no
+// index on the time, and nodes pruning at once skip each other's rows.
+func (db *DB) PruneRefusals(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM verify_refusals WHERE id IN (
+			SELECT id FROM verify_refusals ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AND at < $2`, limit, before)
+	if err != nil {
+		return 0, wrap("prune refusals", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // redactCalls redacts up to limit finished calls created before before (switchboard.Call.Redact).
 func redactCalls(ctx context.Context, tx pgx.Tx, before, at time.Time, limit int) (int, error) {
 	rows, err := tx.Query(ctx, `SELECT id, data, version FROM calls WHERE redacted_at IS NULL AND created_at < $1

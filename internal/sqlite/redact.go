@@ -76,6 +76,30 @@ func (db *DB) Redact(ctx context.Context, before, at time.Time, limit int) (int,
 	return n, err
 }
 
+// PruneRefusals deletes up to limit verification refusals recorded before before; see
+// switchboard.RetentionStore.
+func (db *DB) PruneRefusals(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	err := db.write(ctx, func(t *wtx) error {
+		r, err := t.exec(qPruneRefusals, limit, micros(before))
+		if err != nil {
+			return fmt.Errorf("sqlite: prune refusals: %w", err)
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// qPruneRefusals deletes, of the limit oldest refusals by ID, those recorded before the cutoff.
+// IDs are UUIDv7, so the oldest by ID are the oldest recorded: the statement reads at most limit
+// rows of the primary key, needing no index on the time (a refusal whose node's clock put its ID
+// out of order waits for the ones before it).
+const qPruneRefusals = `DELETE FROM verify_refusals WHERE id IN (SELECT id FROM verify_refusals ORDER BY id LIMIT ?1) AND at < ?2`
+
 // redactCalls redacts up to limit finished calls created before before (switchboard.Call.Redact).
 func redactCalls(t *wtx, before, at time.Time, limit int) (int, error) {
 	rows, err := t.query(`SELECT id, data, version FROM calls WHERE redacted_at IS NULL AND created_at < ?

@@ -11,6 +11,36 @@ import (
 
 var retentionTests = []test{
 	{"CallsVerificationsEvents", testRetentionCallsVerifications},
+	{"Refusals", testRetentionRefusals},
+}
+
+// testRetentionRefusals: PruneRefusals deletes the verification refusals recorded before the
+// cutoff (they hold a person's number and IP address), in batches of at most limit, oldest
+// first; a newer refusal stays listed.
+func testRetentionRefusals(t *testing.T, s switchboard.Store) {
+	ctx := t.Context()
+	var old []*switchboard.Refusal
+	for i := range 3 {
+		r := &switchboard.Refusal{ID: newID("ref"), Reason: "rate_limited_phone", To: "+14155550131", ClientIP: "203.0.113.9",
+			At: at(-48*time.Hour + time.Duration(i)*time.Minute)}
+		if err := s.RecordRefusal(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, r)
+	}
+	recent := &switchboard.Refusal{ID: newID("ref"), Reason: "rate_limited_phone", To: "+14155550131", At: at(-time.Hour)}
+	if err := s.RecordRefusal(ctx, recent, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{2, 1, 0} {
+		if n, err := s.PruneRefusals(ctx, at(-24*time.Hour), 2); err != nil || n != want {
+			t.Fatalf("PruneRefusals %d: %d, %v; want %d deleted", i+1, n, err, want)
+		}
+	}
+	got, _, err := s.ListRefusals(ctx, switchboard.RefusalFilter{To: "+14155550131"})
+	if err != nil || len(got) != 1 || got[0].ID != recent.ID {
+		t.Fatalf("refusals after retention: %+v %v; want only %s (deleted: %s, %s, %s)", got, err, recent.ID, old[0].ID, old[1].ID, old[2].ID)
+	}
 }
 
 // testRetentionCallsVerifications: Redact covers what calls and verifications hold of a person,
