@@ -125,12 +125,16 @@ func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 		workers                  = make([]cbWorker, cfg.Concurrency)
 		base                     = n.URL()
 	)
+	// The HTTP phase may use the first half of the messages; the ingest ceiling gets the rest,
+	// so that a slow insert phase (a loaded machine) still leaves it messages to measure.
+	half := int64(len(pool)+1) / 2
+	limit := half
 	// take advances worker w to its next callback: a new message after delivered.
 	take := func(w int) (*cbWorker, error) {
 		s := &workers[w]
 		if s.step == 0 {
 			s.idx = next.Add(1) - 1
-			if s.idx >= int64(len(pool)) {
+			if s.idx >= limit {
 				return nil, errExhausted
 			}
 		}
@@ -160,12 +164,17 @@ func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 		return nil, err
 	}
 	if p.exhausted {
-		res.Notes = append(res.Notes, fmt.Sprintf("the %d prepared messages ran out before the time did", len(pool)))
+		res.Notes = append(res.Notes, fmt.Sprintf("the %d prepared messages ran out before the time did", half))
 	}
-	// Workers that stopped mid-message leave it; the ingest ceiling starts on fresh ones.
+	// Workers that stopped mid-message leave it; the ingest ceiling starts on fresh ones, after
+	// the HTTP phase's half at the least.
 	for i := range workers {
 		workers[i].step = 0
 	}
+	if next.Load() < half {
+		next.Store(half)
+	}
+	limit = int64(len(pool))
 
 	if err := ctx.Err(); err != nil {
 		return nil, err

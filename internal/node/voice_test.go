@@ -295,7 +295,16 @@ func TestBusyRetriedThenAnswered(t *testing.T) {
 	}
 	c := createCall(t, n.URL(), n.secret, map[string]any{"to": to, "flow": "appointment_confirmation", "variables": appointmentVars,
 		"max_attempts": 2, "retry_delay": 1})
-	waitCall(t, n.URL(), n.secret, c.ID, func(c *switchboard.Call) bool { return c.Attempts == 1 && c.NextAttemptAt != nil })
+	// The first attempt ended busy (its attempt event says so): NextAttemptAt alone is also set
+	// while the attempt is being placed, and a script changed then would answer the first call.
+	waitCall(t, n.URL(), n.secret, c.ID, func(c *switchboard.Call) bool {
+		for _, e := range c.Timeline {
+			if e.Type == switchboard.CallEventAttempt && e.Status == switchboard.CallBusy {
+				return c.Attempts == 1 && c.NextAttemptAt != nil
+			}
+		}
+		return false
+	})
 	if err := sim.ScriptCalls(twiliosim.CallScript{Number: to, Inputs: []twiliosim.CalleeInput{{Digits: "1"}}}); err != nil {
 		t.Fatal(err)
 	}
