@@ -65,8 +65,9 @@ type cbWorker struct {
 // Webhooks measures POST /webhooks/twilio/status: correctly signed status callbacks (sending,
 // sent, delivered for each message, in order) for messages the store holds with provider SIDs.
 // The messages are those the raw store insert ceiling created, given SIDs before the measured
-// phase as the dispatcher gives them. Besides the two ceilings it measures the store's raw
-// IngestCallback rate on the remaining messages, the store limit of this path. At the end it
+// phase as the dispatcher gives them; the measured phase may use the first half of them. Besides
+// the two ceilings it measures the store's raw IngestCallback rate on the remaining messages, the
+// store limit of this path. At the end it
 // checks that every message whose delivered callback was answered 2xx is delivered.
 func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 	cfg = cfg.withDefaults()
