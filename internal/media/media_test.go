@@ -265,7 +265,7 @@ func runPipeline(t *testing.T, p *media.Pipeline) {
 
 func waitEvents(t *testing.T, db *sqlite.DB, n int) []*switchboard.AppEvent {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // generous: CI runs packages in parallel at a load of ~13 on 2 cores
 	for {
 		evs := mediaEvents(t, db)
 		if len(evs) >= n {
