@@ -67,8 +67,8 @@ type cbWorker struct {
 // The messages are those the raw store insert ceiling created, given SIDs before the measured
 // phase as the dispatcher gives them; the measured phase may use the first half of them. Besides
 // the two ceilings it measures the store's raw IngestCallback rate on the remaining messages, the
-// store limit of this path. At the end it
-// checks that every message whose delivered callback was answered 2xx is delivered.
+// store limit of this path. At the end it checks that every message whose delivered callback was
+// answered 2xx is delivered.
 func Webhooks(ctx context.Context, cfg Config) (_ *Result, err error) {
 	cfg = cfg.withDefaults()
 	n, err := startNode(ctx, cfg, nodeSetup{})
