@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,6 +264,23 @@ func runPipeline(t *testing.T, p *media.Pipeline) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// retryWatch is a log handler that signals each "will retry" line of the pipeline: the retry
+// time of the failed attempt is fixed by then.
+type retryWatch struct{ failed chan struct{} }
+
+func (h retryWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (h retryWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h retryWatch) WithGroup(string) slog.Handler            { return h }
+func (h retryWatch) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "media download failed; will retry" {
+		select {
+		case h.failed <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
 func waitEvents(t *testing.T, db *sqlite.DB, n int) []*switchboard.AppEvent {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second) // generous: CI runs packages in parallel at a load of ~13 on 2 cores
@@ -333,7 +351,11 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
 	clock := func() time.Time { return time.UnixMicro(now.Load()).UTC() }
-	cfg := func(c *media.Config) { c.Store, c.Queue, c.Clock, c.PollInterval = db, db, clock, 10*time.Millisecond }
+	failed := make(chan struct{}, 1)
+	cfg := func(c *media.Config) {
+		c.Store, c.Queue, c.Clock, c.PollInterval = db, db, clock, 10*time.Millisecond
+		c.Logger = slog.New(retryWatch{failed})
+	}
 	// The first node queues and dies before any download (it never runs).
 	first, _ := newPipeline(t, nil, cfg)
 	in := inbound([]string{srv.URL + "/a.png", srv.URL + "/flaky.png", srv.URL + "/gone.png"}, "image/png", "image/png", "image/png")
@@ -349,6 +371,14 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	waitEvents(t, db, 2) // a.png stored, gone.png refused; flaky.png waits for its retry
 	if n := len(mediaEvents(t, db)); n != 2 || flaky.Load() != 1 {
 		t.Fatalf("%d events, %d tries of the flaky file", n, flaky.Load())
+	}
+	// The failed attempt's retry time is read from the clock after the 503: wait for it to be
+	// taken (the pipeline logs the retry with it) before moving the clock past it, or the move
+	// could land first and put the retry a schedule step beyond the new time.
+	select {
+	case <-failed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the flaky download's failure was never recorded")
 	}
 	now.Add(media.RetrySchedule[0].Microseconds())
 	evs := waitEvents(t, db, 3)
