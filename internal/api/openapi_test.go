@@ -332,9 +332,6 @@ func asSlice(v any) []any {
 	return s
 }
 
-// TestOpenAPISchemasMatchGoTypes holds the schemas to the Go types whose JSON they describe:
-// the same properties, the same JSON types, required exactly when the field is always encoded
-// (no omitempty), and the enums of the domain's named types.
 // jsonFields lists typ's fields as encoding/json sees them: an embedded struct without a JSON
 // name (verify.CheckResult's *Verification) contributes its own fields.
 func jsonFields(typ reflect.Type) []reflect.StructField {
@@ -356,6 +353,9 @@ func jsonFields(typ reflect.Type) []reflect.StructField {
 	return out
 }
 
+// TestOpenAPISchemasMatchGoTypes holds the schemas to the Go types whose JSON they describe:
+// the same properties, the same JSON types, required exactly when the field is always encoded
+// (no omitempty), and the enums of the domain's named types.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)

@@ -544,9 +544,15 @@ func (n *Node) Retain(ctx context.Context) (int, error) {
 	} else if n.cfg.Retention <= 0 {
 		return 0, nil
 	}
+	return drain(func() (int, error) { return n.store.Redact(ctx, cutoff, now, 1000) })
+}
+
+// drain calls batch until it returns 0 or an error and returns the sum of its answers: the
+// store's retention methods work in batches.
+func drain(batch func() (int, error)) (int, error) {
 	total := 0
 	for {
-		k, err := n.store.Redact(ctx, cutoff, now, 1000)
+		k, err := batch()
 		total += k
 		if err != nil || k == 0 {
 			return total, err
@@ -561,14 +567,7 @@ func (n *Node) PruneRefusals(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	before := n.clock().Add(-n.cfg.Retention)
-	total := 0
-	for {
-		k, err := n.store.PruneRefusals(ctx, before, 1000)
-		total += k
-		if err != nil || k == 0 {
-			return total, err
-		}
-	}
+	return drain(func() (int, error) { return n.store.PruneRefusals(ctx, before, 1000) })
 }
 
 // PruneMedia deletes the stored media files last received before the retention cutoff and
@@ -588,14 +587,7 @@ func (n *Node) PruneEvents(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	before := n.clock().Add(-n.cfg.EventRetention)
-	total := 0
-	for {
-		k, err := n.store.PruneEvents(ctx, before, 1000)
-		total += k
-		if err != nil || k == 0 {
-			return total, err
-		}
-	}
+	return drain(func() (int, error) { return n.store.PruneEvents(ctx, before, 1000) })
 }
 
 func (n *Node) retentionLoop(ctx context.Context) {
